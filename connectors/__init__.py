@@ -1,0 +1,1 @@
+"""Connector plugins: the plugin interface, the registry and the built-in connectors."""

@@ -1,0 +1,1 @@
+"""The wage-arrears supervision hub: canonical store, services, actors, app and CLI."""

@@ -1,0 +1,175 @@
+"""Principals, jurisdictions and the one place where reads are limited to a jurisdiction.
+
+A principal (an API key's or a user's) has a role and a jurisdiction, a GB/T 2260 region code. Every
+ORM SELECT issued by a session that carries a principal is limited, for every region-scoped entity
+(``hub.models.RegionScoped``), to rows whose ``region_code`` lies at or below that region. The
+filter is installed once, as a session event, so no resolver can forget it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from hub.crypto import api_key_hash
+from hub.errors import Forbidden, NotAuthenticated
+from hub.identifiers import IdentifierError, region_prefix, validate_region_code
+from hub.models import ApiKey, AuditLog, RegionScoped, utcnow
+
+#: The whole country: a principal with this jurisdiction sees everything.
+NATIONAL = "000000"
+ROLES = ("admin", "inspector", "viewer", "regional")
+KEY_PREFIX = "hub_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a name for the audit log, a role, a jurisdiction, and whether it may unmask."""
+
+    name: str
+    role: str
+    region_code: str
+    can_unmask: bool = False
+    api_key_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def covers(self, region_code: str | None) -> bool:
+        """True when ``region_code`` lies at or below this principal's jurisdiction."""
+        bounds = jurisdiction_bounds(self.region_code)
+        if bounds is None:
+            return True
+        if region_code is None:
+            return False
+        lo, hi = bounds
+        return lo <= region_code < hi
+
+
+#: The principal of the hub's own jobs (seeding, syncs): national, admin, may unmask.
+SYSTEM = Principal(name="system", role="admin", region_code=NATIONAL, can_unmask=True)
+
+
+def jurisdiction_bounds(region_code: str) -> tuple[str, str] | None:
+    """The half-open string range ``[lo, hi)`` of region codes at or below ``region_code``.
+
+    ``370800`` (济宁市) → ``("3708", "3709")``: a range rather than ``LIKE '3708%'`` so that a plain
+    B-tree index serves it on SQLite and PostgreSQL alike. ``None`` for the whole country.
+    """
+    if region_code == NATIONAL:
+        return None
+    prefix = region_prefix(region_code)
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _limit_to_jurisdiction(state: ORMExecuteState) -> None:
+    principal: Principal | None = state.session.info.get("principal")
+    if principal is None or not state.is_select:
+        return
+    bounds = jurisdiction_bounds(principal.region_code)
+    if bounds is None:
+        return
+    lo, hi = bounds
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            RegionScoped,
+            lambda cls: (cls.region_code >= lo) & (cls.region_code < hi),
+            include_aliases=True,
+        )
+    )
+
+
+event.listen(Session, "do_orm_execute", _limit_to_jurisdiction)
+
+
+def bind_principal(session: Session, principal: Principal) -> None:
+    """Limit every later read of ``session`` to ``principal``'s jurisdiction."""
+    session.info["principal"] = principal
+
+
+def authenticate(session: Session, key: str | None) -> Principal:
+    """The principal an API key stands for; ``NotAuthenticated`` when it is missing or unknown."""
+    if not key:
+        raise NotAuthenticated(
+            "no API key: send it in the X-API-Key header",
+            suggestion="create one with `hub api-key create NAME --region CODE`; the demo prints one on start",
+        )
+    row = session.execute(select(ApiKey).where(ApiKey.key_hash == api_key_hash(key))).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        raise NotAuthenticated(
+            f"unknown or revoked API key {key[:8]}…",
+            suggestion="check the key, or create a new one with `hub api-key create`",
+        )
+    return Principal(
+        name=f"apikey:{row.name}",
+        role=row.role,
+        region_code=row.region_code,
+        can_unmask=row.can_unmask,
+        api_key_id=row.id,
+    )
+
+
+def create_api_key(
+    session: Session, *, name: str, role: str, region_code: str, can_unmask: bool = False
+) -> tuple[ApiKey, str]:
+    """Create an API key; returns the row and the key itself (shown once, stored only as a hash)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if region_code != NATIONAL:
+        try:
+            region_code = validate_region_code(region_code, field="region")
+        except IdentifierError as exc:
+            raise ValueError(str(exc)) from exc
+    key = KEY_PREFIX + secrets.token_urlsafe(24)
+    row = ApiKey(
+        name=name,
+        prefix=key[:10],
+        key_hash=api_key_hash(key),
+        role=role,
+        region_code=region_code,
+        can_unmask=can_unmask,
+    )
+    session.add(row)
+    session.flush()
+    audit(session, principal=SYSTEM, action="api_key.create", entity_type="api_key", entity_id=row.id,
+          region_code=region_code, detail={"name": name, "role": role})
+    return row, key
+
+
+def require_unmask(principal: Principal, *, field: str) -> None:
+    """Raise ``Forbidden`` unless ``principal`` may read ``field`` unmasked."""
+    if not principal.can_unmask:
+        raise Forbidden(
+            f"you may not read {field} unmasked",
+            suggestion="ask an administrator for a key with the unmask permission, or omit reveal: true",
+        )
+
+
+def audit(
+    session: Session,
+    *,
+    principal: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    region_code: str | None = None,
+    detail: dict | None = None,
+    at: dt.datetime | None = None,
+) -> AuditLog:
+    """Append a row to the audit log (in the caller's transaction)."""
+    row = AuditLog(
+        at=at or utcnow(),
+        principal=principal.name,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        region_code=region_code,
+        detail=detail or {},
+    )
+    session.add(row)
+    return row

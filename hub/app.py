@@ -1,0 +1,195 @@
+"""The Starlette application: /graphql (API and GraphiQL), /healthz, /readyz, /metrics, /static."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import select, text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from strawberry.asgi import GraphQL
+
+from hub.access import authenticate, bind_principal
+from hub.broker import check_broker
+from hub.crypto import Cipher
+from hub.db import async_session_factory, make_async_engine
+from hub.errors import HubError
+from hub.settings import Settings, get_settings
+from schema.build import build_schema
+from schema.context import Context
+from schema.loaders import Loaders
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
+API_KEY_HEADER = "x-api-key"
+
+DEFAULT_QUERY = """# 根治欠薪数据中枢 — 示例查询 / example query
+# 多渠道线索：同一投诉经 12345 和全国根治欠薪线索反映平台到达，合并为一条线索
+# Clues that arrived through two or more channels, with their project's payroll.
+query MultiChannelClues {
+  clues(filter: {multiChannel: true}, first: 5) {
+    totalCount
+    edges {
+      node {
+        clueNo
+        title
+        status
+        colour
+        amount
+        headcount
+        complainantPhone
+        channelRecords { channel channelName sourceId matchRule matchScore rawRecord { payload } }
+        enterprise { name uscc creditLevel }
+        project {
+          projectCode
+          name
+          region { fullName }
+          wageAccounts { bankName salaryAccount accountBalance }
+          payroll(first: 5) { edges { node { payMonth actualAmount payStatusName worker { name idNumber } } } }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+class Metrics:
+    """Prometheus metrics of one app (own registry, so that tests can build several apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("hub_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("hub_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        route = path if path in ("/graphql", "/healthz", "/readyz", "/metrics") else ("/static" if path.startswith("/static") else "other")
+        status = {"code": 500}
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(scope.get("method", ""), route, str(status["code"])).inc()
+
+
+class HubGraphQL(GraphQL):
+    """strawberry's ASGI GraphQL app with the hub's context and a GraphiQL served locally."""
+
+    def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher) -> None:
+        super().__init__(build_schema(max_depth=settings.max_query_depth), graphql_ide="graphiql")
+        self.settings = settings
+        self.sessions = sessions
+        self.cipher = cipher
+        env = Environment(loader=FileSystemLoader(SCHEMA_DIR / "templates"), autoescape=select_autoescape(["html"]))
+        self._ide_html = env.get_template("graphiql.html").render(default_query=DEFAULT_QUERY)
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        return HTMLResponse(self._ide_html)
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
+        session = self.sessions()
+        key = request.headers.get(API_KEY_HEADER)
+        if key is None and (auth := request.headers.get("authorization", "")).lower().startswith("bearer "):
+            key = auth[7:].strip()
+        principal = None
+        auth_error: Exception | None = None
+        try:
+            principal = await session.run_sync(lambda s: authenticate(s, key))
+            bind_principal(session.sync_session, principal)
+        except HubError as exc:
+            auth_error = exc
+        return Context(
+            session=session,
+            principal=principal,
+            loaders=Loaders(session),
+            cipher=self.cipher,
+            settings=self.settings,
+            auth_error=auth_error,
+            request=request,
+            response=response,
+        )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The hub's ASGI app for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    engine = make_async_engine(settings.resolved_database_url())
+    sessions = async_session_factory(engine)
+    cipher = Cipher(settings.resolved_secret_key())
+    graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher)
+    metrics = Metrics()
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks["database"] = f"unreachable: {exc.__class__.__name__}: {exc}"
+        try:
+            await asyncio.to_thread(check_broker, settings.broker_url)
+            checks["broker"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["broker"] = f"unreachable: {exc.__class__.__name__}: {exc}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            Mount("/static/graphiql", StaticFiles(directory=SCHEMA_DIR / "static" / "graphiql"), name="graphiql-static"),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,75 @@
+"""The hub's errors. Every error a user can see has a stable ``code`` and says what to do.
+
+HubError
+ ├── NotAuthenticated      no or unknown API key               UNAUTHENTICATED
+ ├── Forbidden             the principal may not do or see it   FORBIDDEN
+ ├── NotFound              no such object (or not in your jurisdiction)  NOT_FOUND
+ ├── InvalidInput          a bad argument: field, value, why    BAD_USER_INPUT
+ │    └── InvalidIdentifier  a malformed USCC / ID / permit …   INVALID_IDENTIFIER
+ ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
+ └── QueryTooComplex       over a depth / page-size / cost limit  QUERY_TOO_COMPLEX
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class HubError(Exception):
+    """Root of the hub's errors; carries a stable code and an optional suggestion."""
+
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str, *, suggestion: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.suggestion = suggestion
+        self.extra = extra
+
+    def extensions(self) -> dict[str, Any]:
+        ext: dict[str, Any] = {"code": self.code, **self.extra}
+        if self.suggestion:
+            ext["suggestion"] = self.suggestion
+        return ext
+
+
+class NotAuthenticated(HubError):
+    """No API key, or one the hub does not know or has revoked."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(HubError):
+    """The principal's role or jurisdiction does not allow this."""
+
+    code = "FORBIDDEN"
+
+
+class NotFound(HubError):
+    """No such object within the principal's jurisdiction."""
+
+    code = "NOT_FOUND"
+
+
+class InvalidInput(HubError):
+    """An argument is malformed or out of range."""
+
+    code = "BAD_USER_INPUT"
+
+
+class InvalidIdentifier(InvalidInput):
+    """An identifier (USCC, ID number, region code, permit number, bank card) failed validation."""
+
+    code = "INVALID_IDENTIFIER"
+
+
+class InvalidCursor(InvalidInput):
+    """A pagination cursor that this connection did not issue."""
+
+    code = "INVALID_CURSOR"
+
+
+class QueryTooComplex(HubError):
+    """The operation exceeds a limit (page size, depth, aliases, tokens)."""
+
+    code = "QUERY_TOO_COMPLEX"

@@ -1,0 +1,39 @@
+"""The canonical model (SQLAlchemy 2 typed models). Import entities from here."""
+
+from __future__ import annotations
+
+from hub.models._base import Base, RegionScoped, utcnow
+from hub.models.clues import CHANNELS, CLUE_STATUSES, CaseAction, ChannelRecord, Clue, CreditRating, Warning
+from hub.models.geo import Region
+from hub.models.platform import ApiKey, AuditLog, ConnectorInstance, Event, Quarantine, RawRecord, SyncRun, User
+from hub.models.registry import Enterprise, Project, Worker
+from hub.models.wages import GuaranteeDeposit, LaborCostAllocation, PayrollRecord, WageAccount
+
+__all__ = [
+    "CHANNELS",
+    "CLUE_STATUSES",
+    "ApiKey",
+    "AuditLog",
+    "Base",
+    "CaseAction",
+    "ChannelRecord",
+    "Clue",
+    "ConnectorInstance",
+    "CreditRating",
+    "Enterprise",
+    "Event",
+    "GuaranteeDeposit",
+    "LaborCostAllocation",
+    "PayrollRecord",
+    "Project",
+    "Quarantine",
+    "RawRecord",
+    "Region",
+    "RegionScoped",
+    "SyncRun",
+    "User",
+    "WageAccount",
+    "Warning",
+    "Worker",
+    "utcnow",
+]

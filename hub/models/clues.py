@@ -1,0 +1,159 @@
+"""The shared clue pool: clues, their channel records, case actions, warnings and credit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.models._base import Base, IdMixin, RegionScoped, created_at_column
+
+#: Clue-bearing channels (DOMAIN.md, "Clue lifecycle").
+CHANNELS = {
+    "national_platform": "全国根治欠薪线索反映平台",
+    "hotline12345": "12345热线",
+    "hotline12333": "12333热线",
+    "petition": "信访",
+    "walk_in": "来访",
+    "superior": "上级转办",
+    "leader": "领导批示交办",
+    "public_opinion": "网络舆情",
+    "online": "网上投诉",
+    "grid": "网格员",
+    "warning": "预警转线索",
+}
+
+#: Clue states: 受理 → 分办 → 办理中 → 办结 → 回访; side path 退回.
+CLUE_STATUSES = {
+    "received": "已受理",
+    "dispatched": "已分办",
+    "in_progress": "办理中",
+    "closed": "已办结",
+    "called_back": "已回访",
+    "returned": "已退回",
+}
+
+
+class Clue(IdMixin, RegionScoped, Base):
+    """One wage-arrears matter, however many channels it arrived through.
+
+    ``region_code`` is where the arrears happened; ``handling_region_code`` is who works it now.
+    """
+
+    __tablename__ = "clues"
+    __table_args__ = (
+        Index("ix_clues_received_id", "received_at", "id"),
+        Index("ix_clues_region_received", "region_code", "received_at"),
+    )
+
+    clue_no: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    colour: Mapped[str | None] = mapped_column(String(8), index=True)  # blue / yellow / red
+    handling_region_code: Mapped[str] = mapped_column(String(12), index=True)
+    sector: Mapped[str] = mapped_column(String(10))  # 工程建设 / 非工程
+    complainant_name: Mapped[str | None] = mapped_column(String(50))
+    complainant_phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    complainant_id_enc: Mapped[str | None] = mapped_column(String(200))
+    complainant_id_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    complainant_id_masked: Mapped[str | None] = mapped_column(String(18))
+    respondent_name: Mapped[str] = mapped_column(String(200))
+    respondent_name_norm: Mapped[str | None] = mapped_column(String(200), index=True)
+    respondent_uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    respondent_address: Mapped[str | None] = mapped_column(String(300))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    amount: Mapped[Decimal | None]
+    headcount: Mapped[int | None]
+    arrears_from: Mapped[dt.date | None] = mapped_column(Date)
+    arrears_to: Mapped[dt.date | None] = mapped_column(Date)
+    public_opinion: Mapped[bool] = mapped_column(default=False)  # 舆情
+    received_at: Mapped[dt.datetime]
+    deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    closed_at: Mapped[dt.datetime | None]
+    conclusion: Mapped[str | None] = mapped_column(Text)  # 核处结论
+    recovered_amount: Mapped[Decimal | None]
+    workers_paid: Mapped[int | None]
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+
+class ChannelRecord(IdMixin, RegionScoped, Base):
+    """One source record of a clue, with the rule and score that joined it to the clue."""
+
+    __tablename__ = "channel_records"
+    __table_args__ = (UniqueConstraint("channel", "source_id", name="uq_channel_records_source"),)
+
+    clue_id: Mapped[int] = mapped_column(ForeignKey("clues.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(24), index=True)
+    source_id: Mapped[str] = mapped_column(String(64))  # orderNum, platform clue id, ...
+    raw_record_id: Mapped[int | None] = mapped_column(ForeignKey("raw_records.id"), index=True)
+    received_at: Mapped[dt.datetime]
+    complainant_name: Mapped[str | None] = mapped_column(String(50))
+    complainant_phone: Mapped[str | None] = mapped_column(String(20))
+    respondent_name: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str | None] = mapped_column(Text)
+    match_rule: Mapped[str] = mapped_column(String(40))  # new / phone / id_number / uscc+project / name+county / manual
+    match_score: Mapped[float | None]
+    writeback_status: Mapped[str | None] = mapped_column(String(16))  # pending / acknowledged / failed
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+
+class CaseAction(IdMixin, RegionScoped, Base):
+    """Every step taken on a clue: accept, dispatch, return, extend, supervise, close, call back."""
+
+    __tablename__ = "case_actions"
+    __table_args__ = (Index("ix_case_actions_clue_id", "clue_id", "id"),)
+
+    clue_id: Mapped[int] = mapped_column(ForeignKey("clues.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    from_region_code: Mapped[str | None] = mapped_column(String(12))
+    to_region_code: Mapped[str | None] = mapped_column(String(12))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime]
+
+
+class Warning(IdMixin, RegionScoped, Base):
+    """An arrears warning (预警): once per (rule, object, period); resolves when the condition clears."""
+
+    __tablename__ = "warnings"
+    __table_args__ = (
+        UniqueConstraint("rule_code", "subject_type", "subject_id", "period", name="uq_warnings_rule_subject_period"),
+    )
+
+    rule_code: Mapped[str] = mapped_column(String(8), index=True)  # W01 … W15
+    level: Mapped[str] = mapped_column(String(8), index=True)  # blue / yellow / red
+    subject_type: Mapped[str] = mapped_column(String(20))  # project / wage_account / worker / enterprise / deposit
+    subject_id: Mapped[int]
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    period: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12), index=True)  # active / resolved / escalated
+    message: Mapped[str] = mapped_column(Text)
+    rule_cite: Mapped[str] = mapped_column(String(100))
+    detected_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    clue_id: Mapped[int | None] = mapped_column(ForeignKey("clues.id"))
+
+
+class CreditRating(IdMixin, Base):
+    """劳动保障守法诚信等级 (人社部规〔2016〕1号) for one enterprise and year, with its evidence."""
+
+    __tablename__ = "credit_ratings"
+    __table_args__ = (UniqueConstraint("enterprise_id", "year", name="uq_credit_ratings_enterprise_year"),)
+
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    year: Mapped[int]
+    level: Mapped[str] = mapped_column(String(1))  # A / B / C
+    blacklisted: Mapped[bool] = mapped_column(default=False)
+    blacklisted_until: Mapped[dt.date | None] = mapped_column(Date)
+    evidence: Mapped[list[Any]]
+    rated_at: Mapped[dt.datetime]
+    region_code: Mapped[str] = mapped_column(String(12), index=True)

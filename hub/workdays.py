@@ -1,0 +1,93 @@
+"""Working-day arithmetic on the official Chinese holiday calendar (法定节假日 and 调休).
+
+Deadlines in wage-arrears supervision are counted in **working days** (DOMAIN.md: labour inspection
+accepts within 5 working days, 12345 answers help requests in 5, …), so weekends are not enough:
+the official holidays (e.g. 国庆 2025-10-01…08) are days off and the adjusted workdays (调休, e.g.
+Sunday 2025-09-28 and Saturday 2025-10-11) are working days.
+
+The calendar comes from the ``chinesecalendar`` package (import name ``chinese_calendar``), which is
+updated each year after the State Council publishes the next year's holiday notice (usually in
+November); each release adds that one year. Version 1.11.0 (installed in the project venv) covers
+2004–2026; 1.10.x stops at 2025, so deadlines in 2026 need ``chinesecalendar>=1.11``.
+
+For a year the installed package does not cover, the functions fall back to Monday–Friday and log a
+warning once per year, naming the year (upgrade the package when the next notice is out).
+:func:`covered_years` tells which years the installed version knows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import lru_cache
+
+import chinese_calendar
+
+__all__ = ["add_working_days", "covered_years", "is_workday", "working_days_between"]
+
+log = logging.getLogger(__name__)
+
+_warned_years: set[int] = set()
+
+
+def covered_years() -> range:
+    """The years the installed ``chinesecalendar`` has official holiday data for."""
+    years = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
+    return range(min(years), max(years) + 1)
+
+
+@lru_cache(maxsize=8192)
+def is_workday(d: dt.date) -> bool:
+    """Whether ``d`` is a working day: Mon–Fri except official holidays, plus adjusted workdays (调休).
+
+    Outside the years the holiday package covers, Mon–Fri (with a warning logged once per year).
+    """
+    if isinstance(d, dt.datetime):  # a datetime is a date subclass: use its calendar day
+        d = d.date()
+    try:
+        return bool(chinese_calendar.is_workday(d))
+    except NotImplementedError:
+        if d.year not in _warned_years:
+            _warned_years.add(d.year)
+            log.warning(
+                "no official holiday calendar for %d in chinesecalendar %s: counting Mon-Fri as working days "
+                "(upgrade chinesecalendar once the State Council has published the %d holidays)",
+                d.year,
+                getattr(chinese_calendar, "__version__", "?"),
+                d.year,
+            )
+        return d.weekday() < 5
+
+
+def add_working_days(start: dt.date, n: int) -> dt.date:
+    """The ``n``-th working day after ``start`` (before it when ``n`` is negative; ``start`` when 0).
+
+    ``start`` itself is never counted, whether or not it is a working day: a clue received on Friday
+    with a 1-working-day deadline is due on Monday (or on the next working day after a holiday).
+    """
+    step = 1 if n >= 0 else -1
+    remaining = abs(n)
+    d = start
+    one = dt.timedelta(days=step)
+    while remaining:
+        d += one
+        if is_workday(d):
+            remaining -= 1
+    return d
+
+
+def working_days_between(a: dt.date, b: dt.date) -> int:
+    """The number of working days ``d`` with ``a < d <= b`` (negative when ``b`` is before ``a``).
+
+    The inverse of :func:`add_working_days`: ``working_days_between(a, add_working_days(a, n)) == n``.
+    """
+    if b < a:
+        return -working_days_between(b, a)
+    count = 0
+    d = a
+    one = dt.timedelta(days=1)
+    while d < b:
+        d += one
+        if is_workday(d):
+            count += 1
+    return count

@@ -1,0 +1,8 @@
+"""Module that ``dramatiq`` imports in each worker process: sets the broker from HUB_BROKER_URL."""
+
+from __future__ import annotations
+
+from hub.broker import setup_broker
+from hub.settings import get_settings
+
+broker = setup_broker(get_settings().broker_url)

@@ -1,0 +1,1 @@
+"""The GraphQL graph: strawberry types, queries, loaders and extensions."""

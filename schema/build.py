@@ -1,0 +1,51 @@
+"""The strawberry schema with its limits and extensions."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from schema.extensions import HubRequest
+from schema.query import Query
+from schema.types import cases, money, platform, registry
+
+#: Concrete types reachable only through the Node interface must be listed for the schema.
+NODE_TYPES = [
+    registry.Enterprise, registry.Project, registry.Worker,
+    money.WageAccount, money.LaborCostAllocation, money.PayrollRecord, money.GuaranteeDeposit,
+    cases.Clue, cases.ChannelRecord, cases.CaseAction, cases.Warning, cases.CreditRating,
+    platform.RawRecord, platform.ConnectorInstance, platform.SyncRun, platform.QuarantinedRecord,
+    platform.Event, platform.ApiKey, platform.AuditEntry,
+]
+
+
+class HubSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:  # type: ignore[no-untyped-def,override]
+        # Errors are logged once, in schema.extensions.shape_error (unexpected ones with tracebacks).
+        return None
+
+
+@lru_cache(maxsize=4)
+def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
+    """The hub's schema; operations deeper than ``max_depth`` are refused before they run."""
+    return HubSchema(
+        query=Query,
+        types=NODE_TYPES,
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            HubRequest,
+            QueryDepthLimiter(max_depth=max_depth),
+            MaxAliasesLimiter(max_alias_count=30),
+            MaxTokensLimiter(max_token_count=4000),
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+        ],
+    )
+
+
+def export_sdl() -> str:
+    """The schema as SDL, as checked in at ``schema/schema.graphql``."""
+    return build_schema().as_str() + "\n"

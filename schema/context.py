@@ -1,0 +1,37 @@
+"""The per-request context: the principal, its session, the data loaders, and pending audits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.access import Principal
+    from hub.crypto import Cipher
+    from hub.settings import Settings
+    from schema.loaders import Loaders
+
+
+@dataclass
+class Context:
+    """What every resolver gets as ``info.context``."""
+
+    session: AsyncSession
+    principal: Principal | None
+    loaders: Loaders
+    cipher: Cipher
+    settings: Settings
+    auth_error: Exception | None = None
+    #: Unmasked reads to write to the audit log when the operation ends.
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    request: Any = None
+    response: Any = None
+
+    def require_principal(self) -> Principal:
+        if self.principal is None:
+            from hub.errors import NotAuthenticated
+
+            raise self.auth_error or NotAuthenticated("no API key: send it in the X-API-Key header")
+        return self.principal

@@ -1,0 +1,77 @@
+"""Strawberry extensions: authentication, the request's session and audits, and error shaping.
+
+Errors leave the API with a stable ``extensions.code`` and a message a user can act on; an
+unexpected exception is logged with its traceback and reaches the client only as ``INTERNAL``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from graphql import GraphQLError
+from graphql.execution import ExecutionResult
+from strawberry.extensions import SchemaExtension
+
+from hub.access import audit
+from hub.errors import HubError
+
+log = logging.getLogger("hub.graphql")
+
+_LIMIT_MARKERS = ("exceeds maximum operation depth", "maximum number of aliases", "token limit", "maximum token")
+
+
+def shape_error(error: GraphQLError) -> GraphQLError:
+    """The error as the client sees it: a code, a message, and never a stack trace."""
+    original = error.original_error
+    if isinstance(original, HubError):
+        return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions())
+    if original is None:
+        code = "QUERY_TOO_COMPLEX" if any(s in error.message.lower() for s in _LIMIT_MARKERS) else "GRAPHQL_VALIDATION_FAILED"
+        if error.extensions and "code" in error.extensions:
+            return error
+        return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions={"code": code})
+    if isinstance(original, GraphQLError):
+        return shape_error(original)
+    incident = uuid.uuid4().hex[:12]
+    log.error("unexpected error in %s (incident %s)", ".".join(map(str, error.path or [])), incident, exc_info=original)
+    return GraphQLError(
+        f"internal error (incident {incident}); the server log has the details",
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL", "incident": incident},
+    )
+
+
+class HubRequest(SchemaExtension):
+    """Refuses unauthenticated operations, writes pending audits, closes the session, shapes errors."""
+
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        ctx = self.execution_context.context
+        if ctx.principal is None:
+            err = ctx.auth_error or HubError("no principal")
+            self.execution_context.result = ExecutionResult(
+                data=None, errors=[GraphQLError(getattr(err, "message", str(err)), original_error=err)]
+            )
+        yield
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        ctx = self.execution_context.context
+        try:
+            yield
+            if ctx.audits and ctx.principal is not None:
+                principal = ctx.principal
+                pending = list(ctx.audits)
+
+                def write(session) -> None:  # type: ignore[no-untyped-def]
+                    for a in pending:
+                        audit(session, principal=principal, **a)
+
+                await ctx.session.run_sync(write)
+                await ctx.session.commit()
+        finally:
+            await ctx.session.close()
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [shape_error(e) for e in result.errors]

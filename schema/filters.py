@@ -1,0 +1,196 @@
+"""Filter inputs of the query roots, and how each becomes SQL conditions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+from sqlalchemy import func, or_, select
+
+from hub import models as m
+from hub.access import jurisdiction_bounds
+from hub.errors import InvalidIdentifier, InvalidInput
+from hub.identifiers import IdentifierError, validate_region_code, validate_uscc
+from schema.types._common import from_global_id
+from schema.types.cases import Channel, ClueStatus, Colour
+
+
+def region_condition(column: Any, region_code: str | None, *, field: str = "regionCode") -> list[Any]:
+    """Rows at or below ``region_code`` (the region itself and everything under it)."""
+    if region_code is None:
+        return []
+    try:
+        code = validate_region_code(region_code, field=field)
+    except IdentifierError as exc:
+        raise InvalidIdentifier(str(exc), field=exc.field, value=exc.value) from exc
+    bounds = jurisdiction_bounds(code)
+    if bounds is None:
+        return []
+    return [column >= bounds[0], column < bounds[1]]
+
+
+def db_id(global_id: strawberry.ID | None, model: type, *, field: str) -> int | None:
+    """The primary key inside a global ID, checking that it names a ``model``."""
+    if global_id is None:
+        return None
+    type_name, pk = from_global_id(str(global_id))
+    from schema.types._common import NODE_MODELS
+
+    if NODE_MODELS.get(type_name) is not model or not pk.isdigit():
+        raise InvalidInput(f"{field} {global_id!r} is not the ID of a {model.__name__}", field=field)
+    return int(pk)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@strawberry.input(description="Filters on clues; all given conditions must hold.")
+class ClueFilter:
+    region_code: str | None = strawberry.field(default=None, description="This region and everything below it.")
+    status: list[ClueStatus] | None = None
+    colour: list[Colour] | None = None
+    channel: Channel | None = strawberry.field(default=None, description="Clues with at least one record from this channel.")
+    enterprise_id: strawberry.ID | None = None
+    respondent_uscc: str | None = None
+    project_id: strawberry.ID | None = None
+    received_from: dt.date | None = None
+    received_to: dt.date | None = strawberry.field(default=None, description="Inclusive.")
+    overdue: bool | None = strawberry.field(default=None, description="Past its deadline and not closed.")
+    multi_channel: bool | None = strawberry.field(default=None, description="Arrived through two or more channels.")
+    search: str | None = strawberry.field(default=None, description="Substring of the title, respondent or complainant name.")
+
+    def conditions(self, *, today: dt.date) -> list[Any]:
+        c = m.Clue
+        out: list[Any] = region_condition(c.region_code, self.region_code)
+        if self.status:
+            out.append(c.status.in_([s.value for s in self.status]))
+        if self.colour:
+            out.append(c.colour.in_([x.value for x in self.colour]))
+        if self.channel:
+            out.append(c.id.in_(select(m.ChannelRecord.clue_id).where(m.ChannelRecord.channel == self.channel.value)))
+        if (eid := db_id(self.enterprise_id, m.Enterprise, field="enterpriseId")) is not None:
+            out.append(c.enterprise_id == eid)
+        if self.respondent_uscc:
+            try:
+                out.append(c.respondent_uscc == validate_uscc(self.respondent_uscc, field="respondentUscc"))
+            except IdentifierError as exc:
+                raise InvalidIdentifier(str(exc), field=exc.field, value=exc.value) from exc
+        if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
+            out.append(c.project_id == pid)
+        if self.received_from:
+            out.append(c.received_at >= dt.datetime.combine(self.received_from, dt.time(), dt.timezone.utc))
+        if self.received_to:
+            out.append(c.received_at < dt.datetime.combine(self.received_to + dt.timedelta(days=1), dt.time(), dt.timezone.utc))
+        if self.overdue is not None:
+            open_ = c.status.in_(["received", "dispatched", "in_progress", "returned"])
+            late = (c.deadline < today) & open_
+            out.append(late if self.overdue else ~late)
+        if self.multi_channel is not None:
+            multi = select(m.ChannelRecord.clue_id).group_by(m.ChannelRecord.clue_id).having(func.count() > 1)
+            out.append(c.id.in_(multi) if self.multi_channel else c.id.not_in(multi))
+        if self.search:
+            pat = _like(self.search)
+            out.append(or_(c.title.like(pat, escape="\\"), c.respondent_name.like(pat, escape="\\"),
+                           c.complainant_name.like(pat, escape="\\")))
+        return out
+
+
+@strawberry.input(description="Filters on projects.")
+class ProjectFilter:
+    region_code: str | None = strawberry.field(default=None, description="This region and everything below it.")
+    status: str | None = None
+    sector: str | None = None
+    contractor_id: strawberry.ID | None = None
+    project_code: str | None = None
+    permit_no: str | None = None
+    search: str | None = strawberry.field(default=None, description="Substring of the name or address.")
+
+    def conditions(self) -> list[Any]:
+        p = m.Project
+        out: list[Any] = region_condition(p.region_code, self.region_code)
+        if self.status:
+            out.append(p.status == self.status)
+        if self.sector:
+            out.append(p.sector == self.sector)
+        if (cid := db_id(self.contractor_id, m.Enterprise, field="contractorId")) is not None:
+            out.append(p.contractor_id == cid)
+        if self.project_code:
+            out.append(p.project_code == self.project_code)
+        if self.permit_no:
+            out.append(p.permit_no == self.permit_no)
+        if self.search:
+            pat = _like(self.search)
+            out.append(or_(p.name.like(pat, escape="\\"), p.address.like(pat, escape="\\")))
+        return out
+
+
+@strawberry.input(description="Filters on enterprises.")
+class EnterpriseFilter:
+    region_code: str | None = strawberry.field(default=None, description="Registered in this region or below.")
+    uscc: str | None = None
+    kind: str | None = None
+    credit_level: str | None = None
+    blacklisted: bool | None = None
+    search: str | None = strawberry.field(default=None, description="Substring of the name.")
+
+    def conditions(self) -> list[Any]:
+        e = m.Enterprise
+        out: list[Any] = region_condition(e.region_code, self.region_code)
+        if self.uscc:
+            try:
+                out.append(e.uscc == validate_uscc(self.uscc, field="uscc"))
+            except IdentifierError as exc:
+                raise InvalidIdentifier(str(exc), field=exc.field, value=exc.value) from exc
+        if self.kind:
+            out.append(e.kind == self.kind)
+        if self.credit_level:
+            out.append(e.credit_level == self.credit_level)
+        if self.blacklisted is not None:
+            out.append(e.blacklisted == self.blacklisted)
+        if self.search:
+            out.append(e.name.like(_like(self.search), escape="\\"))
+        return out
+
+
+@strawberry.input(description="Filters on warnings.")
+class WarningFilter:
+    region_code: str | None = None
+    rule_code: str | None = None
+    level: list[Colour] | None = None
+    status: str | None = None
+    project_id: strawberry.ID | None = None
+
+    def conditions(self) -> list[Any]:
+        w = m.Warning
+        out: list[Any] = region_condition(w.region_code, self.region_code)
+        if self.rule_code:
+            out.append(w.rule_code == self.rule_code)
+        if self.level:
+            out.append(w.level.in_([x.value for x in self.level]))
+        if self.status:
+            out.append(w.status == self.status)
+        if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
+            out.append(w.project_id == pid)
+        return out
+
+
+@strawberry.input(description="Filters on pay records.")
+class PayrollFilter:
+    region_code: str | None = None
+    project_id: strawberry.ID | None = None
+    pay_month: str | None = strawberry.field(default=None, description="YYYY-MM")
+    pay_status: int | None = strawberry.field(default=None, description="0 未发放, 20 已发放, 30 发放失败, 40 重新发放中")
+
+    def conditions(self) -> list[Any]:
+        r = m.PayrollRecord
+        out: list[Any] = region_condition(r.region_code, self.region_code)
+        if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
+            out.append(r.project_id == pid)
+        if self.pay_month:
+            out.append(r.pay_month == self.pay_month)
+        if self.pay_status is not None:
+            out.append(r.pay_status == self.pay_status)
+        return out

@@ -1,0 +1,170 @@
+"""Relay-style connections with keyset pagination.
+
+A cursor is the sort key of the last row seen (opaque, base64 JSON), so a page is one indexed range
+scan however deep the reader goes: ``WHERE (received_at, id) < (:t, :id) ORDER BY received_at DESC,
+id DESC LIMIT first + 1``. Offsets are never used.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from hub.errors import InvalidCursor, QueryTooComplex
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SortSpec:
+    """An ordering: columns with their direction; the last one must be unique (the primary key)."""
+
+    columns: tuple[InstrumentedAttribute, ...]
+    descending: bool = False
+
+    def order_by(self) -> list[Any]:
+        return [c.desc() if self.descending else c.asc() for c in self.columns]
+
+    def key_of(self, row: Any) -> list[Any]:
+        return [_jsonable(getattr(row, c.key)) for c in self.columns]
+
+    def after(self, values: Sequence[Any]) -> Any:
+        """The condition "comes after ``values`` in this order", as nested OR/AND (portable)."""
+        if len(values) != len(self.columns):
+            raise InvalidCursor("this cursor belongs to another sort order", suggestion="restart without `after`")
+        cols = self.columns
+        vals = [_from_json(c, v) for c, v in zip(cols, values, strict=True)]
+        terms = []
+        for i, col in enumerate(cols):
+            cmp = col < vals[i] if self.descending else col > vals[i]
+            terms.append(and_(*[cols[j] == vals[j] for j in range(i)], cmp))
+        return or_(*terms)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _from_json(col: InstrumentedAttribute, value: Any) -> Any:
+    try:
+        py = col.type.python_type
+    except NotImplementedError:  # pragma: no cover - custom types
+        return value
+    if value is None:
+        return None
+    if py is dt.datetime:
+        return dt.datetime.fromisoformat(value)
+    if py is dt.date:
+        return dt.date.fromisoformat(value)
+    if py is Decimal:
+        return Decimal(value)
+    return value
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise InvalidCursor(
+            f"cursor {cursor!r} is not one this API issued", suggestion="use pageInfo.endCursor from a previous page"
+        ) from exc
+    if not isinstance(values, list):
+        raise InvalidCursor(f"cursor {cursor!r} is not one this API issued")
+    return values
+
+
+def check_first(first: int | None, *, limit: int) -> int:
+    """The page size asked for, validated against the configured maximum."""
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if first < 0:
+        raise QueryTooComplex(f"first must be ≥ 0, got {first}")
+    if first > limit:
+        raise QueryTooComplex(
+            f"first={first} exceeds the maximum page size {limit}",
+            suggestion=f"ask for at most {limit} and follow pageInfo.endCursor",
+        )
+    return first
+
+
+@strawberry.type(description="Where a page ends, and whether more follow.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+    start_cursor: str | None
+
+
+@strawberry.type(description="A node and the cursor to continue after it.")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of results (keyset pagination: pass pageInfo.endCursor as `after`).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _count: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
+
+    @strawberry.field(description="The nodes of this page, without cursors.")
+    def nodes(self) -> list[T]:
+        return [e.node for e in self.edges]
+
+    @strawberry.field(description="How many rows match in all (one extra COUNT query; ask only when needed).")
+    async def total_count(self) -> int:
+        if self._count is None:
+            return len(self.edges)
+        return await self._count()
+
+
+def make_connection(rows: Sequence[Any], *, first: int, sort: SortSpec, count: Callable[[], Awaitable[int]] | None) -> Connection:
+    has_next = len(rows) > first
+    rows = rows[:first]
+    edges = [Edge(cursor=encode_cursor(sort.key_of(r)), node=r) for r in rows]
+    info = PageInfo(
+        has_next_page=has_next,
+        end_cursor=edges[-1].cursor if edges else None,
+        start_cursor=edges[0].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=info, _count=count)
+
+
+async def paginate(
+    session: Any,
+    stmt: Select,
+    *,
+    sort: SortSpec,
+    first: int,
+    after: str | None,
+) -> Connection:
+    """One page of ``stmt`` (a ``select(Model)`` with its filters) in ``sort`` order."""
+    page = stmt
+    if after:
+        page = page.where(sort.after(decode_cursor(after)))
+    page = page.order_by(*sort.order_by()).limit(first + 1)
+    rows = (await session.execute(page)).scalars().all()
+
+    async def count() -> int:
+        return (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
+
+    return make_connection(rows, first=first, sort=sort, count=count)

@@ -1,0 +1,233 @@
+"""The query root: one connection per entity, `node(id:)` and `me`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+from sqlalchemy import select
+from strawberry.types import Info
+
+from hub import models as m
+from hub.errors import Forbidden, NotFound
+from schema.filters import ClueFilter, EnterpriseFilter, PayrollFilter, ProjectFilter, WarningFilter, region_condition
+from schema.pagination import Connection, SortSpec, check_first, paginate
+from schema.types._common import NODE_MODELS, Node, from_global_id
+from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning
+from schema.types.money import GuaranteeDeposit, LaborCostAllocation, PayrollRecord, WageAccount
+from schema.types.platform import ApiKey, AuditEntry, ConnectorInstance, Event, QuarantinedRecord, RawRecord, SyncRun
+from schema.types.registry import Enterprise, Project, Region, Worker
+
+
+@strawberry.enum(description="Orders for clues (keyset-paginated).")
+class ClueOrder(Enum):
+    RECEIVED_AT_DESC = "received_at_desc"
+    RECEIVED_AT_ASC = "received_at_asc"
+    ID_ASC = "id_asc"
+
+
+CLUE_ORDERS = {
+    ClueOrder.RECEIVED_AT_DESC: SortSpec((m.Clue.received_at, m.Clue.id), descending=True),
+    ClueOrder.RECEIVED_AT_ASC: SortSpec((m.Clue.received_at, m.Clue.id)),
+    ClueOrder.ID_ASC: SortSpec((m.Clue.id,)),
+}
+
+
+def _by_id(model: type) -> SortSpec:
+    return SortSpec((model.id,))
+
+
+def _first(info: Info, first: int | None) -> int:
+    return check_first(first, limit=info.context.settings.max_page_size)
+
+
+def _admin(info: Info) -> None:
+    principal = info.context.require_principal()
+    if not principal.is_admin:
+        raise Forbidden("only administrators may read this", suggestion="use an API key with the admin role")
+
+
+@strawberry.type(description="Who the API key stands for.")
+class Me:
+    name: str
+    role: str
+    region_code: str
+    can_unmask: bool
+
+
+async def _page(info: Info, model: type, conditions: list, sort: SortSpec, first: int | None, after: str | None) -> Connection:
+    stmt = select(model).where(*conditions)
+    return await paginate(info.context.session, stmt, sort=sort, first=_first(info, first), after=after)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The principal of this request.")
+    def me(self, info: Info) -> Me:
+        p = info.context.require_principal()
+        return Me(name=p.name, role=p.role, region_code=p.region_code, can_unmask=p.can_unmask)
+
+    @strawberry.field(description="Any object by its global ID (null when absent or outside your jurisdiction).")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, pk = from_global_id(str(id))
+        model = NODE_MODELS[type_name]
+        if not pk.isdigit():
+            raise NotFound(f"no {type_name} with id {id!r}")
+        if model in (m.ConnectorInstance, m.SyncRun, m.Quarantine, m.ApiKey, m.AuditLog, m.RawRecord):
+            _admin(info)
+        return await info.context.loaders.by_id(model).load(int(pk))
+
+    @strawberry.field(description="A region by its GB/T 2260 code.")
+    async def region(self, info: Info, code: str) -> Region | None:
+        return await info.context.loaders.by_id(m.Region, "code").load(code)
+
+    @strawberry.field(description="Regions: the provinces, or the children of `parentCode`.")
+    async def regions(self, info: Info, parent_code: str | None = None) -> list[Region]:
+        cond = m.Region.parent_code.is_(None) if parent_code is None else m.Region.parent_code == parent_code
+        rows = await info.context.session.execute(select(m.Region).where(cond).order_by(m.Region.code))
+        return list(rows.scalars())
+
+    @strawberry.field(description="Enterprises (public registry data, not limited by jurisdiction).")
+    async def enterprises(
+        self, info: Info, filter: EnterpriseFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[Enterprise]:
+        return await _page(info, m.Enterprise, filter.conditions() if filter else [], _by_id(m.Enterprise), first, after)
+
+    @strawberry.field(description="Projects within your jurisdiction.")
+    async def projects(
+        self, info: Info, filter: ProjectFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[Project]:
+        return await _page(info, m.Project, filter.conditions() if filter else [], _by_id(m.Project), first, after)
+
+    @strawberry.field(description="Workers within your jurisdiction.")
+    async def workers(
+        self, info: Info, region_code: str | None = None, project_id: strawberry.ID | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Worker]:
+        from schema.filters import db_id
+
+        cond = region_condition(m.Worker.region_code, region_code)
+        if (pid := db_id(project_id, m.Project, field="projectId")) is not None:
+            cond.append(m.Worker.project_id == pid)
+        return await _page(info, m.Worker, cond, _by_id(m.Worker), first, after)
+
+    @strawberry.field(description="Wage special accounts (专户) within your jurisdiction.")
+    async def wage_accounts(
+        self, info: Info, region_code: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[WageAccount]:
+        return await _page(info, m.WageAccount, region_condition(m.WageAccount.region_code, region_code), _by_id(m.WageAccount), first, after)
+
+    @strawberry.field(description="Labour cost received into 专户, newest first.")
+    async def labor_cost_allocations(
+        self, info: Info, region_code: str | None = None, period_month: str | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[LaborCostAllocation]:
+        cond = region_condition(m.LaborCostAllocation.region_code, region_code)
+        if period_month:
+            cond.append(m.LaborCostAllocation.period_month == period_month)
+        sort = SortSpec((m.LaborCostAllocation.bill_date, m.LaborCostAllocation.id), descending=True)
+        return await _page(info, m.LaborCostAllocation, cond, sort, first, after)
+
+    @strawberry.field(description="Pay records within your jurisdiction.")
+    async def payroll_records(
+        self, info: Info, filter: PayrollFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[PayrollRecord]:
+        return await _page(info, m.PayrollRecord, filter.conditions() if filter else [], _by_id(m.PayrollRecord), first, after)
+
+    @strawberry.field(description="Guarantee deposits and letters; `expiringBefore` finds 保函 about to lapse.")
+    async def guarantee_deposits(
+        self, info: Info, region_code: str | None = None, expiring_before: dt.date | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[GuaranteeDeposit]:
+        cond = region_condition(m.GuaranteeDeposit.region_code, region_code)
+        if expiring_before:
+            cond.append(m.GuaranteeDeposit.valid_to < expiring_before)
+        return await _page(info, m.GuaranteeDeposit, cond, _by_id(m.GuaranteeDeposit), first, after)
+
+    @strawberry.field(description="The clue pool within your jurisdiction.")
+    async def clues(
+        self, info: Info, filter: ClueFilter | None = None, order: ClueOrder = ClueOrder.RECEIVED_AT_DESC,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Clue]:
+        cond = filter.conditions(today=dt.date.today()) if filter else []
+        return await _page(info, m.Clue, cond, CLUE_ORDERS[order], first, after)
+
+    @strawberry.field(description="A clue by its number.")
+    async def clue(self, info: Info, clue_no: str) -> Clue | None:
+        return await info.context.loaders.by_id(m.Clue, "clue_no").load(clue_no)
+
+    @strawberry.field(description="Channel records (one per source record of a clue).")
+    async def channel_records(
+        self, info: Info, channel: str | None = None, source_id: str | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[ChannelRecord]:
+        cond = []
+        if channel:
+            cond.append(m.ChannelRecord.channel == channel)
+        if source_id:
+            cond.append(m.ChannelRecord.source_id == source_id)
+        return await _page(info, m.ChannelRecord, cond, _by_id(m.ChannelRecord), first, after)
+
+    @strawberry.field(description="Case actions within your jurisdiction, oldest first.")
+    async def case_actions(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[CaseAction]:
+        return await _page(info, m.CaseAction, [], _by_id(m.CaseAction), first, after)
+
+    @strawberry.field(description="Warnings within your jurisdiction.")
+    async def warnings(
+        self, info: Info, filter: WarningFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[Warning]:
+        return await _page(info, m.Warning, filter.conditions() if filter else [], _by_id(m.Warning), first, after)
+
+    @strawberry.field(description="Credit ratings (public).")
+    async def credit_ratings(
+        self, info: Info, level: str | None = None, year: int | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[CreditRating]:
+        cond = []
+        if level:
+            cond.append(m.CreditRating.level == level)
+        if year:
+            cond.append(m.CreditRating.year == year)
+        return await _page(info, m.CreditRating, cond, _by_id(m.CreditRating), first, after)
+
+    @strawberry.field(description="The outbox, in commit order, within your jurisdiction: pull with `after`.")
+    async def events(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Event]:
+        return await _page(info, m.Event, [], _by_id(m.Event), first, after)
+
+    @strawberry.field(description="Configured connectors (admin).")
+    async def connector_instances(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ConnectorInstance]:
+        _admin(info)
+        return await _page(info, m.ConnectorInstance, [], _by_id(m.ConnectorInstance), first, after)
+
+    @strawberry.field(description="Sync runs, newest first (admin).")
+    async def sync_runs(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[SyncRun]:
+        _admin(info)
+        return await _page(info, m.SyncRun, [], SortSpec((m.SyncRun.id,), descending=True), first, after)
+
+    @strawberry.field(description="Archived upstream records (admin).")
+    async def raw_records(
+        self, info: Info, source: str | None = None, stream: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[RawRecord]:
+        _admin(info)
+        cond = []
+        if source:
+            cond.append(m.RawRecord.source == source)
+        if stream:
+            cond.append(m.RawRecord.stream == stream)
+        return await _page(info, m.RawRecord, cond, _by_id(m.RawRecord), first, after)
+
+    @strawberry.field(description="Records that failed normalisation (admin).")
+    async def quarantine(self, info: Info, status: str | None = "open", first: int | None = None, after: str | None = None) -> Connection[QuarantinedRecord]:
+        _admin(info)
+        cond = [m.Quarantine.status == status] if status else []
+        return await _page(info, m.Quarantine, cond, _by_id(m.Quarantine), first, after)
+
+    @strawberry.field(description="API keys (admin).")
+    async def api_keys(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ApiKey]:
+        _admin(info)
+        return await _page(info, m.ApiKey, [], _by_id(m.ApiKey), first, after)
+
+    @strawberry.field(description="The audit log, newest first (admin).")
+    async def audit_log(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[AuditEntry]:
+        _admin(info)
+        return await _page(info, m.AuditLog, [], SortSpec((m.AuditLog.id,), descending=True), first, after)

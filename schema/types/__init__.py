@@ -1,0 +1,1 @@
+"""Object types of the graph, served straight from ORM rows."""

@@ -1,0 +1,99 @@
+"""Pieces every object type uses: global IDs, the Node interface, masked personal data."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from hub.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from strawberry.types import Info
+
+#: GraphQL type name → ORM model, filled in as types are declared (for ``node(id:)``).
+NODE_MODELS: dict[str, type] = {}
+#: ORM model → GraphQL type name (for encoding global IDs).
+NODE_NAMES: dict[type, str] = {}
+
+
+def to_global_id(type_name: str, pk: int | str) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def from_global_id(global_id: str) -> tuple[str, str]:
+    """``(type name, primary key)`` of a global ID; ``InvalidInput`` when it is not one."""
+    try:
+        type_name, _, pk = base64.urlsafe_b64decode(global_id.encode()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"id {global_id!r} is not a global ID of this API", field="id") from exc
+    if not pk or type_name not in NODE_MODELS:
+        raise InvalidInput(f"id {global_id!r} is not a global ID of this API", field="id")
+    return type_name, pk
+
+
+@strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
+class Node:
+    @strawberry.field(description="Global ID (opaque).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id(NODE_NAMES[type(self)], self.id))  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The row's primary key in the hub's database.")
+    def database_id(self) -> int:
+        return self.id  # type: ignore[attr-defined]
+
+
+def node_type(model: type, *, name: str, description: str):  # type: ignore[no-untyped-def]
+    """Declare a strawberry type served straight from ``model`` instances (no copying)."""
+
+    def wrap(cls: type) -> type:
+        cls.is_type_of = classmethod(lambda _cls, obj, _info: isinstance(obj, model))  # type: ignore[attr-defined]
+        NODE_MODELS[name] = model
+        NODE_NAMES[model] = name
+        return strawberry.type(cls, name=name, description=description)
+
+    return wrap
+
+
+def plain_type(model: type, *, name: str, description: str):  # type: ignore[no-untyped-def]
+    def wrap(cls: type) -> type:
+        cls.is_type_of = classmethod(lambda _cls, obj, _info: isinstance(obj, model))  # type: ignore[attr-defined]
+        return strawberry.type(cls, name=name, description=description)
+
+    return wrap
+
+
+def reveal_or_mask(
+    info: Info,
+    *,
+    reveal: bool,
+    masked: str | None,
+    encrypted: str | None = None,
+    plain: str | None = None,
+    field: str,
+    entity_type: str,
+    entity_id: int,
+    region_code: str | None,
+    mask: Any = None,
+) -> str | None:
+    """The masked value, or — when asked and allowed — the real one, with the read audited."""
+    from hub.access import require_unmask
+
+    if not reveal:
+        if masked is not None or plain is None:
+            return masked
+        return mask(plain) if mask else masked
+    ctx = info.context
+    require_unmask(ctx.require_principal(), field=field)
+    if encrypted is not None:
+        value: str | None = ctx.cipher.decrypt(encrypted)
+    else:
+        value = plain
+    ctx.audits.append(
+        {"action": "unmask", "entity_type": entity_type, "entity_id": entity_id, "region_code": region_code, "detail": {"field": field}}
+    )
+    return value
+
+
+Reveal = Annotated[bool, strawberry.argument(description="Return the real value (needs the unmask permission; audited).")]

@@ -1,0 +1,230 @@
+"""The clue pool: clues, channel records, case actions, warnings, credit ratings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from hub import models as m
+from hub.identifiers import mask_phone
+from schema.types._common import Node, Reveal, node_type, reveal_or_mask
+from schema.types.refs import EnterpriseRef, ProjectRef, RawRecordRef, RegionRef
+
+
+@strawberry.enum(description="A clue's state: 受理 → 分办 → 办理中 → 办结 → 回访, or 退回.")
+class ClueStatus(Enum):
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+    CALLED_BACK = "called_back"
+    RETURNED = "returned"
+
+
+@strawberry.enum(description="Where a clue came from.")
+class Channel(Enum):
+    NATIONAL_PLATFORM = "national_platform"
+    HOTLINE12345 = "hotline12345"
+    HOTLINE12333 = "hotline12333"
+    PETITION = "petition"
+    WALK_IN = "walk_in"
+    SUPERIOR = "superior"
+    LEADER = "leader"
+    PUBLIC_OPINION = "public_opinion"
+    ONLINE = "online"
+    GRID = "grid"
+    WARNING = "warning"
+
+
+@strawberry.enum(description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious.")
+class Colour(Enum):
+    BLUE = "blue"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+@node_type(m.ChannelRecord, name="ChannelRecord", description="One source record of a clue, and why it was joined to the clue.")
+class ChannelRecord(Node):
+    source_id: str = strawberry.field(description="The record's id upstream (12345 orderNum, platform clue id …).")
+    received_at: dt.datetime
+    complainant_name: str | None
+    respondent_name: str | None
+    summary: str | None
+    match_rule: str = strawberry.field(description="new / phone / id_number / uscc+project / name+county / manual")
+    match_score: float | None
+    writeback_status: str | None
+    region_code: str
+
+    @strawberry.field
+    def channel(self) -> Channel:
+        return Channel(self.channel)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The channel's Chinese name.")
+    def channel_name(self) -> str:
+        return m.CHANNELS.get(self.channel, self.channel)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Complainant phone as the channel sent it, masked unless `reveal` (audited).")
+    def complainant_phone(self, info: Info, reveal: Reveal = False) -> str | None:
+        if self.complainant_phone is None:  # type: ignore[attr-defined]
+            return None
+        return reveal_or_mask(
+            info, reveal=reveal, masked=None, plain=self.complainant_phone, mask=mask_phone,  # type: ignore[attr-defined]
+            field="ChannelRecord.complainantPhone", entity_type="channel_record", entity_id=self.id,  # type: ignore[attr-defined]
+            region_code=self.region_code,
+        )
+
+    @strawberry.field
+    async def clue(self, info: Info) -> Clue | None:
+        return await info.context.loaders.by_id(m.Clue).load(self.clue_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The upstream payload as received (archived with its hash).")
+    async def raw_record(self, info: Info) -> RawRecordRef | None:
+        if self.raw_record_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.RawRecord).load(self.raw_record_id)  # type: ignore[attr-defined]
+
+
+@node_type(m.CaseAction, name="CaseAction", description="A step taken on a clue (dispatch, return, close …).")
+class CaseAction(Node):
+    action: str
+    actor: str
+    from_status: str | None
+    to_status: str | None
+    from_region_code: str | None
+    to_region_code: str | None
+    note: str | None
+    at: dt.datetime
+    region_code: str
+
+
+@node_type(m.Clue, name="Clue", description="One wage-arrears matter, with every channel it arrived through.")
+class Clue(Node):
+    clue_no: str
+    title: str
+    content: str
+    handling_region_code: str = strawberry.field(description="The region working the clue now.")
+    sector: str = strawberry.field(description="工程建设 / 非工程")
+    complainant_name: str | None
+    respondent_name: str
+    respondent_uscc: str | None
+    respondent_address: str | None
+    amount: Decimal | None = strawberry.field(description="Amount in arrears (yuan).")
+    headcount: int | None = strawberry.field(description="Workers concerned.")
+    arrears_from: dt.date | None
+    arrears_to: dt.date | None
+    public_opinion: bool = strawberry.field(description="舆情 involved.")
+    received_at: dt.datetime
+    deadline: dt.date | None = strawberry.field(description="Due date (working days, official holiday calendar).")
+    closed_at: dt.datetime | None
+    conclusion: str | None = strawberry.field(description="核处结论")
+    recovered_amount: Decimal | None
+    workers_paid: int | None
+    satisfaction: str | None
+    region_code: str = strawberry.field(description="Where the arrears happened.")
+
+    @strawberry.field
+    def status(self) -> ClueStatus:
+        return ClueStatus(self.status)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def colour(self) -> Colour | None:
+        return Colour(self.colour) if self.colour else None  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Complainant phone, masked unless `reveal` (audited).")
+    def complainant_phone(self, info: Info, reveal: Reveal = False) -> str | None:
+        if self.complainant_phone is None:  # type: ignore[attr-defined]
+            return None
+        return reveal_or_mask(
+            info, reveal=reveal, masked=None, plain=self.complainant_phone, mask=mask_phone,  # type: ignore[attr-defined]
+            field="Clue.complainantPhone", entity_type="clue", entity_id=self.id, region_code=self.region_code,  # type: ignore[attr-defined]
+        )
+
+    @strawberry.field(description="Complainant 居民身份证号, masked unless `reveal` (audited).")
+    def complainant_id_number(self, info: Info, reveal: Reveal = False) -> str | None:
+        if self.complainant_id_enc is None:  # type: ignore[attr-defined]
+            return None
+        return reveal_or_mask(
+            info, reveal=reveal, masked=self.complainant_id_masked, encrypted=self.complainant_id_enc,  # type: ignore[attr-defined]
+            field="Clue.complainantIdNumber", entity_type="clue", entity_id=self.id, region_code=self.region_code,  # type: ignore[attr-defined]
+        )
+
+    @strawberry.field
+    async def region(self, info: Info) -> RegionRef | None:
+        return await info.context.loaders.by_id(m.Region, "code").load(self.region_code)
+
+    @strawberry.field
+    async def handling_region(self, info: Info) -> RegionRef | None:
+        return await info.context.loaders.by_id(m.Region, "code").load(self.handling_region_code)
+
+    @strawberry.field(description="The respondent enterprise, when identified.")
+    async def enterprise(self, info: Info) -> EnterpriseRef | None:
+        if self.enterprise_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The project, when identified.")
+    async def project(self, info: Info) -> ProjectRef | None:
+        if self.project_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Every source record of this clue (one per channel record).")
+    async def channel_records(self, info: Info) -> list[ChannelRecord]:
+        return await info.context.loaders.children(m.ChannelRecord, m.ChannelRecord.clue_id).load(self.id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The action history, oldest first.")
+    async def actions(self, info: Info) -> list[CaseAction]:
+        return await info.context.loaders.children(m.CaseAction, m.CaseAction.clue_id).load(self.id)  # type: ignore[attr-defined]
+
+
+@node_type(m.Warning, name="Warning", description="An arrears warning (预警), once per rule, object and period.")
+class Warning(Node):
+    rule_code: str = strawberry.field(description="W01 … W15 (see DOMAIN.md, Warnings).")
+    level: str = strawberry.field(description="blue / yellow / red")
+    subject_type: str
+    subject_id: int
+    period: str
+    status: str = strawberry.field(description="active / resolved / escalated")
+    message: str
+    rule_cite: str = strawberry.field(description="The regulation the rule rests on.")
+    detected_at: dt.datetime
+    resolved_at: dt.datetime | None
+    region_code: str
+
+    @strawberry.field
+    async def project(self, info: Info) -> ProjectRef | None:
+        if self.project_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def enterprise(self, info: Info) -> EnterpriseRef | None:
+        if self.enterprise_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The clue it escalated into, if any.")
+    async def clue(self, info: Info) -> Clue | None:
+        if self.clue_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.Clue).load(self.clue_id)  # type: ignore[attr-defined]
+
+
+@node_type(m.CreditRating, name="CreditRating", description="劳动保障守法诚信等级 for a year (人社部规〔2016〕1号), with evidence.")
+class CreditRating(Node):
+    year: int
+    level: str = strawberry.field(description="A / B / C")
+    blacklisted: bool
+    blacklisted_until: dt.date | None
+    evidence: JSON = strawberry.field(description="The cases, warnings and penalties the rating rests on.")
+    rated_at: dt.datetime
+    region_code: str
+
+    @strawberry.field
+    async def enterprise(self, info: Info) -> EnterpriseRef | None:
+        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]

@@ -1,0 +1,131 @@
+"""The wage special account (专户), labour-cost allocations, payroll and guarantee deposits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import strawberry
+from strawberry.types import Info
+
+from hub import models as m
+from schema.pagination import Connection, SortSpec, check_first
+from schema.types._common import Node, node_type
+from schema.types.refs import AllocationRef, EnterpriseRef, PayrollRef, ProjectRef, WorkerRef
+
+ALLOCATION_SORT = SortSpec((m.LaborCostAllocation.bill_date, m.LaborCostAllocation.id), descending=True)
+PAYROLL_SORT = SortSpec((m.PayrollRecord.pay_month, m.PayrollRecord.id), descending=True)
+
+PAY_STATUS_NAMES = {0: "未发放", 20: "已发放", 30: "发放失败", 40: "重新发放中"}
+
+
+@node_type(m.WageAccount, name="WageAccount", description="A project's 农民工工资专用账户 (专户).")
+class WageAccount(Node):
+    bank_name: str
+    bank_code: str | None = strawberry.field(description="联行号 (12 digits).")
+    salary_account: str = strawberry.field(description="The account number (salaryAccount).")
+    salary_account_name: str = strawberry.field(description="Contractor + project + 农民工工资专用账户.")
+    open_account_date: dt.date | None
+    filed_date: dt.date | None = strawberry.field(description="Date it was filed (备案) with the labour authority.")
+    account_balance: Decimal
+    status: str
+    region_code: str
+
+    @strawberry.field
+    async def project(self, info: Info) -> ProjectRef | None:
+        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The general contractor holding the account.")
+    async def enterprise(self, info: Info) -> EnterpriseRef | None:
+        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Labour cost received into the account, newest first.")
+    async def allocations(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[AllocationRef]:
+        n = check_first(first, limit=info.context.settings.max_page_size)
+        return await info.context.loaders.child_pages(
+            m.LaborCostAllocation, m.LaborCostAllocation.account_id, sort=ALLOCATION_SORT, first=n, after=after
+        ).load(self.id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Wages paid from the account, newest month first.")
+    async def payroll(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[PayrollRef]:
+        n = check_first(first, limit=info.context.settings.max_page_size)
+        return await info.context.loaders.child_pages(
+            m.PayrollRecord, m.PayrollRecord.account_id, sort=PAYROLL_SORT, first=n, after=after
+        ).load(self.id)  # type: ignore[attr-defined]
+
+
+@node_type(m.LaborCostAllocation, name="LaborCostAllocation", description="Labour cost (人工费用) received into a 专户 (billType 1).")
+class LaborCostAllocation(Node):
+    batch_number: str
+    bill_date: dt.date
+    period_month: str = strawberry.field(description="The month (YYYY-MM) the labour cost is for.")
+    amount: Decimal
+    account_balance: Decimal | None = strawberry.field(description="Balance after the bill.")
+    payer_name: str | None
+    payer_account: str | None
+    progress_payment: Decimal | None
+    region_code: str
+
+    @strawberry.field
+    async def account(self, info: Info) -> WageAccount | None:
+        return await info.context.loaders.by_id(m.WageAccount).load(self.account_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def project(self, info: Info) -> ProjectRef | None:
+        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+
+
+@node_type(m.PayrollRecord, name="PayrollRecord", description="One worker's pay for one month (代发 from the 专户).")
+class PayrollRecord(Node):
+    pay_roll_code: str = strawberry.field(description="The wage sheet (工资册) number.")
+    pay_month: str = strawberry.field(description="YYYY-MM")
+    total_pay_amount: Decimal = strawberry.field(description="应发")
+    actual_amount: Decimal = strawberry.field(description="实发")
+    days: int | None
+    work_hours: Decimal | None
+    balance_date: dt.date | None
+    pay_status: int = strawberry.field(description="0 未发放, 20 已发放, 30 发放失败, 40 重新发放中")
+    is_back_pay: bool = strawberry.field(description="Back pay (补发) of an earlier month.")
+    bank_card_masked: str | None = strawberry.field(description="The card paid into, masked.")
+    batch_number: str | None
+    region_code: str
+
+    @strawberry.field(description="payStatus in words.")
+    def pay_status_name(self) -> str:
+        return PAY_STATUS_NAMES.get(self.pay_status, str(self.pay_status))
+
+    @strawberry.field
+    async def worker(self, info: Info) -> WorkerRef | None:
+        return await info.context.loaders.by_id(m.Worker).load(self.worker_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def project(self, info: Info) -> ProjectRef | None:
+        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def account(self, info: Info) -> WageAccount | None:
+        if self.account_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.WageAccount).load(self.account_id)  # type: ignore[attr-defined]
+
+
+@node_type(m.GuaranteeDeposit, name="GuaranteeDeposit", description="工资保证金 or the 保函 / insurance that replaces it (人社部发〔2021〕65号).")
+class GuaranteeDeposit(Node):
+    kind: str = strawberry.field(description="cash / bank_guarantee / insurance")
+    amount: Decimal
+    rate: Decimal | None = strawberry.field(description="Share of the contract value (1%–3%, never below 0.5%).")
+    deposited_on: dt.date | None
+    guarantee_no: str | None
+    issuer: str | None
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    status: str
+    region_code: str
+
+    @strawberry.field
+    async def project(self, info: Info) -> ProjectRef | None:
+        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def enterprise(self, info: Info) -> EnterpriseRef | None:
+        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]

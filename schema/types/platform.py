@@ -1,0 +1,118 @@
+"""The hub's own objects: connectors, sync runs, the raw archive, quarantine, events, keys, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from hub import models as m
+from hub.access import require_unmask
+from hub.identifiers import mask_personal_data
+from schema.types._common import Node, Reveal, node_type
+
+
+@node_type(m.RawRecord, name="RawRecord", description="An upstream record exactly as received, with its SHA-256.")
+class RawRecord(Node):
+    source: str
+    stream: str
+    source_key: str
+    payload_hash: str
+    region_code: str | None
+    received_at: dt.datetime
+
+    @strawberry.field(description="The payload; ID numbers, phones and bank cards in it are masked unless `reveal` (audited).")
+    def payload(self, info: Info, reveal: Reveal = False) -> JSON:
+        if not reveal:
+            return mask_personal_data(self.payload)  # type: ignore[attr-defined]
+        ctx = info.context
+        require_unmask(ctx.require_principal(), field="RawRecord.payload")
+        ctx.audits.append({"action": "unmask", "entity_type": "raw_record", "entity_id": self.id,  # type: ignore[attr-defined]
+                           "region_code": self.region_code, "detail": {"field": "payload"}})
+        return self.payload  # type: ignore[attr-defined]
+
+
+@node_type(m.ConnectorInstance, name="ConnectorInstance", description="A configured connector (secrets are write-only: never returned).")
+class ConnectorInstance(Node):
+    name: str
+    kind: str
+    config: JSON
+    schedule_seconds: int
+    enabled: bool
+    state: JSON = strawberry.field(description="Per-stream bookmarks.")
+    health: str
+    consecutive_failures: int
+    paused_reason: str | None
+    last_run_at: dt.datetime | None
+    next_run_at: dt.datetime | None
+
+    @strawberry.field(description="Whether secrets are configured (their values are never returned).")
+    def has_secrets(self) -> bool:
+        return self.secrets_enc is not None  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The latest runs, newest first.")
+    async def runs(self, info: Info) -> list[SyncRun]:
+        rows = await info.context.loaders.children(m.SyncRun, m.SyncRun.connector_instance_id).load(self.id)  # type: ignore[attr-defined]
+        return list(reversed(rows))[:20]
+
+
+@node_type(m.SyncRun, name="SyncRun", description="One run of a connector: outcome, per-stream counts, error, duration.")
+class SyncRun(Node):
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    status: str
+    full_refresh: bool
+    stats: JSON
+    error: str | None
+    duration_ms: int | None
+
+
+@node_type(m.Quarantine, name="QuarantinedRecord", description="A record that failed normalisation, kept with its reason.")
+class QuarantinedRecord(Node):
+    stream: str
+    reason: str
+    field: str | None
+    status: str
+    created_at: dt.datetime
+    replayed_at: dt.datetime | None
+
+    @strawberry.field
+    async def raw_record(self, info: Info) -> RawRecord | None:
+        if self.raw_record_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.RawRecord).load(self.raw_record_id)  # type: ignore[attr-defined]
+
+
+@node_type(m.Event, name="Event", description="An entry of the outbox: a change a subscriber could care about.")
+class Event(Node):
+    type: str
+    region_code: str
+    entity_type: str
+    entity_id: int
+    payload: JSON
+    created_at: dt.datetime
+
+
+@node_type(m.ApiKey, name="ApiKey", description="An API key (the key itself is shown once, at creation).")
+class ApiKey(Node):
+    name: str
+    prefix: str
+    role: str
+    region_code: str
+    can_unmask: bool
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+@node_type(m.AuditLog, name="AuditEntry", description="Who did or saw what.")
+class AuditEntry(Node):
+    at: dt.datetime
+    principal: str
+    action: str
+    entity_type: str
+    entity_id: int | None
+    region_code: str | None
+    detail: JSON

@@ -1,0 +1,22 @@
+"""Lazy references between the type modules (they refer to each other both ways)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+RegionRef = Annotated["Region", strawberry.lazy("schema.types.registry")]
+EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.types.registry")]
+ProjectRef = Annotated["Project", strawberry.lazy("schema.types.registry")]
+WorkerRef = Annotated["Worker", strawberry.lazy("schema.types.registry")]
+WageAccountRef = Annotated["WageAccount", strawberry.lazy("schema.types.money")]
+AllocationRef = Annotated["LaborCostAllocation", strawberry.lazy("schema.types.money")]
+PayrollRef = Annotated["PayrollRecord", strawberry.lazy("schema.types.money")]
+DepositRef = Annotated["GuaranteeDeposit", strawberry.lazy("schema.types.money")]
+ClueRef = Annotated["Clue", strawberry.lazy("schema.types.cases")]
+ChannelRecordRef = Annotated["ChannelRecord", strawberry.lazy("schema.types.cases")]
+CaseActionRef = Annotated["CaseAction", strawberry.lazy("schema.types.cases")]
+WarningRef = Annotated["Warning", strawberry.lazy("schema.types.cases")]
+CreditRatingRef = Annotated["CreditRating", strawberry.lazy("schema.types.cases")]
+RawRecordRef = Annotated["RawRecord", strawberry.lazy("schema.types.platform")]

@@ -1,0 +1,418 @@
+"""Tests for hub.identifiers: check characters, validators, generators, region helpers, masks."""
+from __future__ import annotations
+
+import datetime
+import pickle
+import random
+import re
+from collections.abc import Callable
+
+import pytest
+
+from hub.identifiers import (
+    IdentifierError,
+    id_check_char,
+    luhn_check_digit,
+    make_bank_card,
+    make_id_number,
+    make_permit_no,
+    make_phone,
+    make_uscc,
+    mask_bank_card,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    normalise_phone,
+    region_ancestors,
+    region_level,
+    region_prefix,
+    uscc_check_char,
+    validate_bank_card,
+    validate_bank_code,
+    validate_id_number,
+    validate_permit_no,
+    validate_region_code,
+    validate_uscc,
+)
+import hub.identifiers as identifiers
+
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+VALID_USCC = "91350100M000100Y43"  # published GB 32100-2015 example
+VALID_ID = "11010519491231002X"  # published GB 11643-1999 example
+VALID_PERMIT = "370102202303150101"
+VALID_CARD = "4111111111111111"
+
+
+def exact(message: str) -> str:
+    """Regex that matches ``message`` and nothing else."""
+    return f"^{re.escape(message)}$"
+
+
+def with_id_check(first17: str) -> str:
+    return first17 + id_check_char(first17)
+
+
+# --- check-character helpers -------------------------------------------------
+
+
+def test_uscc_check_char_matches_published_example() -> None:
+    # Given the published example code 91350100M000100Y43
+    # When the check character of its first 17 characters is computed
+    # Then it equals the published 18th character
+    assert uscc_check_char(VALID_USCC[:17]) == "3"
+
+
+def test_uscc_check_char_maps_31_to_zero() -> None:
+    # GB 32100-2015: a weighted sum ≡ 0 (mod 31) gives 31 − 0 = 31 → '0'
+    assert uscc_check_char("0" * 17) == "0"
+
+
+def test_id_check_char_matches_published_example() -> None:
+    assert id_check_char(VALID_ID[:17]) == "X"
+
+
+def test_luhn_check_digit_known_value() -> None:
+    # 79927398713 is the textbook Luhn-valid number
+    assert luhn_check_digit("7992739871") == "3"
+    assert luhn_check_digit(VALID_CARD[:-1]) == VALID_CARD[-1]
+
+
+@pytest.mark.parametrize(
+    ("func", "arg", "message"),
+    [
+        (uscc_check_char, "91350100M000100Y", "invalid uscc '91350100M000100Y': expected 17 characters, got 16"),
+        (uscc_check_char, "91350100M000100I4",
+         "invalid uscc '91350100M000100I4': illegal character 'I' at position 16 (allowed: 0-9A-HJ-NPQRTUWXY)"),
+        (id_check_char, "1101051949123100", "invalid idNumber '1101051949123100': expected 17 characters, got 16"),
+        (luhn_check_digit, "79927a",
+         "invalid bankCard '79927a': illegal character 'a' at position 6 (expected a digit)"),
+    ],
+    ids=["uscc-short", "uscc-illegal-char", "id-short", "luhn-non-digit"],
+)
+def test_check_char_helpers_reject_bad_input(func: Callable[[str], str], arg: str, message: str) -> None:
+    with pytest.raises(IdentifierError, match=exact(message)):
+        func(arg)
+
+
+# --- validators: accepted and normalised values ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("validator", "raw", "expected"),
+    [
+        (validate_uscc, VALID_USCC, VALID_USCC),
+        (validate_uscc, " 91350100m000100y43\n", VALID_USCC),
+        (validate_uscc, "９１３５０１００Ｍ０００１００Ｙ４３", VALID_USCC),
+        (validate_id_number, VALID_ID, VALID_ID),
+        (validate_id_number, "11010519491231002x", VALID_ID),
+        (validate_region_code, "370102", "370102"),
+        (validate_region_code, "370102001", "370102001"),
+        (validate_region_code, "370102001002", "370102001002"),
+        (validate_region_code, "820000", "820000"),
+        (validate_permit_no, VALID_PERMIT, VALID_PERMIT),
+        (validate_bank_card, VALID_CARD, VALID_CARD),
+        (validate_bank_card, "4111 1111 1111 1111", VALID_CARD),
+        (validate_bank_card, "4111-1111-1111-1111", VALID_CARD),
+        (validate_bank_code, "102100099996", "102100099996"),
+    ],
+    ids=[
+        "uscc", "uscc-lower-padded", "uscc-full-width", "id", "id-lower-x",
+        "region-county", "region-town", "region-village", "region-macao",
+        "permit", "card", "card-spaces", "card-hyphens", "bank-code",
+    ],
+)
+def test_validators_accept_and_normalise(validator: Callable[[str], str], raw: str, expected: str) -> None:
+    assert validator(raw) == expected
+
+
+# --- validators: rejected values with exact, actionable messages -------------
+
+_INVALID = [
+    # USCC
+    ("uscc-length", validate_uscc, "9137010", "invalid uscc '9137010': expected 18 characters, got 7"),
+    ("uscc-illegal-char", validate_uscc, "91350100M0O0100Y43",
+     "invalid uscc '91350100M0O0100Y43': illegal character 'O' at position 11 (allowed: 0-9A-HJ-NPQRTUWXY)"),
+    ("uscc-region-letter", validate_uscc, "9135A100M000100Y43",
+     "invalid uscc '9135A100M000100Y43': "
+     "illegal character 'A' at position 5 (region code positions 3-8 must be digits)"),
+    ("uscc-region-prefix", validate_uscc, "91990100M000100Y43",
+     "invalid uscc '91990100M000100Y43': bad region prefix '99': province code must be 10-82"),
+    ("uscc-check", validate_uscc, "91370102MA3C000000",
+     "invalid uscc '91370102MA3C000000': check character should be 'B', got '0'"),
+    ("uscc-empty", validate_uscc, "   ", "invalid uscc '   ': value is empty"),
+    # ID number
+    ("id-length-15", validate_id_number, "110105491231002",
+     "invalid idNumber '110105491231002': expected 18 characters, got 15"),
+    ("id-illegal-char", validate_id_number, "1101051949A231002X",
+     "invalid idNumber '1101051949A231002X': illegal character 'A' at position 11 (expected a digit)"),
+    ("id-bad-last-char", validate_id_number, "11010519491231002Y",
+     "invalid idNumber '11010519491231002Y': illegal character 'Y' at position 18 (expected a digit or X)"),
+    ("id-region-prefix", validate_id_number, with_id_check("99010519491231002"),
+     f"invalid idNumber {with_id_check('99010519491231002')!r}: bad region prefix '99': province code must be 11-82"),
+    ("id-date-not-real", validate_id_number, with_id_check("11010519900230002"),
+     f"invalid idNumber {with_id_check('11010519900230002')!r}: "
+     "bad birth date '19900230': not a real calendar date (YYYYMMDD)"),
+    ("id-date-future", validate_id_number, with_id_check("11010529991231002"),
+     f"invalid idNumber {with_id_check('11010529991231002')!r}: bad birth date '29991231': in the future"),
+    ("id-date-before-1900", validate_id_number, with_id_check("11010518991231002"),
+     f"invalid idNumber {with_id_check('11010518991231002')!r}: bad birth date '18991231': before 1900-01-01"),
+    ("id-check", validate_id_number, "110105194912310021",
+     "invalid idNumber '110105194912310021': check character should be 'X', got '1'"),
+    # region code
+    ("region-length", validate_region_code, "3701",
+     "invalid regionCode '3701': expected 6, 9 or 12 characters, got 4"),
+    ("region-char", validate_region_code, "37O102",
+     "invalid regionCode '37O102': illegal character 'O' at position 3 (expected a digit)"),
+    ("region-province-low", validate_region_code, "100000",
+     "invalid regionCode '100000': bad region prefix '10': province code must be 11-82"),
+    ("region-province-high", validate_region_code, "910000",
+     "invalid regionCode '910000': bad region prefix '91': province code must be 11-82"),
+    ("region-county-under-zero-city", validate_region_code, "370002",
+     "invalid regionCode '370002': bad region prefix '370002': county part '02' under a zero city part"),
+    ("region-town-under-zero-county", validate_region_code, "370100001",
+     "invalid regionCode '370100001': bad region prefix '370100001': town part '001' under a zero county part"),
+    # permit number
+    ("permit-length", validate_permit_no, "3701022023031501",
+     "invalid permitNo '3701022023031501': expected 18 characters, got 16"),
+    ("permit-char", validate_permit_no, "37010220230315010A",
+     "invalid permitNo '37010220230315010A': illegal character 'A' at position 18 (expected a digit)"),
+    ("permit-region", validate_permit_no, "990102202303150101",
+     "invalid permitNo '990102202303150101': bad region prefix '99': province code must be 11-82"),
+    ("permit-date", validate_permit_no, "370102202302290101",
+     "invalid permitNo '370102202302290101': bad issue date '20230229': not a real calendar date (YYYYMMDD)"),
+    ("permit-sequence", validate_permit_no, "370102202303150001",
+     "invalid permitNo '370102202303150001': bad sequence '00' at positions 15-16: must be 01-99"),
+    # bank card and bank code
+    ("card-length", validate_bank_card, "79927398713", "invalid bankCard '79927398713': expected 16-19 digits, got 11"),
+    ("card-char", validate_bank_card, "4111 1111 1111 111O",
+     "invalid bankCard '4111 1111 1111 111O': illegal character 'O' at position 19 (expected a digit)"),
+    ("card-luhn", validate_bank_card, "4111111111111112",
+     "invalid bankCard '4111111111111112': check character should be '1', got '2'"),
+    ("bank-code-length", validate_bank_code, "1021000999",
+     "invalid bankCode '1021000999': expected 12 characters, got 10"),
+    ("bank-code-char", validate_bank_code, "10210009999X",
+     "invalid bankCode '10210009999X': illegal character 'X' at position 12 (expected a digit)"),
+    # phone
+    ("phone-letter", normalise_phone, "138-0013-800O",
+     "invalid phone '138-0013-800O': illegal character 'O' at position 13"),
+    ("phone-short", normalise_phone, "1380013800", "invalid phone '1380013800': expected 11 digits, got 10"),
+    ("phone-prefix", normalise_phone, "12800138000",
+     "invalid phone '12800138000': mobile numbers start with 13-19, got '12'"),
+    ("phone-foreign", normalise_phone, "+1 415 555 0100",
+     "invalid phone '+1 415 555 0100': only the +86 (China) country code is supported"),
+]
+
+
+@pytest.mark.parametrize(("validator", "value", "message"), [c[1:] for c in _INVALID], ids=[c[0] for c in _INVALID])
+def test_validators_reject_with_exact_message(validator: Callable[[str], str], value: str, message: str) -> None:
+    with pytest.raises(IdentifierError, match=exact(message)):
+        validator(value)
+
+
+def test_custom_field_name_and_error_attributes() -> None:
+    # Given a bad USCC validated under the API field name "employerUscc"
+    with pytest.raises(IdentifierError) as info:
+        validate_uscc("91370102MA3C000000", field="employerUscc")
+    # Then the structured attributes carry the parts of the message
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert (err.field, err.value, err.reason) == (
+        "employerUscc", "91370102MA3C000000", "check character should be 'B', got '0'")
+    assert str(err) == "invalid employerUscc '91370102MA3C000000': check character should be 'B', got '0'"
+
+
+def test_error_survives_pickling() -> None:
+    err = IdentifierError("phone", "123", "expected 11 digits, got 3")
+    clone = pickle.loads(pickle.dumps(err))
+    assert (clone.field, clone.value, clone.reason, str(clone)) == (err.field, err.value, err.reason, str(err))
+
+
+def test_non_string_input_is_rejected() -> None:
+    with pytest.raises(IdentifierError, match=exact("invalid phone '13800138000': expected a string, got int")):
+        normalise_phone(13800138000)  # type: ignore[arg-type]
+
+
+# --- single-character corruption is detected ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("validator", "valid", "alphabet"),
+    [
+        (validate_uscc, VALID_USCC, USCC_CHARS),
+        (validate_id_number, VALID_ID, "0123456789X"),
+        (validate_bank_card, "6228480012345678903", "0123456789"),
+    ],
+    ids=["uscc", "id-number", "bank-card"],
+)
+def test_any_single_character_change_is_detected(
+    validator: Callable[[str], str], valid: str, alphabet: str
+) -> None:
+    # Given a valid identifier
+    assert validator(valid) == valid
+    # When any one position is replaced by any other allowed character
+    for pos in range(len(valid)):
+        for ch in alphabet:
+            if ch == valid[pos]:
+                continue
+            corrupted = valid[:pos] + ch + valid[pos + 1:]
+            # Then validation fails
+            with pytest.raises(IdentifierError):
+                validator(corrupted)
+
+
+# --- generators round-trip through the validators ----------------------------
+
+DRAWS = 500
+REGIONS = ["110101", "370102", "440305", "650102", "820000"]
+
+
+def test_generated_uscc_validate() -> None:
+    rng = random.Random(20240501)
+    for _ in range(DRAWS):
+        region = rng.choice(REGIONS)
+        code = make_uscc(rng, region_code=region, registration=rng.choice("159Y"), org_type=rng.choice("123"))
+        assert validate_uscc(code) == code
+        assert code[2:8] == region
+
+
+def test_generated_id_numbers_validate_and_encode_sex() -> None:
+    rng = random.Random(11643)
+    for _ in range(DRAWS):
+        birth = datetime.date(1900, 1, 1) + datetime.timedelta(days=rng.randrange(45000))
+        male = rng.choice([True, False, None])
+        number = make_id_number(rng, region_code=rng.choice(REGIONS), birth=birth, male=male)
+        assert validate_id_number(number) == number
+        assert number[6:14] == birth.strftime("%Y%m%d")
+        if male is not None:
+            assert int(number[16]) % 2 == (1 if male else 0)
+
+
+def test_generated_permit_numbers_validate() -> None:
+    rng = random.Random(2015)
+    issued = datetime.date(2023, 3, 15)
+    for _ in range(DRAWS):
+        permit = make_permit_no(rng, region_code=rng.choice(REGIONS), issued=issued, specialty="02")
+        assert validate_permit_no(permit) == permit
+        assert permit[6:14] == "20230315" and permit[-2:] == "02" and permit[14:16] != "00"
+
+
+@pytest.mark.parametrize("length", [16, 17, 18, 19], ids=lambda n: f"len{n}")
+def test_generated_bank_cards_validate(length: int) -> None:
+    rng = random.Random(length)
+    for _ in range(DRAWS):
+        card = make_bank_card(rng, length=length)
+        assert validate_bank_card(card) == card
+        assert card.startswith("622848") and len(card) == length
+
+
+def test_generated_phones_validate() -> None:
+    rng = random.Random(86)
+    for _ in range(DRAWS):
+        phone = make_phone(rng)
+        assert normalise_phone(phone) == phone
+
+
+def test_generators_are_deterministic_for_a_seed() -> None:
+    def draw(seed: int) -> list[str]:
+        rng = random.Random(seed)
+        return [
+            make_uscc(rng, region_code="370102"),
+            make_id_number(rng, region_code="370102", birth=datetime.date(1990, 1, 1)),
+            make_permit_no(rng, region_code="370102", issued=datetime.date(2023, 3, 15)),
+            make_bank_card(rng),
+            make_phone(rng),
+        ]
+
+    assert draw(7) == draw(7)
+    assert draw(7) != draw(8)
+
+
+def test_generator_rejects_non_county_length_region() -> None:
+    with pytest.raises(IdentifierError, match=exact("invalid region_code '370102001': expected 6 characters, got 9")):
+        make_uscc(random.Random(0), region_code="370102001")
+
+
+# --- region helpers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "prefix", "level", "ancestors"),
+    [
+        ("370000", "37", "province", []),
+        ("370100", "3701", "city", ["370000"]),
+        ("370102", "370102", "county", ["370000", "370100"]),
+        ("110101", "110101", "county", ["110000", "110100"]),
+        ("370102001", "370102001", "town", ["370000", "370100", "370102"]),
+        ("370102001002", "370102001002", "village", ["370000", "370100", "370102", "370102001"]),
+    ],
+    ids=["province", "city", "county", "beijing-county", "town", "village"],
+)
+def test_region_helpers(code: str, prefix: str, level: str, ancestors: list[str]) -> None:
+    assert region_prefix(code) == prefix
+    assert region_level(code) == level
+    assert region_ancestors(code) == ancestors
+
+
+def test_region_helpers_validate_their_input() -> None:
+    message = "invalid regionCode '3701': expected 6, 9 or 12 characters, got 4"
+    with pytest.raises(IdentifierError, match=exact(message)):
+        region_prefix("3701")
+
+
+# --- phone normalisation -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "13800138000",
+        "+86 138-0013-8000",
+        "+8613800138000",
+        "138 0013 8000",
+        "86-13800138000",
+        "0086 138 0013 8000",
+        "(+86) 138 0013 8000",
+        "  138.0013.8000 ",
+        "１３８００１３８０００",
+        "＋８６　１３８－００１３－８０００",
+    ],
+    ids=[
+        "plain", "plus86-dashes", "plus86-compact", "spaces", "86-dash", "0086",
+        "parenthesised", "dots-padded", "full-width", "full-width-plus86",
+    ],
+)
+def test_normalise_phone_variations(raw: str) -> None:
+    assert normalise_phone(raw) == "13800138000"
+
+
+# --- masks -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("masker", "raw", "masked"),
+    [
+        (mask_id_number, "370102199001011234", "370102********1234"),
+        (mask_id_number, VALID_ID, "110105********002X"),
+        (mask_phone, "13800138000", "138****8000"),
+        (mask_bank_card, "6228480012345678901", "622848*********8901"),
+        (mask_bank_card, VALID_CARD, "411111******1111"),
+        (mask_name, "张三丰", "张**"),
+        (mask_name, "李四", "李*"),
+        (mask_name, "欧阳", "欧*"),
+        (mask_name, "王", "*"),
+        (mask_phone, "123", "***"),
+        (mask_name, "", ""),
+    ],
+    ids=[
+        "id", "id-with-x", "phone", "card-19", "card-16", "name-3", "name-2",
+        "name-compound-surname", "name-1", "too-short-fully-masked", "empty",
+    ],
+)
+def test_masks(masker: Callable[[str], str], raw: str, masked: str) -> None:
+    assert masker(raw) == masked
+
+
+def test_all_lists_public_api() -> None:
+    public = {name for name in vars(identifiers) if not name.startswith("_")}
+    public -= {"annotations", "datetime", "random", "unicodedata"}
+    assert set(identifiers.__all__) == public
