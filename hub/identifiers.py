@@ -331,7 +331,7 @@ def mask_personal_data(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_personal_data(v) for v in value]
     if isinstance(value, str):
-        if _ID_RE.match(value):
+        if _ID_RE.match(value) and id_check_char(value[:17]) == value[17].upper():
             return mask_id_number(value)
         if _PHONE_RE.match(value):
             return mask_phone(value)

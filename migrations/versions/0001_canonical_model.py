@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:31:30.583370
+Create Date: 2026-11-21 23:38:26.640707
 """
 
 from __future__ import annotations
@@ -98,14 +98,15 @@ def upgrade() -> None:
     op.create_table('events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('type', sa.String(length=40), nullable=False),
-    sa.Column('region_code', sa.String(length=12), nullable=False),
     sa.Column('entity_type', sa.String(length=40), nullable=False),
     sa.Column('entity_id', sa.Integer(), nullable=False),
     sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events'))
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_events_region_code'), ['region_code'], unique=False)
         batch_op.create_index('ix_events_region_id', ['region_code', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_events_type'), ['type'], unique=False)
 
@@ -623,6 +624,7 @@ def downgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_events_type'))
         batch_op.drop_index('ix_events_region_id')
+        batch_op.drop_index(batch_op.f('ix_events_region_code'))
 
     op.drop_table('events')
     with op.batch_alter_table('enterprises', schema=None) as batch_op:

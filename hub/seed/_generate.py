@@ -1,0 +1,324 @@
+"""Pure generation of the demo data: yields ``(table, row)`` pairs as plain dicts, never touches a DB.
+
+The stream is ordered so that a parent row always comes before its children, and it is generated in
+blocks (one project with its account, allocations, workers, payroll and deposit; one day of clues)
+with a sub-RNG per block derived from the seed, so memory stays flat at any scale: only compact
+metadata of enterprises and projects is kept, never workers or payroll. Primary keys are assigned
+here, so foreign keys are wired without round trips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from hub.crypto import Cipher
+from hub.identifiers import (
+    make_bank_card, make_id_number, make_permit_no, make_phone, make_uscc, mask_bank_card, mask_id_number,
+)
+from hub.regions import RegionRow, iter_regions
+from hub.seed import _names as N
+from hub.workdays import add_working_days, is_workday
+
+CST = dt.timezone(dt.timedelta(hours=8))
+UTC = dt.timezone.utc
+Row = dict[str, Any]
+
+#: Payload fields holding personal data: stored encrypted in the raw archive as ``{"$enc": token}``;
+#: ``payload_hash`` is taken over the payload as the upstream sent it (plaintext), so it is stable.
+SENSITIVE_PAYLOAD_FIELDS = ("complainantIdNumber", "complainantBankCard", "idNumber")
+#: 12345 work order fields (DOMAIN.md, "Field names seen in real upstream interfaces").
+HOTLINE_FIELDS = (
+    "orderNum", "callTime", "callerName", "callerPhone", "sourceType", "reflectName", "questionCode", "majorContent",
+    "organizationName", "handleDays", "deadlineDate", "dispatchTime", "completeTime", "isSupervise", "isTimeout",
+    "oldOrderNum", "isOldCaller", "visitTime", "visitIsSolved", "satisfaction",
+)
+#: National clue platform fields: complainant, employer, arrears period, amount, headcount, sector, region.
+PLATFORM_FIELDS = (
+    "clueId", "reportTime", "complainantName", "complainantIdNumber", "complainantPhone", "complainantBankCard",
+    "employerName", "employerAddress", "projectName", "arrearsStartDate", "arrearsEndDate", "arrearsAmount",
+    "involvedNumber", "industry", "regionCode", "regionName", "content",
+)
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    """How much to generate. ``counties`` limits a city plan to its first N counties (tiny)."""
+
+    name: str
+    level: str  # city / province
+    projects: int
+    workers: int
+    clues: int
+    counties: int | None = None
+    months: int = 12
+
+
+SCALES = {
+    "tiny": ScalePlan("tiny", "city", projects=30, workers=400, clues=120, counties=3),
+    "city": ScalePlan("city", "city", projects=1000, workers=25_000, clues=5_000),
+    "province": ScalePlan("province", "province", projects=20_000, workers=510_000, clues=200_000),
+}
+
+
+def canonical_json(payload: dict[str, Any]) -> str:
+    """The canonical JSON of a payload (sorted keys, no spaces, UTF-8): what ``payload_hash`` hashes."""
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Ent:
+    id: int
+    uscc: str
+    name: str
+    short: str
+    kind: str
+    region_code: str
+    credit: str
+    address: str
+    account: str
+    sector: str = "住建"
+    blacklisted: bool = False
+    row: Row | None = None
+
+
+@dataclass(slots=True)
+class Person:
+    name: str
+    male: bool
+    birth: dt.date
+    id_number: str
+    phone: str
+    bank: str
+    card: str
+    bank_code: str
+
+
+@dataclass(slots=True)
+class Proj:
+    id: int
+    code: str
+    name: str
+    region_code: str
+    address: str
+    sector: str
+    status: str
+    start: dt.date
+    end: dt.date | None
+    contractor: Ent
+    builder: Ent
+    employers: list[Ent]
+    account_id: int | None = None
+    contacts: list[Person] = field(default_factory=list)
+    workers: int = 0
+    roles: tuple[str, ...] = ()
+
+
+def ym_add(ym: tuple[int, int], k: int) -> tuple[int, int]:
+    n = ym[0] * 12 + ym[1] - 1 + k
+    return n // 12, n % 12 + 1
+
+
+def month_str(ym: tuple[int, int]) -> str:
+    return f"{ym[0]:04d}-{ym[1]:02d}"
+
+
+def first_workday_from(d: dt.date) -> dt.date:
+    while not is_workday(d):
+        d += dt.timedelta(days=1)
+    return d
+
+
+def local_at(d: dt.date, rng: random.Random, h0: int = 8, h1: int = 18) -> dt.datetime:
+    """A time of day on ``d`` in China Standard Time, returned in UTC (timestamps are stored in UTC)."""
+    t = dt.datetime(d.year, d.month, d.day, tzinfo=CST) + dt.timedelta(seconds=rng.randrange(h0 * 3600, h1 * 3600))
+    return t.astimezone(UTC)
+
+
+def fmt_local(t: dt.datetime) -> str:
+    return t.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def spread(total: int, weights: list[float]) -> list[int]:
+    """Split ``total`` into integer parts proportional to ``weights`` (largest remainder, exact sum)."""
+    s = sum(weights)
+    raw = [total * w / s for w in weights]
+    parts = [int(x) for x in raw]
+    order = sorted(range(len(raw)), key=lambda i: (parts[i] - raw[i], i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+class World:
+    """Regions in scope, the shared RNG derivation, id counters and the highlights being recorded."""
+
+    def __init__(self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str) -> None:
+        self.plan, self.seed, self.today, self.cipher = plan, seed, today, cipher
+        self.regions: dict[str, RegionRow] = {r.code: r for r in iter_regions()}
+        if region not in self.regions:
+            raise ValueError(f"unknown region {region!r}: not in the GB/T 2260 list ({len(self.regions)} regions)")
+        root = self.regions[region]
+        if plan.level == "province":
+            self.root = region[:2] + "0000"
+            self.counties = [c for c, r in self.regions.items() if r.level == "county" and c[:2] == region[:2]]
+        else:
+            if root.level == "county":
+                raise ValueError(f"region {region} is a county: seed a city (e.g. 370800) or a province")
+            if root.level == "province":
+                root = next(r for r in self.regions.values() if r.parent_code == region and r.level == "city")
+            self.root = root.code
+            self.counties = [c for c, r in self.regions.items() if r.level == "county" and r.parent_code == root.code]
+            if plan.counties:
+                self.counties = self.counties[: plan.counties]
+        if not self.counties:
+            raise ValueError(f"region {region} has no counties in the region list")
+        self.ids: dict[str, int] = {}
+        self.highlights: dict[str, Any] = {}
+        self.used: set[str] = set()  # USCCs, permit numbers: must be unique
+        m0 = (today.year, today.month)
+        self.months = [ym_add(m0, k) for k in range(-plan.months, 0)]  # the last 12 complete months
+        self.window_start = dt.date(*self.months[0], 1)
+        by_prov: dict[str, list[str]] = {}
+        for c, r in self.regions.items():
+            if r.level == "county":
+                by_prov.setdefault(c[:2], []).append(c)
+        self.county_lists = by_prov
+        self.name_prefixes = tuple(
+            n for c in {self.root, *self.counties, *(self.city_of(x) for x in self.counties), region[:2] + "0000"}
+            for n in (self.regions[c].name, N.province_short(self.regions[c].name)) if c in self.regions
+        )
+
+    def rng(self, *parts: object) -> random.Random:
+        """A sub-RNG for one block, derived from the seed (string seeds hash deterministically)."""
+        return random.Random("/".join(map(str, (self.seed, *parts))))
+
+    def next_id(self, table: str) -> int:
+        self.ids[table] = self.ids.get(table, 0) + 1
+        return self.ids[table]
+
+    def city_of(self, county: str) -> str:
+        return self.regions[county].parent_code or county
+
+    def names(self, county: str) -> tuple[str, str, str]:
+        """(province name, city name, county name) of a county."""
+        city = self.regions[self.city_of(county)]
+        prov = self.regions[county[:2] + "0000"]
+        return prov.name, city.name if city.level == "city" else "", self.regions[county].name
+
+    def unique(self, make: Any) -> str:
+        for _ in range(50):
+            v = make()
+            if v not in self.used:
+                self.used.add(v)
+                return v
+        raise RuntimeError("could not generate a unique identifier")
+
+    def person(self, index: int, *, local: list[str]) -> Person:
+        """Person ``index``: the same index always gives the same person (name, ID, card, phone)."""
+        r = self.rng("person", index)
+        x = r.random()
+        # Workers come mostly from the region itself and from the big labour-exporting provinces.
+        if x < 0.55 or not local:
+            pool = local or self.counties
+        elif x < 0.70:
+            pool = self.county_lists.get("37", self.counties)
+        elif x < 0.82:
+            pool = self.county_lists["41"]  # 河南
+        elif x < 0.92:
+            pool = self.county_lists["34"]  # 安徽
+        else:
+            pool = self.county_lists["51"]  # 四川
+        home = r.choice(pool)
+        male = r.random() < 0.9
+        birth = dt.date(int(r.triangular(1960, 2004.99, 1976)), r.randint(1, 12), r.randint(1, 28))
+        bank, bin_prefix, length, bank3 = r.choice(N.BANKS)
+        return Person(
+            name=N.person_name(r), male=male, birth=birth,
+            id_number=make_id_number(r, region_code=home, birth=birth, male=male), phone=make_phone(r),
+            bank=bank, card=make_bank_card(r, bin_prefix=bin_prefix, length=length),
+            bank_code=N.bank_code(r, bank3, home),
+        )
+
+    def encrypt_id(self, value: str) -> tuple[str, str, str]:
+        """(ciphertext, lookup hash, masked) for an ID number."""
+        return self.cipher.encrypt(value), self.cipher.lookup_hash(value), mask_id_number(value)
+
+
+def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row]]:
+    """Enterprise pools per county, registered in real counties; a few big builders and contractors
+    from other provinces (e.g. Beijing 110000, Jiangsu 320000). Fills ``w.pools``."""
+    w.pools: dict[str, dict[str, list[Ent]]] = {}
+    w.external: list[Ent] = []
+    w.ents: dict[int, Ent] = {}
+    total = sum(counts.values())
+    outside = [p for p in ("11", "32", "33") if p != w.root[:2]][:2]
+
+    def make(r: random.Random, county: str, kind: str, sector: str = "住建") -> Ent:
+        prov, city, cname = w.names(county)
+        reg, org = "9", "1"
+        qual: str | None = None
+        for _ in range(30):
+            trade = N.trade_name(r)
+            if kind == "general_contractor":
+                name = N.contractor_name(r, trade, province=prov, city=city, county=cname)
+                qual = r.choice(["建筑工程施工总承包一级", "建筑工程施工总承包二级", "市政公用工程施工总承包一级"])
+            elif kind == "subcontractor":
+                name, qual = N.subcontractor_name(r, trade, province=prov, city=city)
+            elif kind == "labour_service":
+                name, qual = N.labour_name(r, trade, province=prov, city=city, county=cname), "施工劳务不分等级"
+            else:
+                name, reg, org = N.builder_name(r, trade, sector=sector, city=city, county=cname)
+            if name not in w.used:
+                break
+        w.used.add(name)
+        # 人社部规〔2016〕1号: A (no penalty) for most, B (penalised), C (3+ penalties / group incident).
+        x = r.random()
+        credit = "A" if x < 0.86 else "B" if x < 0.97 else "C"
+        ent = Ent(
+            id=w.next_id("enterprises"), kind=kind, name=name, short=N.short_name(name, trade), region_code=county,
+            uscc=w.unique(lambda: make_uscc(r, region_code=county, registration=reg, org_type=org)),
+            credit=credit if kind != "builder" else "A", address=N.address(r, city=city, county=cname),
+            account=f"{r.randint(10**15, 10**16 - 1)}{r.randint(100, 999)}", sector=sector,
+        )
+        ent.blacklisted = ent.credit == "C" and r.random() < 0.4  # 失信联合惩戒名单
+        w.ents[ent.id] = ent
+        ent.row = {
+            "id": ent.id, "uscc": ent.uscc, "name": name, "short_name": ent.short,
+            "legal_representative": N.person_name(r), "region_code": county, "address": ent.address, "kind": kind,
+            "qualification": qual, "credit_level": ent.credit, "blacklisted": ent.blacklisted,
+            "created_at": local_at(w.today - dt.timedelta(days=r.randint(400, 5000)), r),
+        }
+        return ent
+
+    for county in w.counties:
+        r = w.rng("enterprises", county)
+        n = counts[county]
+        pool = w.pools[county] = {}
+        pool["general_contractor"] = [make(r, county, "general_contractor") for _ in range(max(1, round(n / 10)))]
+        pool["subcontractor"] = [make(r, county, "subcontractor") for _ in range(max(1, round(n / 8)))]
+        pool["labour_service"] = [make(r, county, "labour_service") for _ in range(max(2, round(n / 5)))]
+        for sector, share in (("住建", 0.18), ("交通", 0.05), ("水利", 0.04)):
+            pool["builder/" + sector] = [make(r, county, "builder", sector) for _ in range(max(1, round(n * share)))]
+    r = w.rng("enterprises", "external")
+    for i in range(max(2, round(total / 60))):
+        county = r.choice(w.county_lists[outside[i % len(outside)] if outside else w.root[:2]])
+        w.external.append(make(r, county, "general_contractor" if i % 3 else "builder"))
+    # Highlight (3): a labour company in the first county with many recent clues; credit C.
+    repeat = w.pools[w.counties[0]]["labour_service"][0]
+    repeat.credit, repeat.blacklisted = "C", False
+    repeat.row["credit_level"], repeat.row["blacklisted"] = "C", False  # type: ignore[index]
+    w.repeat_ent = repeat
+    for ent in w.ents.values():
+        yield "enterprises", ent.row  # type: ignore[misc]
+        ent.row = None
