@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import dramatiq
+import dramatiq.broker
+from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, select, update
 
 from hub.db import make_engine, session_scope
@@ -12,6 +14,11 @@ from hub.models import CreditRating, Enterprise
 from hub.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+# Declaring an actor needs a broker; without one, dramatiq would make a RabbitMQ broker. Declare on
+# an in-process one until ``hub.broker.setup_broker`` re-binds the actors to the configured broker.
+if dramatiq.broker.global_broker is None:
+    dramatiq.set_broker(StubBroker())
 
 
 def refresh_credit_levels_now(engine) -> int:  # type: ignore[no-untyped-def]
@@ -50,3 +57,7 @@ def refresh_credit_levels() -> None:
         log.info("credit levels refreshed: %d changed", n)
     finally:
         engine.dispose()
+
+
+#: Every actor of the hub, for ``hub.broker.setup_broker`` to declare on its broker.
+ACTORS = [refresh_credit_levels]

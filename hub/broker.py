@@ -37,10 +37,13 @@ def setup_broker(url: str) -> Broker:
     """Make the broker for ``url`` the global one and declare the hub's actors on it."""
     broker = make_broker(url)
     dramatiq.set_broker(broker)
-    import hub.actors  # noqa: F401  (declares the actors on the broker just set)
+    from hub.actors import ACTORS
 
-    for actor_name in list(broker.actors):
-        broker.declare_queue(broker.get_actor(actor_name).queue_name)
+    # Actors are declared once, at import; re-bind them so that a new broker (tests, `hub serve`
+    # after `hub seed`) knows them too.
+    for actor in ACTORS:
+        actor.broker = broker
+        broker.declare_actor(actor)
     return broker
 
 

@@ -37,11 +37,12 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             HubRequest,
-            QueryDepthLimiter(max_depth=max_depth),
-            MaxAliasesLimiter(max_alias_count=30),
-            MaxTokensLimiter(max_token_count=4000),
-            ParserCache(maxsize=256),
-            ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaxTokensLimiter(max_token_count=4000),
+            # Both keep their LRU cache at module level, shared by every request.
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
         ],
     )
 
