@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
+from strawberry.http import process_result
 
 from hub.access import authenticate, bind_principal
 from hub.broker import check_broker
@@ -27,6 +28,7 @@ from hub.errors import HubError
 from hub.settings import Settings, get_settings
 from schema.build import build_schema
 from schema.context import Context
+from schema.extensions import shape_error
 from schema.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -117,6 +119,11 @@ class HubGraphQL(GraphQL):
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         return HTMLResponse(self._ide_html)
+
+    async def process_result(self, request: Request, result: Any) -> Any:  # type: ignore[override]
+        if result.errors:
+            result.errors = [shape_error(e) for e in result.errors]
+        return process_result(result)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
         session = self.sessions()

@@ -316,28 +316,36 @@ def mask_name(value: str) -> str:
     return _mask(value, 1, 0)
 
 
-_ID_RE = re.compile(r"^\d{17}[\dXx]$")
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
 _CARD_RE = re.compile(r"^\d{16,19}$")
 
 
 def mask_personal_data(value: Any) -> Any:
     """A copy of a JSON document with every ID number, mobile phone and bank card masked.
 
-    Recognised by shape rather than by key, so that a new upstream field name cannot leak data.
+    Recognised by shape rather than by key, so that a new upstream field name cannot leak data:
+    ID numbers (valid check character and birth date) and mobile phones (also "+86 138-0013-8000"
+    and inside free text); bank cards as whole values passing the Luhn check.
     """
     if isinstance(value, dict):
         return {k: mask_personal_data(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_personal_data(v) for v in value]
     if isinstance(value, str):
-        if _ID_RE.match(value) and id_check_char(value[:17]) == value[17].upper():
-            return mask_id_number(value)
-        if _PHONE_RE.match(value):
-            return mask_phone(value)
-        if _CARD_RE.match(value) and _luhn_ok(value):
+        if _CARD_RE.match(value) and not _is_id(value) and _luhn_ok(value):
             return mask_bank_card(value)
+        text = _ID_IN_TEXT.sub(lambda mt: mask_id_number(mt.group(0)) if _is_id(mt.group(0)) else mt.group(0), value)
+        return _PHONE_IN_TEXT.sub(lambda mt: f"{mt.group(1)}****{mt.group(3)}", text)
     return value
+
+
+def _is_id(text: str) -> bool:
+    try:
+        validate_id_number(text)
+    except IdentifierError:
+        return False
+    return True
 
 
 def _luhn_ok(digits: str) -> bool:

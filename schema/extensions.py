@@ -28,7 +28,12 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, HubError):
         return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions())
     if original is None:
-        code = "QUERY_TOO_COMPLEX" if any(s in error.message.lower() for s in _LIMIT_MARKERS) else "GRAPHQL_VALIDATION_FAILED"
+        if error.message.startswith("Syntax Error"):
+            code = "GRAPHQL_PARSE_FAILED"
+        elif any(s in error.message.lower() for s in _LIMIT_MARKERS):
+            code = "QUERY_TOO_COMPLEX"
+        else:
+            code = "GRAPHQL_VALIDATION_FAILED"
         if error.extensions and "code" in error.extensions:
             return error
         return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions={"code": code})
@@ -45,7 +50,11 @@ def shape_error(error: GraphQLError) -> GraphQLError:
 
 
 class HubRequest(SchemaExtension):
-    """Refuses unauthenticated operations, writes pending audits, closes the session, shapes errors."""
+    """Refuses unauthenticated operations, writes pending audits, closes the session.
+
+    Errors are shaped where the response is made (``hub.app.HubGraphQL.process_result``), the one
+    place every error passes: parse, validation and execution errors alike.
+    """
 
     async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
         ctx = self.execution_context.context
@@ -72,6 +81,3 @@ class HubRequest(SchemaExtension):
                 await ctx.session.commit()
         finally:
             await ctx.session.close()
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [shape_error(e) for e in result.errors]

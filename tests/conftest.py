@@ -114,18 +114,25 @@ def demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
     upgrade(url)
     engine = make_engine(url)
     summary = seed_database(engine, scale="tiny", seed=7, today=TODAY, cipher=Cipher(SECRET), region="370800")
+    highlights = dict(summary.highlights)
+    highlights["two_channel_clue_no"] = highlights["multi_channel_clue"]["clue_no"]
+    with engine.connect() as conn:
+        # The county of the two-channel complaint's project: a jurisdiction below the city for tests
+        highlights["county_code"] = conn.execute(
+            text("SELECT region_code FROM projects WHERE id = :id"), {"id": highlights["multi_channel_clue"]["project_id"]}
+        ).scalar_one()
     keys: dict[str, str] = {}
     with session_scope(engine) as session:
         for name, role, region, unmask in [
             ("admin", "admin", NATIONAL, True),
             ("city", "inspector", "370800", False),
-            ("county", "inspector", summary.highlights["county_code"], False),
+            ("county", "inspector", highlights["county_code"], False),
             ("other-province", "regional", "320000", False),
             ("unmasker", "inspector", "370800", True),
         ]:
             _, keys[name] = create_api_key(session, name=name, role=role, region_code=region, can_unmask=unmask)
     engine.dispose()
-    yield Demo(url=url, highlights=summary.highlights, counts=summary.counts, keys=keys)
+    yield Demo(url=url, highlights=highlights, counts=summary.counts, keys=keys)
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,7 @@ class GuaranteeDeposit(IdMixin, RegionScoped, Base):
     amount: Mapped[Decimal]
     rate: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))  # share of the contract value
     deposited_on: Mapped[dt.date | None] = mapped_column(Date)
-    guarantee_no: Mapped[str | None] = mapped_column(String(40))
+    guarantee_no: Mapped[str | None] = mapped_column(String(40), unique=True)
     issuer: Mapped[str | None] = mapped_column(String(100))
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date, index=True)

@@ -118,12 +118,28 @@ def builder_name(rng: random.Random, trade: str, *, sector: str, city: str, coun
     return f"{county}{rng.choice(['人民医院', '中医院', '妇幼保健院'])}", "1", "2"
 
 
-def short_name(name: str, trade: str) -> str:
-    """The 简称 people use on the phone: '济宁市任城区恒达劳务有限公司' → '恒达劳务'."""
-    for word in ("劳务", "建设集团", "建工集团", "建设工程", "建筑安装", "钢结构", "装饰", "市政", "置业", "房地产"):
-        if word in name:
-            return trade + word.replace("集团", "")
-    return name.replace("有限公司", "")
+def _strip_regions(s: str, region_names: tuple[str, ...], *, keep: int) -> str:
+    """Drop leading region words (longest first), keeping at least ``keep`` characters."""
+    while True:
+        for r in region_names:
+            if r and s.startswith(r) and len(s) >= len(r) + keep:
+                s = s[len(r):]
+                break
+        else:
+            return s
+
+
+def short_name(name: str, region_names: tuple[str, ...]) -> str:
+    """The 简称 people use on the phone: '济宁市任城区恒达劳务有限公司' → '恒达劳务'.
+
+    Region words and the organisation form are dropped; bureaus, schools and hospitals keep their name.
+    """
+    if not name.endswith("公司"):
+        return name
+    s = _strip_regions(name, region_names, keep=4)
+    for suffix in ("股份有限公司", "有限责任公司", "有限公司"):
+        s = s.removesuffix(suffix)
+    return s.removesuffix("集团") if s.endswith("建设集团") or s.endswith("建工集团") else s
 
 
 _ROADS = [
@@ -274,6 +290,7 @@ RETURN_REASONS = [
     "非欠薪问题，属于劳动合同纠纷，建议转仲裁。",
 ]
 
+NON_CONSTRUCTION_JOBS = ["操作工", "服务员", "保洁员", "仓管员", "销售员", "厨师"]
 NON_CONSTRUCTION_KINDS = ["餐饮管理有限公司", "商贸有限公司", "物业服务有限公司", "纺织有限公司", "食品有限公司", "机械制造有限公司"]
 
 _REGION_PREFIX_SUFFIXES = ("省", "市", "区", "县", "自治区", "自治州", "自治县", "旗")
@@ -288,13 +305,7 @@ def normalise_company(name: str, region_names: tuple[str, ...] = ()) -> str:
     """
     s = unicodedata.normalize("NFKC", name)
     s = "".join(ch for ch in s if not ch.isspace() and ch not in "()（）[]【】·.,，")
-    changed = True
-    while changed:
-        changed = False
-        for r in region_names:
-            if r and s.startswith(r) and len(s) > len(r) + 1:
-                s = s[len(r):]
-                changed = True
+    s = _strip_regions(s, region_names, keep=2)
     for suffix in _ORG_SUFFIXES:
         if s.endswith(suffix) and len(s) > len(suffix) + 1:
             s = s[: -len(suffix)]

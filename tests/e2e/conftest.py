@@ -118,7 +118,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             reason = (
                 f"exited with code {proc.returncode}"
                 if proc.poll() is not None
-                else f"did not answer {base_url}/healthz within {STARTUP_TIMEOUT:.0f} s"
+                else f"did not answer {base_url}/healthz within {STARTUP_TIMEOUT:g} s"
             )
             _stop(proc)
             text = output()

@@ -8,6 +8,7 @@ full text is read from its CodeMirror instance (``.graphiql-response .CodeMirror
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.e2e
 SCREENSHOT_COPY = Path("/tmp/e2e-graphiql.png")
 
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
-HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor .CodeMirror"
+HEADERS_TAB = '.graphiql-editor-tools button[data-name="headers"]'
+# The variables and headers editors share one section; the one not hidden is the active tab's.
+HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
 EXECUTE_BUTTON = "button.graphiql-execute-button"
 RESULT_PANE = ".graphiql-response"
 RESULT_EDITOR = ".graphiql-response .result-window .CodeMirror"
@@ -40,12 +43,13 @@ def result_text(page: Any) -> str:
 def wait_for_result(page: Any, expected: dict, timeout: float = 30_000) -> dict:
     """Wait until the result pane shows ``expected`` (a response body), and return the pane parsed."""
     page.wait_for_function(
-        """([read, expected]) => {
-          const text = (new Function("return (" + read + ")()"))();
+        """(expected) => {
+          const text = (%s)();
           if (!text) return false;
           try { return JSON.stringify(JSON.parse(text)) === JSON.stringify(expected); } catch (e) { return false; }
-        }""",
-        arg=[_RESULT_TEXT_JS, expected],
+        }"""
+        % _RESULT_TEXT_JS,
+        arg=expected,
         timeout=timeout,
     )
     return json.loads(result_text(page))
@@ -101,6 +105,7 @@ def test_new_user_runs_the_example_query_from_the_printed_link(hub_server, page,
     # Then the key is gone from the address bar (and the history entry), and sits in the headers editor
     assert page.url == f"{base_url}/graphql", page.url
     assert key not in page.evaluate("() => window.location.href + '|' + JSON.stringify(history.state)")
+    expect(page.locator(HEADERS_TAB)).to_have_class(re.compile(r"\bactive\b"))
     headers = page.locator(HEADERS_EDITOR)
     expect(headers).to_be_visible()
     expect(headers).to_contain_text("X-API-Key")
@@ -135,6 +140,12 @@ def test_without_a_key_running_a_query_says_to_send_x_api_key(hub_server, page) 
 
     # Given GraphiQL opened without a key
     open_graphiql(page, f"{base_url}/graphql")
+
+    # GraphiQL's introspection already failed with the same error and shows it in the result pane;
+    # empty the pane so that what it shows next can only come from running the query.
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => document.querySelector(%r).CodeMirror.setValue('')" % RESULT_EDITOR)
+    assert result_text(page) == ""
 
     # When the user runs the example query
     body = run_example_query(page, base_url)

@@ -429,3 +429,18 @@ def test_mask_personal_data_masks_by_shape_at_any_depth() -> None:
         "orderNum": "20261101000123",
         "amount": "42000",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("+86 18743673634", "+86 187****3634"),
+        ("来电人（电话138-0013-8000）反映", "来电人（电话138****8000）反映"),
+        ("身份证11010519491231002X，欠薪", "身份证110105********002X，欠薪"),
+        ("工单2026111400000127000", "工单2026111400000127000"),
+        ("订单202611140000012700", "订单202611140000012700"),
+    ],
+    ids=["phone-with-country-code", "phone-in-text", "id-in-text", "long-order-number", "18-digit-non-id"],
+)
+def test_mask_personal_data_in_free_text(text, masked) -> None:
+    assert identifiers.mask_personal_data(text) == masked

@@ -43,7 +43,7 @@ class GraphClient:
 
     async def error(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin") -> dict[str, Any]:
         body = await self.raw(query, variables, as_=as_)
-        assert body.get("errors"), f"expected an error, got {body}"
+        assert body.get("errors"), f"expected an error, got {str(body)[:500]}"
         return body["errors"][0]
 
     async def count_statements(self, query: str, variables: dict[str, Any] | None = None, *, as_: str = "admin") -> int:

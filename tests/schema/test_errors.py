@@ -33,9 +33,10 @@ async def test_me_reports_the_principal(graph) -> None:
          "invalid regionCode '3708': expected 6, 9 or 12 characters, got 4"),
         ('{ clues(filter: {respondentUscc: "91370811MA3C00000A"}) { totalCount } }', "INVALID_IDENTIFIER", None),
         ('{ node(id: "bm9wZQ==") { id } }', "BAD_USER_INPUT", "id 'bm9wZQ==' is not a global ID of this API"),
-        ("{ clues { nope } }", "GRAPHQL_VALIDATION_FAILED", "Cannot query field 'nope' on type 'ClueConnection'."),
+        ("{ clues { ", "GRAPHQL_PARSE_FAILED", "Syntax Error: Expected Name, found <EOF>."),
+        ("{ clues { nope } }", "GRAPHQL_VALIDATION_FAILED", "Cannot query field 'nope' on type 'ClueConnection'. Did you mean 'nodes'?"),
     ],
-    ids=["page-size", "cursor", "region-code", "uscc-check-char", "global-id", "unknown-field"],
+    ids=["page-size", "cursor", "region-code", "uscc-check-char", "global-id", "syntax", "unknown-field"],
 )
 async def test_bad_input_gets_a_coded_actionable_error(graph, query, code, message) -> None:
     err = await graph.error(query)
@@ -53,6 +54,10 @@ async def test_invalid_identifier_names_field_and_value(graph) -> None:
 
 
 async def test_too_deep_a_query_is_refused_before_it_runs(graph) -> None:
-    deep = "{ clues { edges { node { project { contractor { projects { edges { node { contractor { projects { edges { node { name } } } } } } } } } } } } }"
+    # Three hops project → contractor → projects: connections cost two levels each (edges, node)
+    inner = "name"
+    for _ in range(3):
+        inner = f"contractor {{ projects {{ edges {{ node {{ {inner} }} }} }} }}"
+    deep = f"{{ clues {{ edges {{ node {{ project {{ {inner} }} }} }} }} }}"
     err = await graph.error(deep)
     assert err["extensions"]["code"] == "QUERY_TOO_COMPLEX"

@@ -1,0 +1,1 @@
+"""Benchmarks with their baselines, run by one command: ``python -m bench`` (see bench/README.md)."""

@@ -1,0 +1,112 @@
+"""Errors of upstream systems, translated at the boundary.
+
+UpstreamError                  something went wrong talking to an upstream system
+ ├── RetriableUpstreamError     worth trying again: timeouts, 5xx, 429, connection resets
+ │    └── TokenExpired          the access token expired: refresh it, then retry
+ └── FatalUpstreamError         retrying will not help: bad credentials, 4xx, a broken contract
+      └── MalformedResponse     the upstream answered something we cannot parse (page-level)
+
+Every error carries the connector, the stream and the upstream's own detail, so that a person
+reading a failed sync run knows which system said what. Record-level problems are not errors:
+they are ``Rejection``s, which quarantine one record and let the page go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class UpstreamError(Exception):
+    """Root: a failure talking to an upstream system."""
+
+    retriable = False
+
+    def __init__(self, message: str, *, connector: str = "", stream: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.connector = connector
+        self.stream = stream
+        self.detail = detail
+
+    def __str__(self) -> str:
+        where = "/".join(p for p in (self.connector, self.stream) if p)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+class RetriableUpstreamError(UpstreamError):
+    """A failure that may pass: time-outs, 5xx, rate limits, dropped connections."""
+
+    retriable = True
+
+
+class TokenExpired(RetriableUpstreamError):
+    """The upstream rejected an expired access token; the client should re-authenticate."""
+
+
+class FatalUpstreamError(UpstreamError):
+    """A failure that retrying will not fix: bad credentials, a bad request, a broken contract."""
+
+
+class MalformedResponse(FatalUpstreamError):
+    """The upstream's answer could not be parsed (not JSON / not XML / not the agreed shape)."""
+
+
+@contextmanager
+def map_exceptions(*, connector: str, stream: str = "") -> Iterator[None]:
+    """Translate httpx, zeep and parser exceptions into ``UpstreamError`` subclasses."""
+    import httpx
+
+    try:
+        yield
+    except UpstreamError as exc:
+        exc.connector = exc.connector or connector
+        exc.stream = exc.stream or stream
+        raise
+    except httpx.TimeoutException as exc:
+        raise RetriableUpstreamError("timed out", connector=connector, stream=stream, detail=repr(exc)) from exc
+    except httpx.HTTPStatusError as exc:
+        raise from_status(exc.response.status_code, exc.response.text[:300], connector=connector, stream=stream) from exc
+    except httpx.TransportError as exc:
+        raise RetriableUpstreamError("connection failed", connector=connector, stream=stream, detail=repr(exc)) from exc
+    except ValueError as exc:  # json.JSONDecodeError, orjson.JSONDecodeError, lxml XMLSyntaxError subclass ValueError
+        raise MalformedResponse("unparseable response", connector=connector, stream=stream, detail=str(exc)[:300]) from exc
+    except Exception as exc:
+        mapped = _map_zeep(exc, connector=connector, stream=stream)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def from_status(status: int, body: str, *, connector: str, stream: str = "") -> UpstreamError:
+    """The error an HTTP status stands for."""
+    if status in (408, 425, 429) or status >= 500:
+        return RetriableUpstreamError(f"upstream answered HTTP {status}", connector=connector, stream=stream, detail=body)
+    if status == 401 and "expired" in body.lower():
+        return TokenExpired("access token expired", connector=connector, stream=stream, detail=body)
+    if status in (401, 403):
+        return FatalUpstreamError(
+            f"upstream refused the credentials (HTTP {status}): check the connector's credentials",
+            connector=connector, stream=stream, detail=body,
+        )
+    return FatalUpstreamError(f"upstream answered HTTP {status}", connector=connector, stream=stream, detail=body)
+
+
+def _map_zeep(exc: Exception, *, connector: str, stream: str) -> UpstreamError | None:
+    try:
+        from lxml.etree import XMLSyntaxError
+        from zeep.exceptions import Fault, TransportError, XMLParseError
+    except ImportError:  # pragma: no cover - zeep is a dependency
+        return None
+    if isinstance(exc, Fault):
+        code = str(exc.code or "")
+        text = f"SOAP fault {code}: {exc.message}".strip()
+        if "Server" in code or "Receiver" in code or "Busy" in str(exc.message):
+            return RetriableUpstreamError(text, connector=connector, stream=stream, detail=str(exc.detail or "")[:300])
+        return FatalUpstreamError(text, connector=connector, stream=stream, detail=str(exc.detail or "")[:300])
+    if isinstance(exc, TransportError):
+        return from_status(exc.status_code or 0, (exc.content or b"")[:300].decode(errors="replace"), connector=connector, stream=stream)
+    if isinstance(exc, (XMLParseError, XMLSyntaxError)):
+        return MalformedResponse("unparseable SOAP response", connector=connector, stream=stream, detail=str(exc)[:300])
+    return None

@@ -1,0 +1,422 @@
+"""Canonical records → rows: validation, reference resolution and batched upserts for one page.
+
+One place where upstream data enters the canonical store (DESIGN.md: writes go through hub/
+services). For a page, each kind of record is handled in one batch: identifiers validated, natural
+keys resolved with one SELECT per kind, existing rows fetched with one SELECT, then rows split into
+inserts, updates and unchanged. A record that fails validation or points at something unknown is
+returned as a ``Problem`` (the caller quarantines it); the rest of the page goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from connectors.base import (
+    AllocationIn,
+    ClueIn,
+    DepositIn,
+    EnterpriseIn,
+    PayrollIn,
+    ProjectIn,
+    WageAccountIn,
+    WorkerIn,
+)
+from hub import models as m
+from hub.crypto import Cipher
+from hub.identifiers import (
+    IdentifierError,
+    mask_bank_card,
+    mask_id_number,
+    normalise_phone,
+    validate_bank_card,
+    validate_id_number,
+    validate_permit_no,
+    validate_region_code,
+    validate_uscc,
+)
+from hub.models import utcnow
+
+CIPHERTEXTS = frozenset({"id_number_enc", "bank_card_enc"})
+#: Order in which kinds are applied within a page, so that references resolve.
+ORDER = (EnterpriseIn, ProjectIn, WageAccountIn, WorkerIn, AllocationIn, PayrollIn, DepositIn, ClueIn)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A canonical record and the raw record it came from."""
+
+    entity: Any
+    raw_record_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a record could not be stored."""
+
+    raw_record_id: int | None
+    reason: str
+    field: str | None = None
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[Problem] | None = None
+
+    def add(self, other: Outcome) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.problems = (self.problems or []) + (other.problems or [])
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+def _ident(fn: Callable[..., str], value: str, field: str) -> str:
+    try:
+        return fn(value, field=field)
+    except IdentifierError as exc:
+        raise _Reject(str(exc), exc.field) from exc
+
+
+class Ingestor:
+    """Applies pages of canonical records within the caller's session and transaction."""
+
+    def __init__(self, session: Session, *, cipher: Cipher, source: str) -> None:
+        self.session = session
+        self.cipher = cipher
+        self.source = source
+
+    # -- the entry point ---------------------------------------------------------------------
+
+    def apply(self, items: Sequence[Item]) -> Outcome:
+        """Store ``items``; returns counts and the records that could not be stored."""
+        total = Outcome(problems=[])
+        by_kind: dict[type, list[Item]] = {}
+        for item in items:
+            by_kind.setdefault(type(item.entity), []).append(item)
+        for kind in ORDER:
+            batch = by_kind.pop(kind, [])
+            if batch:
+                total.add(getattr(self, f"_apply_{kind.__name__[:-2].lower()}")(batch))
+        for kind, batch in by_kind.items():  # pragma: no cover - a connector returned something else
+            total.problems.extend(Problem(i.raw_record_id, f"unsupported record type {kind.__name__}") for i in batch)  # type: ignore[union-attr]
+        return total
+
+    # -- shared machinery -------------------------------------------------------------------
+
+    def _prepare(self, batch: Sequence[Item], make: Callable[[Any], tuple[Any, dict[str, Any]]]) -> tuple[dict[Any, tuple[Item, dict]], list[Problem]]:
+        """Run ``make`` (validate → (natural key, row values)) on each item; last one wins per key."""
+        rows: dict[Any, tuple[Item, dict]] = {}
+        problems: list[Problem] = []
+        for item in batch:
+            try:
+                key, values = make(item.entity)
+            except _Reject as exc:
+                problems.append(Problem(item.raw_record_id, exc.reason, exc.field))
+                continue
+            rows[key] = (item, values)
+        return rows, problems
+
+    def _upsert(
+        self,
+        model: type,
+        rows: dict[Any, tuple[Item, dict]],
+        key_cols: Sequence[str],
+        problems: list[Problem],
+        *,
+        event: Callable[[int, dict], tuple[str, str, dict]] | None = None,
+        volatile: frozenset[str] = frozenset(),
+    ) -> Outcome:
+        """Insert new rows, update changed ones, count unchanged ones; one SELECT to decide."""
+        out = Outcome(problems=problems)
+        if not rows:
+            return out
+        cols = [getattr(model, c) for c in key_cols]
+        keys = list(rows)
+        existing: dict[Any, Any] = {}
+        for chunk in _chunks(keys, 500):
+            cond = cols[0].in_(chunk) if len(cols) == 1 else tuple_(*cols).in_(chunk)
+            for row in self.session.execute(select(model).where(cond)).scalars():
+                k = getattr(row, key_cols[0]) if len(cols) == 1 else tuple(getattr(row, c) for c in key_cols)
+                existing[k] = row
+        inserts: list[dict] = []
+        updates: list[dict] = []
+        for key, (_item, values) in rows.items():
+            row = existing.get(key)
+            if row is None:
+                inserts.append(values)
+                continue
+            # Volatile columns (ciphertexts: a new IV each time) are written with a change, never compared.
+            changed = {c: v for c, v in values.items() if c not in volatile and not _same(getattr(row, c), v)}
+            if changed:
+                updates.append({"_id": row.id, **changed, **{c: values[c] for c in volatile if c in values}})
+            else:
+                out.unchanged += 1
+        if inserts:
+            self.session.execute(insert(model), inserts)
+            out.created = len(inserts)
+        for values in updates:
+            row_id = values.pop("_id")
+            self.session.execute(update(model).where(model.id == row_id).values(**values))
+        out.updated = len(updates)
+        if event and (inserts or updates):
+            self._events(model, key_cols, cols, [v for v in inserts] + updates, event, created=len(inserts))
+        return out
+
+    def _events(self, model, key_cols, cols, changed, event, *, created) -> None:  # type: ignore[no-untyped-def]
+        # Re-read ids of the rows just written (inserts have none yet) and write one event each.
+        keyset = [tuple(v.get(c) for c in key_cols) for v in changed if all(c in v for c in key_cols)]
+        if not keyset:
+            return
+        cond = cols[0].in_([k[0] for k in keyset]) if len(cols) == 1 else tuple_(*cols).in_(keyset)
+        now = utcnow()
+        rows = self.session.execute(select(model).where(cond)).scalars().all()
+        self.session.execute(
+            insert(m.Event),
+            [dict(zip(("type", "region_code", "payload"), event(r.id, r.__dict__), strict=True), entity_type=model.__tablename__,
+                  entity_id=r.id, created_at=now) for r in rows],
+        )
+
+    def _lookup(self, model: type, key: str, values: Iterable[Any], *cols: str) -> dict[Any, Any]:
+        wanted = {v for v in values if v is not None}
+        found: dict[Any, Any] = {}
+        col = getattr(model, key)
+        for chunk in _chunks(list(wanted), 500):
+            stmt = select(col, *(getattr(model, c) for c in cols)).where(col.in_(chunk))
+            for row in self.session.execute(stmt):
+                found[row[0]] = row[1] if len(cols) == 1 else tuple(row[1:])
+        return found
+
+    # -- one method per kind ----------------------------------------------------------------
+
+    def _apply_enterprise(self, batch: Sequence[Item]) -> Outcome:
+        def make(e: EnterpriseIn) -> tuple[Any, dict]:
+            uscc = _ident(validate_uscc, e.uscc, "uscc")
+            if not e.name.strip():
+                raise _Reject("enterprise name is empty", "name")
+            return uscc, {"uscc": uscc, "name": e.name.strip(), "kind": e.kind, "region_code": uscc[2:8],
+                          "legal_representative": e.legal_representative, "address": e.address, "short_name": e.short_name}
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.Enterprise, rows, ["uscc"], problems)
+
+    def _apply_project(self, batch: Sequence[Item]) -> Outcome:
+        ents = self._lookup(m.Enterprise, "uscc", [i.entity.contractor_uscc for i in batch] + [i.entity.builder_uscc for i in batch], "id")
+
+        def make(p: ProjectIn) -> tuple[Any, dict]:
+            region = _ident(validate_region_code, p.region_code, "regionCode")
+            permit = _ident(validate_permit_no, p.permit_no, "permitNo") if p.permit_no else None
+            contractor = ents.get(p.contractor_uscc)
+            if contractor is None:
+                raise _Reject(f"unknown contractor USCC {p.contractor_uscc!r}: the enterprise must arrive first", "contractorUscc")
+            return p.project_code, {
+                "project_code": p.project_code, "name": p.name, "region_code": region, "sector": p.sector, "status": p.status,
+                "contractor_id": contractor, "builder_id": ents.get(p.builder_uscc), "address": p.address, "permit_no": permit,
+                "permit_date": p.permit_date, "contract_value": p.contract_value, "contract_signed_on": p.contract_signed_on,
+                "labour_cost_cycle_days": p.labour_cost_cycle_days, "labour_cost_ratio": p.labour_cost_ratio,
+                "start_date": p.start_date, "planned_end_date": p.planned_end_date,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(
+            m.Project, rows, ["project_code"], problems,
+            event=lambda _id, r: ("project.upserted", r["region_code"], {"projectCode": r["project_code"], "status": r["status"]}),
+        )
+
+    def _projects(self, codes: Iterable[str]) -> dict[str, tuple[int, str, int]]:
+        return self._lookup(m.Project, "project_code", codes, "id", "region_code", "contractor_id")
+
+    def _apply_wageaccount(self, batch: Sequence[Item]) -> Outcome:
+        projects = self._projects(i.entity.project_code for i in batch)
+        ents = self._lookup(m.Enterprise, "uscc", [i.entity.contractor_uscc for i in batch], "id")
+
+        def make(a: WageAccountIn) -> tuple[Any, dict]:
+            proj = projects.get(a.project_code)
+            if proj is None:
+                raise _Reject(f"unknown project code {a.project_code!r}: sync the permits connector first, then replay", "projectCode")
+            ent = ents.get(a.contractor_uscc)
+            if ent is None:
+                raise _Reject(f"unknown contractor USCC {a.contractor_uscc!r}", "corpCode")
+            values = {"salary_account": a.salary_account, "project_id": proj[0], "region_code": proj[1], "enterprise_id": ent,
+                      "bank_name": a.bank_name, "bank_code": a.bank_code, "salary_account_name": a.salary_account_name,
+                      "open_account_date": a.open_account_date, "filed_date": a.filed_date, "status": a.status}
+            if a.account_balance is not None:
+                values["account_balance"] = a.account_balance
+            return a.salary_account, values
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(
+            m.WageAccount, rows, ["salary_account"], problems,
+            event=lambda _id, r: ("wage_account.upserted", r["region_code"], {"salaryAccount": r["salary_account"]}),
+        )
+
+    def _apply_worker(self, batch: Sequence[Item]) -> Outcome:
+        projects = self._projects(i.entity.project_code for i in batch)
+        ents = self._lookup(m.Enterprise, "uscc", [i.entity.corp_uscc for i in batch], "id")
+
+        def make(w: WorkerIn) -> tuple[Any, dict]:
+            proj = projects.get(w.project_code)
+            if proj is None:
+                raise _Reject(f"unknown project code {w.project_code!r}", "projectCode")
+            idn = _ident(validate_id_number, w.id_number, "idCardNumber")
+            card = _ident(validate_bank_card, w.bank_card, "payRollBankCardNumber") if w.bank_card else None
+            phone = _ident(normalise_phone, w.phone, "phone") if w.phone else None
+            return (proj[0], self.cipher.lookup_hash(idn)), self._worker_values(
+                proj, ents.get(w.corp_uscc) or proj[2], idn, w.name, card,
+                team_sys_no=w.team_sys_no, work_type=w.work_type, work_role=w.work_role, is_team_leader=w.is_team_leader,
+                bank_code=w.bank_code, phone=phone, entry_date=w.entry_date, exit_date=w.exit_date,
+            )
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.Worker, rows, ["project_id", "id_number_hash"], problems, volatile=CIPHERTEXTS)
+
+    def _worker_values(self, proj: tuple, enterprise_id: int, idn: str, name: str, card: str | None, **extra: Any) -> dict:
+        birth = dt.date(int(idn[6:10]), int(idn[10:12]), int(idn[12:14]))
+        values = {
+            "project_id": proj[0], "region_code": proj[1], "enterprise_id": enterprise_id, "name": name,
+            "id_number_hash": self.cipher.lookup_hash(idn), "id_number_masked": mask_id_number(idn),
+            "id_number_enc": self.cipher.encrypt(idn), "gender": "M" if int(idn[16]) % 2 else "F", "birth_date": birth,
+            **extra,
+        }
+        if card:
+            values["bank_card_enc"] = self.cipher.encrypt(card)
+            values["bank_card_masked"] = mask_bank_card(card)
+        return values
+
+    def _apply_allocation(self, batch: Sequence[Item]) -> Outcome:
+        accounts = self._lookup(m.WageAccount, "salary_account", [i.entity.salary_account for i in batch], "id", "project_id", "region_code")
+
+        def make(a: AllocationIn) -> tuple[Any, dict]:
+            acc = accounts.get(a.salary_account)
+            if acc is None:
+                raise _Reject(f"unknown wage account {a.salary_account!r}: the account must arrive first", "salaryAccount")
+            if a.amount <= 0:
+                raise _Reject(f"labour-cost amount must be positive, got {a.amount}", "billAmount")
+            return (acc[0], a.batch_number), {
+                "account_id": acc[0], "project_id": acc[1], "region_code": acc[2], "batch_number": a.batch_number,
+                "bill_date": a.bill_date, "period_month": a.period_month, "amount": a.amount, "account_balance": a.account_balance,
+                "payer_name": a.payer_name, "payer_account": a.payer_account, "progress_payment": a.progress_payment,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.LaborCostAllocation, rows, ["account_id", "batch_number"], problems)
+
+    def _apply_payroll(self, batch: Sequence[Item]) -> Outcome:
+        projects = self._projects(i.entity.project_code for i in batch)
+        accounts = self._lookup(m.WageAccount, "salary_account", [i.entity.salary_account for i in batch], "id")
+        problems: list[Problem] = []
+        # Workers first: a worker the bank pays but the real-name system has not sent yet is created
+        # from the pay detail (name + ID), so that no pay record is lost.
+        staged: list[tuple[Item, tuple, str, str | None]] = []
+        for item in batch:
+            p: PayrollIn = item.entity
+            try:
+                proj = projects.get(p.project_code)
+                if proj is None:
+                    raise _Reject(f"unknown project code {p.project_code!r}", "projectCode")
+                idn = _ident(validate_id_number, p.id_number, "idCardNumber")
+                card = _ident(validate_bank_card, p.bank_card, "bankCard") if p.bank_card else None
+                if p.pay_status not in (0, 20, 30, 40):
+                    raise _Reject(f"payStatus must be 0, 20, 30 or 40, got {p.pay_status}", "payStatus")
+                if p.actual_amount > p.total_pay_amount:
+                    raise _Reject(f"actualAmount {p.actual_amount} exceeds totalPayAmount {p.total_pay_amount}", "actualAmount")
+            except _Reject as exc:
+                problems.append(Problem(item.raw_record_id, exc.reason, exc.field))
+                continue
+            staged.append((item, proj, idn, card))
+        hashes = {(proj[0], self.cipher.lookup_hash(idn)) for _, proj, idn, _ in staged}
+        workers: dict[tuple[int, str], int] = {}
+        for chunk in _chunks(list(hashes), 500):
+            stmt = select(m.Worker.project_id, m.Worker.id_number_hash, m.Worker.id).where(
+                tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk))
+            workers.update({(r[0], r[1]): r[2] for r in self.session.execute(stmt)})
+        new_workers = {}
+        for item, proj, idn, card in staged:
+            key = (proj[0], self.cipher.lookup_hash(idn))
+            if key not in workers and key not in new_workers:
+                new_workers[key] = self._worker_values(proj, proj[2], idn, item.entity.worker_name or "（未登记）", card)
+        if new_workers:
+            self.session.execute(insert(m.Worker), list(new_workers.values()))
+            for chunk in _chunks(list(new_workers), 500):
+                stmt = select(m.Worker.project_id, m.Worker.id_number_hash, m.Worker.id).where(
+                    tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk))
+                workers.update({(r[0], r[1]): r[2] for r in self.session.execute(stmt)})
+        rows: dict[Any, tuple[Item, dict]] = {}
+        for item, proj, idn, card in staged:
+            p = item.entity
+            worker_id = workers[(proj[0], self.cipher.lookup_hash(idn))]
+            rows[(p.pay_roll_code, worker_id)] = (item, {
+                "pay_roll_code": p.pay_roll_code, "project_id": proj[0], "worker_id": worker_id, "region_code": proj[1],
+                "account_id": accounts.get(p.salary_account), "enterprise_id": proj[2], "pay_month": p.pay_month,
+                "total_pay_amount": p.total_pay_amount, "actual_amount": p.actual_amount, "days": p.days,
+                "work_hours": p.work_hours, "balance_date": p.balance_date, "pay_status": p.pay_status,
+                "is_back_pay": p.is_back_pay, "bank_card_masked": mask_bank_card(card) if card else None,
+                "batch_number": p.batch_number,
+            })
+        return self._upsert(m.PayrollRecord, rows, ["pay_roll_code", "worker_id"], problems)
+
+    def _apply_deposit(self, batch: Sequence[Item]) -> Outcome:
+        projects = self._projects(i.entity.project_code for i in batch)
+        ents = self._lookup(m.Enterprise, "uscc", [i.entity.contractor_uscc for i in batch], "id")
+
+        def make(d: DepositIn) -> tuple[Any, dict]:
+            proj = projects.get(d.project_code)
+            if proj is None:
+                raise _Reject(f"unknown project code {d.project_code!r}", "projectCode")
+            return d.guarantee_no, {
+                "guarantee_no": d.guarantee_no, "project_id": proj[0], "region_code": proj[1],
+                "enterprise_id": ents.get(d.contractor_uscc) or proj[2], "kind": d.kind, "amount": d.amount, "rate": d.rate,
+                "deposited_on": d.deposited_on, "issuer": d.issuer, "valid_from": d.valid_from, "valid_to": d.valid_to,
+                "status": d.status,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(
+            m.GuaranteeDeposit, rows, ["guarantee_no"], problems,
+            event=lambda _id, r: ("deposit.upserted", r["region_code"], {"guaranteeNo": r["guarantee_no"], "validTo": str(r["valid_to"])}),
+        )
+
+    def _apply_clue(self, batch: Sequence[Item]) -> Outcome:
+        from hub.cluepool import ClueIntake
+
+        return ClueIntake(self.session, cipher=self.cipher).ingest(batch)
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, Decimal) or isinstance(new, Decimal):
+        try:
+            return Decimal(str(old)) == Decimal(str(new))
+        except Exception:  # noqa: BLE001
+            return False
+    if isinstance(old, dt.datetime) and isinstance(new, dt.datetime):
+        return old.replace(tzinfo=None) == new.replace(tzinfo=None) if (old.tzinfo is None) != (new.tzinfo is None) else old == new
+    return old == new
+
+
+def _chunks(seq: list, size: int) -> Iterable[list]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def counts_of(outcome: Outcome) -> Counter:
+    return Counter(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged,
+                   quarantined=len(outcome.problems or []))
+
+
+__all__ = ["Ingestor", "Item", "Outcome", "Problem", "counts_of"]

@@ -1,0 +1,160 @@
+"""Write generated rows to the database fast: Core executemany on SQLite, COPY on PostgreSQL.
+
+Rows arrive as one stream of ``(table, row)`` with parents before children. They are buffered per
+table; when the buffer holds ``batch_size`` rows, every table's buffer is written in foreign-key
+order in one transaction, so a child row never reaches the database before its parent and memory
+stays bounded. Both backends receive the same Python values and store the same data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import JSON, Table, func, insert, select
+from sqlalchemy.engine import Engine
+
+from hub.models import Base, Region
+from hub.regions import iter_regions
+
+#: Tables the seed writes, parents first.
+TABLE_ORDER = (
+    "enterprises", "projects", "wage_accounts", "labor_cost_allocations", "workers", "payroll_records",
+    "guarantee_deposits", "raw_records", "clues", "channel_records", "case_actions", "warnings", "credit_ratings", "events",
+)
+
+Progress = Callable[[str, int, int], None]
+
+
+def load_regions(engine: Engine) -> int:
+    """Load the GB/T 2260 region hierarchy from :func:`hub.regions.iter_regions`; returns rows added.
+
+    Idempotent: regions already present are skipped, so a second call adds nothing.
+    """
+    table: Table = Region.__table__  # type: ignore[assignment]
+    with engine.begin() as conn:
+        have = set(conn.scalars(select(table.c.code)))
+        rows = [
+            {"code": r.code, "name": r.name, "full_name": r.full_name, "level": r.level, "kind": r.kind, "parent_code": r.parent_code}
+            for r in iter_regions()
+            if r.code not in have
+        ]
+        if rows:
+            conn.execute(insert(table), rows)  # iter_regions yields parents before children
+    return len(rows)
+
+
+class _Columns:
+    """Column order, scalar defaults and JSON columns of one table."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.names = [c.name for c in table.columns]
+        self.defaults: dict[str, Any] = {
+            c.name: c.default.arg for c in table.columns if c.default is not None and c.default.is_scalar
+        }
+        self.json = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        self.checked = False
+
+    def complete(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row with every column present (scalar defaults or NULL for the missing ones)."""
+        if not self.checked:
+            unknown = set(row) - set(self.names)
+            if unknown:
+                raise KeyError(f"{self.table.name}: unknown columns {sorted(unknown)}")
+            self.checked = True
+        if len(row) == len(self.names):
+            return row
+        return {n: row[n] if n in row else self.defaults.get(n) for n in self.names}
+
+
+class Loader:
+    """Buffers rows and writes them in batches, parents first; counts what it wrote."""
+
+    def __init__(self, engine: Engine, *, batch_size: int = 20_000, progress: Progress | None = None,
+                 totals: dict[str, int] | None = None) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self.batch_size = batch_size
+        self.progress = progress
+        self.totals = dict(totals or {})
+        tables = Base.metadata.tables
+        self.columns = {name: _Columns(tables[name]) for name in TABLE_ORDER}  # type: ignore[arg-type]
+        self.buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLE_ORDER}
+        self.counts: dict[str, int] = dict.fromkeys(TABLE_ORDER, 0)
+        self.pending = 0
+
+    def load(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+        """Write every row of the stream; returns the row count per table."""
+        buffers = self.buffers
+        for table, row in rows:
+            buffers[table].append(row)
+            self.pending += 1
+            if self.pending >= self.batch_size:
+                self.flush()
+        self.flush()
+        if self.postgres:
+            self._reset_sequences()
+        if self.progress:
+            for name in TABLE_ORDER:
+                self.progress(name, self.counts[name], self.counts[name])  # final: totals are now exact
+        return dict(self.counts)
+
+    def flush(self) -> None:
+        """Write every buffered row, parents first, in one transaction."""
+        if not self.pending:
+            return
+        batches = [(n, [self.columns[n].complete(r) for r in self.buffers[n]]) for n in TABLE_ORDER if self.buffers[n]]
+        if self.postgres:
+            self._copy(batches)
+        else:
+            with self.engine.begin() as conn:
+                for name, rows in batches:
+                    conn.execute(insert(self.columns[name].table), rows)
+        for name, rows in batches:
+            self.counts[name] += len(rows)
+            self.buffers[name] = []
+            if self.progress:
+                self.progress(name, self.counts[name], max(self.totals.get(name, 0), self.counts[name]))
+        self.pending = 0
+
+    def _copy(self, batches: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """PostgreSQL: ``COPY ... FROM STDIN`` per table through psycopg 3, one transaction."""
+        raw = self.engine.raw_connection()
+        try:
+            conn = raw.driver_connection
+            with conn.cursor() as cur:
+                for name, rows in batches:
+                    cols = self.columns[name]
+                    names = cols.names
+                    jsons = [i for i, n in enumerate(names) if n in cols.json]
+                    quoted = ", ".join(f'"{n}"' for n in names)
+                    with cur.copy(f'COPY "{name}" ({quoted}) FROM STDIN') as copy:
+                        for row in rows:
+                            values = [row[n] for n in names]
+                            for i in jsons:  # jsonb takes its text form
+                                if values[i] is not None:
+                                    values[i] = json.dumps(values[i], ensure_ascii=False)
+                            copy.write_row(values)
+            conn.commit()
+        except BaseException:
+            raw.driver_connection.rollback()
+            raise
+        finally:
+            raw.close()
+
+    def _reset_sequences(self) -> None:
+        """Explicit ids bypass the sequences: move each to the table's max(id)."""
+        with self.engine.begin() as conn:
+            for name in TABLE_ORDER:
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {name}"
+                )
+
+
+def table_counts(engine: Engine, tables: Iterable[str] = TABLE_ORDER) -> dict[str, int]:
+    """Row count per table."""
+    meta = Base.metadata.tables
+    with engine.connect() as conn:
+        return {t: conn.scalar(select(func.count()).select_from(meta[t])) or 0 for t in tables}

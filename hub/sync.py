@@ -1,0 +1,332 @@
+"""The sync engine: the loop every connector runs in.
+
+For one connector instance: take the lease (so that two workers or schedulers never run the same
+sync), then for each stream read pages after the stored bookmark; each page is one transaction —
+raw payloads archived with their hash, normalised records upserted (``hub.ingest``), events written,
+rejected records quarantined, the new bookmark stored. A crash repeats at most one page, and the
+repeat changes nothing (upserts by natural key; the archive is unique per payload hash).
+
+Retriable upstream errors back off exponentially and resume from the last committed bookmark;
+fatal ones end the run with the upstream's message. A SyncRun row records what happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from connectors import registry
+from connectors.base import Connector, Page, Rejection, Stream, UpstreamError
+from hub import models as m
+from hub.crypto import Cipher
+from hub.db import session_factory
+from hub.ingest import Ingestor, Item, Problem
+from hub.models import utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 120
+#: After this many consecutive failed runs an instance is paused, with the reason shown.
+PAUSE_AFTER_FAILURES = 5
+
+
+class LeaseHeld(RuntimeError):
+    """Another worker is running this connector instance's sync."""
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential back-off for retriable upstream errors."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+
+
+@dataclass
+class StreamStats:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    pages: int = 0
+    retries: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SyncResult:
+    run_id: int
+    status: str
+    stats: dict[str, StreamStats] = field(default_factory=dict)
+    error: str | None = None
+
+
+def payload_hash(record: dict[str, Any]) -> str:
+    """SHA-256 of the record's canonical JSON (sorted keys)."""
+    return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def acquire_lease(session: Session, instance_id: int, *, owner: str, seconds: int = LEASE_SECONDS) -> bool:
+    """Take or renew the instance's lease; ``False`` when another owner holds a live one."""
+    now = utcnow()
+    result = session.execute(
+        update(m.ConnectorInstance)
+        .where(
+            m.ConnectorInstance.id == instance_id,
+            or_(m.ConnectorInstance.lease_until.is_(None), m.ConnectorInstance.lease_until < now,
+                m.ConnectorInstance.lease_owner == owner),
+        )
+        .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=seconds))
+    )
+    return result.rowcount == 1
+
+
+def release_lease(session: Session, instance_id: int, *, owner: str) -> None:
+    session.execute(
+        update(m.ConnectorInstance)
+        .where(m.ConnectorInstance.id == instance_id, m.ConnectorInstance.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+def load_config(connector: Connector, instance: m.ConnectorInstance, cipher: Cipher) -> Any:
+    """The instance's config with its secrets decrypted, validated by the connector's model."""
+    raw = dict(instance.config)
+    if instance.secrets_enc:
+        raw.update(orjson.loads(cipher.decrypt(instance.secrets_enc)))
+    return connector.parse_config(raw)
+
+
+class SyncEngine:
+    """Runs syncs of connector instances against one database."""
+
+    def __init__(self, engine: Any, *, cipher: Cipher, retry: RetryPolicy | None = None, owner: str | None = None) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self.cipher = cipher
+        self.retry = retry or RetryPolicy()
+        self.owner = owner or worker_id()
+
+    # -- a whole run -------------------------------------------------------------------------
+
+    def run(
+        self,
+        instance_id: int,
+        *,
+        full_refresh: bool = False,
+        streams: list[str] | None = None,
+        progress: Callable[[str, StreamStats], None] | None = None,
+    ) -> SyncResult:
+        """Sync one instance; raises ``LeaseHeld`` when another worker is running it."""
+        with self.sessions() as session, session.begin():
+            if not acquire_lease(session, instance_id, owner=self.owner):
+                raise LeaseHeld(f"connector instance {instance_id} is being synced by another worker")
+            instance = session.get(m.ConnectorInstance, instance_id)
+            if instance is None:
+                raise LookupError(f"no connector instance {instance_id}")
+            run = m.SyncRun(connector_instance_id=instance_id, started_at=utcnow(), status="running",
+                            full_refresh=full_refresh, stats={})
+            session.add(run)
+            session.flush()
+            run_id, kind, name = run.id, instance.kind, instance.name
+            state = {} if full_refresh else dict(instance.state or {})
+            config_row = instance
+            connector = registry.get(kind)
+            config = load_config(connector, config_row, self.cipher)
+        result = SyncResult(run_id=run_id, status="running")
+        started = time.perf_counter()
+        try:
+            for stream in connector.streams(config):
+                if streams and stream.name not in streams:
+                    continue
+                stats = result.stats.setdefault(stream.name, StreamStats())
+                self._run_stream(instance_id, name, connector, stream, state.get(stream.name, {}), stats, progress)
+            result.status = "succeeded"
+        except UpstreamError as exc:
+            result.status, result.error = "failed", str(exc)
+            log.warning("sync of %s failed: %s", name, exc)
+        except Exception as exc:  # noqa: BLE001 - recorded on the run; the worker keeps going
+            result.status, result.error = "failed", f"internal error: {exc.__class__.__name__}: {exc}"
+            log.exception("sync of %s failed", name)
+        finally:
+            self._finish(instance_id, run_id, result, int((time.perf_counter() - started) * 1000))
+        return result
+
+    def _finish(self, instance_id: int, run_id: int, result: SyncResult, duration_ms: int) -> None:
+        with self.sessions() as session, session.begin():
+            now = utcnow()
+            run = session.get(m.SyncRun, run_id)
+            run.status, run.error, run.finished_at, run.duration_ms = result.status, result.error, now, duration_ms
+            run.stats = {k: v.as_dict() for k, v in result.stats.items()}
+            inst = session.get(m.ConnectorInstance, instance_id)
+            inst.last_run_at = now
+            inst.next_run_at = now + dt.timedelta(seconds=inst.schedule_seconds)
+            if result.status == "succeeded":
+                inst.consecutive_failures, inst.health, inst.paused_reason = 0, "healthy", None
+            else:
+                inst.consecutive_failures += 1
+                inst.health = "failing"
+                if inst.consecutive_failures >= PAUSE_AFTER_FAILURES:
+                    inst.enabled, inst.health = False, "paused"
+                    inst.paused_reason = f"paused after {inst.consecutive_failures} failed runs in a row; last error: {result.error}"
+            release_lease(session, instance_id, owner=self.owner)
+
+    # -- one stream ----------------------------------------------------------------------------
+
+    def _run_stream(self, instance_id: int, name: str, connector: Connector, stream: Stream, state: dict[str, Any],
+                    stats: StreamStats, progress: Callable[[str, StreamStats], None] | None) -> None:
+        attempt = 0
+        while True:
+            pages = stream.read(state)
+            try:
+                for page in pages:
+                    state = self.store_page(instance_id, connector, stream, page, stats)
+                    attempt = 0
+                    if progress:
+                        progress(stream.name, stats)
+                return
+            except UpstreamError as exc:
+                exc.connector, exc.stream = exc.connector or name, exc.stream or stream.name
+                attempt += 1
+                if not exc.retriable or attempt >= self.retry.max_attempts:
+                    raise
+                stats.retries += 1
+                delay = self.retry.delay(attempt)
+                log.info("%s/%s: %s; retry %d in %.1fs from the last stored page", name, stream.name, exc, attempt, delay)
+                self.retry.sleep(delay)
+                # Resume from the last committed bookmark: the page that failed is read again.
+                state = self._stored_state(instance_id, stream.name)
+            finally:
+                close = getattr(pages, "close", None)
+                if close:
+                    close()
+
+    def _stored_state(self, instance_id: int, stream: str) -> dict[str, Any]:
+        with self.sessions() as session:
+            inst = session.get(m.ConnectorInstance, instance_id)
+            return dict((inst.state or {}).get(stream, {}))
+
+    def store_page(self, instance_id: int, connector: Connector, stream: Stream, page: Page, stats: StreamStats) -> dict[str, Any]:
+        """Archive, normalise, upsert, quarantine and move the bookmark — in one transaction."""
+        with self.sessions() as session, session.begin():
+            if not acquire_lease(session, instance_id, owner=self.owner):
+                raise LeaseHeld(f"lost the lease on connector instance {instance_id}")
+            raw_ids = self._archive(session, instance_id, connector.kind, stream, page.records)
+            items: list[Item] = []
+            problems: list[Problem] = []
+            for record, raw_id in zip(page.records, raw_ids, strict=True):
+                try:
+                    items += [Item(e, raw_id) for e in connector.normalise(stream.name, record)]
+                except Rejection as exc:
+                    problems.append(Problem(raw_id, exc.reason, exc.field))
+            outcome = Ingestor(session, cipher=self.cipher, source=connector.kind).apply(items)
+            problems += outcome.problems or []
+            self._quarantine(session, instance_id, stream.name, problems)
+            inst = session.get(m.ConnectorInstance, instance_id)
+            inst.state = {**(inst.state or {}), stream.name: page.state}
+        stats.pages += 1
+        stats.read += len(page.records)
+        stats.created += outcome.created
+        stats.updated += outcome.updated
+        stats.unchanged += outcome.unchanged
+        stats.quarantined += len({p.raw_record_id for p in problems})
+        return page.state
+
+    def _archive(self, session: Session, instance_id: int, source: str, stream: Stream, records: Any) -> list[int]:
+        """Raw records as received; a payload seen before (same key and hash) is not stored twice."""
+        now = utcnow()
+        rows = [{"connector_instance_id": instance_id, "source": source, "stream": stream.name,
+                 "source_key": stream.key_of(r), "payload": r, "payload_hash": payload_hash(r), "received_at": now}
+                for r in records]
+        keys = {(r["source_key"], r["payload_hash"]) for r in rows}
+        existing = self._raw_ids(session, source, stream.name, keys)
+        new = [r for r in rows if (r["source_key"], r["payload_hash"]) not in existing]
+        unique_new = list({(r["source_key"], r["payload_hash"]): r for r in new}.values())
+        if unique_new:
+            session.execute(insert(m.RawRecord), unique_new)
+            existing.update(self._raw_ids(session, source, stream.name, {(r["source_key"], r["payload_hash"]) for r in unique_new}))
+        return [existing[(r["source_key"], r["payload_hash"])] for r in rows]
+
+    @staticmethod
+    def _raw_ids(session: Session, source: str, stream: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        if not keys:
+            return {}
+        hashes = [h for _, h in keys]
+        stmt = select(m.RawRecord.source_key, m.RawRecord.payload_hash, m.RawRecord.id).where(
+            m.RawRecord.source == source, m.RawRecord.stream == stream, m.RawRecord.payload_hash.in_(hashes))
+        return {(k, h): i for k, h, i in session.execute(stmt) if (k, h) in keys}
+
+    @staticmethod
+    def _quarantine(session: Session, instance_id: int | None, stream: str, problems: list[Problem]) -> None:
+        if not problems:
+            return
+        ids = [p.raw_record_id for p in problems if p.raw_record_id is not None]
+        already = set(session.execute(select(m.Quarantine.raw_record_id).where(
+            m.Quarantine.raw_record_id.in_(ids), m.Quarantine.status == "open")).scalars()) if ids else set()
+        for p in problems:
+            if p.raw_record_id in already:
+                continue  # the same payload failing again (a repeated page) is one quarantine entry
+            already.add(p.raw_record_id)
+            session.add(m.Quarantine(connector_instance_id=instance_id, raw_record_id=p.raw_record_id, stream=stream,
+                                     reason=p.reason, field=p.field, status="open"))
+
+    # -- replay ----------------------------------------------------------------------------------
+
+    def replay(self, quarantine_ids: list[int] | None = None, *, instance_id: int | None = None) -> Counter:
+        """Normalise quarantined records again from the archive (no upstream call) and store them.
+
+        Records that now pass are marked ``replayed``; those that still fail keep their entry with
+        the new reason.
+        """
+        counts: Counter = Counter()
+        with self.sessions() as session, session.begin():
+            stmt = select(m.Quarantine).where(m.Quarantine.status == "open")
+            if quarantine_ids is not None:
+                stmt = stmt.where(m.Quarantine.id.in_(quarantine_ids))
+            if instance_id is not None:
+                stmt = stmt.where(m.Quarantine.connector_instance_id == instance_id)
+            entries = session.execute(stmt.order_by(m.Quarantine.id)).scalars().all()
+            for entry in entries:
+                raw = session.get(m.RawRecord, entry.raw_record_id) if entry.raw_record_id else None
+                if raw is None:
+                    counts["missing"] += 1
+                    continue
+                connector = registry.get(raw.source)
+                try:
+                    items = [Item(e, raw.id) for e in connector.normalise(raw.stream, raw.payload)]
+                except Rejection as exc:
+                    entry.reason, entry.field = exc.reason, exc.field
+                    counts["still_failing"] += 1
+                    continue
+                outcome = Ingestor(session, cipher=self.cipher, source=raw.source).apply(items)
+                if outcome.problems:
+                    entry.reason, entry.field = outcome.problems[0].reason, outcome.problems[0].field
+                    counts["still_failing"] += 1
+                else:
+                    entry.status, entry.replayed_at = "replayed", utcnow()
+                    counts["replayed"] += 1
+        return counts

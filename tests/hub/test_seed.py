@@ -1,0 +1,387 @@
+"""Tests for hub.seed: valid identifiers, determinism, the special situations, region scoping, loaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine, make_url
+
+from hub.crypto import Cipher
+from hub.db import make_engine
+from hub.identifiers import (
+    mask_bank_card, mask_id_number, normalise_phone, validate_bank_card, validate_bank_code, validate_id_number,
+    validate_permit_no, validate_uscc,
+)
+from hub.migrate import upgrade
+from hub.models import (
+    CaseAction, ChannelRecord, Clue, CreditRating, Enterprise, Event, GuaranteeDeposit, LaborCostAllocation,
+    PayrollRecord, Project, RawRecord, Region, WageAccount, Warning, Worker,
+)
+from hub.seed import SeedError, SeedSummary, canonical_json, load_regions, seed_database, table_counts
+from hub.seed._generate import HOTLINE_FIELDS, PLATFORM_FIELDS, SENSITIVE_PAYLOAD_FIELDS
+from hub.workdays import add_working_days
+
+TODAY = dt.date(2026, 11, 21)
+SEED = 20261121
+CIPHER = Cipher("seed-test-secret")
+REGION_SCOPED = (Project, Worker, PayrollRecord, WageAccount, LaborCostAllocation, GuaranteeDeposit, Clue,
+                 ChannelRecord, CaseAction, Warning, RawRecord, Event, CreditRating)
+
+
+def _seed_sqlite(path: Path, *, seed: int = SEED, progress: Any = None) -> tuple[Engine, SeedSummary]:
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    summary = seed_database(engine, scale="tiny", seed=seed, today=TODAY, cipher=CIPHER, progress=progress)
+    return engine, summary
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, SeedSummary]]:
+    calls: list[tuple[str, int, int]] = []
+    engine, summary = _seed_sqlite(tmp_path_factory.mktemp("seed") / "hub.db", progress=lambda *a: calls.append(a))
+    summary.progress_calls = calls  # type: ignore[attr-defined]
+    yield engine, summary
+    engine.dispose()
+
+
+def _all(engine: Engine, stmt: Any) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(stmt))
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, (Decimal, float)):
+        return round(float(v), 2)
+    if isinstance(v, dt.datetime):
+        return v.astimezone(dt.timezone.utc).replace(tzinfo=None) if v.tzinfo else v
+    if isinstance(v, dict):
+        return {k: _norm(x) for k, x in v.items()}
+    return v
+
+
+def _decrypt_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: CIPHER.decrypt(v["$enc"]) if isinstance(v, dict) and "$enc" in v else v for k, v in payload.items()}
+
+
+def fingerprint(engine: Engine) -> dict[str, Any]:
+    """Every seeded table, row by row, with ciphertexts replaced by their plaintext."""
+    out: dict[str, Any] = {}
+    for model in (Enterprise, Project, WageAccount, LaborCostAllocation, Worker, PayrollRecord, GuaranteeDeposit,
+                  RawRecord, Clue, ChannelRecord, CaseAction, Warning, CreditRating, Event):
+        table = model.__table__
+        rows = []
+        for row in _all(engine, select(table).order_by(table.c.id)):
+            d = {k: _norm(v) for k, v in row._mapping.items()}
+            for k in [k for k in d if k.endswith("_enc")]:
+                d[k] = CIPHER.decrypt(d[k]) if d[k] else None
+            if "payload" in d and model is RawRecord:
+                d["payload"] = _decrypt_payload(d["payload"])
+            rows.append(d)
+        out[table.name] = rows
+    return out
+
+
+# --- identifiers ------------------------------------------------------------------------------------
+
+
+def test_every_identifier_validates(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, _ = seeded
+    for uscc, region in _all(engine, select(Enterprise.uscc, Enterprise.region_code)):
+        assert validate_uscc(uscc) == uscc
+        assert uscc[2:8] == region
+    for permit, region, issued in _all(engine, select(Project.permit_no, Project.region_code, Project.permit_date)):
+        if permit:
+            assert validate_permit_no(permit) == permit
+            assert permit[:6] == region and permit[6:14] == f"{issued:%Y%m%d}"
+    workers = _all(engine, select(Worker))
+    assert workers
+    for w in workers:
+        id_number = CIPHER.decrypt(w.id_number_enc)
+        assert validate_id_number(id_number) == id_number
+        assert id_number[6:14] == f"{w.birth_date:%Y%m%d}"
+        assert 1960 <= w.birth_date.year <= 2004
+        assert w.id_number_hash == CIPHER.lookup_hash(id_number)
+        assert w.id_number_masked == mask_id_number(id_number)
+        card = CIPHER.decrypt(w.bank_card_enc)
+        assert validate_bank_card(card) == card
+        assert w.bank_card_masked == mask_bank_card(card)
+        assert validate_bank_code(w.bank_code) == w.bank_code
+        assert normalise_phone(w.phone) == w.phone
+    for acc in _all(engine, select(WageAccount)):
+        assert validate_bank_code(acc.bank_code)
+        assert acc.salary_account_name.endswith("农民工工资专用账户")
+    for enc, h, masked, phone in _all(engine, select(Clue.complainant_id_enc, Clue.complainant_id_hash,
+                                                      Clue.complainant_id_masked, Clue.complainant_phone)):
+        if enc:
+            plain = CIPHER.decrypt(enc)
+            assert validate_id_number(plain) and h == CIPHER.lookup_hash(plain) and masked == mask_id_number(plain)
+        if phone:
+            assert normalise_phone(phone) == phone
+
+
+def test_payroll_amounts_and_pay_status(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, _ = seeded
+    rows = _all(engine, select(PayrollRecord.total_pay_amount, PayrollRecord.actual_amount, PayrollRecord.pay_status,
+                               PayrollRecord.balance_date))
+    assert len(rows) > 3000
+    for total, actual, status, balance_date in rows:
+        assert 3000 <= total <= 12000 and 0 < actual <= total
+        assert status in (0, 20, 30, 40)
+        assert (balance_date is None) == (status == 0)
+    statuses = [r[2] for r in rows]
+    assert statuses.count(20) / len(statuses) > 0.9
+
+
+# --- determinism --------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_rows_other_seed_other_rows(seeded: tuple[Engine, SeedSummary], tmp_path: Path) -> None:
+    engine, summary = seeded
+    again, again_summary = _seed_sqlite(tmp_path / "again.db")
+    other, _ = _seed_sqlite(tmp_path / "other.db", seed=SEED + 1)
+    try:
+        first, second = fingerprint(engine), fingerprint(again)
+        for table in first:
+            assert first[table] == second[table], table
+        assert again_summary.highlights == summary.highlights
+        assert again_summary.counts == summary.counts
+        third = fingerprint(other)
+        assert [p["project_code"] for p in third["projects"]] != [p["project_code"] for p in first["projects"]]
+        assert sum(p["actual_amount"] for p in third["payroll_records"]) != sum(
+            p["actual_amount"] for p in first["payroll_records"])
+    finally:
+        again.dispose()
+        other.dispose()
+
+
+# --- the special situations -----------------------------------------------------------------------------
+
+
+def _months_before(d: dt.date, n: int) -> dt.date:
+    m = d.year * 12 + d.month - 1 - n
+    return dt.date(m // 12, m % 12 + 1, min(d.day, 28))
+
+
+def test_stopped_labour_cost_project(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    h = summary.highlights["stopped_allocation_project"]
+    pid = h["project_id"]
+    three_months_ago = _months_before(TODAY, 3)
+    bills = [r[0] for r in _all(engine, select(LaborCostAllocation.bill_date).where(LaborCostAllocation.project_id == pid))]
+    assert bills and max(bills) < three_months_ago
+    assert _all(engine, select(func.count()).select_from(Worker).where(Worker.project_id == pid))[0][0] >= 10
+    recent = _all(engine, select(PayrollRecord.pay_status, func.count()).where(
+        PayrollRecord.project_id == pid, PayrollRecord.pay_month >= f"{three_months_ago:%Y-%m}").group_by(PayrollRecord.pay_status))
+    assert dict(recent).get(0, 0) > 0 and set(dict(recent)) == {0}
+    warnings = _all(engine, select(Warning).where(Warning.project_id == pid, Warning.rule_code == "W03"))
+    assert warnings and any(w.level == "red" for w in warnings)
+    escalated = [w for w in warnings if w.status == "escalated"]
+    assert len(escalated) == 1 and escalated[0].clue_id == summary.highlights["escalated_warning_clue"]["clue_id"]
+    channels = _all(engine, select(ChannelRecord.channel).where(ChannelRecord.clue_id == escalated[0].clue_id))
+    assert channels == [("warning",)]
+
+
+def test_two_channel_clue(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    h = summary.highlights["multi_channel_clue"]
+    records = _all(engine, select(ChannelRecord).where(ChannelRecord.clue_id == h["clue_id"]).order_by(ChannelRecord.id))
+    assert len(records) == 2
+    assert {r.channel for r in records} == {"hotline12345", "national_platform"}
+    assert len({r.source_id for r in records}) == 2
+    assert records[0].complainant_phone == records[1].complainant_phone == h["complainant_phone"]
+    assert records[0].respondent_name != records[1].respondent_name
+    assert records[1].respondent_name in records[0].respondent_name  # abbreviation of the full name
+    assert records[0].match_rule == "new" and records[1].match_rule == "phone" and 0 < records[1].match_score <= 1
+    expected = {"hotline12345": set(HOTLINE_FIELDS), "national_platform": set(PLATFORM_FIELDS)}
+    for r in records:
+        raw = _all(engine, select(RawRecord).where(RawRecord.id == r.raw_record_id))[0]
+        assert set(raw.payload) == expected[r.channel]
+        assert raw.source == r.channel and raw.source_key == r.source_id
+        plain = _decrypt_payload(raw.payload)
+        assert raw.payload_hash == hashlib.sha256(canonical_json(plain).encode()).hexdigest()
+        for key in SENSITIVE_PAYLOAD_FIELDS:
+            if key in raw.payload and raw.payload[key]:
+                assert isinstance(raw.payload[key], dict)  # personal data encrypted at rest
+        phone = plain.get("callerPhone") or plain.get("complainantPhone")
+        assert normalise_phone(phone) == h["complainant_phone"]
+    clue = _all(engine, select(Clue).where(Clue.id == h["clue_id"]))[0]
+    assert clue.project_id == h["project_id"]
+    paid = _all(engine, select(func.count()).select_from(PayrollRecord).where(
+        PayrollRecord.project_id == clue.project_id, PayrollRecord.pay_status == 20))[0][0]
+    assert paid > 0
+
+
+def test_repeat_enterprise_is_c_with_many_recent_clues(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    h = summary.highlights["repeat_enterprise"]
+    ent = _all(engine, select(Enterprise).where(Enterprise.id == h["enterprise_id"]))[0]
+    assert ent.credit_level == "C" and ent.uscc == h["uscc"]
+    since = dt.datetime.combine(TODAY - dt.timedelta(days=90), dt.time(), dt.timezone.utc)
+    nos = {r[0] for r in _all(engine, select(Clue.clue_no).where(Clue.enterprise_id == ent.id, Clue.received_at >= since))}
+    assert len(nos) >= 10
+    rating = _all(engine, select(CreditRating).where(CreditRating.enterprise_id == ent.id).order_by(CreditRating.year.desc()))[0]
+    assert rating.level == "C"
+    cited = {e["clue_no"] for e in rating.evidence if e["type"] == "clue"}
+    assert len(cited) >= 10 and cited <= nos | cited and cited & nos
+    assert any(e["type"] == "penalty" for e in rating.evidence)
+    assert _all(engine, select(Warning.level).where(Warning.rule_code == "W15", Warning.enterprise_id == ent.id)) == [("red",)]
+
+
+def test_group_and_large_cases_are_red(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    group = _all(engine, select(Clue).where(Clue.id == summary.highlights["group_case_clue"]["clue_id"]))[0]
+    large = _all(engine, select(Clue).where(Clue.id == summary.highlights["large_amount_clue"]["clue_id"]))[0]
+    assert group.headcount >= 10 and group.colour == "red"
+    assert large.amount >= 500000 and large.colour == "red"
+    for clue in (group, large):
+        actions = [a.action for a in _all(engine, select(CaseAction).where(CaseAction.clue_id == clue.id).order_by(CaseAction.id))]
+        assert actions[:3] == ["accept", "dispatch", "start"] and "supervise" in actions
+
+
+def test_guarantee_letters_expired_and_expiring(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    expired = _all(engine, select(GuaranteeDeposit).where(GuaranteeDeposit.id == summary.highlights["expired_guarantee"]["deposit_id"]))[0]
+    expiring = _all(engine, select(GuaranteeDeposit).where(GuaranteeDeposit.id == summary.highlights["expiring_guarantee"]["deposit_id"]))[0]
+    assert expired.kind == expiring.kind == "bank_guarantee"
+    assert expired.valid_to < TODAY <= expiring.valid_to <= TODAY + dt.timedelta(days=30)
+    levels = dict(_all(engine, select(Warning.subject_id, Warning.level).where(Warning.rule_code == "W12")))
+    assert levels[expired.id] == "red" and levels[expiring.id] == "blue"
+
+
+# --- coherence ----------------------------------------------------------------------------------------------
+
+
+def test_rows_stay_in_the_region(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, _ = seeded
+    counties = {r[0] for r in _all(engine, select(Project.region_code).distinct())}
+    assert len(counties) == 3
+    assert all(c.startswith("3708") for c in counties)
+    allowed = counties | {"370800"}
+    for model in REGION_SCOPED:
+        codes = {r[0] for r in _all(engine, select(model.region_code).distinct())}
+        assert codes and codes <= allowed, (model.__tablename__, codes - allowed)
+    regions = {r[0] for r in _all(engine, select(Region.code))}
+    assert {r[0] for r in _all(engine, select(Enterprise.region_code))} <= regions
+
+
+def test_clue_workflow_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    clues = _all(engine, select(Clue).order_by(Clue.id))
+    assert len(clues) == summary.counts["clues"] >= 100
+    received = [c.received_at for c in clues]
+    assert received == sorted(received)  # ids follow the time of receipt
+    events = _all(engine, select(Event).order_by(Event.id))
+    assert [e.entity_id for e in events] == [c.id for c in clues] and {e.type for e in events} == {"clue.created"}
+    assert {c.status for c in clues} >= {"dispatched", "in_progress", "closed", "called_back", "returned"}
+    for c in clues:
+        assert c.deadline == add_working_days(c.received_at.replace(tzinfo=dt.timezone.utc).astimezone(
+            dt.timezone(dt.timedelta(hours=8))).date(), 15)
+        if c.status in ("closed", "called_back"):
+            assert c.closed_at and c.conclusion and c.recovered_amount is not None and c.workers_paid is not None
+    counts = dict(_all(engine, select(ChannelRecord.clue_id, func.count()).group_by(ChannelRecord.clue_id)))
+    assert set(counts) == {c.id for c in clues}
+    actions = _all(engine, select(CaseAction.clue_id, CaseAction.to_status).order_by(CaseAction.id))
+    last = {cid: status for cid, status in actions}
+    assert all(last[c.id] == c.status for c in clues)
+
+
+def test_money_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, _ = seeded
+    accounts = {a.id: a for a in _all(engine, select(WageAccount))}
+    projects = {p.id: p for p in _all(engine, select(Project))}
+    for acc in accounts.values():
+        p = projects[acc.project_id]
+        assert acc.enterprise_id == p.contractor_id
+        assert acc.account_balance >= 0
+    for bill in _all(engine, select(LaborCostAllocation)):
+        assert accounts[bill.account_id].project_id == bill.project_id
+        assert bill.amount > 0 and bill.account_balance >= 0
+    late = [a for a in accounts.values() if (a.open_account_date - projects[a.project_id].contract_signed_on).days > 30]
+    flagged = {r[0] for r in _all(engine, select(Warning.project_id).where(Warning.rule_code == "W01"))}
+    assert {a.project_id for a in late} <= flagged
+
+
+# --- loading --------------------------------------------------------------------------------------------------
+
+
+def test_progress_reports_every_table(seeded: tuple[Engine, SeedSummary]) -> None:
+    _, summary = seeded
+    calls = summary.progress_calls  # type: ignore[attr-defined]
+    final = {t: (d, n) for t, d, n in calls}
+    assert all(done == total == summary.counts[t] for t, (done, total) in final.items())
+    assert set(final) == set(summary.counts)
+
+
+def test_seeding_a_non_empty_database_raises(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, _ = seeded
+    with pytest.raises(SeedError, match="already has projects"):
+        seed_database(engine, scale="tiny", today=TODAY, cipher=CIPHER)
+    assert load_regions(engine) == 0  # idempotent
+
+
+def test_unknown_scale_and_region(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with pytest.raises(SeedError, match="unknown scale"):
+            seed_database(engine, scale="country", cipher=CIPHER)
+        with pytest.raises(SeedError, match="county"):
+            seed_database(engine, scale="tiny", region="370811", today=TODAY, cipher=CIPHER)
+    finally:
+        engine.dispose()
+
+
+# --- PostgreSQL (COPY) gives the same data --------------------------------------------------------------------
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    base = os.environ.get("HUB_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail("HUB_TEST_POSTGRES_URL is not set, and CI must run the PostgreSQL tests")
+        pytest.skip("HUB_TEST_POSTGRES_URL is not set")
+    import psycopg
+
+    name = f"hub_seed_{uuid.uuid4().hex[:12]}"
+    admin_url = make_url(base).set(drivername="postgresql")
+    dsn = admin_url.render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_postgres_copy_matches_sqlite(seeded: tuple[Engine, SeedSummary], postgres_url: str) -> None:
+    sqlite_engine, sqlite_summary = seeded
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    try:
+        summary = seed_database(engine, scale="tiny", seed=SEED, today=TODAY, cipher=CIPHER)
+        assert summary.counts == sqlite_summary.counts
+        assert table_counts(engine) == table_counts(sqlite_engine)
+        assert summary.highlights == sqlite_summary.highlights
+        pg, lite = fingerprint(engine), fingerprint(sqlite_engine)
+        for table in lite:
+            assert pg[table] == lite[table], table
+        with engine.connect() as conn:  # sequences were moved past the explicit ids
+            for table in ("projects", "workers", "payroll_records", "clues", "events"):
+                nxt = conn.exec_driver_sql(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))").scalar()
+                assert nxt == summary.counts[table] + 1
+    finally:
+        engine.dispose()
