@@ -116,7 +116,7 @@ class Loaders:
 
             async def load(parent_ids: Sequence[int]) -> list[int]:
                 stmt = select(fk, func.count()).where(fk.in_(set(parent_ids)), *where).group_by(fk)
-                found = dict((await self._session.execute(stmt)).tuples().all())
+                found = {row[0]: row[1] for row in await self._session.execute(stmt)}
                 return [found.get(pid, 0) for pid in parent_ids]
 
             self._loaders[key] = DataLoader(load_fn=load)

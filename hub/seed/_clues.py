@@ -117,7 +117,7 @@ def _specials(w: World) -> dict[dt.date, list[dict[str, Any]]]:
     if warning:
         d = min(T, add_working_days(warning["detected_at"].astimezone(CST).date(), 1))
         add(d, "escalated_warning_clue", project=proj, respondent=proj.contractor, headcount=proj.workers,
-            amount=float(proj.workers * 6000 * 3), months=3, status="in_progress", warning=warning,
+            amount=float(proj.workers * 6000 * 3), months=3, status="in_progress", warning=warning, complainant=None,
             channels=[("warning", 0, "full", "new", None)])
     return out
 
@@ -144,7 +144,7 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     T, days = w.today, dt.timedelta
     proj: Proj | None = s.get("project")
     resp: Ent | None = s.get("respondent")
-    person: Person = s["complainant"]
+    person: Person | None = s["complainant"]  # None for an escalated warning
     county = proj.region_code if proj else s["county"]
     city = w.city_of(county)
     _, city_name, county_name = w.names(county)
@@ -189,12 +189,17 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     resp_short = resp.short if resp else resp_full
     end = rd.replace(day=1) - days(1)
     start = dt.date(*_ym_back(end, s["months"] - 1), 1)
-    period = f"{start.year}年{start.month}月至{end.month}月" if s["months"] > 1 else f"{end.year}年{end.month}月"
+    if s["months"] == 1:
+        period = f"{end.year}年{end.month}月"
+    else:
+        period = f"{start.year}年{start.month}月至{'' if start.year == end.year else f'{end.year}年'}{end.month}月"
     work_type = r.choice(N.WORK_TYPES)[0] if proj else r.choice(N.NON_CONSTRUCTION_JOBS)
     where = proj.name if proj else resp_full
     place = "" if county_name in where or (city_name and city_name in where) else f"{city_name}{county_name}"
     text = N.complaint_text(r, channel=s["channels"][0][0], place=place, project=proj.name if proj else None,
                             respondent=resp_full, period=period, amount=float(amount), headcount=headcount, work_type=work_type)
+    if s.get("warning"):
+        text = f"{s['warning']['message']}。红色预警需核查，转入线索池办理。"
 
     def at(k: int, after: dt.datetime) -> dt.datetime:
         t = local_at(add_working_days(rd, min(k, age)), r, 9, 17)  # never after today
@@ -217,15 +222,16 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     if status == "called_back":
         satisfaction = r.choices(("满意", "基本满意", "不满意"), (80, 15, 5))[0]
     id_fields: tuple[str | None, str | None, str | None] = (None, None, None)
-    if any(ch in WITH_ID for ch, *_ in s["channels"]):
+    if person and any(ch in WITH_ID for ch, *_ in s["channels"]):
         id_fields = w.encrypt_id(person.id_number)
     yield "clues", {
         "id": cid, "clue_no": clue_no,
-        "title": f"{person.name}{'等' + str(headcount) + '人' if headcount > 1 else ''}反映{resp_short}拖欠工资",
+        "title": f"{person.name}{'等' + str(headcount) + '人' if headcount > 1 else ''}反映{resp_short}拖欠工资" if person
+        else f"预警转线索：{proj.name if proj else resp_short}人工费用未按月拨付",
         "content": text, "status": status, "colour": colour,
         "handling_region_code": city if status in ("received", "returned") else county,
-        "sector": "工程建设" if proj else "非工程", "complainant_name": person.name, "complainant_phone": person.phone,
-        "complainant_id_enc": id_fields[0], "complainant_id_hash": id_fields[1], "complainant_id_masked": id_fields[2],
+        "sector": "工程建设" if proj else "非工程", "complainant_name": person.name if person else None,
+        "complainant_phone": person.phone if person else None, "complainant_id_enc": id_fields[0], "complainant_id_hash": id_fields[1], "complainant_id_masked": id_fields[2],
         "respondent_name": resp_full, "respondent_name_norm": N.normalise_company(resp_full, w.name_prefixes),
         "respondent_uscc": resp.uscc if resp else None, "respondent_address": proj.address if proj else None,
         "enterprise_id": resp.id if resp else None, "project_id": proj.id if proj else None, "amount": amount,
@@ -244,7 +250,7 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         crid = w.next_id("channel_records")
         sid = f"{SOURCE_PREFIX[ch]}{t.astimezone(CST):%Y%m%d}{crid:08d}"
         reported = resp_short if naming == "short" else resp_full
-        phone = _phone_as_typed(r, person.phone)
+        phone = _phone_as_typed(r, person.phone) if person else ""
         payload = _payload(w, r, ch, sid=sid, t=t, s=s, person=person, phone=phone, reported=reported, text=text,
                            deadline=deadline, times=times, status=status, satisfaction=satisfaction, county=county,
                            old=source_ids[0] if source_ids and ch == "hotline12345" == s["channels"][0][0] else "",
@@ -262,7 +268,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         }
         yield "channel_records", {
             "id": crid, "clue_id": cid, "channel": ch, "source_id": sid, "raw_record_id": raw_id, "received_at": t,
-            "complainant_name": person.name, "complainant_phone": person.phone, "respondent_name": reported,
+            "complainant_name": person.name if person else None, "complainant_phone": person.phone if person else None,
+            "respondent_name": reported,
             "summary": text if len(source_ids) == 0 else payload.get("majorContent") or payload.get("content") or text,
             "match_rule": rule, "match_score": score,
             "writeback_status": ("acknowledged" if "closed" in times and times["closed"].date() < T else "pending")
@@ -290,7 +297,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     if key:
         w.highlights[key] = {"clue_id": cid, "clue_no": clue_no, "project_id": proj.id if proj else None,
                              "enterprise_id": resp.id if resp else None, "source_ids": source_ids, "colour": colour,
-                             "headcount": headcount, "amount": str(amount), "complainant_phone": person.phone}
+                             "headcount": headcount, "amount": str(amount),
+                             "complainant_phone": person.phone if person else None}
         if key == "repeat_enterprise":
             w.highlights[key].update(uscc=resp.uscc, name=resp.name) if resp else None
 
@@ -300,7 +308,7 @@ def _ym_back(d: dt.date, k: int) -> tuple[int, int]:
     return n // 12, n % 12 + 1
 
 
-def _payload(w: World, r: random.Random, ch: str, *, sid: str, t: dt.datetime, s: dict[str, Any], person: Person,
+def _payload(w: World, r: random.Random, ch: str, *, sid: str, t: dt.datetime, s: dict[str, Any], person: Any,
              phone: str, reported: str, text: str, deadline: dt.date, times: dict[str, dt.datetime], status: str,
              satisfaction: str | None, county: str, old: str, start: dt.date, end: dt.date, amount: Decimal,
              proj: Proj | None) -> dict[str, Any]:

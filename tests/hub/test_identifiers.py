@@ -421,13 +421,14 @@ def test_all_lists_public_api() -> None:
 def test_mask_personal_data_masks_by_shape_at_any_depth() -> None:
     # Given an upstream payload with personal data under names we never saw before
     payload = {"caller": {"tel": "13800138000", "cards": ["6228480012345678903"]}, "sfz": "11010519491231002X",
-               "orderNum": "20261101000123", "amount": "42000"}
+               "orderNum": "20261101000123", "amount": "42000", "sourceId": "6228480012345678903"}
     # Then ID numbers, phones and Luhn-valid card numbers are masked; other values are kept
     assert identifiers.mask_personal_data(payload) == {
         "caller": {"tel": "138****8000", "cards": ["622848*********8903"]},
         "sfz": "110105********002X",
         "orderNum": "20261101000123",
         "amount": "42000",
+        "sourceId": "6228480012345678903",  # Luhn-valid, but not under a card key: an order number
     }
 
 
