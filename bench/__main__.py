@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     console = Console()
+    if console.width < 160:  # a pipe or a log file: do not squeeze the table into 80 columns
+        console = Console(width=160)
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     scales = ["city", "province"] if args.scale == "all" else [args.scale]
     if "postgres" in backends and (why := datasets.check_postgres()):

@@ -191,6 +191,21 @@ def _seed_with_progress(url: str, *, scale: str, seed: int, today: dt.date, cons
     engine = make_engine(url)
     tasks: dict[str, Any] = {}
     try:
+        if console is not None and not console.is_terminal:
+            # a log file (nohup): a line per table every 30 s instead of a live display
+            started = time.perf_counter()
+            last: dict[str, float] = {}
+
+            def log(table: str, done: int, total: int) -> None:
+                now = time.perf_counter()
+                if done >= total or now - last.get(table, -1e9) >= 30:
+                    last[table] = now
+                    console.print(f"  {table:<24} {done:>12,} / {total:,}  ({now - started:,.0f} s)", highlight=False)
+
+            return seed_database(
+                engine, scale=scale, seed=seed, today=today, cipher=Cipher(BENCH_SECRET), region=SCALES[scale]["region"],
+                progress=log,
+            )
         with Progress(
             TextColumn("  {task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
             console=console, transient=False, disable=console is None,

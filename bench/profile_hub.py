@@ -136,6 +136,58 @@ async def _profile(ds: datasets.Dataset, *, requests: int, console: Console) -> 
             orm.append(time.perf_counter_ns() - t0)
         orm_ms = statistics.median(orm) / 1e6
 
+        # 2b. what a field costs: schema.execute on variants of the page (same 100 clues)
+        variants: list[tuple[str, str]] = []
+        node_basic = "clueNo title amount headcount receivedAt deadline respondentName"
+        variants.append(("clue scalars, no resolvers (7 basic fields)", node_basic))
+        variants.append(("+ id status colour (3 sync resolvers)", node_basic + " id status colour"))
+        variants.append(("+ enterprise { name uscc creditLevel } (1 loader)", node_basic + " id status colour enterprise { name uscc creditLevel }"))
+        variants.append(("+ project { projectCode name region { name } } (2 loaders)",
+                         node_basic + " id status colour enterprise { name uscc creditLevel } project { projectCode name region { name } }"))
+        variants.append(("+ channelRecords {6 fields, 2 sync resolvers} = the benchmark page", "FULL"))
+
+        def leaves(v: Any) -> int:
+            if isinstance(v, dict):
+                return sum(leaves(x) for x in v.values())
+            if isinstance(v, list):
+                return sum(leaves(x) for x in v)
+            return 1
+
+        async def execute_query(q: str) -> Any:
+            session = sessions()
+            try:
+                principal = await session.run_sync(lambda s: authenticate(s, ds.api_key))
+                bind_principal(session.sync_session, principal)
+                ctx = Context(session=session, principal=principal, loaders=Loaders(session), cipher=cipher, settings=hub.settings)
+                result = await schema.execute(q, variable_values={"first": PAGE_SIZE, "after": None}, context_value=ctx)
+                assert not result.errors, result.errors
+                return result.data
+            finally:
+                await session.close()
+
+        vt = Table(title="schema.execute on variants of the page (no HTTP), median ms — what each kind of field costs")
+        for col in ("selection per clue", "values", "ms", "Δ ms", "µs per added value"):
+            vt.add_column(col, justify="left" if col.startswith("selection") else "right")
+        prev_ms, prev_n = 0.0, 0
+        for label, sel in variants:
+            q = QUERY if sel == "FULL" else (
+                "query V($first: Int!, $after: String) { clues(first: $first, after: $after) { edges { node { " + sel + " } } "
+                "pageInfo { hasNextPage endCursor } } }"
+            )
+            data = await execute_query(q)
+            n = leaves(data)
+            for _ in range(5):
+                await execute_query(q)
+            ts = []
+            for _ in range(max(20, requests // 2)):
+                t0 = time.perf_counter_ns()
+                await execute_query(q)
+                ts.append(time.perf_counter_ns() - t0)
+            ms = statistics.median(ts) / 1e6
+            vt.add_row(label, f"{n:,}", f"{ms:.2f}", f"{ms - prev_ms:+.2f}" if prev_n else "",
+                       f"{1000 * (ms - prev_ms) / max(1, n - prev_n):.1f}" if prev_n else f"{1000 * ms / n:.1f}")
+            prev_ms, prev_n = ms, n
+
         t = Table(title=f"hub, {ds.backend}/{ds.scale}, first page: where the wall clock goes (median of {requests}, ms)")
         t.add_column("what")
         t.add_column("ms", justify="right")
@@ -151,6 +203,7 @@ async def _profile(ds: datasets.Dataset, *, requests: int, console: Console) -> 
         ]:
             t.add_row(label, f"{v:.2f}", f"{100 * v / total:.0f} %")
         console.print(t)
+        console.print(vt)
 
         # 3. cProfile
         prof = cProfile.Profile()

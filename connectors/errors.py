@@ -2,9 +2,9 @@
 
 UpstreamError                  something went wrong talking to an upstream system
  ├── RetriableUpstreamError     worth trying again: timeouts, 5xx, 429, connection resets
- │    └── TokenExpired          the access token expired: refresh it, then retry
+ │    ├── TokenExpired          the access token expired: refresh it, then retry
+ │    └── MalformedResponse     a body we cannot parse (garbled by a proxy, cut off): retried, then fatal
  └── FatalUpstreamError         retrying will not help: bad credentials, 4xx, a broken contract
-      └── MalformedResponse     the upstream answered something we cannot parse (page-level)
 
 Every error carries the connector, the stream and the upstream's own detail, so that a person
 reading a failed sync run knows which system said what. Record-level problems are not errors:
@@ -49,8 +49,13 @@ class FatalUpstreamError(UpstreamError):
     """A failure that retrying will not fix: bad credentials, a bad request, a broken contract."""
 
 
-class MalformedResponse(FatalUpstreamError):
-    """The upstream's answer could not be parsed (not JSON / not XML / not the agreed shape)."""
+class MalformedResponse(RetriableUpstreamError):
+    """The upstream's answer could not be parsed (not JSON / not XML / cut off).
+
+    Usually transient (a proxy's error page, a truncated body), so it is retried; when it persists
+    the run fails with the parse error. A well-formed page with a bad *record* is not this: that
+    record is rejected by ``normalise`` and quarantined.
+    """
 
 
 @contextmanager

@@ -1,16 +1,26 @@
-"""Background actors (dramatiq). Declared on the broker set by ``hub.broker.setup_broker``."""
+"""Background actors (dramatiq). Declared on the broker set by ``hub.broker.setup_broker``.
+
+- ``sync_connector(instance_id)``: run one sync (the database lease makes a duplicate a no-op);
+- ``schedule_due_syncs()``: enqueue a sync for every enabled instance that is due (one scheduler
+  wins each instance per period, by a conditional UPDATE, however many schedulers run);
+- ``refresh_credit_levels()``: keep ``Enterprise.credit_level`` in step with the latest rating.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
+from functools import lru_cache
 
 import dramatiq
 import dramatiq.broker
 from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
+from hub.crypto import Cipher
 from hub.db import make_engine, session_scope
-from hub.models import CreditRating, Enterprise
+from hub.models import ConnectorInstance, CreditRating, Enterprise, utcnow
 from hub.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -19,6 +29,20 @@ log = logging.getLogger(__name__)
 # an in-process one until ``hub.broker.setup_broker`` re-binds the actors to the configured broker.
 if dramatiq.broker.global_broker is None:
     dramatiq.set_broker(StubBroker())
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    """One engine per database URL and worker process (actors run in its threads)."""
+    return _engine_for(get_settings().resolved_database_url())
+
+
+@lru_cache(maxsize=4)
+def _engine_for(url: str):  # type: ignore[no-untyped-def]
+    return make_engine(url)
+
+
+def _cipher() -> Cipher:
+    return Cipher(get_settings().resolved_secret_key())
 
 
 def refresh_credit_levels_now(engine) -> int:  # type: ignore[no-untyped-def]
@@ -48,16 +72,82 @@ def refresh_credit_levels_now(engine) -> int:  # type: ignore[no-untyped-def]
     return changed
 
 
+def claim_due_instances(engine, *, now: dt.datetime | None = None) -> list[int]:  # type: ignore[no-untyped-def]
+    """Ids of enabled instances that are due, each moved to its next period in the same statement.
+
+    Two schedulers racing see the same due row, but only one UPDATE matches ``next_run_at <= now``.
+    """
+    now = now or utcnow()
+    claimed: list[int] = []
+    with session_scope(engine) as session:
+        due = session.execute(
+            select(ConnectorInstance.id, ConnectorInstance.schedule_seconds, ConnectorInstance.next_run_at).where(
+                ConnectorInstance.enabled.is_(True),
+                or_(ConnectorInstance.next_run_at.is_(None), ConnectorInstance.next_run_at <= now),
+            )
+        ).all()
+        for instance_id, seconds, seen in due:
+            cond = ConnectorInstance.next_run_at.is_(None) if seen is None else ConnectorInstance.next_run_at == seen
+            result = session.execute(
+                update(ConnectorInstance).where(ConnectorInstance.id == instance_id, cond)
+                .values(next_run_at=now + dt.timedelta(seconds=seconds))
+            )
+            if result.rowcount == 1:
+                claimed.append(instance_id)
+    return claimed
+
+
 @dramatiq.actor(queue_name="hub", max_retries=5, min_backoff=1000)
 def refresh_credit_levels() -> None:
     """Keep ``Enterprise.credit_level`` in step with the latest 诚信等级 rating."""
-    engine = make_engine(get_settings().resolved_database_url())
+    n = refresh_credit_levels_now(_engine())
+    log.info("credit levels refreshed: %d changed", n)
+
+
+@dramatiq.actor(queue_name="sync", max_retries=3, min_backoff=5000, time_limit=6 * 3600 * 1000)
+def sync_connector(instance_id: int, full_refresh: bool = False) -> None:
+    """Run one sync of a connector instance; a sync already running elsewhere makes this a no-op."""
+    from hub.sync import LeaseHeld, SyncEngine
+
     try:
-        n = refresh_credit_levels_now(engine)
-        log.info("credit levels refreshed: %d changed", n)
-    finally:
-        engine.dispose()
+        result = SyncEngine(_engine(), cipher=_cipher()).run(instance_id, full_refresh=full_refresh)
+    except LeaseHeld as exc:
+        log.info("%s; skipped", exc)
+        return
+    log.info("sync of instance %d %s: %s", instance_id, result.status,
+             {k: v.as_dict() for k, v in result.stats.items()})
+
+
+@dramatiq.actor(queue_name="hub", max_retries=0)
+def schedule_due_syncs() -> None:
+    """Enqueue a sync for every due instance (run by the scheduler every few seconds)."""
+    for instance_id in claim_due_instances(_engine()):
+        sync_connector.send(instance_id)
+
+
+class Scheduler:
+    """Sends ``schedule_due_syncs`` every ``interval`` seconds from a thread (``hub serve``, ``hub scheduler``)."""
+
+    def __init__(self, *, interval: float = 5.0) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="hub-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 1)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                schedule_due_syncs.send()
+            except Exception:  # noqa: BLE001 - a broker hiccup must not kill the scheduler
+                log.exception("could not enqueue the scheduler tick")
+            self._stop.wait(self.interval)
 
 
 #: Every actor of the hub, for ``hub.broker.setup_broker`` to declare on its broker.
-ACTORS = [refresh_credit_levels]
+ACTORS = [refresh_credit_levels, sync_connector, schedule_due_syncs]

@@ -23,7 +23,7 @@ from strawberry.http import process_result
 from hub.access import authenticate, bind_principal
 from hub.broker import check_broker
 from hub.crypto import Cipher
-from hub.db import async_session_factory, make_async_engine
+from hub.db import async_session_factory, make_async_engine, make_engine
 from hub.errors import HubError
 from hub.settings import Settings, get_settings
 from schema.build import build_schema
@@ -109,11 +109,12 @@ class MetricsMiddleware:
 class HubGraphQL(GraphQL):
     """strawberry's ASGI GraphQL app with the hub's context and a GraphiQL served locally."""
 
-    def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher) -> None:
+    def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher, sync_engine: Any) -> None:
         super().__init__(build_schema(max_depth=settings.max_query_depth), graphql_ide="graphiql")
         self.settings = settings
         self.sessions = sessions
         self.cipher = cipher
+        self.sync_engine = sync_engine
         env = Environment(loader=FileSystemLoader(SCHEMA_DIR / "templates"), autoescape=select_autoescape(["html"]))
         self._ide_html = env.get_template("graphiql.html").render(default_query=DEFAULT_QUERY)
 
@@ -144,6 +145,7 @@ class HubGraphQL(GraphQL):
             cipher=self.cipher,
             settings=self.settings,
             auth_error=auth_error,
+            sync_engine=self.sync_engine,
             request=request,
             response=response,
         )
@@ -155,7 +157,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engine = make_async_engine(settings.resolved_database_url())
     sessions = async_session_factory(engine)
     cipher = Cipher(settings.resolved_secret_key())
-    graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher)
+    sync_engine = make_engine(settings.resolved_database_url())
+    graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine)
     metrics = Metrics()
 
     async def healthz(_: Request) -> Response:
@@ -184,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette):  # type: ignore[no-untyped-def]
         yield
         await engine.dispose()
+        sync_engine.dispose()
 
     app = Starlette(
         routes=[
@@ -196,6 +200,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.sync_engine = sync_engine
     app.state.settings = settings
     app.state.sessions = sessions
     app.add_middleware(MetricsMiddleware, metrics=metrics)

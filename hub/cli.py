@@ -16,6 +16,15 @@ from hub.settings import Settings, get_settings
 app = typer.Typer(help="根治欠薪数据中枢 — the wage-arrears supervision hub.", no_args_is_help=True, add_completion=False)
 api_key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
+
+
+def _add_connector_commands() -> None:
+    from hub.cli_connectors import app as connectors_app
+
+    app.add_typer(connectors_app, name="connectors")
+
+
+_add_connector_commands()
 console = Console()
 DEMO_KEY_FILE = "demo-api-key.txt"
 
@@ -152,6 +161,33 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def scheduler(interval: float = typer.Option(5.0, "--interval", help="Seconds between checks for due syncs.")) -> None:
+    """Enqueue due connector syncs on the production broker (run one or more; a database lease dedupes)."""
+    import signal
+    import threading
+
+    from hub.actors import Scheduler
+    from hub.broker import setup_broker
+
+    settings = get_settings()
+    _logging(settings)
+    if settings.broker_url.startswith("memory://"):
+        console.print("[red]hub scheduler needs HUB_BROKER_URL=redis://… or amqp://…[/]: `hub serve` schedules in process.")
+        raise typer.Exit(2)
+    setup_broker(settings.broker_url)
+    sched = Scheduler(interval=interval)
+    sched.start()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    console.print(f"scheduler running (every {interval}s); Ctrl-C to stop")
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    sched.stop()
 
 
 @app.command()

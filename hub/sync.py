@@ -124,8 +124,10 @@ def load_config(connector: Connector, instance: m.ConnectorInstance, cipher: Cip
 class SyncEngine:
     """Runs syncs of connector instances against one database."""
 
-    def __init__(self, engine: Any, *, cipher: Cipher, retry: RetryPolicy | None = None, owner: str | None = None) -> None:
+    def __init__(self, engine: Any, *, cipher: Cipher, retry: RetryPolicy | None = None, owner: str | None = None,
+                 lease_seconds: int | None = None) -> None:
         self.engine = engine
+        self.lease_seconds = lease_seconds or int(os.environ.get("HUB_SYNC_LEASE_SECONDS", LEASE_SECONDS))
         self.sessions = session_factory(engine)
         self.cipher = cipher
         self.retry = retry or RetryPolicy()
@@ -143,8 +145,15 @@ class SyncEngine:
     ) -> SyncResult:
         """Sync one instance; raises ``LeaseHeld`` when another worker is running it."""
         with self.sessions() as session, session.begin():
-            if not acquire_lease(session, instance_id, owner=self.owner):
+            if not acquire_lease(session, instance_id, owner=self.owner, seconds=self.lease_seconds):
                 raise LeaseHeld(f"connector instance {instance_id} is being synced by another worker")
+            # A run still "running" now lost its worker (the lease had expired): say so on it.
+            session.execute(
+                update(m.SyncRun)
+                .where(m.SyncRun.connector_instance_id == instance_id, m.SyncRun.status == "running")
+                .values(status="abandoned", finished_at=utcnow(),
+                        error="the worker running this sync stopped (crash or kill); the next run resumed from the last stored page")
+            )
             instance = session.get(m.ConnectorInstance, instance_id)
             if instance is None:
                 raise LookupError(f"no connector instance {instance_id}")
@@ -233,7 +242,7 @@ class SyncEngine:
     def store_page(self, instance_id: int, connector: Connector, stream: Stream, page: Page, stats: StreamStats) -> dict[str, Any]:
         """Archive, normalise, upsert, quarantine and move the bookmark — in one transaction."""
         with self.sessions() as session, session.begin():
-            if not acquire_lease(session, instance_id, owner=self.owner):
+            if not acquire_lease(session, instance_id, owner=self.owner, seconds=self.lease_seconds):
                 raise LeaseHeld(f"lost the lease on connector instance {instance_id}")
             raw_ids = self._archive(session, instance_id, connector.kind, stream, page.records)
             items: list[Item] = []

@@ -9,6 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCac
 from strawberry.schema.config import StrawberryConfig
 
 from schema.extensions import HubRequest
+from schema.mutation import Mutation
 from schema.query import Query
 from schema.types import cases, money, platform, registry
 
@@ -33,6 +34,7 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; operations deeper than ``max_depth`` are refused before they run."""
     return HubSchema(
         query=Query,
+        mutation=Mutation,
         types=NODE_TYPES,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

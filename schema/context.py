@@ -24,6 +24,8 @@ class Context:
     cipher: Cipher
     settings: Settings
     auth_error: Exception | None = None
+    #: A synchronous engine for services that run in worker threads (sync engine, replay).
+    sync_engine: Any = None
     #: Unmasked reads to write to the audit log when the operation ends.
     audits: list[dict[str, Any]] = field(default_factory=list)
     request: Any = None

@@ -7,6 +7,7 @@ from enum import Enum
 
 import strawberry
 from sqlalchemy import select
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub import models as m
@@ -61,8 +62,27 @@ async def _page(info: Info, model: type, conditions: list, sort: SortSpec, first
     return await paginate(info.context.session, stmt, sort=sort, first=_first(info, first), after=after)
 
 
+@strawberry.type(description="An installed connector plugin.")
+class ConnectorKind:
+    kind: str
+    title: str
+    config_schema: JSON = strawberry.field(description="JSON Schema of its config; secret fields carry `secret: true`.")
+    supports_write_back: bool
+
+
 @strawberry.type
 class Query:
+    @strawberry.field(description="Installed connector plugins (entry-point group hub.connectors).")
+    def connector_kinds(self, info: Info) -> list[ConnectorKind]:
+        from connectors import registry
+
+        info.context.require_principal()
+        out = []
+        for kind, cls in sorted(registry.available().items()):
+            c = cls()
+            out.append(ConnectorKind(kind=kind, title=c.title, config_schema=c.json_schema(), supports_write_back=c.supports_write_back))
+        return out
+
     @strawberry.field(description="The principal of this request.")
     def me(self, info: Info) -> Me:
         p = info.context.require_principal()

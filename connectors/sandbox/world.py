@@ -1,0 +1,102 @@
+"""The sandboxes' shared world: the hub's demo data, seen as each upstream system would hold it.
+
+``build_world`` runs the demo generator (``hub.seed``) with the same seed, scale, region and day as
+the hub's demo, and keeps what each upstream knows, in plain text (upstreams hold real ID numbers
+and cards; the hub encrypts them when they arrive). So a connector syncing a sandbox finds the
+enterprises, projects, workers and complainants the hub already knows, and a record the hub was
+seeded with comes back as *unchanged*.
+
+Each sandbox also invents new records over time (``live_*``) from the same world, so that a running
+hub shows data arriving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from hub.crypto import Cipher
+
+_SANDBOX_KEY = "sandbox-world"  # ciphertexts made by the generator are decrypted right away
+SENSITIVE_WORKER_FIELDS = ("id_number_enc", "bank_card_enc")
+
+
+@dataclass
+class World:
+    """Everything the upstream systems hold, keyed by natural keys; rows as the generator made them."""
+
+    seed: int
+    scale: str
+    region: str
+    today: dt.date
+    enterprises: dict[str, dict[str, Any]] = field(default_factory=dict)  # by USCC
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict)  # by project code
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by salary account
+    allocations: list[dict[str, Any]] = field(default_factory=list)
+    workers: list[dict[str, Any]] = field(default_factory=list)  # with plain id_number and bank_card
+    payroll: list[dict[str, Any]] = field(default_factory=list)  # with plain id_number and bank_card
+    deposits: list[dict[str, Any]] = field(default_factory=list)
+    clue_payloads: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))  # by channel
+
+    def project_by_id(self, project_id: int) -> dict[str, Any]:
+        return self._projects_by_id[project_id]
+
+    def enterprise_by_id(self, enterprise_id: int) -> dict[str, Any]:
+        return self._enterprises_by_id[enterprise_id]
+
+    def rng(self, *parts: object) -> random.Random:
+        return random.Random(f"{self.seed}:{':'.join(map(str, parts))}")
+
+    _projects_by_id: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _enterprises_by_id: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+
+@lru_cache(maxsize=4)
+def build_world(*, seed: int = 20261121, scale: str = "tiny", region: str = "370800", today: dt.date | None = None) -> World:
+    """The world of the demo generator at ``seed`` / ``scale`` / ``region`` / ``today`` (cached)."""
+    from hub.seed._generate import SCALES, SENSITIVE_PAYLOAD_FIELDS, Generation
+
+    today = today or dt.date.today()
+    cipher = Cipher(_SANDBOX_KEY)
+    gen = Generation(plan=SCALES[scale], seed=seed, today=today, cipher=cipher, region=region)
+    w = World(seed=seed, scale=scale, region=region, today=today)
+    workers_by_id: dict[int, dict[str, Any]] = {}
+    accounts_by_id: dict[int, dict[str, Any]] = {}
+    for table, row in gen.rows():
+        if table == "enterprises":
+            w.enterprises[row["uscc"]] = row
+            w._enterprises_by_id[row["id"]] = row
+        elif table == "projects":
+            w.projects[row["project_code"]] = row
+            w._projects_by_id[row["id"]] = row
+        elif table == "wage_accounts":
+            w.accounts[row["salary_account"]] = row
+            accounts_by_id[row["id"]] = row
+        elif table == "labor_cost_allocations":
+            w.allocations.append({**row, "salary_account": accounts_by_id[row["account_id"]]["salary_account"]})
+        elif table == "workers":
+            plain = {**row, "id_number": cipher.decrypt(row["id_number_enc"]),
+                     "bank_card": cipher.decrypt(row["bank_card_enc"]) if row.get("bank_card_enc") else None}
+            for k in SENSITIVE_WORKER_FIELDS:
+                plain.pop(k, None)
+            workers_by_id[row["id"]] = plain
+            w.workers.append(plain)
+        elif table == "payroll_records":
+            worker = workers_by_id[row["worker_id"]]
+            account = accounts_by_id.get(row["account_id"]) if row.get("account_id") else None
+            w.payroll.append({**row, "id_number": worker["id_number"], "bank_card": worker["bank_card"],
+                              "worker_name": worker["name"], "salary_account": account["salary_account"] if account else None})
+        elif table == "guarantee_deposits":
+            w.deposits.append(row)
+        elif table == "raw_records":
+            payload = dict(row["payload"])
+            for key in SENSITIVE_PAYLOAD_FIELDS:
+                value = payload.get(key)
+                if isinstance(value, dict) and "$enc" in value:
+                    payload[key] = cipher.decrypt(value["$enc"])
+            w.clue_payloads[row["source"]].append(payload)
+    return w

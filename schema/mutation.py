@@ -1,0 +1,126 @@
+"""Mutations: connector administration (admin role). Each delegates to a hub service."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from hub import connector_admin as admin
+from hub import models as m
+from hub.errors import Forbidden
+from schema.filters import db_id
+from schema.types.platform import ConnectorInstance
+
+
+def _admin(info: Info):  # type: ignore[no-untyped-def]
+    principal = info.context.require_principal()
+    if not principal.is_admin:
+        raise Forbidden("only administrators may configure connectors", suggestion="use an API key with the admin role")
+    return principal
+
+
+async def _write(info: Info, fn) -> Any:  # type: ignore[no-untyped-def]
+    """Run a synchronous hub service in the request's session and commit."""
+    session = info.context.session
+    result = await session.run_sync(fn)
+    await session.commit()
+    return result
+
+
+@strawberry.input(description="A new connector instance. Secrets go in `secrets`: stored encrypted, never returned.")
+class CreateConnectorInput:
+    name: str
+    kind: str = strawberry.field(description="A connector plugin kind (see connectorKinds).")
+    config: JSON = strawberry.field(description="Non-secret settings, validated against the kind's config schema.")
+    secrets: JSON | None = strawberry.field(default=None, description="Secret settings (write-only).")
+    schedule_seconds: int = 300
+    enabled: bool = True
+
+
+@strawberry.input(description="Changes to a connector instance; omitted secrets are kept.")
+class UpdateConnectorInput:
+    config: JSON | None = None
+    secrets: JSON | None = None
+    schedule_seconds: int | None = None
+
+
+@strawberry.type(description="The outcome of testing a connector's connection and credentials.")
+class ConnectorCheck:
+    ok: bool
+    message: str
+
+
+@strawberry.type(description="What a replay of quarantined records did.")
+class ReplayResult:
+    replayed: int
+    still_failing: int
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Configure a new connector instance (admin).")
+    async def create_connector(self, info: Info, input: CreateConnectorInput) -> ConnectorInstance:
+        principal = _admin(info)
+        ctx = info.context
+        return await _write(info, lambda s: admin.create_instance(
+            s, principal=principal, cipher=ctx.cipher, name=input.name, kind=input.kind, config=dict(input.config or {}),
+            secrets=dict(input.secrets or {}), schedule_seconds=input.schedule_seconds, enabled=input.enabled))
+
+    @strawberry.mutation(description="Change a connector's config, secrets or schedule (admin).")
+    async def update_connector(self, info: Info, id: strawberry.ID, input: UpdateConnectorInput) -> ConnectorInstance:
+        principal = _admin(info)
+        pk = db_id(id, m.ConnectorInstance, field="id")
+        ctx = info.context
+        return await _write(info, lambda s: admin.update_instance(
+            s, principal=principal, cipher=ctx.cipher, instance=admin.get_instance(s, pk),
+            config=dict(input.config) if input.config else None, secrets=dict(input.secrets) if input.secrets else None,
+            schedule_seconds=input.schedule_seconds))
+
+    @strawberry.mutation(description="Enable (also un-pausing) or disable a connector (admin).")
+    async def set_connector_enabled(self, info: Info, id: strawberry.ID, enabled: bool) -> ConnectorInstance:
+        principal = _admin(info)
+        pk = db_id(id, m.ConnectorInstance, field="id")
+        return await _write(info, lambda s: admin.set_enabled(s, principal=principal, instance=admin.get_instance(s, pk),
+                                                              enabled=enabled))
+
+    @strawberry.mutation(description="Test the connection and credentials of a connector (admin).")
+    async def test_connector(self, info: Info, id: strawberry.ID) -> ConnectorCheck:
+        _admin(info)
+        pk = db_id(id, m.ConnectorInstance, field="id")
+        instance = await info.context.session.run_sync(lambda s: admin.get_instance(s, pk))
+        result = await asyncio.to_thread(admin.check_instance, instance, cipher=info.context.cipher)
+        return ConnectorCheck(ok=result.ok, message=result.message)
+
+    @strawberry.mutation(description="Queue a sync now (admin); `fullRefresh` reads every stream from the beginning.")
+    async def sync_connector_now(self, info: Info, id: strawberry.ID, full_refresh: bool = False) -> ConnectorInstance:
+        from hub.actors import sync_connector
+
+        _admin(info)
+        pk = db_id(id, m.ConnectorInstance, field="id")
+        instance = await info.context.session.run_sync(lambda s: admin.get_instance(s, pk))
+        sync_connector.send(instance.id, full_refresh)
+        return instance
+
+    @strawberry.mutation(description="Forget a stream's bookmark so that its next sync starts over (admin).")
+    async def reset_connector_stream(self, info: Info, id: strawberry.ID, stream: str) -> ConnectorInstance:
+        principal = _admin(info)
+        pk = db_id(id, m.ConnectorInstance, field="id")
+        ctx = info.context
+        return await _write(info, lambda s: admin.reset_stream(s, principal=principal, cipher=ctx.cipher,
+                                                               instance=admin.get_instance(s, pk), stream=stream))
+
+    @strawberry.mutation(description="Normalise quarantined records again from the archive, without calling the upstream (admin).")
+    async def replay_quarantine(self, info: Info, ids: list[strawberry.ID] | None = None,
+                                connector_id: strawberry.ID | None = None) -> ReplayResult:
+        from hub.sync import SyncEngine
+
+        _admin(info)
+        q_ids = [db_id(i, m.Quarantine, field="ids") for i in ids] if ids else None
+        inst = db_id(connector_id, m.ConnectorInstance, field="connectorId")
+        engine = info.context.sync_engine
+        counts = await asyncio.to_thread(lambda: SyncEngine(engine, cipher=info.context.cipher).replay(q_ids, instance_id=inst))
+        return ReplayResult(replayed=counts["replayed"], still_failing=counts["still_failing"])

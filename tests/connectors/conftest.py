@@ -1,0 +1,106 @@
+"""Fixtures for connector tests: sandboxes served over real HTTP on loopback, and seeded databases."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+
+from hub.crypto import Cipher
+
+#: Same seed / scale / region / day as the ``demo`` fixture, so sandboxes and seeded databases agree.
+WORLD = {"seed": 7, "scale": "tiny", "region": "370800"}
+SECRET = "test-secret-key-not-for-production"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"sandbox did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def world():  # type: ignore[no-untyped-def]
+    """The sandboxes' world, matching the demo database of tests/conftest.py (seed 7, tiny, TODAY)."""
+    from connectors.sandbox.world import build_world
+    from tests.conftest import TODAY
+
+    return build_world(today=TODAY, **WORLD)
+
+
+@pytest.fixture
+def seeded_db_url(empty_db_url: str) -> str:
+    """A fresh database seeded like the demo (writable: each test gets its own)."""
+    from hub.db import make_engine
+    from hub.seed import seed_database
+    from tests.conftest import TODAY
+
+    engine = make_engine(empty_db_url)
+    seed_database(engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"])
+    engine.dispose()
+    return empty_db_url
+
+
+def create_instance(url: str, *, kind: str, name: str | None = None, config: dict[str, Any], secrets: dict[str, str] | None = None,
+                    state: dict[str, Any] | None = None) -> int:
+    """A connector instance row (config public part + encrypted secrets), as the admin API creates it."""
+    import orjson
+
+    from hub.db import make_engine, session_scope
+    from hub.models import ConnectorInstance
+
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        row = ConnectorInstance(
+            name=name or kind, kind=kind, config=config,
+            secrets_enc=Cipher(SECRET).encrypt(orjson.dumps(secrets).decode()) if secrets else None,
+            state=state or {}, schedule_seconds=60, enabled=True,
+        )
+        session.add(row)
+        session.flush()
+        instance_id = row.id
+    engine.dispose()
+    return instance_id
+
+
+@pytest.fixture
+def sync_engine():  # type: ignore[no-untyped-def]
+    """Factory: a ``hub.sync.SyncEngine`` on a database URL, with fast retries for tests."""
+    from hub.db import make_engine
+    from hub.sync import RetryPolicy, SyncEngine
+
+    engines = []
+
+    def make(url: str, **kwargs: Any) -> SyncEngine:
+        engine = make_engine(url)
+        engines.append(engine)
+        return SyncEngine(engine, cipher=Cipher(SECRET), retry=RetryPolicy(max_attempts=4, base_delay=0.01), **kwargs)
+
+    yield make
+    for e in engines:
+        e.dispose()
