@@ -110,7 +110,8 @@ def sync_connector(instance_id: int, full_refresh: bool = False) -> None:
     from hub.sync import LeaseHeld, SyncEngine
 
     try:
-        result = SyncEngine(_engine(), cipher=_cipher()).run(instance_id, full_refresh=full_refresh)
+        engine = SyncEngine(_engine(), cipher=_cipher(), lease_seconds=get_settings().sync_lease_seconds)
+        result = engine.run(instance_id, full_refresh=full_refresh)
     except LeaseHeld as exc:
         log.info("%s; skipped", exc)
         return

@@ -44,8 +44,15 @@ class Settings(BaseSettings):
     seed_scale: Literal["tiny", "city", "province"] = Field(default="city", description="Scale of the demo data.")
     seed: int = Field(default=20261121, description="Random seed of the demo data (same seed, same data).")
     demo_region: str = Field(default="370800", description="Region (GB/T 2260) where the demo city lies (济宁市).")
+    sandboxes: bool = Field(
+        default=True,
+        description="`hub serve` mounts the simulated upstreams at /sandbox/<kind> and configures a demo connector for each.",
+    )
     max_page_size: int = Field(default=500, description="Largest `first` a connection accepts.")
     max_query_depth: int = Field(default=12, description="Deepest GraphQL selection accepted.")
+    sync_lease_seconds: int = Field(
+        default=120, description="How long a sync holds its connector's lease without progress before another worker may take over."
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
 
     def resolved_database_url(self) -> str:

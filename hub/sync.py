@@ -127,7 +127,7 @@ class SyncEngine:
     def __init__(self, engine: Any, *, cipher: Cipher, retry: RetryPolicy | None = None, owner: str | None = None,
                  lease_seconds: int | None = None) -> None:
         self.engine = engine
-        self.lease_seconds = lease_seconds or int(os.environ.get("HUB_SYNC_LEASE_SECONDS", LEASE_SECONDS))
+        self.lease_seconds = lease_seconds or LEASE_SECONDS
         self.sessions = session_factory(engine)
         self.cipher = cipher
         self.retry = retry or RetryPolicy()
