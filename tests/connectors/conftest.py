@@ -86,21 +86,3 @@ def create_instance(url: str, *, kind: str, name: str | None = None, config: dic
         instance_id = row.id
     engine.dispose()
     return instance_id
-
-
-@pytest.fixture
-def sync_engine():  # type: ignore[no-untyped-def]
-    """Factory: a ``hub.sync.SyncEngine`` on a database URL, with fast retries for tests."""
-    from hub.db import make_engine
-    from hub.sync import RetryPolicy, SyncEngine
-
-    engines = []
-
-    def make(url: str, **kwargs: Any) -> SyncEngine:
-        engine = make_engine(url)
-        engines.append(engine)
-        return SyncEngine(engine, cipher=Cipher(SECRET), retry=RetryPolicy(max_attempts=4, base_delay=0.01), **kwargs)
-
-    yield make
-    for e in engines:
-        e.dispose()

@@ -1,0 +1,300 @@
+"""Connector for the construction-permit / project-approval system (施工许可, 工改).
+
+JSON REST. The app id and API key (``X-App-Id`` / ``X-Api-Key`` headers) buy a short-lived access
+token (``POST api/v1/auth/token``) that data requests carry in ``X-Access-Token``; an expired token
+answers 401 ``TOKEN_EXPIRED``, which becomes ``TokenExpired`` (the hub retries, the client fetches a
+new token). Two streams, read incrementally by update time:
+
+- ``enterprises`` (``api/v1/enterprises``): builders (建设单位) and general contractors (施工总承包)
+  → ``EnterpriseIn``; key ``corpCode`` (USCC).
+- ``projects`` (``api/v1/projects``): a project with its permit (施工许可证编号) and contract (value,
+  labour-cost cycle and ratio) → ``ProjectIn``, preceded by the ``EnterpriseIn`` of its builder and
+  contractor when the record carries their registry details (so a project never arrives before its
+  enterprises; the hub applies enterprises first within a page); key ``projectCode``.
+
+Both lists are ordered by ``updateTime`` then key; the cursor is ``"<updateTime>|<key>"`` of the
+last record received, and it never moves backwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field, SecretStr
+
+from connectors.base import (
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    EnterpriseIn,
+    Entity,
+    FatalUpstreamError,
+    MalformedResponse,
+    Page,
+    ProjectIn,
+    Rejection,
+    RetriableUpstreamError,
+    Stream,
+    TokenExpired,
+    map_exceptions,
+    secret,
+)
+
+KIND = "permits"
+log = logging.getLogger(__name__)
+
+#: Permit-system wording → the hub's enterprise kinds and project states.
+CORP_KINDS = {"建设单位": "builder", "施工总承包": "general_contractor"}
+STATUSES = {"在建": "in_progress", "停工": "stopped", "竣工": "completed"}
+SECTORS = frozenset({"住建", "交通", "水利"})  # 行业主管部门 (DOMAIN.md)
+#: 401 codes after which a new token may help.
+TOKEN_CODES = frozenset({"TOKEN_EXPIRED", "INVALID_TOKEN"})
+
+
+class PermitsConfig(ConnectorConfig):
+    """Where the permit system is and the credentials it issued to the hub."""
+
+    app_id: str = Field(description="应用编号 issued by the permit system (sent as X-App-Id).")
+    api_key: SecretStr = secret("API key issued with the app id (sent as X-Api-Key).")
+
+
+class _Api:
+    """The HTTP side: token handling and the response envelope. One per ``streams()`` call."""
+
+    def __init__(self, config: PermitsConfig) -> None:
+        self.config = config
+        self._token: str | None = None
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.config.base_url, timeout=self.config.timeout_seconds)
+
+    def authenticate(self, http: httpx.Client, *, stream: str = "") -> str:
+        """A fresh access token (``FatalUpstreamError`` when the app id / API key are refused)."""
+        with map_exceptions(connector=KIND, stream=stream):
+            resp = http.post("api/v1/auth/token", headers={
+                "X-App-Id": self.config.app_id, "X-Api-Key": self.config.api_key.get_secret_value()})
+            resp.raise_for_status()
+            self._token = str(_data(resp.json(), stream=stream)["accessToken"])
+        return self._token
+
+    def fetch(self, http: httpx.Client, path: str, params: dict[str, Any], *, stream: str) -> dict[str, Any]:
+        """One page of a list: ``{records, hasMore, nextCursor}``."""
+        token = self._token or self.authenticate(http, stream=stream)
+        with map_exceptions(connector=KIND, stream=stream):
+            resp = http.get(path, params=params, headers={"X-Access-Token": token})
+            if resp.status_code == 401 and _code(resp) in TOKEN_CODES:
+                self._token = None  # the hub retries this page; the retry fetches a new token
+                raise TokenExpired("access token expired", detail=resp.text[:300])
+            resp.raise_for_status()
+            data = _data(resp.json(), stream=stream)
+        if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+            raise MalformedResponse("a list answer without data.records", connector=KIND, stream=stream, detail=str(data)[:300])
+        return data
+
+
+def _code(resp: httpx.Response) -> str | None:
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
+def _data(body: Any, *, stream: str) -> Any:
+    """The ``data`` of a ``{"code": "0", "msg", "data"}`` envelope; another code is the upstream refusing."""
+    if not isinstance(body, dict) or "code" not in body:
+        raise MalformedResponse("not a permit-system envelope", connector=KIND, stream=stream, detail=str(body)[:300])
+    if str(body["code"]) != "0":
+        raise FatalUpstreamError(f"permit system answered {body['code']}: {body.get('msg')}", connector=KIND, stream=stream)
+    return body.get("data")
+
+
+class _PermitStream(Stream[PermitsConfig]):
+    """A list read by update time; state ``{"cursor": "<updateTime>|<key>"}``."""
+
+    path: ClassVar[str]
+    cursor_field = "updateTime"
+
+    def __init__(self, connector: PermitsConnector, config: PermitsConfig, api: _Api) -> None:
+        super().__init__(connector, config)
+        self.api = api
+
+    def cursor_of(self, record: dict[str, Any]) -> str:
+        return f"{record.get('updateTime', '')}|{record.get(self.primary_key[0], '')}"
+
+    def read(self, state: dict[str, Any]) -> Iterator[Page]:
+        cursor: str | None = state.get("cursor")
+        with self.api.client() as http:
+            while True:
+                params: dict[str, Any] = {"pageSize": self.config.page_size}
+                if cursor:
+                    params["cursor"] = cursor
+                data = self.api.fetch(http, self.path, params, stream=self.name)
+                records = data["records"]
+                returned = data.get("nextCursor")
+                if returned and cursor and returned < cursor:
+                    # README "cursors never go backwards": keep the larger one.
+                    log.warning("%s/%s: upstream cursor %r is behind the one sent (%r); keeping the larger",
+                                KIND, self.name, returned, cursor)
+                marks = [c for c in (cursor, returned, self.cursor_of(records[-1]) if records else None) if c]
+                new = max(marks) if marks else None
+                if records:
+                    yield Page(records=records, state={"cursor": new} if new else {})
+                if not records or not data.get("hasMore"):
+                    return
+                cursor = new
+
+
+class Enterprises(_PermitStream):
+    name = "enterprises"
+    primary_key = ("corpCode",)
+    path = "api/v1/enterprises"
+
+
+class Projects(_PermitStream):
+    name = "projects"
+    primary_key = ("projectCode",)
+    path = "api/v1/projects"
+
+
+class PermitsConnector(Connector[PermitsConfig]):
+    """施工许可 / 工改: enterprises and projects (permit, contract, labour-cost cycle) by update time."""
+
+    kind = KIND
+    title = "施工许可 / 工改系统"
+    config_model = PermitsConfig
+    sandbox = "connectors.permits.sandbox:create_app"
+
+    def check(self, config: PermitsConfig) -> CheckResult:
+        api = _Api(config)
+        try:
+            with api.client() as http:
+                api.authenticate(http)
+                api.fetch(http, Projects.path, {"pageSize": 1}, stream="projects")
+        except RetriableUpstreamError as exc:
+            if exc.message == "connection failed":
+                return CheckResult(False, f"cannot reach the permit system at {config.base_url}: connection failed")
+            return CheckResult(False, f"the permit system at {config.base_url} is not answering properly: {exc.message}")
+        except FatalUpstreamError as exc:
+            if "HTTP 401" in exc.message or "HTTP 403" in exc.message:
+                return CheckResult(False, "the permit system refused the app id / API key (HTTP 401): check app_id and api_key")
+            return CheckResult(False, f"the permit system refused the request: {exc.message}")
+        return CheckResult(True, f"connected to the permit system at {config.base_url}: credentials accepted")
+
+    def streams(self, config: PermitsConfig) -> list[Stream[PermitsConfig]]:
+        api = _Api(config)  # shared: one token for both streams
+        return [Enterprises(self, config, api), Projects(self, config, api)]
+
+    def normalise(self, stream: str, record: dict[str, Any]) -> list[Entity]:
+        if stream == "enterprises":
+            return [_enterprise(record)]
+        if stream == "projects":
+            return _project(record)
+        raise Rejection(f"the permits connector has no stream {stream!r}", field=None, value=stream)
+
+
+# -- normalisation (pure) ---------------------------------------------------------------------
+
+
+def _required(record: dict[str, Any], field: str) -> str:
+    value = record.get(field)
+    if value is None or not str(value).strip():
+        raise Rejection(f"required field {field} is missing", field=field, value=value)
+    return str(value).strip()
+
+
+def _optional(record: dict[str, Any], field: str) -> str | None:
+    value = record.get(field)
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def _date(record: dict[str, Any], field: str) -> dt.date | None:
+    value = _optional(record, field)
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        raise Rejection(f"{field} {value!r} is not a date (yyyy-MM-dd)", field=field, value=value) from None
+
+
+def _decimal(record: dict[str, Any], field: str) -> Decimal | None:
+    value = _optional(record, field)
+    if value is None:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise Rejection(f"{field} {value!r} is not a number", field=field, value=value) from None
+    if not number.is_finite() or number < 0:
+        raise Rejection(f"{field} {value!r} must be a non-negative number", field=field, value=value)
+    return number
+
+
+def _enterprise(record: dict[str, Any]) -> EnterpriseIn:
+    corp_type = _required(record, "corpType")
+    if corp_type not in CORP_KINDS:
+        raise Rejection(f"unknown corpType {corp_type!r}: expected one of {', '.join(CORP_KINDS)}", field="corpType", value=corp_type)
+    # The USCC itself is validated by the hub (GB 32100-2015).
+    return EnterpriseIn(
+        uscc=_required(record, "corpCode"), name=_required(record, "corpName"), kind=CORP_KINDS[corp_type],
+        legal_representative=_optional(record, "legalMan"), address=_optional(record, "address"),
+        short_name=_optional(record, "corpShortName"),
+    )
+
+
+def _party(record: dict[str, Any], prefix: str, kind: str) -> EnterpriseIn | None:
+    """The builder / contractor of a project as an enterprise — only with its full registry details.
+
+    A record carrying just code and name would blank the legal representative and address the
+    enterprises stream stored, so then the project relies on that stream instead.
+    """
+    code = _optional(record, f"{prefix}CorpCode")
+    if code is None or f"{prefix}LegalMan" not in record:
+        return None
+    return EnterpriseIn(
+        uscc=code, name=_required(record, f"{prefix}CorpName"), kind=kind,
+        legal_representative=_optional(record, f"{prefix}LegalMan"), address=_optional(record, f"{prefix}CorpAddress"),
+        short_name=_optional(record, f"{prefix}CorpShortName"),
+    )
+
+
+def _project(record: dict[str, Any]) -> list[Entity]:
+    status = _required(record, "projectStatus")
+    if status not in STATUSES:
+        raise Rejection(f"unknown projectStatus {status!r}: expected one of {', '.join(STATUSES)}", field="projectStatus", value=status)
+    sector = _required(record, "industry")
+    if sector not in SECTORS:
+        raise Rejection(f"unknown industry {sector!r}: expected one of {', '.join(sorted(SECTORS))}", field="industry", value=sector)
+    cycle_raw = record.get("labourCostCycle")
+    try:
+        cycle = 30 if cycle_raw in (None, "") else int(cycle_raw)  # 条例 Art. 24: at least monthly, 30 by default
+    except (TypeError, ValueError):
+        raise Rejection(f"labourCostCycle {cycle_raw!r} is not a number of days", field="labourCostCycle", value=cycle_raw) from None
+    if cycle <= 0:
+        raise Rejection(f"labourCostCycle must be a positive number of days, got {cycle}", field="labourCostCycle", value=cycle)
+    # permitNo (施工许可证编号: region + date + sequence + specialty) and regionCode are validated by the hub.
+    project = ProjectIn(
+        project_code=_required(record, "projectCode"), name=_required(record, "projectName"),
+        region_code=_required(record, "regionCode"), sector=sector, status=STATUSES[status],
+        contractor_uscc=_required(record, "contractorCorpCode"), builder_uscc=_optional(record, "builderCorpCode"),
+        address=_optional(record, "address"), permit_no=_optional(record, "permitNo"), permit_date=_date(record, "permitDate"),
+        contract_value=_decimal(record, "contractAmount"), contract_signed_on=_date(record, "contractSignDate"),
+        labour_cost_cycle_days=cycle, labour_cost_ratio=_decimal(record, "labourCostRatio"),
+        start_date=_date(record, "startDate"), planned_end_date=_date(record, "plannedEndDate"),
+    )
+    ratio = project.labour_cost_ratio
+    if ratio is not None and ratio > 1:
+        raise Rejection(f"labourCostRatio {ratio} must be a share between 0 and 1", field="labourCostRatio", value=str(ratio))
+    parties = [_party(record, "builder", "builder"), _party(record, "contractor", "general_contractor")]
+    return [*(p for p in parties if p is not None), project]
+
+
+__all__ = ["Enterprises", "PermitsConfig", "PermitsConnector", "Projects"]

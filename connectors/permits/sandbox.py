@@ -1,0 +1,348 @@
+"""Sandbox of the construction-permit / project-approval system (施工许可, 工改).
+
+The protocol (JSON REST; every answer is ``{"code": "0", "msg": "成功", "data": ...}``, errors carry
+an upper-case ``code`` and a Chinese ``msg``)::
+
+    POST /api/v1/auth/token     headers X-App-Id, X-Api-Key        → data {accessToken, expiresIn}
+    GET  /api/v1/enterprises    header X-Access-Token; ?cursor=&pageSize=1..100
+    GET  /api/v1/projects       idem
+    GET  /health
+
+Lists are ordered by ``updateTime`` (China Standard Time, ``YYYY-MM-DD HH:MM:SS``) then by the primary
+key (``corpCode`` / ``projectCode``); ``cursor`` is ``"<updateTime>|<key>"`` of the last record
+received, and a page answers ``records``, ``hasMore`` and ``nextCursor``.
+
+History: every builder (建设单位) and general contractor (施工总承包) of the world, and every project
+with its permit and contract, each updated at its own creation time. Live: every
+``live_interval_seconds`` of ``clock()`` after the world's ``today`` one event happens — a new project
+(now and then with a newly registered builder), or, every third event, an in-progress project stops
+or is completed. Protocol faults: ``duplicate_page_next``, ``cursor_backwards_next``,
+``expire_token_next`` and ``bad_records_next`` (a project whose 施工许可证编号 has an impossible date).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from connectors.sandbox.faults import FaultMiddleware, Faults
+
+if TYPE_CHECKING:
+    from connectors.sandbox.world import World
+
+log = logging.getLogger(__name__)
+
+#: The fixed credentials the sandbox accepts (the runner prints them).
+DEMO_CREDENTIALS = {"app_id": "hub-demo", "api_key": "permits-demo-api-key"}
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+TOKEN_TTL_SECONDS = 7200
+#: A demo left running for weeks stops inventing records here (memory stays bounded).
+MAX_LIVE_EVENTS = 10_000
+CST = dt.timezone(dt.timedelta(hours=8))
+#: Permit-system wording of the hub's enterprise kinds and project states.
+CORP_TYPES = {"builder": "建设单位", "general_contractor": "施工总承包"}
+STATUS_NAMES = {"in_progress": "在建", "stopped": "停工", "completed": "竣工"}
+_SPECIALTY = {"住建": "01", "交通": "02", "水利": "03"}  # last two digits of the permit number
+_INDUSTRY = {"住建": "47", "交通": "48", "水利": "48"}  # GB/T 4754 in the project code: 47 房屋建筑业, 48 土木工程建筑业
+
+
+def fmt_time(t: dt.datetime) -> str:
+    """An instant as the permit system writes it: China Standard Time, to the second."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def live_epoch(world: World) -> dt.datetime:
+    """When live events start: the world's ``today`` at 00:00 China Standard Time."""
+    return dt.datetime.combine(world.today, dt.time(0), tzinfo=CST).astimezone(dt.timezone.utc)
+
+
+def enterprise_record(e: dict[str, Any], update_time: dt.datetime) -> dict[str, Any]:
+    """A world enterprise as the permit system lists it."""
+    return {
+        "corpCode": e["uscc"], "corpName": e["name"], "corpShortName": e.get("short_name"),
+        "legalMan": e.get("legal_representative"), "address": e.get("address"), "corpType": CORP_TYPES[e["kind"]],
+        "regionCode": e["region_code"], "updateTime": fmt_time(update_time),
+    }
+
+
+def project_record(p: dict[str, Any], builder: dict[str, Any] | None, contractor: dict[str, Any],
+                   update_time: dt.datetime) -> dict[str, Any]:
+    """A world project with its permit and contract, and the registry details of its two parties."""
+    def day(d: dt.date | None) -> str | None:
+        return d.isoformat() if d else None
+
+    def money(v: Decimal | None) -> str | None:
+        return None if v is None else str(v)
+
+    b = builder or {}
+    return {
+        "projectCode": p["project_code"], "projectName": p["name"], "regionCode": p["region_code"], "address": p.get("address"),
+        "industry": p["sector"], "projectStatus": STATUS_NAMES[p["status"]],
+        "builderCorpCode": b.get("uscc"), "builderCorpName": b.get("name"), "builderCorpShortName": b.get("short_name"),
+        "builderLegalMan": b.get("legal_representative"), "builderCorpAddress": b.get("address"),
+        "contractorCorpCode": contractor["uscc"], "contractorCorpName": contractor["name"],
+        "contractorCorpShortName": contractor.get("short_name"), "contractorLegalMan": contractor.get("legal_representative"),
+        "contractorCorpAddress": contractor.get("address"),
+        "permitNo": p.get("permit_no"), "permitDate": day(p.get("permit_date")),
+        "contractAmount": money(p.get("contract_value")), "contractSignDate": day(p.get("contract_signed_on")),
+        "labourCostCycle": p.get("labour_cost_cycle_days", 30), "labourCostRatio": money(p.get("labour_cost_ratio")),
+        "startDate": day(p.get("start_date")), "plannedEndDate": day(p.get("planned_end_date")),
+        "updateTime": fmt_time(update_time),
+    }
+
+
+@lru_cache(maxsize=1)
+def _region_names() -> dict[str, str]:
+    from hub.regions import iter_regions
+
+    return {r.code: r.name for r in iter_regions()}
+
+
+class PermitSystem:
+    """What the permit system holds at a moment: the world's history plus the live events so far."""
+
+    STREAMS = {"enterprises": "corpCode", "projects": "projectCode"}
+
+    def __init__(self, world: World, *, live_interval_seconds: float) -> None:
+        if live_interval_seconds <= 0:
+            raise ValueError(f"live_interval_seconds must be positive, got {live_interval_seconds}")
+        self.world = world
+        self.interval = dt.timedelta(seconds=live_interval_seconds)
+        self.epoch = live_epoch(world)
+        self._reset()
+
+    def _reset(self) -> None:
+        w = self.world
+        self.records: dict[str, dict[str, dict[str, Any]]] = {"enterprises": {}, "projects": {}}
+        for e in w.enterprises.values():
+            if e["kind"] in CORP_TYPES:
+                self.records["enterprises"][e["uscc"]] = enterprise_record(e, e["created_at"])
+        for p in w.projects.values():
+            builder = w.enterprise_by_id(p["builder_id"]) if p.get("builder_id") else None
+            rec = project_record(p, builder, w.enterprise_by_id(p["contractor_id"]), p["created_at"])
+            self.records["projects"][p["project_code"]] = rec
+        self._templates = sorted(self.records["projects"])
+        self._in_progress = sorted(c for c, r in self.records["projects"].items() if r["projectStatus"] == "在建")
+        self._permits = {r["permitNo"] for r in self.records["projects"].values() if r["permitNo"]}
+        self.applied = 0
+        self._index: dict[str, list[tuple[str, str]]] = {}
+
+    # -- time -------------------------------------------------------------------------------
+
+    def events_due(self, now: dt.datetime) -> int:
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=dt.timezone.utc)
+        n = max(0, int((now - self.epoch) / self.interval))
+        if n > MAX_LIVE_EVENTS:
+            log.warning("permits sandbox: %d live events due, capped at %d", n, MAX_LIVE_EVENTS)
+        return min(n, MAX_LIVE_EVENTS)
+
+    def advance(self, now: dt.datetime) -> None:
+        """Apply the live events due at ``now`` (a clock moved backwards replays from the start)."""
+        n = self.events_due(now)
+        if n < self.applied:
+            self._reset()
+        while self.applied < n:
+            self.applied += 1
+            self._event(self.applied)
+            self._index.clear()
+
+    def _event(self, i: int) -> None:
+        at = self.epoch + i * self.interval
+        r = self.world.rng("permits-live", i)
+        projects = self.records["projects"]
+        if i % 3 == 0 and self._in_progress:
+            code = r.choice(self._in_progress)
+            status = r.choice(("stopped", "completed", "completed"))
+            self._in_progress.remove(code)
+            projects[code] = {**projects[code], "projectStatus": STATUS_NAMES[status], "updateTime": fmt_time(at)}
+            return
+        self._new_project(i, at, r)
+
+    def _new_project(self, i: int, at: dt.datetime, r: Any) -> None:
+        from hub.identifiers import make_uscc
+        from hub.seed import _names as N
+
+        template = self.records["projects"][r.choice(self._templates)]
+        county, sector = template["regionCode"], template["industry"]
+        names = _region_names()
+        prov = names.get(county[:2] + "0000", "")
+        city = names.get(county[:4] + "00", prov)
+        cname = names.get(county, "")
+        builder = {k: template[k] for k in template if k.startswith("builder")}
+        if r.random() < 0.3:  # a newly registered 建设单位: it appears in the enterprises list too
+            name, reg, org = N.builder_name(r, N.trade_name(r), sector=sector, city=city, county=cname)
+            uscc = make_uscc(r, region_code=county, registration=reg, org_type=org)
+            ent = {"uscc": uscc, "name": name, "short_name": N.short_name(name, (prov, city, cname)),
+                   "legal_representative": N.person_name(r), "address": N.address(r, city=city, county=cname),
+                   "kind": "builder", "region_code": county}
+            self.records["enterprises"].setdefault(uscc, enterprise_record(ent, at))
+            builder = {"builderCorpCode": uscc, "builderCorpName": name, "builderCorpShortName": ent["short_name"],
+                       "builderLegalMan": ent["legal_representative"], "builderCorpAddress": ent["address"]}
+        issued = at.astimezone(CST).date()
+        permit = next((p for seq in range(1, 100)
+                       if (p := f"{county}{issued:%Y%m%d}{seq:02d}{_SPECIALTY[sector]}") not in self._permits), None)
+        if permit:  # more than 99 permits a day in one county: the rest wait for tomorrow's numbers
+            self._permits.add(permit)
+        signed = issued - dt.timedelta(days=r.randint(10, 60))
+        start = issued + dt.timedelta(days=r.randint(3, 30))
+        code = f"{signed.year}-{county}-{_INDUSTRY[sector]}-0{r.choice('123')}-{900000 + i:06d}"
+        value = Decimal(round(min(8e8, max(2e6, r.lognormvariate(17.2, 1.0))), -3)).quantize(Decimal("0.01"))
+        self.records["projects"][code] = {
+            **template, **builder, "projectCode": code,
+            "projectName": N.project_name(r, sector=sector, city=city, county=cname, year=issued.year),
+            "address": f"{city}{cname}{N.road(r)}与{N.road(r)}交汇处{r.choice('东西南北')}侧", "projectStatus": "在建",
+            "permitNo": permit, "permitDate": issued.isoformat() if permit else None, "contractAmount": str(value),
+            "contractSignDate": signed.isoformat(), "labourCostCycle": 30,
+            "labourCostRatio": str(Decimal(r.randint(1500, 3000)) / 10000),
+            "startDate": start.isoformat(), "plannedEndDate": (start + dt.timedelta(days=r.randint(300, 1100))).isoformat(),
+            "updateTime": fmt_time(at),
+        }
+        self._in_progress.append(code)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def page(self, stream: str, after: tuple[str, str] | None, size: int) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``size`` records of ``stream`` after the (updateTime, key) ``after``; and whether more follow."""
+        key = self.STREAMS[stream]
+        index = self._index.get(stream)
+        if index is None:
+            index = self._index[stream] = sorted((r["updateTime"], r[key]) for r in self.records[stream].values())
+        start = bisect.bisect_right(index, after) if after else 0
+        chosen = index[start:start + size]
+        return [dict(self.records[stream][k]) for _, k in chosen], start + size < len(index)
+
+
+def cursor_of(record: dict[str, Any], key: str) -> str:
+    return f"{record['updateTime']}|{record[key]}"
+
+
+def _ok(data: Any) -> JSONResponse:
+    return JSONResponse({"code": "0", "msg": "成功", "data": data})
+
+
+def _error(status: int, code: str, msg: str) -> JSONResponse:
+    return JSONResponse({"code": code, "msg": msg, "data": None}, status_code=status)
+
+
+def _corrupt_permit(records: list[dict[str, Any]]) -> None:
+    """One record's 施工许可证编号 gets an impossible issue date (month 13): the hub must quarantine it."""
+    for rec in records:
+        if rec.get("permitNo"):
+            p = rec["permitNo"]
+            rec["permitNo"] = f"{p[:10]}1332{p[14:]}"
+            return
+    rec = records[0]
+    rec["permitNo"] = f"{rec['regionCode']}{rec['updateTime'][:4]}133201{_SPECIALTY.get(rec['industry'], '01')}"
+
+
+def create_app(
+    *,
+    world: World,
+    faults: Faults | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    live_interval_seconds: float = 20.0,
+    **options: Any,
+) -> Starlette:
+    """The permit-system sandbox over ``world``; ``options``: ``app_id`` / ``api_key`` (default ``DEMO_CREDENTIALS``)."""
+    unknown = set(options) - set(DEMO_CREDENTIALS)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}: use {', '.join(DEMO_CREDENTIALS)}")
+    faults = faults or Faults()
+    now = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+    creds = {**DEMO_CREDENTIALS, **options}
+    system = PermitSystem(world, live_interval_seconds=live_interval_seconds)
+    tokens: dict[str, dt.datetime] = {}
+    last_page: dict[str, dict[str, Any]] = {}
+
+    def instant() -> dt.datetime:
+        t = now()
+        return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+    async def token(request: Request) -> JSONResponse:
+        app_id, api_key = request.headers.get("X-App-Id", ""), request.headers.get("X-Api-Key", "")
+        if not (hmac.compare_digest(app_id, creds["app_id"]) and hmac.compare_digest(api_key, creds["api_key"])):
+            return _error(401, "INVALID_API_KEY", "应用编号或API密钥错误 (invalid app id or API key)")
+        value = secrets.token_urlsafe(24)
+        tokens[value] = instant() + dt.timedelta(seconds=TOKEN_TTL_SECONDS)
+        return _ok({"accessToken": value, "expiresIn": TOKEN_TTL_SECONDS})
+
+    def refused(request: Request) -> JSONResponse | None:
+        value = request.headers.get("X-Access-Token", "")
+        expiry = tokens.get(value)
+        if expiry is None:
+            return _error(401, "INVALID_TOKEN", "访问令牌无效，请先获取令牌 (invalid access token)")
+        if expiry <= instant() or faults.take("expire_token_next"):
+            tokens.pop(value, None)
+            return _error(401, "TOKEN_EXPIRED", "访问令牌已过期，请重新获取 (access token expired)")
+        return None
+
+    async def listing(request: Request) -> JSONResponse:
+        stream = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        if (denied := refused(request)) is not None:
+            return denied
+        try:
+            size = int(request.query_params.get("pageSize", DEFAULT_PAGE_SIZE))
+        except ValueError:
+            return _error(400, "INVALID_PARAM", "pageSize 必须是整数")
+        if size < 1:
+            return _error(400, "INVALID_PARAM", f"pageSize 必须在 1-{MAX_PAGE_SIZE} 之间")
+        size = min(size, MAX_PAGE_SIZE)
+        cursor = request.query_params.get("cursor") or None
+        after: tuple[str, str] | None = None
+        if cursor:
+            stamp, sep, key = cursor.partition("|")
+            try:
+                dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                return _error(400, "INVALID_PARAM", f"cursor 格式错误: {cursor!r} (应为 'yyyy-MM-dd HH:mm:ss|主键')")
+            after = (stamp, key) if sep else (stamp, "")
+        if stream in last_page and faults.take("duplicate_page_next"):
+            return _ok(last_page[stream])  # the previous page, served again
+        system.advance(instant())
+        records, has_more = system.page(stream, after, size)
+        next_cursor = cursor_of(records[-1], PermitSystem.STREAMS[stream]) if records else cursor
+        if cursor and faults.take("cursor_backwards_next"):
+            stamp = dt.datetime.strptime(cursor.partition("|")[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(days=1)
+            next_cursor = f"{stamp:%Y-%m-%d %H:%M:%S}|{cursor.partition('|')[2]}"
+        if stream == "projects" and records and faults.take("bad_records_next"):
+            _corrupt_permit(records)
+        data = {"records": records, "pageSize": size, "hasMore": has_more, "nextCursor": next_cursor}
+        last_page[stream] = data
+        return _ok(data)
+
+    async def health(_: Request) -> JSONResponse:
+        return _ok({"status": "ok", "liveEvents": system.applied})
+
+    app = Starlette(
+        routes=[
+            Route("/api/v1/auth/token", token, methods=["POST"]),
+            Route("/api/v1/enterprises", listing),
+            Route("/api/v1/projects", listing),
+            Route("/health", health),
+        ],
+        middleware=[Middleware(FaultMiddleware, faults=faults)],
+    )
+    app.state.faults = faults
+    app.state.system = system
+    app.state.credentials = dict(creds)
+    return app
+
+
+__all__ = ["DEMO_CREDENTIALS", "MAX_PAGE_SIZE", "PermitSystem", "create_app", "enterprise_record", "live_epoch", "project_record"]
