@@ -151,8 +151,9 @@ class HubGraphQL(GraphQL):
         )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The hub's ASGI app for ``settings`` (default: from the environment)."""
+def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | None = None) -> Starlette:
+    """The hub's ASGI app for ``settings`` (default: from the environment); ``extra_routes`` are
+    appended (``hub serve`` mounts the sandboxes there)."""
     settings = settings or get_settings()
     engine = make_async_engine(settings.resolved_database_url())
     sessions = async_session_factory(engine)
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Mount("/static/graphiql", StaticFiles(directory=SCHEMA_DIR / "static" / "graphiql"), name="graphiql-static"),
+            *(extra_routes or []),
         ],
         lifespan=lifespan,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -11,6 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from starlette.routing import Mount
+
+from hub.demo import DemoWorld
 from hub.settings import Settings, get_settings
 
 app = typer.Typer(help="根治欠薪数据中枢 — the wage-arrears supervision hub.", no_args_is_help=True, add_completion=False)
@@ -44,7 +48,7 @@ def _progress() -> Progress:
     )
 
 
-def run_seed(settings: Settings, *, scale: str, seed: int, region: str) -> dict:
+def run_seed(settings: Settings, *, scale: str, seed: int, region: str, today: dt.date | None = None) -> dict:
     """Seed demo data with a progress bar per table; returns the seed summary's highlights."""
     from hub.crypto import Cipher
     from hub.db import make_engine
@@ -60,7 +64,8 @@ def run_seed(settings: Settings, *, scale: str, seed: int, region: str) -> dict:
             progress.update(tasks[table], completed=done, total=total)
 
         summary = seed_database(
-            engine, scale=scale, seed=seed, cipher=Cipher(settings.resolved_secret_key()), region=region, progress=report
+            engine, scale=scale, seed=seed, cipher=Cipher(settings.resolved_secret_key()), region=region, progress=report,
+            today=today,
         )
     engine.dispose()
     table = Table(title=f"demo data ({scale}, seed {seed})")
@@ -135,24 +140,50 @@ def serve(
     seeded = False
     if settings.seed_on_start and _database_empty(settings):
         console.print(f"[bold]seeding demo data[/] (scale {settings.seed_scale}, region {settings.demo_region})")
-        run_seed(settings, scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region)
+        today = dt.date.today()
+        run_seed(settings, scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today)
+        DemoWorld(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today).save(settings)
         seeded = True
     key = _demo_key(settings, create=seeded)
-    broker = setup_broker(settings.broker_url)
-    worker = None
-    if settings.broker_url.startswith("memory://"):
-        worker = InProcessWorker(broker)
-        worker.start()
     base = f"http://{host}:{port}"
+    routes: list = []
+    if settings.sandboxes:
+        from hub.crypto import Cipher
+        from hub.db import make_engine
+        from hub.demo import configure_demo_connectors, sandboxes
+
+        world = DemoWorld.load(settings)
+        with console.status(f"building the sandboxes' world ({world.scale}, seed {world.seed}, {world.today})…"):
+            boxes = sandboxes(world)
+        routes = [Mount(f"/sandbox/{b.kind}", app=b.app, name=f"sandbox-{b.kind}") for b in boxes]
+        engine = make_engine(url)
+        made = configure_demo_connectors(engine, cipher=Cipher(settings.resolved_secret_key()), base_url=base,
+                                         boxes=boxes, world=world)
+        engine.dispose()
+        if made:
+            console.print(f"configured demo connectors: {', '.join(made)}")
+    broker = setup_broker(settings.broker_url)
+    worker = scheduler = None
+    if settings.broker_url.startswith("memory://"):
+        from hub.actors import Scheduler
+
+        worker = InProcessWorker(broker, threads=4)
+        worker.start()
+        scheduler = Scheduler(interval=5)
+        scheduler.start()
     console.rule("[bold green]根治欠薪数据中枢 is running")
     console.print(f"GraphiQL   {base}/graphql" + (f"#key={key}" if key else ""))
     console.print(f"GraphQL    POST {base}/graphql  (header X-API-Key)")
     console.print(f"Health     {base}/healthz   {base}/readyz   {base}/metrics")
     if key:
         console.print(f"Demo admin API key: [bold]{key}[/]  (kept in {settings.data_dir / DEMO_KEY_FILE})")
+    for route in routes:
+        console.print(f"Sandbox    {base}{route.path}/")
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+        uvicorn.run(create_app(settings, extra_routes=routes), host=host, port=port, log_level=settings.log_level.lower())
     finally:
+        if scheduler:
+            scheduler.stop()
         if worker:
             worker.stop()
 
@@ -188,6 +219,19 @@ def scheduler(interval: float = typer.Option(5.0, "--interval", help="Seconds be
     except KeyboardInterrupt:
         pass
     sched.stop()
+
+
+@app.command()
+def sandbox(
+    base_port: int = typer.Option(8100, "--base-port", help="First port; each sandbox gets the next one."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+) -> None:
+    """Run the simulated upstreams on local ports, for someone developing a connector."""
+    from connectors.sandbox.runner import run_sandboxes
+
+    settings = get_settings()
+    world = DemoWorld.load(settings)
+    run_sandboxes(host=host, base_port=base_port, seed=world.seed, scale=world.scale, region=world.region, today=world.today)
 
 
 @app.command()

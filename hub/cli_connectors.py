@@ -128,7 +128,8 @@ def sync(
                 f"{stats.unchanged:,} same · {stats.quarantined:,} quarantined · {stats.pages} pages"))
 
         try:
-            result = SyncEngine(engine, cipher=_cipher()).run(instance_id, full_refresh=full, streams=stream or None, progress=report)
+            sync = SyncEngine(engine, cipher=_cipher(), lease_seconds=get_settings().sync_lease_seconds)
+            result = sync.run(instance_id, full_refresh=full, streams=stream or None, progress=report)
         except LeaseHeld as exc:
             console.print(f"[yellow]{exc}[/]")
             raise typer.Exit(1) from exc

@@ -210,8 +210,11 @@ class Ingestor:
             uscc = _ident(validate_uscc, e.uscc, "uscc")
             if not e.name.strip():
                 raise _Reject("enterprise name is empty", "name")
-            return uscc, {"uscc": uscc, "name": e.name.strip(), "kind": e.kind, "region_code": uscc[2:8],
-                          "legal_representative": e.legal_representative, "address": e.address, "short_name": e.short_name}
+            values = {"uscc": uscc, "name": e.name.strip(), "kind": e.kind, "region_code": uscc[2:8]}
+            # A source that does not know an optional detail must not erase what another source sent.
+            optional = {"legal_representative": e.legal_representative, "address": e.address, "short_name": e.short_name}
+            values.update({k: v for k, v in optional.items() if v is not None})
+            return uscc, values
 
         rows, problems = self._prepare(batch, make)
         return self._upsert(m.Enterprise, rows, ["uscc"], problems)

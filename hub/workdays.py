@@ -76,18 +76,38 @@ def add_working_days(start: dt.date, n: int) -> dt.date:
     return d
 
 
+@lru_cache(maxsize=64)
+def _year_prefix(year: int) -> tuple[int, ...]:
+    """``prefix[k]`` = working days among the first ``k`` days of ``year`` (so ``prefix[yday]`` counts up to that day)."""
+    day = dt.date(year, 1, 1)
+    one = dt.timedelta(days=1)
+    prefix = [0]
+    while day.year == year:
+        prefix.append(prefix[-1] + is_workday(day))
+        day += one
+    return tuple(prefix)
+
+
+def _through(d: dt.date) -> int:
+    """Working days from 1 January of ``d``'s year up to and including ``d``."""
+    return _year_prefix(d.year)[d.timetuple().tm_yday]
+
+
 def working_days_between(a: dt.date, b: dt.date) -> int:
     """The number of working days ``d`` with ``a < d <= b`` (negative when ``b`` is before ``a``).
 
     The inverse of :func:`add_working_days`: ``working_days_between(a, add_working_days(a, n)) == n``.
+    Counted from per-year prefix sums, so a span of years costs no more than a span of days.
     """
+    if isinstance(a, dt.datetime):
+        a = a.date()
+    if isinstance(b, dt.datetime):
+        b = b.date()
     if b < a:
         return -working_days_between(b, a)
-    count = 0
-    d = a
-    one = dt.timedelta(days=1)
-    while d < b:
-        d += one
-        if is_workday(d):
-            count += 1
-    return count
+    if a.year == b.year:
+        return _through(b) - _through(a)
+    total = _year_prefix(a.year)[-1] - _through(a) + _through(b)
+    for year in range(a.year + 1, b.year):
+        total += _year_prefix(year)[-1]
+    return total

@@ -36,6 +36,10 @@ class ConnectorConfig(BaseModel):
     base_url: str = Field(description="The upstream's base URL, e.g. https://bank.example.cn/wage-api/")
     timeout_seconds: float = Field(default=30.0, gt=0, le=300, description="Per-request timeout.")
     page_size: int = Field(default=200, ge=1, le=5000, description="Records asked for per page.")
+    start_date: dt.date | None = Field(
+        default=None,
+        description="On a stream's first sync (no bookmark yet), read only records updated on or after this day. Empty: everything.",
+    )
 
     @classmethod
     def secret_fields(cls) -> list[str]:

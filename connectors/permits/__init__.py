@@ -129,6 +129,9 @@ class _PermitStream(Stream[PermitsConfig]):
 
     def read(self, state: dict[str, Any]) -> Iterator[Page]:
         cursor: str | None = state.get("cursor")
+        if cursor is None and self.config.start_date:
+            # First sync with a start date: begin at that day's first update time (cursor = "time|key").
+            cursor = f"{self.config.start_date:%Y-%m-%d} 00:00:00|"
         with self.api.client() as http:
             while True:
                 params: dict[str, Any] = {"pageSize": self.config.page_size}

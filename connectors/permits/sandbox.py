@@ -39,6 +39,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.sandbox.faults import FaultMiddleware, Faults
+from hub.identifiers import make_uscc
+from hub.seed import _names as N
 
 if TYPE_CHECKING:
     from connectors.sandbox.world import World
@@ -125,6 +127,7 @@ class PermitSystem:
         self.world = world
         self.interval = dt.timedelta(seconds=live_interval_seconds)
         self.epoch = live_epoch(world)
+        self._capped = False
         self._reset()
 
     def _reset(self) -> None:
@@ -138,7 +141,12 @@ class PermitSystem:
             rec = project_record(p, builder, w.enterprise_by_id(p["contractor_id"]), p["created_at"])
             self.records["projects"][p["project_code"]] = rec
         self._templates = sorted(self.records["projects"])
-        self._in_progress = sorted(c for c, r in self.records["projects"].items() if r["projectStatus"] == "在建")
+        self._corp_names = {r["corpName"] for r in self.records["enterprises"].values()}
+        self._in_progress: list[str] = []
+        self._slot: dict[str, int] = {}
+        for code in sorted(c for c, r in self.records["projects"].items() if r["projectStatus"] == "在建"):
+            self._start(code)
+        self._next_seq: dict[tuple[str, dt.date], int] = {}
         self._permits = {r["permitNo"] for r in self.records["projects"].values() if r["permitNo"]}
         self.applied = 0
         self._index: dict[str, list[tuple[str, str]]] = {}
@@ -149,8 +157,9 @@ class PermitSystem:
         if now.tzinfo is None:
             now = now.replace(tzinfo=dt.timezone.utc)
         n = max(0, int((now - self.epoch) / self.interval))
-        if n > MAX_LIVE_EVENTS:
-            log.warning("permits sandbox: %d live events due, capped at %d", n, MAX_LIVE_EVENTS)
+        if n > MAX_LIVE_EVENTS and not self._capped:
+            self._capped = True
+            log.warning("permits sandbox: %d live events due, capped at %d (no more live records)", n, MAX_LIVE_EVENTS)
         return min(n, MAX_LIVE_EVENTS)
 
     def advance(self, now: dt.datetime) -> None:
@@ -170,15 +179,12 @@ class PermitSystem:
         if i % 3 == 0 and self._in_progress:
             code = r.choice(self._in_progress)
             status = r.choice(("stopped", "completed", "completed"))
-            self._in_progress.remove(code)
+            self._stop(code)
             projects[code] = {**projects[code], "projectStatus": STATUS_NAMES[status], "updateTime": fmt_time(at)}
             return
         self._new_project(i, at, r)
 
     def _new_project(self, i: int, at: dt.datetime, r: Any) -> None:
-        from hub.identifiers import make_uscc
-        from hub.seed import _names as N
-
         template = self.records["projects"][r.choice(self._templates)]
         county, sector = template["regionCode"], template["industry"]
         names = _region_names()
@@ -186,8 +192,9 @@ class PermitSystem:
         city = names.get(county[:4] + "00", prov)
         cname = names.get(county, "")
         builder = {k: template[k] for k in template if k.startswith("builder")}
-        if r.random() < 0.3:  # a newly registered 建设单位: it appears in the enterprises list too
-            name, reg, org = N.builder_name(r, N.trade_name(r), sector=sector, city=city, county=cname)
+        name, reg, org = N.builder_name(r, N.trade_name(r), sector=sector, city=city, county=cname)
+        if r.random() < 0.3 and name not in self._corp_names:  # a newly registered 建设单位, in the enterprises list too
+            self._corp_names.add(name)
             uscc = make_uscc(r, region_code=county, registration=reg, org_type=org)
             ent = {"uscc": uscc, "name": name, "short_name": N.short_name(name, (prov, city, cname)),
                    "legal_representative": N.person_name(r), "address": N.address(r, city=city, county=cname),
@@ -196,10 +203,7 @@ class PermitSystem:
             builder = {"builderCorpCode": uscc, "builderCorpName": name, "builderCorpShortName": ent["short_name"],
                        "builderLegalMan": ent["legal_representative"], "builderCorpAddress": ent["address"]}
         issued = at.astimezone(CST).date()
-        permit = next((p for seq in range(1, 100)
-                       if (p := f"{county}{issued:%Y%m%d}{seq:02d}{_SPECIALTY[sector]}") not in self._permits), None)
-        if permit:  # more than 99 permits a day in one county: the rest wait for tomorrow's numbers
-            self._permits.add(permit)
+        permit = self._permit_no(county, issued, _SPECIALTY[sector])
         signed = issued - dt.timedelta(days=r.randint(10, 60))
         start = issued + dt.timedelta(days=r.randint(3, 30))
         code = f"{signed.year}-{county}-{_INDUSTRY[sector]}-0{r.choice('123')}-{900000 + i:06d}"
@@ -214,7 +218,30 @@ class PermitSystem:
             "startDate": start.isoformat(), "plannedEndDate": (start + dt.timedelta(days=r.randint(300, 1100))).isoformat(),
             "updateTime": fmt_time(at),
         }
+        self._start(code)
+
+    def _permit_no(self, county: str, issued: dt.date, specialty: str) -> str | None:
+        """The next free 施工许可证编号 of a county and day: region(6) date(8) sequence(2) specialty(2)."""
+        seq = self._next_seq.get((county, issued), 1)
+        while seq <= 99:
+            permit = f"{county}{issued:%Y%m%d}{seq:02d}{specialty}"
+            seq += 1
+            if permit not in self._permits:
+                self._next_seq[(county, issued)] = seq
+                self._permits.add(permit)
+                return permit
+        self._next_seq[(county, issued)] = seq
+        return None  # more than 99 permits a day in one county: the rest wait for a number
+
+    def _start(self, code: str) -> None:
+        self._slot[code] = len(self._in_progress)
         self._in_progress.append(code)
+
+    def _stop(self, code: str) -> None:
+        # swap-remove: O(1), and as deterministic as the events themselves
+        i, last = self._slot.pop(code), self._in_progress.pop()
+        if last != code:
+            self._in_progress[i], self._slot[last] = last, i
 
     # -- reading ----------------------------------------------------------------------------
 

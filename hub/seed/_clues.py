@@ -17,7 +17,7 @@ from typing import Any
 from hub.models.clues import CHANNELS
 from hub.seed import _names as N
 from hub.seed._generate import (
-    CST, SENSITIVE_PAYLOAD_FIELDS, Ent, Person, Proj, Row, World, fmt_local, local_at, month_str, payload_hash, spread,
+    CST, SENSITIVE_PAYLOAD_FIELDS, Ent, Person, Proj, Row, World, fmt_local, local_at, payload_hash, spread,
 )
 from hub.workdays import add_working_days, is_workday, working_days_between
 
@@ -106,7 +106,7 @@ def _specials(w: World) -> dict[dt.date, list[dict[str, Any]]]:
     mine = [q for q in w.projects if repeat in q.employers]
     for k in range(12):  # Highlight (3): ≥ 10 clues in the last 90 days against one enterprise
         q = mine[k % len(mine)]
-        add(T - days(85 - 7 * k), "repeat_enterprise" if k == 0 else None, project=q, respondent=repeat)
+        add(T - days(85 - 7 * k), None, project=q, respondent=repeat)
     g = by_role["group_case"]
     add(T - days(6), "group_case_clue", project=g, respondent=g.employers[0], headcount=23, amount=186000.0, months=3,
         status="in_progress", channels=[("walk_in", 0, "full", "new", None)])
@@ -129,7 +129,7 @@ def clue_rows(w: World) -> Iterator[tuple[str, Row]]:
     n_special = sum(len(v) for v in specials.values())
     day_list = [T - dt.timedelta(days=364 - i) for i in range(365)]
     weights = [(1.0 if is_workday(d) else 0.35) * MONTH_FACTOR.get(d.month, 1.0) for d in day_list]
-    for day, count in zip(day_list, spread(max(0, w.plan.clues - n_special), weights)):
+    for day, count in zip(day_list, spread(max(0, w.plan.clues - n_special), weights), strict=True):
         r = w.rng("clues", day)
         specs = [_spec(w, r, day) for _ in range(count)]
         for s in specs:
@@ -231,7 +231,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         "content": text, "status": status, "colour": colour,
         "handling_region_code": city if status in ("received", "returned") else county,
         "sector": "工程建设" if proj else "非工程", "complainant_name": person.name if person else None,
-        "complainant_phone": person.phone if person else None, "complainant_id_enc": id_fields[0], "complainant_id_hash": id_fields[1], "complainant_id_masked": id_fields[2],
+        "complainant_phone": person.phone if person else None, "complainant_id_enc": id_fields[0],
+        "complainant_id_hash": id_fields[1], "complainant_id_masked": id_fields[2],
         "respondent_name": resp_full, "respondent_name_norm": N.normalise_company(resp_full, w.name_prefixes),
         "respondent_uscc": resp.uscc if resp else None, "respondent_address": proj.address if proj else None,
         "enterprise_id": resp.id if resp else None, "project_id": proj.id if proj else None, "amount": amount,
@@ -299,8 +300,6 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
                              "enterprise_id": resp.id if resp else None, "source_ids": source_ids, "colour": colour,
                              "headcount": headcount, "amount": str(amount),
                              "complainant_phone": person.phone if person else None}
-        if key == "repeat_enterprise":
-            w.highlights[key].update(uscc=resp.uscc, name=resp.name) if resp else None
 
 
 def _ym_back(d: dt.date, k: int) -> tuple[int, int]:
@@ -369,7 +368,10 @@ def _actions(w: World, r: random.Random, cid: int, status: str, times: dict[str,
         steps.append(("call_back", intake, "closed", "called_back", county, county, f"回访：{satisfaction}"))
     prev = None
     for action, actor, frm, to, fr, tr, note in steps:
-        at = times.get(to) if action != "supervise" else min(times["in_progress"] + dt.timedelta(hours=r.randint(2, 30)), w.end_of_today)
+        if action == "supervise":
+            at = min(times["in_progress"] + dt.timedelta(hours=r.randint(2, 30)), w.end_of_today)
+        else:
+            at = times.get(to)
         at = at or times["received"]
         if prev and at <= prev:
             at = prev + dt.timedelta(minutes=5)

@@ -15,7 +15,6 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from hub.crypto import Cipher
@@ -169,7 +168,9 @@ class World:
         root = self.regions[region]
         if plan.level == "province":
             self.root = region[:2] + "0000"
-            self.counties = [c for c, r in self.regions.items() if r.level == "county" and c[:2] == region[:2]]
+            # the counties of ``region`` first (when it is a city): they host the special situations
+            self.counties = sorted((c for c, r in self.regions.items() if r.level == "county" and c[:2] == region[:2]),
+                                   key=lambda c: (not c.startswith(region[:4]) or region[2:4] == "00", c))
         else:
             if root.level == "county":
                 raise ValueError(f"region {region} is a county: seed a city (e.g. 370800) or a province")
@@ -385,7 +386,7 @@ class Generation:
         while counts[0] < len(ROLES) + 2:  # the first county hosts the special situations
             big = counts.index(max(counts[1:]), 1)
             counts[0], counts[big] = counts[0] + 1, counts[big] - 1
-        self.counts = dict(zip(w.counties, counts))
+        self.counts = dict(zip(w.counties, counts, strict=True))
 
     @property
     def highlights(self) -> dict[str, Any]:
@@ -456,7 +457,9 @@ def _finale(w: World) -> Iterator[tuple[str, Row]]:
                 "blacklisted_until": dt.date(T.year + 2, rr.randint(1, 12), 1) if ent.blacklisted else None,
                 "evidence": evidence, "rated_at": min(rated, w.end_of_today), "region_code": w.region_for(ent.region_code),
             }
-    if w.repeat_ent and "repeat_enterprise" in w.highlights:
-        w.highlights["repeat_enterprise"].update(
-            enterprise_id=w.repeat_ent.id, uscc=w.repeat_ent.uscc, name=w.repeat_ent.name, credit_level="C",
-            clues_last_90_days=len(w.recent_clues.get(w.repeat_ent.id, [])))
+    if w.repeat_ent:
+        recent = w.recent_clues.get(w.repeat_ent.id, [])
+        w.highlights["repeat_enterprise"] = {
+            "enterprise_id": w.repeat_ent.id, "uscc": w.repeat_ent.uscc, "name": w.repeat_ent.name, "credit_level": "C",
+            "clues_last_90_days": len(recent), "clue_nos": recent,
+        }

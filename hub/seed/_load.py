@@ -9,6 +9,8 @@ stays bounded. Both backends receive the same Python values and store the same d
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +27,7 @@ TABLE_ORDER = (
 )
 
 Progress = Callable[[str, int, int], None]
+Batch = list[tuple[str, list[dict[str, Any]]]]
 
 
 def load_regions(engine: Engine) -> int:
@@ -36,7 +39,8 @@ def load_regions(engine: Engine) -> int:
     with engine.begin() as conn:
         have = set(conn.scalars(select(table.c.code)))
         rows = [
-            {"code": r.code, "name": r.name, "full_name": r.full_name, "level": r.level, "kind": r.kind, "parent_code": r.parent_code}
+            {"code": r.code, "name": r.name, "full_name": r.full_name, "level": r.level, "kind": r.kind,
+             "parent_code": r.parent_code}
             for r in iter_regions()
             if r.code not in have
         ]
@@ -73,27 +77,46 @@ class Loader:
     """Buffers rows and writes them in batches, parents first; counts what it wrote."""
 
     def __init__(self, engine: Engine, *, batch_size: int = 20_000, progress: Progress | None = None,
-                 totals: dict[str, int] | None = None) -> None:
+                 totals: dict[str, int] | None = None, threaded: bool = True) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.batch_size = batch_size
         self.progress = progress
         self.totals = dict(totals or {})
+        self.threaded = threaded
         tables = Base.metadata.tables
         self.columns = {name: _Columns(tables[name]) for name in TABLE_ORDER}  # type: ignore[arg-type]
         self.buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLE_ORDER}
         self.counts: dict[str, int] = dict.fromkeys(TABLE_ORDER, 0)
         self.pending = 0
+        self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
+        self._written: queue.Queue[Batch] = queue.Queue()
+        self._error: BaseException | None = None
 
     def load(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
-        """Write every row of the stream; returns the row count per table."""
-        buffers = self.buffers
-        for table, row in rows:
-            buffers[table].append(row)
-            self.pending += 1
-            if self.pending >= self.batch_size:
-                self.flush()
-        self.flush()
+        """Write every row of the stream; returns the row count per table.
+
+        With ``threaded`` (the default) a writer thread writes batch N while the stream generates
+        batch N+1: the database works (index upkeep, foreign-key checks) while Python generates.
+        Batches are still written one after another, in stream order.
+        """
+        writer = threading.Thread(target=self._writer, name="seed-writer", daemon=True) if self.threaded else None
+        if writer:
+            writer.start()
+        try:
+            for table, row in rows:
+                self.buffers[table].append(row)  # flush() swaps in fresh lists: no local alias
+                self.pending += 1
+                if self.pending >= self.batch_size:
+                    self.flush()
+            self.flush()
+        finally:
+            if writer:
+                self._put(None)
+                writer.join()
+        self._report()
+        if self._error:
+            raise self._error
         if self.postgres:
             self._reset_sequences()
         if self.progress:
@@ -102,22 +125,61 @@ class Loader:
         return dict(self.counts)
 
     def flush(self) -> None:
-        """Write every buffered row, parents first, in one transaction."""
+        """Hand every buffered row to the writer (parents first, one transaction)."""
         if not self.pending:
             return
-        batches = [(n, [self.columns[n].complete(r) for r in self.buffers[n]]) for n in TABLE_ORDER if self.buffers[n]]
+        batch = [(n, self.buffers[n]) for n in TABLE_ORDER if self.buffers[n]]
+        self.buffers = {name: [] for name in TABLE_ORDER}
+        self.pending = 0
+        if self.threaded:
+            self._put(batch)
+            self._report()
+        else:
+            self._write(batch)
+            self._written.put(batch)
+            self._report()
+
+    def _put(self, batch: Batch | None) -> None:
+        while True:
+            if self._error and batch is not None:
+                raise self._error
+            try:
+                self._queue.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _writer(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error:
+                continue  # keep draining so that the producer never blocks
+            try:
+                self._write(batch)
+                self._written.put(batch)
+            except BaseException as exc:  # re-raised in the producer's thread
+                self._error = exc
+
+    def _report(self) -> None:
+        """Count written batches and tell ``progress`` (always from the caller's thread)."""
+        while True:
+            try:
+                batch = self._written.get_nowait()
+            except queue.Empty:
+                return
+            for name, rows in batch:
+                self.counts[name] += len(rows)
+                if self.progress:
+                    self.progress(name, self.counts[name], max(self.totals.get(name, 0), self.counts[name]))
+
+    def _write(self, batch: Batch) -> None:
+        """Write one batch, parents first, in one transaction."""
+        batch = [(n, [self.columns[n].complete(r) for r in rows]) for n, rows in batch]
         if self.postgres:
-            self._copy(batches)
+            self._copy(batch)
         else:
             with self.engine.begin() as conn:
-                for name, rows in batches:
+                for name, rows in batch:
                     conn.execute(insert(self.columns[name].table), rows)
-        for name, rows in batches:
-            self.counts[name] += len(rows)
-            self.buffers[name] = []
-            if self.progress:
-                self.progress(name, self.counts[name], max(self.totals.get(name, 0), self.counts[name]))
-        self.pending = 0
 
     def _copy(self, batches: list[tuple[str, list[dict[str, Any]]]]) -> None:
         """PostgreSQL: ``COPY ... FROM STDIN`` per table through psycopg 3, one transaction."""
@@ -149,7 +211,8 @@ class Loader:
         with self.engine.begin() as conn:
             for name in TABLE_ORDER:
                 conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {name}"
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) "
+                    f"FROM {name}"
                 )
 
 

@@ -52,7 +52,10 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
     ext_gc = [e for e in w.external if e.kind == "general_contractor"]
     contractor = r.choice(ext_gc) if ext_gc and r.random() < 0.08 else pick("general_contractor")
     ext_b = [e for e in w.external if e.kind == "builder"]
-    builder = r.choice(ext_b) if sector == "住建" and ext_b and r.random() < 0.04 else r.choice(w.pools[county]["builder/" + sector])
+    if sector == "住建" and ext_b and r.random() < 0.04:
+        builder = r.choice(ext_b)
+    else:
+        builder = r.choice(w.pools[county]["builder/" + sector])
     employers: list[Ent] = [w.repeat_ent] if "repeat_employer" in roles else []
     for kind, lo, hi in (("labour_service", 1, 3), ("subcontractor", 0, 2)):
         for _ in range(r.randint(lo, hi)):
@@ -89,7 +92,10 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
         late = r.random() < 0.05 and not roles
         opened = contract + days(r.randint(31, 75) if late else r.randint(3, 28))
         f = r.random()
-        filed = None if f < 0.03 and not roles else opened + days(r.randint(31, 60) if f < 0.09 and not roles else r.randint(1, 25))
+        if f < 0.03 and not roles:
+            filed = None
+        else:
+            filed = opened + days(r.randint(31, 60) if f < 0.09 and not roles else r.randint(1, 25))
         bank = r.choice(N.BANKS)
         proj.account_id = aid = w.next_id("wage_accounts")
         acc = {
@@ -168,7 +174,8 @@ def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, 
         chosen.add(idx)
         p = w.person(idx, local=w.counties)
         if j < managers:
-            role, wtype, employer, team, leader, rate = "管理人员", MANAGER_TYPES[j], proj.contractor, None, False, r.randint(6000, 12000)
+            role, wtype, employer, team, leader = "管理人员", MANAGER_TYPES[j], proj.contractor, None, False
+            rate = r.randint(6000, 12000)  # monthly
             entry = proj.start
         else:
             if team_left == 0:
@@ -204,13 +211,13 @@ def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, 
         })
         if role == "建筑工人" and len(proj.contacts) < 4 and exit_ is None:
             proj.contacts.append(p)
-        a, b = max(first, mi(entry)), min(last, mi(exit_) if exit_ else nm - 1)
-        for i in range(a, b + 1):
+        e_mi, x_mi = mi(entry), mi(exit_) if exit_ else nm
+        for i in range(max(first, e_mi), min(last, x_mi) + 1):
             d = BASE_DAYS.get(months[i][1], 24) + int(r.random() * 5) - 2
-            if i == mi(entry):
+            if i == e_mi:  # joined this month
                 d = min(d, max(1, (31 - entry.day) * 4 // 5))
-            if exit_ and i == mi(exit_):
-                d = min(d, max(1, exit_.day * 4 // 5))
+            if i == x_mi:  # left this month
+                d = min(d, max(1, exit_.day * 4 // 5))  # type: ignore[union-attr]
             total = rate * d // 24 if role == "管理人员" else rate * d
             total = min(12000, max(3000, total))  # monthly pay ¥3,000–¥12,000
             if role != "管理人员":
@@ -346,7 +353,9 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
         yield "guarantee_deposits", row
         return
     credit = proj.contractor.credit
-    rate = {"A": Decimal("0.0050") if r.random() < 0.2 else Decimal("0.0100"), "B": Decimal("0.0200"), "C": Decimal("0.0300")}[credit]
+    # A with clean years → reduced (never below 0.5%); B → 2%; C (arrears history) → higher rate
+    rate = {"A": Decimal("0.0050") if r.random() < 0.2 else Decimal("0.0100"), "B": Decimal("0.0200"),
+            "C": Decimal("0.0300")}[credit]
     late = r.random() < 0.04 and not proj.roles
     deposited = add_working_days(contract, r.randint(25, 40) if late else r.randint(3, 18))
     row.update(rate=rate, amount=(value * rate).quantize(Decimal("1")), deposited_on=deposited, created_at=local_at(deposited, r),
@@ -355,13 +364,14 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
         warn(w, "W11", "red", ("project", proj.id), proj, month_str((contract.year, contract.month)),
              f"{proj.name}未在施工合同签订后20个工作日内存储工资保证金", "人社部发〔2021〕65号（20个工作日内存储）",
              local_at(add_working_days(contract, 21), r), resolved=local_at(deposited, r))
-    kind = "expired_guarantee" if "expired_guarantee" in proj.roles else "expiring_guarantee" if "expiring_guarantee" in proj.roles else None
+    kind = next((k for k in ("expired_guarantee", "expiring_guarantee") if k in proj.roles), None)
     x = r.random()
     if kind or x < 0.55:
         insurer = x > 0.47 and not kind
         row["kind"] = "insurance" if insurer else "bank_guarantee"
         row["guarantee_no"] = f"{'BX' if insurer else 'BH'}{deposited:%Y%m%d}{did:08d}"
-        row["issuer"] = f"中国人民财产保险股份有限公司{w.names(proj.region_code)[1]}分公司" if insurer else f"{r.choice(N.BANKS)[0]}{w.names(proj.region_code)[1]}分行"
+        city = w.names(proj.region_code)[1]
+        row["issuer"] = f"中国人民财产保险股份有限公司{city}分公司" if insurer else f"{r.choice(N.BANKS)[0]}{city}分行"
         years = r.randint(1, 3)
         valid_from = deposited
         valid_to = dt.date(valid_from.year + years, valid_from.month, min(valid_from.day, 28))

@@ -53,17 +53,54 @@ def world():  # type: ignore[no-untyped-def]
     return build_world(today=TODAY, **WORLD)
 
 
-@pytest.fixture
-def seeded_db_url(empty_db_url: str) -> str:
-    """A fresh database seeded like the demo (writable: each test gets its own)."""
+@pytest.fixture(scope="session")
+def _seeded_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """One database seeded like the demo per session; each test gets a copy (seeding once is the cost)."""
     from hub.db import make_engine
+    from hub.migrate import upgrade
     from hub.seed import seed_database
-    from tests.conftest import TODAY
+    from tests.conftest import BACKEND, POSTGRES_URL, TODAY, create_pg_database, drop_pg_database
 
-    engine = make_engine(empty_db_url)
+    if BACKEND == "postgres":
+        request.getfixturevalue("postgres_server")
+        url = create_pg_database(POSTGRES_URL)
+        request.addfinalizer(lambda: drop_pg_database(url))
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'hub.db'}"
+    upgrade(url)
+    engine = make_engine(url)
     seed_database(engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"])
+    if BACKEND != "postgres":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
-    return empty_db_url
+    return url
+
+
+@pytest.fixture
+def seeded_db_url(_seeded_template: str, tmp_path, request: pytest.FixtureRequest) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database seeded like the demo (writable: each test gets its own copy of the template)."""
+    import shutil
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import BACKEND, _pg_admin_url, drop_pg_database
+
+    if BACKEND == "postgres":
+        import uuid
+
+        name = f"hubtest_{uuid.uuid4().hex[:10]}"
+        engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(_seeded_template).database}"'))
+        engine.dispose()
+        url = make_url(_seeded_template).set(database=name).render_as_string(hide_password=False)
+        request.addfinalizer(lambda: drop_pg_database(url))
+        return url
+    target = tmp_path / "seeded.db"
+    shutil.copyfile(make_url(_seeded_template).database, target)
+    return f"sqlite:///{target}"
 
 
 def create_instance(url: str, *, kind: str, name: str | None = None, config: dict[str, Any], secrets: dict[str, str] | None = None,

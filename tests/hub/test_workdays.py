@@ -57,6 +57,8 @@ def test_add_working_days(start: dt.date, n: int, expected: dt.date) -> None:
         pytest.param(D(2025, 9, 26), D(2025, 10, 12), 6, id="with-both-adjusted-days"),
         pytest.param(D(2025, 10, 9), D(2025, 10, 9), 0, id="same-day"),
         pytest.param(D(2025, 10, 9), D(2025, 9, 30), -1, id="reversed"),
+        pytest.param(D(2024, 12, 31), D(2025, 1, 2), 1, id="across-new-year-holiday"),
+        pytest.param(D(2024, 1, 1), D(2026, 1, 1), 499, id="two-years"),
     ],
 )
 def test_working_days_between(a: dt.date, b: dt.date, expected: int) -> None:
@@ -67,6 +69,14 @@ def test_working_days_between(a: dt.date, b: dt.date, expected: int) -> None:
 def test_between_inverts_add(n: int) -> None:
     start = D(2025, 9, 19)
     assert working_days_between(start, add_working_days(start, n)) == n
+
+
+def test_between_matches_day_by_day_count() -> None:
+    a = D(2024, 11, 3)
+    for k in range(0, 800, 7):
+        b = a + dt.timedelta(days=k)
+        slow = sum(is_workday(a + dt.timedelta(days=i)) for i in range(1, k + 1))
+        assert working_days_between(a, b) == slow, b
 
 
 def test_fallback_outside_coverage_warns_once(caplog: pytest.LogCaptureFixture) -> None:

