@@ -41,7 +41,7 @@ Position = tuple[str, str]
 def parse_local(value: Any, field: str) -> dt.datetime:
     """A "YYYY-MM-DD HH:MM:SS" local time → an aware datetime in CST; ``Rejection`` naming ``field``."""
     if not isinstance(value, str) or not value.strip():
-        raise Rejection(f"{field} is missing", field=field, value=value)
+        raise Rejection(f"required field {field} is missing or empty", field=field, value=value)
     try:
         return dt.datetime.strptime(value.strip(), TIME_FORMAT).replace(tzinfo=CST)
     except ValueError:
@@ -166,9 +166,26 @@ def corrupt_id_number(id_number: str) -> str:
 
 # -- sandbox side: live records ----------------------------------------------------------------------
 
+#: Fields holding the times of a clue payload's events (12345 order, national-platform clue).
+HISTORY_TIME_FIELDS = ("callTime", "dispatchTime", "completeTime", "visitTime", "reportTime")
+
+
+def history_update_time(payload: dict[str, Any]) -> str:
+    """A world payload's last change: the latest of its event times ("YYYY-MM-DD HH:MM:SS" local)."""
+    return max(str(payload[f]) for f in HISTORY_TIME_FIELDS if payload.get(f))
+
+
 def live_epoch(world: World) -> dt.datetime:
-    """Live records start when the world's today ends (history runs up to today, local time)."""
-    return dt.datetime.combine(world.today + dt.timedelta(days=1), dt.time(), tzinfo=CST)
+    """When live records start: the world's today (00:00 CST), like the other sandboxes' — or, when the
+    clue history reaches later into today, right after its last change, so that a live record never
+    sorts before one a client has already read (both clue sandboxes share this epoch)."""
+    def compute() -> dt.datetime:
+        start = dt.datetime.combine(world.today, dt.time(), tzinfo=CST)
+        times = [history_update_time(p) for ch in ("hotline12345", "national_platform") for p in world.clue_payloads.get(ch, [])]
+        latest = dt.datetime.strptime(max(times), TIME_FORMAT).replace(tzinfo=CST) if times else start
+        return max(start, latest)
+
+    return _per_world(world, "epoch", compute)
 
 
 def live_times(world: World, now: dt.datetime, interval: float, *, limit: int = 20_000) -> list[tuple[int, dt.datetime]]:
@@ -233,16 +250,23 @@ def live_complaint(world: World, k: int, at: dt.datetime, *, channel: str) -> Co
                      county=project["region_code"], headcount=headcount, amount=amount, start=start, end=end, text=text)
 
 
-_FRESH: dict[int, tuple[World, list[dict[str, Any]]]] = {}  # by id(world); worlds are few and long-lived
+_CACHE: dict[tuple[int, str], tuple[World, Any]] = {}  # by (id(world), what); worlds are few and long-lived
+
+
+def _per_world(world: World, what: str, compute: Callable[[], Any]) -> Any:
+    cached = _CACHE.get((id(world), what))
+    if cached is None or cached[0] is not world:
+        cached = _CACHE[(id(world), what)] = (world, compute())
+    return cached[1]
 
 
 def _fresh_workers(world: World) -> list[dict[str, Any]]:
-    cached = _FRESH.get(id(world))
-    if cached is None or cached[0] is not world:
+    def compute() -> list[dict[str, Any]]:
         used = _used_phones(world)
         fresh = [w for w in world.workers if w.get("phone") and w["phone"] not in used]
-        cached = _FRESH[id(world)] = (world, sorted(fresh, key=lambda w: w["id"]) or sorted(world.workers, key=lambda w: w["id"]))
-    return cached[1]
+        return sorted(fresh, key=lambda w: w["id"]) or sorted(world.workers, key=lambda w: w["id"])
+
+    return _per_world(world, "fresh-workers", compute)
 
 
 def _used_phones(world: World) -> set[str]:
@@ -275,8 +299,9 @@ def county_by_name(name: str, *, within: str) -> str | None:
     """The code of the county called ``name`` under the region ``within`` (a city or province code)."""
     from hub.identifiers import region_prefix
 
-    prefix = region_prefix(within)
-    for code, row in _regions().items():
-        if row.level == "county" and row.name == name and code.startswith(prefix):
-            return code
-    return None
+    return _counties_under(region_prefix(within)).get(name)
+
+
+@lru_cache(maxsize=8)
+def _counties_under(prefix: str) -> dict[str, str]:
+    return {row.name: code for code, row in _regions().items() if row.level == "county" and code.startswith(prefix)}

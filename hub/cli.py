@@ -362,3 +362,7 @@ def api_key_revoke(key_id: int = typer.Argument(..., help="The id shown by `hub 
 
 def main() -> None:  # pragma: no cover - console script shim
     sys.exit(app())
+
+
+if __name__ == "__main__":  # ``python -m hub.cli`` (used by tests that run the CLI as a real process)
+    app()

@@ -183,13 +183,13 @@ class _BankStream(Stream[BankRestConfig]):
         bookmark: tuple[str, ...] | None = None
         if state.get("updatedAfter"):
             bookmark = (str(state["updatedAfter"]), *map(str, state.get("lastKey") or ()))
-        params = {"limit": min(self.config.page_size, MAX_LIMIT)}
+        limit = min(self.config.page_size, MAX_LIMIT)
         api = _Api(self.config, stream=self.name)
         cursor: str | None = None
         last_seen: tuple[str, ...] | None = None  # the last record of the previous response
         try:
             while True:
-                query = dict(params)
+                query: dict[str, Any] = {"limit": limit}
                 if cursor:
                     query["cursor"] = cursor
                 elif bookmark:

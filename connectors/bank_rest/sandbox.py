@@ -12,9 +12,10 @@ Listings are ordered by ``updateTime`` (Beijing time, ``YYYY-MM-DD HH:MM:SS``) t
 last position served). History is everything the world holds, at the record's own time; after the
 world's ``today`` one live record per stream appears every ``live_interval_seconds`` of ``clock()``.
 
-Every history listing is sorted and serialised once, when the app is created, so a page is a slice
-of ready JSON: the full payroll of a large world (a 200,000-record backfill) is served as fast as
-the client can ask, whatever the scale.
+Every history listing is built and sorted once, when the app is created; a page is a slice found by
+bisection and serialised in one orjson call, so the full payroll of a large world (a 200,000-record
+backfill) is served as fast as the client can ask, whatever the scale. ``live=False`` freezes the
+listings at the history (a repeatable backfill).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import base64
 import binascii
 import bisect
 import datetime as dt
+import gc
 import hmac
 import logging
+import operator
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
@@ -78,23 +81,20 @@ def _day(value: dt.date | None) -> str | None:
 
 @dataclass
 class _Listing:
-    """One endpoint: history (sorted positions and ready JSON) followed by live records 1, 2, …"""
+    """One endpoint: history (sorted once, with its positions) followed by live records 1, 2, …"""
 
     pk: tuple[str, ...]
     rows: list[Row]
     live: Callable[[int], Row]
     bad: Callable[[Row], Row]
     keys: list[Position] = field(default_factory=list)
-    blobs: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # (updateTime, *primary key): the order of the listing and what a cursor encodes
+        self.position: Callable[[Row], Position] = operator.itemgetter("updateTime", *self.pk)
         self.rows.sort(key=self.position)
-        self.keys = [self.position(r) for r in self.rows]
-        self.blobs = [orjson.dumps(r) for r in self.rows]
+        self.keys = list(map(self.position, self.rows))
         self.live = lru_cache(maxsize=4096)(self.live)  # type: ignore[method-assign]
-
-    def position(self, row: Row) -> Position:
-        return (row["updateTime"], *(str(row[k]) for k in self.pk))
 
 
 class _View:
@@ -112,9 +112,9 @@ class _View:
     def row(self, i: int) -> Row:
         return self.listing.rows[i] if i < self.history else self.listing.live(i - self.history + 1)
 
-    def blobs(self, start: int, end: int) -> list[bytes]:
-        out = self.listing.blobs[start:min(end, self.history)]
-        return out + [orjson.dumps(self.row(i)) for i in range(max(start, self.history), end)]
+    def rows(self, start: int, end: int) -> list[Row]:
+        out = self.listing.rows[start:min(end, self.history)]  # a copy: the history itself is never changed
+        return out + [self.row(i) for i in range(max(start, self.history), end)]
 
 
 def _encode_cursor(position: Position) -> str:
@@ -152,9 +152,14 @@ def create_app(
     faults = faults or Faults()
     clock = clock or (lambda: dt.datetime.now(dt.UTC))
     epoch = dt.datetime.combine(world.today, dt.time(0), BJ)  # live records start after the world's today
-    listings = _build(world, epoch, live_interval_seconds)
+    gc_was_on = gc.isenabled()
+    gc.disable()  # hundreds of thousands of new rows; collecting while the world's millions of objects sit still is wasted time
+    try:
+        listings = _build(world, epoch, live_interval_seconds)
+    finally:
+        if gc_was_on:
+            gc.enable()
     tokens: dict[str, dt.datetime] = {}  # access token → expiry
-    last_page: dict[str, bytes] = {}  # stream → the body served last (for duplicate_page_next)
     stats = {"tokens_issued": 0}
 
     def now() -> dt.datetime:
@@ -204,8 +209,6 @@ def create_app(
             limit = 0
         if not 1 <= limit <= MAX_LIMIT:
             return _error(400, "INVALID_PARAM", f"limit must be between 1 and {MAX_LIMIT}")
-        if faults.duplicate_page_next > 0 and name in last_page and faults.take("duplicate_page_next"):
-            return Response(last_page[name], media_type="application/json")
         view = _View(listings[name], live_count())
         if q.get("cursor"):
             try:
@@ -221,18 +224,18 @@ def create_app(
         else:
             start = 0
         end = min(start + limit, len(view))
-        blobs = view.blobs(start, end)
+        if q.get("cursor") and start > 0 and faults.duplicate_page_next > 0 and faults.take("duplicate_page_next"):
+            start, end = max(0, start - limit), start  # the previous page again, with the same next cursor
+        rows = view.rows(start, end)
         has_more = end < len(view)
         next_cursor = _encode_cursor(view[end - 1]) if has_more else None
         if has_more and faults.cursor_backwards_next > 0 and faults.take("cursor_backwards_next"):
             back = start - limit - 1  # one page before the request's own position
             next_cursor = _encode_cursor(view[back] if back >= 0 else ("",))
-        if blobs and faults.take("bad_records_next"):
-            blobs.insert(1, orjson.dumps(listings[name].bad(view.row(start))))
-        body = b'{"data":[' + b",".join(blobs) + b'],"nextCursor":' + orjson.dumps(next_cursor) + \
-            b',"hasMore":' + (b"true" if has_more else b"false") + b"}"
-        last_page[name] = body
-        return Response(body, media_type="application/json")
+        if rows and faults.take("bad_records_next"):
+            rows.insert(1, listings[name].bad(rows[0]))
+        # One orjson call per page: ~10x faster than serialising record by record.
+        return Response(orjson.dumps({"data": rows, "nextCursor": next_cursor, "hasMore": has_more}), media_type="application/json")
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -265,6 +268,8 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         return epoch + dt.timedelta(seconds=i * interval)
 
     ent, proj = world.enterprise_by_id, world.project_by_id
+    code_of = {p["id"]: p["project_code"] for p in world.projects.values()}
+    uscc_of = {e["id"]: e["uscc"] for e in world.enterprises.values()}
     projects = sorted(world.projects.values(), key=lambda p: p["project_code"])
     accounts = sorted(world.accounts.values(), key=lambda a: a["salary_account"])
     account_of_project = {a["project_id"]: a for a in reversed(accounts)}
@@ -348,12 +353,14 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
     # -- pay details (代发明细): live = a worker paid for the current month
     def pay_row(p: Row, detail_no: str, update_time: str) -> Row:
         return {"detailNo": detail_no, "payRollCode": p["pay_roll_code"], "batchNumber": p["batch_number"],
-                "projectCode": proj(p["project_id"])["project_code"], "corpCode": ent(p["enterprise_id"])["uscc"],
+                "projectCode": code_of[p["project_id"]], "corpCode": uscc_of[p["enterprise_id"]],
                 "salaryAccount": p["salary_account"], "name": p["worker_name"], "idCardNumber": p["id_number"],
                 "bankCardNumber": p["bank_card"], "payMonth": p["pay_month"], "totalPayAmount": _money(p["total_pay_amount"]),
                 "actualAmount": _money(p["actual_amount"]), "days": p["days"], "workHours": _money(p["work_hours"]),
                 "balanceDate": _day(p["balance_date"]), "payStatus": p["pay_status"], "isBackPay": int(p["is_back_pay"]),
                 "updateTime": update_time}
+
+    last_day = (before - dt.timedelta(hours=18)).date()  # pay times (16:00–18:00) stay before the live records
 
     def pay_time(p: Row) -> str:
         if p["balance_date"]:
@@ -361,7 +368,8 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         else:  # 未发放: the wage sheet is filed early in the following month
             y, m = map(int, p["pay_month"].split("-"))
             day = dt.date(y + m // 12, m % 12 + 1, 1)
-        return at(dt.datetime.combine(day, dt.time(16), BJ) + dt.timedelta(seconds=p["id"] % 7200))
+        minutes, seconds = divmod(p["id"] % 7200, 60)  # spread over 16:00–18:00 (formatting by hand: 200k rows)
+        return f"{min(day, last_day).isoformat()} {16 + minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
 
     payroll = [pay_row(p, f"PD{p['id']:012d}", pay_time(p)) for p in world.payroll]
     workers = [w for w in sorted(world.workers, key=lambda w: w["id"]) if w["exit_date"] is None and w["project_id"] in account_of_project]

@@ -90,6 +90,11 @@ def cst(t: dt.datetime) -> dt.datetime:
     return (t.replace(tzinfo=CST) if t.tzinfo is None else t.astimezone(CST)).replace(microsecond=0)
 
 
+def _instant(t: dt.datetime) -> dt.datetime:
+    """A requested position's instant, exact (naive values are taken as CST)."""
+    return t.replace(tzinfo=CST) if t.tzinfo is None else t.astimezone(CST)
+
+
 def money(v: Decimal | int | None) -> Decimal | None:
     return None if v is None else Decimal(v).quantize(Decimal("0.01"))
 
@@ -208,7 +213,7 @@ class _Bank:
 
     def ticks(self, now: dt.datetime) -> int:
         """How many live ticks have happened by ``now``."""
-        elapsed = (cst(now) if now.tzinfo is None else now) - self.epoch
+        elapsed = _instant(now) - self.epoch
         return max(0, int(elapsed.total_seconds() // self.interval)) if self.open_accounts else 0
 
     def _tick(self, k: int) -> tuple[dt.datetime, dict[str, Any], Decimal]:
@@ -293,9 +298,9 @@ class _Feed:
     def after(self, position: Position | None, ticks: int, bank: _Bank) -> Iterator[Record]:
         """Records after ``position`` (exclusive), in order, as the bank holds them after ``ticks`` ticks."""
         if position is None or position < (bank.epoch, ""):
-            for r in self.history[bisect.bisect_right(self.index, position) if position else 0:]:
-                if self.visible(r, ticks):
-                    yield r
+            for i in range(bisect.bisect_right(self.index, position) if position else 0, len(self.history)):
+                if self.visible(self.history[i], ticks):
+                    yield self.history[i]
             k = 1
         else:  # skip straight to the first tick after the position
             k = max(1, int((position[0] - bank.epoch).total_seconds() // bank.interval))
@@ -416,7 +421,7 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         try:
             size = int(req.findtext(f"{{{TNS}}}pageSize") or "")
             after_text = req.findtext(f"{{{TNS}}}updatedAfter")
-            position = (cst(dt.datetime.fromisoformat(after_text.replace("Z", "+00:00"))),
+            position = (_instant(dt.datetime.fromisoformat(after_text.replace("Z", "+00:00"))),
                         req.findtext(f"{{{TNS}}}lastKey") or "") if after_text else None
         except ValueError:
             return soap_fault("请求参数格式错误：pageSize 须为整数，updatedAfter 须为 xsd:dateTime", "BAD_REQUEST")

@@ -18,6 +18,7 @@ Orders carry the DOMAIN.md 12345 fields as the world holds them, plus what this 
 the order was dispatched to) and ``projectName`` — derived from the world's enterprises, projects and
 regions. A few non-wage orders (questionCode other than 0801xx) are mixed in, as the platform's feed
 to 人社 carries them too. Live wage orders appear every ``live_interval_seconds`` of ``clock()``.
+Write-backs are kept apart (``app.state.writebacks``) and do not change the orders served.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -38,13 +39,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors._clue_channel import (
-    CST, TIME_FORMAT, county_by_name, fmt_local, live_complaint, live_times, region_name, serve_page,
+    CST, TIME_FORMAT, county_by_name, fmt_local, history_update_time, live_complaint, live_times, region_name, serve_page,
 )
 from connectors.sandbox.faults import FaultMiddleware, Faults
 
 if TYPE_CHECKING:
     from connectors.sandbox.world import World
 
+#: The credentials the sandbox accepts unless told otherwise (shown by the sandbox runner).
+DEMO_CREDENTIALS = {"app_key": "hub-12345", "app_secret": "sandbox-12345-secret"}
 MAX_PAGE_SIZE = 100
 SIGN_WINDOW_SECONDS = 300
 ORG_SUFFIX = "人力资源和社会保障局"
@@ -60,7 +63,8 @@ _COMPANY = re.compile(r"(?:被|找|反映|其在|，)(?!其在)([^，。被找]{
 
 
 def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[], dt.datetime] | None = None,
-               live_interval_seconds: float = 20.0, app_key: str = "hub-12345", app_secret: str = "sandbox-12345-secret",
+               live_interval_seconds: float = 20.0, app_key: str = DEMO_CREDENTIALS["app_key"],
+               app_secret: str = DEMO_CREDENTIALS["app_secret"],
                non_wage_orders: int = 6, **options: Any) -> FaultMiddleware:
     """The 12345 sandbox over ``world``; ``app_key``/``app_secret`` are the credentials it accepts."""
     if options:
@@ -90,7 +94,7 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         if not (key and ts and nonce and sign):
             return refuse("401", "缺少签名参数: X-App-Key, X-Timestamp, X-Nonce and X-Sign are required")
         expected = hmac.new(app_secret.encode(), f"{key}{ts}{nonce}".encode(), hashlib.sha256).hexdigest()
-        if key != app_key or not hmac.compare_digest(expected, sign.lower()):
+        if key != app_key or not hmac.compare_digest(expected.encode(), sign.lower().encode()):
             return refuse("401", "appKey或签名错误: unknown app key or bad signature")
         if not ts.isdigit() or abs(time.time() * 1000 - int(ts)) > SIGN_WINDOW_SECONDS * 1000 or faults.take("expire_token_next"):
             return refuse("SIGN_EXPIRED", "请求已过期: timestamp expired, sign the request again")
@@ -164,24 +168,29 @@ def _corrupt(order: dict[str, Any]) -> dict[str, Any] | None:
 
 def _history(world: World, non_wage: int) -> list[dict[str, Any]]:
     """Every 12345 order the world holds, with the platform's extra fields, plus a few non-wage orders."""
-    by_name = sorted(world.enterprises.values(), key=lambda e: -len(e["name"]))
-    projects = sorted(world.projects.values(), key=lambda p: -len(p["name"]))
+    # One alternation per kind, longest names first, so a name is found in one pass over the text.
+    enterprises = _alternation(e["name"] for e in world.enterprises.values())
+    projects = {p["name"]: p for p in world.projects.values()}
+    project_names = _alternation(projects)
     out = []
     for payload in world.clue_payloads.get("hotline12345", []):
         text = payload["majorContent"]
-        respondent = next((e["name"] for e in by_name if e["name"] in text), None)
-        if respondent is None and (m := _COMPANY.search(text)):
-            respondent = m.group(1)
-        project = next((p for p in projects if p["name"] in text), None)
+        m = enterprises.search(text) or _COMPANY.search(text)
+        respondent = m.group(m.lastindex or 0) if m else None
+        found = project_names.search(text)
+        project = projects[found.group(0)] if found else None
         county = county_by_name(payload["organizationName"].removesuffix(ORG_SUFFIX), within=world.region)
-        times = [payload[f] for f in ("callTime", "dispatchTime", "completeTime", "visitTime") if payload.get(f)]
-        out.append({**payload, "updateTime": max(times), "reflectObject": respondent or "",
+        out.append({**payload, "updateTime": history_update_time(payload), "reflectObject": respondent or "",
                     "regionCode": county or (project["region_code"] if project else ""),
                     "projectName": project["name"] if project else ""})
     counties = sorted({p["region_code"] for p in world.projects.values()})
     for i in range(non_wage):
         out.append(_non_wage_order(world, i, counties))
     return out
+
+
+def _alternation(names: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True)) or "(?!)")
 
 
 def _non_wage_order(world: World, i: int, counties: list[str]) -> dict[str, Any]:

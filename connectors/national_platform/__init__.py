@@ -73,13 +73,12 @@ class _Session:
             return _data(resp)
 
     def _sign_in(self, http: httpx.Client) -> None:
-        resp = http.post("auth/token", json={"account": self.config.account,
-                                                  "password": self.config.password.get_secret_value()})
+        resp = http.post("auth/token", json={"account": self.config.account, "password": self.config.password.get_secret_value()})
         data = _data(resp)
         try:
             self.token = str(data["accessToken"])
             ttl = float(data.get("expiresIn") or 0)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MalformedResponse("token answer without accessToken", detail=repr(exc)) from exc
         self.token_until = time.monotonic() + ttl - min(TOKEN_MARGIN_SECONDS, ttl / 10) if ttl > 0 else float("inf")
 

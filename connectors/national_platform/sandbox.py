@@ -12,7 +12,8 @@ Tokens live ``token_ttl_seconds`` of wall-clock time; an expired one answers 401
 ``{"code": "TOKEN_EXPIRED"}``, an unknown one 401 ``TOKEN_INVALID``; wrong credentials 401
 ``AUTH_FAILED``. Clues carry the platform's fields (DOMAIN.md: complainant, employer, arrears period,
 amount, headcount, sector, region) as the world holds them plus ``updateTime``; live clues appear
-every ``live_interval_seconds`` of ``clock()``.
+every ``live_interval_seconds`` of ``clock()``. Feedback is kept apart (``app.state.feedback``) and
+does not change the clues served.
 """
 
 from __future__ import annotations
@@ -30,25 +31,28 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors._clue_channel import (
-    CST, TIME_FORMAT, corrupt_id_number, fmt_local, live_complaint, live_times, region_name, serve_page,
+    CST, TIME_FORMAT, corrupt_id_number, fmt_local, history_update_time, live_complaint, live_times, region_name, serve_page,
 )
 from connectors.sandbox.faults import FaultMiddleware, Faults
 
 if TYPE_CHECKING:
     from connectors.sandbox.world import World
 
+#: The credentials the sandbox accepts unless told otherwise (shown by the sandbox runner).
+DEMO_CREDENTIALS = {"account": "hub-370800", "password": "sandbox-platform-pw"}
 MAX_PAGE_SIZE = 100
 
 
 def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[], dt.datetime] | None = None,
-               live_interval_seconds: float = 20.0, account: str = "hub-370800", password: str = "sandbox-platform-pw",
+               live_interval_seconds: float = 20.0, account: str = DEMO_CREDENTIALS["account"],
+               password: str = DEMO_CREDENTIALS["password"],
                token_ttl_seconds: float = 7200.0, **options: Any) -> FaultMiddleware:
     """The national platform sandbox over ``world``; ``account``/``password`` are the credentials it accepts."""
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
     faults = faults or Faults()
     clock = clock or (lambda: dt.datetime.now(CST))
-    history = [{**p, "updateTime": p["reportTime"]} for p in world.clue_payloads.get("national_platform", [])]
+    history = [{**p, "updateTime": history_update_time(p)} for p in world.clue_payloads.get("national_platform", [])]
     live_cache: dict[int, dict[str, Any]] = {}
     tokens: dict[str, float] = {}  # token → expiry (time.monotonic)
     issued: list[str] = []
@@ -82,7 +86,7 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
     async def token(request: Request) -> JSONResponse:
         try:
             body = await request.json()
-            ok = body.get("account") == account and secrets.compare_digest(str(body.get("password", "")), password)
+            ok = body.get("account") == account and secrets.compare_digest(str(body.get("password", "")).encode(), password.encode())
         except (ValueError, AttributeError):
             return error(400, "BAD_REQUEST", "请求体应为JSON: {\"account\": ..., \"password\": ...}")
         if not ok:

@@ -70,12 +70,22 @@ def no_cached_tokens() -> None:
     bank_rest._TOKENS.clear()
 
 
-@pytest.fixture
-def sandbox(world: Any) -> Iterator[Sandbox]:
+@pytest.fixture(scope="module")
+def served(world: Any) -> Iterator[tuple[Any, str, Clock]]:
+    """One sandbox for the module (building its listings takes a moment); ``sandbox`` resets it per test."""
     clock = Clock()
     app = create_app(world=world, clock=lambda: clock.now, live_interval_seconds=INTERVAL)
     with serve_asgi(app) as url:
-        yield Sandbox(app, url, clock)
+        yield app, url, clock
+
+
+@pytest.fixture
+def sandbox(served: tuple[Any, str, Clock]) -> Sandbox:
+    """The sandbox at the world's today (no live records yet), with every fault off."""
+    app, url, clock = served
+    clock.now = START
+    app.state.faults.reset()
+    return Sandbox(app, url, clock)
 
 
 def stream_of(sb: Sandbox, name: str, **config: Any) -> Any:
@@ -150,17 +160,18 @@ def test_a_stream_reads_everything_in_pages_and_resumes_from_its_state(sandbox: 
 
 def test_the_token_is_cached_and_renewed_when_the_bank_says_it_expired(sandbox: Sandbox) -> None:
     stream = stream_of(sandbox, "accounts", page_size=10)
+    issued = sandbox.app.state.stats["tokens_issued"]
     # Given one read: one token for all its pages (and for the next read)
     assert len(list(stream.read({}))) == 3
     list(stream.read({}))
-    assert sandbox.app.state.stats["tokens_issued"] == 1
+    assert sandbox.app.state.stats["tokens_issued"] == issued + 1
     # When the bank answers 401 TOKEN_EXPIRED
     sandbox.faults.set(expire_token_next=1)
     with pytest.raises(TokenExpired, match=r"bank_rest/accounts: the bank rejected the access token \(TOKEN_EXPIRED\)"):
         list(stream.read({}))
     # Then the retry authenticates again and reads everything
     assert len([r for p in stream.read({}) for r in p.records]) == 30
-    assert sandbox.app.state.stats["tokens_issued"] == 2
+    assert sandbox.app.state.stats["tokens_issued"] == issued + 2
 
 
 def test_a_401_on_data_is_fatal_with_a_clear_message(sandbox: Sandbox) -> None:
@@ -196,14 +207,14 @@ def test_the_bank_refuses_pages_larger_than_1000(sandbox: Sandbox) -> None:
 # -- normalise --------------------------------------------------------------------------------------
 
 
-def served(sb: Sandbox, stream: str, match: Any) -> dict[str, Any]:
+def record_of(sb: Sandbox, stream: str, match: Any) -> dict[str, Any]:
     """The first record of ``stream`` the bank serves that satisfies ``match``, as JSON would carry it."""
     return orjson.loads(orjson.dumps(next(r for r in sb.history(stream) if match(r))))
 
 
 def test_normalise_maps_an_account(sandbox: Sandbox, world: Any) -> None:
     account = next(a for a in world.accounts.values() if a["status"] == "closed")
-    [out] = connector.normalise("accounts", served(sandbox, "accounts", lambda r: r["salaryAccount"] == account["salary_account"]))
+    [out] = connector.normalise("accounts", record_of(sandbox, "accounts", lambda r: r["salaryAccount"] == account["salary_account"]))
     assert out == WageAccountIn(
         salary_account=account["salary_account"], project_code=world.project_by_id(account["project_id"])["project_code"],
         contractor_uscc=world.enterprise_by_id(account["enterprise_id"])["uscc"], bank_name=account["bank_name"],
@@ -216,20 +227,20 @@ def test_normalise_maps_an_account(sandbox: Sandbox, world: Any) -> None:
 
 def test_normalise_maps_an_income_bill_and_skips_an_expense(sandbox: Sandbox, world: Any) -> None:
     alloc = world.allocations[0]
-    [out] = connector.normalise("bills", served(sandbox, "bills", lambda r: r["batchNumber"] == alloc["batch_number"]))
+    [out] = connector.normalise("bills", record_of(sandbox, "bills", lambda r: r["batchNumber"] == alloc["batch_number"]))
     assert out == AllocationIn(
         salary_account=alloc["salary_account"], batch_number=alloc["batch_number"], bill_date=alloc["bill_date"],
         period_month=alloc["period_month"], amount=alloc["amount"], account_balance=alloc["account_balance"],
         payer_name=alloc["payer_name"], payer_account=alloc["payer_account"], progress_payment=alloc["progress_payment"],
     )
-    expense = served(sandbox, "bills", lambda r: r["billType"] == 2)
+    expense = record_of(sandbox, "bills", lambda r: r["billType"] == 2)
     assert expense["actionType"] == 1 and Decimal(expense["billAmount"]) > 0
     assert connector.normalise("bills", expense) == []
 
 
 def test_normalise_maps_a_pay_detail(sandbox: Sandbox, world: Any) -> None:
     pay = next(p for p in world.payroll if p["pay_status"] == 20)
-    [out] = connector.normalise("pay_details", served(sandbox, "pay_details", lambda r: r["detailNo"] == f"PD{pay['id']:012d}"))
+    [out] = connector.normalise("pay_details", record_of(sandbox, "pay_details", lambda r: r["detailNo"] == f"PD{pay['id']:012d}"))
     assert out == PayrollIn(
         pay_roll_code=pay["pay_roll_code"], project_code=world.project_by_id(pay["project_id"])["project_code"],
         id_number=pay["id_number"], pay_month=pay["pay_month"], total_pay_amount=pay["total_pay_amount"],
@@ -241,7 +252,7 @@ def test_normalise_maps_a_pay_detail(sandbox: Sandbox, world: Any) -> None:
 
 def test_normalise_maps_a_guarantee_letter(sandbox: Sandbox, world: Any) -> None:
     dep = next(d for d in world.deposits if d["kind"] == "bank_guarantee")
-    [out] = connector.normalise("guarantees", served(sandbox, "guarantees", lambda r: r["guaranteeNo"] == dep["guarantee_no"]))
+    [out] = connector.normalise("guarantees", record_of(sandbox, "guarantees", lambda r: r["guaranteeNo"] == dep["guarantee_no"]))
     assert out == DepositIn(
         guarantee_no=dep["guarantee_no"], project_code=world.project_by_id(dep["project_id"])["project_code"],
         contractor_uscc=world.enterprise_by_id(dep["enterprise_id"])["uscc"], kind="bank_guarantee", amount=dep["amount"],
@@ -258,7 +269,7 @@ def test_normalise_maps_a_guarantee_letter(sandbox: Sandbox, world: Any) -> None
     ("guarantees", {"guaranteeAmount": "十万"}, "guaranteeAmount", "guaranteeAmount is not a number: '十万'"),
 ], ids=["missing_amount", "bad_bill_type", "bad_account_status", "bad_month", "bad_amount"])
 def test_normalise_rejects_a_bad_record_naming_the_field(sandbox: Sandbox, stream: str, change: dict, field: str, reason: str) -> None:
-    record = {**served(sandbox, stream, lambda r: r.get("billType", 1) == 1), **change}
+    record = {**record_of(sandbox, stream, lambda r: r.get("billType", 1) == 1), **change}
     with pytest.raises(Rejection) as caught:
         connector.normalise(stream, record)
     assert (caught.value.field, caught.value.reason) == (field, reason)
@@ -366,7 +377,7 @@ def test_seeded_pay_details_come_back_unchanged(sandbox: Sandbox, seeded_db_url:
 
     # Given the pay detail of a subcontractor's worker, as the bank serves it
     pay = next(p for p in world.payroll if p["enterprise_id"] != world.project_by_id(p["project_id"])["contractor_id"])
-    record = served(sandbox, "pay_details", lambda r: r["detailNo"] == f"PD{pay['id']:012d}")
+    record = record_of(sandbox, "pay_details", lambda r: r["detailNo"] == f"PD{pay['id']:012d}")
     assert record["corpCode"] == world.enterprise_by_id(pay["enterprise_id"])["uscc"]  # the bank does send the employer
     engine = make_engine(seeded_db_url)
     with session_scope(engine) as session:
@@ -392,7 +403,7 @@ def test_a_sync_survives_a_fault_with_the_same_rows(sandbox: Sandbox, seeded_db_
     # Given a seeded hub, one live record per stream, and a fault switched on at the bank
     before = fingerprint(seeded_db_url)
     sandbox.clock.advance(INTERVAL)
-    instance = sandbox.instance(seeded_db_url, page_size=10, timeout_seconds=1.0)
+    instance = sandbox.instance(seeded_db_url, page_size=25, timeout_seconds=1.0)
     tokens_before = sandbox.app.state.stats["tokens_issued"]
     sandbox.faults.set(**fault)
     # When it syncs

@@ -1,9 +1,10 @@
 """The bank 专户 SOAP connector against its sandbox, over real HTTP: zeep reads the served WSDL.
 
-Runtime note: the seed's payroll rows carry the worker's employer (often a subcontractor) while
+Runtime: the seed's payroll rows carry the worker's employer (often a subcontractor) while
 ``hub.ingest`` writes the project's contractor, so the first sync of a freshly seeded database
-*updates* most pay details (see ``test_full_sync``). Tests other than the full sync therefore start
-``pay_details`` near the end of the history (``TAIL``) to stay fast; the code path is the same.
+*updates* most pay details, one UPDATE each (see ``test_full_sync``). The fault tests therefore start
+``pay_details`` near the end of its history (``TAIL``) — the code path is the same — and copy one
+seeded database per module (``seeded_copy``) instead of seeding one per test.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -18,12 +21,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from connectors.base import AllocationIn, CheckResult, DepositIn, PayrollIn, Rejection, WageAccountIn
 from connectors.bank_soap import BankSoapConnector
 from connectors.bank_soap.sandbox import CST, DEMO_CREDENTIALS, create_app
-from tests.connectors.conftest import create_instance, free_port, serve_asgi
+from tests.connectors.conftest import SECRET, WORLD, create_instance, free_port, serve_asgi
+from tests.conftest import BACKEND, POSTGRES_URL, TODAY, create_pg_database, drop_pg_database
 
 EPOCH = dt.datetime(2026, 11, 20, tzinfo=CST)  # tests/conftest.py TODAY at 00:00 CST: live records start here
 INTERVAL = 20.0
@@ -55,6 +60,45 @@ def bank(world):  # type: ignore[no-untyped-def]
         yield SimpleNamespace(url=url, app=app, faults=app.state.faults, clock=clock)
 
 
+@pytest.fixture(scope="module")
+def seeded_template(tmp_path_factory, request) -> str:  # type: ignore[no-untyped-def]
+    """One database seeded exactly like ``seeded_db_url`` (the template of ``seeded_copy``)."""
+    from hub.crypto import Cipher
+    from hub.db import make_engine
+    from hub.migrate import upgrade
+    from hub.seed import seed_database
+
+    if BACKEND == "postgres":
+        request.getfixturevalue("postgres_server")
+        url = create_pg_database(POSTGRES_URL)
+        request.addfinalizer(lambda: drop_pg_database(url))
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('bank_soap') / 'template.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    seed_database(engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"])
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def seeded_copy(seeded_template, tmp_path, request) -> str:  # type: ignore[no-untyped-def]
+    """What ``seeded_db_url`` gives (a fresh seeded database), copied from the template instead of seeded."""
+    if BACKEND == "postgres":
+        name = f"hubtest_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(seeded_template).database}"'))
+        admin.dispose()
+        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        request.addfinalizer(lambda: drop_pg_database(url))
+        return url
+    target = tmp_path / "hub.db"
+    with sqlite3.connect(make_url(seeded_template).database) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)  # a consistent copy, WAL included
+    return f"sqlite:///{target}"
+
+
 def config(url: str, **overrides: Any):  # type: ignore[no-untyped-def]
     return connector.parse_config({"base_url": url, "username": USER, "password": PASSWORD, "page_size": 100, **overrides})
 
@@ -67,12 +111,10 @@ def read_all(name: str, cfg: Any, state: dict[str, Any] | None = None) -> list[d
     return [r for page in stream(name, cfg).read(state or {}) for r in page.records]
 
 
-def tail_state(url: str) -> dict[str, Any]:
-    """The pay_details bookmark just before its last ``TAIL`` history records."""
-    s = stream("pay_details", config(url, page_size=1000))
-    records = [r for page in s.read({}) for r in page.records]
-    before = records[-TAIL - 1]
-    return {"pay_details": {"updatedAfter": before["updateTime"], "lastKey": before["detailNo"]}}
+def tail_state(bank: Any) -> dict[str, Any]:
+    """The pay_details bookmark just before its last ``TAIL`` history records (as the sandbox orders them)."""
+    before = bank.app.state.bank.feeds["QueryPayDetails"].history[-TAIL - 1]
+    return {"pay_details": {"updatedAfter": before["updateTime"].isoformat(), "lastKey": before["detailNo"]}}
 
 
 def expense_batches(world: Any) -> int:
@@ -107,7 +149,7 @@ def quarantine(url: str) -> list[tuple[str, str, str, str, str]]:
 
 
 def instance(url: str, base: str, *, state: dict[str, Any] | None = None, password: str = PASSWORD, **cfg: Any) -> int:
-    public = {"base_url": base, "username": USER, "page_size": 50, **cfg}
+    public = {"base_url": base, "username": USER, "page_size": 100, **cfg}
     return create_instance(url, kind="bank_soap", name=f"bank-{next(_names)}",
                            config=public, secrets={"password": password}, state=state)
 
@@ -301,27 +343,27 @@ FAULTS = [
 
 
 @pytest.mark.parametrize(("fault", "retried"), FAULTS)
-def test_sync_recovers_from_a_fault(bank, seeded_db_url, sync_engine, fault, retried) -> None:  # type: ignore[no-untyped-def]
+def test_sync_recovers_from_a_fault(bank, seeded_copy, sync_engine, fault, retried) -> None:  # type: ignore[no-untyped-def]
     # Given two live intervals have passed and a fault is switched on
     bank.clock.advance(2 * INTERVAL)
-    state = tail_state(bank.url)
-    iid = instance(seeded_db_url, bank.url, state=state, timeout_seconds=0.5)
-    before = counts(seeded_db_url)
+    state = tail_state(bank)
+    iid = instance(seeded_copy, bank.url, state=state, timeout_seconds=0.5)
+    before = counts(seeded_copy)
     bank.faults.set(**fault)
     # When the hub syncs, the run succeeds (retrying where the fault is retriable)
-    result = sync_engine(seeded_db_url).run(iid)
+    result = sync_engine(seeded_copy).run(iid)
     assert result.status == "succeeded", result.error
     retries = sum(s.retries for s in result.stats.values())
     assert retries >= 1 if retried else retries == 0
     assert {k: v.created for k, v in result.stats.items()} == {"accounts": 0, "bills": 2, "pay_details": 2, "guarantees": 2}
-    assert counts(seeded_db_url) == before | {
+    assert counts(seeded_copy) == before | {
         "labor_cost_allocations": before["labor_cost_allocations"] + 2, "payroll_records": before["payroll_records"] + 2,
         "guarantee_deposits": before["guarantee_deposits"] + 2}
     # Then the rows are those of an undisturbed run: a fresh undisturbed read changes nothing
     assert {k: v for k, v in bank.faults.as_dict().items() if k.endswith("_next") and v} == {}  # every counted fault fired
-    check = sync_engine(seeded_db_url).run(instance(seeded_db_url, bank.url, state=state))
+    check = sync_engine(seeded_copy).run(instance(seeded_copy, bank.url, state=state))
     assert check.status == "succeeded" and {(v.created, v.updated, v.quarantined) for v in check.stats.values()} == {(0, 0, 0)}
-    assert quarantine(seeded_db_url) == []
+    assert quarantine(seeded_copy) == []
 
 
 @pytest.mark.parametrize(("name", "field", "reason"), [
@@ -330,47 +372,47 @@ def test_sync_recovers_from_a_fault(bank, seeded_db_url, sync_engine, fault, ret
     ("pay_details", "idCardNumber", "check character should be"),
     ("guarantees", "guaranteeAmount", "required field guaranteeAmount is missing"),
 ], ids=["accounts-uscc", "bills-amount", "pay-details-id-number", "guarantees-amount"])
-def test_a_bad_record_is_quarantined_and_stays_so_on_replay(bank, seeded_db_url, sync_engine, name, field, reason) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_record_is_quarantined_and_stays_so_on_replay(bank, seeded_copy, sync_engine, name, field, reason) -> None:  # type: ignore[no-untyped-def]
     # Given the next page carries one record that cannot be stored
-    state = tail_state(bank.url)
-    iid = instance(seeded_db_url, bank.url, state=state)
-    first = [r for page in stream(name, config(bank.url, page_size=50)).read(state.get(name, {})) for r in page.records][:50]
+    state = tail_state(bank)
+    iid = instance(seeded_copy, bank.url, state=state)
+    first = [r for page in stream(name, config(bank.url)).read(state.get(name, {})) for r in page.records][:100]
     spoiled = next(r for r in first if r.get("billType", 1) == 1)
     bank.faults.set(bad_records_next=1)
     # When the stream syncs, the run succeeds and exactly that record is quarantined, naming the field
-    engine = sync_engine(seeded_db_url)
+    engine = sync_engine(seeded_copy)
     result = engine.run(iid, streams=[name])
     assert result.status == "succeeded", result.error
     assert result.stats[name].quarantined == 1
-    [(q_stream, q_field, q_reason, q_status, q_key)] = quarantine(seeded_db_url)
+    [(q_stream, q_field, q_reason, q_status, q_key)] = quarantine(seeded_copy)
     assert (q_stream, q_field, q_status, q_key) == (name, field, "open", stream(name, config(bank.url)).key_of(spoiled))
     assert reason in q_reason
     # And replaying it from the archive fails the same way: it stays quarantined
     assert engine.replay(instance_id=iid) == {"still_failing": 1}
-    assert [(q[0], q[1], q[3]) for q in quarantine(seeded_db_url)] == [(name, field, "open")]
+    assert [(q[0], q[1], q[3]) for q in quarantine(seeded_copy)] == [(name, field, "open")]
 
 
-def test_a_record_of_an_unknown_project_replays_once_the_project_exists(bank, world, seeded_db_url, sync_engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_record_of_an_unknown_project_replays_once_the_project_exists(bank, world, seeded_copy, sync_engine) -> None:  # type: ignore[no-untyped-def]
     # Given the hub does not know the project of a 专户 with a 保函 yet (its code differs)
     d = next(d for d in world.deposits if d["guarantee_no"])
     code = world.project_by_id(d["project_id"])["project_code"]
-    with db(seeded_db_url) as conn:
+    with db(seeded_copy) as conn:
         conn.execute(text("UPDATE projects SET project_code = 'PENDING' WHERE project_code = :c"), {"c": code})
         conn.commit()
-    iid = instance(seeded_db_url, bank.url)
-    engine = sync_engine(seeded_db_url)
+    iid = instance(seeded_copy, bank.url)
+    engine = sync_engine(seeded_copy)
     result = engine.run(iid, streams=["accounts", "guarantees"])
     # Then its account and its guarantee letter wait in quarantine, naming projectCode
     assert result.status == "succeeded", result.error
-    assert {(q[0], q[1], q[3]) for q in quarantine(seeded_db_url)} == {("accounts", "projectCode", "open"),
+    assert {(q[0], q[1], q[3]) for q in quarantine(seeded_copy)} == {("accounts", "projectCode", "open"),
                                                                        ("guarantees", "projectCode", "open")}
-    assert all(code in q[2] for q in quarantine(seeded_db_url))
+    assert all(code in q[2] for q in quarantine(seeded_copy))
     # When the project arrives (here: its code is restored), replay stores them
-    with db(seeded_db_url) as conn:
+    with db(seeded_copy) as conn:
         conn.execute(text("UPDATE projects SET project_code = :c WHERE project_code = 'PENDING'"), {"c": code})
         conn.commit()
     assert engine.replay(instance_id=iid) == {"replayed": 2}
-    assert {q[3] for q in quarantine(seeded_db_url)} == {"replayed"}
+    assert {q[3] for q in quarantine(seeded_copy)} == {"replayed"}
 
 
 @pytest.mark.parametrize(("setup", "message"), [
@@ -379,9 +421,9 @@ def test_a_record_of_an_unknown_project_replays_once_the_project_exists(bank, wo
     (lambda b: b.faults.set(status_next=1, status_code=401) or {}, "the bank refused the credentials of user 'hub-demo' "
                                                                    "(HTTP 401): check the username and password"),
 ], ids=["soap-fault-auth-failed", "http-401"])
-def test_refused_credentials_fail_the_run_without_retries(bank, empty_db_url, sync_engine, setup, message) -> None:  # type: ignore[no-untyped-def]
-    iid = instance(empty_db_url, bank.url, **{"password": PASSWORD, **setup(bank)})
-    result = sync_engine(empty_db_url).run(iid)
+def test_refused_credentials_fail_the_run_without_retries(bank, seeded_copy, sync_engine, setup, message) -> None:  # type: ignore[no-untyped-def]
+    iid = instance(seeded_copy, bank.url, **{"password": PASSWORD, **setup(bank)})
+    result = sync_engine(seeded_copy).run(iid)
     assert result.status == "failed"
     assert message in result.error and result.error.startswith("bank_soap/accounts: ")
     assert result.stats["accounts"].retries == 0 and result.stats["accounts"].read == 0

@@ -15,14 +15,14 @@ from connectors import registry
 from connectors._clue_channel import live_complaint, live_epoch
 from connectors.base import ClueIn, FatalUpstreamError, Outcome, Rejection
 from connectors.hotline12345 import sign_headers
-from connectors.hotline12345.sandbox import create_app
+from connectors.hotline12345.sandbox import DEMO_CREDENTIALS, create_app
 from connectors.sandbox.faults import Faults
 from hub import models as m
 from tests.connectors.conftest import SECRET, create_instance, free_port, serve_asgi
-from tests.connectors.test_clue_channels import Clock, SeededTemplate, snapshot, table_counts
+from tests.connectors.test_clue_channels import Clock, SeededTemplate, snapshot, stored_state, table_counts
 
 INTERVAL = 20.0
-CREDS = {"app_key": "hub-12345", "app_secret": "sandbox-12345-secret"}
+CREDS = DEMO_CREDENTIALS
 NON_WAGE = 6
 connector = registry.get("hotline12345")
 
@@ -221,19 +221,24 @@ def test_full_sync_keeps_seeded_orders_and_creates_live_ones(sandbox, clock, wor
     {"cursor_backwards_next": 1},
 ], ids=["503x2", "timeout", "malformed", "expired-signature", "duplicate-page", "cursor-backwards"])
 def test_sync_recovers_from_upstream_faults(sandbox, clock, seeded, sync_engine, baseline, fault) -> None:  # type: ignore[no-untyped-def]
-    # Given two live orders and a fault switched on
+    # Given two live records, and a fault that strikes once the first page is stored (mid-run)
     clock.advance(2 * INTERVAL)
     inst = instance(seeded, sandbox.url, timeout_seconds=0.5)
-    sandbox.faults.set(**fault)
     states: list[dict[str, Any]] = []
-    engine = sync_engine(seeded)
+
+    def progress(_stream: str, stats: Any) -> None:
+        if stats.pages == 1:
+            sandbox.faults.set(**fault)
+        states.append(stored_state(seeded, inst)["work_orders"])
+
     # When it syncs
-    result = engine.run(inst, progress=lambda _s, _st: states.append(engine._stored_state(inst, "work_orders")))
+    result = sync_engine(seeded).run(inst, progress=progress)
     # Then the run succeeds with the same rows as an undisturbed run, and the bookmark never went back
     assert (result.status, result.error) == ("succeeded", None)
     if any(k in fault for k in ("status_next", "timeout_next", "malformed_next", "expire_token_next")):
         assert result.stats["work_orders"].retries >= 1
     assert snapshot(seeded) == baseline
+    assert [k for k, v in sandbox.faults.as_dict().items() if k.endswith("_next") and v] == []  # the fault did strike
     positions = [(s["updateTime"], s["orderNum"]) for s in states]
     assert positions == sorted(positions)
 

@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 from connectors import registry
 from connectors._clue_channel import CST, live_complaint, live_epoch
 from connectors.base import ClueIn, FatalUpstreamError, Outcome, Rejection, TokenExpired
-from connectors.national_platform.sandbox import create_app
+from connectors.national_platform.sandbox import DEMO_CREDENTIALS, create_app
 from connectors.sandbox.faults import Faults
 from hub import models as m
 from tests.connectors.conftest import SECRET, create_instance, free_port, serve_asgi
-from tests.connectors.test_clue_channels import Clock, SeededTemplate, snapshot, table_counts
+from tests.connectors.test_clue_channels import Clock, SeededTemplate, snapshot, stored_state, table_counts
 
 INTERVAL = 20.0
-CREDS = {"account": "hub-370800", "password": "sandbox-platform-pw"}
+CREDS = DEMO_CREDENTIALS
 connector = registry.get("national_platform")
 
 
@@ -229,19 +229,24 @@ def test_full_sync_keeps_seeded_clues_and_creates_live_ones(sandbox, clock, worl
     {"cursor_backwards_next": 1},
 ], ids=["503x2", "timeout", "malformed", "expired-token", "duplicate-page", "cursor-backwards"])
 def test_sync_recovers_from_upstream_faults(sandbox, clock, seeded, sync_engine, baseline, fault) -> None:  # type: ignore[no-untyped-def]
-    # Given two live clues and a fault switched on
+    # Given two live records, and a fault that strikes once the first page is stored (mid-run)
     clock.advance(2 * INTERVAL)
     inst = instance(seeded, sandbox.url, timeout_seconds=0.5)
-    sandbox.faults.set(**fault)
     states: list[dict[str, Any]] = []
-    engine = sync_engine(seeded)
+
+    def progress(_stream: str, stats: Any) -> None:
+        if stats.pages == 1:
+            sandbox.faults.set(**fault)
+        states.append(stored_state(seeded, inst)["clues"])
+
     # When it syncs
-    result = engine.run(inst, progress=lambda _s, _st: states.append(engine._stored_state(inst, "clues")))
+    result = sync_engine(seeded).run(inst, progress=progress)
     # Then the run succeeds with the same rows as an undisturbed run, and the bookmark never went back
     assert (result.status, result.error) == ("succeeded", None)
     if any(k in fault for k in ("status_next", "timeout_next", "malformed_next", "expire_token_next")):
         assert result.stats["clues"].retries >= 1
     assert snapshot(seeded) == baseline
+    assert [k for k, v in sandbox.faults.as_dict().items() if k.endswith("_next") and v] == []  # the fault did strike
     positions = [(s["updateTime"], s["clueId"]) for s in states]
     assert positions == sorted(positions)
 
