@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from connectors import registry
@@ -87,7 +89,8 @@ def payload_hash(record: dict[str, Any]) -> str:
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a lease: host, process and a per-engine nonce (threads of one worker are distinct owners)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def acquire_lease(session: Session, instance_id: int, *, owner: str, seconds: int = LEASE_SECONDS) -> bool:
@@ -218,10 +221,16 @@ class SyncEngine:
                     if progress:
                         progress(stream.name, stats)
                 return
-            except UpstreamError as exc:
-                exc.connector, exc.stream = exc.connector or name, exc.stream or stream.name
+            except (UpstreamError, IntegrityError, OperationalError) as exc:
+                if isinstance(exc, UpstreamError):
+                    exc.connector, exc.stream = exc.connector or name, exc.stream or stream.name
+                    retriable = exc.retriable
+                else:
+                    # Another sync stored the same entity first (unique key), or the database shed the
+                    # transaction (deadlock, lock time-out): the page is retried from the bookmark.
+                    retriable = True
                 attempt += 1
-                if not exc.retriable or attempt >= self.retry.max_attempts:
+                if not retriable or attempt >= self.retry.max_attempts:
                     raise
                 stats.retries += 1
                 delay = self.retry.delay(attempt)

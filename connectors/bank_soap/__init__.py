@@ -145,7 +145,9 @@ def _boundary(stream: str, *, username: str) -> Iterator[None]:
             if error_code == "AUTH_FAILED":
                 raise CredentialsRefused(f"the bank refused the WS-Security credentials of user {username!r} "
                                          f"(SOAP fault {code}: {text}): check the username and password", detail=error_code) from exc
-            raise
+            # soap:Server — the bank's side failed, worth retrying; soap:Client — our request was refused
+            retriable = "Server" in code or "Receiver" in code
+            raise (RetriableUpstreamError if retriable else FatalUpstreamError)(f"SOAP fault {code}: {text}", detail=error_code) from exc
         except TransportError as exc:
             if exc.status_code in (401, 403):
                 raise CredentialsRefused(f"the bank refused the credentials of user {username!r} (HTTP {exc.status_code}): "
@@ -257,7 +259,11 @@ class _BankStream(Stream[BankSoapConfig]):
                 position = after
 
     def _position_of(self, record: dict[str, Any]) -> tuple[dt.datetime, str]:
-        return dt.datetime.fromisoformat(record[self.cursor_field]), str(record[self.primary_key[0]])
+        try:
+            return dt.datetime.fromisoformat(record[self.cursor_field]), str(record[self.primary_key[0]])
+        except (KeyError, TypeError, ValueError) as exc:  # the WSDL makes both required: a broken answer
+            raise MalformedResponse(f"a record without a valid {self.cursor_field} / {self.primary_key[0]}",
+                                    connector=KIND, stream=self.name, detail=repr(exc)) from exc
 
     def _advance(self, position: tuple[dt.datetime, str] | None, reply: Any,
                  records: list[dict[str, Any]]) -> tuple[dt.datetime, str] | None:

@@ -1,29 +1,24 @@
 """Sandbox of a bank's 农民工工资专户 SOAP service (SOAP 1.1, document/literal, WS-Security).
 
-The protocol (``wsdl/wage_account.wsdl``, served with the endpoint filled in from the request)::
-
-    GET  /wage-account?wsdl    the WSDL (types inline)                  never faulted
-    POST /wage-account         SOAP 1.1 envelope, WS-Security UsernameToken in the header
-         QueryAccountInfo / QueryAccountBills / QueryPayDetails / QueryGuarantees
-         request:  updatedAfter?, lastKey?, pageSize (1..1000)
-         answer:   resultCode, resultMsg, hasMore, nextUpdatedAfter, nextLastKey, records...
+    GET  /wage-account?wsdl    the WSDL (``wsdl/wage_account.wsdl``, endpoint = the request's URL)
+    POST /wage-account         QueryAccountInfo / QueryAccountBills / QueryPayDetails / QueryGuarantees
+                               (updatedAfter?, lastKey?, pageSize 1..1000) → resultCode, hasMore,
+                               nextUpdatedAfter, nextLastKey, records
     GET  /health
 
-Records are ordered by ``updateTime`` (China Standard Time) then by their key (``salaryAccount``,
-``billNo``, ``detailNo``, ``guaranteeNo``); a request reads the records after the keyset position
-``(updatedAfter, lastKey)``. Faults follow SOAP 1.1: HTTP 500 with ``soap:Client`` and a Chinese
-``faultstring``; ``detail/errorCode`` is ``AUTH_FAILED`` (认证失败), ``TOKEN_EXPIRED`` (a token whose
-``wsu:Created`` is over 5 minutes old) or ``BAD_REQUEST``.
+Records are ordered by ``updateTime`` (CST) then key (``salaryAccount``, ``billNo``, ``detailNo``,
+``guaranteeNo``); a request reads those after the keyset position ``(updatedAfter, lastKey)``. Errors
+are SOAP 1.1 faults (HTTP 500, ``soap:Client``, Chinese ``faultstring``, ``detail/errorCode``
+AUTH_FAILED / TOKEN_EXPIRED / BAD_REQUEST); every call needs a WS-Security UsernameToken.
 
-History: every 专户 of the world (updated when opened); its income bills (labour-cost allocations)
-and expense bills (one per 代发 batch); every pay detail paid from a 专户; every 保函 / guarantee
-insurance (cash deposits have no guarantee number and are not the bank's letters). Live: every
-``live_interval_seconds`` of ``clock()`` after the world's ``today`` (00:00 CST), the next open 专户
-in turn receives labour cost (a new income bill, the account's new balance), pays one of its
-project's workers (a new pay detail) and has a new 保函 issued. Protocol faults:
-``duplicate_page_next``, ``cursor_backwards_next``, ``expire_token_next``, ``bad_records_next``
-(an account with a wrong USCC check character, an income bill without ``billAmount``, a pay detail
-with a wrong ID check digit, a 保函 without ``guaranteeAmount``).
+History: every 专户 of the world; its income bills (labour-cost allocations) and one 代发 expense bill
+per pay batch; every pay detail paid from a 专户; every 保函 / guarantee insurance (cash deposits have
+no guarantee number). Live: every ``live_interval_seconds`` of ``clock()`` after the world's ``today``
+(00:00 CST) the next open 专户 in turn receives labour cost (a new income bill and a new balance), pays
+one of its workers (a new pay detail) and has a new 保函 issued. Protocol faults:
+``duplicate_page_next``, ``cursor_backwards_next``, ``expire_token_next``, ``bad_records_next`` (an
+account with a wrong USCC check character, an income bill without ``billAmount``, a pay detail with
+a wrong ID check digit, a 保函 without ``guaranteeAmount``).
 """
 
 from __future__ import annotations
@@ -69,29 +64,23 @@ MALFORMED_BODY = b"<soap:Envelope><broken"
 ACCOUNT_STATUS = {"open": 1, "frozen": 2, "closed": 3}
 GUARANTEE_TYPE = {"bank_guarantee": 1, "insurance": 2}
 GUARANTEE_STATUS = {"active": 1, "used": 2, "refunded": 3}
-# Element order of each record type (xsd:sequence in the WSDL).
-FIELDS = {
-    "accountInfo": ("salaryAccount", "salaryAccountName", "projectCode", "corpCode", "corpName", "bankName",
-                    "bankLinkNumber", "openAccountDate", "recordDate", "accountStatus", "accountBalance", "updateTime"),
-    "bill": ("billNo", "salaryAccount", "projectCode", "billType", "actionType", "billDate", "billAmount", "accountBalance",
-             "batchNumber", "oppAccountName", "oppAccountNo", "period", "progressPayment", "remark", "updateTime"),
-    "payDetail": ("detailNo", "payRollCode", "projectCode", "salaryAccount", "batchNumber", "name", "idCardNumber",
-                  "bankCardNumber", "payMonth", "totalPayAmount", "actualAmount", "days", "workHours", "balanceDate",
-                  "payStatus", "isBackPay", "updateTime"),
-    "guarantee": ("guaranteeNo", "projectCode", "corpCode", "corpName", "guaranteeType", "guaranteeAmount", "depositRate",
-                  "issueBank", "issueDate", "validFrom", "validTo", "guaranteeStatus", "updateTime"),
-}
 Record = dict[str, Any]
 Position = tuple[dt.datetime, str]
 
 
-def cst(t: dt.datetime) -> dt.datetime:
-    """An instant in China Standard Time, to the second (naive values are taken as CST)."""
-    return (t.replace(tzinfo=CST) if t.tzinfo is None else t.astimezone(CST)).replace(microsecond=0)
+def _sequences(wsdl: bytes) -> dict[str, tuple[str, ...]]:
+    """Element order of each record element, from the WSDL's schema (its xsd:sequence)."""
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    types = {t.get("name"): tuple(e.get("name") for e in t.iter(f"{xs}element")) for t in etree.fromstring(wsdl).iter(f"{xs}complexType")}
+    return {"accountInfo": types["AccountInfo"], "bill": types["AccountBill"], "payDetail": types["PayDetail"],
+            "guarantee": types["Guarantee"]}
+
+
+FIELDS = _sequences(WSDL_FILE.read_bytes())
 
 
 def _instant(t: dt.datetime) -> dt.datetime:
-    """A requested position's instant, exact (naive values are taken as CST)."""
+    """An instant in China Standard Time (naive values are taken as CST)."""
     return t.replace(tzinfo=CST) if t.tzinfo is None else t.astimezone(CST)
 
 
@@ -121,15 +110,16 @@ class _Bank:
         latest = self.epoch - dt.timedelta(seconds=1)
 
         def clamp(t: dt.datetime) -> dt.datetime:  # history never overtakes the live records
-            return min(cst(t), latest)
+            return min(_instant(t).replace(microsecond=0), latest)
 
         w = world
         self.open_accounts = sorted((a for a in w.accounts.values() if a["status"] == "open"), key=lambda a: a["salary_account"])
         self.open_index = {a["salary_account"]: i for i, a in enumerate(self.open_accounts)}
         self.workers_by_project: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for wk in w.workers:
-            self.workers_by_project[wk["project_id"]].append(wk)
-        self.payer: dict[str, tuple[str, str]] = {}
+            if not wk.get("exit_date"):  # live wages go to workers still on site
+                self.workers_by_project[wk["project_id"]].append(wk)
+        self.payer: dict[str, tuple[str | None, str | None]] = {}
         for al in sorted(w.allocations, key=lambda a: a["id"]):
             self.payer[al["salary_account"]] = (al["payer_name"], al["payer_account"])
 
@@ -139,15 +129,7 @@ class _Bank:
         for p in w.payroll:
             if p["salary_account"] and p["pay_status"] == 20 and p["balance_date"]:
                 batches[(p["salary_account"], p["batch_number"])].append(p)
-        for (account, _), rows in batches.items():  # one 代发 (wages) expense bill per batch
-            day = max(r["balance_date"] for r in rows)
-            bills.append({
-                "billNo": f"LS2{day:%Y%m%d}{min(r['id'] for r in rows):09d}", "salaryAccount": account,
-                "projectCode": w.project_by_id(rows[0]["project_id"])["project_code"], "billType": 2, "actionType": 1,
-                "billDate": day, "billAmount": money(sum(r["actual_amount"] for r in rows)), "batchNumber": rows[0]["batch_number"],
-                "oppAccountName": f"农民工工资代发（{len(rows)}人）", "period": rows[0]["pay_month"],
-                "remark": f"代发{rows[0]['pay_month']}工资", "updateTime": clamp(dt.datetime.combine(day, dt.time(17, 30), CST)),
-            })
+        bills += [self.expense_bill(rows, clamp) for rows in batches.values()]
         details = [self.pay_detail(p, when=clamp(self._paid_at(p))) for p in w.payroll if p["salary_account"]]
         guarantees = [self.guarantee(d, when=clamp(d["created_at"])) for d in w.deposits if d["guarantee_no"]]
         self.feeds = {
@@ -185,6 +167,17 @@ class _Bank:
             "batchNumber": al["batch_number"], "oppAccountName": al["payer_name"], "oppAccountNo": al["payer_account"],
             "period": al["period_month"], "progressPayment": money(al["progress_payment"]), "remark": "人工费用拨付",
             "updateTime": when,
+        }
+
+    def expense_bill(self, rows: list[dict[str, Any]], clamp: Callable[[dt.datetime], dt.datetime]) -> Record:
+        """One 代发 batch paid out (billType 2 支出 / actionType 1 代发工资)."""
+        day, first = max(r["balance_date"] for r in rows), rows[0]
+        return {
+            "billNo": f"LS2{day:%Y%m%d}{min(r['id'] for r in rows):09d}", "salaryAccount": first["salary_account"],
+            "projectCode": self.w.project_by_id(first["project_id"])["project_code"], "billType": 2, "actionType": 1,
+            "billDate": day, "billAmount": money(sum(r["actual_amount"] for r in rows)), "batchNumber": first["batch_number"],
+            "oppAccountName": f"农民工工资代发（{len(rows)}人）", "period": first["pay_month"], "remark": f"代发{first['pay_month']}工资",
+            "updateTime": clamp(dt.datetime.combine(day, dt.time(17, 30), CST)),
         }
 
     def pay_detail(self, p: dict[str, Any], *, when: dt.datetime) -> Record:
@@ -240,7 +233,8 @@ class _Bank:
     def live_bill(self, k: int) -> Record:
         t, acc, amount = self._tick(k)
         proj = self.w.project_by_id(acc["project_id"])
-        payer = self.payer.get(acc["salary_account"], (self.w.enterprise_by_id(proj["builder_id"])["name"], None))
+        payer = self.payer.get(acc["salary_account"]) or (
+            self.w.enterprise_by_id(proj["builder_id"])["name"] if proj.get("builder_id") else None, None)
         ratio = proj.get("labour_cost_ratio")
         return {
             "billNo": f"LS1{t:%Y%m%d}9{k:08d}", "salaryAccount": acc["salary_account"], "projectCode": proj["project_code"],
@@ -326,13 +320,8 @@ def _text(v: Any) -> str:
 
 
 def render_record(item: str, record: Record) -> str:
-    parts = [f"<{item}>"]
-    for name in FIELDS[item]:
-        v = record.get(name)
-        if v is not None:
-            parts.append(f"<{name}>{_text(v)}</{name}>")
-    parts.append(f"</{item}>")
-    return "".join(parts)
+    inner = "".join(f"<{name}>{_text(record[name])}</{name}>" for name in FIELDS[item] if record.get(name) is not None)
+    return f"<{item}>{inner}</{item}>"
 
 
 def envelope(body: str) -> bytes:

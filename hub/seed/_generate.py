@@ -182,7 +182,7 @@ class World:
                 self.counties = self.counties[: plan.counties]
         if not self.counties:
             raise ValueError(f"region {region} has no counties in the region list")
-        self.scope = set(self.counties)
+        self.scope = set(self.counties) | {self.city_of(c) for c in self.counties}
         self.city_counties: dict[str, list[str]] = {}
         for c in self.counties:
             self.city_counties.setdefault(self.city_of(c), []).append(c)
@@ -279,6 +279,7 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
     w.pools: dict[str, dict[str, list[Ent]]] = {}
     w.external: list[Ent] = []
     w.ents: dict[int, Ent] = {}
+    w.by_name: dict[str, Ent] = {}
     total = sum(counts.values())
     outside = [p for p in ("11", "32", "33") if p != w.root[:2]][:2]
 
@@ -286,6 +287,7 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
         prov, city, cname = w.names(county)
         reg, org = "9", "1"
         qual: str | None = None
+        where = county
         for _ in range(30):
             trade = N.trade_name(r)
             if kind == "general_contractor":
@@ -296,7 +298,13 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
             elif kind == "labour_service":
                 name, qual = N.labour_name(r, trade, province=prov, city=city, county=cname), "施工劳务不分等级"
             else:
-                name, reg, org = N.builder_name(r, trade, sector=sector, city=city, county=cname)
+                name, reg, org, level = N.builder_name(r, trade, sector=sector, city=city, county=cname)
+                if level and name in w.by_name:
+                    return w.by_name[name]  # a bureau or 城投 exists once: reuse it
+                if level == "city":
+                    where = w.city_of(county)  # registered at city level (USCC chars 3–8 = the city)
+                if level:
+                    break
             if name not in w.used:
                 break
         w.used.add(name)
@@ -304,16 +312,16 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
         x = r.random()
         credit = "A" if x < 0.86 else "B" if x < 0.97 else "C"
         ent = Ent(
-            id=w.next_id("enterprises"), kind=kind, name=name, short=N.short_name(name, w.name_prefixes), region_code=county,
-            uscc=w.unique(lambda: make_uscc(r, region_code=county, registration=reg, org_type=org)),
+            id=w.next_id("enterprises"), kind=kind, name=name, short=N.short_name(name, w.name_prefixes), region_code=where,
+            uscc=w.unique(lambda: make_uscc(r, region_code=where, registration=reg, org_type=org)),
             credit=credit if kind != "builder" else "A", address=N.address(r, city=city, county=cname),
             account=f"{r.randint(10**15, 10**16 - 1)}{r.randint(100, 999)}", sector=sector,
         )
         ent.blacklisted = ent.credit == "C" and r.random() < 0.4  # 失信联合惩戒名单
-        w.ents[ent.id] = ent
+        w.ents[ent.id] = w.by_name[name] = ent
         ent.row = {
             "id": ent.id, "uscc": ent.uscc, "name": name, "short_name": ent.short,
-            "legal_representative": N.person_name(r), "region_code": county, "address": ent.address, "kind": kind,
+            "legal_representative": N.person_name(r), "region_code": where, "address": ent.address, "kind": kind,
             "qualification": qual, "credit_level": ent.credit, "blacklisted": ent.blacklisted,
             "created_at": local_at(w.today - dt.timedelta(days=r.randint(400, 5000)), r),
         }

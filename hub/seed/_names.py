@@ -90,32 +90,34 @@ def labour_name(rng: random.Random, trade: str, *, province: str, city: str, cou
 _NUMERALS = "一二三四五六七八九十"
 
 
-def builder_name(rng: random.Random, trade: str, *, sector: str, city: str, county: str) -> tuple[str, str, str]:
-    """A 建设单位 for a sector: (name, USCC registration authority, USCC org type).
+def builder_name(rng: random.Random, trade: str, *, sector: str, city: str, county: str) -> tuple[str, str, str, str | None]:
+    """A 建设单位 for a sector: (name, USCC registration authority, USCC org type, singleton level).
 
     Companies register with market regulation (``91``); schools and hospitals are public
     institutions (事业单位, ``12``); bureaus are government organs (机关, ``11``) — GB 32100-2015.
+    The level (``city`` / ``county``) marks a body that exists once there (a bureau, the 城投), to be
+    reused rather than registered twice; ``None`` is an ordinary company.
     """
     r = rng.random()
     if sector == "交通":
         if r < 0.4:
-            return f"{county}交通运输局", "1", "1"
+            return f"{county}交通运输局", "1", "1", "county"
         if r < 0.7:
-            return f"{city}公路事业发展中心", "1", "2"
-        return f"{city}{county}城市建设投资有限公司", "9", "1"
+            return f"{city}公路事业发展中心", "1", "2", "city"
+        return f"{city}{county}城市建设投资有限公司", "9", "1", "county"
     if sector == "水利":
         if r < 0.5:
-            return f"{county}水务局", "1", "1"
-        return f"{city}水利工程建设管理中心", "1", "2"
+            return f"{county}水务局", "1", "1", "county"
+        return f"{city}水利工程建设管理中心", "1", "2", "city"
     if r < 0.5:
-        return f"{city}{trade}房地产开发有限公司", "9", "1"
+        return f"{city}{trade}房地产开发有限公司", "9", "1", None
     if r < 0.65:
-        return f"{city}{trade}置业有限公司", "9", "1"
+        return f"{city}{trade}置业有限公司", "9", "1", None
     if r < 0.8:
-        return f"{city}{county}城市建设投资发展有限公司", "9", "1"
+        return f"{city}{county}城市建设投资发展有限公司", "9", "1", "county"
     if r < 0.9:
-        return f"{county}第{rng.choice(_NUMERALS)}中学", "1", "2"
-    return f"{county}{rng.choice(['人民医院', '中医院', '妇幼保健院'])}", "1", "2"
+        return f"{county}第{rng.choice(_NUMERALS)}中学", "1", "2", None
+    return f"{county}{rng.choice(['人民医院', '中医院', '妇幼保健院'])}", "1", "2", "county"
 
 
 def _strip_regions(s: str, region_names: tuple[str, ...], *, keep: int) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors import registry
-from connectors._clue_channel import live_complaint, live_epoch
+from connectors._clue_channel import CST, live_complaint, live_epoch
 from connectors.base import ClueIn, FatalUpstreamError, Outcome, Rejection
 from connectors.hotline12345 import sign_headers
 from connectors.hotline12345.sandbox import DEMO_CREDENTIALS, create_app
@@ -123,7 +124,7 @@ def test_normalise_maps_history_and_links_repeat_callers(sandbox, world) -> None
     [clue] = connector.normalise("work_orders", served[repeat["orderNum"]])
     assert clue.related_source_id == repeat["oldOrderNum"]
     assert (clue.content, clue.complainant_name, clue.complainant_phone) == (repeat["majorContent"], repeat["callerName"], repeat["callerPhone"])
-    assert clue.received_at == dt.datetime.strptime(repeat["callTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=at_cst())
+    assert clue.received_at == dt.datetime.strptime(repeat["callTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
     assert clue.respondent_name in repeat["majorContent"] and clue.respondent_name.endswith("公司")
     # The county the order was dispatched to: 微山县人力资源和社会保障局 → 370826 (GB/T 2260)
     first = served[world.clue_payloads["hotline12345"][0]["orderNum"]]
@@ -147,10 +148,6 @@ def test_normalise_rejects_a_bad_order_naming_the_field(world, field, value, rea
     with pytest.raises(Rejection) as info:
         connector.normalise("work_orders", order)
     assert (info.value.field, info.value.reason) == (field, reason)
-
-
-def at_cst() -> dt.timezone:
-    return dt.timezone(dt.timedelta(hours=8))
 
 
 # -- sync through the hub --------------------------------------------------------------------------
@@ -245,7 +242,6 @@ def test_sync_recovers_from_upstream_faults(sandbox, clock, seeded, sync_engine,
 
 def test_a_bad_order_is_quarantined_and_stays_so_on_replay(sandbox, seeded, sync_engine) -> None:  # type: ignore[no-untyped-def]
     from hub.db import make_engine
-    from sqlalchemy.orm import Session
 
     inst = instance(seeded, sandbox.url)
     sandbox.faults.set(bad_records_next=1)
@@ -285,7 +281,7 @@ def read_back(url: str, order: str, kind: str) -> list[dict[str, Any]]:
 
 def test_write_back_posts_the_result_and_the_call_back(sandbox, world) -> None:  # type: ignore[no-untyped-def]
     order = world.clue_payloads["hotline12345"][0]["orderNum"]
-    closed = dt.datetime(2026, 11, 20, 15, 30, tzinfo=at_cst())
+    closed = dt.datetime(2026, 11, 20, 15, 30, tzinfo=CST)
     outcome = Outcome(source_id=order, clue_no="XS370826202511250A1B2C", status="called_back", conclusion="经查属实，已足额支付。",
                       closed_at=closed, recovered_amount=Decimal("10000"), workers_paid=1, satisfaction="满意",
                       extra={"called_back_at": closed + dt.timedelta(days=1)})
@@ -301,7 +297,7 @@ def test_write_back_posts_the_result_and_the_call_back(sandbox, world) -> None: 
 def test_write_back_without_call_back_posts_only_the_result(sandbox, world) -> None:  # type: ignore[no-untyped-def]
     order = world.clue_payloads["hotline12345"][1]["orderNum"]
     outcome = Outcome(source_id=order, clue_no="XS1", status="closed", conclusion="已协调支付。",
-                      closed_at=dt.datetime(2026, 11, 20, 9, 0, tzinfo=at_cst()))
+                      closed_at=dt.datetime(2026, 11, 20, 9, 0, tzinfo=CST))
     connector.write_back(make_config(sandbox.url), outcome)
     assert len(read_back(sandbox.url, order, "result")) == 1
     assert read_back(sandbox.url, order, "visit") == []
@@ -309,6 +305,6 @@ def test_write_back_without_call_back_posts_only_the_result(sandbox, world) -> N
 
 def test_write_back_to_an_unknown_order_is_fatal(sandbox) -> None:  # type: ignore[no-untyped-def]
     outcome = Outcome(source_id="2026010199999999", clue_no="XS1", status="closed", conclusion="x",
-                      closed_at=dt.datetime(2026, 11, 20, tzinfo=at_cst()))
+                      closed_at=dt.datetime(2026, 11, 20, tzinfo=CST))
     with pytest.raises(FatalUpstreamError, match="upstream answered HTTP 404"):
         connector.write_back(make_config(sandbox.url), outcome)
