@@ -40,7 +40,8 @@ def _fmt(value: Any, column: str) -> str:
 
 def summary_table(results: list[BenchResult]) -> Table:
     """One row per backend × scale: first page hub vs the fastest baseline (ms), and the deep page p50."""
-    table = Table(title="graph vs SQL — a page of 100 clues with channel records, enterprise, project (ms)")
+    freeze = " — gc.freeze() after warm-up" if any(r.gc_freeze for r in results) else ""
+    table = Table(title=f"graph vs SQL — a page of 100 clues with channel records, enterprise, project (ms){freeze}")
     for col in COLUMNS:
         table.add_column(col, justify="left" if col in ("backend", "scale", "baseline") else "right")
     for r in results:
@@ -71,6 +72,7 @@ def environment() -> dict[str, Any]:
     env: dict[str, Any] = {
         "python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
         "sqlite": sqlite3.sqlite_version,
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],  # other work on the machine skews the figures
     }
     for dist in ("strawberry-graphql", "graphql-core", "SQLAlchemy", "starlette", "httpx", "aiosqlite", "psycopg", "orjson", "uvloop"):
         try:
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the seeded databases even when cached")
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's default loop instead of uvloop")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/<timestamp>.json")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() after the warm-up: what freezing the start-up heap in the server would give")
     args = parser.parse_args(argv)
 
     console = Console()
@@ -110,9 +114,13 @@ def main(argv: list[str] | None = None) -> int:
             ds = datasets.prepare(backend, scale, console=console, rebuild=args.rebuild)
             runs = args.runs or DEFAULT_RUNS[scale]
             console.print(f"[bold]{backend}/{scale}[/]: {runs} runs per page and side")
-            result = graph_vs_sql.run(ds, runs=runs, warmup=args.warmup, progress=console.print, use_uvloop=not args.no_uvloop)
+            result = graph_vs_sql.run(ds, runs=runs, warmup=args.warmup, progress=console.print, use_uvloop=not args.no_uvloop,
+                                      gc_freeze=args.gc_freeze)
             results.append(result)
     console.print()
+    load = os.getloadavg()
+    console.print(f"load average now {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} on {os.cpu_count()} CPUs "
+                  "(other work on the machine inflates both sides, the longer hub side more)")
     console.print(summary_table(results))
     console.print(detail_table(results))
     console.print(

@@ -505,6 +505,7 @@ class BenchResult:
     verified: bool
     dataset: dict[str, Any] = field(default_factory=dict)
     loop: str = "asyncio"
+    gc_freeze: bool = False
 
     def page(self, name: str) -> PageResult:
         return next(p for p in self.pages if p.name == name)
@@ -513,7 +514,7 @@ class BenchResult:
         return {
             "benchmark": "graph_vs_sql", "backend": self.backend, "scale": self.scale, "pool": self.pool, "runs": self.runs,
             "warmup": self.warmup, "hub_statements_per_page": self.hub_statements, "baseline": self.baseline,
-            "verified_equal_json": self.verified, "loop": self.loop, "dataset": self.dataset,
+            "verified_equal_json": self.verified, "loop": self.loop, "gc_freeze": self.gc_freeze, "dataset": self.dataset,
             "pages": [
                 {"name": p.name, "offset": p.offset, "after": p.after, "clues": p.clues, "response_bytes": p.response_bytes,
                  "hub": p.hub.summary(), "baselines": {k: v.summary() for k, v in p.baselines.items()}}
@@ -629,8 +630,13 @@ async def run_async(
     runs: int,
     warmup: int | None = None,
     progress: Callable[[str], None] | None = None,
+    gc_freeze: bool = False,
 ) -> BenchResult:
-    """Verify, warm up, then time hub and baselines alternately on every page of :data:`PAGES`."""
+    """Verify, warm up, then time hub and baselines alternately on every page of :data:`PAGES`.
+
+    ``gc_freeze`` moves everything alive after the warm-up into the permanent generation
+    (``gc.freeze()``), as a server would do once after start-up: what that fix would give.
+    """
     say = progress or (lambda _msg: None)
     warmup = max(5, runs // 10) if warmup is None else warmup
     pool = clue_pool(dataset)
@@ -672,6 +678,8 @@ async def run_async(
                     for b in baselines:
                         b.page(after)
                 gc.collect()
+                if gc_freeze:
+                    gc.freeze()
                 clock = time.perf_counter_ns
                 for _ in range(runs):
                     t0 = clock()
@@ -705,14 +713,22 @@ async def run_async(
         loop = "asyncio"
     return BenchResult(
         backend=dataset.backend, scale=dataset.scale, pool=pool, runs=runs, warmup=warmup, pages=pages,
-        hub_statements=hub_statements, baseline=best, verified=True, dataset=info, loop=loop,
+        hub_statements=hub_statements, baseline=best, verified=True, dataset=info, loop=loop, gc_freeze=gc_freeze,
     )
 
 
 def run(dataset: Dataset, *, runs: int, warmup: int | None = None, progress: Callable[[str], None] | None = None,
-        use_uvloop: bool = True) -> BenchResult:
+        use_uvloop: bool = True, gc_freeze: bool = False) -> BenchResult:
     """:func:`run_async` in a fresh event loop (uvloop when installed, as ``uvicorn[standard]`` uses)."""
-    coro = run_async(dataset, runs=runs, warmup=warmup, progress=progress)
+    coro = run_async(dataset, runs=runs, warmup=warmup, progress=progress, gc_freeze=gc_freeze)
+    try:
+        return _run_loop(coro, use_uvloop)
+    finally:
+        if gc_freeze:
+            gc.unfreeze()
+
+
+def _run_loop(coro: Any, use_uvloop: bool) -> BenchResult:
     if use_uvloop:
         try:
             import uvloop

@@ -98,20 +98,39 @@ def from_status(status: int, body: str, *, connector: str, stream: str = "") -> 
     return FatalUpstreamError(f"upstream answered HTTP {status}", connector=connector, stream=stream, detail=body)
 
 
+def _detail_text(detail: object) -> str:
+    """A SOAP fault's <detail> as text (an lxml element's str() is only its tag)."""
+    if detail is None:
+        return ""
+    try:
+        from lxml import etree
+
+        return " ".join(t.strip() for t in etree.ElementBase.itertext(detail) if t.strip())[:300]  # type: ignore[arg-type]
+    except (ImportError, TypeError):
+        return str(detail)[:300]
+
+
 def _map_zeep(exc: Exception, *, connector: str, stream: str) -> UpstreamError | None:
     try:
         from lxml.etree import XMLSyntaxError
         from zeep.exceptions import Fault, TransportError, XMLParseError
+        from zeep.exceptions import XMLSyntaxError as ZeepXMLSyntaxError
     except ImportError:  # pragma: no cover - zeep is a dependency
         return None
     if isinstance(exc, Fault):
         code = str(exc.code or "")
         text = f"SOAP fault {code}: {exc.message}".strip()
+        detail = _detail_text(exc.detail)
+        if "TOKEN_EXPIRED" in f"{exc.message} {detail}":
+            return TokenExpired(text, connector=connector, stream=stream, detail=detail)
         if "Server" in code or "Receiver" in code or "Busy" in str(exc.message):
-            return RetriableUpstreamError(text, connector=connector, stream=stream, detail=str(exc.detail or "")[:300])
-        return FatalUpstreamError(text, connector=connector, stream=stream, detail=str(exc.detail or "")[:300])
+            return RetriableUpstreamError(text, connector=connector, stream=stream, detail=detail)
+        return FatalUpstreamError(text, connector=connector, stream=stream, detail=detail)
     if isinstance(exc, TransportError):
-        return from_status(exc.status_code or 0, (exc.content or b"")[:300].decode(errors="replace"), connector=connector, stream=stream)
-    if isinstance(exc, (XMLParseError, XMLSyntaxError)):
+        body = (exc.content or b"")[:300].decode(errors="replace") if isinstance(exc.content, bytes) else str(exc.content or "")[:300]
+        if exc.status_code in (None, 0, 200):  # a 200 whose body is not a SOAP envelope
+            return MalformedResponse("unparseable SOAP response", connector=connector, stream=stream, detail=body)
+        return from_status(exc.status_code, body, connector=connector, stream=stream)
+    if isinstance(exc, (XMLParseError, XMLSyntaxError, ZeepXMLSyntaxError)):
         return MalformedResponse("unparseable SOAP response", connector=connector, stream=stream, detail=str(exc)[:300])
     return None

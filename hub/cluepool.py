@@ -104,8 +104,8 @@ class ClueIntake:
             for k, v in changed.items():
                 setattr(existing, k, v)
             if item.raw_record_id is not None and existing.raw_record_id != item.raw_record_id:
+                # Point at the newest archived version; a new payload alone is not a change of the clue.
                 existing.raw_record_id = item.raw_record_id
-                changed["raw_record_id"] = item.raw_record_id
             return "updated" if changed else "unchanged"
         id_hash = self.cipher.lookup_hash(id_number) if id_number else None
         name_norm = normalise_company_name(c.respondent_name)

@@ -87,10 +87,17 @@ class _Reject(Exception):
         self.field = field
 
 
+#: Validators of personal identifiers: their bad values are masked in quarantine reasons.
+_PERSONAL = {validate_id_number, validate_bank_card}
+
+
 def _ident(fn: Callable[..., str], value: str, field: str) -> str:
     try:
         return fn(value, field=field)
     except IdentifierError as exc:
+        if fn in _PERSONAL:
+            shown = value[:6] + "*" * max(len(value) - 10, 0) + value[-4:] if len(value) > 10 else "*" * len(value)
+            raise _Reject(f"invalid {exc.field} {shown!r}: {exc.reason}", exc.field) from exc
         raise _Reject(str(exc), exc.field) from exc
 
 
@@ -157,6 +164,7 @@ class Ingestor:
                 existing[k] = row
         inserts: list[dict] = []
         updates: list[dict] = []
+        changed_keys: list[Any] = []
         for key, (_item, values) in rows.items():
             row = existing.get(key)
             if row is None:
@@ -166,32 +174,36 @@ class Ingestor:
             changed = {c: v for c, v in values.items() if c not in volatile and not _same(getattr(row, c), v)}
             if changed:
                 updates.append({"_id": row.id, **changed, **{c: values[c] for c in volatile if c in values}})
+                changed_keys.append(key)
             else:
                 out.unchanged += 1
         if inserts:
             self.session.execute(insert(model), inserts)
             out.created = len(inserts)
+        # One executemany per set of changed columns (ORM bulk UPDATE by primary key), not one
+        # statement per row: per-row ORM updates also scan the session, quadratic in the page size.
+        by_columns: dict[frozenset[str], list[dict]] = {}
         for values in updates:
-            row_id = values.pop("_id")
-            self.session.execute(update(model).where(model.id == row_id).values(**values))
+            row = {"id": values.pop("_id"), **values}
+            by_columns.setdefault(frozenset(row), []).append(row)
+        for rows_ in by_columns.values():
+            self.session.execute(update(model), rows_)
         out.updated = len(updates)
         if event and (inserts or updates):
-            self._events(model, key_cols, cols, [v for v in inserts] + updates, event, created=len(inserts))
+            inserted_keys = [v[key_cols[0]] if len(key_cols) == 1 else tuple(v[c] for c in key_cols) for v in inserts]
+            self._events(model, cols, inserted_keys + changed_keys, event)
         return out
 
-    def _events(self, model, key_cols, cols, changed, event, *, created) -> None:  # type: ignore[no-untyped-def]
-        # Re-read ids of the rows just written (inserts have none yet) and write one event each.
-        keyset = [tuple(v.get(c) for c in key_cols) for v in changed if all(c in v for c in key_cols)]
-        if not keyset:
-            return
-        cond = cols[0].in_([k[0] for k in keyset]) if len(cols) == 1 else tuple_(*cols).in_(keyset)
+    def _events(self, model: type, cols: list, keys: list[Any], event: Callable[[int, dict], tuple[str, str, dict]]) -> None:
+        """One outbox event per row just inserted or changed (re-read by natural key: inserts had no id)."""
         now = utcnow()
-        rows = self.session.execute(select(model).where(cond)).scalars().all()
-        self.session.execute(
-            insert(m.Event),
-            [dict(zip(("type", "region_code", "payload"), event(r.id, r.__dict__), strict=True), entity_type=model.__tablename__,
-                  entity_id=r.id, created_at=now) for r in rows],
-        )
+        for chunk in _chunks(keys, 500):
+            cond = cols[0].in_(chunk) if len(cols) == 1 else tuple_(*cols).in_(chunk)
+            rows = self.session.execute(select(model).where(cond)).scalars().all()
+            if rows:
+                self.session.execute(insert(m.Event), [
+                    dict(zip(("type", "region_code", "payload"), event(r.id, r.__dict__), strict=True),
+                         entity_type=model.__tablename__, entity_id=r.id, created_at=now) for r in rows])
 
     def _lookup(self, model: type, key: str, values: Iterable[Any], *cols: str) -> dict[Any, Any]:
         wanted = {v for v in values if v is not None}
@@ -323,6 +335,7 @@ class Ingestor:
     def _apply_payroll(self, batch: Sequence[Item]) -> Outcome:
         projects = self._projects(i.entity.project_code for i in batch)
         accounts = self._lookup(m.WageAccount, "salary_account", [i.entity.salary_account for i in batch], "id")
+        employers = self._lookup(m.Enterprise, "uscc", [i.entity.corp_uscc for i in batch], "id")
         problems: list[Problem] = []
         # Workers first: a worker the bank pays but the real-name system has not sent yet is created
         # from the pay detail (name + ID), so that no pay record is lost.
@@ -344,29 +357,34 @@ class Ingestor:
                 continue
             staged.append((item, proj, idn, card))
         hashes = {(proj[0], self.cipher.lookup_hash(idn)) for _, proj, idn, _ in staged}
-        workers: dict[tuple[int, str], int] = {}
-        for chunk in _chunks(list(hashes), 500):
-            stmt = select(m.Worker.project_id, m.Worker.id_number_hash, m.Worker.id).where(
-                tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk))
-            workers.update({(r[0], r[1]): r[2] for r in self.session.execute(stmt)})
+        # (project, person) → (worker id, employer id)
+        workers: dict[tuple[int, str], tuple[int, int]] = {}
+
+        def load_workers(keys: list[tuple[int, str]]) -> None:
+            for chunk in _chunks(keys, 500):
+                stmt = select(m.Worker.project_id, m.Worker.id_number_hash, m.Worker.id, m.Worker.enterprise_id).where(
+                    tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk))
+                workers.update({(r[0], r[1]): (r[2], r[3]) for r in self.session.execute(stmt)})
+
+        load_workers(list(hashes))
         new_workers = {}
         for item, proj, idn, card in staged:
             key = (proj[0], self.cipher.lookup_hash(idn))
             if key not in workers and key not in new_workers:
-                new_workers[key] = self._worker_values(proj, proj[2], idn, item.entity.worker_name or "（未登记）", card)
+                employer = employers.get(item.entity.corp_uscc) or proj[2]
+                new_workers[key] = self._worker_values(proj, employer, idn, item.entity.worker_name or "（未登记）", card)
         if new_workers:
             self.session.execute(insert(m.Worker), list(new_workers.values()))
-            for chunk in _chunks(list(new_workers), 500):
-                stmt = select(m.Worker.project_id, m.Worker.id_number_hash, m.Worker.id).where(
-                    tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk))
-                workers.update({(r[0], r[1]): r[2] for r in self.session.execute(stmt)})
+            load_workers(list(new_workers))
         rows: dict[Any, tuple[Item, dict]] = {}
         for item, proj, idn, card in staged:
             p = item.entity
-            worker_id = workers[(proj[0], self.cipher.lookup_hash(idn))]
+            worker_id, worker_employer = workers[(proj[0], self.cipher.lookup_hash(idn))]
+            # The employer: as the bank names it (corpCode), else the worker's, else the 总包.
+            employer = employers.get(p.corp_uscc) or worker_employer or proj[2]
             rows[(p.pay_roll_code, worker_id)] = (item, {
                 "pay_roll_code": p.pay_roll_code, "project_id": proj[0], "worker_id": worker_id, "region_code": proj[1],
-                "account_id": accounts.get(p.salary_account), "enterprise_id": proj[2], "pay_month": p.pay_month,
+                "account_id": accounts.get(p.salary_account), "enterprise_id": employer, "pay_month": p.pay_month,
                 "total_pay_amount": p.total_pay_amount, "actual_amount": p.actual_amount, "days": p.days,
                 "work_hours": p.work_hours, "balance_date": p.balance_date, "pay_status": p.pay_status,
                 "is_back_pay": p.is_back_pay, "bank_card_masked": mask_bank_card(card) if card else None,

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from connectors import registry
 from connectors.base import Connector, Page, Rejection, Stream, UpstreamError
 from hub import models as m
+from hub.archive import seal, unseal
 from hub.crypto import Cipher
 from hub.db import session_factory
 from hub.ingest import Ingestor, Item, Problem
@@ -277,8 +278,10 @@ class SyncEngine:
     def _archive(self, session: Session, instance_id: int, source: str, stream: Stream, records: Any) -> list[int]:
         """Raw records as received; a payload seen before (same key and hash) is not stored twice."""
         now = utcnow()
+        # Hash what was received; store it sealed (ID numbers and cards encrypted, hub.archive).
         rows = [{"connector_instance_id": instance_id, "source": source, "stream": stream.name,
-                 "source_key": stream.key_of(r), "payload": r, "payload_hash": payload_hash(r), "received_at": now}
+                 "source_key": stream.key_of(r), "payload": seal(r, self.cipher), "payload_hash": payload_hash(r),
+                 "received_at": now}
                 for r in records]
         keys = {(r["source_key"], r["payload_hash"]) for r in rows}
         existing = self._raw_ids(session, source, stream.name, keys)
@@ -335,7 +338,7 @@ class SyncEngine:
                     continue
                 connector = registry.get(raw.source)
                 try:
-                    items = [Item(e, raw.id) for e in connector.normalise(raw.stream, raw.payload)]
+                    items = [Item(e, raw.id) for e in connector.normalise(raw.stream, unseal(raw.payload, self.cipher))]
                 except Rejection as exc:
                     entry.reason, entry.field = exc.reason, exc.field
                     counts["still_failing"] += 1

@@ -326,7 +326,7 @@ def _pay_detail(r: dict[str, Any]) -> list[Entity]:
         pay_roll_code=_text(r, "payRollCode"), project_code=_text(r, "projectCode"), id_number=_text(r, "idCardNumber"),
         pay_month=_month(r, "payMonth"), total_pay_amount=_money(r, "totalPayAmount"), actual_amount=_money(r, "actualAmount"),
         pay_status=_int(r, "payStatus"), salary_account=_text(r, "salaryAccount", required=False),
-        worker_name=_text(r, "name", required=False), days=_int(r, "days") if days not in (None, "") else None,
+        worker_name=_text(r, "name", required=False), corp_uscc=_text(r, "corpCode", required=False), days=_int(r, "days") if days not in (None, "") else None,
         work_hours=_money(r, "workHours", required=False), balance_date=_date(r, "balanceDate", required=False),
         is_back_pay=str(r.get("isBackPay") or "0").lower() in ("1", "true"), bank_card=_text(r, "bankCardNumber", required=False),
         batch_number=_text(r, "batchNumber", required=False),

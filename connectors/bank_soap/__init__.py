@@ -393,7 +393,8 @@ def _pay_detail(r: dict[str, Any]) -> list[Entity]:
         pay_roll_code=_req(r, "payRollCode"), project_code=_req(r, "projectCode"), id_number=_req(r, "idCardNumber"),
         pay_month=_req(r, "payMonth"), total_pay_amount=_dec(r, "totalPayAmount", required=True),
         actual_amount=_dec(r, "actualAmount", required=True), pay_status=_int(r, "payStatus", required=True),
-        salary_account=_opt(r, "salaryAccount"), worker_name=_opt(r, "name"), days=_int(r, "days"), work_hours=_dec(r, "workHours"),
+        salary_account=_opt(r, "salaryAccount"), worker_name=_opt(r, "name"), corp_uscc=_opt(r, "corpCode"),
+        days=_int(r, "days"), work_hours=_dec(r, "workHours"),
         balance_date=_date(r, "balanceDate"), is_back_pay=_int(r, "isBackPay") == 1, bank_card=_opt(r, "bankCardNumber"),
         batch_number=_opt(r, "batchNumber"),
     )]  # type: ignore[arg-type]

@@ -183,7 +183,10 @@ class _Bank:
     def pay_detail(self, p: dict[str, Any], *, when: dt.datetime) -> Record:
         return {
             "detailNo": f"MX{p['id']:012d}", "payRollCode": p["pay_roll_code"],
-            "projectCode": self.w.project_by_id(p["project_id"])["project_code"], "salaryAccount": p["salary_account"],
+            "projectCode": self.w.project_by_id(p["project_id"])["project_code"],
+            "corpCode": self.w.enterprise_by_id(
+                p.get("enterprise_id") or self.w.project_by_id(p["project_id"])["contractor_id"])["uscc"],
+            "salaryAccount": p["salary_account"],
             "batchNumber": p["batch_number"], "name": p["worker_name"], "idCardNumber": p["id_number"],
             "bankCardNumber": p["bank_card"], "payMonth": p["pay_month"], "totalPayAmount": money(p["total_pay_amount"]),
             "actualAmount": money(p["actual_amount"]), "days": p["days"], "workHours": p["work_hours"],

@@ -102,6 +102,7 @@ class PayrollIn:
     pay_status: int  # 0 未发放, 20 已发放, 30 发放失败, 40 重新发放中
     salary_account: str | None = None
     worker_name: str | None = None
+    corp_uscc: str | None = None  # the employer (corpCode): a subcontractor or labour company, not always the 总包
     days: int | None = None
     work_hours: Decimal | None = None
     balance_date: dt.date | None = None

@@ -192,7 +192,7 @@ class PermitSystem:
         city = names.get(county[:4] + "00", prov)
         cname = names.get(county, "")
         builder = {k: template[k] for k in template if k.startswith("builder")}
-        name, reg, org = N.builder_name(r, N.trade_name(r), sector=sector, city=city, county=cname)
+        name, reg, org, _level = N.builder_name(r, N.trade_name(r), sector=sector, city=city, county=cname)
         if r.random() < 0.3 and name not in self._corp_names:  # a newly registered 建设单位, in the enterprises list too
             self._corp_names.add(name)
             uscc = make_uscc(r, region_code=county, registration=reg, org_type=org)

@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.access import require_unmask
+from hub.archive import unseal
 from hub.identifiers import mask_personal_data
 from schema.types._common import Node, Reveal, node_type
 
@@ -25,13 +26,14 @@ class RawRecord(Node):
 
     @strawberry.field(description="The payload; ID numbers, phones and bank cards in it are masked unless `reveal` (audited).")
     def payload(self, info: Info, reveal: Reveal = False) -> JSON:
-        if not reveal:
-            return mask_personal_data(self.payload)  # type: ignore[attr-defined]
         ctx = info.context
+        plain = unseal(self.payload, ctx.cipher)  # type: ignore[attr-defined]
+        if not reveal:
+            return mask_personal_data(plain)
         require_unmask(ctx.require_principal(), field="RawRecord.payload")
         ctx.audits.append({"action": "unmask", "entity_type": "raw_record", "entity_id": self.id,  # type: ignore[attr-defined]
                            "region_code": self.region_code, "detail": {"field": "payload"}})
-        return self.payload  # type: ignore[attr-defined]
+        return plain
 
 
 @node_type(m.ConnectorInstance, name="ConnectorInstance", description="A configured connector (secrets are write-only: never returned).")

@@ -240,7 +240,7 @@ def test_normalise_maps_a_pay_detail(sandbox: Sandbox, world: Any) -> None:
         pay_roll_code=pay["pay_roll_code"], project_code=world.project_by_id(pay["project_id"])["project_code"],
         id_number=pay["id_number"], pay_month=pay["pay_month"], total_pay_amount=pay["total_pay_amount"],
         actual_amount=pay["actual_amount"], pay_status=20, salary_account=pay["salary_account"], worker_name=pay["worker_name"],
-        days=pay["days"], work_hours=pay["work_hours"], balance_date=pay["balance_date"], is_back_pay=False,
+        corp_uscc=world.enterprise_by_id(pay["enterprise_id"])["uscc"], days=pay["days"], work_hours=pay["work_hours"], balance_date=pay["balance_date"], is_back_pay=False,
         bank_card=pay["bank_card"], batch_number=pay["batch_number"],
     )
 
@@ -290,13 +290,6 @@ def sql(url: str, statement: str, **params: Any) -> list[tuple]:
     return rows
 
 
-def align_payroll_employers(url: str) -> None:
-    """Work around the hub.ingest gap of test_seeded_pay_details_come_back_unchanged (pay details of
-    subcontractors' workers come back ``updated``, slowly): pre-set the ``enterprise_id`` ingest writes."""
-    sql(url, "UPDATE payroll_records SET enterprise_id = "
-             "(SELECT contractor_id FROM projects WHERE projects.id = payroll_records.project_id)")
-
-
 def fingerprint(url: str) -> dict[str, set[tuple]]:
     """What the bank streams left in the hub: natural keys with their amounts and statuses."""
     def money(v: Any) -> Decimal | None:
@@ -325,7 +318,6 @@ def with_live(before: dict[str, set[tuple]], sb: Sandbox, n: int) -> dict[str, s
 def test_a_full_sync_finds_the_seeded_records_unchanged_and_creates_the_live_ones(
         sandbox: Sandbox, seeded_db_url: str, sync_engine: Any) -> None:
     # Given a hub seeded with the same world, and two live records per stream at the bank
-    align_payroll_employers(seeded_db_url)
     before = counts(seeded_db_url)
     sandbox.clock.advance(2 * INTERVAL)
     instance = sandbox.instance(seeded_db_url, page_size=1000)
@@ -351,8 +343,6 @@ def test_a_full_sync_finds_the_seeded_records_unchanged_and_creates_the_live_one
     assert {k: (s.read, s.created) for k, s in third.stats.items()} == {k: (1, 1) for k in PATHS}
 
 
-@pytest.mark.xfail(strict=True, reason="hub.ingest gap: PayrollIn has no employer (corpCode) and _apply_payroll sets "
-                                       "enterprise_id to the project's contractor, overwriting a subcontractor")
 def test_seeded_pay_details_come_back_unchanged(sandbox: Sandbox, seeded_db_url: str, world: Any) -> None:
     from hub.crypto import Cipher
     from hub.db import make_engine, session_scope
@@ -415,12 +405,12 @@ def test_a_sync_survives_a_fault_with_the_same_rows(sandbox: Sandbox, seeded_db_
     ({}, "bank_rest/accounts: the bank refused client_id 'wage-hub' (invalid_client): check client_id and client_secret "
          "(client authentication failed)"),
 ], ids=["status_401", "wrong_secret"])
-def test_refused_credentials_fail_the_run_without_retries(sandbox: Sandbox, seeded_db_url: str, sync_engine: Any,
+def test_refused_credentials_fail_the_run_without_retries(sandbox: Sandbox, empty_db_url: str, sync_engine: Any,
                                                           fault: dict, error: str) -> None:
     secret = CLIENT_SECRET if fault else "wrong-secret"
-    instance = sandbox.instance(seeded_db_url, secret=secret)
+    instance = sandbox.instance(empty_db_url, secret=secret)
     sandbox.faults.set(**fault)
-    result = sync_engine(seeded_db_url).run(instance)
+    result = sync_engine(empty_db_url).run(instance)
     assert (result.status, result.error) == ("failed", error)
     assert result.stats["accounts"].retries == 0
     assert secret not in result.error
@@ -432,7 +422,6 @@ def test_refused_credentials_fail_the_run_without_retries(sandbox: Sandbox, seed
 def test_a_bad_record_is_quarantined_and_stays_so_after_replay(sandbox: Sandbox, seeded_db_url: str, sync_engine: Any,
                                                                stream: str, field: str) -> None:
     # Given a bank whose next page carries one bad record
-    align_payroll_employers(seeded_db_url)
     before = counts(seeded_db_url)
     instance = sandbox.instance(seeded_db_url, page_size=1000)
     sandbox.faults.set(bad_records_next=1)

@@ -15,7 +15,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -94,7 +94,7 @@ def seeded_copy(seeded_template, tmp_path, request) -> str:  # type: ignore[no-u
         request.addfinalizer(lambda: drop_pg_database(url))
         return url
     target = tmp_path / "hub.db"
-    with sqlite3.connect(make_url(seeded_template).database) as src, sqlite3.connect(target) as dst:
+    with closing(sqlite3.connect(make_url(seeded_template).database)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst)  # a consistent copy, WAL included
     return f"sqlite:///{target}"
 
@@ -157,8 +157,10 @@ def instance(url: str, base: str, *, state: dict[str, Any] | None = None, passwo
 # -- 1. check ----------------------------------------------------------------------------------------
 
 
-def test_check_ok_with_the_right_credentials(bank) -> None:  # type: ignore[no-untyped-def]
-    assert connector.check(config(bank.url)) == CheckResult(True, f"connected to {bank.url}/wage-account as user 'hub-demo'")
+@pytest.mark.parametrize("digest", [True, False], ids=["password-digest", "password-text"])
+def test_check_ok_with_the_right_credentials(bank, digest) -> None:  # type: ignore[no-untyped-def]
+    result = connector.check(config(bank.url, password_digest=digest))
+    assert result == CheckResult(True, f"connected to {bank.url}/wage-account as user 'hub-demo'")
 
 
 def test_check_says_the_bank_refused_wrong_credentials(bank) -> None:  # type: ignore[no-untyped-def]
@@ -249,7 +251,8 @@ def test_normalise_maps_the_banks_fields_to_canonical_records(bank, world) -> No
     assert connector.normalise("pay_details", detail) == [PayrollIn(
         pay_roll_code="GZ00000001202511", project_code=world.project_by_id(p["project_id"])["project_code"],
         id_number=p["id_number"], pay_month="2025-11", total_pay_amount=Decimal("5619"), actual_amount=Decimal("5619"),
-        pay_status=20, salary_account=p["salary_account"], worker_name=p["worker_name"], days=22, work_hours=Decimal("176"),
+        pay_status=20, salary_account=p["salary_account"], worker_name=p["worker_name"],
+        corp_uscc=world.enterprise_by_id(p["enterprise_id"])["uscc"], days=22, work_hours=Decimal("176"),
         balance_date=dt.date(2025, 12, 18), is_back_pay=False, bank_card=p["bank_card"], batch_number="PF2025110000000001")]
 
     d = next(d for d in world.deposits if d["guarantee_no"])
@@ -310,10 +313,9 @@ def test_full_sync(bank, world, seeded_db_url, sync_engine) -> None:  # type: ig
     assert (stats["bills"]["read"], stats["bills"]["unchanged"], stats["bills"]["created"]) == (
         len(world.allocations) + expense_batches(world), len(world.allocations), 0)  # expense bills map to nothing
     assert (stats["guarantees"]["unchanged"], stats["guarantees"]["created"]) == (15, 0)
-    # Pay details: none created; hub.ingest rewrites payroll enterprise_id to the project's contractor
-    # where the seed holds the worker's employer, so some are "updated" — but only in that column.
+    # Pay details: every seeded one comes back unchanged (the employer travels as corpCode)
     pays = stats["pay_details"]
-    assert (pays["read"], pays["created"], pays["unchanged"] + pays["updated"]) == (len(world.payroll), 0, len(world.payroll))
+    assert (pays["read"], pays["created"], pays["updated"], pays["unchanged"]) == (len(world.payroll), 0, 0, len(world.payroll))
     with db(seeded_db_url) as conn:
         assert conn.execute(text("SELECT pay_roll_code, worker_id, actual_amount, pay_status, balance_date, account_id "
                                  "FROM payroll_records ORDER BY id")).all() == pay_before

@@ -390,3 +390,20 @@ def test_postgres_copy_matches_sqlite(seeded: tuple[Engine, SeedSummary], postgr
                 assert nxt == summary.counts[table] + 1
     finally:
         engine.dispose()
+
+
+def test_writer_errors_reach_the_caller(tmp_path: Path) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from hub.seed._load import Loader
+
+    url = f"sqlite:///{tmp_path / 'err.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    bad = {"id": 1, "uscc": "91370811MA3C000000", "name": "x", "region_code": "370811", "kind": "builder",
+           "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}
+    try:
+        with pytest.raises(IntegrityError):  # the second batch repeats id 1: the writer thread fails
+            Loader(engine, batch_size=1).load(iter([("enterprises", bad)] * 5))
+    finally:
+        engine.dispose()
