@@ -139,6 +139,7 @@ async def _profile(ds: datasets.Dataset, *, requests: int, console: Console) -> 
         # 2b. what a field costs: schema.execute on variants of the page (same 100 clues)
         variants: list[tuple[str, str]] = []
         node_basic = "clueNo title amount headcount receivedAt deadline respondentName"
+        variants.append(("clueNo only (fixed cost: auth, page query, connection)", "clueNo"))
         variants.append(("clue scalars, no resolvers (7 basic fields)", node_basic))
         variants.append(("+ id status colour (3 sync resolvers)", node_basic + " id status colour"))
         variants.append(("+ enterprise { name uscc creditLevel } (1 loader)", node_basic + " id status colour enterprise { name uscc creditLevel }"))

@@ -142,12 +142,12 @@ class Scheduler:
         self._thread.join(timeout=self.interval + 1)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        # The first tick waits one interval: `hub serve` starts this before the server is listening.
+        while not self._stop.wait(self.interval):
             try:
                 schedule_due_syncs.send()
             except Exception:  # noqa: BLE001 - a broker hiccup must not kill the scheduler
                 log.exception("could not enqueue the scheduler tick")
-            self._stop.wait(self.interval)
 
 
 #: Every actor of the hub, for ``hub.broker.setup_broker`` to declare on its broker.

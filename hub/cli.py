@@ -35,6 +35,8 @@ DEMO_KEY_FILE = "demo-api-key.txt"
 
 def _logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per upstream request drowns what matters (sync summaries, warnings).
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _progress() -> Progress:
@@ -180,7 +182,8 @@ def serve(
     for route in routes:
         console.print(f"Sandbox    {base}{route.path}/")
     try:
-        uvicorn.run(create_app(settings, extra_routes=routes), host=host, port=port, log_level=settings.log_level.lower())
+        uvicorn.run(create_app(settings, extra_routes=routes), host=host, port=port, log_level=settings.log_level.lower(),
+                    access_log=settings.log_level.upper() == "DEBUG")
     finally:
         if scheduler:
             scheduler.stop()

@@ -183,6 +183,9 @@ class _BankStream(Stream[BankRestConfig]):
         bookmark: tuple[str, ...] | None = None
         if state.get("updatedAfter"):
             bookmark = (str(state["updatedAfter"]), *map(str, state.get("lastKey") or ()))
+        elif self.config.start_date:
+            # First sync with a start date: everything updated from that day on (北京时间).
+            bookmark = (f"{self.config.start_date:%Y-%m-%d} 00:00:00",)
         limit = min(self.config.page_size, MAX_LIMIT)
         api = _Api(self.config, stream=self.name)
         cursor: str | None = None

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 BJ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 CLIENT_ID = "wage-hub"
 CLIENT_SECRET = "sandbox-client-secret"
+#: The credentials the sandbox accepts (``hub sandbox`` prints them; ``hub serve`` configures them).
+DEMO_CREDENTIALS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 TOKEN_TTL_SECONDS = 7200
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100

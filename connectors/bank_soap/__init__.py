@@ -236,6 +236,9 @@ class _BankStream(Stream[BankSoapConfig]):
 
     def read(self, state: dict[str, Any]) -> Iterator[Page]:
         position = _position(state)
+        if position is None and self.config.start_date:
+            # First sync with a start date: everything updated from that day on (北京时间).
+            position = (dt.datetime.combine(self.config.start_date, dt.time(), dt.timezone(dt.timedelta(hours=8))), "")
         stalled = 0
         with _session(self.config, stream=self.name) as bank:
             while True:

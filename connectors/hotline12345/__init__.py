@@ -96,6 +96,9 @@ class WorkOrders(Stream[Hotline12345Config]):
                 return batch_from(data, records="list", has_more="hasMore", next_time="nextUpdateTime",
                                   next_key="nextOrderNum", connector=KIND, stream=self.name)
 
+            if not state.get("updateTime") and self.config.start_date:
+                # First sync with a start date: everything updated from that day on (北京时间).
+                state = {"updateTime": f"{self.config.start_date:%Y-%m-%d} 00:00:00", "orderNum": ""}
             yield from read_keyset(fetch, state, time_field="updateTime", key_field="orderNum", connector=KIND,
                                    stream=self.name)
 

@@ -124,6 +124,9 @@ class Clues(Stream[NationalPlatformConfig]):
                 return batch_from(data, records="records", has_more="hasMore", next_time="nextStartTime",
                                   next_key="nextLastClueId", connector=KIND, stream=self.name)
 
+            if not state.get("updateTime") and self.config.start_date:
+                # First sync with a start date: everything updated from that day on (北京时间).
+                state = {"updateTime": f"{self.config.start_date:%Y-%m-%d} 00:00:00", "clueId": ""}
             yield from read_keyset(fetch, state, time_field="updateTime", key_field="clueId", connector=KIND,
                                    stream=self.name)
 
