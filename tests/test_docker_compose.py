@@ -29,7 +29,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
 SERVICES: dict[str, dict[str, Any]] = COMPOSE.get("services") or {}
 
-REQUIRED_SERVICES = ["postgres", "redis", "migrate", "hub-1", "hub-2", "worker"]
+REQUIRED_SERVICES = ["postgres", "redis", "migrate", "hub-1", "hub-2", "worker", "scheduler"]
 HUB_SERVERS = ["hub-1", "hub-2"]
 # Services that run the project's image (built from this directory): they run the `hub` CLI.
 HUB_IMAGE_SERVICES = sorted(name for name, svc in SERVICES.items() if "build" in svc)
@@ -195,8 +195,8 @@ def test_required_service_exists(name: str) -> None:
 
 
 def test_hub_image_services_are_the_expected_ones() -> None:
-    assert HUB_IMAGE_SERVICES == sorted(["migrate", "hub-1", "hub-2", "worker"]), (
-        f"services built from this directory are {HUB_IMAGE_SERVICES}, expected migrate, hub-1, hub-2, worker"
+    assert HUB_IMAGE_SERVICES == sorted(["migrate", "hub-1", "hub-2", "worker", "scheduler"]), (
+        f"services built from this directory are {HUB_IMAGE_SERVICES}, expected migrate, hub-1, hub-2, worker, scheduler"
     )
 
 
