@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import MalformedResponse, Page, Rejection
+from connectors.base import CheckResult, MalformedResponse, Page, Rejection, RetriableUpstreamError, UpstreamError
 
 if TYPE_CHECKING:
     from connectors.sandbox.faults import Faults
@@ -84,15 +84,18 @@ def batch_from(data: Any, *, records: str, has_more: str, next_time: str, next_k
 
 def read_keyset(
     fetch: Callable[[Position | None], Batch], state: dict[str, Any], *, time_field: str, key_field: str,
-    connector: str, stream: str, max_stalls: int = 3,
+    connector: str, stream: str, max_stalls: int = 3, start_date: dt.date | None = None,
 ) -> Iterator[Page]:
     """Pages after the bookmark ``state`` = {time_field: ..., key_field: ...}, in (time, key) order.
 
     The new bookmark is the largest of the one sent, the upstream's next cursor and the last
     record's own position: so a cursor the upstream sends backwards is ignored (and logged), and a
     duplicated page (which makes no progress) is stored harmlessly and the next request goes on.
+    Without a bookmark, ``start_date`` starts at that day (北京时间).
     """
     pos: Position | None = (state[time_field], state[key_field]) if state.get(time_field) else None
+    if pos is None and start_date is not None:
+        pos = (f"{start_date:%Y-%m-%d} 00:00:00", "")
     stalls = 0
     while True:
         batch = fetch(pos)
@@ -114,6 +117,19 @@ def read_keyset(
         yield Page(records=batch.records, state={time_field: pos[0], key_field: pos[1]})
         if not batch.has_more:
             return
+
+
+def check_upstream(probe: Callable[[], Any], *, system: str, base_url: str, refused: str) -> CheckResult | None:
+    """Run ``probe``; a failed check's result with a message for a person, or ``None`` when it worked."""
+    try:
+        probe()
+    except UpstreamError as exc:
+        if isinstance(exc, RetriableUpstreamError) and exc.message in ("connection failed", "timed out"):
+            return CheckResult(False, f"cannot reach {system} at {base_url}: {exc.message}")
+        if exc.message.startswith(refused):
+            return CheckResult(False, exc.message)
+        return CheckResult(False, f"{system} at {base_url} answered an error: {exc.message}")
+    return None
 
 
 # -- sandbox side: paging and its faults ------------------------------------------------------------

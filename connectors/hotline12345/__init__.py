@@ -21,10 +21,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, SecretStr
 
-from connectors._clue_channel import batch_from, fmt_local, parse_local, read_keyset, required
+from connectors._clue_channel import check_upstream, batch_from, fmt_local, parse_local, read_keyset, required
 from connectors.base import (
     CheckResult, ClueIn, Connector, ConnectorConfig, Entity, FatalUpstreamError, MalformedResponse, Outcome, Page,
-    Rejection, RetriableUpstreamError, Stream, UpstreamError, map_exceptions, secret,
+    Rejection, Stream, map_exceptions, secret,
 )
 
 KIND = "hotline12345"
@@ -96,11 +96,8 @@ class WorkOrders(Stream[Hotline12345Config]):
                 return batch_from(data, records="list", has_more="hasMore", next_time="nextUpdateTime",
                                   next_key="nextOrderNum", connector=KIND, stream=self.name)
 
-            if not state.get("updateTime") and self.config.start_date:
-                # First sync with a start date: everything updated from that day on (北京时间).
-                state = {"updateTime": f"{self.config.start_date:%Y-%m-%d} 00:00:00", "orderNum": ""}
             yield from read_keyset(fetch, state, time_field="updateTime", key_field="orderNum", connector=KIND,
-                                   stream=self.name)
+                                   stream=self.name, start_date=self.config.start_date)
 
 
 class Hotline12345Connector(Connector[Hotline12345Config]):
@@ -111,17 +108,13 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
     config_model = Hotline12345Config
     sandbox = "connectors.hotline12345.sandbox:create_app"
 
-    def check(self, config: Hotline12345Config) -> CheckResult:
-        try:
+    def check(self, config: Any) -> CheckResult:
+        def probe() -> None:
             with _Api(config) as api:
                 api.call("GET", "api/orders", params={"pageSize": 1})
-        except UpstreamError as exc:
-            if isinstance(exc, RetriableUpstreamError) and exc.message in ("connection failed", "timed out"):
-                return CheckResult(False, f"cannot reach the 12345 platform at {config.base_url}: {exc.message}")
-            if exc.message.startswith("the 12345 platform refused"):
-                return CheckResult(False, exc.message)
-            return CheckResult(False, f"the 12345 platform at {config.base_url} answered an error: {exc.message}")
-        return CheckResult(True, f"connected to the 12345 platform: app key {config.app_key} accepted")
+
+        failed = check_upstream(probe, system="the 12345 platform", base_url=config.base_url, refused="the 12345 platform refused")
+        return failed or CheckResult(True, f"connected to the 12345 platform: app key {config.app_key} accepted")
 
     def streams(self, config: Hotline12345Config) -> list[Stream[Hotline12345Config]]:
         return [WorkOrders(self, config)]

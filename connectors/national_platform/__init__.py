@@ -19,10 +19,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, SecretStr
 
-from connectors._clue_channel import batch_from, fmt_local, parse_local, read_keyset, required
+from connectors._clue_channel import check_upstream, batch_from, fmt_local, parse_local, read_keyset, required
 from connectors.base import (
     CheckResult, ClueIn, Connector, ConnectorConfig, Entity, FatalUpstreamError, MalformedResponse, Outcome, Page,
-    Rejection, RetriableUpstreamError, Stream, TokenExpired, UpstreamError, map_exceptions, secret,
+    Rejection, Stream, TokenExpired, map_exceptions, secret,
 )
 
 KIND = "national_platform"
@@ -124,11 +124,8 @@ class Clues(Stream[NationalPlatformConfig]):
                 return batch_from(data, records="records", has_more="hasMore", next_time="nextStartTime",
                                   next_key="nextLastClueId", connector=KIND, stream=self.name)
 
-            if not state.get("updateTime") and self.config.start_date:
-                # First sync with a start date: everything updated from that day on (北京时间).
-                state = {"updateTime": f"{self.config.start_date:%Y-%m-%d} 00:00:00", "clueId": ""}
             yield from read_keyset(fetch, state, time_field="updateTime", key_field="clueId", connector=KIND,
-                                   stream=self.name)
+                                   stream=self.name, start_date=self.config.start_date)
 
 
 class NationalPlatformConnector(Connector[NationalPlatformConfig]):
@@ -139,17 +136,13 @@ class NationalPlatformConnector(Connector[NationalPlatformConfig]):
     config_model = NationalPlatformConfig
     sandbox = "connectors.national_platform.sandbox:create_app"
 
-    def check(self, config: NationalPlatformConfig) -> CheckResult:
-        try:
+    def check(self, config: Any) -> CheckResult:
+        def probe() -> None:
             with _Session(config) as api:
                 api.call("GET", "api/clues", params={"pageSize": 1})
-        except UpstreamError as exc:
-            if isinstance(exc, RetriableUpstreamError) and exc.message in ("connection failed", "timed out"):
-                return CheckResult(False, f"cannot reach the national clue platform at {config.base_url}: {exc.message}")
-            if exc.message.startswith("the national clue platform refused"):
-                return CheckResult(False, exc.message)
-            return CheckResult(False, f"the national clue platform at {config.base_url} answered an error: {exc.message}")
-        return CheckResult(True, f"connected to the national clue platform: signed in as {config.account}")
+
+        failed = check_upstream(probe, system="the national clue platform", base_url=config.base_url, refused="the national clue platform refused")
+        return failed or CheckResult(True, f"connected to the national clue platform: signed in as {config.account}")
 
     def streams(self, config: NationalPlatformConfig) -> list[Stream[NationalPlatformConfig]]:
         return [Clues(self, config)]
