@@ -161,6 +161,11 @@ class ClueIntake:
         project_id = None
         if c.project_code:
             project_id = self.session.execute(select(m.Project.id).where(m.Project.project_code == c.project_code)).scalar_one_or_none()
+        elif c.project_name:
+            # Channels name the project; take it when the name is unambiguous within the city.
+            found = self.session.execute(select(m.Project.id).where(
+                m.Project.name == c.project_name, m.Project.region_code.startswith(region[:4])).limit(2)).scalars().all()
+            project_id = found[0] if len(found) == 1 else None
         digest = hashlib.sha1(f"{c.channel}:{c.source_id}".encode()).hexdigest()[:6].upper()
         received_local = c.received_at.date()
         clue = m.Clue(

@@ -143,6 +143,7 @@ class ClueIn:
     respondent_uscc: str | None = None
     respondent_address: str | None = None
     project_code: str | None = None
+    project_name: str | None = None  # channels name the project rather than give its code
     amount: Decimal | None = None
     headcount: int | None = None
     arrears_from: dt.date | None = None

@@ -134,6 +134,7 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
             region_code=required(record, "regionCode"), respondent_name=respondent, complainant_name=caller,
             complainant_phone=_mobile(record.get("callerPhone")),
             sector="工程建设" if str(record.get("projectName") or "").strip() else "非工程",
+            project_name=str(record.get("projectName") or "").strip() or None,
             related_source_id=str(record.get("oldOrderNum") or "").strip() or None,
         )]
 

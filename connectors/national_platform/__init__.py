@@ -162,7 +162,7 @@ class NationalPlatformConnector(Connector[NationalPlatformConfig]):
             region_code=required(record, "regionCode"), respondent_name=employer, complainant_name=name,
             complainant_phone=_text(record.get("complainantPhone")),
             complainant_id_number=_text(record.get("complainantIdNumber")),
-            respondent_address=_text(record.get("employerAddress")),
+            respondent_address=_text(record.get("employerAddress")), project_name=_text(record.get("projectName")),
             amount=_decimal(record.get("arrearsAmount"), "arrearsAmount"), headcount=headcount,
             arrears_from=_date(record.get("arrearsStartDate"), "arrearsStartDate"),
             arrears_to=_date(record.get("arrearsEndDate"), "arrearsEndDate"),

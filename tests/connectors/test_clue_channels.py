@@ -192,6 +192,8 @@ def test_one_complaint_through_two_channels_becomes_one_clue(world, seeded, sync
                 (order[0], source_ids[order[0]], "new", None), (order[1], source_ids[order[1]], "phone", 0.95)]
             assert (clue.complainant_phone, clue.respondent_name, clue.region_code) == (
                 by_phone.phone, by_phone.respondent["name"], by_phone.county)
+            # The channels name the project; the clue is linked to it (so it walks on to the payroll)
+            assert session.get(m.Project, clue.project_id).name == by_phone.project["name"]
             clue_no, respondent = clue.clue_no, clue.respondent_name
         db.dispose()
 

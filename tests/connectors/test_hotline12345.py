@@ -115,6 +115,7 @@ def test_normalise_maps_a_live_wage_order(sandbox, world, clock) -> None:  # typ
         channel="hotline12345", source_id=f"{at:%Y%m%d}90000001", received_at=at, title=f"{complaint.name}反映{complaint.respondent['name']}拖欠工资",
         content=complaint.text, region_code=complaint.project["region_code"], respondent_name=complaint.respondent["name"],
         complainant_name=complaint.name, complainant_phone=complaint.phone, sector="工程建设",
+        project_name=complaint.project["name"],
     )
 
 

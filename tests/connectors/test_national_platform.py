@@ -134,7 +134,7 @@ def test_normalise_maps_a_live_clue(sandbox, world, clock) -> None:  # type: ign
         title=f"{c.name}{group}反映{c.respondent['name']}拖欠工资", content=c.text, region_code=c.county,
         respondent_name=c.respondent["name"], complainant_name=c.name, complainant_phone=c.phone,
         complainant_id_number=c.id_number, respondent_address=c.project["address"], amount=c.amount, headcount=c.headcount,
-        arrears_from=c.start, arrears_to=c.end, sector="工程建设",
+        arrears_from=c.start, arrears_to=c.end, sector="工程建设", project_name=c.project["name"],
     )
 
 
