@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         path = RESULTS_DIR / f"{stamp}.json"
         path.write_bytes(orjson.dumps(
-            {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "argv": sys.argv[1:] if argv is None else argv,
+            {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "argv": sys.argv[1:] if argv is None else argv,
              "environment": environment(), "seconds": round(time.perf_counter() - started, 1),
              "results": [r.to_json() for r in results]},
             option=orjson.OPT_INDENT_2,

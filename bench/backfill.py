@@ -867,6 +867,23 @@ def environment() -> dict[str, Any]:
     return env
 
 
+def postgres_settings(server_url: str | None = None) -> dict[str, Any]:
+    """The server's version and the settings that move these figures (autovacuum off: never ANALYZEd during a run)."""
+    from sqlalchemy import text
+
+    names = ("autovacuum", "fsync", "synchronous_commit", "shared_buffers", "work_mem", "max_wal_size", "plan_cache_mode", "jit")
+    try:
+        engine = _pg_admin(server_url or postgres_server_url())
+        with engine.connect() as conn:
+            out: dict[str, Any] = {"version": conn.execute(text("SHOW server_version")).scalar_one()}
+            rows = conn.execute(text("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(:n)"), {"n": list(names)})
+            out.update({n: f"{v}{' × ' + u if u else ''}" for n, v, u in rows})
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        return {"error": str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}
+    return out
+
+
 def _loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -1052,6 +1069,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = {
             "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "argv": sys.argv[1:] if argv is None else argv, "environment": environment(),
+            "postgres": postgres_settings() if "postgres" in backends else None,
             "loadavg_1_5_15": {"before": load_before, "after": load_after}, "seconds": round(seconds, 1),
             "world": {"seed": SEED, "today": TODAY.isoformat(), "region": REGION},
             "page_sizes": {"permits": PERMITS_PAGE_SIZE, "bank_rest": BANK_PAGE_SIZE},

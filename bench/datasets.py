@@ -182,7 +182,14 @@ def _reset_postgres(url: str, server: str) -> None:
 
 
 def _seed_with_progress(url: str, *, scale: str, seed: int, today: dt.date, console: Any) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from hub.crypto import Cipher
     from hub.db import make_engine
@@ -319,7 +326,7 @@ def prepare(
     key = _finish(url, backend)
     counts = dict(getattr(summary, "counts", {}) or {}) or _counts(url)
     build_seconds = time.perf_counter() - started
-    built_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     _write_marker(url, {
         **wanted, "seed_code": code, "api_key": key, "counts": counts, "build_seconds": round(build_seconds, 1),
         "seed_seconds": round(seeded, 1), "built_at": built_at,

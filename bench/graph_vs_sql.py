@@ -31,7 +31,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import orjson
 
@@ -126,9 +126,10 @@ class Baseline:
 
 
 def _sqlite_iso(col: str) -> str:
-    """SQLAlchemy stores SQLite datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff``; the hub returns ``isoformat()``
-    of the naive datetime read back, which drops ``.000000``."""
-    return f"CASE WHEN {col} IS NULL THEN NULL WHEN substr({col}, 20) IN ('', '.000000') THEN replace(substr({col}, 1, 19), ' ', 'T') ELSE replace({col}, ' ', 'T') END"
+    """SQLAlchemy stores SQLite datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC; the hub returns
+    ``isoformat()`` of the value read back with UTC attached, which drops ``.000000`` and ends ``+00:00``."""
+    return (f"CASE WHEN {col} IS NULL THEN NULL WHEN substr({col}, 20) IN ('', '.000000') "
+            f"THEN replace(substr({col}, 1, 19), ' ', 'T') || '+00:00' ELSE replace({col}, ' ', 'T') || '+00:00' END")
 
 
 _SQLITE_AMOUNT = "CASE WHEN c.amount IS NULL THEN NULL ELSE printf('%.2f', c.amount) END"
@@ -140,7 +141,7 @@ def _sqlite_bind(after: str | None) -> tuple[str, int]:
     if after is None:
         return ("9999-12-31 23:59:59.999999", 2**62)
     ts, pk = decode_cursor(after)
-    return (dt.datetime.fromisoformat(ts).strftime("%Y-%m-%d %H:%M:%S.%f"), int(pk))
+    return (dt.datetime.fromisoformat(ts).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), int(pk))
 
 
 class _SqliteBase(Baseline):
@@ -285,7 +286,7 @@ _PG_GID = "translate(encode(convert_to('Clue:' || c.id, 'UTF8'), 'base64'), '+/'
 
 def _pg_bind(after: str | None, first: int) -> dict[str, Any]:
     if after is None:
-        return {"t": dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc), "id": 2**62, "n": first + 1}
+        return {"t": dt.datetime(9999, 12, 31, tzinfo=dt.UTC), "id": 2**62, "n": first + 1}
     ts, pk = decode_cursor(after)
     return {"t": dt.datetime.fromisoformat(ts), "id": int(pk), "n": first + 1}
 
@@ -402,10 +403,9 @@ class HubClient:
     """The hub app behind httpx's ASGI transport: every request goes through the whole stack."""
 
     def __init__(self, dataset: Dataset) -> None:
+        from bench.datasets import BENCH_SECRET, DATA_DIR
         from hub.app import create_app
         from hub.settings import Settings
-
-        from bench.datasets import BENCH_SECRET, DATA_DIR
 
         self.settings = Settings(
             data_dir=DATA_DIR, database_url=dataset.url, secret_key=BENCH_SECRET, broker_url="memory://", seed_on_start=False,
@@ -416,7 +416,7 @@ class HubClient:
         self.statements = 0
         self._counting = False
 
-    async def __aenter__(self) -> HubClient:
+    async def __aenter__(self) -> Self:
         import httpx
         from sqlalchemy import event
 
@@ -585,7 +585,8 @@ def page_cursors(dataset: Dataset, pool: int) -> dict[str, tuple[int, str | None
     from sqlalchemy import select
 
     from hub.db import make_engine
-    from schema.pagination import SortSpec, encode_cursor as hub_encode
+    from schema.pagination import SortSpec
+    from schema.pagination import encode_cursor as hub_encode
 
     sort = SortSpec((m.Clue.received_at, m.Clue.id), descending=True)
     engine = make_engine(dataset.url)

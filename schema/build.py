@@ -5,7 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from schema.extensions import HubRequest
@@ -32,6 +39,7 @@ class HubSchema(strawberry.Schema):
 @lru_cache(maxsize=4)
 def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; operations deeper than ``max_depth`` are refused before they run."""
+    rules = [*QueryDepthLimiter(max_depth=max_depth).validation_rules, *MaxAliasesLimiter(max_alias_count=30).validation_rules]
     return HubSchema(
         query=Query,
         mutation=Mutation,
@@ -39,8 +47,9 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             HubRequest,
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
+            # Validation rules built once: extensions made per request would make new rule classes each
+            # time, and the validation cache (keyed by the rules) would never hit.
+            lambda: AddValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=4000),
             # Both keep their LRU cache at module level, shared by every request.
             lambda: ParserCache(maxsize=256),

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.errors import InvalidCursor, QueryTooComplex
@@ -40,16 +40,19 @@ class SortSpec:
         return [_jsonable(getattr(row, c.key)) for c in self.columns]
 
     def after(self, values: Sequence[Any]) -> Any:
-        """The condition "comes after ``values`` in this order", as nested OR/AND (portable)."""
+        """The condition "comes after ``values`` in this order": a row-value comparison,
+        ``(received_at, id) < (:t, :id)``, which both databases serve as one index range."""
         if len(values) != len(self.columns):
             raise InvalidCursor("this cursor belongs to another sort order", suggestion="restart without `after`")
         cols = self.columns
-        vals = [_from_json(c, v) for c, v in zip(cols, values, strict=True)]
-        terms = []
-        for i, col in enumerate(cols):
-            cmp = col < vals[i] if self.descending else col > vals[i]
-            terms.append(and_(*[cols[j] == vals[j] for j in range(i)], cmp))
-        return or_(*terms)
+        try:
+            vals = [literal(_from_json(c, v), c.type) for c, v in zip(cols, values, strict=True)]
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("this cursor does not fit this connection", suggestion="restart without `after`") from exc
+        if len(cols) == 1:
+            return cols[0] < vals[0] if self.descending else cols[0] > vals[0]
+        left, right = tuple_(*cols), tuple_(*vals)
+        return left < right if self.descending else left > right
 
 
 def _jsonable(value: Any) -> Any:
@@ -61,8 +64,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _from_json(col: InstrumentedAttribute, value: Any) -> Any:
+    sql_type = getattr(col.type, "impl", col.type)  # a TypeDecorator (UtcDateTime) → its implementation
     try:
-        py = col.type.python_type
+        py = sql_type.python_type
     except NotImplementedError:  # pragma: no cover - custom types
         return value
     if value is None:

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, func
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, TypeDecorator, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -25,8 +25,31 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 Money = Numeric(16, 2)
 #: JSON documents: JSONB on PostgreSQL.
 Json = JSON().with_variant(JSONB(), "postgresql")
-#: Timestamps are stored in UTC.
-UtcDateTime = DateTime(timezone=True)
+class UtcDateTime(TypeDecorator):
+    """Timestamps in UTC, aware on the way out on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones and would hand back naive values, so
+    values are stored there as UTC and read back with UTC attached — the API then says
+    ``2026-03-04T01:02:03+00:00`` whichever database is behind it. A naive value given to the
+    database is taken to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -36,7 +59,7 @@ class Base(DeclarativeBase):
         Decimal: Money,
         dict[str, Any]: Json,
         list[Any]: Json,
-        dt.datetime: UtcDateTime,
+        dt.datetime: UtcDateTime(),
     }
 
 
@@ -59,4 +82,4 @@ def utcnow() -> dt.datetime:
 
 
 def created_at_column() -> Mapped[dt.datetime]:
-    return mapped_column(UtcDateTime, default=utcnow, server_default=func.now())
+    return mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())

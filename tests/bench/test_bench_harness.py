@@ -17,8 +17,8 @@ if str(ROOT) not in sys.path:
 if "bench" in sys.modules and getattr(sys.modules["bench"], "__file__", None) is None:
     del sys.modules["bench"]
 
-from bench import datasets, graph_vs_sql  # noqa: E402
-from bench.__main__ import detail_table, summary_table  # noqa: E402
+from bench import datasets, graph_vs_sql
+from bench.__main__ import detail_table, summary_table
 
 EXPECTED_COLUMNS = [
     "backend", "scale", "clues", "hub p50", "hub p95", "sql p50", "sql p95", "ratio p50", "ratio p95",
