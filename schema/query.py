@@ -14,6 +14,7 @@ from hub import models as m
 from hub.errors import Forbidden, NotFound
 from schema.filters import ClueFilter, EnterpriseFilter, PayrollFilter, ProjectFilter, WarningFilter, region_condition
 from schema.pagination import Connection, SortSpec, check_first, paginate
+from schema.prefetch import node_selections, prefetch
 from schema.types._common import NODE_MODELS, Node, from_global_id
 from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning
 from schema.types.money import GuaranteeDeposit, LaborCostAllocation, PayrollRecord, WageAccount
@@ -59,7 +60,10 @@ class Me:
 
 async def _page(info: Info, model: type, conditions: list, sort: SortSpec, first: int | None, after: str | None) -> Connection:
     stmt = select(model).where(*conditions)
-    return await paginate(info.context.session, stmt, sort=sort, first=_first(info, first), after=after)
+    page = await paginate(info.context.session, stmt, sort=sort, first=_first(info, first), after=after)
+    # Load the selected relations of the whole page now, level by level (schema/prefetch.py).
+    await prefetch(info.context.loaders, model, [e.node for e in page.edges], node_selections(info.selected_fields[0]))
+    return page
 
 
 @strawberry.type(description="An installed connector plugin.")

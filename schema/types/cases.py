@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.identifiers import mask_phone
+from schema.prefetch import resolve
 from schema.types._common import Node, Reveal, node_type, reveal_or_mask
 from schema.types.refs import EnterpriseRef, ProjectRef, RawRecordRef, RegionRef
 
@@ -79,14 +80,12 @@ class ChannelRecord(Node):
         )
 
     @strawberry.field
-    async def clue(self, info: Info) -> Clue | None:
-        return await info.context.loaders.by_id(m.Clue).load(self.clue_id)  # type: ignore[attr-defined]
+    def clue(self, info: Info) -> Clue | None:
+        return resolve(info.context.loaders, self, m.ChannelRecord, "clue")
 
     @strawberry.field(description="The upstream payload as received (archived with its hash).")
-    async def raw_record(self, info: Info) -> RawRecordRef | None:
-        if self.raw_record_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.RawRecord).load(self.raw_record_id)  # type: ignore[attr-defined]
+    def raw_record(self, info: Info) -> RawRecordRef | None:
+        return resolve(info.context.loaders, self, m.ChannelRecord, "rawRecord")
 
 
 @node_type(m.CaseAction, name="CaseAction", description="A step taken on a clue (dispatch, return, close …).")
@@ -154,32 +153,28 @@ class Clue(Node):
         )
 
     @strawberry.field
-    async def region(self, info: Info) -> RegionRef | None:
-        return await info.context.loaders.by_id(m.Region, "code").load(self.region_code)
+    def region(self, info: Info) -> RegionRef | None:
+        return resolve(info.context.loaders, self, m.Clue, "region")
 
     @strawberry.field
-    async def handling_region(self, info: Info) -> RegionRef | None:
-        return await info.context.loaders.by_id(m.Region, "code").load(self.handling_region_code)
+    def handling_region(self, info: Info) -> RegionRef | None:
+        return resolve(info.context.loaders, self, m.Clue, "handlingRegion")
 
     @strawberry.field(description="The respondent enterprise, when identified.")
-    async def enterprise(self, info: Info) -> EnterpriseRef | None:
-        if self.enterprise_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+    def enterprise(self, info: Info) -> EnterpriseRef | None:
+        return resolve(info.context.loaders, self, m.Clue, "enterprise")
 
     @strawberry.field(description="The project, when identified.")
-    async def project(self, info: Info) -> ProjectRef | None:
-        if self.project_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+    def project(self, info: Info) -> ProjectRef | None:
+        return resolve(info.context.loaders, self, m.Clue, "project")
 
     @strawberry.field(description="Every source record of this clue (one per channel record).")
-    async def channel_records(self, info: Info) -> list[ChannelRecord]:
-        return await info.context.loaders.children(m.ChannelRecord, m.ChannelRecord.clue_id).load(self.id)  # type: ignore[attr-defined]
+    def channel_records(self, info: Info) -> list[ChannelRecord]:
+        return resolve(info.context.loaders, self, m.Clue, "channelRecords")
 
     @strawberry.field(description="The action history, oldest first.")
-    async def actions(self, info: Info) -> list[CaseAction]:
-        return await info.context.loaders.children(m.CaseAction, m.CaseAction.clue_id).load(self.id)  # type: ignore[attr-defined]
+    def actions(self, info: Info) -> list[CaseAction]:
+        return resolve(info.context.loaders, self, m.Clue, "actions")
 
 
 @node_type(m.Warning, name="Warning", description="An arrears warning (预警), once per rule, object and period.")
@@ -197,16 +192,12 @@ class Warning(Node):
     region_code: str
 
     @strawberry.field
-    async def project(self, info: Info) -> ProjectRef | None:
-        if self.project_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+    def project(self, info: Info) -> ProjectRef | None:
+        return resolve(info.context.loaders, self, m.Warning, "project")
 
     @strawberry.field
-    async def enterprise(self, info: Info) -> EnterpriseRef | None:
-        if self.enterprise_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+    def enterprise(self, info: Info) -> EnterpriseRef | None:
+        return resolve(info.context.loaders, self, m.Warning, "enterprise")
 
     @strawberry.field(description="The clue it escalated into, if any.")
     async def clue(self, info: Info) -> Clue | None:

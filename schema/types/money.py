@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from hub import models as m
 from schema.pagination import Connection, SortSpec, check_first
+from schema.prefetch import resolve
 from schema.types._common import Node, node_type
 from schema.types.refs import AllocationRef, EnterpriseRef, PayrollRef, ProjectRef, WorkerRef
 
@@ -32,12 +33,12 @@ class WageAccount(Node):
     region_code: str
 
     @strawberry.field
-    async def project(self, info: Info) -> ProjectRef | None:
-        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+    def project(self, info: Info) -> ProjectRef | None:
+        return resolve(info.context.loaders, self, m.WageAccount, "project")
 
     @strawberry.field(description="The general contractor holding the account.")
-    async def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+    def enterprise(self, info: Info) -> EnterpriseRef | None:
+        return resolve(info.context.loaders, self, m.WageAccount, "enterprise")
 
     @strawberry.field(description="Labour cost received into the account, newest first.")
     async def allocations(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[AllocationRef]:
@@ -67,12 +68,12 @@ class LaborCostAllocation(Node):
     region_code: str
 
     @strawberry.field
-    async def account(self, info: Info) -> WageAccount | None:
-        return await info.context.loaders.by_id(m.WageAccount).load(self.account_id)  # type: ignore[attr-defined]
+    def account(self, info: Info) -> WageAccount | None:
+        return resolve(info.context.loaders, self, m.LaborCostAllocation, "account")
 
     @strawberry.field
-    async def project(self, info: Info) -> ProjectRef | None:
-        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+    def project(self, info: Info) -> ProjectRef | None:
+        return resolve(info.context.loaders, self, m.LaborCostAllocation, "project")
 
 
 @node_type(m.PayrollRecord, name="PayrollRecord", description="One worker's pay for one month (代发 from the 专户).")
@@ -95,18 +96,16 @@ class PayrollRecord(Node):
         return PAY_STATUS_NAMES.get(self.pay_status, str(self.pay_status))
 
     @strawberry.field
-    async def worker(self, info: Info) -> WorkerRef | None:
-        return await info.context.loaders.by_id(m.Worker).load(self.worker_id)  # type: ignore[attr-defined]
+    def worker(self, info: Info) -> WorkerRef | None:
+        return resolve(info.context.loaders, self, m.PayrollRecord, "worker")
 
     @strawberry.field
-    async def project(self, info: Info) -> ProjectRef | None:
-        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+    def project(self, info: Info) -> ProjectRef | None:
+        return resolve(info.context.loaders, self, m.PayrollRecord, "project")
 
     @strawberry.field
-    async def account(self, info: Info) -> WageAccount | None:
-        if self.account_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.WageAccount).load(self.account_id)  # type: ignore[attr-defined]
+    def account(self, info: Info) -> WageAccount | None:
+        return resolve(info.context.loaders, self, m.PayrollRecord, "account")
 
 
 @node_type(m.GuaranteeDeposit, name="GuaranteeDeposit", description="工资保证金 or the 保函 / insurance that replaces it (人社部发〔2021〕65号).")
@@ -123,9 +122,9 @@ class GuaranteeDeposit(Node):
     region_code: str
 
     @strawberry.field
-    async def project(self, info: Info) -> ProjectRef | None:
-        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+    def project(self, info: Info) -> ProjectRef | None:
+        return resolve(info.context.loaders, self, m.GuaranteeDeposit, "project")
 
     @strawberry.field
-    async def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+    def enterprise(self, info: Info) -> EnterpriseRef | None:
+        return resolve(info.context.loaders, self, m.GuaranteeDeposit, "enterprise")

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from hub import models as m
 from hub.identifiers import mask_phone
 from schema.pagination import Connection, SortSpec, check_first
+from schema.prefetch import resolve
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
 from schema.types.refs import (
     ClueRef,
@@ -67,8 +68,8 @@ class Enterprise(Node):
     blacklisted: bool = strawberry.field(description="On the arrears blacklist (失信联合惩戒名单).")
 
     @strawberry.field
-    async def region(self, info: Info) -> RegionRef | None:
-        return await info.context.loaders.by_id(m.Region, "code").load(self.region_code)
+    def region(self, info: Info) -> RegionRef | None:
+        return resolve(info.context.loaders, self, m.Enterprise, "region")
 
     @strawberry.field(description="Projects where it is the general contractor (总包).")
     async def projects(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ProjectRef]:
@@ -109,26 +110,24 @@ class Project(Node):
     region_code: str
 
     @strawberry.field
-    async def region(self, info: Info) -> RegionRef | None:
-        return await info.context.loaders.by_id(m.Region, "code").load(self.region_code)
+    def region(self, info: Info) -> RegionRef | None:
+        return resolve(info.context.loaders, self, m.Project, "region")
 
     @strawberry.field(description="The general contractor (总包).")
-    async def contractor(self, info: Info) -> EnterpriseRef | None:
-        return await info.context.loaders.by_id(m.Enterprise).load(self.contractor_id)  # type: ignore[attr-defined]
+    def contractor(self, info: Info) -> EnterpriseRef | None:
+        return resolve(info.context.loaders, self, m.Project, "contractor")
 
     @strawberry.field(description="The builder (建设单位).")
-    async def builder(self, info: Info) -> EnterpriseRef | None:
-        if self.builder_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.Enterprise).load(self.builder_id)  # type: ignore[attr-defined]
+    def builder(self, info: Info) -> EnterpriseRef | None:
+        return resolve(info.context.loaders, self, m.Project, "builder")
 
     @strawberry.field(description="The project's wage special accounts (专户).")
-    async def wage_accounts(self, info: Info) -> list[WageAccountRef]:
-        return await info.context.loaders.children(m.WageAccount, m.WageAccount.project_id).load(self.id)  # type: ignore[attr-defined]
+    def wage_accounts(self, info: Info) -> list[WageAccountRef]:
+        return resolve(info.context.loaders, self, m.Project, "wageAccounts")
 
     @strawberry.field(description="Guarantee deposits and letters (工资保证金 / 保函).")
-    async def guarantee_deposits(self, info: Info) -> list[DepositRef]:
-        return await info.context.loaders.children(m.GuaranteeDeposit, m.GuaranteeDeposit.project_id).load(self.id)  # type: ignore[attr-defined]
+    def guarantee_deposits(self, info: Info) -> list[DepositRef]:
+        return resolve(info.context.loaders, self, m.Project, "guaranteeDeposits")
 
     @strawberry.field(description="Workers registered on the project (实名制).")
     async def workers(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[WorkerRef]:
@@ -200,12 +199,12 @@ class Worker(Node):
         )
 
     @strawberry.field
-    async def project(self, info: Info) -> ProjectRef | None:
-        return await info.context.loaders.by_id(m.Project).load(self.project_id)  # type: ignore[attr-defined]
+    def project(self, info: Info) -> ProjectRef | None:
+        return resolve(info.context.loaders, self, m.Worker, "project")
 
     @strawberry.field(description="The employing enterprise (corpCode).")
-    async def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+    def enterprise(self, info: Info) -> EnterpriseRef | None:
+        return resolve(info.context.loaders, self, m.Worker, "enterprise")
 
     @strawberry.field(description="The worker's pay records, newest month first.")
     async def payroll(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[PayrollRef]:
