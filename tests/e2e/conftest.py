@@ -79,7 +79,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A real ``hub serve`` on 127.0.0.1:<free port>, seeded (tiny, seed 7); yields (base_url, key)."""
     data_dir = tmp_path_factory.mktemp("hub-data")
@@ -138,7 +138,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         log_file.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     """Debian's chromium, driven by Playwright (never a downloaded browser)."""
     if not Path(CHROMIUM).exists():
