@@ -149,7 +149,8 @@ def serve(
     key = _demo_key(settings, create=seeded)
     base = f"http://{host}:{port}"
     routes: list = []
-    if settings.sandboxes:
+    # The sandboxes belong to a demo: a hub whose database was seeded with demo data by `hub serve`.
+    if settings.sandboxes and DemoWorld.exists(settings):
         from hub.crypto import Cipher
         from hub.db import make_engine
         from hub.demo import configure_demo_connectors, sandboxes

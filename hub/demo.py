@@ -37,6 +37,11 @@ class DemoWorld:
         data = {**asdict(self), "today": self.today.isoformat()}
         (settings.data_dir / DEMO_FILE).write_text(json.dumps(data, indent=2))
 
+    @staticmethod
+    def exists(settings: Settings) -> bool:
+        """Whether this data directory's database was seeded as a demo."""
+        return (settings.data_dir / DEMO_FILE).exists()
+
     @classmethod
     def load(cls, settings: Settings) -> DemoWorld:
         """The seeded world, or — for a database seeded elsewhere — the settings' world as of today."""

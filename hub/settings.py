@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     demo_region: str = Field(default="370800", description="Region (GB/T 2260) where the demo city lies (济宁市).")
     sandboxes: bool = Field(
         default=True,
-        description="`hub serve` mounts the simulated upstreams at /sandbox/<kind> and configures a demo connector for each.",
+        description="On a demo (a database `hub serve` seeded), mount the simulated upstreams at /sandbox/<kind> and "
+        "configure a demo connector for each. Set false in production.",
     )
     max_page_size: int = Field(default=500, description="Largest `first` a connection accepts.")
     max_query_depth: int = Field(default=12, description="Deepest GraphQL selection accepted.")
