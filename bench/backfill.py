@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -286,7 +286,7 @@ class Databases:
         self.tag = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.made: list[str] = []
 
-    def __enter__(self) -> Databases:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -440,7 +440,7 @@ def _vm_hwm() -> int | None:
     return None
 
 
-def _mb(n: int | float | None) -> float | None:
+def _mb(n: float | None) -> float | None:
     return None if n is None else round(n / 2**20, 1)
 
 
@@ -1061,13 +1061,13 @@ def main(argv: list[str] | None = None) -> int:
     console.print()
     console.print(f"load average before {load_before[0]} / {load_before[1]} / {load_before[2]}, after "
                   f"{load_after[0]} / {load_after[1]} / {load_after[2]} on {os.cpu_count()} CPUs "
-                  "(other work on the machine slows the pipeline more than COPY: it is the CPU-bound side)")
+                  "(other work on the machine inflates the timings, the long pipeline run more than the short COPY)")
     print_report(console, pipelines, copies, profile)
     if not args.no_save:
         path = args.out or RESULTS_DIR / f"backfill-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         doc = {
-            "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "argv": sys.argv[1:] if argv is None else argv, "environment": environment(),
             "postgres": postgres_settings() if "postgres" in backends else None,
             "loadavg_1_5_15": {"before": load_before, "after": load_after}, "seconds": round(seconds, 1),

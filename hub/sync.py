@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -276,30 +278,42 @@ class SyncEngine:
         return page.state
 
     def _archive(self, session: Session, instance_id: int, source: str, stream: Stream, records: Any) -> list[int]:
-        """Raw records as received; a payload seen before (same key and hash) is not stored twice."""
+        """Raw records as received; a payload seen before (same key and hash) is not stored twice.
+
+        One INSERT … ON CONFLICT DO NOTHING RETURNING for the page; only the payloads that were
+        already archived (a repeated page, an unchanged record) are looked up, by their unique key.
+        """
         now = utcnow()
         # Hash what was received; store it sealed (ID numbers and cards encrypted, hub.archive).
         rows = [{"connector_instance_id": instance_id, "source": source, "stream": stream.name,
                  "source_key": stream.key_of(r), "payload": seal(r, self.cipher), "payload_hash": payload_hash(r),
                  "received_at": now}
                 for r in records]
-        keys = {(r["source_key"], r["payload_hash"]) for r in rows}
-        existing = self._raw_ids(session, source, stream.name, keys)
-        new = [r for r in rows if (r["source_key"], r["payload_hash"]) not in existing]
-        unique_new = list({(r["source_key"], r["payload_hash"]): r for r in new}.values())
-        if unique_new:
-            session.execute(insert(m.RawRecord), unique_new)
-            existing.update(self._raw_ids(session, source, stream.name, {(r["source_key"], r["payload_hash"]) for r in unique_new}))
-        return [existing[(r["source_key"], r["payload_hash"])] for r in rows]
+        unique = list({(r["source_key"], r["payload_hash"]): r for r in rows}.values())
+        ids: dict[tuple[str, str], int] = {}
+        if unique:
+            dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            stmt = (dialect_insert(m.RawRecord)
+                    .on_conflict_do_nothing(index_elements=["source", "stream", "source_key", "payload_hash"])
+                    .returning(m.RawRecord.source_key, m.RawRecord.payload_hash, m.RawRecord.id))
+            ids = {(k, h): i for k, h, i in session.execute(stmt, unique)}
+        missing = {(r["source_key"], r["payload_hash"]) for r in unique} - set(ids)
+        if missing:
+            ids.update(self._raw_ids(session, source, stream.name, missing))
+        return [ids[(r["source_key"], r["payload_hash"])] for r in rows]
 
     @staticmethod
     def _raw_ids(session: Session, source: str, stream: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        if not keys:
-            return {}
-        hashes = [h for _, h in keys]
-        stmt = select(m.RawRecord.source_key, m.RawRecord.payload_hash, m.RawRecord.id).where(
-            m.RawRecord.source == source, m.RawRecord.stream == stream, m.RawRecord.payload_hash.in_(hashes))
-        return {(k, h): i for k, h, i in session.execute(stmt) if (k, h) in keys}
+        """Ids of archived payloads, found through the unique (source, stream, key, hash) index."""
+        found: dict[tuple[str, str], int] = {}
+        wanted = list(keys)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            stmt = select(m.RawRecord.source_key, m.RawRecord.payload_hash, m.RawRecord.id).where(
+                m.RawRecord.source == source, m.RawRecord.stream == stream,
+                m.RawRecord.source_key.in_({k for k, _ in chunk}), m.RawRecord.payload_hash.in_({h for _, h in chunk}))
+            found.update({(k, h): i for k, h, i in session.execute(stmt) if (k, h) in keys})
+        return found
 
     @staticmethod
     def _quarantine(session: Session, instance_id: int | None, stream: str, problems: list[Problem]) -> None:

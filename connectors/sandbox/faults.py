@@ -91,7 +91,11 @@ class FaultMiddleware:
         if f.latency_ms:
             await asyncio.sleep(f.latency_ms / 1000)
         if f.take("timeout_next"):
+            # Hang past the client's time-out, then give up on this request: it must not go on to
+            # consume another counted fault meant for the client's next request.
             await asyncio.sleep(f.timeout_seconds)
+            await _respond(send, 504, b'{"error": "injected time-out"}', b"application/json")
+            return
         if f.take("status_next"):
             await _respond(send, f.status_code, b'{"error": "injected fault"}', b"application/json")
             return

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
 if "bench" in sys.modules and getattr(sys.modules["bench"], "__file__", None) is None:
     del sys.modules["bench"]
 
-from bench import backfill  # noqa: E402
+from bench import backfill
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
