@@ -104,10 +104,17 @@ def _ident(fn: Callable[..., str], value: str, field: str) -> str:
 class Ingestor:
     """Applies pages of canonical records within the caller's session and transaction."""
 
-    def __init__(self, session: Session, *, cipher: Cipher, source: str) -> None:
+    def __init__(self, session: Session, *, cipher: Cipher, source: str,
+                 known_workers: dict[tuple[int, str], tuple[int, int]] | None = None) -> None:
         self.session = session
         self.cipher = cipher
         self.source = source
+        #: (project id, ID-number hash) → (worker id, employer id) of committed workers, kept by the
+        #: caller across the pages of a run (pay details name far fewer workers than records).
+        self.known_workers = known_workers if known_workers is not None else {}
+        #: Workers this page found or created: the caller adds them to ``known_workers`` once the
+        #: page has committed (a rolled-back page must not leave ids behind).
+        self.seen_workers: dict[tuple[int, str], tuple[int, int]] = {}
 
     # -- the entry point ---------------------------------------------------------------------
 
@@ -339,7 +346,7 @@ class Ingestor:
         problems: list[Problem] = []
         # Workers first: a worker the bank pays but the real-name system has not sent yet is created
         # from the pay detail (name + ID), so that no pay record is lost.
-        staged: list[tuple[Item, tuple, str, str | None]] = []
+        staged: list[tuple[Item, tuple, str, str, str | None]] = []
         for item in batch:
             p: PayrollIn = item.entity
             try:
@@ -355,10 +362,16 @@ class Ingestor:
             except _Reject as exc:
                 problems.append(Problem(item.raw_record_id, exc.reason, exc.field))
                 continue
-            staged.append((item, proj, idn, card))
-        hashes = {(proj[0], self.cipher.lookup_hash(idn)) for _, proj, idn, _ in staged}
+            staged.append((item, proj, idn, self.cipher.lookup_hash(idn), card))
         # (project, person) → (worker id, employer id)
         workers: dict[tuple[int, str], tuple[int, int]] = {}
+        hashes = set()
+        for _, proj, _, id_hash, _ in staged:
+            key = (proj[0], id_hash)
+            if key in self.known_workers:
+                workers[key] = self.known_workers[key]
+            else:
+                hashes.add(key)
 
         def load_workers(keys: list[tuple[int, str]]) -> None:
             for chunk in _chunks(keys, 500):
@@ -368,18 +381,19 @@ class Ingestor:
 
         load_workers(list(hashes))
         new_workers = {}
-        for item, proj, idn, card in staged:
-            key = (proj[0], self.cipher.lookup_hash(idn))
+        for item, proj, idn, id_hash, card in staged:
+            key = (proj[0], id_hash)
             if key not in workers and key not in new_workers:
                 employer = employers.get(item.entity.corp_uscc) or proj[2]
                 new_workers[key] = self._worker_values(proj, employer, idn, item.entity.worker_name or "（未登记）", card)
         if new_workers:
             self.session.execute(insert(m.Worker), list(new_workers.values()))
             load_workers(list(new_workers))
+        self.seen_workers.update(workers)
         rows: dict[Any, tuple[Item, dict]] = {}
-        for item, proj, idn, card in staged:
+        for item, proj, _idn, id_hash, card in staged:
             p = item.entity
-            worker_id, worker_employer = workers[(proj[0], self.cipher.lookup_hash(idn))]
+            worker_id, worker_employer = workers[(proj[0], id_hash)]
             # The employer: as the bank names it (corpCode), else the worker's, else the 总包.
             employer = employers.get(p.corp_uscc) or worker_employer or proj[2]
             rows[(p.pay_roll_code, worker_id)] = (item, {

@@ -134,6 +134,7 @@ class SyncEngine:
                  lease_seconds: int | None = None) -> None:
         self.engine = engine
         self.lease_seconds = lease_seconds or LEASE_SECONDS
+        self._known_workers: dict[tuple[int, str], tuple[int, int]] = {}
         self.sessions = session_factory(engine)
         self.cipher = cipher
         self.retry = retry or RetryPolicy()
@@ -264,11 +265,13 @@ class SyncEngine:
                     items += [Item(e, raw_id) for e in connector.normalise(stream.name, record)]
                 except Rejection as exc:
                     problems.append(Problem(raw_id, exc.reason, exc.field))
-            outcome = Ingestor(session, cipher=self.cipher, source=connector.kind).apply(items)
+            ingestor = Ingestor(session, cipher=self.cipher, source=connector.kind, known_workers=self._known_workers)
+            outcome = ingestor.apply(items)
             problems += outcome.problems or []
             self._quarantine(session, instance_id, stream.name, problems)
             inst = session.get(m.ConnectorInstance, instance_id)
             inst.state = {**(inst.state or {}), stream.name: page.state}
+        self._known_workers.update(ingestor.seen_workers)  # committed: safe to remember
         stats.pages += 1
         stats.read += len(page.records)
         stats.created += outcome.created
