@@ -170,9 +170,8 @@ class SyncEngine:
             session.flush()
             run_id, kind, name = run.id, instance.kind, instance.name
             state = {} if full_refresh else dict(instance.state or {})
-            config_row = instance
             connector = registry.get(kind)
-            config = load_config(connector, config_row, self.cipher)
+            config = load_config(connector, instance, self.cipher)
         result = SyncResult(run_id=run_id, status="running")
         started = time.perf_counter()
         try:
@@ -240,17 +239,12 @@ class SyncEngine:
                 delay = self.retry.delay(attempt)
                 log.info("%s/%s: %s; retry %d in %.1fs from the last stored page", name, stream.name, exc, attempt, delay)
                 self.retry.sleep(delay)
-                # Resume from the last committed bookmark: the page that failed is read again.
-                state = self._stored_state(instance_id, stream.name)
+                # Resume from the last committed bookmark (``state`` moves only once a page is stored;
+                # a full refresh that fails before its first page starts over): the failed page is read again.
             finally:
                 close = getattr(pages, "close", None)
                 if close:
                     close()
-
-    def _stored_state(self, instance_id: int, stream: str) -> dict[str, Any]:
-        with self.sessions() as session:
-            inst = session.get(m.ConnectorInstance, instance_id)
-            return dict((inst.state or {}).get(stream, {}))
 
     def store_page(self, instance_id: int, connector: Connector, stream: Stream, page: Page, stats: StreamStats) -> dict[str, Any]:
         """Archive, normalise, upsert, quarantine and move the bookmark — in one transaction."""

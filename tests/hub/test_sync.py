@@ -211,3 +211,15 @@ def test_concurrent_schedulers_claim_each_due_instance_once(fake) -> None:
     assert len(claimed) == len(set(claimed)) == 7  # every instance once, whichever scheduler won it
     assert claim_due_instances(engine) == []  # and none is due again before its schedule
     engine.dispose()
+
+
+def test_a_full_refresh_that_fails_before_its_first_page_starts_over(fake, sync_engine) -> None:
+    url, instance = fake
+    sync_engine(url).run(instance)
+    UPSTREAM.reads.clear()
+    # Given a full refresh whose very first page fails once
+    UPSTREAM.fail_at[0] = [RetriableUpstreamError("upstream answered HTTP 502")]
+    result = sync_engine(url).run(instance, full_refresh=True)
+    # Then the retry reads from the beginning, not from the old bookmark
+    assert result.status == "succeeded" and result.stats["corps"].retries == 1
+    assert UPSTREAM.reads == [0, 1, 2, 3, 4]
