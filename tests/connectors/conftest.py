@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,53 +55,52 @@ def world():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def _seeded_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
-    """One database seeded like the demo per session; each test gets a copy (seeding once is the cost)."""
+def seeded_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """One database seeded like the demo per session; tests get copies (seeding once is the cost)."""
     from hub.db import make_engine
     from hub.migrate import upgrade
     from hub.seed import seed_database
-    from tests.conftest import BACKEND, POSTGRES_URL, TODAY, create_pg_database, drop_pg_database
+    from tests.conftest import TODAY, _fresh_url
 
-    if BACKEND == "postgres":
-        request.getfixturevalue("postgres_server")
-        url = create_pg_database(POSTGRES_URL)
-        request.addfinalizer(lambda: drop_pg_database(url))
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'hub.db'}"
+    url = _fresh_url(tmp_path_factory.mktemp("template"), request)
     upgrade(url)
     engine = make_engine(url)
     seed_database(engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"])
-    if BACKEND != "postgres":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return url
 
 
-@pytest.fixture
-def seeded_db_url(_seeded_template: str, tmp_path, request: pytest.FixtureRequest) -> str:  # type: ignore[no-untyped-def]
-    """A fresh database seeded like the demo (writable: each test gets its own copy of the template)."""
-    import shutil
+def clone_database(template_url: str, directory: Path, request: pytest.FixtureRequest) -> str:
+    """A writable copy of ``template_url``: a SQLite backup, or ``CREATE DATABASE … TEMPLATE`` (dropped after)."""
+    import sqlite3
+    import uuid
+    from contextlib import closing
 
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from tests.conftest import BACKEND, _pg_admin_url, drop_pg_database
+    from tests.conftest import _pg_admin_url, drop_pg_database
 
-    if BACKEND == "postgres":
-        import uuid
+    source = make_url(template_url)
+    if source.get_backend_name() == "sqlite":
+        target = directory / "hub.db"
+        with closing(sqlite3.connect(source.database)) as src, closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)  # a consistent copy, WAL included
+        return f"sqlite:///{target}"
+    name = f"hubtest_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"'))
+    admin.dispose()
+    url = source.set(database=name).render_as_string(hide_password=False)
+    request.addfinalizer(lambda: drop_pg_database(url))
+    return url
 
-        name = f"hubtest_{uuid.uuid4().hex[:10]}"
-        engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(_seeded_template).database}"'))
-        engine.dispose()
-        url = make_url(_seeded_template).set(database=name).render_as_string(hide_password=False)
-        request.addfinalizer(lambda: drop_pg_database(url))
-        return url
-    target = tmp_path / "seeded.db"
-    shutil.copyfile(make_url(_seeded_template).database, target)
-    return f"sqlite:///{target}"
+
+@pytest.fixture
+def seeded_db_url(seeded_template: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh database seeded like the demo (writable: each test gets its own copy of the template)."""
+    return clone_database(seeded_template, tmp_path, request)
 
 
 def create_instance(url: str, *, kind: str, name: str | None = None, config: dict[str, Any], secrets: dict[str, str] | None = None,

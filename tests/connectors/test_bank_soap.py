@@ -12,23 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import sqlite3
-import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from connectors.base import AllocationIn, CheckResult, DepositIn, PayrollIn, Rejection, WageAccountIn
 from connectors.bank_soap import BankSoapConnector
 from connectors.bank_soap.sandbox import CST, DEMO_CREDENTIALS, create_app
-from tests.connectors.conftest import SECRET, WORLD, create_instance, free_port, serve_asgi
-from tests.conftest import BACKEND, POSTGRES_URL, TODAY, create_pg_database, drop_pg_database
+from tests.connectors.conftest import create_instance, free_port, serve_asgi
 
 EPOCH = dt.datetime(2026, 11, 20, tzinfo=CST)  # tests/conftest.py TODAY at 00:00 CST: live records start here
 INTERVAL = 20.0
@@ -60,43 +56,10 @@ def bank(world):  # type: ignore[no-untyped-def]
         yield SimpleNamespace(url=url, app=app, faults=app.state.faults, clock=clock)
 
 
-@pytest.fixture(scope="module")
-def seeded_template(tmp_path_factory, request) -> str:  # type: ignore[no-untyped-def]
-    """One database seeded exactly like ``seeded_db_url`` (the template of ``seeded_copy``)."""
-    from hub.crypto import Cipher
-    from hub.db import make_engine
-    from hub.migrate import upgrade
-    from hub.seed import seed_database
-
-    if BACKEND == "postgres":
-        request.getfixturevalue("postgres_server")
-        url = create_pg_database(POSTGRES_URL)
-        request.addfinalizer(lambda: drop_pg_database(url))
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('bank_soap') / 'template.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    seed_database(engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"])
-    engine.dispose()
-    return url
-
-
 @pytest.fixture
-def seeded_copy(seeded_template, tmp_path, request) -> str:  # type: ignore[no-untyped-def]
-    """What ``seeded_db_url`` gives (a fresh seeded database), copied from the template instead of seeded."""
-    if BACKEND == "postgres":
-        name = f"hubtest_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(seeded_template).database}"'))
-        admin.dispose()
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        request.addfinalizer(lambda: drop_pg_database(url))
-        return url
-    target = tmp_path / "hub.db"
-    with closing(sqlite3.connect(make_url(seeded_template).database)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)  # a consistent copy, WAL included
-    return f"sqlite:///{target}"
+def seeded_copy(seeded_db_url) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database seeded like the demo (a copy of the session's template)."""
+    return seeded_db_url
 
 
 def config(url: str, **overrides: Any):  # type: ignore[no-untyped-def]

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sqlite3
-import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors import registry
@@ -27,7 +23,7 @@ from connectors.hotline12345.sandbox import create_app as hotline_app
 from connectors.national_platform.sandbox import DEMO_CREDENTIALS as PLATFORM
 from connectors.national_platform.sandbox import create_app as platform_app
 from hub import models as m
-from tests.connectors.conftest import SECRET, WORLD, create_instance, serve_asgi
+from tests.connectors.conftest import create_instance, serve_asgi
 
 INTERVAL = 20.0
 
@@ -83,57 +79,11 @@ def stored_state(url: str, instance_id: int) -> dict[str, Any]:
     return state
 
 
-class SeededTemplate:
-    """A database seeded like the demo once per module; ``clone`` gives each test its own copy.
-
-    Same content as ``seeded_db_url`` (tests/connectors/conftest.py), at the cost of a file copy
-    (SQLite) or ``CREATE DATABASE … TEMPLATE`` (PostgreSQL) instead of migrating and seeding again.
-    """
-
-    def __init__(self, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> None:
-        from hub.crypto import Cipher
-        from hub.db import make_engine
-        from hub.migrate import upgrade
-        from hub.seed import seed_database
-        from tests.conftest import TODAY, _fresh_url
-
-        self.url = _fresh_url(tmp_path_factory.mktemp("seeded-template"), request)
-        upgrade(self.url)
-        engine = make_engine(self.url)
-        seed_database(engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"])
-        engine.dispose()
-
-    def clone(self, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-        from tests.conftest import _pg_admin_url, drop_pg_database
-
-        source = make_url(self.url)
-        if source.get_backend_name() == "sqlite":
-            target = tmp_path / "hub.db"
-            with sqlite3.connect(source.database) as src, sqlite3.connect(target) as dst:
-                src.backup(dst)
-            return f"sqlite:///{target}"
-        name = f"hubtest_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"'))
-        admin.dispose()
-        url = source.set(database=name).render_as_string(hide_password=False)
-        request.addfinalizer(lambda: drop_pg_database(url))
-        return url
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, request) -> SeededTemplate:  # type: ignore[no-untyped-def]
-    return SeededTemplate(tmp_path_factory, request)
-
-
 @pytest.fixture
-def seeded(template, tmp_path, request) -> str:  # type: ignore[no-untyped-def]
-    """A fresh database seeded like the demo (a clone of the module's template)."""
-    return template.clone(tmp_path, request)
+def seeded(seeded_db_url) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database seeded like the demo (a copy of the session's template)."""
+    return seeded_db_url
 
-
-# -- one complaint, two channels ----------------------------------------------------------------------
 
 def read_back_hotline(url: str, order: str, kind: str) -> list[dict[str, Any]]:
     resp = httpx.get(f"{url}/api/orders/{order}/{kind}", headers=sign_headers(HOTLINE["app_key"], HOTLINE["app_secret"]))

@@ -20,7 +20,8 @@ from connectors.national_platform.sandbox import DEMO_CREDENTIALS, create_app
 from connectors.sandbox.faults import Faults
 from hub import models as m
 from tests.connectors.conftest import SECRET, create_instance, free_port, serve_asgi
-from tests.connectors.test_clue_channels import Clock, SeededTemplate, snapshot, stored_state, table_counts
+from tests.connectors.conftest import clone_database
+from tests.connectors.test_clue_channels import Clock, snapshot, stored_state, table_counts
 
 INTERVAL = 20.0
 CREDS = DEMO_CREDENTIALS
@@ -169,25 +170,20 @@ def instance(db_url: str, sandbox_url: str, **config: Any) -> int:
                            config={"base_url": sandbox_url, "page_size": 10, "timeout_seconds": 5, "account": CREDS["account"], **config})
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, request) -> SeededTemplate:  # type: ignore[no-untyped-def]
-    return SeededTemplate(tmp_path_factory, request)
-
-
 @pytest.fixture
-def seeded(template, tmp_path, request) -> str:  # type: ignore[no-untyped-def]
-    """A fresh database seeded like the demo (as ``seeded_db_url``), cloned from the module's template."""
-    return template.clone(tmp_path, request)
+def seeded(seeded_db_url) -> str:  # type: ignore[no-untyped-def]
+    """A fresh database seeded like the demo (a copy of the session's template)."""
+    return seeded_db_url
 
 
 @pytest.fixture(scope="module")
-def baseline(world, template, tmp_path_factory, request):  # type: ignore[no-untyped-def]
+def baseline(world, seeded_template, tmp_path_factory, request):  # type: ignore[no-untyped-def]
     """The rows an undisturbed sync leaves (two live clues), to compare disturbed runs with."""
     from hub.crypto import Cipher
     from hub.db import make_engine
     from hub.sync import SyncEngine
 
-    url = template.clone(tmp_path_factory.mktemp("baseline"), request)
+    url = clone_database(seeded_template, tmp_path_factory.mktemp("baseline"), request)
     app = create_app(world=world, clock=Clock(live_epoch(world) + dt.timedelta(seconds=2 * INTERVAL)),
                      live_interval_seconds=INTERVAL, **CREDS)
     engine = make_engine(url)
