@@ -37,3 +37,12 @@ class Context:
 
             raise self.auth_error or NotAuthenticated("no API key: send it in the X-API-Key header")
         return self.principal
+
+    def require_admin(self, *, to: str) -> Principal:
+        """The principal, when it has the admin role; ``Forbidden`` saying what only admins may do."""
+        from hub.errors import Forbidden
+
+        principal = self.require_principal()
+        if not principal.is_admin:
+            raise Forbidden(f"only administrators may {to}", suggestion="use an API key with the admin role")
+        return principal

@@ -11,16 +11,12 @@ from strawberry.types import Info
 
 from hub import connector_admin as admin
 from hub import models as m
-from hub.errors import Forbidden
 from schema.filters import db_id
 from schema.types.platform import ConnectorInstance
 
 
 def _admin(info: Info):  # type: ignore[no-untyped-def]
-    principal = info.context.require_principal()
-    if not principal.is_admin:
-        raise Forbidden("only administrators may configure connectors", suggestion="use an API key with the admin role")
-    return principal
+    return info.context.require_admin(to="configure connectors")
 
 
 async def _write(info: Info, fn) -> Any:  # type: ignore[no-untyped-def]

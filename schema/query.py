@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub import models as m
-from hub.errors import Forbidden, NotFound
+from hub.errors import NotFound
 from schema.filters import ClueFilter, EnterpriseFilter, PayrollFilter, ProjectFilter, WarningFilter, region_condition
 from schema.pagination import Connection, SortSpec, check_first, paginate
 from schema.prefetch import node_selections, prefetch
@@ -45,9 +45,7 @@ def _first(info: Info, first: int | None) -> int:
 
 
 def _admin(info: Info) -> None:
-    principal = info.context.require_principal()
-    if not principal.is_admin:
-        raise Forbidden("only administrators may read this", suggestion="use an API key with the admin role")
+    info.context.require_admin(to="read this")
 
 
 @strawberry.type(description="Who the API key stands for.")

@@ -45,18 +45,15 @@ class Node:
 
 
 def node_type(model: type, *, name: str, description: str):  # type: ignore[no-untyped-def]
-    """Declare a strawberry type served straight from ``model`` instances (no copying)."""
-
-    def wrap(cls: type) -> type:
-        cls.is_type_of = classmethod(lambda _cls, obj, _info: isinstance(obj, model))  # type: ignore[attr-defined]
-        NODE_MODELS[name] = model
-        NODE_NAMES[model] = name
-        return strawberry.type(cls, name=name, description=description)
-
-    return wrap
+    """Like ``plain_type``, and registered for global IDs and ``node(id:)``."""
+    NODE_MODELS[name] = model
+    NODE_NAMES[model] = name
+    return plain_type(model, name=name, description=description)
 
 
 def plain_type(model: type, *, name: str, description: str):  # type: ignore[no-untyped-def]
+    """Declare a strawberry type served straight from ``model`` instances (no copying)."""
+
     def wrap(cls: type) -> type:
         cls.is_type_of = classmethod(lambda _cls, obj, _info: isinstance(obj, model))  # type: ignore[attr-defined]
         return strawberry.type(cls, name=name, description=description)
