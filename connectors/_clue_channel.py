@@ -134,6 +134,19 @@ def check_upstream(probe: Callable[[], Any], *, system: str, base_url: str, refu
 
 # -- sandbox side: paging and its faults ------------------------------------------------------------
 
+def page_query(query: Any, *, start_param: str, key_param: str, max_size: int) -> tuple[int, Position | None]:
+    """``(page size, position after which to start)`` from a listing's query string; ``ValueError``
+    when the size is not 1…``max_size``-capped or the start time is not ``yyyy-MM-dd HH:mm:ss``."""
+    size = min(int(query.get("pageSize", "20")), max_size)
+    if size < 1:
+        raise ValueError(f"pageSize must be ≥ 1, got {size}")
+    start = query.get(start_param)
+    if not start:
+        return size, None
+    dt.datetime.strptime(start, TIME_FORMAT)
+    return size, (start, query.get(key_param, ""))
+
+
 def serve_page(
     records: Sequence[dict[str, Any]], *, time_field: str, key_field: str, after: Position | None, size: int,
     faults: Faults, corrupt: Callable[[dict[str, Any]], dict[str, Any] | None],

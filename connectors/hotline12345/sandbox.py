@@ -39,7 +39,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors._clue_channel import (
-    CST, TIME_FORMAT, county_by_name, fmt_local, history_update_time, live_complaint, live_times, region_name, serve_page,
+    CST, county_by_name, fmt_local, history_update_time, live_complaint, live_times, page_query, region_name,
+    serve_page,
 )
 from connectors.sandbox.faults import FaultMiddleware, Faults
 
@@ -107,17 +108,10 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
     async def list_orders(request: Request) -> JSONResponse:
         if (denied := authorise(request)) is not None:
             return denied
-        q = request.query_params
         try:
-            size = min(int(q.get("pageSize", "20")), MAX_PAGE_SIZE)
-            if size < 1:
-                raise ValueError
-            start = q.get("updateTimeStart")
-            if start:
-                dt.datetime.strptime(start, TIME_FORMAT)
+            size, after = page_query(request.query_params, start_param="updateTimeStart", key_param="lastOrderNum", max_size=MAX_PAGE_SIZE)
         except ValueError:
             return JSONResponse({"code": "400", "msg": "参数错误: pageSize 1-100, updateTimeStart yyyy-MM-dd HH:mm:ss"}, 400)
-        after = (start, q.get("lastOrderNum", "")) if start else None
         page, nxt, more = serve_page(orders(), time_field="updateTime", key_field="orderNum", after=after, size=size,
                                      faults=faults, corrupt=_corrupt)
         return JSONResponse({"code": "0", "msg": "成功", "data": {

@@ -31,7 +31,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors._clue_channel import (
-    CST, TIME_FORMAT, corrupt_id_number, fmt_local, history_update_time, live_complaint, live_times, region_name, serve_page,
+    CST, corrupt_id_number, fmt_local, history_update_time, live_complaint, live_times, page_query, region_name,
+    serve_page,
 )
 from connectors.sandbox.faults import FaultMiddleware, Faults
 
@@ -101,17 +102,10 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
     async def list_clues(request: Request) -> JSONResponse:
         if (denied := authorise(request)) is not None:
             return denied
-        q = request.query_params
         try:
-            size = min(int(q.get("pageSize", "20")), MAX_PAGE_SIZE)
-            if size < 1:
-                raise ValueError
-            start = q.get("startTime")
-            if start:
-                dt.datetime.strptime(start, TIME_FORMAT)
+            size, after = page_query(request.query_params, start_param="startTime", key_param="lastClueId", max_size=MAX_PAGE_SIZE)
         except ValueError:
             return error(400, "BAD_REQUEST", "参数错误: pageSize 1-100, startTime yyyy-MM-dd HH:mm:ss")
-        after = (start, q.get("lastClueId", "")) if start else None
         page, nxt, more = serve_page(clues(), time_field="updateTime", key_field="clueId", after=after, size=size,
                                      faults=faults, corrupt=_corrupt)
         return JSONResponse({"code": "0", "message": "成功", "data": {
