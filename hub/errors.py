@@ -7,6 +7,7 @@ HubError
  ├── InvalidInput          a bad argument: field, value, why    BAD_USER_INPUT
  │    └── InvalidIdentifier  a malformed USCC / ID / permit …   INVALID_IDENTIFIER
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
+ ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
  └── QueryTooComplex       over a depth / page-size / cost limit  QUERY_TOO_COMPLEX
 """
 
@@ -67,6 +68,12 @@ class InvalidCursor(InvalidInput):
     """A pagination cursor that this connection did not issue."""
 
     code = "INVALID_CURSOR"
+
+
+class IllegalTransition(HubError):
+    """A workflow action the clue's current state does not allow (the message names the state)."""
+
+    code = "ILLEGAL_TRANSITION"
 
 
 class QueryTooComplex(HubError):

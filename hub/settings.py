@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     sync_lease_seconds: int = Field(
         default=120, description="How long a sync holds its connector's lease without progress before another worker may take over."
     )
+    match_window_days: int = Field(
+        default=30, ge=1, description="Clue matching: how far apart (days) two records of one complaint may be received."
+    )
+    match_threshold: float = Field(
+        default=0.8, ge=0.5, le=1.0, description="Clue matching: the lowest score that joins a record to an existing clue."
+    )
+    close_within_working_days: int = Field(
+        default=15, ge=1, description="A clue's deadline: working days (official holiday calendar) from receipt to closure."
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
 
     def resolved_database_url(self) -> str:

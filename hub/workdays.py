@@ -23,11 +23,21 @@ from functools import lru_cache
 
 import chinese_calendar
 
-__all__ = ["add_working_days", "covered_years", "is_workday", "working_days_between"]
+__all__ = ["CST", "add_working_days", "covered_years", "is_workday", "local_date", "working_days_between"]
 
 log = logging.getLogger(__name__)
 
 _warned_years: set[int] = set()
+
+#: China Standard Time: deadlines are counted in local calendar days.
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def local_date(ts: dt.datetime) -> dt.date:
+    """The calendar day in China of an aware timestamp (a naive one is taken as UTC)."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.UTC)
+    return ts.astimezone(CST).date()
 
 
 def covered_years() -> range:

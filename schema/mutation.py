@@ -1,4 +1,4 @@
-"""Mutations: connector administration (admin role). Each delegates to a hub service."""
+"""Mutations: connector administration (admin role) and, inherited, the clue mutations. Each delegates to a hub service."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from hub import connector_admin as admin
 from hub import models as m
+from schema.clue_mutations import ClueMutations
 from schema.filters import db_id
 from schema.types.platform import ConnectorInstance
 
@@ -57,7 +58,7 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ClueMutations):
     @strawberry.mutation(description="Configure a new connector instance (admin).")
     async def create_connector(self, info: Info, input: CreateConnectorInput) -> ConnectorInstance:
         principal = _admin(info)

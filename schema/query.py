@@ -212,9 +212,13 @@ class Query:
             cond.append(m.CreditRating.year == year)
         return await _page(info, m.CreditRating, cond, _by_id(m.CreditRating), first, after)
 
-    @strawberry.field(description="The outbox, in commit order, within your jurisdiction: pull with `after`.")
-    async def events(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Event]:
-        return await _page(info, m.Event, [], _by_id(m.Event), first, after)
+    @strawberry.field(description="The outbox within your jurisdiction, in commit order (ids follow commits, so a pull "
+                                  "that resumes `after` the last cursor it saw misses nothing). `types` narrows it, "
+                                  "e.g. [\"clue.created\", \"clue.close\"].")
+    async def events(self, info: Info, first: int | None = None, after: str | None = None,
+                     types: list[str] | None = None) -> Connection[Event]:
+        cond = [m.Event.type.in_(types)] if types else []
+        return await _page(info, m.Event, cond, _by_id(m.Event), first, after)
 
     @strawberry.field(description="Configured connectors (admin).")
     async def connector_instances(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ConnectorInstance]:

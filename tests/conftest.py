@@ -102,15 +102,13 @@ class Demo:
     keys: dict[str, str]
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Demo]:
-    """A migrated database seeded at ``tiny`` scale with API keys (shared, read-only)."""
+def seed_demo(url: str) -> Demo:
+    """Migrate and seed ``url`` at ``tiny`` scale (seed 7, ``TODAY``) and create the test API keys."""
     from hub.access import NATIONAL, create_api_key
     from hub.db import make_engine, session_scope
     from hub.migrate import upgrade
     from hub.seed import seed_database
 
-    url = _fresh_url(tmp_path_factory.mktemp("demo"), request)
     upgrade(url)
     engine = make_engine(url)
     summary = seed_database(engine, scale="tiny", seed=7, today=TODAY, cipher=Cipher(SECRET), region="370800")
@@ -129,10 +127,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
             ("county", "inspector", highlights["county_code"], False),
             ("other-province", "regional", "320000", False),
             ("unmasker", "inspector", "370800", True),
+            ("viewer", "viewer", "370800", False),
         ]:
             _, keys[name] = create_api_key(session, name=name, role=role, region_code=region, can_unmask=unmask)
     engine.dispose()
-    yield Demo(url=url, highlights=highlights, counts=summary.counts, keys=keys)
+    return Demo(url=url, highlights=highlights, counts=summary.counts, keys=keys)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Demo]:
+    """A migrated database seeded at ``tiny`` scale with API keys (shared, read-only)."""
+    yield seed_demo(_fresh_url(tmp_path_factory.mktemp("demo"), request))
+
+
+@pytest.fixture(scope="module")
+def writable_demo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Demo:
+    """Like ``demo``, but one per test module, for tests that change data."""
+    return seed_demo(_fresh_url(tmp_path_factory.mktemp("writable"), request))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from hub.models._base import Base, RegionScoped, utcnow
-from hub.models.clues import CHANNELS, CLUE_STATUSES, CaseAction, ChannelRecord, Clue, CreditRating, Warning
+from hub.models.clues import (
+    CHANNELS, CLUE_STATUSES, SUPERVISION_LEVELS, CaseAction, ChannelRecord, Clue, ClueMatchKey, CreditRating, Warning,
+)
 from hub.models.geo import Region
 from hub.models.platform import ApiKey, AuditLog, ConnectorInstance, Event, Quarantine, RawRecord, SyncRun, User
 from hub.models.registry import Enterprise, Project, Worker
@@ -19,7 +21,9 @@ __all__ = [
     "ChannelRecord",
     "Clue",
     "ConnectorInstance",
+    "ClueMatchKey",
     "CreditRating",
+    "SUPERVISION_LEVELS",
     "Enterprise",
     "Event",
     "GuaranteeDeposit",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.models._base import Base, IdMixin, RegionScoped, created_at_column
+from hub.models._base import Base, BigId, IdMixin, RegionScoped, created_at_column
 
 #: Clue-bearing channels (DOMAIN.md, "Clue lifecycle").
 CHANNELS = {
@@ -26,7 +26,8 @@ CHANNELS = {
     "warning": "预警转线索",
 }
 
-#: Clue states: 受理 → 分办 → 办理中 → 办结 → 回访; side path 退回.
+#: Clue states: 受理 → 分办 → 办理中 → 办结 → 回访; side paths 退回 and 上报 (escalated to the level
+#: above); ``merged`` is a clue whose channel records an operator moved into another clue.
 CLUE_STATUSES = {
     "received": "已受理",
     "dispatched": "已分办",
@@ -34,7 +35,12 @@ CLUE_STATUSES = {
     "closed": "已办结",
     "called_back": "已回访",
     "returned": "已退回",
+    "escalated": "已上报",
+    "merged": "已合并",
 }
+
+#: 督办 levels (DOMAIN.md): ordinary supervision and 挂牌督办 for major cases.
+SUPERVISION_LEVELS = {"supervised": "督办", "listed": "挂牌督办"}
 
 
 class Clue(IdMixin, RegionScoped, Base):
@@ -67,6 +73,7 @@ class Clue(IdMixin, RegionScoped, Base):
     respondent_address: Mapped[str | None] = mapped_column(String(300))
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_name: Mapped[str | None] = mapped_column(String(200))  # as the complaint named it (name or address)
     amount: Mapped[Decimal | None]
     headcount: Mapped[int | None]
     arrears_from: Mapped[dt.date | None] = mapped_column(Date)
@@ -79,6 +86,10 @@ class Clue(IdMixin, RegionScoped, Base):
     recovered_amount: Mapped[Decimal | None]
     workers_paid: Mapped[int | None]
     satisfaction: Mapped[str | None] = mapped_column(String(16))
+    supervision: Mapped[str | None] = mapped_column(String(12))  # supervised (督办) / listed (挂牌督办)
+    urged_count: Mapped[int] = mapped_column(default=0, server_default="0")  # 催办: an overdue clue urged once is red
+    extended_days: Mapped[int] = mapped_column(default=0, server_default="0")  # working days granted by 延期
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clues.id"))
     created_at: Mapped[dt.datetime] = created_at_column()
 
 
@@ -99,8 +110,33 @@ class ChannelRecord(IdMixin, RegionScoped, Base):
     summary: Mapped[str | None] = mapped_column(Text)
     match_rule: Mapped[str] = mapped_column(String(40))  # new / phone / id_number / uscc+project / name+county / manual
     match_score: Mapped[float | None]
-    writeback_status: Mapped[str | None] = mapped_column(String(16))  # pending / acknowledged / failed
+    #: What the matcher compares (hub.matching.Features as a dict): normalised names, phone, project …
+    match_features: Mapped[dict[str, Any] | None]
+    #: The clue this record belonged to before an operator merged it elsewhere (so a split can restore it).
+    origin_clue_id: Mapped[int | None] = mapped_column(ForeignKey("clues.id"))
+    writeback_status: Mapped[str | None] = mapped_column(String(16))  # pending / acknowledged / failing / unsupported
+    writeback_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    writeback_error: Mapped[str | None] = mapped_column(Text)
+    writeback_next_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    writeback_done_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = created_at_column()
+
+
+class ClueMatchKey(Base):
+    """A blocking key of a channel record (phone, ID hash, USCC, project, name or address in a county).
+
+    The matcher looks candidates up by ``(key, received_at)`` within its time window; keys follow their
+    channel record when an operator merges or splits, so candidates always point at the right clue.
+    """
+
+    __tablename__ = "clue_match_keys"
+    __table_args__ = (Index("ix_clue_match_keys_key_received", "key", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160))
+    clue_id: Mapped[int] = mapped_column(ForeignKey("clues.id"), index=True)
+    channel_record_id: Mapped[int | None] = mapped_column(ForeignKey("channel_records.id"), index=True)
+    received_at: Mapped[dt.datetime]
 
 
 class CaseAction(IdMixin, RegionScoped, Base):

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from hub.matching import Features, blocking_keys, normalise_company_name
 from hub.models.clues import CHANNELS
 from hub.seed import _names as N
 from hub.seed._generate import (
@@ -175,14 +176,16 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     else:
         status = "received"
     headcount, amount = s["headcount"], Decimal(str(s["amount"])).quantize(Decimal("0.01"))
-    open_ = status in ("received", "dispatched", "in_progress")
+    open_ = status in ("received", "dispatched", "in_progress", "returned")  # hub.workflow.OPEN_STATES
     # Supervision colour (DOMAIN.md, proposal): red = group case (≥10), ≥ ¥500,000, 舆情, or still overdue
     # after 催办; yellow = overdue; blue = due within 1 working day.
     severe = headcount >= 10 or amount >= 500000 or s["public_opinion"]
     overdue = working_days_between(deadline, T)
-    colour = "red" if severe else None
-    if open_ and not severe:
-        colour = "red" if overdue > 3 else "yellow" if overdue > 0 else "blue" if -overdue <= 1 else None
+    # Overdue by more than 3 working days: the city office has urged (催办) the county, so red.
+    urged = open_ and not severe and overdue > 3
+    colour = None
+    if open_:
+        colour = "red" if severe or urged else "yellow" if deadline < T else "blue" if -overdue <= 1 else None
     cid = w.next_id("clues")
     clue_no = f"XS{rd:%Y%m%d}{cid:08d}"
     resp_full = resp.name if resp else s["respondent_name"]
@@ -233,12 +236,15 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         "sector": "工程建设" if proj else "非工程", "complainant_name": person.name if person else None,
         "complainant_phone": person.phone if person else None, "complainant_id_enc": id_fields[0],
         "complainant_id_hash": id_fields[1], "complainant_id_masked": id_fields[2],
-        "respondent_name": resp_full, "respondent_name_norm": N.normalise_company(resp_full, w.name_prefixes),
+        "respondent_name": resp_full, "respondent_name_norm": normalise_company_name(resp_full),
         "respondent_uscc": resp.uscc if resp else None, "respondent_address": proj.address if proj else None,
-        "enterprise_id": resp.id if resp else None, "project_id": proj.id if proj else None, "amount": amount,
+        "enterprise_id": resp.id if resp else None, "project_id": proj.id if proj else None,
+        "project_name": proj.name if proj else None, "amount": amount,
         "headcount": headcount, "arrears_from": start, "arrears_to": end, "public_opinion": s["public_opinion"],
         "received_at": received, "deadline": deadline, "closed_at": times.get("closed"), "conclusion": conclusion,
         "recovered_amount": recovered, "workers_paid": paid_n, "satisfaction": satisfaction, "created_at": received,
+        "supervision": ("listed" if amount >= 500000 else "supervised") if severe and open_ and status == "in_progress" else None,
+        "urged_count": 1 if urged else 0, "extended_days": 0,
         "region_code": county,
     }
     # One channel record (with its raw payload) per source record; the first is "new", later ones say
@@ -267,8 +273,17 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
             "stream": {"hotline12345": "work_orders", "national_platform": "clues"}.get(ch, ch), "source_key": sid,
             "payload": payload, "payload_hash": digest, "region_code": county, "received_at": t,
         }
+        features = Features.build(
+            region_code=county, respondent_name=reported, phone=person.phone if person else None,
+            id_hash=id_fields[1] if ch in WITH_ID else None, uscc=resp.uscc if resp and ch == "warning" else None,
+            project_code=proj.code if proj and ch == "warning" else None,
+            project_name=proj.name if proj else None,
+            address=proj.address if proj and ch == "national_platform" else None,
+            complainant_name=person.name if person else None,
+        )
         yield "channel_records", {
             "id": crid, "clue_id": cid, "channel": ch, "source_id": sid, "raw_record_id": raw_id, "received_at": t,
+            "match_features": features.as_json(),
             "complainant_name": person.name if person else None, "complainant_phone": person.phone if person else None,
             "respondent_name": reported,
             "summary": text if len(source_ids) == 0 else payload.get("majorContent") or payload.get("content") or text,
@@ -277,9 +292,12 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
             if real and "closed" in times else None,
             "region_code": county, "created_at": t,
         }
+        for key in blocking_keys(features):
+            yield "clue_match_keys", {"id": w.next_id("clue_match_keys"), "key": key, "clue_id": cid,
+                                      "channel_record_id": crid, "received_at": t}
         source_ids.append(sid)
     yield from _actions(w, r, cid, status, times, s, city, county, city_office, county_office, conclusion, satisfaction,
-                        severe and open_)
+                        severe and open_, add_working_days(deadline, 4) if urged else None)
     ev_id = w.next_id("events")
     yield "events", {
         "id": ev_id, "type": "clue.created", "region_code": county, "entity_type": "clue", "entity_id": cid,
@@ -347,29 +365,34 @@ def _payload(w: World, r: random.Random, ch: str, *, sid: str, t: dt.datetime, s
 
 def _actions(w: World, r: random.Random, cid: int, status: str, times: dict[str, dt.datetime], s: dict[str, Any],
              city: str, county: str, city_office: str, county_office: str, conclusion: str | None,
-             satisfaction: str | None, supervise: bool) -> Iterator[tuple[str, Row]]:
-    """A CaseAction per workflow step: 受理 → 分办 → 办理中 → 办结 → 回访, or 退回."""
+             satisfaction: str | None, supervise: bool, urged_on: dt.date | None) -> Iterator[tuple[str, Row]]:
+    """A CaseAction per workflow step (hub.workflow's names): 受理 → 分办 → 办理中 → 办结 → 回访, or 退回; 督办, 催办."""
     intake = f"{w.names(county)[1]}12345政务服务便民热线" if s["channels"][0][0] == "hotline12345" else city_office
     steps: list[tuple[str, str, str | None, str, str | None, str | None, str | None]] = [
-        ("accept", intake, None, "received", None, city, "受理"),
+        ("receive", intake, None, "received", None, city, "受理"),
     ]
     if status != "received":
         steps.append(("dispatch", city_office, "received", "dispatched", city, county, f"分办至{county_office}"))
     if status == "returned":
         steps.append(("return", county_office, "dispatched", "returned", county, city, r.choice(N.RETURN_REASONS)))
     elif status not in ("received", "dispatched"):
-        steps.append(("start", county_office, "dispatched", "in_progress", county, county, "已联系双方，开始调查"))
+        steps.append(("accept", county_office, "dispatched", "in_progress", county, county, "已联系双方，开始调查"))
         if supervise:
             note = "挂牌督办：涉及人数多或金额大，请县级政府主要负责同志牵头处理" if s["amount"] >= 500000 else "督办：群体性欠薪，限期化解"
             steps.append(("supervise", city_office, "in_progress", "in_progress", city, county, note))
+    if urged_on:
+        steps.append(("urge", city_office, status, status, county, county, "催办：已超期，请加快办理并反馈进展"))
     if "closed" in times:
         steps.append(("close", county_office, "in_progress", "closed", county, county, conclusion))
     if "called_back" in times:
-        steps.append(("call_back", intake, "closed", "called_back", county, county, f"回访：{satisfaction}"))
+        steps.append(("record_callback", intake, "closed", "called_back", county, county, f"回访：{satisfaction}"))
     prev = None
     for action, actor, frm, to, fr, tr, note in steps:
         if action == "supervise":
             at = min(times["in_progress"] + dt.timedelta(hours=r.randint(2, 30)), w.end_of_today)
+        elif action == "urge" and urged_on:
+            at = min(dt.datetime(urged_on.year, urged_on.month, urged_on.day, 9, 30, tzinfo=CST).astimezone(dt.UTC),
+                     w.end_of_today)
         else:
             at = times.get(to)
         at = at or times["received"]

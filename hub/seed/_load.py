@@ -23,7 +23,7 @@ from hub.regions import iter_regions
 #: Tables the seed writes, parents first.
 TABLE_ORDER = (
     "enterprises", "projects", "wage_accounts", "labor_cost_allocations", "workers", "payroll_records",
-    "guarantee_deposits", "raw_records", "clues", "channel_records", "case_actions", "warnings", "credit_ratings", "events",
+    "guarantee_deposits", "raw_records", "clues", "channel_records", "clue_match_keys", "case_actions", "warnings", "credit_ratings", "events",
 )
 
 Progress = Callable[[str, int, int], None]

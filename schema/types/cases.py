@@ -25,6 +25,14 @@ class ClueStatus(Enum):
     CLOSED = "closed"
     CALLED_BACK = "called_back"
     RETURNED = "returned"
+    ESCALATED = "escalated"
+    MERGED = "merged"
+
+
+@strawberry.enum(description="督办 level: SUPERVISED (督办) or LISTED (挂牌督办, major cases).")
+class SupervisionLevel(Enum):
+    SUPERVISED = "supervised"
+    LISTED = "listed"
 
 
 @strawberry.enum(description="Where a clue came from.")
@@ -58,7 +66,12 @@ class ChannelRecord(Node):
     summary: str | None
     match_rule: str = strawberry.field(description="new / phone / id_number / uscc+project / name+county / manual")
     match_score: float | None
-    writeback_status: str | None
+    writeback_status: str | None = strawberry.field(
+        description="Write-back of the outcome to this channel: pending / acknowledged / failing (null: nothing to write back).")
+    writeback_attempts: int
+    writeback_error: str | None = strawberry.field(description="Why the last write-back attempt failed (upstream's words).")
+    writeback_next_at: dt.datetime | None = strawberry.field(description="When the next write-back attempt is due.")
+    writeback_done_at: dt.datetime | None = strawberry.field(description="When the channel acknowledged the outcome.")
     region_code: str
 
     @strawberry.field
@@ -124,11 +137,47 @@ class Clue(Node):
     recovered_amount: Decimal | None
     workers_paid: int | None
     satisfaction: str | None
+    project_name: str | None = strawberry.field(description="The project as the complaint named it (name or address).")
+    urged_count: int = strawberry.field(description="催办 so far.")
+    extended_days: int = strawberry.field(description="Working days of 延期 granted so far.")
     region_code: str = strawberry.field(description="Where the arrears happened.")
 
     @strawberry.field
     def status(self) -> ClueStatus:
         return ClueStatus(self.status)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="督办 level, if supervised.")
+    def supervision(self) -> SupervisionLevel | None:
+        return SupervisionLevel(self.supervision) if self.supervision else None  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Open and past its deadline.")
+    def overdue(self) -> bool:
+        from hub.workdays import local_date
+        from hub.workflow import OPEN_STATES
+
+        return bool(self.status in OPEN_STATES and self.deadline and self.deadline < local_date(m.utcnow()))  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Working days from today to the deadline (negative when overdue); null when closed.")
+    def working_days_left(self) -> int | None:
+        from hub.workdays import local_date, working_days_between
+        from hub.workflow import OPEN_STATES
+
+        if self.status not in OPEN_STATES or self.deadline is None:  # type: ignore[attr-defined]
+            return None
+        return working_days_between(local_date(m.utcnow()), self.deadline)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The clue this one was merged into, if merged.")
+    async def merged_into(self, info: Info) -> Clue | None:
+        if self.merged_into_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.by_id(m.Clue).load(self.merged_into_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Clues in your jurisdiction that the matcher finds alike (within its window), best first, "
+                                  "with the rule and score; those at or above the threshold would have been joined.")
+    async def similar_clues(self, info: Info, first: int = 5) -> list[SimilarClue]:
+        from schema.similar import similar_clues
+
+        return await similar_clues(info, self, first=first)
 
     @strawberry.field
     def colour(self) -> Colour | None:
@@ -175,6 +224,13 @@ class Clue(Node):
     @strawberry.field(description="The action history, oldest first.")
     def actions(self, info: Info) -> list[CaseAction]:
         return resolve(info.context.loaders, self, m.Clue, "actions")
+
+
+@strawberry.type(description="A clue like another one, and how the matcher scores the pair.")
+class SimilarClue:
+    clue: Clue
+    rule: str = strawberry.field(description="The matching rule that applies, or `none` below the threshold.")
+    score: float
 
 
 @node_type(m.Warning, name="Warning", description="An arrears warning (预警), once per rule, object and period.")

@@ -249,7 +249,7 @@ def test_group_and_large_cases_are_red(seeded: tuple[Engine, SeedSummary]) -> No
     assert large.amount >= 500000 and large.colour == "red"
     for clue in (group, large):
         actions = [a.action for a in _all(engine, select(CaseAction).where(CaseAction.clue_id == clue.id).order_by(CaseAction.id))]
-        assert actions[:3] == ["accept", "dispatch", "start"] and "supervise" in actions
+        assert actions[:3] == ["receive", "dispatch", "accept"] and "supervise" in actions
 
 
 def test_guarantee_letters_expired_and_expiring(seeded: tuple[Engine, SeedSummary]) -> None:

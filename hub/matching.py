@@ -1,0 +1,396 @@
+"""The clue matcher: is an incoming clue-bearing record the same matter as a clue already in the pool?
+
+One matcher serves every channel (12345 orders, national-platform clues, manual entries, warning
+escalations). It works in two steps (DESIGN.md "Clue pool"):
+
+1. **Blocking.** Each channel record stores a few exact keys (:func:`blocking_keys`) in
+   ``clue_match_keys``; candidates are the records sharing a key with the incoming one and received
+   within the window (default 30 days, ``HUB_MATCH_WINDOW_DAYS``). One indexed lookup on
+   ``(key, received_at)``.
+2. **Scoring.** :func:`score` compares the incoming record with each candidate record — complainant
+   (ID number, phone), respondent (USCC, or the name after normalisation, compared with rapidfuzz and
+   by pinyin so that 宏达/鸿达 typed by an IME still meet), project (code, or its name or address) —
+   and returns the rule that applies and its score. The best candidate at or above the threshold
+   wins; otherwise the record starts a new clue.
+
+Rules (DOMAIN.md "Clue lifecycle", keys marked *proposal*):
+
+================  ===============================================================================
+rule              when
+================  ===============================================================================
+linked            the upstream itself links the record to an earlier one (12345 ``oldOrderNum``)
+id_number         same complainant ID number, compatible respondent, no conflicting project
+phone             same complainant phone, compatible respondent, no conflicting project
+uscc+project      same respondent USCC and the same project (code, name or address)
+name+project      same respondent by normalised name in the same county, and the same project
+name+complainant  same respondent by name in the same county, same complainant name, no project info
+================  ===============================================================================
+
+Hard non-matches by design: the same company on a different project; the same phone against a
+different employer; anything outside the window (the same caller a year later is a new matter).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from pypinyin import lazy_pinyin
+from rapidfuzz import fuzz
+from sqlalchemy import select
+
+from hub import models as m
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "DEFAULT_WINDOW",
+    "Candidate",
+    "Features",
+    "Match",
+    "blocking_keys",
+    "find_candidates",
+    "match",
+    "normalise_address",
+    "normalise_company_name",
+    "normalise_project_name",
+    "score",
+]
+
+DEFAULT_WINDOW = dt.timedelta(days=30)
+DEFAULT_THRESHOLD = 0.8
+#: At most this many candidate records are scored (a key shared by more is a hot block: the newest win).
+MAX_CANDIDATES = 200
+
+# Legal-form and branch suffixes, longest first (GB/T 2260 names, 公司法 forms).
+_LEGAL_FORMS = (
+    "股份有限公司", "有限责任公司", "有限公司", "总公司", "分公司", "子公司", "公司", "集团", "有限", "股份",
+)
+# Industry words after the 字号 (trade name): dropped to get the core people say on the phone.
+_INDUSTRY = tuple(sorted((
+    "建筑劳务分包", "劳务分包", "建筑劳务", "劳务派遣", "劳务", "建设工程", "建筑安装工程", "建筑安装", "建筑工程",
+    "建设集团", "建工集团", "建设", "建工", "建筑", "工程", "钢结构", "装饰", "市政", "防水", "机电安装", "幕墙",
+    "地基基础", "园林绿化", "房地产开发", "房地产", "置业", "城市建设投资发展", "城市建设投资", "商贸", "物业服务",
+    "物业管理", "物业", "餐饮管理", "餐饮", "纺织", "食品", "机械制造", "科技", "实业", "发展", "投资", "贸易",
+    "服务", "管理", "制造", "专业", "分包",
+), key=lambda w: (-len(w), w)))
+# Where a respondent is named by a unit or a branch of the company, cut at 公司: "…有限公司第三项目部",
+# "…有限公司微山分公司". A 分公司 is no legal person (公司法 Art. 13): the company answers for its wages.
+_UNIT_AFTER_COMPANY = re.compile(r"^(.+?公司).+?(项目部|项目经理部|工区|工地|分部|指挥部|分公司|分店|办事处|营业部|经营部)$")
+_BRACKETED = re.compile(r"[\(（\[【][^\)）\]】]*[\)）\]】]")
+_NOISE = re.compile(r"[\s·.,，、;；:：'\"“”‘’\-—_/]+")
+_PROJECT_SUFFIXES = tuple(sorted((
+    "建设项目", "住宅项目", "工程项目", "项目", "工程", "工地", "施工现场", "现场", "附近", "在建", "旁边",
+), key=lambda w: (-len(w), w)))
+# A place rather than a project name: a house number (建设路128号, not 壹号院 / 1号楼), a crossing, a side.
+_ADDRESS_LIKE = re.compile(r"\d+号(?![院楼])|交叉口|路口|[东西南北]侧|对面")
+
+
+@lru_cache(maxsize=2)
+def _region_words(*, short: bool = True) -> tuple[str, ...]:
+    """Every province / city / county name ('济宁市'), with ``short`` also its short form ('济宁'), longest first."""
+    from hub.regions import iter_regions
+
+    words: set[str] = set()
+    for r in iter_regions():
+        words.add(r.name)
+        for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "自治州", "自治县",
+                       "地区", "新区", "省", "市", "区", "县", "旗", "盟"):
+            if short and r.name.endswith(suffix) and len(r.name) - len(suffix) >= 2:
+                words.add(r.name[: -len(suffix)])
+                break
+    return tuple(sorted(words, key=lambda w: (-len(w), w)))
+
+
+def _strip_region_prefix(text: str, *, keep: int = 2, company: bool = False) -> str:
+    """Drop leading region words (济宁市任城区…), keeping at least ``keep`` characters.
+
+    A company name starts with its registration region, written in full or short ('山东省' / '山东',
+    企业名称登记管理规定), so short forms are dropped too — unless fewer than two characters would be
+    left before the industry words: many 字号 are also place names (永安, 泰和, 嘉祥, 兴隆 …), and
+    '济宁市永安劳务' is 永安劳务, not 劳务. Project names and addresses lose only full region names
+    (``company=False``): their short forms are everyday words there (泰山路, 中山路, 凤凰家园, 泰和华府).
+    """
+    words = _region_words(short=company)
+    changed = True
+    while changed:
+        changed = False
+        for w in words:
+            if text.startswith(w) and len(text) - len(w) >= keep:
+                if company and len(_strip_industry(text[len(w):], keep=0)) < 2:
+                    continue
+                text = text[len(w):]
+                changed = True
+                break
+    return text
+
+
+def _strip_industry(text: str, *, keep: int) -> str:
+    """Drop trailing industry words (建筑劳务, 建设工程 …) while at least ``keep`` characters remain."""
+    changed = True
+    while changed:
+        changed = False
+        for word in _INDUSTRY:
+            if text.endswith(word) and len(text) - len(word) >= keep:
+                text = text[: -len(word)]
+                changed = True
+                break
+    return text
+
+
+def _clean(text: str) -> str:
+    """NFKC (full-width → half-width), lower case, no brackets' content, no spaces or punctuation."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _BRACKETED.sub("", text)
+    return _NOISE.sub("", text)
+
+
+@lru_cache(maxsize=65536)
+def normalise_company_name(name: str) -> str:
+    """'山东省济宁市鸿达建筑劳务有限公司（任城分公司）' → '鸿达建筑劳务'.
+
+    Full-width/half-width, brackets, a unit after the company (项目部 …), legal-form suffixes and
+    leading region names are removed; what is left is the name people use for the company.
+    """
+    text = _clean(name)
+    unit = _UNIT_AFTER_COMPANY.match(text)
+    if unit:
+        text = unit.group(1)
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _LEGAL_FORMS:
+            if text.endswith(suffix) and len(text) - len(suffix) >= 2:
+                text = text[: -len(suffix)]
+                changed = True
+                break
+    return _strip_region_prefix(text, company=True)
+
+
+@lru_cache(maxsize=65536)
+def company_core(name_norm: str) -> str:
+    """The 字号 of a normalised name: '鸿达建筑劳务' → '鸿达' (industry words dropped, ≥ 2 characters kept)."""
+    return _strip_industry(name_norm, keep=2)
+
+
+@lru_cache(maxsize=65536)
+def pinyin_key(text: str) -> str:
+    """Toneless pinyin, so that homophones typed by an input method (宏达 / 鸿达) compare equal."""
+    return "".join(lazy_pinyin(text))
+
+
+def normalise_project_name(name: str) -> str:
+    """'济宁市任城区锦绣华府二期住宅项目' → '锦绣华府二期'."""
+    text = _strip_region_prefix(_clean(name), keep=2)
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _PROJECT_SUFFIXES:
+            if text.endswith(suffix) and len(text) - len(suffix) >= 2:
+                text = text[: -len(suffix)]
+                changed = True
+                break
+    return text
+
+
+def normalise_address(address: str) -> str:
+    """'山东省济宁市任城区建设路128号工地' → '建设路128号'."""
+    return normalise_project_name(address)
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What the matcher compares, for one channel record (stored as ``ChannelRecord.match_features``)."""
+
+    county: str
+    phone: str | None = None
+    id_hash: str | None = None
+    uscc: str | None = None
+    name: str | None = None  # normalised respondent name
+    core: str | None = None  # its 字号
+    project_code: str | None = None
+    project: str | None = None  # normalised project name (or the address a caller gave as the project)
+    address: str | None = None
+    complainant: str | None = None
+
+    @classmethod
+    def build(cls, *, region_code: str, respondent_name: str | None, phone: str | None = None,
+              id_hash: str | None = None, uscc: str | None = None, project_code: str | None = None,
+              project_name: str | None = None, address: str | None = None,
+              complainant_name: str | None = None) -> Features:
+        """Features from a record's cleaned fields (phone normalised, ID hashed, USCC validated)."""
+        name = normalise_company_name(respondent_name) if respondent_name else None
+        return cls(
+            county=region_code[:6], phone=phone or None, id_hash=id_hash or None, uscc=uscc or None, name=name or None,
+            core=company_core(name) if name else None, project_code=project_code or None,
+            project=normalise_project_name(project_name) or None if project_name else None,
+            address=normalise_address(address) or None if address else None,
+            complainant=_clean(complainant_name) or None if complainant_name else None,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Features:
+        return cls(**(data or {"county": ""}))
+
+
+def blocking_keys(f: Features) -> list[str]:
+    """The exact keys under which a record is found: phone, ID hash, USCC, project code, name in county.
+
+    The name key is the pinyin of the 字号 within the county, so abbreviations (鸿达劳务 for
+    鸿达建筑劳务有限公司) and homophone typos (宏达) share it.
+    """
+    keys = []
+    if f.phone:
+        keys.append(f"p:{f.phone}")
+    if f.id_hash:
+        keys.append(f"i:{f.id_hash}")
+    if f.uscc:
+        keys.append(f"u:{f.uscc}")
+    if f.project_code:
+        keys.append(f"j:{f.project_code}")
+    if f.core:
+        keys.append(f"n:{f.county}:{pinyin_key(f.core)}")
+    if f.address:
+        keys.append(f"a:{f.county}:{f.address}")
+    return keys
+
+
+def respondent_similarity(a: Features, b: Features) -> float:
+    """0…1: the same respondent? USCC decides when both have one; otherwise the names."""
+    if a.uscc and b.uscc:
+        return 1.0 if a.uscc == b.uscc else 0.0
+    if not a.name or not b.name:
+        return 0.0
+    if a.name == b.name:
+        return 1.0
+    full = fuzz.ratio(a.name, b.name) / 100
+    if a.core and a.core == b.core:
+        # 鸿达劳务 vs 鸿达建筑劳务: same 字号; different industries in one county are rarer still.
+        return max(full, 0.92)
+    if a.core and b.core and pinyin_key(a.core) == pinyin_key(b.core):
+        return max(full, 0.88)  # a homophone typed by an input method
+    core = fuzz.ratio(a.core or "", b.core or "") / 100
+    # The name as a whole and the trade name must both be close (one typo in a 4-character core).
+    return min(full, core) if core < 0.75 else max(full, core * 0.9)
+
+
+def is_address(text: str) -> bool:
+    """Does a normalised project text name a place ('建设路128号') rather than a project ('锦绣华府二期')?"""
+    return _ADDRESS_LIKE.search(text) is not None
+
+
+def _text_similarity(x: str, y: str) -> float:
+    if x == y:
+        return 1.0
+    s = fuzz.ratio(x, y) / 100
+    if min(len(x), len(y)) >= 5 and (x in y or y in x):
+        s = max(s, 0.9)  # '建设路128号' within '建设路128号锦绣华府'
+    return s
+
+
+def project_similarity(a: Features, b: Features) -> float | None:
+    """0…1: the same project (code, name, or a name on one side and the address on the other)?
+
+    ``None`` when the two records say nothing comparable: one side says nothing about a project, or
+    they describe it differently — a name on one side and a street address on the other
+    ('锦绣华府二期' / '建设路128号工地'), or the employer address of one (often the registered office,
+    not the site) against the project of the other without a match. Two employer addresses are never
+    compared: an equal office address says the same company, not the same project. Only the project
+    fields, both names or both addresses, can disagree (a low score: another project).
+    """
+    if a.project_code and b.project_code:
+        return 1.0 if a.project_code == b.project_code else 0.0
+    support = 0.0
+    decisive: float | None = None
+    for x, y, both_projects in ((a.project, b.project, True), (a.project, b.address, False), (a.address, b.project, False)):
+        if not x or not y:
+            continue
+        s = _text_similarity(x, y)
+        support = max(support, s)
+        if both_projects and is_address(x) == is_address(y):
+            decisive = s
+    if support >= 0.85 or decisive is not None:
+        return support
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    rule: str
+    score: float
+
+
+def score(a: Features, b: Features) -> Match:
+    """The rule that joins ``a`` to ``b`` and its score; rule ``none`` (score < threshold) when none does.
+
+    A ``none`` still carries a similarity score, used to list similar clues to an operator.
+    """
+    resp = respondent_similarity(a, b)
+    proj = project_similarity(a, b)
+    same_county = a.county == b.county
+    proj_conflict = proj is not None and proj < 0.6
+    person = "id_number" if a.id_hash and a.id_hash == b.id_hash else "phone" if a.phone and a.phone == b.phone else None
+    # Scores are banded so that a candidate with the same complainant (≥ 0.9) always beats one that
+    # only shares respondent and project (≤ 0.9): the walk-in's own earlier complaint, not a workmate's.
+    if person and resp >= 0.6 and not proj_conflict:
+        base = 0.92 if person == "id_number" else 0.9
+        return Match(person, round(base + 0.04 * resp + 0.04 * (resp if proj is None else proj), 4))
+    if resp >= 0.85 and (same_county or (a.uscc is not None and a.uscc == b.uscc)):
+        if proj is not None and proj >= 0.85:
+            rule = "uscc+project" if a.uscc and a.uscc == b.uscc else "name+project"
+            return Match(rule, round(0.6 + 0.15 * resp + 0.15 * proj, 4))
+        if proj is None and a.complainant and a.complainant == b.complainant:
+            return Match("name+complainant", round(0.55 + 0.3 * resp, 4))
+    soft = 0.45 * resp + 0.35 * (proj or 0.0) + (0.2 if person else 0.0)
+    return Match("none", round(min(soft, DEFAULT_THRESHOLD - 0.01), 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A record in the pool, its clue, and how the incoming record compares with it."""
+
+    channel_record_id: int
+    clue_id: int
+    received_at: dt.datetime
+    match: Match
+
+
+def find_candidates(session: Session, f: Features, *, received_at: dt.datetime,
+                    window: dt.timedelta = DEFAULT_WINDOW, exclude_clue_id: int | None = None) -> list[Candidate]:
+    """Records sharing a blocking key with ``f`` within ``window`` of ``received_at``, scored, best first."""
+    keys = blocking_keys(f)
+    if not keys:
+        return []
+    hits = (
+        select(m.ClueMatchKey.channel_record_id)
+        .where(m.ClueMatchKey.key.in_(keys), m.ClueMatchKey.received_at >= received_at - window,
+               m.ClueMatchKey.received_at <= received_at + window)
+        .order_by(m.ClueMatchKey.received_at.desc())
+        .limit(MAX_CANDIDATES)
+    )
+    rows = session.execute(
+        select(m.ChannelRecord.id, m.ChannelRecord.clue_id, m.ChannelRecord.received_at, m.ChannelRecord.match_features)
+        .where(m.ChannelRecord.id.in_(hits.scalar_subquery()))
+    ).all()
+    out = [Candidate(rid, cid, at, score(f, Features.from_json(feats))) for rid, cid, at, feats in rows
+           if exclude_clue_id is None or cid != exclude_clue_id]
+    # Best score first; among equals, the record received closest in time to the incoming one.
+    out.sort(key=lambda c: (-c.match.score, abs((c.received_at - received_at).total_seconds())))
+    return out
+
+
+def match(candidates: Iterable[Candidate], *, threshold: float = DEFAULT_THRESHOLD) -> Candidate | None:
+    """The best candidate at or above ``threshold`` (``candidates`` best first), or None."""
+    for c in candidates:
+        return c if c.match.rule != "none" and c.match.score >= threshold else None
+    return None

@@ -1,0 +1,357 @@
+"""The clue lifecycle (DOMAIN.md "Clue lifecycle"): states, side paths, deadlines, colour, dispatch.
+
+States and the actions that move between them::
+
+    received ──dispatch──▶ dispatched ──accept──▶ in_progress ──close──▶ closed ──record_callback──▶ called_back
+       │  ▲                   │  ▲                    │
+       │  └──── dispatch ─────┤  └──── dispatch ───── returned ◀──return── (dispatched)
+       └──accept (handle it here)                     │
+    any open state ──escalate──▶ escalated (the level above decides: dispatch or accept)
+
+Side paths that keep the state: ``extend`` (延期, moves the deadline by working days), ``supervise``
+(督办 / 挂牌督办, and 催办 which turns an overdue clue red), ``merge`` / ``split`` (hub.clue_merge).
+
+Every action writes a CaseAction (who, when, from → to, note) and an Event in the caller's
+transaction, with the clue's region code, so that pulls and subscriptions see exactly what was done.
+Services take keyword-only arguments and raise :mod:`hub.errors` with stable codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from hub import models as m
+from hub.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from hub.identifiers import IdentifierError, region_ancestors, region_level, validate_region_code
+from hub.models import utcnow
+from hub.workdays import add_working_days, local_date, working_days_between
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from hub.access import Principal
+
+OPEN_STATES = frozenset({"received", "dispatched", "in_progress", "returned", "escalated"})
+CLOSED_STATES = frozenset({"closed", "called_back"})
+
+#: action → (states it may start from, state it leads to; None keeps the state).
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "dispatch": (frozenset({"received", "returned", "escalated"}), "dispatched"),
+    "accept": (frozenset({"received", "dispatched", "returned", "escalated"}), "in_progress"),
+    "return": (frozenset({"dispatched"}), "returned"),
+    "escalate": (frozenset({"received", "dispatched", "in_progress", "returned", "escalated"}), "escalated"),
+    "extend": (frozenset({"received", "dispatched", "in_progress", "returned", "escalated"}), None),
+    "supervise": (frozenset({"received", "dispatched", "in_progress", "returned", "escalated"}), None),
+    "urge": (frozenset({"received", "dispatched", "in_progress", "returned", "escalated"}), None),
+    "close": (frozenset({"in_progress"}), "closed"),
+    "record_callback": (frozenset({"closed"}), "called_back"),
+    "merge": (OPEN_STATES | CLOSED_STATES, None),
+    "split": (OPEN_STATES | CLOSED_STATES, None),
+}
+#: What the action is called in an error message and in the history.
+ACTION_NAMES = {
+    "receive": "受理", "dispatch": "分办", "accept": "签收办理", "return": "退回", "escalate": "上报",
+    "extend": "延期", "supervise": "督办", "urge": "催办", "close": "办结", "record_callback": "回访",
+    "merge": "合并", "split": "拆分",
+}
+
+#: Red on severity (DOMAIN.md supervision colour, proposal): a group case, a large amount, 舆情.
+GROUP_CASE_HEADCOUNT = 10
+LARGE_AMOUNT = Decimal(500_000)
+#: 延期: at most this many working days in all (one city's rule: one extension of up to 15 days).
+MAX_EXTENSION_DAYS = 30
+SATISFACTION = ("满意", "基本满意", "不满意")
+
+
+def close_within_working_days() -> int:
+    """Working days from receipt to closure (``HUB_CLOSE_WITHIN_WORKING_DAYS``, default 15)."""
+    from hub.settings import get_settings
+
+    return get_settings().close_within_working_days
+
+
+def is_severe(clue: m.Clue) -> bool:
+    """A group case (≥ 10 workers), ≥ ¥500,000, or 舆情 involved."""
+    return bool(clue.public_opinion or (clue.headcount or 0) >= GROUP_CASE_HEADCOUNT
+                or Decimal(str(clue.amount or 0)) >= LARGE_AMOUNT)
+
+
+def colour_for(clue: m.Clue, *, today: dt.date) -> str | None:
+    """The supervision colour of a clue on ``today`` (DOMAIN.md, proposal).
+
+    red: severe (see :func:`is_severe`), or overdue after 催办; yellow: overdue; blue: due within one
+    working day; none otherwise. A closed or merged clue has no colour.
+    """
+    if clue.status not in OPEN_STATES:
+        return None
+    if is_severe(clue):
+        return "red"
+    if clue.deadline is None:
+        return None
+    overdue = clue.deadline < today
+    if overdue:
+        return "red" if (clue.urged_count or 0) > 0 else "yellow"
+    return "blue" if working_days_between(today, clue.deadline) <= 1 else None
+
+
+def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) -> None:
+    """Add an outbox Event about ``clue`` to the caller's transaction."""
+    session.add(m.Event(type=type_, region_code=clue.region_code, entity_type="clue", entity_id=clue.id,
+                        payload=payload, created_at=utcnow()))
+
+
+def record(session: Session, clue: m.Clue, *, action: str, actor: str, from_status: str | None,
+           from_region: str | None = None, note: str | None = None, extra: dict[str, Any] | None = None) -> m.CaseAction:
+    """The CaseAction and the Event of one step, in the caller's transaction."""
+    step = m.CaseAction(
+        clue_id=clue.id, action=action, actor=actor, from_status=from_status, to_status=clue.status,
+        from_region_code=from_region, to_region_code=clue.handling_region_code, note=note, at=utcnow(),
+        region_code=clue.region_code,
+    )
+    session.add(step)
+    emit(session, clue, f"clue.{action}", {
+        "clueNo": clue.clue_no, "action": action, "actor": actor, "fromStatus": from_status, "toStatus": clue.status,
+        "handlingRegionCode": clue.handling_region_code, "colour": clue.colour,
+        **({"note": note} if note else {}), **(extra or {}),
+    })
+    return step
+
+
+def get_clue(session: Session, *, clue_no: str | None = None, clue_id: int | None = None) -> m.Clue:
+    """A clue by number or id within the session's jurisdiction; NotFound otherwise."""
+    stmt = select(m.Clue).where(m.Clue.clue_no == clue_no) if clue_no else select(m.Clue).where(m.Clue.id == clue_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise actions on one clue. NO KEY UPDATE, so that a sync adding a channel record to the
+        # clue (a foreign-key share lock) does not wait on, or deadlock with, an operator's action.
+        stmt = stmt.with_for_update(key_share=True)
+    clue = session.execute(stmt).scalar_one_or_none()
+    if clue is None:
+        raise NotFound(f"no clue {clue_no or clue_id} in your jurisdiction", suggestion="check the clue number")
+    return clue
+
+
+def check(clue: m.Clue, action: str, principal: Principal) -> str:
+    """Refuse an action the clue's state does not allow, or a principal who does not handle it."""
+    allowed, _ = TRANSITIONS[action]
+    if clue.status not in allowed:
+        raise IllegalTransition(
+            f"cannot {action} ({ACTION_NAMES[action]}) clue {clue.clue_no}: it is {clue.status} "
+            f"({m.CLUE_STATUSES.get(clue.status, clue.status)}); {action} is allowed from {', '.join(sorted(allowed))}",
+            state=clue.status, action=action,
+        )
+    if principal.role not in ("admin", "inspector"):
+        raise Forbidden(f"a {principal.role} key may not {action} clues", suggestion="use an inspector or admin key")
+    if not principal.covers(clue.handling_region_code):
+        raise Forbidden(
+            f"clue {clue.clue_no} is handled by {clue.handling_region_code}, outside your jurisdiction {principal.region_code}",
+            suggestion="only the handling region or a level above it may act on the clue",
+        )
+    return clue.status
+
+
+def _region(session: Session, code: str, field: str) -> str:
+    try:
+        code = validate_region_code(code, field=field)
+    except IdentifierError as exc:
+        from hub.errors import InvalidIdentifier
+
+        raise InvalidIdentifier(str(exc), field=field, value=code) from exc
+    if region_level(code) in ("province", "city", "county") and session.get(m.Region, code) is None:
+        raise InvalidInput(f"{field}: no region {code}", field=field, value=code)
+    return code
+
+
+def _refresh_colour(clue: m.Clue) -> None:
+    clue.colour = colour_for(clue, today=local_date(utcnow()))
+
+
+def note_text(text: str | None, field: str, *, required: bool) -> str | None:
+    text = (text or "").strip() or None
+    if required and not text:
+        raise InvalidInput(f"{field} is required", field=field)
+    if text and len(text) > 2000:
+        raise InvalidInput(f"{field} is longer than 2,000 characters", field=field)
+    return text
+
+
+def dispatch(session: Session, *, clue: m.Clue, to_region: str, principal: Principal, note: str | None = None) -> m.Clue:
+    """分办: hand the clue to a region at or below the principal's jurisdiction (and below the handler)."""
+    before = check(clue, "dispatch", principal)
+    target = _region(session, to_region, "toRegion")
+    if not principal.covers(target):
+        raise Forbidden(f"cannot dispatch to {target}: outside your jurisdiction {principal.region_code}",
+                        suggestion="dispatch within your region, or escalate to the level above")
+    handler = clue.handling_region_code
+    if target != handler and handler not in region_ancestors(target):
+        raise InvalidInput(f"toRegion {target} is not below the handling region {handler}: dispatch goes down the hierarchy",
+                           field="toRegion", value=target, suggestion="escalate to move a clue up")
+    clue.status, clue.handling_region_code = "dispatched", target
+    _refresh_colour(clue)
+    record(session, clue, action="dispatch", actor=principal.name, from_status=before, from_region=handler,
+           note=note_text(note, "note", required=False))
+    return clue
+
+
+def accept(session: Session, *, clue: m.Clue, principal: Principal, note: str | None = None) -> m.Clue:
+    """签收: the handling region takes the clue on (办理中)."""
+    before = check(clue, "accept", principal)
+    clue.status = "in_progress"
+    _refresh_colour(clue)
+    record(session, clue, action="accept", actor=principal.name, from_status=before,
+           from_region=clue.handling_region_code, note=note_text(note, "note", required=False))
+    return clue
+
+
+def return_(session: Session, *, clue: m.Clue, principal: Principal, reason: str) -> m.Clue:
+    """退回: the region it was dispatched to sends it back to the dispatcher, with a reason."""
+    before = check(clue, "return", principal)
+    reason = note_text(reason, "reason", required=True)  # type: ignore[assignment]
+    last = session.execute(
+        select(m.CaseAction.from_region_code).where(m.CaseAction.clue_id == clue.id, m.CaseAction.action == "dispatch")
+        .order_by(m.CaseAction.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    handler = clue.handling_region_code
+    clue.status, clue.handling_region_code = "returned", last or handler
+    _refresh_colour(clue)
+    record(session, clue, action="return", actor=principal.name, from_status=before, from_region=handler, note=reason)
+    return clue
+
+
+def escalate(session: Session, *, clue: m.Clue, principal: Principal, reason: str) -> m.Clue:
+    """上报: a level that cannot solve the clue hands it to the level above."""
+    before = check(clue, "escalate", principal)
+    reason = note_text(reason, "reason", required=True)  # type: ignore[assignment]
+    handler = clue.handling_region_code
+    parents = region_ancestors(handler)
+    if not parents:
+        raise IllegalTransition(f"cannot escalate clue {clue.clue_no}: {handler} is the top level", state=clue.status,
+                                action="escalate")
+    clue.status, clue.handling_region_code = "escalated", parents[-1]
+    _refresh_colour(clue)
+    record(session, clue, action="escalate", actor=principal.name, from_status=before, from_region=handler, note=reason)
+    return clue
+
+
+def extend(session: Session, *, clue: m.Clue, principal: Principal, working_days: int, reason: str) -> m.Clue:
+    """延期: move the deadline by ``working_days`` (official calendar), at most 30 in all, with a reason."""
+    before = check(clue, "extend", principal)
+    reason = note_text(reason, "reason", required=True)  # type: ignore[assignment]
+    if working_days < 1:
+        raise InvalidInput(f"workingDays must be at least 1, got {working_days}", field="workingDays", value=working_days)
+    if clue.extended_days + working_days > MAX_EXTENSION_DAYS:
+        raise InvalidInput(
+            f"workingDays {working_days}: clue {clue.clue_no} already has {clue.extended_days} working days of extension, "
+            f"at most {MAX_EXTENSION_DAYS} in all", field="workingDays", value=working_days,
+        )
+    old = clue.deadline
+    base = old or local_date(clue.received_at)
+    clue.deadline = add_working_days(base, working_days)
+    clue.extended_days += working_days
+    _refresh_colour(clue)
+    record(session, clue, action="extend", actor=principal.name, from_status=before, from_region=clue.handling_region_code,
+           note=reason, extra={"fromDeadline": str(old) if old else None, "toDeadline": str(clue.deadline),
+                               "workingDays": working_days})
+    return clue
+
+
+def supervise(session: Session, *, clue: m.Clue, principal: Principal, level: str = "supervised",
+              note: str | None = None) -> m.Clue:
+    """督办 (``supervised``) or 挂牌督办 (``listed``); a supervised clue that is overdue is urged (催办).
+
+    Supervising an already supervised clue is a 催办: it counts, and an overdue clue turns red.
+    """
+    if level not in m.SUPERVISION_LEVELS:
+        raise InvalidInput(f"level {level!r} is not one of {', '.join(m.SUPERVISION_LEVELS)}", field="level", value=level)
+    before = check(clue, "supervise", principal)
+    action = "supervise"
+    if clue.supervision and (clue.supervision == level or level == "supervised"):
+        action = "urge"
+        clue.urged_count = (clue.urged_count or 0) + 1
+    if level == "listed" or not clue.supervision:
+        clue.supervision = level
+    _refresh_colour(clue)
+    record(session, clue, action=action, actor=principal.name, from_status=before, from_region=clue.handling_region_code,
+           note=note_text(note, "note", required=False), extra={"supervision": clue.supervision, "urgedCount": clue.urged_count})
+    return clue
+
+
+def close(session: Session, *, clue: m.Clue, principal: Principal, conclusion: str,
+          recovered_amount: Decimal | None = None, workers_paid: int | None = None) -> m.Clue:
+    """办结 with the 核处结论, the amount recovered and the workers paid; queues write-back to every channel."""
+    from hub.writeback import queue_writebacks
+
+    before = check(clue, "close", principal)
+    conclusion = note_text(conclusion, "conclusion", required=True)  # type: ignore[assignment]
+    if recovered_amount is not None and (not recovered_amount.is_finite() or recovered_amount < 0):
+        raise InvalidInput(f"recoveredAmount {recovered_amount} must be a non-negative amount", field="recoveredAmount",
+                           value=str(recovered_amount))
+    if workers_paid is not None and workers_paid < 0:
+        raise InvalidInput(f"workersPaid {workers_paid} must not be negative", field="workersPaid", value=workers_paid)
+    clue.status, clue.conclusion, clue.closed_at = "closed", conclusion, utcnow()
+    clue.recovered_amount, clue.workers_paid = recovered_amount, workers_paid
+    _refresh_colour(clue)
+    queued = queue_writebacks(session, clue)
+    record(session, clue, action="close", actor=principal.name, from_status=before, from_region=clue.handling_region_code,
+           note=conclusion, extra={"recoveredAmount": None if recovered_amount is None else str(recovered_amount),
+                                   "workersPaid": workers_paid, "writebacks": queued})
+    return clue
+
+
+def record_callback(session: Session, *, clue: m.Clue, principal: Principal, satisfaction: str,
+                    note: str | None = None) -> m.Clue:
+    """回访: the complainant was called back; satisfaction 满意 / 基本满意 / 不满意. Written back too."""
+    from hub.writeback import queue_writebacks
+
+    if satisfaction not in SATISFACTION:
+        raise InvalidInput(f"satisfaction {satisfaction!r} is not one of {', '.join(SATISFACTION)}", field="satisfaction",
+                           value=satisfaction)
+    before = check(clue, "record_callback", principal)
+    clue.status, clue.satisfaction = "called_back", satisfaction
+    queued = queue_writebacks(session, clue)
+    record(session, clue, action="record_callback", actor=principal.name, from_status=before,
+           from_region=clue.handling_region_code, note=note_text(note, "note", required=False),
+           extra={"satisfaction": satisfaction, "writebacks": queued})
+    return clue
+
+
+def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int:
+    """Bring every clue's supervision colour up to date for ``today``; returns how many changed.
+
+    Run by the ``sweep_clue_colours`` actor (the scheduler, each morning and hourly): a deadline
+    passing turns a clue yellow without anyone touching it. One ``clue.colour_changed`` event per
+    clue whose colour changed, in the same transaction as the change. The computation mirrors
+    :func:`colour_for`, in SQL, so that only changed clues are read.
+    """
+    from sqlalchemy import case, or_
+
+    soon = add_working_days(today, 1)
+    c = m.Clue
+    severe = or_(c.public_opinion.is_(True), c.headcount >= GROUP_CASE_HEADCOUNT, c.amount >= LARGE_AMOUNT)
+    computed = case(
+        (c.status.not_in(OPEN_STATES), None),
+        (severe, "red"),
+        (c.deadline < today, case((c.urged_count > 0, "red"), else_="yellow")),
+        (c.deadline <= soon, "blue"),
+        else_=None,
+    )
+    changed = 0
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(c.id, c.clue_no, c.region_code, c.colour, computed.label("computed"))
+            .where(c.id > last_id, c.colour.is_distinct_from(computed))
+            .order_by(c.id).limit(batch)
+        ).all()
+        if not rows:
+            return changed
+        for clue_id, clue_no, region, old, new in rows:
+            session.execute(m.Clue.__table__.update().where(m.Clue.id == clue_id).values(colour=new))
+            session.add(m.Event(type="clue.colour_changed", region_code=region, entity_type="clue", entity_id=clue_id,
+                                created_at=utcnow(), payload={"clueNo": clue_no, "from": old, "to": new, "on": str(today)}))
+        changed += len(rows)
+        last_id = rows[-1][0]
+        session.flush()

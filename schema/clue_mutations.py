@@ -1,0 +1,199 @@
+"""Clue mutations: the lifecycle (accept … recordCallback), merge and split, manual entry.
+
+Each resolver looks the clue up within the principal's jurisdiction, delegates to a hub service
+(hub.workflow, hub.clue_merge, hub.cluepool) in the request's session and commits; the services write
+the CaseAction, the Event and the audit row in that same transaction. Errors carry stable codes:
+ILLEGAL_TRANSITION (the message names the state), FORBIDDEN (role or jurisdiction), NOT_FOUND,
+BAD_USER_INPUT / INVALID_IDENTIFIER (field and value).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from hub import clue_merge, workflow
+from hub import models as m
+from hub.errors import InvalidIdentifier, InvalidInput
+from schema.filters import db_id
+from schema.types.cases import Channel, Clue, SupervisionLevel
+
+
+@strawberry.enum(description="The complainant's satisfaction at the call-back (回访).")
+class Satisfaction(Enum):
+    SATISFIED = "满意"
+    BASICALLY_SATISFIED = "基本满意"
+    DISSATISFIED = "不满意"
+
+
+@strawberry.input(description="A clue entered by hand (来访, 信访, 上级转办 …); it goes through the same matcher.")
+class ManualClueInput:
+    channel: Channel
+    source_id: str = strawberry.field(description="The register number of the visit, petition or referral.")
+    region_code: str = strawberry.field(description="Where the arrears happened (county code).")
+    title: str
+    content: str
+    respondent_name: str
+    received_at: dt.datetime | None = None
+    complainant_name: str | None = None
+    complainant_phone: str | None = None
+    complainant_id_number: str | None = None
+    respondent_uscc: str | None = None
+    respondent_address: str | None = None
+    project_code: str | None = None
+    project_name: str | None = None
+    amount: Decimal | None = None
+    headcount: int | None = None
+    public_opinion: bool = False
+
+
+def _actor(info: Info):  # type: ignore[no-untyped-def]
+    return info.context.require_principal()
+
+
+async def _act(info: Info, clue_no: str, fn: Callable[[Any, m.Clue, Any], Any]) -> Any:
+    """Look the clue up (locked), run ``fn(session, clue, principal)`` and commit; then kick write-backs."""
+    principal = _actor(info)
+    session = info.context.session
+
+    def run(s):  # type: ignore[no-untyped-def]
+        return fn(s, workflow.get_clue(s, clue_no=clue_no), principal)
+
+    try:
+        result = await session.run_sync(run)
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    _kick_writebacks()
+    return result
+
+
+def _kick_writebacks() -> None:
+    """Deliver queued write-backs now rather than at the scheduler's next tick (best effort)."""
+    try:
+        from hub.actors import deliver_writebacks
+    except ImportError:  # pragma: no cover - write-back actor not available
+        return
+    try:
+        deliver_writebacks.send()
+    except Exception:  # noqa: BLE001 - the scheduler delivers anyway; a mutation must not fail on the broker
+        import logging
+
+        logging.getLogger(__name__).warning("could not queue write-back delivery; the scheduler will retry", exc_info=True)
+
+
+@strawberry.type
+class ClueMutations:
+    @strawberry.mutation(description="签收: the handling region takes the clue on (→ IN_PROGRESS).")
+    async def accept_clue(self, info: Info, clue_no: str, note: str | None = None) -> Clue:
+        return await _act(info, clue_no, lambda s, c, p: workflow.accept(s, clue=c, principal=p, note=note))
+
+    @strawberry.mutation(description="分办: hand the clue to a region below the handling one, within your jurisdiction.")
+    async def dispatch_clue(self, info: Info, clue_no: str, to_region_code: str, note: str | None = None) -> Clue:
+        return await _act(info, clue_no, lambda s, c, p: workflow.dispatch(s, clue=c, to_region=to_region_code,
+                                                                           principal=p, note=note))
+
+    @strawberry.mutation(description="退回: send a dispatched clue back to the dispatcher, with a reason.")
+    async def return_clue(self, info: Info, clue_no: str, reason: str) -> Clue:
+        return await _act(info, clue_no, lambda s, c, p: workflow.return_(s, clue=c, principal=p, reason=reason))
+
+    @strawberry.mutation(description="上报: hand the clue to the level above the handling region, with a reason.")
+    async def escalate_clue(self, info: Info, clue_no: str, reason: str) -> Clue:
+        return await _act(info, clue_no, lambda s, c, p: workflow.escalate(s, clue=c, principal=p, reason=reason))
+
+    @strawberry.mutation(description="延期: move the deadline by working days (official holiday calendar), with a reason.")
+    async def extend_clue(self, info: Info, clue_no: str, working_days: int, reason: str) -> Clue:
+        return await _act(info, clue_no, lambda s, c, p: workflow.extend(s, clue=c, principal=p, working_days=working_days,
+                                                                         reason=reason))
+
+    @strawberry.mutation(description="督办 / 挂牌督办; supervising again is a 催办 (an overdue clue turns red).")
+    async def supervise_clue(self, info: Info, clue_no: str, level: SupervisionLevel = SupervisionLevel.SUPERVISED,
+                             note: str | None = None) -> Clue:
+        return await _act(info, clue_no, lambda s, c, p: workflow.supervise(s, clue=c, principal=p, level=level.value,
+                                                                            note=note))
+
+    @strawberry.mutation(description="办结 with the 核处结论; the outcome is written back to every channel of the clue.")
+    async def close_clue(self, info: Info, clue_no: str, conclusion: str, recovered_amount: Decimal | None = None,
+                         workers_paid: int | None = None) -> Clue:
+        return await _act(info, clue_no, lambda s, c, p: workflow.close(
+            s, clue=c, principal=p, conclusion=conclusion, recovered_amount=recovered_amount, workers_paid=workers_paid))
+
+    @strawberry.mutation(description="回访: record the call-back and the complainant's satisfaction (written back too).")
+    async def record_callback(self, info: Info, clue_no: str, satisfaction: Satisfaction, note: str | None = None) -> Clue:
+        return await _act(info, clue_no, lambda s, c, p: workflow.record_callback(
+            s, clue=c, principal=p, satisfaction=satisfaction.value, note=note))
+
+    @strawberry.mutation(description="合并: the source clue is the same matter; its channel records join the target "
+                                     "(audited; undo with splitClue).")
+    async def merge_clues(self, info: Info, target_clue_no: str, source_clue_no: str, reason: str) -> Clue:
+        def run(s, target, p):  # type: ignore[no-untyped-def]
+            source = workflow.get_clue(s, clue_no=source_clue_no)
+            return clue_merge.merge(s, target=target, source=source, principal=p, reason=reason)
+
+        return await _act(info, target_clue_no, run)
+
+    @strawberry.mutation(description="拆分: move channel records off a clue — back to the clue they were merged from, "
+                                     "or into one new clue (audited). Returns the clues they now belong to.")
+    async def split_clue(self, info: Info, clue_no: str, channel_record_ids: list[strawberry.ID], reason: str) -> list[Clue]:
+        ids = [db_id(i, m.ChannelRecord, field="channelRecordIds") for i in channel_record_ids]
+        return await _act(info, clue_no, lambda s, c, p: clue_merge.split(
+            s, clue=c, channel_record_ids=[i for i in ids if i is not None], principal=p, reason=reason))
+
+    @strawberry.mutation(description="Enter a clue by hand; the matcher joins it to an existing clue or starts a new one.")
+    async def create_clue(self, info: Info, input: ManualClueInput) -> Clue:
+        from connectors.base import ClueIn
+        from hub.cluepool import ClueIntake, Invalid
+
+        principal = _actor(info)
+        if principal.role not in ("admin", "inspector"):
+            from hub.errors import Forbidden
+
+            raise Forbidden(f"a {principal.role} key may not enter clues", suggestion="use an inspector or admin key")
+        if not principal.covers(input.region_code):
+            from hub.errors import Forbidden
+
+            raise Forbidden(f"regionCode {input.region_code} is outside your jurisdiction {principal.region_code}")
+        for field, value in (("title", input.title), ("content", input.content), ("respondentName", input.respondent_name),
+                             ("sourceId", input.source_id)):
+            if not value.strip():
+                raise InvalidInput(f"{field} is required", field=field)
+        received = input.received_at or m.utcnow()
+        if received.tzinfo is None:  # a local time without offset: China Standard Time
+            from hub.workdays import CST
+
+            received = received.replace(tzinfo=CST)
+        clue_in = ClueIn(
+            channel=input.channel.value, source_id=input.source_id.strip(), received_at=received,
+            title=input.title.strip(), content=input.content.strip(), region_code=input.region_code,
+            respondent_name=input.respondent_name.strip(), complainant_name=input.complainant_name,
+            complainant_phone=input.complainant_phone, complainant_id_number=input.complainant_id_number,
+            respondent_uscc=input.respondent_uscc, respondent_address=input.respondent_address,
+            project_code=input.project_code, project_name=input.project_name, amount=input.amount,
+            headcount=input.headcount, public_opinion=input.public_opinion,
+            sector="工程建设" if input.project_code or input.project_name else "非工程",
+        )
+        ctx = info.context
+
+        def run(s):  # type: ignore[no-untyped-def]
+            try:
+                record = ClueIntake(s, cipher=ctx.cipher, actor=principal.name).intake(clue_in)
+            except Invalid as exc:
+                raise InvalidIdentifier(exc.reason, field=exc.field) from exc
+            return s.get(m.Clue, record.clue_id)
+
+        session = ctx.session
+        try:
+            clue = await session.run_sync(run)
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        _kick_writebacks()
+        return clue
