@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import process_result
@@ -149,7 +149,21 @@ class HubGraphQL(GraphQL):
             sync_engine=self.sync_engine,
             request=request,
             response=response,
+            session_factory=self.sessions,
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """A WebSocket client may send its key in the connection_init payload (browsers cannot set headers)."""
+        params = context.connection_params or {}
+        key = params.get("X-API-Key") or params.get(API_KEY_HEADER) or params.get("apiKey")
+        if context.principal is None and isinstance(key, str):
+            try:
+                context.principal = await context.session.run_sync(lambda s: authenticate(s, key))
+                context.auth_error = None
+            except HubError as exc:
+                context.auth_error = exc
+        await context.session.close()  # the subscription opens its own sessions
+        return None
 
 
 def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | None = None) -> Starlette:
@@ -198,6 +212,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     app = Starlette(
         routes=[
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

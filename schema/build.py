@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.extensions import HubRequest
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 from schema.types import cases, money, platform, registry
 
 #: Concrete types reachable only through the Node interface must be listed for the schema.
@@ -43,6 +44,7 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
     return HubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

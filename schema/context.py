@@ -30,6 +30,10 @@ class Context:
     audits: list[dict[str, Any]] = field(default_factory=list)
     request: Any = None
     response: Any = None
+    #: Makes new sessions (subscriptions open one per poll rather than hold the request's).
+    session_factory: Any = None
+    #: The graphql-transport-ws connection_init payload (set by strawberry on WebSocket connections).
+    connection_params: dict[str, Any] | None = None
 
     def require_principal(self) -> Principal:
         if self.principal is None:
