@@ -3,7 +3,11 @@
 - ``sync_connector(instance_id)``: run one sync (the database lease makes a duplicate a no-op);
 - ``schedule_due_syncs()``: enqueue a sync for every enabled instance that is due (one scheduler
   wins each instance per period, by a conditional UPDATE, however many schedulers run);
-- ``refresh_credit_levels()``: keep ``Enterprise.credit_level`` in step with the latest rating.
+- ``refresh_credit_levels()``: keep ``Enterprise.credit_level`` in step with the latest rating;
+- ``deliver_writebacks()``: write due clue outcomes back to their channels (``hub.writeback``; sent
+  by the scheduler every 30 s and by mutations that close a clue, after their commit);
+- ``sweep_clue_colours()``: keep every open clue's supervision colour current as deadlines pass
+  (``hub.workflow.sweep_colours``; sent by the scheduler every 15 minutes).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from functools import lru_cache
 
 import dramatiq
@@ -126,11 +131,38 @@ def schedule_due_syncs() -> None:
         sync_connector.send(instance_id)
 
 
-class Scheduler:
-    """Sends ``schedule_due_syncs`` every ``interval`` seconds from a thread (``hub serve``, ``hub scheduler``)."""
+@dramatiq.actor(queue_name="hub", max_retries=0, time_limit=3600 * 1000)
+def deliver_writebacks() -> None:
+    """Deliver due write-backs (claims make concurrent runs safe; failures wait on the record's back-off)."""
+    from hub.writeback import deliver_due
 
-    def __init__(self, *, interval: float = 5.0) -> None:
+    report = deliver_due(_engine(), cipher=_cipher())
+    if report.items:
+        log.info("write-backs delivered: %s", report.as_dict())
+
+
+@dramatiq.actor(queue_name="hub", max_retries=3, time_limit=3600 * 1000)
+def sweep_clue_colours() -> None:
+    """Recompute supervision colours for today (China time); one event per clue whose colour changed."""
+    from hub.db import session_scope
+    from hub.workdays import local_date
+    from hub.workflow import sweep_colours
+
+    with session_scope(_engine()) as session:
+        changed = sweep_colours(session, today=local_date(utcnow()))
+    if changed:
+        log.info("supervision colours changed: %d clues", changed)
+
+
+class Scheduler:
+    """From a thread (``hub serve``, ``hub scheduler``): sends ``schedule_due_syncs`` every ``interval``
+    seconds, ``deliver_writebacks`` every ``writeback_interval`` and ``sweep_clue_colours`` every
+    ``colour_interval`` seconds (each also at the first tick)."""
+
+    def __init__(self, *, interval: float = 5.0, writeback_interval: float = 30.0, colour_interval: float = 900.0) -> None:
         self.interval = interval
+        self.writeback_interval = writeback_interval
+        self.colour_interval = colour_interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hub-scheduler", daemon=True)
 
@@ -143,12 +175,19 @@ class Scheduler:
 
     def _loop(self) -> None:
         # The first tick waits one interval: `hub serve` starts this before the server is listening.
+        last_writebacks = last_colours = -float("inf")
         while not self._stop.wait(self.interval):
             try:
                 schedule_due_syncs.send()
+                if time.monotonic() - last_writebacks >= self.writeback_interval:
+                    deliver_writebacks.send()
+                    last_writebacks = time.monotonic()
+                if time.monotonic() - last_colours >= self.colour_interval:
+                    sweep_clue_colours.send()
+                    last_colours = time.monotonic()
             except Exception:  # noqa: BLE001 - a broker hiccup must not kill the scheduler
                 log.exception("could not enqueue the scheduler tick")
 
 
 #: Every actor of the hub, for ``hub.broker.setup_broker`` to declare on its broker.
-ACTORS = [refresh_credit_levels, sync_connector, schedule_due_syncs]
+ACTORS = [refresh_credit_levels, sync_connector, schedule_due_syncs, deliver_writebacks, sweep_clue_colours]

@@ -14,12 +14,14 @@ from rich.table import Table
 
 from starlette.routing import Mount
 
+from hub.cli_writebacks import app as writebacks_app
 from hub.demo import DemoWorld
 from hub.settings import Settings, get_settings
 
 app = typer.Typer(help="根治欠薪数据中枢 — the wage-arrears supervision hub.", no_args_is_help=True, add_completion=False)
 api_key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
+app.add_typer(writebacks_app, name="writebacks")
 
 
 def _add_connector_commands() -> None:

@@ -19,7 +19,10 @@ from sqlalchemy import select
 from hub import models as m
 from hub import workflow
 from hub.identifiers import IdentifierError, mask_id_number, normalise_phone, validate_id_number, validate_region_code, validate_uscc
-from hub.matching import DEFAULT_THRESHOLD, DEFAULT_WINDOW, Features, Match, blocking_keys, find_candidates, match
+from hub.matching import (
+    DEFAULT_THRESHOLD, DEFAULT_WINDOW, Features, Match, blocking_keys, find_candidates, is_address, match, normalise_address,
+    normalise_project_name,
+)
 from hub.models import utcnow
 from hub.workdays import add_working_days, local_date
 
@@ -48,6 +51,7 @@ class ClueIntake:
         self.threshold = threshold if threshold is not None else settings.match_threshold or DEFAULT_THRESHOLD
         self.close_within = close_within or settings.close_within_working_days or CLOSE_WITHIN_WORKING_DAYS
         self.actor = actor  # None: the channel's system account
+        self._registry: dict[str, list[tuple[int, str, str, str | None]]] = {}
 
     def ingest(self, batch: Sequence[Item]) -> Outcome:
         from hub.ingest import Outcome, Problem
@@ -88,15 +92,16 @@ class ClueIntake:
                 existing.raw_record_id = raw_record_id
             return ("updated" if changed else "unchanged"), existing
         id_hash = self.cipher.lookup_hash(id_number) if id_number else None
+        project = self._project(c, region)
         features = Features.build(
             region_code=region, respondent_name=c.respondent_name, phone=phone, id_hash=id_hash, uscc=uscc,
-            project_code=c.project_code, project_name=c.project_name, address=c.respondent_address,
-            complainant_name=c.complainant_name,
+            project_code=project[1] if project else c.project_code, project_name=c.project_name,
+            address=c.respondent_address, complainant_name=c.complainant_name,
         )
         clue, found = self._match(c, features)
         if clue is None:
             clue = self._new_clue(c, region=region, phone=phone, id_number=id_number, id_hash=id_hash, uscc=uscc,
-                                  features=features)
+                                  features=features, project_id=project[0] if project else None)
             found = Match("new", 1.0)
         record = m.ChannelRecord(
             clue_id=clue.id, channel=c.channel, source_id=c.source_id, raw_record_id=raw_record_id,
@@ -137,15 +142,46 @@ class ClueIntake:
             return None, None
         return self.session.get(m.Clue, best.clue_id), best.match
 
+    def _project(self, c: ClueIn, region: str) -> tuple[int, str] | None:
+        """The registered project the record is about: by code, else by the name or site address it gives.
+
+        Workers name a project by its registered name, a short name, or the street of the site (DOMAIN.md);
+        the permit registry (施工许可) knows both the name and the address, so two records that name one
+        project differently meet on its code. Only an unambiguous answer within the county counts.
+        """
+        if c.project_code:
+            row = self.session.execute(select(m.Project.id, m.Project.project_code).where(
+                m.Project.project_code == c.project_code)).first()
+            return (row[0], row[1]) if row else None
+        if not c.project_name:
+            return None
+        text = normalise_project_name(c.project_name)
+        if len(text) < 3:
+            return None
+        index = self._projects_in(region[:6])
+        if is_address(text):
+            hits = {(pid, code) for pid, code, _name, site in index if site and (text in site or site in text)
+                    and min(len(text), len(site)) >= 5}
+        else:
+            hits = {(pid, code) for pid, code, name, _site in index if name and (text == name or (
+                min(len(text), len(name)) >= 4 and (text in name or name in text)))}
+        return hits.pop() if len(hits) == 1 else None
+
+    def _projects_in(self, county: str) -> list[tuple[int, str, str, str | None]]:
+        """(id, code, normalised name, normalised site address) of the county's registered projects (cached)."""
+        if county not in self._registry:
+            rows = self.session.execute(select(m.Project.id, m.Project.project_code, m.Project.name, m.Project.address)
+                                        .where(m.Project.region_code == county)).all()
+            self._registry[county] = [(pid, code, normalise_project_name(name), normalise_address(addr) if addr else None)
+                                      for pid, code, name, addr in rows]
+        return self._registry[county]
+
     def _new_clue(self, c: ClueIn, *, region: str, phone: str | None, id_number: str | None, id_hash: str | None,
-                  uscc: str | None, features: Features) -> m.Clue:
+                  uscc: str | None, features: Features, project_id: int | None) -> m.Clue:
         enterprise_id = None
         if uscc:
             enterprise_id = self.session.execute(select(m.Enterprise.id).where(m.Enterprise.uscc == uscc)).scalar_one_or_none()
-        project_id = None
-        if c.project_code:
-            project_id = self.session.execute(select(m.Project.id).where(m.Project.project_code == c.project_code)).scalar_one_or_none()
-        elif c.project_name:
+        if project_id is None and c.project_name:
             # Channels name the project; take it when the name is unambiguous within the city.
             found = self.session.execute(select(m.Project.id).where(
                 m.Project.name == c.project_name, m.Project.region_code.startswith(region[:4])).limit(2)).scalars().all()

@@ -24,10 +24,35 @@ phone             same complainant phone, compatible respondent, no conflicting 
 uscc+project      same respondent USCC and the same project (code, name or address)
 name+project      same respondent by normalised name in the same county, and the same project
 name+complainant  same respondent by name in the same county, same complainant name, no project info
+name+workplace    same non-construction employer (餐饮, 商贸, 物业 …) in the same county, no project named
 ================  ===============================================================================
 
 Hard non-matches by design: the same company on a different project; the same phone against a
 different employer; anything outside the window (the same caller a year later is a new matter).
+
+What the scorer compares, and why:
+
+- **Respondent names** are normalised (:func:`normalise_company_name`): NFKC (full-width → half-width),
+  bracketed parts dropped (``（任城分公司）``, ``(原…劳务队)``), a branch or unit after ``…公司`` cut
+  (``…有限公司微山分公司``, ``…项目部``: a 分公司 is no legal person), legal forms dropped, then the
+  leading region names (full or short: 山东省 / 山东, 企业名称登记管理规定) — but never a region word
+  that is itself the 字号 (永安劳务, 泰和建设: fewer than two characters would remain before the
+  industry words). The 字号 (:func:`company_core`) is the name without its industry words.
+- **Same respondent** (:func:`respondent_similarity`): USCC when both have one; equal names; the same
+  字号 or a homophone of it (pinyin, an input-method typo) *with a compatible trade* (one name has no
+  industry words, or they share a specific one: 建筑劳务 / 劳务分包). The same 字号 with another trade
+  (鸿达劳务 / 鸿达钢结构) may be a sister company and scores 0.7 (enough with the same complainant, not
+  by name alone); a homophone with another trade (顺远餐饮 / 舜远物业) is another company (0.5).
+- **Same project** (:func:`project_similarity`): project names lose full region names only (their
+  short forms are road and estate words: 泰山路, 泰和华府) and 项目 / 工程 / 工地 / 在建 suffixes. A
+  project named by its street address (``建设路128号工地``, :func:`is_address`) is not compared with
+  one named by its name: that says nothing either way (``None``), as does an employer address against
+  a project that it does not match (the address is often the registered office). Two employer
+  addresses are never compared: an equal office address says "the same company", already counted. Only
+  two project fields of the same kind can *conflict* (another project).
+- **Complainant names**: '王先生' (a 12345 caller who gave a surname) is no name and never matches.
+
+``bench/match_eval.py`` measures all of this on a labelled evaluation set (``python -m bench.match_eval``).
 """
 
 from __future__ import annotations
@@ -81,6 +106,15 @@ _INDUSTRY = tuple(sorted((
     "物业管理", "物业", "餐饮管理", "餐饮", "纺织", "食品", "机械制造", "科技", "实业", "发展", "投资", "贸易",
     "服务", "管理", "制造", "专业", "分包",
 ), key=lambda w: (-len(w), w)))
+# Industry words too generic to tell two trades apart (机电安装工程 / 防水工程 share only 工程).
+_GENERIC_INDUSTRY = frozenset({"工程", "管理", "服务", "发展", "专业", "实业", "投资", "科技"})
+# Employers outside construction (非工程, DOMAIN.md): the company's premises are the workplace.
+_WORKPLACE_INDUSTRY = (
+    "餐饮管理", "餐饮", "酒店管理", "酒店", "商贸", "贸易", "超市", "商场", "物业服务", "物业管理", "物业", "纺织", "服装",
+    "食品", "机械制造", "制造", "电子", "化工", "家政服务", "家政", "保洁服务", "保洁",
+)
+# How a 12345 operator records a caller who gives only a surname: 王先生, 李女士, 张师傅 (no name).
+_TITLED = re.compile(r"^(.{1,2}?)(先生|女士|小姐|师傅|老师)$")
 # Where a respondent is named by a unit or a branch of the company, cut at 公司: "…有限公司第三项目部",
 # "…有限公司微山分公司". A 分公司 is no legal person (公司法 Art. 13): the company answers for its wages.
 _UNIT_AFTER_COMPANY = re.compile(r"^(.+?公司).+?(项目部|项目经理部|工区|工地|分部|指挥部|分公司|分店|办事处|营业部|经营部)$")
@@ -275,13 +309,27 @@ def respondent_similarity(a: Features, b: Features) -> float:
         return 1.0
     full = fuzz.ratio(a.name, b.name) / 100
     if a.core and a.core == b.core:
-        # 鸿达劳务 vs 鸿达建筑劳务: same 字号; different industries in one county are rarer still.
-        return max(full, 0.92)
+        # 鸿达劳务 vs 鸿达建筑劳务: same 字号. With another trade (鸿达劳务 / 鸿达钢结构) it may be a sister
+        # company: enough with the same complainant, not by name alone.
+        return max(full, 0.92) if _same_trade(a, b) else 0.7
     if a.core and b.core and pinyin_key(a.core) == pinyin_key(b.core):
-        return max(full, 0.88)  # a homophone typed by an input method
+        # A homophone typed by an input method (宏达 / 鸿达) — or another company (顺远餐饮 / 舜远物业).
+        return max(full, 0.88) if _same_trade(a, b) else 0.5
     core = fuzz.ratio(a.core or "", b.core or "") / 100
     # The name as a whole and the trade name must both be close (one typo in a 4-character core).
     return min(full, core) if core < 0.75 else max(full, core * 0.9)
+
+
+def _industry_words(f: Features) -> set[str]:
+    """The specific industry words after the 字号 ('建筑劳务' → {建筑劳务, 劳务, 建筑}), generic ones left out."""
+    rest = (f.name or "")[len(f.core or ""):]
+    return {w for w in _INDUSTRY if w in rest and w not in _GENERIC_INDUSTRY}
+
+
+def _same_trade(a: Features, b: Features) -> bool:
+    """Compatible industries: one name has none (鸿达 / 鸿达劳务) or they share a word (建筑劳务 / 劳务分包)."""
+    x, y = _industry_words(a), _industry_words(b)
+    return not x or not y or bool(x & y)
 
 
 def is_address(text: str) -> bool:
@@ -324,6 +372,17 @@ def project_similarity(a: Features, b: Features) -> float | None:
     return None
 
 
+def _same_complainant(x: str | None, y: str | None) -> bool:
+    """The same person by name. '王先生' (how 12345 operators record a caller) is no name: a surname
+    alone is shared by one person in ten, so it never matches another record by itself."""
+    return bool(x) and x == y and not _TITLED.fullmatch(x or "")
+
+
+def _is_workplace(name_norm: str | None) -> bool:
+    """Is the employer (normalised name) a non-construction business whose own premises are the workplace?"""
+    return bool(name_norm) and name_norm.endswith(_WORKPLACE_INDUSTRY)
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     rule: str
@@ -349,8 +408,13 @@ def score(a: Features, b: Features) -> Match:
         if proj is not None and proj >= 0.85:
             rule = "uscc+project" if a.uscc and a.uscc == b.uscc else "name+project"
             return Match(rule, round(0.6 + 0.15 * resp + 0.15 * proj, 4))
-        if proj is None and a.complainant and a.complainant == b.complainant:
+        if proj is None and _same_complainant(a.complainant, b.complainant):
             return Match("name+complainant", round(0.55 + 0.3 * resp, 4))
+        if resp >= 0.9 and not a.project and not b.project and _is_workplace(a.name) and _is_workplace(b.name):
+            # A restaurant, a shop, a factory is its own workplace: its workers' complaints within the
+            # window are one matter, whoever makes them (a building company's may be other projects).
+            # The name is the only evidence, so a homophone (荣隆 / 容隆: maybe two shops) is not enough.
+            return Match("name+workplace", round(0.55 + 0.3 * resp, 4))
     soft = 0.45 * resp + 0.35 * (proj or 0.0) + (0.2 if person else 0.0)
     return Match("none", round(min(soft, DEFAULT_THRESHOLD - 0.01), 4))
 

@@ -349,9 +349,13 @@ def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int
         if not rows:
             return changed
         for clue_id, clue_no, region, old, new in rows:
-            session.execute(m.Clue.__table__.update().where(m.Clue.id == clue_id).values(colour=new))
+            # Conditional on the colour read, so that two sweepers never both report one change.
+            done = session.execute(m.Clue.__table__.update().where(
+                m.Clue.id == clue_id, m.Clue.colour.is_not_distinct_from(old)).values(colour=new))
+            if done.rowcount != 1:
+                continue
+            changed += 1
             session.add(m.Event(type="clue.colour_changed", region_code=region, entity_type="clue", entity_id=clue_id,
                                 created_at=utcnow(), payload={"clueNo": clue_no, "from": old, "to": new, "on": str(today)}))
-        changed += len(rows)
         last_id = rows[-1][0]
         session.flush()

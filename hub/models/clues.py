@@ -114,7 +114,7 @@ class ChannelRecord(IdMixin, RegionScoped, Base):
     match_features: Mapped[dict[str, Any] | None]
     #: The clue this record belonged to before an operator merged it elsewhere (so a split can restore it).
     origin_clue_id: Mapped[int | None] = mapped_column(ForeignKey("clues.id"))
-    writeback_status: Mapped[str | None] = mapped_column(String(16))  # pending / acknowledged / failing / unsupported
+    writeback_status: Mapped[str | None] = mapped_column(String(16))  # pending / delivering / acknowledged / failing
     writeback_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     writeback_error: Mapped[str | None] = mapped_column(Text)
     writeback_next_at: Mapped[dt.datetime | None] = mapped_column(index=True)
