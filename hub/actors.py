@@ -185,7 +185,7 @@ class Scheduler:
                 if time.monotonic() - last_colours >= self.colour_interval:
                     sweep_clue_colours.send()
                     last_colours = time.monotonic()
-            except Exception:  # noqa: BLE001 - a broker hiccup must not kill the scheduler
+            except Exception:
                 log.exception("could not enqueue the scheduler tick")
 
 

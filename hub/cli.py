@@ -9,11 +9,18 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
-
 from starlette.routing import Mount
 
+from hub.cli_clues import app as clues_app
 from hub.cli_writebacks import app as writebacks_app
 from hub.demo import DemoWorld
 from hub.settings import Settings, get_settings
@@ -22,6 +29,7 @@ app = typer.Typer(help="根治欠薪数据中枢 — the wage-arrears supervisio
 api_key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(writebacks_app, name="writebacks")
+app.add_typer(clues_app, name="clues")
 
 
 def _add_connector_commands() -> None:

@@ -18,9 +18,24 @@ from sqlalchemy import select
 
 from hub import models as m
 from hub import workflow
-from hub.identifiers import IdentifierError, mask_id_number, normalise_phone, validate_id_number, validate_region_code, validate_uscc
+from hub.identifiers import (
+    IdentifierError,
+    mask_id_number,
+    normalise_phone,
+    validate_id_number,
+    validate_region_code,
+    validate_uscc,
+)
 from hub.matching import (
-    DEFAULT_THRESHOLD, DEFAULT_WINDOW, Features, Match, blocking_keys, find_candidates, is_address, match, normalise_address,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW,
+    Features,
+    Match,
+    blocking_keys,
+    find_candidates,
+    is_address,
+    match,
+    normalise_address,
     normalise_project_name,
 )
 from hub.models import utcnow
@@ -223,3 +238,47 @@ def _check(fn: Any, value: str, field: str) -> str:
         return fn(value, field=field)
     except IdentifierError as exc:
         raise Invalid(str(exc), exc.field) from exc
+
+
+def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, principal: Any) -> m.Clue:
+    """预警转线索: a warning becomes a clue-bearing record and goes through the same matcher.
+
+    A complaint about the same project may already be in the pool; then the warning joins that clue
+    (rule ``uscc+project`` / ``name+project``) instead of opening a second one. The warning is marked
+    escalated, with its clue; a second call returns the same clue.
+    """
+    from connectors.base import ClueIn
+    from hub.access import audit
+    from hub.errors import Forbidden, IllegalTransition
+
+    if principal.role not in ("admin", "inspector"):
+        raise Forbidden(f"a {principal.role} key may not escalate warnings", suggestion="use an inspector or admin key")
+    if warning.status == "escalated" and warning.clue_id is not None:
+        clue = session.get(m.Clue, warning.clue_id)
+        assert clue is not None  # a foreign key
+        return clue
+    if warning.status != "active":
+        raise IllegalTransition(f"cannot escalate warning {warning.rule_code}/{warning.id}: it is {warning.status}",
+                                state=warning.status, action="escalate_warning")
+    project = session.get(m.Project, warning.project_id) if warning.project_id else None
+    enterprise_id = warning.enterprise_id or (project.contractor_id if project else None)
+    enterprise = session.get(m.Enterprise, enterprise_id) if enterprise_id else None
+    respondent = enterprise.name if enterprise else (project.name if project else warning.message[:50])
+    clue_in = ClueIn(
+        channel="warning", source_id=f"YJ-{warning.rule_code}-{warning.id}", received_at=utcnow(),
+        title=f"预警转线索：{project.name if project else respondent}（{warning.rule_code}）",
+        content=f"{warning.message}（依据：{warning.rule_cite}）", region_code=warning.region_code,
+        respondent_name=respondent, respondent_uscc=enterprise.uscc if enterprise else None,
+        respondent_address=project.address if project else None,
+        project_code=project.project_code if project else None, project_name=project.name if project else None,
+        sector="工程建设" if project else "非工程",
+    )
+    record = ClueIntake(session, cipher=cipher, actor=principal.name).intake(clue_in)
+    warning.status, warning.clue_id = "escalated", record.clue_id
+    audit(session, principal=principal, action="warning.escalate", entity_type="warning", entity_id=warning.id,
+          region_code=warning.region_code, detail={"rule": warning.rule_code, "clueId": record.clue_id,
+                                                   "matchRule": record.match_rule})
+    session.flush()
+    clue = session.get(m.Clue, record.clue_id)
+    assert clue is not None
+    return clue

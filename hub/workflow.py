@@ -26,7 +26,12 @@ from sqlalchemy import select
 
 from hub import models as m
 from hub.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from hub.identifiers import IdentifierError, region_ancestors, region_level, validate_region_code
+from hub.identifiers import (
+    IdentifierError,
+    region_ancestors,
+    region_level,
+    validate_region_code,
+)
 from hub.models import utcnow
 from hub.workdays import add_working_days, local_date, working_days_between
 

@@ -57,20 +57,22 @@ def _actor(info: Info):  # type: ignore[no-untyped-def]
     return info.context.require_principal()
 
 
-async def _act(info: Info, clue_no: str, fn: Callable[[Any, m.Clue, Any], Any]) -> Any:
-    """Look the clue up (locked), run ``fn(session, clue, principal)`` and commit; then kick write-backs."""
-    principal = _actor(info)
+async def _run(info: Info, fn: Callable[[Any], Any]) -> Any:
+    """Run the synchronous service ``fn(session)`` in the request's session and commit (roll back on error)."""
     session = info.context.session
-
-    def run(s):  # type: ignore[no-untyped-def]
-        return fn(s, workflow.get_clue(s, clue_no=clue_no), principal)
-
     try:
-        result = await session.run_sync(run)
+        result = await session.run_sync(fn)
         await session.commit()
     except BaseException:
         await session.rollback()
         raise
+    return result
+
+
+async def _act(info: Info, clue_no: str, fn: Callable[[Any, m.Clue, Any], Any]) -> Any:
+    """Look the clue up (locked), run ``fn(session, clue, principal)`` and commit; then kick write-backs."""
+    principal = _actor(info)
+    result = await _run(info, lambda s: fn(s, workflow.get_clue(s, clue_no=clue_no), principal))
     _kick_writebacks()
     return result
 
@@ -83,7 +85,7 @@ def _kick_writebacks() -> None:
         return
     try:
         deliver_writebacks.send()
-    except Exception:  # noqa: BLE001 - the scheduler delivers anyway; a mutation must not fail on the broker
+    except Exception:
         import logging
 
         logging.getLogger(__name__).warning("could not queue write-back delivery; the scheduler will retry", exc_info=True)
@@ -146,6 +148,27 @@ class ClueMutations:
         return await _act(info, clue_no, lambda s, c, p: clue_merge.split(
             s, clue=c, channel_record_ids=[i for i in ids if i is not None], principal=p, reason=reason))
 
+    @strawberry.mutation(description="预警转线索: turn an active warning into a clue, through the same matcher (it may join a "
+                                     "complaint about the same project already in the pool).")
+    async def escalate_warning(self, info: Info, id: strawberry.ID) -> Clue:
+        from hub.cluepool import escalate_warning
+
+        principal = _actor(info)
+        pk = db_id(id, m.Warning, field="id")
+        ctx = info.context
+
+        def run(s):  # type: ignore[no-untyped-def]
+            from sqlalchemy import select
+
+            from hub.errors import NotFound
+
+            warning = s.execute(select(m.Warning).where(m.Warning.id == pk)).scalar_one_or_none()
+            if warning is None:
+                raise NotFound(f"no warning {id} in your jurisdiction")
+            return escalate_warning(s, warning=warning, cipher=ctx.cipher, principal=principal)
+
+        return await _run(info, run)
+
     @strawberry.mutation(description="Enter a clue by hand; the matcher joins it to an existing clue or starts a new one.")
     async def create_clue(self, info: Info, input: ManualClueInput) -> Clue:
         from connectors.base import ClueIn
@@ -188,12 +211,6 @@ class ClueMutations:
                 raise InvalidIdentifier(exc.reason, field=exc.field) from exc
             return s.get(m.Clue, record.clue_id)
 
-        session = ctx.session
-        try:
-            clue = await session.run_sync(run)
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+        clue = await _run(info, run)
         _kick_writebacks()
         return clue

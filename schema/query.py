@@ -12,13 +12,33 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.errors import NotFound
-from schema.filters import ClueFilter, EnterpriseFilter, PayrollFilter, ProjectFilter, WarningFilter, region_condition
+from schema.filters import (
+    ClueFilter,
+    EnterpriseFilter,
+    PayrollFilter,
+    ProjectFilter,
+    WarningFilter,
+    region_condition,
+)
 from schema.pagination import Connection, SortSpec, check_first, paginate
 from schema.prefetch import node_selections, prefetch
 from schema.types._common import NODE_MODELS, Node, from_global_id
 from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning
-from schema.types.money import GuaranteeDeposit, LaborCostAllocation, PayrollRecord, WageAccount
-from schema.types.platform import ApiKey, AuditEntry, ConnectorInstance, Event, QuarantinedRecord, RawRecord, SyncRun
+from schema.types.money import (
+    GuaranteeDeposit,
+    LaborCostAllocation,
+    PayrollRecord,
+    WageAccount,
+)
+from schema.types.platform import (
+    ApiKey,
+    AuditEntry,
+    ConnectorInstance,
+    Event,
+    QuarantinedRecord,
+    RawRecord,
+    SyncRun,
+)
 from schema.types.registry import Enterprise, Project, Region, Worker
 
 

@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import strawberry
-from sqlalchemy import select
 from graphql import GraphQLError
+from sqlalchemy import select
 from strawberry.types import Info
 
 from hub import models as m

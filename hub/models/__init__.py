@@ -4,26 +4,48 @@ from __future__ import annotations
 
 from hub.models._base import Base, RegionScoped, utcnow
 from hub.models.clues import (
-    CHANNELS, CLUE_STATUSES, SUPERVISION_LEVELS, CaseAction, ChannelRecord, Clue, ClueMatchKey, CreditRating, Warning,
+    CHANNELS,
+    CLUE_STATUSES,
+    SUPERVISION_LEVELS,
+    CaseAction,
+    ChannelRecord,
+    Clue,
+    ClueMatchKey,
+    CreditRating,
+    Warning,
 )
 from hub.models.geo import Region
-from hub.models.platform import ApiKey, AuditLog, ConnectorInstance, Event, Quarantine, RawRecord, SyncRun, User
+from hub.models.platform import (
+    ApiKey,
+    AuditLog,
+    ConnectorInstance,
+    Event,
+    Quarantine,
+    RawRecord,
+    SyncRun,
+    User,
+)
 from hub.models.registry import Enterprise, Project, Worker
-from hub.models.wages import GuaranteeDeposit, LaborCostAllocation, PayrollRecord, WageAccount
+from hub.models.wages import (
+    GuaranteeDeposit,
+    LaborCostAllocation,
+    PayrollRecord,
+    WageAccount,
+)
 
 __all__ = [
     "CHANNELS",
     "CLUE_STATUSES",
+    "SUPERVISION_LEVELS",
     "ApiKey",
     "AuditLog",
     "Base",
     "CaseAction",
     "ChannelRecord",
     "Clue",
-    "ConnectorInstance",
     "ClueMatchKey",
+    "ConnectorInstance",
     "CreditRating",
-    "SUPERVISION_LEVELS",
     "Enterprise",
     "Event",
     "GuaranteeDeposit",

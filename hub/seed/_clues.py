@@ -18,7 +18,17 @@ from hub.matching import Features, blocking_keys, normalise_company_name
 from hub.models.clues import CHANNELS
 from hub.seed import _names as N
 from hub.seed._generate import (
-    CST, SENSITIVE_PAYLOAD_FIELDS, Ent, Person, Proj, Row, World, fmt_local, local_at, payload_hash, spread,
+    CST,
+    SENSITIVE_PAYLOAD_FIELDS,
+    Ent,
+    Person,
+    Proj,
+    Row,
+    World,
+    fmt_local,
+    local_at,
+    payload_hash,
+    spread,
 )
 from hub.workdays import add_working_days, is_workday, working_days_between
 

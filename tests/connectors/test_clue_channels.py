@@ -5,7 +5,6 @@ fresh one quickly)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -14,16 +13,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors import registry
 from connectors._clue_channel import CST, live_complaint, live_epoch
-from connectors.base import Outcome
 from connectors.hotline12345 import sign_headers
 from connectors.hotline12345.sandbox import DEMO_CREDENTIALS as HOTLINE
 from connectors.hotline12345.sandbox import create_app as hotline_app
 from connectors.national_platform.sandbox import DEMO_CREDENTIALS as PLATFORM
 from connectors.national_platform.sandbox import create_app as platform_app
 from hub import models as m
-from tests.connectors.conftest import create_instance, serve_asgi
+from tests.connectors.conftest import SECRET, create_instance, serve_asgi
 
 INTERVAL = 20.0
 
@@ -148,24 +145,48 @@ def test_one_complaint_through_two_channels_becomes_one_clue(world, seeded, sync
             clue_no, respondent = clue.clue_no, clue.respondent_name
         db.dispose()
 
-        # When the clue is closed and called back, Then the outcome reaches both channels
-        closed = at + dt.timedelta(days=6)
-        outcome = Outcome(source_id="", clue_no=clue_no, status="called_back",
-                          conclusion=f"经查，{respondent}拖欠工资属实，已全部支付到位。", closed_at=closed,
-                          recovered_amount=on_platform.amount, workers_paid=on_platform.headcount, satisfaction="满意",
-                          extra={"called_back_at": closed + dt.timedelta(days=2)})
-        for r in records:
-            connector = registry.get(r.channel)
-            config = connector.parse_config({**configs[r.channel], **secrets[r.channel]})
-            connector.write_back(config, dataclasses.replace(outcome, source_id=r.source_id))
+        # When the county closes the clue through the workflow, Then the write-back to both channels is queued …
+        from hub import workflow
+        from hub.access import Principal
+        from hub.crypto import Cipher
+        from hub.db import session_scope
+        from hub.writeback import deliver_due
 
-        [result] = read_back_hotline(hotline_url, source_ids["hotline12345"], "result")
+        county = Principal(name="劳动监察大队", role="inspector", region_code=by_phone.county)
+        conclusion = f"经查，{respondent}拖欠工资属实，已全部支付到位。"
+        with session_scope(db) as session:
+            clue = workflow.get_clue(session, clue_no=clue_no)
+            workflow.accept(session, clue=clue, principal=county)
+            workflow.close(session, clue=clue, principal=county, conclusion=conclusion,
+                           recovered_amount=on_platform.amount, workers_paid=on_platform.headcount)
+            closed = clue.closed_at
+            assert {r.writeback_status for r in session.scalars(
+                select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id))} == {"pending"}
+        # … and delivered: both channels acknowledge
+        report = deliver_due(db, cipher=Cipher(SECRET))
+        assert (report.acknowledged, report.failed) == (2, 0)
+        # When the complainant is called back, Then 12345 gets the visit and the platform 已回访
+        with session_scope(db) as session:
+            workflow.record_callback(session, clue=workflow.get_clue(session, clue_no=clue_no), principal=county,
+                                     satisfaction="满意")
+        assert deliver_due(db, cipher=Cipher(SECRET)).acknowledged == 2
+        with session_scope(db) as session:
+            stored = session.scalars(select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id)).all()
+            assert {(r.writeback_status, r.writeback_error) for r in stored} == {("acknowledged", None)}
+            events = session.scalars(select(m.Event.type).where(m.Event.entity_id == clue.id, m.Event.type.like(
+                "clue.writeback%")).order_by(m.Event.id)).all()
+            assert events == ["clue.writeback_acknowledged"] * 4
+        db.dispose()
+
+        result = read_back_hotline(hotline_url, source_ids["hotline12345"], "result")[-1]
         [visit] = read_back_hotline(hotline_url, source_ids["hotline12345"], "visit")
-        [feedback] = read_back_platform(platform_url, source_ids["national_platform"])
+        feedback = read_back_platform(platform_url, source_ids["national_platform"])
+        assert [f["handleStatus"] for f in feedback] == ["已办结", "已回访"]
+        feedback = feedback[-1]
     local = closed.astimezone(CST)
     amount = f"{on_platform.amount:.2f}"
     assert (result["hubClueNo"], result["handleResult"], result["recoveredAmount"], result["completeTime"]) == (
-        clue_no, outcome.conclusion, amount, f"{local:%Y-%m-%d %H:%M:%S}")
+        clue_no, conclusion, amount, f"{local:%Y-%m-%d %H:%M:%S}")
     assert (visit["satisfaction"], visit["visitIsSolved"]) == ("满意", "1")
     assert (feedback["localClueNo"], feedback["handleStatus"], feedback["recoverAmount"], feedback["paidNumber"],
             feedback["finishTime"]) == (clue_no, "已回访", amount, on_platform.headcount, f"{local:%Y-%m-%d %H:%M:%S}")

@@ -18,15 +18,41 @@ from sqlalchemy.engine import Engine, make_url
 from hub.crypto import Cipher
 from hub.db import make_engine
 from hub.identifiers import (
-    mask_bank_card, mask_id_number, normalise_phone, validate_bank_card, validate_bank_code, validate_id_number,
-    validate_permit_no, validate_uscc,
+    mask_bank_card,
+    mask_id_number,
+    normalise_phone,
+    validate_bank_card,
+    validate_bank_code,
+    validate_id_number,
+    validate_permit_no,
+    validate_uscc,
 )
 from hub.migrate import upgrade
 from hub.models import (
-    CaseAction, ChannelRecord, Clue, CreditRating, Enterprise, Event, GuaranteeDeposit, LaborCostAllocation,
-    PayrollRecord, Project, RawRecord, Region, WageAccount, Warning, Worker,
+    CaseAction,
+    ChannelRecord,
+    Clue,
+    CreditRating,
+    Enterprise,
+    Event,
+    GuaranteeDeposit,
+    LaborCostAllocation,
+    PayrollRecord,
+    Project,
+    RawRecord,
+    Region,
+    WageAccount,
+    Warning,
+    Worker,
 )
-from hub.seed import SeedError, SeedSummary, canonical_json, load_regions, seed_database, table_counts
+from hub.seed import (
+    SeedError,
+    SeedSummary,
+    canonical_json,
+    load_regions,
+    seed_database,
+    table_counts,
+)
 from hub.seed._generate import HOTLINE_FIELDS, PLATFORM_FIELDS, SENSITIVE_PAYLOAD_FIELDS
 from hub.workdays import add_working_days
 
@@ -64,7 +90,7 @@ def _norm(v: Any) -> Any:
     if isinstance(v, (Decimal, float)):
         return round(float(v), 2)
     if isinstance(v, dt.datetime):
-        return v.astimezone(dt.timezone.utc).replace(tzinfo=None) if v.tzinfo else v
+        return v.astimezone(dt.UTC).replace(tzinfo=None) if v.tzinfo else v
     if isinstance(v, dict):
         return {k: _norm(x) for k, x in v.items()}
     return v
@@ -212,7 +238,7 @@ def test_two_channel_clue(seeded: tuple[Engine, SeedSummary]) -> None:
         plain = _decrypt_payload(raw.payload)
         assert raw.payload_hash == hashlib.sha256(canonical_json(plain).encode()).hexdigest()
         for key in SENSITIVE_PAYLOAD_FIELDS:
-            if key in raw.payload and raw.payload[key]:
+            if raw.payload.get(key):
                 assert isinstance(raw.payload[key], dict)  # personal data encrypted at rest
         phone = plain.get("callerPhone") or plain.get("complainantPhone")
         assert normalise_phone(phone) == h["complainant_phone"]
@@ -229,7 +255,7 @@ def test_repeat_enterprise_is_c_with_many_recent_clues(seeded: tuple[Engine, See
     ent = _all(engine, select(Enterprise).where(Enterprise.id == h["enterprise_id"]))[0]
     assert ent.credit_level == "C" and ent.uscc == h["uscc"]
     cst = dt.timezone(dt.timedelta(hours=8))  # "the last 90 days" are local (China Standard Time) days
-    since = dt.datetime.combine(TODAY - dt.timedelta(days=89), dt.time(), cst).astimezone(dt.timezone.utc)
+    since = dt.datetime.combine(TODAY - dt.timedelta(days=89), dt.time(), cst).astimezone(dt.UTC)
     nos = {r[0] for r in _all(engine, select(Clue.clue_no).where(Clue.enterprise_id == ent.id, Clue.received_at >= since))}
     assert len(nos) >= 10
     rating = _all(engine, select(CreditRating).where(CreditRating.enterprise_id == ent.id).order_by(CreditRating.year.desc()))[0]
@@ -289,7 +315,7 @@ def test_clue_workflow_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
     assert [e.entity_id for e in events] == [c.id for c in clues] and {e.type for e in events} == {"clue.created"}
     assert {c.status for c in clues} >= {"dispatched", "in_progress", "closed", "called_back", "returned"}
     for c in clues:
-        local_day = c.received_at.replace(tzinfo=dt.timezone.utc).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+        local_day = c.received_at.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
         assert c.deadline == add_working_days(local_day, 15)
         if c.status in ("closed", "called_back"):
             assert c.closed_at and c.conclusion and c.recovered_amount is not None and c.workers_paid is not None
@@ -401,7 +427,7 @@ def test_writer_errors_reach_the_caller(tmp_path: Path) -> None:
     upgrade(url)
     engine = make_engine(url)
     bad = {"id": 1, "uscc": "91370811MA3C000000", "name": "x", "region_code": "370811", "kind": "builder",
-           "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}
+           "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
     try:
         with pytest.raises(IntegrityError):  # the second batch repeats id 1: the writer thread fails
             Loader(engine, batch_size=1).load(iter([("enterprises", bad)] * 5))

@@ -36,7 +36,7 @@ def complaint(source_id: str, *, channel: str = "hotline12345", received: str = 
         "title": "张建国反映鸿达劳务拖欠工资", "content": "在锦绣华府二期干钢筋工，2026年8月至10月工资未付。",
         "region_code": "370811", "respondent_name": "济宁市任城区鸿达建筑劳务有限公司", "complainant_name": "张建国",
         "complainant_phone": "13953712345", "project_name": "锦绣华府二期住宅项目", "headcount": 3,
-        "amount": Decimal("42000"),
+        "amount": Decimal(42000),
     }
     fields.update(kw)
     return ClueIn(channel=channel, source_id=source_id, received_at=at(received), **fields)  # type: ignore[arg-type]
@@ -104,7 +104,7 @@ def test_the_lifecycle_writes_an_action_and_an_event_per_step_in_order(engine) -
     assert act(engine, clue_id, lambda s, c: workflow.dispatch(s, clue=c, to_region="370811", principal=CITY)) == "dispatched"
     assert act(engine, clue_id, lambda s, c: workflow.accept(s, clue=c, principal=COUNTY)) == "in_progress"
     assert act(engine, clue_id, lambda s, c: workflow.close(
-        s, clue=c, principal=COUNTY, conclusion="已责令支付，3人工资42000元已足额发放", recovered_amount=Decimal("42000"),
+        s, clue=c, principal=COUNTY, conclusion="已责令支付，3人工资42000元已足额发放", recovered_amount=Decimal(42000),
         workers_paid=3)) == "closed"
     assert act(engine, clue_id, lambda s, c: workflow.record_callback(s, clue=c, principal=CITY, satisfaction="满意")) \
         == "called_back"
@@ -125,7 +125,7 @@ def test_the_lifecycle_writes_an_action_and_an_event_per_step_in_order(engine) -
         ids = [e.id for e in events]
         assert ids == list(range(ids[0], ids[0] + len(ids)))  # no gaps
         clue = s.get(m.Clue, clue_id)
-        assert (clue.recovered_amount, clue.workers_paid, clue.satisfaction, clue.colour) == (Decimal("42000"), 3, "满意", None)
+        assert (clue.recovered_amount, clue.workers_paid, clue.satisfaction, clue.colour) == (Decimal(42000), 3, "满意", None)
 
 
 @pytest.mark.parametrize(

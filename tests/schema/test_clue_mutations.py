@@ -174,3 +174,26 @@ async def test_similar_clues_are_listed_with_rule_and_score(graph, writable_demo
                              {"n": other}, as_="city"))["clue"]["similarClues"]
     assert no in [s["clue"]["clueNo"] for s in sims]
     assert all(0 <= s["score"] <= 1 for s in sims)
+
+
+async def test_a_warning_is_escalated_through_the_matcher(graph) -> None:  # type: ignore[no-untyped-def]
+    warnings = (await graph.data('{ warnings(first: 50, filter: {status: "active", level: [RED]}) '
+                                 "{ nodes { id databaseId ruleCode regionCode project { name } } } }"))["warnings"]["nodes"]
+    warning = next(w for w in warnings if w["project"])
+    query = ("mutation($id: ID!) { escalateWarning(id: $id) { clueNo regionCode projectName "
+             "channelRecords { channel sourceId matchRule } } }")
+    clue = (await graph.data(query, {"id": warning["id"]}, as_="city"))["escalateWarning"]
+    [record] = [r for r in clue["channelRecords"] if r["sourceId"] == f"YJ-{warning['ruleCode']}-{warning['databaseId']}"]
+    # A new clue, or joined to one about the same project already in the pool, saying why
+    assert record["channel"] == "WARNING" and record["matchRule"] in ("new", "uscc+project", "name+project")
+    assert clue["regionCode"] == warning["regionCode"]
+    # Escalating again returns the same clue and adds nothing
+    again = (await graph.data(query, {"id": warning["id"]}, as_="city"))["escalateWarning"]
+    assert again == clue
+    after = (await graph.data("query($id: ID!) { node(id: $id) { ... on Warning { status clue { clueNo } } } }",
+                              {"id": warning["id"]}))["node"]
+    assert after == {"status": "escalated", "clue": {"clueNo": clue["clueNo"]}}
+    # A viewer may not
+    other = next(w for w in warnings if w["id"] != warning["id"])
+    err = await graph.error(query, {"id": other["id"]}, as_="viewer")
+    assert err["extensions"]["code"] == "FORBIDDEN"
