@@ -59,6 +59,9 @@ class ClueFilter:
     received_from: dt.date | None = None
     received_to: dt.date | None = strawberry.field(default=None, description="Inclusive.")
     overdue: bool | None = strawberry.field(default=None, description="Past its deadline and not closed.")
+    handling_region_code: str | None = strawberry.field(
+        default=None, description="Clues handled now by exactly this region (a unit's work queue).")
+    supervised: bool | None = strawberry.field(default=None, description="Under 督办 / 挂牌督办.")
     multi_channel: bool | None = strawberry.field(default=None, description="Arrived through two or more channels.")
     search: str | None = strawberry.field(default=None, description="Substring of the title, respondent or complainant name.")
 
@@ -85,9 +88,15 @@ class ClueFilter:
         if self.received_to:
             out.append(c.received_at < dt.datetime.combine(self.received_to + dt.timedelta(days=1), dt.time(), dt.timezone.utc))
         if self.overdue is not None:
-            open_ = c.status.in_(["received", "dispatched", "in_progress", "returned"])
+            from hub.workflow import OPEN_STATES
+
+            open_ = c.status.in_(sorted(OPEN_STATES))
             late = (c.deadline < today) & open_
             out.append(late if self.overdue else ~late)
+        if self.handling_region_code:
+            out.append(c.handling_region_code == self.handling_region_code)
+        if self.supervised is not None:
+            out.append(c.supervision.is_not(None) if self.supervised else c.supervision.is_(None))
         if self.multi_channel is not None:
             multi = select(m.ChannelRecord.clue_id).group_by(m.ChannelRecord.clue_id).having(func.count() > 1)
             out.append(c.id.in_(multi) if self.multi_channel else c.id.not_in(multi))

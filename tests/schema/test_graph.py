@@ -130,12 +130,15 @@ async def test_node_fetches_every_kind_by_global_id(graph) -> None:
         ('{colour: [RED]}', lambda n: n["colour"] == "RED"),
         ('{channel: HOTLINE12345}', lambda n: "HOTLINE12345" in [r["channel"] for r in n["channelRecords"]]),
         ('{search: "工资"}', lambda n: "工资" in (n["title"] + n["respondentName"] + (n["complainantName"] or ""))),
+        ('{supervised: true}', lambda n: n["supervision"] in ("SUPERVISED", "LISTED")),
+        ('{handlingRegionCode: "370800"}', lambda n: n["handlingRegionCode"] == "370800"),
     ],
-    ids=["status", "colour", "channel", "search"],
+    ids=["status", "colour", "channel", "search", "supervised", "handling-region"],
 )
 async def test_clue_filters(graph, filter_, check) -> None:
     data = await graph.data(
         f"{{ clues(first: 200, filter: {filter_}) {{ edges {{ node {{ status colour title respondentName complainantName "
+        "supervision handlingRegionCode "
         "channelRecords { channel } } } } }"
     )
     nodes = [e["node"] for e in data["clues"]["edges"]]
