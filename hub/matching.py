@@ -65,9 +65,11 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
-from sqlalchemy import select
+from sqlalchemy import String, Text, any_, bindparam, cast, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from hub import models as m
 
@@ -143,6 +145,16 @@ def _region_words(*, short: bool = True) -> tuple[str, ...]:
     return tuple(sorted(words, key=lambda w: (-len(w), w)))
 
 
+@lru_cache(maxsize=2)
+def _region_words_by_first_char(*, short: bool) -> dict[str, tuple[str, ...]]:
+    """:func:`_region_words` grouped by first character (still longest first): a prefix test looks at a
+    handful of names instead of all 3,000+."""
+    out: dict[str, list[str]] = {}
+    for w in _region_words(short=short):
+        out.setdefault(w[0], []).append(w)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def _strip_region_prefix(text: str, *, keep: int = 2, company: bool = False) -> str:
     """Drop leading region words (济宁市任城区…), keeping at least ``keep`` characters.
 
@@ -152,11 +164,11 @@ def _strip_region_prefix(text: str, *, keep: int = 2, company: bool = False) -> 
     '济宁市永安劳务' is 永安劳务, not 劳务. Project names and addresses lose only full region names
     (``company=False``): their short forms are everyday words there (泰山路, 中山路, 凤凰家园, 泰和华府).
     """
-    words = _region_words(short=company)
+    by_first = _region_words_by_first_char(short=company)
     changed = True
-    while changed:
+    while changed and text:
         changed = False
-        for w in words:
+        for w in by_first.get(text[0], ()):
             if text.startswith(w) and len(text) - len(w) >= keep:
                 if company and len(_strip_industry(text[len(w):], keep=0)) < 2:
                     continue
@@ -429,25 +441,45 @@ class Candidate:
     match: Match
 
 
+@lru_cache(maxsize=2)
+def _candidate_statement(*, postgres: bool) -> Any:
+    """The candidate lookup, built once with bind parameters (a match is a hot path: building the
+    statement per call cost more than scoring). On PostgreSQL the keys go as one array parameter, so
+    the statement text never changes and psycopg prepares it server-side after a few calls."""
+    key = m.ClueMatchKey.key
+    in_keys = key == any_(bindparam("keys", type_=ARRAY(String))) if postgres else key.in_(bindparam("keys", expanding=True))
+    hits = (
+        select(m.ClueMatchKey.channel_record_id)
+        .where(in_keys, m.ClueMatchKey.received_at >= bindparam("lo"), m.ClueMatchKey.received_at <= bindparam("hi"))
+        .order_by(m.ClueMatchKey.received_at.desc())
+        .limit(MAX_CANDIDATES)
+    )
+    return (
+        select(m.ChannelRecord.id, m.ChannelRecord.clue_id, m.ChannelRecord.received_at,
+               cast(m.ChannelRecord.match_features, Text))
+        .where(m.ChannelRecord.id.in_(hits.scalar_subquery()))
+    )
+
+
 def find_candidates(session: Session, f: Features, *, received_at: dt.datetime,
                     window: dt.timedelta = DEFAULT_WINDOW, exclude_clue_id: int | None = None) -> list[Candidate]:
     """Records sharing a blocking key with ``f`` within ``window`` of ``received_at``, scored, best first."""
     keys = blocking_keys(f)
     if not keys:
         return []
-    hits = (
-        select(m.ClueMatchKey.channel_record_id)
-        .where(m.ClueMatchKey.key.in_(keys), m.ClueMatchKey.received_at >= received_at - window,
-               m.ClueMatchKey.received_at <= received_at + window)
-        .order_by(m.ClueMatchKey.received_at.desc())
-        .limit(MAX_CANDIDATES)
-    )
-    rows = session.execute(
-        select(m.ChannelRecord.id, m.ChannelRecord.clue_id, m.ChannelRecord.received_at, m.ChannelRecord.match_features)
-        .where(m.ChannelRecord.id.in_(hits.scalar_subquery()))
-    ).all()
-    out = [Candidate(rid, cid, at, score(f, Features.from_json(feats))) for rid, cid, at, feats in rows
-           if exclude_clue_id is None or cid != exclude_clue_id]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    rows = session.execute(_candidate_statement(postgres=postgres), {
+        "keys": keys, "lo": received_at - window, "hi": received_at + window,
+    }).all()
+    # Records of one clue often carry the same features: score each distinct one once.
+    scored: dict[str | None, Match] = {}
+    out = []
+    for rid, cid, at, text in rows:
+        if exclude_clue_id is not None and cid == exclude_clue_id:
+            continue
+        if text not in scored:
+            scored[text] = score(f, Features.from_json(orjson.loads(text) if text else None))
+        out.append(Candidate(rid, cid, at, scored[text]))
     # Best score first; among equals, the record received closest in time to the incoming one.
     out.sort(key=lambda c: (-c.match.score, abs((c.received_at - received_at).total_seconds())))
     return out

@@ -130,7 +130,9 @@ class ClueMatchKey(Base):
     """
 
     __tablename__ = "clue_match_keys"
-    __table_args__ = (Index("ix_clue_match_keys_key_received", "key", "received_at"),)
+    # Covering (channel_record_id too): PostgreSQL answers the candidate lookup from the index alone
+    # (p99 of one match on a 1M-clue pool 12.4 → 5.9 ms, bench/README.md).
+    __table_args__ = (Index("ix_clue_match_keys_key_received", "key", "received_at", "channel_record_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(160))

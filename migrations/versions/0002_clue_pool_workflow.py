@@ -49,7 +49,7 @@ def upgrade() -> None:
     with op.batch_alter_table('clue_match_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clue_match_keys_channel_record_id'), ['channel_record_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_clue_match_keys_clue_id'), ['clue_id'], unique=False)
-        batch_op.create_index('ix_clue_match_keys_key_received', ['key', 'received_at'], unique=False)
+        batch_op.create_index('ix_clue_match_keys_key_received', ['key', 'received_at', 'channel_record_id'], unique=False)
 
     with op.batch_alter_table('channel_records', schema=None) as batch_op:
         batch_op.add_column(sa.Column('match_features', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True))
