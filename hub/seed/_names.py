@@ -9,7 +9,6 @@ city platform actually holds ("济宁市任城区恒达劳务有限公司", "太
 from __future__ import annotations
 
 import random
-import unicodedata
 from itertools import accumulate
 
 from faker.providers.person.zh_CN import Provider as _PersonProvider
@@ -294,21 +293,3 @@ RETURN_REASONS = [
 
 NON_CONSTRUCTION_JOBS = ["操作工", "服务员", "保洁员", "仓管员", "销售员", "厨师"]
 NON_CONSTRUCTION_KINDS = ["餐饮管理有限公司", "商贸有限公司", "物业服务有限公司", "纺织有限公司", "食品有限公司", "机械制造有限公司"]
-
-_REGION_PREFIX_SUFFIXES = ("省", "市", "区", "县", "自治区", "自治州", "自治县", "旗")
-_ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
-
-
-def normalise_company(name: str, region_names: tuple[str, ...] = ()) -> str:
-    """A matching key for company names (provisional; the clue-pool matcher should own this).
-
-    NFKC, drop spaces and brackets, strip leading region names (``region_names``) and trailing
-    organisation-form words: '济宁市任城区恒达劳务有限公司' and '恒达劳务' both give '恒达劳务'.
-    """
-    s = unicodedata.normalize("NFKC", name)
-    s = "".join(ch for ch in s if not ch.isspace() and ch not in "()（）[]【】·.,，")
-    s = _strip_regions(s, region_names, keep=2)
-    for suffix in _ORG_SUFFIXES:
-        if s.endswith(suffix) and len(s) > len(suffix) + 1:
-            s = s[: -len(suffix)]
-    return s
