@@ -27,8 +27,6 @@ from hub.identifiers import (
     validate_uscc,
 )
 from hub.matching import (
-    DEFAULT_THRESHOLD,
-    DEFAULT_WINDOW,
     Features,
     Match,
     blocking_keys,
@@ -48,10 +46,6 @@ if TYPE_CHECKING:
     from hub.crypto import Cipher
     from hub.ingest import Item, Outcome
 
-#: One city's target for wage clues: closed within 15 working days (DOMAIN.md); ``HUB_CLOSE_WITHIN_WORKING_DAYS``.
-CLOSE_WITHIN_WORKING_DAYS = 15
-
-
 class ClueIntake:
     """Turns ``ClueIn`` items into clues and channel records, in the caller's transaction."""
 
@@ -62,9 +56,9 @@ class ClueIntake:
         settings = get_settings()
         self.session = session
         self.cipher = cipher
-        self.window = window or dt.timedelta(days=settings.match_window_days) or DEFAULT_WINDOW
-        self.threshold = threshold if threshold is not None else settings.match_threshold or DEFAULT_THRESHOLD
-        self.close_within = close_within or settings.close_within_working_days or CLOSE_WITHIN_WORKING_DAYS
+        self.window = window or dt.timedelta(days=settings.match_window_days)
+        self.threshold = settings.match_threshold if threshold is None else threshold
+        self.close_within = close_within or settings.close_within_working_days
         self.actor = actor  # None: the channel's system account
         self._registry: dict[str, list[tuple[int, str, str, str | None]]] = {}
 
@@ -249,10 +243,9 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
     """
     from connectors.base import ClueIn
     from hub.access import audit
-    from hub.errors import Forbidden, IllegalTransition
+    from hub.errors import IllegalTransition
 
-    if principal.role not in ("admin", "inspector"):
-        raise Forbidden(f"a {principal.role} key may not escalate warnings", suggestion="use an inspector or admin key")
+    workflow.require_actor(principal, to="escalate warnings")
     if warning.status == "escalated" and warning.clue_id is not None:
         clue = session.get(m.Clue, warning.clue_id)
         assert clue is not None  # a foreign key

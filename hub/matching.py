@@ -178,17 +178,22 @@ def _strip_region_prefix(text: str, *, keep: int = 2, company: bool = False) -> 
     return text
 
 
-def _strip_industry(text: str, *, keep: int) -> str:
-    """Drop trailing industry words (建筑劳务, 建设工程 …) while at least ``keep`` characters remain."""
+def _strip_suffixes(text: str, words: tuple[str, ...], *, keep: int) -> str:
+    """Drop trailing ``words`` (longest first, repeatedly) while at least ``keep`` characters remain."""
     changed = True
     while changed:
         changed = False
-        for word in _INDUSTRY:
+        for word in words:
             if text.endswith(word) and len(text) - len(word) >= keep:
                 text = text[: -len(word)]
                 changed = True
                 break
     return text
+
+
+def _strip_industry(text: str, *, keep: int) -> str:
+    """Drop trailing industry words (建筑劳务, 建设工程 …) while at least ``keep`` characters remain."""
+    return _strip_suffixes(text, _INDUSTRY, keep=keep)
 
 
 def _clean(text: str) -> str:
@@ -209,15 +214,7 @@ def normalise_company_name(name: str) -> str:
     unit = _UNIT_AFTER_COMPANY.match(text)
     if unit:
         text = unit.group(1)
-    changed = True
-    while changed:
-        changed = False
-        for suffix in _LEGAL_FORMS:
-            if text.endswith(suffix) and len(text) - len(suffix) >= 2:
-                text = text[: -len(suffix)]
-                changed = True
-                break
-    return _strip_region_prefix(text, company=True)
+    return _strip_region_prefix(_strip_suffixes(text, _LEGAL_FORMS, keep=2), company=True)
 
 
 @lru_cache(maxsize=65536)
@@ -234,16 +231,7 @@ def pinyin_key(text: str) -> str:
 
 def normalise_project_name(name: str) -> str:
     """'济宁市任城区锦绣华府二期住宅项目' → '锦绣华府二期'."""
-    text = _strip_region_prefix(_clean(name), keep=2)
-    changed = True
-    while changed:
-        changed = False
-        for suffix in _PROJECT_SUFFIXES:
-            if text.endswith(suffix) and len(text) - len(suffix) >= 2:
-                text = text[: -len(suffix)]
-                changed = True
-                break
-    return text
+    return _strip_suffixes(_strip_region_prefix(_clean(name), keep=2), _PROJECT_SUFFIXES, keep=2)
 
 
 def normalise_address(address: str) -> str:

@@ -103,10 +103,15 @@ def colour_for(clue: m.Clue, *, today: dt.date) -> str | None:
     return "blue" if working_days_between(today, clue.deadline) <= 1 else None
 
 
+def clue_event(*, clue_id: int, region_code: str, type_: str, payload: dict[str, Any]) -> m.Event:
+    """An outbox Event about a clue (for callers that have its id and region, not the row)."""
+    return m.Event(type=type_, region_code=region_code, entity_type="clue", entity_id=clue_id, payload=payload,
+                   created_at=utcnow())
+
+
 def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) -> None:
     """Add an outbox Event about ``clue`` to the caller's transaction."""
-    session.add(m.Event(type=type_, region_code=clue.region_code, entity_type="clue", entity_id=clue.id,
-                        payload=payload, created_at=utcnow()))
+    session.add(clue_event(clue_id=clue.id, region_code=clue.region_code, type_=type_, payload=payload))
 
 
 def record(session: Session, clue: m.Clue, *, action: str, actor: str, from_status: str | None,
@@ -139,6 +144,16 @@ def get_clue(session: Session, *, clue_no: str | None = None, clue_id: int | Non
     return clue
 
 
+#: Roles that work clues (viewers and regional systems read only).
+ACTING_ROLES = ("admin", "inspector")
+
+
+def require_actor(principal: Principal, *, to: str) -> None:
+    """Refuse a principal whose role does not work clues: ``Forbidden`` saying what it may not do."""
+    if principal.role not in ACTING_ROLES:
+        raise Forbidden(f"a {principal.role} key may not {to}", suggestion="use an inspector or admin key")
+
+
 def check(clue: m.Clue, action: str, principal: Principal) -> str:
     """Refuse an action the clue's state does not allow, or a principal who does not handle it."""
     allowed, _ = TRANSITIONS[action]
@@ -148,8 +163,7 @@ def check(clue: m.Clue, action: str, principal: Principal) -> str:
             f"({m.CLUE_STATUSES.get(clue.status, clue.status)}); {action} is allowed from {', '.join(sorted(allowed))}",
             state=clue.status, action=action,
         )
-    if principal.role not in ("admin", "inspector"):
-        raise Forbidden(f"a {principal.role} key may not {action} clues", suggestion="use an inspector or admin key")
+    require_actor(principal, to=f"{action} clues")
     if not principal.covers(clue.handling_region_code):
         raise Forbidden(
             f"clue {clue.clue_no} is handled by {clue.handling_region_code}, outside your jurisdiction {principal.region_code}",
@@ -360,7 +374,7 @@ def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int
             if done.rowcount != 1:
                 continue
             changed += 1
-            session.add(m.Event(type="clue.colour_changed", region_code=region, entity_type="clue", entity_id=clue_id,
-                                created_at=utcnow(), payload={"clueNo": clue_no, "from": old, "to": new, "on": str(today)}))
+            session.add(clue_event(clue_id=clue_id, region_code=region, type_="clue.colour_changed",
+                                   payload={"clueNo": clue_no, "from": old, "to": new, "on": str(today)}))
         last_id = rows[-1][0]
         session.flush()

@@ -40,6 +40,7 @@ from hub import models as m
 from hub.db import session_factory
 from hub.identifiers import mask_personal_data
 from hub.models import utcnow
+from hub.workflow import clue_event
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -328,9 +329,8 @@ def _store(sessions: Any, job: _Job, *, error: str | None, fatal: bool, now: dt.
                                    "connector": job.instance_name}
         if error is not None:
             payload.update(error=error, retryAt=done.next_at.isoformat(), fatal=fatal)  # type: ignore[union-attr]
-        session.add(m.Event(type=f"clue.writeback_{'acknowledged' if error is None else 'failed'}",
-                            region_code=job.region_code, entity_type="clue", entity_id=job.clue_id, payload=payload,
-                            created_at=utcnow()))
+        session.add(clue_event(clue_id=job.clue_id, region_code=job.region_code, payload=payload,
+                               type_=f"clue.writeback_{'acknowledged' if error is None else 'failed'}"))
     return done
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from hub import models as m
@@ -17,17 +18,12 @@ async def similar_clues(info: Info, clue: Any, *, first: int) -> list[Any]:
 
     Clues outside the principal's jurisdiction are left out (the loader applies it).
     """
-    from hub.matching import DEFAULT_WINDOW, Features, find_candidates
+    from hub.matching import Features, find_candidates
     from schema.types.cases import SimilarClue
 
     first = max(0, min(first, MAX_SIMILAR))
     records = await info.context.loaders.children(m.ChannelRecord, m.ChannelRecord.clue_id).load(clue.id)
-    window = DEFAULT_WINDOW
-    settings = getattr(info.context, "settings", None)
-    if settings is not None:
-        import datetime as dt
-
-        window = dt.timedelta(days=settings.match_window_days)
+    window = dt.timedelta(days=info.context.settings.match_window_days)
 
     def candidates(session):  # type: ignore[no-untyped-def]
         best: dict[int, Any] = {}
