@@ -23,7 +23,9 @@ from starlette.routing import Mount
 from hub.cli_clues import app as clues_app
 from hub.cli_writebacks import app as writebacks_app
 from hub.demo import DemoWorld
+from hub.models import utcnow
 from hub.settings import Settings, get_settings
+from hub.workdays import local_date
 
 app = typer.Typer(help="根治欠薪数据中枢 — the wage-arrears supervision hub.", no_args_is_help=True, add_completion=False)
 api_key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -60,7 +62,8 @@ def _progress() -> Progress:
     )
 
 
-def run_seed(settings: Settings, *, scale: str, seed: int, region: str, today: dt.date | None = None) -> dict:
+def run_seed(settings: Settings, *, scale: str, seed: int, region: str, today: dt.date | None = None,
+             now: dt.datetime | None = None) -> dict:
     """Seed demo data with a progress bar per table; returns the seed summary's highlights."""
     from hub.crypto import Cipher
     from hub.db import make_engine
@@ -77,7 +80,7 @@ def run_seed(settings: Settings, *, scale: str, seed: int, region: str, today: d
 
         summary = seed_database(
             engine, scale=scale, seed=seed, cipher=Cipher(settings.resolved_secret_key()), region=region, progress=report,
-            today=today,
+            today=today, now=now,
         )
     engine.dispose()
     table = Table(title=f"demo data ({scale}, seed {seed})")
@@ -152,9 +155,12 @@ def serve(
     seeded = False
     if settings.seed_on_start and _database_empty(settings):
         console.print(f"[bold]seeding demo data[/] (scale {settings.seed_scale}, region {settings.demo_region})")
-        today = dt.date.today()
-        run_seed(settings, scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today)
-        DemoWorld(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today).save(settings)
+        # The demo's day is China's (the server may run on UTC), and nothing is seeded later than now.
+        now = utcnow()
+        today = local_date(now)
+        run_seed(settings, scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today, now=now)
+        DemoWorld(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today,
+                  seeded_at=now).save(settings)
         seeded = True
     key = _demo_key(settings, create=seeded)
     base = f"http://{host}:{port}"
@@ -245,7 +251,8 @@ def sandbox(
 
     settings = get_settings()
     world = DemoWorld.load(settings)
-    run_sandboxes(host=host, base_port=base_port, seed=world.seed, scale=world.scale, region=world.region, today=world.today)
+    run_sandboxes(host=host, base_port=base_port, seed=world.seed, scale=world.scale, region=world.region, today=world.today,
+                  now=world.seeded_at)
 
 
 @app.command()

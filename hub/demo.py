@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from hub.models import utcnow
+from hub.workdays import local_date
+
 if TYPE_CHECKING:
     from connectors.sandbox.runner import Sandbox
     from hub.crypto import Cipher
@@ -31,10 +34,13 @@ class DemoWorld:
     seed: int
     region: str
     today: dt.date
+    #: When it was seeded: nothing seeded is later (``hub.seed.seed_database(now=...)``).
+    seeded_at: dt.datetime | None = None
 
     def save(self, settings: Settings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        data = {**asdict(self), "today": self.today.isoformat()}
+        data = {**asdict(self), "today": self.today.isoformat(),
+                "seeded_at": self.seeded_at.isoformat() if self.seeded_at else None}
         (settings.data_dir / DEMO_FILE).write_text(json.dumps(data, indent=2))
 
     @staticmethod
@@ -48,8 +54,12 @@ class DemoWorld:
         path = settings.data_dir / DEMO_FILE
         if path.exists():
             data = json.loads(path.read_text())
-            return cls(scale=data["scale"], seed=data["seed"], region=data["region"], today=dt.date.fromisoformat(data["today"]))
-        return cls(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=dt.date.today())
+            seeded_at = data.get("seeded_at")
+            return cls(scale=data["scale"], seed=data["seed"], region=data["region"], today=dt.date.fromisoformat(data["today"]),
+                       seeded_at=dt.datetime.fromisoformat(seeded_at) if seeded_at else None)
+        now = utcnow()
+        return cls(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=local_date(now),
+                   seeded_at=now)
 
 
 def sandboxes(world: DemoWorld) -> list[Sandbox]:
@@ -57,7 +67,7 @@ def sandboxes(world: DemoWorld) -> list[Sandbox]:
     from connectors.sandbox.runner import load_sandboxes
     from connectors.sandbox.world import build_world
 
-    built = build_world(seed=world.seed, scale=world.scale, region=world.region, today=world.today)
+    built = build_world(seed=world.seed, scale=world.scale, region=world.region, today=world.today, now=world.seeded_at)
     return load_sandboxes(world=built)
 
 

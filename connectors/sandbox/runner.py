@@ -92,10 +92,11 @@ def sandbox_apps(*, world: World, clock: Callable[[], dt.datetime] | None = None
     return {s.kind: s.app for s in load_sandboxes(world=world, clock=clock)}
 
 
-def _world(world: World | None, *, seed: int, scale: str, region: str, today: dt.date | None) -> World:
+def _world(world: World | None, *, seed: int, scale: str, region: str, today: dt.date | None,
+           now: dt.datetime | None = None) -> World:
     from connectors.sandbox.world import build_world
 
-    return world or build_world(seed=seed, scale=scale, region=region, today=today or dt.date.today())
+    return world or build_world(seed=seed, scale=scale, region=region, today=today, now=now)
 
 
 def mount_sandboxes(
@@ -184,12 +185,13 @@ def run_sandboxes(
     scale: str = "city",
     region: str = "370800",
     today: dt.date | None = None,
+    now: dt.datetime | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     console: Console | None = None,
     stop: threading.Event | None = None,
 ) -> None:
     """Serve every sandbox on its own port until Ctrl-C (or ``stop`` is set), after printing the table."""
-    world = _world(None, seed=seed, scale=scale, region=region, today=today)
+    world = _world(None, seed=seed, scale=scale, region=region, today=today, now=now)
     sandboxes = load_sandboxes(world=world, clock=clock)
     if not sandboxes:
         raise RuntimeError("no connector sandbox could be loaded: are the connectors installed (pip install -e .)?")

@@ -20,6 +20,8 @@ from functools import lru_cache
 from typing import Any
 
 from hub.crypto import Cipher
+from hub.models import utcnow
+from hub.workdays import local_date
 
 _SANDBOX_KEY = "sandbox-world"  # ciphertexts made by the generator are decrypted right away
 SENSITIVE_WORKER_FIELDS = ("id_number_enc", "bank_card_enc")
@@ -56,13 +58,20 @@ class World:
 
 
 @lru_cache(maxsize=4)
-def build_world(*, seed: int = 20261121, scale: str = "tiny", region: str = "370800", today: dt.date | None = None) -> World:
-    """The world of the demo generator at ``seed`` / ``scale`` / ``region`` / ``today`` (cached)."""
+def build_world(*, seed: int = 20261121, scale: str = "tiny", region: str = "370800", today: dt.date | None = None,
+                now: dt.datetime | None = None) -> World:
+    """The world of the demo generator at ``seed`` / ``scale`` / ``region`` / ``today`` (cached).
+
+    ``now`` is the moment the demo database was seeded (``hub.seed.seed_database``): pass the same one,
+    so that the sandboxes' history is the seeded history.
+    """
     from hub.seed._generate import SCALES, SENSITIVE_PAYLOAD_FIELDS, Generation
 
-    today = today or dt.date.today()
+    if today is None:
+        now = now or utcnow()
+        today = local_date(now)
     cipher = Cipher(_SANDBOX_KEY)
-    gen = Generation(plan=SCALES[scale], seed=seed, today=today, cipher=cipher, region=region)
+    gen = Generation(plan=SCALES[scale], seed=seed, today=today, cipher=cipher, region=region, now=now)
     w = World(seed=seed, scale=scale, region=region, today=today)
     workers_by_id: dict[int, dict[str, Any]] = {}
     accounts_by_id: dict[int, dict[str, Any]] = {}

@@ -36,9 +36,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from hub.crypto import Cipher
-from hub.models import Project
+from hub.models import Project, utcnow
 from hub.seed._generate import SCALES, Generation, ScalePlan, canonical_json, payload_hash
 from hub.seed._load import TABLE_ORDER, Loader, Progress, load_regions, table_counts
+from hub.workdays import local_date
 
 __all__ = [
     "SCALES",
@@ -82,6 +83,7 @@ def seed_database(
     scale: str = "city",
     seed: int = 20261121,
     today: dt.date | None = None,
+    now: dt.datetime | None = None,
     cipher: Cipher,
     region: str = "370800",
     progress: Progress | None = None,
@@ -92,8 +94,10 @@ def seed_database(
     ``scale`` is ``tiny`` (tests: 3 counties, ~30 projects), ``city`` (the city ``region`` and its
     counties: ~1,000 projects, ~26,000 workers, ~245k payroll records, 5,000 clues) or ``province``
     (the province of ``region``: 20,000 projects, ~550,000 workers, > 5M payroll records, 200,000
-    clues). ``today`` (default: the current date) anchors the 12 months of payroll, the clue year and
-    every deadline. ``progress(table, done, total)`` is called after each batch (``total`` is an
+    clues). ``today`` (default: the current date in China) anchors the 12 months of payroll, the clue year
+    and every deadline; ``now`` (default: the end of ``today``, or the current time when ``today`` is not
+    given) is the latest time any seeded row carries, so that a demo seeded in the morning has no clue
+    received in the afternoon. ``progress(table, done, total)`` is called after each batch (``total`` is an
     estimate until the final call, which passes ``done == total``). Regions are loaded first
     (:func:`load_regions`). Raises :class:`SeedError` when ``projects`` already has rows.
     """
@@ -104,9 +108,11 @@ def seed_database(
         if conn.scalar(select(func.count()).select_from(Project.__table__)):
             raise SeedError("the database already has projects: seed_database only fills an empty database")
     loaded = load_regions(engine)
-    today = today or dt.date.today()
+    if today is None:
+        now = now or utcnow()
+        today = local_date(now)
     try:
-        gen = Generation(plan=SCALES[scale], seed=seed, today=today, cipher=cipher, region=region)
+        gen = Generation(plan=SCALES[scale], seed=seed, today=today, cipher=cipher, region=region, now=now)
     except ValueError as exc:
         raise SeedError(str(exc)) from exc
     loader = Loader(engine, batch_size=batch_size, progress=progress, totals=gen.estimated_totals())

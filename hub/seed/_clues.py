@@ -105,7 +105,7 @@ def _specials(w: World) -> dict[dt.date, list[dict[str, Any]]]:
 
     def add(day: dt.date, key: str | None, **kw: Any) -> None:
         s = _spec(w, r, day, **kw)
-        s["highlight"], s["at"] = key, local_at(day, r, 9, 17)
+        s["highlight"], s["at"] = key, w.clamp(local_at(day, r, 9, 17))
         out.setdefault(day, []).append(s)
 
     p = by_role["multi_channel"]
@@ -144,7 +144,7 @@ def clue_rows(w: World) -> Iterator[tuple[str, Row]]:
         r = w.rng("clues", day)
         specs = [_spec(w, r, day) for _ in range(count)]
         for s in specs:
-            s["at"] = local_at(day, r, 7, 22)
+            s["at"] = w.clamp(local_at(day, r, 7, 22))  # received today: not later than now
         specs += specials.get(day, [])
         specs.sort(key=lambda s: s["at"])
         for s in specs:
@@ -216,7 +216,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
 
     def at(k: int, after: dt.datetime) -> dt.datetime:
         t = local_at(add_working_days(rd, min(k, age)), r, 9, 17)  # never after today
-        return t if t > after else after + days(minutes=r.randint(10, 90))
+        t = t if t > after else after + days(minutes=r.randint(10, 90))
+        return min(t, max(w.now, after))  # never after now (nor before the step it follows)
 
     times: dict[str, dt.datetime] = {"received": received}
     times["dispatched"] = at(k_dispatch, received)
@@ -262,8 +263,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     source_ids: list[str] = []
     for ch, offset, naming, rule, score in s["channels"]:
         t = received if offset == 0 else local_at(rd + days(offset), r, 8, 21)
-        if t.astimezone(CST).date() > T:
-            continue
+        if t > w.now:
+            continue  # this channel's report has not arrived yet
         crid = w.next_id("channel_records")
         sid = f"{SOURCE_PREFIX[ch]}{t.astimezone(CST):%Y%m%d}{crid:08d}"
         reported = resp_short if naming == "short" else resp_full
@@ -399,15 +400,15 @@ def _actions(w: World, r: random.Random, cid: int, status: str, times: dict[str,
     prev = None
     for action, actor, frm, to, fr, tr, note in steps:
         if action == "supervise":
-            at = min(times["in_progress"] + dt.timedelta(hours=r.randint(2, 30)), w.end_of_today)
+            at = min(times["in_progress"] + dt.timedelta(hours=r.randint(2, 30)), w.now)
         elif action == "urge" and urged_on:
             at = min(dt.datetime(urged_on.year, urged_on.month, urged_on.day, 9, 30, tzinfo=CST).astimezone(dt.UTC),
-                     w.end_of_today)
+                     w.now)
         else:
             at = times.get(to)
         at = at or times["received"]
         if prev and at <= prev:
-            at = prev + dt.timedelta(minutes=5)
+            at = min(prev + dt.timedelta(minutes=5), max(w.now, prev))
         prev = at
         yield "case_actions", {
             "id": w.next_id("case_actions"), "clue_id": cid, "action": action, "actor": actor, "from_status": frm,

@@ -160,7 +160,8 @@ def spread(total: int, weights: list[float]) -> list[int]:
 class World:
     """Regions in scope, the shared RNG derivation, id counters and the highlights being recorded."""
 
-    def __init__(self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str) -> None:
+    def __init__(self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str,
+                 now: dt.datetime | None = None) -> None:
         self.plan, self.seed, self.today, self.cipher = plan, seed, today, cipher
         self.regions: dict[str, RegionRow] = {r.code: r for r in iter_regions()}
         if region not in self.regions:
@@ -199,6 +200,11 @@ class World:
         self.stopped: tuple[Proj, Row | None] | None = None
         self.repeat_ent: Ent | None = None
         self.end_of_today = dt.datetime(today.year, today.month, today.day, 23, 59, tzinfo=CST).astimezone(UTC)
+        #: The moment the world is seeded: nothing seeded carries a later time (a demo seeded at 03:00 has
+        #: no clue received at 14:00). Default: the end of ``today``, for worlds seeded for a past day.
+        self.now = min(now, self.end_of_today) if now is not None else self.end_of_today
+        if self.now.date() < today - dt.timedelta(days=1):
+            raise ValueError(f"now {now} lies before today {today}")
         m0 = (today.year, today.month)
         self.months = [ym_add(m0, k) for k in range(-plan.months, 0)]  # the last 12 complete months
         self.window_start = dt.date(*self.months[0], 1)
@@ -216,6 +222,10 @@ class World:
     def region_for(self, code: str) -> str:
         """``code`` if it lies in the seeded region, else the region's root (city or province)."""
         return code if code in self.scope else self.root
+
+    def clamp(self, t: dt.datetime) -> dt.datetime:
+        """``t``, or the world's ``now`` when ``t`` lies later today: what has not happened yet is seeded as now."""
+        return t if t <= self.now else self.now
 
     def rng(self, *parts: object) -> random.Random:
         """A sub-RNG for one block, derived from the seed (string seeds hash deterministically)."""
@@ -356,8 +366,9 @@ def warn(w: World, rule: str, level: str, subject: tuple[str, int], proj: Proj |
     """Queue a warning (written after the clues, so escalated ones can point at their clue)."""
     if detected > w.end_of_today:
         return None  # not detectable yet
-    if resolved is not None and resolved > w.end_of_today:
-        resolved = None  # still open today
+    detected = w.clamp(detected)  # detected today: at the latest, now
+    if resolved is not None and resolved > w.now:
+        resolved = None  # still open now
     key = (rule, subject[0], subject[1], period)
     if key in w.warned:  # once per (rule, object, period) — DOMAIN.md "Warnings"
         return None
@@ -386,8 +397,9 @@ ROLES: tuple[tuple[str, ...], ...] = (
 class Generation:
     """One run of the generator: ``rows()`` streams ``(table, row)``; ``highlights`` is complete after it."""
 
-    def __init__(self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str) -> None:
-        self.world = w = World(plan=plan, seed=seed, today=today, cipher=cipher, region=region)
+    def __init__(self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str,
+                 now: dt.datetime | None = None) -> None:
+        self.world = w = World(plan=plan, seed=seed, today=today, cipher=cipher, region=region, now=now)
         r = w.rng("counties")
         weights = [r.uniform(0.6, 1.4) * (1.6 if w.regions[c].kind == "市辖区" else 1.0) for c in w.counties]
         counts = spread(plan.projects, weights)
@@ -463,7 +475,7 @@ def _finale(w: World) -> Iterator[tuple[str, Row]]:
                 "id": w.next_id("credit_ratings"), "enterprise_id": ent.id, "year": y, "level": level,
                 "blacklisted": ent.blacklisted and y == ratings[-1][0],
                 "blacklisted_until": dt.date(T.year + 2, rr.randint(1, 12), 1) if ent.blacklisted else None,
-                "evidence": evidence, "rated_at": min(rated, w.end_of_today), "region_code": w.region_for(ent.region_code),
+                "evidence": evidence, "rated_at": w.clamp(rated), "region_code": w.region_for(ent.region_code),
             }
     if w.repeat_ent:
         recent = w.recent_clues.get(w.repeat_ent.id, [])
