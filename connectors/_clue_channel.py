@@ -7,7 +7,7 @@ Sandbox side: the paging and paging faults both sandboxes speak (``serve_page``)
 records start (``live_times``) and the live complaints themselves (``live_complaint``). Live
 complaint ``k`` with ``k % 3 == 1`` is *shared*: the 12345 hotline and the national platform both
 receive it from the same complainant (same phone), as the same complaint so often arrives through
-several channels (DOMAIN.md "Clue lifecycle") — so a running hub shows clues merging.
+several channels (docs/domain.md "Clues and their workflow") — so a running hub shows clues merging.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Sealing raw payloads: ID numbers and bank cards are encrypted inside the archive.
 
 The raw archive keeps every upstream record as received so that quarantined records can be
-replayed, but personal data must not lie there in clear (DESIGN.md: ID numbers encrypted at rest).
+replayed, but personal data must not lie there in clear (docs/architecture.md: ID numbers encrypted at rest).
 ``seal`` replaces each ID number (recognised by shape and check character) and each bank card
 (under a key naming a card, Luhn-valid) with ``{"$enc": <Fernet token>}`` — the form the demo seed
 uses too — and ``unseal`` restores the record exactly, for replay or an audited unmasked read.

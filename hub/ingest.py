@@ -1,6 +1,6 @@
 """Canonical records → rows: validation, reference resolution and batched upserts for one page.
 
-One place where upstream data enters the canonical store (DESIGN.md: writes go through hub/
+One place where upstream data enters the canonical store (docs/architecture.md: writes go through hub/
 services). For a page, each kind of record is handled in one batch: identifiers validated, natural
 keys resolved with one SELECT per kind, existing rows fetched with one SELECT, then rows split into
 inserts, updates and unchanged. A record that fails validation or points at something unknown is

@@ -1,7 +1,7 @@
 """The clue matcher: is an incoming clue-bearing record the same matter as a clue already in the pool?
 
 One matcher serves every channel (12345 orders, national-platform clues, manual entries, warning
-escalations). It works in two steps (DESIGN.md "Clue pool"):
+escalations). It works in two steps (docs/architecture.md "How data moves"):
 
 1. **Blocking.** Each channel record stores a few exact keys (:func:`blocking_keys`) in
    ``clue_match_keys``; candidates are the records sharing a key with the incoming one and received
@@ -13,7 +13,7 @@ escalations). It works in two steps (DESIGN.md "Clue pool"):
    and returns the rule that applies and its score. The best candidate at or above the threshold
    wins; otherwise the record starts a new clue.
 
-Rules (DOMAIN.md "Clue lifecycle", keys marked *proposal*):
+Rules (docs/domain.md "Clues and their workflow", keys marked *proposal*):
 
 ================  ===============================================================================
 rule              when
@@ -110,7 +110,7 @@ _INDUSTRY = tuple(sorted((
 ), key=lambda w: (-len(w), w)))
 # Industry words too generic to tell two trades apart (机电安装工程 / 防水工程 share only 工程).
 _GENERIC_INDUSTRY = frozenset({"工程", "管理", "服务", "发展", "专业", "实业", "投资", "科技"})
-# Employers outside construction (非工程, DOMAIN.md): the company's premises are the workplace.
+# Employers outside construction (非工程, docs/domain.md): the company's premises are the workplace.
 _WORKPLACE_INDUSTRY = (
     "餐饮管理", "餐饮", "酒店管理", "酒店", "商贸", "贸易", "超市", "商场", "物业服务", "物业管理", "物业", "纺织", "服装",
     "食品", "机械制造", "制造", "电子", "化工", "家政服务", "家政", "保洁服务", "保洁",

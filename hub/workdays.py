@@ -1,6 +1,6 @@
 """Working-day arithmetic on the official Chinese holiday calendar (法定节假日 and 调休).
 
-Deadlines in wage-arrears supervision are counted in **working days** (DOMAIN.md: labour inspection
+Deadlines in wage-arrears supervision are counted in **working days** (docs/domain.md: labour inspection
 accepts within 5 working days, 12345 answers help requests in 5, …), so weekends are not enough:
 the official holidays (e.g. 国庆 2025-10-01…08) are days off and the adjusted workdays (调休, e.g.
 Sunday 2025-09-28 and Saturday 2025-10-11) are working days.

@@ -13,7 +13,7 @@ record's ``updateTime`` and key. A run follows the bank's cursors and restarts f
 (``updatedAfter`` + dropping what is at or before it), so a cursor that goes backwards or a
 repeated page never moves the bookmark back nor yields a record twice.
 
-Field names follow DOMAIN.md "Field names seen in real upstream interfaces" (bank 专户, bill, pay).
+Field names follow docs/domain.md "Field names of the upstream interfaces" (bank 专户, bill, pay).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ ACCOUNT_STATUS = {"1": "open", "2": "frozen", "3": "closed"}
 GUARANTEE_TYPES = {"01": "bank_guarantee", "02": "insurance"}
 #: ``guaranteeStatus``: 1 有效 / 2 已代偿 / 3 已退还.
 GUARANTEE_STATUS = {"1": "active", "2": "used", "3": "refunded"}
-BILL_INCOME, BILL_EXPENSE = 1, 2  # DOMAIN.md: billType 1 income / 2 expense
+BILL_INCOME, BILL_EXPENSE = 1, 2  # docs/domain.md: billType 1 income / 2 expense
 
 
 class BankRestConfig(ConnectorConfig):

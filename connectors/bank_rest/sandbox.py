@@ -1,7 +1,7 @@
 """Sandbox of a bank's 专户 open API (JSON REST, OAuth2 client credentials, cursor pagination).
 
 Serves the world's wage accounts, their bills, the pay details and the guarantee letters under the
-field names of DOMAIN.md ("Field names seen in real upstream interfaces": bank 专户, bill, pay)::
+field names of docs/domain.md ("Field names of the upstream interfaces": bank 专户, bill, pay)::
 
     POST /oauth/token                  grant_type=client_credentials&client_id=…&client_secret=…
     GET  /v1/{accounts,bills,pay-details,guarantees}?limit=…&cursor=…&updatedAfter=…

@@ -7,7 +7,7 @@ operations list records changed after a keyset position ``(updatedAfter, lastKey
 record. A keyset (not page numbers) because records move when they change: with page numbers an
 account updated mid-read shifts every later record one place back, and one would be skipped.
 
-Streams and what they become (field names: DOMAIN.md, "Field names seen in real upstream interfaces"):
+Streams and what they become (field names: docs/domain.md, "Field names of the upstream interfaces"):
 
 =============  ===================  ============  =================================================
 stream         operation            key           canonical record

@@ -146,7 +146,7 @@ class _Bank:
         y, m = map(int, p["pay_month"].split("-"))  # not paid yet: the wage sheet arrived early next month
         return dt.datetime(y + m // 12, m % 12 + 1, 5, 9, 0, tzinfo=CST)
 
-    # -- record shapes (DOMAIN.md "Field names seen in real upstream interfaces": bank 专户) --
+    # -- record shapes (docs/domain.md "Field names of the upstream interfaces": bank 专户) --
 
     def account(self, a: dict[str, Any], *, when: dt.datetime, balance: Decimal | None = None) -> Record:
         ent = self.w.enterprise_by_id(a["enterprise_id"])

@@ -4,7 +4,7 @@ The platform shares the work orders dispatched to 人社 over JSON REST, signed 
 HMAC-SHA256 signature of timestamp + nonce (see ``sign_headers``), and reads incrementally by
 (``updateTime``, ``orderNum``). Only wage orders (``questionCode`` 0801xx, 劳动保障-拖欠工资) are
 clues; the others are archived and skipped. ``oldOrderNum`` — the platform's own link from a repeat
-caller's order to the earlier one (DOMAIN.md) — is passed on so the pool joins them (rule ``linked``).
+caller's order to the earlier one (docs/domain.md) — is passed on so the pool joins them (rule ``linked``).
 Closing a clue writes the 办理结果 back, and the 回访 once the call-back is done.
 """
 

@@ -13,7 +13,7 @@ Signature (a scheme common to 12345 platforms): headers ``X-App-Key``, ``X-Times
 signature → 401; a timestamp more than 5 minutes off (wall clock) → 401 ``SIGN_EXPIRED``; a nonce
 seen before → 401 ``NONCE_REUSED``.
 
-Orders carry the DOMAIN.md 12345 fields as the world holds them, plus what this platform adds:
+Orders carry the docs/domain.md 12345 fields as the world holds them, plus what this platform adds:
 ``updateTime`` (the order's last change), ``reflectObject`` (被反映对象), ``regionCode`` (the county
 the order was dispatched to) and ``projectName`` — derived from the world's enterprises, projects and
 regions. A few non-wage orders (questionCode other than 0801xx) are mixed in, as the platform's feed

@@ -4,7 +4,7 @@ JSON REST with a bearer token from ``POST /auth/token`` (account + password); th
 an expired one is answered 401 ``TOKEN_EXPIRED`` → ``TokenExpired``: the hub retries and the client
 signs in again. Clues are read incrementally by (``updateTime``, ``clueId``) and carry the
 complainant (name, ID number, phone, bank card), the employer, the arrears period, amount, headcount,
-sector and the region where the arrears happened (DOMAIN.md).
+sector and the region where the arrears happened (docs/domain.md).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ class NationalPlatformConnector(Connector[NationalPlatformConfig]):
             amount=_decimal(record.get("arrearsAmount"), "arrearsAmount"), headcount=headcount,
             arrears_from=_date(record.get("arrearsStartDate"), "arrearsStartDate"),
             arrears_to=_date(record.get("arrearsEndDate"), "arrearsEndDate"),
-            # DOMAIN.md: sector 工程建设 / 非工程
+            # docs/domain.md: sector 工程建设 / 非工程
             sector="非工程" if _text(record.get("industry")) == "非工程" else "工程建设",
         )]
 

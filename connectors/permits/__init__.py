@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 #: Permit-system wording → the hub's enterprise kinds and project states.
 CORP_KINDS = {"建设单位": "builder", "施工总承包": "general_contractor"}
 STATUSES = {"在建": "in_progress", "停工": "stopped", "竣工": "completed"}
-SECTORS = frozenset({"住建", "交通", "水利"})  # 行业主管部门 (DOMAIN.md)
+SECTORS = frozenset({"住建", "交通", "水利"})  # 行业主管部门 (docs/domain.md)
 #: 401 codes after which a new token may help.
 TOKEN_CODES = frozenset({"TOKEN_EXPIRED", "INVALID_TOKEN"})
 

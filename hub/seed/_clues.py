@@ -43,7 +43,7 @@ SOURCE_PREFIX = {
 }
 WITH_ID = {"national_platform", "walk_in", "petition", "online"}  # channels that collect the complainant's ID
 MONTH_FACTOR = {1: 1.6, 2: 1.3, 11: 1.15, 12: 1.45, 6: 0.9, 7: 0.8, 8: 0.8}  # arrears peak before 春节
-#: 12345 closure target for wage clues (DOMAIN.md: one city's target is closure in 15 working days).
+#: 12345 closure target for wage clues (docs/domain.md: one city's target is closure in 15 working days).
 DEADLINE_WORKING_DAYS = 15
 
 
@@ -187,7 +187,7 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         status = "received"
     headcount, amount = s["headcount"], Decimal(str(s["amount"])).quantize(Decimal("0.01"))
     open_ = status in ("received", "dispatched", "in_progress", "returned")  # hub.workflow.OPEN_STATES
-    # Supervision colour (DOMAIN.md, proposal): red = group case (≥10), ≥ ¥500,000, 舆情, or still overdue
+    # Supervision colour (docs/domain.md, proposal): red = group case (≥10), ≥ ¥500,000, 舆情, or still overdue
     # after 催办; yellow = overdue; blue = due within 1 working day.
     severe = headcount >= 10 or amount >= 500000 or s["public_opinion"]
     overdue = working_days_between(deadline, T)
@@ -340,7 +340,7 @@ def _payload(w: World, r: random.Random, ch: str, *, sid: str, t: dt.datetime, s
              phone: str, reported: str, text: str, deadline: dt.date, times: dict[str, dt.datetime], status: str,
              satisfaction: str | None, county: str, old: str, start: dt.date, end: dt.date, amount: Decimal,
              proj: Proj | None) -> dict[str, Any]:
-    """The record as the channel's upstream system sends it (DOMAIN.md, "Field names ...")."""
+    """The record as the channel's upstream system sends it (docs/domain.md, "Field names of the upstream interfaces")."""
     closed, back = times.get("closed"), times.get("called_back")
     if ch == "hotline12345":
         return {

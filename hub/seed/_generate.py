@@ -30,7 +30,7 @@ Row = dict[str, Any]
 #: Payload fields holding personal data: stored encrypted in the raw archive as ``{"$enc": token}``;
 #: ``payload_hash`` is taken over the payload as the upstream sent it (plaintext), so it is stable.
 SENSITIVE_PAYLOAD_FIELDS = ("complainantIdNumber", "complainantBankCard", "idNumber")
-#: 12345 work order fields (DOMAIN.md, "Field names seen in real upstream interfaces").
+#: 12345 work order fields (docs/domain.md, "Field names of the upstream interfaces").
 HOTLINE_FIELDS = (
     "orderNum", "callTime", "callerName", "callerPhone", "sourceType", "reflectName", "questionCode", "majorContent",
     "organizationName", "handleDays", "deadlineDate", "dispatchTime", "completeTime", "isSupervise", "isTimeout",
@@ -370,7 +370,7 @@ def warn(w: World, rule: str, level: str, subject: tuple[str, int], proj: Proj |
     if resolved is not None and resolved > w.now:
         resolved = None  # still open now
     key = (rule, subject[0], subject[1], period)
-    if key in w.warned:  # once per (rule, object, period) — DOMAIN.md "Warnings"
+    if key in w.warned:  # once per (rule, object, period) — docs/domain.md "Warnings"
         return None
     w.warned.add(key)
     row = {
