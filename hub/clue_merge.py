@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from hub import models as m
 from hub import workflow
 from hub.access import audit
-from hub.errors import IllegalTransition, InvalidInput
+from hub.errors import Forbidden, IllegalTransition, InvalidInput
 from hub.models import utcnow
 from hub.workdays import add_working_days, local_date
 
@@ -106,8 +106,7 @@ def split(session: Session, *, clue: m.Clue, channel_record_ids: Sequence[int], 
     out: list[m.Clue] = []
     for origin_id, moved in groups.items():
         if origin_id is not None:
-            restored = session.get(m.Clue, origin_id)
-            assert restored is not None  # a foreign key
+            restored = _origin(session, origin_id, moved, principal=principal)
             out.append(_restore(session, restored, moved, principal=principal, reason=reason, from_clue=clue))
         else:
             out.append(_new_from(session, clue, moved, principal=principal, reason=reason))
@@ -120,6 +119,23 @@ def split(session: Session, *, clue: m.Clue, channel_record_ids: Sequence[int], 
           region_code=clue.region_code, detail=detail)
     session.flush()
     return out
+
+
+def _origin(session: Session, origin_id: int, moved: list[m.ChannelRecord], *, principal: Principal) -> m.Clue:
+    """The clue records were merged in from, locked; ``Forbidden`` when the principal may not act on it.
+
+    Splitting them off restores that clue (it comes back to its state), so the principal must be able
+    to work it: a county that received a record merged in from another county's clue cannot.
+    """
+    restored = session.execute(workflow.for_action(session, select(m.Clue).where(m.Clue.id == origin_id))).scalar_one_or_none()
+    if restored is None or not principal.covers(restored.handling_region_code):
+        names = ", ".join(f"{r.id} ({m.CHANNELS.get(r.channel, r.channel)} {r.source_id})" for r in moved)
+        raise Forbidden(
+            f"channel record {names} was merged in from a clue outside your jurisdiction {principal.region_code}: "
+            f"splitting it off would restore that clue",
+            suggestion="ask the level that covers both clues (the one that merged them) to split it", value=[r.id for r in moved],
+        )
+    return restored
 
 
 def _restore(session: Session, restored: m.Clue, moved: list[m.ChannelRecord], *, principal: Principal, reason: str,
