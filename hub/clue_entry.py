@@ -40,8 +40,9 @@ LATEST_ARREARS_AHEAD = dt.timedelta(days=366)
 MAX_CONTENT_CHARS = 10_000
 #: Workers concerned: at least one; more than this is a typing error, not a case.
 MAX_HEADCOUNT = 100_000
-#: ``Money`` is Numeric(16, 2): 14 digits before the point.
-MAX_AMOUNT = Decimal("99999999999999.99")
+#: ``Money`` is Numeric(16, 2), but SQLite keeps a Numeric as a REAL, exact to 15 significant digits:
+#: 13 before the point and the fen keep every amount exact on both databases (¥10 trillion is no clue).
+MAX_AMOUNT = Decimal("9999999999999.99")
 #: Personal identifiers: an error names the field and the reason, never the value typed.
 PERSONAL_FIELDS = frozenset({"complainantPhone", "complainantIdNumber"})
 

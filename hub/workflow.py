@@ -227,15 +227,16 @@ def conflict(session: Session) -> Conflict:
         return Conflict("another action changed the same data at the same time: nothing was done; reload and try again")
     now = {row.id: row for row in session.execute(
         select(m.Clue.id, m.Clue.status, m.Clue.version).where(m.Clue.id.in_(list(read))).order_by(m.Clue.id))}
-    changed = [i for i in read if i not in now or now[i].version != read[i][1]] or list(read)
+    moved = [i for i in read if i not in now or now[i].version != read[i][1]]
+    # None moved: PostgreSQL chose this transaction as the victim of a deadlock while the other still runs.
+    changed, what = (moved, "was changed by another action") if moved else (list(read), "was being changed by another action")
     parts = []
     for i in changed:
         no = read[i][0]
         if i not in now:
-            parts.append(f"clue {no} was changed by another action: it is no longer in your jurisdiction")
+            parts.append(f"clue {no} {what}: it is no longer in your jurisdiction")
         else:
-            parts.append(f"clue {no} was changed by another action: it is now {now[i].status} "
-                         f"({m.CLUE_STATUSES.get(now[i].status, now[i].status)})")
+            parts.append(f"clue {no} {what}: it is now {now[i].status} ({m.CLUE_STATUSES.get(now[i].status, now[i].status)})")
     first = changed[0]
     return Conflict("; ".join(parts) + "; reload it and try again", clueNo=read[first][0],
                     state=now[first].status if first in now else None,
@@ -432,7 +433,8 @@ def close(session: Session, *, clue: m.Clue, principal: Principal, conclusion: s
     clue.status, clue.conclusion, clue.closed_at = "closed", conclusion, utcnow()
     clue.recovered_amount, clue.workers_paid = recovered_amount, workers_paid
     _refresh_colour(clue)
-    queued = queue_writebacks(session, clue)
+    with session.no_autoflush:  # one write of the clue per action: one version step
+        queued = queue_writebacks(session, clue)
     record(session, clue, action="close", actor=principal.name, from_status=before, from_region=clue.handling_region_code,
            note=conclusion, extra={"recoveredAmount": None if recovered_amount is None else str(recovered_amount),
                                    "workersPaid": workers_paid, "writebacks": queued})
@@ -449,7 +451,8 @@ def record_callback(session: Session, *, clue: m.Clue, principal: Principal, sat
                            value=satisfaction)
     before = check(clue, "record_callback", principal)
     clue.status, clue.satisfaction = "called_back", satisfaction
-    queued = queue_writebacks(session, clue)
+    with session.no_autoflush:  # one write of the clue per action: one version step
+        queued = queue_writebacks(session, clue)
     record(session, clue, action="record_callback", actor=principal.name, from_status=before,
            from_region=clue.handling_region_code, note=note_text(note, "note", required=False),
            extra={"satisfaction": satisfaction, "writebacks": queued})
