@@ -161,6 +161,10 @@ def record(session: Session, clue: m.Clue, *, action: str, actor: str, from_stat
     return step
 
 
+#: ``session.info`` key: {clue id: (clue number, version read)} of the clues the current action read.
+_READ = "hub.workflow.clues_read"
+
+
 def for_action(session: Session, stmt: Any) -> Any:
     """``stmt`` reading fresh rows, locked on PostgreSQL (the version check guards SQLite)."""
     stmt = stmt.execution_options(populate_existing=True)
@@ -175,8 +179,6 @@ def _remember(session: Session, clue: m.Clue) -> None:
     """Note the version this transaction read, so that a lost race can say which clue moved."""
     session.info.setdefault(_READ, {})[clue.id] = (clue.clue_no, clue.version)
 
-
-_READ = "hub.workflow.clues_read"
 
 
 def get_clue(session: Session, *, clue_no: str | None = None, clue_id: int | None = None) -> m.Clue:
