@@ -103,11 +103,12 @@ def split(session: Session, *, clue: m.Clue, channel_record_ids: Sequence[int], 
         r = by_id[i]
         origin = r.origin_clue_id if r.origin_clue_id not in (None, clue.id) else None
         groups.setdefault(origin, []).append(r)
+    # Every clue to restore is checked and locked before anything is written (ascending ids, like merges).
+    origins = {oid: _origin(session, oid, groups[oid], principal=principal) for oid in sorted(k for k in groups if k)}
     out: list[m.Clue] = []
     for origin_id, moved in groups.items():
         if origin_id is not None:
-            restored = _origin(session, origin_id, moved, principal=principal)
-            out.append(_restore(session, restored, moved, principal=principal, reason=reason, from_clue=clue))
+            out.append(_restore(session, origins[origin_id], moved, principal=principal, reason=reason, from_clue=clue))
         else:
             out.append(_new_from(session, clue, moved, principal=principal, reason=reason))
     detail = {"clue": clue.clue_no, "into": [c.clue_no for c in out], "reason": reason,
