@@ -1,8 +1,9 @@
 """Clue mutations: the lifecycle (accept … recordCallback), merge and split, manual entry.
 
 Each resolver looks the clue up within the principal's jurisdiction, delegates to a hub service
-(hub.workflow, hub.clue_merge, hub.cluepool) in the request's session and commits; the services write
-the CaseAction, the Event and the audit row in that same transaction. Errors carry stable codes:
+(hub.workflow, hub.clue_merge, hub.cluepool, hub.clue_entry) in the request's session and commits
+through hub.workflow.run_action; the services write the CaseAction, the Event and the audit row in
+that same transaction. Errors carry stable codes:
 ILLEGAL_TRANSITION (the message names the state), FORBIDDEN (role or jurisdiction), NOT_FOUND,
 BAD_USER_INPUT / INVALID_IDENTIFIER (field and value), CONFLICT (another action changed the clue
 first: the message names its state now; nothing was done), DUPLICATE_SOURCE (createClue with a
