@@ -9,6 +9,7 @@ HubError
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
  ├── Conflict              another action changed it first (a lost race)  CONFLICT
+ │    └── DuplicateSource   (hub.clue_entry) a register number entered twice  DUPLICATE_SOURCE
  └── QueryTooComplex       over a depth / page-size / cost limit  QUERY_TOO_COMPLEX
 """
 
