@@ -4,6 +4,11 @@ A principal (an API key's or a user's) has a role and a jurisdiction, a GB/T 226
 ORM SELECT issued by a session that carries a principal is limited, for every region-scoped entity
 (``hub.models.RegionScoped``), to rows whose ``region_code`` lies at or below that region. The
 filter is installed once, as a session event, so no resolver can forget it.
+
+A clue has two regions: where the arrears happened (``region_code``) and who works it now
+(``handling_region_code``, after 分办 to another county or down to a town). Both see and work it: a
+clue is visible when either lies in the jurisdiction, and so are its channel records and case
+actions (through the clue) and its events (which carry the handling region too).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
@@ -18,7 +24,10 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from hub.crypto import api_key_hash
 from hub.errors import Forbidden, NotAuthenticated
 from hub.identifiers import IdentifierError, region_prefix, validate_region_code
-from hub.models import ApiKey, AuditLog, RegionScoped, utcnow
+from hub.models import ApiKey, AuditLog, CaseAction, ChannelRecord, Clue, Event, RegionScoped, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 #: The whole country: a principal with this jurisdiction sees everything.
 NATIONAL = "000000"
@@ -67,9 +76,33 @@ def jurisdiction_bounds(region_code: str) -> tuple[str, str] | None:
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+#: Execution option for an existence check that must look past the jurisdiction (and must not
+#: reveal what it found beyond "taken"), e.g. a source record id registered in another county.
+ALL_REGIONS = "hub_all_regions"
+
+
+def jurisdiction_criterion(cls: type, lo: str, hi: str) -> ColumnElement[bool]:
+    """The rows of ``cls`` a principal with jurisdiction ``[lo, hi)`` may read.
+
+    Region-scoped rows by their ``region_code``; a clue also by its handling region; a clue's
+    channel records and case actions also when the clue is handled there; a clue's events by the
+    handling region they carry.
+    """
+    own = (cls.region_code >= lo) & (cls.region_code < hi)  # type: ignore[attr-defined]
+    if cls is Clue:
+        return own | ((Clue.handling_region_code >= lo) & (Clue.handling_region_code < hi))
+    if cls is Event:
+        return own | ((Event.handling_region_code >= lo) & (Event.handling_region_code < hi))
+    if cls in (ChannelRecord, CaseAction):
+        clues = Clue.__table__.c  # the table, not the entity: no criteria inside the criterion
+        handled_here = select(clues.id).where(clues.handling_region_code >= lo, clues.handling_region_code < hi)
+        return own | cls.clue_id.in_(handled_here)  # type: ignore[attr-defined]
+    return own
+
+
 def _limit_to_jurisdiction(state: ORMExecuteState) -> None:
     principal: Principal | None = state.session.info.get("principal")
-    if principal is None or not state.is_select:
+    if principal is None or not state.is_select or state.execution_options.get(ALL_REGIONS):
         return
     bounds = jurisdiction_bounds(principal.region_code)
     if bounds is None:
@@ -78,7 +111,7 @@ def _limit_to_jurisdiction(state: ORMExecuteState) -> None:
     state.statement = state.statement.options(
         with_loader_criteria(
             RegionScoped,
-            lambda cls: (cls.region_code >= lo) & (cls.region_code < hi),
+            lambda cls: jurisdiction_criterion(cls, lo, hi),
             include_aliases=True,
         )
     )

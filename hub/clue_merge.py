@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from hub import models as m
 from hub import workflow
 from hub.access import audit
-from hub.errors import IllegalTransition, InvalidInput
+from hub.errors import Forbidden, IllegalTransition, InvalidInput
 from hub.models import utcnow
 from hub.workdays import add_working_days, local_date
 
@@ -103,12 +103,12 @@ def split(session: Session, *, clue: m.Clue, channel_record_ids: Sequence[int], 
         r = by_id[i]
         origin = r.origin_clue_id if r.origin_clue_id not in (None, clue.id) else None
         groups.setdefault(origin, []).append(r)
+    # Every clue to restore is checked and locked before anything is written (ascending ids, like merges).
+    origins = {oid: _origin(session, oid, groups[oid], principal=principal) for oid in sorted(k for k in groups if k)}
     out: list[m.Clue] = []
     for origin_id, moved in groups.items():
         if origin_id is not None:
-            restored = session.get(m.Clue, origin_id)
-            assert restored is not None  # a foreign key
-            out.append(_restore(session, restored, moved, principal=principal, reason=reason, from_clue=clue))
+            out.append(_restore(session, origins[origin_id], moved, principal=principal, reason=reason, from_clue=clue))
         else:
             out.append(_new_from(session, clue, moved, principal=principal, reason=reason))
     detail = {"clue": clue.clue_no, "into": [c.clue_no for c in out], "reason": reason,
@@ -120,6 +120,23 @@ def split(session: Session, *, clue: m.Clue, channel_record_ids: Sequence[int], 
           region_code=clue.region_code, detail=detail)
     session.flush()
     return out
+
+
+def _origin(session: Session, origin_id: int, moved: list[m.ChannelRecord], *, principal: Principal) -> m.Clue:
+    """The clue records were merged in from, locked; ``Forbidden`` when the principal may not act on it.
+
+    Splitting them off restores that clue (it comes back to its state), so the principal must be able
+    to work it: a county that received a record merged in from another county's clue cannot.
+    """
+    restored = session.execute(workflow.for_action(session, select(m.Clue).where(m.Clue.id == origin_id))).scalar_one_or_none()
+    if restored is None or not principal.covers(restored.handling_region_code):
+        names = ", ".join(f"{r.id} ({m.CHANNELS.get(r.channel, r.channel)} {r.source_id})" for r in moved)
+        raise Forbidden(
+            f"channel record {names} was merged in from a clue outside your jurisdiction {principal.region_code}: "
+            f"splitting it off would restore that clue",
+            suggestion="ask the level that covers both clues (the one that merged them) to split it", value=[r.id for r in moved],
+        )
+    return restored
 
 
 def _restore(session: Session, restored: m.Clue, moved: list[m.ChannelRecord], *, principal: Principal, reason: str,

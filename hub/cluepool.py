@@ -75,14 +75,15 @@ class ClueIntake:
             setattr(out, result, getattr(out, result) + 1)
         return out
 
-    def intake(self, c: ClueIn, *, raw_record_id: int | None = None) -> m.ChannelRecord:
+    def intake(self, c: ClueIn, *, raw_record_id: int | None = None, new_only: bool = False) -> m.ChannelRecord:
         """One record (a manual entry, an escalated warning): its channel record, on a new or matched clue.
 
-        Raises :class:`Invalid` (field and reason) for a malformed identifier.
+        Raises :class:`Invalid` (field and reason) for a malformed identifier; with ``new_only``,
+        :class:`SourceTaken` when the record is in the pool already (a manual entry is not an update).
         """
-        return self._one(c, raw_record_id=raw_record_id)[1]
+        return self._one(c, raw_record_id=raw_record_id, new_only=new_only)[1]
 
-    def _one(self, c: ClueIn, *, raw_record_id: int | None) -> tuple[str, m.ChannelRecord]:
+    def _one(self, c: ClueIn, *, raw_record_id: int | None, new_only: bool = False) -> tuple[str, m.ChannelRecord]:
         region = _check(validate_region_code, c.region_code, "regionCode")
         phone = _check(normalise_phone, c.complainant_phone, "complainantPhone") if c.complainant_phone else None
         id_number = _check(validate_id_number, c.complainant_id_number, "complainantIdNumber") if c.complainant_id_number else None
@@ -90,6 +91,8 @@ class ClueIntake:
         existing = self.session.execute(
             select(m.ChannelRecord).where(m.ChannelRecord.channel == c.channel, m.ChannelRecord.source_id == c.source_id)
         ).scalar_one_or_none()
+        if existing is not None and new_only:
+            raise SourceTaken(f"{c.channel}:{c.source_id}")
         if existing is not None:
             changes = {"summary": c.content, "respondent_name": c.respondent_name, "complainant_name": c.complainant_name,
                        "complainant_phone": phone}
@@ -219,19 +222,28 @@ class ClueIntake:
 
 
 class Invalid(Exception):
-    """A record the pool cannot take: which field, and why (quarantined, or a BAD_USER_INPUT error)."""
+    """A record the pool cannot take: which field, and why (quarantined, or a BAD_USER_INPUT error).
 
-    def __init__(self, reason: str, field: str) -> None:
+    ``reason`` quotes the value; ``detail`` is the reason alone, for messages that must not repeat
+    a personal identifier.
+    """
+
+    def __init__(self, reason: str, field: str, detail: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.field = field
+        self.detail = detail
+
+
+class SourceTaken(Exception):
+    """The record (channel + source id) is in the pool already and the caller wanted a new one."""
 
 
 def _check(fn: Any, value: str, field: str) -> str:
     try:
         return fn(value, field=field)
     except IdentifierError as exc:
-        raise Invalid(str(exc), exc.field) from exc
+        raise Invalid(str(exc), exc.field, exc.reason) from exc
 
 
 def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, principal: Any) -> m.Clue:
@@ -247,9 +259,7 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
 
     workflow.require_actor(principal, to="escalate warnings")
     if warning.status == "escalated" and warning.clue_id is not None:
-        clue = session.get(m.Clue, warning.clue_id)
-        assert clue is not None  # a foreign key
-        return clue
+        return _warning_clue(session, warning, warning.clue_id)
     if warning.status != "active":
         raise IllegalTransition(f"cannot escalate warning {warning.rule_code}/{warning.id}: it is {warning.status}",
                                 state=warning.status, action="escalate_warning")
@@ -272,6 +282,18 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
           region_code=warning.region_code, detail={"rule": warning.rule_code, "clueId": record.clue_id,
                                                    "matchRule": record.match_rule})
     session.flush()
-    clue = session.get(m.Clue, record.clue_id)
-    assert clue is not None
+    return _warning_clue(session, warning, record.clue_id)
+
+
+def _warning_clue(session: Session, warning: m.Warning, clue_id: int) -> m.Clue:
+    """The clue a warning went into; ``Forbidden`` when it lies outside the principal's jurisdiction.
+
+    The matcher may join a warning to a clue about the same project that another region handles.
+    """
+    from hub.errors import Forbidden
+
+    clue = session.get(m.Clue, clue_id)
+    if clue is None:
+        raise Forbidden(f"warning {warning.rule_code}/{warning.id} went into a clue outside your jurisdiction",
+                        suggestion="ask the level above, which sees both, to look at it")
     return clue

@@ -8,6 +8,8 @@ HubError
  │    └── InvalidIdentifier  a malformed USCC / ID / permit …   INVALID_IDENTIFIER
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
+ ├── Conflict              another action changed it first (a lost race)  CONFLICT
+ │    └── DuplicateSource   (hub.clue_entry) a register number entered twice  DUPLICATE_SOURCE
  └── QueryTooComplex       over a depth / page-size / cost limit  QUERY_TOO_COMPLEX
 """
 
@@ -74,6 +76,15 @@ class IllegalTransition(HubError):
     """A workflow action the clue's current state does not allow (the message names the state)."""
 
     code = "ILLEGAL_TRANSITION"
+
+
+class Conflict(HubError):
+    """Another action changed the object between this one's read and its write: nothing was done.
+
+    The message names the object and its state now, so the user can reload and decide again.
+    """
+
+    code = "CONFLICT"
 
 
 class QueryTooComplex(HubError):

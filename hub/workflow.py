@@ -12,20 +12,34 @@ Side paths that keep the state: ``extend`` (延期, moves the deadline by workin
 (督办 / 挂牌督办, and 催办 which turns an overdue clue red), ``merge`` / ``split`` (hub.clue_merge).
 
 Every action writes a CaseAction (who, when, from → to, note) and an Event in the caller's
-transaction, with the clue's region code, so that pulls and subscriptions see exactly what was done.
-Services take keyword-only arguments and raise :mod:`hub.errors` with stable codes.
+transaction, with the clue's region code and its handling region, so that pulls and subscriptions
+of both see exactly what was done. Services take keyword-only arguments and raise :mod:`hub.errors`
+with stable codes.
+
+Concurrency: every action is a compare-and-set on ``clues.version`` (the ORM writes
+``UPDATE clues SET …, version = version + 1 WHERE id = :id AND version = :read``), so of two actions
+that read the same clue only one is written, on SQLite (where reading takes no lock) as on
+PostgreSQL (where :func:`get_clue` also locks the row, and :func:`get_clues` locks several in
+ascending id order, so that two merges in opposite directions cannot deadlock). :func:`run_action`
+is the boundary: it commits, and turns a lost race — a version that moved, a deadlock or a
+serialisation failure — into :class:`~hub.errors.Conflict` naming the clue and its state now, after
+rolling the loser's CaseAction and Event back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from hub import models as m
-from hub.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from hub.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from hub.identifiers import (
     IdentifierError,
     region_ancestors,
@@ -103,20 +117,36 @@ def colour_for(clue: m.Clue, *, today: dt.date) -> str | None:
     return "blue" if working_days_between(today, clue.deadline) <= 1 else None
 
 
-def clue_event(*, clue_id: int, region_code: str, type_: str, payload: dict[str, Any]) -> m.Event:
-    """An outbox Event about a clue (for callers that have its id and region, not the row)."""
-    return m.Event(type=type_, region_code=region_code, entity_type="clue", entity_id=clue_id, payload=payload,
-                   created_at=utcnow())
+def clue_event(*, clue_id: int, region_code: str, type_: str, payload: dict[str, Any],
+               handling_region_code: str | None = None) -> m.Event:
+    """An outbox Event about a clue (for callers that have its id and regions, not the row).
+
+    With ``handling_region_code`` it reaches the region working the clue as well as the one where
+    the arrears happened (hub.access limits events to a principal covering either).
+    """
+    return m.Event(type=type_, region_code=region_code, handling_region_code=handling_region_code, entity_type="clue",
+                   entity_id=clue_id, payload=payload, created_at=utcnow())
 
 
 def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) -> None:
     """Add an outbox Event about ``clue`` to the caller's transaction."""
-    session.add(clue_event(clue_id=clue.id, region_code=clue.region_code, type_=type_, payload=payload))
+    session.add(clue_event(clue_id=clue.id, region_code=clue.region_code, type_=type_, payload=payload,
+                           handling_region_code=clue.handling_region_code))
+
+
+def touch(clue: m.Clue) -> None:
+    """Make the next flush write ``clue`` (and so bump its version) even when no column changed.
+
+    A merge target or a split clue keeps its columns, but the action must still be a compare-and-set:
+    two merges of the same pair in opposite directions must not both be written.
+    """
+    flag_modified(clue, "status")
 
 
 def record(session: Session, clue: m.Clue, *, action: str, actor: str, from_status: str | None,
            from_region: str | None = None, note: str | None = None, extra: dict[str, Any] | None = None) -> m.CaseAction:
-    """The CaseAction and the Event of one step, in the caller's transaction."""
+    """The CaseAction and the Event of one step, in the caller's transaction; bumps the clue's version."""
+    touch(clue)
     step = m.CaseAction(
         clue_id=clue.id, action=action, actor=actor, from_status=from_status, to_status=clue.status,
         from_region_code=from_region, to_region_code=clue.handling_region_code, note=note, at=utcnow(),
@@ -131,17 +161,109 @@ def record(session: Session, clue: m.Clue, *, action: str, actor: str, from_stat
     return step
 
 
-def get_clue(session: Session, *, clue_no: str | None = None, clue_id: int | None = None) -> m.Clue:
-    """A clue by number or id within the session's jurisdiction; NotFound otherwise."""
-    stmt = select(m.Clue).where(m.Clue.clue_no == clue_no) if clue_no else select(m.Clue).where(m.Clue.id == clue_id)
+#: ``session.info`` key: {clue id: (clue number, version read)} of the clues the current action read.
+_READ = "hub.workflow.clues_read"
+
+
+def for_action(session: Session, stmt: Any) -> Any:
+    """``stmt`` reading fresh rows, locked on PostgreSQL (the version check guards SQLite)."""
+    stmt = stmt.execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
         # Serialise actions on one clue. NO KEY UPDATE, so that a sync adding a channel record to the
         # clue (a foreign-key share lock) does not wait on, or deadlock with, an operator's action.
         stmt = stmt.with_for_update(key_share=True)
-    clue = session.execute(stmt).scalar_one_or_none()
+    return stmt
+
+
+def _remember(session: Session, clue: m.Clue) -> None:
+    """Note the version this transaction read, so that a lost race can say which clue moved."""
+    session.info.setdefault(_READ, {})[clue.id] = (clue.clue_no, clue.version)
+
+
+
+def get_clue(session: Session, *, clue_no: str | None = None, clue_id: int | None = None) -> m.Clue:
+    """A clue by number or id within the session's jurisdiction, locked for an action; NotFound otherwise."""
+    stmt = select(m.Clue).where(m.Clue.clue_no == clue_no) if clue_no else select(m.Clue).where(m.Clue.id == clue_id)
+    clue = session.execute(for_action(session, stmt)).scalar_one_or_none()
     if clue is None:
         raise NotFound(f"no clue {clue_no or clue_id} in your jurisdiction", suggestion="check the clue number")
+    _remember(session, clue)
     return clue
+
+
+def get_clues(session: Session, *, clue_nos: Sequence[str]) -> list[m.Clue]:
+    """Several clues by number (in the order given), locked in ascending id order; NotFound for a missing one.
+
+    One order for every transaction that locks two clues (a merge either way round), so that two of
+    them wait for each other instead of deadlocking.
+    """
+    stmt = select(m.Clue).where(m.Clue.clue_no.in_(list(clue_nos))).order_by(m.Clue.id)
+    found = {c.clue_no: c for c in session.execute(for_action(session, stmt)).scalars()}
+    for no in clue_nos:
+        if no not in found:
+            raise NotFound(f"no clue {no} in your jurisdiction", suggestion="check the clue number")
+        _remember(session, found[no])
+    return [found[no] for no in clue_nos]
+
+
+#: PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race.
+LOST_RACE_SQLSTATES = frozenset({"40P01", "40001"})
+T = TypeVar("T")
+
+
+def lost_race(exc: BaseException) -> bool:
+    """True for an error that means another transaction changed the same rows first."""
+    if isinstance(exc, StaleDataError):
+        return True
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return getattr(orig, "sqlstate", None) in LOST_RACE_SQLSTATES
+
+
+def conflict(session: Session) -> Conflict:
+    """The :class:`Conflict` for a lost race, naming each clue read that has changed and its state now.
+
+    Call after the rollback: it reads the clues again (within the session's jurisdiction).
+    """
+    read: dict[int, tuple[str, int]] = session.info.get(_READ) or {}
+    if not read:
+        return Conflict("another action changed the same data at the same time: nothing was done; reload and try again")
+    now = {row.id: row for row in session.execute(
+        select(m.Clue.id, m.Clue.status, m.Clue.version).where(m.Clue.id.in_(list(read))).order_by(m.Clue.id))}
+    moved = [i for i in read if i not in now or now[i].version != read[i][1]]
+    # None moved: PostgreSQL chose this transaction as the victim of a deadlock while the other still runs.
+    changed, what = (moved, "was changed by another action") if moved else (list(read), "was being changed by another action")
+    parts = []
+    for i in changed:
+        no = read[i][0]
+        if i not in now:
+            parts.append(f"clue {no} {what}: it is no longer in your jurisdiction")
+        else:
+            parts.append(f"clue {no} {what}: it is now {now[i].status} ({m.CLUE_STATUSES.get(now[i].status, now[i].status)})")
+    first = changed[0]
+    return Conflict("; ".join(parts) + "; reload it and try again", clueNo=read[first][0],
+                    state=now[first].status if first in now else None,
+                    suggestion="reload the clue, check what was done, and repeat the action if it still applies")
+
+
+def run_action(session: Session, fn: Callable[[Session], T]) -> T:
+    """Run ``fn(session)`` and commit: the boundary of one clue action.
+
+    A lost race (the compare-and-set on a clue's version matched no row, or PostgreSQL chose this
+    transaction as a deadlock or serialisation victim) rolls everything back — the CaseAction and
+    the Event included — and raises :class:`Conflict`; any other error is re-raised after the rollback.
+    """
+    session.info[_READ] = {}
+    try:
+        result = fn(session)
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        if lost_race(exc):
+            error = conflict(session)
+            session.rollback()
+            raise error from exc
+        raise
+    return result
 
 
 #: Roles that work clues (viewers and regional systems read only).
@@ -313,7 +435,8 @@ def close(session: Session, *, clue: m.Clue, principal: Principal, conclusion: s
     clue.status, clue.conclusion, clue.closed_at = "closed", conclusion, utcnow()
     clue.recovered_amount, clue.workers_paid = recovered_amount, workers_paid
     _refresh_colour(clue)
-    queued = queue_writebacks(session, clue)
+    with session.no_autoflush:  # one write of the clue per action: one version step
+        queued = queue_writebacks(session, clue)
     record(session, clue, action="close", actor=principal.name, from_status=before, from_region=clue.handling_region_code,
            note=conclusion, extra={"recoveredAmount": None if recovered_amount is None else str(recovered_amount),
                                    "workersPaid": workers_paid, "writebacks": queued})
@@ -330,7 +453,8 @@ def record_callback(session: Session, *, clue: m.Clue, principal: Principal, sat
                            value=satisfaction)
     before = check(clue, "record_callback", principal)
     clue.status, clue.satisfaction = "called_back", satisfaction
-    queued = queue_writebacks(session, clue)
+    with session.no_autoflush:  # one write of the clue per action: one version step
+        queued = queue_writebacks(session, clue)
     record(session, clue, action="record_callback", actor=principal.name, from_status=before,
            from_region=clue.handling_region_code, note=note_text(note, "note", required=False),
            extra={"satisfaction": satisfaction, "writebacks": queued})
@@ -361,20 +485,23 @@ def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int
     last_id = 0
     while True:
         rows = session.execute(
-            select(c.id, c.clue_no, c.region_code, c.colour, computed.label("computed"))
+            select(c.id, c.clue_no, c.region_code, c.handling_region_code, c.colour, computed.label("computed"))
             .where(c.id > last_id, c.colour.is_distinct_from(computed))
             .order_by(c.id).limit(batch)
         ).all()
         if not rows:
             return changed
-        for clue_id, clue_no, region, old, new in rows:
-            # Conditional on the colour read, so that two sweepers never both report one change.
+        for clue_id, clue_no, region, handling, old, new in rows:
+            # Conditional on the colour read, so that two sweepers never both report one change; the
+            # version moves too, so that an action that read the old colour loses (CONFLICT) rather
+            # than writing it back.
             done = session.execute(m.Clue.__table__.update().where(
-                m.Clue.id == clue_id, m.Clue.colour.is_not_distinct_from(old)).values(colour=new))
+                m.Clue.id == clue_id, m.Clue.colour.is_not_distinct_from(old)).values(colour=new, version=m.Clue.version + 1))
             if done.rowcount != 1:
                 continue
             changed += 1
-            session.add(clue_event(clue_id=clue_id, region_code=region, type_="clue.colour_changed",
+            session.add(clue_event(clue_id=clue_id, region_code=region, handling_region_code=handling,
+                                   type_="clue.colour_changed",
                                    payload={"clueNo": clue_no, "from": old, "to": new, "on": str(today)}))
         last_id = rows[-1][0]
         session.flush()

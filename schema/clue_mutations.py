@@ -1,10 +1,13 @@
 """Clue mutations: the lifecycle (accept … recordCallback), merge and split, manual entry.
 
 Each resolver looks the clue up within the principal's jurisdiction, delegates to a hub service
-(hub.workflow, hub.clue_merge, hub.cluepool) in the request's session and commits; the services write
-the CaseAction, the Event and the audit row in that same transaction. Errors carry stable codes:
+(hub.workflow, hub.clue_merge, hub.cluepool, hub.clue_entry) in the request's session and commits
+through hub.workflow.run_action; the services write the CaseAction, the Event and the audit row in
+that same transaction. Errors carry stable codes:
 ILLEGAL_TRANSITION (the message names the state), FORBIDDEN (role or jurisdiction), NOT_FOUND,
-BAD_USER_INPUT / INVALID_IDENTIFIER (field and value).
+BAD_USER_INPUT / INVALID_IDENTIFIER (field and value), CONFLICT (another action changed the clue
+first: the message names its state now; nothing was done), DUPLICATE_SOURCE (createClue with a
+register number already in the pool).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from strawberry.types import Info
 
 from hub import clue_merge, workflow
 from hub import models as m
-from hub.errors import InvalidIdentifier, InvalidInput
 from schema.filters import db_id
 from schema.types.cases import Channel, Clue, SupervisionLevel
 
@@ -48,8 +50,10 @@ class ManualClueInput:
     respondent_address: str | None = None
     project_code: str | None = None
     project_name: str | None = None
-    amount: Decimal | None = None
-    headcount: int | None = None
+    amount: Decimal | None = strawberry.field(default=None, description="Amount in arrears (yuan, at most 2 decimals).")
+    headcount: int | None = strawberry.field(default=None, description="Workers concerned (at least 1).")
+    arrears_from: dt.date | None = strawberry.field(default=None, description="First month (day) unpaid.")
+    arrears_to: dt.date | None = strawberry.field(default=None, description="Last month (day) unpaid.")
     public_opinion: bool = False
 
 
@@ -58,11 +62,13 @@ def _actor(info: Info):  # type: ignore[no-untyped-def]
 
 
 async def _run(info: Info, fn: Callable[[Any], Any]) -> Any:
-    """Run the synchronous service ``fn(session)`` in the request's session and commit (roll back on error)."""
+    """Run the synchronous service ``fn(session)`` in the request's session and commit (roll back on error).
+
+    Through :func:`hub.workflow.run_action`: a lost race answers CONFLICT, never INTERNAL.
+    """
     session = info.context.session
     try:
-        result = await session.run_sync(fn)
-        await session.commit()
+        result = await session.run_sync(lambda s: workflow.run_action(s, fn))
     except BaseException:
         await session.rollback()
         raise
@@ -133,11 +139,16 @@ class ClueMutations:
     @strawberry.mutation(description="合并: the source clue is the same matter; its channel records join the target "
                                      "(audited; undo with splitClue).")
     async def merge_clues(self, info: Info, target_clue_no: str, source_clue_no: str, reason: str) -> Clue:
-        def run(s, target, p):  # type: ignore[no-untyped-def]
-            source = workflow.get_clue(s, clue_no=source_clue_no)
-            return clue_merge.merge(s, target=target, source=source, principal=p, reason=reason)
+        principal = _actor(info)
 
-        return await _act(info, target_clue_no, run)
+        def run(s):  # type: ignore[no-untyped-def]
+            # Both locked in ascending id order: opposite merges wait for each other, never deadlock.
+            target, source = workflow.get_clues(s, clue_nos=[target_clue_no, source_clue_no])
+            return clue_merge.merge(s, target=target, source=source, principal=principal, reason=reason)
+
+        result = await _run(info, run)
+        _kick_writebacks()
+        return result
 
     @strawberry.mutation(description="拆分: move channel records off a clue — back to the clue they were merged from, "
                                      "or into one new clue (audited). Returns the clues they now belong to.")
@@ -167,44 +178,22 @@ class ClueMutations:
 
         return await _run(info, run)
 
-    @strawberry.mutation(description="Enter a clue by hand; the matcher joins it to an existing clue or starts a new one.")
+    @strawberry.mutation(description="Enter a clue by hand; the matcher joins it to an existing clue or starts a new one. "
+                                     "A register number (channel + sourceId) is entered once (DUPLICATE_SOURCE).")
     async def create_clue(self, info: Info, input: ManualClueInput) -> Clue:
-        from connectors.base import ClueIn
-        from hub.cluepool import ClueIntake, Invalid
-        from hub.errors import Forbidden
+        from hub.clue_entry import ManualEntry, enter_clue
 
         principal = _actor(info)
-        workflow.require_actor(principal, to="enter clues")
-        if not principal.covers(input.region_code):
-            raise Forbidden(f"regionCode {input.region_code} is outside your jurisdiction {principal.region_code}")
-        for field, value in (("title", input.title), ("content", input.content), ("respondentName", input.respondent_name),
-                             ("sourceId", input.source_id)):
-            if not value.strip():
-                raise InvalidInput(f"{field} is required", field=field)
-        received = input.received_at or m.utcnow()
-        if received.tzinfo is None:  # a local time without offset: China Standard Time
-            from hub.workdays import CST
-
-            received = received.replace(tzinfo=CST)
-        clue_in = ClueIn(
-            channel=input.channel.value, source_id=input.source_id.strip(), received_at=received,
-            title=input.title.strip(), content=input.content.strip(), region_code=input.region_code,
-            respondent_name=input.respondent_name.strip(), complainant_name=input.complainant_name,
-            complainant_phone=input.complainant_phone, complainant_id_number=input.complainant_id_number,
-            respondent_uscc=input.respondent_uscc, respondent_address=input.respondent_address,
-            project_code=input.project_code, project_name=input.project_name, amount=input.amount,
-            headcount=input.headcount, public_opinion=input.public_opinion,
-            sector="工程建设" if input.project_code or input.project_name else "非工程",
+        entry = ManualEntry(
+            channel=input.channel.value, source_id=input.source_id, region_code=input.region_code, title=input.title,
+            content=input.content, respondent_name=input.respondent_name, received_at=input.received_at,
+            complainant_name=input.complainant_name, complainant_phone=input.complainant_phone,
+            complainant_id_number=input.complainant_id_number, respondent_uscc=input.respondent_uscc,
+            respondent_address=input.respondent_address, project_code=input.project_code, project_name=input.project_name,
+            amount=input.amount, headcount=input.headcount, arrears_from=input.arrears_from, arrears_to=input.arrears_to,
+            public_opinion=input.public_opinion,
         )
         ctx = info.context
-
-        def run(s):  # type: ignore[no-untyped-def]
-            try:
-                record = ClueIntake(s, cipher=ctx.cipher, actor=principal.name).intake(clue_in)
-            except Invalid as exc:
-                raise InvalidIdentifier(exc.reason, field=exc.field) from exc
-            return s.get(m.Clue, record.clue_id)
-
-        clue = await _run(info, run)
+        clue = await _run(info, lambda s: enter_clue(s, entry=entry, principal=principal, cipher=ctx.cipher, now=m.utcnow()))
         _kick_writebacks()
         return clue

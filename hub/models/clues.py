@@ -47,6 +47,9 @@ class Clue(IdMixin, RegionScoped, Base):
     """One wage-arrears matter, however many channels it arrived through.
 
     ``region_code`` is where the arrears happened; ``handling_region_code`` is who works it now.
+    ``version`` counts the changes: every action is a compare-and-set on it (``UPDATE … WHERE
+    version = :read``), so that of two actions on what each read as the same clue only one wins,
+    whatever the database (SQLite takes no lock when reading).
     """
 
     __tablename__ = "clues"
@@ -91,6 +94,10 @@ class Clue(IdMixin, RegionScoped, Base):
     extended_days: Mapped[int] = mapped_column(default=0, server_default="0")  # working days granted by 延期
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clues.id"))
     created_at: Mapped[dt.datetime] = created_at_column()
+    #: Bumped by every change (the ORM adds ``version = version + 1 … WHERE version = :read``).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ChannelRecord(IdMixin, RegionScoped, Base):

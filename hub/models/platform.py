@@ -87,7 +87,8 @@ class Event(RegionScoped, Base):
     """The transactional outbox: every change a subscriber could care about, in commit order."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_region_id", "region_code", "id"),)
+    __table_args__ = (Index("ix_events_region_id", "region_code", "id"),
+                      Index("ix_events_handling_region_id", "handling_region_code", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(40), index=True)
@@ -95,6 +96,8 @@ class Event(RegionScoped, Base):
     entity_id: Mapped[int]
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = created_at_column()
+    #: A clue event's handling region (分办 across regions): it reaches that region as well as ``region_code``.
+    handling_region_code: Mapped[str | None] = mapped_column(String(12))
 
 
 class User(IdMixin, Base):

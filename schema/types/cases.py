@@ -141,6 +141,8 @@ class Clue(Node):
     urged_count: int = strawberry.field(description="催办 so far.")
     extended_days: int = strawberry.field(description="Working days of 延期 granted so far.")
     region_code: str = strawberry.field(description="Where the arrears happened.")
+    version: int = strawberry.field(description="Counts the changes to the clue: an action that loses a race with "
+                                                "another answers CONFLICT; reload to see the new version.")
 
     @strawberry.field
     def status(self) -> ClueStatus:
