@@ -406,7 +406,6 @@ def deliver_due(
                     progress(done)
                 if done.status != "acknowledged" or (batch.formed_now and batch.event_count < batch_size):
                     break  # failing, or caught up
-                ignore_schedule = False  # the next batch of a retried endpoint is an ordinary one
     finally:
         if own_client:
             http.close()

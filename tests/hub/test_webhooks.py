@@ -263,6 +263,45 @@ def test_a_retry_ignores_the_back_off_and_a_new_event_does_not_change_a_pending_
     assert endpoint(db, endpoint_id).cursor == later[0]
 
 
+def test_a_retry_sends_to_every_failing_endpoint_now(db) -> None:  # type: ignore[no-untyped-def]
+    add_events(db, ("clue.created", "370811"))
+    first_id, first_secret = register(db, types=["*"])
+    second_id, second_secret = register(db, types=["*"], url="https://yanzhou.example/hooks")
+    receivers = {first_id: WebhookReceiver(first_secret), second_id: WebhookReceiver(second_secret)}
+    for r in receivers.values():
+        r.fail_next(500)
+
+    def route(request: httpx.Request) -> httpx.Response:
+        receiver = receivers[first_id if request.url.host == "jining.example" else second_id]
+        return receiver.transport().handle_request(request)
+
+    clock = Clock()
+    with httpx.Client(transport=httpx.MockTransport(route)) as client:
+        failed = webhooks.deliver_due(db.engine, cipher=CIPHER, client=client, clock=clock)
+        retried = webhooks.deliver_due(db.engine, cipher=CIPHER, client=client, clock=clock, ignore_schedule=True)
+    assert [(a.endpoint_id, a.status) for a in failed.attempts] == [(first_id, "failing"), (second_id, "failing")]
+    assert [(a.endpoint_id, a.status) for a in retried.attempts] == [(first_id, "acknowledged"), (second_id, "acknowledged")]
+
+
+def test_the_timeout_is_applied_to_a_receiver_over_http(db) -> None:  # type: ignore[no-untyped-def]
+    from tests.connectors.conftest import serve_asgi
+
+    add_events(db, ("clue.created", "370811"))
+    with session_scope(db.engine) as session:
+        row, secret = webhooks.create_endpoint(session, principal=SYSTEM, cipher=CIPHER, url="http://127.0.0.1/",
+                                               event_types=["*"], region_code="370800", from_beginning=True,
+                                               allow_local_http=True)
+        endpoint_id = row.id
+    receiver = WebhookReceiver(secret, hang_seconds=1.0)
+    receiver.fail_next("timeout")
+    with serve_asgi(receiver.app) as base:
+        with session_scope(db.engine) as session:
+            webhooks.update_endpoint(session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, endpoint_id),
+                                     url=f"{base}/hooks", allow_local_http=True)
+        [attempt] = webhooks.deliver_due(db.engine, cipher=CIPHER, clock=Clock(), timeout=0.2).attempts
+    assert (attempt.status, attempt.status_code, attempt.error) == ("failing", None, "no answer within 0.2 s")
+
+
 def test_a_claimed_endpoint_is_not_delivered_by_another_worker_until_its_lease_runs_out(db) -> None:  # type: ignore[no-untyped-def]
     from hub.db import session_factory
 
@@ -399,9 +438,10 @@ def test_the_deliver_webhooks_actor_posts_over_http_on_the_in_process_broker(db,
     from hub.settings import get_settings
     from tests.connectors.conftest import serve_asgi
 
-    ids = add_events(db, ("clue.created", "370811"))
+    ids = add_events(db, ("clue.created", "370811"), ("clue.close", "370811"))
     monkeypatch.setenv("HUB_DATABASE_URL", db.url)
     monkeypatch.setenv("HUB_SECRET_KEY", SECRET)
+    monkeypatch.setenv("HUB_WEBHOOK_BATCH_SIZE", "1")
     get_settings.cache_clear()
     try:
         with session_scope(db.engine) as session:
@@ -422,6 +462,7 @@ def test_the_deliver_webhooks_actor_posts_over_http_on_the_in_process_broker(db,
             finally:
                 worker.stop()
         assert [e["id"] for e in receiver.events()] == ids
+        assert len(receiver.acknowledged) == 2  # HUB_WEBHOOK_BATCH_SIZE=1: one POST per event
     finally:
         get_settings.cache_clear()
 
