@@ -7,7 +7,9 @@
 - ``deliver_writebacks()``: write due clue outcomes back to their channels (``hub.writeback``; sent
   by the scheduler every 30 s and by mutations that close a clue, after their commit);
 - ``sweep_clue_colours()``: keep every open clue's supervision colour current as deadlines pass
-  (``hub.workflow.sweep_colours``; sent by the scheduler every 15 minutes).
+  (``hub.workflow.sweep_colours``; sent by the scheduler every 15 minutes);
+- ``deliver_webhooks()``: POST the outbox to the regional systems' webhook endpoints (``hub.webhooks``;
+  sent by the scheduler every ``HUB_WEBHOOK_INTERVAL_SECONDS``).
 """
 
 from __future__ import annotations
@@ -154,15 +156,30 @@ def sweep_clue_colours() -> None:
         log.info("supervision colours changed: %d clues", changed)
 
 
+@dramatiq.actor(queue_name="hub", max_retries=0, time_limit=3600 * 1000)
+def deliver_webhooks() -> None:
+    """POST due webhook batches (claims make concurrent runs safe; failures wait on the endpoint's back-off)."""
+    from hub.webhooks import deliver_due
+
+    settings = get_settings()
+    report = deliver_due(_engine(), cipher=_cipher(), timeout=settings.webhook_timeout_seconds,
+                         batch_size=settings.webhook_batch_size)
+    if report.attempts:
+        log.info("webhooks delivered: %s", report.as_dict())
+
+
 class Scheduler:
     """From a thread (``hub serve``, ``hub scheduler``): sends ``schedule_due_syncs`` every ``interval``
-    seconds, ``deliver_writebacks`` every ``writeback_interval`` and ``sweep_clue_colours`` every
-    ``colour_interval`` seconds (each also at the first tick)."""
+    seconds, ``deliver_writebacks`` every ``writeback_interval``, ``sweep_clue_colours`` every
+    ``colour_interval`` and ``deliver_webhooks`` every ``webhook_interval`` seconds (default
+    ``HUB_WEBHOOK_INTERVAL_SECONDS``; each also at the first tick)."""
 
-    def __init__(self, *, interval: float = 5.0, writeback_interval: float = 30.0, colour_interval: float = 900.0) -> None:
+    def __init__(self, *, interval: float = 5.0, writeback_interval: float = 30.0, colour_interval: float = 900.0,
+                 webhook_interval: float | None = None) -> None:
         self.interval = interval
         self.writeback_interval = writeback_interval
         self.colour_interval = colour_interval
+        self.webhook_interval = get_settings().webhook_interval_seconds if webhook_interval is None else webhook_interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hub-scheduler", daemon=True)
 
@@ -175,7 +192,7 @@ class Scheduler:
 
     def _loop(self) -> None:
         # The first tick waits one interval: `hub serve` starts this before the server is listening.
-        last_writebacks = last_colours = -float("inf")
+        last_writebacks = last_colours = last_webhooks = -float("inf")
         while not self._stop.wait(self.interval):
             try:
                 schedule_due_syncs.send()
@@ -185,9 +202,13 @@ class Scheduler:
                 if time.monotonic() - last_colours >= self.colour_interval:
                     sweep_clue_colours.send()
                     last_colours = time.monotonic()
+                if time.monotonic() - last_webhooks >= self.webhook_interval:
+                    deliver_webhooks.send()
+                    last_webhooks = time.monotonic()
             except Exception:
                 log.exception("could not enqueue the scheduler tick")
 
 
 #: Every actor of the hub, for ``hub.broker.setup_broker`` to declare on its broker.
-ACTORS = [refresh_credit_levels, sync_connector, schedule_due_syncs, deliver_writebacks, sweep_clue_colours]
+ACTORS = [refresh_credit_levels, sync_connector, schedule_due_syncs, deliver_writebacks, sweep_clue_colours,
+          deliver_webhooks]

@@ -21,6 +21,7 @@ from rich.table import Table
 from starlette.routing import Mount
 
 from hub.cli_clues import app as clues_app
+from hub.cli_webhooks import app as webhooks_app
 from hub.cli_writebacks import app as writebacks_app
 from hub.demo import DemoWorld
 from hub.models import utcnow
@@ -31,6 +32,7 @@ app = typer.Typer(help="根治欠薪数据中枢 — the wage-arrears supervisio
 api_key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(writebacks_app, name="writebacks")
+app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(clues_app, name="clues")
 
 

@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     close_within_working_days: int = Field(
         default=15, ge=1, description="A clue's deadline: working days (official holiday calendar) from receipt to closure."
     )
+    webhook_allow_local_http: bool = Field(
+        default=False, description="Accept plain-http webhook endpoints on 127.0.0.1 / localhost (tests, the demo); "
+        "every other endpoint must be https://.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long a webhook POST waits for the receiver's answer."
+    )
+    webhook_batch_size: int = Field(default=100, ge=1, le=1000, description="Most events in one webhook POST.")
+    webhook_interval_seconds: float = Field(
+        default=10.0, gt=0, description="How often the scheduler sends the deliver_webhooks actor."
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
 
     def resolved_database_url(self) -> str:

@@ -14,6 +14,7 @@ from hub import models as m
 from schema.clue_mutations import ClueMutations
 from schema.filters import db_id
 from schema.types.platform import ConnectorInstance
+from schema.webhooks import WebhookMutations
 
 
 def _admin(info: Info):  # type: ignore[no-untyped-def]
@@ -58,7 +59,7 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation(ClueMutations):
+class Mutation(ClueMutations, WebhookMutations):
     @strawberry.mutation(description="Configure a new connector instance (admin).")
     async def create_connector(self, info: Info, input: CreateConnectorInput) -> ConnectorInstance:
         principal = _admin(info)

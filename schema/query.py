@@ -40,6 +40,7 @@ from schema.types.platform import (
     SyncRun,
 )
 from schema.types.registry import Enterprise, Project, Region, Worker
+from schema.webhooks import WebhookQueries
 
 
 @strawberry.enum(description="Orders for clues (keyset-paginated).")
@@ -93,7 +94,7 @@ class ConnectorKind:
 
 
 @strawberry.type
-class Query:
+class Query(WebhookQueries):
     @strawberry.field(description="Installed connector plugins (entry-point group hub.connectors).")
     def connector_kinds(self, info: Info) -> list[ConnectorKind]:
         from connectors import registry
@@ -116,7 +117,7 @@ class Query:
         model = NODE_MODELS[type_name]
         if not pk.isdigit():
             raise NotFound(f"no {type_name} with id {id!r}")
-        if model in (m.ConnectorInstance, m.SyncRun, m.Quarantine, m.ApiKey, m.AuditLog, m.RawRecord):
+        if model in (m.ConnectorInstance, m.SyncRun, m.Quarantine, m.ApiKey, m.AuditLog, m.RawRecord, m.WebhookEndpoint):
             _admin(info)
         return await info.context.loaders.by_id(model).load(int(pk))
 

@@ -32,6 +32,7 @@ from hub.models.wages import (
     PayrollRecord,
     WageAccount,
 )
+from hub.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "CHANNELS",
@@ -60,6 +61,8 @@ __all__ = [
     "User",
     "WageAccount",
     "Warning",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Worker",
     "utcnow",
 ]
