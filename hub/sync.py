@@ -13,7 +13,8 @@ A full refresh forgets its streams' bookmarks when it starts, in the transaction
 run as a full refresh. When its worker dies, whoever takes the lease over sees the abandoned full
 refresh and finishes it: streams not yet reached from the beginning, the one in progress from its
 last stored page; its own run is recorded as a full refresh too. A full refresh requested again
-starts over.
+starts over. One that fails (a fatal upstream error) leaves the streams it had not finished to be
+read from the beginning by the next run.
 """
 
 from __future__ import annotations
