@@ -13,12 +13,16 @@ actions (through the clue) and its events (which carry the handling region too).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from hub.crypto import api_key_hash
@@ -28,6 +32,11 @@ from hub.models import ApiKey, AuditLog, CaseAction, ChannelRecord, Clue, Event,
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
 
 #: The whole country: a principal with this jurisdiction sees everything.
 NATIONAL = "000000"
@@ -44,6 +53,8 @@ class Principal:
     region_code: str
     can_unmask: bool = False
     api_key_id: int | None = None
+    #: When the key was last recorded as used (``KeyUsage``), as read while authenticating.
+    key_last_used_at: dt.datetime | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -144,7 +155,76 @@ def authenticate(session: Session, key: str | None) -> Principal:
         region_code=row.region_code,
         can_unmask=row.can_unmask,
         api_key_id=row.id,
+        key_last_used_at=row.last_used_at,
     )
+
+
+class KeyUsage:
+    """Records ``ApiKey.last_used_at``, at most once per key per ``window``.
+
+    Authentication only reads: a read request must not become a write (on SQLite every write takes
+    the database's one write lock). When a key's stored time is older than ``window``, and this
+    process has not written it within ``window`` either, one short UPDATE runs in its own
+    transaction, on a thread, with the hub's synchronous engine; the request does not wait for it.
+    The UPDATE is conditional, so that several processes write it once per window between them.
+    """
+
+    def __init__(self, engine: Engine, *, window: dt.timedelta = dt.timedelta(minutes=5),
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.engine = engine
+        self.window = window
+        self.clock = clock
+        self._written: dict[int, dt.datetime] = {}
+        self._lock = threading.Lock()
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    def due(self, principal: Principal) -> dt.datetime | None:
+        """The time to record for ``principal``'s key, or ``None`` when it was recorded recently enough."""
+        key_id = principal.api_key_id
+        if key_id is None:
+            return None
+        now = self.clock()
+        stored = principal.key_last_used_at
+        if stored is not None and now - stored < self.window:
+            return None
+        with self._lock:
+            last = self._written.get(key_id)
+            if last is not None and now - last < self.window:
+                return None
+            self._written[key_id] = now
+        return now
+
+    def record(self, key_id: int, at: dt.datetime) -> bool:
+        """Write ``at`` unless another process wrote a time within the window; ``True`` when written."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= at - self.window))
+                .values(last_used_at=at)
+            )
+        return result.rowcount == 1
+
+    def touch_soon(self, principal: Principal) -> None:
+        """Record the key's use in the background when it is due (call from the event loop)."""
+        at = self.due(principal)
+        if at is None or principal.api_key_id is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._record_in_thread(principal.api_key_id, at))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _record_in_thread(self, key_id: int, at: dt.datetime) -> None:
+        try:
+            await asyncio.to_thread(self.record, key_id, at)
+        except Exception as exc:  # noqa: BLE001 - a missed lastUsedAt must not fail anything
+            log.warning("could not record the use of API key %d: %s: %s", key_id, exc.__class__.__name__, exc)
+            with self._lock:
+                self._written.pop(key_id, None)  # try again with the next request
+
+    async def settle(self) -> None:
+        """Wait for the writes started so far (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
 
 def create_api_key(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 import logging
 import time
@@ -27,11 +28,12 @@ from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import process_result
 
-from hub.access import authenticate, bind_principal
+from hub.access import KeyUsage, authenticate, bind_principal
 from hub.broker import check_broker
 from hub.crypto import Cipher
 from hub.db import async_session_factory, make_async_engine, make_engine
 from hub.errors import HubError
+from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.settings import Settings, get_settings
 from schema.build import build_schema
 from schema.context import Context
@@ -116,9 +118,11 @@ class MetricsMiddleware:
 class HubGraphQL(GraphQL):
     """strawberry's ASGI GraphQL app with the hub's context and a GraphiQL served locally."""
 
-    def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher, sync_engine: Any) -> None:
+    def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher, sync_engine: Any,
+                 key_usage: KeyUsage | None = None) -> None:
         super().__init__(build_schema(max_depth=settings.max_query_depth), graphql_ide="graphiql")
         self.settings = settings
+        self.key_usage = key_usage
         self.sessions = sessions
         self.cipher = cipher
         self.sync_engine = sync_engine
@@ -143,6 +147,8 @@ class HubGraphQL(GraphQL):
         try:
             principal = await session.run_sync(lambda s: authenticate(s, key))
             bind_principal(session.sync_session, principal)
+            if self.key_usage is not None:
+                self.key_usage.touch_soon(principal)  # ApiKey.lastUsedAt, throttled, off the request
         except HubError as exc:
             auth_error = exc
         return Context(
@@ -166,6 +172,8 @@ class HubGraphQL(GraphQL):
             try:
                 context.principal = await context.session.run_sync(lambda s: authenticate(s, key))
                 context.auth_error = None
+                if self.key_usage is not None:
+                    self.key_usage.touch_soon(context.principal)
             except HubError as exc:
                 context.auth_error = exc
         await context.session.close()  # the subscription opens its own sessions
@@ -180,7 +188,9 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     sessions = async_session_factory(engine)
     cipher = Cipher(settings.resolved_secret_key())
     sync_engine = make_engine(settings.resolved_database_url())
-    graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine)
+    key_usage = KeyUsage(sync_engine, window=dt.timedelta(seconds=settings.api_key_touch_seconds))
+    graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine,
+                             key_usage=key_usage)
     metrics = Metrics()
 
     async def healthz(_: Request) -> Response:
@@ -212,6 +222,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
         gc.collect()
         gc.freeze()
         yield
+        await key_usage.settle()
         await engine.dispose()
         sync_engine.dispose()
 
@@ -231,5 +242,10 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     app.state.sync_engine = sync_engine
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.key_usage = key_usage
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Security headers on every response (CSP on GraphiQL); /graphql/ redirects with a relative
+    # Location, never one built from the Host header.
+    app.add_middleware(SecurityHeadersMiddleware)
+    relative_slash_redirects(app.router)
     return app

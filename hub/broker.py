@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -23,14 +24,42 @@ def make_broker(url: str) -> Broker:
         broker.emit_after("process_boot")
         return broker
     if scheme in ("redis", "rediss"):
-        from dramatiq.brokers.redis import RedisBroker
-
-        return RedisBroker(url=url)
+        return _redis_broker_class()(url=url)
     if scheme in ("amqp", "amqps"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         return RabbitmqBroker(url=url)
     raise ValueError(f"unsupported HUB_BROKER_URL {url!r}: use one of {', '.join(s + '://' for s in SCHEMES)}")
+
+
+@functools.cache
+def _redis_broker_class() -> type[Broker]:
+    """dramatiq's Redis broker, giving back the delayed messages a worker forgot in a Redis restart.
+
+    A dramatiq worker holds the delayed messages it fetched (retries waiting for their back-off) in
+    memory while Redis keeps them in this process's "acks" set. On a connection error — Redis
+    restarting — the worker drops that memory and makes a new consumer; the messages stay in the acks
+    set, which Redis only requeues once this process's heartbeat stops, so a worker that stays up
+    would never run them. A delay-queue consumer is only made when the worker holds none of that
+    queue's messages in memory (at start, after a connection error or an unexpected error), so it
+    safely puts every message of this process's acks set back on the delay queue first.
+    """
+    import redis
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.errors import ConnectionClosed
+
+    class HubRedisBroker(RedisBroker):
+        def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):  # type: ignore[no-untyped-def]
+            if queue_name.endswith(".DQ"):
+                try:
+                    forgotten = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
+                    if forgotten:
+                        self.do_requeue(queue_name, *forgotten)
+                except redis.ConnectionError as exc:
+                    raise ConnectionClosed(exc) from None
+            return super().consume(queue_name, prefetch, timeout)
+
+    return HubRedisBroker
 
 
 def setup_broker(url: str) -> Broker:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,29 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How often the scheduler sends the deliver_webhooks actor."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    introspection_roles: str = Field(
+        default="admin,inspector,viewer,regional",
+        description="Comma-separated roles whose keys may introspect the GraphQL schema (`__schema`, `__type`). "
+        "Production: leave out `regional`, whose keys belong to other systems.",
+    )
+    api_key_touch_seconds: int = Field(
+        default=300, ge=1, description="An API key's lastUsedAt is written at most once per this many seconds."
+    )
+
+    @field_validator("introspection_roles")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        from hub.access import ROLES
+
+        roles = [r.strip() for r in value.split(",") if r.strip()]
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r} in HUB_INTROSPECTION_ROLES: use some of {', '.join(ROLES)}")
+        return ",".join(roles)
+
+    def introspection_role_set(self) -> frozenset[str]:
+        """The roles that may introspect the schema."""
+        return frozenset(r for r in self.introspection_roles.split(",") if r)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""

@@ -8,6 +8,13 @@ repeat changes nothing (upserts by natural key; the archive is unique per payloa
 
 Retriable upstream errors back off exponentially and resume from the last committed bookmark;
 fatal ones end the run with the upstream's message. A SyncRun row records what happened.
+
+A full refresh forgets its streams' bookmarks when it starts, in the transaction that records its
+run as a full refresh. When its worker dies, whoever takes the lease over sees the abandoned full
+refresh and finishes it: streams not yet reached from the beginning, the one in progress from its
+last stored page; its own run is recorded as a full refresh too. A full refresh requested again
+starts over. One that fails (a fatal upstream error) leaves the streams it had not finished to be
+read from the beginning by the next run.
 """
 
 from __future__ import annotations
@@ -45,6 +52,11 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 120
 #: After this many consecutive failed runs an instance is paused, with the reason shown.
 PAUSE_AFTER_FAILURES = 5
+
+
+ABANDONED = "the worker running this sync stopped (crash or kill); the next run resumed from the last stored page"
+ABANDONED_FULL_REFRESH = ("the worker running this full refresh stopped (crash or kill); the next run finished the "
+                          "full refresh from the last stored page")
 
 
 class LeaseHeld(RuntimeError):
@@ -154,24 +166,41 @@ class SyncEngine:
         with self.sessions() as session, session.begin():
             if not acquire_lease(session, instance_id, owner=self.owner, seconds=self.lease_seconds):
                 raise LeaseHeld(f"connector instance {instance_id} is being synced by another worker")
-            # A run still "running" now lost its worker (the lease had expired): say so on it.
-            session.execute(
-                update(m.SyncRun)
+            # A run still "running" now lost its worker (the lease had expired): say so on it. When it
+            # was a full refresh (or the continuation of one), this run takes the full refresh over.
+            orphans = session.execute(
+                select(m.SyncRun.id, m.SyncRun.full_refresh)
                 .where(m.SyncRun.connector_instance_id == instance_id, m.SyncRun.status == "running")
-                .values(status="abandoned", finished_at=utcnow(),
-                        error="the worker running this sync stopped (crash or kill); the next run resumed from the last stored page")
-            )
+            ).all()
+            takes_over_full_refresh = not full_refresh and any(f for _, f in orphans)
+            for orphan_id, was_full in orphans:
+                session.execute(
+                    update(m.SyncRun).where(m.SyncRun.id == orphan_id)
+                    .values(status="abandoned", finished_at=utcnow(), error=ABANDONED_FULL_REFRESH if was_full else ABANDONED)
+                )
             instance = session.get(m.ConnectorInstance, instance_id)
             if instance is None:
                 raise LookupError(f"no connector instance {instance_id}")
+            if takes_over_full_refresh:
+                log.info("%s: the previous run, a full refresh, stopped mid-way; this run finishes it", instance.name)
+                streams = None  # the interrupted refresh's streams are among all of them (their bookmarks were reset)
             run = m.SyncRun(connector_instance_id=instance_id, started_at=utcnow(), status="running",
-                            full_refresh=full_refresh, stats={})
+                            full_refresh=full_refresh or takes_over_full_refresh, stats={})
             session.add(run)
             session.flush()
             run_id, kind, name = run.id, instance.kind, instance.name
-            state = {} if full_refresh else dict(instance.state or {})
             connector = registry.get(kind)
             config = load_config(connector, instance, self.cipher)
+            state = dict(instance.state or {})
+            if full_refresh:
+                # Forget the refreshed streams' bookmarks in the same transaction that records the run
+                # as a full refresh: whoever takes over after a crash reads the streams not yet done
+                # from the beginning and the one in progress from its last stored page, so the full
+                # refresh is finished rather than silently turned into an incremental run.
+                for stream in connector.streams(config):
+                    if not streams or stream.name in streams:
+                        state.pop(stream.name, None)
+                instance.state = state
         result = SyncResult(run_id=run_id, status="running")
         started = time.perf_counter()
         try:

@@ -47,7 +47,7 @@ from sqlalchemy import delete, func, or_, select, update
 from standardwebhooks.webhooks import Webhook
 
 from hub import models as m
-from hub.access import NATIONAL, Principal, audit, jurisdiction_bounds
+from hub.access import NATIONAL, Principal, audit, jurisdiction_bounds, jurisdiction_criterion
 from hub.db import session_factory
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.identifiers import IdentifierError, mask_personal_data, validate_region_code
@@ -111,14 +111,13 @@ def event_region_condition(region_code: str) -> ColumnElement[bool] | None:
     """The condition on ``events`` for an endpoint whose jurisdiction is ``region_code`` (None: national).
 
     The one place that decides which events lie within an endpoint's jurisdiction: an event's
-    ``region_code`` at or below it (a half-open range, served by the events' region index). Widen it
-    here (e.g. to the region handling a clue) and every delivery follows.
+    ``region_code`` at or below it, or a clue event whose clue is handled there — the same rule as
+    every read (:func:`hub.access.jurisdiction_criterion`).
     """
     bounds = jurisdiction_bounds(region_code)
     if bounds is None:
         return None
-    lo, hi = bounds
-    return (m.Event.region_code >= lo) & (m.Event.region_code < hi)
+    return jurisdiction_criterion(m.Event, *bounds)
 
 
 def event_type_condition(event_types: Sequence[str]) -> ColumnElement[bool] | None:

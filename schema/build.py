@@ -15,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from hub.security import IntrospectionByRole
 from schema.extensions import HubRequest
 from schema.mutation import Mutation
 from schema.query import Query
@@ -49,6 +50,8 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             HubRequest,
+            # Introspection per role (HUB_INTROSPECTION_ROLES), decided per request: not a validation rule.
+            IntrospectionByRole,
             # Validation rules built once: extensions made per request would make new rule classes each
             # time, and the validation cache (keyed by the rules) would never hit.
             lambda: AddValidationRules(rules),

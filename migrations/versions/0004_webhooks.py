@@ -1,7 +1,7 @@
 """Webhooks: endpoints of regional systems (cursor, pending batch, back-off) and the delivery log.
 
 Revision ID: 0004
-Revises: 0002 (to be re-pointed at 0003 when the branches merge)
+Revises: 0003
 Create Date: 2026-11-30 03:51:51.369798
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0004'
-down_revision: str | None = '0002'  # TEMPORARY: re-point at '0003' when the branches merge
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from connectors.sandbox.faults import Faults
 from hub.db import make_engine
@@ -101,3 +103,93 @@ def test_sigkill_mid_sync_then_restart_gives_the_undisturbed_rows(world, empty_d
         runs = conn.execute(select(SyncRun.status).order_by(SyncRun.id)).scalars().all()
     engine.dispose()
     assert runs == ["abandoned", "succeeded"]
+
+
+class ServedKeys:
+    """ASGI wrapper around the permit sandbox: the keys of the records its listings served, per stream."""
+
+    KEYS = {"enterprises": "corpCode", "projects": "projectCode"}
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.served: dict[str, set[str]] = {s: set() for s in self.KEYS}
+
+    def clear(self) -> None:
+        for keys in self.served.values():
+            keys.clear()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        stream = scope["path"].rstrip("/").rsplit("/", 1)[-1] if scope["type"] == "http" else ""
+        if stream not in self.KEYS:
+            await self.app(scope, receive, send)
+            return
+        body: list[bytes] = []
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        data = orjson.loads(b"".join(body)).get("data") or {}
+        self.served[stream].update(r[self.KEYS[stream]] for r in data.get("records") or [])
+
+
+@pytest.mark.slow
+def test_sigkill_mid_full_refresh_then_the_next_sync_finishes_the_full_refresh(world, empty_db_url, tmp_path, sync_engine, request) -> None:
+    from connectors.permits.sandbox import DEMO_CREDENTIALS, create_app
+
+    frozen = dt.datetime.combine(world.today, dt.time(), dt.timezone(dt.timedelta(hours=8)))
+    faults = Faults()
+    sandbox = ServedKeys(create_app(world=world, faults=faults, clock=lambda: frozen))
+
+    with serve_asgi(sandbox) as base:
+        config = {"base_url": base + "/", "app_id": DEMO_CREDENTIALS["app_id"], "page_size": 2}
+        secrets = {"api_key": DEMO_CREDENTIALS["api_key"]}
+        # Given an instance synced to the end (both streams' bookmarks at the last record)
+        instance = create_instance(empty_db_url, kind="permits", name="permits", config=config, secrets=secrets)
+        assert sync_engine(empty_db_url).run(instance).status == "succeeded"
+        # And a full refresh, slowed down, killed while it is still in its first stream (enterprises)
+        sandbox.clear()
+        faults.set(latency_ms=150)
+        proc = hub(["connectors", "sync", "permits", "--full"], empty_db_url, tmp_path)
+        deadline = time.monotonic() + 60
+        while len(sandbox.served["enterprises"]) < 6:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the full refresh never got going"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert sandbox.served["projects"] == set()
+        # When the next (ordinary, incremental) sync takes the lease over once it has expired
+        engine = make_engine(empty_db_url)
+        with engine.begin() as conn:
+            conn.execute(update(ConnectorInstance).values(lease_until=dt.datetime(2000, 1, 1)))
+        engine.dispose()
+        faults.set(latency_ms=0)
+        rerun = hub(["connectors", "sync", "permits"], empty_db_url, tmp_path)
+        out = rerun.communicate(timeout=120)[0].decode()
+        assert rerun.returncode == 0, out
+        refreshed = {s: set(keys) for s, keys in sandbox.served.items()}
+        # The reference: every record a full read serves
+        from hub.migrate import upgrade
+        from tests.conftest import BACKEND, POSTGRES_URL, create_pg_database, drop_pg_database
+
+        if BACKEND == "postgres":
+            reference_url = create_pg_database(POSTGRES_URL)
+            request.addfinalizer(lambda: drop_pg_database(reference_url))
+        else:
+            reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
+        upgrade(reference_url)
+        ref_instance = create_instance(reference_url, kind="permits", name="permits", config=config, secrets=secrets)
+        sandbox.clear()
+        assert sync_engine(reference_url).run(ref_instance).status == "succeeded"
+    # Then every record of both streams was read again by the full refresh and its taker
+    assert refreshed == sandbox.served and len(refreshed["projects"]) == 30
+    assert snapshot(empty_db_url) == snapshot(reference_url)
+    # And the run that took over is recorded as a full refresh that completed
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        runs = conn.execute(select(SyncRun.status, SyncRun.full_refresh).order_by(SyncRun.id)).all()
+    engine.dispose()
+    assert [tuple(r) for r in runs] == [("succeeded", False), ("abandoned", True), ("succeeded", True)]

@@ -68,3 +68,149 @@ def test_the_jurisdiction_filter_ignores_unscoped_tables(empty_db_url) -> None:
         bind_principal(session, Principal("p", "viewer", "370811"))
         assert session.execute(select(Region.code)).scalars().all() == ["370000"]
     engine.dispose()
+
+
+async def test_last_used_at_is_written_at_most_once_per_key_per_window(empty_db_url, settings_for) -> None:
+    import datetime as dt
+
+    import httpx
+    from sqlalchemy import event
+
+    from hub.app import create_app
+
+    engine = make_engine(empty_db_url)
+    with session_scope(engine) as session:
+        _, key = create_api_key(session, name="大屏", role="admin", region_code=NATIONAL)
+    t0 = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.timezone.utc)
+    now = [t0]
+    writes: list[str] = []
+
+    def app_at_clock():  # type: ignore[no-untyped-def]
+        """An app (a hub process) whose key-use clock is ``now[0]``, counting its writes to api_keys."""
+        app = create_app(settings_for(empty_db_url, api_key_touch_seconds=300))
+        app.state.key_usage.clock = lambda: now[0]
+        event.listen(app.state.sync_engine, "before_cursor_execute",
+                     lambda _c, _cur, statement, *_: writes.append(statement) if statement.startswith("UPDATE api_keys") else None)
+        return app
+
+    async def request(app) -> dict:  # type: ignore[no-untyped-def]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
+            resp = await client.post("/graphql", json={"query": "{ apiKeys(first: 5) { edges { node { name lastUsedAt } } } }"},
+                                     headers={"X-API-Key": key})
+        await app.state.key_usage.settle()
+        return resp.json()
+
+    def stored() -> dt.datetime | None:
+        with session_scope(engine) as session:
+            return session.execute(select(ApiKey.last_used_at)).scalar_one()
+
+    app = app_at_clock()
+    try:
+        # A key never used: the first request records it (and the API shows it from the next read on)
+        first = await request(app)
+        assert first["data"]["apiKeys"]["edges"][0]["node"] == {"name": "大屏", "lastUsedAt": None}
+        assert (len(writes), stored()) == (1, t0)
+        # Within the window: no write, in this process (memory) ...
+        now[0] = t0 + dt.timedelta(minutes=4)
+        shown = await request(app)
+        assert shown["data"]["apiKeys"]["edges"][0]["node"]["lastUsedAt"] == "2026-11-20T08:00:00+00:00"
+        assert (len(writes), stored()) == (1, t0)
+        # ... nor in another process, which reads the stored time
+        now[0] = t0 + dt.timedelta(minutes=4, seconds=59)
+        other = app_at_clock()
+        await request(other)
+        await other.state.engine.dispose()
+        assert (len(writes), stored()) == (1, t0)
+        # Once the window has passed, the next request records the new time
+        now[0] = t0 + dt.timedelta(minutes=5)
+        await request(app)
+        assert (len(writes), stored()) == (2, t0 + dt.timedelta(minutes=5))
+    finally:
+        await app.state.engine.dispose()
+        engine.dispose()
+
+
+INTROSPECTION_REFUSED = {"message": "introspection is disabled for role regional",
+                         "code": "FORBIDDEN",
+                         "suggestion": "use the published schema (schema/schema.graphql), or ask an administrator to add "
+                                       "the role to HUB_INTROSPECTION_ROLES"}
+
+
+@pytest.fixture
+async def introspecting(empty_db_url, settings_for):  # type: ignore[no-untyped-def]
+    """``post(query, role, roles=HUB_INTROSPECTION_ROLES)``: the response body of ``query`` sent with a key of ``role``."""
+    import httpx
+
+    from hub.app import create_app
+
+    engine = make_engine(empty_db_url)
+    keys: dict[str, str] = {}
+    with session_scope(engine) as session:
+        for role in ("admin", "regional"):
+            _, keys[role] = create_api_key(session, name=role, role=role, region_code="320000" if role == "regional" else NATIONAL)
+    engine.dispose()
+    apps = []
+
+    async def post(query: str, role: str, *, roles: str | None = None) -> dict:
+        app = create_app(settings_for(empty_db_url, **({"introspection_roles": roles} if roles is not None else {})))
+        apps.append(app)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
+            resp = await client.post("/graphql", json={"query": query}, headers={"X-API-Key": keys[role]})
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    yield post
+    for app in apps:
+        await app.state.key_usage.settle()
+        await app.state.engine.dispose()
+
+
+PRODUCTION_ROLES = "admin,inspector,viewer"
+
+
+@pytest.mark.parametrize("query", [
+    "{ __schema { queryType { name } } }",
+    '{ __type(name: "Clue") { name fields { name } } }',
+    "query Q { ...F } fragment F on Query { __schema { types { name } } }",
+], ids=["schema", "type", "in-a-fragment"])
+async def test_introspection_is_refused_to_a_role_left_out_of_the_setting(introspecting, query) -> None:
+    body = await introspecting(query, "regional", roles=PRODUCTION_ROLES)
+    assert body["data"] is None
+    error = body["errors"][0]
+    assert {"message": error["message"], **error["extensions"]} == INTROSPECTION_REFUSED
+
+
+async def test_introspection_stays_open_to_the_roles_in_the_setting_and_typename_to_all(introspecting) -> None:
+    from graphql import get_introspection_query
+
+    # The admin's GraphiQL loads the full schema under the production setting
+    body = await introspecting(get_introspection_query(), "admin", roles=PRODUCTION_ROLES)
+    assert "errors" not in body and body["data"]["__schema"]["queryType"] == {"name": "Query", "kind": "OBJECT"}
+    # A regional key still gets __typename (not introspection of the schema)
+    assert await introspecting("{ __typename }", "regional", roles=PRODUCTION_ROLES) == {"data": {"__typename": "Query"}}
+    # The default (embedded / demo) setting lets regional keys introspect too
+    body = await introspecting("{ __schema { queryType { name } } }", "regional")
+    assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+
+
+def test_an_unknown_role_in_the_introspection_setting_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from hub.settings import Settings
+
+    with pytest.raises(ValidationError, match=r"unknown role 'auditor' in HUB_INTROSPECTION_ROLES: use some of admin, inspector, viewer, regional"):
+        Settings(introspection_roles="admin, auditor")
+    assert Settings(introspection_roles=" admin , viewer ").introspection_role_set() == {"admin", "viewer"}
+
+
+def test_the_production_compose_file_refuses_introspection_to_regional_keys() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from hub.settings import Settings
+
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text(encoding="utf-8"))
+    for name in ("hub-1", "hub-2"):
+        roles = compose["services"][name]["environment"]["HUB_INTROSPECTION_ROLES"]
+        assert Settings(introspection_roles=roles).introspection_role_set() == {"admin", "inspector", "viewer"}

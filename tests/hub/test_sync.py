@@ -223,3 +223,64 @@ def test_a_full_refresh_that_fails_before_its_first_page_starts_over(fake, sync_
     # Then the retry reads from the beginning, not from the old bookmark
     assert result.status == "succeeded" and result.stats["corps"].retries == 1
     assert UPSTREAM.reads == [0, 1, 2, 3, 4]
+
+
+class Killed(BaseException):
+    """The worker process dying (SIGKILL): nothing after it runs, not even the run's bookkeeping."""
+
+
+@pytest.mark.parametrize("killed_at_page", [0, 2], ids=["before-its-first-page", "mid-way"])
+def test_a_full_refresh_whose_worker_dies_is_finished_by_the_worker_that_takes_over(fake, sync_engine, killed_at_page) -> None:
+    url, instance = fake
+    assert sync_engine(url).run(instance).status == "succeeded"  # the bookmark is at the end
+    UPSTREAM.reads.clear()
+    # Given a full refresh whose worker dies while reading page `killed_at_page` (pages before it are stored)
+    UPSTREAM.fail_at[killed_at_page] = [Killed()]
+    dying = sync_engine(url, owner="worker-a")
+    dying._finish = lambda *args, **kwargs: None  # type: ignore[method-assign]  # a dead process records nothing
+    with pytest.raises(Killed):
+        dying.run(instance, full_refresh=True)
+    assert UPSTREAM.reads == list(range(killed_at_page))
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        session.execute(update(ConnectorInstance).values(lease_until=utcnow() - dt.timedelta(seconds=1)))
+    # When the next scheduled (incremental) sync takes the expired lease over
+    result = sync_engine(url, owner="worker-b").run(instance)
+    # Then it finishes the full refresh: every page is read in the end, the stored ones are not read twice
+    assert result.status == "succeeded"
+    assert UPSTREAM.reads == [0, 1, 2, 3, 4]
+    assert result.stats["corps"].read == 25 - 5 * killed_at_page
+    with session_scope(engine) as session:
+        runs = session.execute(select(SyncRun.status, SyncRun.full_refresh, SyncRun.error).order_by(SyncRun.id)).all()
+    assert runs == [
+        ("succeeded", False, None),
+        ("abandoned", True, "the worker running this full refresh stopped (crash or kill); the next run finished the "
+                            "full refresh from the last stored page"),
+        ("succeeded", True, None),
+    ]
+    # And the run after that is incremental again
+    UPSTREAM.reads.clear()
+    after = sync_engine(url, owner="worker-b").run(instance)
+    assert (after.stats["corps"].read, UPSTREAM.reads) == (0, [])
+    with session_scope(engine) as session:
+        assert session.execute(select(SyncRun.full_refresh).order_by(SyncRun.id.desc()).limit(1)).scalar_one() is False
+    engine.dispose()
+
+
+def test_a_full_refresh_requested_again_after_a_crash_starts_over(fake, sync_engine) -> None:
+    url, instance = fake
+    sync_engine(url).run(instance)
+    UPSTREAM.reads.clear()
+    UPSTREAM.fail_at[3] = [Killed()]
+    dying = sync_engine(url, owner="worker-a")
+    dying._finish = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        dying.run(instance, full_refresh=True)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        session.execute(update(ConnectorInstance).values(lease_until=utcnow() - dt.timedelta(seconds=1)))
+    engine.dispose()
+    UPSTREAM.reads.clear()
+    # A new full refresh is a new request: it reads from the beginning, not from the crashed one's page
+    result = sync_engine(url, owner="worker-b").run(instance, full_refresh=True)
+    assert result.status == "succeeded" and UPSTREAM.reads == [0, 1, 2, 3, 4]
