@@ -55,7 +55,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """A synchronous engine for ``url``."""
+    """A synchronous engine for ``url``; its SQL parameters never reach a log or an error message."""
+    kwargs["hide_parameters"] = True  # parameters carry ID numbers, phones and cards
     u = sync_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -70,7 +71,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An asynchronous engine for ``url``."""
+    """An asynchronous engine for ``url``; its SQL parameters never reach a log or an error message."""
+    kwargs["hide_parameters"] = True
     u = async_url(url)
     if u.get_backend_name() == "sqlite":
         engine = create_async_engine(u, **kwargs)

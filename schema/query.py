@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub import models as m
-from hub.errors import NotFound
 from schema.filters import (
     ClueFilter,
     EnterpriseFilter,
@@ -114,8 +113,6 @@ class Query:
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = from_global_id(str(id))
         model = NODE_MODELS[type_name]
-        if not pk.isdigit():
-            raise NotFound(f"no {type_name} with id {id!r}")
         if model in (m.ConnectorInstance, m.SyncRun, m.Quarantine, m.ApiKey, m.AuditLog, m.RawRecord):
             _admin(info)
         return await info.context.loaders.by_id(model).load(int(pk))
