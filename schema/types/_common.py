@@ -40,8 +40,8 @@ def from_global_id(global_id: str, *, field: str = "id") -> tuple[str, str]:
     if not pk or type_name not in NODE_MODELS:
         raise InvalidInput(f"{field} {shown} is not a global ID of this API", field=field)
     if not (pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_PK):
-        raise InvalidInput(f"{field} {shown} is not a global ID of this API: the key of a {type_name} is a number "
-                           f"from 1 to {MAX_PK}", field=field)
+        raise InvalidInput(f"{field} {shown} is not a global ID of this API: the key of a {type_name} is a positive "
+                           "64-bit number", field=field)
     return type_name, pk
 
 
