@@ -247,3 +247,12 @@ async def test_bad_input_leaves_no_personal_data_in_the_log(graph, demo, caplog,
     assert any("[SQL parameters hidden due to hide_parameters=True]" in line for line in lines)
     assert any("matcher failed for 139****5678, 370811********1234, 622848*********8903" in line for line in lines)
     assert any(r.name == "hub.graphql" and "Traceback (most recent call last)" in (r.exc_text or "") for r in caplog.records)
+
+
+async def test_a_failing_non_null_root_field_beside_a_running_query_is_not_internal(graph) -> None:
+    # graphql-core cancels the sibling resolvers of a failed non-null field; the one cancelled mid-query
+    # (clue) leaves its connection unusable, and closing the session used to answer INTERNAL.
+    body = await graph.raw('{ clue(clueNo: "XS-NONE") { id } warnings(filter: {regionCode: "$"}) { totalCount } }')
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_IDENTIFIER"]
+    assert (await graph.data("{ me { role } }"))["me"] == {"role": "admin"}  # the next request is served
