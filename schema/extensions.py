@@ -6,7 +6,6 @@ unexpected exception is logged with its traceback and reaches the client only as
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -92,16 +91,4 @@ class HubRequest(SchemaExtension):
                 await ctx.session.run_sync(write)
                 await ctx.session.commit()
         finally:
-            await _close(ctx.session)
-
-
-async def _close(session) -> None:  # type: ignore[no-untyped-def]
-    """Close the request's session. When a non-null field fails, graphql-core cancels its sibling
-    resolvers, and one cancelled in the middle of a query leaves its connection unusable: closing
-    then fails. That connection is discarded (invalidated), not reported as an internal error."""
-    try:
-        await session.close()
-    except Exception as exc:  # noqa: BLE001 - the operation's answer is already made
-        log.info("discarding a connection left unusable by a cancelled resolver: %s", exc.__class__.__name__)
-        with contextlib.suppress(Exception):
-            await session.invalidate()
+            await ctx.session.close()
