@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_named_type
+from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
 
 from hub.identifiers import region_prefix
 from schema.build import build_schema
