@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cross_web import HTTPException
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,6 +28,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import process_result
+from strawberry.http.parse_content_type import parse_content_type
 
 from hub.access import KeyUsage, authenticate, bind_principal
 from hub.broker import check_broker
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 API_KEY_HEADER = "x-api-key"
+#: extensions.code of a request the server cannot read as GraphQL over HTTP, by HTTP status.
+REQUEST_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+_JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null", list: "an array"}
 
 DEFAULT_QUERY = """# 根治欠薪数据中枢 — 示例查询 / example query
 # 多渠道线索：同一投诉经 12345 和全国根治欠薪线索反映平台到达，合并为一条线索
@@ -132,6 +137,46 @@ class HubGraphQL(GraphQL):
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         return HTMLResponse(self._ide_html)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's HTTP handling, but a request it cannot read answers a GraphQL-style JSON error
+        with a stable ``extensions.code`` (``BAD_REQUEST`` …) instead of plain text, and the request's
+        session is closed when it never reached execution."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            code = REQUEST_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+            log.info("refused a GraphQL request: %s %s", exc.status_code, exc.reason)
+            response = JSONResponse({"errors": [{"message": exc.reason, "extensions": {"code": code}}]}, status_code=exc.status_code)
+            context = scope.get("hub.context")
+            if context is not None:
+                await context.session.close()
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: Any) -> Any:  # type: ignore[override]
+        """Refuse, with a message saying what to send, a POST body that is not a JSON object (or a
+        batch of them): strawberry would fail on ``"x"``, ``42`` or ``null`` with an AttributeError (a
+        500 and a traceback per request), and on invalid UTF-8 or deep nesting likewise."""
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            body = await request.get_body()
+            try:
+                data = self.decode_json(body)
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
+                raise HTTPException(400, "the request body is not valid JSON (UTF-8): "
+                                         'send {"query": "...", "variables": {...}}') from exc
+            items = data if isinstance(data, list) else [data]
+            for item in items:
+                if not isinstance(item, dict):
+                    got = _JSON_TYPES.get(type(item), type(item).__name__)
+                    raise HTTPException(400, f'the request body must be a JSON object {{"query": "...", "variables": {{...}}}}, got {got}')
+                if not isinstance(item.get("operationName"), (str, type(None))):
+                    raise HTTPException(400, "operationName must be a string or null, if provided")
+        return await super().parse_http_body(request)
+
     async def process_result(self, request: Request, result: Any) -> Any:  # type: ignore[override]
         if result.errors:
             result.errors = [shape_error(e) for e in result.errors]
@@ -151,7 +196,7 @@ class HubGraphQL(GraphQL):
                 self.key_usage.touch_soon(principal)  # ApiKey.lastUsedAt, throttled, off the request
         except HubError as exc:
             auth_error = exc
-        return Context(
+        context = Context(
             session=session,
             principal=principal,
             loaders=Loaders(session),
@@ -163,6 +208,9 @@ class HubGraphQL(GraphQL):
             response=response,
             session_factory=self.sessions,
         )
+        if request.scope.get("type") == "http":
+            request.scope["hub.context"] = context  # closed by __call__ if the request is refused unread
+        return context
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         """A WebSocket client may send its key in the connection_init payload (browsers cannot set headers)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 from pathlib import Path
 
@@ -48,9 +47,9 @@ DEMO_KEY_FILE = "demo-api-key.txt"
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # One line per upstream request drowns what matters (sync summaries, warnings).
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    from hub.logs import setup_logging
+
+    setup_logging(settings.log_level)
 
 
 def _progress() -> Progress:
@@ -201,8 +200,9 @@ def serve(
     for route in routes:
         console.print(f"Sandbox    {base}{route.path}/")
     try:
+        # log_config=None: uvicorn's loggers propagate to the hub's handlers, which mask personal data.
         uvicorn.run(create_app(settings, extra_routes=routes), host=host, port=port, log_level=settings.log_level.lower(),
-                    access_log=settings.log_level.upper() == "DEBUG")
+                    access_log=settings.log_level.upper() == "DEBUG", log_config=None)
     finally:
         if scheduler:
             scheduler.stop()

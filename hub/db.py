@@ -7,17 +7,20 @@ are accepted as given; the driver is chosen here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+T = TypeVar("T")
 
 
 def sync_url(url: str) -> URL:
@@ -55,7 +58,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """A synchronous engine for ``url``."""
+    """A synchronous engine for ``url``; its SQL parameters never reach a log or an error message."""
+    kwargs["hide_parameters"] = True  # parameters carry ID numbers, phones and cards
     u = sync_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -70,7 +74,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An asynchronous engine for ``url``."""
+    """An asynchronous engine for ``url``; its SQL parameters never reach a log or an error message."""
+    kwargs["hide_parameters"] = True
     u = async_url(url)
     if u.get_backend_name() == "sqlite":
         engine = create_async_engine(u, **kwargs)
@@ -85,8 +90,46 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+class RequestSession(AsyncSession):
+    """An ``AsyncSession`` whose database calls a cancelled caller cannot interrupt.
+
+    When a non-null field fails, graphql-core cancels the sibling resolvers still running; a query
+    cancelled in the middle leaves its connection broken (aiosqlite: "Cannot operate on a closed
+    database", then a pool that cannot reconnect), and the next requests fail. Each call runs as a
+    shielded task instead: a cancelled resolver stops waiting, the call finishes, and ``close``
+    waits for such calls before it releases the connection.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inflight: set[asyncio.Future[Any]] = set()
+
+    async def _shielded(self, call: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(call)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(task)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await self._shielded(super().execute(*args, **kwargs))
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await self._shielded(super().scalar(*args, **kwargs))
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await self._shielded(super().get(*args, **kwargs))
+
+    async def run_sync(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await self._shielded(super().run_sync(*args, **kwargs))
+
+    async def close(self) -> None:
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        await super().close()
+
+
 def async_session_factory(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, class_=RequestSession)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ __all__ = [
     "uscc_check_char", "id_check_char", "luhn_check_digit",
     "region_prefix", "region_ancestors", "region_level",
     "make_uscc", "make_id_number", "make_permit_no", "make_bank_card", "make_phone",
-    "mask_id_number", "mask_phone", "mask_bank_card", "mask_name",
+    "mask_id_number", "mask_phone", "mask_bank_card", "mask_name", "mask_text",
 ]
 
 _DIGITS = "0123456789"
@@ -316,40 +316,107 @@ def mask_name(value: str) -> str:
     return _mask(value, 1, 0)
 
 
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
-_CARD_RE = re.compile(r"^\d{16,19}$")
+# --- Masking personal data in free text and in upstream payloads -------------------------------
+# 个人信息保护法 第二十八条、第五十一条: ID numbers and bank accounts are sensitive personal information,
+# so whatever leaves the hub (API answers, logs, stored error texts) shows them masked. One set of
+# precompiled patterns serves free text (complaints, summaries, log lines) and payload values.
+
+#: A run of 15–19 digits (an 18-character ID may end in X) that is not part of a longer one.
+_RUN = re.compile(r"(?<!\d)(?:\d{17}[Xx]|\d{15,19})(?!\d)")
+#: A card printed in groups of four ("6228 4800 1234 5678 903").
+_GROUPED_CARD = re.compile(r"(?<!\d)\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?(?!\d)")
+#: A mobile number in any writing: +86 / 0086 / 86 / (+86) prefixes, spaces or dashes between groups.
+_MOBILE = re.compile(r"(?<![\d+])(?P<cc>(?:\+\s?|00)86[\s-]?|\(\+?86\)\s?|86[\s-]?)?"
+                     r"(?P<a>1[3-9]\d)[\s-]?(?P<b>\d{4})[\s-]?(?P<c>\d{4})(?!\d)")
+#: A landline with its area code: 010-12345678, (0531) 8888-1234 → local part masked; an extension stays.
+_LANDLINE = re.compile(r"(?<!\d)(?P<area>\(0\d{2,3}\)\s?|0\d{2,3}[\s-]?)(?P<local>[1-9]\d{2,3}-?\d{4})(?!\d)")
+#: Labels that make a long digit run a business number, not personal data ("工单2026…", "许可证号3701…").
+_BUSINESS_LABEL = re.compile(r"(?:工单|订单|单号|流水号|受理号|案号|合同|许可证|编码|order|ticket|permit)(?:编?号|号码)?\s*[:：#]?\s*$",
+                             re.IGNORECASE)
+#: Payload keys whose value is a bank card or personal account, whatever its shape or check digit.
+_CARD_KEY = re.compile(r"card|acct|卡|账号|账户|account(?:no|num|number|id)?$", re.IGNORECASE)
+#: 农民工工资专用账户 (保障农民工工资支付条例 第二十六条) is the contractor's account, not a person's: kept.
+_COMPANY_ACCOUNT_KEY = re.compile(r"salaryaccount|专户|专用账户", re.IGNORECASE)
+#: Payload keys that hold a business number, never personal data (a permit number looks like an ID).
+_BUSINESS_KEY = re.compile(r"permit|许可|uscc|creditcode|信用代码|orderno|ordernum", re.IGNORECASE)
+#: Full-width digits and the signs written with them in phone numbers, folded as NFKC would.
+#: Anything worth masking has seven digits in a row, give or take a separator: a cheap first test.
+_CANDIDATE = re.compile(r"\d(?:[\s\-()]{0,2}\d){6}")
+_FULLWIDTH = str.maketrans("０１２３４５６７８９＋－（）", "0123456789+-()")
+
+
+def _plausible_id(s: str) -> bool:
+    """An 18- or 15-digit 居民身份证号 by its region and birth date (GB 11643-1999), whatever the check
+    character: a mistyped check digit still identifies a person."""
+    if not 11 <= int(s[:2]) <= 82:
+        return False
+    born = s[6:14] if len(s) == 18 else "19" + s[6:12]
+    try:
+        d = datetime.date(int(born[:4]), int(born[4:6]), int(born[6:]))
+    except ValueError:
+        return False
+    return 1900 <= d.year <= 2099
+
+
+def _labelled_business(text: str, start: int) -> bool:
+    return bool(_BUSINESS_LABEL.search(text, max(0, start - 12), start))
+
+
+def mask_text(text: str, *, bare_cards: bool = True) -> str:
+    """``text`` with every ID number (18 or 15 digits, any check character), bank card (16–19 digits,
+    also in groups of four), mobile (any writing) and landline (with area code) masked.
+
+    A run of 16–19 digits is masked as a card whatever its Luhn digit: in prose nothing else of that
+    length is common, and masking an order number costs a reader little while leaking a card cannot be
+    undone. A run right after a business label (``工单``, ``订单号``, ``许可证号`` …) is kept. With
+    ``bare_cards=False`` a value that is only such a run is kept (a payload field is classified by its
+    key). Masking is idempotent: masked values contain ``*`` and no longer match.
+    """
+    if not text or not _CANDIDATE.search(text):
+        return text
+    if any("０" <= c <= "９" for c in text):
+        text = text.translate(_FULLWIDTH)
+
+    def run(mt: re.Match[str]) -> str:
+        s = mt.group(0)
+        if _labelled_business(text, mt.start()):
+            return s
+        if len(s) in (15, 18) and _plausible_id(s):
+            return mask_id_number(s)
+        if s.isdigit() and len(s) >= 16 and (bare_cards or len(s) != len(text)):
+            return mask_bank_card(s)
+        return s
+
+    text = _RUN.sub(run, text)
+    text = _GROUPED_CARD.sub(
+        lambda mt: mt.group(0) if _labelled_business(text, mt.start()) else mask_bank_card(re.sub(r"[ -]", "", mt.group(0))), text)
+    text = _MOBILE.sub(lambda mt: f"{mt.group('cc') or ''}{mt.group('a')}****{mt.group('c')}", text)
+    return _LANDLINE.sub(lambda mt: f"{mt.group('area')}{_mask(mt.group('local').replace('-', ''), 0, 4)}", text)
 
 
 def mask_personal_data(value: Any, *, _key: str = "") -> Any:
-    """A copy of a JSON document with every ID number, mobile phone and bank card masked.
+    """A copy of a JSON document with every ID number, phone and bank card masked (see ``mask_text``).
 
-    ID numbers (valid check character and birth date) and mobile phones (also "+86 138-0013-8000"
-    and inside free text) are recognised by shape under any key, so that a new upstream field name
-    cannot leak them. Bank cards are recognised by shape and the Luhn check under a key that names a
-    card (``payRollBankCardNumber``, ``bankCard``, ``银行卡号``): by shape alone, one order number in ten
-    would pass for a card.
+    Strings are masked as free text under any key, so that a new upstream field name cannot leak
+    them; a value that is only a card-length number is masked when its key names a card or a
+    personal account (``payRollBankCardNumber``, ``bankCard``, ``cardNo``, ``acctNo``, ``银行卡号``,
+    ``账号``), whatever its length or check digit: under other keys one order number in ten would pass
+    the Luhn check. ``salaryAccount`` (the contractor's 农民工工资专用账户) and business numbers
+    (``permitNo``, ``uscc``, ``orderNum`` …) are kept as they are.
     """
     if isinstance(value, dict):
         return {k: mask_personal_data(v, _key=str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_personal_data(v, _key=_key) for v in value]
-    if isinstance(value, str):
-        key = _key.lower()
-        if ("card" in key or "卡" in key) and _CARD_RE.match(value) and _luhn_ok(value):
-            return mask_bank_card(value)
-        text = _ID_IN_TEXT.sub(lambda mt: mask_id_number(mt.group(0)) if _is_id(mt.group(0)) else mt.group(0), value)
-        return _PHONE_IN_TEXT.sub(lambda mt: f"{mt.group(1)}****{mt.group(3)}", text)
-    return value
-
-
-def _is_id(text: str) -> bool:
-    try:
-        validate_id_number(text)
-    except IdentifierError:
-        return False
-    return True
-
-
-def _luhn_ok(digits: str) -> bool:
-    return luhn_check_digit(digits[:-1]) == digits[-1]
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return value
+    key = _key.replace("_", "").replace("-", "")
+    if _COMPANY_ACCOUNT_KEY.search(key) or _BUSINESS_KEY.search(key):
+        return value
+    text = str(value)
+    if _CARD_KEY.search(key):
+        digits = re.sub(r"[\s-]", "", text)
+        if digits.isdigit() and 10 <= len(digits) <= 30:
+            return mask_bank_card(digits)
+    masked = mask_text(text, bare_cards=False)
+    return value if masked == text else masked

@@ -16,6 +16,7 @@ from strawberry.extensions import SchemaExtension
 
 from hub.access import audit
 from hub.errors import HubError
+from hub.identifiers import mask_text
 
 log = logging.getLogger("hub.graphql")
 
@@ -23,7 +24,17 @@ _LIMIT_MARKERS = ("exceeds maximum operation depth", "maximum number of aliases"
 
 
 def shape_error(error: GraphQLError) -> GraphQLError:
-    """The error as the client sees it: a code, a message, and never a stack trace."""
+    """The error as the client sees it: a code, a message, and never a stack trace nor personal data
+    (a message may echo the input: an ID number given where a cursor was expected is masked)."""
+    shaped = _shape(error)
+    masked = mask_text(shaped.message)
+    ext = {k: mask_text(v) if isinstance(v, str) else v for k, v in (shaped.extensions or {}).items()}
+    if masked == shaped.message and ext == (shaped.extensions or {}):
+        return shaped
+    return GraphQLError(masked, nodes=shaped.nodes, path=shaped.path, extensions=ext)
+
+
+def _shape(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, HubError):
         return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions())
@@ -38,7 +49,7 @@ def shape_error(error: GraphQLError) -> GraphQLError:
             return error
         return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions={"code": code})
     if isinstance(original, GraphQLError):
-        return shape_error(original)
+        return _shape(original)
     incident = uuid.uuid4().hex[:12]
     log.error("unexpected error in %s (incident %s)", ".".join(map(str, error.path or [])), incident, exc_info=original)
     return GraphQLError(

@@ -34,7 +34,7 @@ def db_id(global_id: strawberry.ID | None, model: type, *, field: str) -> int | 
     """The primary key inside a global ID, checking that it names a ``model``."""
     if global_id is None:
         return None
-    type_name, pk = from_global_id(str(global_id))
+    type_name, pk = from_global_id(str(global_id), field=field)
     from schema.types._common import NODE_MODELS
 
     if NODE_MODELS.get(type_name) is not model or not pk.isdigit():

@@ -43,12 +43,14 @@ class SortSpec:
         """The condition "comes after ``values`` in this order": a row-value comparison,
         ``(received_at, id) < (:t, :id)``, which both databases serve as one index range."""
         if len(values) != len(self.columns):
-            raise InvalidCursor("this cursor belongs to another sort order", suggestion="restart without `after`")
+            raise InvalidCursor("the cursor given as `after` belongs to another sort order", field="after",
+                                suggestion="restart without `after`")
         cols = self.columns
         try:
             vals = [literal(_from_json(c, v), c.type) for c, v in zip(cols, values, strict=True)]
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor("this cursor does not fit this connection", suggestion="restart without `after`") from exc
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise InvalidCursor("the cursor given as `after` does not fit this connection", field="after",
+                                suggestion="restart without `after`") from exc
         if len(cols) == 1:
             return cols[0] < vals[0] if self.descending else cols[0] > vals[0]
         left, right = tuple_(*cols), tuple_(*vals)
@@ -63,7 +65,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+#: Keys are BIGINT: a larger number in a cursor would overflow in the database driver (an INTERNAL).
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _from_json(col: InstrumentedAttribute, value: Any) -> Any:
+    """The cursor's JSON value as the column's Python type; ``ValueError`` when it cannot be one
+    (a cursor is user input: an object, a 20-digit number or a bad date must not reach the driver)."""
     sql_type = getattr(col.type, "impl", col.type)  # a TypeDecorator (UtcDateTime) → its implementation
     try:
         py = sql_type.python_type
@@ -71,12 +79,24 @@ def _from_json(col: InstrumentedAttribute, value: Any) -> Any:
         return value
     if value is None:
         return None
+    if py is int:
+        if type(value) is not int or not _INT64[0] <= value <= _INT64[1]:
+            raise ValueError(f"expected a 64-bit integer, got {type(value).__name__}")
+        return value
+    if py in (dt.datetime, dt.date, Decimal, str) and not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
     if py is dt.datetime:
-        return dt.datetime.fromisoformat(value)
+        parsed = dt.datetime.fromisoformat(value)
+        return parsed.astimezone(dt.timezone.utc) if parsed.tzinfo else parsed  # OverflowError is an ArithmeticError
     if py is dt.date:
         return dt.date.fromisoformat(value)
     if py is Decimal:
-        return Decimal(value)
+        number = Decimal(value)  # decimal.InvalidOperation is an ArithmeticError
+        if not number.is_finite():
+            raise ValueError("expected a finite number")
+        return number
+    if not isinstance(value, (str, int, float, bool)):
+        raise ValueError(f"unexpected {type(value).__name__}")
     return value
 
 
@@ -84,16 +104,24 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error message, shortened: a 1 MB cursor is not echoed whole."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def decode_cursor(cursor: str) -> list[Any]:
+    """The sort key in ``cursor`` (the `after` argument); ``InvalidCursor`` naming it otherwise."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, orjson.JSONDecodeError) as exc:
         raise InvalidCursor(
-            f"cursor {cursor!r} is not one this API issued", suggestion="use pageInfo.endCursor from a previous page"
+            f"cursor {_shown(cursor)} is not one this API issued", field="after",
+            suggestion="use pageInfo.endCursor from a previous page",
         ) from exc
     if not isinstance(values, list):
-        raise InvalidCursor(f"cursor {cursor!r} is not one this API issued")
+        raise InvalidCursor(f"cursor {_shown(cursor)} is not one this API issued", field="after",
+                            suggestion="use pageInfo.endCursor from a previous page")
     return values
 
 

@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub import models as m
-from hub.errors import NotFound
 from schema.filters import (
     ClueFilter,
     EnterpriseFilter,
@@ -115,8 +114,6 @@ class Query(WebhookQueries):
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = from_global_id(str(id))
         model = NODE_MODELS[type_name]
-        if not pk.isdigit():
-            raise NotFound(f"no {type_name} with id {id!r}")
         if model in (m.ConnectorInstance, m.SyncRun, m.Quarantine, m.ApiKey, m.AuditLog, m.RawRecord, m.WebhookEndpoint):
             _admin(info)
         return await info.context.loaders.by_id(model).load(int(pk))

@@ -22,14 +22,26 @@ def to_global_id(type_name: str, pk: int | str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
-def from_global_id(global_id: str) -> tuple[str, str]:
-    """``(type name, primary key)`` of a global ID; ``InvalidInput`` when it is not one."""
+#: Primary keys are BIGINT: a longer key cannot exist, and would overflow in the database driver.
+MAX_PK = 2**63 - 1
+
+
+def from_global_id(global_id: str, *, field: str = "id") -> tuple[str, str]:
+    """``(type name, primary key)`` of a global ID; ``InvalidInput`` naming ``field`` when it is not one.
+
+    The key is a decimal number of at most 64 bits (ASCII digits only: ``'²'.isdigit()`` is true), so
+    callers may ``int()`` it and hand it to the database.
+    """
+    shown = repr(global_id if len(global_id) <= 60 else global_id[:60] + "…")
     try:
         type_name, _, pk = base64.urlsafe_b64decode(global_id.encode()).decode().partition(":")
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"id {global_id!r} is not a global ID of this API", field="id") from exc
+        raise InvalidInput(f"{field} {shown} is not a global ID of this API", field=field) from exc
     if not pk or type_name not in NODE_MODELS:
-        raise InvalidInput(f"id {global_id!r} is not a global ID of this API", field="id")
+        raise InvalidInput(f"{field} {shown} is not a global ID of this API", field=field)
+    if not (pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_PK):
+        raise InvalidInput(f"{field} {shown} is not a global ID of this API: the key of a {type_name} is a positive "
+                           "64-bit number", field=field)
     return type_name, pk
 
 

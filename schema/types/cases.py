@@ -5,16 +5,36 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub import models as m
-from hub.identifiers import mask_phone
+from hub.identifiers import mask_phone, mask_text
 from schema.prefetch import resolve
 from schema.types._common import Node, Reveal, node_type, reveal_or_mask
 from schema.types.refs import EnterpriseRef, ProjectRef, RawRecordRef, RegionRef
+
+
+def free_text(type_name: str, attr: str, *, entity_type: str, nullable: bool = True, description: str | None = None) -> Any:
+    """A free-text field (a complaint, a summary, a note): people write phones, ID numbers and bank
+    cards into it, so it is masked (``hub.identifiers.mask_text``) unless ``reveal`` is asked by a
+    principal with the unmask permission, and that read is audited like any other unmasked read."""
+    graphql_name = "".join(w.capitalize() if i else w for i, w in enumerate(attr.split("_")))
+
+    def resolve(self, info: Info, reveal: Reveal = False) -> Any:  # type: ignore[no-untyped-def]
+        value = getattr(self, attr)
+        if value is None:
+            return None
+        return reveal_or_mask(
+            info, reveal=reveal, masked=None, plain=value, mask=mask_text, field=f"{type_name}.{graphql_name}",
+            entity_type=entity_type, entity_id=self.id, region_code=self.region_code,
+        )
+
+    resolve.__annotations__ = {"info": Info, "reveal": Reveal, "return": str | None if nullable else str}
+    return strawberry.field(resolver=resolve, description=f"{description or 'Free text'}; masked unless `reveal` (audited).")
 
 
 @strawberry.enum(description="A clue's state: 受理 → 分办 → 办理中 → 办结 → 回访, or 退回.")
@@ -63,13 +83,15 @@ class ChannelRecord(Node):
     received_at: dt.datetime
     complainant_name: str | None
     respondent_name: str | None
-    summary: str | None
+    summary: str | None = free_text("ChannelRecord", "summary", entity_type="channel_record",
+                                    description="The record's text as the channel sent it")
     match_rule: str = strawberry.field(description="new / phone / id_number / uscc+project / name+county / manual")
     match_score: float | None
     writeback_status: str | None = strawberry.field(
         description="Write-back of the outcome to this channel: pending / acknowledged / failing (null: nothing to write back).")
     writeback_attempts: int
-    writeback_error: str | None = strawberry.field(description="Why the last write-back attempt failed (upstream's words).")
+    writeback_error: str | None = free_text("ChannelRecord", "writeback_error", entity_type="channel_record",
+                                            description="Why the last write-back attempt failed (upstream's words)")
     writeback_next_at: dt.datetime | None = strawberry.field(description="When the next write-back attempt is due.")
     writeback_done_at: dt.datetime | None = strawberry.field(description="When the channel acknowledged the outcome.")
     region_code: str
@@ -109,7 +131,7 @@ class CaseAction(Node):
     to_status: str | None
     from_region_code: str | None
     to_region_code: str | None
-    note: str | None
+    note: str | None = free_text("CaseAction", "note", entity_type="case_action", description="The handler's note")
     at: dt.datetime
     region_code: str
 
@@ -117,14 +139,14 @@ class CaseAction(Node):
 @node_type(m.Clue, name="Clue", description="One wage-arrears matter, with every channel it arrived through.")
 class Clue(Node):
     clue_no: str
-    title: str
-    content: str
+    title: str = free_text("Clue", "title", entity_type="clue", nullable=False, description="The clue's title")
+    content: str = free_text("Clue", "content", entity_type="clue", nullable=False, description="The complaint as written")
     handling_region_code: str = strawberry.field(description="The region working the clue now.")
     sector: str = strawberry.field(description="工程建设 / 非工程")
     complainant_name: str | None
     respondent_name: str
     respondent_uscc: str | None
-    respondent_address: str | None
+    respondent_address: str | None = free_text("Clue", "respondent_address", entity_type="clue", description="Where the respondent is")
     amount: Decimal | None = strawberry.field(description="Amount in arrears (yuan).")
     headcount: int | None = strawberry.field(description="Workers concerned.")
     arrears_from: dt.date | None
@@ -133,11 +155,12 @@ class Clue(Node):
     received_at: dt.datetime
     deadline: dt.date | None = strawberry.field(description="Due date (working days, official holiday calendar).")
     closed_at: dt.datetime | None
-    conclusion: str | None = strawberry.field(description="核处结论")
+    conclusion: str | None = free_text("Clue", "conclusion", entity_type="clue", description="核处结论")
     recovered_amount: Decimal | None
     workers_paid: int | None
     satisfaction: str | None
-    project_name: str | None = strawberry.field(description="The project as the complaint named it (name or address).")
+    project_name: str | None = free_text("Clue", "project_name", entity_type="clue",
+                                         description="The project as the complaint named it (name or address)")
     urged_count: int = strawberry.field(description="催办 so far.")
     extended_days: int = strawberry.field(description="Working days of 延期 granted so far.")
     region_code: str = strawberry.field(description="Where the arrears happened.")
@@ -243,7 +266,7 @@ class Warning(Node):
     subject_id: int
     period: str
     status: str = strawberry.field(description="active / resolved / escalated")
-    message: str
+    message: str = free_text("Warning", "message", entity_type="warning", nullable=False, description="What the warning found")
     rule_cite: str = strawberry.field(description="The regulation the rule rests on.")
     detected_at: dt.datetime
     resolved_at: dt.datetime | None
