@@ -147,6 +147,7 @@ class _Job:
     clue_id: int
     clue_no: str
     region_code: str
+    handling_region_code: str
     channel: str
     source_id: str
     attempts: int
@@ -219,7 +220,7 @@ def _claim(sessions: Any, record_id: int, seen_status: str, seen_next: dt.dateti
         record = session.get(r, record_id)
         clue = session.get(m.Clue, record.clue_id)
         job = _Job(record_id=record_id, lease=lease, clue_id=clue.id, clue_no=clue.clue_no, region_code=clue.region_code,
-                   channel=record.channel, source_id=record.source_id, attempts=record.writeback_attempts or 0)
+                   handling_region_code=clue.handling_region_code, channel=record.channel, source_id=record.source_id, attempts=record.writeback_attempts or 0)
         if clue.status not in ("closed", "called_back") or clue.closed_at is None:
             job.problem = f"clue {clue.clue_no} is {clue.status}, not closed: there is no outcome to write back"
             return job
@@ -329,7 +330,8 @@ def _store(sessions: Any, job: _Job, *, error: str | None, fatal: bool, now: dt.
                                    "connector": job.instance_name}
         if error is not None:
             payload.update(error=error, retryAt=done.next_at.isoformat(), fatal=fatal)  # type: ignore[union-attr]
-        session.add(clue_event(clue_id=job.clue_id, region_code=job.region_code, payload=payload,
+        session.add(clue_event(clue_id=job.clue_id, region_code=job.region_code,
+                               handling_region_code=job.handling_region_code, payload=payload,
                                type_=f"clue.writeback_{'acknowledged' if error is None else 'failed'}"))
     return done
 

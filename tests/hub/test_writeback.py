@@ -247,6 +247,20 @@ def test_closing_writes_the_outcome_back_to_both_channels(db, sources, hotline, 
     assert deliver_due(db.engine, cipher=CIPHER).items == []
 
 
+def test_write_back_events_reach_the_region_handling_the_clue(db, sources, hotline) -> None:  # type: ignore[no-untyped-def]
+    # Given a clue of 370812 handled by 370811 (分办 across counties), closed there
+    add_hotline(db, hotline.url)
+    clue_no = open_clue(db, sources, channels=("hotline12345",))
+    with session_scope(db.engine) as session:
+        session.execute(m.Clue.__table__.update().where(m.Clue.clue_no == clue_no).values(handling_region_code="370811"))
+    close_clue(db, clue_no)
+    # When the write-back is delivered
+    deliver_due(db.engine, cipher=CIPHER)
+    # Then its event carries both regions, so that the handling county's subscribers see it too
+    [acked] = events(db, "clue.writeback_acknowledged")
+    assert (acked.region_code, acked.handling_region_code) == ("370812", "370811")
+
+
 @pytest.mark.parametrize(("faults", "reason"), [
     ({"status_next": 1, "status_code": 503}, "hotline12345/write_back: upstream answered HTTP 503"),
     ({"timeout_next": 1, "timeout_seconds": 1.5}, "hotline12345/write_back: timed out"),
