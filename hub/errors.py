@@ -8,7 +8,9 @@ HubError
  │    └── InvalidIdentifier  a malformed USCC / ID / permit …   INVALID_IDENTIFIER
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
- └── QueryTooComplex       over a depth / page-size / cost limit  QUERY_TOO_COMPLEX
+ ├── QueryTooComplex       over a depth / page-size / alias / token limit  QUERY_TOO_COMPLEX
+ ├── QueryTooCostly        more rows than the role's cost budget   QUERY_TOO_COSTLY
+ └── RateLimited           too many requests for this key / address  RATE_LIMITED
 """
 
 from __future__ import annotations
@@ -80,3 +82,16 @@ class QueryTooComplex(HubError):
     """The operation exceeds a limit (page size, depth, aliases, tokens)."""
 
     code = "QUERY_TOO_COMPLEX"
+
+
+class QueryTooCostly(HubError):
+    """The operation's static cost (rows it may return, nested connections multiplied) exceeds the
+    principal's budget; ``extensions`` carry ``cost``, ``budget`` and ``role``."""
+
+    code = "QUERY_TOO_COSTLY"
+
+
+class RateLimited(HubError):
+    """Too many requests from one API key (or, without a key, one client address) in the window."""
+
+    code = "RATE_LIMITED"

@@ -64,6 +64,22 @@ class Settings(BaseSettings):
         default=15, ge=1, description="A clue's deadline: working days (official holiday calendar) from receipt to closure."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    query_cost_limits: dict[str, int] = Field(
+        default={"viewer": 50_000, "regional": 100_000, "inspector": 100_000, "admin": 250_000},
+        description="Largest cost (rows a GraphQL operation may return, nested connections multiplied) per role, as JSON; "
+        "a role not named gets the smallest.",
+    )
+    max_root_fields: int = Field(default=10, ge=1, description="Most root fields (aliases included) one GraphQL operation may select.")
+    max_response_bytes: int = Field(
+        default=10_000_000, ge=1024, description="Largest serialised GraphQL response; a larger one is replaced by RESPONSE_TOO_LARGE."
+    )
+    request_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Longest a GraphQL request's SQL statement may run before it answers QUERY_TIMEOUT."
+    )
+    rate_limit: str = Field(default="600/minute", description="Requests to /graphql allowed per API key (or client address without one).")
+    rate_limit_storage_url: str = Field(
+        default="memory://", description="Where rate-limit counters live: memory:// (one process) or redis://host:6379/1 (shared)."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""
