@@ -7,7 +7,8 @@ are accepted as given; the driver is chosen here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from hub.errors import HubError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -69,16 +72,94 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(u, **kwargs)
 
 
-def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An asynchronous engine for ``url``."""
+class QueryTimeout(HubError):
+    """A statement of a GraphQL request ran past ``HUB_REQUEST_TIMEOUT_SECONDS`` and was stopped."""
+
+    code = "QUERY_TIMEOUT"
+
+
+#: The clock statement deadlines are measured on (tests replace it).
+clock: Callable[[], float] = time.monotonic
+
+#: SQLite calls the progress handler every this many virtual-machine instructions (about a
+#: millisecond): often enough to stop a runaway statement promptly, rarely enough to cost nothing.
+PROGRESS_STEPS = 100_000
+
+_DEADLINE = "hub_statement_deadline"
+_TIMED_OUT = "hub_timed_out"
+#: PostgreSQL SQLSTATEs: query_canceled (statement_timeout), in_failed_sql_transaction (what follows it).
+_PG_CANCELED, _PG_ABORTED = "57014", "25P02"
+
+
+def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) -> None:
+    """Stop any statement of ``engine`` that runs longer than ``seconds`` with ``QueryTimeout``.
+
+    PostgreSQL enforces its own ``statement_timeout`` (a connect option, see ``make_async_engine``);
+    SQLite has none, so a progress handler on each connection interrupts the statement once the
+    deadline set before it started has passed. Either error becomes ``QueryTimeout``; the connection
+    stays usable (the session rolls back as after any error).
+    """
+
+    if sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _progress_handler(dbapi_connection: Any, record: Any) -> None:
+            info = record.info
+
+            def past_deadline() -> int:
+                deadline = info.get(_DEADLINE)
+                return 1 if deadline is not None and clock() > deadline else 0
+
+            # aiosqlite runs the connection on its own thread: set the handler there.
+            dbapi_connection.run_async(lambda conn: conn.set_progress_handler(past_deadline, PROGRESS_STEPS))
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _start(conn: Any, *_: Any) -> None:
+            conn.info[_DEADLINE] = clock() + seconds
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _stop(conn: Any, *_: Any) -> None:
+            conn.info.pop(_DEADLINE, None)
+
+    @event.listens_for(engine, "handle_error")
+    def _timeout(context: Any) -> None:
+        orig = context.original_exception
+        info = context.connection.info if context.connection is not None else {}
+        info.pop(_DEADLINE, None)
+        state = getattr(orig, "sqlstate", None)
+        timed_out = (sqlite and str(orig) == "interrupted") or state == _PG_CANCELED
+        if timed_out or (state == _PG_ABORTED and info.get(_TIMED_OUT)):
+            info[_TIMED_OUT] = True
+            raise QueryTimeout(
+                f"the query ran longer than the limit of {seconds:g} s and was stopped",
+                suggestion="ask for fewer rows (first), a narrower filter or fewer nested connections",
+                limitSeconds=seconds,
+            ) from orig
+
+    @event.listens_for(engine.pool, "checkin")
+    def _forget(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info.pop(_TIMED_OUT, None)
+
+
+def make_async_engine(url: str, *, statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
+    """An asynchronous engine for ``url`` (the GraphQL app's). With ``statement_timeout`` (seconds),
+    a statement running longer is stopped and raises ``QueryTimeout``; the synchronous engine (syncs,
+    migrations, the CLI) has no such limit."""
     u = async_url(url)
     if u.get_backend_name() == "sqlite":
         engine = create_async_engine(u, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    return create_async_engine(u, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_size", 10)
+        if statement_timeout is not None:
+            options = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
+            kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": options}
+        engine = create_async_engine(u, **kwargs)
+    if statement_timeout is not None:
+        _install_statement_timeout(engine.sync_engine, statement_timeout, sqlite=u.get_backend_name() == "sqlite")
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
