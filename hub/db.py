@@ -73,12 +73,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class QueryTimeout(HubError):
-    """A statement of a GraphQL request ran past ``HUB_REQUEST_TIMEOUT_SECONDS`` and was stopped."""
+    """A GraphQL request's SQL ran past ``HUB_REQUEST_TIMEOUT_SECONDS`` and was stopped."""
 
     code = "QUERY_TIMEOUT"
 
 
-#: The clock statement deadlines are measured on (tests replace it).
+#: The clock SQLite's deadlines are measured on (tests replace it).
 clock: Callable[[], float] = time.monotonic
 
 #: SQLite calls the progress handler every this many virtual-machine instructions (about a
@@ -92,12 +92,15 @@ _PG_CANCELED, _PG_ABORTED = "57014", "25P02"
 
 
 def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) -> None:
-    """Stop any statement of ``engine`` that runs longer than ``seconds`` with ``QueryTimeout``.
+    """Stop the statements of ``engine`` that run past ``seconds`` with ``QueryTimeout``.
 
-    PostgreSQL enforces its own ``statement_timeout`` (a connect option, see ``make_async_engine``);
-    SQLite has none, so a progress handler on each connection interrupts the statement once the
-    deadline set before it started has passed. Either error becomes ``QueryTimeout``; the connection
-    stays usable (the session rolls back as after any error).
+    PostgreSQL enforces its own ``statement_timeout`` (a connect option, see ``make_async_engine``),
+    per statement; the statement it cancels aborts the transaction, so the request's later statements
+    fail at once and the request ends there too. SQLite has no such setting: a progress handler on
+    each connection interrupts whatever runs once the deadline set when the connection was checked
+    out has passed. A GraphQL request holds one connection from authentication to its end, so there
+    the limit is the request's. Either error becomes ``QueryTimeout``; the connection goes back to the
+    pool usable (the session rolls back as after any error).
     """
 
     if sqlite:
@@ -113,19 +116,14 @@ def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) 
             # aiosqlite runs the connection on its own thread: set the handler there.
             dbapi_connection.run_async(lambda conn: conn.set_progress_handler(past_deadline, PROGRESS_STEPS))
 
-        @event.listens_for(engine, "before_cursor_execute")
-        def _start(conn: Any, *_: Any) -> None:
-            conn.info[_DEADLINE] = clock() + seconds
-
-        @event.listens_for(engine, "after_cursor_execute")
-        def _stop(conn: Any, *_: Any) -> None:
-            conn.info.pop(_DEADLINE, None)
+        @event.listens_for(engine.pool, "checkout")
+        def _start(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            record.info[_DEADLINE] = clock() + seconds
 
     @event.listens_for(engine, "handle_error")
     def _timeout(context: Any) -> None:
         orig = context.original_exception
         info = context.connection.info if context.connection is not None else {}
-        info.pop(_DEADLINE, None)
         state = getattr(orig, "sqlstate", None)
         timed_out = (sqlite and str(orig) == "interrupted") or state == _PG_CANCELED
         if timed_out or (state == _PG_ABORTED and info.get(_TIMED_OUT)):
@@ -139,13 +137,14 @@ def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) 
     @event.listens_for(engine.pool, "checkin")
     def _forget(_dbapi_connection: Any, record: Any) -> None:
         if record is not None:
+            record.info.pop(_DEADLINE, None)
             record.info.pop(_TIMED_OUT, None)
 
 
 def make_async_engine(url: str, *, statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
     """An asynchronous engine for ``url`` (the GraphQL app's). With ``statement_timeout`` (seconds),
-    a statement running longer is stopped and raises ``QueryTimeout``; the synchronous engine (syncs,
-    migrations, the CLI) has no such limit."""
+    SQL running longer is stopped and raises ``QueryTimeout`` (see ``_install_statement_timeout``); the
+    synchronous engine (syncs, migrations, the CLI) has no such limit."""
     u = async_url(url)
     if u.get_backend_name() == "sqlite":
         engine = create_async_engine(u, **kwargs)

@@ -74,7 +74,8 @@ class Settings(BaseSettings):
         default=10_000_000, ge=1024, description="Largest serialised GraphQL response; a larger one is replaced by RESPONSE_TOO_LARGE."
     )
     request_timeout_seconds: float = Field(
-        default=15.0, gt=0, description="Longest a GraphQL request's SQL statement may run before it answers QUERY_TIMEOUT."
+        default=15.0, gt=0, description="Longest a GraphQL request may spend in the database (SQLite: from its first statement; "
+        "PostgreSQL: per statement) before it answers QUERY_TIMEOUT.",
     )
     rate_limit: str = Field(default="600/minute", description="Requests to /graphql allowed per API key (or client address without one).")
     rate_limit_storage_url: str = Field(

@@ -229,6 +229,8 @@ async def test_a_response_over_the_size_cap_is_replaced_by_an_error(make_app) ->
 
 # --- the statement time limit --------------------------------------------------------------------
 
+COUNT_200K = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT count(*) FROM c"
+
 SLOW_SQL = {
     "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000000) SELECT count(*) FROM c",
     "postgres": "SELECT pg_sleep(30)",
@@ -262,21 +264,27 @@ async def test_a_statement_over_the_time_limit_answers_query_timeout(make_app, b
         assert (await hub.graph.data("{ clues(first: 1) { nodes { clueNo } } }"))["clues"]["nodes"]
 
 
-async def test_a_connection_stays_usable_after_its_statement_timed_out(demo, backend) -> None:
-    from hub.db import QueryTimeout, make_async_engine
+async def test_a_connection_stays_usable_after_its_statement_timed_out(demo, backend, monkeypatch) -> None:
+    import hub.db
 
-    engine = make_async_engine(demo.url, statement_timeout=0.2)
+    # Given one pooled connection and a clock the test moves (SQLite's deadline; PostgreSQL's is its own)
+    now = {"t": 0.0}
+    monkeypatch.setattr(hub.db, "clock", lambda: now["t"])
+    engine = hub.db.make_async_engine(demo.url, statement_timeout=0.2, pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as conn:
-            with pytest.raises(QueryTimeout):
+            now["t"] = 1000.0  # the deadline (checkout + 0.2 s) has passed
+            with pytest.raises(hub.db.QueryTimeout, match=r"^the query ran longer than the limit of 0\.2 s and was stopped$"):
                 await conn.execute(text(SLOW_SQL[backend]))
-            await conn.rollback()
-            assert (await conn.execute(text("SELECT 41 + 1"))).scalar_one() == 42
+        # Then the same connection, checked out again, runs a statement to its end (on SQLite one long
+        # enough to meet the progress handler, which must see the new deadline)
+        async with engine.connect() as conn:
+            if backend == "sqlite":
+                assert (await conn.execute(text(COUNT_200K))).scalar_one() == 200_000
+            else:
+                assert (await conn.execute(text("SELECT 41 + 1"))).scalar_one() == 42
     finally:
         await engine.dispose()
-
-
-COUNT_200K = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT count(*) FROM c"
 
 
 async def test_only_the_graphql_engine_is_limited(demo, backend, monkeypatch) -> None:
