@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 import strawberry
-from graphql import FragmentDefinitionNode, GraphQLError, GraphQLSyntaxError, OperationDefinitionNode, ValidationContext, ValidationRule
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    ValidationContext,
+    ValidationRule,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import count_fields_with_alias
 from strawberry.schema.config import StrawberryConfig
 
 from schema.cost import QueryCost
@@ -53,29 +62,74 @@ class LimitedParserCache(ParserCache):
         except GraphQLSyntaxError as exc:
             if "Document contains more than" not in exc.message:
                 raise
-            raise GraphQLError(
-                f"the document has more than {MAX_TOKENS:,} tokens; at most {MAX_TOKENS:,} are accepted",
-                extensions={"code": "QUERY_TOO_COMPLEX", "limit": MAX_TOKENS, "suggestion": "split it into several requests"},
-            ) from exc
+            raise _limit_error(f"the document has more than {MAX_TOKENS:,} tokens; at most {MAX_TOKENS:,} are accepted", MAX_TOKENS) from exc
 
 
-def max_aliases_rule(limit: int) -> type[ValidationRule]:
-    """strawberry's alias count (fragments expanded), reported with ``QUERY_TOO_COMPLEX`` and the limit
-    (its own rule reports a bare validation error)."""
+def _limit_error(message: str, limit: int) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX", "limit": limit, "suggestion": "split it into several requests"})
 
-    class MaxAliases(ValidationRule):
+
+class _Measure:
+    """A document's alias count and nesting depth, fragments expanded, each fragment measured once.
+
+    strawberry's own limiters expand a fragment at every spread, so a document that spreads a
+    fragment twice in a fragment spread twice … (2^25 spreads in a few hundred tokens) kept the event
+    loop busy for minutes inside validation; measured once per fragment it takes microseconds.
+    """
+
+    def __init__(self, document: Any) -> None:
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self._aliases: dict[str, int] = {}
+        self._depths: dict[str, int] = {}
+
+    def aliases(self, selection_set: Any, seen: frozenset[str] = frozenset()) -> int:
+        total = 0
+        for sel in selection_set.selections if selection_set else ():
+            if isinstance(sel, FieldNode):
+                total += (sel.alias is not None) + self.aliases(sel.selection_set, seen)
+            elif isinstance(sel, InlineFragmentNode):
+                total += self.aliases(sel.selection_set, seen)
+            elif isinstance(sel, FragmentSpreadNode) and (name := sel.name.value) in self.fragments and name not in seen:
+                if name not in self._aliases:
+                    self._aliases[name] = self.aliases(self.fragments[name].selection_set, seen | {name})
+                total += self._aliases[name]
+        return total
+
+    def depth(self, selection_set: Any, seen: frozenset[str] = frozenset()) -> int:
+        """Nested fields with selections, as strawberry's QueryDepthLimiter counts them (introspection aside)."""
+        deepest = 0
+        for sel in selection_set.selections if selection_set else ():
+            if isinstance(sel, FieldNode):
+                if sel.selection_set is not None and not sel.name.value.startswith("__"):
+                    deepest = max(deepest, 1 + self.depth(sel.selection_set, seen))
+            elif isinstance(sel, InlineFragmentNode):
+                deepest = max(deepest, self.depth(sel.selection_set, seen))
+            elif isinstance(sel, FragmentSpreadNode) and (name := sel.name.value) in self.fragments and name not in seen:
+                if name not in self._depths:
+                    self._depths[name] = self.depth(self.fragments[name].selection_set, seen | {name})
+                deepest = max(deepest, self._depths[name])
+        return deepest
+
+
+def shape_rule(*, max_depth: int, max_aliases: int) -> type[ValidationRule]:
+    """Refuses, during validation, operations deeper than ``max_depth`` or with more than
+    ``max_aliases`` aliases, with ``QUERY_TOO_COMPLEX`` and the limit."""
+
+    class ShapeLimits(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
-            document = context.document
-            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-            total = sum(count_fields_with_alias(d, fragments) for d in document.definitions if isinstance(d, OperationDefinitionNode))
-            if total > limit:
-                context.report_error(GraphQLError(
-                    f"the operation uses {total} aliases; at most {limit} are accepted",
-                    extensions={"code": "QUERY_TOO_COMPLEX", "limit": limit, "suggestion": "split it into several requests"},
-                ))
             super().__init__(context)
+            measure = _Measure(context.document)
+            operations = [d for d in context.document.definitions if isinstance(d, OperationDefinitionNode)]
+            aliases = sum(measure.aliases(op.selection_set) for op in operations)
+            if aliases > max_aliases:
+                context.report_error(_limit_error(f"the operation uses {aliases} aliases; at most {max_aliases} are accepted", max_aliases))
+            for op in operations:
+                if (depth := measure.depth(op.selection_set)) > max_depth:
+                    context.report_error(_limit_error(
+                        f"the operation is {depth} levels deep; at most {max_depth} are accepted", max_depth
+                    ))
 
-    return MaxAliases
+    return ShapeLimits
 
 
 class HubSchema(strawberry.Schema):
@@ -87,7 +141,7 @@ class HubSchema(strawberry.Schema):
 @lru_cache(maxsize=4)
 def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; operations deeper than ``max_depth`` are refused before they run."""
-    rules = [*QueryDepthLimiter(max_depth=max_depth).validation_rules, max_aliases_rule(MAX_ALIASES)]
+    rules = [shape_rule(max_depth=max_depth, max_aliases=MAX_ALIASES)]
     return HubSchema(
         query=Query,
         mutation=Mutation,

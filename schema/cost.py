@@ -51,7 +51,13 @@ LIST_ESTIMATE = DEFAULT_PAGE_SIZE
 
 
 class _Pricer:
-    """Walks one operation's selections, pricing rows as described in the module docstring."""
+    """Walks one operation's selections, pricing rows as described in the module docstring.
+
+    Prices are computed per parent object ("unit" prices) and multiplied by the rows above, so a
+    fragment is priced once per type and connection size however often it is spread: a document that
+    spreads a fragment twice in a fragment spread twice … (2^30 fields from a few hundred tokens) is
+    priced in time linear in its length.
+    """
 
     def __init__(
         self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], variables: Any, *, max_page_size: int
@@ -60,24 +66,8 @@ class _Pricer:
         self.fragments = fragments
         self.variables = variables
         self.max_page_size = max_page_size
-
-    def fields(self, selection_set: SelectionSetNode | None, parent: Any, seen: frozenset[str] = frozenset()) -> list[tuple[FieldNode, Any]]:
-        """The field nodes of a selection set with the type each is selected on, fragments expanded."""
-        out: list[tuple[FieldNode, Any]] = []
-        for sel in selection_set.selections if selection_set else ():
-            if isinstance(sel, FieldNode):
-                out.append((sel, parent))
-            elif isinstance(sel, InlineFragmentNode):
-                on = self.schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent
-                out.extend(self.fields(sel.selection_set, on or parent, seen))
-            elif isinstance(sel, FragmentSpreadNode):
-                name = sel.name.value
-                frag = self.fragments.get(name)
-                if frag is None or name in seen:  # validation refuses both; never loop
-                    continue
-                on = self.schema.get_type(frag.type_condition.name.value)
-                out.extend(self.fields(frag.selection_set, on or parent, seen | {name}))
-        return out
+        self._fragment_units: dict[tuple[str, str, int], int] = {}
+        self._fragment_fields: dict[str, int] = {}
 
     def first(self, field_def: Any, node: FieldNode, default: int) -> int:
         """The rows a field may return: its ``first`` (variables and defaults resolved, clamped to the
@@ -92,31 +82,64 @@ class _Pricer:
             return DEFAULT_PAGE_SIZE
         return max(0, min(value, self.max_page_size))
 
-    def price(self, selection_set: SelectionSetNode | None, parent: Any, multiplier: int, *, instances: int = 0) -> int:
-        """The cost of ``selection_set`` selected ``multiplier`` times on ``parent``; ``instances`` is
-        the number of connections when ``parent`` is a connection type (0 otherwise)."""
+    def count_fields(self, selection_set: SelectionSetNode | None, seen: frozenset[str] = frozenset()) -> int:
+        """How many fields a selection set selects at its own level, fragments expanded (root fields)."""
+        total = 0
+        for sel in selection_set.selections if selection_set else ():
+            if isinstance(sel, FieldNode):
+                total += 1
+            elif isinstance(sel, InlineFragmentNode):
+                total += self.count_fields(sel.selection_set, seen)
+            elif isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                frag = self.fragments.get(name)
+                if frag is None or name in seen:  # validation refuses both; never loop
+                    continue
+                if name not in self._fragment_fields:
+                    self._fragment_fields[name] = self.count_fields(frag.selection_set, seen | {name})
+                total += self._fragment_fields[name]
+        return total
+
+    def unit(self, selection_set: SelectionSetNode | None, parent: Any, rows: int = 0, seen: frozenset[str] = frozenset()) -> int:
+        """The cost of ``selection_set`` selected on one ``parent`` object; ``rows`` is the page size
+        when ``parent`` is a connection type (its edges and nodes are that many), else 0."""
         cost = 0
-        for node, on in self.fields(selection_set, parent):
-            name = node.name.value
-            field_def = (getattr(on, "fields", None) or {}).get(name)
-            if field_def is None:  # __typename, __schema, __type: bounded by the schema itself
-                continue
-            named = get_named_type(field_def.type)
-            if _is_connection(named):
-                rows = self.first(field_def, node, DEFAULT_PAGE_SIZE)
-                cost += multiplier * rows + self.price(node.selection_set, named, multiplier * rows, instances=multiplier)
-            elif instances and name == "totalCount":  # one COUNT statement per connection
-                cost += instances
-            elif node.selection_set is None:  # a scalar or a list of scalars: no rows of its own
-                continue
-            elif instances and _is_list(field_def.type):  # edges / nodes: the connection's rows, counted above
-                cost += self.price(node.selection_set, named, multiplier)
-            elif _is_list(field_def.type):
-                rows = self.first(field_def, node, LIST_ESTIMATE)
-                cost += multiplier * rows + self.price(node.selection_set, named, multiplier * rows)
-            else:  # a single related object, loaded in batches with its siblings
-                cost += self.price(node.selection_set, named, multiplier)
+        for sel in selection_set.selections if selection_set else ():
+            if isinstance(sel, FieldNode):
+                cost += self.field(sel, parent, rows, seen)
+            elif isinstance(sel, InlineFragmentNode):
+                on = self.schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent
+                cost += self.unit(sel.selection_set, on or parent, rows, seen)
+            elif isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                frag = self.fragments.get(name)
+                if frag is None or name in seen:
+                    continue
+                on = self.schema.get_type(frag.type_condition.name.value) or parent
+                key = (name, on.name, rows)
+                if key not in self._fragment_units:
+                    self._fragment_units[key] = self.unit(frag.selection_set, on, rows, seen | {name})
+                cost += self._fragment_units[key]
         return cost
+
+    def field(self, node: FieldNode, parent: Any, rows: int, seen: frozenset[str]) -> int:
+        field_def = (getattr(parent, "fields", None) or {}).get(node.name.value)
+        if field_def is None:  # __typename, __schema, __type: bounded by the schema itself
+            return 0
+        named = get_named_type(field_def.type)
+        if _is_connection(named):
+            page = self.first(field_def, node, DEFAULT_PAGE_SIZE)
+            return page + self.unit(node.selection_set, named, page, seen)
+        if rows and node.name.value == "totalCount":  # one COUNT statement per connection
+            return 1
+        if node.selection_set is None:  # a scalar or a list of scalars: no rows of its own
+            return 0
+        if rows and _is_list(field_def.type):  # edges / nodes: the connection's rows, counted above
+            return rows * self.unit(node.selection_set, named, 0, seen)
+        if _is_list(field_def.type):
+            n = self.first(field_def, node, LIST_ESTIMATE)
+            return n + n * self.unit(node.selection_set, named, 0, seen)
+        return self.unit(node.selection_set, named, 0, seen)  # one related object, loaded with its siblings'
 
 
 def _is_list(gql_type: Any) -> bool:
@@ -156,8 +179,7 @@ def operation_cost(
     }[operation.operation]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     pricer = _Pricer(schema, fragments, coerced, max_page_size=max_page_size)
-    roots = len(pricer.fields(operation.selection_set, root))
-    return pricer.price(operation.selection_set, root, 1), roots
+    return pricer.unit(operation.selection_set, root), pricer.count_fields(operation.selection_set)
 
 
 def budget_for(role: str | None, limits: Mapping[str, int]) -> int:

@@ -27,6 +27,12 @@ def _deep(levels: int) -> str:
     return f"{{ regions {{ {inner} }} }}"
 
 
+def _fragment_bomb(leaf: str, *, levels: int = 30, on: str = "Query", root: str = "{ ...F0 }") -> str:
+    """Each fragment spreads the next one twice: 2^levels copies of ``leaf`` in a few hundred tokens."""
+    frags = [f"fragment F{i} on {on} {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)]
+    return " ".join([root, *frags, f"fragment F{levels} on {on} {{ {leaf} }}"])
+
+
 ABUSE = [
     pytest.param({"query": HEAVY}, 200, "QUERY_TOO_COSTLY", id="heavy-3-aliases-of-500x500"),
     pytest.param({"query": "{ " + " ".join(f"a{i}: __typename" for i in range(1000)) + " }"}, 200, "QUERY_TOO_COMPLEX",
@@ -37,6 +43,11 @@ ABUSE = [
                  id="12-root-fields"),
     pytest.param({"query": "{ " + " ".join(f'c{i}: clues(filter: {{search: "{"x" * 50_000}"}}) {{ totalCount }}' for i in range(3))
                   + " }"}, 200, "BAD_USER_INPUT", id="3x-search-50000-chars"),
+    pytest.param({"query": _fragment_bomb("a: me { name }")}, 200, "QUERY_TOO_COMPLEX", id="fragment-bomb-2^30-aliases"),
+    pytest.param({"query": _fragment_bomb("me { name }")}, 200, "QUERY_TOO_COMPLEX", id="fragment-bomb-2^30-root-fields"),
+    pytest.param({"query": _fragment_bomb("payroll(first: 500) { nodes { payMonth } }", on="Project",
+                                          root="{ projects(first: 500) { nodes { ...F0 } } }")}, 200, "QUERY_TOO_COSTLY",
+                 id="fragment-bomb-2^30-connections"),
     pytest.param([{"query": HEAVY.replace("first: 500", "first: 50")}] * 20, 400, "BATCH_NOT_SUPPORTED", id="batch-of-20"),
 ]
 

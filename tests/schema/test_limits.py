@@ -180,6 +180,28 @@ async def test_aliases_are_capped_below_three_copies_of_a_page(make_app) -> None
     assert err["message"] == "the operation uses 16 aliases; at most 15 are accepted"
 
 
+async def test_depth_is_capped_naming_the_limit(make_app) -> None:
+    hub = await make_app()
+    twelve = '{ region(code: "370811") { ' + "parent { " * 11 + "code" + " }" * 11 + " } }"
+    assert (await hub.graph.data(twelve))["region"]["parent"]["parent"]["parent"] is None
+    err = await hub.graph.error('{ region(code: "370811") { ' + "parent { " * 12 + "code" + " }" * 12 + " } }")
+    assert err["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": 12, "suggestion": "split it into several requests"}
+    assert err["message"] == "the operation is 13 levels deep; at most 12 are accepted"
+
+
+def test_a_fragment_spread_2_to_the_30_times_is_measured_once() -> None:
+    # Each fragment spreads the next twice: strawberry's limiters expanded every spread (minutes)
+    from graphql import validate
+
+    from schema.build import shape_rule
+
+    frags = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(30)]
+    document = parse(" ".join(["{ ...F0 }", *frags, "fragment F30 on Query { a: regions { children { code } } }"]))
+    errors = validate(build_schema()._schema, document, [shape_rule(max_depth=12, max_aliases=15)])
+    assert [e.message for e in errors] == ["the operation uses 1073741824 aliases; at most 15 are accepted"]
+    assert operation_cost(build_schema()._schema, document) == (2**30 * (20 + 20 * 20), 2**30)
+
+
 async def test_too_many_tokens_is_a_limit_not_a_syntax_error(make_app) -> None:
     hub = await make_app()
     err = await hub.graph.error("{ me { " + " name" * 4000 + " } }")
