@@ -3,6 +3,7 @@ the response-size cap, the statement time limit and per-key rate limits."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -384,7 +385,8 @@ async def test_an_unreachable_counter_store_lets_requests_through(make_app) -> N
     assert [(await hub.post("{ me { name } }")).status_code for _ in range(2)] == [200, 200]
 
 
-REDIS_URL = "redis://127.0.0.1:6379/7"
+#: Database 7 of the test Redis (CI exports HUB_TEST_REDIS_URL; other suites use other databases).
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/7"
 
 
 @pytest.fixture
