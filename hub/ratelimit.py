@@ -26,6 +26,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from hub.crypto import api_key_hash
+from hub.errors import RateLimited
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,8 +44,9 @@ def make_storage(url: str) -> Any:
     return storage_from_string(aio)
 
 
-def _error_body(message: str, code: str, **extensions: Any) -> bytes:
-    return json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code, **extensions}}]}).encode()
+def _error_body(message: str, **extensions: Any) -> bytes:
+    """A GraphQL response body carrying one error, for requests refused before GraphQL runs."""
+    return json.dumps({"data": None, "errors": [{"message": message, "extensions": extensions}]}).encode()
 
 
 def _api_key(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -99,7 +101,7 @@ class RequestGuard:
                     send, 400,
                     _error_body(
                         "batched requests (a JSON array of operations) are not accepted: send one operation per request",
-                        "BATCH_NOT_SUPPORTED",
+                        code="BATCH_NOT_SUPPORTED",
                     ),
                 )
                 return
@@ -113,12 +115,8 @@ class RequestGuard:
         except Exception:  # noqa: BLE001
             retry = self.item.get_expiry()
         whose = "this API key" if kind == "key" else "this address (no API key)"
-        body = _error_body(
-            f"rate limit {self.limit} exceeded for {whose}: retry after {retry} s",
-            "RATE_LIMITED",
-            retryAfter=retry,
-            limit=self.limit,
-        )
+        err = RateLimited(f"rate limit {self.limit} exceeded for {whose}: retry after {retry} s", retryAfter=retry, limit=self.limit)
+        body = _error_body(err.message, **err.extensions())
         await _respond(send, 429, body, extra_headers=[(b"retry-after", str(retry).encode())])
 
 
