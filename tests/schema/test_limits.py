@@ -14,6 +14,7 @@ from graphql import parse
 from sqlalchemy import event, text
 
 from hub.app import DEFAULT_QUERY, create_app
+from hub.ratelimit import make_storage
 from schema.build import build_schema
 from schema.cost import budget_for, operation_cost
 from tests.conftest import unavailable
@@ -423,3 +424,18 @@ async def test_a_batch_is_refused_with_a_stable_code(make_app) -> None:
         "extensions": {"code": "BATCH_NOT_SUPPORTED"},
     }]}
     assert hub.counter.count == 0
+
+
+def test_production_servers_share_their_rate_limit_counters_through_redis() -> None:
+    # Two `hub serve` containers counting in memory would each allow a key the whole limit
+    from pathlib import Path
+
+    import yaml
+
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text(encoding="utf-8"))
+    servers = {name: s for name, s in compose["services"].items() if "hub serve" in str(s.get("command", ""))}
+    assert len(servers) >= 2
+    for name, service in servers.items():
+        url = service["environment"]["HUB_RATE_LIMIT_STORAGE_URL"]
+        assert url.startswith("redis://redis:6379/"), name
+        assert make_storage(url).__class__.__name__ == "RedisStorage"
