@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level.")
     query_cost_limits: dict[str, int] = Field(
         default={"viewer": 50_000, "regional": 100_000, "inspector": 100_000, "admin": 250_000},
+        min_length=1,
         description="Largest cost (rows a GraphQL operation may return, nested connections multiplied) per role, as JSON; "
         "a role not named gets the smallest.",
     )

@@ -83,6 +83,18 @@ def test_a_role_without_a_budget_gets_the_smallest() -> None:
     assert budget_for(None, limits) == 50_000
 
 
+def test_budgets_are_read_as_json_and_may_not_be_empty(monkeypatch) -> None:
+    from pydantic import ValidationError
+
+    from hub.settings import Settings
+
+    monkeypatch.setenv("HUB_QUERY_COST_LIMITS", '{"viewer": 10, "admin": 1000}')
+    assert Settings().query_cost_limits == {"viewer": 10, "admin": 1000}
+    monkeypatch.setenv("HUB_QUERY_COST_LIMITS", "{}")
+    with pytest.raises(ValidationError, match="query_cost_limits"):
+        Settings()
+
+
 def test_the_documented_queries_fit_the_smallest_budget() -> None:
     from hub.settings import Settings
 
