@@ -36,6 +36,7 @@ from hub.crypto import Cipher
 from hub.db import async_session_factory, make_async_engine, make_engine
 from hub.errors import HubError
 from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
+from hub.ratelimit import RequestGuard
 from hub.settings import Settings, get_settings
 from schema.build import build_schema
 from schema.context import Context
@@ -177,6 +178,20 @@ class HubGraphQL(GraphQL):
                     raise HTTPException(400, "operationName must be a string or null, if provided")
         return await super().parse_http_body(request)
 
+    def encode_json(self, data: object) -> str:
+        """The response body, serialised once; a result over ``HUB_MAX_RESPONSE_BYTES`` is replaced by a
+        ``RESPONSE_TOO_LARGE`` error (json.dumps escapes non-ASCII, so characters are bytes)."""
+        body = super().encode_json(data)
+        limit = self.settings.max_response_bytes
+        if len(body) > limit and isinstance(data, dict) and "type" not in data:  # not a WebSocket message
+            size = len(body)
+            return super().encode_json({"data": None, "errors": [{
+                "message": f"the response would be {size:,} bytes, over the limit of {limit:,}: ask for fewer rows (first) "
+                           "or fewer fields",
+                "extensions": {"code": "RESPONSE_TOO_LARGE", "size": size, "limit": limit},
+            }]})
+        return body
+
     async def process_result(self, request: Request, result: Any) -> Any:  # type: ignore[override]
         if result.errors:
             result.errors = [shape_error(e) for e in result.errors]
@@ -232,7 +247,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     """The hub's ASGI app for ``settings`` (default: from the environment); ``extra_routes`` are
     appended (``hub serve`` mounts the sandboxes there)."""
     settings = settings or get_settings()
-    engine = make_async_engine(settings.resolved_database_url())
+    engine = make_async_engine(settings.resolved_database_url(), statement_timeout=settings.request_timeout_seconds)
     sessions = async_session_factory(engine)
     cipher = Cipher(settings.resolved_secret_key())
     sync_engine = make_engine(settings.resolved_database_url())
@@ -291,6 +306,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.key_usage = key_usage
+    app.add_middleware(RequestGuard, limit=settings.rate_limit, storage_url=settings.rate_limit_storage_url)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Security headers on every response (CSP on GraphiQL); /graphql/ redirects with a relative
     # Location, never one built from the Host header.

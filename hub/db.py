@@ -8,7 +8,8 @@ are accepted as given; the driver is chosen here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +17,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from hub.errors import HubError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -73,17 +76,94 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(u, **kwargs)
 
 
-def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An asynchronous engine for ``url``; its SQL parameters never reach a log or an error message."""
-    kwargs["hide_parameters"] = True
+class QueryTimeout(HubError):
+    """A GraphQL request's SQL ran past ``HUB_REQUEST_TIMEOUT_SECONDS`` and was stopped."""
+
+    code = "QUERY_TIMEOUT"
+
+
+#: The clock SQLite's deadlines are measured on (tests replace it).
+clock: Callable[[], float] = time.monotonic
+
+#: SQLite calls the progress handler every this many virtual-machine instructions (about a
+#: millisecond): often enough to stop a runaway statement promptly, rarely enough to cost nothing.
+PROGRESS_STEPS = 100_000
+
+_DEADLINE = "hub_statement_deadline"
+_TIMED_OUT = "hub_timed_out"
+#: PostgreSQL SQLSTATEs: query_canceled (statement_timeout), in_failed_sql_transaction (what follows it).
+_PG_CANCELED, _PG_ABORTED = "57014", "25P02"
+
+
+def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) -> None:
+    """Stop the statements of ``engine`` that run past ``seconds`` with ``QueryTimeout``.
+
+    PostgreSQL enforces its own ``statement_timeout`` (a connect option, see ``make_async_engine``),
+    per statement; the statement it cancels aborts the transaction, so the request's later statements
+    fail at once and the request ends there too. SQLite has no such setting: a progress handler on
+    each connection interrupts whatever runs once the deadline set when the connection was checked
+    out has passed. A GraphQL request holds one connection from authentication to its end, so there
+    the limit is the request's. Either error becomes ``QueryTimeout``; the connection goes back to the
+    pool usable (the session rolls back as after any error).
+    """
+
+    if sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _progress_handler(dbapi_connection: Any, record: Any) -> None:
+            info = record.info
+
+            def past_deadline() -> int:
+                deadline = info.get(_DEADLINE)
+                return 1 if deadline is not None and clock() > deadline else 0
+
+            # aiosqlite runs the connection on its own thread: set the handler there.
+            dbapi_connection.run_async(lambda conn: conn.set_progress_handler(past_deadline, PROGRESS_STEPS))
+
+        @event.listens_for(engine.pool, "checkout")
+        def _start(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            record.info[_DEADLINE] = clock() + seconds
+
+    @event.listens_for(engine, "handle_error")
+    def _timeout(context: Any) -> None:
+        orig = context.original_exception
+        info = context.connection.info if context.connection is not None else {}
+        state = getattr(orig, "sqlstate", None)
+        timed_out = (sqlite and str(orig) == "interrupted") or state == _PG_CANCELED
+        if timed_out or (state == _PG_ABORTED and info.get(_TIMED_OUT)):
+            info[_TIMED_OUT] = True
+            raise QueryTimeout(
+                f"the query ran longer than the limit of {seconds:g} s and was stopped",
+                suggestion="ask for fewer rows (first), a narrower filter or fewer nested connections",
+                limitSeconds=seconds,
+            ) from orig
+
+    @event.listens_for(engine.pool, "checkin")
+    def _forget(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info.pop(_DEADLINE, None)
+            record.info.pop(_TIMED_OUT, None)
+
+
+def make_async_engine(url: str, *, statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
+    """An asynchronous engine for ``url`` (the GraphQL app's). With ``statement_timeout`` (seconds),
+    SQL running longer is stopped and raises ``QueryTimeout`` (see ``_install_statement_timeout``); the
+    synchronous engine (syncs, migrations, the CLI) has no such limit."""
+    kwargs["hide_parameters"] = True  # SQL parameters never reach a log or an error message
     u = async_url(url)
     if u.get_backend_name() == "sqlite":
         engine = create_async_engine(u, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    return create_async_engine(u, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_size", 10)
+        if statement_timeout is not None:
+            options = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
+            kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": options}
+        engine = create_async_engine(u, **kwargs)
+    if statement_timeout is not None:
+        _install_statement_timeout(engine.sync_engine, statement_timeout, sqlite=u.get_backend_name() == "sqlite")
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

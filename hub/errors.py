@@ -10,7 +10,9 @@ HubError
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
  ├── Conflict              another action changed it first (a lost race)  CONFLICT
  │    └── DuplicateSource   (hub.clue_entry) a register number entered twice  DUPLICATE_SOURCE
- └── QueryTooComplex       over a depth / page-size / cost limit  QUERY_TOO_COMPLEX
+ ├── QueryTooComplex       over a depth / page-size / alias / token limit  QUERY_TOO_COMPLEX
+ ├── QueryTooCostly        more rows than the role's cost budget   QUERY_TOO_COSTLY
+ └── RateLimited           too many requests for this key / address  RATE_LIMITED
 """
 
 from __future__ import annotations
@@ -91,3 +93,16 @@ class QueryTooComplex(HubError):
     """The operation exceeds a limit (page size, depth, aliases, tokens)."""
 
     code = "QUERY_TOO_COMPLEX"
+
+
+class QueryTooCostly(HubError):
+    """The operation's static cost (rows it may return, nested connections multiplied) exceeds the
+    principal's budget; ``extensions`` carry ``cost``, ``budget`` and ``role``."""
+
+    code = "QUERY_TOO_COSTLY"
+
+
+class RateLimited(HubError):
+    """Too many requests from one API key (or, without a key, one client address) in the window."""
+
+    code = "RATE_LIMITED"

@@ -98,6 +98,24 @@ class Settings(BaseSettings):
     def introspection_role_set(self) -> frozenset[str]:
         """The roles that may introspect the schema."""
         return frozenset(r for r in self.introspection_roles.split(",") if r)
+    query_cost_limits: dict[str, int] = Field(
+        default={"viewer": 50_000, "regional": 100_000, "inspector": 100_000, "admin": 250_000},
+        min_length=1,
+        description="Largest cost (rows a GraphQL operation may return, nested connections multiplied) per role, as JSON; "
+        "a role not named gets the smallest.",
+    )
+    max_root_fields: int = Field(default=10, ge=1, description="Most root fields (aliases included) one GraphQL operation may select.")
+    max_response_bytes: int = Field(
+        default=10_000_000, ge=1024, description="Largest serialised GraphQL response; a larger one is replaced by RESPONSE_TOO_LARGE."
+    )
+    request_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Longest a GraphQL request may spend in the database (SQLite: from its first statement; "
+        "PostgreSQL: per statement) before it answers QUERY_TIMEOUT.",
+    )
+    rate_limit: str = Field(default="600/minute", description="Requests to /graphql allowed per API key (or client address without one).")
+    rate_limit_storage_url: str = Field(
+        default="memory://", description="Where rate-limit counters live: memory:// (one process) or redis://host:6379/1 (shared)."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""

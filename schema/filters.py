@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -42,6 +43,24 @@ def db_id(global_id: strawberry.ID | None, model: type, *, field: str) -> int | 
     return int(pk)
 
 
+#: The longest text a filter accepts: a name, a code or a search term is far shorter, while a 50,000-character
+#: search makes every LIKE comparison scan the pattern (three of them kept SQLite busy for minutes).
+MAX_FILTER_TEXT = 200
+
+
+def check_text_lengths(filter_input: Any) -> None:
+    """Refuse a filter whose text fields are longer than ``MAX_FILTER_TEXT``, naming the field."""
+    for f in dataclasses.fields(filter_input):
+        value = getattr(filter_input, f.name)
+        if isinstance(value, str) and len(value) > MAX_FILTER_TEXT:
+            head, *rest = f.name.split("_")
+            name = head + "".join(w.title() for w in rest)
+            raise InvalidInput(
+                f"{name} is {len(value):,} characters long; at most {MAX_FILTER_TEXT} are accepted",
+                field=name,
+            )
+
+
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -66,6 +85,7 @@ class ClueFilter:
     search: str | None = strawberry.field(default=None, description="Substring of the title, respondent or complainant name.")
 
     def conditions(self, *, today: dt.date) -> list[Any]:
+        check_text_lengths(self)
         c = m.Clue
         out: list[Any] = region_condition(c.region_code, self.region_code)
         if self.status:
@@ -118,6 +138,7 @@ class ProjectFilter:
     search: str | None = strawberry.field(default=None, description="Substring of the name or address.")
 
     def conditions(self) -> list[Any]:
+        check_text_lengths(self)
         p = m.Project
         out: list[Any] = region_condition(p.region_code, self.region_code)
         if self.status:
@@ -146,6 +167,7 @@ class EnterpriseFilter:
     search: str | None = strawberry.field(default=None, description="Substring of the name.")
 
     def conditions(self) -> list[Any]:
+        check_text_lengths(self)
         e = m.Enterprise
         out: list[Any] = region_condition(e.region_code, self.region_code)
         if self.uscc:
@@ -173,6 +195,7 @@ class WarningFilter:
     project_id: strawberry.ID | None = None
 
     def conditions(self) -> list[Any]:
+        check_text_lengths(self)
         w = m.Warning
         out: list[Any] = region_condition(w.region_code, self.region_code)
         if self.rule_code:
@@ -194,6 +217,7 @@ class PayrollFilter:
     pay_status: int | None = strawberry.field(default=None, description="0 未发放, 20 已发放, 30 发放失败, 40 重新发放中")
 
     def conditions(self) -> list[Any]:
+        check_text_lengths(self)
         r = m.PayrollRecord
         out: list[Any] = region_condition(r.region_code, self.region_code)
         if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
