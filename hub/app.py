@@ -26,17 +26,20 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import process_result
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub.access import authenticate, bind_principal
 from hub.broker import check_broker
 from hub.crypto import Cipher
 from hub.db import async_session_factory, make_async_engine, make_engine
 from hub.errors import HubError
+from hub.fanout import Fanout, make_fanout
 from hub.settings import Settings, get_settings
 from schema.build import build_schema
 from schema.context import Context
 from schema.extensions import shape_error
 from schema.loaders import Loaders
+from schema.subscription import EventsTransportWSHandler
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -114,10 +117,19 @@ class MetricsMiddleware:
 
 
 class HubGraphQL(GraphQL):
-    """strawberry's ASGI GraphQL app with the hub's context and a GraphiQL served locally."""
+    """strawberry's ASGI GraphQL app with the hub's context and a GraphiQL served locally.
 
-    def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher, sync_engine: Any) -> None:
-        super().__init__(build_schema(max_depth=settings.max_query_depth), graphql_ide="graphiql")
+    WebSocket speaks graphql-transport-ws only (the legacy graphql-ws protocol would bypass the fan-out),
+    with the ``events`` subscription served by the process's outbox reader (``fanout``).
+    """
+
+    graphql_transport_ws_handler_class = EventsTransportWSHandler
+
+    def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher, sync_engine: Any,
+                 fanout: Fanout | None = None) -> None:
+        super().__init__(build_schema(max_depth=settings.max_query_depth), graphql_ide="graphiql",
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        self.fanout = fanout
         self.settings = settings
         self.sessions = sessions
         self.cipher = cipher
@@ -180,7 +192,8 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     sessions = async_session_factory(engine)
     cipher = Cipher(settings.resolved_secret_key())
     sync_engine = make_engine(settings.resolved_database_url())
-    graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine)
+    fanout = make_fanout(settings, sessions=sessions)
+    graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine, fanout=fanout)
     metrics = Metrics()
 
     async def healthz(_: Request) -> Response:
@@ -212,6 +225,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
         gc.collect()
         gc.freeze()
         yield
+        await fanout.stop()  # open subscriptions close with 1001: clients resume elsewhere with their cursor
         await engine.dispose()
         sync_engine.dispose()
 
@@ -231,5 +245,6 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     app.state.sync_engine = sync_engine
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.fanout = fanout
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

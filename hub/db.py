@@ -54,6 +54,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def _notify_outbox_readers() -> None:
+    # Every process that may write events on PostgreSQL wakes the subscriptions' outbox readers.
+    from hub.fanout.notify import install_notify
+
+    install_notify()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """A synchronous engine for ``url``."""
     u = sync_url(url)
@@ -66,6 +73,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    _notify_outbox_readers()
     return create_engine(u, **kwargs)
 
 
@@ -78,6 +86,7 @@ def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
+    _notify_outbox_readers()
     return create_async_engine(u, **kwargs)
 
 

@@ -8,7 +8,8 @@ HubError
  │    └── InvalidIdentifier  a malformed USCC / ID / permit …   INVALID_IDENTIFIER
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
- └── QueryTooComplex       over a depth / page-size / cost limit  QUERY_TOO_COMPLEX
+ ├── QueryTooComplex       over a depth / page-size / cost limit  QUERY_TOO_COMPLEX
+ └── TooManySubscriptions  a key's concurrent subscriptions at the cap  TOO_MANY_SUBSCRIPTIONS
 """
 
 from __future__ import annotations
@@ -80,3 +81,9 @@ class QueryTooComplex(HubError):
     """The operation exceeds a limit (page size, depth, aliases, tokens)."""
 
     code = "QUERY_TOO_COMPLEX"
+
+
+class TooManySubscriptions(HubError):
+    """An API key already holds as many concurrent subscriptions as one hub process allows."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"

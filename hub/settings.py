@@ -63,6 +63,25 @@ class Settings(BaseSettings):
     close_within_working_days: int = Field(
         default=15, ge=1, description="A clue's deadline: working days (official holiday calendar) from receipt to closure."
     )
+    subscription_poll_seconds: float = Field(
+        default=0.5, gt=0, description="Subscriptions on SQLite: seconds between the outbox reader's polls (one query per "
+        "hub process, however many subscribe).",
+    )
+    subscription_notify_fallback_seconds: float = Field(
+        default=5.0, gt=0, description="Subscriptions on PostgreSQL: the outbox reader wakes on NOTIFY, and reads at the "
+        "latest after this many seconds without one.",
+    )
+    subscription_queue_size: int = Field(
+        default=256, ge=1, description="Messages buffered per subscription; a subscriber that falls further behind is "
+        "closed (4008, slow consumer) and resumes from its last cursor.",
+    )
+    subscription_max_per_key: int = Field(
+        default=20, ge=1, description="Concurrent subscriptions one API key may hold on one hub process.",
+    )
+    subscription_recheck_seconds: float = Field(
+        default=5.0, gt=0, description="How often the keys of open subscriptions are re-validated: a revoked or expired "
+        "key is disconnected (4403) within this time.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
 
     def resolved_database_url(self) -> str:
