@@ -275,3 +275,20 @@ def test_the_legacy_graphql_ws_protocol_is_not_offered(client) -> None:  # type:
         with pytest.raises(WebSocketDisconnect) as exc:
             receive_json(ws)
     assert (exc.value.code, exc.value.reason) == (4406, "Subprotocol not acceptable")
+
+
+def test_an_event_is_seen_through_its_region_or_the_region_handling_it() -> None:
+    from types import SimpleNamespace
+
+    from hub.access import NATIONAL, Principal
+    from hub.fanout import principal_sees
+
+    county = Principal(name="k", role="inspector", region_code="370811")
+    # A clue event of a neighbouring county, handed over (分办) to this one, and one that is not
+    assert principal_sees(county, SimpleNamespace(region_code="370812", handling_region_code="370811"))
+    assert not principal_sees(county, SimpleNamespace(region_code="370812", handling_region_code="370812"))
+    assert not principal_sees(county, SimpleNamespace(region_code="370812", handling_region_code=None))
+    # An event without a handling region (not about a clue) is seen by its own region only
+    assert principal_sees(county, SimpleNamespace(region_code="370811"))
+    assert not principal_sees(county, SimpleNamespace(region_code="370812"))
+    assert principal_sees(Principal(name="n", role="admin", region_code=NATIONAL), SimpleNamespace(region_code="110101"))
