@@ -95,13 +95,20 @@ def raw_app() -> Any:
         finally:
             clients.discard(ws)
 
-    async def publish(request: Request) -> Response:
-        text = (await request.body()).decode()
+    async def broadcast(text: str) -> None:
         for ws in list(clients):
             try:
                 await ws.send_text(text)
             except Exception:  # noqa: BLE001 - a client that left
                 clients.discard(ws)
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def publish(request: Request) -> Response:
+        # Answer at once and broadcast in the background, as the hub's commit returns before delivery.
+        task = asyncio.create_task(broadcast((await request.body()).decode()))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
         return Response(status_code=204)
 
     async def healthz(_: Request) -> Response:
@@ -226,6 +233,7 @@ def _phase(kind: str, *, ports: list[int], subscribers: int, client_procs: int, 
         if (pause := due - time.time()) > 0:
             time.sleep(pause)
         sent[seq] = publish(seq)
+    send_seconds = time.time() - start
     line = json.dumps(sent) + "\n"
     hist: Counter[int] = Counter()
     delivered = expected = 0
@@ -241,7 +249,7 @@ def _phase(kind: str, *, ports: list[int], subscribers: int, client_procs: int, 
         hist.update({int(k): v for k, v in out["hist"].items()})
         c.wait(timeout=60)
     return {"p50_ms": _percentile(hist, 0.50), "p99_ms": _percentile(hist, 0.99), "delivered": delivered,
-            "expected": expected, "messages": n}
+            "expected": expected, "messages": n, "send_seconds": round(send_seconds, 2)}
 
 
 def _prepare_database(backend: str, data_dir: Path) -> tuple[str, str, Any]:

@@ -187,7 +187,7 @@ def plan_events(schema: Any, context: Any, query: str, variables: dict[str, Any]
                                details[0].fragment_variable_values, executor.hide_suggestions)
     try:
         after = _after_id(args.get("after")) if args.get("after") else None
-    except HubError:
+    except (HubError, ValueError):  # strawberry's path reports the bad cursor
         return None
     return EventsPlan(executor=executor, principal=principal, after=after, types=args.get("types"),
                       key=_selection_key(document, node, variables, principal))

@@ -1,9 +1,24 @@
-"""The events subscription over WebSocket (graphql-transport-ws): replay after a cursor, live, resume, jurisdiction."""
+"""The events subscription over WebSocket (graphql-transport-ws): replay after a cursor, live, resume, jurisdiction;
+served by the fan-out: strawberry's messages, one rendering per selection, a cap per key, slow consumers closed."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from tests.reliability.wsclient import (
+    init,
+    next_events,
+    receive,
+    receive_json,
+    subscribe,
+    wait_until,
+    write_events,
+)
 
 SUB = ("subscription($a: String, $t: [String!]) { events(after: $a, types: $t) "
        "{ cursor node { databaseId type regionCode payload } } }")
@@ -79,21 +94,6 @@ def test_a_subscription_without_a_key_is_refused(client) -> None:  # type: ignor
 
 
 # -- the fan-out: one reader per process, one rendering per selection, caps and slow consumers ---------
-
-import asyncio  # noqa: E402
-import json  # noqa: E402
-
-from starlette.websockets import WebSocketDisconnect  # noqa: E402
-
-from tests.reliability.wsclient import (  # noqa: E402
-    init,
-    next_events,
-    receive,
-    receive_json,
-    subscribe,
-    wait_until,
-    write_events,
-)
 
 
 @pytest.fixture
