@@ -35,7 +35,8 @@ def _on_execute(state: ORMExecuteState) -> None:
         return
     from hub.models import Event
 
-    if getattr(state.statement, "table", None) is Event.__table__:
+    # (the statement's table is an annotated copy of Event.__table__: compare names)
+    if getattr(getattr(state.statement, "table", None), "name", None) == Event.__tablename__:
         _notify(state.session.connection())
 
 

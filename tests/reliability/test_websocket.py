@@ -238,3 +238,42 @@ def test_shutdown_closes_subscriptions_with_1001(writable_demo, settings_for) ->
     assert (exc.value.code, exc.value.reason) == (1001, "server shutting down: resume with the last cursor")
     ws.__exit__(None, None, None)
     client.__exit__(None, None, None)
+
+
+def test_writers_notify_on_commit_only_through_either_way_of_inserting_events(empty_db_url, backend) -> None:  # type: ignore[no-untyped-def]
+    if backend != "postgres":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    import psycopg
+    from sqlalchemy import insert
+
+    from hub import models as m
+    from hub.db import make_engine, session_scope
+    from hub.fanout.postgres import _conninfo
+    from hub.models import utcnow
+
+    def row(n: int) -> dict[str, Any]:
+        return {"type": "test.ping", "region_code": "370800", "entity_type": "test", "entity_id": n, "payload": {},
+                "created_at": utcnow()}
+
+    engine = make_engine(empty_db_url)
+    with psycopg.connect(_conninfo(empty_db_url), autocommit=True) as listener:
+        listener.execute("LISTEN hub_events")
+
+        def received() -> int:
+            return sum(1 for _ in listener.notifies(timeout=0.5))
+
+        with session_scope(engine) as session:  # session.add, two events: one notification
+            session.add_all([m.Event(**row(1)), m.Event(**row(2))])
+        assert received() == 1
+        with session_scope(engine) as session:  # ORM bulk insert (the ingest's way)
+            session.execute(insert(m.Event), [row(3), row(4)])
+        assert received() == 1
+        with engine.connect() as conn, conn.begin() as tx:  # rolled back: nothing to wake anyone for
+            from sqlalchemy.orm import Session
+
+            with Session(bind=conn) as session:
+                session.add(m.Event(**row(5)))
+                session.flush()
+            tx.rollback()
+        assert received() == 0
+    engine.dispose()
