@@ -256,11 +256,11 @@ class EventsTransportWSHandler(BaseGraphQLTransportWSHandler):
                     break
             while sub.close_code is None:
                 delivery = await sub.next()
-                if delivery is None:
-                    break
-                if delivery.event_id > last:
-                    await ws.send_text(head + delivery.payload + "}")
-                    last = delivery.event_id
+                while delivery is not None:
+                    if delivery.event_id > last:
+                        await ws.send_text(head + delivery.payload + "}")
+                        last = delivery.event_id
+                    delivery = sub.next_nowait()
             self.operations.pop(operation.id, None)
             with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
                 await self.websocket.close(code=sub.close_code or 1000, reason=sub.close_reason)

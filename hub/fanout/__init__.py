@@ -136,6 +136,15 @@ class Subscriber:
         item = await self.queue.get()
         return None if self.close_code is not None else item
 
+    def next_nowait(self) -> Delivery | None:
+        """A delivery already queued, or None (none queued, or closing): a subscriber that fell behind
+        sends its backlog without a task switch per message."""
+        try:
+            item = self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+        return None if self.close_code is not None else item
+
 
 class Fanout(abc.ABC):
     """The process's outbox reader and its live subscribers. Backends say how to wait for commits."""
