@@ -158,7 +158,7 @@ class Fanout(abc.ABC):
         self.clock = clock
         #: The id of the last event handed out: every later one reaches every live subscriber.
         self.position = 0
-        #: Outbox reads, principal re-checks and renders so far (tests and /metrics read them).
+        #: Outbox reads, principal re-checks and renders so far (the tests count them).
         self.reads = 0
         self.rechecks = 0
         self.renders = 0
