@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import process_result
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub.access import KeyUsage, authenticate, bind_principal
 from hub.broker import check_broker
@@ -37,11 +38,13 @@ from hub.db import async_session_factory, make_async_engine, make_engine
 from hub.errors import HubError
 from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.ratelimit import RequestGuard
+from hub.fanout import Fanout, make_fanout
 from hub.settings import Settings, get_settings
 from schema.build import build_schema
 from schema.context import Context
 from schema.extensions import shape_error
 from schema.loaders import Loaders
+from schema.subscription import EventsTransportWSHandler
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -122,11 +125,19 @@ class MetricsMiddleware:
 
 
 class HubGraphQL(GraphQL):
-    """strawberry's ASGI GraphQL app with the hub's context and a GraphiQL served locally."""
+    """strawberry's ASGI GraphQL app with the hub's context and a GraphiQL served locally.
+
+    WebSocket speaks graphql-transport-ws only (the legacy graphql-ws protocol would bypass the fan-out),
+    with the ``events`` subscription served by the process's outbox reader (``fanout``).
+    """
+
+    graphql_transport_ws_handler_class = EventsTransportWSHandler
 
     def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher, sync_engine: Any,
-                 key_usage: KeyUsage | None = None) -> None:
-        super().__init__(build_schema(max_depth=settings.max_query_depth), graphql_ide="graphiql")
+                 key_usage: KeyUsage | None = None, fanout: Fanout | None = None) -> None:
+        super().__init__(build_schema(max_depth=settings.max_query_depth), graphql_ide="graphiql",
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        self.fanout = fanout
         self.settings = settings
         self.key_usage = key_usage
         self.sessions = sessions
@@ -252,8 +263,9 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     cipher = Cipher(settings.resolved_secret_key())
     sync_engine = make_engine(settings.resolved_database_url())
     key_usage = KeyUsage(sync_engine, window=dt.timedelta(seconds=settings.api_key_touch_seconds))
+    fanout = make_fanout(settings, sessions=sessions)
     graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine,
-                             key_usage=key_usage)
+                             key_usage=key_usage, fanout=fanout)
     metrics = Metrics()
 
     async def healthz(_: Request) -> Response:
@@ -286,6 +298,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
         gc.freeze()
         yield
         await key_usage.settle()
+        await fanout.stop()  # open subscriptions close with 1001: clients resume elsewhere with their cursor
         await engine.dispose()
         sync_engine.dispose()
 
@@ -307,6 +320,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     app.state.sessions = sessions
     app.state.key_usage = key_usage
     app.add_middleware(RequestGuard, limit=settings.rate_limit, storage_url=settings.rate_limit_storage_url)
+    app.state.fanout = fanout
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Security headers on every response (CSP on GraphiQL); /graphql/ redirects with a relative
     # Location, never one built from the Host header.

@@ -60,6 +60,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def _notify_outbox_readers() -> None:
+    # Every process that may write events on PostgreSQL wakes the subscriptions' outbox readers.
+    from hub.fanout.notify import install_notify
+
+    install_notify()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """A synchronous engine for ``url``; its SQL parameters never reach a log or an error message."""
     kwargs["hide_parameters"] = True  # parameters carry ID numbers, phones and cards
@@ -73,6 +80,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    _notify_outbox_readers()
     return create_engine(u, **kwargs)
 
 
@@ -160,6 +168,7 @@ def make_async_engine(url: str, *, statement_timeout: float | None = None, **kwa
         if statement_timeout is not None:
             options = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
             kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": options}
+        _notify_outbox_readers()
         engine = create_async_engine(u, **kwargs)
     if statement_timeout is not None:
         _install_statement_timeout(engine.sync_engine, statement_timeout, sqlite=u.get_backend_name() == "sqlite")

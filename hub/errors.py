@@ -12,7 +12,8 @@ HubError
  │    └── DuplicateSource   (hub.clue_entry) a register number entered twice  DUPLICATE_SOURCE
  ├── QueryTooComplex       over a depth / page-size / alias / token limit  QUERY_TOO_COMPLEX
  ├── QueryTooCostly        more rows than the role's cost budget   QUERY_TOO_COSTLY
- └── RateLimited           too many requests for this key / address  RATE_LIMITED
+ ├── RateLimited           too many requests for this key / address  RATE_LIMITED
+ └── TooManySubscriptions  a key's concurrent subscriptions at the cap  TOO_MANY_SUBSCRIPTIONS
 """
 
 from __future__ import annotations
@@ -106,3 +107,9 @@ class RateLimited(HubError):
     """Too many requests from one API key (or, without a key, one client address) in the window."""
 
     code = "RATE_LIMITED"
+
+
+class TooManySubscriptions(HubError):
+    """An API key already holds as many concurrent subscriptions as one hub process allows."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"

@@ -74,6 +74,25 @@ class Settings(BaseSettings):
     webhook_interval_seconds: float = Field(
         default=10.0, gt=0, description="How often the scheduler sends the deliver_webhooks actor."
     )
+    subscription_poll_seconds: float = Field(
+        default=0.5, gt=0, description="Subscriptions on SQLite: seconds between the outbox reader's polls (one query per "
+        "hub process, however many subscribe).",
+    )
+    subscription_notify_fallback_seconds: float = Field(
+        default=5.0, gt=0, description="Subscriptions on PostgreSQL: the outbox reader wakes on NOTIFY, and reads at the "
+        "latest after this many seconds without one.",
+    )
+    subscription_queue_size: int = Field(
+        default=256, ge=1, description="Messages buffered per subscription; a subscriber that falls further behind is "
+        "closed (4008, slow consumer) and resumes from its last cursor.",
+    )
+    subscription_max_per_key: int = Field(
+        default=20, ge=1, description="Concurrent subscriptions one API key may hold on one hub process.",
+    )
+    subscription_recheck_seconds: float = Field(
+        default=5.0, gt=0, description="How often the keys of open subscriptions are re-validated: a revoked or expired "
+        "key is disconnected (4403) within this time.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     introspection_roles: str = Field(
         default="admin,inspector,viewer,regional",
