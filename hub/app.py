@@ -152,7 +152,8 @@ class HubGraphQL(GraphQL):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry's HTTP handling, but a request it cannot read answers a GraphQL-style JSON error
         with a stable ``extensions.code`` (``BAD_REQUEST`` …) instead of plain text, and the request's
-        session is closed when it never reached execution."""
+        session is closed when it never reached execution. The key's ``lastUsedAt`` is recorded once the
+        answer is sent (throttled, off the request), so that a request never races its own write."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -167,6 +168,9 @@ class HubGraphQL(GraphQL):
             if context is not None:
                 await context.session.close()
         await response(scope, receive, send)
+        context = scope.get("hub.context")
+        if self.key_usage is not None and context is not None and context.principal is not None:
+            self.key_usage.touch_soon(context.principal)
 
     async def parse_http_body(self, request: Any) -> Any:  # type: ignore[override]
         """Refuse, with a message saying what to send, a POST body that is not a JSON object (or a
@@ -218,8 +222,6 @@ class HubGraphQL(GraphQL):
         try:
             principal = await session.run_sync(lambda s: authenticate(s, key))
             bind_principal(session.sync_session, principal)
-            if self.key_usage is not None:
-                self.key_usage.touch_soon(principal)  # ApiKey.lastUsedAt, throttled, off the request
         except HubError as exc:
             auth_error = exc
         context = Context(

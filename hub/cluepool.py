@@ -157,7 +157,7 @@ class ClueIntake:
     def _project(self, c: ClueIn, region: str) -> tuple[int, str] | None:
         """The registered project the record is about: by code, else by the name or site address it gives.
 
-        Workers name a project by its registered name, a short name, or the street of the site (DOMAIN.md);
+        Workers name a project by its registered name, a short name, or the street of the site (docs/domain.md);
         the permit registry (施工许可) knows both the name and the address, so two records that name one
         project differently meet on its code. Only an unambiguous answer within the county counts.
         """

@@ -1,4 +1,4 @@
-"""The clue lifecycle (DOMAIN.md "Clue lifecycle"): states, side paths, deadlines, colour, dispatch.
+"""The clue lifecycle (docs/domain.md "Clues and their workflow"): states, side paths, deadlines, colour, dispatch.
 
 States and the actions that move between them::
 
@@ -78,7 +78,7 @@ ACTION_NAMES = {
     "merge": "合并", "split": "拆分",
 }
 
-#: Red on severity (DOMAIN.md supervision colour, proposal): a group case, a large amount, 舆情.
+#: Red on severity (docs/domain.md, supervision colour, our proposal): a group case, a large amount, 舆情.
 GROUP_CASE_HEADCOUNT = 10
 LARGE_AMOUNT = Decimal(500_000)
 #: 延期: at most this many working days in all (one city's rule: one extension of up to 15 days).
@@ -100,7 +100,7 @@ def is_severe(clue: m.Clue) -> bool:
 
 
 def colour_for(clue: m.Clue, *, today: dt.date) -> str | None:
-    """The supervision colour of a clue on ``today`` (DOMAIN.md, proposal).
+    """The supervision colour of a clue on ``today`` (docs/domain.md, our proposal).
 
     red: severe (see :func:`is_severe`), or overdue after 催办; yellow: overdue; blue: due within one
     working day; none otherwise. A closed or merged clue has no colour.

@@ -1,6 +1,6 @@
 """docker-compose.yml, Dockerfile and .dockerignore, checked against the code they deploy.
 
-The compose file shows the production shape (DESIGN.md, "Running it"). It repeats names the code
+The compose file shows the production shape (docs/architecture.md, "Running it"). It repeats names the code
 defines: CLI commands and options, ``HUB_*`` settings and HTTP routes. These tests fail with a message
 naming what drifted when one side changes and the other does not.
 """

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models._base import Base, BigId, IdMixin, RegionScoped, created_at_column
 
-#: Clue-bearing channels (DOMAIN.md, "Clue lifecycle").
+#: Clue-bearing channels (docs/domain.md, "Clues and their workflow").
 CHANNELS = {
     "national_platform": "全国根治欠薪线索反映平台",
     "hotline12345": "12345热线",
@@ -39,7 +39,7 @@ CLUE_STATUSES = {
     "merged": "已合并",
 }
 
-#: 督办 levels (DOMAIN.md): ordinary supervision and 挂牌督办 for major cases.
+#: 督办 levels (docs/domain.md): ordinary supervision and 挂牌督办 for major cases.
 SUPERVISION_LEVELS = {"supervised": "督办", "listed": "挂牌督办"}
 
 

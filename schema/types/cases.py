@@ -260,7 +260,7 @@ class SimilarClue:
 
 @node_type(m.Warning, name="Warning", description="An arrears warning (预警), once per rule, object and period.")
 class Warning(Node):
-    rule_code: str = strawberry.field(description="W01 … W15 (see DOMAIN.md, Warnings).")
+    rule_code: str = strawberry.field(description="W01 … W15 (see docs/domain.md, Warnings).")
     level: str = strawberry.field(description="blue / yellow / red")
     subject_type: str
     subject_id: int

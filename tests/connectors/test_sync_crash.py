@@ -1,5 +1,5 @@
 """A worker killed with SIGKILL in the middle of a sync, then restarted, ends with exactly the rows
-an undisturbed run gives (DESIGN.md: a page is one transaction; a crash repeats at most one page)."""
+an undisturbed run gives (docs/architecture.md: a page is one transaction; a crash repeats at most one page)."""
 
 from __future__ import annotations
 
