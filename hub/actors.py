@@ -104,6 +104,15 @@ def claim_due_instances(engine, *, now: dt.datetime | None = None) -> list[int]:
     return claimed
 
 
+def send_soon(actor: dramatiq.Actor, *, what: str) -> None:
+    """Ask a worker to run ``actor`` now rather than at the scheduler's next tick (best effort: when the
+    broker cannot take the message, the scheduler runs it anyway)."""
+    try:
+        actor.send()
+    except Exception:  # noqa: BLE001 - a missed nudge only delays the work until the next tick
+        log.warning("could not queue %s; the scheduler will run it", what, exc_info=True)
+
+
 @dramatiq.actor(queue_name="hub", max_retries=5, min_backoff=1000)
 def refresh_credit_levels() -> None:
     """Keep ``Enterprise.credit_level`` in step with the latest 诚信等级 rating."""

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from hub import models as m
 from hub import workflow
 from hub.access import ALL_REGIONS
-from hub.errors import Conflict, Forbidden, InvalidIdentifier, InvalidInput
+from hub.errors import DuplicateSource, Forbidden, InvalidIdentifier, InvalidInput
 from hub.identifiers import IdentifierError, validate_region_code
 from hub.workdays import CST, local_date
 
@@ -45,12 +45,6 @@ MAX_HEADCOUNT = 100_000
 MAX_AMOUNT = Decimal("9999999999999.99")
 #: Personal identifiers: an error names the field and the reason, never the value typed.
 PERSONAL_FIELDS = frozenset({"complainantPhone", "complainantIdNumber"})
-
-
-class DuplicateSource(Conflict):
-    """A register number (channel + sourceId) that is already in the pool, wherever it is."""
-
-    code = "DUPLICATE_SOURCE"
 
 
 @dataclass(frozen=True, kw_only=True)

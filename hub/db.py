@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.errors import HubError
+from hub.errors import QueryTimeout
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -82,12 +82,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     _notify_outbox_readers()
     return create_engine(u, **kwargs)
-
-
-class QueryTimeout(HubError):
-    """A GraphQL request's SQL ran past ``HUB_REQUEST_TIMEOUT_SECONDS`` and was stopped."""
-
-    code = "QUERY_TIMEOUT"
 
 
 #: The clock SQLite's deadlines are measured on (tests replace it).

@@ -9,9 +9,10 @@ HubError
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
  ├── Conflict              another action changed it first (a lost race)  CONFLICT
- │    └── DuplicateSource   (hub.clue_entry) a register number entered twice  DUPLICATE_SOURCE
+ │    └── DuplicateSource   a register number (channel + sourceId) entered twice  DUPLICATE_SOURCE
  ├── QueryTooComplex       over a depth / page-size / alias / token limit  QUERY_TOO_COMPLEX
  ├── QueryTooCostly        more rows than the role's cost budget   QUERY_TOO_COSTLY
+ ├── QueryTimeout          a request's SQL ran past the time limit  QUERY_TIMEOUT
  ├── RateLimited           too many requests for this key / address  RATE_LIMITED
  └── TooManySubscriptions  a key's concurrent subscriptions at the cap  TOO_MANY_SUBSCRIPTIONS
 """
@@ -90,6 +91,12 @@ class Conflict(HubError):
     code = "CONFLICT"
 
 
+class DuplicateSource(Conflict):
+    """A register number (channel + sourceId) that is already in the pool, wherever it is."""
+
+    code = "DUPLICATE_SOURCE"
+
+
 class QueryTooComplex(HubError):
     """The operation exceeds a limit (page size, depth, aliases, tokens)."""
 
@@ -113,3 +120,9 @@ class TooManySubscriptions(HubError):
     """An API key already holds as many concurrent subscriptions as one hub process allows."""
 
     code = "TOO_MANY_SUBSCRIPTIONS"
+
+
+class QueryTimeout(HubError):
+    """A GraphQL request's SQL ran past ``HUB_REQUEST_TIMEOUT_SECONDS`` and was stopped."""
+
+    code = "QUERY_TIMEOUT"

@@ -85,14 +85,9 @@ async def _act(info: Info, clue_no: str, fn: Callable[[Any, m.Clue, Any], Any]) 
 
 def _kick_writebacks() -> None:
     """Deliver queued write-backs now rather than at the scheduler's next tick (best effort)."""
-    from hub.actors import deliver_writebacks
+    from hub.actors import deliver_writebacks, send_soon
 
-    try:
-        deliver_writebacks.send()
-    except Exception:
-        import logging
-
-        logging.getLogger(__name__).warning("could not queue write-back delivery; the scheduler will retry", exc_info=True)
+    send_soon(deliver_writebacks, what="write-back delivery")
 
 
 @strawberry.type

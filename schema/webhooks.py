@@ -154,14 +154,9 @@ async def _run(info: Info, fn: Callable[[Any], Any]) -> Any:
 
 def _kick() -> None:
     """Deliver now rather than at the scheduler's next tick (best effort)."""
-    from hub.actors import deliver_webhooks
+    from hub.actors import deliver_webhooks, send_soon
 
-    try:
-        deliver_webhooks.send()
-    except Exception:
-        import logging
-
-        logging.getLogger(__name__).warning("could not queue webhook delivery; the scheduler will", exc_info=True)
+    send_soon(deliver_webhooks, what="webhook delivery")
 
 
 @strawberry.type

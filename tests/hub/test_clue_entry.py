@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from hub import clue_entry, workflow
 from hub import models as m
 from hub.access import Principal, bind_principal
-from hub.clue_entry import DuplicateSource, ManualEntry, enter_clue
+from hub.clue_entry import ManualEntry, enter_clue
+from hub.errors import DuplicateSource
 from hub.db import session_factory
 from hub.errors import Forbidden, HubError
 from hub.db import make_engine
