@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, true
 
 from hub import models as m
-from hub.access import Principal, jurisdiction_bounds
+from hub.access import Principal, jurisdiction_bounds, jurisdiction_criterion
 from hub.errors import TooManySubscriptions
 from hub.models import utcnow
 
@@ -63,21 +63,17 @@ def principal_sees(principal: Principal, event: Any) -> bool:
     on by 分办 to another county is that county's work too), lies within the jurisdiction."""
     if principal.covers(event.region_code):
         return True
-    handling = getattr(event, "handling_region_code", None)
+    handling = getattr(event, "handling_region_code", None)  # events not about a clue carry none
     return handling is not None and principal.covers(handling)
 
 
 def jurisdiction_clause(principal: Principal) -> Any:
-    """:func:`principal_sees` as SQL, for replaying the outbox (the same rule, applied by the database)."""
+    """:func:`principal_sees` as SQL, for replaying the outbox: the rule every read follows
+    (:func:`hub.access.jurisdiction_criterion`), applied by the database."""
     bounds = jurisdiction_bounds(principal.region_code)
     if bounds is None:
         return true()
-    lo, hi = bounds
-    clause = (m.Event.region_code >= lo) & (m.Event.region_code < hi)
-    handling = getattr(m.Event, "handling_region_code", None)
-    if handling is not None:
-        clause = clause | ((handling >= lo) & (handling < hi))
-    return clause
+    return jurisdiction_criterion(m.Event, *bounds)
 
 
 def principal_key(principal: Principal) -> Hashable:
