@@ -321,7 +321,8 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.key_usage = key_usage
-    app.add_middleware(RequestGuard, limit=settings.rate_limit, storage_url=settings.rate_limit_storage_url)
+    app.add_middleware(RequestGuard, limit=settings.rate_limit, storage_url=settings.rate_limit_storage_url,
+                       max_body_bytes=settings.max_request_bytes)
     app.state.fanout = fanout
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Security headers on every response (CSP on GraphiQL); /graphql/ redirects with a relative

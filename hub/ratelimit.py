@@ -7,7 +7,9 @@ in memory (one process, the embedded mode) or in Redis (``HUB_RATE_LIMIT_STORAGE
 shared by every process of a deployment); a moving window, so that no burst slips through at a
 window's edge.
 
-A JSON array body (a batch of operations) is refused with HTTP 400 ``BATCH_NOT_SUPPORTED``: each
+A body larger than ``HUB_MAX_REQUEST_BYTES`` is refused with HTTP 413 ``REQUEST_TOO_LARGE`` as soon as
+it grows past the limit (it is never held whole). A JSON array body (a batch of operations) is refused
+with HTTP 400 ``BATCH_NOT_SUPPORTED``: each
 operation of a batch would pass every per-operation limit (cost, aliases, root fields) while the
 batch as a whole would not.
 """
@@ -64,10 +66,12 @@ class RequestGuard:
     """ASGI middleware for ``path``: the rate limit per key or address, then the batch check."""
 
     def __init__(
-        self, app: ASGIApp, *, limit: str, storage_url: str, path: str = "/graphql", clock: Callable[[], float] = time.time
+        self, app: ASGIApp, *, limit: str, storage_url: str, path: str = "/graphql", clock: Callable[[], float] = time.time,
+        max_body_bytes: int = 1_000_000,
     ) -> None:
         self.app = app
         self.path = path
+        self.max_body_bytes = max_body_bytes
         self.item = parse(limit)
         self.limit = limit
         self.limiter = MovingWindowRateLimiter(make_storage(storage_url))
@@ -95,7 +99,12 @@ class RequestGuard:
             await self.refuse_rate(kind, who, send)
             return
         if scope.get("method") == "POST":
-            body = await _read_body(receive)
+            body = await _read_body(receive, limit=self.max_body_bytes)
+            if body is None:  # read no further than the limit: a huge body must not fill the memory
+                await _respond(send, 413, _error_body(
+                    f"the request body is larger than {self.max_body_bytes:,} bytes: send one operation, with its "
+                    "variables, and no file", code="REQUEST_TOO_LARGE", limit=self.max_body_bytes))
+                return
             if body.lstrip()[:1] == b"[":
                 await _respond(
                     send, 400,
@@ -120,13 +129,19 @@ class RequestGuard:
         await _respond(send, 429, body, extra_headers=[(b"retry-after", str(retry).encode())])
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, *, limit: int) -> bytes | None:
+    """The whole request body, or ``None`` as soon as it grows past ``limit`` bytes."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)

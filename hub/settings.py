@@ -124,6 +124,10 @@ class Settings(BaseSettings):
         "a role not named gets the smallest.",
     )
     max_root_fields: int = Field(default=10, ge=1, description="Most root fields (aliases included) one GraphQL operation may select.")
+    max_request_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest GraphQL request body; a larger one is refused (413, REQUEST_TOO_LARGE) "
+        "before it is read whole.",
+    )
     max_response_bytes: int = Field(
         default=10_000_000, ge=1024, description="Largest serialised GraphQL response; a larger one is replaced by RESPONSE_TOO_LARGE."
     )

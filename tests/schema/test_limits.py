@@ -438,6 +438,31 @@ async def test_a_batch_is_refused_with_a_stable_code(make_app) -> None:
     assert hub.counter.count == 0
 
 
+async def test_a_body_over_the_size_limit_is_refused_before_it_is_read_whole(make_app) -> None:
+    # Given a hub taking request bodies up to 4 KiB
+    hub = await make_app(max_request_bytes=4096)
+    hub.counter.active = True
+    received: list[int] = []
+
+    async def body():  # type: ignore[no-untyped-def]  # a client streaming 1 KiB chunks for ever
+        for _ in range(10_000):
+            received.append(1)
+            yield b" " * 1024
+
+    # When a client streams a body larger than that
+    resp = await hub.client.post("/graphql", content=body(), headers={"X-API-Key": hub.graph.keys["viewer"],
+                                                                       "content-type": "application/json"})
+    # Then it is refused with 413 and its code, having read no more than the limit, and no SQL ran
+    assert resp.status_code == 413
+    assert resp.json()["errors"] == [{
+        "message": "the request body is larger than 4,096 bytes: send one operation, with its variables, and no file",
+        "extensions": {"code": "REQUEST_TOO_LARGE", "limit": 4096}}]
+    assert len(received) <= 6
+    assert hub.counter.count == 0
+    # and a request within the limit is answered
+    assert (await hub.post("{ me { name } }")).status_code == 200
+
+
 def test_production_servers_share_their_rate_limit_counters_through_redis() -> None:
     # Two `hub serve` containers counting in memory would each allow a key the whole limit
     from pathlib import Path
