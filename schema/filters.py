@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Any
 
 import strawberry
@@ -11,7 +12,7 @@ from sqlalchemy import func, or_, select
 
 from hub import models as m
 from hub.access import jurisdiction_bounds
-from hub.errors import InvalidIdentifier, InvalidInput
+from hub.errors import Forbidden, InvalidIdentifier, InvalidInput
 from hub.identifiers import IdentifierError, validate_region_code, validate_uscc
 from schema.types._common import from_global_id
 from schema.types.cases import Channel, ClueStatus, Colour
@@ -43,6 +44,8 @@ def db_id(global_id: strawberry.ID | None, model: type, *, field: str) -> int | 
     return int(pk)
 
 
+#: What a search by a key without unmask may not hold: enough digits to probe a masked phone or ID number.
+DIGIT_RUN = re.compile(r"\d{4,}")
 #: The longest text a filter accepts: a name, a code or a search term is far shorter, while a 50,000-character
 #: search makes every LIKE comparison scan the pattern (three of them kept SQLite busy for minutes).
 MAX_FILTER_TEXT = 200
@@ -84,8 +87,18 @@ class ClueFilter:
     multi_channel: bool | None = strawberry.field(default=None, description="Arrived through two or more channels.")
     search: str | None = strawberry.field(default=None, description="Substring of the title, respondent or complainant name.")
 
-    def conditions(self, *, today: dt.date) -> list[Any]:
+    def conditions(self, *, today: dt.date, may_unmask: bool) -> list[Any]:
+        """The filter as SQL conditions; ``today`` is China's day, ``may_unmask`` whether the caller may
+        read personal data in clear (and so search by it)."""
         check_text_lengths(self)
+        if self.search and not may_unmask and DIGIT_RUN.search(self.search):
+            # The search runs over the unmasked title: four digits of a phone or an ID number would tell
+            # a key without unmask what its answers mask (138****5678 hides exactly four).
+            raise Forbidden(
+                "search: four or more digits in a row may be part of a phone, ID or card number, and you may not "
+                "search by personal data", field="search",
+                suggestion="search by a name, or ask an administrator for a key with the unmask permission",
+            )
         c = m.Clue
         out: list[Any] = region_condition(c.region_code, self.region_code)
         if self.status:

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub import models as m
+from hub.workdays import local_date
 from schema.filters import (
     ClueFilter,
     EnterpriseFilter,
@@ -190,7 +191,9 @@ class Query(WebhookQueries):
         self, info: Info, filter: ClueFilter | None = None, order: ClueOrder = ClueOrder.RECEIVED_AT_DESC,
         first: int | None = None, after: str | None = None,
     ) -> Connection[Clue]:
-        cond = filter.conditions(today=dt.date.today()) if filter else []
+        principal = info.context.require_principal()
+        # "Overdue" on China's day, as the clue's own `overdue` field counts it (not the server's date)
+        cond = filter.conditions(today=local_date(m.utcnow()), may_unmask=principal.can_unmask) if filter else []
         return await _page(info, m.Clue, cond, CLUE_ORDERS[order], first, after)
 
     @strawberry.field(description="A clue by its number.")
