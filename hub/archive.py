@@ -2,9 +2,10 @@
 
 The raw archive keeps every upstream record as received so that quarantined records can be
 replayed, but personal data must not lie there in clear (docs/architecture.md: ID numbers encrypted at rest).
-``seal`` replaces each ID number (recognised by shape and check character) and each bank card
-(under a key naming a card, Luhn-valid) with ``{"$enc": <Fernet token>}`` — the form the demo seed
-uses too — and ``unseal`` restores the record exactly, for replay or an audited unmasked read.
+``seal`` replaces each ID number (recognised by shape and check character) and each bank card or
+personal account number (under a key naming one — ``bankCard``, ``acctNo``, ``账号`` … — whatever its
+check digit: :func:`hub.identifiers.is_personal_account`, the rule the masker follows) with
+``{"$enc": <Fernet token>}`` — the form the demo seed uses too — and ``unseal`` restores the record exactly, for replay or an audited unmasked read.
 The payload hash is taken before sealing, so the same upstream record always hashes the same.
 """
 
@@ -14,10 +15,9 @@ import re
 from typing import Any
 
 from hub.crypto import Cipher
-from hub.identifiers import IdentifierError, luhn_check_digit, validate_id_number
+from hub.identifiers import IdentifierError, is_personal_account, validate_id_number
 
 _ID = re.compile(r"^\d{17}[\dXx]$")
-_CARD = re.compile(r"^\d{16,19}$")
 SEALED = "$enc"
 
 
@@ -31,20 +31,15 @@ def _is_id(value: str) -> bool:
     return True
 
 
-def _is_card(key: str, value: str) -> bool:
-    k = key.lower()
-    return ("card" in k or "卡" in k) and bool(_CARD.match(value)) and luhn_check_digit(value[:-1]) == value[-1]
-
-
 def seal(payload: Any, cipher: Cipher, *, _key: str = "") -> Any:
-    """A copy of ``payload`` with ID numbers and bank cards encrypted."""
+    """A copy of ``payload`` with ID numbers, bank cards and personal account numbers encrypted."""
     if isinstance(payload, dict):
         if set(payload) == {SEALED}:
             return payload
         return {k: seal(v, cipher, _key=str(k)) for k, v in payload.items()}
     if isinstance(payload, list):
         return [seal(v, cipher, _key=_key) for v in payload]
-    if isinstance(payload, str) and (_is_id(payload) or _is_card(_key, payload)):
+    if isinstance(payload, str) and (_is_id(payload) or is_personal_account(_key, payload)):
         return {SEALED: cipher.encrypt(payload)}
     return payload
 

@@ -8,7 +8,7 @@ import unicodedata
 from typing import Any
 
 __all__ = [
-    "mask_personal_data",
+    "mask_personal_data", "is_personal_account",
     "IdentifierError", "validate_uscc", "validate_id_number", "validate_region_code",
     "validate_permit_no", "validate_bank_card", "validate_bank_code", "normalise_phone",
     "uscc_check_char", "id_check_char", "luhn_check_digit",
@@ -394,6 +394,19 @@ def mask_text(text: str, *, bare_cards: bool = True) -> str:
     return _LANDLINE.sub(lambda mt: f"{mt.group('area')}{_mask(mt.group('local').replace('-', ''), 0, 4)}", text)
 
 
+def is_personal_account(key: str, value: Any) -> bool:
+    """Whether ``value`` under payload key ``key`` is a bank card or a person's account number: the key
+    names a card or an account (not the contractor's 专户, not a business number) and the value is
+    10–30 digits, spaces and dashes aside — whatever its check digit."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return False
+    key = key.replace("_", "").replace("-", "")
+    if _COMPANY_ACCOUNT_KEY.search(key) or _BUSINESS_KEY.search(key) or not _CARD_KEY.search(key):
+        return False
+    digits = re.sub(r"[\s-]", "", str(value))
+    return digits.isdigit() and 10 <= len(digits) <= 30
+
+
 def mask_personal_data(value: Any, *, _key: str = "") -> Any:
     """A copy of a JSON document with every ID number, phone and bank card masked (see ``mask_text``).
 
@@ -414,9 +427,7 @@ def mask_personal_data(value: Any, *, _key: str = "") -> Any:
     if _COMPANY_ACCOUNT_KEY.search(key) or _BUSINESS_KEY.search(key):
         return value
     text = str(value)
-    if _CARD_KEY.search(key):
-        digits = re.sub(r"[\s-]", "", text)
-        if digits.isdigit() and 10 <= len(digits) <= 30:
-            return mask_bank_card(digits)
+    if is_personal_account(key, text):
+        return mask_bank_card(re.sub(r"[\s-]", "", text))
     masked = mask_text(text, bare_cards=False)
     return value if masked == text else masked

@@ -31,3 +31,16 @@ def test_unseal_restores_the_payload_exactly_and_seal_is_idempotent() -> None:
     sealed = seal(PAYLOAD, CIPHER)
     assert unseal(sealed, CIPHER) == PAYLOAD
     assert unseal(seal(sealed, CIPHER), CIPHER) == PAYLOAD
+
+
+def test_personal_account_numbers_are_sealed_whatever_their_check_digit() -> None:
+    # Given account numbers under keys naming a personal account, and the contractor's 专户
+    payload = {"acctNo": "6217000010012345670", "账号": "6222 0210 0112 3456 789", "payee": {"bankCardNo": "6228480012345678900"},
+               "salaryAccount": "37050166610800000345", "orderNo": "6228480012345678903"}
+    # When the payload is sealed
+    sealed = seal(payload, CIPHER)
+    # Then the personal ones are encrypted (a wrong Luhn digit is still someone's card), the 专户 and
+    # the order number are kept, and unsealing gives the payload back exactly
+    assert set(sealed["acctNo"]) == set(sealed["账号"]) == set(sealed["payee"]["bankCardNo"]) == {"$enc"}
+    assert (sealed["salaryAccount"], sealed["orderNo"]) == (payload["salaryAccount"], payload["orderNo"])
+    assert unseal(sealed, CIPHER) == payload
