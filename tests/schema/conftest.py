@@ -71,3 +71,29 @@ async def graph(app, demo) -> AsyncIterator[GraphClient]:  # type: ignore[no-unt
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
         yield GraphClient(client, demo.keys, counter)
     await app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def writable_keys(writable_demo, request) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The writable demo's keys, plus an inspector key per ``(name, region)`` in the module's ``EXTRA_KEYS``."""
+    from hub.access import create_api_key
+    from hub.db import make_engine, session_scope
+
+    engine = make_engine(writable_demo.url)
+    out = dict(writable_demo.keys)
+    with session_scope(engine) as s:
+        for name, region in getattr(request.module, "EXTRA_KEYS", ()):
+            _, out[name] = create_api_key(s, name=name, role="inspector", region_code=region)
+    engine.dispose()
+    return out
+
+
+@pytest.fixture
+async def writable_graph(writable_demo, settings_for, writable_keys) -> AsyncIterator[GraphClient]:  # type: ignore[no-untyped-def]
+    """A client of an app over the writable demo (for tests that change it), with ``writable_keys``."""
+    from hub.app import create_app
+
+    app = create_app(settings_for(writable_demo.url))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
+        yield GraphClient(client, writable_keys, StatementCounter())
+    await app.state.engine.dispose()

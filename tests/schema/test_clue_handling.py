@@ -7,41 +7,21 @@ restore another county's clue is FORBIDDEN, naming the record and the jurisdicti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.schema.conftest import GraphClient, StatementCounter
+from tests.schema.conftest import GraphClient
 
 #: Inspectors of two counties of 济宁 and of two towns of 任城区 (town codes have 9 digits).
 EXTRA_KEYS = [("rencheng", "370811"), ("jiaxiang", "370829"), ("town", "370811001"), ("other-town", "370811002")]
 _SERIAL = iter(range(1, 10_000))
 
 
-@pytest.fixture(scope="module")
-def keys(writable_demo) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from hub.access import create_api_key
-    from hub.db import make_engine, session_scope
-
-    engine = make_engine(writable_demo.url)
-    out = dict(writable_demo.keys)
-    with session_scope(engine) as s:
-        for name, region in EXTRA_KEYS:
-            _, out[name] = create_api_key(s, name=name, role="inspector", region_code=region)
-    engine.dispose()
-    return out
-
-
 @pytest.fixture
-async def graph(writable_demo, settings_for, keys) -> AsyncIterator[GraphClient]:  # type: ignore[no-untyped-def]
-    from hub.app import create_app
-
-    app = create_app(settings_for(writable_demo.url))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
-        yield GraphClient(client, keys, StatementCounter())
-    await app.state.engine.dispose()
+def graph(writable_graph: GraphClient) -> GraphClient:
+    """The writable demo's client, with the inspector keys of ``EXTRA_KEYS`` too."""
+    return writable_graph
 
 
 async def new_clue(graph: GraphClient, region: str) -> dict[str, Any]:

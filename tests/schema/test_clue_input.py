@@ -7,41 +7,24 @@ here the answers travel through the scalars (Decimal, Date, DateTime) and the er
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.schema.conftest import GraphClient, StatementCounter
+from tests.schema.conftest import GraphClient
 
 CREATE = "mutation($i: ManualClueInput!) { createClue(input: $i) { clueNo amount headcount arrearsFrom arrearsTo } }"
 BASE = {"channel": "WALK_IN", "sourceId": "LF-INPUT-0001", "regionCode": "370811", "title": "来访反映欠薪",
         "content": "来访人反映工资未付", "respondentName": "输入测试商贸有限公司", "complainantPhone": "13800009999"}
 
 
-@pytest.fixture(scope="module")
-def keys(writable_demo) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from hub.access import create_api_key
-    from hub.db import make_engine, session_scope
-
-    engine = make_engine(writable_demo.url)
-    out = dict(writable_demo.keys)
-    with session_scope(engine) as s:
-        for name, region in (("rencheng", "370811"), ("jiaxiang", "370829")):
-            _, out[name] = create_api_key(s, name=name, role="inspector", region_code=region)
-    engine.dispose()
-    return out
+EXTRA_KEYS = (("rencheng", "370811"), ("jiaxiang", "370829"))
 
 
 @pytest.fixture
-async def graph(writable_demo, settings_for, keys) -> AsyncIterator[GraphClient]:  # type: ignore[no-untyped-def]
-    from hub.app import create_app
-
-    app = create_app(settings_for(writable_demo.url))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
-        yield GraphClient(client, keys, StatementCounter())
-    await app.state.engine.dispose()
+def graph(writable_graph: GraphClient) -> GraphClient:
+    """The writable demo's client, with the inspector keys of ``EXTRA_KEYS`` too."""
+    return writable_graph
 
 
 @pytest.mark.parametrize(
