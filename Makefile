@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench schema clean
+.PHONY: run test lint format install bench schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ run: $(STAMP)
 ## Install and run the whole test suite (SQLite; then PostgreSQL when HUB_TEST_POSTGRES_URL is set or CI=true).
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" ./scripts/test.sh
+
+## Lint and type-check the hub's packages (run by CI before the tests).
+lint: $(STAMP)
+	$(BIN)/ruff format --check hub connectors schema
+	$(BIN)/ruff check hub connectors schema
+	$(BIN)/mypy
+
+## Rewrite the code in the house style (ruff format and ruff's safe fixes).
+format: $(STAMP)
+	$(BIN)/ruff format hub connectors schema
+	$(BIN)/ruff check --fix hub connectors schema
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -18,8 +18,9 @@ import datetime as dt
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, or_, select, update
@@ -40,8 +41,58 @@ log = logging.getLogger(__name__)
 
 #: The whole country: a principal with this jurisdiction sees everything.
 NATIONAL = "000000"
-ROLES = ("admin", "inspector", "viewer", "regional")
 KEY_PREFIX = "hub_"
+
+
+class Role(StrEnum):
+    """What a principal is; what each role may do is the ``POLICY`` table below."""
+
+    ADMIN = "admin"  # 管理员: configures connectors, keys, webhooks; acts everywhere it sees
+    INSPECTOR = "inspector"  # 督查员: works the clue pool within its region
+    VIEWER = "viewer"  # reads within its region
+    REGIONAL = "regional"  # a province's or neighbouring city's system pulling its jurisdiction
+
+
+ROLES = tuple(r.value for r in Role)
+
+
+class Action(StrEnum):
+    """Something a principal may be allowed to do. Reading within the jurisdiction needs no action."""
+
+    WORK_CLUES = "clue.work"  # accept, dispatch, close … (hub.workflow)
+    ENTER_CLUES = "clue.enter"  # manual entry of a clue (hub.clue_entry)
+    READ_ADMIN = "admin.read"  # connectors, runs, quarantine, write-backs, audit log
+    MANAGE_CONNECTORS = "connector.manage"
+    MANAGE_KEYS = "api_key.manage"
+    MANAGE_WEBHOOKS = "webhook.manage"
+
+
+#: The one policy table (role × action). Queries, mutations, subscriptions and the CLI all ask it
+#: through ``allowed`` / ``require``; nothing else compares role names.
+POLICY: Mapping[Action, frozenset[Role]] = {
+    Action.WORK_CLUES: frozenset({Role.ADMIN, Role.INSPECTOR}),
+    Action.ENTER_CLUES: frozenset({Role.ADMIN, Role.INSPECTOR}),
+    Action.READ_ADMIN: frozenset({Role.ADMIN}),
+    Action.MANAGE_CONNECTORS: frozenset({Role.ADMIN}),
+    Action.MANAGE_KEYS: frozenset({Role.ADMIN}),
+    Action.MANAGE_WEBHOOKS: frozenset({Role.ADMIN}),
+}
+
+
+def allowed(role: str, action: Action) -> bool:
+    """Whether ``role`` may do ``action`` by the policy table."""
+    return role in POLICY[action]
+
+
+def require(principal: Principal, action: Action, *, what: str | None = None) -> Principal:
+    """Return ``principal`` when the policy table lets its role do ``action``; ``Forbidden`` otherwise."""
+    if not allowed(principal.role, action):
+        roles = ", ".join(sorted(POLICY[action]))
+        raise Forbidden(
+            f"the {principal.role} role may not {what or action.value}",
+            suggestion=f"use a key with one of the roles {roles}",
+        )
+    return principal
 
 
 @dataclass(frozen=True, slots=True)
