@@ -36,9 +36,9 @@ from hub.broker import check_broker
 from hub.crypto import Cipher
 from hub.db import async_session_factory, make_async_engine, make_engine
 from hub.errors import HubError
-from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
-from hub.ratelimit import RequestGuard
 from hub.fanout import Fanout, make_fanout
+from hub.ratelimit import RequestGuard
+from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.settings import Settings, get_settings
 from schema.build import build_schema
 from schema.context import Context
@@ -47,6 +47,8 @@ from schema.loaders import Loaders
 from schema.subscription import EventsTransportWSHandler
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
@@ -146,7 +148,7 @@ class HubGraphQL(GraphQL):
         env = Environment(loader=FileSystemLoader(SCHEMA_DIR / "templates"), autoescape=select_autoescape(["html"]))
         self._ide_html = env.get_template("graphiql.html").render(default_query=DEFAULT_QUERY)
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -172,7 +174,7 @@ class HubGraphQL(GraphQL):
         if self.key_usage is not None and context is not None and context.principal is not None:
             self.key_usage.touch_soon(context.principal)
 
-    async def parse_http_body(self, request: Any) -> Any:  # type: ignore[override]
+    async def parse_http_body(self, request: Any) -> Any:
         """Refuse, with a message saying what to send, a POST body that is not a JSON object (or a
         batch of them): strawberry would fail on ``"x"``, ``42`` or ``null`` with an AttributeError (a
         500 and a traceback per request), and on invalid UTF-8 or deep nesting likewise."""
@@ -193,7 +195,7 @@ class HubGraphQL(GraphQL):
                     raise HTTPException(400, "operationName must be a string or null, if provided")
         return await super().parse_http_body(request)
 
-    def encode_json(self, data: object) -> str:
+    def encode_json(self, data: object) -> str | bytes:
         """The response body, serialised once; a result over ``HUB_MAX_RESPONSE_BYTES`` is replaced by a
         ``RESPONSE_TOO_LARGE`` error (json.dumps escapes non-ASCII, so characters are bytes)."""
         body = super().encode_json(data)
@@ -207,7 +209,7 @@ class HubGraphQL(GraphQL):
             }]})
         return body
 
-    async def process_result(self, request: Request, result: Any) -> Any:  # type: ignore[override]
+    async def process_result(self, request: Request, result: Any) -> Any:
         if result.errors:
             result.errors = [shape_error(e) for e in result.errors]
         return process_result(result)
@@ -279,12 +281,12 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
+        except Exception as exc:
             checks["database"] = f"unreachable: {exc.__class__.__name__}: {exc}"
         try:
             await asyncio.to_thread(check_broker, settings.broker_url)
             checks["broker"] = "ok"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             checks["broker"] = f"unreachable: {exc.__class__.__name__}: {exc}"
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
@@ -293,7 +295,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # What exists at startup (schema, models, the sandboxes' world) lives for the whole process:
         # keep it out of every later full collection, which otherwise stalls a request in six (p95).
         gc.collect()

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
 import dramatiq
+import pika
+import redis
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ConnectionClosed
+
+from hub.actors import ACTORS
 
 if TYPE_CHECKING:
     from dramatiq import Broker
@@ -26,14 +33,12 @@ def make_broker(url: str) -> Broker:
     if scheme in ("redis", "rediss"):
         return _redis_broker_class()(url=url)
     if scheme in ("amqp", "amqps"):
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
-
         return RabbitmqBroker(url=url)
     raise ValueError(f"unsupported HUB_BROKER_URL {url!r}: use one of {', '.join(s + '://' for s in SCHEMES)}")
 
 
 @functools.cache
-def _redis_broker_class() -> type[Broker]:
+def _redis_broker_class() -> type[RedisBroker]:
     """dramatiq's Redis broker, giving back the delayed messages a worker forgot in a Redis restart.
 
     A dramatiq worker holds the delayed messages it fetched (retries waiting for their back-off) in
@@ -44,12 +49,8 @@ def _redis_broker_class() -> type[Broker]:
     queue's messages in memory (at start, after a connection error or an unexpected error), so it
     safely puts every message of this process's acks set back on the delay queue first.
     """
-    import redis
-    from dramatiq.brokers.redis import RedisBroker
-    from dramatiq.errors import ConnectionClosed
-
     class HubRedisBroker(RedisBroker):
-        def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):  # type: ignore[no-untyped-def]
+        def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> dramatiq.Consumer:
             if queue_name.endswith(".DQ"):
                 try:
                     forgotten = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
@@ -66,11 +67,10 @@ def setup_broker(url: str) -> Broker:
     """Make the broker for ``url`` the global one and declare the hub's actors on it."""
     broker = make_broker(url)
     dramatiq.set_broker(broker)
-    from hub.actors import ACTORS
-
     # Actors are declared once, at import; re-bind them so that a new broker (tests, `hub serve`
     # after `hub seed`) knows them too.
-    for actor in ACTORS:
+    for declared in ACTORS:
+        actor = cast("dramatiq.Actor[Any, Any]", declared)  # dramatiq's decorator is untyped
         actor.broker = broker
         broker.declare_actor(actor)
     return broker
@@ -82,13 +82,9 @@ def check_broker(url: str, *, timeout: float = 2.0) -> None:
     if scheme == "memory":
         return
     if scheme in ("redis", "rediss"):
-        import redis
-
         redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping()
         return
     if scheme in ("amqp", "amqps"):
-        import pika
-
         params = pika.URLParameters(url)
         params.socket_timeout = timeout
         params.blocked_connection_timeout = timeout
@@ -101,9 +97,7 @@ class InProcessWorker:
     """A dramatiq worker in a thread of the hub process (the embedded mode)."""
 
     def __init__(self, broker: Broker, *, threads: int = 2) -> None:
-        from dramatiq import Worker
-
-        self._worker = Worker(broker, worker_threads=threads, worker_timeout=100)
+        self._worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
         self._lock = threading.Lock()
         self.running = False
 

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event
@@ -62,6 +63,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _notify_outbox_readers() -> None:
     # Every process that may write events on PostgreSQL wakes the subscriptions' outbox readers.
+    # Imported on use: hub.fanout's backends read through this module's engines.
     from hub.fanout.notify import install_notify
 
     install_notify()
@@ -73,8 +75,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     u = sync_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
-            from pathlib import Path
-
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(u, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -193,16 +193,16 @@ class RequestSession(AsyncSession):
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
         return await self._shielded(super().execute(*args, **kwargs))
 
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
         return await self._shielded(super().scalar(*args, **kwargs))
 
-    async def get(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
         return await self._shielded(super().get(*args, **kwargs))
 
-    async def run_sync(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def run_sync(self, *args: Any, **kwargs: Any) -> Any:
         return await self._shielded(super().run_sync(*args, **kwargs))
 
     async def close(self) -> None:

@@ -56,6 +56,7 @@ from hub.models import utcnow
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
+    from sqlalchemy.sql import Select
     from sqlalchemy.sql.elements import ColumnElement
 
     from hub.crypto import Cipher
@@ -126,12 +127,12 @@ def event_type_condition(event_types: Sequence[str]) -> ColumnElement[bool] | No
         return None
     names = [t for t in event_types if not t.endswith(".*")]
     prefixes = [t[:-1] for t in event_types if t.endswith(".*")]
-    conds = [m.Event.type.in_(names)] if names else []
+    conds: list[ColumnElement[bool]] = [m.Event.type.in_(names)] if names else []
     conds += [m.Event.type.startswith(p, autoescape=True) for p in prefixes]
     return or_(*conds)
 
 
-def _events_stmt(*, region_code: str, event_types: Sequence[str], after: int, until: int):  # type: ignore[no-untyped-def]
+def _events_stmt(*, region_code: str, event_types: Sequence[str], after: int, until: int) -> Select[m.Event]:
     stmt = select(m.Event).where(m.Event.id > after, m.Event.id <= until)
     for cond in (event_region_condition(region_code), event_type_condition(event_types)):
         if cond is not None:
@@ -469,7 +470,7 @@ def batch_body(endpoint: m.WebhookEndpoint, events: Sequence[m.Event]) -> str:
 def sign_headers(*, secret: str, msg_id: str, body: str, at: dt.datetime | None = None) -> dict[str, str]:
     """The Standard Webhooks headers for ``body``; the timestamp is the moment of sending (the receiver
     checks it against its own clock), whatever clock schedules the retries."""
-    at = at or dt.datetime.now(dt.timezone.utc)
+    at = at or dt.datetime.now(dt.UTC)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(at.timestamp())),
