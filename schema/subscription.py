@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import AsyncGenerator, Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
 from graphql import (
@@ -45,6 +45,7 @@ from graphql.execution.execute import execute_subscription_event
 from graphql.execution.values import get_argument_values
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.types import Info
@@ -238,7 +239,8 @@ class EventsTransportWSHandler(BaseGraphQLTransportWSHandler):
             await operation.send_initial_errors([GraphQLError(exc.message, extensions=exc.extensions())])
             return
         head = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
-        ws = self.websocket.ws  # type: ignore[attr-defined]
+        # The hub serves GraphQL through strawberry.asgi.GraphQL, whose adapter holds Starlette's WebSocket.
+        ws = cast(ASGIWebSocketAdapter, self.websocket).ws
         try:
             last = plan.after if plan.after is not None else await fanout.head()
             # Replay from the outbox until caught up with the reader, then go live without awaiting in
