@@ -2,7 +2,7 @@
 
 A guarded field declares what it needs, ``extensions=[requires(Action.MANAGE_CONNECTORS,
 to="configure connectors")]``, and its resolver only resolves. The check runs before the resolver
-(strawberry's ``PermissionExtension``), and a refusal is our ``Forbidden`` (code FORBIDDEN) saying
+(a strawberry ``PermissionExtension``), and a refusal is our ``Forbidden`` (code FORBIDDEN) saying
 what was refused: "only administrators may configure connectors", "a viewer key may not accept
 clues". As an error raised by the resolver would, it nulls the field, and a non-null field's parent.
 
