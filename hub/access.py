@@ -29,12 +29,24 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from hub.crypto import api_key_hash
 from hub.errors import Forbidden, NotAuthenticated
 from hub.identifiers import IdentifierError, region_prefix, validate_region_code
-from hub.models import ApiKey, AuditLog, CaseAction, ChannelRecord, Clue, Event, RegionScoped, utcnow
+from hub.models import (
+    ApiKey,
+    AuditLog,
+    CaseAction,
+    ChannelRecord,
+    Clue,
+    ConnectorInstance,
+    Event,
+    Quarantine,
+    RawRecord,
+    RegionScoped,
+    SyncRun,
+    WebhookEndpoint,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
-
-if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -57,25 +69,48 @@ ROLES = tuple(r.value for r in Role)
 
 
 class Action(StrEnum):
-    """Something a principal may be allowed to do. Reading within the jurisdiction needs no action."""
+    """Something a principal may be allowed to do. Reading within the jurisdiction needs no action;
+    reading the hub's own machinery (``READ_REQUIRES``) does."""
 
-    WORK_CLUES = "clue.work"  # accept, dispatch, close … (hub.workflow)
+    WORK_CLUES = "clue.work"  # accept, dispatch, return, escalate, extend, supervise, close, call back (hub.workflow)
+    MERGE_CLUES = "clue.merge"  # 合并 and 拆分 (hub.clue_merge)
     ENTER_CLUES = "clue.enter"  # manual entry of a clue (hub.clue_entry)
-    READ_ADMIN = "admin.read"  # connectors, runs, quarantine, write-backs, audit log
-    MANAGE_CONNECTORS = "connector.manage"
-    MANAGE_KEYS = "api_key.manage"
-    MANAGE_WEBHOOKS = "webhook.manage"
+    ESCALATE_WARNINGS = "warning.escalate"  # 预警转线索 (hub.cluepool)
+    FOLLOW_EVENTS = "event.follow"  # the live outbox: the events subscription
+    READ_ADMIN = "admin.read"  # connectors, runs, raw records, quarantine, API keys, audit log, webhooks
+    MANAGE_CONNECTORS = "connector.manage"  # configure, enable, test, sync, reset, replay quarantine
+    MANAGE_KEYS = "api_key.manage"  # create and revoke API keys (the CLI)
+    MANAGE_WEBHOOKS = "webhook.manage"  # register, change, delete, reset and retry webhook endpoints
 
+
+_EVERYONE = frozenset(Role)
+_WORKERS = frozenset({Role.ADMIN, Role.INSPECTOR})
+_ADMINS = frozenset({Role.ADMIN})
 
 #: The one policy table (role × action). Queries, mutations, subscriptions and the CLI all ask it
 #: through ``allowed`` / ``require``; nothing else compares role names.
 POLICY: Mapping[Action, frozenset[Role]] = {
-    Action.WORK_CLUES: frozenset({Role.ADMIN, Role.INSPECTOR}),
-    Action.ENTER_CLUES: frozenset({Role.ADMIN, Role.INSPECTOR}),
-    Action.READ_ADMIN: frozenset({Role.ADMIN}),
-    Action.MANAGE_CONNECTORS: frozenset({Role.ADMIN}),
-    Action.MANAGE_KEYS: frozenset({Role.ADMIN}),
-    Action.MANAGE_WEBHOOKS: frozenset({Role.ADMIN}),
+    Action.WORK_CLUES: _WORKERS,
+    Action.MERGE_CLUES: _WORKERS,
+    Action.ENTER_CLUES: _WORKERS,
+    Action.ESCALATE_WARNINGS: _WORKERS,
+    Action.FOLLOW_EVENTS: _EVERYONE,
+    Action.READ_ADMIN: _ADMINS,
+    Action.MANAGE_CONNECTORS: _ADMINS,
+    Action.MANAGE_KEYS: _ADMINS,
+    Action.MANAGE_WEBHOOKS: _ADMINS,
+}
+
+#: Rows of these models are the hub's own machinery, not the jurisdiction's data: reading them, by
+#: ID or as a list, needs the action (within the jurisdiction, as every read).
+READ_REQUIRES: Mapping[type, Action] = {
+    ConnectorInstance: Action.READ_ADMIN,
+    SyncRun: Action.READ_ADMIN,
+    Quarantine: Action.READ_ADMIN,
+    RawRecord: Action.READ_ADMIN,
+    ApiKey: Action.READ_ADMIN,
+    AuditLog: Action.READ_ADMIN,
+    WebhookEndpoint: Action.READ_ADMIN,
 }
 
 
@@ -84,14 +119,23 @@ def allowed(role: str, action: Action) -> bool:
     return role in POLICY[action]
 
 
+def refusal(role: str, action: Action, *, what: str | None = None) -> Forbidden:
+    """The ``Forbidden`` for a ``role`` the table does not let do ``action``, saying what was refused."""
+    to = what or action.value
+    roles = POLICY[action]
+    if roles == _ADMINS:
+        return Forbidden(f"only administrators may {to}", suggestion="use an API key with the admin role")
+    names = " or ".join(r.value for r in sorted(roles, key=_ROLE_ORDER.index, reverse=True))
+    return Forbidden(f"a {role} key may not {to}", suggestion=f"use an {names} key")
+
+
+_ROLE_ORDER = list(Role)
+
+
 def require(principal: Principal, action: Action, *, what: str | None = None) -> Principal:
     """Return ``principal`` when the policy table lets its role do ``action``; ``Forbidden`` otherwise."""
     if not allowed(principal.role, action):
-        roles = ", ".join(sorted(POLICY[action]))
-        raise Forbidden(
-            f"the {principal.role} role may not {what or action.value}",
-            suggestion=f"use a key with one of the roles {roles}",
-        )
+        raise refusal(principal.role, action, what=what)
     return principal
 
 
@@ -107,10 +151,6 @@ class Principal:
     #: When the key was last recorded as used (``KeyUsage``), as read while authenticating.
     key_last_used_at: dt.datetime | None = field(default=None, compare=False)
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
     def covers(self, region_code: str | None) -> bool:
         """True when ``region_code`` lies at or below this principal's jurisdiction."""
         bounds = jurisdiction_bounds(self.region_code)
@@ -123,7 +163,7 @@ class Principal:
 
 
 #: The principal of the hub's own jobs (seeding, syncs): national, admin, may unmask.
-SYSTEM = Principal(name="system", role="admin", region_code=NATIONAL, can_unmask=True)
+SYSTEM = Principal(name="system", role=Role.ADMIN, region_code=NATIONAL, can_unmask=True)
 
 
 def jurisdiction_bounds(region_code: str) -> tuple[str, str] | None:
@@ -143,14 +183,14 @@ def jurisdiction_bounds(region_code: str) -> tuple[str, str] | None:
 ALL_REGIONS = "hub_all_regions"
 
 
-def jurisdiction_criterion(cls: type, lo: str, hi: str) -> ColumnElement[bool]:
+def jurisdiction_criterion(cls: type[RegionScoped], lo: str, hi: str) -> ColumnElement[bool]:
     """The rows of ``cls`` a principal with jurisdiction ``[lo, hi)`` may read.
 
     Region-scoped rows by their ``region_code``; a clue also by its handling region; a clue's
     channel records and case actions also when the clue is handled there; a clue's events by the
     handling region they carry.
     """
-    own = (cls.region_code >= lo) & (cls.region_code < hi)  # type: ignore[attr-defined]
+    own = (cls.region_code >= lo) & (cls.region_code < hi)
     if cls is Clue:
         return own | ((Clue.handling_region_code >= lo) & (Clue.handling_region_code < hi))
     if cls is Event:
@@ -158,7 +198,7 @@ def jurisdiction_criterion(cls: type, lo: str, hi: str) -> ColumnElement[bool]:
     if cls in (ChannelRecord, CaseAction):
         clues = Clue.__table__.c  # the table, not the entity: no criteria inside the criterion
         handled_here = select(clues.id).where(clues.handling_region_code >= lo, clues.handling_region_code < hi)
-        return own | cls.clue_id.in_(handled_here)  # type: ignore[attr-defined]
+        return own | cls.clue_id.in_(handled_here)
     return own
 
 
@@ -267,7 +307,7 @@ class KeyUsage:
     async def _record_in_thread(self, key_id: int, at: dt.datetime) -> None:
         try:
             await asyncio.to_thread(self.record, key_id, at)
-        except Exception as exc:  # noqa: BLE001 - a missed lastUsedAt must not fail anything
+        except Exception as exc:  # a missed lastUsedAt must not fail anything
             log.warning("could not record the use of API key %d: %s: %s", key_id, exc.__class__.__name__, exc)
             with self._lock:
                 self._written.pop(key_id, None)  # try again with the next request

@@ -17,6 +17,7 @@ validation rules (built once, results cached) stay the same for everyone.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -121,7 +122,7 @@ class IntrospectionByRole(SchemaExtension):
     principal is left to ``schema.extensions.HubRequest``, which refuses it as unauthenticated.
     """
 
-    async def on_execute(self):  # type: ignore[no-untyped-def,override]
+    async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context.context
         principal = getattr(ctx, "principal", None)
         settings = getattr(ctx, "settings", None)

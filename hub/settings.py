@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.access import ROLES, Role
+
 log = logging.getLogger(__name__)
 
 SECRET_KEY_FILE = "secret.key"
@@ -95,7 +97,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
     introspection_roles: str = Field(
-        default="admin,inspector,viewer,regional",
+        default=",".join(ROLES),
         description="Comma-separated roles whose keys may introspect the GraphQL schema (`__schema`, `__type`). "
         "Production: leave out `regional`, whose keys belong to other systems.",
     )
@@ -106,8 +108,6 @@ class Settings(BaseSettings):
     @field_validator("introspection_roles")
     @classmethod
     def _known_roles(cls, value: str) -> str:
-        from hub.access import ROLES
-
         roles = [r.strip() for r in value.split(",") if r.strip()]
         unknown = [r for r in roles if r not in ROLES]
         if unknown:
@@ -118,7 +118,8 @@ class Settings(BaseSettings):
         """The roles that may introspect the schema."""
         return frozenset(r for r in self.introspection_roles.split(",") if r)
     query_cost_limits: dict[str, int] = Field(
-        default={"viewer": 50_000, "regional": 100_000, "inspector": 100_000, "admin": 250_000},
+        default={Role.VIEWER.value: 50_000, Role.REGIONAL.value: 100_000, Role.INSPECTOR.value: 100_000,
+                 Role.ADMIN.value: 250_000},
         min_length=1,
         description="Largest cost (rows a GraphQL operation may return, nested connections multiplied) per role, as JSON; "
         "a role not named gets the smallest.",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import (
+    ASTValidationRule,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -33,6 +34,9 @@ from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
 from schema.types import cases, money, platform, registry
+
+if TYPE_CHECKING:
+    from strawberry.types import ExecutionContext
 
 #: Most aliases one operation may use (29 let three copies of a costly selection through; the cost
 #: limit in schema/cost.py bounds what they ask for, this bounds the document's width).
@@ -134,7 +138,7 @@ def shape_rule(*, max_depth: int, max_aliases: int) -> type[ValidationRule]:
 
 
 class HubSchema(strawberry.Schema):
-    def process_errors(self, errors, execution_context=None) -> None:  # type: ignore[no-untyped-def,override]
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Errors are logged once, in schema.extensions.shape_error (unexpected ones with tracebacks).
         return None
 
@@ -142,7 +146,7 @@ class HubSchema(strawberry.Schema):
 @lru_cache(maxsize=4)
 def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
     """The hub's schema; operations deeper than ``max_depth`` are refused before they run."""
-    rules = [shape_rule(max_depth=max_depth, max_aliases=MAX_ALIASES)]
+    rules: list[type[ASTValidationRule]] = [shape_rule(max_depth=max_depth, max_aliases=MAX_ALIASES)]
     return HubSchema(
         query=Query,
         mutation=Mutation,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hub.errors import NotAuthenticated
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,17 +38,9 @@ class Context:
     connection_params: dict[str, Any] | None = None
 
     def require_principal(self) -> Principal:
-        if self.principal is None:
-            from hub.errors import NotAuthenticated
+        """The principal of the request; the authentication error (``NotAuthenticated``) without one.
 
+        What the principal may do is the policy table's answer (``schema.permissions``)."""
+        if self.principal is None:
             raise self.auth_error or NotAuthenticated("no API key: send it in the X-API-Key header")
         return self.principal
-
-    def require_admin(self, *, to: str) -> Principal:
-        """The principal, when it has the admin role; ``Forbidden`` saying what only admins may do."""
-        from hub.errors import Forbidden
-
-        principal = self.require_principal()
-        if not principal.is_admin:
-            raise Forbidden(f"only administrators may {to}", suggestion="use an API key with the admin role")
-        return principal

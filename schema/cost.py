@@ -43,7 +43,7 @@ from graphql.execution import ExecutionResult
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 
-from hub.errors import QueryTooComplex, QueryTooCostly
+from hub.errors import HubError, QueryTooComplex, QueryTooCostly
 from schema.pagination import DEFAULT_PAGE_SIZE
 
 #: The rows assumed for a list field without ``first`` (a project's wage accounts, a clue's records).
@@ -184,7 +184,7 @@ def operation_cost(
 
 def budget_for(role: str | None, limits: Mapping[str, int]) -> int:
     """The role's budget; a role the mapping does not name gets the smallest one."""
-    if role in limits:
+    if role is not None and role in limits:
         return limits[role]
     return min(limits.values())
 
@@ -193,7 +193,7 @@ class QueryCost(SchemaExtension):
     """Refuses, before execution, an operation whose cost exceeds the principal's budget or with too
     many root fields. Runs after ``HubRequest`` (an unauthenticated request is refused there)."""
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         if ec.result is None and ec.graphql_document is not None:
             error = self.check()
@@ -201,7 +201,7 @@ class QueryCost(SchemaExtension):
                 ec.result = ExecutionResult(data=None, errors=[GraphQLError(error.message, original_error=error)])
         yield
 
-    def check(self) -> Exception | None:
+    def check(self) -> HubError | None:
         ec = self.execution_context
         ctx = ec.context
         settings = ctx.settings

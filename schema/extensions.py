@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 from graphql.execution import ExecutionResult
@@ -17,6 +18,9 @@ from strawberry.extensions import SchemaExtension
 from hub.access import audit
 from hub.errors import HubError
 from hub.identifiers import mask_text
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("hub.graphql")
 
@@ -67,7 +71,7 @@ class HubRequest(SchemaExtension):
     place every error passes: parse, validation and execution errors alike.
     """
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context.context
         if ctx.principal is None:
             err = ctx.auth_error or HubError("no principal")
@@ -76,7 +80,7 @@ class HubRequest(SchemaExtension):
             )
         yield
 
-    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_operation(self) -> AsyncIterator[None]:
         ctx = self.execution_context.context
         try:
             yield
@@ -84,7 +88,7 @@ class HubRequest(SchemaExtension):
                 principal = ctx.principal
                 pending = list(ctx.audits)
 
-                def write(session) -> None:  # type: ignore[no-untyped-def]
+                def write(session: Session) -> None:
                     for a in pending:
                         audit(session, principal=principal, **a)
 

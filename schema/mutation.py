@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import strawberry
+from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub import connector_admin as admin
 from hub import models as m
+from hub.access import Action
+from hub.actors import sync_connector
+from hub.sync import SyncEngine
 from schema.clue_mutations import ClueMutations
 from schema.filters import db_id
+from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
 from schema.webhooks import WebhookMutations
 
+#: Every mutation here configures connectors: one action of the policy table, one refusal.
+CONFIGURE = Action.MANAGE_CONNECTORS
+TO_CONFIGURE = "configure connectors"
 
-def _admin(info: Info):  # type: ignore[no-untyped-def]
-    return info.context.require_admin(to="configure connectors")
+
+def _pk(global_id: strawberry.ID, model: type, *, field: str) -> int:
+    """The primary key inside a non-null global ID argument (``db_id`` answers None only for a null one)."""
+    return cast(int, db_id(global_id, model, field=field))
 
 
-async def _write(info: Info, fn) -> Any:  # type: ignore[no-untyped-def]
+def _object(value: JSON | None) -> dict[str, Any]:
+    """A JSON argument that the connector's schema validates as an object (the service names a bad field)."""
+    return dict(cast("Mapping[str, Any]", value or {}))
+
+
+async def _write(info: Info, fn: Callable[[Session], Any]) -> Any:
     """Run a synchronous hub service in the request's session and commit."""
     session = info.context.session
     result = await session.run_sync(fn)
@@ -60,64 +76,64 @@ class ReplayResult:
 
 @strawberry.type
 class Mutation(ClueMutations, WebhookMutations):
-    @strawberry.mutation(description="Configure a new connector instance (admin).")
+    @strawberry.mutation(description="Configure a new connector instance (admin).",
+                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
     async def create_connector(self, info: Info, input: CreateConnectorInput) -> ConnectorInstance:
-        principal = _admin(info)
+        principal = principal_of(info)
         ctx = info.context
         return await _write(info, lambda s: admin.create_instance(
-            s, principal=principal, cipher=ctx.cipher, name=input.name, kind=input.kind, config=dict(input.config or {}),
-            secrets=dict(input.secrets or {}), schedule_seconds=input.schedule_seconds, enabled=input.enabled))
+            s, principal=principal, cipher=ctx.cipher, name=input.name, kind=input.kind, config=_object(input.config),
+            secrets=_object(input.secrets), schedule_seconds=input.schedule_seconds, enabled=input.enabled))
 
-    @strawberry.mutation(description="Change a connector's config, secrets or schedule (admin).")
+    @strawberry.mutation(description="Change a connector's config, secrets or schedule (admin).",
+                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
     async def update_connector(self, info: Info, id: strawberry.ID, input: UpdateConnectorInput) -> ConnectorInstance:
-        principal = _admin(info)
-        pk = db_id(id, m.ConnectorInstance, field="id")
+        principal = principal_of(info)
+        pk = _pk(id, m.ConnectorInstance, field="id")
         ctx = info.context
         return await _write(info, lambda s: admin.update_instance(
             s, principal=principal, cipher=ctx.cipher, instance=admin.get_instance(s, pk),
-            config=dict(input.config) if input.config else None, secrets=dict(input.secrets) if input.secrets else None,
-            schedule_seconds=input.schedule_seconds))
+            config=_object(input.config) if input.config else None,
+            secrets=_object(input.secrets) if input.secrets else None, schedule_seconds=input.schedule_seconds))
 
-    @strawberry.mutation(description="Enable (also un-pausing) or disable a connector (admin).")
+    @strawberry.mutation(description="Enable (also un-pausing) or disable a connector (admin).",
+                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
     async def set_connector_enabled(self, info: Info, id: strawberry.ID, enabled: bool) -> ConnectorInstance:
-        principal = _admin(info)
-        pk = db_id(id, m.ConnectorInstance, field="id")
+        principal = principal_of(info)
+        pk = _pk(id, m.ConnectorInstance, field="id")
         return await _write(info, lambda s: admin.set_enabled(s, principal=principal, instance=admin.get_instance(s, pk),
                                                               enabled=enabled))
 
-    @strawberry.mutation(description="Test the connection and credentials of a connector (admin).")
+    @strawberry.mutation(description="Test the connection and credentials of a connector (admin).",
+                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
     async def test_connector(self, info: Info, id: strawberry.ID) -> ConnectorCheck:
-        _admin(info)
-        pk = db_id(id, m.ConnectorInstance, field="id")
+        pk = _pk(id, m.ConnectorInstance, field="id")
         instance = await info.context.session.run_sync(lambda s: admin.get_instance(s, pk))
         result = await asyncio.to_thread(admin.check_instance, instance, cipher=info.context.cipher)
         return ConnectorCheck(ok=result.ok, message=result.message)
 
-    @strawberry.mutation(description="Queue a sync now (admin); `fullRefresh` reads every stream from the beginning.")
+    @strawberry.mutation(description="Queue a sync now (admin); `fullRefresh` reads every stream from the beginning.",
+                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
     async def sync_connector_now(self, info: Info, id: strawberry.ID, full_refresh: bool = False) -> ConnectorInstance:
-        from hub.actors import sync_connector
-
-        _admin(info)
-        pk = db_id(id, m.ConnectorInstance, field="id")
+        pk = _pk(id, m.ConnectorInstance, field="id")
         instance = await info.context.session.run_sync(lambda s: admin.get_instance(s, pk))
         sync_connector.send(instance.id, full_refresh)
         return instance
 
-    @strawberry.mutation(description="Forget a stream's bookmark so that its next sync starts over (admin).")
+    @strawberry.mutation(description="Forget a stream's bookmark so that its next sync starts over (admin).",
+                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
     async def reset_connector_stream(self, info: Info, id: strawberry.ID, stream: str) -> ConnectorInstance:
-        principal = _admin(info)
-        pk = db_id(id, m.ConnectorInstance, field="id")
+        principal = principal_of(info)
+        pk = _pk(id, m.ConnectorInstance, field="id")
         ctx = info.context
         return await _write(info, lambda s: admin.reset_stream(s, principal=principal, cipher=ctx.cipher,
                                                                instance=admin.get_instance(s, pk), stream=stream))
 
-    @strawberry.mutation(description="Normalise quarantined records again from the archive, without calling the upstream (admin).")
+    @strawberry.mutation(description="Normalise quarantined records again from the archive, without calling the upstream (admin).",
+                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
     async def replay_quarantine(self, info: Info, ids: list[strawberry.ID] | None = None,
                                 connector_id: strawberry.ID | None = None) -> ReplayResult:
-        from hub.sync import SyncEngine
-
-        _admin(info)
-        q_ids = [db_id(i, m.Quarantine, field="ids") for i in ids] if ids else None
+        q_ids = [_pk(i, m.Quarantine, field="ids") for i in ids] if ids else None
         inst = db_id(connector_id, m.ConnectorInstance, field="connectorId")
         engine = info.context.sync_engine
         counts = await asyncio.to_thread(lambda: SyncEngine(engine, cipher=info.context.cipher).replay(q_ids, instance_id=inst))

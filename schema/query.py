@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import Enum
+from typing import Any, cast
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
+from connectors import registry
 from hub import models as m
 from hub.workdays import local_date
 from schema.filters import (
@@ -18,9 +22,11 @@ from schema.filters import (
     PayrollFilter,
     ProjectFilter,
     WarningFilter,
+    db_id,
     region_condition,
 )
 from schema.pagination import Connection, SortSpec, check_first, paginate
+from schema.permissions import principal_of, reads, require_to_read
 from schema.prefetch import node_selections, prefetch
 from schema.types._common import NODE_MODELS, Node, from_global_id
 from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning
@@ -57,16 +63,12 @@ CLUE_ORDERS = {
 }
 
 
-def _by_id(model: type) -> SortSpec:
+def _by_id(model: Any) -> SortSpec:
     return SortSpec((model.id,))
 
 
 def _first(info: Info, first: int | None) -> int:
     return check_first(first, limit=info.context.settings.max_page_size)
-
-
-def _admin(info: Info) -> None:
-    info.context.require_admin(to="read this")
 
 
 @strawberry.type(description="Who the API key stands for.")
@@ -77,11 +79,14 @@ class Me:
     can_unmask: bool
 
 
-async def _page(info: Info, model: type, conditions: list, sort: SortSpec, first: int | None, after: str | None) -> Connection:
-    stmt = select(model).where(*conditions)
+async def _page(info: Info, model: type, conditions: Sequence[ColumnElement[bool]], sort: SortSpec, first: int | None,
+                after: str | None) -> Connection[Any]:
+    stmt: Select[Any] = select(model).where(*conditions)
     page = await paginate(info.context.session, stmt, sort=sort, first=_first(info, first), after=after)
-    # Load the selected relations of the whole page now, level by level (schema/prefetch.py).
-    await prefetch(info.context.loaders, model, [e.node for e in page.edges], node_selections(info.selected_fields[0]))
+    # Load the selected relations of the whole page now, level by level (schema/prefetch.py). The field
+    # being resolved is a field, never a fragment.
+    root = cast(SelectedField, info.selected_fields[0])
+    await prefetch(info.context.loaders, model, [e.node for e in page.edges], node_selections(root))
     return page
 
 
@@ -97,26 +102,25 @@ class ConnectorKind:
 class Query(WebhookQueries):
     @strawberry.field(description="Installed connector plugins (entry-point group hub.connectors).")
     def connector_kinds(self, info: Info) -> list[ConnectorKind]:
-        from connectors import registry
-
-        info.context.require_principal()
+        principal_of(info)
         out = []
         for kind, cls in sorted(registry.available().items()):
             c = cls()
-            out.append(ConnectorKind(kind=kind, title=c.title, config_schema=c.json_schema(), supports_write_back=c.supports_write_back))
+            out.append(ConnectorKind(kind=kind, title=c.title, config_schema=JSON(c.json_schema()),
+                                     supports_write_back=c.supports_write_back))
         return out
 
     @strawberry.field(description="The principal of this request.")
     def me(self, info: Info) -> Me:
-        p = info.context.require_principal()
+        p = principal_of(info)
         return Me(name=p.name, role=p.role, region_code=p.region_code, can_unmask=p.can_unmask)
 
     @strawberry.field(description="Any object by its global ID (null when absent or outside your jurisdiction).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = from_global_id(str(id))
         model = NODE_MODELS[type_name]
-        if model in (m.ConnectorInstance, m.SyncRun, m.Quarantine, m.ApiKey, m.AuditLog, m.RawRecord, m.WebhookEndpoint):
-            _admin(info)
+        # Which types need which action is the policy table's (hub.access.READ_REQUIRES), as for their root lists.
+        require_to_read(info, model)
         return await info.context.loaders.by_id(model).load(int(pk))
 
     @strawberry.field(description="A region by its GB/T 2260 code.")
@@ -146,8 +150,6 @@ class Query(WebhookQueries):
         self, info: Info, region_code: str | None = None, project_id: strawberry.ID | None = None,
         first: int | None = None, after: str | None = None,
     ) -> Connection[Worker]:
-        from schema.filters import db_id
-
         cond = region_condition(m.Worker.region_code, region_code)
         if (pid := db_id(project_id, m.Project, field="projectId")) is not None:
             cond.append(m.Worker.project_id == pid)
@@ -191,7 +193,7 @@ class Query(WebhookQueries):
         self, info: Info, filter: ClueFilter | None = None, order: ClueOrder = ClueOrder.RECEIVED_AT_DESC,
         first: int | None = None, after: str | None = None,
     ) -> Connection[Clue]:
-        principal = info.context.require_principal()
+        principal = principal_of(info)
         # "Overdue" on China's day, as the clue's own `overdue` field counts it (not the server's date)
         cond = filter.conditions(today=local_date(m.utcnow()), may_unmask=principal.can_unmask) if filter else []
         return await _page(info, m.Clue, cond, CLUE_ORDERS[order], first, after)
@@ -241,21 +243,18 @@ class Query(WebhookQueries):
         cond = [m.Event.type.in_(types)] if types else []
         return await _page(info, m.Event, cond, _by_id(m.Event), first, after)
 
-    @strawberry.field(description="Configured connectors (admin).")
+    @strawberry.field(description="Configured connectors (admin).", extensions=[reads(m.ConnectorInstance)])
     async def connector_instances(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ConnectorInstance]:
-        _admin(info)
         return await _page(info, m.ConnectorInstance, [], _by_id(m.ConnectorInstance), first, after)
 
-    @strawberry.field(description="Sync runs, newest first (admin).")
+    @strawberry.field(description="Sync runs, newest first (admin).", extensions=[reads(m.SyncRun)])
     async def sync_runs(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[SyncRun]:
-        _admin(info)
         return await _page(info, m.SyncRun, [], SortSpec((m.SyncRun.id,), descending=True), first, after)
 
-    @strawberry.field(description="Archived upstream records (admin).")
+    @strawberry.field(description="Archived upstream records (admin).", extensions=[reads(m.RawRecord)])
     async def raw_records(
         self, info: Info, source: str | None = None, stream: str | None = None, first: int | None = None, after: str | None = None
     ) -> Connection[RawRecord]:
-        _admin(info)
         cond = []
         if source:
             cond.append(m.RawRecord.source == source)
@@ -263,18 +262,15 @@ class Query(WebhookQueries):
             cond.append(m.RawRecord.stream == stream)
         return await _page(info, m.RawRecord, cond, _by_id(m.RawRecord), first, after)
 
-    @strawberry.field(description="Records that failed normalisation (admin).")
+    @strawberry.field(description="Records that failed normalisation (admin).", extensions=[reads(m.Quarantine)])
     async def quarantine(self, info: Info, status: str | None = "open", first: int | None = None, after: str | None = None) -> Connection[QuarantinedRecord]:
-        _admin(info)
         cond = [m.Quarantine.status == status] if status else []
         return await _page(info, m.Quarantine, cond, _by_id(m.Quarantine), first, after)
 
-    @strawberry.field(description="API keys (admin).")
+    @strawberry.field(description="API keys (admin).", extensions=[reads(m.ApiKey)])
     async def api_keys(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ApiKey]:
-        _admin(info)
         return await _page(info, m.ApiKey, [], _by_id(m.ApiKey), first, after)
 
-    @strawberry.field(description="The audit log, newest first (admin).")
+    @strawberry.field(description="The audit log, newest first (admin).", extensions=[reads(m.AuditLog)])
     async def audit_log(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[AuditEntry]:
-        _admin(info)
         return await _page(info, m.AuditLog, [], SortSpec((m.AuditLog.id,), descending=True), first, after)

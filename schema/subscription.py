@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import AsyncGenerator, Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
 from graphql import (
@@ -45,19 +45,25 @@ from graphql.execution.execute import execute_subscription_event
 from graphql.execution.values import get_argument_values
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.types import Info
 
 from hub import models as m
-from hub.access import Principal, bind_principal
-from hub.errors import HubError
+from hub.access import Action, Principal, allowed, bind_principal
+from hub.errors import HubError, InvalidCursor
 from hub.fanout import BATCH as FANOUT_BATCH
 from schema.pagination import decode_cursor, encode_cursor
+from schema.permissions import principal_of, requires
 from schema.types.platform import Event
 
 if TYPE_CHECKING:
     from hub.fanout import Fanout
+
+#: What following the outbox needs, by the policy table, on both paths (the resolver and the fan-out).
+FOLLOW = Action.FOLLOW_EVENTS
+TO_FOLLOW = "follow events"
 
 #: How often the in-process reference resolver looks for new events (seconds).
 POLL_SECONDS = 0.5
@@ -73,8 +79,6 @@ class EventMessage:
 def _after_id(after: str | None) -> int:
     if not after:
         return 0
-    from hub.errors import InvalidCursor
-
     values = decode_cursor(after)
     if len(values) != 1 or not isinstance(values[0], int):
         raise InvalidCursor(f"cursor {after!r} is not an events cursor", suggestion="use a cursor from events or its messages")
@@ -84,11 +88,12 @@ def _after_id(after: str | None) -> int:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="The outbox within your jurisdiction: events committed after `after` (or from now "
-                                         "on, without it), then each new one as it commits. Resume with the last cursor.")
+                                         "on, without it), then each new one as it commits. Resume with the last cursor.",
+                           extensions=[requires(FOLLOW, to=TO_FOLLOW)])
     async def events(self, info: Info, after: str | None = None,
                      types: list[str] | None = None) -> AsyncGenerator[EventMessage, None]:
         try:
-            principal = info.context.require_principal()
+            principal = principal_of(info)
             last = _after_id(after)
         except HubError as exc:  # shaped here: WebSocket results do not pass through the HTTP view's shaping
             raise GraphQLError(exc.message, extensions=exc.extensions()) from exc
@@ -105,7 +110,7 @@ class Subscription:
                 rows = list((await session.execute(stmt)).scalars())
             for row in rows:
                 last = row.id
-                yield EventMessage(cursor=encode_cursor([row.id]), node=row)  # type: ignore[arg-type]
+                yield EventMessage(cursor=encode_cursor([row.id]), node=row)
             if len(rows) < BATCH:
                 await asyncio.sleep(POLL_SECONDS)
 
@@ -160,8 +165,8 @@ def plan_events(schema: Any, context: Any, query: str, variables: dict[str, Any]
     """An :class:`EventsPlan` when the operation is a valid ``events`` subscription of an authenticated
     principal; None otherwise — strawberry's own pipeline then answers, with its usual errors."""
     principal = getattr(context, "principal", None)
-    if principal is None:
-        return None
+    if principal is None or not allowed(principal.role, FOLLOW):
+        return None  # strawberry's path refuses it, saying why
     rules, max_tokens = _limits(schema)
     core = schema._schema
     try:
@@ -198,7 +203,7 @@ def renderer(executor: Any, encode: Callable[[Any], str | bytes]) -> Callable[[A
     execution (what strawberry's subscribe runs for each event) and strawberry's encoder."""
 
     def render(event: Any) -> str:
-        message = EventMessage(cursor=encode_cursor([event.id]), node=event)  # type: ignore[arg-type]
+        message = EventMessage(cursor=encode_cursor([event.id]), node=event)
         result = execute_subscription_event(executor.build_per_event_executor(message))
         if inspect.isawaitable(result):  # Event's fields resolve synchronously; an async one would need awaiting
             raise TypeError("the events selection resolved asynchronously")
@@ -215,7 +220,7 @@ class EventsTransportWSHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws, with ``events`` subscriptions served by the process's fan-out
     (``view.fanout``); every other operation, and every refused one, takes strawberry's path."""
 
-    async def run_operation(self, operation: Operation) -> None:  # type: ignore[override]
+    async def run_operation(self, operation: Operation) -> None:
         fanout: Fanout | None = getattr(self.view, "fanout", None)
         plan = None
         if fanout is not None:
@@ -234,7 +239,8 @@ class EventsTransportWSHandler(BaseGraphQLTransportWSHandler):
             await operation.send_initial_errors([GraphQLError(exc.message, extensions=exc.extensions())])
             return
         head = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
-        ws = self.websocket.ws  # type: ignore[attr-defined]
+        # The hub serves GraphQL through strawberry.asgi.GraphQL, whose adapter holds Starlette's WebSocket.
+        ws = cast(ASGIWebSocketAdapter, self.websocket).ws
         try:
             last = plan.after if plan.after is not None else await fanout.head()
             # Replay from the outbox until caught up with the reader, then go live without awaiting in

@@ -6,26 +6,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from strawberry.types import Info
 
 from hub import models as m
 from hub import webhooks
+from hub.access import Action
+from hub.actors import deliver_webhooks, send_soon
 from hub.errors import InvalidCursor
 from schema.filters import db_id
 from schema.pagination import Connection, SortSpec, check_first, decode_cursor, encode_cursor, paginate
+from schema.permissions import principal_of, reads, requires
 from schema.types._common import Node, node_type, plain_type, to_global_id
 
-
-def _admin(info: Info, to: str = "manage webhooks"):  # type: ignore[no-untyped-def]
-    return info.context.require_admin(to=to)
+#: What every webhook mutation needs, by the policy table, and how its refusal reads.
+MANAGE = Action.MANAGE_WEBHOOKS
+TO_MANAGE = "manage webhooks"
 
 
 def _endpoint_pk(endpoint_id: strawberry.ID, field: str) -> int:
-    return db_id(endpoint_id, m.WebhookEndpoint, field=field)  # type: ignore[return-value]
+    """The primary key inside a non-null endpoint ID argument (``db_id`` answers None only for a null one)."""
+    return cast(int, db_id(endpoint_id, m.WebhookEndpoint, field=field))
 
 
 def _after_event(after: str | None) -> int:
@@ -57,20 +62,20 @@ class WebhookEndpoint(Node):
     created_at: dt.datetime
 
     @strawberry.field(description="The events cursor the receiver acknowledged up to (usable as events(after:)).")
-    def cursor(self) -> str:
-        return encode_cursor([self.cursor])  # type: ignore[attr-defined]
+    def cursor(self, endpoint: strawberry.Parent[m.WebhookEndpoint]) -> str:
+        return encode_cursor([endpoint.cursor])
 
     @strawberry.field(description="The id of the last event the receiver acknowledged.")
-    def cursor_event_id(self) -> int:
-        return self.cursor  # type: ignore[attr-defined,return-value]
+    def cursor_event_id(self, endpoint: strawberry.Parent[m.WebhookEndpoint]) -> int:
+        return endpoint.cursor
 
     @strawberry.field(description="True when the last attempt failed (it is retried with back-off).")
-    def failing(self) -> bool:
-        return (self.attempts or 0) > 0
+    def failing(self, endpoint: strawberry.Parent[m.WebhookEndpoint]) -> bool:
+        return (endpoint.attempts or 0) > 0
 
     @strawberry.field(description="The webhook-id of the batch being retried (the same on every retry), if any.")
-    def pending_webhook_id(self) -> str | None:
-        return self.pending_msg_id  # type: ignore[attr-defined]
+    def pending_webhook_id(self, endpoint: strawberry.Parent[m.WebhookEndpoint]) -> str | None:
+        return endpoint.pending_msg_id
 
 
 @plain_type(m.WebhookDelivery, name="WebhookDelivery",
@@ -89,12 +94,12 @@ class WebhookDelivery:
     next_attempt_at: dt.datetime | None
 
     @strawberry.field(description="The row's primary key in the hub's database.")
-    def database_id(self) -> int:
-        return self.id  # type: ignore[attr-defined]
+    def database_id(self, delivery: strawberry.Parent[m.WebhookDelivery]) -> int:
+        return delivery.id
 
     @strawberry.field(description="The webhook-id header: the same on every attempt of a batch.")
-    def webhook_id(self) -> str:
-        return self.msg_id  # type: ignore[attr-defined]
+    def webhook_id(self, delivery: strawberry.Parent[m.WebhookDelivery]) -> str:
+        return delivery.msg_id
 
 
 @strawberry.type(description="A new endpoint and its signing secret (whsec_…), shown this once.")
@@ -122,16 +127,18 @@ class UpdateWebhookEndpointInput:
 
 @strawberry.type
 class WebhookQueries:
-    @strawberry.field(description="Webhook endpoints within your jurisdiction, with their delivery state (admin).")
+    @strawberry.field(description="Webhook endpoints within your jurisdiction, with their delivery state (admin).",
+                      extensions=[reads(m.WebhookEndpoint, to="read webhook endpoints")])
     async def webhook_endpoints(self, info: Info, failing: bool | None = None) -> list[WebhookEndpoint]:
-        principal = _admin(info, "read webhook endpoints")
+        principal = principal_of(info)
         rows = await info.context.session.run_sync(lambda s: webhooks.list_endpoints(s, principal=principal))
         return [r for r in rows if failing is None or r.failing == failing]
 
-    @strawberry.field(description="Delivery attempts to an endpoint, newest first (admin).")
+    @strawberry.field(description="Delivery attempts to an endpoint, newest first (admin).",
+                      extensions=[reads(m.WebhookEndpoint, to="read webhook deliveries")])
     async def webhook_deliveries(self, info: Info, endpoint_id: strawberry.ID, first: int | None = None,
                                  after: str | None = None) -> Connection[WebhookDelivery]:
-        principal = _admin(info, "read webhook deliveries")
+        principal = principal_of(info)
         pk = _endpoint_pk(endpoint_id, "endpointId")
         session = info.context.session
         await session.run_sync(lambda s: webhooks.get_endpoint(s, principal=principal, endpoint_id=pk))
@@ -140,7 +147,7 @@ class WebhookQueries:
                               first=check_first(first, limit=info.context.settings.max_page_size), after=after)
 
 
-async def _run(info: Info, fn: Callable[[Any], Any]) -> Any:
+async def _run(info: Info, fn: Callable[[Session], Any]) -> Any:
     """Run the synchronous service ``fn(session)`` in the request's session and commit (roll back on error)."""
     session = info.context.session
     try:
@@ -154,27 +161,27 @@ async def _run(info: Info, fn: Callable[[Any], Any]) -> Any:
 
 def _kick() -> None:
     """Deliver now rather than at the scheduler's next tick (best effort)."""
-    from hub.actors import deliver_webhooks, send_soon
-
     send_soon(deliver_webhooks, what="webhook delivery")
 
 
 @strawberry.type
 class WebhookMutations:
-    @strawberry.mutation(description="Register a regional system's webhook endpoint (admin); returns its secret, once.")
+    @strawberry.mutation(description="Register a regional system's webhook endpoint (admin); returns its secret, once.",
+                       extensions=[requires(MANAGE, to=TO_MANAGE)])
     async def create_webhook_endpoint(self, info: Info, input: CreateWebhookEndpointInput) -> CreatedWebhookEndpoint:
-        principal = _admin(info)
+        principal = principal_of(info)
         ctx = info.context
         row, secret = await _run(info, lambda s: webhooks.create_endpoint(
             s, principal=principal, cipher=ctx.cipher, url=input.url, event_types=input.event_types,
             region_code=input.region_code, description=input.description, from_beginning=input.from_beginning,
             allow_local_http=ctx.settings.webhook_allow_local_http))
-        return CreatedWebhookEndpoint(endpoint=row, secret=secret)  # type: ignore[arg-type]
+        return CreatedWebhookEndpoint(endpoint=row, secret=secret)
 
-    @strawberry.mutation(description="Enable or disable an endpoint, or change its types, URL or description (admin).")
+    @strawberry.mutation(description="Enable or disable an endpoint, or change its types, URL or description (admin).",
+                       extensions=[requires(MANAGE, to=TO_MANAGE)])
     async def update_webhook_endpoint(self, info: Info, id: strawberry.ID,
                                       input: UpdateWebhookEndpointInput) -> WebhookEndpoint:
-        principal = _admin(info)
+        principal = principal_of(info)
         pk = _endpoint_pk(id, "id")
         allow = info.context.settings.webhook_allow_local_http
         return await _run(info, lambda s: webhooks.update_endpoint(
@@ -182,17 +189,19 @@ class WebhookMutations:
             enabled=input.enabled, event_types=input.event_types, url=input.url, description=input.description,
             allow_local_http=allow))
 
-    @strawberry.mutation(description="Delete an endpoint and its delivery log (admin); returns its ID.")
+    @strawberry.mutation(description="Delete an endpoint and its delivery log (admin); returns its ID.",
+                       extensions=[requires(MANAGE, to=TO_MANAGE)])
     async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> strawberry.ID:
-        principal = _admin(info)
+        principal = principal_of(info)
         pk = _endpoint_pk(id, "id")
         await _run(info, lambda s: webhooks.delete_endpoint(
             s, principal=principal, endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk)))
         return strawberry.ID(to_global_id("WebhookEndpoint", pk))
 
-    @strawberry.mutation(description="Resume delivery after an events cursor (null: from the beginning) (admin).")
+    @strawberry.mutation(description="Resume delivery after an events cursor (null: from the beginning) (admin).",
+                       extensions=[requires(MANAGE, to=TO_MANAGE)])
     async def reset_webhook_cursor(self, info: Info, endpoint_id: strawberry.ID, after: str | None = None) -> WebhookEndpoint:
-        principal = _admin(info)
+        principal = principal_of(info)
         pk = _endpoint_pk(endpoint_id, "endpointId")
         after_id = _after_event(after)
         endpoint = await _run(info, lambda s: webhooks.reset_cursor(
@@ -200,9 +209,10 @@ class WebhookMutations:
         _kick()
         return endpoint
 
-    @strawberry.mutation(description="Deliver to an endpoint now, whatever its back-off (admin).")
+    @strawberry.mutation(description="Deliver to an endpoint now, whatever its back-off (admin).",
+                       extensions=[requires(MANAGE, to=TO_MANAGE)])
     async def retry_webhook_endpoint(self, info: Info, endpoint_id: strawberry.ID) -> WebhookEndpoint:
-        principal = _admin(info)
+        principal = principal_of(info)
         pk = _endpoint_pk(endpoint_id, "endpointId")
         endpoint = await _run(info, lambda s: webhooks.request_retry(
             s, principal=principal, endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk)))
