@@ -1,11 +1,10 @@
-"""``hub clues …``: operations on the clue pool as a whole."""
+"""``hub clues …``: operations on the clue pool as a whole (``hub.rematch``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,10 +15,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from hub.settings import get_settings
+from hub.cli_common import cli_context, console
+from hub.rematch import rematch_pool
 
-app = typer.Typer(help="The clue pool: re-match it.", no_args_is_help=True)
-console = Console()
+app = typer.Typer(help="The clue pool as a whole: re-match it (a dry run).", no_args_is_help=True)
 
 
 @app.command()
@@ -32,21 +31,14 @@ def rematch(
     show: int = typer.Option(20, "--show", min=0, help="Proposed changes to list."),
 ) -> None:
     """Re-run the matcher over the whole pool and report what it would change (a dry run: nothing is written)."""
-    from hub.db import make_engine
-    from hub.rematch import rematch_pool
-
-    settings = get_settings()
-    window = dt.timedelta(days=window_days or settings.match_window_days)
-    threshold = threshold if threshold is not None else settings.match_threshold
-    engine = make_engine(settings.resolved_database_url())
-    try:
+    with cli_context() as ctx:
+        window = dt.timedelta(days=window_days or ctx.settings.match_window_days)
+        threshold = threshold if threshold is not None else ctx.settings.match_threshold
         with Progress(TextColumn("[bold]re-matching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TimeRemainingColumn(), console=console) as progress:
             task = progress.add_task("records", total=None)
-            report = rematch_pool(engine, window=window, threshold=threshold, workers=workers, max_changes=show,
+            report = rematch_pool(ctx.engine, window=window, threshold=threshold, workers=workers, max_changes=show,
                                   progress=lambda done, total: progress.update(task, completed=done, total=total))
-    finally:
-        engine.dispose()
     summary = Table(title=f"re-match of the clue pool (window {window.days} days, threshold {threshold}) — dry run",
                     show_header=False)
     summary.add_column("")
