@@ -38,9 +38,7 @@ from hub.cli_connectors import app as connectors_app
 from hub.cli_webhooks import app as webhooks_app
 from hub.cli_writebacks import app as writebacks_app
 from hub.demo import DEMO_KEY_FILE, DemoWorld, configure_demo_connectors, database_empty, demo_admin_key, sandboxes
-from hub.migrate import upgrade
 from hub.models import utcnow
-from hub.seed import SCALES, SeedError, seed_database
 from hub.settings import Settings
 from hub.workdays import local_date
 
@@ -71,6 +69,9 @@ def _progress() -> Progress:
 def run_seed(ctx: CliContext, *, scale: str, seed: int, region: str, today: dt.date | None = None,
              now: dt.datetime | None = None) -> dict[str, object]:
     """Seed demo data with a progress bar per table and print the counts; returns the seed's highlights."""
+    # The generators load faker's name tables (half a second): only `seed` and `serve` need them.
+    from hub.seed import seed_database
+
     tasks: dict[str, TaskID] = {}
     with _progress() as progress:
 
@@ -92,6 +93,9 @@ def run_seed(ctx: CliContext, *, scale: str, seed: int, region: str, today: dt.d
 
 def _prepare(ctx: CliContext, *, base: str) -> tuple[str | None, list[Mount]]:
     """Migrate, seed and configure the demo as the settings ask; the demo's admin key and the sandboxes' routes."""
+    # alembic takes a third of a second to import: only `serve` and `migrate` use it.
+    from hub.migrate import upgrade
+
     settings = ctx.settings
     url = settings.resolved_database_url()
     if settings.auto_migrate:
@@ -127,8 +131,9 @@ def serve(
     port: int = typer.Option(None, "--port", help="Port to listen on (HUB_PORT)."),
 ) -> None:
     """Run the hub: migrate, seed demo data on first start, start the worker, serve HTTP."""
-    # The app imports the whole GraphQL schema (strawberry builds it on import, about a second):
-    # only this command needs it, so `hub --help` and the other commands do not wait for it.
+    # The app imports the whole GraphQL schema (strawberry builds it on import, about a second): only
+    # this command needs it, so `hub --help` and the other commands do not wait for it. Importing the
+    # actors declares them on a broker: only the commands that send them should.
     import uvicorn
 
     from hub.actors import Scheduler
@@ -177,9 +182,9 @@ def _production_broker(settings: Settings, *, command: str, otherwise: str) -> N
 
 @app.command()
 def scheduler(interval: float = typer.Option(5.0, "--interval", help="Seconds between checks for due syncs.")) -> None:
-    """Enqueue due syncs, write-backs, colour sweeps and webhook deliveries on the production broker.
+    """Send the hub's periodic jobs (due syncs, write-backs, webhook deliveries …) to the production broker.
 
-    Run one or more: a database lease gives each due sync to one of them.
+    Run one or more: each due sync is sent once, whichever scheduler sees it first.
     """
     # Importing the actors declares them on a broker (an in-process one until `setup_broker`): only
     # the commands that send them should.
@@ -214,6 +219,9 @@ def sandbox(
 @app.command()
 def migrate() -> None:
     """Apply database migrations (alembic upgrade head)."""
+    # alembic takes a third of a second to import: only `serve` and `migrate` use it.
+    from hub.migrate import upgrade
+
     url = load_settings(log=True).resolved_database_url()
     upgrade(url)
     console.print(f"migrated {safe_url(url)} to head")
@@ -238,6 +246,9 @@ def seed(
     region: str = typer.Option(None, "--region", help="Demo city / province code (HUB_DEMO_REGION)."),
 ) -> None:
     """Fill an empty, migrated database with coherent demo data (progress bar per table)."""
+    # The generators load faker's name tables (half a second): only `seed` and `serve` need them.
+    from hub.seed import SCALES, SeedError
+
     with cli_context(log=True) as ctx:
         scale = scale or ctx.settings.seed_scale
         if scale not in SCALES:

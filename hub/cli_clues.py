@@ -16,7 +16,6 @@ from rich.progress import (
 from rich.table import Table
 
 from hub.cli_common import cli_context, console
-from hub.rematch import rematch_pool
 
 app = typer.Typer(help="The clue pool as a whole: re-match it (a dry run).", no_args_is_help=True)
 
@@ -31,6 +30,9 @@ def rematch(
     show: int = typer.Option(20, "--show", min=0, help="Proposed changes to list."),
 ) -> None:
     """Re-run the matcher over the whole pool and report what it would change (a dry run: nothing is written)."""
+    # The matcher loads pypinyin's dictionaries (over half a second): only this command needs them.
+    from hub.rematch import rematch_pool
+
     with cli_context() as ctx:
         window = dt.timedelta(days=window_days or ctx.settings.match_window_days)
         threshold = threshold if threshold is not None else ctx.settings.match_threshold
