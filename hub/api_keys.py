@@ -51,8 +51,15 @@ def create_api_key(
     )
     session.add(row)
     session.flush()
-    audit(session, principal=principal, action="api_key.create", entity_type="api_key", entity_id=row.id,
-          region_code=region_code, detail={"name": name, "role": role})
+    audit(
+        session,
+        principal=principal,
+        action="api_key.create",
+        entity_type="api_key",
+        entity_id=row.id,
+        region_code=region_code,
+        detail={"name": name, "role": role},
+    )
     return row, key
 
 
@@ -80,10 +87,19 @@ def revoke_api_key(
     if row is None:
         raise NotFound(f"no API key with id {key_id}", suggestion="list them with `hub api-key list`")
     if row.revoked_at is not None:
-        raise Conflict(f"API key {key_id} ({row.name}) was revoked already, at {row.revoked_at.isoformat()}",
-                       suggestion="nothing to do: a revoked key stays revoked")
+        raise Conflict(
+            f"API key {key_id} ({row.name}) was revoked already, at {row.revoked_at.isoformat()}",
+            suggestion="nothing to do: a revoked key stays revoked",
+        )
     row.revoked_at = clock()
-    audit(session, principal=principal, action="api_key.revoke", entity_type="api_key", entity_id=row.id,
-          region_code=row.region_code, detail={"name": row.name, "prefix": row.prefix, "role": row.role},
-          at=row.revoked_at)
+    audit(
+        session,
+        principal=principal,
+        action="api_key.revoke",
+        entity_type="api_key",
+        entity_id=row.id,
+        region_code=row.region_code,
+        detail={"name": row.name, "prefix": row.prefix, "role": row.role},
+        at=row.revoked_at,
+    )
     return row

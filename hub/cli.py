@@ -42,8 +42,11 @@ from hub.models import utcnow
 from hub.settings import Settings
 from hub.workdays import local_date
 
-app = typer.Typer(help="根治欠薪数据中枢 — the wage-arrears supervision hub: serve it, run its workers, administer it.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="根治欠薪数据中枢 — the wage-arrears supervision hub: serve it, run its workers, administer it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 api_key_app = typer.Typer(help="API keys of apps and regional systems: create, list, revoke.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(connectors_app, name="connectors")
@@ -66,8 +69,9 @@ def _progress() -> Progress:
     )
 
 
-def run_seed(ctx: CliContext, *, scale: str, seed: int, region: str, today: dt.date | None = None,
-             now: dt.datetime | None = None) -> dict[str, object]:
+def run_seed(
+    ctx: CliContext, *, scale: str, seed: int, region: str, today: dt.date | None = None, now: dt.datetime | None = None
+) -> dict[str, object]:
     """Seed demo data with a progress bar per table and print the counts; returns the seed's highlights."""
     # The generators load faker's name tables (half a second): only `seed` and `serve` need them.
     from hub.seed import seed_database
@@ -80,8 +84,9 @@ def run_seed(ctx: CliContext, *, scale: str, seed: int, region: str, today: dt.d
                 tasks[table] = progress.add_task(table, total=total)
             progress.update(tasks[table], completed=done, total=total)
 
-        summary = seed_database(ctx.engine, scale=scale, seed=seed, cipher=ctx.cipher, region=region, progress=report,
-                                today=today, now=now)
+        summary = seed_database(
+            ctx.engine, scale=scale, seed=seed, cipher=ctx.cipher, region=region, progress=report, today=today, now=now
+        )
     table = Table(title=f"demo data ({scale}, seed {seed})")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -108,8 +113,9 @@ def _prepare(ctx: CliContext, *, base: str) -> tuple[str | None, list[Mount]]:
         now = utcnow()
         today = local_date(now)
         run_seed(ctx, scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today, now=now)
-        DemoWorld(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today,
-                  seeded_at=now).save(settings)
+        DemoWorld(
+            scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=today, seeded_at=now
+        ).save(settings)
         seeded = True
     key = demo_admin_key(ctx.engine, path=settings.data_dir / DEMO_KEY_FILE, create=seeded)
     routes: list[Mount] = []
@@ -162,11 +168,17 @@ def serve(
         console.print(f"Sandbox    {base}{route.path}/")
     try:
         # log_config=None: uvicorn's loggers propagate to the hub's handlers, which mask personal data.
-        uvicorn.run(create_app(settings, extra_routes=routes), host=host, port=port, log_level=settings.log_level.lower(),
-                    access_log=settings.log_level.upper() == "DEBUG", log_config=None,
-                    # Subscription messages are small JSON: compressing each one cost 15 % of a core at 500
-                    # subscribers for little saving.
-                    ws_per_message_deflate=False)
+        uvicorn.run(
+            create_app(settings, extra_routes=routes),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            access_log=settings.log_level.upper() == "DEBUG",
+            log_config=None,
+            # Subscription messages are small JSON: compressing each one cost 15 % of a core at 500
+            # subscribers for little saving.
+            ws_per_message_deflate=False,
+        )
     finally:
         if scheduler:
             scheduler.stop()
@@ -212,8 +224,15 @@ def sandbox(
 ) -> None:
     """Run the simulated upstreams on local ports, over the demo's world, for developing a connector."""
     world = DemoWorld.load(load_settings())
-    run_sandboxes(host=host, base_port=base_port, seed=world.seed, scale=world.scale, region=world.region, today=world.today,
-                  now=world.seeded_at)
+    run_sandboxes(
+        host=host,
+        base_port=base_port,
+        seed=world.seed,
+        scale=world.scale,
+        region=world.region,
+        today=world.today,
+        now=world.seeded_at,
+    )
 
 
 @app.command()
@@ -233,9 +252,12 @@ def worker(
     threads: int = typer.Option(4, "--threads", "-t", help="Threads per process."),
 ) -> None:
     """Run dramatiq worker processes on the production broker (Redis or RabbitMQ)."""
-    _production_broker(load_settings(), command="worker",
-                       otherwise="with the in-process broker the worker runs inside `hub serve`")
-    args = make_argument_parser().parse_args(["hub.worker_entry", "--processes", str(processes), "--threads", str(threads)])
+    _production_broker(
+        load_settings(), command="worker", otherwise="with the in-process broker the worker runs inside `hub serve`"
+    )
+    args = make_argument_parser().parse_args(
+        ["hub.worker_entry", "--processes", str(processes), "--threads", str(threads)]
+    )
     raise typer.Exit(dramatiq_main(args))
 
 
@@ -255,8 +277,9 @@ def seed(
             *others, last = SCALES
             fail(f"unknown scale {scale!r}", suggestion=f"use {', '.join(others)} or {last}", code=USAGE)
         try:
-            highlights = run_seed(ctx, scale=scale, seed=random_seed or ctx.settings.seed,
-                                  region=region or ctx.settings.demo_region)
+            highlights = run_seed(
+                ctx, scale=scale, seed=random_seed or ctx.settings.seed, region=region or ctx.settings.demo_region
+            )
         except SeedError as exc:
             fail(str(exc))
     for name, value in highlights.items():
@@ -292,8 +315,9 @@ def api_key_create(
     """Create an API key (printed once; only its hash is stored)."""
     with cli_context() as ctx, ctx.session() as session:
         try:
-            row, key = create_api_key(session, principal=ctx.principal, name=name, role=role, region_code=region,
-                                      can_unmask=unmask)
+            row, key = create_api_key(
+                session, principal=ctx.principal, name=name, role=role, region_code=region, can_unmask=unmask
+            )
         except ValueError as exc:
             fail(str(exc), code=USAGE)
         region_code = row.region_code
@@ -306,8 +330,15 @@ def api_key_list() -> None:
     table = Table("id", "name", "prefix", "role", "region", "unmask", "revoked")
     with cli_context() as ctx, ctx.session() as session:
         for k in list_api_keys(session, principal=ctx.principal):
-            table.add_row(str(k.id), k.name, k.prefix + "…", k.role, k.region_code, "yes" if k.can_unmask else "",
-                          when(k.revoked_at))
+            table.add_row(
+                str(k.id),
+                k.name,
+                k.prefix + "…",
+                k.role,
+                k.region_code,
+                "yes" if k.can_unmask else "",
+                when(k.revoked_at),
+            )
     console.print(table)
 
 

@@ -31,10 +31,16 @@ def list_() -> None:
     table = Table("name", "kind", "enabled", "health", "failures", "last run", "next run", "streams")
     with cli_context() as ctx, ctx.session() as session:
         for row in list_instances(session):
-            table.add_row(row.name, row.kind, "yes" if row.enabled else "no",
-                          row.health + (f" ({row.paused_reason})" if row.paused_reason else ""),
-                          str(row.consecutive_failures), when(row.last_run_at), when(row.next_run_at),
-                          ", ".join(sorted(row.state or {})))
+            table.add_row(
+                row.name,
+                row.kind,
+                "yes" if row.enabled else "no",
+                row.health + (f" ({row.paused_reason})" if row.paused_reason else ""),
+                str(row.consecutive_failures),
+                when(row.last_run_at),
+                when(row.next_run_at),
+                ", ".join(sorted(row.state or {})),
+            )
     console.print(table)
     console.print("installed kinds: " + ", ".join(sorted(registry.available())))
 
@@ -43,7 +49,7 @@ def list_() -> None:
 def add(
     name: str = typer.Argument(..., help="A name for the instance, e.g. 济宁邮储专户."),
     kind: str = typer.Option(..., "--kind", help="Connector kind (see `hub connectors list`)."),
-    config: str = typer.Option(..., "--config", help="Config as JSON, e.g. '{\"base_url\": \"https://…\"}'."),
+    config: str = typer.Option(..., "--config", help='Config as JSON, e.g. \'{"base_url": "https://…"}\'.'),
     secret: list[str] = typer.Option([], "--secret", help="A secret as KEY=VALUE (repeatable); stored encrypted."),
     schedule: int = typer.Option(300, "--schedule", help="Seconds between syncs."),
 ) -> None:
@@ -51,12 +57,23 @@ def add(
     try:
         parsed = json.loads(config)
     except json.JSONDecodeError as exc:
-        fail(f"--config is not JSON: {exc}", suggestion="quote it for the shell, e.g. '{\"base_url\": \"https://…\"}'",
-             code=USAGE)
+        fail(
+            f"--config is not JSON: {exc}",
+            suggestion='quote it for the shell, e.g. \'{"base_url": "https://…"}\'',
+            code=USAGE,
+        )
     secrets = _secrets(secret)
     with cli_context() as ctx, ctx.session() as session:
-        row = create_instance(session, principal=ctx.principal, cipher=ctx.cipher, name=name, kind=kind, config=parsed,
-                              secrets=secrets, schedule_seconds=schedule)
+        row = create_instance(
+            session,
+            principal=ctx.principal,
+            cipher=ctx.cipher,
+            name=name,
+            kind=kind,
+            config=parsed,
+            secrets=secrets,
+            schedule_seconds=schedule,
+        )
         console.print(f"created connector {row.name} ({row.kind}), id {row.id}")
 
 
@@ -82,15 +99,25 @@ def sync(
     with cli_context() as ctx:
         with ctx.session() as session:
             instance_id = get_instance(session, name=name).id
-        with Progress(SpinnerColumn(), TextColumn("[bold]{task.description:<14}"), BarColumn(),
-                      TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console) as progress:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description:<14}"),
+            BarColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
 
             def report(stream_name: str, stats: StreamStats) -> None:
                 if stream_name not in tasks:
                     tasks[stream_name] = progress.add_task(stream_name, total=None, detail="")
-                progress.update(tasks[stream_name], detail=(
-                    f"{stats.read:,} read · {stats.created:,} new · {stats.updated:,} changed · "
-                    f"{stats.unchanged:,} same · {stats.quarantined:,} quarantined · {stats.pages} pages"))
+                progress.update(
+                    tasks[stream_name],
+                    detail=(
+                        f"{stats.read:,} read · {stats.created:,} new · {stats.updated:,} changed · "
+                        f"{stats.unchanged:,} same · {stats.quarantined:,} quarantined · {stats.pages} pages"
+                    ),
+                )
 
             try:
                 syncer = SyncEngine(ctx.engine, cipher=ctx.cipher, lease_seconds=ctx.settings.sync_lease_seconds)
@@ -99,10 +126,20 @@ def sync(
                 fail(str(exc), suggestion="wait for that sync to finish")
             for task in tasks.values():
                 progress.update(task, total=1, completed=1)
-    table = Table("stream", "read", "created", "updated", "unchanged", "quarantined", "retries",
-                  title=f"sync of {name}: {result.status}")
+    table = Table(
+        "stream",
+        "read",
+        "created",
+        "updated",
+        "unchanged",
+        "quarantined",
+        "retries",
+        title=f"sync of {name}: {result.status}",
+    )
     for stream_name, s in result.stats.items():
-        table.add_row(stream_name, *(f"{v:,}" for v in (s.read, s.created, s.updated, s.unchanged, s.quarantined, s.retries)))
+        table.add_row(
+            stream_name, *(f"{v:,}" for v in (s.read, s.created, s.updated, s.unchanged, s.quarantined, s.retries))
+        )
     console.print(table)
     if result.error:
         console.print(f"[red]{escape(result.error)}[/]")

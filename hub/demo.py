@@ -50,8 +50,11 @@ class DemoWorld:
 
     def save(self, settings: Settings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        data = {**asdict(self), "today": self.today.isoformat(),
-                "seeded_at": self.seeded_at.isoformat() if self.seeded_at else None}
+        data = {
+            **asdict(self),
+            "today": self.today.isoformat(),
+            "seeded_at": self.seeded_at.isoformat() if self.seeded_at else None,
+        }
         (settings.data_dir / DEMO_FILE).write_text(json.dumps(data, indent=2))
 
     @staticmethod
@@ -66,11 +69,21 @@ class DemoWorld:
         if path.exists():
             data = json.loads(path.read_text())
             seeded_at = data.get("seeded_at")
-            return cls(scale=data["scale"], seed=data["seed"], region=data["region"], today=dt.date.fromisoformat(data["today"]),
-                       seeded_at=dt.datetime.fromisoformat(seeded_at) if seeded_at else None)
+            return cls(
+                scale=data["scale"],
+                seed=data["seed"],
+                region=data["region"],
+                today=dt.date.fromisoformat(data["today"]),
+                seeded_at=dt.datetime.fromisoformat(seeded_at) if seeded_at else None,
+            )
         now = utcnow()
-        return cls(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=local_date(now),
-                   seeded_at=now)
+        return cls(
+            scale=settings.seed_scale,
+            seed=settings.seed,
+            region=settings.demo_region,
+            today=local_date(now),
+            seeded_at=now,
+        )
 
 
 def sandboxes(world: DemoWorld) -> list[Sandbox]:
@@ -79,7 +92,9 @@ def sandboxes(world: DemoWorld) -> list[Sandbox]:
     return load_sandboxes(world=built)
 
 
-def configure_demo_connectors(engine: Engine, *, cipher: Cipher, base_url: str, boxes: list[Sandbox], world: DemoWorld) -> list[str]:
+def configure_demo_connectors(
+    engine: Engine, *, cipher: Cipher, base_url: str, boxes: list[Sandbox], world: DemoWorld
+) -> list[str]:
     """A connector instance ``demo-<kind>`` per sandbox, pointed at ``base_url/sandbox/<kind>/``.
 
     They start from the demo's day (``start_date``): the seeded database already holds the history,
@@ -97,8 +112,16 @@ def configure_demo_connectors(engine: Engine, *, cipher: Cipher, base_url: str, 
             config = {k: v for k, v in box.credentials.items() if k not in secret_names}
             secrets = {k: v for k, v in box.credentials.items() if k in secret_names}
             config.update(base_url=f"{base_url.rstrip('/')}/sandbox/{box.kind}/", start_date=world.today.isoformat())
-            create_instance(session, principal=SYSTEM, cipher=cipher, name=name, kind=box.kind, config=config, secrets=secrets,
-                            schedule_seconds=DEMO_SCHEDULE_SECONDS)
+            create_instance(
+                session,
+                principal=SYSTEM,
+                cipher=cipher,
+                name=name,
+                kind=box.kind,
+                config=config,
+                secrets=secrets,
+                schedule_seconds=DEMO_SCHEDULE_SECONDS,
+            )
             created.append(name)
     return created
 
@@ -120,8 +143,9 @@ def demo_admin_key(engine: Engine, *, path: Path, create: bool) -> str | None:
                 return key
         if not create:
             return None
-        _, key = create_api_key(session, principal=SYSTEM, name="demo-admin", role="admin", region_code=NATIONAL,
-                                can_unmask=True)
+        _, key = create_api_key(
+            session, principal=SYSTEM, name="demo-admin", role="admin", region_code=NATIONAL, can_unmask=True
+        )
     path.write_text(key + "\n")
     path.chmod(0o600)
     return key

@@ -25,12 +25,17 @@ def list_writebacks(
     longest waiting first; ``InvalidInput`` for an unknown status."""
     require(principal, Action.READ_ADMIN, what="read the write-back queue")
     if status is not None and status not in STATUSES:
-        raise InvalidInput(f"unknown status {status!r}", field="status", value=status,
-                           suggestion=f"use one of {', '.join(STATUSES)}")
+        raise InvalidInput(
+            f"unknown status {status!r}", field="status", value=status, suggestion=f"use one of {', '.join(STATUSES)}"
+        )
     r = m.ChannelRecord
-    stmt = (select(r, m.Clue.clue_no).join(m.Clue, m.Clue.id == r.clue_id)
-            .where(r.writeback_status == status if status else r.writeback_status.is_not(None))
-            .order_by(r.writeback_next_at.asc().nulls_first(), r.id).limit(limit))
+    stmt = (
+        select(r, m.Clue.clue_no)
+        .join(m.Clue, m.Clue.id == r.clue_id)
+        .where(r.writeback_status == status if status else r.writeback_status.is_not(None))
+        .order_by(r.writeback_next_at.asc().nulls_first(), r.id)
+        .limit(limit)
+    )
     return [(record, clue_no) for record, clue_no in session.execute(stmt).all()]
 
 
@@ -42,6 +47,10 @@ def retryable_record(session: Session, *, principal: Principal, record_id: int) 
     if record is None:
         raise NotFound(f"no channel record {record_id}", suggestion="see `hub writebacks list`")
     if record.writeback_status not in RETRYABLE_STATUSES:
-        raise InvalidInput(f"channel record {record_id} has nothing to retry: its write-back is "
-                           f"{record.writeback_status or 'not queued'}", field="id", value=record_id)
+        raise InvalidInput(
+            f"channel record {record_id} has nothing to retry: its write-back is "
+            f"{record.writeback_status or 'not queued'}",
+            field="id",
+            value=record_id,
+        )
     return record

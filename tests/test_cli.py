@@ -141,8 +141,11 @@ def test_connectors_add_refuses_config_that_is_not_json(hub_env: str) -> None:
     assert "--config is not JSON" in said(result)
 
 
-@pytest.mark.parametrize("group", [[], ["api-key"], ["connectors"], ["webhooks"], ["writebacks"], ["clues"]],
-                         ids=["hub", "api-key", "connectors", "webhooks", "writebacks", "clues"])
+@pytest.mark.parametrize(
+    "group",
+    [[], ["api-key"], ["connectors"], ["webhooks"], ["writebacks"], ["clues"]],
+    ids=["hub", "api-key", "connectors", "webhooks", "writebacks", "clues"],
+)
 def test_every_command_explains_itself_in_help(group: list[str]) -> None:
     # Given a group's help
     result = runner.invoke(app, [*group, "--help"], env={"COLUMNS": "200"})

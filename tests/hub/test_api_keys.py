@@ -44,7 +44,8 @@ def test_creating_a_key_is_audited_with_who_created_it(engine: Engine) -> None:
     key_id, key = a_key(engine)
     # Then the audit log names the admin and the key, never the key itself
     assert audit_rows(engine, "api_key.create") == [
-        ("cli:ops", "api_key", key_id, "370800", {"name": "济宁市指挥中心大屏", "role": "viewer"})]
+        ("cli:ops", "api_key", key_id, "370800", {"name": "济宁市指挥中心大屏", "role": "viewer"})
+    ]
     assert key not in str(audit_rows(engine, "api_key.create"))
 
 
@@ -59,7 +60,11 @@ def test_revoking_a_key_stops_it_and_is_audited(engine: Engine) -> None:
     with session_scope(engine) as session:
         entry = session.execute(select(AuditLog).where(AuditLog.action == "api_key.revoke")).scalar_one()
         assert (entry.principal, entry.entity_type, entry.entity_id, entry.region_code) == (
-            "cli:ops", "api_key", key_id, "370800")
+            "cli:ops",
+            "api_key",
+            key_id,
+            "370800",
+        )
         assert entry.detail == {"name": "济宁市指挥中心大屏", "prefix": key[:10], "role": "viewer"}
         assert entry.at == REVOKED_AT
     # And the key no longer authenticates
@@ -76,7 +81,10 @@ def test_revoking_a_key_twice_is_refused_and_keeps_the_first_revocation(engine: 
     later = REVOKED_AT + dt.timedelta(days=1)
     with session_scope(engine) as session, pytest.raises(Conflict) as refused:
         revoke_api_key(session, principal=ADMIN, key_id=key_id, clock=lambda: later)
-    assert refused.value.message == f"API key {key_id} (济宁市指挥中心大屏) was revoked already, at 2026-11-20T08:30:00+00:00"
+    assert (
+        refused.value.message
+        == f"API key {key_id} (济宁市指挥中心大屏) was revoked already, at 2026-11-20T08:30:00+00:00"
+    )
     assert refused.value.code == "CONFLICT"
     # And nothing changed: one revocation, at the first time
     assert len(audit_rows(engine, "api_key.revoke")) == 1
