@@ -233,7 +233,8 @@ def _seed_with_progress(url: str, *, scale: str, seed: int, today: dt.date, cons
 
 def _finish(url: str, backend: str) -> str:
     """An admin API key, fresh planner statistics, and (SQLite) the WAL folded into the file."""
-    from hub.access import NATIONAL, create_api_key
+    from hub.access import NATIONAL
+    from hub.api_keys import create_api_key
     from hub.db import make_engine, session_scope
 
     engine = make_engine(url)

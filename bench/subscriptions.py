@@ -257,7 +257,8 @@ def _prepare_database(backend: str, data_dir: Path) -> tuple[str, str, Any]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from hub.access import NATIONAL, create_api_key
+    from hub.access import NATIONAL
+    from hub.api_keys import create_api_key
     from hub.db import make_engine, session_scope
     from hub.migrate import upgrade
 

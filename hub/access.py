@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from hub.crypto import api_key_hash
 from hub.errors import Forbidden, NotAuthenticated
-from hub.identifiers import IdentifierError, region_prefix, validate_region_code
+from hub.identifiers import region_prefix
 from hub.models import (
     ApiKey,
     AuditLog,
@@ -316,33 +315,6 @@ class KeyUsage:
         """Wait for the writes started so far (tests, shutdown)."""
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
-
-
-def create_api_key(
-    session: Session, *, name: str, role: str, region_code: str, can_unmask: bool = False
-) -> tuple[ApiKey, str]:
-    """Create an API key; returns the row and the key itself (shown once, stored only as a hash)."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    if region_code != NATIONAL:
-        try:
-            region_code = validate_region_code(region_code, field="region")
-        except IdentifierError as exc:
-            raise ValueError(str(exc)) from exc
-    key = KEY_PREFIX + secrets.token_urlsafe(24)
-    row = ApiKey(
-        name=name,
-        prefix=key[:10],
-        key_hash=api_key_hash(key),
-        role=role,
-        region_code=region_code,
-        can_unmask=can_unmask,
-    )
-    session.add(row)
-    session.flush()
-    audit(session, principal=SYSTEM, action="api_key.create", entity_type="api_key", entity_id=row.id,
-          region_code=region_code, detail={"name": name, "role": role})
-    return row, key
 
 
 def require_unmask(principal: Principal, *, field: str) -> None:

@@ -123,3 +123,8 @@ def check_instance(instance: ConnectorInstance, *, cipher: Cipher) -> CheckResul
         return connector.check(load_config(connector, instance, cipher))
     except UpstreamError as exc:
         return CheckResult(ok=False, message=str(exc))
+
+
+def list_instances(session: Session) -> list[ConnectorInstance]:
+    """Every connector instance, by name (the admin's overview: ``hub connectors list``)."""
+    return list(session.execute(select(ConnectorInstance).order_by(ConnectorInstance.name)).scalars())

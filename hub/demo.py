@@ -1,5 +1,6 @@
-"""The embedded demo: which world was seeded, the sandboxes mounted in process, and a connector
-configured for each, so that ``hub serve`` shows data arriving from every upstream within a minute.
+"""The embedded demo: which world was seeded, the sandboxes mounted in process, a connector
+configured for each, so that ``hub serve`` shows data arriving from every upstream within a minute,
+and the demo's admin key, kept in the data directory so that each start can print it.
 """
 
 from __future__ import annotations
@@ -8,20 +9,30 @@ import datetime as dt
 import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 
-from hub.models import utcnow
+from connectors import registry
+from connectors.sandbox.runner import Sandbox, load_sandboxes
+from connectors.sandbox.world import build_world
+from hub.access import NATIONAL, SYSTEM
+from hub.api_keys import create_api_key, find_api_key
+from hub.connector_admin import create_instance
+from hub.db import session_scope
+from hub.models import ConnectorInstance, Project, utcnow
 from hub.workdays import local_date
 
 if TYPE_CHECKING:
-    from connectors.sandbox.runner import Sandbox
     from hub.crypto import Cipher
     from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 DEMO_FILE = "demo.json"
+#: Where, in the data directory, the demo's admin key is kept (read by each start, and by the e2e tests).
+DEMO_KEY_FILE = "demo-api-key.txt"
 #: How often the demo connectors sync (the sandboxes add a record every ~20 s).
 DEMO_SCHEDULE_SECONDS = 15
 
@@ -39,8 +50,11 @@ class DemoWorld:
 
     def save(self, settings: Settings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        data = {**asdict(self), "today": self.today.isoformat(),
-                "seeded_at": self.seeded_at.isoformat() if self.seeded_at else None}
+        data = {
+            **asdict(self),
+            "today": self.today.isoformat(),
+            "seeded_at": self.seeded_at.isoformat() if self.seeded_at else None,
+        }
         (settings.data_dir / DEMO_FILE).write_text(json.dumps(data, indent=2))
 
     @staticmethod
@@ -55,35 +69,38 @@ class DemoWorld:
         if path.exists():
             data = json.loads(path.read_text())
             seeded_at = data.get("seeded_at")
-            return cls(scale=data["scale"], seed=data["seed"], region=data["region"], today=dt.date.fromisoformat(data["today"]),
-                       seeded_at=dt.datetime.fromisoformat(seeded_at) if seeded_at else None)
+            return cls(
+                scale=data["scale"],
+                seed=data["seed"],
+                region=data["region"],
+                today=dt.date.fromisoformat(data["today"]),
+                seeded_at=dt.datetime.fromisoformat(seeded_at) if seeded_at else None,
+            )
         now = utcnow()
-        return cls(scale=settings.seed_scale, seed=settings.seed, region=settings.demo_region, today=local_date(now),
-                   seeded_at=now)
+        return cls(
+            scale=settings.seed_scale,
+            seed=settings.seed,
+            region=settings.demo_region,
+            today=local_date(now),
+            seeded_at=now,
+        )
 
 
 def sandboxes(world: DemoWorld) -> list[Sandbox]:
     """The installed connectors' sandboxes over the demo world."""
-    from connectors.sandbox.runner import load_sandboxes
-    from connectors.sandbox.world import build_world
-
     built = build_world(seed=world.seed, scale=world.scale, region=world.region, today=world.today, now=world.seeded_at)
     return load_sandboxes(world=built)
 
 
-def configure_demo_connectors(engine: Any, *, cipher: Cipher, base_url: str, boxes: list[Sandbox], world: DemoWorld) -> list[str]:
+def configure_demo_connectors(
+    engine: Engine, *, cipher: Cipher, base_url: str, boxes: list[Sandbox], world: DemoWorld
+) -> list[str]:
     """A connector instance ``demo-<kind>`` per sandbox, pointed at ``base_url/sandbox/<kind>/``.
 
     They start from the demo's day (``start_date``): the seeded database already holds the history,
     so the first syncs bring what arrives from now on. Existing instances are left as they are.
     """
-    from connectors import registry
-    from hub.access import SYSTEM
-    from hub.connector_admin import create_instance
-    from hub.db import session_scope
-    from hub.models import ConnectorInstance
-
-    created = []
+    created: list[str] = []
     with session_scope(engine) as session:
         existing = set(session.execute(select(ConnectorInstance.name)).scalars())
         for box in boxes:
@@ -95,7 +112,40 @@ def configure_demo_connectors(engine: Any, *, cipher: Cipher, base_url: str, box
             config = {k: v for k, v in box.credentials.items() if k not in secret_names}
             secrets = {k: v for k, v in box.credentials.items() if k in secret_names}
             config.update(base_url=f"{base_url.rstrip('/')}/sandbox/{box.kind}/", start_date=world.today.isoformat())
-            create_instance(session, principal=SYSTEM, cipher=cipher, name=name, kind=box.kind, config=config, secrets=secrets,
-                            schedule_seconds=DEMO_SCHEDULE_SECONDS)
+            create_instance(
+                session,
+                principal=SYSTEM,
+                cipher=cipher,
+                name=name,
+                kind=box.kind,
+                config=config,
+                secrets=secrets,
+                schedule_seconds=DEMO_SCHEDULE_SECONDS,
+            )
             created.append(name)
     return created
+
+
+def database_empty(engine: Engine) -> bool:
+    """Whether the database holds no project yet (``hub serve`` seeds such a database on its first start)."""
+    with session_scope(engine) as session:
+        return session.execute(select(func.count()).select_from(Project)).scalar_one() == 0
+
+
+def demo_admin_key(engine: Engine, *, path: Path, create: bool) -> str | None:
+    """The demo's admin key kept at ``path``; with ``create``, a new one when none is kept (or the hub
+    does not know the kept one). ``None`` when there is none and ``create`` is false.
+    """
+    with session_scope(engine) as session:
+        if path.exists():
+            key = path.read_text().strip()
+            if find_api_key(session, key=key) is not None:
+                return key
+        if not create:
+            return None
+        _, key = create_api_key(
+            session, principal=SYSTEM, name="demo-admin", role="admin", region_code=NATIONAL, can_unmask=True
+        )
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key

@@ -559,6 +559,13 @@ def _store(sessions: Any, batch: _Batch, *, status_code: int | None, error: str 
 __all__ = [
     "EVENT_TYPES", "Attempt", "DeliveryReport", "backoff", "batch_body", "create_endpoint", "delete_endpoint",
     "deliver_due", "due_endpoints", "event_region_condition", "event_type_condition", "generate_secret",
-    "get_endpoint", "list_endpoints", "request_retry", "reset_cursor", "sign_headers", "update_endpoint",
+    "get_endpoint", "list_deliveries", "list_endpoints", "request_retry", "reset_cursor", "sign_headers", "update_endpoint",
     "validate_event_types", "validate_url",
 ]
+
+
+def list_deliveries(session: Session, *, principal: Principal, endpoint_id: int, limit: int = 20) -> list[m.WebhookDelivery]:
+    """The latest ``limit`` delivery attempts to an endpoint, newest first; ``NotFound`` as :func:`get_endpoint`."""
+    endpoint = get_endpoint(session, principal=principal, endpoint_id=endpoint_id)
+    d = m.WebhookDelivery
+    return list(session.execute(select(d).where(d.endpoint_id == endpoint.id).order_by(d.id.desc()).limit(limit)).scalars())

@@ -104,7 +104,8 @@ class Demo:
 
 def seed_demo(url: str) -> Demo:
     """Migrate and seed ``url`` at ``tiny`` scale (seed 7, ``TODAY``) and create the test API keys."""
-    from hub.access import NATIONAL, create_api_key
+    from hub.access import NATIONAL
+    from hub.api_keys import create_api_key
     from hub.db import make_engine, session_scope
     from hub.migrate import upgrade
     from hub.seed import seed_database

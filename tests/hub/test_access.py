@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.access import NATIONAL, Principal, authenticate, bind_principal, create_api_key, jurisdiction_bounds
+from hub.access import NATIONAL, Principal, authenticate, bind_principal, jurisdiction_bounds
+from hub.api_keys import create_api_key
 from hub.db import make_engine, session_scope
 from hub.errors import NotAuthenticated
 from hub.models import ApiKey, Region, utcnow

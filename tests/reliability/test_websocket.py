@@ -53,7 +53,7 @@ def hub(writable_demo, settings_for) -> Iterator[Any]:  # type: ignore[no-untype
 
 
 def _new_key(url: str, name: str) -> tuple[int, str]:
-    from hub.access import create_api_key
+    from hub.api_keys import create_api_key
     from hub.db import make_engine, session_scope
 
     engine = make_engine(url)

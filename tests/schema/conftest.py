@@ -76,7 +76,7 @@ async def graph(app, demo) -> AsyncIterator[GraphClient]:  # type: ignore[no-unt
 @pytest.fixture(scope="module")
 def writable_keys(writable_demo, request) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """The writable demo's keys, plus an inspector key per ``(name, region)`` in the module's ``EXTRA_KEYS``."""
-    from hub.access import create_api_key
+    from hub.api_keys import create_api_key
     from hub.db import make_engine, session_scope
 
     engine = make_engine(writable_demo.url)

@@ -16,7 +16,8 @@ CREATE = """mutation($input: CreateConnectorInput!) { createConnector(input: $in
 @pytest.fixture
 async def admin_graph(empty_db_url, settings_for):  # type: ignore[no-untyped-def]
     """A fresh writable database with an admin and a viewer key, and the app on it."""
-    from hub.access import NATIONAL, create_api_key
+    from hub.access import NATIONAL
+    from hub.api_keys import create_api_key
     from hub.app import create_app
     from hub.db import session_scope
     from tests.schema.conftest import GraphClient, StatementCounter

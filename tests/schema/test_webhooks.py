@@ -31,7 +31,8 @@ JINING = {"url": "https://jining.example/hooks", "eventTypes": ["clue.*"], "regi
 @pytest.fixture
 async def graph(empty_db_url, settings_for):  # type: ignore[no-untyped-def]
     """A fresh database with a national admin, a city admin (济宁) and a viewer, and the app on it."""
-    from hub.access import NATIONAL, create_api_key
+    from hub.access import NATIONAL
+    from hub.api_keys import create_api_key
     from hub.app import create_app
     from tests.schema.conftest import GraphClient, StatementCounter
 
