@@ -104,9 +104,9 @@ def test_revoking_an_unknown_key_is_refused(engine: Engine) -> None:
 def test_only_an_admin_may_manage_keys(engine: Engine) -> None:
     key_id, _ = a_key(engine)
     with session_scope(engine) as session:
-        with pytest.raises(Forbidden, match=r"^the viewer role may not revoke API keys$"):
+        with pytest.raises(Forbidden, match=r"^only administrators may revoke API keys$"):
             revoke_api_key(session, principal=VIEWER, key_id=key_id)
-        with pytest.raises(Forbidden, match=r"^the viewer role may not create API keys$"):
+        with pytest.raises(Forbidden, match=r"^only administrators may create API keys$"):
             create_api_key(session, principal=VIEWER, name="x", role="admin", region_code=NATIONAL)
         with pytest.raises(Forbidden, match=r"^the viewer role may not list API keys$"):
             list_api_keys(session, principal=VIEWER)
