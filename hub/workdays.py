@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import chinese_calendar
 
-__all__ = ["CST", "add_working_days", "covered_years", "is_workday", "local_date", "working_days_between"]
+__all__ = ["CST", "add_working_days", "china_today", "covered_years", "is_workday", "local_date", "working_days_between"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,15 @@ def local_date(ts: dt.datetime) -> dt.date:
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=dt.UTC)
     return ts.astimezone(CST).date()
+
+
+def china_today(now: dt.datetime | None = None) -> dt.date:
+    """Today in China, the one "today" every rule counts from (deadlines, overdue, colours, birth dates).
+
+    ``now`` is the clock (an aware timestamp; a naive one is taken as UTC), the current time when
+    omitted. A server runs on UTC: between 00:00 and 08:00 China time its own date is yesterday.
+    """
+    return local_date(now if now is not None else dt.datetime.now(dt.UTC))
 
 
 def covered_years() -> range:
