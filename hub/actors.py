@@ -3,32 +3,46 @@
 - ``sync_connector(instance_id)``: run one sync (the database lease makes a duplicate a no-op);
 - ``schedule_due_syncs()``: enqueue a sync for every enabled instance that is due (one scheduler
   wins each instance per period, by a conditional UPDATE, however many schedulers run);
-- ``refresh_credit_levels()``: keep ``Enterprise.credit_level`` in step with the latest rating;
+- ``refresh_credit_levels()``: keep ``Enterprise.credit_level`` in step with the latest rating (sent by
+  the scheduler every ``HUB_CREDIT_REFRESH_INTERVAL_SECONDS``, hourly by default);
 - ``deliver_writebacks()``: write due clue outcomes back to their channels (``hub.writeback``; sent
   by the scheduler every 30 s and by mutations that close a clue, after their commit);
 - ``sweep_clue_colours()``: keep every open clue's supervision colour current as deadlines pass
   (``hub.workflow.sweep_colours``; sent by the scheduler every 15 minutes);
 - ``deliver_webhooks()``: POST the outbox to the regional systems' webhook endpoints (``hub.webhooks``;
   sent by the scheduler every ``HUB_WEBHOOK_INTERVAL_SECONDS``).
+
+The :class:`Scheduler` sends them, each on its own period (its :meth:`~Scheduler.tick` decides).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, cast
 
 import dramatiq
 import dramatiq.broker
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, or_, select, update
 
+from hub import webhooks, writeback
 from hub.crypto import Cipher
 from hub.db import make_engine, session_scope
 from hub.models import ConnectorInstance, CreditRating, Enterprise, utcnow
 from hub.settings import get_settings
+from hub.sync import LeaseHeld, SyncEngine
+from hub.workdays import china_today
+from hub.workflow import sweep_colours
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult, Engine
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +52,13 @@ if dramatiq.broker.global_broker is None:
     dramatiq.set_broker(StubBroker())
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     """One engine per database URL and worker process (actors run in its threads)."""
     return _engine_for(get_settings().resolved_database_url())
 
 
 @lru_cache(maxsize=4)
-def _engine_for(url: str):  # type: ignore[no-untyped-def]
+def _engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
@@ -52,7 +66,7 @@ def _cipher() -> Cipher:
     return Cipher(get_settings().resolved_secret_key())
 
 
-def refresh_credit_levels_now(engine) -> int:  # type: ignore[no-untyped-def]
+def refresh_credit_levels_now(engine: Engine) -> int:
     """Copy each enterprise's latest CreditRating (level, blacklist) onto the enterprise row.
 
     Returns the number of enterprises whose level changed. Idempotent: running it twice changes
@@ -79,7 +93,7 @@ def refresh_credit_levels_now(engine) -> int:  # type: ignore[no-untyped-def]
     return changed
 
 
-def claim_due_instances(engine, *, now: dt.datetime | None = None) -> list[int]:  # type: ignore[no-untyped-def]
+def claim_due_instances(engine: Engine, *, now: dt.datetime | None = None) -> list[int]:
     """Ids of enabled instances that are due, each moved to its next period in the same statement.
 
     Two schedulers racing see the same due row, but only one UPDATE matches ``next_run_at <= now``.
@@ -99,17 +113,17 @@ def claim_due_instances(engine, *, now: dt.datetime | None = None) -> list[int]:
                 update(ConnectorInstance).where(ConnectorInstance.id == instance_id, cond)
                 .values(next_run_at=now + dt.timedelta(seconds=seconds))
             )
-            if result.rowcount == 1:
+            if cast("CursorResult[Any]", result).rowcount == 1:  # an UPDATE's result is a cursor's
                 claimed.append(instance_id)
     return claimed
 
 
-def send_soon(actor: dramatiq.Actor, *, what: str) -> None:
+def send_soon(actor: dramatiq.Actor[..., Any], *, what: str) -> None:
     """Ask a worker to run ``actor`` now rather than at the scheduler's next tick (best effort: when the
     broker cannot take the message, the scheduler runs it anyway)."""
     try:
         actor.send()
-    except Exception:  # noqa: BLE001 - a missed nudge only delays the work until the next tick
+    except Exception:  # a missed nudge only delays the work until the next tick
         log.warning("could not queue %s; the scheduler will run it", what, exc_info=True)
 
 
@@ -123,8 +137,6 @@ def refresh_credit_levels() -> None:
 @dramatiq.actor(queue_name="sync", max_retries=3, min_backoff=5000, time_limit=6 * 3600 * 1000)
 def sync_connector(instance_id: int, full_refresh: bool = False) -> None:
     """Run one sync of a connector instance; a sync already running elsewhere makes this a no-op."""
-    from hub.sync import LeaseHeld, SyncEngine
-
     try:
         engine = SyncEngine(_engine(), cipher=_cipher(), lease_seconds=get_settings().sync_lease_seconds)
         result = engine.run(instance_id, full_refresh=full_refresh)
@@ -145,9 +157,7 @@ def schedule_due_syncs() -> None:
 @dramatiq.actor(queue_name="hub", max_retries=0, time_limit=3600 * 1000)
 def deliver_writebacks() -> None:
     """Deliver due write-backs (claims make concurrent runs safe; failures wait on the record's back-off)."""
-    from hub.writeback import deliver_due
-
-    report = deliver_due(_engine(), cipher=_cipher())
+    report = writeback.deliver_due(_engine(), cipher=_cipher())
     if report.items:
         log.info("write-backs delivered: %s", report.as_dict())
 
@@ -155,12 +165,8 @@ def deliver_writebacks() -> None:
 @dramatiq.actor(queue_name="hub", max_retries=3, time_limit=3600 * 1000)
 def sweep_clue_colours() -> None:
     """Recompute supervision colours for today (China time); one event per clue whose colour changed."""
-    from hub.db import session_scope
-    from hub.workdays import local_date
-    from hub.workflow import sweep_colours
-
     with session_scope(_engine()) as session:
-        changed = sweep_colours(session, today=local_date(utcnow()))
+        changed = sweep_colours(session, today=china_today())
     if changed:
         log.info("supervision colours changed: %d clues", changed)
 
@@ -168,27 +174,55 @@ def sweep_clue_colours() -> None:
 @dramatiq.actor(queue_name="hub", max_retries=0, time_limit=3600 * 1000)
 def deliver_webhooks() -> None:
     """POST due webhook batches (claims make concurrent runs safe; failures wait on the endpoint's back-off)."""
-    from hub.webhooks import deliver_due
-
     settings = get_settings()
-    report = deliver_due(_engine(), cipher=_cipher(), timeout=settings.webhook_timeout_seconds,
+    report = webhooks.deliver_due(_engine(), cipher=_cipher(), timeout=settings.webhook_timeout_seconds,
                          batch_size=settings.webhook_batch_size)
     if report.attempts:
         log.info("webhooks delivered: %s", report.as_dict())
 
 
+@dataclass
+class Every:
+    """An actor the scheduler sends every ``seconds`` (0: at every tick), and at its first tick."""
+
+    actor: dramatiq.Actor[..., Any]
+    seconds: float
+    #: When it was last sent, on the scheduler's clock.
+    last: float = -math.inf
+
+    def due(self, now: float) -> bool:
+        """Whether its period has come round at ``now``."""
+        return now - self.last >= self.seconds
+
+
 class Scheduler:
-    """From a thread (``hub serve``, ``hub scheduler``): sends ``schedule_due_syncs`` every ``interval``
-    seconds, ``deliver_writebacks`` every ``writeback_interval``, ``sweep_clue_colours`` every
-    ``colour_interval`` and ``deliver_webhooks`` every ``webhook_interval`` seconds (default
-    ``HUB_WEBHOOK_INTERVAL_SECONDS``; each also at the first tick)."""
+    """From a thread (``hub serve``, ``hub scheduler``): every ``interval`` seconds, a :meth:`tick`.
+
+    Each tick sends ``schedule_due_syncs``; ``deliver_writebacks`` every ``writeback_interval``,
+    ``sweep_clue_colours`` every ``colour_interval``, ``deliver_webhooks`` every ``webhook_interval``
+    (default ``HUB_WEBHOOK_INTERVAL_SECONDS``) and ``refresh_credit_levels`` every ``credit_interval``
+    seconds (default ``HUB_CREDIT_REFRESH_INTERVAL_SECONDS``), each also at the first tick. ``clock``
+    is monotonic seconds (injected by tests).
+    """
 
     def __init__(self, *, interval: float = 5.0, writeback_interval: float = 30.0, colour_interval: float = 900.0,
-                 webhook_interval: float | None = None) -> None:
+                 webhook_interval: float | None = None, credit_interval: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        settings = get_settings()
         self.interval = interval
         self.writeback_interval = writeback_interval
         self.colour_interval = colour_interval
-        self.webhook_interval = get_settings().webhook_interval_seconds if webhook_interval is None else webhook_interval
+        self.webhook_interval = settings.webhook_interval_seconds if webhook_interval is None else webhook_interval
+        self.credit_interval = settings.credit_refresh_interval_seconds if credit_interval is None else credit_interval
+        self.clock = clock
+        #: What each tick considers, in order.
+        self.timetable = [
+            Every(schedule_due_syncs, 0.0),
+            Every(deliver_writebacks, self.writeback_interval),
+            Every(sweep_clue_colours, self.colour_interval),
+            Every(deliver_webhooks, self.webhook_interval),
+            Every(refresh_credit_levels, self.credit_interval),
+        ]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hub-scheduler", daemon=True)
 
@@ -199,21 +233,25 @@ class Scheduler:
         self._stop.set()
         self._thread.join(timeout=self.interval + 1)
 
+    def tick(self) -> list[str]:
+        """Send every actor whose period has come round; returns their names, in the order sent.
+
+        An actor the broker refuses stays due: the error propagates, and the next tick sends it again.
+        """
+        sent: list[str] = []
+        for job in self.timetable:
+            now = self.clock()
+            if job.due(now):
+                job.actor.send()
+                job.last = now
+                sent.append(job.actor.actor_name)
+        return sent
+
     def _loop(self) -> None:
         # The first tick waits one interval: `hub serve` starts this before the server is listening.
-        last_writebacks = last_colours = last_webhooks = -float("inf")
         while not self._stop.wait(self.interval):
             try:
-                schedule_due_syncs.send()
-                if time.monotonic() - last_writebacks >= self.writeback_interval:
-                    deliver_writebacks.send()
-                    last_writebacks = time.monotonic()
-                if time.monotonic() - last_colours >= self.colour_interval:
-                    sweep_clue_colours.send()
-                    last_colours = time.monotonic()
-                if time.monotonic() - last_webhooks >= self.webhook_interval:
-                    deliver_webhooks.send()
-                    last_webhooks = time.monotonic()
+                self.tick()
             except Exception:
                 log.exception("could not enqueue the scheduler tick")
 

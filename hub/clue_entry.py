@@ -14,17 +14,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, select
 from sqlalchemy.exc import IntegrityError
 
+from connectors.base import ClueIn
 from hub import models as m
 from hub import workflow
-from hub.access import ALL_REGIONS
+from hub.access import ALL_REGIONS, Action
+from hub.cluepool import ClueIntake, Invalid, SourceTaken
 from hub.errors import DuplicateSource, Forbidden, InvalidIdentifier, InvalidInput
 from hub.identifiers import IdentifierError, validate_region_code
-from hub.workdays import CST, local_date
+from hub.workdays import CST, china_today, local_date
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,8 +74,11 @@ class ManualEntry:
     public_opinion: bool = False
 
 
-def _column_limit(column: object) -> int:
-    return column.type.length  # type: ignore[attr-defined]
+def _column_limit(column: ColumnElement[Any]) -> int:
+    """The length of a ``String(n)`` column."""
+    if not isinstance(column.type, String) or column.type.length is None:
+        raise TypeError(f"{column} is not a string column of fixed length")
+    return column.type.length
 
 
 #: (input field, attribute, longest allowed, required): each limit is that of the column storing it.
@@ -102,6 +107,14 @@ def _text(entry: ManualEntry) -> dict[str, str | None]:
     return out
 
 
+def _given(text: dict[str, str | None], attr: str) -> str:
+    """A required text (``_text`` refused it when missing)."""
+    value = text[attr]
+    if value is None:
+        raise ValueError(f"{attr} is required but was not checked")
+    return value
+
+
 def _amount(amount: Decimal | None) -> Decimal | None:
     if amount is None:
         return None
@@ -124,7 +137,7 @@ def _headcount(headcount: int | None) -> int | None:
 
 
 def _dates(entry: ManualEntry, *, now: dt.datetime) -> dt.datetime:
-    today = local_date(now)
+    today = china_today(now)
     latest = today + LATEST_ARREARS_AHEAD
     for field, value in (("arrearsFrom", entry.arrears_from), ("arrearsTo", entry.arrears_to)):
         if value is not None and not EARLIEST_DATE <= value <= latest:
@@ -165,10 +178,7 @@ def enter_clue(session: Session, *, entry: ManualEntry, principal: Principal, ci
     on China time. Raises ``Forbidden`` (role, region outside the jurisdiction), ``InvalidInput`` /
     ``InvalidIdentifier`` (field and limit), :class:`DuplicateSource`.
     """
-    from connectors.base import ClueIn
-    from hub.cluepool import ClueIntake, Invalid, SourceTaken
-
-    workflow.require_actor(principal, to="enter clues")
+    workflow.require_actor(principal, Action.ENTER_CLUES, to="enter clues")
     try:
         region = validate_region_code(entry.region_code, field="regionCode")
     except IdentifierError as exc:
@@ -177,9 +187,9 @@ def enter_clue(session: Session, *, entry: ManualEntry, principal: Principal, ci
         raise Forbidden(f"regionCode {region} is outside your jurisdiction {principal.region_code}")
     text = _text(entry)
     clue_in = ClueIn(
-        channel=entry.channel, source_id=text["source_id"], received_at=_dates(entry, now=now),  # type: ignore[arg-type]
-        title=text["title"], content=text["content"], region_code=region,  # type: ignore[arg-type]
-        respondent_name=text["respondent_name"], complainant_name=text["complainant_name"],  # type: ignore[arg-type]
+        channel=entry.channel, source_id=_given(text, "source_id"), received_at=_dates(entry, now=now),
+        title=_given(text, "title"), content=_given(text, "content"), region_code=region,
+        respondent_name=_given(text, "respondent_name"), complainant_name=text["complainant_name"],
         complainant_phone=entry.complainant_phone, complainant_id_number=entry.complainant_id_number,
         respondent_uscc=entry.respondent_uscc, respondent_address=text["respondent_address"],
         project_code=text["project_code"], project_name=text["project_name"], amount=_amount(entry.amount),

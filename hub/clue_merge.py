@@ -20,7 +20,8 @@ from hub import workflow
 from hub.access import audit
 from hub.errors import Forbidden, IllegalTransition, InvalidInput
 from hub.models import utcnow
-from hub.workdays import add_working_days, local_date
+from hub.workdays import add_working_days, china_today, local_date
+from hub.writeback import queue_writebacks
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ def _move(session: Session, records: Sequence[m.ChannelRecord], to: m.Clue) -> N
 
 def merge(session: Session, *, target: m.Clue, source: m.Clue, principal: Principal, reason: str) -> m.Clue:
     """合并: ``source`` is the same matter as ``target``; its channel records join ``target``."""
-    reason = workflow.note_text(reason, "reason", required=True)  # type: ignore[assignment]
+    reason = workflow.note_text(reason, "reason", required=True)
     if target.id == source.id:
         raise InvalidInput(f"cannot merge clue {target.clue_no} into itself", field="sourceClueNo", value=source.clue_no)
     for clue in (target, source):
@@ -68,8 +69,6 @@ def merge(session: Session, *, target: m.Clue, source: m.Clue, principal: Princi
     audit(session, principal=principal, action="clue.merge", entity_type="clue", entity_id=target.id,
           region_code=target.region_code, detail=detail)
     if target.status in workflow.CLOSED_STATES:
-        from hub.writeback import queue_writebacks
-
         queue_writebacks(session, target, records=moved)  # the duplicate's channels get the outcome too
     session.flush()
     return target
@@ -82,7 +81,7 @@ def split(session: Session, *, clue: m.Clue, channel_record_ids: Sequence[int], 
     Records merged in from another clue go back to it (that clue is restored); the others start one
     new clue together.
     """
-    reason = workflow.note_text(reason, "reason", required=True)  # type: ignore[assignment]
+    reason = workflow.note_text(reason, "reason", required=True)
     if clue.status == "merged":
         raise IllegalTransition(f"cannot split clue {clue.clue_no}: it is merged (已合并); split the clue it was merged into",
                                 state=clue.status, action="split")
@@ -151,7 +150,7 @@ def _restore(session: Session, restored: m.Clue, moved: list[m.ChannelRecord], *
         r.origin_clue_id = None
     if restored.status == "merged":
         restored.status, restored.merged_into_id = before or "received", None
-        restored.colour = workflow.colour_for(restored, today=local_date(utcnow()))
+        restored.colour = workflow.colour_for(restored, today=china_today())
     workflow.record(session, restored, action="split", actor=principal.name, from_status="merged",
                     from_region=restored.handling_region_code, note=f"自 {from_clue.clue_no} 拆回：{reason}")
     return restored
@@ -178,7 +177,7 @@ def _new_from(session: Session, clue: m.Clue, moved: list[m.ChannelRecord], *, p
     session.add(new)
     session.flush()
     _move(session, moved, new)
-    new.colour = workflow.colour_for(new, today=local_date(utcnow()))
+    new.colour = workflow.colour_for(new, today=china_today())
     workflow.record(session, new, action="split", actor=principal.name, from_status=None,
                     from_region=clue.handling_region_code, note=f"自 {clue.clue_no} 拆分：{reason}")
     return new

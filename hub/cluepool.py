@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from connectors.base import ClueIn
 from hub import models as m
 from hub import workflow
+from hub.access import Action, audit
+from hub.errors import Forbidden, IllegalTransition
 from hub.identifiers import (
     IdentifierError,
     mask_id_number,
@@ -37,22 +40,24 @@ from hub.matching import (
     normalise_project_name,
 )
 from hub.models import utcnow
-from hub.workdays import add_working_days, local_date
+from hub.outbox import emit
+from hub.records import IngestResult, Item, Problem
+from hub.settings import get_settings
+from hub.workdays import add_working_days, china_today, local_date
+from hub.writeback import queue_writebacks
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from connectors.base import ClueIn
+    from hub.access import Principal
     from hub.crypto import Cipher
-    from hub.ingest import Item, Outcome
+
 
 class ClueIntake:
     """Turns ``ClueIn`` items into clues and channel records, in the caller's transaction."""
 
     def __init__(self, session: Session, *, cipher: Cipher, window: dt.timedelta | None = None,
                  threshold: float | None = None, close_within: int | None = None, actor: str | None = None) -> None:
-        from hub.settings import get_settings
-
         settings = get_settings()
         self.session = session
         self.cipher = cipher
@@ -62,15 +67,14 @@ class ClueIntake:
         self.actor = actor  # None: the channel's system account
         self._registry: dict[str, list[tuple[int, str, str, str | None]]] = {}
 
-    def ingest(self, batch: Sequence[Item]) -> Outcome:
-        from hub.ingest import Outcome, Problem
-
-        out = Outcome(problems=[])
+    def ingest(self, batch: Sequence[Item]) -> IngestResult:
+        """Take a page's clue records; a malformed one is a :class:`~hub.records.Problem`, the rest go on."""
+        out = IngestResult()
         for item in batch:
             try:
                 result = self._one(item.entity, raw_record_id=item.raw_record_id)[0]
             except Invalid as exc:
-                out.problems.append(Problem(item.raw_record_id, exc.reason, exc.field))  # type: ignore[union-attr]
+                out.problems.append(Problem(item.raw_record_id, exc.reason, exc.field))
                 continue
             setattr(out, result, getattr(out, result) + 1)
         return out
@@ -110,11 +114,13 @@ class ClueIntake:
             project_code=project[1] if project else c.project_code, project_name=c.project_name,
             address=c.respondent_address, complainant_name=c.complainant_name,
         )
-        clue, found = self._match(c, features)
-        if clue is None:
+        matched = self._match(c, features)
+        if matched is None:
             clue = self._new_clue(c, region=region, phone=phone, id_number=id_number, id_hash=id_hash, uscc=uscc,
                                   features=features, project_id=project[0] if project else None)
             found = Match("new", 1.0)
+        else:
+            clue, found = matched
         record = m.ChannelRecord(
             clue_id=clue.id, channel=c.channel, source_id=c.source_id, raw_record_id=raw_record_id,
             received_at=c.received_at, complainant_name=c.complainant_name, complainant_phone=phone,
@@ -126,21 +132,20 @@ class ClueIntake:
         self.session.flush()
         self.session.add_all(m.ClueMatchKey(key=k, clue_id=clue.id, channel_record_id=record.id, received_at=c.received_at)
                              for k in blocking_keys(features))
-        payload = {"clueNo": clue.clue_no, "channel": c.channel, "sourceId": c.source_id, "matchRule": found.rule}
+        payload: dict[str, Any] = {"clueNo": clue.clue_no, "channel": c.channel, "sourceId": c.source_id, "matchRule": found.rule}
         if found.rule == "new":
-            workflow.emit(self.session, clue, "clue.created", {**payload, "status": clue.status, "colour": clue.colour})
+            emit(self.session, clue, "clue.created", {**payload, "status": clue.status, "colour": clue.colour})
         else:
             payload["matchScore"] = found.score
-            workflow.emit(self.session, clue, "clue.channel_added", payload)
+            emit(self.session, clue, "clue.channel_added", payload)
             if clue.status in workflow.CLOSED_STATES:
                 # A repeat complaint about a closed matter: its channel gets the outcome too.
-                from hub.writeback import queue_writebacks
-
                 queue_writebacks(self.session, clue, records=[record])
         self.session.flush()
         return "created", record
 
-    def _match(self, c: ClueIn, features: Features) -> tuple[m.Clue | None, Match | None]:
+    def _match(self, c: ClueIn, features: Features) -> tuple[m.Clue, Match] | None:
+        """The clue the record joins and why: the upstream's own link, else the best candidate; None for a new clue."""
         if c.related_source_id:
             linked = self.session.execute(
                 select(m.Clue).join(m.ChannelRecord, m.ChannelRecord.clue_id == m.Clue.id)
@@ -151,8 +156,9 @@ class ClueIntake:
         best = match(find_candidates(self.session, features, received_at=c.received_at, window=self.window),
                      threshold=self.threshold)
         if best is None:
-            return None, None
-        return self.session.get(m.Clue, best.clue_id), best.match
+            return None
+        clue = self.session.get(m.Clue, best.clue_id)
+        return (clue, best.match) if clue is not None else None
 
     def _project(self, c: ClueIn, region: str) -> tuple[int, str] | None:
         """The registered project the record is about: by code, else by the name or site address it gives.
@@ -211,7 +217,7 @@ class ClueIntake:
             received_at=c.received_at, deadline=add_working_days(received_local, self.close_within), region_code=region,
             urged_count=0, extended_days=0,
         )
-        clue.colour = workflow.colour_for(clue, today=local_date(utcnow()))
+        clue.colour = workflow.colour_for(clue, today=china_today())
         self.session.add(clue)
         self.session.flush()
         self.session.add(m.CaseAction(
@@ -246,18 +252,14 @@ def _check(fn: Any, value: str, field: str) -> str:
         raise Invalid(str(exc), exc.field, exc.reason) from exc
 
 
-def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, principal: Any) -> m.Clue:
+def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, principal: Principal) -> m.Clue:
     """预警转线索: a warning becomes a clue-bearing record and goes through the same matcher.
 
     A complaint about the same project may already be in the pool; then the warning joins that clue
     (rule ``uscc+project`` / ``name+project``) instead of opening a second one. The warning is marked
     escalated, with its clue; a second call returns the same clue.
     """
-    from connectors.base import ClueIn
-    from hub.access import audit
-    from hub.errors import IllegalTransition
-
-    workflow.require_actor(principal, to="escalate warnings")
+    workflow.require_actor(principal, Action.WORK_CLUES, to="escalate warnings")
     if warning.status == "escalated" and warning.clue_id is not None:
         return _warning_clue(session, warning, warning.clue_id)
     if warning.status != "active":
@@ -290,8 +292,6 @@ def _warning_clue(session: Session, warning: m.Warning, clue_id: int) -> m.Clue:
 
     The matcher may join a warning to a clue about the same project that another region handles.
     """
-    from hub.errors import Forbidden
-
     clue = session.get(m.Clue, clue_id)
     if clue is None:
         raise Forbidden(f"warning {warning.rule_code}/{warning.id} went into a clue outside your jurisdiction",

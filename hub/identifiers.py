@@ -7,6 +7,8 @@ import re
 import unicodedata
 from typing import Any
 
+from hub.workdays import china_today as _china_today  # private: not part of this module's API
+
 __all__ = [
     "mask_personal_data", "is_personal_account",
     "IdentifierError", "validate_uscc", "validate_id_number", "validate_region_code",
@@ -65,14 +67,16 @@ def _chars(s: str, value: str, field: str, allowed: str, hint: str, start: int =
             raise IdentifierError(field, value, f"illegal character {ch!r} at position {i} ({hint})")
 
 
-def _date(s8: str, value: str, field: str, what: str, *, birth: bool = False) -> datetime.date:
+def _date(s8: str, value: str, field: str, what: str, *, birth: bool = False,
+          today: datetime.date | None = None) -> datetime.date:
     try:
         d = datetime.date(int(s8[:4]), int(s8[4:6]), int(s8[6:]))
     except ValueError:
         raise IdentifierError(field, value, f"bad {what} {s8!r}: not a real calendar date (YYYYMMDD)") from None
     if birth and d.year < 1900:
         raise IdentifierError(field, value, f"bad {what} {s8!r}: before 1900-01-01")
-    if birth and d > datetime.date.today():
+    # Born in the future on China's calendar (a server's own date lags it until 08:00 China time).
+    if birth and d > (today if today is not None else _china_today()):
         raise IdentifierError(field, value, f"bad {what} {s8!r}: in the future")
     return d
 
@@ -88,7 +92,7 @@ def uscc_check_char(first17: str) -> str:
     _length(first17, first17, "uscc", 17)
     _chars(first17, first17, "uscc", _USCC_CHARS, "allowed: 0-9A-HJ-NPQRTUWXY")
     # GB 32100-2015: check char C18 = 31 − (Σ Ci·Wi mod 31); 31 → '0'
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return _USCC_CHARS[(31 - total % 31) % 31]
 
 
@@ -97,7 +101,7 @@ def id_check_char(first17: str) -> str:
     _length(first17, first17, "idNumber", 17)
     _chars(first17, first17, "idNumber", _DIGITS, "expected a digit")
     # GB 11643-1999: Σ(ai·Wi) mod 11 indexes "10X98765432"
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
 
 
 def luhn_check_digit(partial: str) -> str:
@@ -127,15 +131,18 @@ def validate_uscc(value: str, *, field: str = "uscc") -> str:
     return s
 
 
-def validate_id_number(value: str, *, field: str = "idNumber") -> str:
-    """Validate an 18-character 居民身份证号 (lowercase 'x' → 'X')."""
+def validate_id_number(value: str, *, field: str = "idNumber", today: datetime.date | None = None) -> str:
+    """Validate an 18-character 居民身份证号 (lowercase 'x' → 'X').
+
+    ``today`` (China's, :func:`hub.workdays.china_today` by default) bounds the birth date it carries.
+    """
     s = _prep(value, field)
     _length(s, value, field, 18)
     _chars(s[:17], value, field, _DIGITS, "expected a digit")
     _chars(s[17], value, field, _DIGITS + "X", "expected a digit or X", start=18)
     # GB 11643-1999: region(6) birth date(8) sequence(3) check(1)
     _province(s, value, field)
-    _date(s[6:14], value, field, "birth date", birth=True)
+    _date(s[6:14], value, field, "birth date", birth=True, today=today)
     _check(value, field, id_check_char(s[:17]), s[17])
     return s
 

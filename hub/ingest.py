@@ -4,15 +4,14 @@ One place where upstream data enters the canonical store (docs/architecture.md: 
 services). For a page, each kind of record is handled in one batch: identifiers validated, natural
 keys resolved with one SELECT per kind, existing rows fetched with one SELECT, then rows split into
 inserts, updates and unchanged. A record that fails validation or points at something unknown is
-returned as a ``Problem`` (the caller quarantines it); the rest of the page goes on.
+returned as a ``Problem`` (the caller quarantines it); the rest of the page goes on. Clue-bearing
+records go to the clue pool (:class:`hub.cluepool.ClueIntake`), which matches them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +29,7 @@ from connectors.base import (
     WorkerIn,
 )
 from hub import models as m
+from hub.cluepool import ClueIntake
 from hub.crypto import Cipher
 from hub.identifiers import (
     IdentifierError,
@@ -43,41 +43,12 @@ from hub.identifiers import (
     validate_uscc,
 )
 from hub.models import utcnow
+from hub.outbox import event_values
+from hub.records import IngestResult, Item, Problem, counts_of
 
 CIPHERTEXTS = frozenset({"id_number_enc", "bank_card_enc"})
 #: Order in which kinds are applied within a page, so that references resolve.
 ORDER = (EnterpriseIn, ProjectIn, WageAccountIn, WorkerIn, AllocationIn, PayrollIn, DepositIn, ClueIn)
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """A canonical record and the raw record it came from."""
-
-    entity: Any
-    raw_record_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Why a record could not be stored."""
-
-    raw_record_id: int | None
-    reason: str
-    field: str | None = None
-
-
-@dataclass
-class Outcome:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[Problem] | None = None
-
-    def add(self, other: Outcome) -> None:
-        self.created += other.created
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.problems = (self.problems or []) + (other.problems or [])
 
 
 class _Reject(Exception):
@@ -118,9 +89,9 @@ class Ingestor:
 
     # -- the entry point ---------------------------------------------------------------------
 
-    def apply(self, items: Sequence[Item]) -> Outcome:
+    def apply(self, items: Sequence[Item]) -> IngestResult:
         """Store ``items``; returns counts and the records that could not be stored."""
-        total = Outcome(problems=[])
+        total = IngestResult()
         by_kind: dict[type, list[Item]] = {}
         for item in items:
             by_kind.setdefault(type(item.entity), []).append(item)
@@ -128,8 +99,8 @@ class Ingestor:
             batch = by_kind.pop(kind, [])
             if batch:
                 total.add(getattr(self, f"_apply_{kind.__name__[:-2].lower()}")(batch))
-        for kind, batch in by_kind.items():  # pragma: no cover - a connector returned something else
-            total.problems.extend(Problem(i.raw_record_id, f"unsupported record type {kind.__name__}") for i in batch)  # type: ignore[union-attr]
+        for other, batch in by_kind.items():  # pragma: no cover - a connector returned something else
+            total.problems.extend(Problem(i.raw_record_id, f"unsupported record type {other.__name__}") for i in batch)
         return total
 
     # -- shared machinery -------------------------------------------------------------------
@@ -149,16 +120,16 @@ class Ingestor:
 
     def _upsert(
         self,
-        model: type,
+        model: type[Any],
         rows: dict[Any, tuple[Item, dict]],
         key_cols: Sequence[str],
         problems: list[Problem],
         *,
         event: Callable[[int, dict], tuple[str, str, dict]] | None = None,
         volatile: frozenset[str] = frozenset(),
-    ) -> Outcome:
+    ) -> IngestResult:
         """Insert new rows, update changed ones, count unchanged ones; one SELECT to decide."""
-        out = Outcome(problems=problems)
+        out = IngestResult(problems=problems)
         if not rows:
             return out
         cols = [getattr(model, c) for c in key_cols]
@@ -201,16 +172,18 @@ class Ingestor:
             self._events(model, cols, inserted_keys + changed_keys, event)
         return out
 
-    def _events(self, model: type, cols: list, keys: list[Any], event: Callable[[int, dict], tuple[str, str, dict]]) -> None:
+    def _events(self, model: type[Any], cols: list, keys: list[Any], event: Callable[[int, dict], tuple[str, str, dict]]) -> None:
         """One outbox event per row just inserted or changed (re-read by natural key: inserts had no id)."""
         now = utcnow()
         for chunk in _chunks(keys, 500):
             cond = cols[0].in_(chunk) if len(cols) == 1 else tuple_(*cols).in_(chunk)
-            rows = self.session.execute(select(model).where(cond)).scalars().all()
-            if rows:
-                self.session.execute(insert(m.Event), [
-                    dict(zip(("type", "region_code", "payload"), event(r.id, r.__dict__), strict=True),
-                         entity_type=model.__tablename__, entity_id=r.id, created_at=now) for r in rows])
+            events: list[dict[str, Any]] = []
+            for row in self.session.execute(select(model).where(cond)).scalars():
+                type_, region_code, payload = event(row.id, row.__dict__)
+                events.append(event_values(type_=type_, region_code=region_code, payload=payload,
+                                           entity_type=model.__tablename__, entity_id=row.id, at=now))
+            if events:
+                self.session.execute(insert(m.Event), events)
 
     def _lookup(self, model: type, key: str, values: Iterable[Any], *cols: str) -> dict[Any, Any]:
         wanted = {v for v in values if v is not None}
@@ -224,7 +197,7 @@ class Ingestor:
 
     # -- one method per kind ----------------------------------------------------------------
 
-    def _apply_enterprise(self, batch: Sequence[Item]) -> Outcome:
+    def _apply_enterprise(self, batch: Sequence[Item]) -> IngestResult:
         def make(e: EnterpriseIn) -> tuple[Any, dict]:
             uscc = _ident(validate_uscc, e.uscc, "uscc")
             if not e.name.strip():
@@ -238,7 +211,7 @@ class Ingestor:
         rows, problems = self._prepare(batch, make)
         return self._upsert(m.Enterprise, rows, ["uscc"], problems)
 
-    def _apply_project(self, batch: Sequence[Item]) -> Outcome:
+    def _apply_project(self, batch: Sequence[Item]) -> IngestResult:
         ents = self._lookup(m.Enterprise, "uscc", [i.entity.contractor_uscc for i in batch] + [i.entity.builder_uscc for i in batch], "id")
 
         def make(p: ProjectIn) -> tuple[Any, dict]:
@@ -264,7 +237,7 @@ class Ingestor:
     def _projects(self, codes: Iterable[str]) -> dict[str, tuple[int, str, int]]:
         return self._lookup(m.Project, "project_code", codes, "id", "region_code", "contractor_id")
 
-    def _apply_wageaccount(self, batch: Sequence[Item]) -> Outcome:
+    def _apply_wageaccount(self, batch: Sequence[Item]) -> IngestResult:
         projects = self._projects(i.entity.project_code for i in batch)
         ents = self._lookup(m.Enterprise, "uscc", [i.entity.contractor_uscc for i in batch], "id")
 
@@ -288,7 +261,7 @@ class Ingestor:
             event=lambda _id, r: ("wage_account.upserted", r["region_code"], {"salaryAccount": r["salary_account"]}),
         )
 
-    def _apply_worker(self, batch: Sequence[Item]) -> Outcome:
+    def _apply_worker(self, batch: Sequence[Item]) -> IngestResult:
         projects = self._projects(i.entity.project_code for i in batch)
         ents = self._lookup(m.Enterprise, "uscc", [i.entity.corp_uscc for i in batch], "id")
 
@@ -321,7 +294,7 @@ class Ingestor:
             values["bank_card_masked"] = mask_bank_card(card)
         return values
 
-    def _apply_allocation(self, batch: Sequence[Item]) -> Outcome:
+    def _apply_allocation(self, batch: Sequence[Item]) -> IngestResult:
         accounts = self._lookup(m.WageAccount, "salary_account", [i.entity.salary_account for i in batch], "id", "project_id", "region_code")
 
         def make(a: AllocationIn) -> tuple[Any, dict]:
@@ -339,7 +312,7 @@ class Ingestor:
         rows, problems = self._prepare(batch, make)
         return self._upsert(m.LaborCostAllocation, rows, ["account_id", "batch_number"], problems)
 
-    def _apply_payroll(self, batch: Sequence[Item]) -> Outcome:
+    def _apply_payroll(self, batch: Sequence[Item]) -> IngestResult:
         projects = self._projects(i.entity.project_code for i in batch)
         accounts = self._lookup(m.WageAccount, "salary_account", [i.entity.salary_account for i in batch], "id")
         employers = self._lookup(m.Enterprise, "uscc", [i.entity.corp_uscc for i in batch], "id")
@@ -406,7 +379,7 @@ class Ingestor:
             })
         return self._upsert(m.PayrollRecord, rows, ["pay_roll_code", "worker_id"], problems)
 
-    def _apply_deposit(self, batch: Sequence[Item]) -> Outcome:
+    def _apply_deposit(self, batch: Sequence[Item]) -> IngestResult:
         projects = self._projects(i.entity.project_code for i in batch)
         ents = self._lookup(m.Enterprise, "uscc", [i.entity.contractor_uscc for i in batch], "id")
 
@@ -427,9 +400,7 @@ class Ingestor:
             event=lambda _id, r: ("deposit.upserted", r["region_code"], {"guaranteeNo": r["guarantee_no"], "validTo": str(r["valid_to"])}),
         )
 
-    def _apply_clue(self, batch: Sequence[Item]) -> Outcome:
-        from hub.cluepool import ClueIntake
-
+    def _apply_clue(self, batch: Sequence[Item]) -> IngestResult:
         return ClueIntake(self.session, cipher=self.cipher).ingest(batch)
 
 
@@ -437,7 +408,7 @@ def _same(old: Any, new: Any) -> bool:
     if isinstance(old, Decimal) or isinstance(new, Decimal):
         try:
             return Decimal(str(old)) == Decimal(str(new))
-        except Exception:  # noqa: BLE001
+        except Exception:  # one side is not a number: they differ
             return False
     if isinstance(old, dt.datetime) and isinstance(new, dt.datetime):
         return old.replace(tzinfo=None) == new.replace(tzinfo=None) if (old.tzinfo is None) != (new.tzinfo is None) else old == new
@@ -449,9 +420,5 @@ def _chunks(seq: list, size: int) -> Iterable[list]:
         yield seq[i : i + size]
 
 
-def counts_of(outcome: Outcome) -> Counter:
-    return Counter(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged,
-                   quarantined=len(outcome.problems or []))
-
-
-__all__ = ["Ingestor", "Item", "Outcome", "Problem", "counts_of"]
+#: ``Item``, ``Problem`` and ``IngestResult`` live in :mod:`hub.records`; named here too, for callers of old.
+__all__ = ["IngestResult", "Ingestor", "Item", "Problem", "counts_of"]

@@ -72,6 +72,7 @@ from sqlalchemy import String, Text, any_, bindparam, cast, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from hub import models as m
+from hub.regions import iter_regions
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -132,8 +133,6 @@ _ADDRESS_LIKE = re.compile(r"\d+号(?![院楼])|交叉口|路口|[东西南北]�
 @lru_cache(maxsize=2)
 def _region_words(*, short: bool = True) -> tuple[str, ...]:
     """Every province / city / county name ('济宁市'), with ``short`` also its short form ('济宁'), longest first."""
-    from hub.regions import iter_regions
-
     words: set[str] = set()
     for r in iter_regions():
         words.add(r.name)
@@ -380,7 +379,7 @@ def _same_complainant(x: str | None, y: str | None) -> bool:
 
 def _is_workplace(name_norm: str | None) -> bool:
     """Is the employer (normalised name) a non-construction business whose own premises are the workplace?"""
-    return bool(name_norm) and name_norm.endswith(_WORKPLACE_INDUSTRY)
+    return name_norm is not None and name_norm.endswith(_WORKPLACE_INDUSTRY)
 
 
 @dataclass(frozen=True, slots=True)

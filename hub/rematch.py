@@ -40,20 +40,25 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import multiprocessing as mp
 import os
 import sys
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from itertools import islice
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
+from sqlalchemy import Text, func, select
 
+from hub import models as m
+from hub.db import make_engine
 from hub.matching import (
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW,
@@ -65,6 +70,7 @@ from hub.matching import (
 )
 
 if TYPE_CHECKING:
+    import psycopg
     from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["Change", "RematchReport", "rematch_pool"]
@@ -189,10 +195,6 @@ class _Rec:
 
 def _segments(conn: Connection, workers: int) -> tuple[int, list[dt.datetime]]:
     """The number of records and the ``received_at`` that start each segment after the first."""
-    from sqlalchemy import func, select
-
-    from hub import models as m
-
     total = conn.execute(select(func.count()).select_from(m.ChannelRecord)).scalar_one()
     bounds: list[dt.datetime] = []
     if workers > 1 and total >= MIN_SEGMENT * workers:
@@ -206,9 +208,6 @@ def _segments(conn: Connection, workers: int) -> tuple[int, list[dt.datetime]]:
 
 def _parallel(engine: Engine, bounds: list[dt.datetime], window_s: float, threshold: float, *,
               progress: Callable[[int, int], None] | None, total: int) -> list[_Scan]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     # fork, not spawn: spawn re-imports the caller's __main__, which a script without the
     # ``if __name__ == "__main__"`` guard cannot take. The forked scans drop the inherited pool unclosed.
     ctx = mp.get_context("fork")
@@ -239,8 +238,6 @@ def _init_worker(counters: list[Any], parent: Engine) -> None:
 
 def _scan_worker(url: str, i: int, start: dt.datetime | None, end: dt.datetime | None, window_s: float,
                  threshold: float) -> _Scan:
-    from hub.db import make_engine
-
     engine = make_engine(url)
     counter = _COUNTERS[i]
 
@@ -253,19 +250,16 @@ def _scan_worker(url: str, i: int, start: dt.datetime | None, end: dt.datetime |
         engine.dispose()
 
 
-def _stream(engine: Engine, lo: dt.datetime | None, hi: dt.datetime | None) -> Iterator[list[tuple[Any, ...]]]:
+def _stream(engine: Engine, lo: dt.datetime | None, hi: dt.datetime | None) -> Iterator[Sequence[Sequence[Any]]]:
     """Batches of ``(id, clue_id, received_at, match_rule, match_features as text)`` in receipt order."""
-    from sqlalchemy import Text, cast, select
-
-    from hub import models as m
-
     cr = m.ChannelRecord
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # psycopg directly: its C loaders, no ORM type processing per row.
             where = " AND ".join(w for w, v in (("received_at >= %(lo)s", lo), ("received_at < %(hi)s", hi)) if v)
-            raw = conn.connection.dbapi_connection
-            with raw.cursor(name="rematch") as cur:  # type: ignore[union-attr]
+            # (the postgresql dialect's driver is psycopg: its named cursor is a server-side one)
+            raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
+            with raw.cursor(name="rematch") as cur:
                 cur.itersize = BATCH
                 cur.execute("SELECT id, clue_id, received_at, match_rule, match_features::text FROM channel_records"
                             f"{' WHERE ' + where if where else ''} ORDER BY received_at, id", {"lo": lo, "hi": hi})
@@ -273,7 +267,7 @@ def _stream(engine: Engine, lo: dt.datetime | None, hi: dt.datetime | None) -> I
                     yield rows
             raw.rollback()
             return
-        q = select(cr.id, cr.clue_id, cr.received_at, cr.match_rule, cast(cr.match_features, Text))
+        q = select(cr.id, cr.clue_id, cr.received_at, cr.match_rule, cr.match_features.cast(Text))
         if lo is not None:
             q = q.where(cr.received_at >= lo)
         if hi is not None:
@@ -363,17 +357,17 @@ def _scan_records(engine: Engine, start: dt.datetime | None, end: dt.datetime | 
             rec = _Rec(rid, at, f, sig, keys)
             window_recs.append(rec)
             for k in keys:
-                dq = index.get(k)
-                if dq is None:
+                keyed = index.get(k)
+                if keyed is None:
                     index[k] = deque((rec,))
                 else:
-                    dq.append(rec)
+                    keyed.append(rec)
             if f.complainant:
-                dq = by_name.get(f.complainant)
-                if dq is None:
+                named = by_name.get(f.complainant)
+                if named is None:
                     by_name[f.complainant] = deque((rec,))
                 else:
-                    dq.append(rec)
+                    named.append(rec)
         out.max_window = max(out.max_window, len(window_recs))
         if len(memo) > MAX_MEMO:
             memo.clear()  # a memo, not state: bounded

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     webhook_interval_seconds: float = Field(
         default=10.0, gt=0, description="How often the scheduler sends the deliver_webhooks actor."
     )
+    credit_refresh_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the scheduler sends the refresh_credit_levels actor."
+    )
     subscription_poll_seconds: float = Field(
         default=0.5, gt=0, description="Subscriptions on SQLite: seconds between the outbox reader's polls (one query per "
         "hub process, however many subscribe).",

@@ -29,7 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from sqlalchemy import or_, select, update
@@ -42,10 +42,15 @@ from connectors import registry
 from connectors.base import Connector, Page, Rejection, Stream, UpstreamError
 from hub import models as m
 from hub.archive import seal, unseal
+from hub.connector_config import load_config
 from hub.crypto import Cipher
 from hub.db import session_factory
-from hub.ingest import Ingestor, Item, Problem
+from hub.ingest import Ingestor
 from hub.models import utcnow
+from hub.records import Item, Problem
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +125,7 @@ def acquire_lease(session: Session, instance_id: int, *, owner: str, seconds: in
         )
         .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=seconds))
     )
-    return result.rowcount == 1
+    return cast("CursorResult[Any]", result).rowcount == 1  # an UPDATE's result is a cursor's
 
 
 def release_lease(session: Session, instance_id: int, *, owner: str) -> None:
@@ -129,14 +134,6 @@ def release_lease(session: Session, instance_id: int, *, owner: str) -> None:
         .where(m.ConnectorInstance.id == instance_id, m.ConnectorInstance.lease_owner == owner)
         .values(lease_owner=None, lease_until=None)
     )
-
-
-def load_config(connector: Connector, instance: m.ConnectorInstance, cipher: Cipher) -> Any:
-    """The instance's config with its secrets decrypted, validated by the connector's model."""
-    raw = dict(instance.config)
-    if instance.secrets_enc:
-        raw.update(orjson.loads(cipher.decrypt(instance.secrets_enc)))
-    return connector.parse_config(raw)
 
 
 class SyncEngine:
@@ -213,7 +210,7 @@ class SyncEngine:
         except UpstreamError as exc:
             result.status, result.error = "failed", str(exc)
             log.warning("sync of %s failed: %s", name, exc)
-        except Exception as exc:  # noqa: BLE001 - recorded on the run; the worker keeps going
+        except Exception as exc:  # recorded on the run; the worker keeps going
             result.status, result.error = "failed", f"internal error: {exc.__class__.__name__}: {exc}"
             log.exception("sync of %s failed", name)
         finally:
@@ -223,10 +220,10 @@ class SyncEngine:
     def _finish(self, instance_id: int, run_id: int, result: SyncResult, duration_ms: int) -> None:
         with self.sessions() as session, session.begin():
             now = utcnow()
-            run = session.get(m.SyncRun, run_id)
+            run = session.get_one(m.SyncRun, run_id)
             run.status, run.error, run.finished_at, run.duration_ms = result.status, result.error, now, duration_ms
             run.stats = {k: v.as_dict() for k, v in result.stats.items()}
-            inst = session.get(m.ConnectorInstance, instance_id)
+            inst = session.get_one(m.ConnectorInstance, instance_id)
             inst.last_run_at = now
             inst.next_run_at = now + dt.timedelta(seconds=inst.schedule_seconds)
             if result.status == "succeeded":
@@ -289,17 +286,17 @@ class SyncEngine:
                 except Rejection as exc:
                     problems.append(Problem(raw_id, exc.reason, exc.field))
             ingestor = Ingestor(session, cipher=self.cipher, source=connector.kind, known_workers=self._known_workers)
-            outcome = ingestor.apply(items)
-            problems += outcome.problems or []
+            stored = ingestor.apply(items)
+            problems += stored.problems
             self._quarantine(session, instance_id, stream.name, problems)
-            inst = session.get(m.ConnectorInstance, instance_id)
+            inst = session.get_one(m.ConnectorInstance, instance_id)
             inst.state = {**(inst.state or {}), stream.name: page.state}
         self._known_workers.update(ingestor.seen_workers)  # committed: safe to remember
         stats.pages += 1
         stats.read += len(page.records)
-        stats.created += outcome.created
-        stats.updated += outcome.updated
-        stats.unchanged += outcome.unchanged
+        stats.created += stored.created
+        stats.updated += stored.updated
+        stats.unchanged += stored.unchanged
         stats.quarantined += len({p.raw_record_id for p in problems})
         return page.state
 
@@ -383,9 +380,9 @@ class SyncEngine:
                     entry.reason, entry.field = exc.reason, exc.field
                     counts["still_failing"] += 1
                     continue
-                outcome = Ingestor(session, cipher=self.cipher, source=raw.source).apply(items)
-                if outcome.problems:
-                    entry.reason, entry.field = outcome.problems[0].reason, outcome.problems[0].field
+                stored = Ingestor(session, cipher=self.cipher, source=raw.source).apply(items)
+                if stored.problems:
+                    entry.reason, entry.field = stored.problems[0].reason, stored.problems[0].field
                     counts["still_failing"] += 1
                 else:
                     entry.status, entry.replayed_at = "replayed", utcnow()

@@ -23,7 +23,9 @@ from functools import lru_cache
 
 import chinese_calendar
 
-__all__ = ["CST", "add_working_days", "covered_years", "is_workday", "local_date", "working_days_between"]
+from hub import models  # the hub's clock: models.utcnow (tests move it)
+
+__all__ = ["CST", "add_working_days", "china_today", "covered_years", "is_workday", "local_date", "working_days_between"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,16 @@ def local_date(ts: dt.datetime) -> dt.date:
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=dt.UTC)
     return ts.astimezone(CST).date()
+
+
+def china_today(now: dt.datetime | None = None) -> dt.date:
+    """Today in China, the one "today" every rule counts from (deadlines, overdue, colours, birth dates).
+
+    ``now`` is the moment (an aware timestamp; a naive one is taken as UTC), the hub's clock
+    (``hub.models.utcnow``) when omitted. A server runs on UTC: between 00:00 and 08:00 China time its
+    own date is yesterday, which is why no rule asks ``date.today()``.
+    """
+    return local_date(now if now is not None else models.utcnow())
 
 
 def covered_years() -> range:

@@ -31,15 +31,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Table, case, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from hub import models as m
-from hub.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from hub.access import POLICY, Action, allowed
+from hub.errors import Conflict, Forbidden, IllegalTransition, InvalidIdentifier, InvalidInput, NotFound
 from hub.identifiers import (
     IdentifierError,
     region_ancestors,
@@ -47,9 +48,13 @@ from hub.identifiers import (
     validate_region_code,
 )
 from hub.models import utcnow
-from hub.workdays import add_working_days, local_date, working_days_between
+from hub.outbox import clue_event, emit
+from hub.settings import get_settings
+from hub.workdays import add_working_days, china_today, local_date, working_days_between
+from hub.writeback import queue_writebacks
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
     from sqlalchemy.orm import Session
 
     from hub.access import Principal
@@ -84,12 +89,12 @@ LARGE_AMOUNT = Decimal(500_000)
 #: 延期: at most this many working days in all (one city's rule: one extension of up to 15 days).
 MAX_EXTENSION_DAYS = 30
 SATISFACTION = ("满意", "基本满意", "不满意")
+#: The clues table: the colour sweep updates rows it never loads (Core), moving their version itself.
+CLUES = cast(Table, m.Clue.__table__)
 
 
 def close_within_working_days() -> int:
     """Working days from receipt to closure (``HUB_CLOSE_WITHIN_WORKING_DAYS``, default 15)."""
-    from hub.settings import get_settings
-
     return get_settings().close_within_working_days
 
 
@@ -111,27 +116,23 @@ def colour_for(clue: m.Clue, *, today: dt.date) -> str | None:
         return "red"
     if clue.deadline is None:
         return None
-    overdue = clue.deadline < today
-    if overdue:
+    if is_overdue(clue, today=today):
         return "red" if (clue.urged_count or 0) > 0 else "yellow"
     return "blue" if working_days_between(today, clue.deadline) <= 1 else None
 
 
-def clue_event(*, clue_id: int, region_code: str, type_: str, payload: dict[str, Any],
-               handling_region_code: str | None = None) -> m.Event:
-    """An outbox Event about a clue (for callers that have its id and regions, not the row).
+def is_overdue(clue: m.Clue, *, today: dt.date) -> bool:
+    """Open and past its deadline on ``today`` (China's day: :func:`hub.workdays.china_today`).
 
-    With ``handling_region_code`` it reaches the region working the clue as well as the one where
-    the arrears happened (hub.access limits events to a principal covering either).
+    The one definition of "overdue": the clue's ``overdue`` field, the supervision colour and, as SQL
+    (:func:`overdue_clause`), the ``overdue`` filter and the colour sweep all follow it.
     """
-    return m.Event(type=type_, region_code=region_code, handling_region_code=handling_region_code, entity_type="clue",
-                   entity_id=clue_id, payload=payload, created_at=utcnow())
+    return clue.status in OPEN_STATES and clue.deadline is not None and clue.deadline < today
 
 
-def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) -> None:
-    """Add an outbox Event about ``clue`` to the caller's transaction."""
-    session.add(clue_event(clue_id=clue.id, region_code=clue.region_code, type_=type_, payload=payload,
-                           handling_region_code=clue.handling_region_code))
+def overdue_clause(*, today: dt.date) -> ColumnElement[bool]:
+    """:func:`is_overdue` as SQL over ``clues``, for filters and sweeps (a clue without deadline is not overdue)."""
+    return (m.Clue.deadline < today) & m.Clue.status.in_(sorted(OPEN_STATES))
 
 
 def touch(clue: m.Clue) -> None:
@@ -266,14 +267,14 @@ def run_action(session: Session, fn: Callable[[Session], T]) -> T:
     return result
 
 
-#: Roles that work clues (viewers and regional systems read only).
-ACTING_ROLES = ("admin", "inspector")
+def require_actor(principal: Principal, action: Action, *, to: str) -> None:
+    """Refuse a principal whose role the policy table (``hub.access.POLICY``) does not let do ``action``.
 
-
-def require_actor(principal: Principal, *, to: str) -> None:
-    """Refuse a principal whose role does not work clues: ``Forbidden`` saying what it may not do."""
-    if principal.role not in ACTING_ROLES:
-        raise Forbidden(f"a {principal.role} key may not {to}", suggestion="use an inspector or admin key")
+    ``Forbidden`` says what it may not do (``to``: "accept clues", "enter clues" …) and which roles may.
+    """
+    if not allowed(principal.role, action):
+        roles = " or ".join(sorted(POLICY[action], reverse=True))
+        raise Forbidden(f"a {principal.role} key may not {to}", suggestion=f"use a key whose role is {roles}")
 
 
 def check(clue: m.Clue, action: str, principal: Principal) -> str:
@@ -285,7 +286,7 @@ def check(clue: m.Clue, action: str, principal: Principal) -> str:
             f"({m.CLUE_STATUSES.get(clue.status, clue.status)}); {action} is allowed from {', '.join(sorted(allowed))}",
             state=clue.status, action=action,
         )
-    require_actor(principal, to=f"{action} clues")
+    require_actor(principal, Action.WORK_CLUES, to=f"{action} clues")
     if not principal.covers(clue.handling_region_code):
         raise Forbidden(
             f"clue {clue.clue_no} is handled by {clue.handling_region_code}, outside your jurisdiction {principal.region_code}",
@@ -298,8 +299,6 @@ def _region(session: Session, code: str, field: str) -> str:
     try:
         code = validate_region_code(code, field=field)
     except IdentifierError as exc:
-        from hub.errors import InvalidIdentifier
-
         raise InvalidIdentifier(str(exc), field=field, value=code) from exc
     if region_level(code) in ("province", "city", "county") and session.get(m.Region, code) is None:
         raise InvalidInput(f"{field}: no region {code}", field=field, value=code)
@@ -307,10 +306,15 @@ def _region(session: Session, code: str, field: str) -> str:
 
 
 def _refresh_colour(clue: m.Clue) -> None:
-    clue.colour = colour_for(clue, today=local_date(utcnow()))
+    clue.colour = colour_for(clue, today=china_today())
 
 
+@overload
+def note_text(text: str | None, field: str, *, required: Literal[True]) -> str: ...
+@overload
+def note_text(text: str | None, field: str, *, required: Literal[False]) -> str | None: ...
 def note_text(text: str | None, field: str, *, required: bool) -> str | None:
+    """A note, reason or conclusion as stored: trimmed, at most 2,000 characters, present when ``required``."""
     text = (text or "").strip() or None
     if required and not text:
         raise InvalidInput(f"{field} is required", field=field)
@@ -350,7 +354,7 @@ def accept(session: Session, *, clue: m.Clue, principal: Principal, note: str | 
 def return_(session: Session, *, clue: m.Clue, principal: Principal, reason: str) -> m.Clue:
     """退回: the region it was dispatched to sends it back to the dispatcher, with a reason."""
     before = check(clue, "return", principal)
-    reason = note_text(reason, "reason", required=True)  # type: ignore[assignment]
+    reason = note_text(reason, "reason", required=True)
     last = session.execute(
         select(m.CaseAction.from_region_code).where(m.CaseAction.clue_id == clue.id, m.CaseAction.action == "dispatch")
         .order_by(m.CaseAction.id.desc()).limit(1)
@@ -365,7 +369,7 @@ def return_(session: Session, *, clue: m.Clue, principal: Principal, reason: str
 def escalate(session: Session, *, clue: m.Clue, principal: Principal, reason: str) -> m.Clue:
     """上报: a level that cannot solve the clue hands it to the level above."""
     before = check(clue, "escalate", principal)
-    reason = note_text(reason, "reason", required=True)  # type: ignore[assignment]
+    reason = note_text(reason, "reason", required=True)
     handler = clue.handling_region_code
     parents = region_ancestors(handler)
     if not parents:
@@ -380,7 +384,7 @@ def escalate(session: Session, *, clue: m.Clue, principal: Principal, reason: st
 def extend(session: Session, *, clue: m.Clue, principal: Principal, working_days: int, reason: str) -> m.Clue:
     """延期: move the deadline by ``working_days`` (official calendar), at most 30 in all, with a reason."""
     before = check(clue, "extend", principal)
-    reason = note_text(reason, "reason", required=True)  # type: ignore[assignment]
+    reason = note_text(reason, "reason", required=True)
     if working_days < 1:
         raise InvalidInput(f"workingDays must be at least 1, got {working_days}", field="workingDays", value=working_days)
     if clue.extended_days + working_days > MAX_EXTENSION_DAYS:
@@ -423,10 +427,8 @@ def supervise(session: Session, *, clue: m.Clue, principal: Principal, level: st
 def close(session: Session, *, clue: m.Clue, principal: Principal, conclusion: str,
           recovered_amount: Decimal | None = None, workers_paid: int | None = None) -> m.Clue:
     """办结 with the 核处结论, the amount recovered and the workers paid; queues write-back to every channel."""
-    from hub.writeback import queue_writebacks
-
     before = check(clue, "close", principal)
-    conclusion = note_text(conclusion, "conclusion", required=True)  # type: ignore[assignment]
+    conclusion = note_text(conclusion, "conclusion", required=True)
     if recovered_amount is not None and (not recovered_amount.is_finite() or recovered_amount < 0):
         raise InvalidInput(f"recoveredAmount {recovered_amount} must be a non-negative amount", field="recoveredAmount",
                            value=str(recovered_amount))
@@ -446,8 +448,6 @@ def close(session: Session, *, clue: m.Clue, principal: Principal, conclusion: s
 def record_callback(session: Session, *, clue: m.Clue, principal: Principal, satisfaction: str,
                     note: str | None = None) -> m.Clue:
     """回访: the complainant was called back; satisfaction 满意 / 基本满意 / 不满意. Written back too."""
-    from hub.writeback import queue_writebacks
-
     if satisfaction not in SATISFACTION:
         raise InvalidInput(f"satisfaction {satisfaction!r} is not one of {', '.join(SATISFACTION)}", field="satisfaction",
                            value=satisfaction)
@@ -469,15 +469,13 @@ def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int
     clue whose colour changed, in the same transaction as the change. The computation mirrors
     :func:`colour_for`, in SQL, so that only changed clues are read.
     """
-    from sqlalchemy import case, or_
-
     soon = add_working_days(today, 1)
     c = m.Clue
     severe = or_(c.public_opinion.is_(True), c.headcount >= GROUP_CASE_HEADCOUNT, c.amount >= LARGE_AMOUNT)
     computed = case(
         (c.status.not_in(OPEN_STATES), None),
         (severe, "red"),
-        (c.deadline < today, case((c.urged_count > 0, "red"), else_="yellow")),
+        (overdue_clause(today=today), case((c.urged_count > 0, "red"), else_="yellow")),
         (c.deadline <= soon, "blue"),
         else_=None,
     )
@@ -495,9 +493,9 @@ def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int
             # Conditional on the colour read, so that two sweepers never both report one change; the
             # version moves too, so that an action that read the old colour loses (CONFLICT) rather
             # than writing it back.
-            done = session.execute(m.Clue.__table__.update().where(
+            done = session.execute(update(CLUES).where(
                 m.Clue.id == clue_id, m.Clue.colour.is_not_distinct_from(old)).values(colour=new, version=m.Clue.version + 1))
-            if done.rowcount != 1:
+            if cast("CursorResult[Any]", done).rowcount != 1:  # an UPDATE's result is a cursor's
                 continue
             changed += 1
             session.add(clue_event(clue_id=clue_id, region_code=region, handling_region_code=handling,

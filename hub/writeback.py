@@ -37,10 +37,11 @@ from sqlalchemy import and_, select, update
 from connectors import registry
 from connectors.base import Outcome, UpstreamError
 from hub import models as m
+from hub.connector_config import load_config
 from hub.db import session_factory
 from hub.identifiers import mask_personal_data
 from hub.models import utcnow
-from hub.workflow import clue_event
+from hub.outbox import clue_event
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -159,7 +160,7 @@ class _Job:
 
 
 def due_records(session: Session, *, now: dt.datetime, limit: int, record_ids: Sequence[int] | None = None,
-                ignore_schedule: bool = False) -> list[tuple[int, str, dt.datetime | None]]:
+                ignore_schedule: bool = False) -> list[tuple[int, str | None, dt.datetime | None]]:
     """``(id, status, next_at)`` of records due for delivery, the longest waiting first."""
     r = m.ChannelRecord
     stmt = select(r.id, r.writeback_status, r.writeback_next_at)
@@ -171,7 +172,7 @@ def due_records(session: Session, *, now: dt.datetime, limit: int, record_ids: S
     if record_ids is not None:
         stmt = stmt.where(r.id.in_(list(record_ids)))
     stmt = stmt.order_by(r.writeback_next_at.asc().nulls_first(), r.id).limit(limit)
-    return [tuple(row) for row in session.execute(stmt).all()]  # type: ignore[misc]
+    return [(rid, status, next_at) for rid, status, next_at in session.execute(stmt).all()]
 
 
 def deliver_due(engine: Engine, *, cipher: Cipher, now: dt.datetime | None = None, limit: int = 100,
@@ -203,7 +204,7 @@ def deliver_due(engine: Engine, *, cipher: Cipher, now: dt.datetime | None = Non
     return report
 
 
-def _claim(sessions: Any, record_id: int, seen_status: str, seen_next: dt.datetime | None, *, cipher: Cipher,
+def _claim(sessions: Any, record_id: int, seen_status: str | None, seen_next: dt.datetime | None, *, cipher: Cipher,
            now: dt.datetime) -> _Job | None:
     """Take the record for one delivery (a conditional UPDATE first, so SQLite takes its write lock at once)."""
     r = m.ChannelRecord
@@ -224,7 +225,7 @@ def _claim(sessions: Any, record_id: int, seen_status: str, seen_next: dt.dateti
         if clue.status not in ("closed", "called_back") or clue.closed_at is None:
             job.problem = f"clue {clue.clue_no} is {clue.status}, not closed: there is no outcome to write back"
             return job
-        job.outcome = _outcome(session, clue, record)
+        job.outcome = _outcome(session, clue, record, closed_at=clue.closed_at)
         try:
             connector = registry.get(record.channel)
         except registry.UnknownConnector as exc:
@@ -233,17 +234,15 @@ def _claim(sessions: Any, record_id: int, seen_status: str, seen_next: dt.dateti
         instance, job.problem = _instance(session, record)
         if instance is None:
             return job
-        from hub.sync import load_config
-
         job.connector, job.instance_name = connector, instance.name
         try:
             job.config = load_config(connector, instance, cipher)
-        except Exception as exc:  # noqa: BLE001 - a bad config is shown on the record, not raised
+        except Exception as exc:  # a bad config is shown on the record, not raised
             job.problem = f"the config of connector {instance.name!r} is not valid: {exc.__class__.__name__}: {exc}"
         return job
 
 
-def _outcome(session: Session, clue: m.Clue, record: m.ChannelRecord) -> Outcome:
+def _outcome(session: Session, clue: m.Clue, record: m.ChannelRecord, *, closed_at: dt.datetime) -> Outcome:
     extra: dict[str, Any] = {}
     if clue.status == "called_back":
         called_back_at = session.execute(
@@ -254,7 +253,7 @@ def _outcome(session: Session, clue: m.Clue, record: m.ChannelRecord) -> Outcome
             extra["called_back_at"] = called_back_at
     return Outcome(
         source_id=record.source_id, clue_no=clue.clue_no, status=clue.status, conclusion=clue.conclusion or "",
-        closed_at=clue.closed_at, recovered_amount=clue.recovered_amount, workers_paid=clue.workers_paid,  # type: ignore[arg-type]
+        closed_at=closed_at, recovered_amount=clue.recovered_amount, workers_paid=clue.workers_paid,
         satisfaction=clue.satisfaction if clue.status == "called_back" else None, extra=extra,
     )
 
@@ -287,7 +286,9 @@ def _instance(session: Session, record: m.ChannelRecord) -> tuple[m.ConnectorIns
 def _call(job: _Job) -> tuple[str | None, bool]:
     """Write the outcome back (no transaction open); the masked error and whether it is fatal, or (None, False)."""
     try:
-        job.connector.write_back(job.config, job.outcome)  # type: ignore[union-attr]
+        if job.connector is None or job.outcome is None:  # _claim named a problem instead: nothing to call
+            raise ValueError(f"write-back of {job.channel} {job.source_id} has no connector or outcome")
+        job.connector.write_back(job.config, job.outcome)
     except UpstreamError as exc:
         log.warning("write-back of %s %s (clue %s) failed: %s", job.channel, job.source_id, job.clue_no, exc)
         return _masked(str(exc)), not exc.retriable
@@ -311,10 +312,11 @@ def _store(sessions: Any, job: _Job, *, error: str | None, fatal: bool, now: dt.
     if error is None:
         values: dict[str, Any] = {"writeback_status": "acknowledged", "writeback_attempts": done.attempts,
                                   "writeback_error": None, "writeback_next_at": None, "writeback_done_at": now}
+        next_at = None
     else:
-        done.next_at = now + backoff(done.attempts, fatal=fatal)
+        done.next_at = next_at = now + backoff(done.attempts, fatal=fatal)
         values = {"writeback_status": "failing", "writeback_attempts": done.attempts, "writeback_error": error,
-                  "writeback_next_at": done.next_at}
+                  "writeback_next_at": next_at}
     with sessions() as session, session.begin():
         stored = session.execute(
             update(r).where(and_(r.id == job.record_id, r.writeback_status == "delivering", r.writeback_next_at == job.lease))
@@ -328,8 +330,8 @@ def _store(sessions: Any, job: _Job, *, error: str | None, fatal: bool, now: dt.
         payload: dict[str, Any] = {"clueNo": job.clue_no, "channel": job.channel, "sourceId": job.source_id,
                                    "channelRecordId": job.record_id, "attempts": done.attempts,
                                    "connector": job.instance_name}
-        if error is not None:
-            payload.update(error=error, retryAt=done.next_at.isoformat(), fatal=fatal)  # type: ignore[union-attr]
+        if error is not None and next_at is not None:
+            payload.update(error=error, retryAt=next_at.isoformat(), fatal=fatal)
         session.add(clue_event(clue_id=job.clue_id, region_code=job.region_code,
                                handling_region_code=job.handling_region_code, payload=payload,
                                type_=f"clue.writeback_{'acknowledged' if error is None else 'failed'}"))

@@ -121,10 +121,9 @@ class ClueFilter:
         if self.received_to:
             out.append(c.received_at < dt.datetime.combine(self.received_to + dt.timedelta(days=1), dt.time(), dt.timezone.utc))
         if self.overdue is not None:
-            from hub.workflow import OPEN_STATES
+            from hub.workflow import overdue_clause
 
-            open_ = c.status.in_(sorted(OPEN_STATES))
-            late = (c.deadline < today) & open_
+            late = overdue_clause(today=today)
             out.append(late if self.overdue else ~late)
         if self.handling_region_code:
             out.append(c.handling_region_code == self.handling_region_code)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hub.fanout import Fanout
+from hub.fanout.base import Fanout
 
 
 class PollingFanout(Fanout):
-    """A :class:`~hub.fanout.Fanout` that polls."""
+    """A :class:`~hub.fanout.base.Fanout` that polls."""
 
     def __init__(self, *, poll_seconds: float = 0.5, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from hub.models import Event
+
 #: The channel the outbox readers LISTEN on.
 CHANNEL = "hub_events"
 _installed = False
@@ -24,8 +26,6 @@ def _notify(connection: Any) -> None:
 
 
 def _after_flush(session: Session, _context: Any) -> None:
-    from hub.models import Event
-
     if any(isinstance(obj, Event) for obj in session.new):
         _notify(session.connection())
 
@@ -33,8 +33,6 @@ def _after_flush(session: Session, _context: Any) -> None:
 def _on_execute(state: ORMExecuteState) -> None:
     if not state.is_insert:
         return
-    from hub.models import Event
-
     # (the statement's table is an annotated copy of Event.__table__: compare names)
     if getattr(getattr(state.statement, "table", None), "name", None) == Event.__tablename__:
         _notify(state.session.connection())

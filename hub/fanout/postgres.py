@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from hub.fanout import Fanout
+from hub.fanout.base import Fanout
 from hub.fanout.notify import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def _conninfo(url: str) -> str:
 
 
 class PostgresFanout(Fanout):
-    """A :class:`~hub.fanout.Fanout` woken by LISTEN/NOTIFY."""
+    """A :class:`~hub.fanout.base.Fanout` woken by LISTEN/NOTIFY."""
 
     def __init__(self, *, url: str, fallback_seconds: float = 5.0, poll_seconds: float = 0.5, **kwargs: Any) -> None:
         super().__init__(**kwargs)

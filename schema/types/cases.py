@@ -177,10 +177,10 @@ class Clue(Node):
 
     @strawberry.field(description="Open and past its deadline.")
     def overdue(self) -> bool:
-        from hub.workdays import local_date
-        from hub.workflow import OPEN_STATES
+        from hub.workdays import china_today
+        from hub.workflow import is_overdue
 
-        return bool(self.status in OPEN_STATES and self.deadline and self.deadline < local_date(m.utcnow()))  # type: ignore[attr-defined]
+        return is_overdue(self, today=china_today())  # type: ignore[arg-type]
 
     @strawberry.field(description="Working days from today to the deadline (negative when overdue); null when closed.")
     def working_days_left(self) -> int | None:

@@ -139,3 +139,14 @@ def test_a_register_number_entered_meanwhile_is_a_duplicate_too(engine, monkeypa
 def test_entry_outside_the_jurisdiction_is_forbidden(engine) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(Forbidden, match="^regionCode 370829 is outside your jurisdiction 370811$"):
         enter(engine, source_id="LF-OUTSIDE", region_code="370829")
+
+
+@pytest.mark.parametrize("role", ["viewer", "regional"], ids=["viewer", "regional"])
+def test_a_role_the_policy_table_does_not_let_enter_clues_is_forbidden(engine, role) -> None:  # type: ignore[no-untyped-def]
+    # Given a key of a role without Action.ENTER_CLUES in hub.access.POLICY
+    principal = dataclasses.replace(COUNTY, role=role)
+    before = count(engine, m.Clue)
+    # When it enters a clue, then it is refused, naming the role, and nothing is written
+    with pytest.raises(Forbidden, match=f"^a {role} key may not enter clues$"):
+        enter(engine, principal=principal, source_id=f"LF-{role}")
+    assert count(engine, m.Clue) == before

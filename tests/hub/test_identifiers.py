@@ -445,3 +445,12 @@ def test_mask_personal_data_masks_by_shape_at_any_depth() -> None:
 )
 def test_mask_personal_data_in_free_text(text, masked) -> None:
     assert identifiers.mask_personal_data(text) == masked
+
+
+def test_a_birth_date_is_in_the_future_by_chinas_today_which_is_injectable() -> None:
+    # Given an ID number of someone born on 2026-11-20
+    born = with_id_check("11010520261120002")
+    # When China's today is that day, it is valid; the day before (a UTC server before 08:00), it is not
+    assert validate_id_number(born, today=datetime.date(2026, 11, 20)) == born
+    with pytest.raises(IdentifierError, match="bad birth date '20261120': in the future"):
+        validate_id_number(born, today=datetime.date(2026, 11, 19))

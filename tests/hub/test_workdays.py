@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from hub import workdays
-from hub.workdays import add_working_days, covered_years, is_workday, working_days_between
+from hub.workdays import add_working_days, china_today, covered_years, is_workday, working_days_between
 
 D = dt.date
 
@@ -94,3 +94,17 @@ def test_fallback_outside_coverage_warns_once(caplog: pytest.LogCaptureFixture) 
 
 def test_covered_years_include_2025() -> None:
     assert 2025 in covered_years()
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (dt.datetime(2026, 11, 19, 15, 59, tzinfo=dt.UTC), dt.date(2026, 11, 19)),
+        (dt.datetime(2026, 11, 19, 16, 0, tzinfo=dt.UTC), dt.date(2026, 11, 20)),
+        (dt.datetime(2026, 11, 19, 23, 30), dt.date(2026, 11, 20)),
+    ],
+    ids=["before-midnight-in-china", "midnight-in-china", "naive-is-utc"],
+)
+def test_china_today_is_the_day_in_china_whatever_the_servers_date(now: dt.datetime, expected: dt.date) -> None:
+    # Given a UTC server clock; then "today" is China's day: from 16:00 UTC it is already tomorrow
+    assert china_today(now) == expected

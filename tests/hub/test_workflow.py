@@ -321,3 +321,23 @@ def test_event_ids_follow_commit_order(engine) -> None:  # type: ignore[no-untyp
     with session_scope(engine) as s:
         types = s.execute(select(m.Event.type).order_by(m.Event.id)).scalars().all()
         assert types[-2:] == ["test.slow", "clue.accept"]
+
+
+def test_overdue_in_python_and_in_sql_agree(engine) -> None:  # type: ignore[no-untyped-def]
+    # Given clues open and closed, with deadlines before, on and after today, and one without a deadline
+    ids = intake(engine, *(complaint(f"OD-{i}", respondent_name=f"第{i}建筑劳务有限公司", complainant_phone=f"1395371{i:04d}")
+                           for i in range(5)))
+    today = dt.date(2026, 11, 20)
+    cases = [("in_progress", dt.date(2026, 11, 19)), ("in_progress", today), ("received", dt.date(2026, 11, 23)),
+             ("closed", dt.date(2026, 11, 1)), ("dispatched", None)]
+    with session_scope(engine) as s:
+        for clue_id, (status, deadline) in zip(ids, cases, strict=True):
+            clue = s.get(m.Clue, clue_id)
+            clue.status, clue.deadline = status, deadline
+    with session_scope(engine) as s:
+        # When "overdue" is asked of each clue and of the database
+        in_python = {c.id for c in s.execute(select(m.Clue).where(m.Clue.id.in_(ids))).scalars()
+                     if workflow.is_overdue(c, today=today)}
+        in_sql = set(s.execute(select(m.Clue.id).where(m.Clue.id.in_(ids), workflow.overdue_clause(today=today))).scalars())
+    # Then both name only the open clue past its deadline
+    assert in_python == in_sql == {ids[0]}
