@@ -448,7 +448,8 @@ def _run_slice(sync: Any, instance_id: int, budgets: dict[str, int | None]) -> d
     """The bank streams cut to ``budgets`` records each, page by page through ``SyncEngine.store_page``."""
     from connectors import registry
     from hub import models as m
-    from hub.sync import StreamStats, load_config
+    from hub.connector_config import load_config
+    from hub.sync import StreamStats
 
     with sync.sessions() as session:
         inst = session.get(m.ConnectorInstance, instance_id)

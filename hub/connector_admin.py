@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from connectors import registry
 from connectors.base import CheckResult, UpstreamError
 from hub.access import Principal, audit
+from hub.connector_config import load_config
 from hub.crypto import Cipher
 from hub.errors import InvalidInput, NotFound
 from hub.models import ConnectorInstance, utcnow
-from hub.sync import load_config
 
 
 def _validated(kind: str, config: dict[str, Any], secrets: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -15,7 +15,7 @@ from strawberry.types.nodes import SelectedField
 
 from connectors import registry
 from hub import models as m
-from hub.workdays import local_date
+from hub.workdays import china_today
 from schema.filters import (
     ClueFilter,
     EnterpriseFilter,
@@ -195,7 +195,7 @@ class Query(WebhookQueries):
     ) -> Connection[Clue]:
         principal = principal_of(info)
         # "Overdue" on China's day, as the clue's own `overdue` field counts it (not the server's date)
-        cond = filter.conditions(today=local_date(m.utcnow()), may_unmask=principal.can_unmask) if filter else []
+        cond = filter.conditions(today=china_today(), may_unmask=principal.can_unmask) if filter else []
         return await _page(info, m.Clue, cond, CLUE_ORDERS[order], first, after)
 
     @strawberry.field(description="A clue by its number.")

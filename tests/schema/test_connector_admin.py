@@ -92,7 +92,7 @@ async def test_update_keeps_secrets_not_given_and_disable_enable(admin_graph) ->
     from hub.connector_admin import get_instance
     from hub.crypto import Cipher
     from hub.db import session_scope
-    from hub.sync import load_config
+    from hub.connector_config import load_config
     from connectors import registry
     from tests.conftest import SECRET
 
