@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -24,14 +23,7 @@ from strawberry.types import Info
 from hub import clue_merge, workflow
 from hub import models as m
 from schema.filters import db_id
-from schema.types.cases import Channel, Clue, SupervisionLevel
-
-
-@strawberry.enum(description="The complainant's satisfaction at the call-back (回访).")
-class Satisfaction(Enum):
-    SATISFIED = "满意"
-    BASICALLY_SATISFIED = "基本满意"
-    DISSATISFIED = "不满意"
+from schema.types.cases import Channel, Clue, Satisfaction, SupervisionLevel
 
 
 @strawberry.input(description="A clue entered by hand (来访, 信访, 上级转办 …); it goes through the same matcher.")

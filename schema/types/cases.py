@@ -12,11 +12,11 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.identifiers import mask_phone, mask_text
-from hub.vocab import Channel, ClueStatus, Colour, SupervisionLevel
+from hub.vocab import Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel
 from hub.workdays import local_date, working_days_between
 from hub.workflow import OPEN_STATES
-from schema.prefetch import to_many, to_one
 from schema import similar
+from schema.prefetch import to_many, to_one
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
 from schema.types.refs import ClueRef, EnterpriseRef, ProjectRef, RawRecordRef, RegionRef
 
@@ -47,6 +47,7 @@ strawberry.enum(ClueStatus, description="A clue's state: 受理 → 分办 → �
 strawberry.enum(SupervisionLevel, description="督办 level: SUPERVISED (督办) or LISTED (挂牌督办, major cases).")
 strawberry.enum(Channel, description="Where a clue came from.")
 strawberry.enum(Colour, description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious.")
+strawberry.enum(Satisfaction, description="The complainant's satisfaction at the call-back (回访).")
 
 
 @node_type(m.ChannelRecord, name="ChannelRecord", description="One source record of a clue, and why it was joined to the clue.")
