@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from enum import Enum
 from typing import Any, cast
 
 import strawberry
@@ -31,14 +30,7 @@ from hub.clue_entry import ManualEntry, enter_clue
 from hub.lookup import get_warning
 from schema.filters import db_id
 from schema.permissions import principal_of, requires
-from schema.types.cases import Channel, Clue, SupervisionLevel
-
-
-@strawberry.enum(description="The complainant's satisfaction at the call-back (回访).")
-class Satisfaction(Enum):
-    SATISFIED = "满意"
-    BASICALLY_SATISFIED = "基本满意"
-    DISSATISFIED = "不满意"
+from schema.types.cases import Channel, Clue, Satisfaction, SupervisionLevel
 
 
 @strawberry.input(description="A clue entered by hand (来访, 信访, 上级转办 …); it goes through the same matcher.")

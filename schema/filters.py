@@ -117,9 +117,9 @@ class ClueFilter:
         if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
             out.append(c.project_id == pid)
         if self.received_from:
-            out.append(c.received_at >= dt.datetime.combine(self.received_from, dt.time(), dt.timezone.utc))
+            out.append(c.received_at >= dt.datetime.combine(self.received_from, dt.time(), dt.UTC))
         if self.received_to:
-            out.append(c.received_at < dt.datetime.combine(self.received_to + dt.timedelta(days=1), dt.time(), dt.timezone.utc))
+            out.append(c.received_at < dt.datetime.combine(self.received_to + dt.timedelta(days=1), dt.time(), dt.UTC))
         if self.overdue is not None:
             from hub.workflow import overdue_clause
 

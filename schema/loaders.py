@@ -14,7 +14,7 @@ Every statement is an ORM select on the request's session, so the jurisdiction f
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -24,8 +24,10 @@ from strawberry.dataloader import DataLoader
 from schema.pagination import Connection, SortSpec, decode_cursor, make_connection
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import InstrumentedAttribute
+    from sqlalchemy.sql.elements import ColumnElement
 
 
 class Loaders:
@@ -35,40 +37,55 @@ class Loaders:
         self._session = session
         self._loaders: dict[Any, DataLoader] = {}
 
-    def by_id(self, model: type, key_attr: str = "id") -> DataLoader[Any, Any]:
+    def by_id(self, model: type[Any], key_attr: str = "id") -> DataLoader[Any, Any]:
         """Rows of ``model`` by primary key (or another unique column), ``None`` when absent."""
         key = ("id", model, key_attr)
         if key not in self._loaders:
             col = getattr(model, key_attr)
 
             async def load(ids: Sequence[Any]) -> list[Any]:
-                rows = (await self._session.execute(select(model).where(col.in_(set(ids))))).scalars()
+                rows: Iterable[Any] = (await self._session.execute(select(model).where(col.in_(set(ids))))).scalars()
                 found = {getattr(r, key_attr): r for r in rows}
                 return [found.get(i) for i in ids]
 
             self._loaders[key] = DataLoader(load_fn=load)
         return self._loaders[key]
 
-    def children(self, model: type, fk: InstrumentedAttribute, *, order: InstrumentedAttribute | None = None) -> DataLoader[int, list[Any]]:
-        """All rows of ``model`` whose ``fk`` is the key (for small, bounded relations)."""
-        key = ("children", model, fk.key)
+    def children(
+        self,
+        model: type[Any],
+        fk: InstrumentedAttribute[Any],
+        *,
+        order: ColumnElement[Any] | InstrumentedAttribute[Any] | None = None,
+        limit: int | None = None,
+    ) -> DataLoader[Any, list[Any]]:
+        """The rows of ``model`` whose ``fk`` is the key, in ``order``: all of them (for small, bounded
+        relations), or the first ``limit`` per key — counted in SQL, so that a parent with thousands
+        of rows costs no more than one with ``limit``."""
+        order_by = order if order is not None else model.id
+        key = ("children", model, fk.key, str(order_by), limit)
         if key not in self._loaders:
-            order_col = order if order is not None else model.id
 
-            async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
-                stmt = select(model).where(fk.in_(set(parent_ids))).order_by(order_col)
-                grouped: dict[int, list[Any]] = defaultdict(list)
+            async def load(parent_keys: Sequence[Any]) -> list[list[Any]]:
+                stmt: Select[Any]
+                if limit is None:
+                    stmt = select(model).where(fk.in_(set(parent_keys))).order_by(order_by)
+                else:
+                    rn = func.row_number().over(partition_by=fk, order_by=order_by).label("rn")
+                    sub = select(model, rn).where(fk.in_(set(parent_keys))).subquery()
+                    stmt = select(aliased(model, sub)).where(sub.c.rn <= limit).order_by(sub.c[fk.key], sub.c.rn)
+                grouped: dict[Any, list[Any]] = defaultdict(list)
                 for row in (await self._session.execute(stmt)).scalars():
                     grouped[getattr(row, fk.key)].append(row)
-                return [grouped.get(i, []) for i in parent_ids]
+                return [grouped.get(k, []) for k in parent_keys]
 
             self._loaders[key] = DataLoader(load_fn=load)
         return self._loaders[key]
 
     def child_pages(
         self,
-        model: type,
-        fk: InstrumentedAttribute,
+        model: type[Any],
+        fk: InstrumentedAttribute[Any],
         *,
         sort: SortSpec,
         first: int,
@@ -99,7 +116,9 @@ class Loaders:
             self._loaders[key] = DataLoader(load_fn=load)
         return self._loaders[key]
 
-    def _counter(self, model: type, fk: InstrumentedAttribute, parent_id: int, where: tuple[Any, ...], where_key: Any):  # type: ignore[no-untyped-def]
+    def _counter(
+        self, model: type[Any], fk: InstrumentedAttribute[Any], parent_id: int, where: tuple[Any, ...], where_key: Any
+    ) -> Callable[[], Awaitable[int]]:
         loader = self.child_counts(model, fk, where=where, where_key=where_key)
 
         async def count() -> int:
@@ -108,7 +127,7 @@ class Loaders:
         return count
 
     def child_counts(
-        self, model: type, fk: InstrumentedAttribute, *, where: tuple[Any, ...] = (), where_key: Any = None
+        self, model: type[Any], fk: InstrumentedAttribute[Any], *, where: tuple[Any, ...] = (), where_key: Any = None
     ) -> DataLoader[int, int]:
         """How many ``model`` rows each parent has (one GROUP BY for all parents)."""
         key = ("counts", model, fk.key, where_key)

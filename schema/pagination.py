@@ -87,7 +87,7 @@ def _from_json(col: InstrumentedAttribute, value: Any) -> Any:
         raise ValueError(f"expected a string, got {type(value).__name__}")
     if py is dt.datetime:
         parsed = dt.datetime.fromisoformat(value)
-        return parsed.astimezone(dt.timezone.utc) if parsed.tzinfo else parsed  # OverflowError is an ArithmeticError
+        return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed  # OverflowError is an ArithmeticError
     if py is dt.date:
         return dt.date.fromisoformat(value)
     if py is Decimal:

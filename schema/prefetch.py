@@ -7,19 +7,27 @@ each selected relation of the whole page in one batch (the same DataLoaders, so 
 per relation), level by level, and the relation resolvers then find their value in the loader's
 cache and return it synchronously. A value that was not prefetched (an unusual selection) still
 comes through the loader, asynchronously: prefetching changes speed, never results.
+
+A relation is declared once, on its type, with ``to_one`` or ``to_many``: that builds the field's
+resolver and, when the type is declared (``schema.types._common.plain_type``), its entry here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, cast
 
+import strawberry
+from strawberry.types import Info
+from strawberry.types.base import get_object_definition
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
-
-from hub import models as m
+from strawberry.utils.str_converters import to_camel_case
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import InstrumentedAttribute
+    from sqlalchemy.sql.elements import ColumnElement
     from strawberry.dataloader import DataLoader
 
     from schema.loaders import Loaders
@@ -29,58 +37,62 @@ if TYPE_CHECKING:
 class Relation:
     """A relation field: which loader serves it, the key a parent row gives it, and the target model."""
 
-    loader: Callable[[Loaders], DataLoader]
+    loader: Callable[[Loaders], DataLoader[Any, Any]]
     key: Callable[[Any], Any]
-    target: type
+    target: type[Any]
     many: bool = False
 
 
-def _by_id(model: type, attr: str = "id") -> Callable[[Loaders], DataLoader]:
-    return lambda loaders: loaders.by_id(model, attr)
+#: (model, GraphQL field name) → relation; ``register_relations`` fills it in as the types are declared.
+RELATIONS: dict[tuple[type[Any], str], Relation] = {}
+#: A relation field's resolver → its relation, until its type registers it.
+_DECLARED: dict[object, Relation] = {}
 
 
-def _children(model: type, fk: Any, order: Any = None) -> Callable[[Loaders], DataLoader]:
-    return lambda loaders: loaders.children(model, fk, order=order)
+def to_one(graphql_type: Any, target: type[Any], *, key: str, by: str = "id", description: str | None = None) -> Any:
+    """A field of ``graphql_type`` (or null): the ``target`` row whose ``by`` column equals the parent's
+    ``key`` attribute. The one declaration both resolves the field and lets a page prefetch it."""
+    relation = Relation(lambda loaders: loaders.by_id(target, by), attrgetter(key), target)
+    return _relation_field(relation, graphql_type | None, description=description)
 
 
-REGION = Relation(_by_id(m.Region, "code"), lambda r: r.region_code, m.Region)
-
-#: (model, GraphQL field name) → relation. Keep in step with the resolvers in schema/types/.
-RELATIONS: dict[tuple[type, str], Relation] = {
-    (m.Clue, "enterprise"): Relation(_by_id(m.Enterprise), lambda r: r.enterprise_id, m.Enterprise),
-    (m.Clue, "project"): Relation(_by_id(m.Project), lambda r: r.project_id, m.Project),
-    (m.Clue, "region"): REGION,
-    (m.Clue, "handlingRegion"): Relation(_by_id(m.Region, "code"), lambda r: r.handling_region_code, m.Region),
-    (m.Clue, "channelRecords"): Relation(_children(m.ChannelRecord, m.ChannelRecord.clue_id), lambda r: r.id, m.ChannelRecord, True),
-    (m.Clue, "actions"): Relation(_children(m.CaseAction, m.CaseAction.clue_id), lambda r: r.id, m.CaseAction, True),
-    (m.ChannelRecord, "rawRecord"): Relation(_by_id(m.RawRecord), lambda r: r.raw_record_id, m.RawRecord),
-    (m.ChannelRecord, "clue"): Relation(_by_id(m.Clue), lambda r: r.clue_id, m.Clue),
-    (m.Enterprise, "region"): REGION,
-    (m.Project, "region"): REGION,
-    (m.Project, "contractor"): Relation(_by_id(m.Enterprise), lambda r: r.contractor_id, m.Enterprise),
-    (m.Project, "builder"): Relation(_by_id(m.Enterprise), lambda r: r.builder_id, m.Enterprise),
-    (m.Project, "wageAccounts"): Relation(_children(m.WageAccount, m.WageAccount.project_id), lambda r: r.id, m.WageAccount, True),
-    (m.Project, "guaranteeDeposits"): Relation(
-        _children(m.GuaranteeDeposit, m.GuaranteeDeposit.project_id), lambda r: r.id, m.GuaranteeDeposit, True),
-    (m.Worker, "project"): Relation(_by_id(m.Project), lambda r: r.project_id, m.Project),
-    (m.Worker, "enterprise"): Relation(_by_id(m.Enterprise), lambda r: r.enterprise_id, m.Enterprise),
-    (m.PayrollRecord, "worker"): Relation(_by_id(m.Worker), lambda r: r.worker_id, m.Worker),
-    (m.PayrollRecord, "project"): Relation(_by_id(m.Project), lambda r: r.project_id, m.Project),
-    (m.PayrollRecord, "account"): Relation(_by_id(m.WageAccount), lambda r: r.account_id, m.WageAccount),
-    (m.WageAccount, "project"): Relation(_by_id(m.Project), lambda r: r.project_id, m.Project),
-    (m.WageAccount, "enterprise"): Relation(_by_id(m.Enterprise), lambda r: r.enterprise_id, m.Enterprise),
-    (m.Warning, "project"): Relation(_by_id(m.Project), lambda r: r.project_id, m.Project),
-    (m.Warning, "enterprise"): Relation(_by_id(m.Enterprise), lambda r: r.enterprise_id, m.Enterprise),
-    (m.GuaranteeDeposit, "project"): Relation(_by_id(m.Project), lambda r: r.project_id, m.Project),
-    (m.GuaranteeDeposit, "enterprise"): Relation(_by_id(m.Enterprise), lambda r: r.enterprise_id, m.Enterprise),
-    (m.LaborCostAllocation, "account"): Relation(_by_id(m.WageAccount), lambda r: r.account_id, m.WageAccount),
-    (m.LaborCostAllocation, "project"): Relation(_by_id(m.Project), lambda r: r.project_id, m.Project),
-}
+def to_many(
+    graphql_type: Any,
+    fk: InstrumentedAttribute[Any],
+    *,
+    key: str = "id",
+    order: ColumnElement[Any] | InstrumentedAttribute[Any] | None = None,
+    limit: int | None = None,
+    description: str | None = None,
+) -> Any:
+    """A list field of ``graphql_type``: the rows whose ``fk`` equals the parent's ``key`` attribute, in
+    ``order`` (the primary key's by default), at most ``limit`` of them. For small, bounded lists:
+    large relations are pages (``Loaders.child_pages``)."""
+    target = cast("type[Any]", fk.class_)  # a mapped class's column, never an alias's
+    relation = Relation(lambda loaders: loaders.children(target, fk, order=order, limit=limit), attrgetter(key), target, many=True)
+    return _relation_field(relation, list[graphql_type], description=description)
 
 
-def resolve(loaders: Loaders, row: Any, model: type, field: str) -> Any:
+def _relation_field(relation: Relation, returns: Any, *, description: str | None) -> Any:
+    def resolve_relation(parent: strawberry.Parent[Any], info: Info) -> Any:
+        return resolve(info.context.loaders, relation, parent)
+
+    # The field's GraphQL type: strawberry reads it from the resolver, as it would from a method's.
+    resolve_relation.__annotations__["return"] = returns
+    _DECLARED[resolve_relation] = relation
+    return strawberry.field(resolver=resolve_relation, description=description)
+
+
+def register_relations(model: type[Any], strawberry_type: type) -> None:
+    """Record the relation fields of ``strawberry_type`` (served from ``model`` rows) for ``prefetch``."""
+    for field in get_object_definition(strawberry_type, strict=True).fields:
+        relation = _DECLARED.get(field.base_resolver.wrapped_func) if field.base_resolver else None
+        if relation is not None:
+            RELATIONS[(model, field.graphql_name or to_camel_case(field.python_name))] = relation
+
+
+def resolve(loaders: Loaders, relation: Relation, row: Any) -> Any:
     """The relation's value: from the loader's cache when prefetched (sync), else a loader future."""
-    relation = RELATIONS[(model, field)]
     key = relation.key(row)
     if key is None:
         return [] if relation.many else None
@@ -112,7 +124,7 @@ def node_selections(connection_field: SelectedField) -> list[SelectedField]:
     return out
 
 
-async def prefetch(loaders: Loaders, model: type, rows: list[Any], selections: list[SelectedField], *, depth: int = 0) -> None:
+async def prefetch(loaders: Loaders, model: type[Any], rows: list[Any], selections: list[SelectedField], *, depth: int = 0) -> None:
     """Load every selected relation of ``rows`` (and theirs, recursively) into the loaders' caches."""
     if not rows or depth > 6:
         return

@@ -10,37 +10,12 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models._base import Base, BigId, IdMixin, RegionScoped, created_at_column
+from hub.vocab import Channel, ClueStatus, SupervisionLevel
 
-#: Clue-bearing channels (docs/domain.md, "Clues and their workflow").
-CHANNELS = {
-    "national_platform": "全国根治欠薪线索反映平台",
-    "hotline12345": "12345热线",
-    "hotline12333": "12333热线",
-    "petition": "信访",
-    "walk_in": "来访",
-    "superior": "上级转办",
-    "leader": "领导批示交办",
-    "public_opinion": "网络舆情",
-    "online": "网上投诉",
-    "grid": "网格员",
-    "warning": "预警转线索",
-}
-
-#: Clue states: 受理 → 分办 → 办理中 → 办结 → 回访; side paths 退回 and 上报 (escalated to the level
-#: above); ``merged`` is a clue whose channel records an operator moved into another clue.
-CLUE_STATUSES = {
-    "received": "已受理",
-    "dispatched": "已分办",
-    "in_progress": "办理中",
-    "closed": "已办结",
-    "called_back": "已回访",
-    "returned": "已退回",
-    "escalated": "已上报",
-    "merged": "已合并",
-}
-
-#: 督办 levels (docs/domain.md): ordinary supervision and 挂牌督办 for major cases.
-SUPERVISION_LEVELS = {"supervised": "督办", "listed": "挂牌督办"}
+#: Stored value → Chinese name of each vocabulary (the terms themselves live in ``hub.vocab``).
+CHANNELS = Channel.labels()
+CLUE_STATUSES = ClueStatus.labels()
+SUPERVISION_LEVELS = SupervisionLevel.labels()
 
 
 class Clue(IdMixin, RegionScoped, Base):
@@ -61,8 +36,8 @@ class Clue(IdMixin, RegionScoped, Base):
     clue_no: Mapped[str] = mapped_column(String(32), unique=True)
     title: Mapped[str] = mapped_column(String(300))
     content: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    colour: Mapped[str | None] = mapped_column(String(8), index=True)  # blue / yellow / red
+    status: Mapped[str] = mapped_column(String(16), index=True)  # hub.vocab.ClueStatus
+    colour: Mapped[str | None] = mapped_column(String(8), index=True)  # hub.vocab.Colour
     handling_region_code: Mapped[str] = mapped_column(String(12), index=True)
     sector: Mapped[str] = mapped_column(String(10))  # 工程建设 / 非工程
     complainant_name: Mapped[str | None] = mapped_column(String(50))
@@ -88,8 +63,8 @@ class Clue(IdMixin, RegionScoped, Base):
     conclusion: Mapped[str | None] = mapped_column(Text)  # 核处结论
     recovered_amount: Mapped[Decimal | None]
     workers_paid: Mapped[int | None]
-    satisfaction: Mapped[str | None] = mapped_column(String(16))
-    supervision: Mapped[str | None] = mapped_column(String(12))  # supervised (督办) / listed (挂牌督办)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))  # hub.vocab.Satisfaction
+    supervision: Mapped[str | None] = mapped_column(String(12))  # hub.vocab.SupervisionLevel
     urged_count: Mapped[int] = mapped_column(default=0, server_default="0")  # 催办: an overdue clue urged once is red
     extended_days: Mapped[int] = mapped_column(default=0, server_default="0")  # working days granted by 延期
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clues.id"))
@@ -107,7 +82,7 @@ class ChannelRecord(IdMixin, RegionScoped, Base):
     __table_args__ = (UniqueConstraint("channel", "source_id", name="uq_channel_records_source"),)
 
     clue_id: Mapped[int] = mapped_column(ForeignKey("clues.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(24), index=True)
+    channel: Mapped[str] = mapped_column(String(24), index=True)  # hub.vocab.Channel
     source_id: Mapped[str] = mapped_column(String(64))  # orderNum, platform clue id, ...
     raw_record_id: Mapped[int | None] = mapped_column(ForeignKey("raw_records.id"), index=True)
     received_at: Mapped[dt.datetime]
@@ -157,7 +132,7 @@ class CaseAction(IdMixin, RegionScoped, Base):
     clue_id: Mapped[int] = mapped_column(ForeignKey("clues.id"))
     action: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(100))
-    from_status: Mapped[str | None] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))  # hub.vocab.ClueStatus
     to_status: Mapped[str | None] = mapped_column(String(16))
     from_region_code: Mapped[str | None] = mapped_column(String(12))
     to_region_code: Mapped[str | None] = mapped_column(String(12))
@@ -174,7 +149,7 @@ class Warning(IdMixin, RegionScoped, Base):
     )
 
     rule_code: Mapped[str] = mapped_column(String(8), index=True)  # W01 … W15
-    level: Mapped[str] = mapped_column(String(8), index=True)  # blue / yellow / red
+    level: Mapped[str] = mapped_column(String(8), index=True)  # hub.vocab.Colour
     subject_type: Mapped[str] = mapped_column(String(20))  # project / wage_account / worker / enterprise / deposit
     subject_id: Mapped[int]
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.models._base import BigId, Base, IdMixin, RegionScoped, created_at_column
+from hub.models._base import Base, BigId, IdMixin, RegionScoped, created_at_column
 
 
 class ConnectorInstance(IdMixin, Base):

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
+from hub.access import require_unmask
 from hub.errors import InvalidInput
+from hub.models._base import IdMixin
+from schema.prefetch import register_relations
 
 if TYPE_CHECKING:
     from strawberry.types import Info
+
+T = TypeVar("T", bound=type)
 
 #: GraphQL type name → ORM model, filled in as types are declared (for ``node(id:)``).
 NODE_MODELS: dict[str, type] = {}
@@ -48,27 +54,34 @@ def from_global_id(global_id: str, *, field: str = "id") -> tuple[str, str]:
 @strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
 class Node:
     @strawberry.field(description="Global ID (opaque).")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global_id(NODE_NAMES[type(self)], self.id))  # type: ignore[attr-defined]
+    @staticmethod
+    def id(parent: strawberry.Parent[IdMixin]) -> strawberry.ID:
+        return strawberry.ID(to_global_id(NODE_NAMES[type(parent)], parent.id))
 
     @strawberry.field(description="The row's primary key in the hub's database.")
-    def database_id(self) -> int:
-        return self.id  # type: ignore[attr-defined]
+    @staticmethod
+    def database_id(parent: strawberry.Parent[IdMixin]) -> int:
+        return parent.id
 
 
-def node_type(model: type, *, name: str, description: str):  # type: ignore[no-untyped-def]
+def node_type(model: type, *, name: str, description: str) -> Callable[[T], T]:
     """Like ``plain_type``, and registered for global IDs and ``node(id:)``."""
     NODE_MODELS[name] = model
     NODE_NAMES[model] = name
     return plain_type(model, name=name, description=description)
 
 
-def plain_type(model: type, *, name: str, description: str):  # type: ignore[no-untyped-def]
-    """Declare a strawberry type served straight from ``model`` instances (no copying)."""
+def plain_type(model: type, *, name: str, description: str) -> Callable[[T], T]:
+    """Declare a strawberry type served straight from ``model`` instances (no copying), with its
+    relation fields (``schema.prefetch.to_one`` / ``to_many``) registered for prefetching."""
 
-    def wrap(cls: type) -> type:
-        cls.is_type_of = classmethod(lambda _cls, obj, _info: isinstance(obj, model))  # type: ignore[attr-defined]
-        return strawberry.type(cls, name=name, description=description)
+    def wrap(cls: T) -> T:
+        # Set on the class rather than written in it: strawberry reads ``is_type_of`` when it
+        # builds the type, and an abstract type's resolution asks it which model a row is.
+        setattr(cls, "is_type_of", classmethod(lambda _cls, obj, _info: isinstance(obj, model)))  # noqa: B010
+        strawberry_type = strawberry.type(cls, name=name, description=description)
+        register_relations(model, strawberry_type)
+        return strawberry_type
 
     return wrap
 
@@ -84,11 +97,9 @@ def reveal_or_mask(
     entity_type: str,
     entity_id: int,
     region_code: str | None,
-    mask: Any = None,
+    mask: Callable[[str], str] | None = None,
 ) -> str | None:
     """The masked value, or — when asked and allowed — the real one, with the read audited."""
-    from hub.access import require_unmask
-
     if not reveal:
         if masked is not None or plain is None:
             return masked

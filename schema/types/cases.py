@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -13,9 +12,13 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.identifiers import mask_phone, mask_text
-from schema.prefetch import resolve
-from schema.types._common import Node, Reveal, node_type, reveal_or_mask
-from schema.types.refs import EnterpriseRef, ProjectRef, RawRecordRef, RegionRef
+from hub.vocab import Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel
+from hub.workdays import local_date, working_days_between
+from hub.workflow import OPEN_STATES
+from schema import similar
+from schema.prefetch import to_many, to_one
+from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
+from schema.types.refs import ClueRef, EnterpriseRef, ProjectRef, RawRecordRef, RegionRef
 
 
 def free_text(type_name: str, attr: str, *, entity_type: str, nullable: bool = True, description: str | None = None) -> Any:
@@ -24,57 +27,27 @@ def free_text(type_name: str, attr: str, *, entity_type: str, nullable: bool = T
     principal with the unmask permission, and that read is audited like any other unmasked read."""
     graphql_name = "".join(w.capitalize() if i else w for i, w in enumerate(attr.split("_")))
 
-    def resolve(self, info: Info, reveal: Reveal = False) -> Any:  # type: ignore[no-untyped-def]
-        value = getattr(self, attr)
+    def resolve(parent: strawberry.Parent[Any], info: Info, reveal: Reveal = False) -> Any:
+        value = getattr(parent, attr)
         if value is None:
             return None
         return reveal_or_mask(
             info, reveal=reveal, masked=None, plain=value, mask=mask_text, field=f"{type_name}.{graphql_name}",
-            entity_type=entity_type, entity_id=self.id, region_code=self.region_code,
+            entity_type=entity_type, entity_id=parent.id, region_code=parent.region_code,
         )
 
-    resolve.__annotations__ = {"info": Info, "reveal": Reveal, "return": str | None if nullable else str}
+    resolve.__annotations__["return"] = str | None if nullable else str
     return strawberry.field(resolver=resolve, description=f"{description or 'Free text'}; masked unless `reveal` (audited).")
 
 
-@strawberry.enum(description="A clue's state: 受理 → 分办 → 办理中 → 办结 → 回访, or 退回.")
-class ClueStatus(Enum):
-    RECEIVED = "received"
-    DISPATCHED = "dispatched"
-    IN_PROGRESS = "in_progress"
-    CLOSED = "closed"
-    CALLED_BACK = "called_back"
-    RETURNED = "returned"
-    ESCALATED = "escalated"
-    MERGED = "merged"
-
-
-@strawberry.enum(description="督办 level: SUPERVISED (督办) or LISTED (挂牌督办, major cases).")
-class SupervisionLevel(Enum):
-    SUPERVISED = "supervised"
-    LISTED = "listed"
-
-
-@strawberry.enum(description="Where a clue came from.")
-class Channel(Enum):
-    NATIONAL_PLATFORM = "national_platform"
-    HOTLINE12345 = "hotline12345"
-    HOTLINE12333 = "hotline12333"
-    PETITION = "petition"
-    WALK_IN = "walk_in"
-    SUPERIOR = "superior"
-    LEADER = "leader"
-    PUBLIC_OPINION = "public_opinion"
-    ONLINE = "online"
-    GRID = "grid"
-    WARNING = "warning"
-
-
-@strawberry.enum(description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious.")
-class Colour(Enum):
-    BLUE = "blue"
-    YELLOW = "yellow"
-    RED = "red"
+# The vocabularies of hub.vocab are the GraphQL enums (strawberry.enum marks the classes in place):
+# a term's name is what the API shows, its value what the database stores, so a stored value
+# serialises to its name as it is.
+strawberry.enum(ClueStatus, description="A clue's state: 受理 → 分办 → 办理中 → 办结 → 回访, or 退回.")
+strawberry.enum(SupervisionLevel, description="督办 level: SUPERVISED (督办) or LISTED (挂牌督办, major cases).")
+strawberry.enum(Channel, description="Where a clue came from.")
+strawberry.enum(Colour, description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious.")
+strawberry.enum(Satisfaction, description="The complainant's satisfaction at the call-back (回访).")
 
 
 @node_type(m.ChannelRecord, name="ChannelRecord", description="One source record of a clue, and why it was joined to the clue.")
@@ -95,32 +68,27 @@ class ChannelRecord(Node):
     writeback_next_at: dt.datetime | None = strawberry.field(description="When the next write-back attempt is due.")
     writeback_done_at: dt.datetime | None = strawberry.field(description="When the channel acknowledged the outcome.")
     region_code: str
-
-    @strawberry.field
-    def channel(self) -> Channel:
-        return Channel(self.channel)  # type: ignore[attr-defined]
+    channel: Channel
 
     @strawberry.field(description="The channel's Chinese name.")
-    def channel_name(self) -> str:
-        return m.CHANNELS.get(self.channel, self.channel)  # type: ignore[attr-defined]
+    @staticmethod
+    def channel_name(parent: strawberry.Parent[m.ChannelRecord]) -> str:
+        return m.CHANNELS.get(parent.channel, parent.channel)
 
     @strawberry.field(description="Complainant phone as the channel sent it, masked unless `reveal` (audited).")
-    def complainant_phone(self, info: Info, reveal: Reveal = False) -> str | None:
-        if self.complainant_phone is None:  # type: ignore[attr-defined]
+    @staticmethod
+    def complainant_phone(parent: strawberry.Parent[m.ChannelRecord], info: Info, reveal: Reveal = False) -> str | None:
+        if parent.complainant_phone is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=None, plain=self.complainant_phone, mask=mask_phone,  # type: ignore[attr-defined]
-            field="ChannelRecord.complainantPhone", entity_type="channel_record", entity_id=self.id,  # type: ignore[attr-defined]
-            region_code=self.region_code,
+            info, reveal=reveal, masked=None, plain=parent.complainant_phone, mask=mask_phone,
+            field="ChannelRecord.complainantPhone", entity_type="channel_record", entity_id=parent.id,
+            region_code=parent.region_code,
         )
 
-    @strawberry.field
-    def clue(self, info: Info) -> Clue | None:
-        return resolve(info.context.loaders, self, m.ChannelRecord, "clue")
-
-    @strawberry.field(description="The upstream payload as received (archived with its hash).")
-    def raw_record(self, info: Info) -> RawRecordRef | None:
-        return resolve(info.context.loaders, self, m.ChannelRecord, "rawRecord")
+    clue = to_one(ClueRef, m.Clue, key="clue_id")
+    raw_record = to_one(RawRecordRef, m.RawRecord, key="raw_record_id",
+                        description="The upstream payload as received (archived with its hash).")
 
 
 @node_type(m.CaseAction, name="CaseAction", description="A step taken on a clue (dispatch, return, close …).")
@@ -134,6 +102,13 @@ class CaseAction(Node):
     note: str | None = free_text("CaseAction", "note", entity_type="case_action", description="The handler's note")
     at: dt.datetime
     region_code: str
+
+
+@plain_type(similar.Similar, name="SimilarClue", description="A clue like another one, and how the matcher scores the pair.")
+class SimilarClue:
+    clue: ClueRef
+    rule: str = strawberry.field(description="The matching rule that applies, or `none` below the threshold.")
+    score: float
 
 
 @node_type(m.Clue, name="Clue", description="One wage-arrears matter, with every channel it arrived through.")
@@ -167,13 +142,8 @@ class Clue(Node):
     version: int = strawberry.field(description="Counts the changes to the clue: an action that loses a race with "
                                                 "another answers CONFLICT; reload to see the new version.")
 
-    @strawberry.field
-    def status(self) -> ClueStatus:
-        return ClueStatus(self.status)  # type: ignore[attr-defined]
-
-    @strawberry.field(description="督办 level, if supervised.")
-    def supervision(self) -> SupervisionLevel | None:
-        return SupervisionLevel(self.supervision) if self.supervision else None  # type: ignore[attr-defined]
+    status: ClueStatus
+    supervision: SupervisionLevel | None = strawberry.field(description="督办 level, if supervised.")
 
     @strawberry.field(description="Open and past its deadline.")
     def overdue(self) -> bool:
@@ -183,79 +153,53 @@ class Clue(Node):
         return is_overdue(self, today=china_today())  # type: ignore[arg-type]
 
     @strawberry.field(description="Working days from today to the deadline (negative when overdue); null when closed.")
-    def working_days_left(self) -> int | None:
-        from hub.workdays import local_date, working_days_between
-        from hub.workflow import OPEN_STATES
-
-        if self.status not in OPEN_STATES or self.deadline is None:  # type: ignore[attr-defined]
+    @staticmethod
+    def working_days_left(parent: strawberry.Parent[m.Clue]) -> int | None:
+        if parent.status not in OPEN_STATES or parent.deadline is None:
             return None
-        return working_days_between(local_date(m.utcnow()), self.deadline)  # type: ignore[attr-defined]
+        return working_days_between(local_date(m.utcnow()), parent.deadline)
 
-    @strawberry.field(description="The clue this one was merged into, if merged.")
-    async def merged_into(self, info: Info) -> Clue | None:
-        if self.merged_into_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.Clue).load(self.merged_into_id)  # type: ignore[attr-defined]
+    merged_into = to_one(ClueRef, m.Clue, key="merged_into_id", description="The clue this one was merged into, if merged.")
 
-    @strawberry.field(description="Clues in your jurisdiction that the matcher finds alike (within its window), best first, "
+    @strawberry.field(graphql_type=list[SimilarClue],
+                      description="Clues in your jurisdiction that the matcher finds alike (within its window), best first, "
                                   "with the rule and score; those at or above the threshold would have been joined.")
-    async def similar_clues(self, info: Info, first: int = 5) -> list[SimilarClue]:
-        from schema.similar import similar_clues
-
-        return await similar_clues(info, self, first=first)
+    @staticmethod
+    async def similar_clues(parent: strawberry.Parent[m.Clue], info: Info, first: int = 5) -> list[similar.Similar]:
+        return await similar.similar_clues(info, parent, first=first)
 
     @strawberry.field
-    def colour(self) -> Colour | None:
-        return Colour(self.colour) if self.colour else None  # type: ignore[attr-defined]
+    @staticmethod
+    def colour(parent: strawberry.Parent[m.Clue]) -> Colour | None:
+        return Colour(parent.colour) if parent.colour else None
 
     @strawberry.field(description="Complainant phone, masked unless `reveal` (audited).")
-    def complainant_phone(self, info: Info, reveal: Reveal = False) -> str | None:
-        if self.complainant_phone is None:  # type: ignore[attr-defined]
+    @staticmethod
+    def complainant_phone(parent: strawberry.Parent[m.Clue], info: Info, reveal: Reveal = False) -> str | None:
+        if parent.complainant_phone is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=None, plain=self.complainant_phone, mask=mask_phone,  # type: ignore[attr-defined]
-            field="Clue.complainantPhone", entity_type="clue", entity_id=self.id, region_code=self.region_code,  # type: ignore[attr-defined]
+            info, reveal=reveal, masked=None, plain=parent.complainant_phone, mask=mask_phone,
+            field="Clue.complainantPhone", entity_type="clue", entity_id=parent.id, region_code=parent.region_code,
         )
 
     @strawberry.field(description="Complainant 居民身份证号, masked unless `reveal` (audited).")
-    def complainant_id_number(self, info: Info, reveal: Reveal = False) -> str | None:
-        if self.complainant_id_enc is None:  # type: ignore[attr-defined]
+    @staticmethod
+    def complainant_id_number(parent: strawberry.Parent[m.Clue], info: Info, reveal: Reveal = False) -> str | None:
+        if parent.complainant_id_enc is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=self.complainant_id_masked, encrypted=self.complainant_id_enc,  # type: ignore[attr-defined]
-            field="Clue.complainantIdNumber", entity_type="clue", entity_id=self.id, region_code=self.region_code,  # type: ignore[attr-defined]
+            info, reveal=reveal, masked=parent.complainant_id_masked, encrypted=parent.complainant_id_enc,
+            field="Clue.complainantIdNumber", entity_type="clue", entity_id=parent.id, region_code=parent.region_code,
         )
 
-    @strawberry.field
-    def region(self, info: Info) -> RegionRef | None:
-        return resolve(info.context.loaders, self, m.Clue, "region")
-
-    @strawberry.field
-    def handling_region(self, info: Info) -> RegionRef | None:
-        return resolve(info.context.loaders, self, m.Clue, "handlingRegion")
-
-    @strawberry.field(description="The respondent enterprise, when identified.")
-    def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return resolve(info.context.loaders, self, m.Clue, "enterprise")
-
-    @strawberry.field(description="The project, when identified.")
-    def project(self, info: Info) -> ProjectRef | None:
-        return resolve(info.context.loaders, self, m.Clue, "project")
-
-    @strawberry.field(description="Every source record of this clue (one per channel record).")
-    def channel_records(self, info: Info) -> list[ChannelRecord]:
-        return resolve(info.context.loaders, self, m.Clue, "channelRecords")
-
-    @strawberry.field(description="The action history, oldest first.")
-    def actions(self, info: Info) -> list[CaseAction]:
-        return resolve(info.context.loaders, self, m.Clue, "actions")
-
-
-@strawberry.type(description="A clue like another one, and how the matcher scores the pair.")
-class SimilarClue:
-    clue: Clue
-    rule: str = strawberry.field(description="The matching rule that applies, or `none` below the threshold.")
-    score: float
+    region = to_one(RegionRef, m.Region, key="region_code", by="code")
+    handling_region = to_one(RegionRef, m.Region, key="handling_region_code", by="code")
+    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id", description="The respondent enterprise, when identified.")
+    project = to_one(ProjectRef, m.Project, key="project_id", description="The project, when identified.")
+    channel_records = to_many(ChannelRecord, m.ChannelRecord.clue_id,
+                              description="Every source record of this clue (one per channel record).")
+    actions = to_many(CaseAction, m.CaseAction.clue_id, description="The action history, oldest first.")
 
 
 @node_type(m.Warning, name="Warning", description="An arrears warning (预警), once per rule, object and period.")
@@ -272,19 +216,9 @@ class Warning(Node):
     resolved_at: dt.datetime | None
     region_code: str
 
-    @strawberry.field
-    def project(self, info: Info) -> ProjectRef | None:
-        return resolve(info.context.loaders, self, m.Warning, "project")
-
-    @strawberry.field
-    def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return resolve(info.context.loaders, self, m.Warning, "enterprise")
-
-    @strawberry.field(description="The clue it escalated into, if any.")
-    async def clue(self, info: Info) -> Clue | None:
-        if self.clue_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.Clue).load(self.clue_id)  # type: ignore[attr-defined]
+    project = to_one(ProjectRef, m.Project, key="project_id")
+    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id")
+    clue = to_one(Clue, m.Clue, key="clue_id", description="The clue it escalated into, if any.")
 
 
 @node_type(m.CreditRating, name="CreditRating", description="劳动保障守法诚信等级 for a year (人社部规〔2016〕1号), with evidence.")
@@ -297,6 +231,4 @@ class CreditRating(Node):
     rated_at: dt.datetime
     region_code: str
 
-    @strawberry.field
-    async def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return await info.context.loaders.by_id(m.Enterprise).load(self.enterprise_id)  # type: ignore[attr-defined]
+    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id")

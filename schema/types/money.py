@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from hub import models as m
 from schema.pagination import Connection, SortSpec, check_first
-from schema.prefetch import resolve
+from schema.prefetch import to_one
 from schema.types._common import Node, node_type
 from schema.types.refs import AllocationRef, EnterpriseRef, PayrollRef, ProjectRef, WorkerRef
 
@@ -32,27 +32,28 @@ class WageAccount(Node):
     status: str
     region_code: str
 
-    @strawberry.field
-    def project(self, info: Info) -> ProjectRef | None:
-        return resolve(info.context.loaders, self, m.WageAccount, "project")
-
-    @strawberry.field(description="The general contractor holding the account.")
-    def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return resolve(info.context.loaders, self, m.WageAccount, "enterprise")
+    project = to_one(ProjectRef, m.Project, key="project_id")
+    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id", description="The general contractor holding the account.")
 
     @strawberry.field(description="Labour cost received into the account, newest first.")
-    async def allocations(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[AllocationRef]:
+    @staticmethod
+    async def allocations(
+        parent: strawberry.Parent[m.WageAccount], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AllocationRef]:
         n = check_first(first, limit=info.context.settings.max_page_size)
         return await info.context.loaders.child_pages(
             m.LaborCostAllocation, m.LaborCostAllocation.account_id, sort=ALLOCATION_SORT, first=n, after=after
-        ).load(self.id)  # type: ignore[attr-defined]
+        ).load(parent.id)
 
     @strawberry.field(description="Wages paid from the account, newest month first.")
-    async def payroll(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[PayrollRef]:
+    @staticmethod
+    async def payroll(
+        parent: strawberry.Parent[m.WageAccount], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[PayrollRef]:
         n = check_first(first, limit=info.context.settings.max_page_size)
         return await info.context.loaders.child_pages(
             m.PayrollRecord, m.PayrollRecord.account_id, sort=PAYROLL_SORT, first=n, after=after
-        ).load(self.id)  # type: ignore[attr-defined]
+        ).load(parent.id)
 
 
 @node_type(m.LaborCostAllocation, name="LaborCostAllocation", description="Labour cost (人工费用) received into a 专户 (billType 1).")
@@ -67,13 +68,8 @@ class LaborCostAllocation(Node):
     progress_payment: Decimal | None
     region_code: str
 
-    @strawberry.field
-    def account(self, info: Info) -> WageAccount | None:
-        return resolve(info.context.loaders, self, m.LaborCostAllocation, "account")
-
-    @strawberry.field
-    def project(self, info: Info) -> ProjectRef | None:
-        return resolve(info.context.loaders, self, m.LaborCostAllocation, "project")
+    account = to_one(WageAccount, m.WageAccount, key="account_id")
+    project = to_one(ProjectRef, m.Project, key="project_id")
 
 
 @node_type(m.PayrollRecord, name="PayrollRecord", description="One worker's pay for one month (代发 from the 专户).")
@@ -92,20 +88,13 @@ class PayrollRecord(Node):
     region_code: str
 
     @strawberry.field(description="payStatus in words.")
-    def pay_status_name(self) -> str:
-        return PAY_STATUS_NAMES.get(self.pay_status, str(self.pay_status))
+    @staticmethod
+    def pay_status_name(parent: strawberry.Parent[m.PayrollRecord]) -> str:
+        return PAY_STATUS_NAMES.get(parent.pay_status, str(parent.pay_status))
 
-    @strawberry.field
-    def worker(self, info: Info) -> WorkerRef | None:
-        return resolve(info.context.loaders, self, m.PayrollRecord, "worker")
-
-    @strawberry.field
-    def project(self, info: Info) -> ProjectRef | None:
-        return resolve(info.context.loaders, self, m.PayrollRecord, "project")
-
-    @strawberry.field
-    def account(self, info: Info) -> WageAccount | None:
-        return resolve(info.context.loaders, self, m.PayrollRecord, "account")
+    worker = to_one(WorkerRef, m.Worker, key="worker_id")
+    project = to_one(ProjectRef, m.Project, key="project_id")
+    account = to_one(WageAccount, m.WageAccount, key="account_id")
 
 
 @node_type(m.GuaranteeDeposit, name="GuaranteeDeposit", description="工资保证金 or the 保函 / insurance that replaces it (人社部发〔2021〕65号).")
@@ -121,10 +110,5 @@ class GuaranteeDeposit(Node):
     status: str
     region_code: str
 
-    @strawberry.field
-    def project(self, info: Info) -> ProjectRef | None:
-        return resolve(info.context.loaders, self, m.GuaranteeDeposit, "project")
-
-    @strawberry.field
-    def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return resolve(info.context.loaders, self, m.GuaranteeDeposit, "enterprise")
+    project = to_one(ProjectRef, m.Project, key="project_id")
+    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id")

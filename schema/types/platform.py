@@ -12,7 +12,12 @@ from hub import models as m
 from hub.access import require_unmask
 from hub.archive import unseal
 from hub.identifiers import mask_personal_data
+from schema.prefetch import to_many, to_one
 from schema.types._common import Node, Reveal, node_type
+from schema.types.refs import SyncRunRef
+
+#: How many runs ``ConnectorInstance.runs`` shows.
+LATEST_RUNS = 20
 
 
 @node_type(m.RawRecord, name="RawRecord", description="An upstream record exactly as received, with its SHA-256.")
@@ -25,14 +30,15 @@ class RawRecord(Node):
     received_at: dt.datetime
 
     @strawberry.field(description="The payload; ID numbers, phones and bank cards in it are masked unless `reveal` (audited).")
-    def payload(self, info: Info, reveal: Reveal = False) -> JSON:
+    @staticmethod
+    def payload(parent: strawberry.Parent[m.RawRecord], info: Info, reveal: Reveal = False) -> JSON:
         ctx = info.context
-        plain = unseal(self.payload, ctx.cipher)  # type: ignore[attr-defined]
+        plain = unseal(parent.payload, ctx.cipher)
         if not reveal:
             return mask_personal_data(plain)
         require_unmask(ctx.require_principal(), field="RawRecord.payload")
-        ctx.audits.append({"action": "unmask", "entity_type": "raw_record", "entity_id": self.id,  # type: ignore[attr-defined]
-                           "region_code": self.region_code, "detail": {"field": "payload"}})
+        ctx.audits.append({"action": "unmask", "entity_type": "raw_record", "entity_id": parent.id,
+                           "region_code": parent.region_code, "detail": {"field": "payload"}})
         return plain
 
 
@@ -51,13 +57,12 @@ class ConnectorInstance(Node):
     next_run_at: dt.datetime | None
 
     @strawberry.field(description="Whether secrets are configured (their values are never returned).")
-    def has_secrets(self) -> bool:
-        return self.secrets_enc is not None  # type: ignore[attr-defined]
+    @staticmethod
+    def has_secrets(parent: strawberry.Parent[m.ConnectorInstance]) -> bool:
+        return parent.secrets_enc is not None
 
-    @strawberry.field(description="The latest runs, newest first.")
-    async def runs(self, info: Info) -> list[SyncRun]:
-        rows = await info.context.loaders.children(m.SyncRun, m.SyncRun.connector_instance_id).load(self.id)  # type: ignore[attr-defined]
-        return list(reversed(rows))[:20]
+    runs = to_many(SyncRunRef, m.SyncRun.connector_instance_id, order=m.SyncRun.id.desc(), limit=LATEST_RUNS,
+                   description="The latest runs, newest first.")
 
 
 @node_type(m.SyncRun, name="SyncRun", description="One run of a connector: outcome, per-stream counts, error, duration.")
@@ -80,11 +85,7 @@ class QuarantinedRecord(Node):
     created_at: dt.datetime
     replayed_at: dt.datetime | None
 
-    @strawberry.field
-    async def raw_record(self, info: Info) -> RawRecord | None:
-        if self.raw_record_id is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.RawRecord).load(self.raw_record_id)  # type: ignore[attr-defined]
+    raw_record = to_one(RawRecord, m.RawRecord, key="raw_record_id")
 
 
 @node_type(m.Event, name="Event", description="An entry of the outbox: a change a subscriber could care about.")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+
+if TYPE_CHECKING:
+    from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning
+    from schema.types.money import GuaranteeDeposit, LaborCostAllocation, PayrollRecord, WageAccount
+    from schema.types.platform import RawRecord, SyncRun
+    from schema.types.registry import Enterprise, Project, Region, Worker
 
 RegionRef = Annotated["Region", strawberry.lazy("schema.types.registry")]
 EnterpriseRef = Annotated["Enterprise", strawberry.lazy("schema.types.registry")]
@@ -20,3 +26,4 @@ CaseActionRef = Annotated["CaseAction", strawberry.lazy("schema.types.cases")]
 WarningRef = Annotated["Warning", strawberry.lazy("schema.types.cases")]
 CreditRatingRef = Annotated["CreditRating", strawberry.lazy("schema.types.cases")]
 RawRecordRef = Annotated["RawRecord", strawberry.lazy("schema.types.platform")]
+SyncRunRef = Annotated["SyncRun", strawberry.lazy("schema.types.platform")]

@@ -11,7 +11,7 @@ from strawberry.types import Info
 from hub import models as m
 from hub.identifiers import mask_phone
 from schema.pagination import Connection, SortSpec, check_first
-from schema.prefetch import resolve
+from schema.prefetch import to_many, to_one
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
 from schema.types.refs import (
     ClueRef,
@@ -43,15 +43,8 @@ class Region:
     level: str = strawberry.field(description="province / city / county / town")
     kind: str | None
 
-    @strawberry.field(description="The region one level up.")
-    async def parent(self, info: Info) -> RegionRef | None:
-        if self.parent_code is None:  # type: ignore[attr-defined]
-            return None
-        return await info.context.loaders.by_id(m.Region, "code").load(self.parent_code)  # type: ignore[attr-defined]
-
-    @strawberry.field(description="The regions one level down.")
-    async def children(self, info: Info) -> list[RegionRef]:
-        return await info.context.loaders.children(m.Region, m.Region.parent_code, order=m.Region.code).load(self.code)
+    parent = to_one(RegionRef, m.Region, key="parent_code", by="code", description="The region one level up.")
+    children = to_many(RegionRef, m.Region.parent_code, key="code", order=m.Region.code, description="The regions one level down.")
 
 
 @node_type(m.Enterprise, name="Enterprise", description="An enterprise, identified by its 统一社会信用代码.")
@@ -67,29 +60,30 @@ class Enterprise(Node):
     credit_level: str | None = strawberry.field(description="劳动保障守法诚信等级 A / B / C (人社部规〔2016〕1号).")
     blacklisted: bool = strawberry.field(description="On the arrears blacklist (失信联合惩戒名单).")
 
-    @strawberry.field
-    def region(self, info: Info) -> RegionRef | None:
-        return resolve(info.context.loaders, self, m.Enterprise, "region")
+    region = to_one(RegionRef, m.Region, key="region_code", by="code")
 
     @strawberry.field(description="Projects where it is the general contractor (总包).")
-    async def projects(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ProjectRef]:
+    @staticmethod
+    async def projects(
+        parent: strawberry.Parent[m.Enterprise], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ProjectRef]:
         n = _page_args(info, first)
         return await info.context.loaders.child_pages(
             m.Project, m.Project.contractor_id, sort=BY_ID[m.Project], first=n, after=after
-        ).load(self.id)  # type: ignore[attr-defined]
+        ).load(parent.id)
 
     @strawberry.field(description="Clues naming it as the respondent, newest first.")
-    async def clues(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ClueRef]:
+    @staticmethod
+    async def clues(
+        parent: strawberry.Parent[m.Enterprise], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ClueRef]:
         n = _page_args(info, first)
-        return await info.context.loaders.child_pages(m.Clue, m.Clue.enterprise_id, sort=CLUE_SORT, first=n, after=after).load(
-            self.id  # type: ignore[attr-defined]
-        )
+        return await info.context.loaders.child_pages(
+            m.Clue, m.Clue.enterprise_id, sort=CLUE_SORT, first=n, after=after
+        ).load(parent.id)
 
-    @strawberry.field(description="Credit ratings by year, with their evidence.")
-    async def credit_ratings(self, info: Info) -> list[CreditRatingRef]:
-        return await info.context.loaders.children(m.CreditRating, m.CreditRating.enterprise_id, order=m.CreditRating.year).load(
-            self.id  # type: ignore[attr-defined]
-        )
+    credit_ratings = to_many(CreditRatingRef, m.CreditRating.enterprise_id, order=m.CreditRating.year,
+                             description="Credit ratings by year, with their evidence.")
 
 
 @node_type(m.Project, name="Project", description="A construction project (工程项目) with its permit and contract.")
@@ -109,53 +103,46 @@ class Project(Node):
     planned_end_date: dt.date | None
     region_code: str
 
-    @strawberry.field
-    def region(self, info: Info) -> RegionRef | None:
-        return resolve(info.context.loaders, self, m.Project, "region")
-
-    @strawberry.field(description="The general contractor (总包).")
-    def contractor(self, info: Info) -> EnterpriseRef | None:
-        return resolve(info.context.loaders, self, m.Project, "contractor")
-
-    @strawberry.field(description="The builder (建设单位).")
-    def builder(self, info: Info) -> EnterpriseRef | None:
-        return resolve(info.context.loaders, self, m.Project, "builder")
-
-    @strawberry.field(description="The project's wage special accounts (专户).")
-    def wage_accounts(self, info: Info) -> list[WageAccountRef]:
-        return resolve(info.context.loaders, self, m.Project, "wageAccounts")
-
-    @strawberry.field(description="Guarantee deposits and letters (工资保证金 / 保函).")
-    def guarantee_deposits(self, info: Info) -> list[DepositRef]:
-        return resolve(info.context.loaders, self, m.Project, "guaranteeDeposits")
+    region = to_one(RegionRef, m.Region, key="region_code", by="code")
+    contractor = to_one(EnterpriseRef, m.Enterprise, key="contractor_id", description="The general contractor (总包).")
+    builder = to_one(EnterpriseRef, m.Enterprise, key="builder_id", description="The builder (建设单位).")
+    wage_accounts = to_many(WageAccountRef, m.WageAccount.project_id, description="The project's wage special accounts (专户).")
+    guarantee_deposits = to_many(DepositRef, m.GuaranteeDeposit.project_id,
+                                 description="Guarantee deposits and letters (工资保证金 / 保函).")
 
     @strawberry.field(description="Workers registered on the project (实名制).")
-    async def workers(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[WorkerRef]:
+    @staticmethod
+    async def workers(
+        parent: strawberry.Parent[m.Project], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[WorkerRef]:
         n = _page_args(info, first)
-        return await info.context.loaders.child_pages(m.Worker, m.Worker.project_id, sort=BY_ID[m.Worker], first=n, after=after).load(
-            self.id  # type: ignore[attr-defined]
-        )
+        return await info.context.loaders.child_pages(
+            m.Worker, m.Worker.project_id, sort=BY_ID[m.Worker], first=n, after=after
+        ).load(parent.id)
 
     @strawberry.field(description="Pay records on the project, newest month first; `payMonth` as YYYY-MM.")
+    @staticmethod
     async def payroll(
-        self, info: Info, first: int | None = None, after: str | None = None, pay_month: str | None = None
+        parent: strawberry.Parent[m.Project], info: Info, first: int | None = None, after: str | None = None,
+        pay_month: str | None = None,
     ) -> Connection[PayrollRef]:
         n = _page_args(info, first)
         where = (m.PayrollRecord.pay_month == pay_month,) if pay_month else ()
         return await info.context.loaders.child_pages(
             m.PayrollRecord, m.PayrollRecord.project_id, sort=PAYROLL_SORT, first=n, after=after, where=where, where_key=pay_month
-        ).load(self.id)  # type: ignore[attr-defined]
+        ).load(parent.id)
 
     @strawberry.field(description="Clues about the project, newest first.")
-    async def clues(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ClueRef]:
+    @staticmethod
+    async def clues(
+        parent: strawberry.Parent[m.Project], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ClueRef]:
         n = _page_args(info, first)
-        return await info.context.loaders.child_pages(m.Clue, m.Clue.project_id, sort=CLUE_SORT, first=n, after=after).load(
-            self.id  # type: ignore[attr-defined]
-        )
+        return await info.context.loaders.child_pages(
+            m.Clue, m.Clue.project_id, sort=CLUE_SORT, first=n, after=after
+        ).load(parent.id)
 
-    @strawberry.field(description="Warnings raised on the project.")
-    async def warnings(self, info: Info) -> list[WarningRef]:
-        return await info.context.loaders.children(m.Warning, m.Warning.project_id).load(self.id)  # type: ignore[attr-defined]
+    warnings = to_many(WarningRef, m.Warning.project_id, description="Warnings raised on the project.")
 
 
 @node_type(m.Worker, name="Worker", description="A worker's real-name registration (实名制) on a project.")
@@ -174,41 +161,42 @@ class Worker(Node):
     region_code: str
 
     @strawberry.field(description="居民身份证号, masked unless `reveal` (audited).")
-    def id_number(self, info: Info, reveal: Reveal = False) -> str:
+    @staticmethod
+    def id_number(parent: strawberry.Parent[m.Worker], info: Info, reveal: Reveal = False) -> str:
         return reveal_or_mask(
-            info, reveal=reveal, masked=self.id_number_masked, encrypted=self.id_number_enc,  # type: ignore[attr-defined]
-            field="Worker.idNumber", entity_type="worker", entity_id=self.id, region_code=self.region_code,  # type: ignore[attr-defined]
+            info, reveal=reveal, masked=parent.id_number_masked, encrypted=parent.id_number_enc,
+            field="Worker.idNumber", entity_type="worker", entity_id=parent.id, region_code=parent.region_code,
         ) or ""
 
     @strawberry.field(description="Payroll bank card, masked unless `reveal` (audited).")
-    def bank_card(self, info: Info, reveal: Reveal = False) -> str | None:
-        if self.bank_card_enc is None:  # type: ignore[attr-defined]
+    @staticmethod
+    def bank_card(parent: strawberry.Parent[m.Worker], info: Info, reveal: Reveal = False) -> str | None:
+        if parent.bank_card_enc is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=self.bank_card_masked, encrypted=self.bank_card_enc,  # type: ignore[attr-defined]
-            field="Worker.bankCard", entity_type="worker", entity_id=self.id, region_code=self.region_code,  # type: ignore[attr-defined]
+            info, reveal=reveal, masked=parent.bank_card_masked, encrypted=parent.bank_card_enc,
+            field="Worker.bankCard", entity_type="worker", entity_id=parent.id, region_code=parent.region_code,
         )
 
     @strawberry.field(description="Mobile phone, masked unless `reveal` (audited).")
-    def phone(self, info: Info, reveal: Reveal = False) -> str | None:
-        if self.phone is None:  # type: ignore[attr-defined]
+    @staticmethod
+    def phone(parent: strawberry.Parent[m.Worker], info: Info, reveal: Reveal = False) -> str | None:
+        if parent.phone is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=None, plain=self.phone, mask=mask_phone,  # type: ignore[attr-defined]
-            field="Worker.phone", entity_type="worker", entity_id=self.id, region_code=self.region_code,  # type: ignore[attr-defined]
+            info, reveal=reveal, masked=None, plain=parent.phone, mask=mask_phone,
+            field="Worker.phone", entity_type="worker", entity_id=parent.id, region_code=parent.region_code,
         )
 
-    @strawberry.field
-    def project(self, info: Info) -> ProjectRef | None:
-        return resolve(info.context.loaders, self, m.Worker, "project")
-
-    @strawberry.field(description="The employing enterprise (corpCode).")
-    def enterprise(self, info: Info) -> EnterpriseRef | None:
-        return resolve(info.context.loaders, self, m.Worker, "enterprise")
+    project = to_one(ProjectRef, m.Project, key="project_id")
+    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id", description="The employing enterprise (corpCode).")
 
     @strawberry.field(description="The worker's pay records, newest month first.")
-    async def payroll(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[PayrollRef]:
+    @staticmethod
+    async def payroll(
+        parent: strawberry.Parent[m.Worker], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[PayrollRef]:
         n = _page_args(info, first)
         return await info.context.loaders.child_pages(
             m.PayrollRecord, m.PayrollRecord.worker_id, sort=PAYROLL_SORT, first=n, after=after
-        ).load(self.id)  # type: ignore[attr-defined]
+        ).load(parent.id)

@@ -1,0 +1,90 @@
+"""The hub's closed vocabularies: one ``Enum`` per list of terms a column may hold.
+
+Each term's value is what the database stores and the services compare against (a ``StrEnum``
+member *is* that string, so ``clue.status == ClueStatus.CLOSED`` holds for the stored ``"closed"``);
+its name is what the GraphQL API shows (``schema.types.cases`` wraps these with ``strawberry.enum``);
+``label`` is the Chinese term an operator reads, where the domain has one (docs/domain.md).
+
+This module imports nothing from the project, so that models, services, connectors and the schema
+can all use it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+
+class LabelledVocabulary(StrEnum):
+    """A vocabulary whose terms also carry their Chinese name (``member.label``)."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    @classmethod
+    def labels(cls) -> dict[str, str]:
+        """Stored value → Chinese name, for messages and exports."""
+        return {member.value: member.label for member in cls}
+
+
+class Channel(LabelledVocabulary):
+    """Where a clue came from: a clue-bearing channel (docs/domain.md, "Clues and their workflow")."""
+
+    NATIONAL_PLATFORM = "national_platform", "全国根治欠薪线索反映平台"
+    HOTLINE12345 = "hotline12345", "12345热线"
+    HOTLINE12333 = "hotline12333", "12333热线"
+    PETITION = "petition", "信访"
+    WALK_IN = "walk_in", "来访"
+    SUPERIOR = "superior", "上级转办"
+    LEADER = "leader", "领导批示交办"
+    PUBLIC_OPINION = "public_opinion", "网络舆情"
+    ONLINE = "online", "网上投诉"
+    GRID = "grid", "网格员"
+    WARNING = "warning", "预警转线索"
+
+
+class ClueStatus(LabelledVocabulary):
+    """A clue's state: 受理 → 分办 → 办理中 → 办结 → 回访; side paths 退回 and 上报 (escalated to the
+    level above); ``merged`` is a clue whose channel records an operator moved into another clue."""
+
+    RECEIVED = "received", "已受理"
+    DISPATCHED = "dispatched", "已分办"
+    IN_PROGRESS = "in_progress", "办理中"
+    CLOSED = "closed", "已办结"
+    CALLED_BACK = "called_back", "已回访"
+    RETURNED = "returned", "已退回"
+    ESCALATED = "escalated", "已上报"
+    MERGED = "merged", "已合并"
+
+
+class SupervisionLevel(LabelledVocabulary):
+    """督办 levels (docs/domain.md): ordinary supervision and 挂牌督办 for major cases."""
+
+    SUPERVISED = "supervised", "督办"
+    LISTED = "listed", "挂牌督办"
+
+
+class Colour(StrEnum):
+    """Supervision colour of a clue, and the level of a warning (docs/domain.md, our proposal):
+    blue = due within a working day, yellow = overdue, red = serious."""
+
+    BLUE = "blue"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class Satisfaction(StrEnum):
+    """The complainant's satisfaction at the call-back (回访), stored as the words the channels use."""
+
+    SATISFIED = "满意"
+    BASICALLY_SATISFIED = "基本满意"
+    DISSATISFIED = "不满意"
+
+
+#: Every vocabulary, for the check that the database, the services and the API agree on them.
+VOCABULARIES: tuple[type[StrEnum], ...] = (Channel, ClueStatus, SupervisionLevel, Colour, Satisfaction)
