@@ -14,7 +14,8 @@ from hub import models as m
 from hub.access import jurisdiction_bounds
 from hub.errors import Forbidden, InvalidIdentifier, InvalidInput
 from hub.identifiers import IdentifierError, validate_region_code, validate_uscc
-from schema.types._common import from_global_id
+from hub.workflow import overdue_clause
+from schema.types._common import NODE_MODELS, from_global_id
 from schema.types.cases import Channel, ClueStatus, Colour
 
 
@@ -37,8 +38,6 @@ def db_id(global_id: strawberry.ID | None, model: type, *, field: str) -> int | 
     if global_id is None:
         return None
     type_name, pk = from_global_id(str(global_id), field=field)
-    from schema.types._common import NODE_MODELS
-
     if NODE_MODELS.get(type_name) is not model or not pk.isdigit():
         raise InvalidInput(f"{field} {global_id!r} is not the ID of a {model.__name__}", field=field)
     return int(pk)
@@ -121,8 +120,6 @@ class ClueFilter:
         if self.received_to:
             out.append(c.received_at < dt.datetime.combine(self.received_to + dt.timedelta(days=1), dt.time(), dt.UTC))
         if self.overdue is not None:
-            from hub.workflow import overdue_clause
-
             late = overdue_clause(today=today)
             out.append(late if self.overdue else ~late)
         if self.handling_region_code:

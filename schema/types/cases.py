@@ -13,8 +13,8 @@ from strawberry.types import Info
 from hub import models as m
 from hub.identifiers import mask_phone, mask_text
 from hub.vocab import Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel
-from hub.workdays import local_date, working_days_between
-from hub.workflow import OPEN_STATES
+from hub.workdays import china_today, working_days_between
+from hub.workflow import OPEN_STATES, is_overdue
 from schema import similar
 from schema.prefetch import to_many, to_one
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
@@ -146,18 +146,16 @@ class Clue(Node):
     supervision: SupervisionLevel | None = strawberry.field(description="督办 level, if supervised.")
 
     @strawberry.field(description="Open and past its deadline.")
-    def overdue(self) -> bool:
-        from hub.workdays import china_today
-        from hub.workflow import is_overdue
-
-        return is_overdue(self, today=china_today())  # type: ignore[arg-type]
+    @staticmethod
+    def overdue(parent: strawberry.Parent[m.Clue]) -> bool:
+        return is_overdue(parent, today=china_today())
 
     @strawberry.field(description="Working days from today to the deadline (negative when overdue); null when closed.")
     @staticmethod
     def working_days_left(parent: strawberry.Parent[m.Clue]) -> int | None:
         if parent.status not in OPEN_STATES or parent.deadline is None:
             return None
-        return working_days_between(local_date(m.utcnow()), parent.deadline)
+        return working_days_between(china_today(), parent.deadline)
 
     merged_into = to_one(ClueRef, m.Clue, key="merged_into_id", description="The clue this one was merged into, if merged.")
 
