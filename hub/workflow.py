@@ -50,6 +50,7 @@ from hub.identifiers import (
 from hub.models import utcnow
 from hub.outbox import clue_event, emit
 from hub.settings import get_settings
+from hub.vocab import ClueStatus, Satisfaction
 from hub.workdays import add_working_days, china_today, local_date, working_days_between
 from hub.writeback import queue_writebacks
 
@@ -59,20 +60,21 @@ if TYPE_CHECKING:
 
     from hub.access import Principal
 
-OPEN_STATES = frozenset({"received", "dispatched", "in_progress", "returned", "escalated"})
-CLOSED_STATES = frozenset({"closed", "called_back"})
+S = ClueStatus
+OPEN_STATES = frozenset({S.RECEIVED, S.DISPATCHED, S.IN_PROGRESS, S.RETURNED, S.ESCALATED})
+CLOSED_STATES = frozenset({S.CLOSED, S.CALLED_BACK})
 
 #: action → (states it may start from, state it leads to; None keeps the state).
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
-    "dispatch": (frozenset({"received", "returned", "escalated"}), "dispatched"),
-    "accept": (frozenset({"received", "dispatched", "returned", "escalated"}), "in_progress"),
-    "return": (frozenset({"dispatched"}), "returned"),
-    "escalate": (frozenset({"received", "dispatched", "in_progress", "returned", "escalated"}), "escalated"),
-    "extend": (frozenset({"received", "dispatched", "in_progress", "returned", "escalated"}), None),
-    "supervise": (frozenset({"received", "dispatched", "in_progress", "returned", "escalated"}), None),
-    "urge": (frozenset({"received", "dispatched", "in_progress", "returned", "escalated"}), None),
-    "close": (frozenset({"in_progress"}), "closed"),
-    "record_callback": (frozenset({"closed"}), "called_back"),
+    "dispatch": (frozenset({S.RECEIVED, S.RETURNED, S.ESCALATED}), S.DISPATCHED),
+    "accept": (frozenset({S.RECEIVED, S.DISPATCHED, S.RETURNED, S.ESCALATED}), S.IN_PROGRESS),
+    "return": (frozenset({S.DISPATCHED}), S.RETURNED),
+    "escalate": (OPEN_STATES, S.ESCALATED),
+    "extend": (OPEN_STATES, None),
+    "supervise": (OPEN_STATES, None),
+    "urge": (OPEN_STATES, None),
+    "close": (frozenset({S.IN_PROGRESS}), S.CLOSED),
+    "record_callback": (frozenset({S.CLOSED}), S.CALLED_BACK),
     "merge": (OPEN_STATES | CLOSED_STATES, None),
     "split": (OPEN_STATES | CLOSED_STATES, None),
 }
@@ -88,7 +90,7 @@ GROUP_CASE_HEADCOUNT = 10
 LARGE_AMOUNT = Decimal(500_000)
 #: 延期: at most this many working days in all (one city's rule: one extension of up to 15 days).
 MAX_EXTENSION_DAYS = 30
-SATISFACTION = ("满意", "基本满意", "不满意")
+SATISFACTION = tuple(Satisfaction)
 #: The clues table: the colour sweep updates rows it never loads (Core), moving their version itself.
 CLUES = cast(Table, m.Clue.__table__)
 
