@@ -30,8 +30,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors._clue_channel import (
-    CST, corrupt_id_number, fmt_local, history_update_time, live_complaint, live_times, page_query, region_name,
+from connectors.clue_channel.client import CST, fmt_local
+from connectors.clue_channel.sandbox import (
+    corrupt_id_number,
+    history_update_time,
+    live_complaint,
+    live_times,
+    page_query,
+    region_name,
     serve_page,
 )
 from connectors.sandbox.faults import FaultMiddleware, Faults

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import hub.seed._names as N
 from hub.matching import Features, blocking_keys, normalise_company_name
 from hub.models.clues import CHANNELS
-from hub.seed import _names as N
-from hub.seed._generate import (
+from hub.seed._base import (
     CST,
     SENSITIVE_PAYLOAD_FIELDS,
     Ent,

@@ -8,11 +8,10 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
+import hub.seed._names as N
 from hub.identifiers import make_permit_no, mask_bank_card
-from hub.seed import _names as N
-from hub.seed._generate import Ent, Proj, Row, World, first_workday_from, local_at, month_str, warn, ym_add
+from hub.seed._base import Ent, Proj, Row, World, first_workday_from, local_at, month_str, warn, ym_add
 from hub.workdays import add_working_days
-
 
 BASE_DAYS = {1: 20, 2: 15, 12: 21}  # site days in a month: winter and 春节 are short
 MANAGER_TYPES = ("劳资专管员", "施工员", "安全员")

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors._clue_channel import CST, live_complaint, live_epoch
+from connectors.clue_channel.client import CST
+from connectors.clue_channel.sandbox import live_complaint, live_epoch
 from connectors.hotline12345 import sign_headers
 from connectors.hotline12345.sandbox import DEMO_CREDENTIALS as HOTLINE
 from connectors.hotline12345.sandbox import create_app as hotline_app

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import registry
-from connectors._clue_channel import CST, live_complaint, live_epoch
+from connectors.clue_channel.client import CST
+from connectors.clue_channel.sandbox import live_complaint, live_epoch
 from connectors.base import ClueIn, FatalUpstreamError, Outcome, Rejection
 from connectors.hotline12345 import sign_headers
 from connectors.hotline12345.sandbox import DEMO_CREDENTIALS, create_app
