@@ -274,6 +274,8 @@ class ConnectorContract:
     #: Records per page asked for in the reading tests (``page_sizes`` per stream overrides it).
     page_size: ClassVar[int] = 10
     page_sizes: ClassVar[dict[str, int]] = {}
+    #: The state fields whose tuple orders bookmarks, e.g. ("updateTime", "orderNum"): they never go back.
+    bookmark: ClassVar[tuple[str, ...] | None] = None
     #: The config fields marked ``secret()``, when the test wants them named.
     secret_fields: ClassVar[tuple[str, ...] | None] = None
 
@@ -318,6 +320,8 @@ class ConnectorContract:
             # And each state survives JSON (the hub stores it), and restarts the read right after its page
             states = [json.loads(json.dumps(p.state)) for p in pages]
             assert states == [p.state for p in pages], name
+            marks = [self._mark(state) for state in states]
+            assert marks == sorted(marks), f"{name}: a bookmark went back"
             if len(pages) >= 2:
                 k = len(pages) // 2
                 rest = _records(list(stream.read(states[k - 1])))
@@ -325,6 +329,10 @@ class ConnectorContract:
             # And after the last page there is nothing more
             if states:
                 assert list(stream.read(states[-1])) == [], name
+
+    def _mark(self, state: dict[str, Any]) -> tuple[Any, ...]:
+        """A state's position, comparable with another's (``bookmark``; lists compare as JSON text)."""
+        return tuple(json.dumps(state.get(f)) if isinstance(state.get(f), list) else state.get(f) for f in self.bookmark or ())
 
     def test_a_second_sync_reads_nothing_new(self, connector: Connector[Any], config: dict[str, Any], hub: Hub) -> None:
         url = hub.database()
@@ -344,8 +352,6 @@ class SandboxContract(ConnectorContract):
     interval: ClassVar[float] = 20.0
     #: Live intervals that pass before a sync test (each brings new records).
     live_intervals: ClassVar[int] = 2
-    #: The state fields whose tuple orders bookmarks, e.g. ("updateTime", "orderNum").
-    bookmark: ClassVar[tuple[str, ...]]
     #: ``check``'s message with the demo credentials (``{url}``: the sandbox's), or a pattern it matches.
     check_ok: ClassVar[str | re.Pattern[str]]
     #: ``check``'s message with each of ``wrong_credentials``.
@@ -521,8 +527,7 @@ class SandboxContract(ConnectorContract):
         after()
         # And no bookmark went back, and rows, bookmarks and counts are those of an undisturbed run
         for name in {s for s, _ in bookmarks}:
-            marks = [tuple(json.dumps(b.get(f)) if isinstance(b.get(f), list) else b.get(f) for f in self.bookmark)
-                     for s, b in bookmarks if s == name and b]
+            marks = [self._mark(b) for s, b in bookmarks if s == name and b]
             assert marks == sorted(marks), name
         assert (self.snapshot(hub, url), hub.state(url, instance),
                 {k: (s.created, s.updated, s.quarantined) for k, s in result.stats.items()}) == expected

@@ -195,7 +195,7 @@ class PermitsConnector(Connector[PermitsConfig]):
             return [_enterprise(record)]
         if stream == "projects":
             return _project(record)
-        raise Rejection(f"the permits connector has no stream {stream!r}", field=None, value=stream)
+        raise Rejection(f"the permits connector has no stream {stream!r}", field="stream", value=stream)
 
 
 # -- normalisation (pure) ---------------------------------------------------------------------
