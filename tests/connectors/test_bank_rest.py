@@ -107,15 +107,24 @@ class TestBankRest(SandboxContract):
     wrong_credentials = ({"client_secret": "wrong"},)
     check_unreachable = "cannot reach the bank at {url}: connection failed"
     refused_runs = {
-        "status-401": RefusedRun(fault={"status_next": 1, "status_code": 401}, whole=True,
-                                 error="the bank refused client_id 'wage-hub' (injected fault): check client_id and client_secret"),
-        "wrong-secret": RefusedRun(config={"client_secret": "wrong-secret"}, whole=True,
-                                   error="the bank refused client_id 'wage-hub' (invalid_client): check client_id and client_secret "
-                                         "(client authentication failed)"),
+        "status-401": RefusedRun(
+            fault={"status_next": 1, "status_code": 401},
+            whole=True,
+            error="the bank refused client_id 'wage-hub' (injected fault): check client_id and client_secret",
+        ),
+        "wrong-secret": RefusedRun(
+            config={"client_secret": "wrong-secret"},
+            whole=True,
+            error="the bank refused client_id 'wage-hub' (invalid_client): check client_id and client_secret "
+            "(client authentication failed)",
+        ),
     }
-    bad_records = {"accounts": BadRecord("projectCode", "projectCode"), "bills": BadRecord("billAmount", "billAmount"),
-                   "pay_details": BadRecord("idCardNumber", "idCardNumber"),
-                   "guarantees": BadRecord("guaranteeAmount", "guaranteeAmount")}
+    bad_records = {
+        "accounts": BadRecord("projectCode", "projectCode"),
+        "bills": BadRecord("billAmount", "billAmount"),
+        "pay_details": BadRecord("idCardNumber", "idCardNumber"),
+        "guarantees": BadRecord("guaranteeAmount", "guaranteeAmount"),
+    }
     live_intervals = 1
     fault_config = {"page_size": 25, "timeout_seconds": 1.0}
     fault_streams = SMALL
@@ -139,13 +148,21 @@ class TestBankRest(SandboxContract):
         return after
 
     def check_quarantined(self, sandbox: Sandbox, entry: Quarantined, stats: StreamStats) -> None:
-        assert (stats.quarantined, stats.created, stats.updated, stats.read) == (1, 0, 0, len(history(sandbox, entry.stream)) + 1)
+        assert (stats.quarantined, stats.created, stats.updated, stats.read) == (
+            1,
+            0,
+            0,
+            len(history(sandbox, entry.stream)) + 1,
+        )
         assert entry.source_key.endswith("X")  # the sandbox's bad copy, not a real record
+
 
 # -- reading streams --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "page_size"), list(TestBankRest.page_sizes.items()), ids=list(TestBankRest.page_sizes))
+@pytest.mark.parametrize(
+    ("name", "page_size"), list(TestBankRest.page_sizes.items()), ids=list(TestBankRest.page_sizes)
+)
 def test_a_stream_keeps_the_banks_order_and_brings_its_live_records(bank: Sandbox, name: str, page_size: int) -> None:
     # Given the bank's history of this stream, in its own order (paging and restarts: the contract)
     stream = stream_of(config_of(bank), name, page_size=page_size)
@@ -185,11 +202,15 @@ def test_a_401_on_data_is_fatal_with_a_clear_message(bank: Sandbox) -> None:
     stream = stream_of(config_of(bank), "guarantees")
     list(stream.read({}))  # a token is cached
     bank.faults.set(status_next=1, status_code=401)
-    with pytest.raises(FatalUpstreamError, match=r"upstream refused the credentials \(HTTP 401\): check the connector's credentials"):
+    with pytest.raises(
+        FatalUpstreamError, match=r"upstream refused the credentials \(HTTP 401\): check the connector's credentials"
+    ):
         list(stream.read({}))
 
 
-@pytest.mark.parametrize("fault", ["duplicate_page_next", "cursor_backwards_next"], ids=["duplicate_page", "cursor_backwards"])
+@pytest.mark.parametrize(
+    "fault", ["duplicate_page_next", "cursor_backwards_next"], ids=["duplicate_page", "cursor_backwards"]
+)
 def test_a_repeated_page_or_a_backwards_cursor_yields_nothing_twice(bank: Sandbox, fault: str) -> None:
     stream = stream_of(config_of(bank), "bills", page_size=50)
     bank.faults.set(**{fault: 2})
@@ -202,9 +223,13 @@ def test_a_repeated_page_or_a_backwards_cursor_yields_nothing_twice(bank: Sandbo
 
 def test_the_bank_refuses_pages_larger_than_1000(bank: Sandbox) -> None:
 
-    token = httpx.post(f"{bank.url}/oauth/token", data={"grant_type": "client_credentials", "client_id": CLIENT_ID,
-                                                          "client_secret": CLIENT_SECRET}).json()["access_token"]
-    answer = httpx.get(f"{bank.url}/v1/pay-details", params={"limit": 1001}, headers={"Authorization": f"Bearer {token}"})
+    token = httpx.post(
+        f"{bank.url}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+    ).json()["access_token"]
+    answer = httpx.get(
+        f"{bank.url}/v1/pay-details", params={"limit": 1001}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert (answer.status_code, answer.json()["code"]) == (400, "INVALID_PARAM")
     with pytest.raises(ValueError, match="less than or equal to 1000"):
         connector.parse_config(config_of(bank, page_size=1001))
@@ -220,13 +245,20 @@ def record_of(bank: Sandbox, stream: str, match: Any) -> dict[str, Any]:
 
 def test_normalise_maps_an_account(bank: Sandbox, world: Any) -> None:
     account = next(a for a in world.accounts.values() if a["status"] == "closed")
-    [out] = connector.normalise("accounts", record_of(bank, "accounts", lambda r: r["salaryAccount"] == account["salary_account"]))
+    [out] = connector.normalise(
+        "accounts", record_of(bank, "accounts", lambda r: r["salaryAccount"] == account["salary_account"])
+    )
     assert out == WageAccountIn(
-        salary_account=account["salary_account"], project_code=world.project_by_id(account["project_id"])["project_code"],
-        contractor_uscc=world.enterprise_by_id(account["enterprise_id"])["uscc"], bank_name=account["bank_name"],
-        salary_account_name=account["salary_account_name"], bank_code=account["bank_code"],
-        open_account_date=account["open_account_date"], filed_date=account["filed_date"],
-        account_balance=account["account_balance"], status="closed",
+        salary_account=account["salary_account"],
+        project_code=world.project_by_id(account["project_id"])["project_code"],
+        contractor_uscc=world.enterprise_by_id(account["enterprise_id"])["uscc"],
+        bank_name=account["bank_name"],
+        salary_account_name=account["salary_account_name"],
+        bank_code=account["bank_code"],
+        open_account_date=account["open_account_date"],
+        filed_date=account["filed_date"],
+        account_balance=account["account_balance"],
+        status="closed",
     )
     assert out.salary_account_name.endswith("农民工工资专用账户")
 
@@ -235,9 +267,15 @@ def test_normalise_maps_an_income_bill_and_skips_an_expense(bank: Sandbox, world
     alloc = world.allocations[0]
     [out] = connector.normalise("bills", record_of(bank, "bills", lambda r: r["batchNumber"] == alloc["batch_number"]))
     assert out == AllocationIn(
-        salary_account=alloc["salary_account"], batch_number=alloc["batch_number"], bill_date=alloc["bill_date"],
-        period_month=alloc["period_month"], amount=alloc["amount"], account_balance=alloc["account_balance"],
-        payer_name=alloc["payer_name"], payer_account=alloc["payer_account"], progress_payment=alloc["progress_payment"],
+        salary_account=alloc["salary_account"],
+        batch_number=alloc["batch_number"],
+        bill_date=alloc["bill_date"],
+        period_month=alloc["period_month"],
+        amount=alloc["amount"],
+        account_balance=alloc["account_balance"],
+        payer_name=alloc["payer_name"],
+        payer_account=alloc["payer_account"],
+        progress_payment=alloc["progress_payment"],
     )
     expense = record_of(bank, "bills", lambda r: r["billType"] == 2)
     assert expense["actionType"] == 1 and Decimal(expense["billAmount"]) > 0
@@ -246,35 +284,68 @@ def test_normalise_maps_an_income_bill_and_skips_an_expense(bank: Sandbox, world
 
 def test_normalise_maps_a_pay_detail(bank: Sandbox, world: Any) -> None:
     pay = next(p for p in world.payroll if p["pay_status"] == 20)
-    [out] = connector.normalise("pay_details", record_of(bank, "pay_details", lambda r: r["detailNo"] == f"PD{pay['id']:012d}"))
+    [out] = connector.normalise(
+        "pay_details", record_of(bank, "pay_details", lambda r: r["detailNo"] == f"PD{pay['id']:012d}")
+    )
     assert out == PayrollIn(
-        pay_roll_code=pay["pay_roll_code"], project_code=world.project_by_id(pay["project_id"])["project_code"],
-        id_number=pay["id_number"], pay_month=pay["pay_month"], total_pay_amount=pay["total_pay_amount"],
-        actual_amount=pay["actual_amount"], pay_status=20, salary_account=pay["salary_account"], worker_name=pay["worker_name"],
-        corp_uscc=world.enterprise_by_id(pay["enterprise_id"])["uscc"], days=pay["days"], work_hours=pay["work_hours"], balance_date=pay["balance_date"], is_back_pay=False,
-        bank_card=pay["bank_card"], batch_number=pay["batch_number"],
+        pay_roll_code=pay["pay_roll_code"],
+        project_code=world.project_by_id(pay["project_id"])["project_code"],
+        id_number=pay["id_number"],
+        pay_month=pay["pay_month"],
+        total_pay_amount=pay["total_pay_amount"],
+        actual_amount=pay["actual_amount"],
+        pay_status=20,
+        salary_account=pay["salary_account"],
+        worker_name=pay["worker_name"],
+        corp_uscc=world.enterprise_by_id(pay["enterprise_id"])["uscc"],
+        days=pay["days"],
+        work_hours=pay["work_hours"],
+        balance_date=pay["balance_date"],
+        is_back_pay=False,
+        bank_card=pay["bank_card"],
+        batch_number=pay["batch_number"],
     )
 
 
 def test_normalise_maps_a_guarantee_letter(bank: Sandbox, world: Any) -> None:
     dep = next(d for d in world.deposits if d["kind"] == "bank_guarantee")
-    [out] = connector.normalise("guarantees", record_of(bank, "guarantees", lambda r: r["guaranteeNo"] == dep["guarantee_no"]))
+    [out] = connector.normalise(
+        "guarantees", record_of(bank, "guarantees", lambda r: r["guaranteeNo"] == dep["guarantee_no"])
+    )
     assert out == DepositIn(
-        guarantee_no=dep["guarantee_no"], project_code=world.project_by_id(dep["project_id"])["project_code"],
-        contractor_uscc=world.enterprise_by_id(dep["enterprise_id"])["uscc"], kind="bank_guarantee", amount=dep["amount"],
-        rate=dep["rate"], deposited_on=dep["deposited_on"], issuer=dep["issuer"], valid_from=dep["valid_from"],
-        valid_to=dep["valid_to"], status=dep["status"],
+        guarantee_no=dep["guarantee_no"],
+        project_code=world.project_by_id(dep["project_id"])["project_code"],
+        contractor_uscc=world.enterprise_by_id(dep["enterprise_id"])["uscc"],
+        kind="bank_guarantee",
+        amount=dep["amount"],
+        rate=dep["rate"],
+        deposited_on=dep["deposited_on"],
+        issuer=dep["issuer"],
+        valid_from=dep["valid_from"],
+        valid_to=dep["valid_to"],
+        status=dep["status"],
     )
 
 
-@pytest.mark.parametrize(("stream", "change", "field", "reason"), [
-    ("bills", {"billAmount": None}, "billAmount", "required field billAmount is missing"),
-    ("bills", {"billType": 3}, "billType", "billType must be 1 (income) or 2 (expense), got 3"),
-    ("accounts", {"accountStatus": "9"}, "accountStatus", "accountStatus must be one of 1 (open), 2 (frozen), 3 (closed), got '9'"),
-    ("pay_details", {"payMonth": "2026-13"}, "payMonth", "payMonth is not a month (YYYY-MM): '2026-13'"),
-    ("guarantees", {"guaranteeAmount": "十万"}, "guaranteeAmount", "guaranteeAmount is not a number: '十万'"),
-], ids=["missing_amount", "bad_bill_type", "bad_account_status", "bad_month", "bad_amount"])
-def test_normalise_rejects_a_bad_record_naming_the_field(bank: Sandbox, stream: str, change: dict, field: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("stream", "change", "field", "reason"),
+    [
+        ("bills", {"billAmount": None}, "billAmount", "required field billAmount is missing"),
+        ("bills", {"billType": 3}, "billType", "billType must be 1 (income) or 2 (expense), got 3"),
+        (
+            "accounts",
+            {"accountStatus": "9"},
+            "accountStatus",
+            "accountStatus must be one of 1 (open), 2 (frozen), 3 (closed), got '9'",
+        ),
+        ("pay_details", {"payMonth": "2026-13"}, "payMonth", "payMonth is not a month (YYYY-MM): '2026-13'"),
+        ("guarantees", {"guaranteeAmount": "十万"}, "guaranteeAmount", "guaranteeAmount is not a number: '十万'"),
+    ],
+    ids=["missing_amount", "bad_bill_type", "bad_account_status", "bad_month", "bad_amount"],
+)
+def test_normalise_rejects_a_bad_record_naming_the_field(
+    bank: Sandbox, stream: str, change: dict, field: str, reason: str
+) -> None:
     record = {**record_of(bank, stream, lambda r: r.get("billType", 1) == 1), **change}
     with pytest.raises(Rejection) as caught:
         connector.normalise(stream, record)
@@ -303,20 +374,35 @@ def sql(url: str, statement: str, **params: Any) -> list[tuple]:
 
 def fingerprint(url: str) -> dict[str, set[tuple]]:
     """What the bank streams left in the hub: natural keys with their amounts and statuses."""
+
     def money(v: Any) -> Decimal | None:
         return None if v is None else Decimal(str(v)).quantize(Decimal("0.01"))
 
     return {
-        "accounts": {(a, money(b), s) for a, b, s in sql(url, "SELECT salary_account, account_balance, status FROM wage_accounts")},
-        "bills": {(a, b, money(m)) for a, b, m in sql(url, "SELECT w.salary_account, l.batch_number, l.amount FROM labor_cost_allocations l "
-                                                           "JOIN wage_accounts w ON w.id = l.account_id")},
-        "guarantees": {(g, money(m), s) for g, m, s in sql(url, "SELECT guarantee_no, amount, status FROM guarantee_deposits "
-                                                              "WHERE guarantee_no IS NOT NULL")},
+        "accounts": {
+            (a, money(b), s)
+            for a, b, s in sql(url, "SELECT salary_account, account_balance, status FROM wage_accounts")
+        },
+        "bills": {
+            (a, b, money(m))
+            for a, b, m in sql(
+                url,
+                "SELECT w.salary_account, l.batch_number, l.amount FROM labor_cost_allocations l "
+                "JOIN wage_accounts w ON w.id = l.account_id",
+            )
+        },
+        "guarantees": {
+            (g, money(m), s)
+            for g, m, s in sql(
+                url, "SELECT guarantee_no, amount, status FROM guarantee_deposits WHERE guarantee_no IS NOT NULL"
+            )
+        },
     }
 
 
 def test_a_full_sync_finds_the_seeded_records_unchanged_and_creates_the_live_ones(
-        bank: Sandbox, seeded_db_url: str, sync_engine: Any) -> None:
+    bank: Sandbox, seeded_db_url: str, sync_engine: Any
+) -> None:
     # Given a hub seeded with the same world, and two live records per stream at the bank
     before = counts(seeded_db_url)
     bank.clock.advance(2 * INTERVAL)
@@ -327,8 +413,12 @@ def test_a_full_sync_finds_the_seeded_records_unchanged_and_creates_the_live_one
     # Then what the seed holds is unchanged and only the live records are created
     assert (result.status, result.error) == ("succeeded", None)
     incomes = sum(1 for r in history(bank, "bills") if r["billType"] == 1)
-    for name, unchanged in [("accounts", 30), ("bills", incomes), ("pay_details", len(history(bank, "pay_details"))),
-                            ("guarantees", len(history(bank, "guarantees")))]:
+    for name, unchanged in [
+        ("accounts", 30),
+        ("bills", incomes),
+        ("pay_details", len(history(bank, "pay_details"))),
+        ("guarantees", len(history(bank, "guarantees"))),
+    ]:
         stats = result.stats[name]
         assert (stats.created, stats.updated, stats.unchanged, stats.quarantined) == (2, 0, unchanged, 0), name
         assert stats.read == len(history(bank, name)) + 2
@@ -356,13 +446,15 @@ def test_seeded_pay_details_come_back_unchanged(bank: Sandbox, seeded_db_url: st
     engine = make_engine(seeded_db_url)
     with session_scope(engine) as session:
         outcome = Ingestor(session, cipher=Cipher(SECRET), source="bank_rest").apply(
-            [Item(e, None) for e in connector.normalise("pay_details", record)])
+            [Item(e, None) for e in connector.normalise("pay_details", record)]
+        )
     engine.dispose()
     assert (outcome.unchanged, outcome.updated) == (1, 0)
 
 
-def test_a_record_of_an_unknown_project_replays_once_the_project_exists(bank: Sandbox, seeded_db_url: str,
-                                                                        sync_engine: Any, world: Any) -> None:
+def test_a_record_of_an_unknown_project_replays_once_the_project_exists(
+    bank: Sandbox, seeded_db_url: str, sync_engine: Any, world: Any
+) -> None:
     # Given a hub that does not know one project (yet) that has a guarantee letter at the bank
     dep = next(d for d in world.deposits if d["kind"] == "bank_guarantee")
     code = world.project_by_id(dep["project_id"])["project_code"]

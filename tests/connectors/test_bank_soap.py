@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from connectors.base import AllocationIn, CheckResult, DepositIn, PayrollIn, Rejection, WageAccountIn
 from connectors.bank_soap import BankSoapConnector
 from connectors.bank_soap.sandbox import CST, DEMO_CREDENTIALS, create_app
+from connectors.base import AllocationIn, CheckResult, DepositIn, PayrollIn, Rejection, WageAccountIn
 from tests.connectors.conftest import create_instance, free_port, serve_asgi
 
 EPOCH = dt.datetime(2026, 11, 20, tzinfo=CST)  # tests/conftest.py TODAY at 00:00 CST: live records start here

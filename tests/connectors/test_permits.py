@@ -51,11 +51,19 @@ def read_all(stream: Any, state: dict[str, Any]) -> list[Page]:
 def db_rows(url: str) -> SimpleNamespace:
     engine = make_engine(url)
     with engine.connect() as conn:
-        projects = {r[0]: (r[1], r[2]) for r in conn.execute(text("SELECT project_code, status, permit_no FROM projects"))}
+        projects = {
+            r[0]: (r[1], r[2]) for r in conn.execute(text("SELECT project_code, status, permit_no FROM projects"))
+        }
         n_projects = conn.execute(text("SELECT count(*) FROM projects")).scalar_one()
         usccs = [r[0] for r in conn.execute(text("SELECT uscc FROM enterprises"))]
-        quarantine = [(*r[:4], orjson.loads(r[4]) if isinstance(r[4], str) else r[4]) for r in conn.execute(text(
-            "SELECT q.stream, q.field, q.reason, q.status, r.payload FROM quarantine q JOIN raw_records r ON r.id = q.raw_record_id"))]
+        quarantine = [
+            (*r[:4], orjson.loads(r[4]) if isinstance(r[4], str) else r[4])
+            for r in conn.execute(
+                text(
+                    "SELECT q.stream, q.field, q.reason, q.status, r.payload FROM quarantine q JOIN raw_records r ON r.id = q.raw_record_id"
+                )
+            )
+        ]
     engine.dispose()
     return SimpleNamespace(projects=projects, n_projects=n_projects, usccs=usccs, quarantine=quarantine)
 
@@ -71,9 +79,13 @@ class TestPermits(SandboxContract):
     wrong_credentials = ({"api_key": "not-the-key"},)
     check_unreachable = "cannot reach the permit system at {url}: connection failed"
     refused_runs = {
-        name: RefusedRun(error="upstream refused the credentials (HTTP 401): check the connector's credentials", **setup)
-        for name, setup in [("wrong-api-key", {"config": {"api_key": "wrong-key"}}),
-                            ("status-401", {"fault": {"status_next": 1, "status_code": 401}})]
+        name: RefusedRun(
+            error="upstream refused the credentials (HTTP 401): check the connector's credentials", **setup
+        )
+        for name, setup in [
+            ("wrong-api-key", {"config": {"api_key": "wrong-key"}}),
+            ("status-401", {"fault": {"status_next": 1, "status_code": 401}}),
+        ]
     }
     # a 施工许可证编号 whose date part is impossible (month 13)
     bad_records = {"projects": BadRecord("permitNo", "invalid permitNo")}
@@ -89,10 +101,12 @@ class TestPermits(SandboxContract):
     def check_quarantined(self, sandbox: Sandbox, entry: Quarantined, stats: StreamStats) -> None:
         assert entry.payload["permitNo"][10:14] == "1332"
         permit = entry.payload["permitNo"]
-        assert entry.reason == f"invalid permitNo {permit!r}: bad issue date {permit[6:14]!r}: not a real calendar date (YYYYMMDD)"
+        assert (
+            entry.reason
+            == f"invalid permitNo {permit!r}: bad issue date {permit[6:14]!r}: not a real calendar date (YYYYMMDD)"
+        )
 
     # -- streams --------------------------------------------------------------------------------------
-
 
     @pytest.mark.parametrize("name", ["enterprises", "projects"])
     def test_a_stream_serves_what_the_permit_system_holds(self, sandbox: Sandbox, world: Any, name: str) -> None:
@@ -128,9 +142,7 @@ class TestPermits(SandboxContract):
         keys = [r["projectCode"] for p in pages for r in p.records]
         assert len(keys) == len(set(keys)) == 30 - PAGE_SIZE
 
-
     # -- normalise ------------------------------------------------------------------------------------
-
 
     def test_normalise_maps_a_project_with_its_permit_contract_and_parties(self, sandbox: Sandbox, world: Any) -> None:
         connector = PermitsConnector()
@@ -140,22 +152,44 @@ class TestPermits(SandboxContract):
         builder, contractor = world.enterprise_by_id(p["builder_id"]), world.enterprise_by_id(p["contractor_id"])
         entities = connector.normalise("projects", records[p["project_code"]])
         assert entities == [
-            EnterpriseIn(uscc=builder["uscc"], name=builder["name"], kind="builder", legal_representative=builder["legal_representative"],
-                         address=builder["address"], short_name=builder["short_name"]),
-            EnterpriseIn(uscc="91370811RWARD17L81", name="济宁市永成建设工程有限公司", kind="general_contractor",
-                         legal_representative="姚磊", address="济宁市任城区泰山路24号", short_name="永成建设工程"),
+            EnterpriseIn(
+                uscc=builder["uscc"],
+                name=builder["name"],
+                kind="builder",
+                legal_representative=builder["legal_representative"],
+                address=builder["address"],
+                short_name=builder["short_name"],
+            ),
+            EnterpriseIn(
+                uscc="91370811RWARD17L81",
+                name="济宁市永成建设工程有限公司",
+                kind="general_contractor",
+                legal_representative="姚磊",
+                address="济宁市任城区泰山路24号",
+                short_name="永成建设工程",
+            ),
             ProjectIn(
-                project_code="2025-370811-47-03-011892", name="任城区城北棚户区改造安置房项目", region_code="370811", sector="住建",
-                status="in_progress", contractor_uscc=contractor["uscc"], builder_uscc=builder["uscc"],
-                address="济宁市任城区解放路与胜利路交汇处北侧", permit_no="370811202501201701", permit_date=dt.date(2025, 1, 20),
-                contract_value=Decimal("13391000.00"), contract_signed_on=dt.date(2025, 1, 3), labour_cost_cycle_days=30,
-                labour_cost_ratio=Decimal("0.2106"), start_date=dt.date(2025, 2, 14), planned_end_date=dt.date(2028, 1, 3),
+                project_code="2025-370811-47-03-011892",
+                name="任城区城北棚户区改造安置房项目",
+                region_code="370811",
+                sector="住建",
+                status="in_progress",
+                contractor_uscc=contractor["uscc"],
+                builder_uscc=builder["uscc"],
+                address="济宁市任城区解放路与胜利路交汇处北侧",
+                permit_no="370811202501201701",
+                permit_date=dt.date(2025, 1, 20),
+                contract_value=Decimal("13391000.00"),
+                contract_signed_on=dt.date(2025, 1, 3),
+                labour_cost_cycle_days=30,
+                labour_cost_ratio=Decimal("0.2106"),
+                start_date=dt.date(2025, 2, 14),
+                planned_end_date=dt.date(2028, 1, 3),
             ),
         ]
         # The raw record speaks the permit system's own words
         assert records[p["project_code"]]["projectStatus"] == "在建"
         assert records[p["project_code"]]["updateTime"] == "2025-01-03 16:19:50"  # created_at 08:19:50 UTC, in 北京时间
-
 
     def test_normalise_maps_an_enterprise(self, sandbox: Sandbox, world: Any) -> None:
         connector = PermitsConnector()
@@ -163,24 +197,36 @@ class TestPermits(SandboxContract):
         records = {r["corpCode"]: r for p in read_all(stream, {}) for r in p.records}
         water = next(e for e in world.enterprises.values() if e["name"] == "任城区水务局")
         assert records[water["uscc"]]["corpType"] == "建设单位"
-        assert connector.normalise("enterprises", records[water["uscc"]]) == [EnterpriseIn(
-            uscc=water["uscc"], name="任城区水务局", kind="builder", legal_representative=water["legal_representative"],
-            address=water["address"], short_name="任城区水务局")]
+        assert connector.normalise("enterprises", records[water["uscc"]]) == [
+            EnterpriseIn(
+                uscc=water["uscc"],
+                name="任城区水务局",
+                kind="builder",
+                legal_representative=water["legal_representative"],
+                address=water["address"],
+                short_name="任城区水务局",
+            )
+        ]
         assert not any(e["kind"] == "labour_service" and e["uscc"] in records for e in world.enterprises.values())
-
 
     @pytest.mark.parametrize(
         ("change", "field", "reason"),
         [
             ({"contractorCorpCode": None}, "contractorCorpCode", "required field contractorCorpCode is missing"),
             ({"permitDate": "2025-02-30"}, "permitDate", "permitDate '2025-02-30' is not a date (yyyy-MM-dd)"),
-            ({"projectStatus": "暂停"}, "projectStatus", "unknown projectStatus '暂停': expected one of 在建, 停工, 竣工"),
+            (
+                {"projectStatus": "暂停"},
+                "projectStatus",
+                "unknown projectStatus '暂停': expected one of 在建, 停工, 竣工",
+            ),
             ({"contractAmount": "一千万"}, "contractAmount", "contractAmount '一千万' is not a number"),
             ({"labourCostRatio": "21.06"}, "labourCostRatio", "labourCostRatio 21.06 must be a share between 0 and 1"),
         ],
         ids=["missing-contractor", "impossible-permit-date", "unknown-status", "amount-in-words", "ratio-as-percent"],
     )
-    def test_normalise_rejects_a_bad_project_naming_the_field(self, sandbox: Sandbox, change: dict, field: str, reason: str) -> None:
+    def test_normalise_rejects_a_bad_project_naming_the_field(
+        self, sandbox: Sandbox, change: dict, field: str, reason: str
+    ) -> None:
         connector = PermitsConnector()
         stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
         record = next(iter(stream.read({}))).records[0]
@@ -188,11 +234,11 @@ class TestPermits(SandboxContract):
             connector.normalise("projects", {**record, **change})
         assert info.value.field == field
 
-
     # -- sync -----------------------------------------------------------------------------------------
 
-
-    def test_sync_keeps_seeded_rows_and_creates_live_ones(self, sandbox: Sandbox, world: Any, seeded_db_url: str, sync_engine: Any) -> None:
+    def test_sync_keeps_seeded_rows_and_creates_live_ones(
+        self, sandbox: Sandbox, world: Any, seeded_db_url: str, sync_engine: Any
+    ) -> None:
         before = db_rows(seeded_db_url)
         # Given one live interval after the world's day: one new project
         sandbox.clock.advance(INTERVAL)
@@ -205,10 +251,16 @@ class TestPermits(SandboxContract):
         # Then what the seed holds comes back unchanged, and only the live records are created
         assert result.status == "succeeded", result.error
         ents, projs = result.stats["enterprises"], result.stats["projects"]
-        assert (ents.created, ents.updated, ents.unchanged) == (len(new_enterprises), 0, len(want.enterprises) - len(new_enterprises))
+        assert (ents.created, ents.updated, ents.unchanged) == (
+            len(new_enterprises),
+            0,
+            len(want.enterprises) - len(new_enterprises),
+        )
         assert (projs.read, projs.created, projs.updated, projs.quarantined) == (31, 1, 0, 0)
         after = db_rows(seeded_db_url)
-        assert after.n_projects == before.n_projects + 1 and len(after.usccs) == len(before.usccs) + len(new_enterprises)
+        assert after.n_projects == before.n_projects + 1 and len(after.usccs) == len(before.usccs) + len(
+            new_enterprises
+        )
         assert after.projects == want.projects
         # And a second run finds nothing new
         again = engine.run(inst)
@@ -220,14 +272,18 @@ class TestPermits(SandboxContract):
         third = engine.run(inst)
         assert third.status == "succeeded"
         assert (third.stats["enterprises"].read, third.stats["enterprises"].created) == (1, 1)
-        assert (third.stats["projects"].read, third.stats["projects"].created, third.stats["projects"].updated) == (2, 1, 1)
+        assert (third.stats["projects"].read, third.stats["projects"].created, third.stats["projects"].updated) == (
+            2,
+            1,
+            1,
+        )
         final = db_rows(seeded_db_url)
         assert final.projects == expected(world, sandbox.clock).projects
         assert set(final.usccs) == set(before.usccs) | expected(world, sandbox.clock).enterprises
 
-
-    def test_project_without_party_details_waits_for_its_enterprises(self, sandbox: Sandbox, empty_db_url: str,
-                                                                     sync_engine: Any) -> None:
+    def test_project_without_party_details_waits_for_its_enterprises(
+        self, sandbox: Sandbox, empty_db_url: str, sync_engine: Any
+    ) -> None:
         from hub.sync import StreamStats
 
         connector = PermitsConnector()
@@ -239,14 +295,17 @@ class TestPermits(SandboxContract):
         # Given a project that names its contractor only by code and name, before the contractor is known
         engine.store_page(inst, connector, stream, Page(records=[bare], state={}), StreamStats())
         [(_, field, reason, _, _)] = db_rows(empty_db_url).quarantine
-        assert field == "contractorUscc" and reason.startswith(f"unknown contractor USCC {record['contractorCorpCode']!r}")
+        assert field == "contractorUscc" and reason.startswith(
+            f"unknown contractor USCC {record['contractorCorpCode']!r}"
+        )
         # When the enterprises arrive, the replay stores it
         assert engine.run(inst, streams=["enterprises"]).status == "succeeded"
         assert engine.replay(instance_id=inst)["replayed"] == 1
         assert db_rows(empty_db_url).projects == {record["projectCode"]: ("in_progress", record["permitNo"])}
 
-
-    def test_sync_into_an_empty_database(self, sandbox: Sandbox, world: Any, empty_db_url: str, sync_engine: Any) -> None:
+    def test_sync_into_an_empty_database(
+        self, sandbox: Sandbox, world: Any, empty_db_url: str, sync_engine: Any
+    ) -> None:
         from hub.seed import load_regions
 
         # Given a migrated database holding only the reference regions (ingest itself does not need them)
