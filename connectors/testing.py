@@ -363,12 +363,13 @@ class SandboxContract(ConnectorContract):
     refused_runs: ClassVar[dict[str, RefusedRun]]
     #: Streams whose next page ``bad_records_next`` spoils, and what quarantine then says.
     bad_records: ClassVar[dict[str, BadRecord]]
-    #: The standard faults (override to tune counts), the instance's time-out while they strike,
-    #: whether they strike after the first page is stored (mid-run) or before the run, and on which streams.
-    #: ``fault_config`` is merged into the config while they strike (a short time-out, small pages).
+    #: The standard faults; override to tune a fault's counts (matched to a standard one by its switch).
     faults: ClassVar[list[Any]] = FAULTS
+    #: Merged into the config while a fault strikes (a short time-out; small pages, so there are several).
     fault_config: ClassVar[dict[str, Any]] = {"timeout_seconds": 0.5}
+    #: Strike once the first page is stored (mid-run), not before the run.
     fault_mid_run: ClassVar[bool] = False
+    #: The streams the fault tests sync (None: all).
     fault_streams: ClassVar[tuple[str, ...] | None] = None
     #: Records each stream creates in the fault tests, when the connector's test can say exactly.
     fault_created: ClassVar[dict[str, int] | None] = None

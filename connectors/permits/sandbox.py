@@ -345,8 +345,8 @@ def create_app(
         records, has_more = system.page(stream, after, size)
         next_cursor = cursor_of(records[-1], PermitSystem.STREAMS[stream]) if records else cursor
         if cursor and faults.take("cursor_backwards_next"):
-            stamp = dt.datetime.strptime(cursor.partition("|")[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(days=1)
-            next_cursor = f"{stamp:%Y-%m-%d %H:%M:%S}|{cursor.partition('|')[2]}"
+            back = dt.datetime.strptime(cursor.partition("|")[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(days=1)
+            next_cursor = f"{back:%Y-%m-%d %H:%M:%S}|{cursor.partition('|')[2]}"
         if stream == "projects" and records and faults.take("bad_records_next"):
             _corrupt_permit(records)
         data = {"records": records, "pageSize": size, "hasMore": has_more, "nextCursor": next_cursor}

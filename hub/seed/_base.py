@@ -195,6 +195,11 @@ class World:
         self.evidence: dict[int, list[str]] = {}  # enterprise id → clue numbers cited by its credit rating
         self.stopped: tuple[Proj, Row | None] | None = None
         self.repeat_ent: Ent | None = None
+        # Filled by the generator's first step (enterprise_rows): pools by county and kind, and lookups
+        self.pools: dict[str, dict[str, list[Ent]]] = {}
+        self.external: list[Ent] = []
+        self.ents: dict[int, Ent] = {}
+        self.by_name: dict[str, Ent] = {}
         self.end_of_today = dt.datetime(today.year, today.month, today.day, 23, 59, tzinfo=CST).astimezone(UTC)
         #: The moment the world is seeded: nothing seeded carries a later time (a demo seeded at 03:00 has
         #: no clue received at 14:00). Default: the end of ``today``, for worlds seeded for a past day.

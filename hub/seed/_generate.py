@@ -25,10 +25,7 @@ from hub.seed._projects import project_rows
 def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row]]:
     """Enterprise pools per county, registered in real counties; a few big builders and contractors
     from other provinces (e.g. Beijing 110000, Jiangsu 320000). Fills ``w.pools``."""
-    w.pools: dict[str, dict[str, list[Ent]]] = {}
-    w.external: list[Ent] = []
-    w.ents: dict[int, Ent] = {}
-    w.by_name: dict[str, Ent] = {}
+    w.pools, w.external, w.ents, w.by_name = {}, [], {}, {}
     total = sum(counts.values())
     outside = [p for p in ("11", "32", "33") if p != w.root[:2]][:2]
 
@@ -92,10 +89,12 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
     # Highlight (3): a labour company in the first county with many recent clues; credit C.
     repeat = w.pools[w.counties[0]]["labour_service"][0]
     repeat.credit, repeat.blacklisted = "C", False
-    repeat.row["credit_level"], repeat.row["blacklisted"] = "C", False  # type: ignore[index]
+    if repeat.row is not None:  # every enterprise has its row until it is yielded, just below
+        repeat.row["credit_level"], repeat.row["blacklisted"] = "C", False
     w.repeat_ent = repeat
     for ent in w.ents.values():
-        yield "enterprises", ent.row  # type: ignore[misc]
+        if ent.row is not None:
+            yield "enterprises", ent.row
         ent.row = None
 
 

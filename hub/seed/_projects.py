@@ -38,7 +38,7 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
         status, start = "in_progress", T - days(int(r.triangular(20, 1100, 700)))
     permit_date = start - days(r.randint(3, 30))
     contract = permit_date - days(r.randint(10, 60))
-    planned_end = end if status == "completed" else start + days(r.randint(300, 1100))
+    planned_end = end if status == "completed" and end is not None else start + days(r.randint(300, 1100))
     if status == "in_progress" and planned_end <= T:
         planned_end = T + days(r.randint(30, 400))
     value = Decimal(round(min(8e8, max(2e6, r.lognormvariate(17.2, 1.0))), -3)).quantize(Decimal("0.01"))
@@ -55,7 +55,7 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
         builder = r.choice(ext_b)
     else:
         builder = r.choice(w.pools[county]["builder/" + sector])
-    employers: list[Ent] = [w.repeat_ent] if "repeat_employer" in roles else []
+    employers: list[Ent] = [w.repeat_ent] if "repeat_employer" in roles and w.repeat_ent else []
     for kind, lo, hi in (("labour_service", 1, 3), ("subcontractor", 0, 2)):
         for _ in range(r.randint(lo, hi)):
             e = pick(kind, 0.7)
@@ -150,8 +150,7 @@ def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, 
     mstr = [month_str(m) for m in months]
     pay_day = [first_workday_from(dt.date(*ym_add(m, 1), r.randint(8, 18))) for m in months]
     unpaid = [pay_day[i] > T or (stop is not None and i > stop) for i in range(nm)]
-    opened = acc["open_account_date"] if acc else None
-    acc_for = [acc["id"] if acc and opened <= pay_day[i] else None for i in range(nm)]
+    acc_for = [acc["id"] if acc and acc["open_account_date"] <= pay_day[i] else None for i in range(nm)]
     roll = [f"GZ{proj.id:08d}{m[0]:04d}{m[1]:02d}" for m in months]
     batch = [f"PF{m[0]:04d}{m[1]:02d}{proj.id:010d}" for m in months]
     due, paid = [Decimal(0)] * nm, [Decimal(0)] * nm
