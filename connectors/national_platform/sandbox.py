@@ -147,7 +147,6 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         Route("/health", health),
     ])
     wrapped = FaultMiddleware(app, faults)
-    wrapped.state = app.state  # type: ignore[attr-defined]
     app.state.faults = faults
     app.state.feedback = feedback
     app.state.tokens_issued = issued

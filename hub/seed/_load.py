@@ -36,7 +36,7 @@ def load_regions(engine: Engine) -> int:
 
     Idempotent: regions already present are skipped, so a second call adds nothing.
     """
-    table: Table = Region.__table__  # type: ignore[assignment]
+    table: Table = Base.metadata.tables[Region.__tablename__]
     with engine.begin() as conn:
         have = set(conn.scalars(select(table.c.code)))
         rows = [

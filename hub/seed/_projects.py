@@ -214,8 +214,8 @@ def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, 
             d = BASE_DAYS.get(months[i][1], 24) + int(r.random() * 5) - 2
             if i == e_mi:  # joined this month
                 d = min(d, max(1, (31 - entry.day) * 4 // 5))
-            if i == x_mi:  # left this month
-                d = min(d, max(1, exit_.day * 4 // 5))  # type: ignore[union-attr]
+            if i == x_mi and exit_ is not None:  # left this month
+                d = min(d, max(1, exit_.day * 4 // 5))
             total = rate * d // 24 if role == "管理人员" else rate * d
             total = min(12000, max(3000, total))  # monthly pay ¥3,000–¥12,000
             if role != "管理人员":

@@ -10,25 +10,24 @@ from typing import Any
 
 import pytest
 
+from connectors.sandbox.world import World, build_world
 from connectors.testing import Hub, free_port, serve_asgi
 from hub.crypto import Cipher
+from tests.conftest import TODAY
 
 # free_port and serve_asgi live in connectors.testing (the conformance suite serves sandboxes); other
 # test packages import them from here.
 __all__ = ["SECRET", "WORLD", "clone_database", "create_instance", "free_port", "serve_asgi"]
 
 #: Same seed / scale / region / day as the ``demo`` fixture, so sandboxes and seeded databases agree.
-WORLD = {"seed": 7, "scale": "tiny", "region": "370800"}
+WORLD: dict[str, Any] = {"seed": 7, "scale": "tiny", "region": "370800"}
 SECRET = "test-secret-key-not-for-production"
 
 
 @pytest.fixture(scope="session")
-def world():  # type: ignore[no-untyped-def]
+def world() -> World:
     """The sandboxes' world, matching the demo database of tests/conftest.py (seed 7, tiny, TODAY)."""
-    from connectors.sandbox.world import build_world
-    from tests.conftest import TODAY
-
-    return build_world(today=TODAY, **WORLD)
+    return build_world(today=TODAY, seed=WORLD["seed"], scale=WORLD["scale"], region=WORLD["region"])
 
 
 @pytest.fixture(scope="session")
