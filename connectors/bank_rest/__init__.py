@@ -18,14 +18,12 @@ Field names follow docs/domain.md "Field names of the upstream interfaces" (bank
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import httpx
@@ -37,17 +35,18 @@ from connectors.base import (
     CheckResult,
     Connector,
     ConnectorConfig,
+    CredentialsRefused,
     DepositIn,
     Entity,
-    FatalUpstreamError,
     MalformedResponse,
     Page,
     PayrollIn,
     Rejection,
     Stream,
     TokenExpired,
-    UpstreamError,
     WageAccountIn,
+    check_connection,
+    fields,
     map_exceptions,
     secret,
 )
@@ -116,7 +115,7 @@ class _Api:
             resp = self.http.post(TOKEN_PATH, data=form)
             if resp.status_code in (400, 401):
                 err = _json_or_empty(resp.content)
-                raise FatalUpstreamError(
+                raise CredentialsRefused(
                     f"the bank refused client_id {cfg.client_id!r} ({err.get('error') or f'HTTP {resp.status_code}'}): "
                     "check client_id and client_secret",
                     detail=str(err.get("error_description") or ""),
@@ -269,18 +268,17 @@ class BankRestConnector(Connector[BankRestConfig]):
 
     def check(self, config: BankRestConfig) -> CheckResult:
         """Get a fresh token and read one account."""
-        api = _Api(config)
-        try:
-            token = api.authenticate()
-            api.get(Accounts.path, {"limit": 1})
-        except FatalUpstreamError as exc:
-            return CheckResult(False, exc.message)
-        except UpstreamError as exc:
-            return CheckResult(False, f"cannot reach the bank at {config.base_url}: {exc.message}")
-        finally:
-            api.close()
-        minutes = max(0, round((token.renew_at - time.monotonic()) / 60))
-        return CheckResult(True, f"connected as {config.client_id!r}: token issued (renewed in about {minutes} min), accounts readable")
+        def probe() -> str:
+            api = _Api(config)
+            try:
+                token = api.authenticate()
+                api.get(Accounts.path, {"limit": 1})
+            finally:
+                api.close()
+            minutes = max(0, round((token.renew_at - time.monotonic()) / 60))
+            return f"connected as {config.client_id!r}: token issued (renewed in about {minutes} min), accounts readable"
+
+        return check_connection(probe, system="the bank", where=config.base_url)
 
     def streams(self, config: BankRestConfig) -> list[Stream[BankRestConfig]]:
         return [Accounts(self, config), Bills(self, config), PayDetails(self, config), Guarantees(self, config)]
@@ -295,129 +293,71 @@ class BankRestConnector(Connector[BankRestConfig]):
 # -- normalise: upstream record → canonical records (pure) ------------------------------------------
 
 
+def _text(r: dict[str, Any], field: str) -> str:
+    return fields.text(r, field)
+
+
+def _opt(r: dict[str, Any], field: str) -> str | None:
+    return fields.text(r, field, required=False)
+
+
 def _account(r: dict[str, Any]) -> list[Entity]:
-    status = _code(r, "accountStatus", ACCOUNT_STATUS, default="1")
     return [WageAccountIn(
         salary_account=_text(r, "salaryAccount"), project_code=_text(r, "projectCode"), contractor_uscc=_text(r, "corpCode"),
         bank_name=_text(r, "bankName"), salary_account_name=_text(r, "salaryAccountName"),
-        bank_code=_text(r, "bankLinkNumber", required=False), open_account_date=_date(r, "openAccountDate", required=False),
-        filed_date=_date(r, "filingDate", required=False), account_balance=_money(r, "accountBalance", required=False),
-        status=status,
+        bank_code=_opt(r, "bankLinkNumber"), open_account_date=fields.date(r, "openAccountDate", required=False),
+        filed_date=fields.date(r, "filingDate", required=False),
+        # a balance, not a payment: the bank reports an overdrawn account as it is
+        account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False),
+        status=fields.choice(r, "accountStatus", ACCOUNT_STATUS, default="1"),
     )]
 
 
 def _bill(r: dict[str, Any]) -> list[Entity]:
-    bill_type = _int(r, "billType")
+    bill_type = fields.integer(r, "billType", allow_negative=False)
     if bill_type == BILL_EXPENSE:
         # Expense bills (actionType 1 wages / 2 transfer) are money leaving the 专户: the wages themselves
         # arrive, worker by worker, through pay_details. Only income is a labour-cost allocation (条例 Art. 24).
         return []
     if bill_type != BILL_INCOME:
         raise Rejection(f"billType must be 1 (income) or 2 (expense), got {bill_type}", field="billType", value=bill_type)
-    bill_date = _date(r, "billDate")
     return [AllocationIn(
-        salary_account=_text(r, "salaryAccount"), batch_number=_text(r, "batchNumber"), bill_date=bill_date,
-        period_month=_month(r, "salaryMonth"), amount=_money(r, "billAmount"),
-        account_balance=_money(r, "accountBalance", required=False), payer_name=_text(r, "counterpartyName", required=False),
-        payer_account=_text(r, "counterpartyAccount", required=False), progress_payment=_money(r, "progressPayment", required=False),
+        salary_account=_text(r, "salaryAccount"), batch_number=_text(r, "batchNumber"), bill_date=fields.date(r, "billDate"),
+        period_month=fields.month(r, "salaryMonth"), amount=fields.amount(r, "billAmount", allow_negative=False),
+        account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False),
+        payer_name=_opt(r, "counterpartyName"), payer_account=_opt(r, "counterpartyAccount"),
+        progress_payment=fields.amount(r, "progressPayment", allow_negative=False, required=False),
     )]
 
 
 def _pay_detail(r: dict[str, Any]) -> list[Entity]:
-    days = r.get("days")
     return [PayrollIn(
         pay_roll_code=_text(r, "payRollCode"), project_code=_text(r, "projectCode"), id_number=_text(r, "idCardNumber"),
-        pay_month=_month(r, "payMonth"), total_pay_amount=_money(r, "totalPayAmount"), actual_amount=_money(r, "actualAmount"),
-        pay_status=_int(r, "payStatus"), salary_account=_text(r, "salaryAccount", required=False),
-        worker_name=_text(r, "name", required=False), corp_uscc=_text(r, "corpCode", required=False), days=_int(r, "days") if days not in (None, "") else None,
-        work_hours=_money(r, "workHours", required=False), balance_date=_date(r, "balanceDate", required=False),
-        is_back_pay=str(r.get("isBackPay") or "0").lower() in ("1", "true"), bank_card=_text(r, "bankCardNumber", required=False),
-        batch_number=_text(r, "batchNumber", required=False),
+        pay_month=fields.month(r, "payMonth"), total_pay_amount=fields.amount(r, "totalPayAmount", allow_negative=False),
+        actual_amount=fields.amount(r, "actualAmount", allow_negative=False),
+        pay_status=fields.integer(r, "payStatus", allow_negative=False), salary_account=_opt(r, "salaryAccount"),
+        worker_name=_opt(r, "name"), corp_uscc=_opt(r, "corpCode"),
+        days=fields.integer(r, "days", allow_negative=False, required=False),
+        work_hours=fields.amount(r, "workHours", allow_negative=False, required=False),
+        balance_date=fields.date(r, "balanceDate", required=False),
+        is_back_pay=fields.flag(r, "isBackPay"), bank_card=_opt(r, "bankCardNumber"), batch_number=_opt(r, "batchNumber"),
     )]
 
 
 def _guarantee(r: dict[str, Any]) -> list[Entity]:
     return [DepositIn(
         guarantee_no=_text(r, "guaranteeNo"), project_code=_text(r, "projectCode"), contractor_uscc=_text(r, "corpCode"),
-        kind=_code(r, "guaranteeType", GUARANTEE_TYPES), amount=_money(r, "guaranteeAmount"),
-        rate=_money(r, "guaranteeRate", required=False), deposited_on=_date(r, "issueDate", required=False),
-        issuer=_text(r, "issuerName", required=False), valid_from=_date(r, "startDate", required=False),
-        valid_to=_date(r, "endDate", required=False), status=_code(r, "guaranteeStatus", GUARANTEE_STATUS, default="1"),
+        kind=fields.choice(r, "guaranteeType", GUARANTEE_TYPES), amount=fields.amount(r, "guaranteeAmount", allow_negative=False),
+        rate=fields.amount(r, "guaranteeRate", allow_negative=False, required=False),
+        deposited_on=fields.date(r, "issueDate", required=False), issuer=_opt(r, "issuerName"),
+        valid_from=fields.date(r, "startDate", required=False), valid_to=fields.date(r, "endDate", required=False),
+        status=fields.choice(r, "guaranteeStatus", GUARANTEE_STATUS, default="1"),
     )]
 
 
 _NORMALISERS: dict[str, Callable[[dict[str, Any]], list[Entity]]] = {
     Accounts.name: _account, Bills.name: _bill, PayDetails.name: _pay_detail, Guarantees.name: _guarantee,
 }
-
-
-def _missing(field: str) -> Rejection:
-    return Rejection(f"required field {field} is missing", field=field)
-
-
-def _text(r: dict[str, Any], field: str, *, required: bool = True) -> Any:
-    value = r.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise _missing(field)
-        return None
-    return str(value).strip()
-
-
-def _money(r: dict[str, Any], field: str, *, required: bool = True) -> Any:
-    value = r.get(field)
-    if value is None or value == "":
-        if required:
-            raise _missing(field)
-        return None
-    try:
-        number = Decimal(str(value))  # amounts come as strings ("5619.00"); str() keeps a float's shortest form
-    except InvalidOperation:
-        raise Rejection(f"{field} is not a number: {value!r}", field=field, value=value) from None
-    if not number.is_finite():
-        raise Rejection(f"{field} is not a finite number: {value!r}", field=field, value=value)
-    return number
-
-
-def _int(r: dict[str, Any], field: str) -> int:
-    value = r.get(field)
-    if value is None or value == "":
-        raise _missing(field)
-    try:
-        return int(str(value))
-    except ValueError:
-        raise Rejection(f"{field} is not an integer: {value!r}", field=field, value=value) from None
-
-
-def _date(r: dict[str, Any], field: str, *, required: bool = True) -> Any:
-    value = r.get(field)
-    if value is None or value == "":
-        if required:
-            raise _missing(field)
-        return None
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise Rejection(f"{field} is not a date (YYYY-MM-DD): {value!r}", field=field, value=value) from None
-
-
-def _month(r: dict[str, Any], field: str) -> str:
-    value = _text(r, field)
-    try:
-        dt.date.fromisoformat(f"{value}-01")
-    except ValueError:
-        raise Rejection(f"{field} is not a month (YYYY-MM): {value!r}", field=field, value=value) from None
-    return str(value)
-
-
-def _code(r: dict[str, Any], field: str, codes: dict[str, str], *, default: str | None = None) -> str:
-    value = r.get(field, default)
-    if value is None or value == "":
-        raise _missing(field)
-    if str(value) not in codes:
-        allowed = ", ".join(f"{k} ({v})" for k, v in codes.items())
-        raise Rejection(f"{field} must be one of {allowed}, got {value!r}", field=field, value=value)
-    return codes[str(value)]
 
 
 __all__ = ["BankRestConfig", "BankRestConnector"]

@@ -95,7 +95,7 @@ class _Listing:
         self.position: Callable[[Row], Position] = operator.itemgetter("updateTime", *self.pk)
         self.rows.sort(key=self.position)
         self.keys = list(map(self.position, self.rows))
-        self.live = lru_cache(maxsize=4096)(self.live)  # type: ignore[method-assign]
+        self.live = lru_cache(maxsize=4096)(self.live)
 
 
 class _View:

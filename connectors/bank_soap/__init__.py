@@ -28,15 +28,16 @@ import datetime as dt
 import logging
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import lru_cache
-from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import httpx
 from pydantic import Field, SecretStr
 from requests import Response as RequestsResponse
+from requests.structures import CaseInsensitiveDict
 from zeep import Client
 from zeep.exceptions import Fault, TransportError, XMLSyntaxError
 from zeep.transports import Transport
@@ -47,6 +48,7 @@ from connectors.base import (
     CheckResult,
     Connector,
     ConnectorConfig,
+    CredentialsRefused,
     DepositIn,
     Entity,
     FatalUpstreamError,
@@ -57,8 +59,9 @@ from connectors.base import (
     RetriableUpstreamError,
     Stream,
     TokenExpired,
-    UpstreamError,
     WageAccountIn,
+    check_connection,
+    fields,
     map_exceptions,
     secret,
 )
@@ -88,10 +91,6 @@ class BankSoapConfig(ConnectorConfig):
     page_size: int = Field(default=500, ge=1, le=MAX_PAGE_SIZE, description="Records asked for per page (the bank allows 1000)")
 
 
-class CredentialsRefused(FatalUpstreamError):
-    """The bank refused the WS-Security credentials (SOAP fault AUTH_FAILED, HTTP 401/403)."""
-
-
 def wsdl_url(config: BankSoapConfig) -> str:
     return f"{config.base_url.rstrip('/')}/wage-account?wsdl"
 
@@ -102,7 +101,7 @@ def wsdl_url(config: BankSoapConfig) -> str:
 class _HttpxTransport(Transport):
     """zeep's transport over ``httpx.Client``: time-outs and transport errors map like every connector's."""
 
-    def __init__(self, client: httpx.Client) -> None:  # noqa: D107 - no requests.Session is made
+    def __init__(self, client: httpx.Client) -> None:
         self.client = client
         self.cache = None
         self.load_timeout = self.operation_timeout = None
@@ -126,7 +125,7 @@ def _as_requests(response: httpx.Response) -> RequestsResponse:
     new = RequestsResponse()
     new._content = response.content
     new.status_code = response.status_code
-    new.headers = response.headers  # type: ignore[assignment]
+    new.headers = CaseInsensitiveDict(response.headers)
     new.encoding = response.encoding
     return new
 
@@ -248,7 +247,7 @@ class _BankStream(Stream[BankSoapConfig]):
                     # A page we already have (the bank served an earlier page again): its records are
                     # stored, and its hasMore / next position answer another request — ask again.
                     log.info("%s/%s: the bank repeated an earlier page; asking again", KIND, self.name)
-                    after = position
+                    after: tuple[dt.datetime, str] | None = position
                 else:
                     after = self._advance(position, reply, records)
                     if records or after != position:
@@ -317,64 +316,32 @@ class Guarantees(_BankStream):
 
 # -- normalise: pure functions of one archived record -------------------------------------------
 
+#: How this connector's rejections read (its tests and operators' filters know these words).
+WORDING = fields.Wording(not_choice="{field} must be one of {allowed}; got {value}", choice_item="{code} {meaning}")
 
-def _req(r: dict[str, Any], field: str) -> str:
-    v = r.get(field)
-    if v is None or str(v).strip() == "":
-        raise Rejection(f"required field {field} is missing", field=field, value=v)
-    return str(v).strip()
+
+def _text(r: dict[str, Any], field: str) -> str:
+    return fields.text(r, field, wording=WORDING)
 
 
 def _opt(r: dict[str, Any], field: str) -> str | None:
-    v = r.get(field)
-    return None if v is None or str(v).strip() == "" else str(v).strip()
-
-
-def _date(r: dict[str, Any], field: str, *, required: bool = False) -> dt.date | None:
-    v = _req(r, field) if required else _opt(r, field)
-    try:
-        return dt.date.fromisoformat(v) if v else None
-    except ValueError:
-        raise Rejection(f"{field} is not a date (YYYY-MM-DD): {v!r}", field=field, value=v) from None
-
-
-def _dec(r: dict[str, Any], field: str, *, required: bool = False) -> Decimal | None:
-    v = _req(r, field) if required else _opt(r, field)
-    try:
-        return Decimal(v) if v else None
-    except InvalidOperation:
-        raise Rejection(f"{field} is not a number: {v!r}", field=field, value=v) from None
-
-
-def _int(r: dict[str, Any], field: str, *, required: bool = False) -> int | None:
-    v = _req(r, field) if required else _opt(r, field)
-    try:
-        return int(v) if v else None
-    except ValueError:
-        raise Rejection(f"{field} is not an integer: {v!r}", field=field, value=v) from None
-
-
-def _code(r: dict[str, Any], field: str, codes: dict[int, str], *, default: str | None = None) -> str:
-    v = _int(r, field, required=default is None)
-    if v is None and default is not None:
-        return default
-    if v not in codes:
-        known = ", ".join(f"{k} {name}" for k, name in codes.items())
-        raise Rejection(f"{field} must be one of {known}; got {v}", field=field, value=v)
-    return codes[v]
+    return fields.text(r, field, required=False, wording=WORDING)
 
 
 def _account(r: dict[str, Any]) -> list[Entity]:
     return [WageAccountIn(
-        salary_account=_req(r, "salaryAccount"), project_code=_req(r, "projectCode"), contractor_uscc=_req(r, "corpCode"),
-        bank_name=_req(r, "bankName"), salary_account_name=_req(r, "salaryAccountName"), bank_code=_opt(r, "bankLinkNumber"),
-        open_account_date=_date(r, "openAccountDate"), filed_date=_date(r, "recordDate"),
-        account_balance=_dec(r, "accountBalance"), status=_code(r, "accountStatus", ACCOUNT_STATUS, default="open"),
+        salary_account=_text(r, "salaryAccount"), project_code=_text(r, "projectCode"), contractor_uscc=_text(r, "corpCode"),
+        bank_name=_text(r, "bankName"), salary_account_name=_text(r, "salaryAccountName"), bank_code=_opt(r, "bankLinkNumber"),
+        open_account_date=fields.date(r, "openAccountDate", required=False, wording=WORDING),
+        filed_date=fields.date(r, "recordDate", required=False, wording=WORDING),
+        # a balance, not a payment: the bank reports an overdrawn account as it is
+        account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False, wording=WORDING),
+        status=fields.choice(r, "accountStatus", ACCOUNT_STATUS, default=1, wording=WORDING),
     )]
 
 
 def _bill(r: dict[str, Any]) -> list[Entity]:
-    bill_type = _int(r, "billType", required=True)
+    bill_type = fields.integer(r, "billType", allow_negative=False, wording=WORDING)
     if bill_type == 2:
         # Expense bills (代发工资 actionType 1, transfers out actionType 2) are not labour-cost
         # allocations; the wages they pay arrive per worker on the pay_details stream. Skipped, not an error.
@@ -383,38 +350,50 @@ def _bill(r: dict[str, Any]) -> list[Entity]:
         raise Rejection(f"billType must be 1 (income) or 2 (expense); got {bill_type}", field="billType", value=bill_type)
     # 条例 Art. 24: labour cost allocated into the 专户 (billType 1 — a 专户 takes in nothing else)
     return [AllocationIn(
-        salary_account=_req(r, "salaryAccount"), batch_number=_req(r, "batchNumber"), bill_date=_date(r, "billDate", required=True),
-        period_month=_opt(r, "period") or _req(r, "billDate")[:7], amount=_dec(r, "billAmount", required=True),
-        account_balance=_dec(r, "accountBalance"), payer_name=_opt(r, "oppAccountName"), payer_account=_opt(r, "oppAccountNo"),
-        progress_payment=_dec(r, "progressPayment"),
-    )]  # type: ignore[arg-type]
+        salary_account=_text(r, "salaryAccount"), batch_number=_text(r, "batchNumber"),
+        bill_date=fields.date(r, "billDate", wording=WORDING),
+        period_month=_opt(r, "period") or _text(r, "billDate")[:7],
+        amount=fields.amount(r, "billAmount", allow_negative=False, wording=WORDING),
+        account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False, wording=WORDING),
+        payer_name=_opt(r, "oppAccountName"), payer_account=_opt(r, "oppAccountNo"),
+        progress_payment=fields.amount(r, "progressPayment", allow_negative=False, required=False, wording=WORDING),
+    )]
 
 
 def _pay_detail(r: dict[str, Any]) -> list[Entity]:
     # payStatus 0 未发放, 20 已发放, 30 发放失败, 40 重新发放中 (checked by the hub); isBackPay 1 = 补发
     return [PayrollIn(
-        pay_roll_code=_req(r, "payRollCode"), project_code=_req(r, "projectCode"), id_number=_req(r, "idCardNumber"),
-        pay_month=_req(r, "payMonth"), total_pay_amount=_dec(r, "totalPayAmount", required=True),
-        actual_amount=_dec(r, "actualAmount", required=True), pay_status=_int(r, "payStatus", required=True),
+        pay_roll_code=_text(r, "payRollCode"), project_code=_text(r, "projectCode"), id_number=_text(r, "idCardNumber"),
+        pay_month=_text(r, "payMonth"),
+        total_pay_amount=fields.amount(r, "totalPayAmount", allow_negative=False, wording=WORDING),
+        actual_amount=fields.amount(r, "actualAmount", allow_negative=False, wording=WORDING),
+        pay_status=fields.integer(r, "payStatus", allow_negative=False, wording=WORDING),
         salary_account=_opt(r, "salaryAccount"), worker_name=_opt(r, "name"), corp_uscc=_opt(r, "corpCode"),
-        days=_int(r, "days"), work_hours=_dec(r, "workHours"),
-        balance_date=_date(r, "balanceDate"), is_back_pay=_int(r, "isBackPay") == 1, bank_card=_opt(r, "bankCardNumber"),
+        days=fields.integer(r, "days", allow_negative=False, required=False, wording=WORDING),
+        work_hours=fields.amount(r, "workHours", allow_negative=False, required=False, wording=WORDING),
+        balance_date=fields.date(r, "balanceDate", required=False, wording=WORDING),
+        is_back_pay=fields.flag(r, "isBackPay", wording=WORDING), bank_card=_opt(r, "bankCardNumber"),
         batch_number=_opt(r, "batchNumber"),
-    )]  # type: ignore[arg-type]
+    )]
 
 
 def _guarantee(r: dict[str, Any]) -> list[Entity]:
     # 人社部发〔2021〕65号: the deposit may be replaced by a bank guarantee letter (保函) or insurance
     return [DepositIn(
-        guarantee_no=_req(r, "guaranteeNo"), project_code=_req(r, "projectCode"), contractor_uscc=_req(r, "corpCode"),
-        kind=_code(r, "guaranteeType", GUARANTEE_KIND, default="bank_guarantee"), amount=_dec(r, "guaranteeAmount", required=True),
-        rate=_dec(r, "depositRate"), deposited_on=_date(r, "issueDate"), issuer=_opt(r, "issueBank"),
-        valid_from=_date(r, "validFrom"), valid_to=_date(r, "validTo"),
-        status=_code(r, "guaranteeStatus", GUARANTEE_STATUS, default="active"),
-    )]  # type: ignore[arg-type]
+        guarantee_no=_text(r, "guaranteeNo"), project_code=_text(r, "projectCode"), contractor_uscc=_text(r, "corpCode"),
+        kind=fields.choice(r, "guaranteeType", GUARANTEE_KIND, default=1, wording=WORDING),
+        amount=fields.amount(r, "guaranteeAmount", allow_negative=False, wording=WORDING),
+        rate=fields.amount(r, "depositRate", allow_negative=False, required=False, wording=WORDING),
+        deposited_on=fields.date(r, "issueDate", required=False, wording=WORDING), issuer=_opt(r, "issueBank"),
+        valid_from=fields.date(r, "validFrom", required=False, wording=WORDING),
+        valid_to=fields.date(r, "validTo", required=False, wording=WORDING),
+        status=fields.choice(r, "guaranteeStatus", GUARANTEE_STATUS, default=1, wording=WORDING),
+    )]
 
 
-_NORMALISERS = {"accounts": _account, "bills": _bill, "pay_details": _pay_detail, "guarantees": _guarantee}
+_NORMALISERS: dict[str, Callable[[dict[str, Any]], list[Entity]]] = {
+    "accounts": _account, "bills": _bill, "pay_details": _pay_detail, "guarantees": _guarantee,
+}
 
 
 # -- the connector ---------------------------------------------------------------------------------
@@ -430,24 +409,21 @@ class BankSoapConnector(Connector[BankSoapConfig]):
 
     def check(self, config: BankSoapConfig) -> CheckResult:
         """Load the WSDL and ask for one account with the credentials."""
-        try:
+        def probe() -> str:
             with _session(config, stream="check") as bank:
                 bank.query("QueryAccountInfo", None, 1)
-        except CredentialsRefused as exc:
-            return CheckResult(False, exc.message)
-        except UpstreamError as exc:
-            if isinstance(exc.__cause__, httpx.TransportError):
-                return CheckResult(False, f"cannot reach the bank's service at {wsdl_url(config)} ({exc.message}): "
-                                          "check base_url and the network")
-            return CheckResult(False, f"the bank's service answered with an error: {exc.message}")
-        return CheckResult(True, f"connected to {bank.address} as user {config.username!r}")
+            return f"connected to {bank.address} as user {config.username!r}"
+
+        return check_connection(probe, system="the bank's service", where=wsdl_url(config),
+                                unreachable="cannot reach {system} at {where} ({message}): check base_url and the network",
+                                failed="{system} answered with an error: {message}")
 
     def streams(self, config: BankSoapConfig) -> list[Stream[BankSoapConfig]]:
         return [Accounts(self, config), Bills(self, config), PayDetails(self, config), Guarantees(self, config)]
 
     def normalise(self, stream: str, record: dict[str, Any]) -> list[Entity]:
         if stream not in _NORMALISERS:
-            raise ValueError(f"bank_soap has no stream {stream!r}: use one of {', '.join(_NORMALISERS)}")
+            raise Rejection(f"bank_soap has no stream {stream!r}: use one of {', '.join(_NORMALISERS)}", field="stream", value=stream)
         return _NORMALISERS[stream](record)
 
 

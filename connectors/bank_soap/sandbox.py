@@ -303,8 +303,8 @@ class _Feed:
             k = max(1, int((position[0] - bank.epoch).total_seconds() // bank.interval))
             while k <= ticks and bank.tick_time(k) < position[0]:
                 k += 1
-        for k in range(k, ticks + 1):
-            r = self.live(k)
+        for tick in range(k, ticks + 1):
+            r = self.live(tick)
             if r is not None and (r["updateTime"], r[self.key]) > (position or (bank.epoch, "")) and self.visible(r, ticks):
                 yield r
 
@@ -398,7 +398,7 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         if env.tag != f"{{{SOAP_ENV}}}Envelope" or body is None or len(body) == 0:
             return soap_fault("请求报文不是 SOAP 1.1 Envelope", "BAD_REQUEST")
         denied = verify_token(env.find(f"{{{SOAP_ENV}}}Header"), username=username, password=password,
-                              now=dt.datetime.now(dt.timezone.utc))
+                              now=dt.datetime.now(dt.UTC))
         if denied is not None:
             return denied
         if faults.take("expire_token_next"):

@@ -7,10 +7,22 @@ A connector package exposes a ``Connector`` subclass under the entry-point group
 
 and implements ``check``, ``streams`` (each a ``Stream`` with ``read(state)`` yielding ``Page``s) and
 ``normalise`` (upstream record → canonical records of this module, or ``Rejection``).
+
+What a connector is given to build with:
+
+- ``fields``: the field converters (text, integer, amount, date, month, local_time, flag, choice),
+  each raising ``Rejection`` with the field and the value, so every connector reads values alike;
+- ``map_exceptions`` and the ``UpstreamError`` tree (``connectors.errors``): wrap every upstream call;
+- ``check_connection``: the body of ``check``, classifying a probe's failure by its type
+  (``Unreachable``, ``CredentialsRefused``, another ``UpstreamError``).
+
+``connectors.testing`` holds the conformance suite a connector's tests run (see connectors/README.md).
 """
 
 from __future__ import annotations
 
+from connectors.base import fields
+from connectors.base._check import check_connection
 from connectors.base._connector import CheckResult, Connector, ConnectorConfig, Outcome, Page, Rejection, Stream, secret
 from connectors.base._entities import (
     AllocationIn,
@@ -24,10 +36,12 @@ from connectors.base._entities import (
     WorkerIn,
 )
 from connectors.errors import (
+    CredentialsRefused,
     FatalUpstreamError,
     MalformedResponse,
     RetriableUpstreamError,
     TokenExpired,
+    Unreachable,
     UpstreamError,
     map_exceptions,
 )
@@ -38,6 +52,7 @@ __all__ = [
     "ClueIn",
     "Connector",
     "ConnectorConfig",
+    "CredentialsRefused",
     "DepositIn",
     "EnterpriseIn",
     "Entity",
@@ -51,9 +66,12 @@ __all__ = [
     "RetriableUpstreamError",
     "Stream",
     "TokenExpired",
+    "Unreachable",
     "UpstreamError",
     "WageAccountIn",
     "WorkerIn",
+    "check_connection",
+    "fields",
     "map_exceptions",
     "secret",
 ]

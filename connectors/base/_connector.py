@@ -13,9 +13,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.json_schema import JsonDict
 
 from connectors.base._entities import Entity
 
@@ -24,7 +25,7 @@ C = TypeVar("C", bound="ConnectorConfig")
 
 def secret(description: str, **kwargs: Any) -> Any:
     """A config field holding a secret: stored encrypted, write-only in the API, never logged."""
-    extra = {"secret": True, "writeOnly": True}
+    extra: JsonDict = {"secret": True, "writeOnly": True}
     return Field(description=description, json_schema_extra=extra, **kwargs)
 
 
@@ -44,7 +45,7 @@ class ConnectorConfig(BaseModel):
     @classmethod
     def secret_fields(cls) -> list[str]:
         """Names of the fields marked with ``secret()``."""
-        return [name for name, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("secret")]  # type: ignore[union-attr]
+        return [name for name, f in cls.model_fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret")]
 
     def public_dict(self) -> dict[str, Any]:
         """The config without its secrets (what the API and the logs may show)."""
@@ -136,7 +137,8 @@ class Connector(ABC, Generic[C]):
 
     def parse_config(self, raw: dict[str, Any]) -> C:
         """Validate a config dict (secrets included) into the config model."""
-        return self.config_model.model_validate(raw)  # type: ignore[return-value]
+        # config_model is this connector's C: a ClassVar cannot be typed with the class's type variable
+        return cast(C, self.config_model.model_validate(raw))
 
     @abstractmethod
     def check(self, config: C) -> CheckResult:

@@ -21,11 +21,25 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, SecretStr
 
-from connectors._clue_channel import check_upstream, batch_from, fmt_local, parse_local, read_keyset, required
 from connectors.base import (
-    CheckResult, ClueIn, Connector, ConnectorConfig, Entity, FatalUpstreamError, MalformedResponse, Outcome, Page,
-    Rejection, Stream, map_exceptions, secret,
+    CheckResult,
+    ClueIn,
+    Connector,
+    ConnectorConfig,
+    CredentialsRefused,
+    Entity,
+    FatalUpstreamError,
+    MalformedResponse,
+    Outcome,
+    Page,
+    Rejection,
+    Stream,
+    check_connection,
+    fields,
+    map_exceptions,
+    secret,
 )
+from connectors.clue_channel.client import WORDING, batch_from, fmt_local, read_keyset
 
 KIND = "hotline12345"
 #: 12345 question class 0801xx: 劳动保障-拖欠工资 (the wage-arrears class, e.g. 080101).
@@ -68,7 +82,7 @@ class _Api:
             resp = self.http.request(method, path, params=params, json=json, headers=headers)
             # A stale timestamp ("expired") is retried with a fresh signature (TokenExpired); any other 401 is fatal.
             if resp.status_code in (401, 403) and "expired" not in resp.text.lower():
-                raise FatalUpstreamError(REFUSED.format(status=resp.status_code), detail=resp.text[:300])
+                raise CredentialsRefused(REFUSED.format(status=resp.status_code), detail=resp.text[:300])
             resp.raise_for_status()
             body = resp.json()
             if not isinstance(body, dict) or "code" not in body:
@@ -108,13 +122,14 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
     config_model = Hotline12345Config
     sandbox = "connectors.hotline12345.sandbox:create_app"
 
-    def check(self, config: Any) -> CheckResult:
-        def probe() -> None:
+    def check(self, config: Hotline12345Config) -> CheckResult:
+        """Ask for one work order with the app key and signature."""
+        def probe() -> str:
             with _Api(config) as api:
                 api.call("GET", "api/orders", params={"pageSize": 1})
+            return f"connected to the 12345 platform: app key {config.app_key} accepted"
 
-        failed = check_upstream(probe, system="the 12345 platform", base_url=config.base_url, refused="the 12345 platform refused")
-        return failed or CheckResult(True, f"connected to the 12345 platform: app key {config.app_key} accepted")
+        return check_connection(probe, system="the 12345 platform", where=config.base_url)
 
     def streams(self, config: Hotline12345Config) -> list[Stream[Hotline12345Config]]:
         return [WorkOrders(self, config)]
@@ -123,19 +138,19 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
         """A wage work order → one ``ClueIn``; other question classes → nothing (skipped, not quarantined)."""
         if stream != WorkOrders.name:
             raise Rejection(f"unknown stream {stream!r}: this connector reads work_orders", field="stream", value=stream)
-        if not required(record, "questionCode").startswith(WAGE_QUESTION_PREFIX):
+        if not fields.text(record, "questionCode", wording=WORDING).startswith(WAGE_QUESTION_PREFIX):
             return []
-        order_num = required(record, "orderNum")
-        respondent = required(record, "reflectObject")
-        caller = str(record.get("callerName") or "").strip() or None
+        order_num = fields.text(record, "orderNum", wording=WORDING)
+        respondent = fields.text(record, "reflectObject", wording=WORDING)
+        caller = fields.text(record, "callerName", required=False)
+        project = fields.text(record, "projectName", required=False)
         return [ClueIn(
-            channel=KIND, source_id=order_num, received_at=parse_local(record.get("callTime"), "callTime"),
-            title=f"{caller or '来电人'}反映{respondent}拖欠工资", content=required(record, "majorContent"),
-            region_code=required(record, "regionCode"), respondent_name=respondent, complainant_name=caller,
-            complainant_phone=_mobile(record.get("callerPhone")),
-            sector="工程建设" if str(record.get("projectName") or "").strip() else "非工程",
-            project_name=str(record.get("projectName") or "").strip() or None,
-            related_source_id=str(record.get("oldOrderNum") or "").strip() or None,
+            channel=KIND, source_id=order_num, received_at=fields.local_time(record, "callTime", wording=WORDING),
+            title=f"{caller or '来电人'}反映{respondent}拖欠工资", content=fields.text(record, "majorContent", wording=WORDING),
+            region_code=fields.text(record, "regionCode", wording=WORDING), respondent_name=respondent, complainant_name=caller,
+            complainant_phone=_mobile(fields.text(record, "callerPhone", required=False)),
+            sector="工程建设" if project else "非工程", project_name=project,
+            related_source_id=fields.text(record, "oldOrderNum", required=False),
         )]
 
     def write_back(self, config: Hotline12345Config, outcome: Outcome) -> None:
@@ -159,10 +174,9 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
                 })
 
 
-def _mobile(value: Any) -> str | None:
+def _mobile(number: str | None) -> str | None:
     """The caller's number for matching; a landline (area code 0xxx) is not a mobile key, so None."""
-    text = str(value or "").strip()
-    return None if not text or (text.startswith("0") and not text.startswith("00")) else text
+    return None if not number or (number.startswith("0") and not number.startswith("00")) else number
 
 
 __all__ = ["Hotline12345Config", "Hotline12345Connector", "WorkOrders", "sign_headers"]

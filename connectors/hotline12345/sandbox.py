@@ -38,11 +38,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors._clue_channel import (
-    CST, county_by_name, fmt_local, history_update_time, live_complaint, live_times, page_query, region_name,
+from connectors.clue_channel.client import CST, fmt_local
+from connectors.clue_channel.sandbox import (
+    county_by_name,
+    history_update_time,
+    live_complaint,
+    live_times,
+    page_query,
+    region_name,
     serve_page,
 )
 from connectors.sandbox.faults import FaultMiddleware, Faults
+from hub.identifiers import make_phone
+from hub.seed.world import person_name
+from hub.workdays import add_working_days
 
 if TYPE_CHECKING:
     from connectors.sandbox.world import World
@@ -148,7 +157,6 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         Route("/health", health),
     ])
     wrapped = FaultMiddleware(app, faults)
-    wrapped.state = app.state  # type: ignore[attr-defined]
     app.state.faults = faults
     app.state.writebacks = writebacks
     app.state.orders = orders
@@ -188,9 +196,6 @@ def _alternation(names: Iterable[str]) -> re.Pattern[str]:
 
 
 def _non_wage_order(world: World, i: int, counties: list[str]) -> dict[str, Any]:
-    from hub.identifiers import make_phone
-    from hub.seed import _names as N
-
     r = world.rng("hotline12345-non-wage", i)
     day = world.today - dt.timedelta(days=3 + 11 * i)
     called = dt.datetime.combine(day, dt.time(), tzinfo=CST) + dt.timedelta(seconds=r.randrange(8 * 3600, 18 * 3600))
@@ -198,7 +203,7 @@ def _non_wage_order(world: World, i: int, counties: list[str]) -> dict[str, Any]
     code, content = NON_WAGE[i % len(NON_WAGE)]
     county = counties[i % len(counties)]
     return {
-        "orderNum": f"{called:%Y%m%d}{80000000 + i:08d}", "callTime": fmt_local(called), "callerName": N.person_name(r),
+        "orderNum": f"{called:%Y%m%d}{80000000 + i:08d}", "callTime": fmt_local(called), "callerName": person_name(r),
         "callerPhone": make_phone(r), "sourceType": "电话", "reflectName": "咨询", "questionCode": code,
         "majorContent": content, "organizationName": f"{region_name(county)}{ORG_SUFFIX}", "handleDays": 2,
         "deadlineDate": (day + dt.timedelta(days=2)).isoformat(), "dispatchTime": fmt_local(called + dt.timedelta(minutes=30)),
@@ -210,8 +215,6 @@ def _non_wage_order(world: World, i: int, counties: list[str]) -> dict[str, Any]
 
 def _live_order(world: World, k: int, at: dt.datetime) -> dict[str, Any]:
     """Live wage order ``k``: just received, not yet dispatched."""
-    from hub.workdays import add_working_days
-
     c = live_complaint(world, k, at, channel="hotline12345")
     r = world.rng("hotline12345-live", k)
     return {

@@ -9,21 +9,34 @@ sector and the region where the arrears happened (docs/domain.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from pydantic import Field, SecretStr
 
-from connectors._clue_channel import check_upstream, batch_from, fmt_local, parse_local, read_keyset, required
 from connectors.base import (
-    CheckResult, ClueIn, Connector, ConnectorConfig, Entity, FatalUpstreamError, MalformedResponse, Outcome, Page,
-    Rejection, Stream, TokenExpired, map_exceptions, secret,
+    CheckResult,
+    ClueIn,
+    Connector,
+    ConnectorConfig,
+    CredentialsRefused,
+    Entity,
+    FatalUpstreamError,
+    MalformedResponse,
+    Outcome,
+    Page,
+    Rejection,
+    Stream,
+    TokenExpired,
+    check_connection,
+    fields,
+    map_exceptions,
+    secret,
 )
+from connectors.clue_channel.client import WORDING, batch_from, fmt_local, read_keyset
 
 KIND = "national_platform"
 REFUSED = "the national clue platform refused the account or password (HTTP {status}): check account and password"
@@ -92,7 +105,7 @@ def _code(resp: httpx.Response) -> str:
 
 def _data(resp: httpx.Response) -> Any:
     if resp.status_code in (401, 403):
-        raise FatalUpstreamError(REFUSED.format(status=resp.status_code), detail=resp.text[:300])
+        raise CredentialsRefused(REFUSED.format(status=resp.status_code), detail=resp.text[:300])
     resp.raise_for_status()
     body = resp.json()
     if not isinstance(body, dict) or "code" not in body:
@@ -136,13 +149,14 @@ class NationalPlatformConnector(Connector[NationalPlatformConfig]):
     config_model = NationalPlatformConfig
     sandbox = "connectors.national_platform.sandbox:create_app"
 
-    def check(self, config: Any) -> CheckResult:
-        def probe() -> None:
+    def check(self, config: NationalPlatformConfig) -> CheckResult:
+        """Sign in and ask for one clue."""
+        def probe() -> str:
             with _Session(config) as api:
                 api.call("GET", "api/clues", params={"pageSize": 1})
+            return f"connected to the national clue platform: signed in as {config.account}"
 
-        failed = check_upstream(probe, system="the national clue platform", base_url=config.base_url, refused="the national clue platform refused")
-        return failed or CheckResult(True, f"connected to the national clue platform: signed in as {config.account}")
+        return check_connection(probe, system="the national clue platform", where=config.base_url)
 
     def streams(self, config: NationalPlatformConfig) -> list[Stream[NationalPlatformConfig]]:
         return [Clues(self, config)]
@@ -151,23 +165,26 @@ class NationalPlatformConnector(Connector[NationalPlatformConfig]):
         """A platform clue → one ``ClueIn`` (the hub validates the ID number, phone and region code)."""
         if stream != Clues.name:
             raise Rejection(f"unknown stream {stream!r}: this connector reads clues", field="stream", value=stream)
-        employer = required(record, "employerName")
-        name = str(record.get("complainantName") or "").strip() or None
-        headcount = _int(record.get("involvedNumber"), "involvedNumber")
+        employer = fields.text(record, "employerName", wording=WORDING)
+        name = fields.text(record, "complainantName", required=False)
+        # 人数 and 金额 as the complainant reported them: neither can be negative
+        headcount = fields.integer(record, "involvedNumber", allow_negative=False, required=False, wording=WORDING)
         group = f"等{headcount}人" if headcount and headcount > 1 else ""
         return [ClueIn(
-            channel=KIND, source_id=required(record, "clueId"),
-            received_at=parse_local(record.get("reportTime"), "reportTime"),
-            title=f"{name or '反映人'}{group}反映{employer}拖欠工资", content=required(record, "content"),
-            region_code=required(record, "regionCode"), respondent_name=employer, complainant_name=name,
-            complainant_phone=_text(record.get("complainantPhone")),
-            complainant_id_number=_text(record.get("complainantIdNumber")),
-            respondent_address=_text(record.get("employerAddress")), project_name=_text(record.get("projectName")),
-            amount=_decimal(record.get("arrearsAmount"), "arrearsAmount"), headcount=headcount,
-            arrears_from=_date(record.get("arrearsStartDate"), "arrearsStartDate"),
-            arrears_to=_date(record.get("arrearsEndDate"), "arrearsEndDate"),
+            channel=KIND, source_id=fields.text(record, "clueId", wording=WORDING),
+            received_at=fields.local_time(record, "reportTime", wording=WORDING),
+            title=f"{name or '反映人'}{group}反映{employer}拖欠工资", content=fields.text(record, "content", wording=WORDING),
+            region_code=fields.text(record, "regionCode", wording=WORDING), respondent_name=employer, complainant_name=name,
+            complainant_phone=fields.text(record, "complainantPhone", required=False),
+            complainant_id_number=fields.text(record, "complainantIdNumber", required=False),
+            respondent_address=fields.text(record, "employerAddress", required=False),
+            project_name=fields.text(record, "projectName", required=False),
+            amount=fields.amount(record, "arrearsAmount", allow_negative=False, required=False, wording=WORDING),
+            headcount=headcount,
+            arrears_from=fields.date(record, "arrearsStartDate", required=False, wording=WORDING),
+            arrears_to=fields.date(record, "arrearsEndDate", required=False, wording=WORDING),
             # docs/domain.md: sector 工程建设 / 非工程
-            sector="非工程" if _text(record.get("industry")) == "非工程" else "工程建设",
+            sector="非工程" if fields.text(record, "industry", required=False) == "非工程" else "工程建设",
         )]
 
     def write_back(self, config: NationalPlatformConfig, outcome: Outcome) -> None:
@@ -179,44 +196,6 @@ class NationalPlatformConnector(Connector[NationalPlatformConfig]):
                 "recoverAmount": None if outcome.recovered_amount is None else f"{outcome.recovered_amount:.2f}",
                 "paidNumber": outcome.workers_paid, "satisfaction": outcome.satisfaction, "localClueNo": outcome.clue_no,
             })
-
-
-def _text(value: Any) -> str | None:
-    text = "" if value is None else str(value).strip()
-    return text or None
-
-
-def _decimal(value: Any, field: str) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise Rejection(f"{field} {value!r} is not an amount", field=field, value=value) from None
-    if not amount.is_finite() or amount < 0:
-        raise Rejection(f"{field} {value!r} is not an amount", field=field, value=value)
-    return amount
-
-
-def _int(value: Any, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise Rejection(f"{field} {value!r} is not a whole number", field=field, value=value) from None
-    if n < 0:
-        raise Rejection(f"{field} {value!r} is negative", field=field, value=value)
-    return n
-
-
-def _date(value: Any, field: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise Rejection(f"{field} {value!r} is not a date like 2026-10-31", field=field, value=value) from None
 
 
 __all__ = ["Clues", "NationalPlatformConfig", "NationalPlatformConnector"]

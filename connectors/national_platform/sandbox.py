@@ -30,8 +30,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors._clue_channel import (
-    CST, corrupt_id_number, fmt_local, history_update_time, live_complaint, live_times, page_query, region_name,
+from connectors.clue_channel.client import CST, fmt_local
+from connectors.clue_channel.sandbox import (
+    corrupt_id_number,
+    history_update_time,
+    live_complaint,
+    live_times,
+    page_query,
+    region_name,
     serve_page,
 )
 from connectors.sandbox.faults import FaultMiddleware, Faults
@@ -141,7 +147,6 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         Route("/health", health),
     ])
     wrapped = FaultMiddleware(app, faults)
-    wrapped.state = app.state  # type: ignore[attr-defined]
     app.state.faults = faults
     app.state.feedback = feedback
     app.state.tokens_issued = issued

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
@@ -38,9 +38,10 @@ from connectors.base import (
     Page,
     ProjectIn,
     Rejection,
-    RetriableUpstreamError,
     Stream,
     TokenExpired,
+    check_connection,
+    fields,
     map_exceptions,
     secret,
 )
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 #: Permit-system wording → the hub's enterprise kinds and project states.
 CORP_KINDS = {"建设单位": "builder", "施工总承包": "general_contractor"}
 STATUSES = {"在建": "in_progress", "停工": "stopped", "竣工": "completed"}
-SECTORS = frozenset({"住建", "交通", "水利"})  # 行业主管部门 (docs/domain.md)
+SECTORS = {"交通": "交通", "住建": "住建", "水利": "水利"}  # 行业主管部门 (docs/domain.md)
 #: 401 codes after which a new token may help.
 TOKEN_CODES = frozenset({"TOKEN_EXPIRED", "INVALID_TOKEN"})
 
@@ -174,20 +175,16 @@ class PermitsConnector(Connector[PermitsConfig]):
     sandbox = "connectors.permits.sandbox:create_app"
 
     def check(self, config: PermitsConfig) -> CheckResult:
-        api = _Api(config)
-        try:
+        """Get a token with the app id and API key, and ask for one project."""
+        def probe() -> str:
+            api = _Api(config)
             with api.client() as http:
                 api.authenticate(http)
                 api.fetch(http, Projects.path, {"pageSize": 1}, stream="projects")
-        except RetriableUpstreamError as exc:
-            if exc.message == "connection failed":
-                return CheckResult(False, f"cannot reach the permit system at {config.base_url}: connection failed")
-            return CheckResult(False, f"the permit system at {config.base_url} is not answering properly: {exc.message}")
-        except FatalUpstreamError as exc:
-            if "HTTP 401" in exc.message or "HTTP 403" in exc.message:
-                return CheckResult(False, "the permit system refused the app id / API key (HTTP 401): check app_id and api_key")
-            return CheckResult(False, f"the permit system refused the request: {exc.message}")
-        return CheckResult(True, f"connected to the permit system at {config.base_url}: credentials accepted")
+            return f"connected to the permit system at {config.base_url}: credentials accepted"
+
+        return check_connection(probe, system="the permit system", where=config.base_url,
+                                refused="{system} refused the app id / API key (HTTP 401): check app_id and api_key")
 
     def streams(self, config: PermitsConfig) -> list[Stream[PermitsConfig]]:
         api = _Api(config)  # shared: one token for both streams
@@ -198,56 +195,41 @@ class PermitsConnector(Connector[PermitsConfig]):
             return [_enterprise(record)]
         if stream == "projects":
             return _project(record)
-        raise Rejection(f"the permits connector has no stream {stream!r}", field=None, value=stream)
+        raise Rejection(f"the permits connector has no stream {stream!r}", field="stream", value=stream)
 
 
 # -- normalisation (pure) ---------------------------------------------------------------------
 
+#: The permit system's documentation writes its formats as yyyy-MM-dd; its rejections say so.
+WORDING = fields.Wording(
+    not_date="{field} {value} is not a date (yyyy-MM-dd)", not_number="{field} {value} is not a number",
+    negative="{field} {value} must be a non-negative number", not_choice="unknown {field} {value}: expected one of {allowed}",
+    choice_item="{code}",
+)
+
 
 def _required(record: dict[str, Any], field: str) -> str:
-    value = record.get(field)
-    if value is None or not str(value).strip():
-        raise Rejection(f"required field {field} is missing", field=field, value=value)
-    return str(value).strip()
+    return fields.text(record, field, wording=WORDING)
 
 
 def _optional(record: dict[str, Any], field: str) -> str | None:
-    value = record.get(field)
-    if value is None:
-        return None
-    return str(value).strip() or None
+    return fields.text(record, field, required=False, wording=WORDING)
 
 
 def _date(record: dict[str, Any], field: str) -> dt.date | None:
-    value = _optional(record, field)
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        raise Rejection(f"{field} {value!r} is not a date (yyyy-MM-dd)", field=field, value=value) from None
+    return fields.date(record, field, required=False, wording=WORDING)
 
 
-def _decimal(record: dict[str, Any], field: str) -> Decimal | None:
-    value = _optional(record, field)
-    if value is None:
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise Rejection(f"{field} {value!r} is not a number", field=field, value=value) from None
-    if not number.is_finite() or number < 0:
-        raise Rejection(f"{field} {value!r} must be a non-negative number", field=field, value=value)
-    return number
+def _amount(record: dict[str, Any], field: str) -> Decimal | None:
+    """A contract value or a labour-cost share: never negative."""
+    return fields.amount(record, field, allow_negative=False, required=False, wording=WORDING)
 
 
 def _enterprise(record: dict[str, Any]) -> EnterpriseIn:
-    corp_type = _required(record, "corpType")
-    if corp_type not in CORP_KINDS:
-        raise Rejection(f"unknown corpType {corp_type!r}: expected one of {', '.join(CORP_KINDS)}", field="corpType", value=corp_type)
     # The USCC itself is validated by the hub (GB 32100-2015).
     return EnterpriseIn(
-        uscc=_required(record, "corpCode"), name=_required(record, "corpName"), kind=CORP_KINDS[corp_type],
+        uscc=_required(record, "corpCode"), name=_required(record, "corpName"),
+        kind=fields.choice(record, "corpType", CORP_KINDS, wording=WORDING),
         legal_representative=_optional(record, "legalMan"), address=_optional(record, "address"),
         short_name=_optional(record, "corpShortName"),
     )
@@ -270,27 +252,21 @@ def _party(record: dict[str, Any], prefix: str, kind: str) -> EnterpriseIn | Non
 
 
 def _project(record: dict[str, Any]) -> list[Entity]:
-    status = _required(record, "projectStatus")
-    if status not in STATUSES:
-        raise Rejection(f"unknown projectStatus {status!r}: expected one of {', '.join(STATUSES)}", field="projectStatus", value=status)
-    sector = _required(record, "industry")
-    if sector not in SECTORS:
-        raise Rejection(f"unknown industry {sector!r}: expected one of {', '.join(sorted(SECTORS))}", field="industry", value=sector)
-    cycle_raw = record.get("labourCostCycle")
-    try:
-        cycle = 30 if cycle_raw in (None, "") else int(cycle_raw)  # 条例 Art. 24: at least monthly, 30 by default
-    except (TypeError, ValueError):
-        raise Rejection(f"labourCostCycle {cycle_raw!r} is not a number of days", field="labourCostCycle", value=cycle_raw) from None
+    status = fields.choice(record, "projectStatus", STATUSES, wording=WORDING)
+    sector = fields.choice(record, "industry", SECTORS, wording=WORDING)
+    # 条例 Art. 24: labour cost allocated at least monthly, every 30 days by default
+    cycle = fields.integer(record, "labourCostCycle", allow_negative=True, required=False, wording=WORDING)
+    cycle = 30 if cycle is None else cycle
     if cycle <= 0:
         raise Rejection(f"labourCostCycle must be a positive number of days, got {cycle}", field="labourCostCycle", value=cycle)
     # permitNo (施工许可证编号: region + date + sequence + specialty) and regionCode are validated by the hub.
     project = ProjectIn(
         project_code=_required(record, "projectCode"), name=_required(record, "projectName"),
-        region_code=_required(record, "regionCode"), sector=sector, status=STATUSES[status],
+        region_code=_required(record, "regionCode"), sector=sector, status=status,
         contractor_uscc=_required(record, "contractorCorpCode"), builder_uscc=_optional(record, "builderCorpCode"),
         address=_optional(record, "address"), permit_no=_optional(record, "permitNo"), permit_date=_date(record, "permitDate"),
-        contract_value=_decimal(record, "contractAmount"), contract_signed_on=_date(record, "contractSignDate"),
-        labour_cost_cycle_days=cycle, labour_cost_ratio=_decimal(record, "labourCostRatio"),
+        contract_value=_amount(record, "contractAmount"), contract_signed_on=_date(record, "contractSignDate"),
+        labour_cost_cycle_days=cycle, labour_cost_ratio=_amount(record, "labourCostRatio"),
         start_date=_date(record, "startDate"), planned_end_date=_date(record, "plannedEndDate"),
     )
     ratio = project.labour_cost_ratio

@@ -40,7 +40,8 @@ from starlette.routing import Route
 
 from connectors.sandbox.faults import FaultMiddleware, Faults
 from hub.identifiers import make_uscc
-from hub.seed import _names as N
+from hub.regions import iter_regions
+from hub.seed import world as demo
 
 if TYPE_CHECKING:
     from connectors.sandbox.world import World
@@ -65,13 +66,13 @@ _INDUSTRY = {"住建": "47", "交通": "48", "水利": "48"}  # GB/T 4754 in the
 def fmt_time(t: dt.datetime) -> str:
     """An instant as the permit system writes it: China Standard Time, to the second."""
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
     return t.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def live_epoch(world: World) -> dt.datetime:
     """When live events start: the world's ``today`` at 00:00 China Standard Time."""
-    return dt.datetime.combine(world.today, dt.time(0), tzinfo=CST).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(world.today, dt.time(0), tzinfo=CST).astimezone(dt.UTC)
 
 
 def enterprise_record(e: dict[str, Any], update_time: dt.datetime) -> dict[str, Any]:
@@ -111,8 +112,6 @@ def project_record(p: dict[str, Any], builder: dict[str, Any] | None, contractor
 
 @lru_cache(maxsize=1)
 def _region_names() -> dict[str, str]:
-    from hub.regions import iter_regions
-
     return {r.code: r.name for r in iter_regions()}
 
 
@@ -155,7 +154,7 @@ class PermitSystem:
 
     def events_due(self, now: dt.datetime) -> int:
         if now.tzinfo is None:
-            now = now.replace(tzinfo=dt.timezone.utc)
+            now = now.replace(tzinfo=dt.UTC)
         n = max(0, int((now - self.epoch) / self.interval))
         if n > MAX_LIVE_EVENTS and not self._capped:
             self._capped = True
@@ -192,12 +191,12 @@ class PermitSystem:
         city = names.get(county[:4] + "00", prov)
         cname = names.get(county, "")
         builder = {k: template[k] for k in template if k.startswith("builder")}
-        name, reg, org, _level = N.builder_name(r, N.trade_name(r), sector=sector, city=city, county=cname)
+        name, reg, org, _level = demo.builder_name(r, demo.trade_name(r), sector=sector, city=city, county=cname)
         if r.random() < 0.3 and name not in self._corp_names:  # a newly registered 建设单位, in the enterprises list too
             self._corp_names.add(name)
             uscc = make_uscc(r, region_code=county, registration=reg, org_type=org)
-            ent = {"uscc": uscc, "name": name, "short_name": N.short_name(name, (prov, city, cname)),
-                   "legal_representative": N.person_name(r), "address": N.address(r, city=city, county=cname),
+            ent = {"uscc": uscc, "name": name, "short_name": demo.short_name(name, (prov, city, cname)),
+                   "legal_representative": demo.person_name(r), "address": demo.address(r, city=city, county=cname),
                    "kind": "builder", "region_code": county}
             self.records["enterprises"].setdefault(uscc, enterprise_record(ent, at))
             builder = {"builderCorpCode": uscc, "builderCorpName": name, "builderCorpShortName": ent["short_name"],
@@ -210,8 +209,8 @@ class PermitSystem:
         value = Decimal(round(min(8e8, max(2e6, r.lognormvariate(17.2, 1.0))), -3)).quantize(Decimal("0.01"))
         self.records["projects"][code] = {
             **template, **builder, "projectCode": code,
-            "projectName": N.project_name(r, sector=sector, city=city, county=cname, year=issued.year),
-            "address": f"{city}{cname}{N.road(r)}与{N.road(r)}交汇处{r.choice('东西南北')}侧", "projectStatus": "在建",
+            "projectName": demo.project_name(r, sector=sector, city=city, county=cname, year=issued.year),
+            "address": f"{city}{cname}{demo.road(r)}与{demo.road(r)}交汇处{r.choice('东西南北')}侧", "projectStatus": "在建",
             "permitNo": permit, "permitDate": issued.isoformat() if permit else None, "contractAmount": str(value),
             "contractSignDate": signed.isoformat(), "labourCostCycle": 30,
             "labourCostRatio": str(Decimal(r.randint(1500, 3000)) / 10000),
@@ -292,7 +291,7 @@ def create_app(
     if unknown:
         raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}: use {', '.join(DEMO_CREDENTIALS)}")
     faults = faults or Faults()
-    now = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+    now = clock or (lambda: dt.datetime.now(dt.UTC))
     creds = {**DEMO_CREDENTIALS, **options}
     system = PermitSystem(world, live_interval_seconds=live_interval_seconds)
     tokens: dict[str, dt.datetime] = {}
@@ -300,7 +299,7 @@ def create_app(
 
     def instant() -> dt.datetime:
         t = now()
-        return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
     async def token(request: Request) -> JSONResponse:
         app_id, api_key = request.headers.get("X-App-Id", ""), request.headers.get("X-Api-Key", "")
@@ -346,8 +345,8 @@ def create_app(
         records, has_more = system.page(stream, after, size)
         next_cursor = cursor_of(records[-1], PermitSystem.STREAMS[stream]) if records else cursor
         if cursor and faults.take("cursor_backwards_next"):
-            stamp = dt.datetime.strptime(cursor.partition("|")[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(days=1)
-            next_cursor = f"{stamp:%Y-%m-%d %H:%M:%S}|{cursor.partition('|')[2]}"
+            back = dt.datetime.strptime(cursor.partition("|")[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(days=1)
+            next_cursor = f"{back:%Y-%m-%d %H:%M:%S}|{cursor.partition('|')[2]}"
         if stream == "projects" and records and faults.take("bad_records_next"):
             _corrupt_permit(records)
         data = {"records": records, "pageSize": size, "hasMore": has_more, "nextCursor": next_cursor}

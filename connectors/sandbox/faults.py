@@ -76,6 +76,8 @@ class FaultMiddleware:
         self.app = app
         self.faults = faults
         self.malformed_body = malformed_body
+        #: The wrapped app's ``state`` (``app.state.faults`` …), so that a wrapped sandbox reads like a Starlette app.
+        self.state: Any = getattr(app, "state", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -79,7 +79,7 @@ def load_sandboxes(*, world: World, clock: Callable[[], dt.datetime] | None = No
                 continue
             module, factory = _resolve(ref)
             app = factory(world=world, clock=clock) if clock is not None else factory(world=world)
-        except Exception as exc:  # noqa: BLE001 - one missing or broken connector must not stop the others
+        except Exception as exc:
             log.warning("sandbox of connector %s (%s) is unavailable; skipped: %s: %s", ep.name, ep.value, type(exc).__name__, exc)
             continue
         creds = {str(k): str(v) for k, v in (getattr(module, "DEMO_CREDENTIALS", None) or {}).items()}

@@ -21,6 +21,7 @@ from typing import Any
 
 from hub.crypto import Cipher
 from hub.models import utcnow
+from hub.seed.world import SCALES, SENSITIVE_PAYLOAD_FIELDS, Generation
 from hub.workdays import local_date
 
 _SANDBOX_KEY = "sandbox-world"  # ciphertexts made by the generator are decrypted right away
@@ -65,8 +66,6 @@ def build_world(*, seed: int = 20261121, scale: str = "tiny", region: str = "370
     ``now`` is the moment the demo database was seeded (``hub.seed.seed_database``): pass the same one,
     so that the sandboxes' history is the seeded history.
     """
-    from hub.seed._generate import SCALES, SENSITIVE_PAYLOAD_FIELDS, Generation
-
     if today is None:
         now = now or utcnow()
         today = local_date(now)

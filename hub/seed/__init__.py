@@ -37,7 +37,8 @@ from sqlalchemy.engine import Engine
 
 from hub.crypto import Cipher
 from hub.models import Project, utcnow
-from hub.seed._generate import SCALES, Generation, ScalePlan, canonical_json, payload_hash
+from hub.seed._base import SCALES, ScalePlan, canonical_json, payload_hash
+from hub.seed._generate import Generation
 from hub.seed._load import TABLE_ORDER, Loader, Progress, load_regions, table_counts
 from hub.workdays import local_date
 

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import hub.seed._names as N
 from hub.matching import Features, blocking_keys, normalise_company_name
 from hub.models.clues import CHANNELS
-from hub.seed import _names as N
-from hub.seed._generate import (
+from hub.seed._base import (
     CST,
     SENSITIVE_PAYLOAD_FIELDS,
     Ent,
@@ -61,12 +61,12 @@ def _spec(w: World, r: random.Random, day: dt.date, **kw: Any) -> dict[str, Any]
     if "project" not in s and "respondent_name" not in s:
         if r.random() < 0.85:
             for _ in range(6):
-                p = r.choice(w.projects)
-                if p.start <= day:
+                picked = r.choice(w.projects)
+                if picked.start <= day:
                     break
-            cands = [p.contractor, *p.employers]
+            cands = [picked.contractor, *picked.employers]
             # 分类监管: B and C enterprises draw more complaints than A
-            s["project"] = p
+            s["project"] = picked
             s["respondent"] = r.choices(cands, [{"A": 1, "B": 4, "C": 8}[e.credit] for e in cands])[0]
         else:
             county = r.choice(w.counties)
@@ -124,6 +124,8 @@ def _specials(w: World) -> dict[dt.date, list[dict[str, Any]]]:
     b = by_role["large_amount"]
     add(T - days(9), "large_amount_clue", project=b, respondent=b.contractor, headcount=8, amount=760000.0, months=6,
         status="in_progress", channels=[("national_platform", 0, "full", "new", None)])
+    if w.stopped is None:  # project_rows makes it at every scale (the first county's first project)
+        raise RuntimeError("the stopped-allocation project was not generated")
     proj, warning = w.stopped
     if warning:
         d = min(T, add_working_days(warning["detected_at"].astimezone(CST).date(), 1))
@@ -323,9 +325,9 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         w.evidence[resp.id].append(clue_no)
     if s.get("warning"):
         s["warning"].update(status="escalated", clue_id=cid)
-    key = s.get("highlight")
-    if key:
-        w.highlights[key] = {"clue_id": cid, "clue_no": clue_no, "project_id": proj.id if proj else None,
+    highlight = s.get("highlight")
+    if highlight:
+        w.highlights[highlight] = {"clue_id": cid, "clue_no": clue_no, "project_id": proj.id if proj else None,
                              "enterprise_id": resp.id if resp else None, "source_ids": source_ids, "colour": colour,
                              "headcount": headcount, "amount": str(amount),
                              "complainant_phone": person.phone if person else None}
@@ -389,8 +391,8 @@ def _actions(w: World, r: random.Random, cid: int, status: str, times: dict[str,
     elif status not in ("received", "dispatched"):
         steps.append(("accept", county_office, "dispatched", "in_progress", county, county, "已联系双方，开始调查"))
         if supervise:
-            note = "挂牌督办：涉及人数多或金额大，请县级政府主要负责同志牵头处理" if s["amount"] >= 500000 else "督办：群体性欠薪，限期化解"
-            steps.append(("supervise", city_office, "in_progress", "in_progress", city, county, note))
+            order = "挂牌督办：涉及人数多或金额大，请县级政府主要负责同志牵头处理" if s["amount"] >= 500000 else "督办：群体性欠薪，限期化解"
+            steps.append(("supervise", city_office, "in_progress", "in_progress", city, county, order))
     if urged_on:
         steps.append(("urge", city_office, status, status, county, county, "催办：已超期，请加快办理并反馈进展"))
     if "closed" in times:
@@ -405,8 +407,7 @@ def _actions(w: World, r: random.Random, cid: int, status: str, times: dict[str,
             at = min(dt.datetime(urged_on.year, urged_on.month, urged_on.day, 9, 30, tzinfo=CST).astimezone(dt.UTC),
                      w.now)
         else:
-            at = times.get(to)
-        at = at or times["received"]
+            at = times.get(to) or times["received"]
         if prev and at <= prev:
             at = min(prev + dt.timedelta(minutes=5), max(w.now, prev))
         prev = at

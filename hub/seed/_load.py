@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Table, func, insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from hub.models import Base, Region
 from hub.regions import iter_regions
@@ -35,7 +36,7 @@ def load_regions(engine: Engine) -> int:
 
     Idempotent: regions already present are skipped, so a second call adds nothing.
     """
-    table: Table = Region.__table__  # type: ignore[assignment]
+    table: Table = Base.metadata.tables[Region.__tablename__]
     with engine.begin() as conn:
         have = set(conn.scalars(select(table.c.code)))
         rows = [
@@ -56,7 +57,7 @@ class _Columns:
         self.table = table
         self.names = [c.name for c in table.columns]
         self.defaults: dict[str, Any] = {
-            c.name: c.default.arg for c in table.columns if c.default is not None and c.default.is_scalar
+            c.name: c.default.arg for c in table.columns if isinstance(c.default, ScalarElementColumnDefault)
         }
         self.json = {c.name for c in table.columns if isinstance(c.type, JSON)}
         self.checked = False
@@ -85,7 +86,7 @@ class Loader:
         self.totals = dict(totals or {})
         self.threaded = threaded
         tables = Base.metadata.tables
-        self.columns = {name: _Columns(tables[name]) for name in TABLE_ORDER}  # type: ignore[arg-type]
+        self.columns = {name: _Columns(tables[name]) for name in TABLE_ORDER}
         self.buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLE_ORDER}
         self.counts: dict[str, int] = dict.fromkeys(TABLE_ORDER, 0)
         self.pending = 0
@@ -184,8 +185,11 @@ class Loader:
     def _copy(self, batches: list[tuple[str, list[dict[str, Any]]]]) -> None:
         """PostgreSQL: ``COPY ... FROM STDIN`` per table through psycopg 3, one transaction."""
         raw = self.engine.raw_connection()
+        conn = raw.driver_connection
+        if conn is None:  # a connection fresh from the pool always has its driver connection
+            raw.close()
+            raise RuntimeError("the pool gave a connection without a driver connection")
         try:
-            conn = raw.driver_connection
             with conn.cursor() as cur:
                 for name, rows in batches:
                     cols = self.columns[name]
@@ -201,7 +205,7 @@ class Loader:
                             copy.write_row(values)
             conn.commit()
         except BaseException:
-            raw.driver_connection.rollback()
+            conn.rollback()
             raise
         finally:
             raw.close()

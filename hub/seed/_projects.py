@@ -8,11 +8,10 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
+import hub.seed._names as N
 from hub.identifiers import make_permit_no, mask_bank_card
-from hub.seed import _names as N
-from hub.seed._generate import Ent, Proj, Row, World, first_workday_from, local_at, month_str, warn, ym_add
+from hub.seed._base import Ent, Proj, Row, World, first_workday_from, local_at, month_str, warn, ym_add
 from hub.workdays import add_working_days
-
 
 BASE_DAYS = {1: 20, 2: 15, 12: 21}  # site days in a month: winter and 春节 are short
 MANAGER_TYPES = ("劳资专管员", "施工员", "安全员")
@@ -39,7 +38,7 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
         status, start = "in_progress", T - days(int(r.triangular(20, 1100, 700)))
     permit_date = start - days(r.randint(3, 30))
     contract = permit_date - days(r.randint(10, 60))
-    planned_end = end if status == "completed" else start + days(r.randint(300, 1100))
+    planned_end = end if status == "completed" and end is not None else start + days(r.randint(300, 1100))
     if status == "in_progress" and planned_end <= T:
         planned_end = T + days(r.randint(30, 400))
     value = Decimal(round(min(8e8, max(2e6, r.lognormvariate(17.2, 1.0))), -3)).quantize(Decimal("0.01"))
@@ -56,7 +55,7 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
         builder = r.choice(ext_b)
     else:
         builder = r.choice(w.pools[county]["builder/" + sector])
-    employers: list[Ent] = [w.repeat_ent] if "repeat_employer" in roles else []
+    employers: list[Ent] = [w.repeat_ent] if "repeat_employer" in roles and w.repeat_ent else []
     for kind, lo, hi in (("labour_service", 1, 3), ("subcontractor", 0, 2)):
         for _ in range(r.randint(lo, hi)):
             e = pick(kind, 0.7)
@@ -151,8 +150,7 @@ def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, 
     mstr = [month_str(m) for m in months]
     pay_day = [first_workday_from(dt.date(*ym_add(m, 1), r.randint(8, 18))) for m in months]
     unpaid = [pay_day[i] > T or (stop is not None and i > stop) for i in range(nm)]
-    opened = acc["open_account_date"] if acc else None
-    acc_for = [acc["id"] if acc and opened <= pay_day[i] else None for i in range(nm)]
+    acc_for = [acc["id"] if acc and acc["open_account_date"] <= pay_day[i] else None for i in range(nm)]
     roll = [f"GZ{proj.id:08d}{m[0]:04d}{m[1]:02d}" for m in months]
     batch = [f"PF{m[0]:04d}{m[1]:02d}{proj.id:010d}" for m in months]
     due, paid = [Decimal(0)] * nm, [Decimal(0)] * nm
@@ -216,8 +214,8 @@ def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, 
             d = BASE_DAYS.get(months[i][1], 24) + int(r.random() * 5) - 2
             if i == e_mi:  # joined this month
                 d = min(d, max(1, (31 - entry.day) * 4 // 5))
-            if i == x_mi:  # left this month
-                d = min(d, max(1, exit_.day * 4 // 5))  # type: ignore[union-attr]
+            if i == x_mi and exit_ is not None:  # left this month
+                d = min(d, max(1, exit_.day * 4 // 5))
             total = rate * d // 24 if role == "管理人员" else rate * d
             total = min(12000, max(3000, total))  # monthly pay ¥3,000–¥12,000
             if role != "管理人员":

@@ -1,57 +1,33 @@
-"""Fixtures for connector tests: sandboxes served over real HTTP on loopback, and seeded databases."""
+"""Fixtures for connector tests: the sandboxes' world, seeded databases, and the ``hub`` the
+conformance suite (``connectors.testing``) syncs into."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import itertools
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
+from connectors.sandbox.world import World, build_world
+from connectors.testing import Hub, free_port, serve_asgi
 from hub.crypto import Cipher
+from tests.conftest import TODAY
+
+# free_port and serve_asgi live in connectors.testing (the conformance suite serves sandboxes); other
+# test packages import them from here.
+__all__ = ["SECRET", "WORLD", "clone_database", "create_instance", "free_port", "serve_asgi"]
 
 #: Same seed / scale / region / day as the ``demo`` fixture, so sandboxes and seeded databases agree.
-WORLD = {"seed": 7, "scale": "tiny", "region": "370800"}
+WORLD: dict[str, Any] = {"seed": 7, "scale": "tiny", "region": "370800"}
 SECRET = "test-secret-key-not-for-production"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serve_asgi(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"sandbox did not start on port {port}")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
-def world():  # type: ignore[no-untyped-def]
+def world() -> World:
     """The sandboxes' world, matching the demo database of tests/conftest.py (seed 7, tiny, TODAY)."""
-    from connectors.sandbox.world import build_world
-    from tests.conftest import TODAY
-
-    return build_world(today=TODAY, **WORLD)
+    return build_world(today=TODAY, seed=WORLD["seed"], scale=WORLD["scale"], region=WORLD["region"])
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +71,21 @@ def clone_database(template_url: str, directory: Path, request: pytest.FixtureRe
     url = source.set(database=name).render_as_string(hide_password=False)
     request.addfinalizer(lambda: drop_pg_database(url))
     return url
+
+
+@pytest.fixture
+def hub(seeded_template: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Hub]:
+    """Fresh databases seeded like the sandboxes' world, for the conformance suite."""
+    n = itertools.count(1)
+
+    def new_database() -> str:
+        directory = tmp_path / f"hub-{next(n)}"
+        directory.mkdir()
+        return clone_database(seeded_template, directory, request)
+
+    harness = Hub(new_database=new_database, cipher=Cipher(SECRET))
+    yield harness
+    harness.close()
 
 
 @pytest.fixture

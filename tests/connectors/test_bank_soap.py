@@ -11,62 +11,45 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from connectors.base import AllocationIn, CheckResult, DepositIn, PayrollIn, Rejection, WageAccountIn
 from connectors.bank_soap import BankSoapConnector
-from connectors.bank_soap.sandbox import CST, DEMO_CREDENTIALS, create_app
-from tests.connectors.conftest import create_instance, free_port, serve_asgi
+from connectors.bank_soap.sandbox import CST, DEMO_CREDENTIALS
+from connectors.base import AllocationIn, CheckResult, DepositIn, PayrollIn, Rejection, WageAccountIn
+from connectors.sandbox.world import World
+from connectors.testing import BadRecord, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract
+from hub.sync import StreamStats
+from tests.connectors.conftest import create_instance
 
 EPOCH = dt.datetime(2026, 11, 20, tzinfo=CST)  # tests/conftest.py TODAY at 00:00 CST: live records start here
 INTERVAL = 20.0
 USER, PASSWORD = DEMO_CREDENTIALS["username"], DEMO_CREDENTIALS["password"]
 #: pay_details bookmark of the fast tests: the last 40 pay details of the history are read.
 TAIL = 40
+KIND = "bank_soap"
+#: Pages of the reading tests: small streams in several pages, the bulk one in a few.
+PAGE_SIZES = {"accounts": 7, "bills": 100, "pay_details": 1000, "guarantees": 4}
+REFUSED_FAULT = (
+    "the bank refused the WS-Security credentials of user 'hub-demo' "
+    "(SOAP fault soap:Client: 认证失败：用户名或密码错误): check the username and password"
+)
 connector = BankSoapConnector()
 _names = itertools.count(1)
 
 
-class Clock:
-    """The sandbox's clock, advanced by the test."""
-
-    def __init__(self) -> None:
-        self.t = EPOCH + dt.timedelta(seconds=1)
-
-    def now(self) -> dt.datetime:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += dt.timedelta(seconds=seconds)
+def config(url: str, **overrides: Any) -> Any:
+    return connector.parse_config(
+        {"base_url": url, "username": USER, "password": PASSWORD, "page_size": 100, **overrides}
+    )
 
 
-@pytest.fixture
-def bank(world):  # type: ignore[no-untyped-def]
-    clock = Clock()
-    app = create_app(world=world, clock=clock.now, live_interval_seconds=INTERVAL)
-    with serve_asgi(app) as url:
-        yield SimpleNamespace(url=url, app=app, faults=app.state.faults, clock=clock)
-
-
-@pytest.fixture
-def seeded_copy(seeded_db_url) -> str:  # type: ignore[no-untyped-def]
-    """A fresh database seeded like the demo (a copy of the session's template)."""
-    return seeded_db_url
-
-
-def config(url: str, **overrides: Any):  # type: ignore[no-untyped-def]
-    return connector.parse_config({"base_url": url, "username": USER, "password": PASSWORD, "page_size": 100, **overrides})
-
-
-def stream(name: str, cfg: Any):  # type: ignore[no-untyped-def]
+def stream(name: str, cfg: Any) -> Any:
     return next(s for s in connector.streams(cfg) if s.name == name)
 
 
@@ -74,14 +57,16 @@ def read_all(name: str, cfg: Any, state: dict[str, Any] | None = None) -> list[d
     return [r for page in stream(name, cfg).read(state or {}) for r in page.records]
 
 
-def tail_state(bank: Any) -> dict[str, Any]:
+def tail_state(sandbox: Sandbox) -> dict[str, Any]:
     """The pay_details bookmark just before its last ``TAIL`` history records (as the sandbox orders them)."""
-    before = bank.app.state.bank.feeds["QueryPayDetails"].history[-TAIL - 1]
+    before = sandbox.app.state.bank.feeds["QueryPayDetails"].history[-TAIL - 1]
     return {"pay_details": {"updatedAfter": before["updateTime"].isoformat(), "lastKey": before["detailNo"]}}
 
 
 def expense_batches(world: Any) -> int:
-    return len({(p["salary_account"], p["batch_number"]) for p in world.payroll if p["pay_status"] == 20 and p["balance_date"]})
+    return len(
+        {(p["salary_account"], p["batch_number"]) for p in world.payroll if p["pay_status"] == 20 and p["balance_date"]}
+    )
 
 
 @contextmanager
@@ -104,291 +89,393 @@ def counts(url: str) -> dict[str, int]:
         return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
 
 
+def fingerprint(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What the bank's streams left in the hub: natural keys with their amounts and states."""
+    queries = {
+        "accounts": "SELECT salary_account, account_balance, status FROM wage_accounts ORDER BY salary_account",
+        "bills": "SELECT batch_number, amount, account_id FROM labor_cost_allocations ORDER BY batch_number",
+        "pay_details": "SELECT pay_roll_code, worker_id, actual_amount, pay_status, balance_date, account_id "
+        "FROM payroll_records ORDER BY pay_roll_code, id",
+        "guarantees": "SELECT guarantee_no, amount, status FROM guarantee_deposits ORDER BY guarantee_no, id",
+    }
+    with db(url) as conn:
+        return {k: [tuple(map(str, r)) for r in conn.execute(text(q))] for k, q in queries.items()}
+
+
 def quarantine(url: str) -> list[tuple[str, str, str, str, str]]:
     with db(url) as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT q.stream, q.field, q.reason, q.status, r.source_key FROM quarantine q "
-            "JOIN raw_records r ON r.id = q.raw_record_id ORDER BY q.id"))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT q.stream, q.field, q.reason, q.status, r.source_key FROM quarantine q "
+                    "JOIN raw_records r ON r.id = q.raw_record_id ORDER BY q.id"
+                )
+            )
+        ]
 
 
 def instance(url: str, base: str, *, state: dict[str, Any] | None = None, password: str = PASSWORD, **cfg: Any) -> int:
     public = {"base_url": base, "username": USER, "page_size": 100, **cfg}
-    return create_instance(url, kind="bank_soap", name=f"bank-{next(_names)}",
-                           config=public, secrets={"password": password}, state=state)
+    return create_instance(
+        url, kind="bank_soap", name=f"bank-{next(_names)}", config=public, secrets={"password": password}, state=state
+    )
 
 
-# -- 1. check ----------------------------------------------------------------------------------------
+class TestBankSoap(SandboxContract):
+    kind = KIND
+    interval = INTERVAL
+    page_size = 100
+    page_sizes = PAGE_SIZES
+    secret_fields = ("password",)
+    bookmark = ("updatedAfter", "lastKey")
+    check_ok = "connected to {url}/wage-account as user 'hub-demo'"
+    check_refused = REFUSED_FAULT
+    wrong_credentials = ({"password": "wrong"},)
+    check_unreachable = (
+        "cannot reach the bank's service at {url}/wage-account?wsdl (connection failed): check base_url and the network"
+    )
+    refused_runs = {
+        "soap-fault-auth-failed": RefusedRun(config={"password": "wrong"}, error=REFUSED_FAULT),
+        "http-401": RefusedRun(
+            fault={"status_next": 1, "status_code": 401},
+            error="the bank refused the credentials of user 'hub-demo' (HTTP 401): check the username and password",
+        ),
+    }
+    bad_records = {
+        "accounts": BadRecord("corpCode", "unknown contractor USCC"),
+        "bills": BadRecord("billAmount", "required field billAmount is missing"),
+        "pay_details": BadRecord("idCardNumber", "check character should be"),
+        "guarantees": BadRecord("guaranteeAmount", "required field guaranteeAmount is missing"),
+    }
+    faults = [
+        pytest.param({"status_next": 2, "status_code": 503}, True, id="status-503-x2"),
+        pytest.param({"timeout_next": 1, "timeout_seconds": 2.0}, True, id="timeout"),
+        pytest.param({"malformed_next": 1}, True, id="malformed-xml"),
+        pytest.param({"expire_token_next": 1}, True, id="token-expired"),
+        pytest.param({"duplicate_page_next": 2}, False, id="duplicate-page"),
+        pytest.param({"cursor_backwards_next": 2}, False, id="cursor-backwards"),
+    ]
+    fault_created = {"accounts": 0, "bills": 2, "pay_details": 2, "guarantees": 2}
 
+    def epoch(self, world: World) -> dt.datetime:
+        return EPOCH + dt.timedelta(seconds=1)
 
-@pytest.mark.parametrize("digest", [True, False], ids=["password-digest", "password-text"])
-def test_check_ok_with_the_right_credentials(bank, digest) -> None:  # type: ignore[no-untyped-def]
-    result = connector.check(config(bank.url, password_digest=digest))
-    assert result == CheckResult(True, f"connected to {bank.url}/wage-account as user 'hub-demo'")
+    def start_state(self, sandbox: Sandbox) -> dict[str, Any]:
+        return tail_state(sandbox)
 
+    def snapshot(self, hub: Hub, url: str) -> Any:
+        return counts(url), fingerprint(url), quarantine(url)
 
-def test_check_says_the_bank_refused_wrong_credentials(bank) -> None:  # type: ignore[no-untyped-def]
-    result = connector.check(config(bank.url, password="wrong"))
-    assert result == CheckResult(False, "the bank refused the WS-Security credentials of user 'hub-demo' "
-                                        "(SOAP fault soap:Client: 认证失败：用户名或密码错误): check the username and password")
+    def check_quarantined(self, sandbox: Sandbox, entry: Quarantined, stats: StreamStats) -> None:
+        # exactly the first record of the page (an income bill, for bills) is the spoilt one
+        cfg = config(sandbox.url)
+        first = read_all(entry.stream, cfg, tail_state(sandbox).get(entry.stream, {}))[:100]
+        spoiled = next(r for r in first if r.get("billType", 1) == 1)
+        assert entry.source_key == stream(entry.stream, cfg).key_of(spoiled)
 
+    def test_check_ok_with_a_password_text_token(self, sandbox: Sandbox) -> None:
+        result = connector.check(config(sandbox.url, password_digest=False))
+        assert result == CheckResult(True, f"connected to {sandbox.url}/wage-account as user 'hub-demo'")
 
-def test_check_says_an_unreachable_url_cannot_be_reached() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    assert connector.check(config(url)) == CheckResult(
-        False, f"cannot reach the bank's service at {url}/wage-account?wsdl (connection failed): check base_url and the network")
+    # -- 2. streams --------------------------------------------------------------------------------------
 
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [
+            ("accounts", lambda w: len(w.accounts)),
+            ("bills", lambda w: len(w.allocations) + expense_batches(w)),
+            ("pay_details", lambda w: len(w.payroll)),
+            ("guarantees", lambda w: sum(1 for d in w.deposits if d["guarantee_no"])),
+        ],
+        ids=["accounts", "bills", "pay_details", "guarantees"],
+    )
+    def test_stream_serves_the_banks_history_then_one_live_record(
+        self, sandbox: Sandbox, world: World, name: str, expected: Callable[[World], int]
+    ) -> None:
+        # Given the sandbox's history, read from the start (paging and restarts: the contract)
+        page_size = PAGE_SIZES[name]
+        cfg = config(sandbox.url, page_size=page_size)
+        s = stream(name, cfg)
+        pages = list(s.read({}))
+        records = [r for p in pages for r in p.records]
+        # Then every record of the world arrives, in (updateTime, key) order, in full pages but the last
+        assert len(records) == expected(world)
+        order = [(dt.datetime.fromisoformat(r["updateTime"]), s.key_of(r)) for r in records]
+        assert order == sorted(order)
+        assert [len(p.records) for p in pages[:-1]] == [page_size] * (len(pages) - 1) and 0 < len(
+            pages[-1].records
+        ) <= page_size
+        # When the clock passes a live interval, then exactly the new record arrives
+        sandbox.clock.advance(INTERVAL)
+        new_pages = list(s.read(pages[-1].state))
+        new = [r for p in new_pages for r in p.records]
+        assert len(new) == 1 and new[0]["updateTime"] == (EPOCH + dt.timedelta(seconds=INTERVAL)).isoformat()
+        assert read_all(name, cfg, new_pages[-1].state) == []
 
-# -- 2. streams --------------------------------------------------------------------------------------
+    def test_a_live_account_update_replaces_the_history_version(self, sandbox: Sandbox, world: World) -> None:
+        # Given the first open 专户 receives labour cost at the first live tick
+        sandbox.clock.advance(INTERVAL)
+        accounts = read_all("accounts", config(sandbox.url))
+        first = min((a for a in world.accounts.values() if a["status"] == "open"), key=lambda a: a["salary_account"])
+        bill = read_all("bills", config(sandbox.url), {"updatedAfter": EPOCH.isoformat(), "lastKey": ""})[0]
+        # Then a full read lists that account once, at its new balance
+        mine = [a for a in accounts if a["salaryAccount"] == first["salary_account"]]
+        assert len(accounts) == len(world.accounts) and len(mine) == 1
+        assert (
+            Decimal(mine[0]["accountBalance"])
+            == first["account_balance"] + Decimal(bill["billAmount"])
+            == Decimal(bill["accountBalance"])
+        )
 
+    # -- 3. normalise ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "page_size", "expected"), [
-    ("accounts", 7, lambda w: len(w.accounts)),
-    ("bills", 100, lambda w: len(w.allocations) + expense_batches(w)),
-    ("pay_details", 1000, lambda w: len(w.payroll)),
-    ("guarantees", 4, lambda w: sum(1 for d in w.deposits if d["guarantee_no"])),
-], ids=["accounts", "bills", "pay_details", "guarantees"])
-def test_stream_reads_everything_in_pages_then_only_what_is_new(bank, world, name, page_size, expected) -> None:  # type: ignore[no-untyped-def]
-    # Given the sandbox's history, read from the start
-    cfg = config(bank.url, page_size=page_size)
-    s = stream(name, cfg)
-    pages = list(s.read({}))
-    records = [r for p in pages for r in p.records]
-    # Then every record arrives once, in (updateTime, key) order, in full pages but the last
-    assert len(records) == expected(world)
-    assert len({s.key_of(r) for r in records}) == len(records)
-    order = [(dt.datetime.fromisoformat(r["updateTime"]), s.key_of(r)) for r in records]
-    assert order == sorted(order)
-    assert [len(p.records) for p in pages[:-1]] == [page_size] * (len(pages) - 1) and 0 < len(pages[-1].records) <= page_size
-    # A page's state survives JSON and restarts the read right after that page
-    k = len(pages) // 2
-    restarted = read_all(name, cfg, json.loads(json.dumps(pages[k - 1].state)))
-    assert restarted == records[sum(len(p.records) for p in pages[:k]):]
-    # From the final state nothing is new ...
-    final = pages[-1].state
-    assert read_all(name, cfg, final) == []
-    # ... until the clock passes a live interval: then exactly the new record arrives
-    bank.clock.advance(INTERVAL)
-    new_pages = list(s.read(final))
-    new = [r for p in new_pages for r in p.records]
-    assert len(new) == 1 and new[0]["updateTime"] == (EPOCH + dt.timedelta(seconds=INTERVAL)).isoformat()
-    assert read_all(name, cfg, new_pages[-1].state) == []
+    def test_normalise_maps_the_banks_fields_to_canonical_records(self, sandbox: Sandbox, world: World) -> None:
+        cfg = config(sandbox.url, page_size=1000)
+        acc = next(iter(world.accounts.values()))
+        record = next(r for r in read_all("accounts", cfg) if r["salaryAccount"] == acc["salary_account"])
+        assert connector.normalise("accounts", record) == [
+            WageAccountIn(
+                salary_account="3700000000181447990",
+                project_code=world.project_by_id(acc["project_id"])["project_code"],
+                contractor_uscc=world.enterprise_by_id(acc["enterprise_id"])["uscc"],
+                bank_name="中国工商银行济宁市任城区支行",
+                salary_account_name=acc["salary_account_name"],
+                bank_code="102370884764",
+                open_account_date=dt.date(2025, 1, 8),
+                filed_date=dt.date(2025, 1, 19),
+                account_balance=Decimal("63000.00"),
+                status="open",
+            )
+        ]
 
+        bills = read_all("bills", cfg)
+        al = world.allocations[0]
+        income = next(r for r in bills if r.get("batchNumber") == al["batch_number"])
+        assert connector.normalise("bills", income) == [
+            AllocationIn(
+                salary_account=al["salary_account"],
+                batch_number="SR202512020000000001",
+                bill_date=dt.date(2025, 12, 2),
+                period_month="2025-11",
+                amount=Decimal("145600"),
+                account_balance=Decimal("159200"),
+                payer_name="济宁市远华房地产开发有限公司",
+                payer_account="3311210277932149514",
+                progress_payment=Decimal("691358.02"),
+            )
+        ]
+        expense = next(r for r in bills if r["billType"] == 2)
+        assert (
+            expense["actionType"] == 1 and connector.normalise("bills", expense) == []
+        )  # 代发 wages: skipped, not an error
 
-def test_a_live_account_update_replaces_the_history_version(bank, world) -> None:  # type: ignore[no-untyped-def]
-    # Given the first open 专户 receives labour cost at the first live tick
-    bank.clock.advance(INTERVAL)
-    accounts = read_all("accounts", config(bank.url))
-    first = min((a for a in world.accounts.values() if a["status"] == "open"), key=lambda a: a["salary_account"])
-    bill = read_all("bills", config(bank.url), {"updatedAfter": EPOCH.isoformat(), "lastKey": ""})[0]
-    # Then a full read lists that account once, at its new balance
-    mine = [a for a in accounts if a["salaryAccount"] == first["salary_account"]]
-    assert len(accounts) == len(world.accounts) and len(mine) == 1
-    assert Decimal(mine[0]["accountBalance"]) == first["account_balance"] + Decimal(bill["billAmount"]) == Decimal(bill["accountBalance"])
+        p = world.payroll[0]
+        detail = next(r for r in read_all("pay_details", cfg) if r["detailNo"] == f"MX{p['id']:012d}")
+        assert connector.normalise("pay_details", detail) == [
+            PayrollIn(
+                pay_roll_code="GZ00000001202511",
+                project_code=world.project_by_id(p["project_id"])["project_code"],
+                id_number=p["id_number"],
+                pay_month="2025-11",
+                total_pay_amount=Decimal("5619"),
+                actual_amount=Decimal("5619"),
+                pay_status=20,
+                salary_account=p["salary_account"],
+                worker_name=p["worker_name"],
+                corp_uscc=world.enterprise_by_id(p["enterprise_id"])["uscc"],
+                days=22,
+                work_hours=Decimal("176"),
+                balance_date=dt.date(2025, 12, 18),
+                is_back_pay=False,
+                bank_card=p["bank_card"],
+                batch_number="PF2025110000000001",
+            )
+        ]
 
+        d = next(d for d in world.deposits if d["guarantee_no"])
+        letter = next(r for r in read_all("guarantees", cfg) if r["guaranteeNo"] == d["guarantee_no"])
+        assert connector.normalise("guarantees", letter) == [
+            DepositIn(
+                guarantee_no=d["guarantee_no"],
+                project_code=world.project_by_id(d["project_id"])["project_code"],
+                contractor_uscc=world.enterprise_by_id(d["enterprise_id"])["uscc"],
+                kind="bank_guarantee",
+                amount=Decimal("803450"),
+                rate=Decimal("0.0100"),
+                deposited_on=dt.date(2024, 12, 25),
+                issuer="中国工商银行济宁市分行",
+                valid_from=dt.date(2025, 12, 25),
+                valid_to=dt.date(2026, 12, 25),
+                status="active",
+            )
+        ]
 
-# -- 3. normalise ------------------------------------------------------------------------------------
+    @pytest.mark.parametrize(
+        ("name", "change", "field", "reason"),
+        [
+            ("bills", {"billAmount": None}, "billAmount", "required field billAmount is missing"),
+            ("bills", {"billType": 3}, "billType", "billType must be 1 (income) or 2 (expense); got 3"),
+            (
+                "accounts",
+                {"accountStatus": 9},
+                "accountStatus",
+                "accountStatus must be one of 1 open, 2 frozen, 3 closed; got 9",
+            ),
+            (
+                "accounts",
+                {"openAccountDate": "2026-02-30"},
+                "openAccountDate",
+                "openAccountDate is not a date (YYYY-MM-DD): '2026-02-30'",
+            ),
+            ("pay_details", {"payStatus": "已发放"}, "payStatus", "payStatus is not an integer: '已发放'"),
+            ("pay_details", {"idCardNumber": ""}, "idCardNumber", "required field idCardNumber is missing"),
+            ("guarantees", {"guaranteeAmount": None}, "guaranteeAmount", "required field guaranteeAmount is missing"),
+        ],
+        ids=[
+            "bill-amount-missing",
+            "bill-type-unknown",
+            "account-status-unknown",
+            "open-date-impossible",
+            "pay-status-not-a-number",
+            "id-number-missing",
+            "guarantee-amount-missing",
+        ],
+    )
+    def test_normalise_rejects_a_bad_record_naming_the_field(self, name: str, change: dict[str, Any], field: str, reason: str) -> None:
+        assert connector.normalise(name, GOOD[name])  # the unchanged record passes
+        with pytest.raises(Rejection, match="^" + reason.replace("(", r"\(").replace(")", r"\)") + "$") as info:
+            connector.normalise(name, {k: v for k, v in {**GOOD[name], **change}.items() if v is not None})
+        assert info.value.field == field
 
+    # -- 4. sync -----------------------------------------------------------------------------------------
 
-def test_normalise_maps_the_banks_fields_to_canonical_records(bank, world) -> None:  # type: ignore[no-untyped-def]
-    cfg = config(bank.url, page_size=1000)
-    acc = next(iter(world.accounts.values()))
-    record = next(r for r in read_all("accounts", cfg) if r["salaryAccount"] == acc["salary_account"])
-    assert connector.normalise("accounts", record) == [WageAccountIn(
-        salary_account="3700000000181447990", project_code=world.project_by_id(acc["project_id"])["project_code"],
-        contractor_uscc=world.enterprise_by_id(acc["enterprise_id"])["uscc"], bank_name="中国工商银行济宁市任城区支行",
-        salary_account_name=acc["salary_account_name"], bank_code="102370884764", open_account_date=dt.date(2025, 1, 8),
-        filed_date=dt.date(2025, 1, 19), account_balance=Decimal("63000.00"), status="open")]
+    def test_full_sync(self, sandbox: Sandbox, world: World, seeded_db_url: str, sync_engine: Any) -> None:
+        # Given a database seeded with the same world the bank holds
+        iid = instance(seeded_db_url, sandbox.url, page_size=100)
+        before = counts(seeded_db_url)
+        with db(seeded_db_url) as conn:
+            pay_before = conn.execute(
+                text(
+                    "SELECT pay_roll_code, worker_id, actual_amount, pay_status, balance_date, account_id "
+                    "FROM payroll_records ORDER BY id"
+                )
+            ).all()
+        # When it syncs, the records it already holds come back unchanged and nothing is duplicated
+        result = sync_engine(seeded_db_url).run(iid)
+        assert result.status == "succeeded", result.error
+        stats = {k: v.as_dict() for k, v in result.stats.items()}
+        a = result.stats["accounts"]
+        assert (a.read, a.created, a.updated, a.unchanged, a.quarantined, a.retries) == (30, 0, 0, 30, 0, 0)
+        assert (stats["bills"]["read"], stats["bills"]["unchanged"], stats["bills"]["created"]) == (
+            len(world.allocations) + expense_batches(world),
+            len(world.allocations),
+            0,
+        )  # expense bills map to nothing
+        assert (stats["guarantees"]["unchanged"], stats["guarantees"]["created"]) == (15, 0)
+        # Pay details: every seeded one comes back unchanged (the employer travels as corpCode)
+        pays = stats["pay_details"]
+        assert (pays["read"], pays["created"], pays["updated"], pays["unchanged"]) == (
+            len(world.payroll),
+            0,
+            0,
+            len(world.payroll),
+        )
+        with db(seeded_db_url) as conn:
+            assert (
+                conn.execute(
+                    text(
+                        "SELECT pay_roll_code, worker_id, actual_amount, pay_status, balance_date, account_id "
+                        "FROM payroll_records ORDER BY id"
+                    )
+                ).all()
+                == pay_before
+            )
+        assert counts(seeded_db_url) == before and quarantine(seeded_db_url) == []
+        # When two live intervals pass, the next run creates exactly the new records
+        sandbox.clock.advance(2 * INTERVAL)
+        second = sync_engine(seeded_db_url).run(iid)
+        assert second.status == "succeeded", second.error
+        assert {k: (v.created, v.updated) for k, v in second.stats.items()} == {
+            "accounts": (0, 2),
+            "bills": (2, 0),
+            "pay_details": (2, 0),
+            "guarantees": (2, 0),
+        }
+        assert counts(seeded_db_url) == before | {
+            "labor_cost_allocations": before["labor_cost_allocations"] + 2,
+            "payroll_records": before["payroll_records"] + 2,
+            "guarantee_deposits": before["guarantee_deposits"] + 2,
+        }
+        # And a third run finds nothing
+        third = sync_engine(seeded_db_url).run(iid)
+        assert {k: (v.read, v.created, v.updated) for k, v in third.stats.items()} == {
+            k: (0, 0, 0) for k in second.stats
+        }
 
-    bills = read_all("bills", cfg)
-    al = world.allocations[0]
-    income = next(r for r in bills if r.get("batchNumber") == al["batch_number"])
-    assert connector.normalise("bills", income) == [AllocationIn(
-        salary_account=al["salary_account"], batch_number="SR202512020000000001", bill_date=dt.date(2025, 12, 2),
-        period_month="2025-11", amount=Decimal("145600"), account_balance=Decimal("159200"),
-        payer_name="济宁市远华房地产开发有限公司", payer_account="3311210277932149514", progress_payment=Decimal("691358.02"))]
-    expense = next(r for r in bills if r["billType"] == 2)
-    assert expense["actionType"] == 1 and connector.normalise("bills", expense) == []  # 代发 wages: skipped, not an error
-
-    p = world.payroll[0]
-    detail = next(r for r in read_all("pay_details", cfg) if r["detailNo"] == f"MX{p['id']:012d}")
-    assert connector.normalise("pay_details", detail) == [PayrollIn(
-        pay_roll_code="GZ00000001202511", project_code=world.project_by_id(p["project_id"])["project_code"],
-        id_number=p["id_number"], pay_month="2025-11", total_pay_amount=Decimal("5619"), actual_amount=Decimal("5619"),
-        pay_status=20, salary_account=p["salary_account"], worker_name=p["worker_name"],
-        corp_uscc=world.enterprise_by_id(p["enterprise_id"])["uscc"], days=22, work_hours=Decimal("176"),
-        balance_date=dt.date(2025, 12, 18), is_back_pay=False, bank_card=p["bank_card"], batch_number="PF2025110000000001")]
-
-    d = next(d for d in world.deposits if d["guarantee_no"])
-    letter = next(r for r in read_all("guarantees", cfg) if r["guaranteeNo"] == d["guarantee_no"])
-    assert connector.normalise("guarantees", letter) == [DepositIn(
-        guarantee_no=d["guarantee_no"], project_code=world.project_by_id(d["project_id"])["project_code"],
-        contractor_uscc=world.enterprise_by_id(d["enterprise_id"])["uscc"], kind="bank_guarantee", amount=Decimal("803450"),
-        rate=Decimal("0.0100"), deposited_on=dt.date(2024, 12, 25), issuer="中国工商银行济宁市分行",
-        valid_from=dt.date(2025, 12, 25), valid_to=dt.date(2026, 12, 25), status="active")]
+    def test_a_record_of_an_unknown_project_replays_once_the_project_exists(
+        self, sandbox: Sandbox, world: World, seeded_db_url: str, sync_engine: Any
+    ) -> None:
+        # Given the hub does not know the project of a 专户 with a 保函 yet (its code differs)
+        d = next(d for d in world.deposits if d["guarantee_no"])
+        code = world.project_by_id(d["project_id"])["project_code"]
+        with db(seeded_db_url) as conn:
+            conn.execute(text("UPDATE projects SET project_code = 'PENDING' WHERE project_code = :c"), {"c": code})
+            conn.commit()
+        iid = instance(seeded_db_url, sandbox.url)
+        engine = sync_engine(seeded_db_url)
+        result = engine.run(iid, streams=["accounts", "guarantees"])
+        # Then its account and its guarantee letter wait in quarantine, naming projectCode
+        assert result.status == "succeeded", result.error
+        assert {(q[0], q[1], q[3]) for q in quarantine(seeded_db_url)} == {
+            ("accounts", "projectCode", "open"),
+            ("guarantees", "projectCode", "open"),
+        }
+        assert all(code in q[2] for q in quarantine(seeded_db_url))
+        # When the project arrives (here: its code is restored), replay stores them
+        with db(seeded_db_url) as conn:
+            conn.execute(text("UPDATE projects SET project_code = :c WHERE project_code = 'PENDING'"), {"c": code})
+            conn.commit()
+        assert engine.replay(instance_id=iid) == {"replayed": 2}
+        assert {q[3] for q in quarantine(seeded_db_url)} == {"replayed"}
 
 
 GOOD = {
-    "accounts": {"salaryAccount": "3700000000181447990", "salaryAccountName": "某专户", "projectCode": "2025-370811-47-03-011892",
-                 "corpCode": "91370811RWARD17L81", "bankName": "中国工商银行", "accountStatus": 1, "updateTime": "2026-01-01T00:00:00+08:00"},
-    "bills": {"billNo": "LS1", "salaryAccount": "3700000000181447990", "billType": 1, "actionType": 2, "billDate": "2026-01-05",
-              "billAmount": "1000.00", "batchNumber": "SR1", "updateTime": "2026-01-05T10:00:00+08:00"},
-    "pay_details": {"detailNo": "MX1", "payRollCode": "GZ1", "projectCode": "P", "idCardNumber": "370785198312026405",
-                    "payMonth": "2026-01", "totalPayAmount": "100", "actualAmount": "100", "payStatus": 20,
-                    "updateTime": "2026-01-05T10:00:00+08:00"},
-    "guarantees": {"guaranteeNo": "BH1", "projectCode": "P", "corpCode": "91370811RWARD17L81", "guaranteeAmount": "1000",
-                   "updateTime": "2026-01-05T10:00:00+08:00"},
+    "accounts": {
+        "salaryAccount": "3700000000181447990",
+        "salaryAccountName": "某专户",
+        "projectCode": "2025-370811-47-03-011892",
+        "corpCode": "91370811RWARD17L81",
+        "bankName": "中国工商银行",
+        "accountStatus": 1,
+        "updateTime": "2026-01-01T00:00:00+08:00",
+    },
+    "bills": {
+        "billNo": "LS1",
+        "salaryAccount": "3700000000181447990",
+        "billType": 1,
+        "actionType": 2,
+        "billDate": "2026-01-05",
+        "billAmount": "1000.00",
+        "batchNumber": "SR1",
+        "updateTime": "2026-01-05T10:00:00+08:00",
+    },
+    "pay_details": {
+        "detailNo": "MX1",
+        "payRollCode": "GZ1",
+        "projectCode": "P",
+        "idCardNumber": "370785198312026405",
+        "payMonth": "2026-01",
+        "totalPayAmount": "100",
+        "actualAmount": "100",
+        "payStatus": 20,
+        "updateTime": "2026-01-05T10:00:00+08:00",
+    },
+    "guarantees": {
+        "guaranteeNo": "BH1",
+        "projectCode": "P",
+        "corpCode": "91370811RWARD17L81",
+        "guaranteeAmount": "1000",
+        "updateTime": "2026-01-05T10:00:00+08:00",
+    },
 }
-
-
-@pytest.mark.parametrize(("name", "change", "field", "reason"), [
-    ("bills", {"billAmount": None}, "billAmount", "required field billAmount is missing"),
-    ("bills", {"billType": 3}, "billType", "billType must be 1 (income) or 2 (expense); got 3"),
-    ("accounts", {"accountStatus": 9}, "accountStatus", "accountStatus must be one of 1 open, 2 frozen, 3 closed; got 9"),
-    ("accounts", {"openAccountDate": "2026-02-30"}, "openAccountDate", "openAccountDate is not a date (YYYY-MM-DD): '2026-02-30'"),
-    ("pay_details", {"payStatus": "已发放"}, "payStatus", "payStatus is not an integer: '已发放'"),
-    ("pay_details", {"idCardNumber": ""}, "idCardNumber", "required field idCardNumber is missing"),
-    ("guarantees", {"guaranteeAmount": None}, "guaranteeAmount", "required field guaranteeAmount is missing"),
-], ids=["bill-amount-missing", "bill-type-unknown", "account-status-unknown", "open-date-impossible",
-        "pay-status-not-a-number", "id-number-missing", "guarantee-amount-missing"])
-def test_normalise_rejects_a_bad_record_naming_the_field(name, change, field, reason) -> None:  # type: ignore[no-untyped-def]
-    assert connector.normalise(name, GOOD[name])  # the unchanged record passes
-    with pytest.raises(Rejection, match="^" + reason.replace("(", r"\(").replace(")", r"\)") + "$") as info:
-        connector.normalise(name, {k: v for k, v in {**GOOD[name], **change}.items() if v is not None})
-    assert info.value.field == field
-
-
-# -- 4. sync -----------------------------------------------------------------------------------------
-
-
-def test_full_sync(bank, world, seeded_db_url, sync_engine) -> None:  # type: ignore[no-untyped-def]
-    # Given a database seeded with the same world the bank holds
-    iid = instance(seeded_db_url, bank.url, page_size=100)
-    before = counts(seeded_db_url)
-    with db(seeded_db_url) as conn:
-        pay_before = conn.execute(text("SELECT pay_roll_code, worker_id, actual_amount, pay_status, balance_date, account_id "
-                                       "FROM payroll_records ORDER BY id")).all()
-    # When it syncs, the records it already holds come back unchanged and nothing is duplicated
-    result = sync_engine(seeded_db_url).run(iid)
-    assert result.status == "succeeded", result.error
-    stats = {k: v.as_dict() for k, v in result.stats.items()}
-    a = result.stats["accounts"]
-    assert (a.read, a.created, a.updated, a.unchanged, a.quarantined, a.retries) == (30, 0, 0, 30, 0, 0)
-    assert (stats["bills"]["read"], stats["bills"]["unchanged"], stats["bills"]["created"]) == (
-        len(world.allocations) + expense_batches(world), len(world.allocations), 0)  # expense bills map to nothing
-    assert (stats["guarantees"]["unchanged"], stats["guarantees"]["created"]) == (15, 0)
-    # Pay details: every seeded one comes back unchanged (the employer travels as corpCode)
-    pays = stats["pay_details"]
-    assert (pays["read"], pays["created"], pays["updated"], pays["unchanged"]) == (len(world.payroll), 0, 0, len(world.payroll))
-    with db(seeded_db_url) as conn:
-        assert conn.execute(text("SELECT pay_roll_code, worker_id, actual_amount, pay_status, balance_date, account_id "
-                                 "FROM payroll_records ORDER BY id")).all() == pay_before
-    assert counts(seeded_db_url) == before and quarantine(seeded_db_url) == []
-    # When two live intervals pass, the next run creates exactly the new records
-    bank.clock.advance(2 * INTERVAL)
-    second = sync_engine(seeded_db_url).run(iid)
-    assert second.status == "succeeded", second.error
-    assert {k: (v.created, v.updated) for k, v in second.stats.items()} == {
-        "accounts": (0, 2), "bills": (2, 0), "pay_details": (2, 0), "guarantees": (2, 0)}
-    assert counts(seeded_db_url) == before | {
-        "labor_cost_allocations": before["labor_cost_allocations"] + 2, "payroll_records": before["payroll_records"] + 2,
-        "guarantee_deposits": before["guarantee_deposits"] + 2}
-    # And a third run finds nothing
-    third = sync_engine(seeded_db_url).run(iid)
-    assert {k: (v.read, v.created, v.updated) for k, v in third.stats.items()} == {k: (0, 0, 0) for k in second.stats}
-
-
-FAULTS = [
-    pytest.param({"status_next": 2, "status_code": 503}, True, id="status-503-x2"),
-    pytest.param({"timeout_next": 1, "timeout_seconds": 2.0}, True, id="timeout"),
-    pytest.param({"malformed_next": 1}, True, id="malformed-xml"),
-    pytest.param({"expire_token_next": 1}, True, id="token-expired"),
-    pytest.param({"duplicate_page_next": 2}, False, id="duplicate-page"),
-    pytest.param({"cursor_backwards_next": 2}, False, id="cursor-backwards"),
-]
-
-
-@pytest.mark.parametrize(("fault", "retried"), FAULTS)
-def test_sync_recovers_from_a_fault(bank, seeded_copy, sync_engine, fault, retried) -> None:  # type: ignore[no-untyped-def]
-    # Given two live intervals have passed and a fault is switched on
-    bank.clock.advance(2 * INTERVAL)
-    state = tail_state(bank)
-    iid = instance(seeded_copy, bank.url, state=state, timeout_seconds=0.5)
-    before = counts(seeded_copy)
-    bank.faults.set(**fault)
-    # When the hub syncs, the run succeeds (retrying where the fault is retriable)
-    result = sync_engine(seeded_copy).run(iid)
-    assert result.status == "succeeded", result.error
-    retries = sum(s.retries for s in result.stats.values())
-    assert retries >= 1 if retried else retries == 0
-    assert {k: v.created for k, v in result.stats.items()} == {"accounts": 0, "bills": 2, "pay_details": 2, "guarantees": 2}
-    assert counts(seeded_copy) == before | {
-        "labor_cost_allocations": before["labor_cost_allocations"] + 2, "payroll_records": before["payroll_records"] + 2,
-        "guarantee_deposits": before["guarantee_deposits"] + 2}
-    # Then the rows are those of an undisturbed run: a fresh undisturbed read changes nothing
-    assert {k: v for k, v in bank.faults.as_dict().items() if k.endswith("_next") and v} == {}  # every counted fault fired
-    check = sync_engine(seeded_copy).run(instance(seeded_copy, bank.url, state=state))
-    assert check.status == "succeeded" and {(v.created, v.updated, v.quarantined) for v in check.stats.values()} == {(0, 0, 0)}
-    assert quarantine(seeded_copy) == []
-
-
-@pytest.mark.parametrize(("name", "field", "reason"), [
-    ("accounts", "corpCode", "unknown contractor USCC"),
-    ("bills", "billAmount", "required field billAmount is missing"),
-    ("pay_details", "idCardNumber", "check character should be"),
-    ("guarantees", "guaranteeAmount", "required field guaranteeAmount is missing"),
-], ids=["accounts-uscc", "bills-amount", "pay-details-id-number", "guarantees-amount"])
-def test_a_bad_record_is_quarantined_and_stays_so_on_replay(bank, seeded_copy, sync_engine, name, field, reason) -> None:  # type: ignore[no-untyped-def]
-    # Given the next page carries one record that cannot be stored
-    state = tail_state(bank)
-    iid = instance(seeded_copy, bank.url, state=state)
-    first = [r for page in stream(name, config(bank.url)).read(state.get(name, {})) for r in page.records][:100]
-    spoiled = next(r for r in first if r.get("billType", 1) == 1)
-    bank.faults.set(bad_records_next=1)
-    # When the stream syncs, the run succeeds and exactly that record is quarantined, naming the field
-    engine = sync_engine(seeded_copy)
-    result = engine.run(iid, streams=[name])
-    assert result.status == "succeeded", result.error
-    assert result.stats[name].quarantined == 1
-    [(q_stream, q_field, q_reason, q_status, q_key)] = quarantine(seeded_copy)
-    assert (q_stream, q_field, q_status, q_key) == (name, field, "open", stream(name, config(bank.url)).key_of(spoiled))
-    assert reason in q_reason
-    # And replaying it from the archive fails the same way: it stays quarantined
-    assert engine.replay(instance_id=iid) == {"still_failing": 1}
-    assert [(q[0], q[1], q[3]) for q in quarantine(seeded_copy)] == [(name, field, "open")]
-
-
-def test_a_record_of_an_unknown_project_replays_once_the_project_exists(bank, world, seeded_copy, sync_engine) -> None:  # type: ignore[no-untyped-def]
-    # Given the hub does not know the project of a 专户 with a 保函 yet (its code differs)
-    d = next(d for d in world.deposits if d["guarantee_no"])
-    code = world.project_by_id(d["project_id"])["project_code"]
-    with db(seeded_copy) as conn:
-        conn.execute(text("UPDATE projects SET project_code = 'PENDING' WHERE project_code = :c"), {"c": code})
-        conn.commit()
-    iid = instance(seeded_copy, bank.url)
-    engine = sync_engine(seeded_copy)
-    result = engine.run(iid, streams=["accounts", "guarantees"])
-    # Then its account and its guarantee letter wait in quarantine, naming projectCode
-    assert result.status == "succeeded", result.error
-    assert {(q[0], q[1], q[3]) for q in quarantine(seeded_copy)} == {("accounts", "projectCode", "open"),
-                                                                       ("guarantees", "projectCode", "open")}
-    assert all(code in q[2] for q in quarantine(seeded_copy))
-    # When the project arrives (here: its code is restored), replay stores them
-    with db(seeded_copy) as conn:
-        conn.execute(text("UPDATE projects SET project_code = :c WHERE project_code = 'PENDING'"), {"c": code})
-        conn.commit()
-    assert engine.replay(instance_id=iid) == {"replayed": 2}
-    assert {q[3] for q in quarantine(seeded_copy)} == {"replayed"}
-
-
-@pytest.mark.parametrize(("setup", "message"), [
-    (lambda b: {"password": "wrong"}, "the bank refused the WS-Security credentials of user 'hub-demo' "
-                                      "(SOAP fault soap:Client: 认证失败：用户名或密码错误): check the username and password"),
-    (lambda b: b.faults.set(status_next=1, status_code=401) or {}, "the bank refused the credentials of user 'hub-demo' "
-                                                                   "(HTTP 401): check the username and password"),
-], ids=["soap-fault-auth-failed", "http-401"])
-def test_refused_credentials_fail_the_run_without_retries(bank, seeded_copy, sync_engine, setup, message) -> None:  # type: ignore[no-untyped-def]
-    iid = instance(seeded_copy, bank.url, **{"password": PASSWORD, **setup(bank)})
-    result = sync_engine(seeded_copy).run(iid)
-    assert result.status == "failed"
-    assert message in result.error and result.error.startswith("bank_soap/accounts: ")
-    assert result.stats["accounts"].retries == 0 and result.stats["accounts"].read == 0

@@ -1,7 +1,6 @@
 """The same complaint through 12345 and the national platform: one clue, two channel records, and the
-outcome written back to both. Also the helpers the clue-channel connector tests share (a clock the
-test moves, table snapshots, and a seeded database cloned from a template so that each test gets a
-fresh one quickly)."""
+outcome written back to both. Also the helpers the clue-channel connector tests share (table counts
+and snapshots of what a sync left)."""
 
 from __future__ import annotations
 
@@ -13,31 +12,22 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors._clue_channel import CST, live_complaint, live_epoch
+from connectors.clue_channel.client import CST
+from connectors.clue_channel.sandbox import live_complaint, live_epoch
 from connectors.hotline12345 import sign_headers
 from connectors.hotline12345.sandbox import DEMO_CREDENTIALS as HOTLINE
 from connectors.hotline12345.sandbox import create_app as hotline_app
 from connectors.national_platform.sandbox import DEMO_CREDENTIALS as PLATFORM
 from connectors.national_platform.sandbox import create_app as platform_app
+from connectors.sandbox.world import World
+from connectors.testing import Clock, serve_asgi
 from hub import models as m
-from tests.connectors.conftest import SECRET, create_instance, serve_asgi
+from tests.connectors.conftest import SECRET, create_instance
 
 INTERVAL = 20.0
 
 
 # -- shared helpers ----------------------------------------------------------------------------------
-
-class Clock:
-    """A sandbox clock the test moves."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
 
 
 def table_counts(url: str) -> dict[str, int]:
@@ -45,8 +35,10 @@ def table_counts(url: str) -> dict[str, int]:
 
     engine = make_engine(url)
     with engine.connect() as conn:
-        out = {t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one()
-               for t in (m.Clue, m.ChannelRecord, m.Quarantine)}
+        out = {
+            t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (m.Clue, m.ChannelRecord, m.Quarantine)
+        }
     engine.dispose()
     return out
 
@@ -57,33 +49,26 @@ def snapshot(url: str) -> tuple[list[tuple], dict[str, int]]:
 
     engine = make_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(select(m.ChannelRecord.channel, m.ChannelRecord.source_id, m.Clue.clue_no, m.ChannelRecord.match_rule,
-                                   m.ChannelRecord.respondent_name, m.ChannelRecord.summary)
-                            .join(m.Clue, m.Clue.id == m.ChannelRecord.clue_id)
-                            .order_by(m.ChannelRecord.channel, m.ChannelRecord.source_id)).all()
+        rows = conn.execute(
+            select(
+                m.ChannelRecord.channel,
+                m.ChannelRecord.source_id,
+                m.Clue.clue_no,
+                m.ChannelRecord.match_rule,
+                m.ChannelRecord.respondent_name,
+                m.ChannelRecord.summary,
+            )
+            .join(m.Clue, m.Clue.id == m.ChannelRecord.clue_id)
+            .order_by(m.ChannelRecord.channel, m.ChannelRecord.source_id)
+        ).all()
     engine.dispose()
     return [tuple(r) for r in rows], table_counts(url)
 
 
-def stored_state(url: str, instance_id: int) -> dict[str, Any]:
-    """The bookmarks the hub has committed for a connector instance."""
-    from hub.db import make_engine
-
-    engine = make_engine(url)
-    with Session(engine) as session:
-        state = dict(session.get(m.ConnectorInstance, instance_id).state or {})
-    engine.dispose()
-    return state
-
-
-@pytest.fixture
-def seeded(seeded_db_url) -> str:  # type: ignore[no-untyped-def]
-    """A fresh database seeded like the demo (a copy of the session's template)."""
-    return seeded_db_url
-
-
 def read_back_hotline(url: str, order: str, kind: str) -> list[dict[str, Any]]:
-    resp = httpx.get(f"{url}/api/orders/{order}/{kind}", headers=sign_headers(HOTLINE["app_key"], HOTLINE["app_secret"]))
+    resp = httpx.get(
+        f"{url}/api/orders/{order}/{kind}", headers=sign_headers(HOTLINE["app_key"], HOTLINE["app_secret"])
+    )
     resp.raise_for_status()
     return resp.json()["data"]
 
@@ -95,22 +80,38 @@ def read_back_platform(url: str, clue_id: str) -> list[dict[str, Any]]:
     return resp.json()["data"]
 
 
-@pytest.mark.parametrize("order", [("hotline12345", "national_platform"), ("national_platform", "hotline12345")],
-                         ids=["hotline-first", "platform-first"])
-def test_one_complaint_through_two_channels_becomes_one_clue(world, seeded, sync_engine, order) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "order",
+    [("hotline12345", "national_platform"), ("national_platform", "hotline12345")],
+    ids=["hotline-first", "platform-first"],
+)
+def test_one_complaint_through_two_channels_becomes_one_clue(
+    world: World, seeded_db_url: str, sync_engine: Any, order: tuple[str, str]
+) -> None:
     from hub.db import make_engine
 
     clock = Clock(live_epoch(world))
-    apps = {"hotline12345": hotline_app(world=world, clock=clock, live_interval_seconds=INTERVAL, **HOTLINE),
-            "national_platform": platform_app(world=world, clock=clock, live_interval_seconds=INTERVAL, **PLATFORM)}
+    apps = {
+        "hotline12345": hotline_app(world=world, clock=clock, live_interval_seconds=INTERVAL, **HOTLINE),
+        "national_platform": platform_app(world=world, clock=clock, live_interval_seconds=INTERVAL, **PLATFORM),
+    }
     with serve_asgi(apps["hotline12345"]) as hotline_url, serve_asgi(apps["national_platform"]) as platform_url:
-        configs = {"hotline12345": {"base_url": hotline_url, "app_key": HOTLINE["app_key"]},
-                   "national_platform": {"base_url": platform_url, "account": PLATFORM["account"]}}
-        secrets = {"hotline12345": {"app_secret": HOTLINE["app_secret"]}, "national_platform": {"password": PLATFORM["password"]}}
-        instances = {kind: create_instance(seeded, kind=kind, config={**configs[kind], "page_size": 50}, secrets=secrets[kind])
-                     for kind in order}
-        engine = sync_engine(seeded)
-        db = make_engine(seeded)
+        configs = {
+            "hotline12345": {"base_url": hotline_url, "app_key": HOTLINE["app_key"]},
+            "national_platform": {"base_url": platform_url, "account": PLATFORM["account"]},
+        }
+        secrets = {
+            "hotline12345": {"app_secret": HOTLINE["app_secret"]},
+            "national_platform": {"password": PLATFORM["password"]},
+        }
+        instances = {
+            kind: create_instance(
+                seeded_db_url, kind=kind, config={**configs[kind], "page_size": 50}, secrets=secrets[kind]
+            )
+            for kind in order
+        }
+        engine = sync_engine(seeded_db_url)
+        db = make_engine(seeded_db_url)
         with Session(db) as session:
             before = set(session.scalars(select(m.Clue.id)))
 
@@ -131,15 +132,23 @@ def test_one_complaint_through_two_channels_becomes_one_clue(world, seeded, sync
             new = [c for c in session.scalars(select(m.Clue)) if c.id not in before]
             assert len(new) == 1
             clue = new[0]
-            records = session.scalars(select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id)
-                                      .order_by(m.ChannelRecord.id)).all()
-            source_ids = {"hotline12345": f"{at.astimezone(CST):%Y%m%d}90000001",
-                          "national_platform": f"GZQX{at.astimezone(CST):%Y%m%d}90000001"}
+            records = session.scalars(
+                select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id).order_by(m.ChannelRecord.id)
+            ).all()
+            source_ids = {
+                "hotline12345": f"{at.astimezone(CST):%Y%m%d}90000001",
+                "national_platform": f"GZQX{at.astimezone(CST):%Y%m%d}90000001",
+            }
             assert [(r.channel, r.source_id, r.match_rule) for r in records] == [
-                (order[0], source_ids[order[0]], "new"), (order[1], source_ids[order[1]], "phone")]
+                (order[0], source_ids[order[0]], "new"),
+                (order[1], source_ids[order[1]], "phone"),
+            ]
             assert records[0].match_score is None and records[1].match_score >= 0.9
             assert (clue.complainant_phone, clue.respondent_name, clue.region_code) == (
-                by_phone.phone, by_phone.respondent["name"], by_phone.county)
+                by_phone.phone,
+                by_phone.respondent["name"],
+                by_phone.county,
+            )
             # The channels name the project; the clue is linked to it (so it walks on to the payroll)
             assert session.get(m.Project, clue.project_id).name == by_phone.project["name"]
             clue_no, respondent = clue.clue_no, clue.respondent_name
@@ -157,24 +166,36 @@ def test_one_complaint_through_two_channels_becomes_one_clue(world, seeded, sync
         with session_scope(db) as session:
             clue = workflow.get_clue(session, clue_no=clue_no)
             workflow.accept(session, clue=clue, principal=county)
-            workflow.close(session, clue=clue, principal=county, conclusion=conclusion,
-                           recovered_amount=on_platform.amount, workers_paid=on_platform.headcount)
+            workflow.close(
+                session,
+                clue=clue,
+                principal=county,
+                conclusion=conclusion,
+                recovered_amount=on_platform.amount,
+                workers_paid=on_platform.headcount,
+            )
             closed = clue.closed_at
-            assert {r.writeback_status for r in session.scalars(
-                select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id))} == {"pending"}
+            assert {
+                r.writeback_status
+                for r in session.scalars(select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id))
+            } == {"pending"}
         # … and delivered: both channels acknowledge
         report = deliver_due(db, cipher=Cipher(SECRET))
         assert (report.acknowledged, report.failed) == (2, 0)
         # When the complainant is called back, Then 12345 gets the visit and the platform 已回访
         with session_scope(db) as session:
-            workflow.record_callback(session, clue=workflow.get_clue(session, clue_no=clue_no), principal=county,
-                                     satisfaction="满意")
+            workflow.record_callback(
+                session, clue=workflow.get_clue(session, clue_no=clue_no), principal=county, satisfaction="满意"
+            )
         assert deliver_due(db, cipher=Cipher(SECRET)).acknowledged == 2
         with session_scope(db) as session:
             stored = session.scalars(select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id)).all()
             assert {(r.writeback_status, r.writeback_error) for r in stored} == {("acknowledged", None)}
-            events = session.scalars(select(m.Event.type).where(m.Event.entity_id == clue.id, m.Event.type.like(
-                "clue.writeback%")).order_by(m.Event.id)).all()
+            events = session.scalars(
+                select(m.Event.type)
+                .where(m.Event.entity_id == clue.id, m.Event.type.like("clue.writeback%"))
+                .order_by(m.Event.id)
+            ).all()
             assert events == ["clue.writeback_acknowledged"] * 4
         db.dispose()
 
@@ -186,7 +207,16 @@ def test_one_complaint_through_two_channels_becomes_one_clue(world, seeded, sync
     local = closed.astimezone(CST)
     amount = f"{on_platform.amount:.2f}"
     assert (result["hubClueNo"], result["handleResult"], result["recoveredAmount"], result["completeTime"]) == (
-        clue_no, conclusion, amount, f"{local:%Y-%m-%d %H:%M:%S}")
+        clue_no,
+        conclusion,
+        amount,
+        f"{local:%Y-%m-%d %H:%M:%S}",
+    )
     assert (visit["satisfaction"], visit["visitIsSolved"]) == ("满意", "1")
-    assert (feedback["localClueNo"], feedback["handleStatus"], feedback["recoverAmount"], feedback["paidNumber"],
-            feedback["finishTime"]) == (clue_no, "已回访", amount, on_platform.headcount, f"{local:%Y-%m-%d %H:%M:%S}")
+    assert (
+        feedback["localClueNo"],
+        feedback["handleStatus"],
+        feedback["recoverAmount"],
+        feedback["paidNumber"],
+        feedback["finishTime"],
+    ) == (clue_no, "已回访", amount, on_platform.headcount, f"{local:%Y-%m-%d %H:%M:%S}")

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
 from zeep.exceptions import Fault, TransportError
 
-from connectors.errors import FatalUpstreamError, MalformedResponse, RetriableUpstreamError, TokenExpired, map_exceptions
+from connectors.base import CheckResult, check_connection
+from connectors.errors import (
+    CredentialsRefused,
+    FatalUpstreamError,
+    MalformedResponse,
+    RetriableUpstreamError,
+    TokenExpired,
+    Unreachable,
+    map_exceptions,
+)
 
 
 def _status(code: int, body: str = "") -> httpx.HTTPStatusError:
@@ -19,12 +29,12 @@ def _status(code: int, body: str = "") -> httpx.HTTPStatusError:
 @pytest.mark.parametrize(
     ("raised", "expected", "message"),
     [
-        (httpx.ReadTimeout("slow"), RetriableUpstreamError, "bank_rest/accounts: timed out (ReadTimeout('slow'))"),
-        (httpx.ConnectError("refused"), RetriableUpstreamError, "bank_rest/accounts: connection failed (ConnectError('refused'))"),
+        (httpx.ReadTimeout("slow"), Unreachable, "bank_rest/accounts: timed out (ReadTimeout('slow'))"),
+        (httpx.ConnectError("refused"), Unreachable, "bank_rest/accounts: connection failed (ConnectError('refused'))"),
         (_status(503, "busy"), RetriableUpstreamError, "bank_rest/accounts: upstream answered HTTP 503 (busy)"),
         (_status(429), RetriableUpstreamError, "bank_rest/accounts: upstream answered HTTP 429"),
         (_status(401, '{"code": "TOKEN_EXPIRED"}'), TokenExpired, 'bank_rest/accounts: access token expired ({"code": "TOKEN_EXPIRED"})'),
-        (_status(403), FatalUpstreamError, "bank_rest/accounts: upstream refused the credentials (HTTP 403): check the connector's credentials"),
+        (_status(403), CredentialsRefused, "bank_rest/accounts: upstream refused the credentials (HTTP 403): check the connector's credentials"),
         (_status(404), FatalUpstreamError, "bank_rest/accounts: upstream answered HTTP 404"),
         (json.JSONDecodeError("Expecting value", "{", 1), MalformedResponse, "bank_rest/accounts: unparseable response (Expecting value: line 1 column 2 (char 1))"),
         (Fault("认证失败", code="soap:Client"), FatalUpstreamError, "bank_rest/accounts: SOAP fault soap:Client: 认证失败"),
@@ -47,3 +57,36 @@ def test_map_exceptions(raised: Exception, expected: type, message: str) -> None
 def test_unrelated_exceptions_pass_through() -> None:
     with pytest.raises(KeyError), map_exceptions(connector="bank_rest"):
         raise KeyError("not an upstream problem")
+
+
+def test_unreachable_and_refused_credentials_stay_retriable_and_fatal() -> None:
+    # The typed errors refine the tree: the hub's retry decision (``retriable``) does not change
+    assert issubclass(Unreachable, RetriableUpstreamError) and Unreachable.retriable
+    assert issubclass(CredentialsRefused, FatalUpstreamError) and not CredentialsRefused.retriable
+
+
+def _raises(error: Exception) -> Callable[[], str]:
+    def probe() -> str:
+        raise error
+
+    return probe
+
+
+@pytest.mark.parametrize(("probe", "expected"), [
+    (lambda: "connected as hub", CheckResult(True, "connected as hub")),
+    (_raises(Unreachable("connection failed")), CheckResult(False, "cannot reach the bank at http://bank/: connection failed")),
+    (_raises(CredentialsRefused("the bank refused client_id 'x': check client_id")),
+     CheckResult(False, "the bank refused client_id 'x': check client_id")),
+    # classified by type: a message that merely *reads* like a refusal is still "answered an error"
+    (_raises(FatalUpstreamError("upstream refused the credentials (HTTP 418)")),
+     CheckResult(False, "the bank at http://bank/ answered an error: upstream refused the credentials (HTTP 418)")),
+    (_raises(RetriableUpstreamError("connection failed")),
+     CheckResult(False, "the bank at http://bank/ answered an error: connection failed")),
+], ids=["ok", "unreachable", "refused", "other-fatal", "other-retriable"])
+def test_check_connection_classifies_by_type(probe: Callable[[], str], expected: CheckResult) -> None:
+    assert check_connection(probe, system="the bank", where="http://bank/") == expected
+
+
+def test_check_connection_lets_bugs_through() -> None:
+    with pytest.raises(KeyError):
+        check_connection(_raises(KeyError("bug")), system="the bank", where="http://bank/")

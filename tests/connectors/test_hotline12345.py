@@ -4,41 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from connectors import registry
-from connectors._clue_channel import CST, live_complaint, live_epoch
 from connectors.base import ClueIn, FatalUpstreamError, Outcome, Rejection
+from connectors.clue_channel.client import CST
+from connectors.clue_channel.sandbox import live_complaint, live_epoch
 from connectors.hotline12345 import sign_headers
-from connectors.hotline12345.sandbox import DEMO_CREDENTIALS, create_app
-from connectors.sandbox.faults import Faults
-from hub import models as m
-from tests.connectors.conftest import SECRET, create_instance, free_port, serve_asgi
-from tests.connectors.conftest import clone_database
-from tests.connectors.test_clue_channels import Clock, snapshot, stored_state, table_counts
+from connectors.hotline12345.sandbox import DEMO_CREDENTIALS
+from connectors.sandbox.world import World
+from connectors.testing import BadRecord, Clock, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract
+from hub.sync import StreamStats
+from tests.connectors.conftest import create_instance
+from tests.connectors.test_clue_channels import snapshot, table_counts
 
 INTERVAL = 20.0
 CREDS = DEMO_CREDENTIALS
 NON_WAGE = 6
-connector = registry.get("hotline12345")
-
-
-@pytest.fixture
-def clock(world) -> Clock:  # type: ignore[no-untyped-def]
-    return Clock(live_epoch(world))  # no live order yet
-
-
-@pytest.fixture
-def sandbox(world, clock):  # type: ignore[no-untyped-def]
-    app = create_app(world=world, faults=Faults(), clock=clock, live_interval_seconds=INTERVAL, **CREDS)
-    with serve_asgi(app) as url:
-        yield SimpleNamespace(app=app, url=url, faults=app.state.faults)
+KIND = "hotline12345"
+connector = registry.get(KIND)
 
 
 def make_config(url: str, **overrides: Any) -> Any:
@@ -53,255 +40,230 @@ def records(pages: list[Any]) -> list[dict[str, Any]]:
     return [r for p in pages for r in p.records]
 
 
-# -- check ------------------------------------------------------------------------------------------
+class TestHotline12345(SandboxContract):
+    kind = KIND
+    interval = INTERVAL
+    page_size = 20
+    secret_fields = ("app_secret",)
+    bookmark = ("updateTime", "orderNum")
+    check_ok = "connected to the 12345 platform: app key hub-12345 accepted"
+    check_refused = "the 12345 platform refused the app key or signature (HTTP 401): check app_key and app_secret"
+    wrong_credentials = ({"app_secret": "not-the-secret"}, {"app_key": "someone-else"})
+    check_unreachable = "cannot reach the 12345 platform at {url}: connection failed"
+    refused_runs = {
+        "status-401": RefusedRun(
+            fault={"status_next": 1, "status_code": 401},
+            error="the 12345 platform refused the app key or signature (HTTP 401): check app_key and app_secret",
+        )
+    }
+    bad_records = {"work_orders": BadRecord("reflectObject", "required field reflectObject is missing or empty")}
+    fault_mid_run = True
 
-def test_check_accepts_the_right_credentials(sandbox) -> None:  # type: ignore[no-untyped-def]
-    assert connector.check(make_config(sandbox.url)).message == "connected to the 12345 platform: app key hub-12345 accepted"
+    def epoch(self, world: World) -> dt.datetime:
+        return live_epoch(world)
 
+    def snapshot(self, hub: Hub, url: str) -> Any:
+        return snapshot(url)
 
-@pytest.mark.parametrize("wrong", [{"app_secret": "not-the-secret"}, {"app_key": "someone-else"}], ids=["secret", "app-key"])
-def test_check_explains_wrong_credentials(sandbox, wrong) -> None:  # type: ignore[no-untyped-def]
-    result = connector.check(make_config(sandbox.url, **wrong))
-    assert not result.ok
-    assert result.message == "the 12345 platform refused the app key or signature (HTTP 401): check app_key and app_secret"
-    assert "not-the-secret" not in result.message
+    def check_quarantined(self, sandbox: Sandbox, entry: Quarantined, stats: StreamStats) -> None:
+        assert entry.reason == "required field reflectObject is missing or empty"
+        assert entry.payload["reflectObject"] == "" and entry.payload["questionCode"] == "080101"
 
+    # -- reading ----------------------------------------------------------------------------------------
 
-def test_check_explains_an_unreachable_platform() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    result = connector.check(make_config(url, timeout_seconds=2))
-    assert (result.ok, result.message) == (False, f"cannot reach the 12345 platform at {url}: connection failed")
+    def test_reads_every_order_in_pages_and_resumes_from_any_page(
+        self, sandbox: Sandbox, world: World, clock: Clock
+    ) -> None:
+        # Given the world's 12345 orders and a few non-wage ones, When read in pages of 20
+        config = make_config(sandbox.url)
+        pages = read_all(config)
+        got = records(pages)
+        # Then every order comes once, in (updateTime, orderNum) order, and no page is larger than asked
+        expected = {p["orderNum"] for p in world.clue_payloads["hotline12345"]}
+        assert len(got) == len(expected) + NON_WAGE
+        assert {r["orderNum"] for r in got} >= expected
+        assert [len(p.records) for p in pages] == [20, 20, 20, 2]
+        assert [(r["updateTime"], r["orderNum"]) for r in got] == sorted((r["updateTime"], r["orderNum"]) for r in got)
+        # And reading from any page's state gives exactly the rest
+        assert records(read_all(config, pages[1].state)) == got[40:]
+        assert pages[-1].state == {"updateTime": got[-1]["updateTime"], "orderNum": got[-1]["orderNum"]}
+        # When a live interval passes, Then only the new order comes
+        clock.advance(INTERVAL)
+        new = records(read_all(config, pages[-1].state))
+        at = live_epoch(world) + dt.timedelta(seconds=INTERVAL)
+        assert [(r["orderNum"], r["callTime"]) for r in new] == [(f"{at:%Y%m%d}90000001", f"{at:%Y-%m-%d %H:%M:%S}")]
 
+    def test_the_platform_caps_page_size(self, sandbox: Sandbox, clock: Clock) -> None:
+        clock.advance(50 * INTERVAL)  # 112 orders in all
+        pages = read_all(make_config(sandbox.url, page_size=500))
+        assert [len(p.records) for p in pages] == [100, 12]
 
-# -- reading ----------------------------------------------------------------------------------------
+    # -- normalise -------------------------------------------------------------------------------------
 
-def test_reads_every_order_in_pages_and_resumes_from_any_page(sandbox, world, clock) -> None:  # type: ignore[no-untyped-def]
-    # Given the world's 12345 orders and a few non-wage ones, When read in pages of 20
-    config = make_config(sandbox.url)
-    pages = read_all(config)
-    got = records(pages)
-    # Then every order comes once, in (updateTime, orderNum) order, and no page is larger than asked
-    expected = {p["orderNum"] for p in world.clue_payloads["hotline12345"]}
-    assert len(got) == len(expected) + NON_WAGE
-    assert {r["orderNum"] for r in got} >= expected
-    assert [len(p.records) for p in pages] == [20, 20, 20, 2]
-    assert [(r["updateTime"], r["orderNum"]) for r in got] == sorted((r["updateTime"], r["orderNum"]) for r in got)
-    # And reading from any page's state gives exactly the rest
-    assert records(read_all(config, pages[1].state)) == got[40:]
-    assert pages[-1].state == {"updateTime": got[-1]["updateTime"], "orderNum": got[-1]["orderNum"]}
-    # And from the final state there is nothing new
-    assert read_all(config, pages[-1].state) == []
-    # When a live interval passes, Then only the new order comes
-    clock.advance(INTERVAL)
-    new = records(read_all(config, pages[-1].state))
-    at = live_epoch(world) + dt.timedelta(seconds=INTERVAL)
-    assert [(r["orderNum"], r["callTime"]) for r in new] == [(f"{at:%Y%m%d}90000001", f"{at:%Y-%m-%d %H:%M:%S}")]
+    def test_normalise_maps_a_live_wage_order(self, sandbox: Sandbox, world: World, clock: Clock) -> None:
+        clock.advance(INTERVAL)
+        order = records(read_all(make_config(sandbox.url)))[-1]
+        at = live_epoch(world) + dt.timedelta(seconds=INTERVAL)
+        complaint = live_complaint(world, 1, at, channel="hotline12345")
+        [clue] = connector.normalise("work_orders", order)
+        assert clue == ClueIn(
+            channel="hotline12345",
+            source_id=f"{at:%Y%m%d}90000001",
+            received_at=at,
+            title=f"{complaint.name}反映{complaint.respondent['name']}拖欠工资",
+            content=complaint.text,
+            region_code=complaint.project["region_code"],
+            respondent_name=complaint.respondent["name"],
+            complainant_name=complaint.name,
+            complainant_phone=complaint.phone,
+            sector="工程建设",
+            project_name=complaint.project["name"],
+        )
 
+    def test_normalise_maps_history_and_links_repeat_callers(self, sandbox: Sandbox, world: World) -> None:
+        served = {r["orderNum"]: r for r in records(read_all(make_config(sandbox.url)))}
+        repeat = next(p for p in world.clue_payloads["hotline12345"] if p["oldOrderNum"])
+        [clue] = connector.normalise("work_orders", served[repeat["orderNum"]])
+        assert clue.related_source_id == repeat["oldOrderNum"]
+        assert (clue.content, clue.complainant_name, clue.complainant_phone) == (
+            repeat["majorContent"],
+            repeat["callerName"],
+            repeat["callerPhone"],
+        )
+        assert clue.received_at == dt.datetime.strptime(repeat["callTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
+        assert clue.respondent_name in repeat["majorContent"] and clue.respondent_name.endswith("公司")
+        # The county the order was dispatched to: 微山县人力资源和社会保障局 → 370826 (GB/T 2260)
+        first = served[world.clue_payloads["hotline12345"][0]["orderNum"]]
+        assert first["organizationName"] == "微山县人力资源和社会保障局"
+        assert connector.normalise("work_orders", first)[0].region_code == "370826"
 
-def test_the_platform_caps_page_size(sandbox, clock) -> None:  # type: ignore[no-untyped-def]
-    clock.advance(50 * INTERVAL)  # 112 orders in all
-    pages = read_all(make_config(sandbox.url, page_size=500))
-    assert [len(p.records) for p in pages] == [100, 12]
+    def test_normalise_skips_non_wage_orders(self, sandbox: Sandbox) -> None:
+        others = [r for r in records(read_all(make_config(sandbox.url))) if not r["questionCode"].startswith("0801")]
+        assert len(others) == NON_WAGE
+        assert all(connector.normalise("work_orders", r) == [] for r in others)
 
-
-# -- normalise -------------------------------------------------------------------------------------
-
-def test_normalise_maps_a_live_wage_order(sandbox, world, clock) -> None:  # type: ignore[no-untyped-def]
-    clock.advance(INTERVAL)
-    order = records(read_all(make_config(sandbox.url)))[-1]
-    at = live_epoch(world) + dt.timedelta(seconds=INTERVAL)
-    complaint = live_complaint(world, 1, at, channel="hotline12345")
-    [clue] = connector.normalise("work_orders", order)
-    assert clue == ClueIn(
-        channel="hotline12345", source_id=f"{at:%Y%m%d}90000001", received_at=at, title=f"{complaint.name}反映{complaint.respondent['name']}拖欠工资",
-        content=complaint.text, region_code=complaint.project["region_code"], respondent_name=complaint.respondent["name"],
-        complainant_name=complaint.name, complainant_phone=complaint.phone, sector="工程建设",
-        project_name=complaint.project["name"],
+    @pytest.mark.parametrize(
+        ("field", "value", "reason"),
+        [
+            ("reflectObject", "", "required field reflectObject is missing or empty"),
+            ("regionCode", None, "required field regionCode is missing or empty"),
+            ("callTime", "2026/11/20", "callTime '2026/11/20' is not a time like 2026-11-20 09:30:00"),
+        ],
+        ids=["no-respondent", "no-region", "bad-time"],
     )
+    def test_normalise_rejects_a_bad_order_naming_the_field(
+        self, world: World, field: str, value: Any, reason: str
+    ) -> None:
+        order = {
+            **world.clue_payloads["hotline12345"][0],
+            "reflectObject": "某公司",
+            "regionCode": "370826",
+            field: value,
+        }
+        with pytest.raises(Rejection) as info:
+            connector.normalise("work_orders", order)
+        assert (info.value.field, info.value.reason) == (field, reason)
 
+    # -- sync through the hub --------------------------------------------------------------------------
 
-def test_normalise_maps_history_and_links_repeat_callers(sandbox, world) -> None:  # type: ignore[no-untyped-def]
-    served = {r["orderNum"]: r for r in records(read_all(make_config(sandbox.url)))}
-    repeat = next(p for p in world.clue_payloads["hotline12345"] if p["oldOrderNum"])
-    [clue] = connector.normalise("work_orders", served[repeat["orderNum"]])
-    assert clue.related_source_id == repeat["oldOrderNum"]
-    assert (clue.content, clue.complainant_name, clue.complainant_phone) == (repeat["majorContent"], repeat["callerName"], repeat["callerPhone"])
-    assert clue.received_at == dt.datetime.strptime(repeat["callTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
-    assert clue.respondent_name in repeat["majorContent"] and clue.respondent_name.endswith("公司")
-    # The county the order was dispatched to: 微山县人力资源和社会保障局 → 370826 (GB/T 2260)
-    first = served[world.clue_payloads["hotline12345"][0]["orderNum"]]
-    assert first["organizationName"] == "微山县人力资源和社会保障局"
-    assert connector.normalise("work_orders", first)[0].region_code == "370826"
+    def test_full_sync_keeps_seeded_orders_and_creates_live_ones(
+        self, sandbox: Sandbox, clock: Clock, world: World, seeded_db_url: str, sync_engine: Any
+    ) -> None:
+        # Given a hub seeded with the world's clues and two live orders on the platform
+        before = table_counts(seeded_db_url)
+        clock.advance(2 * INTERVAL)
+        inst = instance(seeded_db_url, sandbox.url)
+        # When it syncs
+        result = sync_engine(seeded_db_url).run(inst)
+        # Then the seeded orders are not duplicated, the live ones are new, non-wage orders are skipped
+        assert (result.status, result.error) == ("succeeded", None)
+        stats = result.stats["work_orders"]
+        history = len(world.clue_payloads["hotline12345"])
+        assert (stats.read, stats.created, stats.updated + stats.unchanged, stats.quarantined) == (
+            history + NON_WAGE + 2,
+            2,
+            history,
+            0,
+        )
+        after = table_counts(seeded_db_url)
+        assert after["channel_records"] == before["channel_records"] + 2
+        assert before["clues"] < after["clues"] <= before["clues"] + 2
+        # And a second run finds nothing new; a full refresh finds every order unchanged
+        again = sync_engine(seeded_db_url).run(inst).stats["work_orders"]
+        assert (again.read, again.created) == (0, 0)
+        full = sync_engine(seeded_db_url).run(inst, full_refresh=True).stats["work_orders"]
+        assert (full.created, full.updated, full.unchanged) == (0, 0, history + 2)
+        assert table_counts(seeded_db_url) == after
 
+    # -- write-back ------------------------------------------------------------------------------------
 
-def test_normalise_skips_non_wage_orders(sandbox) -> None:  # type: ignore[no-untyped-def]
-    others = [r for r in records(read_all(make_config(sandbox.url))) if not r["questionCode"].startswith("0801")]
-    assert len(others) == NON_WAGE
-    assert all(connector.normalise("work_orders", r) == [] for r in others)
+    def test_write_back_posts_the_result_and_the_call_back(self, sandbox: Sandbox, world: World) -> None:
+        order = world.clue_payloads["hotline12345"][0]["orderNum"]
+        closed = dt.datetime(2026, 11, 20, 15, 30, tzinfo=CST)
+        outcome = Outcome(
+            source_id=order,
+            clue_no="XS370826202511250A1B2C",
+            status="called_back",
+            conclusion="经查属实，已足额支付。",
+            closed_at=closed,
+            recovered_amount=Decimal("10000"),
+            workers_paid=1,
+            satisfaction="满意",
+            extra={"called_back_at": closed + dt.timedelta(days=1)},
+        )
+        connector.write_back(make_config(sandbox.url), outcome)
+        [result] = read_back(sandbox.url, order, "result")
+        assert {
+            k: result[k] for k in ("handleResult", "completeTime", "recoveredAmount", "workersPaid", "hubClueNo")
+        } == {
+            "handleResult": "经查属实，已足额支付。",
+            "completeTime": "2026-11-20 15:30:00",
+            "recoveredAmount": "10000.00",
+            "workersPaid": 1,
+            "hubClueNo": "XS370826202511250A1B2C",
+        }
+        [visit] = read_back(sandbox.url, order, "visit")
+        assert (visit["visitTime"], visit["visitIsSolved"], visit["satisfaction"]) == (
+            "2026-11-21 15:30:00",
+            "1",
+            "满意",
+        )
 
+    def test_write_back_without_call_back_posts_only_the_result(self, sandbox: Sandbox, world: World) -> None:
+        order = world.clue_payloads["hotline12345"][1]["orderNum"]
+        outcome = Outcome(
+            source_id=order,
+            clue_no="XS1",
+            status="closed",
+            conclusion="已协调支付。",
+            closed_at=dt.datetime(2026, 11, 20, 9, 0, tzinfo=CST),
+        )
+        connector.write_back(make_config(sandbox.url), outcome)
+        assert len(read_back(sandbox.url, order, "result")) == 1
+        assert read_back(sandbox.url, order, "visit") == []
 
-@pytest.mark.parametrize(("field", "value", "reason"), [
-    ("reflectObject", "", "required field reflectObject is missing or empty"),
-    ("regionCode", None, "required field regionCode is missing or empty"),
-    ("callTime", "2026/11/20", "callTime '2026/11/20' is not a time like 2026-11-20 09:30:00"),
-], ids=["no-respondent", "no-region", "bad-time"])
-def test_normalise_rejects_a_bad_order_naming_the_field(world, field, value, reason) -> None:  # type: ignore[no-untyped-def]
-    order = {**world.clue_payloads["hotline12345"][0], "reflectObject": "某公司", "regionCode": "370826", field: value}
-    with pytest.raises(Rejection) as info:
-        connector.normalise("work_orders", order)
-    assert (info.value.field, info.value.reason) == (field, reason)
+    def test_write_back_to_an_unknown_order_is_fatal(self, sandbox: Sandbox) -> None:
+        outcome = Outcome(
+            source_id="2026010199999999",
+            clue_no="XS1",
+            status="closed",
+            conclusion="x",
+            closed_at=dt.datetime(2026, 11, 20, tzinfo=CST),
+        )
+        with pytest.raises(FatalUpstreamError, match="upstream answered HTTP 404"):
+            connector.write_back(make_config(sandbox.url), outcome)
 
-
-# -- sync through the hub --------------------------------------------------------------------------
 
 def instance(db_url: str, sandbox_url: str, **config: Any) -> int:
-    return create_instance(db_url, kind="hotline12345", config={"base_url": sandbox_url, "page_size": 20, "timeout_seconds": 5,
-                                                                 "app_key": CREDS["app_key"], **config},
-                           secrets={"app_secret": CREDS["app_secret"]})
+    return create_instance(
+        db_url,
+        kind="hotline12345",
+        config={"base_url": sandbox_url, "page_size": 20, "timeout_seconds": 5, "app_key": CREDS["app_key"], **config},
+        secrets={"app_secret": CREDS["app_secret"]},
+    )
 
-
-@pytest.fixture
-def seeded(seeded_db_url) -> str:  # type: ignore[no-untyped-def]
-    """A fresh database seeded like the demo (a copy of the session's template)."""
-    return seeded_db_url
-
-
-@pytest.fixture(scope="module")
-def baseline(world, seeded_template, tmp_path_factory, request):  # type: ignore[no-untyped-def]
-    """The rows an undisturbed sync leaves (two live orders), to compare disturbed runs with."""
-    from hub.crypto import Cipher
-    from hub.db import make_engine
-    from hub.sync import SyncEngine
-
-    url = clone_database(seeded_template, tmp_path_factory.mktemp("baseline"), request)
-    app = create_app(world=world, clock=Clock(live_epoch(world) + dt.timedelta(seconds=2 * INTERVAL)),
-                     live_interval_seconds=INTERVAL, **CREDS)
-    engine = make_engine(url)
-    with serve_asgi(app) as sandbox_url:
-        assert SyncEngine(engine, cipher=Cipher(SECRET)).run(instance(url, sandbox_url)).status == "succeeded"
-    engine.dispose()
-    return snapshot(url)
-
-
-def test_full_sync_keeps_seeded_orders_and_creates_live_ones(sandbox, clock, world, seeded, sync_engine) -> None:  # type: ignore[no-untyped-def]
-    # Given a hub seeded with the world's clues and two live orders on the platform
-    before = table_counts(seeded)
-    clock.advance(2 * INTERVAL)
-    inst = instance(seeded, sandbox.url)
-    # When it syncs
-    result = sync_engine(seeded).run(inst)
-    # Then the seeded orders are not duplicated, the live ones are new, non-wage orders are skipped
-    assert (result.status, result.error) == ("succeeded", None)
-    stats = result.stats["work_orders"]
-    history = len(world.clue_payloads["hotline12345"])
-    assert (stats.read, stats.created, stats.updated + stats.unchanged, stats.quarantined) == (history + NON_WAGE + 2, 2, history, 0)
-    after = table_counts(seeded)
-    assert after["channel_records"] == before["channel_records"] + 2
-    assert before["clues"] < after["clues"] <= before["clues"] + 2
-    # And a second run finds nothing new; a full refresh finds every order unchanged
-    again = sync_engine(seeded).run(inst).stats["work_orders"]
-    assert (again.read, again.created) == (0, 0)
-    full = sync_engine(seeded).run(inst, full_refresh=True).stats["work_orders"]
-    assert (full.created, full.updated, full.unchanged) == (0, 0, history + 2)
-    assert table_counts(seeded) == after
-
-
-@pytest.mark.parametrize("fault", [
-    {"status_next": 2, "status_code": 503},
-    {"timeout_next": 1, "timeout_seconds": 1.5},
-    {"malformed_next": 1},
-    {"expire_token_next": 1},
-    {"duplicate_page_next": 1},
-    {"cursor_backwards_next": 1},
-], ids=["503x2", "timeout", "malformed", "expired-signature", "duplicate-page", "cursor-backwards"])
-def test_sync_recovers_from_upstream_faults(sandbox, clock, seeded, sync_engine, baseline, fault) -> None:  # type: ignore[no-untyped-def]
-    # Given two live records, and a fault that strikes once the first page is stored (mid-run)
-    clock.advance(2 * INTERVAL)
-    inst = instance(seeded, sandbox.url, timeout_seconds=0.5)
-    states: list[dict[str, Any]] = []
-
-    def progress(_stream: str, stats: Any) -> None:
-        if stats.pages == 1:
-            sandbox.faults.set(**fault)
-        states.append(stored_state(seeded, inst)["work_orders"])
-
-    # When it syncs
-    result = sync_engine(seeded).run(inst, progress=progress)
-    # Then the run succeeds with the same rows as an undisturbed run, and the bookmark never went back
-    assert (result.status, result.error) == ("succeeded", None)
-    if any(k in fault for k in ("status_next", "timeout_next", "malformed_next", "expire_token_next")):
-        assert result.stats["work_orders"].retries >= 1
-    assert snapshot(seeded) == baseline
-    assert [k for k, v in sandbox.faults.as_dict().items() if k.endswith("_next") and v] == []  # the fault did strike
-    positions = [(s["updateTime"], s["orderNum"]) for s in states]
-    assert positions == sorted(positions)
-
-
-def test_a_bad_order_is_quarantined_and_stays_so_on_replay(sandbox, seeded, sync_engine) -> None:  # type: ignore[no-untyped-def]
-    from hub.db import make_engine
-
-    inst = instance(seeded, sandbox.url)
-    sandbox.faults.set(bad_records_next=1)
-    engine = sync_engine(seeded)
-    result = engine.run(inst)
-    assert result.status == "succeeded"
-    assert result.stats["work_orders"].quarantined == 1
-    db = make_engine(seeded)
-    with Session(db) as session:
-        [entry] = session.scalars(select(m.Quarantine)).all()
-        payload = session.get(m.RawRecord, entry.raw_record_id).payload
-    assert (entry.stream, entry.field, entry.reason) == ("work_orders", "reflectObject", "required field reflectObject is missing or empty")
-    assert payload["reflectObject"] == "" and payload["questionCode"] == "080101"
-    # When replayed from the archive, Then it is still bad and stays quarantined
-    assert engine.replay(instance_id=inst)["still_failing"] == 1
-    with Session(db) as session:
-        assert session.scalars(select(m.Quarantine.status)).all() == ["open"]
-    db.dispose()
-
-
-def test_refused_credentials_fail_the_run_without_retries(sandbox, seeded, sync_engine) -> None:  # type: ignore[no-untyped-def]
-    sandbox.faults.set(status_next=1, status_code=401)
-    result = sync_engine(seeded).run(instance(seeded, sandbox.url))
-    assert result.status == "failed"
-    assert result.error.startswith("hotline12345/work_orders: the 12345 platform refused the app key or signature (HTTP 401): "
-                                   "check app_key and app_secret")
-    assert result.stats["work_orders"].retries == 0
-
-
-# -- write-back ------------------------------------------------------------------------------------
 
 def read_back(url: str, order: str, kind: str) -> list[dict[str, Any]]:
     resp = httpx.get(f"{url}/api/orders/{order}/{kind}", headers=sign_headers(CREDS["app_key"], CREDS["app_secret"]))
     resp.raise_for_status()
     return resp.json()["data"]
-
-
-def test_write_back_posts_the_result_and_the_call_back(sandbox, world) -> None:  # type: ignore[no-untyped-def]
-    order = world.clue_payloads["hotline12345"][0]["orderNum"]
-    closed = dt.datetime(2026, 11, 20, 15, 30, tzinfo=CST)
-    outcome = Outcome(source_id=order, clue_no="XS370826202511250A1B2C", status="called_back", conclusion="经查属实，已足额支付。",
-                      closed_at=closed, recovered_amount=Decimal("10000"), workers_paid=1, satisfaction="满意",
-                      extra={"called_back_at": closed + dt.timedelta(days=1)})
-    connector.write_back(make_config(sandbox.url), outcome)
-    [result] = read_back(sandbox.url, order, "result")
-    assert {k: result[k] for k in ("handleResult", "completeTime", "recoveredAmount", "workersPaid", "hubClueNo")} == {
-        "handleResult": "经查属实，已足额支付。", "completeTime": "2026-11-20 15:30:00", "recoveredAmount": "10000.00",
-        "workersPaid": 1, "hubClueNo": "XS370826202511250A1B2C"}
-    [visit] = read_back(sandbox.url, order, "visit")
-    assert (visit["visitTime"], visit["visitIsSolved"], visit["satisfaction"]) == ("2026-11-21 15:30:00", "1", "满意")
-
-
-def test_write_back_without_call_back_posts_only_the_result(sandbox, world) -> None:  # type: ignore[no-untyped-def]
-    order = world.clue_payloads["hotline12345"][1]["orderNum"]
-    outcome = Outcome(source_id=order, clue_no="XS1", status="closed", conclusion="已协调支付。",
-                      closed_at=dt.datetime(2026, 11, 20, 9, 0, tzinfo=CST))
-    connector.write_back(make_config(sandbox.url), outcome)
-    assert len(read_back(sandbox.url, order, "result")) == 1
-    assert read_back(sandbox.url, order, "visit") == []
-
-
-def test_write_back_to_an_unknown_order_is_fatal(sandbox) -> None:  # type: ignore[no-untyped-def]
-    outcome = Outcome(source_id="2026010199999999", clue_no="XS1", status="closed", conclusion="x",
-                      closed_at=dt.datetime(2026, 11, 20, tzinfo=CST))
-    with pytest.raises(FatalUpstreamError, match="upstream answered HTTP 404"):
-        connector.write_back(make_config(sandbox.url), outcome)

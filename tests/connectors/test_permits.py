@@ -1,9 +1,11 @@
-"""The permits connector (施工许可 / 工改) against its sandbox, served over real HTTP on loopback."""
+"""The permits connector (施工许可 / 工改) against its sandbox, served over real HTTP on loopback.
+
+The contract every connector keeps is ``connectors.testing.SandboxContract``; this module declares
+the permit system's words for it and tests what only the permit system does."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -14,40 +16,17 @@ from sqlalchemy import text
 
 from connectors.base import EnterpriseIn, Page, ProjectIn, Rejection
 from connectors.permits import PermitsConnector
-from connectors.permits.sandbox import DEMO_CREDENTIALS, PermitSystem, create_app, live_epoch
+from connectors.permits.sandbox import DEMO_CREDENTIALS, PermitSystem, live_epoch
+from connectors.testing import BadRecord, Clock, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract
 from hub.db import make_engine
 from hub.identifiers import validate_permit_no
-from tests.connectors.conftest import create_instance, serve_asgi
+from hub.sync import StreamStats
+from tests.connectors.conftest import create_instance
 
 KIND = "permits"
 INTERVAL = 20.0
 PAGE_SIZE = 7
 KNOWN_KINDS = ("builder", "general_contractor")  # what the permit system holds: 建设单位 and 总包
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(world: Any) -> Clock:
-    return Clock(live_epoch(world))
-
-
-@pytest.fixture
-def sandbox(world: Any, clock: Clock) -> Iterator[SimpleNamespace]:
-    app = create_app(world=world, clock=clock, live_interval_seconds=INTERVAL)
-    with serve_asgi(app) as url:
-        yield SimpleNamespace(url=url, app=app, faults=app.state.faults, clock=clock)
 
 
 def config(url: str, **overrides: Any) -> dict[str, Any]:
@@ -72,292 +51,281 @@ def read_all(stream: Any, state: dict[str, Any]) -> list[Page]:
 def db_rows(url: str) -> SimpleNamespace:
     engine = make_engine(url)
     with engine.connect() as conn:
-        projects = {r[0]: (r[1], r[2]) for r in conn.execute(text("SELECT project_code, status, permit_no FROM projects"))}
+        projects = {
+            r[0]: (r[1], r[2]) for r in conn.execute(text("SELECT project_code, status, permit_no FROM projects"))
+        }
         n_projects = conn.execute(text("SELECT count(*) FROM projects")).scalar_one()
         usccs = [r[0] for r in conn.execute(text("SELECT uscc FROM enterprises"))]
-        quarantine = [(*r[:4], orjson.loads(r[4]) if isinstance(r[4], str) else r[4]) for r in conn.execute(text(
-            "SELECT q.stream, q.field, q.reason, q.status, r.payload FROM quarantine q JOIN raw_records r ON r.id = q.raw_record_id"))]
+        quarantine = [
+            (*r[:4], orjson.loads(r[4]) if isinstance(r[4], str) else r[4])
+            for r in conn.execute(
+                text(
+                    "SELECT q.stream, q.field, q.reason, q.status, r.payload FROM quarantine q JOIN raw_records r ON r.id = q.raw_record_id"
+                )
+            )
+        ]
     engine.dispose()
     return SimpleNamespace(projects=projects, n_projects=n_projects, usccs=usccs, quarantine=quarantine)
 
 
-# -- check ----------------------------------------------------------------------------------------
+class TestPermits(SandboxContract):
+    kind = KIND
+    interval = INTERVAL
+    page_size = PAGE_SIZE
+    secret_fields = ("api_key",)
+    bookmark = ("cursor",)
+    check_ok = "connected to the permit system at {url}: credentials accepted"
+    check_refused = "the permit system refused the app id / API key (HTTP 401): check app_id and api_key"
+    wrong_credentials = ({"api_key": "not-the-key"},)
+    check_unreachable = "cannot reach the permit system at {url}: connection failed"
+    refused_runs = {
+        name: RefusedRun(
+            error="upstream refused the credentials (HTTP 401): check the connector's credentials", **setup
+        )
+        for name, setup in [
+            ("wrong-api-key", {"config": {"api_key": "wrong-key"}}),
+            ("status-401", {"fault": {"status_next": 1, "status_code": 401}}),
+        ]
+    }
+    # a 施工许可证编号 whose date part is impossible (month 13)
+    bad_records = {"projects": BadRecord("permitNo", "invalid permitNo")}
+    live_intervals = 1
 
+    def epoch(self, world: Any) -> dt.datetime:
+        return live_epoch(world)
 
-def test_check_accepts_the_demo_credentials(sandbox: SimpleNamespace) -> None:
-    connector = PermitsConnector()
-    result = connector.check(connector.parse_config(config(sandbox.url)))
-    assert result.ok
-    assert result.message == f"connected to the permit system at {sandbox.url}: credentials accepted"
+    def snapshot(self, hub: Hub, url: str) -> Any:
+        rows = db_rows(url)
+        return rows.projects, rows.n_projects, sorted(rows.usccs), rows.quarantine
 
+    def check_quarantined(self, sandbox: Sandbox, entry: Quarantined, stats: StreamStats) -> None:
+        assert entry.payload["permitNo"][10:14] == "1332"
+        permit = entry.payload["permitNo"]
+        assert (
+            entry.reason
+            == f"invalid permitNo {permit!r}: bad issue date {permit[6:14]!r}: not a real calendar date (YYYYMMDD)"
+        )
 
-def test_check_names_wrong_credentials(sandbox: SimpleNamespace) -> None:
-    connector = PermitsConnector()
-    result = connector.check(connector.parse_config(config(sandbox.url, api_key="not-the-key")))
-    assert not result.ok
-    assert result.message == "the permit system refused the app id / API key (HTTP 401): check app_id and api_key"
+    # -- streams --------------------------------------------------------------------------------------
 
+    @pytest.mark.parametrize("name", ["enterprises", "projects"])
+    def test_a_stream_serves_what_the_permit_system_holds(self, sandbox: Sandbox, world: Any, name: str) -> None:
+        connector = PermitsConnector()
+        stream = {s.name: s for s in connector.streams(connector.parse_config(config(sandbox.url)))}[name]
+        key = stream.primary_key[0]
+        want = expected(world, sandbox.clock)
+        # Given the history; when read from scratch (paging, restarts and cursor order: the contract)
+        pages = read_all(stream, {})
+        keys = [r[key] for p in pages for r in p.records]
+        # Then every record the permit system holds arrives, the first page full
+        assert sorted(keys) == sorted(want.enterprises if name == "enterprises" else want.projects)
+        assert len(pages[0].records) == PAGE_SIZE
+        # When the clock passes one live interval, only the new record(s) come back
+        sandbox.clock.advance(INTERVAL)
+        after = expected(world, sandbox.clock)
+        new = [r[key] for p in read_all(stream, orjson.loads(orjson.dumps(pages[-1].state))) for r in p.records]
+        if name == "projects":
+            assert new == sorted(set(after.projects) - set(want.projects))
+            assert len(new) == 1 and new[0].endswith("-900001")
+        else:
+            assert new == sorted(after.enterprises - want.enterprises)
 
-def test_check_names_an_unreachable_url() -> None:
-    connector = PermitsConnector()
-    result = connector.check(connector.parse_config(config("http://127.0.0.1:9")))
-    assert not result.ok
-    assert result.message == "cannot reach the permit system at http://127.0.0.1:9: connection failed"
+    def test_cursor_never_goes_backwards(self, sandbox: Sandbox) -> None:
+        connector = PermitsConnector()
+        stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
+        first = next(iter(stream.read({})))
+        # Given an upstream answering a cursor a day behind the one sent
+        sandbox.faults.set(cursor_backwards_next=1)
+        pages = read_all(stream, first.state)
+        # Then the state keeps moving forward and nothing repeats
+        assert all(p.state["cursor"] > first.state["cursor"] for p in pages)
+        keys = [r["projectCode"] for p in pages for r in p.records]
+        assert len(keys) == len(set(keys)) == 30 - PAGE_SIZE
 
+    # -- normalise ------------------------------------------------------------------------------------
 
-# -- streams --------------------------------------------------------------------------------------
+    def test_normalise_maps_a_project_with_its_permit_contract_and_parties(self, sandbox: Sandbox, world: Any) -> None:
+        connector = PermitsConnector()
+        stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
+        records = {r["projectCode"]: r for p in read_all(stream, {}) for r in p.records}
+        p = world.projects["2025-370811-47-03-011892"]
+        builder, contractor = world.enterprise_by_id(p["builder_id"]), world.enterprise_by_id(p["contractor_id"])
+        entities = connector.normalise("projects", records[p["project_code"]])
+        assert entities == [
+            EnterpriseIn(
+                uscc=builder["uscc"],
+                name=builder["name"],
+                kind="builder",
+                legal_representative=builder["legal_representative"],
+                address=builder["address"],
+                short_name=builder["short_name"],
+            ),
+            EnterpriseIn(
+                uscc="91370811RWARD17L81",
+                name="济宁市永成建设工程有限公司",
+                kind="general_contractor",
+                legal_representative="姚磊",
+                address="济宁市任城区泰山路24号",
+                short_name="永成建设工程",
+            ),
+            ProjectIn(
+                project_code="2025-370811-47-03-011892",
+                name="任城区城北棚户区改造安置房项目",
+                region_code="370811",
+                sector="住建",
+                status="in_progress",
+                contractor_uscc=contractor["uscc"],
+                builder_uscc=builder["uscc"],
+                address="济宁市任城区解放路与胜利路交汇处北侧",
+                permit_no="370811202501201701",
+                permit_date=dt.date(2025, 1, 20),
+                contract_value=Decimal("13391000.00"),
+                contract_signed_on=dt.date(2025, 1, 3),
+                labour_cost_cycle_days=30,
+                labour_cost_ratio=Decimal("0.2106"),
+                start_date=dt.date(2025, 2, 14),
+                planned_end_date=dt.date(2028, 1, 3),
+            ),
+        ]
+        # The raw record speaks the permit system's own words
+        assert records[p["project_code"]]["projectStatus"] == "在建"
+        assert records[p["project_code"]]["updateTime"] == "2025-01-03 16:19:50"  # created_at 08:19:50 UTC, in 北京时间
 
+    def test_normalise_maps_an_enterprise(self, sandbox: Sandbox, world: Any) -> None:
+        connector = PermitsConnector()
+        stream = connector.streams(connector.parse_config(config(sandbox.url)))[0]
+        records = {r["corpCode"]: r for p in read_all(stream, {}) for r in p.records}
+        water = next(e for e in world.enterprises.values() if e["name"] == "任城区水务局")
+        assert records[water["uscc"]]["corpType"] == "建设单位"
+        assert connector.normalise("enterprises", records[water["uscc"]]) == [
+            EnterpriseIn(
+                uscc=water["uscc"],
+                name="任城区水务局",
+                kind="builder",
+                legal_representative=water["legal_representative"],
+                address=water["address"],
+                short_name="任城区水务局",
+            )
+        ]
+        assert not any(e["kind"] == "labour_service" and e["uscc"] in records for e in world.enterprises.values())
 
-@pytest.mark.parametrize("name", ["enterprises", "projects"])
-def test_stream_reads_everything_in_pages_then_only_what_is_new(sandbox: SimpleNamespace, world: Any, name: str) -> None:
-    connector = PermitsConnector()
-    stream = {s.name: s for s in connector.streams(connector.parse_config(config(sandbox.url)))}[name]
-    key = stream.primary_key[0]
-    want = expected(world, sandbox.clock)
-    # Given the history; when read from scratch
-    pages = read_all(stream, {})
-    keys = [r[key] for p in pages for r in p.records]
-    # Then every record arrives once, in pages no larger than asked, in cursor order
-    assert sorted(keys) == sorted(want.enterprises if name == "enterprises" else want.projects)
-    assert len(keys) == len(set(keys))
-    assert all(len(p.records) <= PAGE_SIZE for p in pages) and len(pages[0].records) == PAGE_SIZE
-    cursors = [p.state["cursor"] for p in pages]
-    assert cursors == sorted(cursors)
-    # And a state survives JSON (the hub stores it) and restarts mid-way with the rest
-    resumed = read_all(stream, orjson.loads(orjson.dumps(pages[1].state)))
-    assert [r[key] for p in resumed for r in p.records] == keys[2 * PAGE_SIZE:]
-    final = orjson.loads(orjson.dumps(pages[-1].state))
-    assert read_all(stream, final) == []
-    # When the clock passes one live interval, only the new record(s) come back
-    sandbox.clock.advance(INTERVAL)
-    after = expected(world, sandbox.clock)
-    new = [r[key] for p in read_all(stream, final) for r in p.records]
-    if name == "projects":
-        assert new == sorted(set(after.projects) - set(want.projects))
-        assert len(new) == 1 and new[0].endswith("-900001")
-    else:
-        assert new == sorted(after.enterprises - want.enterprises)
+    @pytest.mark.parametrize(
+        ("change", "field", "reason"),
+        [
+            ({"contractorCorpCode": None}, "contractorCorpCode", "required field contractorCorpCode is missing"),
+            ({"permitDate": "2025-02-30"}, "permitDate", "permitDate '2025-02-30' is not a date (yyyy-MM-dd)"),
+            (
+                {"projectStatus": "暂停"},
+                "projectStatus",
+                "unknown projectStatus '暂停': expected one of 在建, 停工, 竣工",
+            ),
+            ({"contractAmount": "一千万"}, "contractAmount", "contractAmount '一千万' is not a number"),
+            ({"labourCostRatio": "21.06"}, "labourCostRatio", "labourCostRatio 21.06 must be a share between 0 and 1"),
+        ],
+        ids=["missing-contractor", "impossible-permit-date", "unknown-status", "amount-in-words", "ratio-as-percent"],
+    )
+    def test_normalise_rejects_a_bad_project_naming_the_field(
+        self, sandbox: Sandbox, change: dict, field: str, reason: str
+    ) -> None:
+        connector = PermitsConnector()
+        stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
+        record = next(iter(stream.read({}))).records[0]
+        with pytest.raises(Rejection, match=reason.replace("(", r"\(").replace(")", r"\)")) as info:
+            connector.normalise("projects", {**record, **change})
+        assert info.value.field == field
 
+    # -- sync -----------------------------------------------------------------------------------------
 
-def test_cursor_never_goes_backwards(sandbox: SimpleNamespace) -> None:
-    connector = PermitsConnector()
-    stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
-    first = next(iter(stream.read({})))
-    # Given an upstream answering a cursor a day behind the one sent
-    sandbox.faults.set(cursor_backwards_next=1)
-    pages = read_all(stream, first.state)
-    # Then the state keeps moving forward and nothing repeats
-    assert all(p.state["cursor"] > first.state["cursor"] for p in pages)
-    keys = [r["projectCode"] for p in pages for r in p.records]
-    assert len(keys) == len(set(keys)) == 30 - PAGE_SIZE
+    def test_sync_keeps_seeded_rows_and_creates_live_ones(
+        self, sandbox: Sandbox, world: Any, seeded_db_url: str, sync_engine: Any
+    ) -> None:
+        before = db_rows(seeded_db_url)
+        # Given one live interval after the world's day: one new project
+        sandbox.clock.advance(INTERVAL)
+        want = expected(world, sandbox.clock)
+        new_enterprises = want.enterprises - set(before.usccs)
+        inst = instance(seeded_db_url, sandbox.url)
+        engine = sync_engine(seeded_db_url)
+        # When synced
+        result = engine.run(inst)
+        # Then what the seed holds comes back unchanged, and only the live records are created
+        assert result.status == "succeeded", result.error
+        ents, projs = result.stats["enterprises"], result.stats["projects"]
+        assert (ents.created, ents.updated, ents.unchanged) == (
+            len(new_enterprises),
+            0,
+            len(want.enterprises) - len(new_enterprises),
+        )
+        assert (projs.read, projs.created, projs.updated, projs.quarantined) == (31, 1, 0, 0)
+        after = db_rows(seeded_db_url)
+        assert after.n_projects == before.n_projects + 1 and len(after.usccs) == len(before.usccs) + len(
+            new_enterprises
+        )
+        assert after.projects == want.projects
+        # And a second run finds nothing new
+        again = engine.run(inst)
+        assert again.status == "succeeded"
+        assert {k: (s.read, s.created) for k, s in again.stats.items()} == {"enterprises": (0, 0), "projects": (0, 0)}
+        # When two more intervals pass: one more project with a newly registered builder, and an
+        # in-progress project stops or completes
+        sandbox.clock.advance(2 * INTERVAL)
+        third = engine.run(inst)
+        assert third.status == "succeeded"
+        assert (third.stats["enterprises"].read, third.stats["enterprises"].created) == (1, 1)
+        assert (third.stats["projects"].read, third.stats["projects"].created, third.stats["projects"].updated) == (
+            2,
+            1,
+            1,
+        )
+        final = db_rows(seeded_db_url)
+        assert final.projects == expected(world, sandbox.clock).projects
+        assert set(final.usccs) == set(before.usccs) | expected(world, sandbox.clock).enterprises
 
+    def test_project_without_party_details_waits_for_its_enterprises(
+        self, sandbox: Sandbox, empty_db_url: str, sync_engine: Any
+    ) -> None:
+        from hub.sync import StreamStats
 
-# -- normalise ------------------------------------------------------------------------------------
+        connector = PermitsConnector()
+        inst = instance(empty_db_url, sandbox.url)
+        engine = sync_engine(empty_db_url)
+        stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
+        record = next(iter(stream.read({}))).records[0]
+        bare = {k: v for k, v in record.items() if not k.endswith(("LegalMan", "ShortName", "CorpAddress"))}
+        # Given a project that names its contractor only by code and name, before the contractor is known
+        engine.store_page(inst, connector, stream, Page(records=[bare], state={}), StreamStats())
+        [(_, field, reason, _, _)] = db_rows(empty_db_url).quarantine
+        assert field == "contractorUscc" and reason.startswith(
+            f"unknown contractor USCC {record['contractorCorpCode']!r}"
+        )
+        # When the enterprises arrive, the replay stores it
+        assert engine.run(inst, streams=["enterprises"]).status == "succeeded"
+        assert engine.replay(instance_id=inst)["replayed"] == 1
+        assert db_rows(empty_db_url).projects == {record["projectCode"]: ("in_progress", record["permitNo"])}
 
+    def test_sync_into_an_empty_database(
+        self, sandbox: Sandbox, world: Any, empty_db_url: str, sync_engine: Any
+    ) -> None:
+        from hub.seed import load_regions
 
-def test_normalise_maps_a_project_with_its_permit_contract_and_parties(sandbox: SimpleNamespace, world: Any) -> None:
-    connector = PermitsConnector()
-    stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
-    records = {r["projectCode"]: r for p in read_all(stream, {}) for r in p.records}
-    p = world.projects["2025-370811-47-03-011892"]
-    builder, contractor = world.enterprise_by_id(p["builder_id"]), world.enterprise_by_id(p["contractor_id"])
-    entities = connector.normalise("projects", records[p["project_code"]])
-    assert entities == [
-        EnterpriseIn(uscc=builder["uscc"], name=builder["name"], kind="builder", legal_representative=builder["legal_representative"],
-                     address=builder["address"], short_name=builder["short_name"]),
-        EnterpriseIn(uscc="91370811RWARD17L81", name="济宁市永成建设工程有限公司", kind="general_contractor",
-                     legal_representative="姚磊", address="济宁市任城区泰山路24号", short_name="永成建设工程"),
-        ProjectIn(
-            project_code="2025-370811-47-03-011892", name="任城区城北棚户区改造安置房项目", region_code="370811", sector="住建",
-            status="in_progress", contractor_uscc=contractor["uscc"], builder_uscc=builder["uscc"],
-            address="济宁市任城区解放路与胜利路交汇处北侧", permit_no="370811202501201701", permit_date=dt.date(2025, 1, 20),
-            contract_value=Decimal("13391000.00"), contract_signed_on=dt.date(2025, 1, 3), labour_cost_cycle_days=30,
-            labour_cost_ratio=Decimal("0.2106"), start_date=dt.date(2025, 2, 14), planned_end_date=dt.date(2028, 1, 3),
-        ),
-    ]
-    # The raw record speaks the permit system's own words
-    assert records[p["project_code"]]["projectStatus"] == "在建"
-    assert records[p["project_code"]]["updateTime"] == "2025-01-03 16:19:50"  # created_at 08:19:50 UTC, in 北京时间
-
-
-def test_normalise_maps_an_enterprise(sandbox: SimpleNamespace, world: Any) -> None:
-    connector = PermitsConnector()
-    stream = connector.streams(connector.parse_config(config(sandbox.url)))[0]
-    records = {r["corpCode"]: r for p in read_all(stream, {}) for r in p.records}
-    water = next(e for e in world.enterprises.values() if e["name"] == "任城区水务局")
-    assert records[water["uscc"]]["corpType"] == "建设单位"
-    assert connector.normalise("enterprises", records[water["uscc"]]) == [EnterpriseIn(
-        uscc=water["uscc"], name="任城区水务局", kind="builder", legal_representative=water["legal_representative"],
-        address=water["address"], short_name="任城区水务局")]
-    assert not any(e["kind"] == "labour_service" and e["uscc"] in records for e in world.enterprises.values())
-
-
-@pytest.mark.parametrize(
-    ("change", "field", "reason"),
-    [
-        ({"contractorCorpCode": None}, "contractorCorpCode", "required field contractorCorpCode is missing"),
-        ({"permitDate": "2025-02-30"}, "permitDate", "permitDate '2025-02-30' is not a date (yyyy-MM-dd)"),
-        ({"projectStatus": "暂停"}, "projectStatus", "unknown projectStatus '暂停': expected one of 在建, 停工, 竣工"),
-        ({"contractAmount": "一千万"}, "contractAmount", "contractAmount '一千万' is not a number"),
-        ({"labourCostRatio": "21.06"}, "labourCostRatio", "labourCostRatio 21.06 must be a share between 0 and 1"),
-    ],
-    ids=["missing-contractor", "impossible-permit-date", "unknown-status", "amount-in-words", "ratio-as-percent"],
-)
-def test_normalise_rejects_a_bad_project_naming_the_field(sandbox: SimpleNamespace, change: dict, field: str, reason: str) -> None:
-    connector = PermitsConnector()
-    stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
-    record = next(iter(stream.read({}))).records[0]
-    with pytest.raises(Rejection, match=reason.replace("(", r"\(").replace(")", r"\)")) as info:
-        connector.normalise("projects", {**record, **change})
-    assert info.value.field == field
-
-
-# -- sync -----------------------------------------------------------------------------------------
+        # Given a migrated database holding only the reference regions (ingest itself does not need them)
+        engine = make_engine(empty_db_url)
+        load_regions(engine)
+        engine.dispose()
+        inst = instance(empty_db_url, sandbox.url)
+        # When synced
+        result = sync_engine(empty_db_url).run(inst)
+        # Then every world project and every builder / contractor exists, with valid permit numbers
+        assert result.status == "succeeded", result.error
+        rows = db_rows(empty_db_url)
+        assert rows.projects == {c: (p["status"], p["permit_no"]) for c, p in world.projects.items()}
+        assert sorted(rows.usccs) == sorted(e["uscc"] for e in world.enterprises.values() if e["kind"] in KNOWN_KINDS)
+        assert all(validate_permit_no(p) == p for _, p in rows.projects.values() if p)
+        assert result.stats["projects"].created == len(world.projects)
+        assert result.stats["enterprises"].created == len(rows.usccs)
 
 
 def instance(url: str, sandbox_url: str, **overrides: Any) -> int:
     cfg = config(sandbox_url, **overrides)
     api_key = cfg.pop("api_key")
     return create_instance(url, kind=KIND, config=cfg, secrets={"api_key": api_key})
-
-
-def test_sync_keeps_seeded_rows_and_creates_live_ones(sandbox: SimpleNamespace, world: Any, seeded_db_url: str, sync_engine: Any) -> None:
-    before = db_rows(seeded_db_url)
-    # Given one live interval after the world's day: one new project
-    sandbox.clock.advance(INTERVAL)
-    want = expected(world, sandbox.clock)
-    new_enterprises = want.enterprises - set(before.usccs)
-    inst = instance(seeded_db_url, sandbox.url)
-    engine = sync_engine(seeded_db_url)
-    # When synced
-    result = engine.run(inst)
-    # Then what the seed holds comes back unchanged, and only the live records are created
-    assert result.status == "succeeded", result.error
-    ents, projs = result.stats["enterprises"], result.stats["projects"]
-    assert (ents.created, ents.updated, ents.unchanged) == (len(new_enterprises), 0, len(want.enterprises) - len(new_enterprises))
-    assert (projs.read, projs.created, projs.updated, projs.quarantined) == (31, 1, 0, 0)
-    after = db_rows(seeded_db_url)
-    assert after.n_projects == before.n_projects + 1 and len(after.usccs) == len(before.usccs) + len(new_enterprises)
-    assert after.projects == want.projects
-    # And a second run finds nothing new
-    again = engine.run(inst)
-    assert again.status == "succeeded"
-    assert {k: (s.read, s.created) for k, s in again.stats.items()} == {"enterprises": (0, 0), "projects": (0, 0)}
-    # When two more intervals pass: one more project with a newly registered builder, and an
-    # in-progress project stops or completes
-    sandbox.clock.advance(2 * INTERVAL)
-    third = engine.run(inst)
-    assert third.status == "succeeded"
-    assert (third.stats["enterprises"].read, third.stats["enterprises"].created) == (1, 1)
-    assert (third.stats["projects"].read, third.stats["projects"].created, third.stats["projects"].updated) == (2, 1, 1)
-    final = db_rows(seeded_db_url)
-    assert final.projects == expected(world, sandbox.clock).projects
-    assert set(final.usccs) == set(before.usccs) | expected(world, sandbox.clock).enterprises
-
-
-FAULTS = [
-    pytest.param({"status_next": 2, "status_code": 503}, True, id="status-503-x2"),
-    pytest.param({"timeout_next": 1, "timeout_seconds": 1.5}, True, id="timeout"),
-    pytest.param({"malformed_next": 1}, True, id="malformed-body"),
-    pytest.param({"expire_token_next": 1}, True, id="expired-token"),
-    pytest.param({"duplicate_page_next": 1}, False, id="duplicate-page"),
-    pytest.param({"cursor_backwards_next": 1}, False, id="cursor-backwards"),
-]
-
-
-@pytest.mark.parametrize(("fault", "retried"), FAULTS)
-def test_sync_recovers_from(sandbox: SimpleNamespace, world: Any, seeded_db_url: str, sync_engine: Any,
-                            fault: dict, retried: bool) -> None:
-    sandbox.clock.advance(INTERVAL)
-    want = expected(world, sandbox.clock)
-    before = db_rows(seeded_db_url)
-    inst = instance(seeded_db_url, sandbox.url, timeout_seconds=0.5)
-    # Given the fault switched on
-    sandbox.faults.set(**fault)
-    # When synced
-    result = sync_engine(seeded_db_url).run(inst)
-    # Then the run succeeds, with the same rows as an undisturbed run and no duplicates
-    assert result.status == "succeeded", result.error
-    retries = sum(s.retries for s in result.stats.values())
-    assert retries >= 1 if retried else retries == 0
-    after = db_rows(seeded_db_url)
-    assert after.projects == want.projects
-    assert after.n_projects == len(want.projects)
-    assert len(after.usccs) == len(set(after.usccs)) == len(set(before.usccs) | want.enterprises)
-    assert after.quarantine == []
-
-
-def test_sync_quarantines_a_bad_permit_number(sandbox: SimpleNamespace, world: Any, seeded_db_url: str, sync_engine: Any) -> None:
-    inst = instance(seeded_db_url, sandbox.url)
-    engine = sync_engine(seeded_db_url)
-    # Given a projects page with one 施工许可证编号 whose date part is impossible (month 13)
-    sandbox.faults.set(bad_records_next=1)
-    # When synced
-    result = engine.run(inst)
-    # Then the run succeeds and exactly that record is quarantined, naming permitNo
-    assert result.status == "succeeded", result.error
-    assert result.stats["projects"].quarantined == 1
-    [(stream, field, reason, status, payload)] = db_rows(seeded_db_url).quarantine
-    assert (stream, field, status) == ("projects", "permitNo", "open")
-    assert payload["permitNo"][10:14] == "1332"
-    assert reason == f"invalid permitNo {payload['permitNo']!r}: bad issue date {payload['permitNo'][6:14]!r}: not a real calendar date (YYYYMMDD)"
-    # And replaying it changes nothing: the archived record is still bad
-    assert engine.replay(instance_id=inst)["still_failing"] == 1
-    [(_, field, _, status, _)] = db_rows(seeded_db_url).quarantine
-    assert (field, status) == ("permitNo", "open")
-
-
-def test_project_without_party_details_waits_for_its_enterprises(sandbox: SimpleNamespace, empty_db_url: str,
-                                                                 sync_engine: Any) -> None:
-    from hub.sync import StreamStats
-
-    connector = PermitsConnector()
-    inst = instance(empty_db_url, sandbox.url)
-    engine = sync_engine(empty_db_url)
-    stream = connector.streams(connector.parse_config(config(sandbox.url)))[1]
-    record = next(iter(stream.read({}))).records[0]
-    bare = {k: v for k, v in record.items() if not k.endswith(("LegalMan", "ShortName", "CorpAddress"))}
-    # Given a project that names its contractor only by code and name, before the contractor is known
-    engine.store_page(inst, connector, stream, Page(records=[bare], state={}), StreamStats())
-    [(_, field, reason, _, _)] = db_rows(empty_db_url).quarantine
-    assert field == "contractorUscc" and reason.startswith(f"unknown contractor USCC {record['contractorCorpCode']!r}")
-    # When the enterprises arrive, the replay stores it
-    assert engine.run(inst, streams=["enterprises"]).status == "succeeded"
-    assert engine.replay(instance_id=inst)["replayed"] == 1
-    assert db_rows(empty_db_url).projects == {record["projectCode"]: ("in_progress", record["permitNo"])}
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [pytest.param({"api_key": "wrong-key"}, id="wrong-api-key"), pytest.param({"fault": {"status_next": 1, "status_code": 401}}, id="status-401")],
-)
-def test_sync_fails_on_refused_credentials(sandbox: SimpleNamespace, empty_db_url: str, sync_engine: Any, bad: dict) -> None:
-    fault = bad.pop("fault", None)
-    inst = instance(empty_db_url, sandbox.url, **bad)
-    if fault:
-        sandbox.faults.set(**fault)
-    result = sync_engine(empty_db_url).run(inst)
-    assert result.status == "failed"
-    assert result.error.startswith("permits/enterprises: upstream refused the credentials (HTTP 401): check the connector's credentials")
-    assert "wrong-key" not in result.error  # secrets never in messages
-    assert result.stats["enterprises"].retries == 0
-
-
-def test_sync_into_an_empty_database(sandbox: SimpleNamespace, world: Any, empty_db_url: str, sync_engine: Any) -> None:
-    from hub.seed import load_regions
-
-    # Given a migrated database holding only the reference regions (ingest itself does not need them)
-    engine = make_engine(empty_db_url)
-    load_regions(engine)
-    engine.dispose()
-    inst = instance(empty_db_url, sandbox.url)
-    # When synced
-    result = sync_engine(empty_db_url).run(inst)
-    # Then every world project and every builder / contractor exists, with valid permit numbers
-    assert result.status == "succeeded", result.error
-    rows = db_rows(empty_db_url)
-    assert rows.projects == {c: (p["status"], p["permit_no"]) for c, p in world.projects.items()}
-    assert sorted(rows.usccs) == sorted(e["uscc"] for e in world.enterprises.values() if e["kind"] in KNOWN_KINDS)
-    assert all(validate_permit_no(p) == p for _, p in rows.projects.values() if p)
-    assert result.stats["projects"].created == len(world.projects)
-    assert result.stats["enterprises"].created == len(rows.usccs)

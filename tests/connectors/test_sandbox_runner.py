@@ -19,8 +19,8 @@ from starlette.routing import Mount
 from connectors.permits import PermitsConnector
 from connectors.permits.sandbox import DEMO_CREDENTIALS, live_epoch
 from connectors.sandbox import runner
-from tests.connectors.conftest import WORLD, serve_asgi
 from tests.conftest import TODAY
+from tests.connectors.conftest import WORLD, serve_asgi
 
 
 def consecutive_free_ports(n: int) -> int:

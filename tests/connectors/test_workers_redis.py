@@ -31,7 +31,7 @@ def redis_broker_url() -> str:
 
     try:
         check_broker(REDIS_URL)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(f"Redis at {REDIS_URL} is unreachable: {exc.__class__.__name__}")
     import redis
 
@@ -110,6 +110,6 @@ def test_two_workers_on_redis_sync_without_overlap_or_duplicates(world, pg_url, 
     # No two runs of the same instance overlapped in time
     for instance in instances:
         spans = sorted((start, end) for i, _, start, end in runs if i == instance)
-        assert all(prev_end <= start for (_, prev_end), (start, _) in zip(spans, spans[1:])), spans
+        assert all(prev_end <= start for (_, prev_end), (start, _) in zip(spans, spans[1:], strict=False)), spans
     assert snapshot(pg_url)["projects"] == snapshot(reference)["projects"]
     assert snapshot(pg_url)["enterprises"] == snapshot(reference)["enterprises"]

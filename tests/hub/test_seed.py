@@ -53,7 +53,7 @@ from hub.seed import (
     seed_database,
     table_counts,
 )
-from hub.seed._generate import HOTLINE_FIELDS, PLATFORM_FIELDS, SENSITIVE_PAYLOAD_FIELDS
+from hub.seed._base import HOTLINE_FIELDS, PLATFORM_FIELDS, SENSITIVE_PAYLOAD_FIELDS
 from hub.workdays import add_working_days
 
 TODAY = dt.date(2026, 11, 21)

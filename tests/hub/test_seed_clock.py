@@ -10,10 +10,11 @@ import datetime as dt
 
 import pytest
 
-from connectors._clue_channel import CST, HISTORY_TIME_FIELDS, TIME_FORMAT, live_epoch, live_times
+from connectors.clue_channel.client import CST, TIME_FORMAT
+from connectors.clue_channel.sandbox import HISTORY_TIME_FIELDS, live_epoch, live_times
 from connectors.sandbox.world import build_world
 from hub.crypto import Cipher
-from hub.seed._generate import SCALES, Generation
+from hub.seed.world import SCALES, Generation
 from tests.conftest import SECRET, TODAY
 
 #: Seeding moments on the tests' day, China time: just after midnight, the morning the bug was seen

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from connectors._clue_channel import live_epoch
+from connectors.clue_channel.sandbox import live_epoch
 from connectors.base import ClueIn
 from connectors.hotline12345 import sign_headers
 from connectors.hotline12345.sandbox import DEMO_CREDENTIALS as HOTLINE_CREDS

@@ -1,135 +1,30 @@
-"""What the two clue-channel connectors (12345 hotline, national clue platform) share.
+"""The sandbox half of the two clue channels: what the 12345 and national-platform sandboxes share.
 
-Client side: local-time parsing, and ``read_keyset`` — incremental reading by (update time, record id)
-that never moves its bookmark backwards and survives duplicated pages.
-
-Sandbox side: the paging and paging faults both sandboxes speak (``serve_page``), the moment live
-records start (``live_times``) and the live complaints themselves (``live_complaint``). Live
-complaint ``k`` with ``k % 3 == 1`` is *shared*: the 12345 hotline and the national platform both
-receive it from the same complainant (same phone), as the same complaint so often arrives through
-several channels (docs/domain.md "Clues and their workflow") — so a running hub shows clues merging.
+The paging and paging faults both sandboxes speak (``serve_page``), the moment live records start
+(``live_times``) and the live complaints themselves (``live_complaint``). Live complaint ``k`` with
+``k % 3 == 1`` is *shared*: the 12345 hotline and the national platform both receive it from the
+same complainant (same phone), as the same complaint so often arrives through several channels
+(docs/domain.md "Clues and their workflow") — so a running hub shows clues merging.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import CheckResult, MalformedResponse, Page, Rejection, RetriableUpstreamError, UpstreamError
+from connectors.clue_channel.client import CST, TIME_FORMAT, Position
+from hub.identifiers import region_prefix
+from hub.regions import RegionRow, iter_regions
+from hub.seed.world import complaint_text
 
 if TYPE_CHECKING:
     from connectors.sandbox.faults import Faults
     from connectors.sandbox.world import World
-
-log = logging.getLogger(__name__)
-
-#: Both upstreams send local (China Standard Time) timestamps as "YYYY-MM-DD HH:MM:SS".
-CST = dt.timezone(dt.timedelta(hours=8))
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-#: (update time, record id): the order both upstreams page in; comparing the strings compares the times.
-Position = tuple[str, str]
-
-
-# -- client side -------------------------------------------------------------------------------
-
-def parse_local(value: Any, field: str) -> dt.datetime:
-    """A "YYYY-MM-DD HH:MM:SS" local time → an aware datetime in CST; ``Rejection`` naming ``field``."""
-    if not isinstance(value, str) or not value.strip():
-        raise Rejection(f"required field {field} is missing or empty", field=field, value=value)
-    try:
-        return dt.datetime.strptime(value.strip(), TIME_FORMAT).replace(tzinfo=CST)
-    except ValueError:
-        raise Rejection(f"{field} {value!r} is not a time like 2026-11-20 09:30:00", field=field, value=value) from None
-
-
-def fmt_local(t: dt.datetime) -> str:
-    return t.astimezone(CST).strftime(TIME_FORMAT)
-
-
-def required(record: dict[str, Any], field: str) -> str:
-    """The record's non-empty text ``field``, or ``Rejection`` naming it."""
-    value = record.get(field)
-    if value is None or not str(value).strip():
-        raise Rejection(f"required field {field} is missing or empty", field=field, value=value)
-    return str(value).strip()
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """One answer of a list endpoint: the records and the upstream's own idea of where to go on."""
-
-    records: list[dict[str, Any]]
-    next: Position | None
-    has_more: bool
-
-
-def batch_from(data: Any, *, records: str, has_more: str, next_time: str, next_key: str, connector: str,
-               stream: str) -> Batch:
-    """A ``Batch`` from a list endpoint's ``data`` object; ``MalformedResponse`` when it has another shape."""
-    try:
-        rows = data[records]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise TypeError(f"{records} is not a list of objects")
-        nxt = (str(data[next_time]), str(data[next_key] or "")) if data.get(next_time) else None
-        return Batch(records=rows, next=nxt, has_more=bool(data[has_more]))
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise MalformedResponse("unexpected list response", connector=connector, stream=stream, detail=repr(exc)[:300]) from exc
-
-
-def read_keyset(
-    fetch: Callable[[Position | None], Batch], state: dict[str, Any], *, time_field: str, key_field: str,
-    connector: str, stream: str, max_stalls: int = 3, start_date: dt.date | None = None,
-) -> Iterator[Page]:
-    """Pages after the bookmark ``state`` = {time_field: ..., key_field: ...}, in (time, key) order.
-
-    The new bookmark is the largest of the one sent, the upstream's next cursor and the last
-    record's own position: so a cursor the upstream sends backwards is ignored (and logged), and a
-    duplicated page (which makes no progress) is stored harmlessly and the next request goes on.
-    Without a bookmark, ``start_date`` starts at that day (北京时间).
-    """
-    pos: Position | None = (state[time_field], state[key_field]) if state.get(time_field) else None
-    if pos is None and start_date is not None:
-        pos = (f"{start_date:%Y-%m-%d} 00:00:00", "")
-    stalls = 0
-    while True:
-        batch = fetch(pos)
-        if not batch.records:
-            return
-        try:
-            last: Position = (str(batch.records[-1][time_field]), str(batch.records[-1][key_field]))
-        except (KeyError, TypeError) as exc:
-            raise MalformedResponse(f"record without {time_field}/{key_field}", connector=connector, stream=stream,
-                                    detail=repr(exc)) from exc
-        if batch.next is not None and pos is not None and batch.next < pos:
-            log.warning("%s/%s: upstream cursor %s went back behind %s; keeping the larger", connector, stream, batch.next, pos)
-        new = max(p for p in (pos, batch.next, last) if p is not None)
-        stalls = stalls + 1 if new == pos else 0
-        if stalls >= max_stalls:
-            raise MalformedResponse("upstream pagination does not advance", connector=connector, stream=stream,
-                                    detail=f"stuck at {pos}")
-        pos = new
-        yield Page(records=batch.records, state={time_field: pos[0], key_field: pos[1]})
-        if not batch.has_more:
-            return
-
-
-def check_upstream(probe: Callable[[], Any], *, system: str, base_url: str, refused: str) -> CheckResult | None:
-    """Run ``probe``; a failed check's result with a message for a person, or ``None`` when it worked."""
-    try:
-        probe()
-    except UpstreamError as exc:
-        if isinstance(exc, RetriableUpstreamError) and exc.message in ("connection failed", "timed out"):
-            return CheckResult(False, f"cannot reach {system} at {base_url}: {exc.message}")
-        if exc.message.startswith(refused):
-            return CheckResult(False, exc.message)
-        return CheckResult(False, f"{system} at {base_url} answered an error: {exc.message}")
-    return None
 
 
 # -- sandbox side: paging and its faults ------------------------------------------------------------
@@ -158,7 +53,8 @@ def serve_page(
     a next cursor a day behind the request's; ``bad_records_next`` replaces the first record of the
     page that ``corrupt`` can spoil (it returns None for the others) by its spoilt copy.
     """
-    keys = [(r[time_field], r[key_field]) for r in records]
+    keys: list[Position] = [(r[time_field], r[key_field]) for r in records]
+    nxt: Position | None
     start = 0 if after is None else _bisect_right(keys, after)
     if after is not None and faults.take("duplicate_page_next"):
         page, nxt, more = list(records[max(0, start - size):start]), after, True
@@ -255,8 +151,6 @@ def live_complaint(world: World, k: int, at: dt.datetime, *, channel: str) -> Co
     The complainant is a worker of the world's projects whose phone no earlier clue carries (so a
     live complaint starts a new clue); the respondent is their employer or the general contractor.
     """
-    from hub.seed import _names as N
-
     key: tuple[object, ...] = ("live-complaint", k) if is_shared(k) else ("live-complaint", channel, k)
     r = world.rng(*key)
     worker = r.choice(_fresh_workers(world))
@@ -271,7 +165,7 @@ def live_complaint(world: World, k: int, at: dt.datetime, *, channel: str) -> Co
     n = end.year * 12 + end.month - 1 - (months - 1)
     start = dt.date(n // 12, n % 12 + 1, 1)
     period = f"{end.year}年{end.month}月" if months == 1 else f"{start.year}年{start.month}月至{end.year}年{end.month}月"
-    text = N.complaint_text(world.rng(*key, "text", channel), channel=channel, place="", project=project["name"],
+    text = complaint_text(world.rng(*key, "text", channel), channel=channel, place="", project=project["name"],
                             respondent=respondent["name"], period=period, amount=float(amount), headcount=headcount,
                             work_type=worker.get("work_type") or "木工")
     return Complaint(k=k, at=at, name=worker["name"], phone=worker["phone"], id_number=worker["id_number"],
@@ -312,9 +206,7 @@ def _used_phones(world: World) -> set[str]:
 # -- sandbox side: region names ----------------------------------------------------------------------
 
 @lru_cache(maxsize=1)
-def _regions() -> dict[str, Any]:
-    from hub.regions import iter_regions
-
+def _regions() -> dict[str, RegionRow]:
     return {r.code: r for r in iter_regions()}
 
 
@@ -326,8 +218,6 @@ def region_name(code: str, *, full: bool = False) -> str:
 
 def county_by_name(name: str, *, within: str) -> str | None:
     """The code of the county called ``name`` under the region ``within`` (a city or province code)."""
-    from hub.identifiers import region_prefix
-
     return _counties_under(region_prefix(within)).get(name)
 
 

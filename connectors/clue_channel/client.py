@@ -1,0 +1,98 @@
+"""The client half of the two clue channels (12345 hotline, national clue platform): what both
+connectors share to read and normalise.
+
+- ``WORDING``: how their rejections read (``fields`` converters, the channels' own words);
+- ``fmt_local``: a time as both upstreams write it (local China time, "YYYY-MM-DD HH:MM:SS");
+- ``batch_from`` and ``read_keyset``: incremental reading by (update time, record id) that never
+  moves its bookmark backwards and survives duplicated pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import MalformedResponse, Page, fields
+
+log = logging.getLogger(__name__)
+
+#: Both upstreams send local (China Standard Time) timestamps as "YYYY-MM-DD HH:MM:SS".
+CST = fields.CHINA
+TIME_FORMAT = fields.LOCAL_TIME_FORMAT
+#: (update time, record id): the order both upstreams page in; comparing the strings compares the times.
+Position = tuple[str, str]
+#: The clue channels' rejections name the value first and show the format by example.
+WORDING = fields.Wording(
+    missing="required field {field} is missing or empty", not_int="{field} {value} is not a whole number",
+    not_number="{field} {value} is not an amount", negative="{field} {value} is negative",
+    not_date="{field} {value} is not a date like 2026-10-31", not_time="{field} {value} is not a time like 2026-11-20 09:30:00",
+)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+def fmt_local(t: dt.datetime) -> str:
+    """``t`` as both upstreams write a time: "YYYY-MM-DD HH:MM:SS" in China time."""
+    return t.astimezone(CST).strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One answer of a list endpoint: the records and the upstream's own idea of where to go on."""
+
+    records: list[dict[str, Any]]
+    next: Position | None
+    has_more: bool
+
+
+def batch_from(data: Any, *, records: str, has_more: str, next_time: str, next_key: str, connector: str,
+               stream: str) -> Batch:
+    """A ``Batch`` from a list endpoint's ``data`` object; ``MalformedResponse`` when it has another shape."""
+    try:
+        rows = data[records]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise TypeError(f"{records} is not a list of objects")
+        nxt = (str(data[next_time]), str(data[next_key] or "")) if data.get(next_time) else None
+        return Batch(records=rows, next=nxt, has_more=bool(data[has_more]))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise MalformedResponse("unexpected list response", connector=connector, stream=stream, detail=repr(exc)[:300]) from exc
+
+
+def read_keyset(
+    fetch: Callable[[Position | None], Batch], state: dict[str, Any], *, time_field: str, key_field: str,
+    connector: str, stream: str, max_stalls: int = 3, start_date: dt.date | None = None,
+) -> Iterator[Page]:
+    """Pages after the bookmark ``state`` = {time_field: ..., key_field: ...}, in (time, key) order.
+
+    The new bookmark is the largest of the one sent, the upstream's next cursor and the last
+    record's own position: so a cursor the upstream sends backwards is ignored (and logged), and a
+    duplicated page (which makes no progress) is stored harmlessly and the next request goes on.
+    Without a bookmark, ``start_date`` starts at that day (北京时间).
+    """
+    pos: Position | None = (state[time_field], state[key_field]) if state.get(time_field) else None
+    if pos is None and start_date is not None:
+        pos = (f"{start_date:%Y-%m-%d} 00:00:00", "")
+    stalls = 0
+    while True:
+        batch = fetch(pos)
+        if not batch.records:
+            return
+        try:
+            last: Position = (str(batch.records[-1][time_field]), str(batch.records[-1][key_field]))
+        except (KeyError, TypeError) as exc:
+            raise MalformedResponse(f"record without {time_field}/{key_field}", connector=connector, stream=stream,
+                                    detail=repr(exc)) from exc
+        if batch.next is not None and pos is not None and batch.next < pos:
+            log.warning("%s/%s: upstream cursor %s went back behind %s; keeping the larger", connector, stream, batch.next, pos)
+        new = max(p for p in (pos, batch.next, last) if p is not None)
+        stalls = stalls + 1 if new == pos else 0
+        if stalls >= max_stalls:
+            raise MalformedResponse("upstream pagination does not advance", connector=connector, stream=stream,
+                                    detail=f"stuck at {pos}")
+        pos = new
+        yield Page(records=batch.records, state={time_field: pos[0], key_field: pos[1]})
+        if not batch.has_more:
+            return
