@@ -32,7 +32,7 @@ class MaskingFilter(logging.Filter):
             return True
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string must not hide the record
+        except Exception:  # a bad format string must not hide the record
             message = f"{record.msg!s} {record.args!r}"
         record.msg, record.args = mask_text(message), None
         if record.exc_info and record.exc_info[0] is not None:

@@ -92,7 +92,7 @@ class RequestGuard:
         kind, who = self.identity(scope)
         try:
             allowed = await self.limiter.hit(self.item, "graphql", kind, who)
-        except Exception:  # noqa: BLE001 - a counter store that is down must not take the API with it
+        except Exception:  # a counter store that is down must not take the API with it
             log.exception("rate-limit storage unreachable; request let through")
             allowed = True
         if not allowed:
@@ -121,7 +121,7 @@ class RequestGuard:
         try:
             stats = await self.limiter.get_window_stats(self.item, "graphql", kind, who)
             retry = max(1, math.ceil(stats.reset_time - self.clock()))
-        except Exception:  # noqa: BLE001
+        except Exception:  # a counter store that is down must not take the API with it
             retry = self.item.get_expiry()
         whose = "this API key" if kind == "key" else "this address (no API key)"
         err = RateLimited(f"rate limit {self.limit} exceeded for {whose}: retry after {retry} s", retryAfter=retry, limit=self.limit)
