@@ -87,11 +87,15 @@ def map_exceptions(*, connector: str, stream: str = "") -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise Unreachable("timed out", connector=connector, stream=stream, detail=repr(exc)) from exc
     except httpx.HTTPStatusError as exc:
-        raise from_status(exc.response.status_code, exc.response.text[:300], connector=connector, stream=stream) from exc
+        raise from_status(
+            exc.response.status_code, exc.response.text[:300], connector=connector, stream=stream
+        ) from exc
     except httpx.TransportError as exc:
         raise Unreachable("connection failed", connector=connector, stream=stream, detail=repr(exc)) from exc
     except ValueError as exc:  # json.JSONDecodeError, orjson.JSONDecodeError, lxml XMLSyntaxError subclass ValueError
-        raise MalformedResponse("unparseable response", connector=connector, stream=stream, detail=str(exc)[:300]) from exc
+        raise MalformedResponse(
+            "unparseable response", connector=connector, stream=stream, detail=str(exc)[:300]
+        ) from exc
     except Exception as exc:
         mapped = _map_zeep(exc, connector=connector, stream=stream)
         if mapped is None:
@@ -102,13 +106,17 @@ def map_exceptions(*, connector: str, stream: str = "") -> Iterator[None]:
 def from_status(status: int, body: str, *, connector: str, stream: str = "") -> UpstreamError:
     """The error an HTTP status stands for."""
     if status in (408, 425, 429) or status >= 500:
-        return RetriableUpstreamError(f"upstream answered HTTP {status}", connector=connector, stream=stream, detail=body)
+        return RetriableUpstreamError(
+            f"upstream answered HTTP {status}", connector=connector, stream=stream, detail=body
+        )
     if status == 401 and "expired" in body.lower():
         return TokenExpired("access token expired", connector=connector, stream=stream, detail=body)
     if status in (401, 403):
         return CredentialsRefused(
             f"upstream refused the credentials (HTTP {status}): check the connector's credentials",
-            connector=connector, stream=stream, detail=body,
+            connector=connector,
+            stream=stream,
+            detail=body,
         )
     return FatalUpstreamError(f"upstream answered HTTP {status}", connector=connector, stream=stream, detail=body)
 
@@ -141,7 +149,11 @@ def _map_zeep(exc: Exception, *, connector: str, stream: str) -> UpstreamError |
             return RetriableUpstreamError(text, connector=connector, stream=stream, detail=detail)
         return FatalUpstreamError(text, connector=connector, stream=stream, detail=detail)
     if isinstance(exc, TransportError):
-        body = (exc.content or b"")[:300].decode(errors="replace") if isinstance(exc.content, bytes) else str(exc.content or "")[:300]
+        body = (
+            (exc.content or b"")[:300].decode(errors="replace")
+            if isinstance(exc.content, bytes)
+            else str(exc.content or "")[:300]
+        )
         if exc.status_code in (None, 0, 200):  # a 200 whose body is not a SOAP envelope
             return MalformedResponse("unparseable SOAP response", connector=connector, stream=stream, detail=body)
         return from_status(exc.status_code, body, connector=connector, stream=stream)

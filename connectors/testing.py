@@ -89,8 +89,18 @@ FAULTS = [
     pytest.param({"cursor_backwards_next": 1}, False, id="cursor-backwards"),
 ]
 #: Tables a connector writes to, counted by the default ``snapshot``.
-TABLES = (m.Enterprise, m.Project, m.WageAccount, m.LaborCostAllocation, m.Worker, m.PayrollRecord,
-          m.GuaranteeDeposit, m.Clue, m.ChannelRecord, m.Quarantine)
+TABLES = (
+    m.Enterprise,
+    m.Project,
+    m.WageAccount,
+    m.LaborCostAllocation,
+    m.Worker,
+    m.PayrollRecord,
+    m.GuaranteeDeposit,
+    m.Clue,
+    m.ChannelRecord,
+    m.Quarantine,
+)
 
 
 # -- serving a sandbox ---------------------------------------------------------------------------
@@ -192,17 +202,22 @@ class Hub:
         self._engines.append(engine)
         return engine
 
-    def instance(self, url: str, *, connector: Connector[Any], config: dict[str, Any],
-                 state: dict[str, Any] | None = None) -> int:
+    def instance(
+        self, url: str, *, connector: Connector[Any], config: dict[str, Any], state: dict[str, Any] | None = None
+    ) -> int:
         """A connector instance with ``config`` (secrets stored encrypted), as the admin API creates it."""
         secret_names = set(connector.config_model.secret_fields())
         public = {k: v for k, v in config.items() if k not in secret_names}
         secrets = {k: str(v) for k, v in config.items() if k in secret_names}
         with session_scope(self._engine(url)) as session:
             row = m.ConnectorInstance(
-                name=f"{connector.kind}-{next(self._names)}", kind=connector.kind, config=public,
+                name=f"{connector.kind}-{next(self._names)}",
+                kind=connector.kind,
+                config=public,
                 secrets_enc=self.cipher.encrypt(orjson.dumps(secrets).decode()) if secrets else None,
-                state=state or {}, schedule_seconds=60, enabled=True,
+                state=state or {},
+                schedule_seconds=60,
+                enabled=True,
             )
             session.add(row)
             session.flush()
@@ -221,8 +236,11 @@ class Hub:
     def quarantine(self, url: str) -> list[Quarantined]:
         """Every quarantine entry, oldest first, with its archived record."""
         with Session(self._engine(url)) as session:
-            rows = session.execute(select(m.Quarantine, m.RawRecord).join(m.RawRecord, m.RawRecord.id == m.Quarantine.raw_record_id)
-                                   .order_by(m.Quarantine.id)).all()
+            rows = session.execute(
+                select(m.Quarantine, m.RawRecord)
+                .join(m.RawRecord, m.RawRecord.id == m.Quarantine.raw_record_id)
+                .order_by(m.Quarantine.id)
+            ).all()
             return [Quarantined(q.stream, q.field, q.reason, q.status, r.source_key, dict(r.payload)) for q, r in rows]
 
     def counts(self, url: str) -> dict[str, int]:
@@ -293,7 +311,9 @@ class ConnectorContract:
         assert (info.value.field, info.value.value) == ("stream", "no_such_stream")
         assert "no_such_stream" in info.value.reason
 
-    def test_secret_fields_are_write_only_and_never_shown(self, connector: Connector[Any], config: dict[str, Any]) -> None:
+    def test_secret_fields_are_write_only_and_never_shown(
+        self, connector: Connector[Any], config: dict[str, Any]
+    ) -> None:
         parsed = connector.parse_config(config)
         if self.secret_fields is not None:
             assert tuple(parsed.secret_fields()) == self.secret_fields
@@ -303,8 +323,9 @@ class ConnectorContract:
             value = parsed.secret_dict()[name]
             assert value not in repr(parsed) and value not in json.dumps(parsed.public_dict()), name
 
-    def test_every_stream_reads_in_pages_that_restart_after_themselves(self, connector: Connector[Any],
-                                                                       config: dict[str, Any]) -> None:
+    def test_every_stream_reads_in_pages_that_restart_after_themselves(
+        self, connector: Connector[Any], config: dict[str, Any]
+    ) -> None:
         for name in [s.name for s in connector.streams(connector.parse_config(config))]:
             cfg = connector.parse_config(self.stream_config(config, name))
             stream = next(s for s in connector.streams(cfg) if s.name == name)
@@ -325,14 +346,16 @@ class ConnectorContract:
             if len(pages) >= 2:
                 k = len(pages) // 2
                 rest = _records(list(stream.read(states[k - 1])))
-                assert [stream.key_of(r) for r in rest] == keys[sum(len(p.records) for p in pages[:k]):], name
+                assert [stream.key_of(r) for r in rest] == keys[sum(len(p.records) for p in pages[:k]) :], name
             # And after the last page there is nothing more
             if states:
                 assert list(stream.read(states[-1])) == [], name
 
     def _mark(self, state: dict[str, Any]) -> tuple[Any, ...]:
         """A state's position, comparable with another's (``bookmark``; lists compare as JSON text)."""
-        return tuple(json.dumps(state.get(f)) if isinstance(state.get(f), list) else state.get(f) for f in self.bookmark or ())
+        return tuple(
+            json.dumps(state.get(f)) if isinstance(state.get(f), list) else state.get(f) for f in self.bookmark or ()
+        )
 
     def test_a_second_sync_reads_nothing_new(self, connector: Connector[Any], config: dict[str, Any], hub: Hub) -> None:
         url = hub.database()
@@ -417,8 +440,9 @@ class SandboxContract(ConnectorContract):
 
     # -- check -------------------------------------------------------------------------------------
 
-    def test_check_accepts_the_right_credentials(self, connector: Connector[Any], config: dict[str, Any],
-                                                 sandbox: Sandbox) -> None:
+    def test_check_accepts_the_right_credentials(
+        self, connector: Connector[Any], config: dict[str, Any], sandbox: Sandbox
+    ) -> None:
         result = connector.check(connector.parse_config(config))
         if isinstance(self.check_ok, re.Pattern):
             assert result.ok and self.check_ok.fullmatch(result.message), result
@@ -438,12 +462,16 @@ class SandboxContract(ConnectorContract):
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def test_new_records_arrive_as_the_clock_moves(self, connector: Connector[Any], config: dict[str, Any],
-                                                   sandbox: Sandbox) -> None:
+    def test_new_records_arrive_as_the_clock_moves(
+        self, connector: Connector[Any], config: dict[str, Any], sandbox: Sandbox
+    ) -> None:
         # Given every stream read to its end
-        streams = {name: next(s for s in connector.streams(connector.parse_config(self.stream_config(config, name)))
-                              if s.name == name)
-                   for name in [s.name for s in connector.streams(connector.parse_config(config))]}
+        streams = {
+            name: next(
+                s for s in connector.streams(connector.parse_config(self.stream_config(config, name))) if s.name == name
+            )
+            for name in [s.name for s in connector.streams(connector.parse_config(config))]
+        }
         finals = {name: ([p.state for p in s.read({})] or [{}])[-1] for name, s in streams.items()}
         # When live intervals pass, Then an incremental read brings new records, and after them nothing
         sandbox.clock.advance(self.live_intervals * self.interval)
@@ -462,39 +490,60 @@ class SandboxContract(ConnectorContract):
             raw = {**credentials, "base_url": base + "/", "page_size": 50}
             everything = {s.name: _records(list(s.read({}))) for s in connector.streams(connector.parse_config(raw))}
             start = world.today
-            recent = {s.name: _records(list(s.read({})))
-                      for s in connector.streams(connector.parse_config({**raw, "start_date": start.isoformat()}))}
+            recent = {
+                s.name: _records(list(s.read({})))
+                for s in connector.streams(connector.parse_config({**raw, "start_date": start.isoformat()}))
+            }
         # Then a first read with start_date gives exactly the records updated from that day on (北京时间)
         for stream in connector.streams(connector.parse_config({**raw, "base_url": "http://x/"})):
             assert stream.cursor_field, f"{stream.name} has no cursor field"
             expected = [r for r in everything[stream.name] if _day(r[stream.cursor_field]) >= start]
             assert [stream.key_of(r) for r in recent[stream.name]] == [stream.key_of(r) for r in expected], stream.name
-        assert sum(map(len, recent.values())) < sum(map(len, everything.values())), "start_date should leave history out"
+        assert sum(map(len, recent.values())) < sum(map(len, everything.values())), (
+            "start_date should leave history out"
+        )
         assert sum(map(len, recent.values())) > 0, "the sandbox should have records from the start date on"
 
     # -- syncing -------------------------------------------------------------------------------------
 
-    def _run(self, hub: Hub, url: str, connector: Connector[Any], config: dict[str, Any], state: dict[str, Any],
-             progress: Callable[[str, StreamStats], None] | None = None) -> tuple[int, SyncResult]:
+    def _run(
+        self,
+        hub: Hub,
+        url: str,
+        connector: Connector[Any],
+        config: dict[str, Any],
+        state: dict[str, Any],
+        progress: Callable[[str, StreamStats], None] | None = None,
+    ) -> tuple[int, SyncResult]:
         instance = hub.instance(url, connector=connector, config=config, state=state)
         streams = list(self.fault_streams) if self.fault_streams else None
         return instance, hub.engine(url).run(instance, streams=streams, progress=progress)
 
-    def _baseline(self, hub: Hub, connector: Connector[Any], config: dict[str, Any], state: dict[str, Any]
-                  ) -> tuple[Any, dict[str, Any], dict[str, tuple[int, int, int]]]:
+    def _baseline(
+        self, hub: Hub, connector: Connector[Any], config: dict[str, Any], state: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any], dict[str, tuple[int, int, int]]]:
         """Rows, bookmarks and counts of an undisturbed run (one per class: the sandbox is deterministic)."""
         if type(self) not in self._undisturbed:
             url = hub.database()
             instance, result = self._run(hub, url, connector, config, state)
             assert (result.status, result.error) == ("succeeded", None)
-            self._undisturbed[type(self)] = (self.snapshot(hub, url), hub.state(url, instance),
-                                             {k: (s.created, s.updated, s.quarantined) for k, s in result.stats.items()})
+            self._undisturbed[type(self)] = (
+                self.snapshot(hub, url),
+                hub.state(url, instance),
+                {k: (s.created, s.updated, s.quarantined) for k, s in result.stats.items()},
+            )
         return self._undisturbed[type(self)]
 
     @pytest.mark.parametrize(("fault", "retried"), FAULTS)
     def test_a_sync_survives_a_fault_with_the_rows_of_an_undisturbed_run(
-            self, connector: Connector[Any], config: dict[str, Any], sandbox: Sandbox, hub: Hub,
-            fault: dict[str, Any], retried: bool) -> None:
+        self,
+        connector: Connector[Any],
+        config: dict[str, Any],
+        sandbox: Sandbox,
+        hub: Hub,
+        fault: dict[str, Any],
+        retried: bool,
+    ) -> None:
         fault = self._fault(fault)
         # Given live intervals have passed, and what an undisturbed run leaves
         sandbox.clock.advance(self.live_intervals * self.interval)
@@ -530,8 +579,11 @@ class SandboxContract(ConnectorContract):
         for name in {s for s, _ in bookmarks}:
             marks = [self._mark(b) for s, b in bookmarks if s == name and b]
             assert marks == sorted(marks), name
-        assert (self.snapshot(hub, url), hub.state(url, instance),
-                {k: (s.created, s.updated, s.quarantined) for k, s in result.stats.items()}) == expected
+        assert (
+            self.snapshot(hub, url),
+            hub.state(url, instance),
+            {k: (s.created, s.updated, s.quarantined) for k, s in result.stats.items()},
+        ) == expected
 
     def _fault(self, fault: dict[str, Any]) -> dict[str, Any]:
         """The class's own variant of a standard fault (``faults`` overrides counts), by its switch."""
@@ -542,8 +594,9 @@ class SandboxContract(ConnectorContract):
                 return dict(own)
         return fault
 
-    def test_a_bad_record_is_quarantined_and_stays_so_on_replay(self, connector: Connector[Any], config: dict[str, Any],
-                                                                sandbox: Sandbox, hub: Hub) -> None:
+    def test_a_bad_record_is_quarantined_and_stays_so_on_replay(
+        self, connector: Connector[Any], config: dict[str, Any], sandbox: Sandbox, hub: Hub
+    ) -> None:
         for stream, bad in self.bad_records.items():
             # Given the stream's next page carries one record that cannot be stored
             url = hub.database()
@@ -562,8 +615,9 @@ class SandboxContract(ConnectorContract):
             assert engine.replay(instance_id=instance) == {"still_failing": 1}
             assert [(q.stream, q.field, q.status) for q in hub.quarantine(url)] == [(stream, bad.field, "open")]
 
-    def test_refused_credentials_fail_the_run_without_retries(self, connector: Connector[Any], config: dict[str, Any],
-                                                              sandbox: Sandbox, hub: Hub) -> None:
+    def test_refused_credentials_fail_the_run_without_retries(
+        self, connector: Connector[Any], config: dict[str, Any], sandbox: Sandbox, hub: Hub
+    ) -> None:
         first = connector.streams(connector.parse_config(config))[0].name
         for name, refused in self.refused_runs.items():
             url = hub.database()
@@ -574,7 +628,10 @@ class SandboxContract(ConnectorContract):
             assert result.status == "failed", name
             assert result.error is not None
             expected = f"{self.kind}/{first}: {refused.error}"
-            assert result.error == expected if refused.whole else result.error.startswith(expected), (name, result.error)
+            assert result.error == expected if refused.whole else result.error.startswith(expected), (
+                name,
+                result.error,
+            )
             assert (result.stats[first].retries, result.stats[first].read) == (0, 0), name
             assert not any(str(v) in result.error for v in refused.config.values()), "a credential in the error"
 

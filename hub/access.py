@@ -259,8 +259,13 @@ class KeyUsage:
     The UPDATE is conditional, so that several processes write it once per window between them.
     """
 
-    def __init__(self, engine: Engine, *, window: dt.timedelta = dt.timedelta(minutes=5),
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        window: dt.timedelta = dt.timedelta(minutes=5),
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         self.engine = engine
         self.window = window
         self.clock = clock

@@ -80,15 +80,18 @@ def refresh_credit_levels_now(engine: Engine) -> int:
             .subquery()
         )
         rows = session.execute(
-            select(CreditRating.enterprise_id, CreditRating.level, CreditRating.blacklisted)
-            .join(latest, (latest.c.enterprise_id == CreditRating.enterprise_id) & (latest.c.year == CreditRating.year))
+            select(CreditRating.enterprise_id, CreditRating.level, CreditRating.blacklisted).join(
+                latest, (latest.c.enterprise_id == CreditRating.enterprise_id) & (latest.c.year == CreditRating.year)
+            )
         ).all()
         current = dict(session.execute(select(Enterprise.id, Enterprise.credit_level)).all())
         for enterprise_id, level, blacklisted in rows:
             if current.get(enterprise_id) != level:
                 changed += 1
             session.execute(
-                update(Enterprise).where(Enterprise.id == enterprise_id).values(credit_level=level, blacklisted=blacklisted)
+                update(Enterprise)
+                .where(Enterprise.id == enterprise_id)
+                .values(credit_level=level, blacklisted=blacklisted)
             )
     return changed
 
@@ -110,7 +113,8 @@ def claim_due_instances(engine: Engine, *, now: dt.datetime | None = None) -> li
         for instance_id, seconds, seen in due:
             cond = ConnectorInstance.next_run_at.is_(None) if seen is None else ConnectorInstance.next_run_at == seen
             result = session.execute(
-                update(ConnectorInstance).where(ConnectorInstance.id == instance_id, cond)
+                update(ConnectorInstance)
+                .where(ConnectorInstance.id == instance_id, cond)
                 .values(next_run_at=now + dt.timedelta(seconds=seconds))
             )
             if cast("CursorResult[Any]", result).rowcount == 1:  # an UPDATE's result is a cursor's
@@ -143,8 +147,9 @@ def sync_connector(instance_id: int, full_refresh: bool = False) -> None:
     except LeaseHeld as exc:
         log.info("%s; skipped", exc)
         return
-    log.info("sync of instance %d %s: %s", instance_id, result.status,
-             {k: v.as_dict() for k, v in result.stats.items()})
+    log.info(
+        "sync of instance %d %s: %s", instance_id, result.status, {k: v.as_dict() for k, v in result.stats.items()}
+    )
 
 
 @dramatiq.actor(queue_name="hub", max_retries=0)
@@ -175,8 +180,9 @@ def sweep_clue_colours() -> None:
 def deliver_webhooks() -> None:
     """POST due webhook batches (claims make concurrent runs safe; failures wait on the endpoint's back-off)."""
     settings = get_settings()
-    report = webhooks.deliver_due(_engine(), cipher=_cipher(), timeout=settings.webhook_timeout_seconds,
-                         batch_size=settings.webhook_batch_size)
+    report = webhooks.deliver_due(
+        _engine(), cipher=_cipher(), timeout=settings.webhook_timeout_seconds, batch_size=settings.webhook_batch_size
+    )
     if report.attempts:
         log.info("webhooks delivered: %s", report.as_dict())
 
@@ -205,9 +211,16 @@ class Scheduler:
     is monotonic seconds (injected by tests).
     """
 
-    def __init__(self, *, interval: float = 5.0, writeback_interval: float = 30.0, colour_interval: float = 900.0,
-                 webhook_interval: float | None = None, credit_interval: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        interval: float = 5.0,
+        writeback_interval: float = 30.0,
+        colour_interval: float = 900.0,
+        webhook_interval: float | None = None,
+        credit_interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         settings = get_settings()
         self.interval = interval
         self.writeback_interval = writeback_interval
@@ -257,5 +270,11 @@ class Scheduler:
 
 
 #: Every actor of the hub, for ``hub.broker.setup_broker`` to declare on its broker.
-ACTORS = [refresh_credit_levels, sync_connector, schedule_due_syncs, deliver_writebacks, sweep_clue_colours,
-          deliver_webhooks]
+ACTORS = [
+    refresh_credit_levels,
+    sync_connector,
+    schedule_due_syncs,
+    deliver_writebacks,
+    sweep_clue_colours,
+    deliver_webhooks,
+]

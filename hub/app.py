@@ -57,7 +57,14 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 API_KEY_HEADER = "x-api-key"
 #: extensions.code of a request the server cannot read as GraphQL over HTTP, by HTTP status.
 REQUEST_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-_JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null", list: "an array"}
+_JSON_TYPES = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+    list: "an array",
+}
 
 DEFAULT_QUERY = """# 根治欠薪数据中枢 — 示例查询 / example query
 # 多渠道线索：同一投诉经 12345 和全国根治欠薪线索反映平台到达，合并为一条线索
@@ -96,7 +103,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("hub_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry)
+        self.requests = Counter(
+            "hub_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
         self.latency = Histogram("hub_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry)
 
 
@@ -110,7 +119,11 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        route = path if path in ("/graphql", "/healthz", "/readyz", "/metrics") else ("/static" if path.startswith("/static") else "other")
+        route = (
+            path
+            if path in ("/graphql", "/healthz", "/readyz", "/metrics")
+            else ("/static" if path.startswith("/static") else "other")
+        )
         status = {"code": 500}
 
         async def send_wrapper(message: Any) -> None:
@@ -135,10 +148,21 @@ class HubGraphQL(GraphQL):
 
     graphql_transport_ws_handler_class = EventsTransportWSHandler
 
-    def __init__(self, *, settings: Settings, sessions: Any, cipher: Cipher, sync_engine: Any,
-                 key_usage: KeyUsage | None = None, fanout: Fanout | None = None) -> None:
-        super().__init__(build_schema(max_depth=settings.max_query_depth), graphql_ide="graphiql",
-                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: Any,
+        cipher: Cipher,
+        sync_engine: Any,
+        key_usage: KeyUsage | None = None,
+        fanout: Fanout | None = None,
+    ) -> None:
+        super().__init__(
+            build_schema(max_depth=settings.max_query_depth),
+            graphql_ide="graphiql",
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
         self.fanout = fanout
         self.settings = settings
         self.key_usage = key_usage
@@ -165,7 +189,9 @@ class HubGraphQL(GraphQL):
         except HTTPException as exc:
             code = REQUEST_ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
             log.info("refused a GraphQL request: %s %s", exc.status_code, exc.reason)
-            response = JSONResponse({"errors": [{"message": exc.reason, "extensions": {"code": code}}]}, status_code=exc.status_code)
+            response = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}, status_code=exc.status_code
+            )
             context = scope.get("hub.context")
             if context is not None:
                 await context.session.close()
@@ -184,13 +210,17 @@ class HubGraphQL(GraphQL):
             try:
                 data = self.decode_json(body)
             except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
-                raise HTTPException(400, "the request body is not valid JSON (UTF-8): "
-                                         'send {"query": "...", "variables": {...}}') from exc
+                raise HTTPException(
+                    400, 'the request body is not valid JSON (UTF-8): send {"query": "...", "variables": {...}}'
+                ) from exc
             items = data if isinstance(data, list) else [data]
             for item in items:
                 if not isinstance(item, dict):
                     got = _JSON_TYPES.get(type(item), type(item).__name__)
-                    raise HTTPException(400, f'the request body must be a JSON object {{"query": "...", "variables": {{...}}}}, got {got}')
+                    raise HTTPException(
+                        400,
+                        f'the request body must be a JSON object {{"query": "...", "variables": {{...}}}}, got {got}',
+                    )
                 if not isinstance(item.get("operationName"), (str, type(None))):
                     raise HTTPException(400, "operationName must be a string or null, if provided")
         return await super().parse_http_body(request)
@@ -202,11 +232,18 @@ class HubGraphQL(GraphQL):
         limit = self.settings.max_response_bytes
         if len(body) > limit and isinstance(data, dict) and "type" not in data:  # not a WebSocket message
             size = len(body)
-            return super().encode_json({"data": None, "errors": [{
-                "message": f"the response would be {size:,} bytes, over the limit of {limit:,}: ask for fewer rows (first) "
-                           "or fewer fields",
-                "extensions": {"code": "RESPONSE_TOO_LARGE", "size": size, "limit": limit},
-            }]})
+            return super().encode_json(
+                {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": f"the response would be {size:,} bytes, over the limit of {limit:,}: ask for fewer rows (first) "
+                            "or fewer fields",
+                            "extensions": {"code": "RESPONSE_TOO_LARGE", "size": size, "limit": limit},
+                        }
+                    ],
+                }
+            )
         return body
 
     async def process_result(self, request: Request, result: Any) -> Any:
@@ -268,8 +305,9 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     sync_engine = make_engine(settings.resolved_database_url())
     key_usage = KeyUsage(sync_engine, window=dt.timedelta(seconds=settings.api_key_touch_seconds))
     fanout = make_fanout(settings, sessions=sessions)
-    graphql_app = HubGraphQL(settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine,
-                             key_usage=key_usage, fanout=fanout)
+    graphql_app = HubGraphQL(
+        settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine, key_usage=key_usage, fanout=fanout
+    )
     metrics = Metrics()
 
     async def healthz(_: Request) -> Response:
@@ -313,7 +351,9 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
-            Mount("/static/graphiql", StaticFiles(directory=SCHEMA_DIR / "static" / "graphiql"), name="graphiql-static"),
+            Mount(
+                "/static/graphiql", StaticFiles(directory=SCHEMA_DIR / "static" / "graphiql"), name="graphiql-static"
+            ),
             *(extra_routes or []),
         ],
         lifespan=lifespan,
@@ -323,8 +363,12 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.key_usage = key_usage
-    app.add_middleware(RequestGuard, limit=settings.rate_limit, storage_url=settings.rate_limit_storage_url,
-                       max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestGuard,
+        limit=settings.rate_limit,
+        storage_url=settings.rate_limit_storage_url,
+        max_body_bytes=settings.max_request_bytes,
+    )
     app.state.fanout = fanout
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Security headers on every response (CSP on GraphiQL); /graphql/ redirects with a relative

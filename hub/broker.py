@@ -49,6 +49,7 @@ def _redis_broker_class() -> type[RedisBroker]:
     queue's messages in memory (at start, after a connection error or an unexpected error), so it
     safely puts every message of this process's acks set back on the delay queue first.
     """
+
     class HubRedisBroker(RedisBroker):
         def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> dramatiq.Consumer:
             if queue_name.endswith(".DQ"):

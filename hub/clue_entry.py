@@ -101,8 +101,11 @@ def _text(entry: ManualEntry) -> dict[str, str | None]:
         if value is None and required:
             raise InvalidInput(f"{field} is required", field=field)
         if value is not None and len(value) > limit:
-            raise InvalidInput(f"{field} is {len(value):,} characters long: at most {limit:,}", field=field,
-                               suggestion=f"shorten {field}")
+            raise InvalidInput(
+                f"{field} is {len(value):,} characters long: at most {limit:,}",
+                field=field,
+                suggestion=f"shorten {field}",
+            )
         out[attr] = value
     return out
 
@@ -121,18 +124,23 @@ def _amount(amount: Decimal | None) -> Decimal | None:
     if not amount.is_finite():
         raise InvalidInput(f"amount {amount} is not a number of yuan", field="amount", value=str(amount))
     if amount < 0 or amount > MAX_AMOUNT:
-        raise InvalidInput(f"amount {amount} is out of range: from 0 to {MAX_AMOUNT:,} yuan", field="amount",
-                           value=str(amount))
+        raise InvalidInput(
+            f"amount {amount} is out of range: from 0 to {MAX_AMOUNT:,} yuan", field="amount", value=str(amount)
+        )
     if amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput(f"amount {amount} has more than 2 decimal places (yuan and fen)", field="amount",
-                           value=str(amount))
+        raise InvalidInput(
+            f"amount {amount} has more than 2 decimal places (yuan and fen)", field="amount", value=str(amount)
+        )
     return amount
 
 
 def _headcount(headcount: int | None) -> int | None:
     if headcount is not None and not 1 <= headcount <= MAX_HEADCOUNT:
-        raise InvalidInput(f"headcount {headcount} is out of range: from 1 to {MAX_HEADCOUNT:,} workers",
-                           field="headcount", value=headcount)
+        raise InvalidInput(
+            f"headcount {headcount} is out of range: from 1 to {MAX_HEADCOUNT:,} workers",
+            field="headcount",
+            value=headcount,
+        )
     return headcount
 
 
@@ -141,17 +149,24 @@ def _dates(entry: ManualEntry, *, now: dt.datetime) -> dt.datetime:
     latest = today + LATEST_ARREARS_AHEAD
     for field, value in (("arrearsFrom", entry.arrears_from), ("arrearsTo", entry.arrears_to)):
         if value is not None and not EARLIEST_DATE <= value <= latest:
-            raise InvalidInput(f"{field} {value} is out of range: from {EARLIEST_DATE} to {latest}", field=field,
-                               value=str(value))
+            raise InvalidInput(
+                f"{field} {value} is out of range: from {EARLIEST_DATE} to {latest}", field=field, value=str(value)
+            )
     if entry.arrears_from and entry.arrears_to and entry.arrears_from > entry.arrears_to:
-        raise InvalidInput(f"arrearsFrom {entry.arrears_from} is after arrearsTo {entry.arrears_to}", field="arrearsFrom",
-                           value=str(entry.arrears_from))
+        raise InvalidInput(
+            f"arrearsFrom {entry.arrears_from} is after arrearsTo {entry.arrears_to}",
+            field="arrearsFrom",
+            value=str(entry.arrears_from),
+        )
     received = entry.received_at or now
     if received.tzinfo is None:  # a local time without offset: China Standard Time
         received = received.replace(tzinfo=CST)
     if not EARLIEST_DATE <= local_date(received) <= today:
-        raise InvalidInput(f"receivedAt {received.isoformat()} is out of range: from {EARLIEST_DATE} to today ({today}, "
-                           "China time)", field="receivedAt", value=received.isoformat())
+        raise InvalidInput(
+            f"receivedAt {received.isoformat()} is out of range: from {EARLIEST_DATE} to today ({today}, China time)",
+            field="receivedAt",
+            value=received.isoformat(),
+        )
     return received
 
 
@@ -165,13 +180,16 @@ def _source_taken(session: Session, *, channel: str, source_id: str) -> bool:
 def _duplicate(channel: str, source_id: str) -> DuplicateSource:
     return DuplicateSource(
         f"{m.CHANNELS.get(channel, channel)} register number {source_id} is already in the clue pool: a source record "
-        "is entered once", field="sourceId", value=source_id,
+        "is entered once",
+        field="sourceId",
+        value=source_id,
         suggestion="check the register number; to add to a clue, find it (clues / similarClues) instead",
     )
 
 
-def enter_clue(session: Session, *, entry: ManualEntry, principal: Principal, cipher: Cipher,
-               now: dt.datetime) -> m.Clue:
+def enter_clue(
+    session: Session, *, entry: ManualEntry, principal: Principal, cipher: Cipher, now: dt.datetime
+) -> m.Clue:
     """Check a hand-entered clue and put it through the matcher; returns the new or matched clue.
 
     ``now`` is the clock (UTC): a missing ``receivedAt`` is now, and dates are checked against today
@@ -187,14 +205,26 @@ def enter_clue(session: Session, *, entry: ManualEntry, principal: Principal, ci
         raise Forbidden(f"regionCode {region} is outside your jurisdiction {principal.region_code}")
     text = _text(entry)
     clue_in = ClueIn(
-        channel=entry.channel, source_id=_given(text, "source_id"), received_at=_dates(entry, now=now),
-        title=_given(text, "title"), content=_given(text, "content"), region_code=region,
-        respondent_name=_given(text, "respondent_name"), complainant_name=text["complainant_name"],
-        complainant_phone=entry.complainant_phone, complainant_id_number=entry.complainant_id_number,
-        respondent_uscc=entry.respondent_uscc, respondent_address=text["respondent_address"],
-        project_code=text["project_code"], project_name=text["project_name"], amount=_amount(entry.amount),
-        headcount=_headcount(entry.headcount), arrears_from=entry.arrears_from, arrears_to=entry.arrears_to,
-        public_opinion=entry.public_opinion, sector="工程建设" if text["project_code"] or text["project_name"] else "非工程",
+        channel=entry.channel,
+        source_id=_given(text, "source_id"),
+        received_at=_dates(entry, now=now),
+        title=_given(text, "title"),
+        content=_given(text, "content"),
+        region_code=region,
+        respondent_name=_given(text, "respondent_name"),
+        complainant_name=text["complainant_name"],
+        complainant_phone=entry.complainant_phone,
+        complainant_id_number=entry.complainant_id_number,
+        respondent_uscc=entry.respondent_uscc,
+        respondent_address=text["respondent_address"],
+        project_code=text["project_code"],
+        project_name=text["project_name"],
+        amount=_amount(entry.amount),
+        headcount=_headcount(entry.headcount),
+        arrears_from=entry.arrears_from,
+        arrears_to=entry.arrears_to,
+        public_opinion=entry.public_opinion,
+        sector="工程建设" if text["project_code"] or text["project_name"] else "非工程",
     )
     if _source_taken(session, channel=clue_in.channel, source_id=clue_in.source_id):
         raise _duplicate(clue_in.channel, clue_in.source_id)
@@ -207,11 +237,15 @@ def enter_clue(session: Session, *, entry: ManualEntry, principal: Principal, ci
     except SourceTaken as exc:  # entered by someone else since the check above
         raise _duplicate(clue_in.channel, clue_in.source_id) from exc
     except IntegrityError as exc:  # … the same, committed by a transaction this one cannot see yet
-        if "uq_channel_records_source" in str(exc.orig) or "channel_records.channel, channel_records.source_id" in str(exc.orig):
+        if "uq_channel_records_source" in str(exc.orig) or "channel_records.channel, channel_records.source_id" in str(
+            exc.orig
+        ):
             raise _duplicate(clue_in.channel, clue_in.source_id) from exc
         raise
     clue = session.get(m.Clue, record.clue_id)
     if clue is None:  # matched to a clue the principal cannot see: say so rather than answer null
-        raise Forbidden(f"the entry joined a clue outside your jurisdiction {principal.region_code}",
-                        suggestion="ask the level above to look at it")
+        raise Forbidden(
+            f"the entry joined a clue outside your jurisdiction {principal.region_code}",
+            suggestion="ask the level above to look at it",
+        )
     return clue

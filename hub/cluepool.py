@@ -56,8 +56,16 @@ if TYPE_CHECKING:
 class ClueIntake:
     """Turns ``ClueIn`` items into clues and channel records, in the caller's transaction."""
 
-    def __init__(self, session: Session, *, cipher: Cipher, window: dt.timedelta | None = None,
-                 threshold: float | None = None, close_within: int | None = None, actor: str | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        cipher: Cipher,
+        window: dt.timedelta | None = None,
+        threshold: float | None = None,
+        close_within: int | None = None,
+        actor: str | None = None,
+    ) -> None:
         settings = get_settings()
         self.session = session
         self.cipher = cipher
@@ -90,16 +98,26 @@ class ClueIntake:
     def _one(self, c: ClueIn, *, raw_record_id: int | None, new_only: bool = False) -> tuple[str, m.ChannelRecord]:
         region = _check(validate_region_code, c.region_code, "regionCode")
         phone = _check(normalise_phone, c.complainant_phone, "complainantPhone") if c.complainant_phone else None
-        id_number = _check(validate_id_number, c.complainant_id_number, "complainantIdNumber") if c.complainant_id_number else None
+        id_number = (
+            _check(validate_id_number, c.complainant_id_number, "complainantIdNumber")
+            if c.complainant_id_number
+            else None
+        )
         uscc = _check(validate_uscc, c.respondent_uscc, "respondentUscc") if c.respondent_uscc else None
         existing = self.session.execute(
-            select(m.ChannelRecord).where(m.ChannelRecord.channel == c.channel, m.ChannelRecord.source_id == c.source_id)
+            select(m.ChannelRecord).where(
+                m.ChannelRecord.channel == c.channel, m.ChannelRecord.source_id == c.source_id
+            )
         ).scalar_one_or_none()
         if existing is not None and new_only:
             raise SourceTaken(f"{c.channel}:{c.source_id}")
         if existing is not None:
-            changes = {"summary": c.content, "respondent_name": c.respondent_name, "complainant_name": c.complainant_name,
-                       "complainant_phone": phone}
+            changes = {
+                "summary": c.content,
+                "respondent_name": c.respondent_name,
+                "complainant_name": c.complainant_name,
+                "complainant_phone": phone,
+            }
             changed = {k: v for k, v in changes.items() if getattr(existing, k) != v}
             for k, v in changed.items():
                 setattr(existing, k, v)
@@ -110,29 +128,58 @@ class ClueIntake:
         id_hash = self.cipher.lookup_hash(id_number) if id_number else None
         project = self._project(c, region)
         features = Features.build(
-            region_code=region, respondent_name=c.respondent_name, phone=phone, id_hash=id_hash, uscc=uscc,
-            project_code=project[1] if project else c.project_code, project_name=c.project_name,
-            address=c.respondent_address, complainant_name=c.complainant_name,
+            region_code=region,
+            respondent_name=c.respondent_name,
+            phone=phone,
+            id_hash=id_hash,
+            uscc=uscc,
+            project_code=project[1] if project else c.project_code,
+            project_name=c.project_name,
+            address=c.respondent_address,
+            complainant_name=c.complainant_name,
         )
         matched = self._match(c, features)
         if matched is None:
-            clue = self._new_clue(c, region=region, phone=phone, id_number=id_number, id_hash=id_hash, uscc=uscc,
-                                  features=features, project_id=project[0] if project else None)
+            clue = self._new_clue(
+                c,
+                region=region,
+                phone=phone,
+                id_number=id_number,
+                id_hash=id_hash,
+                uscc=uscc,
+                features=features,
+                project_id=project[0] if project else None,
+            )
             found = Match("new", 1.0)
         else:
             clue, found = matched
         record = m.ChannelRecord(
-            clue_id=clue.id, channel=c.channel, source_id=c.source_id, raw_record_id=raw_record_id,
-            received_at=c.received_at, complainant_name=c.complainant_name, complainant_phone=phone,
-            respondent_name=c.respondent_name, summary=c.content, match_rule=found.rule,
-            match_score=None if found.rule == "new" else found.score, match_features=features.as_json(),
+            clue_id=clue.id,
+            channel=c.channel,
+            source_id=c.source_id,
+            raw_record_id=raw_record_id,
+            received_at=c.received_at,
+            complainant_name=c.complainant_name,
+            complainant_phone=phone,
+            respondent_name=c.respondent_name,
+            summary=c.content,
+            match_rule=found.rule,
+            match_score=None if found.rule == "new" else found.score,
+            match_features=features.as_json(),
             region_code=clue.region_code,
         )
         self.session.add(record)
         self.session.flush()
-        self.session.add_all(m.ClueMatchKey(key=k, clue_id=clue.id, channel_record_id=record.id, received_at=c.received_at)
-                             for k in blocking_keys(features))
-        payload: dict[str, Any] = {"clueNo": clue.clue_no, "channel": c.channel, "sourceId": c.source_id, "matchRule": found.rule}
+        self.session.add_all(
+            m.ClueMatchKey(key=k, clue_id=clue.id, channel_record_id=record.id, received_at=c.received_at)
+            for k in blocking_keys(features)
+        )
+        payload: dict[str, Any] = {
+            "clueNo": clue.clue_no,
+            "channel": c.channel,
+            "sourceId": c.source_id,
+            "matchRule": found.rule,
+        }
         if found.rule == "new":
             emit(self.session, clue, "clue.created", {**payload, "status": clue.status, "colour": clue.colour})
         else:
@@ -148,13 +195,16 @@ class ClueIntake:
         """The clue the record joins and why: the upstream's own link, else the best candidate; None for a new clue."""
         if c.related_source_id:
             linked = self.session.execute(
-                select(m.Clue).join(m.ChannelRecord, m.ChannelRecord.clue_id == m.Clue.id)
+                select(m.Clue)
+                .join(m.ChannelRecord, m.ChannelRecord.clue_id == m.Clue.id)
                 .where(m.ChannelRecord.channel == c.channel, m.ChannelRecord.source_id == c.related_source_id)
             ).scalar_one_or_none()
             if linked is not None:
                 return linked, Match("linked", 1.0)
-        best = match(find_candidates(self.session, features, received_at=c.received_at, window=self.window),
-                     threshold=self.threshold)
+        best = match(
+            find_candidates(self.session, features, received_at=c.received_at, window=self.window),
+            threshold=self.threshold,
+        )
         if best is None:
             return None
         clue = self.session.get(m.Clue, best.clue_id)
@@ -168,8 +218,9 @@ class ClueIntake:
         project differently meet on its code. Only an unambiguous answer within the county counts.
         """
         if c.project_code:
-            row = self.session.execute(select(m.Project.id, m.Project.project_code).where(
-                m.Project.project_code == c.project_code)).first()
+            row = self.session.execute(
+                select(m.Project.id, m.Project.project_code).where(m.Project.project_code == c.project_code)
+            ).first()
             return (row[0], row[1]) if row else None
         if not c.project_name:
             return None
@@ -178,52 +229,109 @@ class ClueIntake:
             return None
         index = self._projects_in(region[:6])
         if is_address(text):
-            hits = {(pid, code) for pid, code, _name, site in index if site and (text in site or site in text)
-                    and min(len(text), len(site)) >= 5}
+            hits = {
+                (pid, code)
+                for pid, code, _name, site in index
+                if site and (text in site or site in text) and min(len(text), len(site)) >= 5
+            }
         else:
-            hits = {(pid, code) for pid, code, name, _site in index if name and (text == name or (
-                min(len(text), len(name)) >= 4 and (text in name or name in text)))}
+            hits = {
+                (pid, code)
+                for pid, code, name, _site in index
+                if name and (text == name or (min(len(text), len(name)) >= 4 and (text in name or name in text)))
+            }
         return hits.pop() if len(hits) == 1 else None
 
     def _projects_in(self, county: str) -> list[tuple[int, str, str, str | None]]:
         """(id, code, normalised name, normalised site address) of the county's registered projects (cached)."""
         if county not in self._registry:
-            rows = self.session.execute(select(m.Project.id, m.Project.project_code, m.Project.name, m.Project.address)
-                                        .where(m.Project.region_code == county)).all()
-            self._registry[county] = [(pid, code, normalise_project_name(name), normalise_address(addr) if addr else None)
-                                      for pid, code, name, addr in rows]
+            rows = self.session.execute(
+                select(m.Project.id, m.Project.project_code, m.Project.name, m.Project.address).where(
+                    m.Project.region_code == county
+                )
+            ).all()
+            self._registry[county] = [
+                (pid, code, normalise_project_name(name), normalise_address(addr) if addr else None)
+                for pid, code, name, addr in rows
+            ]
         return self._registry[county]
 
-    def _new_clue(self, c: ClueIn, *, region: str, phone: str | None, id_number: str | None, id_hash: str | None,
-                  uscc: str | None, features: Features, project_id: int | None) -> m.Clue:
+    def _new_clue(
+        self,
+        c: ClueIn,
+        *,
+        region: str,
+        phone: str | None,
+        id_number: str | None,
+        id_hash: str | None,
+        uscc: str | None,
+        features: Features,
+        project_id: int | None,
+    ) -> m.Clue:
         enterprise_id = None
         if uscc:
-            enterprise_id = self.session.execute(select(m.Enterprise.id).where(m.Enterprise.uscc == uscc)).scalar_one_or_none()
+            enterprise_id = self.session.execute(
+                select(m.Enterprise.id).where(m.Enterprise.uscc == uscc)
+            ).scalar_one_or_none()
         if project_id is None and c.project_name:
             # Channels name the project; take it when the name is unambiguous within the city.
-            found = self.session.execute(select(m.Project.id).where(
-                m.Project.name == c.project_name, m.Project.region_code.startswith(region[:4])).limit(2)).scalars().all()
+            found = (
+                self.session.execute(
+                    select(m.Project.id)
+                    .where(m.Project.name == c.project_name, m.Project.region_code.startswith(region[:4]))
+                    .limit(2)
+                )
+                .scalars()
+                .all()
+            )
             project_id = found[0] if len(found) == 1 else None
         digest = hashlib.sha1(f"{c.channel}:{c.source_id}".encode()).hexdigest()[:6].upper()
         received_local = local_date(c.received_at)
         clue = m.Clue(
-            clue_no=f"XS{region}{received_local:%Y%m%d}{digest}", title=c.title, content=c.content, status="received",
-            handling_region_code=region, sector=c.sector, complainant_name=c.complainant_name, complainant_phone=phone,
-            complainant_id_enc=self.cipher.encrypt(id_number) if id_number else None, complainant_id_hash=id_hash,
-            complainant_id_masked=mask_id_number(id_number) if id_number else None, respondent_name=c.respondent_name,
-            respondent_name_norm=features.name, respondent_uscc=uscc, respondent_address=c.respondent_address,
-            enterprise_id=enterprise_id, project_id=project_id, project_name=c.project_name, amount=c.amount,
-            headcount=c.headcount, arrears_from=c.arrears_from, arrears_to=c.arrears_to, public_opinion=c.public_opinion,
-            received_at=c.received_at, deadline=add_working_days(received_local, self.close_within), region_code=region,
-            urged_count=0, extended_days=0,
+            clue_no=f"XS{region}{received_local:%Y%m%d}{digest}",
+            title=c.title,
+            content=c.content,
+            status="received",
+            handling_region_code=region,
+            sector=c.sector,
+            complainant_name=c.complainant_name,
+            complainant_phone=phone,
+            complainant_id_enc=self.cipher.encrypt(id_number) if id_number else None,
+            complainant_id_hash=id_hash,
+            complainant_id_masked=mask_id_number(id_number) if id_number else None,
+            respondent_name=c.respondent_name,
+            respondent_name_norm=features.name,
+            respondent_uscc=uscc,
+            respondent_address=c.respondent_address,
+            enterprise_id=enterprise_id,
+            project_id=project_id,
+            project_name=c.project_name,
+            amount=c.amount,
+            headcount=c.headcount,
+            arrears_from=c.arrears_from,
+            arrears_to=c.arrears_to,
+            public_opinion=c.public_opinion,
+            received_at=c.received_at,
+            deadline=add_working_days(received_local, self.close_within),
+            region_code=region,
+            urged_count=0,
+            extended_days=0,
         )
         clue.colour = workflow.colour_for(clue, today=china_today())
         self.session.add(clue)
         self.session.flush()
-        self.session.add(m.CaseAction(
-            clue_id=clue.id, action="receive", actor=self.actor or f"system:{c.channel}", to_status="received",
-            to_region_code=region, note=f"{m.CHANNELS.get(c.channel, c.channel)} {c.source_id}", at=utcnow(), region_code=region,
-        ))
+        self.session.add(
+            m.CaseAction(
+                clue_id=clue.id,
+                action="receive",
+                actor=self.actor or f"system:{c.channel}",
+                to_status="received",
+                to_region_code=region,
+                note=f"{m.CHANNELS.get(c.channel, c.channel)} {c.source_id}",
+                at=utcnow(),
+                region_code=region,
+            )
+        )
         return clue
 
 
@@ -263,26 +371,40 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
     if warning.status == "escalated" and warning.clue_id is not None:
         return _warning_clue(session, warning, warning.clue_id)
     if warning.status != "active":
-        raise IllegalTransition(f"cannot escalate warning {warning.rule_code}/{warning.id}: it is {warning.status}",
-                                state=warning.status, action="escalate_warning")
+        raise IllegalTransition(
+            f"cannot escalate warning {warning.rule_code}/{warning.id}: it is {warning.status}",
+            state=warning.status,
+            action="escalate_warning",
+        )
     project = session.get(m.Project, warning.project_id) if warning.project_id else None
     enterprise_id = warning.enterprise_id or (project.contractor_id if project else None)
     enterprise = session.get(m.Enterprise, enterprise_id) if enterprise_id else None
     respondent = enterprise.name if enterprise else (project.name if project else warning.message[:50])
     clue_in = ClueIn(
-        channel="warning", source_id=f"YJ-{warning.rule_code}-{warning.id}", received_at=utcnow(),
+        channel="warning",
+        source_id=f"YJ-{warning.rule_code}-{warning.id}",
+        received_at=utcnow(),
         title=f"预警转线索：{project.name if project else respondent}（{warning.rule_code}）",
-        content=f"{warning.message}（依据：{warning.rule_cite}）", region_code=warning.region_code,
-        respondent_name=respondent, respondent_uscc=enterprise.uscc if enterprise else None,
+        content=f"{warning.message}（依据：{warning.rule_cite}）",
+        region_code=warning.region_code,
+        respondent_name=respondent,
+        respondent_uscc=enterprise.uscc if enterprise else None,
         respondent_address=project.address if project else None,
-        project_code=project.project_code if project else None, project_name=project.name if project else None,
+        project_code=project.project_code if project else None,
+        project_name=project.name if project else None,
         sector="工程建设" if project else "非工程",
     )
     record = ClueIntake(session, cipher=cipher, actor=principal.name).intake(clue_in)
     warning.status, warning.clue_id = "escalated", record.clue_id
-    audit(session, principal=principal, action="warning.escalate", entity_type="warning", entity_id=warning.id,
-          region_code=warning.region_code, detail={"rule": warning.rule_code, "clueId": record.clue_id,
-                                                   "matchRule": record.match_rule})
+    audit(
+        session,
+        principal=principal,
+        action="warning.escalate",
+        entity_type="warning",
+        entity_id=warning.id,
+        region_code=warning.region_code,
+        detail={"rule": warning.rule_code, "clueId": record.clue_id, "matchRule": record.match_rule},
+    )
     session.flush()
     return _warning_clue(session, warning, record.clue_id)
 
@@ -294,6 +416,8 @@ def _warning_clue(session: Session, warning: m.Warning, clue_id: int) -> m.Clue:
     """
     clue = session.get(m.Clue, clue_id)
     if clue is None:
-        raise Forbidden(f"warning {warning.rule_code}/{warning.id} went into a clue outside your jurisdiction",
-                        suggestion="ask the level above, which sees both, to look at it")
+        raise Forbidden(
+            f"warning {warning.rule_code}/{warning.id} went into a clue outside your jurisdiction",
+            suggestion="ask the level above, which sees both, to look at it",
+        )
     return clue

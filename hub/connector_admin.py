@@ -33,14 +33,25 @@ def _validated(kind: str, config: dict[str, Any], secrets: dict[str, Any]) -> tu
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"invalid {kind} config: {field}: {first['msg']}", field=field,
-                           suggestion="see the connector's config schema (connectorKinds { configSchema })") from exc
+        raise InvalidInput(
+            f"invalid {kind} config: {field}: {first['msg']}",
+            field=field,
+            suggestion="see the connector's config schema (connectorKinds { configSchema })",
+        ) from exc
     return parsed.public_dict(), parsed.secret_dict()
 
 
 def create_instance(
-    session: Session, *, principal: Principal, cipher: Cipher, name: str, kind: str, config: dict[str, Any],
-    secrets: dict[str, Any] | None = None, schedule_seconds: int = 300, enabled: bool = True,
+    session: Session,
+    *,
+    principal: Principal,
+    cipher: Cipher,
+    name: str,
+    kind: str,
+    config: dict[str, Any],
+    secrets: dict[str, Any] | None = None,
+    schedule_seconds: int = 300,
+    enabled: bool = True,
 ) -> ConnectorInstance:
     """A new connector instance; ``InvalidInput`` naming the field when the config does not validate."""
     if session.execute(select(ConnectorInstance.id).where(ConnectorInstance.name == name)).first():
@@ -49,28 +60,52 @@ def create_instance(
         raise InvalidInput(f"scheduleSeconds must be ≥ 10, got {schedule_seconds}", field="scheduleSeconds")
     public, secret = _validated(kind, config, secrets or {})
     row = ConnectorInstance(
-        name=name, kind=kind, config=public, secrets_enc=cipher.encrypt(orjson.dumps(secret).decode()) if secret else None,
-        schedule_seconds=schedule_seconds, enabled=enabled, state={}, health="unknown", consecutive_failures=0,
+        name=name,
+        kind=kind,
+        config=public,
+        secrets_enc=cipher.encrypt(orjson.dumps(secret).decode()) if secret else None,
+        schedule_seconds=schedule_seconds,
+        enabled=enabled,
+        state={},
+        health="unknown",
+        consecutive_failures=0,
         next_run_at=utcnow(),
     )
     session.add(row)
     session.flush()
-    audit(session, principal=principal, action="connector.create", entity_type="connector_instance", entity_id=row.id,
-          detail={"name": name, "kind": kind, "config": public, "secrets": sorted(secret)})
+    audit(
+        session,
+        principal=principal,
+        action="connector.create",
+        entity_type="connector_instance",
+        entity_id=row.id,
+        detail={"name": name, "kind": kind, "config": public, "secrets": sorted(secret)},
+    )
     return row
 
 
 def get_instance(session: Session, instance_id: int | None = None, *, name: str | None = None) -> ConnectorInstance:
-    row = session.get(ConnectorInstance, instance_id) if instance_id is not None else session.execute(
-        select(ConnectorInstance).where(ConnectorInstance.name == name)).scalar_one_or_none()
+    row = (
+        session.get(ConnectorInstance, instance_id)
+        if instance_id is not None
+        else session.execute(select(ConnectorInstance).where(ConnectorInstance.name == name)).scalar_one_or_none()
+    )
     if row is None:
-        raise NotFound(f"no connector instance {name or instance_id!r}", suggestion="list them with `hub connectors list`")
+        raise NotFound(
+            f"no connector instance {name or instance_id!r}", suggestion="list them with `hub connectors list`"
+        )
     return row
 
 
 def update_instance(
-    session: Session, *, principal: Principal, cipher: Cipher, instance: ConnectorInstance,
-    config: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None, schedule_seconds: int | None = None,
+    session: Session,
+    *,
+    principal: Principal,
+    cipher: Cipher,
+    instance: ConnectorInstance,
+    config: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
+    schedule_seconds: int | None = None,
 ) -> ConnectorInstance:
     """Change config and/or secrets (secrets not given are kept) and/or the schedule."""
     current_secrets = orjson.loads(cipher.decrypt(instance.secrets_enc)) if instance.secrets_enc else {}
@@ -82,20 +117,34 @@ def update_instance(
         if schedule_seconds < 10:
             raise InvalidInput(f"scheduleSeconds must be ≥ 10, got {schedule_seconds}", field="scheduleSeconds")
         instance.schedule_seconds = schedule_seconds
-    audit(session, principal=principal, action="connector.update", entity_type="connector_instance", entity_id=instance.id,
-          detail={"config": public, "secrets_changed": sorted(secrets or {})})
+    audit(
+        session,
+        principal=principal,
+        action="connector.update",
+        entity_type="connector_instance",
+        entity_id=instance.id,
+        detail={"config": public, "secrets_changed": sorted(secrets or {})},
+    )
     return instance
 
 
-def set_enabled(session: Session, *, principal: Principal, instance: ConnectorInstance, enabled: bool) -> ConnectorInstance:
+def set_enabled(
+    session: Session, *, principal: Principal, instance: ConnectorInstance, enabled: bool
+) -> ConnectorInstance:
     """Enable (clearing a pause and its failure count) or disable an instance."""
     instance.enabled = enabled
     if enabled:
         instance.consecutive_failures, instance.paused_reason = 0, None
         instance.health = "unknown" if instance.health == "paused" else instance.health
         instance.next_run_at = utcnow()
-    audit(session, principal=principal, action="connector.enable" if enabled else "connector.disable",
-          entity_type="connector_instance", entity_id=instance.id, detail={})
+    audit(
+        session,
+        principal=principal,
+        action="connector.enable" if enabled else "connector.disable",
+        entity_type="connector_instance",
+        entity_id=instance.id,
+        detail={},
+    )
     return instance
 
 
@@ -106,13 +155,22 @@ def reset_stream(
     connector = registry.get(instance.kind)
     names = [s.name for s in connector.streams(load_config(connector, instance, cipher))]
     if stream not in names:
-        raise InvalidInput(f"connector {instance.name!r} has no stream {stream!r} (streams: {', '.join(names)})",
-                           field="stream", value=stream)
+        raise InvalidInput(
+            f"connector {instance.name!r} has no stream {stream!r} (streams: {', '.join(names)})",
+            field="stream",
+            value=stream,
+        )
     state = dict(instance.state or {})
     state.pop(stream, None)
     instance.state = state
-    audit(session, principal=principal, action="connector.reset_stream", entity_type="connector_instance",
-          entity_id=instance.id, detail={"stream": stream})
+    audit(
+        session,
+        principal=principal,
+        action="connector.reset_stream",
+        entity_type="connector_instance",
+        entity_id=instance.id,
+        detail={"stream": stream},
+    )
     return instance
 
 

@@ -1,4 +1,5 @@
 """Validate, generate and mask Chinese identifiers (USCC, 身份证号, 行政区划代码, 施工许可证, bank, phone)."""
+
 from __future__ import annotations
 
 import datetime
@@ -10,13 +11,32 @@ from typing import Any
 from hub.workdays import china_today as _china_today  # private: not part of this module's API
 
 __all__ = [
-    "mask_personal_data", "is_personal_account",
-    "IdentifierError", "validate_uscc", "validate_id_number", "validate_region_code",
-    "validate_permit_no", "validate_bank_card", "validate_bank_code", "normalise_phone",
-    "uscc_check_char", "id_check_char", "luhn_check_digit",
-    "region_prefix", "region_ancestors", "region_level",
-    "make_uscc", "make_id_number", "make_permit_no", "make_bank_card", "make_phone",
-    "mask_id_number", "mask_phone", "mask_bank_card", "mask_name", "mask_text",
+    "mask_personal_data",
+    "is_personal_account",
+    "IdentifierError",
+    "validate_uscc",
+    "validate_id_number",
+    "validate_region_code",
+    "validate_permit_no",
+    "validate_bank_card",
+    "validate_bank_code",
+    "normalise_phone",
+    "uscc_check_char",
+    "id_check_char",
+    "luhn_check_digit",
+    "region_prefix",
+    "region_ancestors",
+    "region_level",
+    "make_uscc",
+    "make_id_number",
+    "make_permit_no",
+    "make_bank_card",
+    "make_phone",
+    "mask_id_number",
+    "mask_phone",
+    "mask_bank_card",
+    "mask_name",
+    "mask_text",
 ]
 
 _DIGITS = "0123456789"
@@ -67,8 +87,9 @@ def _chars(s: str, value: str, field: str, allowed: str, hint: str, start: int =
             raise IdentifierError(field, value, f"illegal character {ch!r} at position {i} ({hint})")
 
 
-def _date(s8: str, value: str, field: str, what: str, *, birth: bool = False,
-          today: datetime.date | None = None) -> datetime.date:
+def _date(
+    s8: str, value: str, field: str, what: str, *, birth: bool = False, today: datetime.date | None = None
+) -> datetime.date:
     try:
         d = datetime.date(int(s8[:4]), int(s8[4:6]), int(s8[6:]))
     except ValueError:
@@ -158,15 +179,19 @@ def validate_region_code(value: str, *, field: str = "regionCode") -> str:
     z = next((i for i, g in enumerate(segs) if int(g) == 0), len(segs))
     for j in range(z + 1, len(segs)):
         if int(segs[j]):
-            raise IdentifierError(field, value, f"bad region prefix {s[:_SEGMENTS[j][1]]!r}: "
-                                  f"{_LEVELS[j]} part {segs[j]!r} under a zero {_LEVELS[z]} part")
+            raise IdentifierError(
+                field,
+                value,
+                f"bad region prefix {s[: _SEGMENTS[j][1]]!r}: "
+                f"{_LEVELS[j]} part {segs[j]!r} under a zero {_LEVELS[z]} part",
+            )
     return s
 
 
 def _depth(code: str) -> int:
     # number of significant segments: 1 = province … 5 = village
     n = {6: 3, 9: 4, 12: 5}[len(code)]
-    while n > 1 and int(code[_SEGMENTS[n - 1][0]:_SEGMENTS[n - 1][1]]) == 0:
+    while n > 1 and int(code[_SEGMENTS[n - 1][0] : _SEGMENTS[n - 1][1]]) == 0:
         n -= 1
     return n
 
@@ -174,7 +199,7 @@ def _depth(code: str) -> int:
 def region_prefix(code: str) -> str:
     """Return the significant prefix: '370000' → '37', '370100' → '3701', '370102' → '370102'."""
     s = validate_region_code(code)
-    return s[:_SEGMENTS[_depth(s) - 1][1]]
+    return s[: _SEGMENTS[_depth(s) - 1][1]]
 
 
 def region_level(code: str) -> str:
@@ -300,7 +325,7 @@ def _mask(value: str, head: int, tail: int) -> str:
     s = value.strip()
     if len(s) <= head + tail:
         return "*" * len(s)
-    return s[:head] + "*" * (len(s) - head - tail) + s[len(s) - tail:]
+    return s[:head] + "*" * (len(s) - head - tail) + s[len(s) - tail :]
 
 
 def mask_id_number(value: str) -> str:
@@ -333,13 +358,17 @@ _RUN = re.compile(r"(?<!\d)(?:\d{17}[Xx]|\d{15,19})(?!\d)")
 #: A card printed in groups of four ("6228 4800 1234 5678 903").
 _GROUPED_CARD = re.compile(r"(?<!\d)\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?(?!\d)")
 #: A mobile number in any writing: +86 / 0086 / 86 / (+86) prefixes, spaces or dashes between groups.
-_MOBILE = re.compile(r"(?<![\d+])(?P<cc>(?:\+\s?|00)86[\s-]?|\(\+?86\)\s?|86[\s-]?)?"
-                     r"(?P<a>1[3-9]\d)[\s-]?(?P<b>\d{4})[\s-]?(?P<c>\d{4})(?!\d)")
+_MOBILE = re.compile(
+    r"(?<![\d+])(?P<cc>(?:\+\s?|00)86[\s-]?|\(\+?86\)\s?|86[\s-]?)?"
+    r"(?P<a>1[3-9]\d)[\s-]?(?P<b>\d{4})[\s-]?(?P<c>\d{4})(?!\d)"
+)
 #: A landline with its area code: 010-12345678, (0531) 8888-1234 → local part masked; an extension stays.
 _LANDLINE = re.compile(r"(?<!\d)(?P<area>\(0\d{2,3}\)\s?|0\d{2,3}[\s-]?)(?P<local>[1-9]\d{2,3}-?\d{4})(?!\d)")
 #: Labels that make a long digit run a business number, not personal data ("工单2026…", "许可证号3701…").
-_BUSINESS_LABEL = re.compile(r"(?:工单|订单|单号|流水号|受理号|案号|合同|许可证|编码|order|ticket|permit)(?:编?号|号码)?\s*[:：#]?\s*$",
-                             re.IGNORECASE)
+_BUSINESS_LABEL = re.compile(
+    r"(?:工单|订单|单号|流水号|受理号|案号|合同|许可证|编码|order|ticket|permit)(?:编?号|号码)?\s*[:：#]?\s*$",
+    re.IGNORECASE,
+)
 #: Payload keys whose value is a bank card or personal account, whatever its shape or check digit.
 _CARD_KEY = re.compile(r"card|acct|卡|账号|账户|account(?:no|num|number|id)?$", re.IGNORECASE)
 #: 农民工工资专用账户 (保障农民工工资支付条例 第二十六条) is the contractor's account, not a person's: kept.
@@ -396,7 +425,11 @@ def mask_text(text: str, *, bare_cards: bool = True) -> str:
 
     text = _RUN.sub(run, text)
     text = _GROUPED_CARD.sub(
-        lambda mt: mt.group(0) if _labelled_business(text, mt.start()) else mask_bank_card(re.sub(r"[ -]", "", mt.group(0))), text)
+        lambda mt: (
+            mt.group(0) if _labelled_business(text, mt.start()) else mask_bank_card(re.sub(r"[ -]", "", mt.group(0)))
+        ),
+        text,
+    )
     text = _MOBILE.sub(lambda mt: f"{mt.group('cc') or ''}{mt.group('a')}****{mt.group('c')}", text)
     return _LANDLINE.sub(lambda mt: f"{mt.group('area')}{_mask(mt.group('local').replace('-', ''), 0, 4)}", text)
 

@@ -75,8 +75,14 @@ def _ident(fn: Callable[..., str], value: str, field: str) -> str:
 class Ingestor:
     """Applies pages of canonical records within the caller's session and transaction."""
 
-    def __init__(self, session: Session, *, cipher: Cipher, source: str,
-                 known_workers: dict[tuple[int, str], tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        cipher: Cipher,
+        source: str,
+        known_workers: dict[tuple[int, str], tuple[int, int]] | None = None,
+    ) -> None:
         self.session = session
         self.cipher = cipher
         self.source = source
@@ -105,7 +111,9 @@ class Ingestor:
 
     # -- shared machinery -------------------------------------------------------------------
 
-    def _prepare(self, batch: Sequence[Item], make: Callable[[Any], tuple[Any, dict[str, Any]]]) -> tuple[dict[Any, tuple[Item, dict]], list[Problem]]:
+    def _prepare(
+        self, batch: Sequence[Item], make: Callable[[Any], tuple[Any, dict[str, Any]]]
+    ) -> tuple[dict[Any, tuple[Item, dict]], list[Problem]]:
         """Run ``make`` (validate → (natural key, row values)) on each item; last one wins per key."""
         rows: dict[Any, tuple[Item, dict]] = {}
         problems: list[Problem] = []
@@ -172,7 +180,9 @@ class Ingestor:
             self._events(model, cols, inserted_keys + changed_keys, event)
         return out
 
-    def _events(self, model: type[Any], cols: list, keys: list[Any], event: Callable[[int, dict], tuple[str, str, dict]]) -> None:
+    def _events(
+        self, model: type[Any], cols: list, keys: list[Any], event: Callable[[int, dict], tuple[str, str, dict]]
+    ) -> None:
         """One outbox event per row just inserted or changed (re-read by natural key: inserts had no id)."""
         now = utcnow()
         for chunk in _chunks(keys, 500):
@@ -180,8 +190,16 @@ class Ingestor:
             events: list[dict[str, Any]] = []
             for row in self.session.execute(select(model).where(cond)).scalars():
                 type_, region_code, payload = event(row.id, row.__dict__)
-                events.append(event_values(type_=type_, region_code=region_code, payload=payload,
-                                           entity_type=model.__tablename__, entity_id=row.id, at=now))
+                events.append(
+                    event_values(
+                        type_=type_,
+                        region_code=region_code,
+                        payload=payload,
+                        entity_type=model.__tablename__,
+                        entity_id=row.id,
+                        at=now,
+                    )
+                )
             if events:
                 self.session.execute(insert(m.Event), events)
 
@@ -204,7 +222,11 @@ class Ingestor:
                 raise _Reject("enterprise name is empty", "name")
             values = {"uscc": uscc, "name": e.name.strip(), "kind": e.kind, "region_code": uscc[2:8]}
             # A source that does not know an optional detail must not erase what another source sent.
-            optional = {"legal_representative": e.legal_representative, "address": e.address, "short_name": e.short_name}
+            optional = {
+                "legal_representative": e.legal_representative,
+                "address": e.address,
+                "short_name": e.short_name,
+            }
             values.update({k: v for k, v in optional.items() if v is not None})
             return uscc, values
 
@@ -212,26 +234,51 @@ class Ingestor:
         return self._upsert(m.Enterprise, rows, ["uscc"], problems)
 
     def _apply_project(self, batch: Sequence[Item]) -> IngestResult:
-        ents = self._lookup(m.Enterprise, "uscc", [i.entity.contractor_uscc for i in batch] + [i.entity.builder_uscc for i in batch], "id")
+        ents = self._lookup(
+            m.Enterprise,
+            "uscc",
+            [i.entity.contractor_uscc for i in batch] + [i.entity.builder_uscc for i in batch],
+            "id",
+        )
 
         def make(p: ProjectIn) -> tuple[Any, dict]:
             region = _ident(validate_region_code, p.region_code, "regionCode")
             permit = _ident(validate_permit_no, p.permit_no, "permitNo") if p.permit_no else None
             contractor = ents.get(p.contractor_uscc)
             if contractor is None:
-                raise _Reject(f"unknown contractor USCC {p.contractor_uscc!r}: the enterprise must arrive first", "contractorUscc")
+                raise _Reject(
+                    f"unknown contractor USCC {p.contractor_uscc!r}: the enterprise must arrive first", "contractorUscc"
+                )
             return p.project_code, {
-                "project_code": p.project_code, "name": p.name, "region_code": region, "sector": p.sector, "status": p.status,
-                "contractor_id": contractor, "builder_id": ents.get(p.builder_uscc), "address": p.address, "permit_no": permit,
-                "permit_date": p.permit_date, "contract_value": p.contract_value, "contract_signed_on": p.contract_signed_on,
-                "labour_cost_cycle_days": p.labour_cost_cycle_days, "labour_cost_ratio": p.labour_cost_ratio,
-                "start_date": p.start_date, "planned_end_date": p.planned_end_date,
+                "project_code": p.project_code,
+                "name": p.name,
+                "region_code": region,
+                "sector": p.sector,
+                "status": p.status,
+                "contractor_id": contractor,
+                "builder_id": ents.get(p.builder_uscc),
+                "address": p.address,
+                "permit_no": permit,
+                "permit_date": p.permit_date,
+                "contract_value": p.contract_value,
+                "contract_signed_on": p.contract_signed_on,
+                "labour_cost_cycle_days": p.labour_cost_cycle_days,
+                "labour_cost_ratio": p.labour_cost_ratio,
+                "start_date": p.start_date,
+                "planned_end_date": p.planned_end_date,
             }
 
         rows, problems = self._prepare(batch, make)
         return self._upsert(
-            m.Project, rows, ["project_code"], problems,
-            event=lambda _id, r: ("project.upserted", r["region_code"], {"projectCode": r["project_code"], "status": r["status"]}),
+            m.Project,
+            rows,
+            ["project_code"],
+            problems,
+            event=lambda _id, r: (
+                "project.upserted",
+                r["region_code"],
+                {"projectCode": r["project_code"], "status": r["status"]},
+            ),
         )
 
     def _projects(self, codes: Iterable[str]) -> dict[str, tuple[int, str, int]]:
@@ -244,20 +291,35 @@ class Ingestor:
         def make(a: WageAccountIn) -> tuple[Any, dict]:
             proj = projects.get(a.project_code)
             if proj is None:
-                raise _Reject(f"unknown project code {a.project_code!r}: sync the permits connector first, then replay", "projectCode")
+                raise _Reject(
+                    f"unknown project code {a.project_code!r}: sync the permits connector first, then replay",
+                    "projectCode",
+                )
             ent = ents.get(a.contractor_uscc)
             if ent is None:
                 raise _Reject(f"unknown contractor USCC {a.contractor_uscc!r}", "corpCode")
-            values = {"salary_account": a.salary_account, "project_id": proj[0], "region_code": proj[1], "enterprise_id": ent,
-                      "bank_name": a.bank_name, "bank_code": a.bank_code, "salary_account_name": a.salary_account_name,
-                      "open_account_date": a.open_account_date, "filed_date": a.filed_date, "status": a.status}
+            values = {
+                "salary_account": a.salary_account,
+                "project_id": proj[0],
+                "region_code": proj[1],
+                "enterprise_id": ent,
+                "bank_name": a.bank_name,
+                "bank_code": a.bank_code,
+                "salary_account_name": a.salary_account_name,
+                "open_account_date": a.open_account_date,
+                "filed_date": a.filed_date,
+                "status": a.status,
+            }
             if a.account_balance is not None:
                 values["account_balance"] = a.account_balance
             return a.salary_account, values
 
         rows, problems = self._prepare(batch, make)
         return self._upsert(
-            m.WageAccount, rows, ["salary_account"], problems,
+            m.WageAccount,
+            rows,
+            ["salary_account"],
+            problems,
             event=lambda _id, r: ("wage_account.upserted", r["region_code"], {"salaryAccount": r["salary_account"]}),
         )
 
@@ -273,20 +335,38 @@ class Ingestor:
             card = _ident(validate_bank_card, w.bank_card, "payRollBankCardNumber") if w.bank_card else None
             phone = _ident(normalise_phone, w.phone, "phone") if w.phone else None
             return (proj[0], self.cipher.lookup_hash(idn)), self._worker_values(
-                proj, ents.get(w.corp_uscc) or proj[2], idn, w.name, card,
-                team_sys_no=w.team_sys_no, work_type=w.work_type, work_role=w.work_role, is_team_leader=w.is_team_leader,
-                bank_code=w.bank_code, phone=phone, entry_date=w.entry_date, exit_date=w.exit_date,
+                proj,
+                ents.get(w.corp_uscc) or proj[2],
+                idn,
+                w.name,
+                card,
+                team_sys_no=w.team_sys_no,
+                work_type=w.work_type,
+                work_role=w.work_role,
+                is_team_leader=w.is_team_leader,
+                bank_code=w.bank_code,
+                phone=phone,
+                entry_date=w.entry_date,
+                exit_date=w.exit_date,
             )
 
         rows, problems = self._prepare(batch, make)
         return self._upsert(m.Worker, rows, ["project_id", "id_number_hash"], problems, volatile=CIPHERTEXTS)
 
-    def _worker_values(self, proj: tuple, enterprise_id: int, idn: str, name: str, card: str | None, **extra: Any) -> dict:
+    def _worker_values(
+        self, proj: tuple, enterprise_id: int, idn: str, name: str, card: str | None, **extra: Any
+    ) -> dict:
         birth = dt.date(int(idn[6:10]), int(idn[10:12]), int(idn[12:14]))
         values = {
-            "project_id": proj[0], "region_code": proj[1], "enterprise_id": enterprise_id, "name": name,
-            "id_number_hash": self.cipher.lookup_hash(idn), "id_number_masked": mask_id_number(idn),
-            "id_number_enc": self.cipher.encrypt(idn), "gender": "M" if int(idn[16]) % 2 else "F", "birth_date": birth,
+            "project_id": proj[0],
+            "region_code": proj[1],
+            "enterprise_id": enterprise_id,
+            "name": name,
+            "id_number_hash": self.cipher.lookup_hash(idn),
+            "id_number_masked": mask_id_number(idn),
+            "id_number_enc": self.cipher.encrypt(idn),
+            "gender": "M" if int(idn[16]) % 2 else "F",
+            "birth_date": birth,
             **extra,
         }
         if card:
@@ -295,18 +375,30 @@ class Ingestor:
         return values
 
     def _apply_allocation(self, batch: Sequence[Item]) -> IngestResult:
-        accounts = self._lookup(m.WageAccount, "salary_account", [i.entity.salary_account for i in batch], "id", "project_id", "region_code")
+        accounts = self._lookup(
+            m.WageAccount, "salary_account", [i.entity.salary_account for i in batch], "id", "project_id", "region_code"
+        )
 
         def make(a: AllocationIn) -> tuple[Any, dict]:
             acc = accounts.get(a.salary_account)
             if acc is None:
-                raise _Reject(f"unknown wage account {a.salary_account!r}: the account must arrive first", "salaryAccount")
+                raise _Reject(
+                    f"unknown wage account {a.salary_account!r}: the account must arrive first", "salaryAccount"
+                )
             if a.amount <= 0:
                 raise _Reject(f"labour-cost amount must be positive, got {a.amount}", "billAmount")
             return (acc[0], a.batch_number), {
-                "account_id": acc[0], "project_id": acc[1], "region_code": acc[2], "batch_number": a.batch_number,
-                "bill_date": a.bill_date, "period_month": a.period_month, "amount": a.amount, "account_balance": a.account_balance,
-                "payer_name": a.payer_name, "payer_account": a.payer_account, "progress_payment": a.progress_payment,
+                "account_id": acc[0],
+                "project_id": acc[1],
+                "region_code": acc[2],
+                "batch_number": a.batch_number,
+                "bill_date": a.bill_date,
+                "period_month": a.period_month,
+                "amount": a.amount,
+                "account_balance": a.account_balance,
+                "payer_name": a.payer_name,
+                "payer_account": a.payer_account,
+                "progress_payment": a.progress_payment,
             }
 
         rows, problems = self._prepare(batch, make)
@@ -331,7 +423,9 @@ class Ingestor:
                 if p.pay_status not in (0, 20, 30, 40):
                     raise _Reject(f"payStatus must be 0, 20, 30 or 40, got {p.pay_status}", "payStatus")
                 if p.actual_amount > p.total_pay_amount:
-                    raise _Reject(f"actualAmount {p.actual_amount} exceeds totalPayAmount {p.total_pay_amount}", "actualAmount")
+                    raise _Reject(
+                        f"actualAmount {p.actual_amount} exceeds totalPayAmount {p.total_pay_amount}", "actualAmount"
+                    )
             except _Reject as exc:
                 problems.append(Problem(item.raw_record_id, exc.reason, exc.field))
                 continue
@@ -349,7 +443,8 @@ class Ingestor:
         def load_workers(keys: list[tuple[int, str]]) -> None:
             for chunk in _chunks(keys, 500):
                 stmt = select(m.Worker.project_id, m.Worker.id_number_hash, m.Worker.id, m.Worker.enterprise_id).where(
-                    tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk))
+                    tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk)
+                )
                 workers.update({(r[0], r[1]): (r[2], r[3]) for r in self.session.execute(stmt)})
 
         load_workers(list(hashes))
@@ -358,7 +453,9 @@ class Ingestor:
             key = (proj[0], id_hash)
             if key not in workers and key not in new_workers:
                 employer = employers.get(item.entity.corp_uscc) or proj[2]
-                new_workers[key] = self._worker_values(proj, employer, idn, item.entity.worker_name or "（未登记）", card)
+                new_workers[key] = self._worker_values(
+                    proj, employer, idn, item.entity.worker_name or "（未登记）", card
+                )
         if new_workers:
             self.session.execute(insert(m.Worker), list(new_workers.values()))
             load_workers(list(new_workers))
@@ -369,14 +466,27 @@ class Ingestor:
             worker_id, worker_employer = workers[(proj[0], id_hash)]
             # The employer: as the bank names it (corpCode), else the worker's, else the 总包.
             employer = employers.get(p.corp_uscc) or worker_employer or proj[2]
-            rows[(p.pay_roll_code, worker_id)] = (item, {
-                "pay_roll_code": p.pay_roll_code, "project_id": proj[0], "worker_id": worker_id, "region_code": proj[1],
-                "account_id": accounts.get(p.salary_account), "enterprise_id": employer, "pay_month": p.pay_month,
-                "total_pay_amount": p.total_pay_amount, "actual_amount": p.actual_amount, "days": p.days,
-                "work_hours": p.work_hours, "balance_date": p.balance_date, "pay_status": p.pay_status,
-                "is_back_pay": p.is_back_pay, "bank_card_masked": mask_bank_card(card) if card else None,
-                "batch_number": p.batch_number,
-            })
+            rows[(p.pay_roll_code, worker_id)] = (
+                item,
+                {
+                    "pay_roll_code": p.pay_roll_code,
+                    "project_id": proj[0],
+                    "worker_id": worker_id,
+                    "region_code": proj[1],
+                    "account_id": accounts.get(p.salary_account),
+                    "enterprise_id": employer,
+                    "pay_month": p.pay_month,
+                    "total_pay_amount": p.total_pay_amount,
+                    "actual_amount": p.actual_amount,
+                    "days": p.days,
+                    "work_hours": p.work_hours,
+                    "balance_date": p.balance_date,
+                    "pay_status": p.pay_status,
+                    "is_back_pay": p.is_back_pay,
+                    "bank_card_masked": mask_bank_card(card) if card else None,
+                    "batch_number": p.batch_number,
+                },
+            )
         return self._upsert(m.PayrollRecord, rows, ["pay_roll_code", "worker_id"], problems)
 
     def _apply_deposit(self, batch: Sequence[Item]) -> IngestResult:
@@ -388,16 +498,31 @@ class Ingestor:
             if proj is None:
                 raise _Reject(f"unknown project code {d.project_code!r}", "projectCode")
             return d.guarantee_no, {
-                "guarantee_no": d.guarantee_no, "project_id": proj[0], "region_code": proj[1],
-                "enterprise_id": ents.get(d.contractor_uscc) or proj[2], "kind": d.kind, "amount": d.amount, "rate": d.rate,
-                "deposited_on": d.deposited_on, "issuer": d.issuer, "valid_from": d.valid_from, "valid_to": d.valid_to,
+                "guarantee_no": d.guarantee_no,
+                "project_id": proj[0],
+                "region_code": proj[1],
+                "enterprise_id": ents.get(d.contractor_uscc) or proj[2],
+                "kind": d.kind,
+                "amount": d.amount,
+                "rate": d.rate,
+                "deposited_on": d.deposited_on,
+                "issuer": d.issuer,
+                "valid_from": d.valid_from,
+                "valid_to": d.valid_to,
                 "status": d.status,
             }
 
         rows, problems = self._prepare(batch, make)
         return self._upsert(
-            m.GuaranteeDeposit, rows, ["guarantee_no"], problems,
-            event=lambda _id, r: ("deposit.upserted", r["region_code"], {"guaranteeNo": r["guarantee_no"], "validTo": str(r["valid_to"])}),
+            m.GuaranteeDeposit,
+            rows,
+            ["guarantee_no"],
+            problems,
+            event=lambda _id, r: (
+                "deposit.upserted",
+                r["region_code"],
+                {"guaranteeNo": r["guarantee_no"], "validTo": str(r["valid_to"])},
+            ),
         )
 
     def _apply_clue(self, batch: Sequence[Item]) -> IngestResult:
@@ -411,7 +536,11 @@ def _same(old: Any, new: Any) -> bool:
         except Exception:  # one side is not a number: they differ
             return False
     if isinstance(old, dt.datetime) and isinstance(new, dt.datetime):
-        return old.replace(tzinfo=None) == new.replace(tzinfo=None) if (old.tzinfo is None) != (new.tzinfo is None) else old == new
+        return (
+            old.replace(tzinfo=None) == new.replace(tzinfo=None)
+            if (old.tzinfo is None) != (new.tzinfo is None)
+            else old == new
+        )
     return old == new
 
 

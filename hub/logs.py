@@ -54,7 +54,9 @@ def install_masking(logger: logging.Logger | None = None) -> MaskingFilter:
     A handler filter sees every record the handler writes, including those propagated from child
     loggers (a logger's own filters would not)."""
     target = logger or logging.getLogger()
-    mask = next((f for h in target.handlers for f in h.filters if isinstance(f, MaskingFilter)), None) or MaskingFilter()
+    mask = (
+        next((f for h in target.handlers for f in h.filters if isinstance(f, MaskingFilter)), None) or MaskingFilter()
+    )
     for handler in target.handlers:
         if mask not in handler.filters:
             handler.addFilter(mask)

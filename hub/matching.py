@@ -99,33 +99,126 @@ MAX_CANDIDATES = 200
 
 # Legal-form and branch suffixes, longest first (GB/T 2260 names, 公司法 forms).
 _LEGAL_FORMS = (
-    "股份有限公司", "有限责任公司", "有限公司", "总公司", "分公司", "子公司", "公司", "集团", "有限", "股份",
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "总公司",
+    "分公司",
+    "子公司",
+    "公司",
+    "集团",
+    "有限",
+    "股份",
 )
 # Industry words after the 字号 (trade name): dropped to get the core people say on the phone.
-_INDUSTRY = tuple(sorted((
-    "建筑劳务分包", "劳务分包", "建筑劳务", "劳务派遣", "劳务", "建设工程", "建筑安装工程", "建筑安装", "建筑工程",
-    "建设集团", "建工集团", "建设", "建工", "建筑", "工程", "钢结构", "装饰", "市政", "防水", "机电安装", "幕墙",
-    "地基基础", "园林绿化", "房地产开发", "房地产", "置业", "城市建设投资发展", "城市建设投资", "商贸", "物业服务",
-    "物业管理", "物业", "餐饮管理", "餐饮", "纺织", "食品", "机械制造", "科技", "实业", "发展", "投资", "贸易",
-    "服务", "管理", "制造", "专业", "分包",
-), key=lambda w: (-len(w), w)))
+_INDUSTRY = tuple(
+    sorted(
+        (
+            "建筑劳务分包",
+            "劳务分包",
+            "建筑劳务",
+            "劳务派遣",
+            "劳务",
+            "建设工程",
+            "建筑安装工程",
+            "建筑安装",
+            "建筑工程",
+            "建设集团",
+            "建工集团",
+            "建设",
+            "建工",
+            "建筑",
+            "工程",
+            "钢结构",
+            "装饰",
+            "市政",
+            "防水",
+            "机电安装",
+            "幕墙",
+            "地基基础",
+            "园林绿化",
+            "房地产开发",
+            "房地产",
+            "置业",
+            "城市建设投资发展",
+            "城市建设投资",
+            "商贸",
+            "物业服务",
+            "物业管理",
+            "物业",
+            "餐饮管理",
+            "餐饮",
+            "纺织",
+            "食品",
+            "机械制造",
+            "科技",
+            "实业",
+            "发展",
+            "投资",
+            "贸易",
+            "服务",
+            "管理",
+            "制造",
+            "专业",
+            "分包",
+        ),
+        key=lambda w: (-len(w), w),
+    )
+)
 # Industry words too generic to tell two trades apart (机电安装工程 / 防水工程 share only 工程).
 _GENERIC_INDUSTRY = frozenset({"工程", "管理", "服务", "发展", "专业", "实业", "投资", "科技"})
 # Employers outside construction (非工程, docs/domain.md): the company's premises are the workplace.
 _WORKPLACE_INDUSTRY = (
-    "餐饮管理", "餐饮", "酒店管理", "酒店", "商贸", "贸易", "超市", "商场", "物业服务", "物业管理", "物业", "纺织", "服装",
-    "食品", "机械制造", "制造", "电子", "化工", "家政服务", "家政", "保洁服务", "保洁",
+    "餐饮管理",
+    "餐饮",
+    "酒店管理",
+    "酒店",
+    "商贸",
+    "贸易",
+    "超市",
+    "商场",
+    "物业服务",
+    "物业管理",
+    "物业",
+    "纺织",
+    "服装",
+    "食品",
+    "机械制造",
+    "制造",
+    "电子",
+    "化工",
+    "家政服务",
+    "家政",
+    "保洁服务",
+    "保洁",
 )
 # How a 12345 operator records a caller who gives only a surname: 王先生, 李女士, 张师傅 (no name).
 _TITLED = re.compile(r"^(.{1,2}?)(先生|女士|小姐|师傅|老师)$")
 # Where a respondent is named by a unit or a branch of the company, cut at 公司: "…有限公司第三项目部",
 # "…有限公司微山分公司". A 分公司 is no legal person (公司法 Art. 13): the company answers for its wages.
-_UNIT_AFTER_COMPANY = re.compile(r"^(.+?公司).+?(项目部|项目经理部|工区|工地|分部|指挥部|分公司|分店|办事处|营业部|经营部)$")
+_UNIT_AFTER_COMPANY = re.compile(
+    r"^(.+?公司).+?(项目部|项目经理部|工区|工地|分部|指挥部|分公司|分店|办事处|营业部|经营部)$"
+)
 _BRACKETED = re.compile(r"[\(（\[【][^\)）\]】]*[\)）\]】]")
 _NOISE = re.compile(r"[\s·.,，、;；:：'\"“”‘’\-—_/]+")
-_PROJECT_SUFFIXES = tuple(sorted((
-    "建设项目", "住宅项目", "工程项目", "项目", "工程", "工地", "施工现场", "现场", "附近", "在建", "旁边",
-), key=lambda w: (-len(w), w)))
+_PROJECT_SUFFIXES = tuple(
+    sorted(
+        (
+            "建设项目",
+            "住宅项目",
+            "工程项目",
+            "项目",
+            "工程",
+            "工地",
+            "施工现场",
+            "现场",
+            "附近",
+            "在建",
+            "旁边",
+        ),
+        key=lambda w: (-len(w), w),
+    )
+)
 # A place rather than a project name: a house number (建设路128号, not 壹号院 / 1号楼), a crossing, a side.
 _ADDRESS_LIKE = re.compile(r"\d+号(?![院楼])|交叉口|路口|[东西南北]侧|对面")
 
@@ -136,8 +229,23 @@ def _region_words(*, short: bool = True) -> tuple[str, ...]:
     words: set[str] = set()
     for r in iter_regions():
         words.add(r.name)
-        for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "自治州", "自治县",
-                       "地区", "新区", "省", "市", "区", "县", "旗", "盟"):
+        for suffix in (
+            "壮族自治区",
+            "回族自治区",
+            "维吾尔自治区",
+            "特别行政区",
+            "自治区",
+            "自治州",
+            "自治县",
+            "地区",
+            "新区",
+            "省",
+            "市",
+            "区",
+            "县",
+            "旗",
+            "盟",
+        ):
             if short and r.name.endswith(suffix) and len(r.name) - len(suffix) >= 2:
                 words.add(r.name[: -len(suffix)])
                 break
@@ -169,9 +277,9 @@ def _strip_region_prefix(text: str, *, keep: int = 2, company: bool = False) -> 
         changed = False
         for w in by_first.get(text[0], ()):
             if text.startswith(w) and len(text) - len(w) >= keep:
-                if company and len(_strip_industry(text[len(w):], keep=0)) < 2:
+                if company and len(_strip_industry(text[len(w) :], keep=0)) < 2:
                     continue
-                text = text[len(w):]
+                text = text[len(w) :]
                 changed = True
                 break
     return text
@@ -254,15 +362,29 @@ class Features:
     complainant: str | None = None
 
     @classmethod
-    def build(cls, *, region_code: str, respondent_name: str | None, phone: str | None = None,
-              id_hash: str | None = None, uscc: str | None = None, project_code: str | None = None,
-              project_name: str | None = None, address: str | None = None,
-              complainant_name: str | None = None) -> Features:
+    def build(
+        cls,
+        *,
+        region_code: str,
+        respondent_name: str | None,
+        phone: str | None = None,
+        id_hash: str | None = None,
+        uscc: str | None = None,
+        project_code: str | None = None,
+        project_name: str | None = None,
+        address: str | None = None,
+        complainant_name: str | None = None,
+    ) -> Features:
         """Features from a record's cleaned fields (phone normalised, ID hashed, USCC validated)."""
         name = normalise_company_name(respondent_name) if respondent_name else None
         return cls(
-            county=region_code[:6], phone=phone or None, id_hash=id_hash or None, uscc=uscc or None, name=name or None,
-            core=company_core(name) if name else None, project_code=project_code or None,
+            county=region_code[:6],
+            phone=phone or None,
+            id_hash=id_hash or None,
+            uscc=uscc or None,
+            name=name or None,
+            core=company_core(name) if name else None,
+            project_code=project_code or None,
             project=normalise_project_name(project_name) or None if project_name else None,
             address=normalise_address(address) or None if address else None,
             complainant=_clean(complainant_name) or None if complainant_name else None,
@@ -321,7 +443,7 @@ def respondent_similarity(a: Features, b: Features) -> float:
 
 def _industry_words(f: Features) -> set[str]:
     """The specific industry words after the 字号 ('建筑劳务' → {建筑劳务, 劳务, 建筑}), generic ones left out."""
-    rest = (f.name or "")[len(f.core or ""):]
+    rest = (f.name or "")[len(f.core or "") :]
     return {w for w in _INDUSTRY if w in rest and w not in _GENERIC_INDUSTRY}
 
 
@@ -359,7 +481,11 @@ def project_similarity(a: Features, b: Features) -> float | None:
         return 1.0 if a.project_code == b.project_code else 0.0
     support = 0.0
     decisive: float | None = None
-    for x, y, both_projects in ((a.project, b.project, True), (a.project, b.address, False), (a.address, b.project, False)):
+    for x, y, both_projects in (
+        (a.project, b.project, True),
+        (a.project, b.address, False),
+        (a.address, b.project, False),
+    ):
         if not x or not y:
             continue
         s = _text_similarity(x, y)
@@ -397,7 +523,9 @@ def score(a: Features, b: Features) -> Match:
     proj = project_similarity(a, b)
     same_county = a.county == b.county
     proj_conflict = proj is not None and proj < 0.6
-    person = "id_number" if a.id_hash and a.id_hash == b.id_hash else "phone" if a.phone and a.phone == b.phone else None
+    person = (
+        "id_number" if a.id_hash and a.id_hash == b.id_hash else "phone" if a.phone and a.phone == b.phone else None
+    )
     # Scores are banded so that a candidate with the same complainant (≥ 0.9) always beats one that
     # only shares respondent and project (≤ 0.9): the walk-in's own earlier complaint, not a workmate's.
     if person and resp >= 0.6 and not proj_conflict:
@@ -434,30 +562,44 @@ def _candidate_statement(*, postgres: bool) -> Any:
     statement per call cost more than scoring). On PostgreSQL the keys go as one array parameter, so
     the statement text never changes and psycopg prepares it server-side after a few calls."""
     key = m.ClueMatchKey.key
-    in_keys = key == any_(bindparam("keys", type_=ARRAY(String))) if postgres else key.in_(bindparam("keys", expanding=True))
+    in_keys = (
+        key == any_(bindparam("keys", type_=ARRAY(String))) if postgres else key.in_(bindparam("keys", expanding=True))
+    )
     hits = (
         select(m.ClueMatchKey.channel_record_id)
         .where(in_keys, m.ClueMatchKey.received_at >= bindparam("lo"), m.ClueMatchKey.received_at <= bindparam("hi"))
         .order_by(m.ClueMatchKey.received_at.desc())
         .limit(MAX_CANDIDATES)
     )
-    return (
-        select(m.ChannelRecord.id, m.ChannelRecord.clue_id, m.ChannelRecord.received_at,
-               cast(m.ChannelRecord.match_features, Text))
-        .where(m.ChannelRecord.id.in_(hits.scalar_subquery()))
-    )
+    return select(
+        m.ChannelRecord.id,
+        m.ChannelRecord.clue_id,
+        m.ChannelRecord.received_at,
+        cast(m.ChannelRecord.match_features, Text),
+    ).where(m.ChannelRecord.id.in_(hits.scalar_subquery()))
 
 
-def find_candidates(session: Session, f: Features, *, received_at: dt.datetime,
-                    window: dt.timedelta = DEFAULT_WINDOW, exclude_clue_id: int | None = None) -> list[Candidate]:
+def find_candidates(
+    session: Session,
+    f: Features,
+    *,
+    received_at: dt.datetime,
+    window: dt.timedelta = DEFAULT_WINDOW,
+    exclude_clue_id: int | None = None,
+) -> list[Candidate]:
     """Records sharing a blocking key with ``f`` within ``window`` of ``received_at``, scored, best first."""
     keys = blocking_keys(f)
     if not keys:
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
-    rows = session.execute(_candidate_statement(postgres=postgres), {
-        "keys": keys, "lo": received_at - window, "hi": received_at + window,
-    }).all()
+    rows = session.execute(
+        _candidate_statement(postgres=postgres),
+        {
+            "keys": keys,
+            "lo": received_at - window,
+            "hi": received_at + window,
+        },
+    ).all()
     # Records of one clue often carry the same features: score each distinct one once.
     scored: dict[str | None, Match] = {}
     out = []

@@ -20,26 +20,56 @@ if TYPE_CHECKING:
 __all__ = ["clue_event", "emit", "event_values"]
 
 
-def event_values(*, type_: str, region_code: str, entity_type: str, entity_id: int, payload: dict[str, Any],
-                 handling_region_code: str | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
+def event_values(
+    *,
+    type_: str,
+    region_code: str,
+    entity_type: str,
+    entity_id: int,
+    payload: dict[str, Any],
+    handling_region_code: str | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """The column values of one outbox event (``at``: when it happened, now by default).
 
     With ``handling_region_code`` it reaches the region working a clue as well as the one where the
     arrears happened (hub.access limits events to a principal covering either).
     """
-    return {"type": type_, "region_code": region_code, "handling_region_code": handling_region_code,
-            "entity_type": entity_type, "entity_id": entity_id, "payload": payload,
-            "created_at": at if at is not None else utcnow()}
+    return {
+        "type": type_,
+        "region_code": region_code,
+        "handling_region_code": handling_region_code,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "payload": payload,
+        "created_at": at if at is not None else utcnow(),
+    }
 
 
-def clue_event(*, clue_id: int, region_code: str, type_: str, payload: dict[str, Any],
-               handling_region_code: str | None = None) -> m.Event:
+def clue_event(
+    *, clue_id: int, region_code: str, type_: str, payload: dict[str, Any], handling_region_code: str | None = None
+) -> m.Event:
     """An outbox Event about a clue (for callers that have its id and regions, not the row)."""
-    return m.Event(**event_values(type_=type_, region_code=region_code, handling_region_code=handling_region_code,
-                                  entity_type="clue", entity_id=clue_id, payload=payload))
+    return m.Event(
+        **event_values(
+            type_=type_,
+            region_code=region_code,
+            handling_region_code=handling_region_code,
+            entity_type="clue",
+            entity_id=clue_id,
+            payload=payload,
+        )
+    )
 
 
 def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) -> None:
     """Add an outbox Event about ``clue`` to the caller's transaction."""
-    session.add(clue_event(clue_id=clue.id, region_code=clue.region_code, type_=type_, payload=payload,
-                           handling_region_code=clue.handling_region_code))
+    session.add(
+        clue_event(
+            clue_id=clue.id,
+            region_code=clue.region_code,
+            type_=type_,
+            payload=payload,
+            handling_region_code=clue.handling_region_code,
+        )
+    )

@@ -66,7 +66,13 @@ class RequestGuard:
     """ASGI middleware for ``path``: the rate limit per key or address, then the batch check."""
 
     def __init__(
-        self, app: ASGIApp, *, limit: str, storage_url: str, path: str = "/graphql", clock: Callable[[], float] = time.time,
+        self,
+        app: ASGIApp,
+        *,
+        limit: str,
+        storage_url: str,
+        path: str = "/graphql",
+        clock: Callable[[], float] = time.time,
         max_body_bytes: int = 1_000_000,
     ) -> None:
         self.app = app
@@ -101,13 +107,21 @@ class RequestGuard:
         if scope.get("method") == "POST":
             body = await _read_body(receive, limit=self.max_body_bytes)
             if body is None:  # read no further than the limit: a huge body must not fill the memory
-                await _respond(send, 413, _error_body(
-                    f"the request body is larger than {self.max_body_bytes:,} bytes: send one operation, with its "
-                    "variables, and no file", code="REQUEST_TOO_LARGE", limit=self.max_body_bytes))
+                await _respond(
+                    send,
+                    413,
+                    _error_body(
+                        f"the request body is larger than {self.max_body_bytes:,} bytes: send one operation, with its "
+                        "variables, and no file",
+                        code="REQUEST_TOO_LARGE",
+                        limit=self.max_body_bytes,
+                    ),
+                )
                 return
             if body.lstrip()[:1] == b"[":
                 await _respond(
-                    send, 400,
+                    send,
+                    400,
                     _error_body(
                         "batched requests (a JSON array of operations) are not accepted: send one operation per request",
                         code="BATCH_NOT_SUPPORTED",
@@ -124,7 +138,9 @@ class RequestGuard:
         except Exception:  # a counter store that is down must not take the API with it
             retry = self.item.get_expiry()
         whose = "this API key" if kind == "key" else "this address (no API key)"
-        err = RateLimited(f"rate limit {self.limit} exceeded for {whose}: retry after {retry} s", retryAfter=retry, limit=self.limit)
+        err = RateLimited(
+            f"rate limit {self.limit} exceeded for {whose}: retry after {retry} s", retryAfter=retry, limit=self.limit
+        )
         body = _error_body(err.message, **err.extensions())
         await _respond(send, 429, body, extra_headers=[(b"retry-after", str(retry).encode())])
 
@@ -161,7 +177,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _respond(send: Send, status: int, body: bytes, *, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra_headers or [])]
+async def _respond(
+    send: Send, status: int, body: bytes, *, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra_headers or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -53,5 +53,6 @@ class IngestResult:
 
 def counts_of(result: IngestResult) -> Counter[str]:
     """The result as counts (``quarantined``: records with a problem)."""
-    return Counter(created=result.created, updated=result.updated, unchanged=result.unchanged,
-                   quarantined=len(result.problems))
+    return Counter(
+        created=result.created, updated=result.updated, unchanged=result.unchanged, quarantined=len(result.problems)
+    )

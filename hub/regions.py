@@ -51,4 +51,6 @@ def iter_regions() -> Iterator[RegionRow]:
                         ccode,
                     )
             else:
-                yield RegionRow(child["code"], child["name"], prov["name"] + child["name"], "county", child.get("type"), pcode)
+                yield RegionRow(
+                    child["code"], child["name"], prov["name"] + child["name"], "county", child.get("type"), pcode
+                )

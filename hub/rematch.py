@@ -118,19 +118,42 @@ class RematchReport:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "window_days": self.window.total_seconds() / 86400, "threshold": self.threshold, "records": self.records,
-            "clues": self.clues, "clusters": self.clusters, "changed": self.changed, "to_existing": self.to_existing,
-            "to_new": self.to_new, "clues_affected": self.clues_affected, "linked": self.linked, "workers": self.workers,
-            "seconds": round(self.seconds, 3), "max_window_records": self.max_window_records,
-            "changes": [{"channel_record_id": c.channel_record_id, "current_clue_id": c.current_clue_id,
-                         "proposed_clue_id": c.proposed_clue_id, "cluster_record_id": c.cluster_record_id,
-                         "rule": c.rule, "score": c.score} for c in self.changes],
+            "window_days": self.window.total_seconds() / 86400,
+            "threshold": self.threshold,
+            "records": self.records,
+            "clues": self.clues,
+            "clusters": self.clusters,
+            "changed": self.changed,
+            "to_existing": self.to_existing,
+            "to_new": self.to_new,
+            "clues_affected": self.clues_affected,
+            "linked": self.linked,
+            "workers": self.workers,
+            "seconds": round(self.seconds, 3),
+            "max_window_records": self.max_window_records,
+            "changes": [
+                {
+                    "channel_record_id": c.channel_record_id,
+                    "current_clue_id": c.current_clue_id,
+                    "proposed_clue_id": c.proposed_clue_id,
+                    "cluster_record_id": c.cluster_record_id,
+                    "rule": c.rule,
+                    "score": c.score,
+                }
+                for c in self.changes
+            ],
         }
 
 
-def rematch_pool(engine: Engine, *, window: dt.timedelta = DEFAULT_WINDOW, threshold: float = DEFAULT_THRESHOLD,
-                 progress: Callable[[int, int], None] | None = None, max_changes: int = 1000,
-                 workers: int | None = None) -> RematchReport:
+def rematch_pool(
+    engine: Engine,
+    *,
+    window: dt.timedelta = DEFAULT_WINDOW,
+    threshold: float = DEFAULT_THRESHOLD,
+    progress: Callable[[int, int], None] | None = None,
+    max_changes: int = 1000,
+    workers: int | None = None,
+) -> RematchReport:
     """Re-run the matcher over every channel record in receipt order, without writing (see the module).
 
     ``progress(done, total)`` is called as records are scanned; ``workers`` scans run in parallel
@@ -199,25 +222,38 @@ def _segments(conn: Connection, workers: int) -> tuple[int, list[dt.datetime]]:
     bounds: list[dt.datetime] = []
     if workers > 1 and total >= MIN_SEGMENT * workers:
         for i in range(1, workers):
-            at = conn.execute(select(m.ChannelRecord.received_at).order_by(m.ChannelRecord.received_at)
-                              .offset(total * i // workers).limit(1)).scalar_one()
+            at = conn.execute(
+                select(m.ChannelRecord.received_at)
+                .order_by(m.ChannelRecord.received_at)
+                .offset(total * i // workers)
+                .limit(1)
+            ).scalar_one()
             if not bounds or at > bounds[-1]:
                 bounds.append(at)
     return total, bounds
 
 
-def _parallel(engine: Engine, bounds: list[dt.datetime], window_s: float, threshold: float, *,
-              progress: Callable[[int, int], None] | None, total: int) -> list[_Scan]:
+def _parallel(
+    engine: Engine,
+    bounds: list[dt.datetime],
+    window_s: float,
+    threshold: float,
+    *,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> list[_Scan]:
     # fork, not spawn: spawn re-imports the caller's __main__, which a script without the
     # ``if __name__ == "__main__"`` guard cannot take. The forked scans drop the inherited pool unclosed.
     ctx = mp.get_context("fork")
     url = engine.url.render_as_string(hide_password=False)
     edges: list[dt.datetime | None] = [None, *bounds, None]
     counters = [ctx.Value("q", 0, lock=False) for _ in range(len(edges) - 1)]
-    with ProcessPoolExecutor(max_workers=len(counters), mp_context=ctx, initializer=_init_worker,
-                             initargs=(counters, engine)) as pool:
-        futures = [pool.submit(_scan_worker, url, i, edges[i], edges[i + 1], window_s, threshold)
-                   for i in range(len(counters))]
+    with ProcessPoolExecutor(
+        max_workers=len(counters), mp_context=ctx, initializer=_init_worker, initargs=(counters, engine)
+    ) as pool:
+        futures = [
+            pool.submit(_scan_worker, url, i, edges[i], edges[i + 1], window_s, threshold) for i in range(len(counters))
+        ]
         while not all(f.done() for f in futures):
             time.sleep(0.2)
             if progress is not None:
@@ -236,8 +272,9 @@ def _init_worker(counters: list[Any], parent: Engine) -> None:
     _COUNTERS[:] = counters
 
 
-def _scan_worker(url: str, i: int, start: dt.datetime | None, end: dt.datetime | None, window_s: float,
-                 threshold: float) -> _Scan:
+def _scan_worker(
+    url: str, i: int, start: dt.datetime | None, end: dt.datetime | None, window_s: float, threshold: float
+) -> _Scan:
     engine = make_engine(url)
     counter = _COUNTERS[i]
 
@@ -261,8 +298,11 @@ def _stream(engine: Engine, lo: dt.datetime | None, hi: dt.datetime | None) -> I
             raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
             with raw.cursor(name="rematch") as cur:
                 cur.itersize = BATCH
-                cur.execute("SELECT id, clue_id, received_at, match_rule, match_features::text FROM channel_records"
-                            f"{' WHERE ' + where if where else ''} ORDER BY received_at, id", {"lo": lo, "hi": hi})
+                cur.execute(
+                    "SELECT id, clue_id, received_at, match_rule, match_features::text FROM channel_records"
+                    f"{' WHERE ' + where if where else ''} ORDER BY received_at, id",
+                    {"lo": lo, "hi": hi},
+                )
                 while rows := cur.fetchmany(BATCH):
                     yield rows
             raw.rollback()
@@ -276,8 +316,16 @@ def _stream(engine: Engine, lo: dt.datetime | None, hi: dt.datetime | None) -> I
         yield from result.partitions()
 
 
-def _scan(engine: Engine, start: dt.datetime | None, end: dt.datetime | None, window_s: float, threshold: float, *,
-          progress: Callable[[int, int], None] | None, total: int) -> _Scan:
+def _scan(
+    engine: Engine,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    window_s: float,
+    threshold: float,
+    *,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> _Scan:
     """Each record's best earlier record in ``[start, end)``; the window before ``start`` is loaded first.
 
     The cyclic garbage collector is paused meanwhile: the window is hundreds of thousands of live
@@ -298,8 +346,16 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _scan_records(engine: Engine, start: dt.datetime | None, end: dt.datetime | None, window_s: float, threshold: float, *,
-          progress: Callable[[int, int], None] | None, total: int) -> _Scan:
+def _scan_records(
+    engine: Engine,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    window_s: float,
+    threshold: float,
+    *,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> _Scan:
     out = _Scan()
     index: dict[str, deque[_Rec]] = {}
     by_name: dict[str, deque[_Rec]] = {}  # the window's records by complainant name (not a blocking key)
@@ -432,9 +488,15 @@ def _decide(scans: list[_Scan], *, window: dt.timedelta, threshold: float, max_c
     return report
 
 
-def _best(f: Features, sig: tuple[Any, ...], keys: list[str], index: dict[str, deque[_Rec]],
-          by_name: dict[str, deque[_Rec]], threshold: float,
-          memo: dict[tuple[Any, ...], dict[tuple[Any, ...], Match]]) -> tuple[_Rec, Match] | None:
+def _best(
+    f: Features,
+    sig: tuple[Any, ...],
+    keys: list[str],
+    index: dict[str, deque[_Rec]],
+    by_name: dict[str, deque[_Rec]],
+    threshold: float,
+    memo: dict[tuple[Any, ...], dict[tuple[Any, ...], Match]],
+) -> tuple[_Rec, Match] | None:
     """The candidate ``find_candidates`` + ``match`` would pick among the window's records sharing a key."""
     hits: list[_Rec] = []
     sources = 0
@@ -457,8 +519,11 @@ def _best(f: Features, sig: tuple[Any, ...], keys: list[str], index: dict[str, d
     # what the newest record of its signature scores, and among equal scores the newest wins — so one
     # record per signature, the newest (``hits`` is oldest first), stands for the others.
     person: set[int] = set()
-    for key, table in ((f"p:{f.phone}" if f.phone else None, index), (f"i:{f.id_hash}" if f.id_hash else None, index),
-                       (f.complainant, by_name)):
+    for key, table in (
+        (f"p:{f.phone}" if f.phone else None, index),
+        (f"i:{f.id_hash}" if f.id_hash else None, index),
+        (f.complainant, by_name),
+    ):
         if key is not None and (same := table.get(key)):
             person.update(r.id for r in same)
     if person:

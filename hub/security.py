@@ -36,18 +36,20 @@ if TYPE_CHECKING:
 #: offers no way to give it a nonce. Fonts and images of graphiql.min.css are ``data:`` URLs; the
 #: GraphiQL fetcher talks to ``/graphql`` over HTTP and WebSocket (``'self'`` covers ws/wss of the
 #: same host).
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 #: Sent on every HTTP response.
 COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -110,8 +112,13 @@ def relative_slash_redirects(router: Router) -> None:
 
 async def _redirect(path: str, query: bytes, send: Any) -> None:
     location = quote(path, safe="/:@!$&'()*+,;=-._~") + ("?" + query.decode("latin-1") if query else "")
-    await send({"type": "http.response.start", "status": 307,
-                "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 307,
+            "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")],
+        }
+    )
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -126,8 +133,13 @@ class IntrospectionByRole(SchemaExtension):
         ctx = self.execution_context.context
         principal = getattr(ctx, "principal", None)
         settings = getattr(ctx, "settings", None)
-        if (principal is not None and settings is not None and self.execution_context.result is None
-                and principal.role not in settings.introspection_role_set() and self._introspects()):
+        if (
+            principal is not None
+            and settings is not None
+            and self.execution_context.result is None
+            and principal.role not in settings.introspection_role_set()
+            and self._introspects()
+        ):
             err = Forbidden(
                 f"introspection is disabled for role {principal.role}",
                 suggestion="use the published schema (schema/schema.graphql), or ask an administrator to add the "

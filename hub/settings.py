@@ -26,7 +26,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=None, extra="ignore")
 
-    data_dir: Path = Field(default=Path("data"), description="Directory for the SQLite file and the generated secret key.")
+    data_dir: Path = Field(
+        default=Path("data"), description="Directory for the SQLite file and the generated secret key."
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL. Default: sqlite:///<data_dir>/hub.db. Production: postgresql://user@host/db.",
@@ -54,19 +56,28 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, description="Largest `first` a connection accepts.")
     max_query_depth: int = Field(default=12, description="Deepest GraphQL selection accepted.")
     sync_lease_seconds: int = Field(
-        default=120, description="How long a sync holds its connector's lease without progress before another worker may take over."
+        default=120,
+        description="How long a sync holds its connector's lease without progress before another worker may take over.",
     )
     match_window_days: int = Field(
-        default=30, ge=1, description="Clue matching: how far apart (days) two records of one complaint may be received."
+        default=30,
+        ge=1,
+        description="Clue matching: how far apart (days) two records of one complaint may be received.",
     )
     match_threshold: float = Field(
-        default=0.8, ge=0.5, le=1.0, description="Clue matching: the lowest score that joins a record to an existing clue."
+        default=0.8,
+        ge=0.5,
+        le=1.0,
+        description="Clue matching: the lowest score that joins a record to an existing clue.",
     )
     close_within_working_days: int = Field(
-        default=15, ge=1, description="A clue's deadline: working days (official holiday calendar) from receipt to closure."
+        default=15,
+        ge=1,
+        description="A clue's deadline: working days (official holiday calendar) from receipt to closure.",
     )
     webhook_allow_local_http: bool = Field(
-        default=False, description="Accept plain-http webhook endpoints on 127.0.0.1 / localhost (tests, the demo); "
+        default=False,
+        description="Accept plain-http webhook endpoints on 127.0.0.1 / localhost (tests, the demo); "
         "every other endpoint must be https://.",
     )
     webhook_timeout_seconds: float = Field(
@@ -80,22 +91,32 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="How often the scheduler sends the refresh_credit_levels actor."
     )
     subscription_poll_seconds: float = Field(
-        default=0.5, gt=0, description="Subscriptions on SQLite: seconds between the outbox reader's polls (one query per "
+        default=0.5,
+        gt=0,
+        description="Subscriptions on SQLite: seconds between the outbox reader's polls (one query per "
         "hub process, however many subscribe).",
     )
     subscription_notify_fallback_seconds: float = Field(
-        default=5.0, gt=0, description="Subscriptions on PostgreSQL: the outbox reader wakes on NOTIFY, and reads at the "
+        default=5.0,
+        gt=0,
+        description="Subscriptions on PostgreSQL: the outbox reader wakes on NOTIFY, and reads at the "
         "latest after this many seconds without one.",
     )
     subscription_queue_size: int = Field(
-        default=256, ge=1, description="Messages buffered per subscription; a subscriber that falls further behind is "
+        default=256,
+        ge=1,
+        description="Messages buffered per subscription; a subscriber that falls further behind is "
         "closed (4008, slow consumer) and resumes from its last cursor.",
     )
     subscription_max_per_key: int = Field(
-        default=20, ge=1, description="Concurrent subscriptions one API key may hold on one hub process.",
+        default=20,
+        ge=1,
+        description="Concurrent subscriptions one API key may hold on one hub process.",
     )
     subscription_recheck_seconds: float = Field(
-        default=5.0, gt=0, description="How often the keys of open subscriptions are re-validated: a revoked or expired "
+        default=5.0,
+        gt=0,
+        description="How often the keys of open subscriptions are re-validated: a revoked or expired "
         "key is disconnected (4403) within this time.",
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
@@ -120,28 +141,44 @@ class Settings(BaseSettings):
     def introspection_role_set(self) -> frozenset[str]:
         """The roles that may introspect the schema."""
         return frozenset(r for r in self.introspection_roles.split(",") if r)
+
     query_cost_limits: dict[str, int] = Field(
-        default={Role.VIEWER.value: 50_000, Role.REGIONAL.value: 100_000, Role.INSPECTOR.value: 100_000,
-                 Role.ADMIN.value: 250_000},
+        default={
+            Role.VIEWER.value: 50_000,
+            Role.REGIONAL.value: 100_000,
+            Role.INSPECTOR.value: 100_000,
+            Role.ADMIN.value: 250_000,
+        },
         min_length=1,
         description="Largest cost (rows a GraphQL operation may return, nested connections multiplied) per role, as JSON; "
         "a role not named gets the smallest.",
     )
-    max_root_fields: int = Field(default=10, ge=1, description="Most root fields (aliases included) one GraphQL operation may select.")
+    max_root_fields: int = Field(
+        default=10, ge=1, description="Most root fields (aliases included) one GraphQL operation may select."
+    )
     max_request_bytes: int = Field(
-        default=1_000_000, ge=1024, description="Largest GraphQL request body; a larger one is refused (413, REQUEST_TOO_LARGE) "
+        default=1_000_000,
+        ge=1024,
+        description="Largest GraphQL request body; a larger one is refused (413, REQUEST_TOO_LARGE) "
         "before it is read whole.",
     )
     max_response_bytes: int = Field(
-        default=10_000_000, ge=1024, description="Largest serialised GraphQL response; a larger one is replaced by RESPONSE_TOO_LARGE."
+        default=10_000_000,
+        ge=1024,
+        description="Largest serialised GraphQL response; a larger one is replaced by RESPONSE_TOO_LARGE.",
     )
     request_timeout_seconds: float = Field(
-        default=15.0, gt=0, description="Longest a GraphQL request may spend in the database (SQLite: from its first statement; "
+        default=15.0,
+        gt=0,
+        description="Longest a GraphQL request may spend in the database (SQLite: from its first statement; "
         "PostgreSQL: per statement) before it answers QUERY_TIMEOUT.",
     )
-    rate_limit: str = Field(default="600/minute", description="Requests to /graphql allowed per API key (or client address without one).")
+    rate_limit: str = Field(
+        default="600/minute", description="Requests to /graphql allowed per API key (or client address without one)."
+    )
     rate_limit_storage_url: str = Field(
-        default="memory://", description="Where rate-limit counters live: memory:// (one process) or redis://host:6379/1 (shared)."
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (one process) or redis://host:6379/1 (shared).",
     )
 
     def resolved_database_url(self) -> str:

@@ -60,8 +60,10 @@ PAUSE_AFTER_FAILURES = 5
 
 
 ABANDONED = "the worker running this sync stopped (crash or kill); the next run resumed from the last stored page"
-ABANDONED_FULL_REFRESH = ("the worker running this full refresh stopped (crash or kill); the next run finished the "
-                          "full refresh from the last stored page")
+ABANDONED_FULL_REFRESH = (
+    "the worker running this full refresh stopped (crash or kill); the next run finished the "
+    "full refresh from the last stored page"
+)
 
 
 class LeaseHeld(RuntimeError):
@@ -120,8 +122,11 @@ def acquire_lease(session: Session, instance_id: int, *, owner: str, seconds: in
         update(m.ConnectorInstance)
         .where(
             m.ConnectorInstance.id == instance_id,
-            or_(m.ConnectorInstance.lease_until.is_(None), m.ConnectorInstance.lease_until < now,
-                m.ConnectorInstance.lease_owner == owner),
+            or_(
+                m.ConnectorInstance.lease_until.is_(None),
+                m.ConnectorInstance.lease_until < now,
+                m.ConnectorInstance.lease_owner == owner,
+            ),
         )
         .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=seconds))
     )
@@ -139,8 +144,15 @@ def release_lease(session: Session, instance_id: int, *, owner: str) -> None:
 class SyncEngine:
     """Runs syncs of connector instances against one database."""
 
-    def __init__(self, engine: Any, *, cipher: Cipher, retry: RetryPolicy | None = None, owner: str | None = None,
-                 lease_seconds: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        cipher: Cipher,
+        retry: RetryPolicy | None = None,
+        owner: str | None = None,
+        lease_seconds: int | None = None,
+    ) -> None:
         self.engine = engine
         self.lease_seconds = lease_seconds or LEASE_SECONDS
         self._known_workers: dict[tuple[int, str], tuple[int, int]] = {}
@@ -166,14 +178,20 @@ class SyncEngine:
             # A run still "running" now lost its worker (the lease had expired): say so on it. When it
             # was a full refresh (or the continuation of one), this run takes the full refresh over.
             orphans = session.execute(
-                select(m.SyncRun.id, m.SyncRun.full_refresh)
-                .where(m.SyncRun.connector_instance_id == instance_id, m.SyncRun.status == "running")
+                select(m.SyncRun.id, m.SyncRun.full_refresh).where(
+                    m.SyncRun.connector_instance_id == instance_id, m.SyncRun.status == "running"
+                )
             ).all()
             takes_over_full_refresh = not full_refresh and any(f for _, f in orphans)
             for orphan_id, was_full in orphans:
                 session.execute(
-                    update(m.SyncRun).where(m.SyncRun.id == orphan_id)
-                    .values(status="abandoned", finished_at=utcnow(), error=ABANDONED_FULL_REFRESH if was_full else ABANDONED)
+                    update(m.SyncRun)
+                    .where(m.SyncRun.id == orphan_id)
+                    .values(
+                        status="abandoned",
+                        finished_at=utcnow(),
+                        error=ABANDONED_FULL_REFRESH if was_full else ABANDONED,
+                    )
                 )
             instance = session.get(m.ConnectorInstance, instance_id)
             if instance is None:
@@ -181,8 +199,13 @@ class SyncEngine:
             if takes_over_full_refresh:
                 log.info("%s: the previous run, a full refresh, stopped mid-way; this run finishes it", instance.name)
                 streams = None  # the interrupted refresh's streams are among all of them (their bookmarks were reset)
-            run = m.SyncRun(connector_instance_id=instance_id, started_at=utcnow(), status="running",
-                            full_refresh=full_refresh or takes_over_full_refresh, stats={})
+            run = m.SyncRun(
+                connector_instance_id=instance_id,
+                started_at=utcnow(),
+                status="running",
+                full_refresh=full_refresh or takes_over_full_refresh,
+                stats={},
+            )
             session.add(run)
             session.flush()
             run_id, kind, name = run.id, instance.kind, instance.name
@@ -233,13 +256,23 @@ class SyncEngine:
                 inst.health = "failing"
                 if inst.consecutive_failures >= PAUSE_AFTER_FAILURES:
                     inst.enabled, inst.health = False, "paused"
-                    inst.paused_reason = f"paused after {inst.consecutive_failures} failed runs in a row; last error: {result.error}"
+                    inst.paused_reason = (
+                        f"paused after {inst.consecutive_failures} failed runs in a row; last error: {result.error}"
+                    )
             release_lease(session, instance_id, owner=self.owner)
 
     # -- one stream ----------------------------------------------------------------------------
 
-    def _run_stream(self, instance_id: int, name: str, connector: Connector, stream: Stream, state: dict[str, Any],
-                    stats: StreamStats, progress: Callable[[str, StreamStats], None] | None) -> None:
+    def _run_stream(
+        self,
+        instance_id: int,
+        name: str,
+        connector: Connector,
+        stream: Stream,
+        state: dict[str, Any],
+        stats: StreamStats,
+        progress: Callable[[str, StreamStats], None] | None,
+    ) -> None:
         attempt = 0
         while True:
             pages = stream.read(state)
@@ -263,7 +296,9 @@ class SyncEngine:
                     raise
                 stats.retries += 1
                 delay = self.retry.delay(attempt)
-                log.info("%s/%s: %s; retry %d in %.1fs from the last stored page", name, stream.name, exc, attempt, delay)
+                log.info(
+                    "%s/%s: %s; retry %d in %.1fs from the last stored page", name, stream.name, exc, attempt, delay
+                )
                 self.retry.sleep(delay)
                 # Resume from the last committed bookmark (``state`` moves only once a page is stored;
                 # a full refresh that fails before its first page starts over): the failed page is read again.
@@ -272,7 +307,9 @@ class SyncEngine:
                 if close:
                     close()
 
-    def store_page(self, instance_id: int, connector: Connector, stream: Stream, page: Page, stats: StreamStats) -> dict[str, Any]:
+    def store_page(
+        self, instance_id: int, connector: Connector, stream: Stream, page: Page, stats: StreamStats
+    ) -> dict[str, Any]:
         """Archive, normalise, upsert, quarantine and move the bookmark — in one transaction."""
         with self.sessions() as session, session.begin():
             if not acquire_lease(session, instance_id, owner=self.owner, seconds=self.lease_seconds):
@@ -308,17 +345,27 @@ class SyncEngine:
         """
         now = utcnow()
         # Hash what was received; store it sealed (ID numbers and cards encrypted, hub.archive).
-        rows = [{"connector_instance_id": instance_id, "source": source, "stream": stream.name,
-                 "source_key": stream.key_of(r), "payload": seal(r, self.cipher), "payload_hash": payload_hash(r),
-                 "received_at": now}
-                for r in records]
+        rows = [
+            {
+                "connector_instance_id": instance_id,
+                "source": source,
+                "stream": stream.name,
+                "source_key": stream.key_of(r),
+                "payload": seal(r, self.cipher),
+                "payload_hash": payload_hash(r),
+                "received_at": now,
+            }
+            for r in records
+        ]
         unique = list({(r["source_key"], r["payload_hash"]): r for r in rows}.values())
         ids: dict[tuple[str, str], int] = {}
         if unique:
             dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            stmt = (dialect_insert(m.RawRecord)
-                    .on_conflict_do_nothing(index_elements=["source", "stream", "source_key", "payload_hash"])
-                    .returning(m.RawRecord.source_key, m.RawRecord.payload_hash, m.RawRecord.id))
+            stmt = (
+                dialect_insert(m.RawRecord)
+                .on_conflict_do_nothing(index_elements=["source", "stream", "source_key", "payload_hash"])
+                .returning(m.RawRecord.source_key, m.RawRecord.payload_hash, m.RawRecord.id)
+            )
             ids = {(k, h): i for k, h, i in session.execute(stmt, unique)}
         missing = {(r["source_key"], r["payload_hash"]) for r in unique} - set(ids)
         if missing:
@@ -333,8 +380,11 @@ class SyncEngine:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             stmt = select(m.RawRecord.source_key, m.RawRecord.payload_hash, m.RawRecord.id).where(
-                m.RawRecord.source == source, m.RawRecord.stream == stream,
-                m.RawRecord.source_key.in_({k for k, _ in chunk}), m.RawRecord.payload_hash.in_({h for _, h in chunk}))
+                m.RawRecord.source == source,
+                m.RawRecord.stream == stream,
+                m.RawRecord.source_key.in_({k for k, _ in chunk}),
+                m.RawRecord.payload_hash.in_({h for _, h in chunk}),
+            )
             found.update({(k, h): i for k, h, i in session.execute(stmt) if (k, h) in keys})
         return found
 
@@ -343,14 +393,31 @@ class SyncEngine:
         if not problems:
             return
         ids = [p.raw_record_id for p in problems if p.raw_record_id is not None]
-        already = set(session.execute(select(m.Quarantine.raw_record_id).where(
-            m.Quarantine.raw_record_id.in_(ids), m.Quarantine.status == "open")).scalars()) if ids else set()
+        already = (
+            set(
+                session.execute(
+                    select(m.Quarantine.raw_record_id).where(
+                        m.Quarantine.raw_record_id.in_(ids), m.Quarantine.status == "open"
+                    )
+                ).scalars()
+            )
+            if ids
+            else set()
+        )
         for p in problems:
             if p.raw_record_id in already:
                 continue  # the same payload failing again (a repeated page) is one quarantine entry
             already.add(p.raw_record_id)
-            session.add(m.Quarantine(connector_instance_id=instance_id, raw_record_id=p.raw_record_id, stream=stream,
-                                     reason=p.reason, field=p.field, status="open"))
+            session.add(
+                m.Quarantine(
+                    connector_instance_id=instance_id,
+                    raw_record_id=p.raw_record_id,
+                    stream=stream,
+                    reason=p.reason,
+                    field=p.field,
+                    status="open",
+                )
+            )
 
     # -- replay ----------------------------------------------------------------------------------
 

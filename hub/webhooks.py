@@ -69,8 +69,22 @@ Clock = Callable[[], dt.datetime]
 #: ``hub.ingest``). An endpoint names types from here, or a family's prefix (``clue.*``), or ``*``.
 EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "clue": (
-        "created", "channel_added", "receive", "dispatch", "accept", "return", "escalate", "extend", "supervise",
-        "urge", "close", "record_callback", "merge", "split", "colour_changed", "writeback_acknowledged",
+        "created",
+        "channel_added",
+        "receive",
+        "dispatch",
+        "accept",
+        "return",
+        "escalate",
+        "extend",
+        "supervise",
+        "urge",
+        "close",
+        "record_callback",
+        "merge",
+        "split",
+        "colour_changed",
+        "writeback_acknowledged",
         "writeback_failed",
     ),
     "project": ("upserted",),
@@ -108,6 +122,7 @@ def new_msg_id() -> str:
 
 # -- filters: which events an endpoint takes --------------------------------------------------------
 
+
 def event_region_condition(region_code: str) -> ColumnElement[bool] | None:
     """The condition on ``events`` for an endpoint whose jurisdiction is ``region_code`` (None: national).
 
@@ -142,6 +157,7 @@ def _events_stmt(*, region_code: str, event_types: Sequence[str], after: int, un
 
 # -- validation -------------------------------------------------------------------------------------
 
+
 def validate_url(url: str, *, allow_local_http: bool) -> str:
     """The endpoint URL, if it is HTTPS (or plain http to this machine, when allowed); else ``InvalidInput``."""
     text = (url or "").strip()
@@ -153,8 +169,11 @@ def validate_url(url: str, *, allow_local_http: bool) -> str:
         return text
     if parsed.scheme == "http" and parsed.host in LOCAL_HOSTS and allow_local_http:
         return text
-    hint = ("plain http is only accepted for 127.0.0.1 or localhost, with HUB_WEBHOOK_ALLOW_LOCAL_HTTP=true"
-            if parsed.scheme == "http" else "use an https:// URL")
+    hint = (
+        "plain http is only accepted for 127.0.0.1 or localhost, with HUB_WEBHOOK_ALLOW_LOCAL_HTTP=true"
+        if parsed.scheme == "http"
+        else "use an https:// URL"
+    )
     raise InvalidInput(f"url {text!r} must be an https:// URL with a host", field="url", value=text, suggestion=hint)
 
 
@@ -166,8 +185,11 @@ def validate_event_types(event_types: Sequence[str]) -> list[str]:
         ok = t == "*" or t in KNOWN_EVENT_TYPES or (t.endswith(".*") and t[:-2] in EVENT_TYPES)
         if not ok:
             families = ", ".join(f"{f}.*" for f in EVENT_TYPES)
-            raise InvalidInput(f"eventTypes: unknown event type {t!r}: use a type such as clue.close, a prefix "
-                               f"({families}) or *", field="eventTypes", value=t)
+            raise InvalidInput(
+                f"eventTypes: unknown event type {t!r}: use a type such as clue.close, a prefix ({families}) or *",
+                field="eventTypes",
+                value=t,
+            )
         if t not in out:
             out.append(t)
     if not out:
@@ -183,16 +205,27 @@ def _jurisdiction(principal: Principal, region_code: str) -> str:
         except IdentifierError as exc:
             raise InvalidInput(str(exc), field="regionCode", value=code) from exc
     if not principal.covers(code):
-        raise Forbidden(f"regionCode {code} is outside your jurisdiction {principal.region_code}",
-                        suggestion="register the endpoint for a region within your jurisdiction")
+        raise Forbidden(
+            f"regionCode {code} is outside your jurisdiction {principal.region_code}",
+            suggestion="register the endpoint for a region within your jurisdiction",
+        )
     return code
 
 
 # -- administration (in the caller's transaction; audited) -------------------------------------------
 
+
 def create_endpoint(
-    session: Session, *, principal: Principal, cipher: Cipher, url: str, event_types: Sequence[str], region_code: str,
-    description: str = "", from_beginning: bool = False, allow_local_http: bool = False,
+    session: Session,
+    *,
+    principal: Principal,
+    cipher: Cipher,
+    url: str,
+    event_types: Sequence[str],
+    region_code: str,
+    description: str = "",
+    from_beginning: bool = False,
+    allow_local_http: bool = False,
 ) -> tuple[m.WebhookEndpoint, str]:
     """Register an endpoint; returns it and its secret (shown once: only its encryption is stored).
 
@@ -204,13 +237,29 @@ def create_endpoint(
     code = _jurisdiction(principal, region_code)
     secret = generate_secret()
     start = 0 if from_beginning else _last_event_id(session)
-    row = m.WebhookEndpoint(url=url, description=(description or "").strip(), event_types=types,
-                            secret_enc=cipher.encrypt(secret), enabled=True, cursor=start, attempts=0,
-                            region_code=code, created_by=principal.name, created_at=utcnow())
+    row = m.WebhookEndpoint(
+        url=url,
+        description=(description or "").strip(),
+        event_types=types,
+        secret_enc=cipher.encrypt(secret),
+        enabled=True,
+        cursor=start,
+        attempts=0,
+        region_code=code,
+        created_by=principal.name,
+        created_at=utcnow(),
+    )
     session.add(row)
     session.flush()
-    audit(session, principal=principal, action="webhook.create", entity_type="webhook_endpoint", entity_id=row.id,
-          region_code=code, detail={"url": url, "eventTypes": types, "cursor": start})
+    audit(
+        session,
+        principal=principal,
+        action="webhook.create",
+        entity_type="webhook_endpoint",
+        entity_id=row.id,
+        region_code=code,
+        detail={"url": url, "eventTypes": types, "cursor": start},
+    )
     return row, secret
 
 
@@ -218,8 +267,10 @@ def get_endpoint(session: Session, *, principal: Principal, endpoint_id: int) ->
     """The endpoint, if it lies within ``principal``'s jurisdiction; else ``NotFound``."""
     row = session.get(m.WebhookEndpoint, endpoint_id)
     if row is None or not principal.covers(row.region_code):
-        raise NotFound(f"no webhook endpoint {endpoint_id} in your jurisdiction",
-                       suggestion="list them with webhookEndpoints or `hub webhooks list`")
+        raise NotFound(
+            f"no webhook endpoint {endpoint_id} in your jurisdiction",
+            suggestion="list them with webhookEndpoints or `hub webhooks list`",
+        )
     return row
 
 
@@ -230,8 +281,14 @@ def list_endpoints(session: Session, *, principal: Principal) -> list[m.WebhookE
 
 
 def update_endpoint(
-    session: Session, *, principal: Principal, endpoint: m.WebhookEndpoint, enabled: bool | None = None,
-    event_types: Sequence[str] | None = None, url: str | None = None, description: str | None = None,
+    session: Session,
+    *,
+    principal: Principal,
+    endpoint: m.WebhookEndpoint,
+    enabled: bool | None = None,
+    event_types: Sequence[str] | None = None,
+    url: str | None = None,
+    description: str | None = None,
     allow_local_http: bool = False,
 ) -> m.WebhookEndpoint:
     """Enable or disable an endpoint, or change its types, URL or description.
@@ -253,8 +310,15 @@ def update_endpoint(
         endpoint.enabled = changes["enabled"] = enabled
         if enabled:
             endpoint.next_attempt_at = None
-    audit(session, principal=principal, action="webhook.update", entity_type="webhook_endpoint", entity_id=endpoint.id,
-          region_code=endpoint.region_code, detail=changes)
+    audit(
+        session,
+        principal=principal,
+        action="webhook.update",
+        entity_type="webhook_endpoint",
+        entity_id=endpoint.id,
+        region_code=endpoint.region_code,
+        detail=changes,
+    )
     return endpoint
 
 
@@ -262,14 +326,23 @@ def delete_endpoint(session: Session, *, principal: Principal, endpoint: m.Webho
     """Delete an endpoint and its delivery log (the audit log keeps that it existed); returns its id."""
     endpoint_id = endpoint.id
     session.execute(delete(m.WebhookDelivery).where(m.WebhookDelivery.endpoint_id == endpoint_id))
-    audit(session, principal=principal, action="webhook.delete", entity_type="webhook_endpoint", entity_id=endpoint_id,
-          region_code=endpoint.region_code, detail={"url": endpoint.url, "cursor": endpoint.cursor})
+    audit(
+        session,
+        principal=principal,
+        action="webhook.delete",
+        entity_type="webhook_endpoint",
+        entity_id=endpoint_id,
+        region_code=endpoint.region_code,
+        detail={"url": endpoint.url, "cursor": endpoint.cursor},
+    )
     session.delete(endpoint)
     session.flush()
     return endpoint_id
 
 
-def reset_cursor(session: Session, *, principal: Principal, endpoint: m.WebhookEndpoint, after: int) -> m.WebhookEndpoint:
+def reset_cursor(
+    session: Session, *, principal: Principal, endpoint: m.WebhookEndpoint, after: int
+) -> m.WebhookEndpoint:
     """Resume delivery after event ``after`` (0: from the beginning): the receiver gets everything later again.
 
     A batch being retried is dropped (its successor gets a new ``webhook-id``: the receiver must not
@@ -277,25 +350,42 @@ def reset_cursor(session: Session, *, principal: Principal, endpoint: m.WebhookE
     """
     last = _last_event_id(session)
     if after < 0 or after > last:
-        raise InvalidInput(f"after: event {after} does not exist (the outbox ends at event {last})", field="after",
-                           value=after)
+        raise InvalidInput(
+            f"after: event {after} does not exist (the outbox ends at event {last})", field="after", value=after
+        )
     before = endpoint.cursor
     endpoint.cursor, endpoint.pending_msg_id, endpoint.pending_until = after, None, None
     endpoint.attempts, endpoint.next_attempt_at, endpoint.last_error = 0, None, None
-    audit(session, principal=principal, action="webhook.reset_cursor", entity_type="webhook_endpoint",
-          entity_id=endpoint.id, region_code=endpoint.region_code, detail={"from": before, "to": after})
+    audit(
+        session,
+        principal=principal,
+        action="webhook.reset_cursor",
+        entity_type="webhook_endpoint",
+        entity_id=endpoint.id,
+        region_code=endpoint.region_code,
+        detail={"from": before, "to": after},
+    )
     return endpoint
 
 
-def request_retry(session: Session, *, principal: Principal, endpoint: m.WebhookEndpoint,
-                  clock: Clock = utcnow) -> m.WebhookEndpoint:
+def request_retry(
+    session: Session, *, principal: Principal, endpoint: m.WebhookEndpoint, clock: Clock = utcnow
+) -> m.WebhookEndpoint:
     """Make the endpoint due now, whatever its back-off (the next delivery run sends its batch)."""
     if not endpoint.enabled:
-        raise InvalidInput(f"webhook endpoint {endpoint.id} is disabled: enable it first", field="endpointId",
-                           value=endpoint.id)
+        raise InvalidInput(
+            f"webhook endpoint {endpoint.id} is disabled: enable it first", field="endpointId", value=endpoint.id
+        )
     endpoint.next_attempt_at = clock()
-    audit(session, principal=principal, action="webhook.retry", entity_type="webhook_endpoint", entity_id=endpoint.id,
-          region_code=endpoint.region_code, detail={"attempts": endpoint.attempts})
+    audit(
+        session,
+        principal=principal,
+        action="webhook.retry",
+        entity_type="webhook_endpoint",
+        entity_id=endpoint.id,
+        region_code=endpoint.region_code,
+        detail={"attempts": endpoint.attempts},
+    )
     return endpoint
 
 
@@ -305,6 +395,7 @@ def _last_event_id(session: Session) -> int:
 
 
 # -- delivery -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Attempt:
@@ -358,13 +449,17 @@ class _Batch:
     formed_now: bool  # False: a batch formed by an earlier attempt (more events may have come since)
 
 
-def due_endpoints(session: Session, *, now: dt.datetime, endpoint_ids: Sequence[int] | None = None,
-                  ignore_schedule: bool = False) -> list[int]:
+def due_endpoints(
+    session: Session, *, now: dt.datetime, endpoint_ids: Sequence[int] | None = None, ignore_schedule: bool = False
+) -> list[int]:
     """Ids of enabled, unclaimed endpoints with something to send (and, unless ignored, past their back-off)."""
     e = m.WebhookEndpoint
     last = _last_event_id(session)
-    stmt = select(e.id).where(e.enabled.is_(True), or_(e.lease_until.is_(None), e.lease_until <= now),
-                              or_(e.pending_until.is_not(None), e.cursor < last))
+    stmt = select(e.id).where(
+        e.enabled.is_(True),
+        or_(e.lease_until.is_(None), e.lease_until <= now),
+        or_(e.pending_until.is_not(None), e.cursor < last),
+    )
     if not ignore_schedule:
         stmt = stmt.where(or_(e.next_attempt_at.is_(None), e.next_attempt_at <= now))
     if endpoint_ids is not None:
@@ -373,9 +468,16 @@ def due_endpoints(session: Session, *, now: dt.datetime, endpoint_ids: Sequence[
 
 
 def deliver_due(
-    engine: Engine, *, cipher: Cipher, client: httpx.Client | None = None, clock: Clock = utcnow,
-    timeout: float = 10.0, batch_size: int = 100, endpoint_ids: Sequence[int] | None = None,
-    ignore_schedule: bool = False, max_batches: int = MAX_BATCHES_PER_RUN,
+    engine: Engine,
+    *,
+    cipher: Cipher,
+    client: httpx.Client | None = None,
+    clock: Clock = utcnow,
+    timeout: float = 10.0,
+    batch_size: int = 100,
+    endpoint_ids: Sequence[int] | None = None,
+    ignore_schedule: bool = False,
+    max_batches: int = MAX_BATCHES_PER_RUN,
     progress: Callable[[Attempt], None] | None = None,
 ) -> DeliveryReport:
     """Deliver what is due: for each endpoint, batch after batch until it is caught up or a POST fails.
@@ -394,13 +496,26 @@ def deliver_due(
             candidates = due_endpoints(session, now=clock(), endpoint_ids=endpoint_ids, ignore_schedule=ignore_schedule)
         for endpoint_id in candidates:
             for _ in range(max_batches):
-                batch = _claim(sessions, endpoint_id, cipher=cipher, now=clock(), batch_size=batch_size,
-                               ignore_schedule=ignore_schedule)
+                batch = _claim(
+                    sessions,
+                    endpoint_id,
+                    cipher=cipher,
+                    now=clock(),
+                    batch_size=batch_size,
+                    ignore_schedule=ignore_schedule,
+                )
                 if batch is None:
                     break  # another worker has it, or it is caught up
                 status_code, error, excerpt, duration_ms = _post(http, batch, timeout=timeout)
-                done = _store(sessions, batch, status_code=status_code, error=error, excerpt=excerpt,
-                              duration_ms=duration_ms, now=clock())
+                done = _store(
+                    sessions,
+                    batch,
+                    status_code=status_code,
+                    error=error,
+                    excerpt=excerpt,
+                    duration_ms=duration_ms,
+                    now=clock(),
+                )
                 report.attempts.append(done)
                 if progress:
                     progress(done)
@@ -412,8 +527,9 @@ def deliver_due(
     return report
 
 
-def _claim(sessions: Any, endpoint_id: int, *, cipher: Cipher, now: dt.datetime, batch_size: int,
-           ignore_schedule: bool) -> _Batch | None:
+def _claim(
+    sessions: Any, endpoint_id: int, *, cipher: Cipher, now: dt.datetime, batch_size: int, ignore_schedule: bool
+) -> _Batch | None:
     """Take the endpoint for one POST (a conditional UPDATE first) and form or re-read its batch."""
     e = m.WebhookEndpoint
     lease = now + dt.timedelta(seconds=LEASE_SECONDS)
@@ -421,9 +537,12 @@ def _claim(sessions: Any, endpoint_id: int, *, cipher: Cipher, now: dt.datetime,
     if not ignore_schedule:
         conds.append(or_(e.next_attempt_at.is_(None), e.next_attempt_at <= now))
     with sessions() as session, session.begin():
-        claimed = session.execute(
-            update(e).where(*conds).values(lease_until=lease).execution_options(synchronize_session=False)
-        ).rowcount == 1
+        claimed = (
+            session.execute(
+                update(e).where(*conds).values(lease_until=lease).execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
         if not claimed:
             return None
         ep = session.get(e, endpoint_id)
@@ -432,39 +551,73 @@ def _claim(sessions: Any, endpoint_id: int, *, cipher: Cipher, now: dt.datetime,
             # Read the outbox's end first: events committed after this are beyond it, so skipping
             # up to it (when nothing in between is for this endpoint) cannot skip one of them.
             top = _last_event_id(session)
-            rows = session.execute(_events_stmt(region_code=ep.region_code, event_types=ep.event_types,
-                                                after=ep.cursor, until=top).limit(batch_size)).scalars().all()
+            rows = (
+                session.execute(
+                    _events_stmt(
+                        region_code=ep.region_code, event_types=ep.event_types, after=ep.cursor, until=top
+                    ).limit(batch_size)
+                )
+                .scalars()
+                .all()
+            )
             if not rows:
                 ep.cursor, ep.lease_until, ep.next_attempt_at = max(ep.cursor, top), None, None
                 return None
             ep.pending_until, ep.pending_msg_id = rows[-1].id, new_msg_id()
         else:
-            rows = session.execute(_events_stmt(region_code=ep.region_code, event_types=ep.event_types,
-                                                after=ep.cursor, until=ep.pending_until)).scalars().all()
+            rows = (
+                session.execute(
+                    _events_stmt(
+                        region_code=ep.region_code, event_types=ep.event_types, after=ep.cursor, until=ep.pending_until
+                    )
+                )
+                .scalars()
+                .all()
+            )
             if not rows:  # nothing left in the batch (the outbox was pruned): it is done
                 ep.cursor, ep.pending_until, ep.pending_msg_id, ep.lease_until = ep.pending_until, None, None, None
                 return None
-        return _Batch(endpoint_id=ep.id, lease=lease, url=ep.url, secret=cipher.decrypt(ep.secret_enc),
-                      msg_id=ep.pending_msg_id or "", body=batch_body(ep, rows), first_event_id=rows[0].id,
-                      last_event_id=ep.pending_until, event_count=len(rows), attempt=(ep.attempts or 0) + 1,
-                      formed_now=formed_now)
+        return _Batch(
+            endpoint_id=ep.id,
+            lease=lease,
+            url=ep.url,
+            secret=cipher.decrypt(ep.secret_enc),
+            msg_id=ep.pending_msg_id or "",
+            body=batch_body(ep, rows),
+            first_event_id=rows[0].id,
+            last_event_id=ep.pending_until,
+            event_count=len(rows),
+            attempt=(ep.attempts or 0) + 1,
+            formed_now=formed_now,
+        )
 
 
 def batch_body(endpoint: m.WebhookEndpoint, events: Sequence[m.Event]) -> str:
     """The JSON body of a batch (Standard Webhooks' ``type`` / ``timestamp`` / ``data``), the same on every retry."""
     last = events[-1]
-    return orjson.dumps({
-        "type": "events.batch",
-        "timestamp": last.created_at.isoformat(),
-        "data": {
-            "endpointId": endpoint.id,
-            "after": endpoint.cursor,
-            "cursor": endpoint.pending_until,
-            "events": [{"id": ev.id, "type": ev.type, "regionCode": ev.region_code, "entityType": ev.entity_type,
-                        "entityId": ev.entity_id, "payload": ev.payload, "createdAt": ev.created_at.isoformat()}
-                       for ev in events],
-        },
-    }).decode()
+    return orjson.dumps(
+        {
+            "type": "events.batch",
+            "timestamp": last.created_at.isoformat(),
+            "data": {
+                "endpointId": endpoint.id,
+                "after": endpoint.cursor,
+                "cursor": endpoint.pending_until,
+                "events": [
+                    {
+                        "id": ev.id,
+                        "type": ev.type,
+                        "regionCode": ev.region_code,
+                        "entityType": ev.entity_type,
+                        "entityId": ev.entity_id,
+                        "payload": ev.payload,
+                        "createdAt": ev.created_at.isoformat(),
+                    }
+                    for ev in events
+                ],
+            },
+        }
+    ).decode()
 
 
 def sign_headers(*, secret: str, msg_id: str, body: str, at: dt.datetime | None = None) -> dict[str, str]:
@@ -518,54 +671,117 @@ def _masked(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
-def _store(sessions: Any, batch: _Batch, *, status_code: int | None, error: str | None, excerpt: str | None,
-           duration_ms: int, now: dt.datetime) -> Attempt:
+def _store(
+    sessions: Any,
+    batch: _Batch,
+    *,
+    status_code: int | None,
+    error: str | None,
+    excerpt: str | None,
+    duration_ms: int,
+    now: dt.datetime,
+) -> Attempt:
     """Store the outcome and log the attempt — the cursor moves only if the endpoint still holds this claim."""
     e = m.WebhookEndpoint
-    done = Attempt(endpoint_id=batch.endpoint_id, url=batch.url, msg_id=batch.msg_id,
-                   first_event_id=batch.first_event_id, last_event_id=batch.last_event_id,
-                   event_count=batch.event_count, attempt=batch.attempt, status_code=status_code, error=error,
-                   status="acknowledged" if error is None else "failing")
+    done = Attempt(
+        endpoint_id=batch.endpoint_id,
+        url=batch.url,
+        msg_id=batch.msg_id,
+        first_event_id=batch.first_event_id,
+        last_event_id=batch.last_event_id,
+        event_count=batch.event_count,
+        attempt=batch.attempt,
+        status_code=status_code,
+        error=error,
+        status="acknowledged" if error is None else "failing",
+    )
     if error is None:
-        values: dict[str, Any] = {"cursor": batch.last_event_id, "pending_until": None, "pending_msg_id": None,
-                                  "attempts": 0, "next_attempt_at": None, "last_error": None,
-                                  "last_delivered_at": now}
+        values: dict[str, Any] = {
+            "cursor": batch.last_event_id,
+            "pending_until": None,
+            "pending_msg_id": None,
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": None,
+            "last_delivered_at": now,
+        }
     else:
         done.next_attempt_at = now + backoff(batch.attempt)
         values = {"attempts": batch.attempt, "next_attempt_at": done.next_attempt_at, "last_error": error}
     with sessions() as session, session.begin():
-        stored = session.execute(
-            update(e).where(e.id == batch.endpoint_id, e.lease_until == batch.lease, e.pending_msg_id == batch.msg_id)
-            .values(lease_until=None, last_attempt_at=now, **values).execution_options(synchronize_session=False)
-        ).rowcount == 1
+        stored = (
+            session.execute(
+                update(e)
+                .where(e.id == batch.endpoint_id, e.lease_until == batch.lease, e.pending_msg_id == batch.msg_id)
+                .values(lease_until=None, last_attempt_at=now, **values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
         if not stored:
             # Reset, retyped or deleted while we posted, or our lease ran out and another worker took
             # over: what the endpoint holds now is newer than what we know.
             done.status, done.next_attempt_at = "superseded", None
             # Still ours (reset or retyped meanwhile)? Release the claim, so the new batch goes out now.
-            session.execute(update(e).where(e.id == batch.endpoint_id, e.lease_until == batch.lease)
-                            .values(lease_until=None, last_attempt_at=now).execution_options(synchronize_session=False))
+            session.execute(
+                update(e)
+                .where(e.id == batch.endpoint_id, e.lease_until == batch.lease)
+                .values(lease_until=None, last_attempt_at=now)
+                .execution_options(synchronize_session=False)
+            )
             if session.get(e, batch.endpoint_id) is None:
                 return done
-        session.add(m.WebhookDelivery(
-            endpoint_id=batch.endpoint_id, msg_id=batch.msg_id, first_event_id=batch.first_event_id,
-            last_event_id=batch.last_event_id, event_count=batch.event_count, attempt=batch.attempt, at=now,
-            status_code=status_code, acknowledged=error is None, error=error, response_excerpt=excerpt,
-            duration_ms=duration_ms, next_attempt_at=done.next_attempt_at,
-        ))
+        session.add(
+            m.WebhookDelivery(
+                endpoint_id=batch.endpoint_id,
+                msg_id=batch.msg_id,
+                first_event_id=batch.first_event_id,
+                last_event_id=batch.last_event_id,
+                event_count=batch.event_count,
+                attempt=batch.attempt,
+                at=now,
+                status_code=status_code,
+                acknowledged=error is None,
+                error=error,
+                response_excerpt=excerpt,
+                duration_ms=duration_ms,
+                next_attempt_at=done.next_attempt_at,
+            )
+        )
     return done
 
 
 __all__ = [
-    "EVENT_TYPES", "Attempt", "DeliveryReport", "backoff", "batch_body", "create_endpoint", "delete_endpoint",
-    "deliver_due", "due_endpoints", "event_region_condition", "event_type_condition", "generate_secret",
-    "get_endpoint", "list_deliveries", "list_endpoints", "request_retry", "reset_cursor", "sign_headers", "update_endpoint",
-    "validate_event_types", "validate_url",
+    "EVENT_TYPES",
+    "Attempt",
+    "DeliveryReport",
+    "backoff",
+    "batch_body",
+    "create_endpoint",
+    "delete_endpoint",
+    "deliver_due",
+    "due_endpoints",
+    "event_region_condition",
+    "event_type_condition",
+    "generate_secret",
+    "get_endpoint",
+    "list_deliveries",
+    "list_endpoints",
+    "request_retry",
+    "reset_cursor",
+    "sign_headers",
+    "update_endpoint",
+    "validate_event_types",
+    "validate_url",
 ]
 
 
-def list_deliveries(session: Session, *, principal: Principal, endpoint_id: int, limit: int = 20) -> list[m.WebhookDelivery]:
+def list_deliveries(
+    session: Session, *, principal: Principal, endpoint_id: int, limit: int = 20
+) -> list[m.WebhookDelivery]:
     """The latest ``limit`` delivery attempts to an endpoint, newest first; ``NotFound`` as :func:`get_endpoint`."""
     endpoint = get_endpoint(session, principal=principal, endpoint_id=endpoint_id)
     d = m.WebhookDelivery
-    return list(session.execute(select(d).where(d.endpoint_id == endpoint.id).order_by(d.id.desc()).limit(limit)).scalars())
+    return list(
+        session.execute(select(d).where(d.endpoint_id == endpoint.id).order_by(d.id.desc()).limit(limit)).scalars()
+    )

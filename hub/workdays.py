@@ -25,7 +25,15 @@ import chinese_calendar
 
 from hub import models  # the hub's clock: models.utcnow (tests move it)
 
-__all__ = ["CST", "add_working_days", "china_today", "covered_years", "is_workday", "local_date", "working_days_between"]
+__all__ = [
+    "CST",
+    "add_working_days",
+    "china_today",
+    "covered_years",
+    "is_workday",
+    "local_date",
+    "working_days_between",
+]
 
 log = logging.getLogger(__name__)
 

@@ -80,9 +80,18 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 }
 #: What the action is called in an error message and in the history.
 ACTION_NAMES = {
-    "receive": "受理", "dispatch": "分办", "accept": "签收办理", "return": "退回", "escalate": "上报",
-    "extend": "延期", "supervise": "督办", "urge": "催办", "close": "办结", "record_callback": "回访",
-    "merge": "合并", "split": "拆分",
+    "receive": "受理",
+    "dispatch": "分办",
+    "accept": "签收办理",
+    "return": "退回",
+    "escalate": "上报",
+    "extend": "延期",
+    "supervise": "督办",
+    "urge": "催办",
+    "close": "办结",
+    "record_callback": "回访",
+    "merge": "合并",
+    "split": "拆分",
 }
 
 #: Red on severity (docs/domain.md, supervision colour, our proposal): a group case, a large amount, 舆情.
@@ -102,8 +111,11 @@ def close_within_working_days() -> int:
 
 def is_severe(clue: m.Clue) -> bool:
     """A group case (≥ 10 workers), ≥ ¥500,000, or 舆情 involved."""
-    return bool(clue.public_opinion or (clue.headcount or 0) >= GROUP_CASE_HEADCOUNT
-                or Decimal(str(clue.amount or 0)) >= LARGE_AMOUNT)
+    return bool(
+        clue.public_opinion
+        or (clue.headcount or 0) >= GROUP_CASE_HEADCOUNT
+        or Decimal(str(clue.amount or 0)) >= LARGE_AMOUNT
+    )
 
 
 def colour_for(clue: m.Clue, *, today: dt.date) -> str | None:
@@ -146,21 +158,48 @@ def touch(clue: m.Clue) -> None:
     flag_modified(clue, "status")
 
 
-def record(session: Session, clue: m.Clue, *, action: str, actor: str, from_status: str | None,
-           from_region: str | None = None, note: str | None = None, extra: dict[str, Any] | None = None) -> m.CaseAction:
+def record(
+    session: Session,
+    clue: m.Clue,
+    *,
+    action: str,
+    actor: str,
+    from_status: str | None,
+    from_region: str | None = None,
+    note: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> m.CaseAction:
     """The CaseAction and the Event of one step, in the caller's transaction; bumps the clue's version."""
     touch(clue)
     step = m.CaseAction(
-        clue_id=clue.id, action=action, actor=actor, from_status=from_status, to_status=clue.status,
-        from_region_code=from_region, to_region_code=clue.handling_region_code, note=note, at=utcnow(),
+        clue_id=clue.id,
+        action=action,
+        actor=actor,
+        from_status=from_status,
+        to_status=clue.status,
+        from_region_code=from_region,
+        to_region_code=clue.handling_region_code,
+        note=note,
+        at=utcnow(),
         region_code=clue.region_code,
     )
     session.add(step)
-    emit(session, clue, f"clue.{action}", {
-        "clueNo": clue.clue_no, "action": action, "actor": actor, "fromStatus": from_status, "toStatus": clue.status,
-        "handlingRegionCode": clue.handling_region_code, "colour": clue.colour,
-        **({"note": note} if note else {}), **(extra or {}),
-    })
+    emit(
+        session,
+        clue,
+        f"clue.{action}",
+        {
+            "clueNo": clue.clue_no,
+            "action": action,
+            "actor": actor,
+            "fromStatus": from_status,
+            "toStatus": clue.status,
+            "handlingRegionCode": clue.handling_region_code,
+            "colour": clue.colour,
+            **({"note": note} if note else {}),
+            **(extra or {}),
+        },
+    )
     return step
 
 
@@ -181,7 +220,6 @@ def for_action(session: Session, stmt: Any) -> Any:
 def _remember(session: Session, clue: m.Clue) -> None:
     """Note the version this transaction read, so that a lost race can say which clue moved."""
     session.info.setdefault(_READ, {})[clue.id] = (clue.clue_no, clue.version)
-
 
 
 def get_clue(session: Session, *, clue_no: str | None = None, clue_id: int | None = None) -> m.Clue:
@@ -230,22 +268,33 @@ def conflict(session: Session) -> Conflict:
     read: dict[int, tuple[str, int]] = session.info.get(_READ) or {}
     if not read:
         return Conflict("another action changed the same data at the same time: nothing was done; reload and try again")
-    now = {row.id: row for row in session.execute(
-        select(m.Clue.id, m.Clue.status, m.Clue.version).where(m.Clue.id.in_(list(read))).order_by(m.Clue.id))}
+    now = {
+        row.id: row
+        for row in session.execute(
+            select(m.Clue.id, m.Clue.status, m.Clue.version).where(m.Clue.id.in_(list(read))).order_by(m.Clue.id)
+        )
+    }
     moved = [i for i in read if i not in now or now[i].version != read[i][1]]
     # None moved: PostgreSQL chose this transaction as the victim of a deadlock while the other still runs.
-    changed, what = (moved, "was changed by another action") if moved else (list(read), "was being changed by another action")
+    changed, what = (
+        (moved, "was changed by another action") if moved else (list(read), "was being changed by another action")
+    )
     parts = []
     for i in changed:
         no = read[i][0]
         if i not in now:
             parts.append(f"clue {no} {what}: it is no longer in your jurisdiction")
         else:
-            parts.append(f"clue {no} {what}: it is now {now[i].status} ({m.CLUE_STATUSES.get(now[i].status, now[i].status)})")
+            parts.append(
+                f"clue {no} {what}: it is now {now[i].status} ({m.CLUE_STATUSES.get(now[i].status, now[i].status)})"
+            )
     first = changed[0]
-    return Conflict("; ".join(parts) + "; reload it and try again", clueNo=read[first][0],
-                    state=now[first].status if first in now else None,
-                    suggestion="reload the clue, check what was done, and repeat the action if it still applies")
+    return Conflict(
+        "; ".join(parts) + "; reload it and try again",
+        clueNo=read[first][0],
+        state=now[first].status if first in now else None,
+        suggestion="reload the clue, check what was done, and repeat the action if it still applies",
+    )
 
 
 def run_action(session: Session, fn: Callable[[Session], T]) -> T:
@@ -286,7 +335,8 @@ def check(clue: m.Clue, action: str, principal: Principal) -> str:
         raise IllegalTransition(
             f"cannot {action} ({ACTION_NAMES[action]}) clue {clue.clue_no}: it is {clue.status} "
             f"({m.CLUE_STATUSES.get(clue.status, clue.status)}); {action} is allowed from {', '.join(sorted(allowed))}",
-            state=clue.status, action=action,
+            state=clue.status,
+            action=action,
         )
     require_actor(principal, Action.WORK_CLUES, to=f"{action} clues")
     if not principal.covers(clue.handling_region_code):
@@ -325,21 +375,36 @@ def note_text(text: str | None, field: str, *, required: bool) -> str | None:
     return text
 
 
-def dispatch(session: Session, *, clue: m.Clue, to_region: str, principal: Principal, note: str | None = None) -> m.Clue:
+def dispatch(
+    session: Session, *, clue: m.Clue, to_region: str, principal: Principal, note: str | None = None
+) -> m.Clue:
     """分办: hand the clue to a region at or below the principal's jurisdiction (and below the handler)."""
     before = check(clue, "dispatch", principal)
     target = _region(session, to_region, "toRegion")
     if not principal.covers(target):
-        raise Forbidden(f"cannot dispatch to {target}: outside your jurisdiction {principal.region_code}",
-                        suggestion="dispatch within your region, or escalate to the level above")
+        raise Forbidden(
+            f"cannot dispatch to {target}: outside your jurisdiction {principal.region_code}",
+            suggestion="dispatch within your region, or escalate to the level above",
+        )
     handler = clue.handling_region_code
     if target != handler and handler not in region_ancestors(target):
-        raise InvalidInput(f"toRegion {target} is not below the handling region {handler}: dispatch goes down the hierarchy",
-                           field="toRegion", value=target, suggestion="escalate to move a clue up")
+        raise InvalidInput(
+            f"toRegion {target} is not below the handling region {handler}: dispatch goes down the hierarchy",
+            field="toRegion",
+            value=target,
+            suggestion="escalate to move a clue up",
+        )
     clue.status, clue.handling_region_code = "dispatched", target
     _refresh_colour(clue)
-    record(session, clue, action="dispatch", actor=principal.name, from_status=before, from_region=handler,
-           note=note_text(note, "note", required=False))
+    record(
+        session,
+        clue,
+        action="dispatch",
+        actor=principal.name,
+        from_status=before,
+        from_region=handler,
+        note=note_text(note, "note", required=False),
+    )
     return clue
 
 
@@ -348,8 +413,15 @@ def accept(session: Session, *, clue: m.Clue, principal: Principal, note: str | 
     before = check(clue, "accept", principal)
     clue.status = "in_progress"
     _refresh_colour(clue)
-    record(session, clue, action="accept", actor=principal.name, from_status=before,
-           from_region=clue.handling_region_code, note=note_text(note, "note", required=False))
+    record(
+        session,
+        clue,
+        action="accept",
+        actor=principal.name,
+        from_status=before,
+        from_region=clue.handling_region_code,
+        note=note_text(note, "note", required=False),
+    )
     return clue
 
 
@@ -358,8 +430,10 @@ def return_(session: Session, *, clue: m.Clue, principal: Principal, reason: str
     before = check(clue, "return", principal)
     reason = note_text(reason, "reason", required=True)
     last = session.execute(
-        select(m.CaseAction.from_region_code).where(m.CaseAction.clue_id == clue.id, m.CaseAction.action == "dispatch")
-        .order_by(m.CaseAction.id.desc()).limit(1)
+        select(m.CaseAction.from_region_code)
+        .where(m.CaseAction.clue_id == clue.id, m.CaseAction.action == "dispatch")
+        .order_by(m.CaseAction.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
     handler = clue.handling_region_code
     clue.status, clue.handling_region_code = "returned", last or handler
@@ -375,8 +449,9 @@ def escalate(session: Session, *, clue: m.Clue, principal: Principal, reason: st
     handler = clue.handling_region_code
     parents = region_ancestors(handler)
     if not parents:
-        raise IllegalTransition(f"cannot escalate clue {clue.clue_no}: {handler} is the top level", state=clue.status,
-                                action="escalate")
+        raise IllegalTransition(
+            f"cannot escalate clue {clue.clue_no}: {handler} is the top level", state=clue.status, action="escalate"
+        )
     clue.status, clue.handling_region_code = "escalated", parents[-1]
     _refresh_colour(clue)
     record(session, clue, action="escalate", actor=principal.name, from_status=before, from_region=handler, note=reason)
@@ -388,31 +463,49 @@ def extend(session: Session, *, clue: m.Clue, principal: Principal, working_days
     before = check(clue, "extend", principal)
     reason = note_text(reason, "reason", required=True)
     if working_days < 1:
-        raise InvalidInput(f"workingDays must be at least 1, got {working_days}", field="workingDays", value=working_days)
+        raise InvalidInput(
+            f"workingDays must be at least 1, got {working_days}", field="workingDays", value=working_days
+        )
     if clue.extended_days + working_days > MAX_EXTENSION_DAYS:
         raise InvalidInput(
             f"workingDays {working_days}: clue {clue.clue_no} already has {clue.extended_days} working days of extension, "
-            f"at most {MAX_EXTENSION_DAYS} in all", field="workingDays", value=working_days,
+            f"at most {MAX_EXTENSION_DAYS} in all",
+            field="workingDays",
+            value=working_days,
         )
     old = clue.deadline
     base = old or local_date(clue.received_at)
     clue.deadline = add_working_days(base, working_days)
     clue.extended_days += working_days
     _refresh_colour(clue)
-    record(session, clue, action="extend", actor=principal.name, from_status=before, from_region=clue.handling_region_code,
-           note=reason, extra={"fromDeadline": str(old) if old else None, "toDeadline": str(clue.deadline),
-                               "workingDays": working_days})
+    record(
+        session,
+        clue,
+        action="extend",
+        actor=principal.name,
+        from_status=before,
+        from_region=clue.handling_region_code,
+        note=reason,
+        extra={
+            "fromDeadline": str(old) if old else None,
+            "toDeadline": str(clue.deadline),
+            "workingDays": working_days,
+        },
+    )
     return clue
 
 
-def supervise(session: Session, *, clue: m.Clue, principal: Principal, level: str = "supervised",
-              note: str | None = None) -> m.Clue:
+def supervise(
+    session: Session, *, clue: m.Clue, principal: Principal, level: str = "supervised", note: str | None = None
+) -> m.Clue:
     """督办 (``supervised``) or 挂牌督办 (``listed``); a supervised clue that is overdue is urged (催办).
 
     Supervising an already supervised clue is a 催办: it counts, and an overdue clue turns red.
     """
     if level not in m.SUPERVISION_LEVELS:
-        raise InvalidInput(f"level {level!r} is not one of {', '.join(m.SUPERVISION_LEVELS)}", field="level", value=level)
+        raise InvalidInput(
+            f"level {level!r} is not one of {', '.join(m.SUPERVISION_LEVELS)}", field="level", value=level
+        )
     before = check(clue, "supervise", principal)
     action = "supervise"
     if clue.supervision and (clue.supervision == level or level == "supervised"):
@@ -421,19 +514,37 @@ def supervise(session: Session, *, clue: m.Clue, principal: Principal, level: st
     if level == "listed" or not clue.supervision:
         clue.supervision = level
     _refresh_colour(clue)
-    record(session, clue, action=action, actor=principal.name, from_status=before, from_region=clue.handling_region_code,
-           note=note_text(note, "note", required=False), extra={"supervision": clue.supervision, "urgedCount": clue.urged_count})
+    record(
+        session,
+        clue,
+        action=action,
+        actor=principal.name,
+        from_status=before,
+        from_region=clue.handling_region_code,
+        note=note_text(note, "note", required=False),
+        extra={"supervision": clue.supervision, "urgedCount": clue.urged_count},
+    )
     return clue
 
 
-def close(session: Session, *, clue: m.Clue, principal: Principal, conclusion: str,
-          recovered_amount: Decimal | None = None, workers_paid: int | None = None) -> m.Clue:
+def close(
+    session: Session,
+    *,
+    clue: m.Clue,
+    principal: Principal,
+    conclusion: str,
+    recovered_amount: Decimal | None = None,
+    workers_paid: int | None = None,
+) -> m.Clue:
     """办结 with the 核处结论, the amount recovered and the workers paid; queues write-back to every channel."""
     before = check(clue, "close", principal)
     conclusion = note_text(conclusion, "conclusion", required=True)
     if recovered_amount is not None and (not recovered_amount.is_finite() or recovered_amount < 0):
-        raise InvalidInput(f"recoveredAmount {recovered_amount} must be a non-negative amount", field="recoveredAmount",
-                           value=str(recovered_amount))
+        raise InvalidInput(
+            f"recoveredAmount {recovered_amount} must be a non-negative amount",
+            field="recoveredAmount",
+            value=str(recovered_amount),
+        )
     if workers_paid is not None and workers_paid < 0:
         raise InvalidInput(f"workersPaid {workers_paid} must not be negative", field="workersPaid", value=workers_paid)
     clue.status, clue.conclusion, clue.closed_at = "closed", conclusion, utcnow()
@@ -441,25 +552,47 @@ def close(session: Session, *, clue: m.Clue, principal: Principal, conclusion: s
     _refresh_colour(clue)
     with session.no_autoflush:  # one write of the clue per action: one version step
         queued = queue_writebacks(session, clue)
-    record(session, clue, action="close", actor=principal.name, from_status=before, from_region=clue.handling_region_code,
-           note=conclusion, extra={"recoveredAmount": None if recovered_amount is None else str(recovered_amount),
-                                   "workersPaid": workers_paid, "writebacks": queued})
+    record(
+        session,
+        clue,
+        action="close",
+        actor=principal.name,
+        from_status=before,
+        from_region=clue.handling_region_code,
+        note=conclusion,
+        extra={
+            "recoveredAmount": None if recovered_amount is None else str(recovered_amount),
+            "workersPaid": workers_paid,
+            "writebacks": queued,
+        },
+    )
     return clue
 
 
-def record_callback(session: Session, *, clue: m.Clue, principal: Principal, satisfaction: str,
-                    note: str | None = None) -> m.Clue:
+def record_callback(
+    session: Session, *, clue: m.Clue, principal: Principal, satisfaction: str, note: str | None = None
+) -> m.Clue:
     """回访: the complainant was called back; satisfaction 满意 / 基本满意 / 不满意. Written back too."""
     if satisfaction not in SATISFACTION:
-        raise InvalidInput(f"satisfaction {satisfaction!r} is not one of {', '.join(SATISFACTION)}", field="satisfaction",
-                           value=satisfaction)
+        raise InvalidInput(
+            f"satisfaction {satisfaction!r} is not one of {', '.join(SATISFACTION)}",
+            field="satisfaction",
+            value=satisfaction,
+        )
     before = check(clue, "record_callback", principal)
     clue.status, clue.satisfaction = "called_back", satisfaction
     with session.no_autoflush:  # one write of the clue per action: one version step
         queued = queue_writebacks(session, clue)
-    record(session, clue, action="record_callback", actor=principal.name, from_status=before,
-           from_region=clue.handling_region_code, note=note_text(note, "note", required=False),
-           extra={"satisfaction": satisfaction, "writebacks": queued})
+    record(
+        session,
+        clue,
+        action="record_callback",
+        actor=principal.name,
+        from_status=before,
+        from_region=clue.handling_region_code,
+        note=note_text(note, "note", required=False),
+        extra={"satisfaction": satisfaction, "writebacks": queued},
+    )
     return clue
 
 
@@ -487,7 +620,8 @@ def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int
         rows = session.execute(
             select(c.id, c.clue_no, c.region_code, c.handling_region_code, c.colour, computed.label("computed"))
             .where(c.id > last_id, c.colour.is_distinct_from(computed))
-            .order_by(c.id).limit(batch)
+            .order_by(c.id)
+            .limit(batch)
         ).all()
         if not rows:
             return changed
@@ -495,13 +629,22 @@ def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int
             # Conditional on the colour read, so that two sweepers never both report one change; the
             # version moves too, so that an action that read the old colour loses (CONFLICT) rather
             # than writing it back.
-            done = session.execute(update(CLUES).where(
-                m.Clue.id == clue_id, m.Clue.colour.is_not_distinct_from(old)).values(colour=new, version=m.Clue.version + 1))
+            done = session.execute(
+                update(CLUES)
+                .where(m.Clue.id == clue_id, m.Clue.colour.is_not_distinct_from(old))
+                .values(colour=new, version=m.Clue.version + 1)
+            )
             if cast("CursorResult[Any]", done).rowcount != 1:  # an UPDATE's result is a cursor's
                 continue
             changed += 1
-            session.add(clue_event(clue_id=clue_id, region_code=region, handling_region_code=handling,
-                                   type_="clue.colour_changed",
-                                   payload={"clueNo": clue_no, "from": old, "to": new, "on": str(today)}))
+            session.add(
+                clue_event(
+                    clue_id=clue_id,
+                    region_code=region,
+                    handling_region_code=handling,
+                    type_="clue.colour_changed",
+                    payload={"clueNo": clue_no, "from": old, "to": new, "on": str(today)},
+                )
+            )
         last_id = rows[-1][0]
         session.flush()

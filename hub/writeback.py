@@ -81,6 +81,7 @@ def writes_back(channel: str) -> bool:
 
 # -- queueing (in the caller's transaction) ---------------------------------------------------------
 
+
 def queue_writebacks(session: Session, clue: m.Clue, *, records: Sequence[m.ChannelRecord] | None = None) -> list[str]:
     """Queue the clue's current outcome for every channel record (or just ``records``) that can take it.
 
@@ -90,9 +91,13 @@ def queue_writebacks(session: Session, clue: m.Clue, *, records: Sequence[m.Chan
     Returns ``channel:sourceId`` of each record queued (for the caller's event).
     """
     if records is None:
-        records = session.execute(
-            select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id).order_by(m.ChannelRecord.id)
-        ).scalars().all()
+        records = (
+            session.execute(
+                select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue.id).order_by(m.ChannelRecord.id)
+            )
+            .scalars()
+            .all()
+        )
     now = utcnow()
     queued = []
     for record in records:
@@ -105,6 +110,7 @@ def queue_writebacks(session: Session, clue: m.Clue, *, records: Sequence[m.Chan
 
 
 # -- delivery -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Delivered:
@@ -159,25 +165,39 @@ class _Job:
     problem: str | None = None  # why it cannot be delivered (no connector, clue no longer closed, …)
 
 
-def due_records(session: Session, *, now: dt.datetime, limit: int, record_ids: Sequence[int] | None = None,
-                ignore_schedule: bool = False) -> list[tuple[int, str | None, dt.datetime | None]]:
+def due_records(
+    session: Session,
+    *,
+    now: dt.datetime,
+    limit: int,
+    record_ids: Sequence[int] | None = None,
+    ignore_schedule: bool = False,
+) -> list[tuple[int, str | None, dt.datetime | None]]:
     """``(id, status, next_at)`` of records due for delivery, the longest waiting first."""
     r = m.ChannelRecord
     stmt = select(r.id, r.writeback_status, r.writeback_next_at)
     if ignore_schedule:
         stmt = stmt.where(r.writeback_status.in_(RETRYABLE_STATUSES))
     else:
-        stmt = stmt.where(r.writeback_status.in_(DUE_STATUSES),
-                          (r.writeback_next_at.is_(None)) | (r.writeback_next_at <= now))
+        stmt = stmt.where(
+            r.writeback_status.in_(DUE_STATUSES), (r.writeback_next_at.is_(None)) | (r.writeback_next_at <= now)
+        )
     if record_ids is not None:
         stmt = stmt.where(r.id.in_(list(record_ids)))
     stmt = stmt.order_by(r.writeback_next_at.asc().nulls_first(), r.id).limit(limit)
     return [(rid, status, next_at) for rid, status, next_at in session.execute(stmt).all()]
 
 
-def deliver_due(engine: Engine, *, cipher: Cipher, now: dt.datetime | None = None, limit: int = 100,
-                record_ids: Sequence[int] | None = None, ignore_schedule: bool = False,
-                progress: Callable[[Delivered], None] | None = None) -> DeliveryReport:
+def deliver_due(
+    engine: Engine,
+    *,
+    cipher: Cipher,
+    now: dt.datetime | None = None,
+    limit: int = 100,
+    record_ids: Sequence[int] | None = None,
+    ignore_schedule: bool = False,
+    progress: Callable[[Delivered], None] | None = None,
+) -> DeliveryReport:
     """Deliver up to ``limit`` due write-backs: claim each, call the connector, store the result.
 
     ``record_ids`` limits the run to those channel records; ``ignore_schedule`` delivers pending and
@@ -187,8 +207,9 @@ def deliver_due(engine: Engine, *, cipher: Cipher, now: dt.datetime | None = Non
     sessions = session_factory(engine)
     report = DeliveryReport()
     with sessions() as session:
-        candidates = due_records(session, now=now or utcnow(), limit=limit, record_ids=record_ids,
-                                 ignore_schedule=ignore_schedule)
+        candidates = due_records(
+            session, now=now or utcnow(), limit=limit, record_ids=record_ids, ignore_schedule=ignore_schedule
+        )
     for record_id, seen_status, seen_next in candidates:
         job = _claim(sessions, record_id, seen_status, seen_next, cipher=cipher, now=now or utcnow())
         if job is None:
@@ -204,24 +225,47 @@ def deliver_due(engine: Engine, *, cipher: Cipher, now: dt.datetime | None = Non
     return report
 
 
-def _claim(sessions: Any, record_id: int, seen_status: str | None, seen_next: dt.datetime | None, *, cipher: Cipher,
-           now: dt.datetime) -> _Job | None:
+def _claim(
+    sessions: Any,
+    record_id: int,
+    seen_status: str | None,
+    seen_next: dt.datetime | None,
+    *,
+    cipher: Cipher,
+    now: dt.datetime,
+) -> _Job | None:
     """Take the record for one delivery (a conditional UPDATE first, so SQLite takes its write lock at once)."""
     r = m.ChannelRecord
     lease = now + dt.timedelta(seconds=LEASE_SECONDS)
     with sessions() as session, session.begin():
-        claimed = session.execute(
-            update(r).where(r.id == record_id, r.writeback_status == seen_status,
-                            r.writeback_next_at.is_(None) if seen_next is None else r.writeback_next_at == seen_next)
-            .values(writeback_status="delivering", writeback_next_at=lease)
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
+        claimed = (
+            session.execute(
+                update(r)
+                .where(
+                    r.id == record_id,
+                    r.writeback_status == seen_status,
+                    r.writeback_next_at.is_(None) if seen_next is None else r.writeback_next_at == seen_next,
+                )
+                .values(writeback_status="delivering", writeback_next_at=lease)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
         if not claimed:
             return None
         record = session.get(r, record_id)
         clue = session.get(m.Clue, record.clue_id)
-        job = _Job(record_id=record_id, lease=lease, clue_id=clue.id, clue_no=clue.clue_no, region_code=clue.region_code,
-                   handling_region_code=clue.handling_region_code, channel=record.channel, source_id=record.source_id, attempts=record.writeback_attempts or 0)
+        job = _Job(
+            record_id=record_id,
+            lease=lease,
+            clue_id=clue.id,
+            clue_no=clue.clue_no,
+            region_code=clue.region_code,
+            handling_region_code=clue.handling_region_code,
+            channel=record.channel,
+            source_id=record.source_id,
+            attempts=record.writeback_attempts or 0,
+        )
         if clue.status not in ("closed", "called_back") or clue.closed_at is None:
             job.problem = f"clue {clue.clue_no} is {clue.status}, not closed: there is no outcome to write back"
             return job
@@ -246,15 +290,23 @@ def _outcome(session: Session, clue: m.Clue, record: m.ChannelRecord, *, closed_
     extra: dict[str, Any] = {}
     if clue.status == "called_back":
         called_back_at = session.execute(
-            select(m.CaseAction.at).where(m.CaseAction.clue_id == clue.id, m.CaseAction.action == "record_callback")
-            .order_by(m.CaseAction.id.desc()).limit(1)
+            select(m.CaseAction.at)
+            .where(m.CaseAction.clue_id == clue.id, m.CaseAction.action == "record_callback")
+            .order_by(m.CaseAction.id.desc())
+            .limit(1)
         ).scalar_one_or_none()
         if called_back_at is not None:
             extra["called_back_at"] = called_back_at
     return Outcome(
-        source_id=record.source_id, clue_no=clue.clue_no, status=clue.status, conclusion=clue.conclusion or "",
-        closed_at=closed_at, recovered_amount=clue.recovered_amount, workers_paid=clue.workers_paid,
-        satisfaction=clue.satisfaction if clue.status == "called_back" else None, extra=extra,
+        source_id=record.source_id,
+        clue_no=clue.clue_no,
+        status=clue.status,
+        conclusion=clue.conclusion or "",
+        closed_at=closed_at,
+        recovered_amount=clue.recovered_amount,
+        workers_paid=clue.workers_paid,
+        satisfaction=clue.satisfaction if clue.status == "called_back" else None,
+        extra=extra,
     )
 
 
@@ -268,9 +320,11 @@ def _instance(session: Session, record: m.ChannelRecord) -> tuple[m.ConnectorIns
             delivered_by = session.get(ci, raw.connector_instance_id)
             if delivered_by is not None and delivered_by.kind == record.channel and delivered_by.enabled:
                 return delivered_by, None
-    enabled = session.execute(
-        select(ci).where(ci.kind == record.channel, ci.enabled.is_(True)).order_by(ci.id)
-    ).scalars().all()
+    enabled = (
+        session.execute(select(ci).where(ci.kind == record.channel, ci.enabled.is_(True)).order_by(ci.id))
+        .scalars()
+        .all()
+    )
     if len(enabled) == 1:
         return enabled[0], None
     if not enabled:
@@ -279,8 +333,10 @@ def _instance(session: Session, record: m.ChannelRecord) -> tuple[m.ConnectorIns
             why += f" (connector {delivered_by.name!r}, which delivered the record, is disabled)"
         return None, why + ": enable or add one, then `hub writebacks retry`"
     names = ", ".join(repr(i.name) for i in enabled)
-    return None, (f"{len(enabled)} enabled {record.channel} connectors ({names}) and the record does not say which one "
-                  "delivered it: disable all but the right one, then `hub writebacks retry`")
+    return None, (
+        f"{len(enabled)} enabled {record.channel} connectors ({names}) and the record does not say which one "
+        "delivered it: disable all but the right one, then `hub writebacks retry`"
+    )
 
 
 def _call(job: _Job) -> tuple[str | None, bool]:
@@ -306,35 +362,69 @@ def _masked(text: str) -> str:
 def _store(sessions: Any, job: _Job, *, error: str | None, fatal: bool, now: dt.datetime) -> Delivered:
     """Store the result and its Event in one transaction — if the record still holds this claim."""
     r = m.ChannelRecord
-    done = Delivered(record_id=job.record_id, clue_no=job.clue_no, channel=job.channel, source_id=job.source_id,
-                     status="acknowledged" if error is None else "failing", attempts=job.attempts + 1, error=error,
-                     connector=job.instance_name)
+    done = Delivered(
+        record_id=job.record_id,
+        clue_no=job.clue_no,
+        channel=job.channel,
+        source_id=job.source_id,
+        status="acknowledged" if error is None else "failing",
+        attempts=job.attempts + 1,
+        error=error,
+        connector=job.instance_name,
+    )
     if error is None:
-        values: dict[str, Any] = {"writeback_status": "acknowledged", "writeback_attempts": done.attempts,
-                                  "writeback_error": None, "writeback_next_at": None, "writeback_done_at": now}
+        values: dict[str, Any] = {
+            "writeback_status": "acknowledged",
+            "writeback_attempts": done.attempts,
+            "writeback_error": None,
+            "writeback_next_at": None,
+            "writeback_done_at": now,
+        }
         next_at = None
     else:
         done.next_at = next_at = now + backoff(done.attempts, fatal=fatal)
-        values = {"writeback_status": "failing", "writeback_attempts": done.attempts, "writeback_error": error,
-                  "writeback_next_at": next_at}
+        values = {
+            "writeback_status": "failing",
+            "writeback_attempts": done.attempts,
+            "writeback_error": error,
+            "writeback_next_at": next_at,
+        }
     with sessions() as session, session.begin():
-        stored = session.execute(
-            update(r).where(and_(r.id == job.record_id, r.writeback_status == "delivering", r.writeback_next_at == job.lease))
-            .values(**values).execution_options(synchronize_session=False)
-        ).rowcount == 1
+        stored = (
+            session.execute(
+                update(r)
+                .where(
+                    and_(r.id == job.record_id, r.writeback_status == "delivering", r.writeback_next_at == job.lease)
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
         if not stored:
             # Queued again while we delivered (a newer outcome), or our lease ran out and another
             # worker took over: what is stored there now is newer than what we know.
             done.status, done.next_at = "superseded", None
             return done
-        payload: dict[str, Any] = {"clueNo": job.clue_no, "channel": job.channel, "sourceId": job.source_id,
-                                   "channelRecordId": job.record_id, "attempts": done.attempts,
-                                   "connector": job.instance_name}
+        payload: dict[str, Any] = {
+            "clueNo": job.clue_no,
+            "channel": job.channel,
+            "sourceId": job.source_id,
+            "channelRecordId": job.record_id,
+            "attempts": done.attempts,
+            "connector": job.instance_name,
+        }
         if error is not None and next_at is not None:
             payload.update(error=error, retryAt=next_at.isoformat(), fatal=fatal)
-        session.add(clue_event(clue_id=job.clue_id, region_code=job.region_code,
-                               handling_region_code=job.handling_region_code, payload=payload,
-                               type_=f"clue.writeback_{'acknowledged' if error is None else 'failed'}"))
+        session.add(
+            clue_event(
+                clue_id=job.clue_id,
+                region_code=job.region_code,
+                handling_region_code=job.handling_region_code,
+                payload=payload,
+                type_=f"clue.writeback_{'acknowledged' if error is None else 'failed'}",
+            )
+        )
     return done
 
 

@@ -44,11 +44,25 @@ MAX_ALIASES = 15
 
 #: Concrete types reachable only through the Node interface must be listed for the schema.
 NODE_TYPES = [
-    registry.Enterprise, registry.Project, registry.Worker,
-    money.WageAccount, money.LaborCostAllocation, money.PayrollRecord, money.GuaranteeDeposit,
-    cases.Clue, cases.ChannelRecord, cases.CaseAction, cases.Warning, cases.CreditRating,
-    platform.RawRecord, platform.ConnectorInstance, platform.SyncRun, platform.QuarantinedRecord,
-    platform.Event, platform.ApiKey, platform.AuditEntry,
+    registry.Enterprise,
+    registry.Project,
+    registry.Worker,
+    money.WageAccount,
+    money.LaborCostAllocation,
+    money.PayrollRecord,
+    money.GuaranteeDeposit,
+    cases.Clue,
+    cases.ChannelRecord,
+    cases.CaseAction,
+    cases.Warning,
+    cases.CreditRating,
+    platform.RawRecord,
+    platform.ConnectorInstance,
+    platform.SyncRun,
+    platform.QuarantinedRecord,
+    platform.Event,
+    platform.ApiKey,
+    platform.AuditEntry,
 ]
 
 
@@ -67,11 +81,16 @@ class LimitedParserCache(ParserCache):
         except GraphQLSyntaxError as exc:
             if "Document contains more than" not in exc.message:
                 raise
-            raise _limit_error(f"the document has more than {MAX_TOKENS:,} tokens; at most {MAX_TOKENS:,} are accepted", MAX_TOKENS) from exc
+            raise _limit_error(
+                f"the document has more than {MAX_TOKENS:,} tokens; at most {MAX_TOKENS:,} are accepted", MAX_TOKENS
+            ) from exc
 
 
 def _limit_error(message: str, limit: int) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX", "limit": limit, "suggestion": "split it into several requests"})
+    return GraphQLError(
+        message,
+        extensions={"code": "QUERY_TOO_COMPLEX", "limit": limit, "suggestion": "split it into several requests"},
+    )
 
 
 class _Measure:
@@ -94,7 +113,9 @@ class _Measure:
                 total += (sel.alias is not None) + self.aliases(sel.selection_set, seen)
             elif isinstance(sel, InlineFragmentNode):
                 total += self.aliases(sel.selection_set, seen)
-            elif isinstance(sel, FragmentSpreadNode) and (name := sel.name.value) in self.fragments and name not in seen:
+            elif (
+                isinstance(sel, FragmentSpreadNode) and (name := sel.name.value) in self.fragments and name not in seen
+            ):
                 if name not in self._aliases:
                     self._aliases[name] = self.aliases(self.fragments[name].selection_set, seen | {name})
                 total += self._aliases[name]
@@ -109,7 +130,9 @@ class _Measure:
                     deepest = max(deepest, 1 + self.depth(sel.selection_set, seen))
             elif isinstance(sel, InlineFragmentNode):
                 deepest = max(deepest, self.depth(sel.selection_set, seen))
-            elif isinstance(sel, FragmentSpreadNode) and (name := sel.name.value) in self.fragments and name not in seen:
+            elif (
+                isinstance(sel, FragmentSpreadNode) and (name := sel.name.value) in self.fragments and name not in seen
+            ):
                 if name not in self._depths:
                     self._depths[name] = self.depth(self.fragments[name].selection_set, seen | {name})
                 deepest = max(deepest, self._depths[name])
@@ -127,12 +150,18 @@ def shape_rule(*, max_depth: int, max_aliases: int) -> type[ValidationRule]:
             operations = [d for d in context.document.definitions if isinstance(d, OperationDefinitionNode)]
             aliases = sum(measure.aliases(op.selection_set) for op in operations)
             if aliases > max_aliases:
-                context.report_error(_limit_error(f"the operation uses {aliases} aliases; at most {max_aliases} are accepted", max_aliases))
+                context.report_error(
+                    _limit_error(
+                        f"the operation uses {aliases} aliases; at most {max_aliases} are accepted", max_aliases
+                    )
+                )
             for op in operations:
                 if (depth := measure.depth(op.selection_set)) > max_depth:
-                    context.report_error(_limit_error(
-                        f"the operation is {depth} levels deep; at most {max_depth} are accepted", max_depth
-                    ))
+                    context.report_error(
+                        _limit_error(
+                            f"the operation is {depth} levels deep; at most {max_depth} are accepted", max_depth
+                        )
+                    )
 
     return ShapeLimits
 

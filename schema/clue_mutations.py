@@ -90,56 +90,103 @@ def _kick_writebacks() -> None:
 
 @strawberry.type
 class ClueMutations:
-    @strawberry.mutation(description="签收: the handling region takes the clue on (→ IN_PROGRESS).",
-                       extensions=[_works("accept")])
+    @strawberry.mutation(
+        description="签收: the handling region takes the clue on (→ IN_PROGRESS).", extensions=[_works("accept")]
+    )
     async def accept_clue(self, info: Info, clue_no: str, note: str | None = None) -> Clue:
         return await _act(info, clue_no, lambda s, c, p: workflow.accept(s, clue=c, principal=p, note=note))
 
-    @strawberry.mutation(description="分办: hand the clue to a region below the handling one, within your jurisdiction.",
-                       extensions=[_works("dispatch")])
+    @strawberry.mutation(
+        description="分办: hand the clue to a region below the handling one, within your jurisdiction.",
+        extensions=[_works("dispatch")],
+    )
     async def dispatch_clue(self, info: Info, clue_no: str, to_region_code: str, note: str | None = None) -> Clue:
-        return await _act(info, clue_no, lambda s, c, p: workflow.dispatch(s, clue=c, to_region=to_region_code,
-                                                                           principal=p, note=note))
+        return await _act(
+            info,
+            clue_no,
+            lambda s, c, p: workflow.dispatch(s, clue=c, to_region=to_region_code, principal=p, note=note),
+        )
 
-    @strawberry.mutation(description="退回: send a dispatched clue back to the dispatcher, with a reason.",
-                       extensions=[_works("return")])
+    @strawberry.mutation(
+        description="退回: send a dispatched clue back to the dispatcher, with a reason.", extensions=[_works("return")]
+    )
     async def return_clue(self, info: Info, clue_no: str, reason: str) -> Clue:
         return await _act(info, clue_no, lambda s, c, p: workflow.return_(s, clue=c, principal=p, reason=reason))
 
-    @strawberry.mutation(description="上报: hand the clue to the level above the handling region, with a reason.",
-                       extensions=[_works("escalate")])
+    @strawberry.mutation(
+        description="上报: hand the clue to the level above the handling region, with a reason.",
+        extensions=[_works("escalate")],
+    )
     async def escalate_clue(self, info: Info, clue_no: str, reason: str) -> Clue:
         return await _act(info, clue_no, lambda s, c, p: workflow.escalate(s, clue=c, principal=p, reason=reason))
 
-    @strawberry.mutation(description="延期: move the deadline by working days (official holiday calendar), with a reason.",
-                       extensions=[_works("extend")])
+    @strawberry.mutation(
+        description="延期: move the deadline by working days (official holiday calendar), with a reason.",
+        extensions=[_works("extend")],
+    )
     async def extend_clue(self, info: Info, clue_no: str, working_days: int, reason: str) -> Clue:
-        return await _act(info, clue_no, lambda s, c, p: workflow.extend(s, clue=c, principal=p, working_days=working_days,
-                                                                         reason=reason))
+        return await _act(
+            info,
+            clue_no,
+            lambda s, c, p: workflow.extend(s, clue=c, principal=p, working_days=working_days, reason=reason),
+        )
 
-    @strawberry.mutation(description="督办 / 挂牌督办; supervising again is a 催办 (an overdue clue turns red).",
-                       extensions=[_works("supervise")])
-    async def supervise_clue(self, info: Info, clue_no: str, level: SupervisionLevel = SupervisionLevel.SUPERVISED,
-                             note: str | None = None) -> Clue:
-        return await _act(info, clue_no, lambda s, c, p: workflow.supervise(s, clue=c, principal=p, level=level.value,
-                                                                            note=note))
+    @strawberry.mutation(
+        description="督办 / 挂牌督办; supervising again is a 催办 (an overdue clue turns red).",
+        extensions=[_works("supervise")],
+    )
+    async def supervise_clue(
+        self, info: Info, clue_no: str, level: SupervisionLevel = SupervisionLevel.SUPERVISED, note: str | None = None
+    ) -> Clue:
+        return await _act(
+            info, clue_no, lambda s, c, p: workflow.supervise(s, clue=c, principal=p, level=level.value, note=note)
+        )
 
-    @strawberry.mutation(description="办结 with the 核处结论; the outcome is written back to every channel of the clue.",
-                       extensions=[_works("close")])
-    async def close_clue(self, info: Info, clue_no: str, conclusion: str, recovered_amount: Decimal | None = None,
-                         workers_paid: int | None = None) -> Clue:
-        return await _act(info, clue_no, lambda s, c, p: workflow.close(
-            s, clue=c, principal=p, conclusion=conclusion, recovered_amount=recovered_amount, workers_paid=workers_paid))
+    @strawberry.mutation(
+        description="办结 with the 核处结论; the outcome is written back to every channel of the clue.",
+        extensions=[_works("close")],
+    )
+    async def close_clue(
+        self,
+        info: Info,
+        clue_no: str,
+        conclusion: str,
+        recovered_amount: Decimal | None = None,
+        workers_paid: int | None = None,
+    ) -> Clue:
+        return await _act(
+            info,
+            clue_no,
+            lambda s, c, p: workflow.close(
+                s,
+                clue=c,
+                principal=p,
+                conclusion=conclusion,
+                recovered_amount=recovered_amount,
+                workers_paid=workers_paid,
+            ),
+        )
 
-    @strawberry.mutation(description="回访: record the call-back and the complainant's satisfaction (written back too).",
-                       extensions=[_works("record_callback")])
-    async def record_callback(self, info: Info, clue_no: str, satisfaction: Satisfaction, note: str | None = None) -> Clue:
-        return await _act(info, clue_no, lambda s, c, p: workflow.record_callback(
-            s, clue=c, principal=p, satisfaction=satisfaction.value, note=note))
+    @strawberry.mutation(
+        description="回访: record the call-back and the complainant's satisfaction (written back too).",
+        extensions=[_works("record_callback")],
+    )
+    async def record_callback(
+        self, info: Info, clue_no: str, satisfaction: Satisfaction, note: str | None = None
+    ) -> Clue:
+        return await _act(
+            info,
+            clue_no,
+            lambda s, c, p: workflow.record_callback(
+                s, clue=c, principal=p, satisfaction=satisfaction.value, note=note
+            ),
+        )
 
-    @strawberry.mutation(description="合并: the source clue is the same matter; its channel records join the target "
-                                     "(audited; undo with splitClue).",
-                       extensions=[requires(Action.MERGE_CLUES, to="merge clues")])
+    @strawberry.mutation(
+        description="合并: the source clue is the same matter; its channel records join the target "
+        "(audited; undo with splitClue).",
+        extensions=[requires(Action.MERGE_CLUES, to="merge clues")],
+    )
     async def merge_clues(self, info: Info, target_clue_no: str, source_clue_no: str, reason: str) -> Clue:
         principal = principal_of(info)
 
@@ -152,39 +199,70 @@ class ClueMutations:
         _kick_writebacks()
         return result
 
-    @strawberry.mutation(description="拆分: move channel records off a clue — back to the clue they were merged from, "
-                                     "or into one new clue (audited). Returns the clues they now belong to.",
-                       extensions=[requires(Action.MERGE_CLUES, to="split clues")])
-    async def split_clue(self, info: Info, clue_no: str, channel_record_ids: list[strawberry.ID], reason: str) -> list[Clue]:
+    @strawberry.mutation(
+        description="拆分: move channel records off a clue — back to the clue they were merged from, "
+        "or into one new clue (audited). Returns the clues they now belong to.",
+        extensions=[requires(Action.MERGE_CLUES, to="split clues")],
+    )
+    async def split_clue(
+        self, info: Info, clue_no: str, channel_record_ids: list[strawberry.ID], reason: str
+    ) -> list[Clue]:
         ids = [db_id(i, m.ChannelRecord, field="channelRecordIds") for i in channel_record_ids]
-        return await _act(info, clue_no, lambda s, c, p: clue_merge.split(
-            s, clue=c, channel_record_ids=[i for i in ids if i is not None], principal=p, reason=reason))
+        return await _act(
+            info,
+            clue_no,
+            lambda s, c, p: clue_merge.split(
+                s, clue=c, channel_record_ids=[i for i in ids if i is not None], principal=p, reason=reason
+            ),
+        )
 
-    @strawberry.mutation(description="预警转线索: turn an active warning into a clue, through the same matcher (it may join a "
-                                     "complaint about the same project already in the pool).",
-                       extensions=[requires(Action.ESCALATE_WARNINGS, to="escalate warnings")])
+    @strawberry.mutation(
+        description="预警转线索: turn an active warning into a clue, through the same matcher (it may join a "
+        "complaint about the same project already in the pool).",
+        extensions=[requires(Action.ESCALATE_WARNINGS, to="escalate warnings")],
+    )
     async def escalate_warning(self, info: Info, id: strawberry.ID) -> Clue:
         principal = principal_of(info)
         pk = cast(int, db_id(id, m.Warning, field="id"))  # a non-null ID gives a key
         ctx = info.context
-        return await _run(info, lambda s: cluepool.escalate_warning(
-            s, warning=get_warning(s, warning_id=pk, shown=str(id)), cipher=ctx.cipher, principal=principal))
+        return await _run(
+            info,
+            lambda s: cluepool.escalate_warning(
+                s, warning=get_warning(s, warning_id=pk, shown=str(id)), cipher=ctx.cipher, principal=principal
+            ),
+        )
 
-    @strawberry.mutation(description="Enter a clue by hand; the matcher joins it to an existing clue or starts a new one. "
-                                     "A register number (channel + sourceId) is entered once (DUPLICATE_SOURCE).",
-                       extensions=[requires(Action.ENTER_CLUES, to="enter clues")])
+    @strawberry.mutation(
+        description="Enter a clue by hand; the matcher joins it to an existing clue or starts a new one. "
+        "A register number (channel + sourceId) is entered once (DUPLICATE_SOURCE).",
+        extensions=[requires(Action.ENTER_CLUES, to="enter clues")],
+    )
     async def create_clue(self, info: Info, input: ManualClueInput) -> Clue:
         principal = principal_of(info)
         entry = ManualEntry(
-            channel=input.channel.value, source_id=input.source_id, region_code=input.region_code, title=input.title,
-            content=input.content, respondent_name=input.respondent_name, received_at=input.received_at,
-            complainant_name=input.complainant_name, complainant_phone=input.complainant_phone,
-            complainant_id_number=input.complainant_id_number, respondent_uscc=input.respondent_uscc,
-            respondent_address=input.respondent_address, project_code=input.project_code, project_name=input.project_name,
-            amount=input.amount, headcount=input.headcount, arrears_from=input.arrears_from, arrears_to=input.arrears_to,
+            channel=input.channel.value,
+            source_id=input.source_id,
+            region_code=input.region_code,
+            title=input.title,
+            content=input.content,
+            respondent_name=input.respondent_name,
+            received_at=input.received_at,
+            complainant_name=input.complainant_name,
+            complainant_phone=input.complainant_phone,
+            complainant_id_number=input.complainant_id_number,
+            respondent_uscc=input.respondent_uscc,
+            respondent_address=input.respondent_address,
+            project_code=input.project_code,
+            project_name=input.project_name,
+            amount=input.amount,
+            headcount=input.headcount,
+            arrears_from=input.arrears_from,
+            arrears_to=input.arrears_to,
             public_opinion=input.public_opinion,
         )
         ctx = info.context
-        clue = await _run(info, lambda s: enter_clue(s, entry=entry, principal=principal, cipher=ctx.cipher, now=m.utcnow()))
+        clue = await _run(
+            info, lambda s: enter_clue(s, entry=entry, principal=principal, cipher=ctx.cipher, now=m.utcnow())
+        )
         _kick_writebacks()
         return clue

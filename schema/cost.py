@@ -60,7 +60,12 @@ class _Pricer:
     """
 
     def __init__(
-        self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode], variables: Any, *, max_page_size: int
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Any,
+        *,
+        max_page_size: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
@@ -100,7 +105,9 @@ class _Pricer:
                 total += self._fragment_fields[name]
         return total
 
-    def unit(self, selection_set: SelectionSetNode | None, parent: Any, rows: int = 0, seen: frozenset[str] = frozenset()) -> int:
+    def unit(
+        self, selection_set: SelectionSetNode | None, parent: Any, rows: int = 0, seen: frozenset[str] = frozenset()
+    ) -> int:
         """The cost of ``selection_set`` selected on one ``parent`` object; ``rows`` is the page size
         when ``parent`` is a connection type (its edges and nodes are that many), else 0."""
         cost = 0

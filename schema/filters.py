@@ -73,7 +73,9 @@ class ClueFilter:
     region_code: str | None = strawberry.field(default=None, description="This region and everything below it.")
     status: list[ClueStatus] | None = None
     colour: list[Colour] | None = None
-    channel: Channel | None = strawberry.field(default=None, description="Clues with at least one record from this channel.")
+    channel: Channel | None = strawberry.field(
+        default=None, description="Clues with at least one record from this channel."
+    )
     enterprise_id: strawberry.ID | None = None
     respondent_uscc: str | None = None
     project_id: strawberry.ID | None = None
@@ -81,10 +83,13 @@ class ClueFilter:
     received_to: dt.date | None = strawberry.field(default=None, description="Inclusive.")
     overdue: bool | None = strawberry.field(default=None, description="Past its deadline and not closed.")
     handling_region_code: str | None = strawberry.field(
-        default=None, description="Clues handled now by exactly this region (a unit's work queue).")
+        default=None, description="Clues handled now by exactly this region (a unit's work queue)."
+    )
     supervised: bool | None = strawberry.field(default=None, description="Under 督办 / 挂牌督办.")
     multi_channel: bool | None = strawberry.field(default=None, description="Arrived through two or more channels.")
-    search: str | None = strawberry.field(default=None, description="Substring of the title, respondent or complainant name.")
+    search: str | None = strawberry.field(
+        default=None, description="Substring of the title, respondent or complainant name."
+    )
 
     def conditions(self, *, today: dt.date, may_unmask: bool) -> list[Any]:
         """The filter as SQL conditions; ``today`` is China's day, ``may_unmask`` whether the caller may
@@ -95,7 +100,8 @@ class ClueFilter:
             # a key without unmask what its answers mask (138****5678 hides exactly four).
             raise Forbidden(
                 "search: four or more digits in a row may be part of a phone, ID or card number, and you may not "
-                "search by personal data", field="search",
+                "search by personal data",
+                field="search",
                 suggestion="search by a name, or ask an administrator for a key with the unmask permission",
             )
         c = m.Clue
@@ -131,8 +137,13 @@ class ClueFilter:
             out.append(c.id.in_(multi) if self.multi_channel else c.id.not_in(multi))
         if self.search:
             pat = _like(self.search)
-            out.append(or_(c.title.like(pat, escape="\\"), c.respondent_name.like(pat, escape="\\"),
-                           c.complainant_name.like(pat, escape="\\")))
+            out.append(
+                or_(
+                    c.title.like(pat, escape="\\"),
+                    c.respondent_name.like(pat, escape="\\"),
+                    c.complainant_name.like(pat, escape="\\"),
+                )
+            )
         return out
 
 
@@ -223,7 +234,9 @@ class PayrollFilter:
     region_code: str | None = None
     project_id: strawberry.ID | None = None
     pay_month: str | None = strawberry.field(default=None, description="YYYY-MM")
-    pay_status: int | None = strawberry.field(default=None, description="0 未发放, 20 已发放, 30 发放失败, 40 重新发放中")
+    pay_status: int | None = strawberry.field(
+        default=None, description="0 未发放, 20 已发放, 30 发放失败, 40 重新发放中"
+    )
 
     def conditions(self) -> list[Any]:
         check_text_lengths(self)

@@ -109,7 +109,12 @@ class Loaders:
                 for row in (await self._session.execute(stmt)).scalars():
                     grouped[getattr(row, fk.key)].append(row)
                 return [
-                    make_connection(grouped.get(pid, []), first=first, sort=sort, count=self._counter(model, fk, pid, where, where_key))
+                    make_connection(
+                        grouped.get(pid, []),
+                        first=first,
+                        sort=sort,
+                        count=self._counter(model, fk, pid, where, where_key),
+                    )
                     for pid in parent_ids
                 ]
 

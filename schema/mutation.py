@@ -76,65 +76,106 @@ class ReplayResult:
 
 @strawberry.type
 class Mutation(ClueMutations, WebhookMutations):
-    @strawberry.mutation(description="Configure a new connector instance (admin).",
-                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
+    @strawberry.mutation(
+        description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]
+    )
     async def create_connector(self, info: Info, input: CreateConnectorInput) -> ConnectorInstance:
         principal = principal_of(info)
         ctx = info.context
-        return await _write(info, lambda s: admin.create_instance(
-            s, principal=principal, cipher=ctx.cipher, name=input.name, kind=input.kind, config=_object(input.config),
-            secrets=_object(input.secrets), schedule_seconds=input.schedule_seconds, enabled=input.enabled))
+        return await _write(
+            info,
+            lambda s: admin.create_instance(
+                s,
+                principal=principal,
+                cipher=ctx.cipher,
+                name=input.name,
+                kind=input.kind,
+                config=_object(input.config),
+                secrets=_object(input.secrets),
+                schedule_seconds=input.schedule_seconds,
+                enabled=input.enabled,
+            ),
+        )
 
-    @strawberry.mutation(description="Change a connector's config, secrets or schedule (admin).",
-                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
+    @strawberry.mutation(
+        description="Change a connector's config, secrets or schedule (admin).",
+        extensions=[requires(CONFIGURE, to=TO_CONFIGURE)],
+    )
     async def update_connector(self, info: Info, id: strawberry.ID, input: UpdateConnectorInput) -> ConnectorInstance:
         principal = principal_of(info)
         pk = _pk(id, m.ConnectorInstance, field="id")
         ctx = info.context
-        return await _write(info, lambda s: admin.update_instance(
-            s, principal=principal, cipher=ctx.cipher, instance=admin.get_instance(s, pk),
-            config=_object(input.config) if input.config else None,
-            secrets=_object(input.secrets) if input.secrets else None, schedule_seconds=input.schedule_seconds))
+        return await _write(
+            info,
+            lambda s: admin.update_instance(
+                s,
+                principal=principal,
+                cipher=ctx.cipher,
+                instance=admin.get_instance(s, pk),
+                config=_object(input.config) if input.config else None,
+                secrets=_object(input.secrets) if input.secrets else None,
+                schedule_seconds=input.schedule_seconds,
+            ),
+        )
 
-    @strawberry.mutation(description="Enable (also un-pausing) or disable a connector (admin).",
-                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
+    @strawberry.mutation(
+        description="Enable (also un-pausing) or disable a connector (admin).",
+        extensions=[requires(CONFIGURE, to=TO_CONFIGURE)],
+    )
     async def set_connector_enabled(self, info: Info, id: strawberry.ID, enabled: bool) -> ConnectorInstance:
         principal = principal_of(info)
         pk = _pk(id, m.ConnectorInstance, field="id")
-        return await _write(info, lambda s: admin.set_enabled(s, principal=principal, instance=admin.get_instance(s, pk),
-                                                              enabled=enabled))
+        return await _write(
+            info,
+            lambda s: admin.set_enabled(s, principal=principal, instance=admin.get_instance(s, pk), enabled=enabled),
+        )
 
-    @strawberry.mutation(description="Test the connection and credentials of a connector (admin).",
-                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
+    @strawberry.mutation(
+        description="Test the connection and credentials of a connector (admin).",
+        extensions=[requires(CONFIGURE, to=TO_CONFIGURE)],
+    )
     async def test_connector(self, info: Info, id: strawberry.ID) -> ConnectorCheck:
         pk = _pk(id, m.ConnectorInstance, field="id")
         instance = await info.context.session.run_sync(lambda s: admin.get_instance(s, pk))
         result = await asyncio.to_thread(admin.check_instance, instance, cipher=info.context.cipher)
         return ConnectorCheck(ok=result.ok, message=result.message)
 
-    @strawberry.mutation(description="Queue a sync now (admin); `fullRefresh` reads every stream from the beginning.",
-                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
+    @strawberry.mutation(
+        description="Queue a sync now (admin); `fullRefresh` reads every stream from the beginning.",
+        extensions=[requires(CONFIGURE, to=TO_CONFIGURE)],
+    )
     async def sync_connector_now(self, info: Info, id: strawberry.ID, full_refresh: bool = False) -> ConnectorInstance:
         pk = _pk(id, m.ConnectorInstance, field="id")
         instance = await info.context.session.run_sync(lambda s: admin.get_instance(s, pk))
         sync_connector.send(instance.id, full_refresh)
         return instance
 
-    @strawberry.mutation(description="Forget a stream's bookmark so that its next sync starts over (admin).",
-                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
+    @strawberry.mutation(
+        description="Forget a stream's bookmark so that its next sync starts over (admin).",
+        extensions=[requires(CONFIGURE, to=TO_CONFIGURE)],
+    )
     async def reset_connector_stream(self, info: Info, id: strawberry.ID, stream: str) -> ConnectorInstance:
         principal = principal_of(info)
         pk = _pk(id, m.ConnectorInstance, field="id")
         ctx = info.context
-        return await _write(info, lambda s: admin.reset_stream(s, principal=principal, cipher=ctx.cipher,
-                                                               instance=admin.get_instance(s, pk), stream=stream))
+        return await _write(
+            info,
+            lambda s: admin.reset_stream(
+                s, principal=principal, cipher=ctx.cipher, instance=admin.get_instance(s, pk), stream=stream
+            ),
+        )
 
-    @strawberry.mutation(description="Normalise quarantined records again from the archive, without calling the upstream (admin).",
-                         extensions=[requires(CONFIGURE, to=TO_CONFIGURE)])
-    async def replay_quarantine(self, info: Info, ids: list[strawberry.ID] | None = None,
-                                connector_id: strawberry.ID | None = None) -> ReplayResult:
+    @strawberry.mutation(
+        description="Normalise quarantined records again from the archive, without calling the upstream (admin).",
+        extensions=[requires(CONFIGURE, to=TO_CONFIGURE)],
+    )
+    async def replay_quarantine(
+        self, info: Info, ids: list[strawberry.ID] | None = None, connector_id: strawberry.ID | None = None
+    ) -> ReplayResult:
         q_ids = [_pk(i, m.Quarantine, field="ids") for i in ids] if ids else None
         inst = db_id(connector_id, m.ConnectorInstance, field="connectorId")
         engine = info.context.sync_engine
-        counts = await asyncio.to_thread(lambda: SyncEngine(engine, cipher=info.context.cipher).replay(q_ids, instance_id=inst))
+        counts = await asyncio.to_thread(
+            lambda: SyncEngine(engine, cipher=info.context.cipher).replay(q_ids, instance_id=inst)
+        )
         return ReplayResult(replayed=counts["replayed"], still_failing=counts["still_failing"])

@@ -43,14 +43,20 @@ class SortSpec:
         """The condition "comes after ``values`` in this order": a row-value comparison,
         ``(received_at, id) < (:t, :id)``, which both databases serve as one index range."""
         if len(values) != len(self.columns):
-            raise InvalidCursor("the cursor given as `after` belongs to another sort order", field="after",
-                                suggestion="restart without `after`")
+            raise InvalidCursor(
+                "the cursor given as `after` belongs to another sort order",
+                field="after",
+                suggestion="restart without `after`",
+            )
         cols = self.columns
         try:
             vals = [literal(_from_json(c, v), c.type) for c, v in zip(cols, values, strict=True)]
         except (TypeError, ValueError, ArithmeticError) as exc:
-            raise InvalidCursor("the cursor given as `after` does not fit this connection", field="after",
-                                suggestion="restart without `after`") from exc
+            raise InvalidCursor(
+                "the cursor given as `after` does not fit this connection",
+                field="after",
+                suggestion="restart without `after`",
+            ) from exc
         if len(cols) == 1:
             return cols[0] < vals[0] if self.descending else cols[0] > vals[0]
         left, right = tuple_(*cols), tuple_(*vals)
@@ -116,12 +122,16 @@ def decode_cursor(cursor: str) -> list[Any]:
         values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, orjson.JSONDecodeError) as exc:
         raise InvalidCursor(
-            f"cursor {_shown(cursor)} is not one this API issued", field="after",
+            f"cursor {_shown(cursor)} is not one this API issued",
+            field="after",
             suggestion="use pageInfo.endCursor from a previous page",
         ) from exc
     if not isinstance(values, list):
-        raise InvalidCursor(f"cursor {_shown(cursor)} is not one this API issued", field="after",
-                            suggestion="use pageInfo.endCursor from a previous page")
+        raise InvalidCursor(
+            f"cursor {_shown(cursor)} is not one this API issued",
+            field="after",
+            suggestion="use pageInfo.endCursor from a previous page",
+        )
     return values
 
 
@@ -169,7 +179,9 @@ class Connection(Generic[T]):
         return await self._count()
 
 
-def make_connection(rows: Sequence[Any], *, first: int, sort: SortSpec, count: Callable[[], Awaitable[int]] | None) -> Connection:
+def make_connection(
+    rows: Sequence[Any], *, first: int, sort: SortSpec, count: Callable[[], Awaitable[int]] | None
+) -> Connection:
     has_next = len(rows) > first
     rows = rows[:first]
     edges = [Edge(cursor=encode_cursor(sort.key_of(r)), node=r) for r in rows]

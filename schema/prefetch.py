@@ -69,7 +69,9 @@ def to_many(
     ``order`` (the primary key's by default), at most ``limit`` of them. For small, bounded lists:
     large relations are pages (``Loaders.child_pages``)."""
     target = cast("type[Any]", fk.class_)  # a mapped class's column, never an alias's
-    relation = Relation(lambda loaders: loaders.children(target, fk, order=order, limit=limit), attrgetter(key), target, many=True)
+    relation = Relation(
+        lambda loaders: loaders.children(target, fk, order=order, limit=limit), attrgetter(key), target, many=True
+    )
     return _relation_field(relation, list[graphql_type], description=description)
 
 
@@ -124,7 +126,9 @@ def node_selections(connection_field: SelectedField) -> list[SelectedField]:
     return out
 
 
-async def prefetch(loaders: Loaders, model: type[Any], rows: list[Any], selections: list[SelectedField], *, depth: int = 0) -> None:
+async def prefetch(
+    loaders: Loaders, model: type[Any], rows: list[Any], selections: list[SelectedField], *, depth: int = 0
+) -> None:
     """Load every selected relation of ``rows`` (and theirs, recursively) into the loaders' caches."""
     if not rows or depth > 6:
         return

@@ -79,8 +79,14 @@ class Me:
     can_unmask: bool
 
 
-async def _page(info: Info, model: type, conditions: Sequence[ColumnElement[bool]], sort: SortSpec, first: int | None,
-                after: str | None) -> Connection[Any]:
+async def _page(
+    info: Info,
+    model: type,
+    conditions: Sequence[ColumnElement[bool]],
+    sort: SortSpec,
+    first: int | None,
+    after: str | None,
+) -> Connection[Any]:
     stmt: Select[Any] = select(model).where(*conditions)
     page = await paginate(info.context.session, stmt, sort=sort, first=_first(info, first), after=after)
     # Load the selected relations of the whole page now, level by level (schema/prefetch.py). The field
@@ -106,8 +112,14 @@ class Query(WebhookQueries):
         out = []
         for kind, cls in sorted(registry.available().items()):
             c = cls()
-            out.append(ConnectorKind(kind=kind, title=c.title, config_schema=JSON(c.json_schema()),
-                                     supports_write_back=c.supports_write_back))
+            out.append(
+                ConnectorKind(
+                    kind=kind,
+                    title=c.title,
+                    config_schema=JSON(c.json_schema()),
+                    supports_write_back=c.supports_write_back,
+                )
+            )
         return out
 
     @strawberry.field(description="The principal of this request.")
@@ -137,7 +149,9 @@ class Query(WebhookQueries):
     async def enterprises(
         self, info: Info, filter: EnterpriseFilter | None = None, first: int | None = None, after: str | None = None
     ) -> Connection[Enterprise]:
-        return await _page(info, m.Enterprise, filter.conditions() if filter else [], _by_id(m.Enterprise), first, after)
+        return await _page(
+            info, m.Enterprise, filter.conditions() if filter else [], _by_id(m.Enterprise), first, after
+        )
 
     @strawberry.field(description="Projects within your jurisdiction.")
     async def projects(
@@ -147,8 +161,12 @@ class Query(WebhookQueries):
 
     @strawberry.field(description="Workers within your jurisdiction.")
     async def workers(
-        self, info: Info, region_code: str | None = None, project_id: strawberry.ID | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        region_code: str | None = None,
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Worker]:
         cond = region_condition(m.Worker.region_code, region_code)
         if (pid := db_id(project_id, m.Project, field="projectId")) is not None:
@@ -159,12 +177,23 @@ class Query(WebhookQueries):
     async def wage_accounts(
         self, info: Info, region_code: str | None = None, first: int | None = None, after: str | None = None
     ) -> Connection[WageAccount]:
-        return await _page(info, m.WageAccount, region_condition(m.WageAccount.region_code, region_code), _by_id(m.WageAccount), first, after)
+        return await _page(
+            info,
+            m.WageAccount,
+            region_condition(m.WageAccount.region_code, region_code),
+            _by_id(m.WageAccount),
+            first,
+            after,
+        )
 
     @strawberry.field(description="Labour cost received into 专户, newest first.")
     async def labor_cost_allocations(
-        self, info: Info, region_code: str | None = None, period_month: str | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        region_code: str | None = None,
+        period_month: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[LaborCostAllocation]:
         cond = region_condition(m.LaborCostAllocation.region_code, region_code)
         if period_month:
@@ -176,12 +205,18 @@ class Query(WebhookQueries):
     async def payroll_records(
         self, info: Info, filter: PayrollFilter | None = None, first: int | None = None, after: str | None = None
     ) -> Connection[PayrollRecord]:
-        return await _page(info, m.PayrollRecord, filter.conditions() if filter else [], _by_id(m.PayrollRecord), first, after)
+        return await _page(
+            info, m.PayrollRecord, filter.conditions() if filter else [], _by_id(m.PayrollRecord), first, after
+        )
 
     @strawberry.field(description="Guarantee deposits and letters; `expiringBefore` finds 保函 about to lapse.")
     async def guarantee_deposits(
-        self, info: Info, region_code: str | None = None, expiring_before: dt.date | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        region_code: str | None = None,
+        expiring_before: dt.date | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[GuaranteeDeposit]:
         cond = region_condition(m.GuaranteeDeposit.region_code, region_code)
         if expiring_before:
@@ -190,8 +225,12 @@ class Query(WebhookQueries):
 
     @strawberry.field(description="The clue pool within your jurisdiction.")
     async def clues(
-        self, info: Info, filter: ClueFilter | None = None, order: ClueOrder = ClueOrder.RECEIVED_AT_DESC,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        filter: ClueFilter | None = None,
+        order: ClueOrder = ClueOrder.RECEIVED_AT_DESC,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Clue]:
         principal = principal_of(info)
         # "Overdue" on China's day, as the clue's own `overdue` field counts it (not the server's date)
@@ -204,8 +243,12 @@ class Query(WebhookQueries):
 
     @strawberry.field(description="Channel records (one per source record of a clue).")
     async def channel_records(
-        self, info: Info, channel: str | None = None, source_id: str | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        channel: str | None = None,
+        source_id: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[ChannelRecord]:
         cond = []
         if channel:
@@ -215,7 +258,9 @@ class Query(WebhookQueries):
         return await _page(info, m.ChannelRecord, cond, _by_id(m.ChannelRecord), first, after)
 
     @strawberry.field(description="Case actions within your jurisdiction, oldest first.")
-    async def case_actions(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[CaseAction]:
+    async def case_actions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[CaseAction]:
         return await _page(info, m.CaseAction, [], _by_id(m.CaseAction), first, after)
 
     @strawberry.field(description="Warnings within your jurisdiction.")
@@ -226,7 +271,12 @@ class Query(WebhookQueries):
 
     @strawberry.field(description="Credit ratings (public).")
     async def credit_ratings(
-        self, info: Info, level: str | None = None, year: int | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        level: str | None = None,
+        year: int | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[CreditRating]:
         cond = []
         if level:
@@ -235,16 +285,21 @@ class Query(WebhookQueries):
             cond.append(m.CreditRating.year == year)
         return await _page(info, m.CreditRating, cond, _by_id(m.CreditRating), first, after)
 
-    @strawberry.field(description="The outbox within your jurisdiction, in commit order (ids follow commits, so a pull "
-                                  "that resumes `after` the last cursor it saw misses nothing). `types` narrows it, "
-                                  "e.g. [\"clue.created\", \"clue.close\"].")
-    async def events(self, info: Info, first: int | None = None, after: str | None = None,
-                     types: list[str] | None = None) -> Connection[Event]:
+    @strawberry.field(
+        description="The outbox within your jurisdiction, in commit order (ids follow commits, so a pull "
+        "that resumes `after` the last cursor it saw misses nothing). `types` narrows it, "
+        'e.g. ["clue.created", "clue.close"].'
+    )
+    async def events(
+        self, info: Info, first: int | None = None, after: str | None = None, types: list[str] | None = None
+    ) -> Connection[Event]:
         cond = [m.Event.type.in_(types)] if types else []
         return await _page(info, m.Event, cond, _by_id(m.Event), first, after)
 
     @strawberry.field(description="Configured connectors (admin).", extensions=[reads(m.ConnectorInstance)])
-    async def connector_instances(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ConnectorInstance]:
+    async def connector_instances(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ConnectorInstance]:
         return await _page(info, m.ConnectorInstance, [], _by_id(m.ConnectorInstance), first, after)
 
     @strawberry.field(description="Sync runs, newest first (admin).", extensions=[reads(m.SyncRun)])
@@ -253,7 +308,12 @@ class Query(WebhookQueries):
 
     @strawberry.field(description="Archived upstream records (admin).", extensions=[reads(m.RawRecord)])
     async def raw_records(
-        self, info: Info, source: str | None = None, stream: str | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        source: str | None = None,
+        stream: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[RawRecord]:
         cond = []
         if source:
@@ -263,7 +323,9 @@ class Query(WebhookQueries):
         return await _page(info, m.RawRecord, cond, _by_id(m.RawRecord), first, after)
 
     @strawberry.field(description="Records that failed normalisation (admin).", extensions=[reads(m.Quarantine)])
-    async def quarantine(self, info: Info, status: str | None = "open", first: int | None = None, after: str | None = None) -> Connection[QuarantinedRecord]:
+    async def quarantine(
+        self, info: Info, status: str | None = "open", first: int | None = None, after: str | None = None
+    ) -> Connection[QuarantinedRecord]:
         cond = [m.Quarantine.status == status] if status else []
         return await _page(info, m.Quarantine, cond, _by_id(m.Quarantine), first, after)
 

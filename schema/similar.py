@@ -40,8 +40,13 @@ async def similar_clues(info: Info, clue: m.Clue, *, first: int) -> list[Similar
         for r in records:
             if not r.match_features:
                 continue
-            for c in find_candidates(session, Features.from_json(r.match_features), received_at=r.received_at,
-                                     window=window, exclude_clue_id=clue.id):
+            for c in find_candidates(
+                session,
+                Features.from_json(r.match_features),
+                received_at=r.received_at,
+                window=window,
+                exclude_clue_id=clue.id,
+            ):
                 if c.clue_id not in best or c.match.score > best[c.clue_id].match.score:
                     best[c.clue_id] = c
         return sorted(best.values(), key=lambda c: c.match.score, reverse=True)

@@ -81,17 +81,22 @@ def _after_id(after: str | None) -> int:
         return 0
     values = decode_cursor(after)
     if len(values) != 1 or not isinstance(values[0], int):
-        raise InvalidCursor(f"cursor {after!r} is not an events cursor", suggestion="use a cursor from events or its messages")
+        raise InvalidCursor(
+            f"cursor {after!r} is not an events cursor", suggestion="use a cursor from events or its messages"
+        )
     return values[0]
 
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="The outbox within your jurisdiction: events committed after `after` (or from now "
-                                         "on, without it), then each new one as it commits. Resume with the last cursor.",
-                           extensions=[requires(FOLLOW, to=TO_FOLLOW)])
-    async def events(self, info: Info, after: str | None = None,
-                     types: list[str] | None = None) -> AsyncGenerator[EventMessage, None]:
+    @strawberry.subscription(
+        description="The outbox within your jurisdiction: events committed after `after` (or from now "
+        "on, without it), then each new one as it commits. Resume with the last cursor.",
+        extensions=[requires(FOLLOW, to=TO_FOLLOW)],
+    )
+    async def events(
+        self, info: Info, after: str | None = None, types: list[str] | None = None
+    ) -> AsyncGenerator[EventMessage, None]:
         try:
             principal = principal_of(info)
             last = _after_id(after)
@@ -147,8 +152,9 @@ def _limits(schema: Any) -> tuple[tuple[Any, ...], int | None]:
     return _LIMITS[id(schema)]
 
 
-def _selection_key(document: DocumentNode, root: FieldNode, variables: dict[str, Any] | None,
-                   principal: Principal) -> Hashable:
+def _selection_key(
+    document: DocumentNode, root: FieldNode, variables: dict[str, Any] | None, principal: Principal
+) -> Hashable:
     """What an event's payload depends on: the root field's alias and selection, the fragments, the
     variables used there — not the root field's arguments (every subscriber's cursor differs) — and
     whether the principal may unmask."""
@@ -160,8 +166,9 @@ def _selection_key(document: DocumentNode, root: FieldNode, variables: dict[str,
     return (text, json.dumps(values, sort_keys=True, default=str), principal.can_unmask)
 
 
-def plan_events(schema: Any, context: Any, query: str, variables: dict[str, Any] | None,
-                operation_name: str | None) -> EventsPlan | None:
+def plan_events(
+    schema: Any, context: Any, query: str, variables: dict[str, Any] | None, operation_name: str | None
+) -> EventsPlan | None:
     """An :class:`EventsPlan` when the operation is a valid ``events`` subscription of an authenticated
     principal; None otherwise — strawberry's own pipeline then answers, with its usual errors."""
     principal = getattr(context, "principal", None)
@@ -175,27 +182,39 @@ def plan_events(schema: Any, context: Any, query: str, variables: dict[str, Any]
         return None
     if validate(core, document, rules):
         return None
-    executor = schema.execution_context_class.build(core, document, context_value=context, raw_variable_values=variables,
-                                                     operation_name=operation_name)
+    executor = schema.execution_context_class.build(
+        core, document, context_value=context, raw_variable_values=variables, operation_name=operation_name
+    )
     if isinstance(executor, list) or executor.operation.operation != OperationType.SUBSCRIPTION:
         return None
     root_type = core.subscription_type
-    grouped = collect_fields(core, executor.fragments, executor.variable_values, root_type, executor.operation,
-                             executor.hide_suggestions).grouped_field_set
+    grouped = collect_fields(
+        core, executor.fragments, executor.variable_values, root_type, executor.operation, executor.hide_suggestions
+    ).grouped_field_set
     if len(grouped) != 1:
         return None
     (details,) = grouped.values()
     node = details[0].node
     if node.name.value != "events":
         return None
-    args = get_argument_values(root_type.fields["events"], node, executor.variable_values,
-                               details[0].fragment_variable_values, executor.hide_suggestions)
+    args = get_argument_values(
+        root_type.fields["events"],
+        node,
+        executor.variable_values,
+        details[0].fragment_variable_values,
+        executor.hide_suggestions,
+    )
     try:
         after = _after_id(args.get("after")) if args.get("after") else None
     except (HubError, ValueError):  # strawberry's path reports the bad cursor
         return None
-    return EventsPlan(executor=executor, principal=principal, after=after, types=args.get("types"),
-                      key=_selection_key(document, node, variables, principal))
+    return EventsPlan(
+        executor=executor,
+        principal=principal,
+        after=after,
+        types=args.get("types"),
+        key=_selection_key(document, node, variables, principal),
+    )
 
 
 def renderer(executor: Any, encode: Callable[[Any], str | bytes]) -> Callable[[Any], str]:
@@ -224,7 +243,9 @@ class EventsTransportWSHandler(BaseGraphQLTransportWSHandler):
         fanout: Fanout | None = getattr(self.view, "fanout", None)
         plan = None
         if fanout is not None:
-            plan = plan_events(self.schema, self.context, operation.query, operation.variables, operation.operation_name)
+            plan = plan_events(
+                self.schema, self.context, operation.query, operation.variables, operation.operation_name
+            )
         if plan is None or fanout is None:
             await super().run_operation(operation)
             return

@@ -39,14 +39,20 @@ def _after_event(after: str | None) -> int:
         return 0
     values = decode_cursor(after)
     if len(values) != 1 or not isinstance(values[0], int):
-        raise InvalidCursor(f"after {after!r} is not an events cursor", field="after",
-                            suggestion="use a cursor from events, or an endpoint's cursor")
+        raise InvalidCursor(
+            f"after {after!r} is not an events cursor",
+            field="after",
+            suggestion="use a cursor from events, or an endpoint's cursor",
+        )
     return values[0]
 
 
-@node_type(m.WebhookEndpoint, name="WebhookEndpoint",
-           description="A regional system's webhook endpoint: what it receives and how delivery is going "
-                       "(the signing secret is shown once, at creation).")
+@node_type(
+    m.WebhookEndpoint,
+    name="WebhookEndpoint",
+    description="A regional system's webhook endpoint: what it receives and how delivery is going "
+    "(the signing secret is shown once, at creation).",
+)
 class WebhookEndpoint(Node):
     url: str
     description: str
@@ -78,8 +84,9 @@ class WebhookEndpoint(Node):
         return endpoint.pending_msg_id
 
 
-@plain_type(m.WebhookDelivery, name="WebhookDelivery",
-            description="One attempt to deliver a batch of events to an endpoint.")
+@plain_type(
+    m.WebhookDelivery, name="WebhookDelivery", description="One attempt to deliver a batch of events to an endpoint."
+)
 class WebhookDelivery:
     first_event_id: int
     last_event_id: int
@@ -111,7 +118,7 @@ class CreatedWebhookEndpoint:
 @strawberry.input(description="A regional system's endpoint.")
 class CreateWebhookEndpointInput:
     url: str = strawberry.field(description="https:// (plain http only to localhost, when the hub allows it).")
-    event_types: list[str] = strawberry.field(description="Event types or prefixes: [\"clue.*\"], [\"clue.close\"], [\"*\"].")
+    event_types: list[str] = strawberry.field(description='Event types or prefixes: ["clue.*"], ["clue.close"], ["*"].')
     region_code: str = strawberry.field(description="Jurisdiction (within yours): only events within it are sent.")
     description: str = ""
     from_beginning: bool = strawberry.field(default=False, description="Send the whole outbox, not only new events.")
@@ -127,24 +134,34 @@ class UpdateWebhookEndpointInput:
 
 @strawberry.type
 class WebhookQueries:
-    @strawberry.field(description="Webhook endpoints within your jurisdiction, with their delivery state (admin).",
-                      extensions=[reads(m.WebhookEndpoint, to="read webhook endpoints")])
+    @strawberry.field(
+        description="Webhook endpoints within your jurisdiction, with their delivery state (admin).",
+        extensions=[reads(m.WebhookEndpoint, to="read webhook endpoints")],
+    )
     async def webhook_endpoints(self, info: Info, failing: bool | None = None) -> list[WebhookEndpoint]:
         principal = principal_of(info)
         rows = await info.context.session.run_sync(lambda s: webhooks.list_endpoints(s, principal=principal))
         return [r for r in rows if failing is None or r.failing == failing]
 
-    @strawberry.field(description="Delivery attempts to an endpoint, newest first (admin).",
-                      extensions=[reads(m.WebhookEndpoint, to="read webhook deliveries")])
-    async def webhook_deliveries(self, info: Info, endpoint_id: strawberry.ID, first: int | None = None,
-                                 after: str | None = None) -> Connection[WebhookDelivery]:
+    @strawberry.field(
+        description="Delivery attempts to an endpoint, newest first (admin).",
+        extensions=[reads(m.WebhookEndpoint, to="read webhook deliveries")],
+    )
+    async def webhook_deliveries(
+        self, info: Info, endpoint_id: strawberry.ID, first: int | None = None, after: str | None = None
+    ) -> Connection[WebhookDelivery]:
         principal = principal_of(info)
         pk = _endpoint_pk(endpoint_id, "endpointId")
         session = info.context.session
         await session.run_sync(lambda s: webhooks.get_endpoint(s, principal=principal, endpoint_id=pk))
         stmt = select(m.WebhookDelivery).where(m.WebhookDelivery.endpoint_id == pk)
-        return await paginate(session, stmt, sort=SortSpec((m.WebhookDelivery.id,), descending=True),
-                              first=check_first(first, limit=info.context.settings.max_page_size), after=after)
+        return await paginate(
+            session,
+            stmt,
+            sort=SortSpec((m.WebhookDelivery.id,), descending=True),
+            first=check_first(first, limit=info.context.settings.max_page_size),
+            after=after,
+        )
 
 
 async def _run(info: Info, fn: Callable[[Session], Any]) -> Any:
@@ -166,55 +183,102 @@ def _kick() -> None:
 
 @strawberry.type
 class WebhookMutations:
-    @strawberry.mutation(description="Register a regional system's webhook endpoint (admin); returns its secret, once.",
-                       extensions=[requires(MANAGE, to=TO_MANAGE)])
+    @strawberry.mutation(
+        description="Register a regional system's webhook endpoint (admin); returns its secret, once.",
+        extensions=[requires(MANAGE, to=TO_MANAGE)],
+    )
     async def create_webhook_endpoint(self, info: Info, input: CreateWebhookEndpointInput) -> CreatedWebhookEndpoint:
         principal = principal_of(info)
         ctx = info.context
-        row, secret = await _run(info, lambda s: webhooks.create_endpoint(
-            s, principal=principal, cipher=ctx.cipher, url=input.url, event_types=input.event_types,
-            region_code=input.region_code, description=input.description, from_beginning=input.from_beginning,
-            allow_local_http=ctx.settings.webhook_allow_local_http))
+        row, secret = await _run(
+            info,
+            lambda s: webhooks.create_endpoint(
+                s,
+                principal=principal,
+                cipher=ctx.cipher,
+                url=input.url,
+                event_types=input.event_types,
+                region_code=input.region_code,
+                description=input.description,
+                from_beginning=input.from_beginning,
+                allow_local_http=ctx.settings.webhook_allow_local_http,
+            ),
+        )
         return CreatedWebhookEndpoint(endpoint=row, secret=secret)
 
-    @strawberry.mutation(description="Enable or disable an endpoint, or change its types, URL or description (admin).",
-                       extensions=[requires(MANAGE, to=TO_MANAGE)])
-    async def update_webhook_endpoint(self, info: Info, id: strawberry.ID,
-                                      input: UpdateWebhookEndpointInput) -> WebhookEndpoint:
+    @strawberry.mutation(
+        description="Enable or disable an endpoint, or change its types, URL or description (admin).",
+        extensions=[requires(MANAGE, to=TO_MANAGE)],
+    )
+    async def update_webhook_endpoint(
+        self, info: Info, id: strawberry.ID, input: UpdateWebhookEndpointInput
+    ) -> WebhookEndpoint:
         principal = principal_of(info)
         pk = _endpoint_pk(id, "id")
         allow = info.context.settings.webhook_allow_local_http
-        return await _run(info, lambda s: webhooks.update_endpoint(
-            s, principal=principal, endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk),
-            enabled=input.enabled, event_types=input.event_types, url=input.url, description=input.description,
-            allow_local_http=allow))
+        return await _run(
+            info,
+            lambda s: webhooks.update_endpoint(
+                s,
+                principal=principal,
+                endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk),
+                enabled=input.enabled,
+                event_types=input.event_types,
+                url=input.url,
+                description=input.description,
+                allow_local_http=allow,
+            ),
+        )
 
-    @strawberry.mutation(description="Delete an endpoint and its delivery log (admin); returns its ID.",
-                       extensions=[requires(MANAGE, to=TO_MANAGE)])
+    @strawberry.mutation(
+        description="Delete an endpoint and its delivery log (admin); returns its ID.",
+        extensions=[requires(MANAGE, to=TO_MANAGE)],
+    )
     async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         principal = principal_of(info)
         pk = _endpoint_pk(id, "id")
-        await _run(info, lambda s: webhooks.delete_endpoint(
-            s, principal=principal, endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk)))
+        await _run(
+            info,
+            lambda s: webhooks.delete_endpoint(
+                s, principal=principal, endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk)
+            ),
+        )
         return strawberry.ID(to_global_id("WebhookEndpoint", pk))
 
-    @strawberry.mutation(description="Resume delivery after an events cursor (null: from the beginning) (admin).",
-                       extensions=[requires(MANAGE, to=TO_MANAGE)])
-    async def reset_webhook_cursor(self, info: Info, endpoint_id: strawberry.ID, after: str | None = None) -> WebhookEndpoint:
+    @strawberry.mutation(
+        description="Resume delivery after an events cursor (null: from the beginning) (admin).",
+        extensions=[requires(MANAGE, to=TO_MANAGE)],
+    )
+    async def reset_webhook_cursor(
+        self, info: Info, endpoint_id: strawberry.ID, after: str | None = None
+    ) -> WebhookEndpoint:
         principal = principal_of(info)
         pk = _endpoint_pk(endpoint_id, "endpointId")
         after_id = _after_event(after)
-        endpoint = await _run(info, lambda s: webhooks.reset_cursor(
-            s, principal=principal, endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk), after=after_id))
+        endpoint = await _run(
+            info,
+            lambda s: webhooks.reset_cursor(
+                s,
+                principal=principal,
+                endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk),
+                after=after_id,
+            ),
+        )
         _kick()
         return endpoint
 
-    @strawberry.mutation(description="Deliver to an endpoint now, whatever its back-off (admin).",
-                       extensions=[requires(MANAGE, to=TO_MANAGE)])
+    @strawberry.mutation(
+        description="Deliver to an endpoint now, whatever its back-off (admin).",
+        extensions=[requires(MANAGE, to=TO_MANAGE)],
+    )
     async def retry_webhook_endpoint(self, info: Info, endpoint_id: strawberry.ID) -> WebhookEndpoint:
         principal = principal_of(info)
         pk = _endpoint_pk(endpoint_id, "endpointId")
-        endpoint = await _run(info, lambda s: webhooks.request_retry(
-            s, principal=principal, endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk)))
+        endpoint = await _run(
+            info,
+            lambda s: webhooks.request_retry(
+                s, principal=principal, endpoint=webhooks.get_endpoint(s, principal=principal, endpoint_id=pk)
+            ),
+        )
         _kick()
         return endpoint

@@ -76,7 +76,9 @@ class BankRestConfig(ConnectorConfig):
 
     client_id: str = Field(min_length=1, description="OAuth2 client id issued by the bank")
     client_secret: SecretStr = secret("OAuth2 client secret issued by the bank")
-    page_size: int = Field(default=MAX_LIMIT, ge=1, le=MAX_LIMIT, description="Records per page (the bank allows up to 1000).")
+    page_size: int = Field(
+        default=MAX_LIMIT, ge=1, le=MAX_LIMIT, description="Records per page (the bank allows up to 1000)."
+    )
 
 
 # -- the HTTP client -------------------------------------------------------------------------------
@@ -100,8 +102,9 @@ class _Api:
         self.stream = stream
         secret_digest = hashlib.sha256(config.client_secret.get_secret_value().encode()).hexdigest()
         self._key = (config.base_url.rstrip("/"), config.client_id, secret_digest)
-        self.http = httpx.Client(base_url=config.base_url, timeout=config.timeout_seconds,
-                                 headers={"Accept": "application/json"})
+        self.http = httpx.Client(
+            base_url=config.base_url, timeout=config.timeout_seconds, headers={"Accept": "application/json"}
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -109,8 +112,11 @@ class _Api:
     def authenticate(self) -> _Token:
         """Ask for a new token (client credentials grant, RFC 6749 §4.4) and cache it."""
         cfg = self.config
-        form = {"grant_type": "client_credentials", "client_id": cfg.client_id,
-                "client_secret": cfg.client_secret.get_secret_value()}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": cfg.client_id,
+            "client_secret": cfg.client_secret.get_secret_value(),
+        }
         with map_exceptions(connector=KIND, stream=self.stream):
             resp = self.http.post(TOKEN_PATH, data=form)
             if resp.status_code in (400, 401):
@@ -125,7 +131,10 @@ class _Api:
             if not isinstance(body, dict) or not body.get("access_token"):
                 raise MalformedResponse("token response without access_token", detail=resp.text[:300])
             expires_in = float(body.get("expires_in") or 3600)
-        token = _Token(str(body["access_token"]), time.monotonic() + max(0.0, expires_in - min(TOKEN_SKEW_SECONDS, expires_in / 10)))
+        token = _Token(
+            str(body["access_token"]),
+            time.monotonic() + max(0.0, expires_in - min(TOKEN_SKEW_SECONDS, expires_in / 10)),
+        )
         with _TOKENS_LOCK:
             _TOKENS[self._key] = token
         return token
@@ -149,8 +158,9 @@ class _Api:
             resp = self.http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
             if resp.status_code == 401 and (code := _json_or_empty(resp.content).get("code")) in TOKEN_CODES:
                 self.forget(token)
-                raise TokenExpired(f"the bank rejected the access token ({code}); a retry authenticates again",
-                                   detail=resp.text[:300])
+                raise TokenExpired(
+                    f"the bank rejected the access token ({code}); a retry authenticates again", detail=resp.text[:300]
+                )
             resp.raise_for_status()
             body = orjson.loads(resp.content)  # orjson.JSONDecodeError is a ValueError → MalformedResponse
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -201,8 +211,14 @@ class _BankStream(Stream[BankRestConfig]):
                 if cursor and records and last_seen is not None and self.position(records[0]) <= last_seen:
                     # README "cursors never go backwards": the bank's cursor led behind what it already
                     # sent (a repeated page or a cursor going back). Keep ours: resume from the bookmark.
-                    log.warning("%s/%s: the bank's cursor went backwards (page starts at %s, already read up to %s); "
-                                "resuming from the bookmark", KIND, self.name, self.position(records[0]), last_seen)
+                    log.warning(
+                        "%s/%s: the bank's cursor went backwards (page starts at %s, already read up to %s); "
+                        "resuming from the bookmark",
+                        KIND,
+                        self.name,
+                        self.position(records[0]),
+                        last_seen,
+                    )
                     cursor = last_seen = None
                     continue
                 if records:
@@ -217,7 +233,9 @@ class _BankStream(Stream[BankRestConfig]):
                 if not body.get("hasMore"):
                     return
                 if not next_cursor:
-                    raise MalformedResponse("hasMore is true but nextCursor is missing", connector=KIND, stream=self.name)
+                    raise MalformedResponse(
+                        "hasMore is true but nextCursor is missing", connector=KIND, stream=self.name
+                    )
                 cursor = str(next_cursor)
         finally:
             api.close()
@@ -268,6 +286,7 @@ class BankRestConnector(Connector[BankRestConfig]):
 
     def check(self, config: BankRestConfig) -> CheckResult:
         """Get a fresh token and read one account."""
+
         def probe() -> str:
             api = _Api(config)
             try:
@@ -276,7 +295,9 @@ class BankRestConnector(Connector[BankRestConfig]):
             finally:
                 api.close()
             minutes = max(0, round((token.renew_at - time.monotonic()) / 60))
-            return f"connected as {config.client_id!r}: token issued (renewed in about {minutes} min), accounts readable"
+            return (
+                f"connected as {config.client_id!r}: token issued (renewed in about {minutes} min), accounts readable"
+            )
 
         return check_connection(probe, system="the bank", where=config.base_url)
 
@@ -286,7 +307,9 @@ class BankRestConnector(Connector[BankRestConfig]):
     def normalise(self, stream: str, record: dict[str, Any]) -> list[Entity]:
         mapper = _NORMALISERS.get(stream)
         if mapper is None:
-            raise Rejection(f"unknown stream {stream!r}: expected one of {', '.join(_NORMALISERS)}", field="stream", value=stream)
+            raise Rejection(
+                f"unknown stream {stream!r}: expected one of {', '.join(_NORMALISERS)}", field="stream", value=stream
+            )
         return mapper(record)
 
 
@@ -302,15 +325,21 @@ def _opt(r: dict[str, Any], field: str) -> str | None:
 
 
 def _account(r: dict[str, Any]) -> list[Entity]:
-    return [WageAccountIn(
-        salary_account=_text(r, "salaryAccount"), project_code=_text(r, "projectCode"), contractor_uscc=_text(r, "corpCode"),
-        bank_name=_text(r, "bankName"), salary_account_name=_text(r, "salaryAccountName"),
-        bank_code=_opt(r, "bankLinkNumber"), open_account_date=fields.date(r, "openAccountDate", required=False),
-        filed_date=fields.date(r, "filingDate", required=False),
-        # a balance, not a payment: the bank reports an overdrawn account as it is
-        account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False),
-        status=fields.choice(r, "accountStatus", ACCOUNT_STATUS, default="1"),
-    )]
+    return [
+        WageAccountIn(
+            salary_account=_text(r, "salaryAccount"),
+            project_code=_text(r, "projectCode"),
+            contractor_uscc=_text(r, "corpCode"),
+            bank_name=_text(r, "bankName"),
+            salary_account_name=_text(r, "salaryAccountName"),
+            bank_code=_opt(r, "bankLinkNumber"),
+            open_account_date=fields.date(r, "openAccountDate", required=False),
+            filed_date=fields.date(r, "filingDate", required=False),
+            # a balance, not a payment: the bank reports an overdrawn account as it is
+            account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False),
+            status=fields.choice(r, "accountStatus", ACCOUNT_STATUS, default="1"),
+        )
+    ]
 
 
 def _bill(r: dict[str, Any]) -> list[Entity]:
@@ -320,43 +349,70 @@ def _bill(r: dict[str, Any]) -> list[Entity]:
         # arrive, worker by worker, through pay_details. Only income is a labour-cost allocation (条例 Art. 24).
         return []
     if bill_type != BILL_INCOME:
-        raise Rejection(f"billType must be 1 (income) or 2 (expense), got {bill_type}", field="billType", value=bill_type)
-    return [AllocationIn(
-        salary_account=_text(r, "salaryAccount"), batch_number=_text(r, "batchNumber"), bill_date=fields.date(r, "billDate"),
-        period_month=fields.month(r, "salaryMonth"), amount=fields.amount(r, "billAmount", allow_negative=False),
-        account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False),
-        payer_name=_opt(r, "counterpartyName"), payer_account=_opt(r, "counterpartyAccount"),
-        progress_payment=fields.amount(r, "progressPayment", allow_negative=False, required=False),
-    )]
+        raise Rejection(
+            f"billType must be 1 (income) or 2 (expense), got {bill_type}", field="billType", value=bill_type
+        )
+    return [
+        AllocationIn(
+            salary_account=_text(r, "salaryAccount"),
+            batch_number=_text(r, "batchNumber"),
+            bill_date=fields.date(r, "billDate"),
+            period_month=fields.month(r, "salaryMonth"),
+            amount=fields.amount(r, "billAmount", allow_negative=False),
+            account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False),
+            payer_name=_opt(r, "counterpartyName"),
+            payer_account=_opt(r, "counterpartyAccount"),
+            progress_payment=fields.amount(r, "progressPayment", allow_negative=False, required=False),
+        )
+    ]
 
 
 def _pay_detail(r: dict[str, Any]) -> list[Entity]:
-    return [PayrollIn(
-        pay_roll_code=_text(r, "payRollCode"), project_code=_text(r, "projectCode"), id_number=_text(r, "idCardNumber"),
-        pay_month=fields.month(r, "payMonth"), total_pay_amount=fields.amount(r, "totalPayAmount", allow_negative=False),
-        actual_amount=fields.amount(r, "actualAmount", allow_negative=False),
-        pay_status=fields.integer(r, "payStatus", allow_negative=False), salary_account=_opt(r, "salaryAccount"),
-        worker_name=_opt(r, "name"), corp_uscc=_opt(r, "corpCode"),
-        days=fields.integer(r, "days", allow_negative=False, required=False),
-        work_hours=fields.amount(r, "workHours", allow_negative=False, required=False),
-        balance_date=fields.date(r, "balanceDate", required=False),
-        is_back_pay=fields.flag(r, "isBackPay"), bank_card=_opt(r, "bankCardNumber"), batch_number=_opt(r, "batchNumber"),
-    )]
+    return [
+        PayrollIn(
+            pay_roll_code=_text(r, "payRollCode"),
+            project_code=_text(r, "projectCode"),
+            id_number=_text(r, "idCardNumber"),
+            pay_month=fields.month(r, "payMonth"),
+            total_pay_amount=fields.amount(r, "totalPayAmount", allow_negative=False),
+            actual_amount=fields.amount(r, "actualAmount", allow_negative=False),
+            pay_status=fields.integer(r, "payStatus", allow_negative=False),
+            salary_account=_opt(r, "salaryAccount"),
+            worker_name=_opt(r, "name"),
+            corp_uscc=_opt(r, "corpCode"),
+            days=fields.integer(r, "days", allow_negative=False, required=False),
+            work_hours=fields.amount(r, "workHours", allow_negative=False, required=False),
+            balance_date=fields.date(r, "balanceDate", required=False),
+            is_back_pay=fields.flag(r, "isBackPay"),
+            bank_card=_opt(r, "bankCardNumber"),
+            batch_number=_opt(r, "batchNumber"),
+        )
+    ]
 
 
 def _guarantee(r: dict[str, Any]) -> list[Entity]:
-    return [DepositIn(
-        guarantee_no=_text(r, "guaranteeNo"), project_code=_text(r, "projectCode"), contractor_uscc=_text(r, "corpCode"),
-        kind=fields.choice(r, "guaranteeType", GUARANTEE_TYPES), amount=fields.amount(r, "guaranteeAmount", allow_negative=False),
-        rate=fields.amount(r, "guaranteeRate", allow_negative=False, required=False),
-        deposited_on=fields.date(r, "issueDate", required=False), issuer=_opt(r, "issuerName"),
-        valid_from=fields.date(r, "startDate", required=False), valid_to=fields.date(r, "endDate", required=False),
-        status=fields.choice(r, "guaranteeStatus", GUARANTEE_STATUS, default="1"),
-    )]
+    return [
+        DepositIn(
+            guarantee_no=_text(r, "guaranteeNo"),
+            project_code=_text(r, "projectCode"),
+            contractor_uscc=_text(r, "corpCode"),
+            kind=fields.choice(r, "guaranteeType", GUARANTEE_TYPES),
+            amount=fields.amount(r, "guaranteeAmount", allow_negative=False),
+            rate=fields.amount(r, "guaranteeRate", allow_negative=False, required=False),
+            deposited_on=fields.date(r, "issueDate", required=False),
+            issuer=_opt(r, "issuerName"),
+            valid_from=fields.date(r, "startDate", required=False),
+            valid_to=fields.date(r, "endDate", required=False),
+            status=fields.choice(r, "guaranteeStatus", GUARANTEE_STATUS, default="1"),
+        )
+    ]
 
 
 _NORMALISERS: dict[str, Callable[[dict[str, Any]], list[Entity]]] = {
-    Accounts.name: _account, Bills.name: _bill, PayDetails.name: _pay_detail, Guarantees.name: _guarantee,
+    Accounts.name: _account,
+    Bills.name: _bill,
+    PayDetails.name: _pay_detail,
+    Guarantees.name: _guarantee,
 }
 
 

@@ -114,7 +114,7 @@ class _View:
         return self.listing.rows[i] if i < self.history else self.listing.live(i - self.history + 1)
 
     def rows(self, start: int, end: int) -> list[Row]:
-        out = self.listing.rows[start:min(end, self.history)]  # a copy: the history itself is never changed
+        out = self.listing.rows[start : min(end, self.history)]  # a copy: the history itself is never changed
         return out + [self.row(i) for i in range(max(start, self.history), end)]
 
 
@@ -175,14 +175,25 @@ def create_app(
             except (binascii.Error, UnicodeDecodeError):
                 cid = csecret = ""
         if form.get("grant_type") != "client_credentials":
-            return JSONResponse({"error": "unsupported_grant_type", "error_description": "only client_credentials is supported"}, 400)
-        if not (hmac.compare_digest(cid.encode(), client_id.encode()) and hmac.compare_digest(csecret.encode(), client_secret.encode())):
+            return JSONResponse(
+                {"error": "unsupported_grant_type", "error_description": "only client_credentials is supported"}, 400
+            )
+        if not (
+            hmac.compare_digest(cid.encode(), client_id.encode())
+            and hmac.compare_digest(csecret.encode(), client_secret.encode())
+        ):
             return JSONResponse({"error": "invalid_client", "error_description": "client authentication failed"}, 401)
         value = secrets.token_urlsafe(24)
         tokens[value] = now() + dt.timedelta(seconds=token_ttl_seconds)
         stats["tokens_issued"] += 1
-        return JSONResponse({"access_token": value, "token_type": "Bearer", "expires_in": token_ttl_seconds,
-                             "scope": "account bill payroll guarantee"})
+        return JSONResponse(
+            {
+                "access_token": value,
+                "token_type": "Bearer",
+                "expires_in": token_ttl_seconds,
+                "scope": "account bill payroll guarantee",
+            }
+        )
 
     async def listing(request: Request) -> Response:
         name = request.path_params["stream"]
@@ -230,14 +241,19 @@ def create_app(
         if rows and faults.take("bad_records_next"):
             rows.insert(1, listings[name].bad(rows[0]))
         # One orjson call per page: ~10x faster than serialising record by record.
-        return Response(orjson.dumps({"data": rows, "nextCursor": next_cursor, "hasMore": has_more}), media_type="application/json")
+        return Response(
+            orjson.dumps({"data": rows, "nextCursor": next_cursor, "hasMore": has_more}), media_type="application/json"
+        )
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     app = Starlette(
-        routes=[Route("/oauth/token", token, methods=["POST"]), Route("/v1/{stream}", listing, methods=["GET"]),
-                Route("/health", health, methods=["GET"])],
+        routes=[
+            Route("/oauth/token", token, methods=["POST"]),
+            Route("/v1/{stream}", listing, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ],
         middleware=[Middleware(FaultMiddleware, faults=faults)],
     )
     app.state.faults = faults
@@ -271,16 +287,29 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
     open_accounts = [a for a in accounts if a["status"] == "open"]
     banks = sorted({(a["bank_name"], a["bank_code"]) for a in accounts})
     payer_accounts = {a["salary_account"]: a["payer_account"] for a in world.allocations}
-    issuers = sorted({d["issuer"] for d in world.deposits if d["kind"] == "bank_guarantee" and d.get("issuer")}) or ["中国工商银行济宁市分行"]
+    issuers = sorted({d["issuer"] for d in world.deposits if d["kind"] == "bank_guarantee" and d.get("issuer")}) or [
+        "中国工商银行济宁市分行"
+    ]
 
     # -- accounts (专户): live = a newly opened 专户 of an existing project
     def account_row(a: Row, update_time: str) -> Row:
         p, e = proj(a["project_id"]), ent(a["enterprise_id"])
-        return {"salaryAccount": a["salary_account"], "salaryAccountName": a["salary_account_name"],
-                "projectCode": p["project_code"], "projectName": p["name"], "corpCode": e["uscc"], "corpName": e["name"],
-                "bankName": a["bank_name"], "bankLinkNumber": a["bank_code"], "openAccountDate": _day(a["open_account_date"]),
-                "filingDate": _day(a.get("filed_date")), "accountStatus": ACCOUNT_STATUS[a["status"]],
-                "accountBalance": _money(a["account_balance"]), "currency": "CNY", "updateTime": update_time}
+        return {
+            "salaryAccount": a["salary_account"],
+            "salaryAccountName": a["salary_account_name"],
+            "projectCode": p["project_code"],
+            "projectName": p["name"],
+            "corpCode": e["uscc"],
+            "corpName": e["name"],
+            "bankName": a["bank_name"],
+            "bankLinkNumber": a["bank_code"],
+            "openAccountDate": _day(a["open_account_date"]),
+            "filingDate": _day(a.get("filed_date")),
+            "accountStatus": ACCOUNT_STATUS[a["status"]],
+            "accountBalance": _money(a["account_balance"]),
+            "currency": "CNY",
+            "updateTime": update_time,
+        }
 
     def live_account(i: int) -> Row:
         r, t = world.rng("bank_rest", "account", i), live_at(i)
@@ -288,10 +317,21 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         e = ent(p["contractor_id"])
         bank_name, bank_code = r.choice(banks)
         # 人社部发〔2021〕53号: account name = contractor + project + 农民工工资专用账户
-        return account_row({"salary_account": f"379{i:06d}{r.randrange(10**10):010d}", "project_id": p["id"],
-                            "enterprise_id": e["id"], "salary_account_name": f"{e['name']}{p['name']}农民工工资专用账户",
-                            "bank_name": bank_name, "bank_code": bank_code, "open_account_date": t.astimezone(BJ).date(),
-                            "filed_date": None, "status": "open", "account_balance": Decimal(0)}, _ts(t))
+        return account_row(
+            {
+                "salary_account": f"379{i:06d}{r.randrange(10**10):010d}",
+                "project_id": p["id"],
+                "enterprise_id": e["id"],
+                "salary_account_name": f"{e['name']}{p['name']}农民工工资专用账户",
+                "bank_name": bank_name,
+                "bank_code": bank_code,
+                "open_account_date": t.astimezone(BJ).date(),
+                "filed_date": None,
+                "status": "open",
+                "account_balance": Decimal(0),
+            },
+            _ts(t),
+        )
 
     def bad_account(row: Row) -> Row:
         bad = {**row, "salaryAccount": f"{row['salaryAccount']}X"}
@@ -300,10 +340,21 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
 
     # -- bills (流水): income = labour cost allocated (条例 Art. 24); expense = one wage batch paid out
     def income_row(a: Row, update_time: str) -> Row:
-        return {"salaryAccount": a["salary_account"], "batchNumber": a["batch_number"], "billType": 1, "actionType": 2,
-                "billDate": _day(a["bill_date"]), "billAmount": _money(a["amount"]), "accountBalance": _money(a["account_balance"]),
-                "counterpartyName": a["payer_name"], "counterpartyAccount": a["payer_account"], "salaryMonth": a["period_month"],
-                "progressPayment": _money(a["progress_payment"]), "summary": "人工费用拨付", "updateTime": update_time}
+        return {
+            "salaryAccount": a["salary_account"],
+            "batchNumber": a["batch_number"],
+            "billType": 1,
+            "actionType": 2,
+            "billDate": _day(a["bill_date"]),
+            "billAmount": _money(a["amount"]),
+            "accountBalance": _money(a["account_balance"]),
+            "counterpartyName": a["payer_name"],
+            "counterpartyAccount": a["payer_account"],
+            "salaryMonth": a["period_month"],
+            "progressPayment": _money(a["progress_payment"]),
+            "summary": "人工费用拨付",
+            "updateTime": update_time,
+        }
 
     bills = [income_row(a, at(a["created_at"])) for a in world.allocations]
     batches: dict[tuple[str, str], list[Row]] = defaultdict(list)
@@ -320,11 +371,23 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         amount = sum((p["actual_amount"] for p in paid), Decimal(0))
         k = bisect.bisect_right(incomes[account], (day, Decimal("Infinity")))
         balance = incomes[account][k - 1][1] - amount if k else None  # the last income's balance, less this batch
-        bills.append({"salaryAccount": account, "batchNumber": batch, "billType": 2, "actionType": 1, "billDate": _day(day),
-                      "billAmount": _money(amount), "accountBalance": _money(balance) if balance is not None and balance >= 0 else None,
-                      "counterpartyName": "农民工工资代发", "counterpartyAccount": None, "salaryMonth": paid[0]["pay_month"],
-                      "progressPayment": None, "summary": f"代发工资{len(paid)}人",
-                      "updateTime": at(dt.datetime.combine(day, dt.time(15), BJ))})
+        bills.append(
+            {
+                "salaryAccount": account,
+                "batchNumber": batch,
+                "billType": 2,
+                "actionType": 1,
+                "billDate": _day(day),
+                "billAmount": _money(amount),
+                "accountBalance": _money(balance) if balance is not None and balance >= 0 else None,
+                "counterpartyName": "农民工工资代发",
+                "counterpartyAccount": None,
+                "salaryMonth": paid[0]["pay_month"],
+                "progressPayment": None,
+                "summary": f"代发工资{len(paid)}人",
+                "updateTime": at(dt.datetime.combine(day, dt.time(15), BJ)),
+            }
+        )
 
     def live_bill(i: int) -> Row:
         r, t = world.rng("bank_rest", "bill", i), live_at(i)
@@ -334,11 +397,20 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         day = t.astimezone(BJ).date()
         month = (day.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
         builder = ent(p["builder_id"]) if p.get("builder_id") else ent(p["contractor_id"])
-        return income_row({"salary_account": a["salary_account"], "batch_number": f"SR{day:%Y%m%d}{i:010d}", "bill_date": day,
-                           "amount": amount, "account_balance": (a["account_balance"] or Decimal(0)) + amount,
-                           "payer_name": builder["name"], "payer_account": payer_accounts.get(a["salary_account"]),
-                           "period_month": month, "progress_payment": (amount / (p["labour_cost_ratio"] or Decimal("0.2"))).quantize(Decimal("0.01"))},
-                          _ts(t))
+        return income_row(
+            {
+                "salary_account": a["salary_account"],
+                "batch_number": f"SR{day:%Y%m%d}{i:010d}",
+                "bill_date": day,
+                "amount": amount,
+                "account_balance": (a["account_balance"] or Decimal(0)) + amount,
+                "payer_name": builder["name"],
+                "payer_account": payer_accounts.get(a["salary_account"]),
+                "period_month": month,
+                "progress_payment": (amount / (p["labour_cost_ratio"] or Decimal("0.2"))).quantize(Decimal("0.01")),
+            },
+            _ts(t),
+        )
 
     def bad_bill(row: Row) -> Row:
         bad = {**row, "batchNumber": f"{row['batchNumber']}X", "billType": 1}
@@ -347,13 +419,26 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
 
     # -- pay details (代发明细): live = a worker paid for the current month
     def pay_row(p: Row, detail_no: str, update_time: str) -> Row:
-        return {"detailNo": detail_no, "payRollCode": p["pay_roll_code"], "batchNumber": p["batch_number"],
-                "projectCode": code_of[p["project_id"]], "corpCode": uscc_of[p["enterprise_id"]],
-                "salaryAccount": p["salary_account"], "name": p["worker_name"], "idCardNumber": p["id_number"],
-                "bankCardNumber": p["bank_card"], "payMonth": p["pay_month"], "totalPayAmount": _money(p["total_pay_amount"]),
-                "actualAmount": _money(p["actual_amount"]), "days": p["days"], "workHours": _money(p["work_hours"]),
-                "balanceDate": _day(p["balance_date"]), "payStatus": p["pay_status"], "isBackPay": int(p["is_back_pay"]),
-                "updateTime": update_time}
+        return {
+            "detailNo": detail_no,
+            "payRollCode": p["pay_roll_code"],
+            "batchNumber": p["batch_number"],
+            "projectCode": code_of[p["project_id"]],
+            "corpCode": uscc_of[p["enterprise_id"]],
+            "salaryAccount": p["salary_account"],
+            "name": p["worker_name"],
+            "idCardNumber": p["id_number"],
+            "bankCardNumber": p["bank_card"],
+            "payMonth": p["pay_month"],
+            "totalPayAmount": _money(p["total_pay_amount"]),
+            "actualAmount": _money(p["actual_amount"]),
+            "days": p["days"],
+            "workHours": _money(p["work_hours"]),
+            "balanceDate": _day(p["balance_date"]),
+            "payStatus": p["pay_status"],
+            "isBackPay": int(p["is_back_pay"]),
+            "updateTime": update_time,
+        }
 
     last_day = (before - dt.timedelta(hours=18)).date()  # pay times (16:00–18:00) stay before the live records
 
@@ -367,7 +452,11 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         return f"{min(day, last_day).isoformat()} {16 + minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
 
     payroll = [pay_row(p, f"PD{p['id']:012d}", pay_time(p)) for p in world.payroll]
-    workers = [w for w in sorted(world.workers, key=lambda w: w["id"]) if w["exit_date"] is None and w["project_id"] in account_of_project]
+    workers = [
+        w
+        for w in sorted(world.workers, key=lambda w: w["id"])
+        if w["exit_date"] is None and w["project_id"] in account_of_project
+    ]
     world.rng("bank_rest", "payroll-order").shuffle(workers)
 
     def live_pay(i: int) -> Row:
@@ -376,12 +465,28 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         pid, month = w["project_id"], t.astimezone(BJ)
         days = r.randint(18, 26)
         total = Decimal(r.randrange(3000, 12001, 100))
-        return pay_row({"pay_roll_code": f"GZ{pid:08d}{month:%Y%m}", "batch_number": f"PF{month:%Y%m}{pid:010d}", "project_id": pid,
-                        "enterprise_id": w["enterprise_id"], "salary_account": account_of_project[pid]["salary_account"],
-                        "worker_name": w["name"], "id_number": w["id_number"], "bank_card": w["bank_card"],
-                        "pay_month": f"{month:%Y-%m}", "total_pay_amount": total, "actual_amount": total, "days": days,
-                        "work_hours": Decimal(days * 8), "balance_date": month.date(), "pay_status": 20, "is_back_pay": False},
-                       f"PL{i:012d}", _ts(t))
+        return pay_row(
+            {
+                "pay_roll_code": f"GZ{pid:08d}{month:%Y%m}",
+                "batch_number": f"PF{month:%Y%m}{pid:010d}",
+                "project_id": pid,
+                "enterprise_id": w["enterprise_id"],
+                "salary_account": account_of_project[pid]["salary_account"],
+                "worker_name": w["name"],
+                "id_number": w["id_number"],
+                "bank_card": w["bank_card"],
+                "pay_month": f"{month:%Y-%m}",
+                "total_pay_amount": total,
+                "actual_amount": total,
+                "days": days,
+                "work_hours": Decimal(days * 8),
+                "balance_date": month.date(),
+                "pay_status": 20,
+                "is_back_pay": False,
+            },
+            f"PL{i:012d}",
+            _ts(t),
+        )
 
     def bad_pay(row: Row) -> Row:
         idn = row["idCardNumber"]
@@ -392,14 +497,28 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
     # -- guarantees (保函, 人社部发〔2021〕65号): live = a new letter for a project
     def guarantee_row(d: Row, update_time: str) -> Row:
         p, e = proj(d["project_id"]), ent(d["enterprise_id"])
-        return {"guaranteeNo": d["guarantee_no"], "guaranteeType": GUARANTEE_TYPES[d["kind"]], "projectCode": p["project_code"],
-                "projectName": p["name"], "corpCode": e["uscc"], "corpName": e["name"], "guaranteeAmount": _money(d["amount"]),
-                "guaranteeRate": None if d["rate"] is None else str(d["rate"]), "issueDate": _day(d["deposited_on"]),
-                "issuerName": d["issuer"], "startDate": _day(d["valid_from"]), "endDate": _day(d["valid_to"]),
-                "guaranteeStatus": GUARANTEE_STATUS[d["status"]], "updateTime": update_time}
+        return {
+            "guaranteeNo": d["guarantee_no"],
+            "guaranteeType": GUARANTEE_TYPES[d["kind"]],
+            "projectCode": p["project_code"],
+            "projectName": p["name"],
+            "corpCode": e["uscc"],
+            "corpName": e["name"],
+            "guaranteeAmount": _money(d["amount"]),
+            "guaranteeRate": None if d["rate"] is None else str(d["rate"]),
+            "issueDate": _day(d["deposited_on"]),
+            "issuerName": d["issuer"],
+            "startDate": _day(d["valid_from"]),
+            "endDate": _day(d["valid_to"]),
+            "guaranteeStatus": GUARANTEE_STATUS[d["status"]],
+            "updateTime": update_time,
+        }
 
-    guarantees = [guarantee_row(d, at(d["created_at"])) for d in world.deposits
-                  if d.get("guarantee_no") and d["kind"] in GUARANTEE_TYPES and d["status"] in GUARANTEE_STATUS]
+    guarantees = [
+        guarantee_row(d, at(d["created_at"]))
+        for d in world.deposits
+        if d.get("guarantee_no") and d["kind"] in GUARANTEE_TYPES and d["status"] in GUARANTEE_STATUS
+    ]
     valued = [p for p in projects if p.get("contract_value")]
 
     def live_guarantee(i: int) -> Row:
@@ -407,10 +526,22 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         p = r.choice(valued)
         rate = r.choice([Decimal("0.0100"), Decimal("0.0200"), Decimal("0.0300")])  # 1%–3% of the contract value
         day = t.astimezone(BJ).date()
-        return guarantee_row({"guarantee_no": f"BH{day:%Y%m%d}{i:08d}", "kind": "bank_guarantee", "project_id": p["id"],
-                              "enterprise_id": p["contractor_id"], "amount": (p["contract_value"] * rate).quantize(Decimal("1")),
-                              "rate": rate, "deposited_on": day, "issuer": r.choice(issuers), "valid_from": day,
-                              "valid_to": day + dt.timedelta(days=730), "status": "active"}, _ts(t))
+        return guarantee_row(
+            {
+                "guarantee_no": f"BH{day:%Y%m%d}{i:08d}",
+                "kind": "bank_guarantee",
+                "project_id": p["id"],
+                "enterprise_id": p["contractor_id"],
+                "amount": (p["contract_value"] * rate).quantize(Decimal("1")),
+                "rate": rate,
+                "deposited_on": day,
+                "issuer": r.choice(issuers),
+                "valid_from": day,
+                "valid_to": day + dt.timedelta(days=730),
+                "status": "active",
+            },
+            _ts(t),
+        )
 
     def bad_guarantee(row: Row) -> Row:
         bad = {**row, "guaranteeNo": f"{row['guaranteeNo']}X"}
@@ -418,7 +549,9 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         return bad
 
     return {
-        "accounts": _Listing(("salaryAccount",), [account_row(a, at(a["created_at"])) for a in accounts], live_account, bad_account),
+        "accounts": _Listing(
+            ("salaryAccount",), [account_row(a, at(a["created_at"])) for a in accounts], live_account, bad_account
+        ),
         "bills": _Listing(("salaryAccount", "batchNumber"), bills, live_bill, bad_bill),
         "pay-details": _Listing(("detailNo",), payroll, live_pay, bad_pay),
         "guarantees": _Listing(("guaranteeNo",), guarantees, live_guarantee, bad_guarantee),

@@ -88,7 +88,9 @@ class BankSoapConfig(ConnectorConfig):
     password: SecretStr = secret("WS-Security UsernameToken password")
     password_digest: bool = Field(default=True, description="Send PasswordDigest (nonce + created), not PasswordText")
     endpoint_url: str | None = Field(default=None, description="Call this address instead of the WSDL's soap:address")
-    page_size: int = Field(default=500, ge=1, le=MAX_PAGE_SIZE, description="Records asked for per page (the bank allows 1000)")
+    page_size: int = Field(
+        default=500, ge=1, le=MAX_PAGE_SIZE, description="Records asked for per page (the bank allows 1000)"
+    )
 
 
 def wsdl_url(config: BankSoapConfig) -> str:
@@ -142,15 +144,22 @@ def _boundary(stream: str, *, username: str) -> Iterator[None]:
             if error_code == "TOKEN_EXPIRED" or "TOKEN_EXPIRED" in text:
                 raise TokenExpired("WS-Security token expired; a new one is sent on retry", detail=text) from exc
             if error_code == "AUTH_FAILED":
-                raise CredentialsRefused(f"the bank refused the WS-Security credentials of user {username!r} "
-                                         f"(SOAP fault {code}: {text}): check the username and password", detail=error_code) from exc
+                raise CredentialsRefused(
+                    f"the bank refused the WS-Security credentials of user {username!r} "
+                    f"(SOAP fault {code}: {text}): check the username and password",
+                    detail=error_code,
+                ) from exc
             # soap:Server — the bank's side failed, worth retrying; soap:Client — our request was refused
             retriable = "Server" in code or "Receiver" in code
-            raise (RetriableUpstreamError if retriable else FatalUpstreamError)(f"SOAP fault {code}: {text}", detail=error_code) from exc
+            raise (RetriableUpstreamError if retriable else FatalUpstreamError)(
+                f"SOAP fault {code}: {text}", detail=error_code
+            ) from exc
         except TransportError as exc:
             if exc.status_code in (401, 403):
-                raise CredentialsRefused(f"the bank refused the credentials of user {username!r} (HTTP {exc.status_code}): "
-                                         "check the username and password") from exc
+                raise CredentialsRefused(
+                    f"the bank refused the credentials of user {username!r} (HTTP {exc.status_code}): "
+                    "check the username and password"
+                ) from exc
             if exc.status_code in (None, 0, 200):  # a 200 whose body is not XML: cut off, or a proxy's page
                 raise MalformedResponse("unparseable SOAP response", detail=str(exc)[:300]) from exc
             raise
@@ -180,7 +189,9 @@ class _Session:
         self.http = httpx.Client(timeout=config.timeout_seconds, transport=transport)
         try:
             with _boundary(stream, username=config.username):
-                token = UsernameToken(config.username, config.password.get_secret_value(), use_digest=config.password_digest)
+                token = UsernameToken(
+                    config.username, config.password.get_secret_value(), use_digest=config.password_digest
+                )
                 client = Client(wsdl_url(config), transport=_HttpxTransport(self.http), wsse=token)
                 port = client.wsdl.services["WageAccountService"].ports["WageAccountPort"]
                 self.address: str = config.endpoint_url or port.binding_options["address"]
@@ -192,7 +203,10 @@ class _Session:
     def query(self, operation: str, position: tuple[dt.datetime, str] | None, page_size: int) -> Any:
         with _boundary(self.stream, username=self.config.username):
             return getattr(self.service, operation)(
-                updatedAfter=position[0] if position else None, lastKey=position[1] if position else None, pageSize=page_size)
+                updatedAfter=position[0] if position else None,
+                lastKey=position[1] if position else None,
+                pageSize=page_size,
+            )
 
     def close(self) -> None:
         self.http.close()
@@ -219,7 +233,9 @@ def _record(value: Any) -> dict[str, Any]:
     for name in value:  # a zeep CompoundValue iterates over its element names, in schema order
         v = value[name]
         if v is not None:
-            out[name] = v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v) if isinstance(v, Decimal) else v
+            out[name] = (
+                v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v) if isinstance(v, Decimal) else v
+            )
     return out
 
 
@@ -256,26 +272,37 @@ class _BankStream(Stream[BankSoapConfig]):
                         return
                 stalled = stalled + 1 if after == position else 0
                 if stalled >= MAX_STALLED_PAGES:
-                    raise RetriableUpstreamError(f"the bank's paging does not advance past {_state(position)}",
-                                                 connector=KIND, stream=self.name)
+                    raise RetriableUpstreamError(
+                        f"the bank's paging does not advance past {_state(position)}", connector=KIND, stream=self.name
+                    )
                 position = after
 
     def _position_of(self, record: dict[str, Any]) -> tuple[dt.datetime, str]:
         try:
             return dt.datetime.fromisoformat(record[self.cursor_field]), str(record[self.primary_key[0]])
         except (KeyError, TypeError, ValueError) as exc:  # the WSDL makes both required: a broken answer
-            raise MalformedResponse(f"a record without a valid {self.cursor_field} / {self.primary_key[0]}",
-                                    connector=KIND, stream=self.name, detail=repr(exc)) from exc
+            raise MalformedResponse(
+                f"a record without a valid {self.cursor_field} / {self.primary_key[0]}",
+                connector=KIND,
+                stream=self.name,
+                detail=repr(exc),
+            ) from exc
 
-    def _advance(self, position: tuple[dt.datetime, str] | None, reply: Any,
-                 records: list[dict[str, Any]]) -> tuple[dt.datetime, str] | None:
+    def _advance(
+        self, position: tuple[dt.datetime, str] | None, reply: Any, records: list[dict[str, Any]]
+    ) -> tuple[dt.datetime, str] | None:
         """The position after this page: never behind the one sent nor the page's last record."""
         candidates = [p for p in (position,) if p is not None]
         if reply.nextUpdatedAfter is not None:
             returned = (reply.nextUpdatedAfter, reply.nextLastKey or "")
             if position is not None and returned < position:
-                log.warning("%s/%s: the bank returned position %s behind the one sent (%s); keeping ours",
-                            KIND, self.name, returned, position)
+                log.warning(
+                    "%s/%s: the bank returned position %s behind the one sent (%s); keeping ours",
+                    KIND,
+                    self.name,
+                    returned,
+                    position,
+                )
             candidates.append(returned)
         if records:
             candidates.append(self._position_of(records[-1]))
@@ -283,7 +310,11 @@ class _BankStream(Stream[BankSoapConfig]):
 
 
 def _position(state: dict[str, Any]) -> tuple[dt.datetime, str] | None:
-    return (dt.datetime.fromisoformat(state["updatedAfter"]), state.get("lastKey") or "") if state.get("updatedAfter") else None
+    return (
+        (dt.datetime.fromisoformat(state["updatedAfter"]), state.get("lastKey") or "")
+        if state.get("updatedAfter")
+        else None
+    )
 
 
 def _state(position: tuple[dt.datetime, str] | None) -> dict[str, Any]:
@@ -329,15 +360,21 @@ def _opt(r: dict[str, Any], field: str) -> str | None:
 
 
 def _account(r: dict[str, Any]) -> list[Entity]:
-    return [WageAccountIn(
-        salary_account=_text(r, "salaryAccount"), project_code=_text(r, "projectCode"), contractor_uscc=_text(r, "corpCode"),
-        bank_name=_text(r, "bankName"), salary_account_name=_text(r, "salaryAccountName"), bank_code=_opt(r, "bankLinkNumber"),
-        open_account_date=fields.date(r, "openAccountDate", required=False, wording=WORDING),
-        filed_date=fields.date(r, "recordDate", required=False, wording=WORDING),
-        # a balance, not a payment: the bank reports an overdrawn account as it is
-        account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False, wording=WORDING),
-        status=fields.choice(r, "accountStatus", ACCOUNT_STATUS, default=1, wording=WORDING),
-    )]
+    return [
+        WageAccountIn(
+            salary_account=_text(r, "salaryAccount"),
+            project_code=_text(r, "projectCode"),
+            contractor_uscc=_text(r, "corpCode"),
+            bank_name=_text(r, "bankName"),
+            salary_account_name=_text(r, "salaryAccountName"),
+            bank_code=_opt(r, "bankLinkNumber"),
+            open_account_date=fields.date(r, "openAccountDate", required=False, wording=WORDING),
+            filed_date=fields.date(r, "recordDate", required=False, wording=WORDING),
+            # a balance, not a payment: the bank reports an overdrawn account as it is
+            account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False, wording=WORDING),
+            status=fields.choice(r, "accountStatus", ACCOUNT_STATUS, default=1, wording=WORDING),
+        )
+    ]
 
 
 def _bill(r: dict[str, Any]) -> list[Entity]:
@@ -347,52 +384,73 @@ def _bill(r: dict[str, Any]) -> list[Entity]:
         # allocations; the wages they pay arrive per worker on the pay_details stream. Skipped, not an error.
         return []
     if bill_type != 1:
-        raise Rejection(f"billType must be 1 (income) or 2 (expense); got {bill_type}", field="billType", value=bill_type)
+        raise Rejection(
+            f"billType must be 1 (income) or 2 (expense); got {bill_type}", field="billType", value=bill_type
+        )
     # 条例 Art. 24: labour cost allocated into the 专户 (billType 1 — a 专户 takes in nothing else)
-    return [AllocationIn(
-        salary_account=_text(r, "salaryAccount"), batch_number=_text(r, "batchNumber"),
-        bill_date=fields.date(r, "billDate", wording=WORDING),
-        period_month=_opt(r, "period") or _text(r, "billDate")[:7],
-        amount=fields.amount(r, "billAmount", allow_negative=False, wording=WORDING),
-        account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False, wording=WORDING),
-        payer_name=_opt(r, "oppAccountName"), payer_account=_opt(r, "oppAccountNo"),
-        progress_payment=fields.amount(r, "progressPayment", allow_negative=False, required=False, wording=WORDING),
-    )]
+    return [
+        AllocationIn(
+            salary_account=_text(r, "salaryAccount"),
+            batch_number=_text(r, "batchNumber"),
+            bill_date=fields.date(r, "billDate", wording=WORDING),
+            period_month=_opt(r, "period") or _text(r, "billDate")[:7],
+            amount=fields.amount(r, "billAmount", allow_negative=False, wording=WORDING),
+            account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False, wording=WORDING),
+            payer_name=_opt(r, "oppAccountName"),
+            payer_account=_opt(r, "oppAccountNo"),
+            progress_payment=fields.amount(r, "progressPayment", allow_negative=False, required=False, wording=WORDING),
+        )
+    ]
 
 
 def _pay_detail(r: dict[str, Any]) -> list[Entity]:
     # payStatus 0 未发放, 20 已发放, 30 发放失败, 40 重新发放中 (checked by the hub); isBackPay 1 = 补发
-    return [PayrollIn(
-        pay_roll_code=_text(r, "payRollCode"), project_code=_text(r, "projectCode"), id_number=_text(r, "idCardNumber"),
-        pay_month=_text(r, "payMonth"),
-        total_pay_amount=fields.amount(r, "totalPayAmount", allow_negative=False, wording=WORDING),
-        actual_amount=fields.amount(r, "actualAmount", allow_negative=False, wording=WORDING),
-        pay_status=fields.integer(r, "payStatus", allow_negative=False, wording=WORDING),
-        salary_account=_opt(r, "salaryAccount"), worker_name=_opt(r, "name"), corp_uscc=_opt(r, "corpCode"),
-        days=fields.integer(r, "days", allow_negative=False, required=False, wording=WORDING),
-        work_hours=fields.amount(r, "workHours", allow_negative=False, required=False, wording=WORDING),
-        balance_date=fields.date(r, "balanceDate", required=False, wording=WORDING),
-        is_back_pay=fields.flag(r, "isBackPay", wording=WORDING), bank_card=_opt(r, "bankCardNumber"),
-        batch_number=_opt(r, "batchNumber"),
-    )]
+    return [
+        PayrollIn(
+            pay_roll_code=_text(r, "payRollCode"),
+            project_code=_text(r, "projectCode"),
+            id_number=_text(r, "idCardNumber"),
+            pay_month=_text(r, "payMonth"),
+            total_pay_amount=fields.amount(r, "totalPayAmount", allow_negative=False, wording=WORDING),
+            actual_amount=fields.amount(r, "actualAmount", allow_negative=False, wording=WORDING),
+            pay_status=fields.integer(r, "payStatus", allow_negative=False, wording=WORDING),
+            salary_account=_opt(r, "salaryAccount"),
+            worker_name=_opt(r, "name"),
+            corp_uscc=_opt(r, "corpCode"),
+            days=fields.integer(r, "days", allow_negative=False, required=False, wording=WORDING),
+            work_hours=fields.amount(r, "workHours", allow_negative=False, required=False, wording=WORDING),
+            balance_date=fields.date(r, "balanceDate", required=False, wording=WORDING),
+            is_back_pay=fields.flag(r, "isBackPay", wording=WORDING),
+            bank_card=_opt(r, "bankCardNumber"),
+            batch_number=_opt(r, "batchNumber"),
+        )
+    ]
 
 
 def _guarantee(r: dict[str, Any]) -> list[Entity]:
     # 人社部发〔2021〕65号: the deposit may be replaced by a bank guarantee letter (保函) or insurance
-    return [DepositIn(
-        guarantee_no=_text(r, "guaranteeNo"), project_code=_text(r, "projectCode"), contractor_uscc=_text(r, "corpCode"),
-        kind=fields.choice(r, "guaranteeType", GUARANTEE_KIND, default=1, wording=WORDING),
-        amount=fields.amount(r, "guaranteeAmount", allow_negative=False, wording=WORDING),
-        rate=fields.amount(r, "depositRate", allow_negative=False, required=False, wording=WORDING),
-        deposited_on=fields.date(r, "issueDate", required=False, wording=WORDING), issuer=_opt(r, "issueBank"),
-        valid_from=fields.date(r, "validFrom", required=False, wording=WORDING),
-        valid_to=fields.date(r, "validTo", required=False, wording=WORDING),
-        status=fields.choice(r, "guaranteeStatus", GUARANTEE_STATUS, default=1, wording=WORDING),
-    )]
+    return [
+        DepositIn(
+            guarantee_no=_text(r, "guaranteeNo"),
+            project_code=_text(r, "projectCode"),
+            contractor_uscc=_text(r, "corpCode"),
+            kind=fields.choice(r, "guaranteeType", GUARANTEE_KIND, default=1, wording=WORDING),
+            amount=fields.amount(r, "guaranteeAmount", allow_negative=False, wording=WORDING),
+            rate=fields.amount(r, "depositRate", allow_negative=False, required=False, wording=WORDING),
+            deposited_on=fields.date(r, "issueDate", required=False, wording=WORDING),
+            issuer=_opt(r, "issueBank"),
+            valid_from=fields.date(r, "validFrom", required=False, wording=WORDING),
+            valid_to=fields.date(r, "validTo", required=False, wording=WORDING),
+            status=fields.choice(r, "guaranteeStatus", GUARANTEE_STATUS, default=1, wording=WORDING),
+        )
+    ]
 
 
 _NORMALISERS: dict[str, Callable[[dict[str, Any]], list[Entity]]] = {
-    "accounts": _account, "bills": _bill, "pay_details": _pay_detail, "guarantees": _guarantee,
+    "accounts": _account,
+    "bills": _bill,
+    "pay_details": _pay_detail,
+    "guarantees": _guarantee,
 }
 
 
@@ -409,21 +467,30 @@ class BankSoapConnector(Connector[BankSoapConfig]):
 
     def check(self, config: BankSoapConfig) -> CheckResult:
         """Load the WSDL and ask for one account with the credentials."""
+
         def probe() -> str:
             with _session(config, stream="check") as bank:
                 bank.query("QueryAccountInfo", None, 1)
             return f"connected to {bank.address} as user {config.username!r}"
 
-        return check_connection(probe, system="the bank's service", where=wsdl_url(config),
-                                unreachable="cannot reach {system} at {where} ({message}): check base_url and the network",
-                                failed="{system} answered with an error: {message}")
+        return check_connection(
+            probe,
+            system="the bank's service",
+            where=wsdl_url(config),
+            unreachable="cannot reach {system} at {where} ({message}): check base_url and the network",
+            failed="{system} answered with an error: {message}",
+        )
 
     def streams(self, config: BankSoapConfig) -> list[Stream[BankSoapConfig]]:
         return [Accounts(self, config), Bills(self, config), PayDetails(self, config), Guarantees(self, config)]
 
     def normalise(self, stream: str, record: dict[str, Any]) -> list[Entity]:
         if stream not in _NORMALISERS:
-            raise Rejection(f"bank_soap has no stream {stream!r}: use one of {', '.join(_NORMALISERS)}", field="stream", value=stream)
+            raise Rejection(
+                f"bank_soap has no stream {stream!r}: use one of {', '.join(_NORMALISERS)}",
+                field="stream",
+                value=stream,
+            )
         return _NORMALISERS[stream](record)
 
 

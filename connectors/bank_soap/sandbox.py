@@ -71,9 +71,16 @@ Position = tuple[dt.datetime, str]
 def _sequences(wsdl: bytes) -> dict[str, tuple[str, ...]]:
     """Element order of each record element, from the WSDL's schema (its xsd:sequence)."""
     xs = "{http://www.w3.org/2001/XMLSchema}"
-    types = {t.get("name"): tuple(e.get("name") for e in t.iter(f"{xs}element")) for t in etree.fromstring(wsdl).iter(f"{xs}complexType")}
-    return {"accountInfo": types["AccountInfo"], "bill": types["AccountBill"], "payDetail": types["PayDetail"],
-            "guarantee": types["Guarantee"]}
+    types = {
+        t.get("name"): tuple(e.get("name") for e in t.iter(f"{xs}element"))
+        for t in etree.fromstring(wsdl).iter(f"{xs}complexType")
+    }
+    return {
+        "accountInfo": types["AccountInfo"],
+        "bill": types["AccountBill"],
+        "payDetail": types["PayDetail"],
+        "guarantee": types["Guarantee"],
+    }
 
 
 FIELDS = _sequences(WSDL_FILE.read_bytes())
@@ -113,7 +120,9 @@ class _Bank:
             return min(_instant(t).replace(microsecond=0), latest)
 
         w = world
-        self.open_accounts = sorted((a for a in w.accounts.values() if a["status"] == "open"), key=lambda a: a["salary_account"])
+        self.open_accounts = sorted(
+            (a for a in w.accounts.values() if a["status"] == "open"), key=lambda a: a["salary_account"]
+        )
         self.open_index = {a["salary_account"]: i for i, a in enumerate(self.open_accounts)}
         self.workers_by_project: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for wk in w.workers:
@@ -133,7 +142,9 @@ class _Bank:
         details = [self.pay_detail(p, when=clamp(self._paid_at(p))) for p in w.payroll if p["salary_account"]]
         guarantees = [self.guarantee(d, when=clamp(d["created_at"])) for d in w.deposits if d["guarantee_no"]]
         self.feeds = {
-            "QueryAccountInfo": _Feed("accountInfo", "salaryAccount", accounts, self.live_account, self.account_visible),
+            "QueryAccountInfo": _Feed(
+                "accountInfo", "salaryAccount", accounts, self.live_account, self.account_visible
+            ),
             "QueryAccountBills": _Feed("bill", "billNo", bills, self.live_bill),
             "QueryPayDetails": _Feed("payDetail", "detailNo", details, self.live_pay_detail),
             "QueryGuarantees": _Feed("guarantee", "guaranteeNo", guarantees, self.live_guarantee),
@@ -151,21 +162,37 @@ class _Bank:
     def account(self, a: dict[str, Any], *, when: dt.datetime, balance: Decimal | None = None) -> Record:
         ent = self.w.enterprise_by_id(a["enterprise_id"])
         return {
-            "salaryAccount": a["salary_account"], "salaryAccountName": a["salary_account_name"],
-            "projectCode": self.w.project_by_id(a["project_id"])["project_code"], "corpCode": ent["uscc"],
-            "corpName": ent["name"], "bankName": a["bank_name"], "bankLinkNumber": a["bank_code"],
-            "openAccountDate": a["open_account_date"], "recordDate": a["filed_date"], "accountStatus": ACCOUNT_STATUS[a["status"]],
-            "accountBalance": money(a["account_balance"] if balance is None else balance), "updateTime": when,
+            "salaryAccount": a["salary_account"],
+            "salaryAccountName": a["salary_account_name"],
+            "projectCode": self.w.project_by_id(a["project_id"])["project_code"],
+            "corpCode": ent["uscc"],
+            "corpName": ent["name"],
+            "bankName": a["bank_name"],
+            "bankLinkNumber": a["bank_code"],
+            "openAccountDate": a["open_account_date"],
+            "recordDate": a["filed_date"],
+            "accountStatus": ACCOUNT_STATUS[a["status"]],
+            "accountBalance": money(a["account_balance"] if balance is None else balance),
+            "updateTime": when,
         }
 
     def income_bill(self, al: dict[str, Any], *, when: dt.datetime) -> Record:
         # billType 1 收入 / actionType 2 转账: labour cost transferred in by the builder (条例 Art. 24)
         return {
-            "billNo": f"LS1{al['bill_date']:%Y%m%d}{al['id']:09d}", "salaryAccount": al["salary_account"],
-            "projectCode": self.w.project_by_id(al["project_id"])["project_code"], "billType": 1, "actionType": 2,
-            "billDate": al["bill_date"], "billAmount": money(al["amount"]), "accountBalance": money(al["account_balance"]),
-            "batchNumber": al["batch_number"], "oppAccountName": al["payer_name"], "oppAccountNo": al["payer_account"],
-            "period": al["period_month"], "progressPayment": money(al["progress_payment"]), "remark": "人工费用拨付",
+            "billNo": f"LS1{al['bill_date']:%Y%m%d}{al['id']:09d}",
+            "salaryAccount": al["salary_account"],
+            "projectCode": self.w.project_by_id(al["project_id"])["project_code"],
+            "billType": 1,
+            "actionType": 2,
+            "billDate": al["bill_date"],
+            "billAmount": money(al["amount"]),
+            "accountBalance": money(al["account_balance"]),
+            "batchNumber": al["batch_number"],
+            "oppAccountName": al["payer_name"],
+            "oppAccountNo": al["payer_account"],
+            "period": al["period_month"],
+            "progressPayment": money(al["progress_payment"]),
+            "remark": "人工费用拨付",
             "updateTime": when,
         }
 
@@ -173,33 +200,60 @@ class _Bank:
         """One 代发 batch paid out (billType 2 支出 / actionType 1 代发工资)."""
         day, first = max(r["balance_date"] for r in rows), rows[0]
         return {
-            "billNo": f"LS2{day:%Y%m%d}{min(r['id'] for r in rows):09d}", "salaryAccount": first["salary_account"],
-            "projectCode": self.w.project_by_id(first["project_id"])["project_code"], "billType": 2, "actionType": 1,
-            "billDate": day, "billAmount": money(sum(r["actual_amount"] for r in rows)), "batchNumber": first["batch_number"],
-            "oppAccountName": f"农民工工资代发（{len(rows)}人）", "period": first["pay_month"], "remark": f"代发{first['pay_month']}工资",
+            "billNo": f"LS2{day:%Y%m%d}{min(r['id'] for r in rows):09d}",
+            "salaryAccount": first["salary_account"],
+            "projectCode": self.w.project_by_id(first["project_id"])["project_code"],
+            "billType": 2,
+            "actionType": 1,
+            "billDate": day,
+            "billAmount": money(sum(r["actual_amount"] for r in rows)),
+            "batchNumber": first["batch_number"],
+            "oppAccountName": f"农民工工资代发（{len(rows)}人）",
+            "period": first["pay_month"],
+            "remark": f"代发{first['pay_month']}工资",
             "updateTime": clamp(dt.datetime.combine(day, dt.time(17, 30), CST)),
         }
 
     def pay_detail(self, p: dict[str, Any], *, when: dt.datetime) -> Record:
         return {
-            "detailNo": f"MX{p['id']:012d}", "payRollCode": p["pay_roll_code"],
+            "detailNo": f"MX{p['id']:012d}",
+            "payRollCode": p["pay_roll_code"],
             "projectCode": self.w.project_by_id(p["project_id"])["project_code"],
             "corpCode": self.w.enterprise_by_id(
-                p.get("enterprise_id") or self.w.project_by_id(p["project_id"])["contractor_id"])["uscc"],
+                p.get("enterprise_id") or self.w.project_by_id(p["project_id"])["contractor_id"]
+            )["uscc"],
             "salaryAccount": p["salary_account"],
-            "batchNumber": p["batch_number"], "name": p["worker_name"], "idCardNumber": p["id_number"],
-            "bankCardNumber": p["bank_card"], "payMonth": p["pay_month"], "totalPayAmount": money(p["total_pay_amount"]),
-            "actualAmount": money(p["actual_amount"]), "days": p["days"], "workHours": p["work_hours"],
-            "balanceDate": p["balance_date"], "payStatus": p["pay_status"], "isBackPay": int(p["is_back_pay"]), "updateTime": when,
+            "batchNumber": p["batch_number"],
+            "name": p["worker_name"],
+            "idCardNumber": p["id_number"],
+            "bankCardNumber": p["bank_card"],
+            "payMonth": p["pay_month"],
+            "totalPayAmount": money(p["total_pay_amount"]),
+            "actualAmount": money(p["actual_amount"]),
+            "days": p["days"],
+            "workHours": p["work_hours"],
+            "balanceDate": p["balance_date"],
+            "payStatus": p["pay_status"],
+            "isBackPay": int(p["is_back_pay"]),
+            "updateTime": when,
         }
 
     def guarantee(self, d: dict[str, Any], *, when: dt.datetime) -> Record:
         ent = self.w.enterprise_by_id(d["enterprise_id"])
         return {
-            "guaranteeNo": d["guarantee_no"], "projectCode": self.w.project_by_id(d["project_id"])["project_code"],
-            "corpCode": ent["uscc"], "corpName": ent["name"], "guaranteeType": GUARANTEE_TYPE[d["kind"]],
-            "guaranteeAmount": money(d["amount"]), "depositRate": d["rate"], "issueBank": d["issuer"], "issueDate": d["deposited_on"],
-            "validFrom": d["valid_from"], "validTo": d["valid_to"], "guaranteeStatus": GUARANTEE_STATUS[d["status"]], "updateTime": when,
+            "guaranteeNo": d["guarantee_no"],
+            "projectCode": self.w.project_by_id(d["project_id"])["project_code"],
+            "corpCode": ent["uscc"],
+            "corpName": ent["name"],
+            "guaranteeType": GUARANTEE_TYPE[d["kind"]],
+            "guaranteeAmount": money(d["amount"]),
+            "depositRate": d["rate"],
+            "issueBank": d["issuer"],
+            "issueDate": d["deposited_on"],
+            "validFrom": d["valid_from"],
+            "validTo": d["valid_to"],
+            "guaranteeStatus": GUARANTEE_STATUS[d["status"]],
+            "updateTime": when,
         }
 
     # -- live records: tick k (k >= 1) happens at epoch + k * interval ------------------------
@@ -237,14 +291,26 @@ class _Bank:
         t, acc, amount = self._tick(k)
         proj = self.w.project_by_id(acc["project_id"])
         payer = self.payer.get(acc["salary_account"]) or (
-            self.w.enterprise_by_id(proj["builder_id"])["name"] if proj.get("builder_id") else None, None)
+            self.w.enterprise_by_id(proj["builder_id"])["name"] if proj.get("builder_id") else None,
+            None,
+        )
         ratio = proj.get("labour_cost_ratio")
         return {
-            "billNo": f"LS1{t:%Y%m%d}9{k:08d}", "salaryAccount": acc["salary_account"], "projectCode": proj["project_code"],
-            "billType": 1, "actionType": 2, "billDate": t.date(), "billAmount": money(amount),
-            "accountBalance": money(acc["account_balance"] + amount), "batchNumber": f"SR{t:%Y%m%d}{9_000_000_000 + k}",
-            "oppAccountName": payer[0], "oppAccountNo": payer[1], "period": _prev_month(t.date()),
-            "progressPayment": money(amount / ratio) if ratio else None, "remark": "人工费用拨付", "updateTime": t,
+            "billNo": f"LS1{t:%Y%m%d}9{k:08d}",
+            "salaryAccount": acc["salary_account"],
+            "projectCode": proj["project_code"],
+            "billType": 1,
+            "actionType": 2,
+            "billDate": t.date(),
+            "billAmount": money(amount),
+            "accountBalance": money(acc["account_balance"] + amount),
+            "batchNumber": f"SR{t:%Y%m%d}{9_000_000_000 + k}",
+            "oppAccountName": payer[0],
+            "oppAccountNo": payer[1],
+            "period": _prev_month(t.date()),
+            "progressPayment": money(amount / ratio) if ratio else None,
+            "remark": "人工费用拨付",
+            "updateTime": t,
         }
 
     def live_pay_detail(self, k: int) -> Record | None:
@@ -257,25 +323,48 @@ class _Bank:
         month = _prev_month(t.date())
         days = rng.randint(18, 26)
         total = Decimal(rng.randrange(180, 400) * days)
-        return self.pay_detail({
-            "id": 900_000_000_000 + k, "pay_roll_code": f"GZ9{k:07d}{month.replace('-', '')}", "project_id": acc["project_id"],
-            "salary_account": acc["salary_account"], "batch_number": f"PF{month.replace('-', '')}9{k:09d}",
-            "worker_name": wk["name"], "id_number": wk["id_number"], "bank_card": wk["bank_card"], "pay_month": month,
-            "total_pay_amount": total, "actual_amount": total, "days": days, "work_hours": Decimal(days * 8),
-            "balance_date": t.date(), "pay_status": 20, "is_back_pay": False,
-        }, when=t)
+        return self.pay_detail(
+            {
+                "id": 900_000_000_000 + k,
+                "pay_roll_code": f"GZ9{k:07d}{month.replace('-', '')}",
+                "project_id": acc["project_id"],
+                "salary_account": acc["salary_account"],
+                "batch_number": f"PF{month.replace('-', '')}9{k:09d}",
+                "worker_name": wk["name"],
+                "id_number": wk["id_number"],
+                "bank_card": wk["bank_card"],
+                "pay_month": month,
+                "total_pay_amount": total,
+                "actual_amount": total,
+                "days": days,
+                "work_hours": Decimal(days * 8),
+                "balance_date": t.date(),
+                "pay_status": 20,
+                "is_back_pay": False,
+            },
+            when=t,
+        )
 
     def live_guarantee(self, k: int) -> Record:
         t, acc, _ = self._tick(k)
         proj = self.w.project_by_id(acc["project_id"])
         rate = Decimal("0.0100")  # 人社部发〔2021〕65号: 1%–3% of the contract value
-        return self.guarantee({
-            "guarantee_no": f"BH{t:%Y%m%d}9{k:07d}", "project_id": proj["id"], "enterprise_id": acc["enterprise_id"],
-            "kind": "bank_guarantee", "amount": (proj["contract_value"] or Decimal(3_000_000)) * rate, "rate": rate,
-            "issuer": acc["bank_name"], "deposited_on": t.date(), "valid_from": t.date(),
-            "valid_to": t.date() + dt.timedelta(days=365),
-            "status": "active",
-        }, when=t)
+        return self.guarantee(
+            {
+                "guarantee_no": f"BH{t:%Y%m%d}9{k:07d}",
+                "project_id": proj["id"],
+                "enterprise_id": acc["enterprise_id"],
+                "kind": "bank_guarantee",
+                "amount": (proj["contract_value"] or Decimal(3_000_000)) * rate,
+                "rate": rate,
+                "issuer": acc["bank_name"],
+                "deposited_on": t.date(),
+                "valid_from": t.date(),
+                "valid_to": t.date() + dt.timedelta(days=365),
+                "status": "active",
+            },
+            when=t,
+        )
 
 
 @dataclass
@@ -305,7 +394,11 @@ class _Feed:
                 k += 1
         for tick in range(k, ticks + 1):
             r = self.live(tick)
-            if r is not None and (r["updateTime"], r[self.key]) > (position or (bank.epoch, "")) and self.visible(r, ticks):
+            if (
+                r is not None
+                and (r["updateTime"], r[self.key]) > (position or (bank.epoch, ""))
+                and self.visible(r, ticks)
+            ):
                 yield r
 
 
@@ -328,14 +421,18 @@ def render_record(item: str, record: Record) -> str:
 
 
 def envelope(body: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'
-            f"{body}</soap:Body></soap:Envelope>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'
+        f"{body}</soap:Body></soap:Envelope>"
+    ).encode()
 
 
 def soap_fault(message: str, error_code: str, *, code: str = "soap:Client") -> Response:
     """A SOAP 1.1 fault, as the bank answers errors (HTTP 500, SOAP 1.1 §6.2)."""
-    body = (f"<soap:Fault><faultcode>{code}</faultcode><faultstring>{escape(message)}</faultstring>"
-            f'<detail><tns:errorCode xmlns:tns="{TNS}">{error_code}</tns:errorCode></detail></soap:Fault>')
+    body = (
+        f"<soap:Fault><faultcode>{code}</faultcode><faultstring>{escape(message)}</faultstring>"
+        f'<detail><tns:errorCode xmlns:tns="{TNS}">{error_code}</tns:errorCode></detail></soap:Fault>'
+    )
     return Response(envelope(body), status_code=500, media_type="text/xml; charset=utf-8")
 
 
@@ -354,7 +451,9 @@ def verify_token(header: etree._Element | None, *, username: str, password: str,
         except ValueError:
             raw_nonce = b""
         # Password_Digest = Base64(SHA-1(nonce + created + password))
-        expected = base64.b64encode(hashlib.sha1(raw_nonce + (created or "").encode() + password.encode()).digest()).decode()
+        expected = base64.b64encode(
+            hashlib.sha1(raw_nonce + (created or "").encode() + password.encode()).digest()
+        ).decode()
         ok = bool(raw_nonce and created) and hmac.compare_digest(given.encode(), expected.encode())
     else:
         ok = hmac.compare_digest(given.encode(), password.encode())
@@ -370,9 +469,16 @@ def verify_token(header: etree._Element | None, *, username: str, password: str,
     return None
 
 
-def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[], dt.datetime] | None = None,
-               live_interval_seconds: float = 20.0, username: str = DEMO_CREDENTIALS["username"],
-               password: str = DEMO_CREDENTIALS["password"], **options: Any) -> Starlette:
+def create_app(
+    *,
+    world: World,
+    faults: Faults | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    live_interval_seconds: float = 20.0,
+    username: str = DEMO_CREDENTIALS["username"],
+    password: str = DEMO_CREDENTIALS["password"],
+    **options: Any,
+) -> Starlette:
     """The bank's 专户 SOAP service over ``world``, wrapped in ``FaultMiddleware`` (``app.state.faults``)."""
     if options:
         raise TypeError(f"unknown sandbox option(s): {', '.join(sorted(options))}")
@@ -385,7 +491,9 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
 
     async def wsdl_or_info(request: Request) -> Response:
         if "wsdl" not in {k.lower() for k in request.query_params}:
-            return PlainTextResponse("农民工工资专户服务：GET ?wsdl 取服务描述，POST SOAP 1.1 报文调用", status_code=405)
+            return PlainTextResponse(
+                "农民工工资专户服务：GET ?wsdl 取服务描述，POST SOAP 1.1 报文调用", status_code=405
+            )
         endpoint = str(request.url.replace(query=""))
         return Response(wsdl.replace(WSDL_ADDRESS, escape(endpoint)), media_type="text/xml; charset=utf-8")
 
@@ -397,8 +505,9 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         body = env.find(f"{{{SOAP_ENV}}}Body")
         if env.tag != f"{{{SOAP_ENV}}}Envelope" or body is None or len(body) == 0:
             return soap_fault("请求报文不是 SOAP 1.1 Envelope", "BAD_REQUEST")
-        denied = verify_token(env.find(f"{{{SOAP_ENV}}}Header"), username=username, password=password,
-                              now=dt.datetime.now(dt.UTC))
+        denied = verify_token(
+            env.find(f"{{{SOAP_ENV}}}Header"), username=username, password=password, now=dt.datetime.now(dt.UTC)
+        )
         if denied is not None:
             return denied
         if faults.take("expire_token_next"):
@@ -413,8 +522,14 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         try:
             size = int(req.findtext(f"{{{TNS}}}pageSize") or "")
             after_text = req.findtext(f"{{{TNS}}}updatedAfter")
-            position = (_instant(dt.datetime.fromisoformat(after_text.replace("Z", "+00:00"))),
-                        req.findtext(f"{{{TNS}}}lastKey") or "") if after_text else None
+            position = (
+                (
+                    _instant(dt.datetime.fromisoformat(after_text.replace("Z", "+00:00"))),
+                    req.findtext(f"{{{TNS}}}lastKey") or "",
+                )
+                if after_text
+                else None
+            )
         except ValueError:
             return soap_fault("请求参数格式错误：pageSize 须为整数，updatedAfter 须为 xsd:dateTime", "BAD_REQUEST")
         if not 1 <= size <= MAX_PAGE_SIZE:

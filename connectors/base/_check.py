@@ -12,8 +12,15 @@ REFUSED = "{message}"
 FAILED = "{system} at {where} answered an error: {message}"
 
 
-def check_connection(probe: Callable[[], str], *, system: str, where: str, unreachable: str = UNREACHABLE,
-                     refused: str = REFUSED, failed: str = FAILED) -> CheckResult:
+def check_connection(
+    probe: Callable[[], str],
+    *,
+    system: str,
+    where: str,
+    unreachable: str = UNREACHABLE,
+    refused: str = REFUSED,
+    failed: str = FAILED,
+) -> CheckResult:
     """Run ``probe`` (which calls the upstream as a sync would and returns the success message).
 
     A failure is classified by its type, never by its text: ``Unreachable`` (check the URL and the

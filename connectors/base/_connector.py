@@ -45,7 +45,11 @@ class ConnectorConfig(BaseModel):
     @classmethod
     def secret_fields(cls) -> list[str]:
         """Names of the fields marked with ``secret()``."""
-        return [name for name, f in cls.model_fields.items() if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret")]
+        return [
+            name
+            for name, f in cls.model_fields.items()
+            if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret")
+        ]
 
     def public_dict(self) -> dict[str, Any]:
         """The config without its secrets (what the API and the logs may show)."""

@@ -129,13 +129,21 @@ def text(record: Mapping[str, Any], field: str, *, required: bool = True, wordin
 
 
 @overload
-def integer(record: Mapping[str, Any], field: str, *, allow_negative: bool, required: Literal[True] = ...,
-            wording: Wording = ...) -> int: ...
+def integer(
+    record: Mapping[str, Any],
+    field: str,
+    *,
+    allow_negative: bool,
+    required: Literal[True] = ...,
+    wording: Wording = ...,
+) -> int: ...
 @overload
-def integer(record: Mapping[str, Any], field: str, *, allow_negative: bool, required: bool,
-            wording: Wording = ...) -> int | None: ...
-def integer(record: Mapping[str, Any], field: str, *, allow_negative: bool, required: bool = True,
-            wording: Wording = DEFAULT) -> int | None:
+def integer(
+    record: Mapping[str, Any], field: str, *, allow_negative: bool, required: bool, wording: Wording = ...
+) -> int | None: ...
+def integer(
+    record: Mapping[str, Any], field: str, *, allow_negative: bool, required: bool = True, wording: Wording = DEFAULT
+) -> int | None:
     """The field as a whole number (a count, a code); negative only with ``allow_negative``."""
     value = _absent(record, field, required=required, wording=wording)
     if value is None:
@@ -155,13 +163,21 @@ def integer(record: Mapping[str, Any], field: str, *, allow_negative: bool, requ
 
 
 @overload
-def amount(record: Mapping[str, Any], field: str, *, allow_negative: bool, required: Literal[True] = ...,
-           wording: Wording = ...) -> Decimal: ...
+def amount(
+    record: Mapping[str, Any],
+    field: str,
+    *,
+    allow_negative: bool,
+    required: Literal[True] = ...,
+    wording: Wording = ...,
+) -> Decimal: ...
 @overload
-def amount(record: Mapping[str, Any], field: str, *, allow_negative: bool, required: bool,
-           wording: Wording = ...) -> Decimal | None: ...
-def amount(record: Mapping[str, Any], field: str, *, allow_negative: bool, required: bool = True,
-           wording: Wording = DEFAULT) -> Decimal | None:
+def amount(
+    record: Mapping[str, Any], field: str, *, allow_negative: bool, required: bool, wording: Wording = ...
+) -> Decimal | None: ...
+def amount(
+    record: Mapping[str, Any], field: str, *, allow_negative: bool, required: bool = True, wording: Wording = DEFAULT
+) -> Decimal | None:
     """The field as a finite ``Decimal``: money, a rate, hours. See the module's rule on negatives."""
     value = _absent(record, field, required=required, wording=wording)
     if value is None:
@@ -179,7 +195,9 @@ def amount(record: Mapping[str, Any], field: str, *, allow_negative: bool, requi
 
 
 @overload
-def date(record: Mapping[str, Any], field: str, *, required: Literal[True] = ..., wording: Wording = ...) -> dt.date: ...
+def date(
+    record: Mapping[str, Any], field: str, *, required: Literal[True] = ..., wording: Wording = ...
+) -> dt.date: ...
 @overload
 def date(record: Mapping[str, Any], field: str, *, required: bool, wording: Wording = ...) -> dt.date | None: ...
 def date(record: Mapping[str, Any], field: str, *, required: bool = True, wording: Wording = DEFAULT) -> dt.date | None:
@@ -220,12 +238,16 @@ def month(record: Mapping[str, Any], field: str, *, required: bool = True, wordi
 
 
 @overload
-def local_time(record: Mapping[str, Any], field: str, *, required: Literal[True] = ...,
-               wording: Wording = ...) -> dt.datetime: ...
+def local_time(
+    record: Mapping[str, Any], field: str, *, required: Literal[True] = ..., wording: Wording = ...
+) -> dt.datetime: ...
 @overload
-def local_time(record: Mapping[str, Any], field: str, *, required: bool, wording: Wording = ...) -> dt.datetime | None: ...
-def local_time(record: Mapping[str, Any], field: str, *, required: bool = True,
-               wording: Wording = DEFAULT) -> dt.datetime | None:
+def local_time(
+    record: Mapping[str, Any], field: str, *, required: bool, wording: Wording = ...
+) -> dt.datetime | None: ...
+def local_time(
+    record: Mapping[str, Any], field: str, *, required: bool = True, wording: Wording = DEFAULT
+) -> dt.datetime | None:
     """The field, a China-time ``YYYY-MM-DD HH:MM:SS``, as an aware datetime in UTC+8."""
     value = _absent(record, field, required=required, wording=wording)
     if value is None:
@@ -251,8 +273,9 @@ def flag(record: Mapping[str, Any], field: str, *, default: bool = False, wordin
     raise _reject(wording.not_flag, field=field, value=value)
 
 
-def choice(record: Mapping[str, Any], field: str, codes: Mapping[Any, str], *, default: Any = None,
-           wording: Wording = DEFAULT) -> str:
+def choice(
+    record: Mapping[str, Any], field: str, codes: Mapping[Any, str], *, default: Any = None, wording: Wording = DEFAULT
+) -> str:
     """The meaning of the field's code in ``codes``; ``default`` (a code) when absent, else it is required."""
     value = _raw(record, field)
     if value is None:

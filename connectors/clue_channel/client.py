@@ -26,13 +26,17 @@ TIME_FORMAT = fields.LOCAL_TIME_FORMAT
 Position = tuple[str, str]
 #: The clue channels' rejections name the value first and show the format by example.
 WORDING = fields.Wording(
-    missing="required field {field} is missing or empty", not_int="{field} {value} is not a whole number",
-    not_number="{field} {value} is not an amount", negative="{field} {value} is negative",
-    not_date="{field} {value} is not a date like 2026-10-31", not_time="{field} {value} is not a time like 2026-11-20 09:30:00",
+    missing="required field {field} is missing or empty",
+    not_int="{field} {value} is not a whole number",
+    not_number="{field} {value} is not an amount",
+    negative="{field} {value} is negative",
+    not_date="{field} {value} is not a date like 2026-10-31",
+    not_time="{field} {value} is not a time like 2026-11-20 09:30:00",
 )
 
 
 # -- reading -------------------------------------------------------------------------------
+
 
 def fmt_local(t: dt.datetime) -> str:
     """``t`` as both upstreams write a time: "YYYY-MM-DD HH:MM:SS" in China time."""
@@ -48,8 +52,9 @@ class Batch:
     has_more: bool
 
 
-def batch_from(data: Any, *, records: str, has_more: str, next_time: str, next_key: str, connector: str,
-               stream: str) -> Batch:
+def batch_from(
+    data: Any, *, records: str, has_more: str, next_time: str, next_key: str, connector: str, stream: str
+) -> Batch:
     """A ``Batch`` from a list endpoint's ``data`` object; ``MalformedResponse`` when it has another shape."""
     try:
         rows = data[records]
@@ -58,12 +63,21 @@ def batch_from(data: Any, *, records: str, has_more: str, next_time: str, next_k
         nxt = (str(data[next_time]), str(data[next_key] or "")) if data.get(next_time) else None
         return Batch(records=rows, next=nxt, has_more=bool(data[has_more]))
     except (KeyError, TypeError, AttributeError) as exc:
-        raise MalformedResponse("unexpected list response", connector=connector, stream=stream, detail=repr(exc)[:300]) from exc
+        raise MalformedResponse(
+            "unexpected list response", connector=connector, stream=stream, detail=repr(exc)[:300]
+        ) from exc
 
 
 def read_keyset(
-    fetch: Callable[[Position | None], Batch], state: dict[str, Any], *, time_field: str, key_field: str,
-    connector: str, stream: str, max_stalls: int = 3, start_date: dt.date | None = None,
+    fetch: Callable[[Position | None], Batch],
+    state: dict[str, Any],
+    *,
+    time_field: str,
+    key_field: str,
+    connector: str,
+    stream: str,
+    max_stalls: int = 3,
+    start_date: dt.date | None = None,
 ) -> Iterator[Page]:
     """Pages after the bookmark ``state`` = {time_field: ..., key_field: ...}, in (time, key) order.
 
@@ -83,15 +97,19 @@ def read_keyset(
         try:
             last: Position = (str(batch.records[-1][time_field]), str(batch.records[-1][key_field]))
         except (KeyError, TypeError) as exc:
-            raise MalformedResponse(f"record without {time_field}/{key_field}", connector=connector, stream=stream,
-                                    detail=repr(exc)) from exc
+            raise MalformedResponse(
+                f"record without {time_field}/{key_field}", connector=connector, stream=stream, detail=repr(exc)
+            ) from exc
         if batch.next is not None and pos is not None and batch.next < pos:
-            log.warning("%s/%s: upstream cursor %s went back behind %s; keeping the larger", connector, stream, batch.next, pos)
+            log.warning(
+                "%s/%s: upstream cursor %s went back behind %s; keeping the larger", connector, stream, batch.next, pos
+            )
         new = max(p for p in (pos, batch.next, last) if p is not None)
         stalls = stalls + 1 if new == pos else 0
         if stalls >= max_stalls:
-            raise MalformedResponse("upstream pagination does not advance", connector=connector, stream=stream,
-                                    detail=f"stuck at {pos}")
+            raise MalformedResponse(
+                "upstream pagination does not advance", connector=connector, stream=stream, detail=f"stuck at {pos}"
+            )
         pos = new
         yield Page(records=batch.records, state={time_field: pos[0], key_field: pos[1]})
         if not batch.has_more:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 # -- sandbox side: paging and its faults ------------------------------------------------------------
 
+
 def page_query(query: Any, *, start_param: str, key_param: str, max_size: int) -> tuple[int, Position | None]:
     """``(page size, position after which to start)`` from a listing's query string; ``ValueError``
     when the size is not 1…``max_size``-capped or the start time is not ``yyyy-MM-dd HH:mm:ss``."""
@@ -43,8 +44,14 @@ def page_query(query: Any, *, start_param: str, key_param: str, max_size: int) -
 
 
 def serve_page(
-    records: Sequence[dict[str, Any]], *, time_field: str, key_field: str, after: Position | None, size: int,
-    faults: Faults, corrupt: Callable[[dict[str, Any]], dict[str, Any] | None],
+    records: Sequence[dict[str, Any]],
+    *,
+    time_field: str,
+    key_field: str,
+    after: Position | None,
+    size: int,
+    faults: Faults,
+    corrupt: Callable[[dict[str, Any]], dict[str, Any] | None],
 ) -> tuple[list[dict[str, Any]], Position | None, bool]:
     """The page after ``after`` of ``records`` (sorted by (time, key)): (records, next cursor, has more).
 
@@ -57,9 +64,9 @@ def serve_page(
     nxt: Position | None
     start = 0 if after is None else _bisect_right(keys, after)
     if after is not None and faults.take("duplicate_page_next"):
-        page, nxt, more = list(records[max(0, start - size):start]), after, True
+        page, nxt, more = list(records[max(0, start - size) : start]), after, True
     else:
-        page = list(records[start:start + size])
+        page = list(records[start : start + size])
         more = start + size < len(records)
         nxt = keys[start + len(page) - 1] if page else after
     if page and faults.take("cursor_backwards_next"):
@@ -104,16 +111,23 @@ def live_epoch(world: World) -> dt.datetime:
     """When live records start: the world's today (00:00 CST), like the other sandboxes' — or, when the
     clue history reaches later into today, right after its last change, so that a live record never
     sorts before one a client has already read (both clue sandboxes share this epoch)."""
+
     def compute() -> dt.datetime:
         start = dt.datetime.combine(world.today, dt.time(), tzinfo=CST)
-        times = [history_update_time(p) for ch in ("hotline12345", "national_platform") for p in world.clue_payloads.get(ch, [])]
+        times = [
+            history_update_time(p)
+            for ch in ("hotline12345", "national_platform")
+            for p in world.clue_payloads.get(ch, [])
+        ]
         latest = dt.datetime.strptime(max(times), TIME_FORMAT).replace(tzinfo=CST) if times else start
         return max(start, latest)
 
     return _per_world(world, "epoch", compute)
 
 
-def live_times(world: World, now: dt.datetime, interval: float, *, limit: int = 20_000) -> list[tuple[int, dt.datetime]]:
+def live_times(
+    world: World, now: dt.datetime, interval: float, *, limit: int = 20_000
+) -> list[tuple[int, dt.datetime]]:
     """(k, time) of the live records visible at ``now``: one every ``interval`` seconds after the epoch."""
     epoch = live_epoch(world)
     n = max(0, math.floor((now - epoch).total_seconds() / interval)) if now > epoch else 0
@@ -159,18 +173,43 @@ def live_complaint(world: World, k: int, at: dt.datetime, *, channel: str) -> Co
     x = r.random()
     headcount = 1 if x < 0.55 else r.randint(2, 9) if x < 0.93 else r.randint(10, 30)
     months = r.randint(1, 4)
-    amount = Decimal(round(headcount * months * r.randint(4500, 9000) * r.uniform(0.5, 1.0), -2)).quantize(Decimal("0.01"))
+    amount = Decimal(round(headcount * months * r.randint(4500, 9000) * r.uniform(0.5, 1.0), -2)).quantize(
+        Decimal("0.01")
+    )
     day = at.astimezone(CST).date()
     end = day.replace(day=1) - dt.timedelta(days=1)
     n = end.year * 12 + end.month - 1 - (months - 1)
     start = dt.date(n // 12, n % 12 + 1, 1)
-    period = f"{end.year}年{end.month}月" if months == 1 else f"{start.year}年{start.month}月至{end.year}年{end.month}月"
-    text = complaint_text(world.rng(*key, "text", channel), channel=channel, place="", project=project["name"],
-                            respondent=respondent["name"], period=period, amount=float(amount), headcount=headcount,
-                            work_type=worker.get("work_type") or "木工")
-    return Complaint(k=k, at=at, name=worker["name"], phone=worker["phone"], id_number=worker["id_number"],
-                     bank_card=worker["bank_card"] or "", project=project, respondent=respondent,
-                     county=project["region_code"], headcount=headcount, amount=amount, start=start, end=end, text=text)
+    period = (
+        f"{end.year}年{end.month}月" if months == 1 else f"{start.year}年{start.month}月至{end.year}年{end.month}月"
+    )
+    text = complaint_text(
+        world.rng(*key, "text", channel),
+        channel=channel,
+        place="",
+        project=project["name"],
+        respondent=respondent["name"],
+        period=period,
+        amount=float(amount),
+        headcount=headcount,
+        work_type=worker.get("work_type") or "木工",
+    )
+    return Complaint(
+        k=k,
+        at=at,
+        name=worker["name"],
+        phone=worker["phone"],
+        id_number=worker["id_number"],
+        bank_card=worker["bank_card"] or "",
+        project=project,
+        respondent=respondent,
+        county=project["region_code"],
+        headcount=headcount,
+        amount=amount,
+        start=start,
+        end=end,
+        text=text,
+    )
 
 
 _CACHE: dict[tuple[int, str], tuple[World, Any]] = {}  # by (id(world), what); worlds are few and long-lived
@@ -204,6 +243,7 @@ def _used_phones(world: World) -> set[str]:
 
 
 # -- sandbox side: region names ----------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def _regions() -> dict[str, RegionRow]:

@@ -107,11 +107,25 @@ class WorkOrders(Stream[Hotline12345Config]):
                 if pos:
                     params.update(updateTimeStart=pos[0], lastOrderNum=pos[1])
                 data = api.call("GET", "api/orders", params=params)
-                return batch_from(data, records="list", has_more="hasMore", next_time="nextUpdateTime",
-                                  next_key="nextOrderNum", connector=KIND, stream=self.name)
+                return batch_from(
+                    data,
+                    records="list",
+                    has_more="hasMore",
+                    next_time="nextUpdateTime",
+                    next_key="nextOrderNum",
+                    connector=KIND,
+                    stream=self.name,
+                )
 
-            yield from read_keyset(fetch, state, time_field="updateTime", key_field="orderNum", connector=KIND,
-                                   stream=self.name, start_date=self.config.start_date)
+            yield from read_keyset(
+                fetch,
+                state,
+                time_field="updateTime",
+                key_field="orderNum",
+                connector=KIND,
+                stream=self.name,
+                start_date=self.config.start_date,
+            )
 
 
 class Hotline12345Connector(Connector[Hotline12345Config]):
@@ -124,6 +138,7 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
 
     def check(self, config: Hotline12345Config) -> CheckResult:
         """Ask for one work order with the app key and signature."""
+
         def probe() -> str:
             with _Api(config) as api:
                 api.call("GET", "api/orders", params={"pageSize": 1})
@@ -137,21 +152,31 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
     def normalise(self, stream: str, record: dict[str, Any]) -> list[Entity]:
         """A wage work order → one ``ClueIn``; other question classes → nothing (skipped, not quarantined)."""
         if stream != WorkOrders.name:
-            raise Rejection(f"unknown stream {stream!r}: this connector reads work_orders", field="stream", value=stream)
+            raise Rejection(
+                f"unknown stream {stream!r}: this connector reads work_orders", field="stream", value=stream
+            )
         if not fields.text(record, "questionCode", wording=WORDING).startswith(WAGE_QUESTION_PREFIX):
             return []
         order_num = fields.text(record, "orderNum", wording=WORDING)
         respondent = fields.text(record, "reflectObject", wording=WORDING)
         caller = fields.text(record, "callerName", required=False)
         project = fields.text(record, "projectName", required=False)
-        return [ClueIn(
-            channel=KIND, source_id=order_num, received_at=fields.local_time(record, "callTime", wording=WORDING),
-            title=f"{caller or '来电人'}反映{respondent}拖欠工资", content=fields.text(record, "majorContent", wording=WORDING),
-            region_code=fields.text(record, "regionCode", wording=WORDING), respondent_name=respondent, complainant_name=caller,
-            complainant_phone=_mobile(fields.text(record, "callerPhone", required=False)),
-            sector="工程建设" if project else "非工程", project_name=project,
-            related_source_id=fields.text(record, "oldOrderNum", required=False),
-        )]
+        return [
+            ClueIn(
+                channel=KIND,
+                source_id=order_num,
+                received_at=fields.local_time(record, "callTime", wording=WORDING),
+                title=f"{caller or '来电人'}反映{respondent}拖欠工资",
+                content=fields.text(record, "majorContent", wording=WORDING),
+                region_code=fields.text(record, "regionCode", wording=WORDING),
+                respondent_name=respondent,
+                complainant_name=caller,
+                complainant_phone=_mobile(fields.text(record, "callerPhone", required=False)),
+                sector="工程建设" if project else "非工程",
+                project_name=project,
+                related_source_id=fields.text(record, "oldOrderNum", required=False),
+            )
+        ]
 
     def write_back(self, config: Hotline12345Config, outcome: Outcome) -> None:
         """POST the 办理结果, then the 回访 when the outcome carries a satisfaction (call-back done).
@@ -161,17 +186,29 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
         """
         order = quote(outcome.source_id, safe="")
         with _Api(config, stream="write_back") as api:
-            api.call("POST", f"api/orders/{order}/result", json={
-                "handleResult": outcome.conclusion, "completeTime": fmt_local(outcome.closed_at), "handleStatus": "办结",
-                "recoveredAmount": None if outcome.recovered_amount is None else f"{outcome.recovered_amount:.2f}",
-                "workersPaid": outcome.workers_paid, "hubClueNo": outcome.clue_no,
-            })
+            api.call(
+                "POST",
+                f"api/orders/{order}/result",
+                json={
+                    "handleResult": outcome.conclusion,
+                    "completeTime": fmt_local(outcome.closed_at),
+                    "handleStatus": "办结",
+                    "recoveredAmount": None if outcome.recovered_amount is None else f"{outcome.recovered_amount:.2f}",
+                    "workersPaid": outcome.workers_paid,
+                    "hubClueNo": outcome.clue_no,
+                },
+            )
             if outcome.satisfaction:
                 solved = outcome.extra.get("solved", outcome.satisfaction != "不满意")
-                api.call("POST", f"api/orders/{order}/visit", json={
-                    "visitTime": fmt_local(outcome.extra.get("called_back_at") or outcome.closed_at),
-                    "visitIsSolved": "1" if solved else "0", "satisfaction": outcome.satisfaction,
-                })
+                api.call(
+                    "POST",
+                    f"api/orders/{order}/visit",
+                    json={
+                        "visitTime": fmt_local(outcome.extra.get("called_back_at") or outcome.closed_at),
+                        "visitIsSolved": "1" if solved else "0",
+                        "satisfaction": outcome.satisfaction,
+                    },
+                )
 
 
 def _mobile(number: str | None) -> str | None:

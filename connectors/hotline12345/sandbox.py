@@ -72,10 +72,17 @@ NON_WAGE = (
 _COMPANY = re.compile(r"(?:被|找|反映|其在|，)(?!其在)([^，。被找]{4,40}?(?:有限责任公司|股份有限公司|有限公司))")
 
 
-def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[], dt.datetime] | None = None,
-               live_interval_seconds: float = 20.0, app_key: str = DEMO_CREDENTIALS["app_key"],
-               app_secret: str = DEMO_CREDENTIALS["app_secret"],
-               non_wage_orders: int = 6, **options: Any) -> FaultMiddleware:
+def create_app(
+    *,
+    world: World,
+    faults: Faults | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    live_interval_seconds: float = 20.0,
+    app_key: str = DEMO_CREDENTIALS["app_key"],
+    app_secret: str = DEMO_CREDENTIALS["app_secret"],
+    non_wage_orders: int = 6,
+    **options: Any,
+) -> FaultMiddleware:
     """The 12345 sandbox over ``world``; ``app_key``/``app_secret`` are the credentials it accepts."""
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
@@ -106,7 +113,11 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         expected = hmac.new(app_secret.encode(), f"{key}{ts}{nonce}".encode(), hashlib.sha256).hexdigest()
         if key != app_key or not hmac.compare_digest(expected.encode(), sign.lower().encode()):
             return refuse("401", "appKey或签名错误: unknown app key or bad signature")
-        if not ts.isdigit() or abs(time.time() * 1000 - int(ts)) > SIGN_WINDOW_SECONDS * 1000 or faults.take("expire_token_next"):
+        if (
+            not ts.isdigit()
+            or abs(time.time() * 1000 - int(ts)) > SIGN_WINDOW_SECONDS * 1000
+            or faults.take("expire_token_next")
+        ):
             return refuse("SIGN_EXPIRED", "请求已过期: timestamp expired, sign the request again")
         with lock:
             if nonce in nonces:
@@ -118,13 +129,34 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
         if (denied := authorise(request)) is not None:
             return denied
         try:
-            size, after = page_query(request.query_params, start_param="updateTimeStart", key_param="lastOrderNum", max_size=MAX_PAGE_SIZE)
+            size, after = page_query(
+                request.query_params, start_param="updateTimeStart", key_param="lastOrderNum", max_size=MAX_PAGE_SIZE
+            )
         except ValueError:
-            return JSONResponse({"code": "400", "msg": "参数错误: pageSize 1-100, updateTimeStart yyyy-MM-dd HH:mm:ss"}, 400)
-        page, nxt, more = serve_page(orders(), time_field="updateTime", key_field="orderNum", after=after, size=size,
-                                     faults=faults, corrupt=_corrupt)
-        return JSONResponse({"code": "0", "msg": "成功", "data": {
-            "list": page, "hasMore": more, "nextUpdateTime": nxt[0] if nxt else None, "nextOrderNum": nxt[1] if nxt else None}})
+            return JSONResponse(
+                {"code": "400", "msg": "参数错误: pageSize 1-100, updateTimeStart yyyy-MM-dd HH:mm:ss"}, 400
+            )
+        page, nxt, more = serve_page(
+            orders(),
+            time_field="updateTime",
+            key_field="orderNum",
+            after=after,
+            size=size,
+            faults=faults,
+            corrupt=_corrupt,
+        )
+        return JSONResponse(
+            {
+                "code": "0",
+                "msg": "成功",
+                "data": {
+                    "list": page,
+                    "hasMore": more,
+                    "nextUpdateTime": nxt[0] if nxt else None,
+                    "nextOrderNum": nxt[1] if nxt else None,
+                },
+            }
+        )
 
     def writeback(kind: str, required: tuple[str, ...]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> JSONResponse:
@@ -145,17 +177,28 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
             with lock:
                 writebacks.setdefault(num, {}).setdefault(kind, []).append({**body, "receivedAt": fmt_local(clock())})
             return JSONResponse({"code": "0", "msg": "成功"})
+
         return endpoint
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    app = Starlette(routes=[
-        Route("/api/orders", list_orders),
-        Route("/api/orders/{orderNum}/result", writeback("result", ("handleResult", "completeTime")), methods=["GET", "POST"]),
-        Route("/api/orders/{orderNum}/visit", writeback("visit", ("visitTime", "satisfaction")), methods=["GET", "POST"]),
-        Route("/health", health),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/api/orders", list_orders),
+            Route(
+                "/api/orders/{orderNum}/result",
+                writeback("result", ("handleResult", "completeTime")),
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/api/orders/{orderNum}/visit",
+                writeback("visit", ("visitTime", "satisfaction")),
+                methods=["GET", "POST"],
+            ),
+            Route("/health", health),
+        ]
+    )
     wrapped = FaultMiddleware(app, faults)
     app.state.faults = faults
     app.state.writebacks = writebacks
@@ -182,9 +225,15 @@ def _history(world: World, non_wage: int) -> list[dict[str, Any]]:
         found = project_names.search(text)
         project = projects[found.group(0)] if found else None
         county = county_by_name(payload["organizationName"].removesuffix(ORG_SUFFIX), within=world.region)
-        out.append({**payload, "updateTime": history_update_time(payload), "reflectObject": respondent or "",
-                    "regionCode": county or (project["region_code"] if project else ""),
-                    "projectName": project["name"] if project else ""})
+        out.append(
+            {
+                **payload,
+                "updateTime": history_update_time(payload),
+                "reflectObject": respondent or "",
+                "regionCode": county or (project["region_code"] if project else ""),
+                "projectName": project["name"] if project else "",
+            }
+        )
     counties = sorted({p["region_code"] for p in world.projects.values()})
     for i in range(non_wage):
         out.append(_non_wage_order(world, i, counties))
@@ -203,13 +252,30 @@ def _non_wage_order(world: World, i: int, counties: list[str]) -> dict[str, Any]
     code, content = NON_WAGE[i % len(NON_WAGE)]
     county = counties[i % len(counties)]
     return {
-        "orderNum": f"{called:%Y%m%d}{80000000 + i:08d}", "callTime": fmt_local(called), "callerName": person_name(r),
-        "callerPhone": make_phone(r), "sourceType": "电话", "reflectName": "咨询", "questionCode": code,
-        "majorContent": content, "organizationName": f"{region_name(county)}{ORG_SUFFIX}", "handleDays": 2,
-        "deadlineDate": (day + dt.timedelta(days=2)).isoformat(), "dispatchTime": fmt_local(called + dt.timedelta(minutes=30)),
-        "completeTime": fmt_local(done), "isSupervise": "0", "isTimeout": "0", "oldOrderNum": "", "isOldCaller": "0",
-        "visitTime": "", "visitIsSolved": "", "satisfaction": "", "updateTime": fmt_local(done), "reflectObject": "",
-        "regionCode": county, "projectName": "",
+        "orderNum": f"{called:%Y%m%d}{80000000 + i:08d}",
+        "callTime": fmt_local(called),
+        "callerName": person_name(r),
+        "callerPhone": make_phone(r),
+        "sourceType": "电话",
+        "reflectName": "咨询",
+        "questionCode": code,
+        "majorContent": content,
+        "organizationName": f"{region_name(county)}{ORG_SUFFIX}",
+        "handleDays": 2,
+        "deadlineDate": (day + dt.timedelta(days=2)).isoformat(),
+        "dispatchTime": fmt_local(called + dt.timedelta(minutes=30)),
+        "completeTime": fmt_local(done),
+        "isSupervise": "0",
+        "isTimeout": "0",
+        "oldOrderNum": "",
+        "isOldCaller": "0",
+        "visitTime": "",
+        "visitIsSolved": "",
+        "satisfaction": "",
+        "updateTime": fmt_local(done),
+        "reflectObject": "",
+        "regionCode": county,
+        "projectName": "",
     }
 
 
@@ -218,12 +284,28 @@ def _live_order(world: World, k: int, at: dt.datetime) -> dict[str, Any]:
     c = live_complaint(world, k, at, channel="hotline12345")
     r = world.rng("hotline12345-live", k)
     return {
-        "orderNum": f"{at.astimezone(CST):%Y%m%d}{90000000 + k:08d}", "callTime": fmt_local(at), "callerName": c.name,
-        "callerPhone": c.phone, "sourceType": r.choices(("电话", "网站", "微信", "APP"), (75, 8, 12, 5))[0],
-        "reflectName": r.choice(("投诉", "求助")), "questionCode": "080101", "majorContent": c.text,
-        "organizationName": f"{region_name(c.county)}{ORG_SUFFIX}", "handleDays": 15,
-        "deadlineDate": add_working_days(at.astimezone(CST).date(), 15).isoformat(), "dispatchTime": "",
-        "completeTime": "", "isSupervise": "1" if c.headcount >= 10 else "0", "isTimeout": "0", "oldOrderNum": "",
-        "isOldCaller": "0", "visitTime": "", "visitIsSolved": "", "satisfaction": "", "updateTime": fmt_local(at),
-        "reflectObject": c.respondent["name"], "regionCode": c.county, "projectName": c.project["name"],
+        "orderNum": f"{at.astimezone(CST):%Y%m%d}{90000000 + k:08d}",
+        "callTime": fmt_local(at),
+        "callerName": c.name,
+        "callerPhone": c.phone,
+        "sourceType": r.choices(("电话", "网站", "微信", "APP"), (75, 8, 12, 5))[0],
+        "reflectName": r.choice(("投诉", "求助")),
+        "questionCode": "080101",
+        "majorContent": c.text,
+        "organizationName": f"{region_name(c.county)}{ORG_SUFFIX}",
+        "handleDays": 15,
+        "deadlineDate": add_working_days(at.astimezone(CST).date(), 15).isoformat(),
+        "dispatchTime": "",
+        "completeTime": "",
+        "isSupervise": "1" if c.headcount >= 10 else "0",
+        "isTimeout": "0",
+        "oldOrderNum": "",
+        "isOldCaller": "0",
+        "visitTime": "",
+        "visitIsSolved": "",
+        "satisfaction": "",
+        "updateTime": fmt_local(at),
+        "reflectObject": c.respondent["name"],
+        "regionCode": c.county,
+        "projectName": c.project["name"],
     }

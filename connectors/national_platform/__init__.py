@@ -77,8 +77,9 @@ class _Session:
         with map_exceptions(connector=KIND, stream=self.stream):
             if self.token is None or time.monotonic() >= self.token_until:
                 self._sign_in(self.http)
-            resp = self.http.request(method, path, params=params, json=json,
-                                     headers={"Authorization": f"Bearer {self.token}"})
+            resp = self.http.request(
+                method, path, params=params, json=json, headers={"Authorization": f"Bearer {self.token}"}
+            )
             if resp.status_code == 401:
                 self.token = None  # whatever the reason, the next attempt signs in again
                 if _code(resp) in ("TOKEN_EXPIRED", "TOKEN_INVALID"):
@@ -86,7 +87,9 @@ class _Session:
             return _data(resp)
 
     def _sign_in(self, http: httpx.Client) -> None:
-        resp = http.post("auth/token", json={"account": self.config.account, "password": self.config.password.get_secret_value()})
+        resp = http.post(
+            "auth/token", json={"account": self.config.account, "password": self.config.password.get_secret_value()}
+        )
         data = _data(resp)
         try:
             self.token = str(data["accessToken"])
@@ -134,11 +137,25 @@ class Clues(Stream[NationalPlatformConfig]):
                 if pos:
                     params.update(startTime=pos[0], lastClueId=pos[1])
                 data = api.call("GET", "api/clues", params=params)
-                return batch_from(data, records="records", has_more="hasMore", next_time="nextStartTime",
-                                  next_key="nextLastClueId", connector=KIND, stream=self.name)
+                return batch_from(
+                    data,
+                    records="records",
+                    has_more="hasMore",
+                    next_time="nextStartTime",
+                    next_key="nextLastClueId",
+                    connector=KIND,
+                    stream=self.name,
+                )
 
-            yield from read_keyset(fetch, state, time_field="updateTime", key_field="clueId", connector=KIND,
-                                   stream=self.name, start_date=self.config.start_date)
+            yield from read_keyset(
+                fetch,
+                state,
+                time_field="updateTime",
+                key_field="clueId",
+                connector=KIND,
+                stream=self.name,
+                start_date=self.config.start_date,
+            )
 
 
 class NationalPlatformConnector(Connector[NationalPlatformConfig]):
@@ -151,6 +168,7 @@ class NationalPlatformConnector(Connector[NationalPlatformConfig]):
 
     def check(self, config: NationalPlatformConfig) -> CheckResult:
         """Sign in and ask for one clue."""
+
         def probe() -> str:
             with _Session(config) as api:
                 api.call("GET", "api/clues", params={"pageSize": 1})
@@ -170,32 +188,45 @@ class NationalPlatformConnector(Connector[NationalPlatformConfig]):
         # 人数 and 金额 as the complainant reported them: neither can be negative
         headcount = fields.integer(record, "involvedNumber", allow_negative=False, required=False, wording=WORDING)
         group = f"等{headcount}人" if headcount and headcount > 1 else ""
-        return [ClueIn(
-            channel=KIND, source_id=fields.text(record, "clueId", wording=WORDING),
-            received_at=fields.local_time(record, "reportTime", wording=WORDING),
-            title=f"{name or '反映人'}{group}反映{employer}拖欠工资", content=fields.text(record, "content", wording=WORDING),
-            region_code=fields.text(record, "regionCode", wording=WORDING), respondent_name=employer, complainant_name=name,
-            complainant_phone=fields.text(record, "complainantPhone", required=False),
-            complainant_id_number=fields.text(record, "complainantIdNumber", required=False),
-            respondent_address=fields.text(record, "employerAddress", required=False),
-            project_name=fields.text(record, "projectName", required=False),
-            amount=fields.amount(record, "arrearsAmount", allow_negative=False, required=False, wording=WORDING),
-            headcount=headcount,
-            arrears_from=fields.date(record, "arrearsStartDate", required=False, wording=WORDING),
-            arrears_to=fields.date(record, "arrearsEndDate", required=False, wording=WORDING),
-            # docs/domain.md: sector 工程建设 / 非工程
-            sector="非工程" if fields.text(record, "industry", required=False) == "非工程" else "工程建设",
-        )]
+        return [
+            ClueIn(
+                channel=KIND,
+                source_id=fields.text(record, "clueId", wording=WORDING),
+                received_at=fields.local_time(record, "reportTime", wording=WORDING),
+                title=f"{name or '反映人'}{group}反映{employer}拖欠工资",
+                content=fields.text(record, "content", wording=WORDING),
+                region_code=fields.text(record, "regionCode", wording=WORDING),
+                respondent_name=employer,
+                complainant_name=name,
+                complainant_phone=fields.text(record, "complainantPhone", required=False),
+                complainant_id_number=fields.text(record, "complainantIdNumber", required=False),
+                respondent_address=fields.text(record, "employerAddress", required=False),
+                project_name=fields.text(record, "projectName", required=False),
+                amount=fields.amount(record, "arrearsAmount", allow_negative=False, required=False, wording=WORDING),
+                headcount=headcount,
+                arrears_from=fields.date(record, "arrearsStartDate", required=False, wording=WORDING),
+                arrears_to=fields.date(record, "arrearsEndDate", required=False, wording=WORDING),
+                # docs/domain.md: sector 工程建设 / 非工程
+                sector="非工程" if fields.text(record, "industry", required=False) == "非工程" else "工程建设",
+            )
+        ]
 
     def write_back(self, config: NationalPlatformConfig, outcome: Outcome) -> None:
         """POST the 核处结果 (conclusion, recovered amount, workers paid, closing time) as feedback."""
         with _Session(config, stream="write_back") as api:
-            api.call("POST", f"api/clues/{quote(outcome.source_id, safe='')}/feedback", json={
-                "handleStatus": "已回访" if outcome.status == "called_back" else "已办结",
-                "handleResult": outcome.conclusion, "finishTime": fmt_local(outcome.closed_at),
-                "recoverAmount": None if outcome.recovered_amount is None else f"{outcome.recovered_amount:.2f}",
-                "paidNumber": outcome.workers_paid, "satisfaction": outcome.satisfaction, "localClueNo": outcome.clue_no,
-            })
+            api.call(
+                "POST",
+                f"api/clues/{quote(outcome.source_id, safe='')}/feedback",
+                json={
+                    "handleStatus": "已回访" if outcome.status == "called_back" else "已办结",
+                    "handleResult": outcome.conclusion,
+                    "finishTime": fmt_local(outcome.closed_at),
+                    "recoverAmount": None if outcome.recovered_amount is None else f"{outcome.recovered_amount:.2f}",
+                    "paidNumber": outcome.workers_paid,
+                    "satisfaction": outcome.satisfaction,
+                    "localClueNo": outcome.clue_no,
+                },
+            )
 
 
 __all__ = ["Clues", "NationalPlatformConfig", "NationalPlatformConnector"]

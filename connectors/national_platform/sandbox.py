@@ -50,10 +50,17 @@ DEMO_CREDENTIALS = {"account": "hub-370800", "password": "sandbox-platform-pw"}
 MAX_PAGE_SIZE = 100
 
 
-def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[], dt.datetime] | None = None,
-               live_interval_seconds: float = 20.0, account: str = DEMO_CREDENTIALS["account"],
-               password: str = DEMO_CREDENTIALS["password"],
-               token_ttl_seconds: float = 7200.0, **options: Any) -> FaultMiddleware:
+def create_app(
+    *,
+    world: World,
+    faults: Faults | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    live_interval_seconds: float = 20.0,
+    account: str = DEMO_CREDENTIALS["account"],
+    password: str = DEMO_CREDENTIALS["password"],
+    token_ttl_seconds: float = 7200.0,
+    **options: Any,
+) -> FaultMiddleware:
     """The national platform sandbox over ``world``; ``account``/``password`` are the credentials it accepts."""
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
@@ -93,30 +100,55 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
     async def token(request: Request) -> JSONResponse:
         try:
             body = await request.json()
-            ok = body.get("account") == account and secrets.compare_digest(str(body.get("password", "")).encode(), password.encode())
+            ok = body.get("account") == account and secrets.compare_digest(
+                str(body.get("password", "")).encode(), password.encode()
+            )
         except (ValueError, AttributeError):
-            return error(400, "BAD_REQUEST", "请求体应为JSON: {\"account\": ..., \"password\": ...}")
+            return error(400, "BAD_REQUEST", '请求体应为JSON: {"account": ..., "password": ...}')
         if not ok:
             return error(401, "AUTH_FAILED", "账号或密码错误: wrong account or password")
         value = secrets.token_urlsafe(24)
         with lock:
             tokens[value] = time.monotonic() + token_ttl_seconds
             issued.append(value)
-        return JSONResponse({"code": "0", "message": "成功", "data": {
-            "accessToken": value, "tokenType": "Bearer", "expiresIn": int(token_ttl_seconds)}})
+        return JSONResponse(
+            {
+                "code": "0",
+                "message": "成功",
+                "data": {"accessToken": value, "tokenType": "Bearer", "expiresIn": int(token_ttl_seconds)},
+            }
+        )
 
     async def list_clues(request: Request) -> JSONResponse:
         if (denied := authorise(request)) is not None:
             return denied
         try:
-            size, after = page_query(request.query_params, start_param="startTime", key_param="lastClueId", max_size=MAX_PAGE_SIZE)
+            size, after = page_query(
+                request.query_params, start_param="startTime", key_param="lastClueId", max_size=MAX_PAGE_SIZE
+            )
         except ValueError:
             return error(400, "BAD_REQUEST", "参数错误: pageSize 1-100, startTime yyyy-MM-dd HH:mm:ss")
-        page, nxt, more = serve_page(clues(), time_field="updateTime", key_field="clueId", after=after, size=size,
-                                     faults=faults, corrupt=_corrupt)
-        return JSONResponse({"code": "0", "message": "成功", "data": {
-            "records": page, "hasMore": more, "nextStartTime": nxt[0] if nxt else None,
-            "nextLastClueId": nxt[1] if nxt else None}})
+        page, nxt, more = serve_page(
+            clues(),
+            time_field="updateTime",
+            key_field="clueId",
+            after=after,
+            size=size,
+            faults=faults,
+            corrupt=_corrupt,
+        )
+        return JSONResponse(
+            {
+                "code": "0",
+                "message": "成功",
+                "data": {
+                    "records": page,
+                    "hasMore": more,
+                    "nextStartTime": nxt[0] if nxt else None,
+                    "nextLastClueId": nxt[1] if nxt else None,
+                },
+            }
+        )
 
     async def clue_feedback(request: Request) -> JSONResponse:
         if (denied := authorise(request)) is not None:
@@ -140,12 +172,14 @@ def create_app(*, world: World, faults: Faults | None = None, clock: Callable[[]
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    app = Starlette(routes=[
-        Route("/auth/token", token, methods=["POST"]),
-        Route("/api/clues", list_clues),
-        Route("/api/clues/{clueId}/feedback", clue_feedback, methods=["GET", "POST"]),
-        Route("/health", health),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/auth/token", token, methods=["POST"]),
+            Route("/api/clues", list_clues),
+            Route("/api/clues/{clueId}/feedback", clue_feedback, methods=["GET", "POST"]),
+            Route("/health", health),
+        ]
+    )
     wrapped = FaultMiddleware(app, faults)
     app.state.faults = faults
     app.state.feedback = feedback
@@ -164,10 +198,22 @@ def _live_clue(world: World, k: int, at: dt.datetime) -> dict[str, Any]:
     """Live clue ``k``, reported by the complainant on the platform (小程序 / website)."""
     c = live_complaint(world, k, at, channel="national_platform")
     return {
-        "clueId": f"GZQX{at.astimezone(CST):%Y%m%d}{90000000 + k:08d}", "reportTime": fmt_local(at),
-        "complainantName": c.name, "complainantIdNumber": c.id_number, "complainantPhone": c.phone,
-        "complainantBankCard": c.bank_card, "employerName": c.respondent["name"], "employerAddress": c.project["address"],
-        "projectName": c.project["name"], "arrearsStartDate": c.start.isoformat(), "arrearsEndDate": c.end.isoformat(),
-        "arrearsAmount": f"{c.amount:.2f}", "involvedNumber": c.headcount, "industry": "工程建设", "regionCode": c.county,
-        "regionName": region_name(c.county, full=True), "content": c.text, "updateTime": fmt_local(at),
+        "clueId": f"GZQX{at.astimezone(CST):%Y%m%d}{90000000 + k:08d}",
+        "reportTime": fmt_local(at),
+        "complainantName": c.name,
+        "complainantIdNumber": c.id_number,
+        "complainantPhone": c.phone,
+        "complainantBankCard": c.bank_card,
+        "employerName": c.respondent["name"],
+        "employerAddress": c.project["address"],
+        "projectName": c.project["name"],
+        "arrearsStartDate": c.start.isoformat(),
+        "arrearsEndDate": c.end.isoformat(),
+        "arrearsAmount": f"{c.amount:.2f}",
+        "involvedNumber": c.headcount,
+        "industry": "工程建设",
+        "regionCode": c.county,
+        "regionName": region_name(c.county, full=True),
+        "content": c.text,
+        "updateTime": fmt_local(at),
     }

@@ -77,8 +77,10 @@ class _Api:
     def authenticate(self, http: httpx.Client, *, stream: str = "") -> str:
         """A fresh access token (``FatalUpstreamError`` when the app id / API key are refused)."""
         with map_exceptions(connector=KIND, stream=stream):
-            resp = http.post("api/v1/auth/token", headers={
-                "X-App-Id": self.config.app_id, "X-Api-Key": self.config.api_key.get_secret_value()})
+            resp = http.post(
+                "api/v1/auth/token",
+                headers={"X-App-Id": self.config.app_id, "X-Api-Key": self.config.api_key.get_secret_value()},
+            )
             resp.raise_for_status()
             self._token = str(_data(resp.json(), stream=stream)["accessToken"])
         return self._token
@@ -94,7 +96,9 @@ class _Api:
             resp.raise_for_status()
             data = _data(resp.json(), stream=stream)
         if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-            raise MalformedResponse("a list answer without data.records", connector=KIND, stream=stream, detail=str(data)[:300])
+            raise MalformedResponse(
+                "a list answer without data.records", connector=KIND, stream=stream, detail=str(data)[:300]
+            )
         return data
 
 
@@ -111,7 +115,9 @@ def _data(body: Any, *, stream: str) -> Any:
     if not isinstance(body, dict) or "code" not in body:
         raise MalformedResponse("not a permit-system envelope", connector=KIND, stream=stream, detail=str(body)[:300])
     if str(body["code"]) != "0":
-        raise FatalUpstreamError(f"permit system answered {body['code']}: {body.get('msg')}", connector=KIND, stream=stream)
+        raise FatalUpstreamError(
+            f"permit system answered {body['code']}: {body.get('msg')}", connector=KIND, stream=stream
+        )
     return body.get("data")
 
 
@@ -143,8 +149,13 @@ class _PermitStream(Stream[PermitsConfig]):
                 returned = data.get("nextCursor")
                 if returned and cursor and returned < cursor:
                     # README "cursors never go backwards": keep the larger one.
-                    log.warning("%s/%s: upstream cursor %r is behind the one sent (%r); keeping the larger",
-                                KIND, self.name, returned, cursor)
+                    log.warning(
+                        "%s/%s: upstream cursor %r is behind the one sent (%r); keeping the larger",
+                        KIND,
+                        self.name,
+                        returned,
+                        cursor,
+                    )
                 marks = [c for c in (cursor, returned, self.cursor_of(records[-1]) if records else None) if c]
                 new = max(marks) if marks else None
                 if records:
@@ -176,6 +187,7 @@ class PermitsConnector(Connector[PermitsConfig]):
 
     def check(self, config: PermitsConfig) -> CheckResult:
         """Get a token with the app id and API key, and ask for one project."""
+
         def probe() -> str:
             api = _Api(config)
             with api.client() as http:
@@ -183,8 +195,12 @@ class PermitsConnector(Connector[PermitsConfig]):
                 api.fetch(http, Projects.path, {"pageSize": 1}, stream="projects")
             return f"connected to the permit system at {config.base_url}: credentials accepted"
 
-        return check_connection(probe, system="the permit system", where=config.base_url,
-                                refused="{system} refused the app id / API key (HTTP 401): check app_id and api_key")
+        return check_connection(
+            probe,
+            system="the permit system",
+            where=config.base_url,
+            refused="{system} refused the app id / API key (HTTP 401): check app_id and api_key",
+        )
 
     def streams(self, config: PermitsConfig) -> list[Stream[PermitsConfig]]:
         api = _Api(config)  # shared: one token for both streams
@@ -202,8 +218,10 @@ class PermitsConnector(Connector[PermitsConfig]):
 
 #: The permit system's documentation writes its formats as yyyy-MM-dd; its rejections say so.
 WORDING = fields.Wording(
-    not_date="{field} {value} is not a date (yyyy-MM-dd)", not_number="{field} {value} is not a number",
-    negative="{field} {value} must be a non-negative number", not_choice="unknown {field} {value}: expected one of {allowed}",
+    not_date="{field} {value} is not a date (yyyy-MM-dd)",
+    not_number="{field} {value} is not a number",
+    negative="{field} {value} must be a non-negative number",
+    not_choice="unknown {field} {value}: expected one of {allowed}",
     choice_item="{code}",
 )
 
@@ -228,9 +246,11 @@ def _amount(record: dict[str, Any], field: str) -> Decimal | None:
 def _enterprise(record: dict[str, Any]) -> EnterpriseIn:
     # The USCC itself is validated by the hub (GB 32100-2015).
     return EnterpriseIn(
-        uscc=_required(record, "corpCode"), name=_required(record, "corpName"),
+        uscc=_required(record, "corpCode"),
+        name=_required(record, "corpName"),
         kind=fields.choice(record, "corpType", CORP_KINDS, wording=WORDING),
-        legal_representative=_optional(record, "legalMan"), address=_optional(record, "address"),
+        legal_representative=_optional(record, "legalMan"),
+        address=_optional(record, "address"),
         short_name=_optional(record, "corpShortName"),
     )
 
@@ -245,8 +265,11 @@ def _party(record: dict[str, Any], prefix: str, kind: str) -> EnterpriseIn | Non
     if code is None or f"{prefix}LegalMan" not in record:
         return None
     return EnterpriseIn(
-        uscc=code, name=_required(record, f"{prefix}CorpName"), kind=kind,
-        legal_representative=_optional(record, f"{prefix}LegalMan"), address=_optional(record, f"{prefix}CorpAddress"),
+        uscc=code,
+        name=_required(record, f"{prefix}CorpName"),
+        kind=kind,
+        legal_representative=_optional(record, f"{prefix}LegalMan"),
+        address=_optional(record, f"{prefix}CorpAddress"),
         short_name=_optional(record, f"{prefix}CorpShortName"),
     )
 
@@ -258,20 +281,33 @@ def _project(record: dict[str, Any]) -> list[Entity]:
     cycle = fields.integer(record, "labourCostCycle", allow_negative=True, required=False, wording=WORDING)
     cycle = 30 if cycle is None else cycle
     if cycle <= 0:
-        raise Rejection(f"labourCostCycle must be a positive number of days, got {cycle}", field="labourCostCycle", value=cycle)
+        raise Rejection(
+            f"labourCostCycle must be a positive number of days, got {cycle}", field="labourCostCycle", value=cycle
+        )
     # permitNo (施工许可证编号: region + date + sequence + specialty) and regionCode are validated by the hub.
     project = ProjectIn(
-        project_code=_required(record, "projectCode"), name=_required(record, "projectName"),
-        region_code=_required(record, "regionCode"), sector=sector, status=status,
-        contractor_uscc=_required(record, "contractorCorpCode"), builder_uscc=_optional(record, "builderCorpCode"),
-        address=_optional(record, "address"), permit_no=_optional(record, "permitNo"), permit_date=_date(record, "permitDate"),
-        contract_value=_amount(record, "contractAmount"), contract_signed_on=_date(record, "contractSignDate"),
-        labour_cost_cycle_days=cycle, labour_cost_ratio=_amount(record, "labourCostRatio"),
-        start_date=_date(record, "startDate"), planned_end_date=_date(record, "plannedEndDate"),
+        project_code=_required(record, "projectCode"),
+        name=_required(record, "projectName"),
+        region_code=_required(record, "regionCode"),
+        sector=sector,
+        status=status,
+        contractor_uscc=_required(record, "contractorCorpCode"),
+        builder_uscc=_optional(record, "builderCorpCode"),
+        address=_optional(record, "address"),
+        permit_no=_optional(record, "permitNo"),
+        permit_date=_date(record, "permitDate"),
+        contract_value=_amount(record, "contractAmount"),
+        contract_signed_on=_date(record, "contractSignDate"),
+        labour_cost_cycle_days=cycle,
+        labour_cost_ratio=_amount(record, "labourCostRatio"),
+        start_date=_date(record, "startDate"),
+        planned_end_date=_date(record, "plannedEndDate"),
     )
     ratio = project.labour_cost_ratio
     if ratio is not None and ratio > 1:
-        raise Rejection(f"labourCostRatio {ratio} must be a share between 0 and 1", field="labourCostRatio", value=str(ratio))
+        raise Rejection(
+            f"labourCostRatio {ratio} must be a share between 0 and 1", field="labourCostRatio", value=str(ratio)
+        )
     parties = [_party(record, "builder", "builder"), _party(record, "contractor", "general_contractor")]
     return [*(p for p in parties if p is not None), project]
 

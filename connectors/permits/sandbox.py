@@ -60,7 +60,11 @@ CST = dt.timezone(dt.timedelta(hours=8))
 CORP_TYPES = {"builder": "建设单位", "general_contractor": "施工总承包"}
 STATUS_NAMES = {"in_progress": "在建", "stopped": "停工", "completed": "竣工"}
 _SPECIALTY = {"住建": "01", "交通": "02", "水利": "03"}  # last two digits of the permit number
-_INDUSTRY = {"住建": "47", "交通": "48", "水利": "48"}  # GB/T 4754 in the project code: 47 房屋建筑业, 48 土木工程建筑业
+_INDUSTRY = {
+    "住建": "47",
+    "交通": "48",
+    "水利": "48",
+}  # GB/T 4754 in the project code: 47 房屋建筑业, 48 土木工程建筑业
 
 
 def fmt_time(t: dt.datetime) -> str:
@@ -78,15 +82,22 @@ def live_epoch(world: World) -> dt.datetime:
 def enterprise_record(e: dict[str, Any], update_time: dt.datetime) -> dict[str, Any]:
     """A world enterprise as the permit system lists it."""
     return {
-        "corpCode": e["uscc"], "corpName": e["name"], "corpShortName": e.get("short_name"),
-        "legalMan": e.get("legal_representative"), "address": e.get("address"), "corpType": CORP_TYPES[e["kind"]],
-        "regionCode": e["region_code"], "updateTime": fmt_time(update_time),
+        "corpCode": e["uscc"],
+        "corpName": e["name"],
+        "corpShortName": e.get("short_name"),
+        "legalMan": e.get("legal_representative"),
+        "address": e.get("address"),
+        "corpType": CORP_TYPES[e["kind"]],
+        "regionCode": e["region_code"],
+        "updateTime": fmt_time(update_time),
     }
 
 
-def project_record(p: dict[str, Any], builder: dict[str, Any] | None, contractor: dict[str, Any],
-                   update_time: dt.datetime) -> dict[str, Any]:
+def project_record(
+    p: dict[str, Any], builder: dict[str, Any] | None, contractor: dict[str, Any], update_time: dt.datetime
+) -> dict[str, Any]:
     """A world project with its permit and contract, and the registry details of its two parties."""
+
     def day(d: dt.date | None) -> str | None:
         return d.isoformat() if d else None
 
@@ -95,17 +106,30 @@ def project_record(p: dict[str, Any], builder: dict[str, Any] | None, contractor
 
     b = builder or {}
     return {
-        "projectCode": p["project_code"], "projectName": p["name"], "regionCode": p["region_code"], "address": p.get("address"),
-        "industry": p["sector"], "projectStatus": STATUS_NAMES[p["status"]],
-        "builderCorpCode": b.get("uscc"), "builderCorpName": b.get("name"), "builderCorpShortName": b.get("short_name"),
-        "builderLegalMan": b.get("legal_representative"), "builderCorpAddress": b.get("address"),
-        "contractorCorpCode": contractor["uscc"], "contractorCorpName": contractor["name"],
-        "contractorCorpShortName": contractor.get("short_name"), "contractorLegalMan": contractor.get("legal_representative"),
+        "projectCode": p["project_code"],
+        "projectName": p["name"],
+        "regionCode": p["region_code"],
+        "address": p.get("address"),
+        "industry": p["sector"],
+        "projectStatus": STATUS_NAMES[p["status"]],
+        "builderCorpCode": b.get("uscc"),
+        "builderCorpName": b.get("name"),
+        "builderCorpShortName": b.get("short_name"),
+        "builderLegalMan": b.get("legal_representative"),
+        "builderCorpAddress": b.get("address"),
+        "contractorCorpCode": contractor["uscc"],
+        "contractorCorpName": contractor["name"],
+        "contractorCorpShortName": contractor.get("short_name"),
+        "contractorLegalMan": contractor.get("legal_representative"),
         "contractorCorpAddress": contractor.get("address"),
-        "permitNo": p.get("permit_no"), "permitDate": day(p.get("permit_date")),
-        "contractAmount": money(p.get("contract_value")), "contractSignDate": day(p.get("contract_signed_on")),
-        "labourCostCycle": p.get("labour_cost_cycle_days", 30), "labourCostRatio": money(p.get("labour_cost_ratio")),
-        "startDate": day(p.get("start_date")), "plannedEndDate": day(p.get("planned_end_date")),
+        "permitNo": p.get("permit_no"),
+        "permitDate": day(p.get("permit_date")),
+        "contractAmount": money(p.get("contract_value")),
+        "contractSignDate": day(p.get("contract_signed_on")),
+        "labourCostCycle": p.get("labour_cost_cycle_days", 30),
+        "labourCostRatio": money(p.get("labour_cost_ratio")),
+        "startDate": day(p.get("start_date")),
+        "plannedEndDate": day(p.get("planned_end_date")),
         "updateTime": fmt_time(update_time),
     }
 
@@ -192,15 +216,28 @@ class PermitSystem:
         cname = names.get(county, "")
         builder = {k: template[k] for k in template if k.startswith("builder")}
         name, reg, org, _level = demo.builder_name(r, demo.trade_name(r), sector=sector, city=city, county=cname)
-        if r.random() < 0.3 and name not in self._corp_names:  # a newly registered 建设单位, in the enterprises list too
+        if (
+            r.random() < 0.3 and name not in self._corp_names
+        ):  # a newly registered 建设单位, in the enterprises list too
             self._corp_names.add(name)
             uscc = make_uscc(r, region_code=county, registration=reg, org_type=org)
-            ent = {"uscc": uscc, "name": name, "short_name": demo.short_name(name, (prov, city, cname)),
-                   "legal_representative": demo.person_name(r), "address": demo.address(r, city=city, county=cname),
-                   "kind": "builder", "region_code": county}
+            ent = {
+                "uscc": uscc,
+                "name": name,
+                "short_name": demo.short_name(name, (prov, city, cname)),
+                "legal_representative": demo.person_name(r),
+                "address": demo.address(r, city=city, county=cname),
+                "kind": "builder",
+                "region_code": county,
+            }
             self.records["enterprises"].setdefault(uscc, enterprise_record(ent, at))
-            builder = {"builderCorpCode": uscc, "builderCorpName": name, "builderCorpShortName": ent["short_name"],
-                       "builderLegalMan": ent["legal_representative"], "builderCorpAddress": ent["address"]}
+            builder = {
+                "builderCorpCode": uscc,
+                "builderCorpName": name,
+                "builderCorpShortName": ent["short_name"],
+                "builderLegalMan": ent["legal_representative"],
+                "builderCorpAddress": ent["address"],
+            }
         issued = at.astimezone(CST).date()
         permit = self._permit_no(county, issued, _SPECIALTY[sector])
         signed = issued - dt.timedelta(days=r.randint(10, 60))
@@ -208,13 +245,20 @@ class PermitSystem:
         code = f"{signed.year}-{county}-{_INDUSTRY[sector]}-0{r.choice('123')}-{900000 + i:06d}"
         value = Decimal(round(min(8e8, max(2e6, r.lognormvariate(17.2, 1.0))), -3)).quantize(Decimal("0.01"))
         self.records["projects"][code] = {
-            **template, **builder, "projectCode": code,
+            **template,
+            **builder,
+            "projectCode": code,
             "projectName": demo.project_name(r, sector=sector, city=city, county=cname, year=issued.year),
-            "address": f"{city}{cname}{demo.road(r)}与{demo.road(r)}交汇处{r.choice('东西南北')}侧", "projectStatus": "在建",
-            "permitNo": permit, "permitDate": issued.isoformat() if permit else None, "contractAmount": str(value),
-            "contractSignDate": signed.isoformat(), "labourCostCycle": 30,
+            "address": f"{city}{cname}{demo.road(r)}与{demo.road(r)}交汇处{r.choice('东西南北')}侧",
+            "projectStatus": "在建",
+            "permitNo": permit,
+            "permitDate": issued.isoformat() if permit else None,
+            "contractAmount": str(value),
+            "contractSignDate": signed.isoformat(),
+            "labourCostCycle": 30,
             "labourCostRatio": str(Decimal(r.randint(1500, 3000)) / 10000),
-            "startDate": start.isoformat(), "plannedEndDate": (start + dt.timedelta(days=r.randint(300, 1100))).isoformat(),
+            "startDate": start.isoformat(),
+            "plannedEndDate": (start + dt.timedelta(days=r.randint(300, 1100))).isoformat(),
             "updateTime": fmt_time(at),
         }
         self._start(code)
@@ -251,7 +295,7 @@ class PermitSystem:
         if index is None:
             index = self._index[stream] = sorted((r["updateTime"], r[key]) for r in self.records[stream].values())
         start = bisect.bisect_right(index, after) if after else 0
-        chosen = index[start:start + size]
+        chosen = index[start : start + size]
         return [dict(self.records[stream][k]) for _, k in chosen], start + size < len(index)
 
 
@@ -371,4 +415,12 @@ def create_app(
     return app
 
 
-__all__ = ["DEMO_CREDENTIALS", "MAX_PAGE_SIZE", "PermitSystem", "create_app", "enterprise_record", "live_epoch", "project_record"]
+__all__ = [
+    "DEMO_CREDENTIALS",
+    "MAX_PAGE_SIZE",
+    "PermitSystem",
+    "create_app",
+    "enterprise_record",
+    "live_epoch",
+    "project_record",
+]

@@ -86,7 +86,9 @@ class FaultMiddleware:
         if scope["path"].endswith(CONTROL_PATH):
             await self._control(scope, receive, send)
             return
-        if scope["method"] == "GET" and (scope["path"].endswith(("/wsdl", "/health")) or scope.get("query_string", b"").lower() == b"wsdl"):
+        if scope["method"] == "GET" and (
+            scope["path"].endswith(("/wsdl", "/health")) or scope.get("query_string", b"").lower() == b"wsdl"
+        ):
             await self.app(scope, receive, send)  # service descriptions are never faulted
             return
         f = self.faults
@@ -126,6 +128,11 @@ class FaultMiddleware:
 
 
 async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -80,7 +80,13 @@ def load_sandboxes(*, world: World, clock: Callable[[], dt.datetime] | None = No
             module, factory = _resolve(ref)
             app = factory(world=world, clock=clock) if clock is not None else factory(world=world)
         except Exception as exc:
-            log.warning("sandbox of connector %s (%s) is unavailable; skipped: %s: %s", ep.name, ep.value, type(exc).__name__, exc)
+            log.warning(
+                "sandbox of connector %s (%s) is unavailable; skipped: %s: %s",
+                ep.name,
+                ep.value,
+                type(exc).__name__,
+                exc,
+            )
             continue
         creds = {str(k): str(v) for k, v in (getattr(module, "DEMO_CREDENTIALS", None) or {}).items()}
         found.append(Sandbox(kind=ep.name, title=str(getattr(cls, "title", ep.name)), app=app, credentials=creds))
@@ -92,8 +98,9 @@ def sandbox_apps(*, world: World, clock: Callable[[], dt.datetime] | None = None
     return {s.kind: s.app for s in load_sandboxes(world=world, clock=clock)}
 
 
-def _world(world: World | None, *, seed: int, scale: str, region: str, today: dt.date | None,
-           now: dt.datetime | None = None) -> World:
+def _world(
+    world: World | None, *, seed: int, scale: str, region: str, today: dt.date | None, now: dt.datetime | None = None
+) -> World:
     from connectors.sandbox.world import build_world
 
     return world or build_world(seed=seed, scale=scale, region=region, today=today, now=now)
@@ -119,8 +126,10 @@ def mount_sandboxes(
     from starlette.routing import Mount
 
     w = _world(world, seed=seed, scale=scale, region=region, today=today)
-    mounts = [Mount(f"{prefix.rstrip('/')}/{s.kind}", app=s.app, name=f"sandbox-{s.kind}")
-              for s in load_sandboxes(world=w, clock=clock)]
+    mounts = [
+        Mount(f"{prefix.rstrip('/')}/{s.kind}", app=s.app, name=f"sandbox-{s.kind}")
+        for s in load_sandboxes(world=w, clock=clock)
+    ]
     if app_routes is not None:
         app_routes.extend(mounts)
     return mounts
@@ -129,12 +138,16 @@ def mount_sandboxes(
 def ports(kinds: list[str], base_port: int) -> dict[str, int]:
     """Port of each kind: built-in kinds at fixed offsets, others after them in name order."""
     extra = sorted(k for k in kinds if k not in BUILTIN_KINDS)
-    return {k: base_port + (BUILTIN_KINDS.index(k) if k in BUILTIN_KINDS else len(BUILTIN_KINDS) + extra.index(k)) for k in kinds}
+    return {
+        k: base_port + (BUILTIN_KINDS.index(k) if k in BUILTIN_KINDS else len(BUILTIN_KINDS) + extra.index(k))
+        for k in kinds
+    }
 
 
 @contextmanager
-def serving(sandboxes: list[Sandbox], *, host: str = "127.0.0.1", base_port: int = 8100,
-            log_level: str = "warning") -> Iterator[dict[str, str]]:
+def serving(
+    sandboxes: list[Sandbox], *, host: str = "127.0.0.1", base_port: int = 8100, log_level: str = "warning"
+) -> Iterator[dict[str, str]]:
     """Serve each sandbox on its own port (a uvicorn server per thread); yields kind → base URL."""
     import uvicorn
 
@@ -151,8 +164,10 @@ def serving(sandboxes: list[Sandbox], *, host: str = "127.0.0.1", base_port: int
             deadline = time.monotonic() + 10
             while not server.started:
                 if not thread.is_alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"the {s.kind} sandbox could not listen on {host}:{port}: is the port in use? "
-                                       "choose another --base-port")
+                    raise RuntimeError(
+                        f"the {s.kind} sandbox could not listen on {host}:{port}: is the port in use? "
+                        "choose another --base-port"
+                    )
                 time.sleep(0.02)
             urls[s.kind] = f"http://{host}:{port}"
         yield urls
@@ -205,5 +220,14 @@ def run_sandboxes(
             log.info("sandboxes stopping")
 
 
-__all__ = ["BUILTIN_KINDS", "Sandbox", "load_sandboxes", "mount_sandboxes", "print_table", "ports", "run_sandboxes",
-           "sandbox_apps", "serving"]
+__all__ = [
+    "BUILTIN_KINDS",
+    "Sandbox",
+    "load_sandboxes",
+    "mount_sandboxes",
+    "print_table",
+    "ports",
+    "run_sandboxes",
+    "sandbox_apps",
+    "serving",
+]

@@ -52,11 +52,13 @@ class WebhookReceiver:
         self.deliveries: list[Delivery] = []
         self._failures: list[int | str] = []
         self._lock = threading.Lock()
-        self.app = Starlette(routes=[
-            Route("/_sandbox/fail", self._control, methods=["POST"]),
-            Route("/_sandbox/received", self._received, methods=["GET"]),
-            Route("/{path:path}", self._asgi_post, methods=["POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/_sandbox/fail", self._control, methods=["POST"]),
+                Route("/_sandbox/received", self._received, methods=["GET"]),
+                Route("/{path:path}", self._asgi_post, methods=["POST"]),
+            ]
+        )
 
     # -- what tests and the demo look at ---------------------------------------------------------
 

@@ -59,8 +59,14 @@ class World:
 
 
 @lru_cache(maxsize=4)
-def build_world(*, seed: int = 20261121, scale: str = "tiny", region: str = "370800", today: dt.date | None = None,
-                now: dt.datetime | None = None) -> World:
+def build_world(
+    *,
+    seed: int = 20261121,
+    scale: str = "tiny",
+    region: str = "370800",
+    today: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> World:
     """The world of the demo generator at ``seed`` / ``scale`` / ``region`` / ``today`` (cached).
 
     ``now`` is the moment the demo database was seeded (``hub.seed.seed_database``): pass the same one,
@@ -87,8 +93,11 @@ def build_world(*, seed: int = 20261121, scale: str = "tiny", region: str = "370
         elif table == "labor_cost_allocations":
             w.allocations.append({**row, "salary_account": accounts_by_id[row["account_id"]]["salary_account"]})
         elif table == "workers":
-            plain = {**row, "id_number": cipher.decrypt(row["id_number_enc"]),
-                     "bank_card": cipher.decrypt(row["bank_card_enc"]) if row.get("bank_card_enc") else None}
+            plain = {
+                **row,
+                "id_number": cipher.decrypt(row["id_number_enc"]),
+                "bank_card": cipher.decrypt(row["bank_card_enc"]) if row.get("bank_card_enc") else None,
+            }
             for k in SENSITIVE_WORKER_FIELDS:
                 plain.pop(k, None)
             workers_by_id[row["id"]] = plain
@@ -96,8 +105,15 @@ def build_world(*, seed: int = 20261121, scale: str = "tiny", region: str = "370
         elif table == "payroll_records":
             worker = workers_by_id[row["worker_id"]]
             account = accounts_by_id.get(row["account_id"]) if row.get("account_id") else None
-            w.payroll.append({**row, "id_number": worker["id_number"], "bank_card": worker["bank_card"],
-                              "worker_name": worker["name"], "salary_account": account["salary_account"] if account else None})
+            w.payroll.append(
+                {
+                    **row,
+                    "id_number": worker["id_number"],
+                    "bank_card": worker["bank_card"],
+                    "worker_name": worker["name"],
+                    "salary_account": account["salary_account"] if account else None,
+                }
+            )
         elif table == "guarantee_deposits":
             w.deposits.append(row)
         elif table == "raw_records":

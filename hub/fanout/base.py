@@ -96,8 +96,15 @@ class Subscriber:
 
     __slots__ = ("close_code", "close_reason", "key", "principal", "queue", "render", "types")
 
-    def __init__(self, *, principal: Principal, types: Iterable[str] | None, key: Hashable,
-                 render: Callable[[Any], str], queue_size: int) -> None:
+    def __init__(
+        self,
+        *,
+        principal: Principal,
+        types: Iterable[str] | None,
+        key: Hashable,
+        render: Callable[[Any], str],
+        queue_size: int,
+    ) -> None:
         self.principal = principal
         self.types = frozenset(types) if types else None
         #: Subscribers with equal keys get the same payload for an event: it is rendered once for all.
@@ -144,8 +151,15 @@ class Subscriber:
 class Fanout(abc.ABC):
     """The process's outbox reader and its live subscribers. Backends say how to wait for commits."""
 
-    def __init__(self, *, sessions: async_sessionmaker, queue_size: int = 256, max_per_key: int = 20,
-                 recheck_seconds: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker,
+        queue_size: int = 256,
+        max_per_key: int = 20,
+        recheck_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.sessions = sessions
         self.queue_size = queue_size
         self.max_per_key = max_per_key
@@ -210,8 +224,9 @@ class Fanout(abc.ABC):
 
     # -- subscribers ---------------------------------------------------------------------------
 
-    def acquire(self, *, principal: Principal, types: Iterable[str] | None, key: Hashable,
-                render: Callable[[Any], str]) -> Subscriber:
+    def acquire(
+        self, *, principal: Principal, types: Iterable[str] | None, key: Hashable, render: Callable[[Any], str]
+    ) -> Subscriber:
         """A new subscriber for ``principal``, counted against its key's cap (``TooManySubscriptions``)."""
         pkey = principal_key(principal)
         if self._per_key[pkey] >= self.max_per_key:
@@ -262,15 +277,17 @@ class Fanout(abc.ABC):
         async with self.sessions() as session:
             return (await session.execute(select(func.max(m.Event.id)))).scalar() or 0
 
-    async def replay(self, *, principal: Principal, types: Iterable[str] | None, after: int,
-                     limit: int = BATCH) -> list[m.Event]:
+    async def replay(
+        self, *, principal: Principal, types: Iterable[str] | None, after: int, limit: int = BATCH
+    ) -> list[m.Event]:
         """Up to ``limit`` events after ``after`` that ``principal`` may see, of ``types``, in order.
 
         The jurisdiction is :func:`jurisdiction_clause` rather than the session's principal filter,
         so that replay and live delivery apply one rule (:func:`principal_sees`).
         """
-        stmt = (select(m.Event).where(m.Event.id > after, jurisdiction_clause(principal))
-                .order_by(m.Event.id).limit(limit))
+        stmt = (
+            select(m.Event).where(m.Event.id > after, jurisdiction_clause(principal)).order_by(m.Event.id).limit(limit)
+        )
         if types:
             stmt = stmt.where(m.Event.type.in_(list(types)))
         async with self.sessions() as session:
@@ -330,7 +347,9 @@ class Fanout(abc.ABC):
                 alive_users = set((await session.execute(stmt)).scalars())
         for sub in list(self._active):
             key_id, user_id = sub.principal.api_key_id, getattr(sub.principal, "user_id", None)
-            if (key_id is not None and key_id not in alive_keys) or (user_id is not None and user_id not in alive_users):
+            if (key_id is not None and key_id not in alive_keys) or (
+                user_id is not None and user_id not in alive_users
+            ):
                 sub.kill(CLOSE_FORBIDDEN, FORBIDDEN_REASON)
                 self._live.discard(sub)
 

@@ -59,7 +59,9 @@ class PostgresFanout(Fanout):
             try:
                 await self._listen()
             except (psycopg.Error, OSError) as exc:
-                log.warning("cannot LISTEN %s (%s): polling every %.1f s", CHANNEL, exc.__class__.__name__, self.poll_seconds)
+                log.warning(
+                    "cannot LISTEN %s (%s): polling every %.1f s", CHANNEL, exc.__class__.__name__, self.poll_seconds
+                )
                 await asyncio.sleep(min(self.poll_seconds, limit))
             return  # (re)connected: read once, notifications may have been missed meanwhile
         try:

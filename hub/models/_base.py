@@ -25,6 +25,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 Money = Numeric(16, 2)
 #: JSON documents: JSONB on PostgreSQL.
 Json = JSON().with_variant(JSONB(), "postgresql")
+
+
 class UtcDateTime(TypeDecorator):
     """Timestamps in UTC, aware on the way out on every backend.
 

@@ -87,8 +87,10 @@ class Event(RegionScoped, Base):
     """The transactional outbox: every change a subscriber could care about, in commit order."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_region_id", "region_code", "id"),
-                      Index("ix_events_handling_region_id", "handling_region_code", "id"))
+    __table_args__ = (
+        Index("ix_events_region_id", "region_code", "id"),
+        Index("ix_events_handling_region_id", "handling_region_code", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(40), index=True)

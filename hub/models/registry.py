@@ -52,7 +52,9 @@ class Project(IdMixin, RegionScoped, Base):
     contract_signed_on: Mapped[dt.date | None] = mapped_column(Date)
     # How often labour cost is allocated into the 专户 (条例 Art. 24: at least monthly).
     labour_cost_cycle_days: Mapped[int] = mapped_column(default=30)
-    labour_cost_ratio: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))  # agreed share of progress payments that is labour cost
+    labour_cost_ratio: Mapped[Decimal | None] = mapped_column(
+        Numeric(6, 4)
+    )  # agreed share of progress payments that is labour cost
     start_date: Mapped[dt.date | None] = mapped_column(Date)
     planned_end_date: Mapped[dt.date | None] = mapped_column(Date)
     contractor_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)

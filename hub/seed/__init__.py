@@ -119,6 +119,12 @@ def seed_database(
     loader = Loader(engine, batch_size=batch_size, progress=progress, totals=gen.estimated_totals())
     counts = loader.load(gen.rows())
     return SeedSummary(
-        scale=scale, seed=seed, today=today, region=region, counts=counts, highlights=gen.highlights,
-        regions_loaded=loaded, seconds=time.perf_counter() - started,
+        scale=scale,
+        seed=seed,
+        today=today,
+        region=region,
+        counts=counts,
+        highlights=gen.highlights,
+        regions_loaded=loaded,
+        seconds=time.perf_counter() - started,
     )

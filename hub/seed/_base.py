@@ -28,15 +28,46 @@ Row = dict[str, Any]
 SENSITIVE_PAYLOAD_FIELDS = ("complainantIdNumber", "complainantBankCard", "idNumber")
 #: 12345 work order fields (docs/domain.md, "Field names of the upstream interfaces").
 HOTLINE_FIELDS = (
-    "orderNum", "callTime", "callerName", "callerPhone", "sourceType", "reflectName", "questionCode", "majorContent",
-    "organizationName", "handleDays", "deadlineDate", "dispatchTime", "completeTime", "isSupervise", "isTimeout",
-    "oldOrderNum", "isOldCaller", "visitTime", "visitIsSolved", "satisfaction",
+    "orderNum",
+    "callTime",
+    "callerName",
+    "callerPhone",
+    "sourceType",
+    "reflectName",
+    "questionCode",
+    "majorContent",
+    "organizationName",
+    "handleDays",
+    "deadlineDate",
+    "dispatchTime",
+    "completeTime",
+    "isSupervise",
+    "isTimeout",
+    "oldOrderNum",
+    "isOldCaller",
+    "visitTime",
+    "visitIsSolved",
+    "satisfaction",
 )
 #: National clue platform fields: complainant, employer, arrears period, amount, headcount, sector, region.
 PLATFORM_FIELDS = (
-    "clueId", "reportTime", "complainantName", "complainantIdNumber", "complainantPhone", "complainantBankCard",
-    "employerName", "employerAddress", "projectName", "arrearsStartDate", "arrearsEndDate", "arrearsAmount",
-    "involvedNumber", "industry", "regionCode", "regionName", "content",
+    "clueId",
+    "reportTime",
+    "complainantName",
+    "complainantIdNumber",
+    "complainantPhone",
+    "complainantBankCard",
+    "employerName",
+    "employerAddress",
+    "projectName",
+    "arrearsStartDate",
+    "arrearsEndDate",
+    "arrearsAmount",
+    "involvedNumber",
+    "industry",
+    "regionCode",
+    "regionName",
+    "content",
 )
 
 
@@ -156,8 +187,9 @@ def spread(total: int, weights: list[float]) -> list[int]:
 class World:
     """Regions in scope, the shared RNG derivation, id counters and the highlights being recorded."""
 
-    def __init__(self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str,
-                 now: dt.datetime | None = None) -> None:
+    def __init__(
+        self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str, now: dt.datetime | None = None
+    ) -> None:
         self.plan, self.seed, self.today, self.cipher = plan, seed, today, cipher
         self.regions: dict[str, RegionRow] = {r.code: r for r in iter_regions()}
         if region not in self.regions:
@@ -166,8 +198,10 @@ class World:
         if plan.level == "province":
             self.root = region[:2] + "0000"
             # the counties of ``region`` first (when it is a city): they host the special situations
-            self.counties = sorted((c for c, r in self.regions.items() if r.level == "county" and c[:2] == region[:2]),
-                                   key=lambda c: (not c.startswith(region[:4]) or region[2:4] == "00", c))
+            self.counties = sorted(
+                (c for c, r in self.regions.items() if r.level == "county" and c[:2] == region[:2]),
+                key=lambda c: (not c.startswith(region[:4]) or region[2:4] == "00", c),
+            )
         else:
             if root.level == "county":
                 raise ValueError(f"region {region} is a county: seed a city (e.g. 370800) or a province")
@@ -215,8 +249,11 @@ class World:
                 by_prov.setdefault(c[:2], []).append(c)
         self.county_lists = by_prov
         # Region words that lead company names (longest first, so '济宁市' goes before '济宁').
-        words = {n for c in {self.root, *self.counties, *(self.city_of(x) for x in self.counties)}
-                 for n in (self.regions[c].name, N.province_short(self.regions[c].name))}
+        words = {
+            n
+            for c in {self.root, *self.counties, *(self.city_of(x) for x in self.counties)}
+            for n in (self.regions[c].name, N.province_short(self.regions[c].name))
+        }
         words |= {n for r in self.regions.values() if r.level == "province" for n in (r.name, N.province_short(r.name))}
         self.name_prefixes = tuple(sorted(words, key=lambda n: (-len(n), n)))
 
@@ -273,9 +310,13 @@ class World:
         birth = dt.date(int(r.triangular(1960, 2004.99, 1976)), r.randint(1, 12), r.randint(1, 28))
         bank, bin_prefix, length, bank3 = r.choice(N.BANKS)
         return Person(
-            name=N.person_name(r), male=male, birth=birth,
-            id_number=make_id_number(r, region_code=home, birth=birth, male=male), phone=make_phone(r),
-            bank=bank, card=make_bank_card(r, bin_prefix=bin_prefix, length=length),
+            name=N.person_name(r),
+            male=male,
+            birth=birth,
+            id_number=make_id_number(r, region_code=home, birth=birth, male=male),
+            phone=make_phone(r),
+            bank=bank,
+            card=make_bank_card(r, bin_prefix=bin_prefix, length=length),
             bank_code=N.bank_code(r, bank3, home),
         )
 
@@ -284,9 +325,21 @@ class World:
         return self.cipher.encrypt(value), self.cipher.lookup_hash(value), mask_id_number(value)
 
 
-def warn(w: World, rule: str, level: str, subject: tuple[str, int], proj: Proj | None, period: str, message: str,
-         cite: str, detected: dt.datetime, *, resolved: dt.datetime | None = None, ent: Ent | None = None,
-         region: str | None = None) -> Row | None:
+def warn(
+    w: World,
+    rule: str,
+    level: str,
+    subject: tuple[str, int],
+    proj: Proj | None,
+    period: str,
+    message: str,
+    cite: str,
+    detected: dt.datetime,
+    *,
+    resolved: dt.datetime | None = None,
+    ent: Ent | None = None,
+    region: str | None = None,
+) -> Row | None:
     """Queue a warning (written after the clues, so escalated ones can point at their clue)."""
     if detected > w.end_of_today:
         return None  # not detectable yet
@@ -298,10 +351,20 @@ def warn(w: World, rule: str, level: str, subject: tuple[str, int], proj: Proj |
         return None
     w.warned.add(key)
     row = {
-        "id": 0, "rule_code": rule, "level": level, "subject_type": subject[0], "subject_id": subject[1],
-        "project_id": proj.id if proj else None, "enterprise_id": ent.id if ent else proj.contractor.id if proj else None,
-        "period": period, "status": "resolved" if resolved else "active", "message": message, "rule_cite": cite,
-        "detected_at": detected, "resolved_at": resolved, "clue_id": None,
+        "id": 0,
+        "rule_code": rule,
+        "level": level,
+        "subject_type": subject[0],
+        "subject_id": subject[1],
+        "project_id": proj.id if proj else None,
+        "enterprise_id": ent.id if ent else proj.contractor.id if proj else None,
+        "period": period,
+        "status": "resolved" if resolved else "active",
+        "message": message,
+        "rule_cite": cite,
+        "detected_at": detected,
+        "resolved_at": resolved,
+        "clue_id": None,
         "region_code": region or (proj.region_code if proj else w.root),
     }
     w.warnings.append(row)

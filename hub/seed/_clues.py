@@ -34,12 +34,29 @@ from hub.workdays import add_working_days, is_workday, working_days_between
 
 # Share of clues by first channel (pilot reports: 12345 and the national platform dominate).
 CHANNEL_WEIGHTS = {
-    "hotline12345": 40, "national_platform": 25, "hotline12333": 8, "walk_in": 8, "online": 6, "petition": 5, "grid": 4,
-    "superior": 2, "leader": 1, "public_opinion": 1,
+    "hotline12345": 40,
+    "national_platform": 25,
+    "hotline12333": 8,
+    "walk_in": 8,
+    "online": 6,
+    "petition": 5,
+    "grid": 4,
+    "superior": 2,
+    "leader": 1,
+    "public_opinion": 1,
 }
 SOURCE_PREFIX = {
-    "hotline12345": "", "national_platform": "GZQX", "hotline12333": "LD", "walk_in": "LF", "online": "WS",
-    "petition": "XF", "grid": "WG", "superior": "ZB", "leader": "PS", "public_opinion": "YQ", "warning": "YJ",
+    "hotline12345": "",
+    "national_platform": "GZQX",
+    "hotline12333": "LD",
+    "walk_in": "LF",
+    "online": "WS",
+    "petition": "XF",
+    "grid": "WG",
+    "superior": "ZB",
+    "leader": "PS",
+    "public_opinion": "YQ",
+    "warning": "YJ",
 }
 WITH_ID = {"national_platform", "walk_in", "petition", "online"}  # channels that collect the complainant's ID
 MONTH_FACTOR = {1: 1.6, 2: 1.3, 11: 1.15, 12: 1.45, 6: 0.9, 7: 0.8, 8: 0.8}  # arrears peak before 春节
@@ -75,8 +92,11 @@ def _spec(w: World, r: random.Random, day: dt.date, **kw: Any) -> dict[str, Any]
             s["respondent_name"] = f"{city}{cname}{N.trade_name(r)}{r.choice(N.NON_CONSTRUCTION_KINDS)}"
     p: Proj | None = s.get("project")
     if "complainant" not in s:
-        s["complainant"] = r.choice(p.contacts) if p and p.contacts and r.random() < 0.5 else \
-            w.person(10**9 + w.next_id("_complainants"), local=w.counties)
+        s["complainant"] = (
+            r.choice(p.contacts)
+            if p and p.contacts and r.random() < 0.5
+            else w.person(10**9 + w.next_id("_complainants"), local=w.counties)
+        )
     if "headcount" not in s:
         x = r.random()
         s["headcount"] = 1 if x < 0.55 else r.randint(2, 9) if x < 0.93 else r.randint(10, 60)
@@ -89,7 +109,9 @@ def _spec(w: World, r: random.Random, day: dt.date, **kw: Any) -> dict[str, Any]
         if first == "hotline12345" and r.random() < 0.4:
             s["channels"].append(("hotline12345", r.randint(2, 12), None, "phone", 0.97))  # repeat caller
         elif first == "hotline12345":
-            s["channels"].append(("national_platform", r.randint(1, 10), "short", "phone", round(r.uniform(0.9, 0.99), 2)))
+            s["channels"].append(
+                ("national_platform", r.randint(1, 10), "short", "phone", round(r.uniform(0.9, 0.99), 2))
+            )
         else:
             s["channels"].append(("hotline12345", r.randint(1, 10), "short", "phone", round(r.uniform(0.88, 0.99), 2)))
     s.setdefault("public_opinion", first == "public_opinion" or r.random() < 0.004)
@@ -110,28 +132,65 @@ def _specials(w: World) -> dict[dt.date, list[dict[str, Any]]]:
 
     p = by_role["multi_channel"]
     emp = p.employers[0]
-    add(T - days(10), "multi_channel_clue", project=p, respondent=emp, complainant=p.contacts[0], headcount=12,
-        amount=42000.0, months=4, status="in_progress",
-        channels=[("hotline12345", 0, "full", "new", None), ("national_platform", 2, "short", "phone", 0.95)])
+    add(
+        T - days(10),
+        "multi_channel_clue",
+        project=p,
+        respondent=emp,
+        complainant=p.contacts[0],
+        headcount=12,
+        amount=42000.0,
+        months=4,
+        status="in_progress",
+        channels=[("hotline12345", 0, "full", "new", None), ("national_platform", 2, "short", "phone", 0.95)],
+    )
     repeat = w.repeat_ent
     mine = [q for q in w.projects if repeat in q.employers]
     for k in range(12):  # Highlight (3): ≥ 10 clues in the last 90 days against one enterprise
         q = mine[k % len(mine)]
         add(T - days(85 - 7 * k), None, project=q, respondent=repeat)
     g = by_role["group_case"]
-    add(T - days(6), "group_case_clue", project=g, respondent=g.employers[0], headcount=23, amount=186000.0, months=3,
-        status="in_progress", channels=[("walk_in", 0, "full", "new", None)])
+    add(
+        T - days(6),
+        "group_case_clue",
+        project=g,
+        respondent=g.employers[0],
+        headcount=23,
+        amount=186000.0,
+        months=3,
+        status="in_progress",
+        channels=[("walk_in", 0, "full", "new", None)],
+    )
     b = by_role["large_amount"]
-    add(T - days(9), "large_amount_clue", project=b, respondent=b.contractor, headcount=8, amount=760000.0, months=6,
-        status="in_progress", channels=[("national_platform", 0, "full", "new", None)])
+    add(
+        T - days(9),
+        "large_amount_clue",
+        project=b,
+        respondent=b.contractor,
+        headcount=8,
+        amount=760000.0,
+        months=6,
+        status="in_progress",
+        channels=[("national_platform", 0, "full", "new", None)],
+    )
     if w.stopped is None:  # project_rows makes it at every scale (the first county's first project)
         raise RuntimeError("the stopped-allocation project was not generated")
     proj, warning = w.stopped
     if warning:
         d = min(T, add_working_days(warning["detected_at"].astimezone(CST).date(), 1))
-        add(d, "escalated_warning_clue", project=proj, respondent=proj.contractor, headcount=proj.workers,
-            amount=float(proj.workers * 6000 * 3), months=3, status="in_progress", warning=warning, complainant=None,
-            channels=[("warning", 0, "full", "new", None)])
+        add(
+            d,
+            "escalated_warning_clue",
+            project=proj,
+            respondent=proj.contractor,
+            headcount=proj.workers,
+            amount=float(proj.workers * 6000 * 3),
+            months=3,
+            status="in_progress",
+            warning=warning,
+            complainant=None,
+            channels=[("warning", 0, "full", "new", None)],
+        )
     return out
 
 
@@ -211,8 +270,17 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     work_type = r.choice(N.WORK_TYPES)[0] if proj else r.choice(N.NON_CONSTRUCTION_JOBS)
     where = proj.name if proj else resp_full
     place = "" if county_name in where or (city_name and city_name in where) else f"{city_name}{county_name}"
-    text = N.complaint_text(r, channel=s["channels"][0][0], place=place, project=proj.name if proj else None,
-                            respondent=resp_full, period=period, amount=float(amount), headcount=headcount, work_type=work_type)
+    text = N.complaint_text(
+        r,
+        channel=s["channels"][0][0],
+        place=place,
+        project=proj.name if proj else None,
+        respondent=resp_full,
+        period=period,
+        amount=float(amount),
+        headcount=headcount,
+        work_type=work_type,
+    )
     if s.get("warning"):
         text = f"{s['warning']['message']}。红色预警需核查，转入线索池办理。"
 
@@ -232,34 +300,65 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         times["returned"] = at(min(k_dispatch + 1, age), times["dispatched"])
     conclusion = recovered = paid_n = satisfaction = None
     if "closed" in times:
-        conclusion, rec, paid_n = N.conclusion_text(r, respondent=resp_full, headcount=headcount, amount=float(amount),
-                                                    paid_on=times["closed"].astimezone(CST).strftime("%Y年%m月%d日"))
+        conclusion, rec, paid_n = N.conclusion_text(
+            r,
+            respondent=resp_full,
+            headcount=headcount,
+            amount=float(amount),
+            paid_on=times["closed"].astimezone(CST).strftime("%Y年%m月%d日"),
+        )
         recovered = Decimal(str(rec)).quantize(Decimal("0.01"))
     if status == "called_back":
         satisfaction = r.choices(("满意", "基本满意", "不满意"), (80, 15, 5))[0]
     id_fields: tuple[str | None, str | None, str | None] = (None, None, None)
     if person and any(ch in WITH_ID for ch, *_ in s["channels"]):
         id_fields = w.encrypt_id(person.id_number)
-    yield "clues", {
-        "id": cid, "clue_no": clue_no,
-        "title": f"{person.name}{'等' + str(headcount) + '人' if headcount > 1 else ''}反映{resp_short}拖欠工资" if person
-        else f"预警转线索：{proj.name if proj else resp_short}人工费用未按月拨付",
-        "content": text, "status": status, "colour": colour,
-        "handling_region_code": city if status in ("received", "returned") else county,
-        "sector": "工程建设" if proj else "非工程", "complainant_name": person.name if person else None,
-        "complainant_phone": person.phone if person else None, "complainant_id_enc": id_fields[0],
-        "complainant_id_hash": id_fields[1], "complainant_id_masked": id_fields[2],
-        "respondent_name": resp_full, "respondent_name_norm": normalise_company_name(resp_full),
-        "respondent_uscc": resp.uscc if resp else None, "respondent_address": proj.address if proj else None,
-        "enterprise_id": resp.id if resp else None, "project_id": proj.id if proj else None,
-        "project_name": proj.name if proj else None, "amount": amount,
-        "headcount": headcount, "arrears_from": start, "arrears_to": end, "public_opinion": s["public_opinion"],
-        "received_at": received, "deadline": deadline, "closed_at": times.get("closed"), "conclusion": conclusion,
-        "recovered_amount": recovered, "workers_paid": paid_n, "satisfaction": satisfaction, "created_at": received,
-        "supervision": ("listed" if amount >= 500000 else "supervised") if severe and open_ and status == "in_progress" else None,
-        "urged_count": 1 if urged else 0, "extended_days": 0,
-        "region_code": county,
-    }
+    yield (
+        "clues",
+        {
+            "id": cid,
+            "clue_no": clue_no,
+            "title": f"{person.name}{'等' + str(headcount) + '人' if headcount > 1 else ''}反映{resp_short}拖欠工资"
+            if person
+            else f"预警转线索：{proj.name if proj else resp_short}人工费用未按月拨付",
+            "content": text,
+            "status": status,
+            "colour": colour,
+            "handling_region_code": city if status in ("received", "returned") else county,
+            "sector": "工程建设" if proj else "非工程",
+            "complainant_name": person.name if person else None,
+            "complainant_phone": person.phone if person else None,
+            "complainant_id_enc": id_fields[0],
+            "complainant_id_hash": id_fields[1],
+            "complainant_id_masked": id_fields[2],
+            "respondent_name": resp_full,
+            "respondent_name_norm": normalise_company_name(resp_full),
+            "respondent_uscc": resp.uscc if resp else None,
+            "respondent_address": proj.address if proj else None,
+            "enterprise_id": resp.id if resp else None,
+            "project_id": proj.id if proj else None,
+            "project_name": proj.name if proj else None,
+            "amount": amount,
+            "headcount": headcount,
+            "arrears_from": start,
+            "arrears_to": end,
+            "public_opinion": s["public_opinion"],
+            "received_at": received,
+            "deadline": deadline,
+            "closed_at": times.get("closed"),
+            "conclusion": conclusion,
+            "recovered_amount": recovered,
+            "workers_paid": paid_n,
+            "satisfaction": satisfaction,
+            "created_at": received,
+            "supervision": ("listed" if amount >= 500000 else "supervised")
+            if severe and open_ and status == "in_progress"
+            else None,
+            "urged_count": 1 if urged else 0,
+            "extended_days": 0,
+            "region_code": county,
+        },
+    )
     # One channel record (with its raw payload) per source record; the first is "new", later ones say
     # which rule joined them to the clue and with what score.
     source_ids: list[str] = []
@@ -271,54 +370,134 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         sid = f"{SOURCE_PREFIX[ch]}{t.astimezone(CST):%Y%m%d}{crid:08d}"
         reported = resp_short if naming == "short" else resp_full
         phone = _phone_as_typed(r, person.phone) if person else ""
-        payload = _payload(w, r, ch, sid=sid, t=t, s=s, person=person, phone=phone, reported=reported, text=text,
-                           deadline=deadline, times=times, status=status, satisfaction=satisfaction, county=county,
-                           old=source_ids[0] if source_ids and ch == "hotline12345" == s["channels"][0][0] else "",
-                           start=start, end=end, amount=amount, proj=proj)
+        payload = _payload(
+            w,
+            r,
+            ch,
+            sid=sid,
+            t=t,
+            s=s,
+            person=person,
+            phone=phone,
+            reported=reported,
+            text=text,
+            deadline=deadline,
+            times=times,
+            status=status,
+            satisfaction=satisfaction,
+            county=county,
+            old=source_ids[0] if source_ids and ch == "hotline12345" == s["channels"][0][0] else "",
+            start=start,
+            end=end,
+            amount=amount,
+            proj=proj,
+        )
         digest = payload_hash(payload)
         for key in SENSITIVE_PAYLOAD_FIELDS:  # personal data is encrypted at rest, in the archive too
             if payload.get(key):
                 payload[key] = {"$enc": w.cipher.encrypt(payload[key])}
         raw_id = w.next_id("raw_records")
         real = ch in ("hotline12345", "national_platform")
-        yield "raw_records", {
-            "id": raw_id, "connector_instance_id": None, "source": ch if real else "seed",
-            "stream": {"hotline12345": "work_orders", "national_platform": "clues"}.get(ch, ch), "source_key": sid,
-            "payload": payload, "payload_hash": digest, "region_code": county, "received_at": t,
-        }
+        yield (
+            "raw_records",
+            {
+                "id": raw_id,
+                "connector_instance_id": None,
+                "source": ch if real else "seed",
+                "stream": {"hotline12345": "work_orders", "national_platform": "clues"}.get(ch, ch),
+                "source_key": sid,
+                "payload": payload,
+                "payload_hash": digest,
+                "region_code": county,
+                "received_at": t,
+            },
+        )
         features = Features.build(
-            region_code=county, respondent_name=reported, phone=person.phone if person else None,
-            id_hash=id_fields[1] if ch in WITH_ID else None, uscc=resp.uscc if resp and ch == "warning" else None,
+            region_code=county,
+            respondent_name=reported,
+            phone=person.phone if person else None,
+            id_hash=id_fields[1] if ch in WITH_ID else None,
+            uscc=resp.uscc if resp and ch == "warning" else None,
             project_code=proj.code if proj and ch == "warning" else None,
             project_name=proj.name if proj else None,
             address=proj.address if proj and ch == "national_platform" else None,
             complainant_name=person.name if person else None,
         )
-        yield "channel_records", {
-            "id": crid, "clue_id": cid, "channel": ch, "source_id": sid, "raw_record_id": raw_id, "received_at": t,
-            "match_features": features.as_json(),
-            "complainant_name": person.name if person else None, "complainant_phone": person.phone if person else None,
-            "respondent_name": reported,
-            "summary": text if len(source_ids) == 0 else payload.get("majorContent") or payload.get("content") or text,
-            "match_rule": rule, "match_score": score,
-            "writeback_status": ("acknowledged" if "closed" in times and times["closed"].date() < T else "pending")
-            if real and "closed" in times else None,
-            "region_code": county, "created_at": t,
-        }
+        yield (
+            "channel_records",
+            {
+                "id": crid,
+                "clue_id": cid,
+                "channel": ch,
+                "source_id": sid,
+                "raw_record_id": raw_id,
+                "received_at": t,
+                "match_features": features.as_json(),
+                "complainant_name": person.name if person else None,
+                "complainant_phone": person.phone if person else None,
+                "respondent_name": reported,
+                "summary": text
+                if len(source_ids) == 0
+                else payload.get("majorContent") or payload.get("content") or text,
+                "match_rule": rule,
+                "match_score": score,
+                "writeback_status": ("acknowledged" if "closed" in times and times["closed"].date() < T else "pending")
+                if real and "closed" in times
+                else None,
+                "region_code": county,
+                "created_at": t,
+            },
+        )
         for key in blocking_keys(features):
-            yield "clue_match_keys", {"id": w.next_id("clue_match_keys"), "key": key, "clue_id": cid,
-                                      "channel_record_id": crid, "received_at": t}
+            yield (
+                "clue_match_keys",
+                {
+                    "id": w.next_id("clue_match_keys"),
+                    "key": key,
+                    "clue_id": cid,
+                    "channel_record_id": crid,
+                    "received_at": t,
+                },
+            )
         source_ids.append(sid)
-    yield from _actions(w, r, cid, status, times, s, city, county, city_office, county_office, conclusion, satisfaction,
-                        severe and open_, add_working_days(deadline, 4) if urged else None)
+    yield from _actions(
+        w,
+        r,
+        cid,
+        status,
+        times,
+        s,
+        city,
+        county,
+        city_office,
+        county_office,
+        conclusion,
+        satisfaction,
+        severe and open_,
+        add_working_days(deadline, 4) if urged else None,
+    )
     ev_id = w.next_id("events")
-    yield "events", {
-        "id": ev_id, "type": "clue.created", "region_code": county, "entity_type": "clue", "entity_id": cid,
-        "payload": {"clue_no": clue_no, "channel": s["channels"][0][0], "status": status, "colour": colour,
-                    "amount": str(amount), "headcount": headcount, "project_id": proj.id if proj else None,
-                    "enterprise_id": resp.id if resp else None},
-        "created_at": received,
-    }
+    yield (
+        "events",
+        {
+            "id": ev_id,
+            "type": "clue.created",
+            "region_code": county,
+            "entity_type": "clue",
+            "entity_id": cid,
+            "payload": {
+                "clue_no": clue_no,
+                "channel": s["channels"][0][0],
+                "status": status,
+                "colour": colour,
+                "amount": str(amount),
+                "headcount": headcount,
+                "project_id": proj.id if proj else None,
+                "enterprise_id": resp.id if resp else None,
+            },
+            "created_at": received,
+        },
+    )
     if resp and rd > T - days(90):
         w.recent_clues.setdefault(resp.id, []).append(clue_no)
     if resp and resp.credit != "A" and len(w.evidence.setdefault(resp.id, [])) < 5:
@@ -327,10 +506,17 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         s["warning"].update(status="escalated", clue_id=cid)
     highlight = s.get("highlight")
     if highlight:
-        w.highlights[highlight] = {"clue_id": cid, "clue_no": clue_no, "project_id": proj.id if proj else None,
-                             "enterprise_id": resp.id if resp else None, "source_ids": source_ids, "colour": colour,
-                             "headcount": headcount, "amount": str(amount),
-                             "complainant_phone": person.phone if person else None}
+        w.highlights[highlight] = {
+            "clue_id": cid,
+            "clue_no": clue_no,
+            "project_id": proj.id if proj else None,
+            "enterprise_id": resp.id if resp else None,
+            "source_ids": source_ids,
+            "colour": colour,
+            "headcount": headcount,
+            "amount": str(amount),
+            "complainant_phone": person.phone if person else None,
+        }
 
 
 def _ym_back(d: dt.date, k: int) -> tuple[int, int]:
@@ -338,47 +524,116 @@ def _ym_back(d: dt.date, k: int) -> tuple[int, int]:
     return n // 12, n % 12 + 1
 
 
-def _payload(w: World, r: random.Random, ch: str, *, sid: str, t: dt.datetime, s: dict[str, Any], person: Any,
-             phone: str, reported: str, text: str, deadline: dt.date, times: dict[str, dt.datetime], status: str,
-             satisfaction: str | None, county: str, old: str, start: dt.date, end: dt.date, amount: Decimal,
-             proj: Proj | None) -> dict[str, Any]:
+def _payload(
+    w: World,
+    r: random.Random,
+    ch: str,
+    *,
+    sid: str,
+    t: dt.datetime,
+    s: dict[str, Any],
+    person: Any,
+    phone: str,
+    reported: str,
+    text: str,
+    deadline: dt.date,
+    times: dict[str, dt.datetime],
+    status: str,
+    satisfaction: str | None,
+    county: str,
+    old: str,
+    start: dt.date,
+    end: dt.date,
+    amount: Decimal,
+    proj: Proj | None,
+) -> dict[str, Any]:
     """The record as the channel's upstream system sends it (docs/domain.md, "Field names of the upstream interfaces")."""
     closed, back = times.get("closed"), times.get("called_back")
     if ch == "hotline12345":
         return {
-            "orderNum": sid, "callTime": fmt_local(t), "callerName": person.name, "callerPhone": phone,
+            "orderNum": sid,
+            "callTime": fmt_local(t),
+            "callerName": person.name,
+            "callerPhone": phone,
             "sourceType": r.choices(("电话", "网站", "微信", "APP"), (75, 8, 12, 5))[0],
-            "reflectName": r.choice(("投诉", "求助")), "questionCode": "080101",  # 劳动保障-拖欠工资
-            "majorContent": text, "organizationName": f"{w.names(county)[2]}人力资源和社会保障局", "handleDays": 15,
-            "deadlineDate": deadline.isoformat(), "dispatchTime": fmt_local(times["dispatched"]) if status != "received" else "",
-            "completeTime": fmt_local(closed) if closed else "", "isSupervise": "1" if s["headcount"] >= 10 else "0",
+            "reflectName": r.choice(("投诉", "求助")),
+            "questionCode": "080101",  # 劳动保障-拖欠工资
+            "majorContent": text,
+            "organizationName": f"{w.names(county)[2]}人力资源和社会保障局",
+            "handleDays": 15,
+            "deadlineDate": deadline.isoformat(),
+            "dispatchTime": fmt_local(times["dispatched"]) if status != "received" else "",
+            "completeTime": fmt_local(closed) if closed else "",
+            "isSupervise": "1" if s["headcount"] >= 10 else "0",
             "isTimeout": "1" if (closed.astimezone(CST).date() if closed else w.today) > deadline else "0",
-            "oldOrderNum": old, "isOldCaller": "1" if old else "0", "visitTime": fmt_local(back) if back else "",
-            "visitIsSolved": ("1" if satisfaction != "不满意" else "0") if back else "", "satisfaction": satisfaction or "",
+            "oldOrderNum": old,
+            "isOldCaller": "1" if old else "0",
+            "visitTime": fmt_local(back) if back else "",
+            "visitIsSolved": ("1" if satisfaction != "不满意" else "0") if back else "",
+            "satisfaction": satisfaction or "",
         }
     if ch == "national_platform":
         return {
-            "clueId": sid, "reportTime": fmt_local(t), "complainantName": person.name, "complainantIdNumber": person.id_number,
-            "complainantPhone": phone, "complainantBankCard": person.card, "employerName": reported,
-            "employerAddress": proj.address if proj else "", "projectName": proj.name if proj else "",
-            "arrearsStartDate": start.isoformat(), "arrearsEndDate": end.isoformat(), "arrearsAmount": f"{amount:.2f}",
-            "involvedNumber": s["headcount"], "industry": "工程建设" if proj else "非工程", "regionCode": county,
-            "regionName": w.regions[county].full_name, "content": text,
+            "clueId": sid,
+            "reportTime": fmt_local(t),
+            "complainantName": person.name,
+            "complainantIdNumber": person.id_number,
+            "complainantPhone": phone,
+            "complainantBankCard": person.card,
+            "employerName": reported,
+            "employerAddress": proj.address if proj else "",
+            "projectName": proj.name if proj else "",
+            "arrearsStartDate": start.isoformat(),
+            "arrearsEndDate": end.isoformat(),
+            "arrearsAmount": f"{amount:.2f}",
+            "involvedNumber": s["headcount"],
+            "industry": "工程建设" if proj else "非工程",
+            "regionCode": county,
+            "regionName": w.regions[county].full_name,
+            "content": text,
         }
     if ch == "warning":
         wr = s["warning"]
-        return {"ruleCode": wr["rule_code"], "level": wr["level"], "subjectType": wr["subject_type"],
-                "subjectId": wr["subject_id"], "period": wr["period"], "message": wr["message"], "ruleCite": wr["rule_cite"]}
+        return {
+            "ruleCode": wr["rule_code"],
+            "level": wr["level"],
+            "subjectType": wr["subject_type"],
+            "subjectId": wr["subject_id"],
+            "period": wr["period"],
+            "message": wr["message"],
+            "ruleCite": wr["rule_cite"],
+        }
     return {
-        "recordNo": sid, "channel": CHANNELS[ch], "receivedAt": fmt_local(t), "name": person.name, "phone": phone,
-        "idNumber": person.id_number if ch in WITH_ID else "", "respondent": reported,
-        "projectName": proj.name if proj else "", "amount": f"{amount:.2f}", "headcount": s["headcount"], "content": text,
+        "recordNo": sid,
+        "channel": CHANNELS[ch],
+        "receivedAt": fmt_local(t),
+        "name": person.name,
+        "phone": phone,
+        "idNumber": person.id_number if ch in WITH_ID else "",
+        "respondent": reported,
+        "projectName": proj.name if proj else "",
+        "amount": f"{amount:.2f}",
+        "headcount": s["headcount"],
+        "content": text,
     }
 
 
-def _actions(w: World, r: random.Random, cid: int, status: str, times: dict[str, dt.datetime], s: dict[str, Any],
-             city: str, county: str, city_office: str, county_office: str, conclusion: str | None,
-             satisfaction: str | None, supervise: bool, urged_on: dt.date | None) -> Iterator[tuple[str, Row]]:
+def _actions(
+    w: World,
+    r: random.Random,
+    cid: int,
+    status: str,
+    times: dict[str, dt.datetime],
+    s: dict[str, Any],
+    city: str,
+    county: str,
+    city_office: str,
+    county_office: str,
+    conclusion: str | None,
+    satisfaction: str | None,
+    supervise: bool,
+    urged_on: dt.date | None,
+) -> Iterator[tuple[str, Row]]:
     """A CaseAction per workflow step (hub.workflow's names): 受理 → 分办 → 办理中 → 办结 → 回访, or 退回; 督办, 催办."""
     intake = f"{w.names(county)[1]}12345政务服务便民热线" if s["channels"][0][0] == "hotline12345" else city_office
     steps: list[tuple[str, str, str | None, str, str | None, str | None, str | None]] = [
@@ -391,7 +646,11 @@ def _actions(w: World, r: random.Random, cid: int, status: str, times: dict[str,
     elif status not in ("received", "dispatched"):
         steps.append(("accept", county_office, "dispatched", "in_progress", county, county, "已联系双方，开始调查"))
         if supervise:
-            order = "挂牌督办：涉及人数多或金额大，请县级政府主要负责同志牵头处理" if s["amount"] >= 500000 else "督办：群体性欠薪，限期化解"
+            order = (
+                "挂牌督办：涉及人数多或金额大，请县级政府主要负责同志牵头处理"
+                if s["amount"] >= 500000
+                else "督办：群体性欠薪，限期化解"
+            )
             steps.append(("supervise", city_office, "in_progress", "in_progress", city, county, order))
     if urged_on:
         steps.append(("urge", city_office, status, status, county, county, "催办：已超期，请加快办理并反馈进展"))
@@ -404,14 +663,27 @@ def _actions(w: World, r: random.Random, cid: int, status: str, times: dict[str,
         if action == "supervise":
             at = min(times["in_progress"] + dt.timedelta(hours=r.randint(2, 30)), w.now)
         elif action == "urge" and urged_on:
-            at = min(dt.datetime(urged_on.year, urged_on.month, urged_on.day, 9, 30, tzinfo=CST).astimezone(dt.UTC),
-                     w.now)
+            at = min(
+                dt.datetime(urged_on.year, urged_on.month, urged_on.day, 9, 30, tzinfo=CST).astimezone(dt.UTC), w.now
+            )
         else:
             at = times.get(to) or times["received"]
         if prev and at <= prev:
             at = min(prev + dt.timedelta(minutes=5), max(w.now, prev))
         prev = at
-        yield "case_actions", {
-            "id": w.next_id("case_actions"), "clue_id": cid, "action": action, "actor": actor, "from_status": frm,
-            "to_status": to, "from_region_code": fr, "to_region_code": tr, "note": note, "at": at, "region_code": county,
-        }
+        yield (
+            "case_actions",
+            {
+                "id": w.next_id("case_actions"),
+                "clue_id": cid,
+                "action": action,
+                "actor": actor,
+                "from_status": frm,
+                "to_status": to,
+                "from_region_code": fr,
+                "to_region_code": tr,
+                "note": note,
+                "at": at,
+                "region_code": county,
+            },
+        )

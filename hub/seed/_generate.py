@@ -58,17 +58,31 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
         x = r.random()
         credit = "A" if x < 0.86 else "B" if x < 0.97 else "C"
         ent = Ent(
-            id=w.next_id("enterprises"), kind=kind, name=name, short=N.short_name(name, w.name_prefixes), region_code=where,
+            id=w.next_id("enterprises"),
+            kind=kind,
+            name=name,
+            short=N.short_name(name, w.name_prefixes),
+            region_code=where,
             uscc=w.unique(lambda: make_uscc(r, region_code=where, registration=reg, org_type=org)),
-            credit=credit if kind != "builder" else "A", address=N.address(r, city=city, county=cname),
-            account=f"{r.randint(10**15, 10**16 - 1)}{r.randint(100, 999)}", sector=sector,
+            credit=credit if kind != "builder" else "A",
+            address=N.address(r, city=city, county=cname),
+            account=f"{r.randint(10**15, 10**16 - 1)}{r.randint(100, 999)}",
+            sector=sector,
         )
         ent.blacklisted = ent.credit == "C" and r.random() < 0.4  # 失信联合惩戒名单
         w.ents[ent.id] = w.by_name[name] = ent
         ent.row = {
-            "id": ent.id, "uscc": ent.uscc, "name": name, "short_name": ent.short,
-            "legal_representative": N.person_name(r), "region_code": where, "address": ent.address, "kind": kind,
-            "qualification": qual, "credit_level": ent.credit, "blacklisted": ent.blacklisted,
+            "id": ent.id,
+            "uscc": ent.uscc,
+            "name": name,
+            "short_name": ent.short,
+            "legal_representative": N.person_name(r),
+            "region_code": where,
+            "address": ent.address,
+            "kind": kind,
+            "qualification": qual,
+            "credit_level": ent.credit,
+            "blacklisted": ent.blacklisted,
             "created_at": local_at(w.today - dt.timedelta(days=r.randint(400, 5000)), r),
         }
         return ent
@@ -110,8 +124,9 @@ ROLES: tuple[tuple[str, ...], ...] = (
 class Generation:
     """One run of the generator: ``rows()`` streams ``(table, row)``; ``highlights`` is complete after it."""
 
-    def __init__(self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str,
-                 now: dt.datetime | None = None) -> None:
+    def __init__(
+        self, *, plan: ScalePlan, seed: int, today: dt.date, cipher: Cipher, region: str, now: dt.datetime | None = None
+    ) -> None:
         self.world = w = World(plan=plan, seed=seed, today=today, cipher=cipher, region=region, now=now)
         r = w.rng("counties")
         weights = [r.uniform(0.6, 1.4) * (1.6 if w.regions[c].kind == "市辖区" else 1.0) for c in w.counties]
@@ -129,10 +144,20 @@ class Generation:
         """Expected row counts per table (exact for projects and clues), for progress bars."""
         p, c = self.world.plan.projects, self.world.plan.clues
         return {
-            "enterprises": round(p * 0.62) + 2, "projects": p, "wage_accounts": round(p * 0.98),
-            "labor_cost_allocations": p * 9, "workers": self.world.plan.workers, "payroll_records": self.world.plan.workers * 10,
-            "guarantee_deposits": p, "raw_records": round(c * 1.07), "clues": c, "channel_records": round(c * 1.07),
-            "case_actions": c * 4, "warnings": round(p * 0.15), "credit_ratings": round(p * 0.62) + 2, "events": c,
+            "enterprises": round(p * 0.62) + 2,
+            "projects": p,
+            "wage_accounts": round(p * 0.98),
+            "labor_cost_allocations": p * 9,
+            "workers": self.world.plan.workers,
+            "payroll_records": self.world.plan.workers * 10,
+            "guarantee_deposits": p,
+            "raw_records": round(c * 1.07),
+            "clues": c,
+            "channel_records": round(c * 1.07),
+            "case_actions": c * 4,
+            "warnings": round(p * 0.15),
+            "credit_ratings": round(p * 0.62) + 2,
+            "events": c,
         }
 
     def rows(self) -> Iterator[tuple[str, Row]]:
@@ -147,7 +172,13 @@ class Generation:
         yield from _finale(w)
 
 
-_PENALTY_REASONS = ("拖欠农民工工资", "未按规定开设农民工工资专用账户", "未按规定存储工资保证金", "未实行实名制管理", "未按月足额支付工资")
+_PENALTY_REASONS = (
+    "拖欠农民工工资",
+    "未按规定开设农民工工资专用账户",
+    "未按规定存储工资保证金",
+    "未实行实名制管理",
+    "未按月足额支付工资",
+)
 
 
 def _finale(w: World) -> Iterator[tuple[str, Row]]:
@@ -157,9 +188,19 @@ def _finale(w: World) -> Iterator[tuple[str, Row]]:
     for ent_id, nos in w.recent_clues.items():
         if len(nos) >= 3:  # W15 (proposal): ≥ 3 clues against one enterprise in 90 days
             ent = w.ents[ent_id]
-            warn(w, "W15", "red" if len(nos) >= 10 else "yellow", ("enterprise", ent_id), None, month_str((T.year, T.month)),
-                 f"{ent.name}近90日被反映欠薪线索{len(nos)}件", "(proposal) 同一企业90日内线索≥3件",
-                 local_at(T, r, 7, 8), ent=ent, region=w.region_for(ent.region_code))
+            warn(
+                w,
+                "W15",
+                "red" if len(nos) >= 10 else "yellow",
+                ("enterprise", ent_id),
+                None,
+                month_str((T.year, T.month)),
+                f"{ent.name}近90日被反映欠薪线索{len(nos)}件",
+                "(proposal) 同一企业90日内线索≥3件",
+                local_at(T, r, 7, 8),
+                ent=ent,
+                region=w.region_for(ent.region_code),
+            )
     for row in w.warnings:
         row["id"] = w.next_id("warnings")
         yield "warnings", row
@@ -174,22 +215,40 @@ def _finale(w: World) -> Iterator[tuple[str, Row]]:
             evidence: list[dict[str, Any]] = []
             for _ in range({"A": 0, "B": 1, "C": 3}[level]):
                 when = dt.date(y, rr.randint(1, 12), rr.randint(1, 28))
-                evidence.append({"type": "penalty", "doc_no": f"{doc}〔{y}〕第{rr.randint(1, 160)}号",
-                                 "date": min(when, T).isoformat(), "reason": rr.choice(_PENALTY_REASONS),
-                                 "amount": rr.randint(2, 50) * 1000})
+                evidence.append(
+                    {
+                        "type": "penalty",
+                        "doc_no": f"{doc}〔{y}〕第{rr.randint(1, 160)}号",
+                        "date": min(when, T).isoformat(),
+                        "reason": rr.choice(_PENALTY_REASONS),
+                        "amount": rr.randint(2, 50) * 1000,
+                    }
+                )
             if level != "A":
                 cited = w.recent_clues.get(ent.id, []) if y == T.year else w.evidence.get(ent.id, [])
                 evidence += [{"type": "clue", "clue_no": no} for no in cited]
             rated = local_at(dt.date(y + 1, 1, rr.randint(5, 25)), rr) if y < T.year else local_at(T, rr, 8, 9)
-            yield "credit_ratings", {
-                "id": w.next_id("credit_ratings"), "enterprise_id": ent.id, "year": y, "level": level,
-                "blacklisted": ent.blacklisted and y == ratings[-1][0],
-                "blacklisted_until": dt.date(T.year + 2, rr.randint(1, 12), 1) if ent.blacklisted else None,
-                "evidence": evidence, "rated_at": w.clamp(rated), "region_code": w.region_for(ent.region_code),
-            }
+            yield (
+                "credit_ratings",
+                {
+                    "id": w.next_id("credit_ratings"),
+                    "enterprise_id": ent.id,
+                    "year": y,
+                    "level": level,
+                    "blacklisted": ent.blacklisted and y == ratings[-1][0],
+                    "blacklisted_until": dt.date(T.year + 2, rr.randint(1, 12), 1) if ent.blacklisted else None,
+                    "evidence": evidence,
+                    "rated_at": w.clamp(rated),
+                    "region_code": w.region_for(ent.region_code),
+                },
+            )
     if w.repeat_ent:
         recent = w.recent_clues.get(w.repeat_ent.id, [])
         w.highlights["repeat_enterprise"] = {
-            "enterprise_id": w.repeat_ent.id, "uscc": w.repeat_ent.uscc, "name": w.repeat_ent.name, "credit_level": "C",
-            "clues_last_90_days": len(recent), "clue_nos": recent,
+            "enterprise_id": w.repeat_ent.id,
+            "uscc": w.repeat_ent.uscc,
+            "name": w.repeat_ent.name,
+            "credit_level": "C",
+            "clues_last_90_days": len(recent),
+            "clue_nos": recent,
         }

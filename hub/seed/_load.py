@@ -23,8 +23,21 @@ from hub.regions import iter_regions
 
 #: Tables the seed writes, parents first.
 TABLE_ORDER = (
-    "enterprises", "projects", "wage_accounts", "labor_cost_allocations", "workers", "payroll_records",
-    "guarantee_deposits", "raw_records", "clues", "channel_records", "clue_match_keys", "case_actions", "warnings", "credit_ratings", "events",
+    "enterprises",
+    "projects",
+    "wage_accounts",
+    "labor_cost_allocations",
+    "workers",
+    "payroll_records",
+    "guarantee_deposits",
+    "raw_records",
+    "clues",
+    "channel_records",
+    "clue_match_keys",
+    "case_actions",
+    "warnings",
+    "credit_ratings",
+    "events",
 )
 
 Progress = Callable[[str, int, int], None]
@@ -40,8 +53,14 @@ def load_regions(engine: Engine) -> int:
     with engine.begin() as conn:
         have = set(conn.scalars(select(table.c.code)))
         rows = [
-            {"code": r.code, "name": r.name, "full_name": r.full_name, "level": r.level, "kind": r.kind,
-             "parent_code": r.parent_code}
+            {
+                "code": r.code,
+                "name": r.name,
+                "full_name": r.full_name,
+                "level": r.level,
+                "kind": r.kind,
+                "parent_code": r.parent_code,
+            }
             for r in iter_regions()
             if r.code not in have
         ]
@@ -77,8 +96,15 @@ class _Columns:
 class Loader:
     """Buffers rows and writes them in batches, parents first; counts what it wrote."""
 
-    def __init__(self, engine: Engine, *, batch_size: int = 20_000, progress: Progress | None = None,
-                 totals: dict[str, int] | None = None, threaded: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_size: int = 20_000,
+        progress: Progress | None = None,
+        totals: dict[str, int] | None = None,
+        threaded: bool = True,
+    ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.batch_size = batch_size

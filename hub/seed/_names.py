@@ -89,7 +89,9 @@ def labour_name(rng: random.Random, trade: str, *, province: str, city: str, cou
 _NUMERALS = "一二三四五六七八九十"
 
 
-def builder_name(rng: random.Random, trade: str, *, sector: str, city: str, county: str) -> tuple[str, str, str, str | None]:
+def builder_name(
+    rng: random.Random, trade: str, *, sector: str, city: str, county: str
+) -> tuple[str, str, str, str | None]:
     """A 建设单位 for a sector: (name, USCC registration authority, USCC org type, singleton level).
 
     Companies register with market regulation (``91``); schools and hospitals are public
@@ -124,7 +126,7 @@ def _strip_regions(s: str, region_names: tuple[str, ...], *, keep: int) -> str:
     while True:
         for r in region_names:
             if r and s.startswith(r) and len(s) >= len(r) + keep:
-                s = s[len(r):]
+                s = s[len(r) :]
                 break
         else:
             return s
@@ -144,12 +146,69 @@ def short_name(name: str, region_names: tuple[str, ...]) -> str:
 
 
 _ROADS = [
-    "太白湖路", "建设路", "红星路", "共青团路", "琵琶山路", "古槐路", "洸河路", "崇文大道", "荷花路", "金宇路",
-    "火炬路", "光明路", "人民路", "中山路", "府河路", "运河路", "解放路", "和平路", "胜利路", "文化路", "青年路",
-    "东风路", "新华路", "迎宾大道", "滨河路", "黄河路", "长江路", "泰山路", "育才路", "振兴路", "开发区大道",
+    "太白湖路",
+    "建设路",
+    "红星路",
+    "共青团路",
+    "琵琶山路",
+    "古槐路",
+    "洸河路",
+    "崇文大道",
+    "荷花路",
+    "金宇路",
+    "火炬路",
+    "光明路",
+    "人民路",
+    "中山路",
+    "府河路",
+    "运河路",
+    "解放路",
+    "和平路",
+    "胜利路",
+    "文化路",
+    "青年路",
+    "东风路",
+    "新华路",
+    "迎宾大道",
+    "滨河路",
+    "黄河路",
+    "长江路",
+    "泰山路",
+    "育才路",
+    "振兴路",
+    "开发区大道",
 ]
-_RIVERS = ["泗河", "洸府河", "白马河", "梁济运河", "老运河", "小清河", "大汶河", "沂河", "沭河", "徒骇河", "马颊河", "弥河"]
-_ESTATE_A = ["锦绣", "翡翠", "御景", "阳光", "书香", "金色", "凤凰", "盛世", "东方", "望湖", "滨河", "春晖", "学府", "和园", "泰和"]
+_RIVERS = [
+    "泗河",
+    "洸府河",
+    "白马河",
+    "梁济运河",
+    "老运河",
+    "小清河",
+    "大汶河",
+    "沂河",
+    "沭河",
+    "徒骇河",
+    "马颊河",
+    "弥河",
+]
+_ESTATE_A = [
+    "锦绣",
+    "翡翠",
+    "御景",
+    "阳光",
+    "书香",
+    "金色",
+    "凤凰",
+    "盛世",
+    "东方",
+    "望湖",
+    "滨河",
+    "春晖",
+    "学府",
+    "和园",
+    "泰和",
+]
 _ESTATE_B = ["华府", "花园", "家园", "名苑", "雅居", "公馆", "新城", "御府", "嘉园", "壹号院", "悦府", "湾"]
 _PHASES = ["一期", "二期", "三期", "四期"]
 
@@ -238,8 +297,16 @@ def amount_text(amount: float) -> str:
 
 
 def complaint_text(
-    rng: random.Random, *, channel: str, place: str, project: str | None, respondent: str, period: str,
-    amount: float, headcount: int, work_type: str,
+    rng: random.Random,
+    *,
+    channel: str,
+    place: str,
+    project: str | None,
+    respondent: str,
+    period: str,
+    amount: float,
+    headcount: int,
+    work_type: str,
 ) -> str:
     """Complaint text as the channel's operator or the complainant writes it."""
     money = amount_text(amount)
@@ -270,16 +337,26 @@ def complaint_text(
     return rng.choice(templates)
 
 
-def conclusion_text(rng: random.Random, *, respondent: str, headcount: int, amount: float, paid_on: str) -> tuple[str, float, int]:
+def conclusion_text(
+    rng: random.Random, *, respondent: str, headcount: int, amount: float, paid_on: str
+) -> tuple[str, float, int]:
     """A 核处结论 and the recovered amount and headcount it reports."""
     r = rng.random()
     if r < 0.78:
-        return (f"经查，{respondent}拖欠{headcount}名农民工工资{amount:.0f}元属实，已下达限期整改指令书，"
-                f"{paid_on}已全部支付到位。", amount, headcount)
+        return (
+            f"经查，{respondent}拖欠{headcount}名农民工工资{amount:.0f}元属实，已下达限期整改指令书，"
+            f"{paid_on}已全部支付到位。",
+            amount,
+            headcount,
+        )
     if r < 0.9:
         part = round(amount * rng.uniform(0.5, 0.9), -2)
         paid = max(1, round(headcount * part / amount))
-        return (f"经查，欠薪属实，经协调已支付{part:.0f}元（{paid}人），剩余部分双方约定分期支付，将持续跟踪。", part, paid)
+        return (
+            f"经查，欠薪属实，经协调已支付{part:.0f}元（{paid}人），剩余部分双方约定分期支付，将持续跟踪。",
+            part,
+            paid,
+        )
     if r < 0.96:
         return ("经核查，双方系劳动报酬争议，金额存在分歧，已告知当事人向劳动人事争议仲裁委员会申请仲裁。", 0.0, 0)
     return ("经核查，反映人所述工资已于投诉前结清，反映问题不属实，已向反映人说明。", 0.0, 0)
@@ -292,4 +369,11 @@ RETURN_REASONS = [
 ]
 
 NON_CONSTRUCTION_JOBS = ["操作工", "服务员", "保洁员", "仓管员", "销售员", "厨师"]
-NON_CONSTRUCTION_KINDS = ["餐饮管理有限公司", "商贸有限公司", "物业服务有限公司", "纺织有限公司", "食品有限公司", "机械制造有限公司"]
+NON_CONSTRUCTION_KINDS = [
+    "餐饮管理有限公司",
+    "商贸有限公司",
+    "物业服务有限公司",
+    "纺织有限公司",
+    "食品有限公司",
+    "机械制造有限公司",
+]

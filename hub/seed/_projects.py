@@ -17,7 +17,9 @@ BASE_DAYS = {1: 20, 2: 15, 12: 21}  # site days in a month: winter and 春节 ar
 MANAGER_TYPES = ("劳资专管员", "施工员", "安全员")
 
 
-def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_workers: float) -> Iterator[tuple[str, Row]]:
+def project_rows(
+    w: World, county: str, k: int, roles: tuple[str, ...], mean_workers: float
+) -> Iterator[tuple[str, Row]]:
     """One project with its 专户, labour-cost bills, workers, payroll and wage guarantee deposit."""
     r = w.rng("project", county, k)
     T, days = w.today, dt.timedelta
@@ -66,23 +68,50 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
     w.code_seq[(contract.year, county)] += r.randint(1, 40)
     industry = {"住建": "47", "交通": "48", "水利": "48"}[sector]  # GB/T 4754: 47 房屋建筑业, 48 土木工程建筑业
     proj = Proj(
-        id=pid, code=f"{contract.year}-{county}-{industry}-0{r.choice('123')}-{code_seq:06d}", name=name,
-        region_code=county, address=f"{city}{cname}{N.road(r)}与{N.road(r)}交汇处{r.choice('东西南北')}侧",
-        sector=sector, status=status, start=start, end=end, contractor=contractor, builder=builder,
-        employers=employers, roles=roles,
+        id=pid,
+        code=f"{contract.year}-{county}-{industry}-0{r.choice('123')}-{code_seq:06d}",
+        name=name,
+        region_code=county,
+        address=f"{city}{cname}{N.road(r)}与{N.road(r)}交汇处{r.choice('东西南北')}侧",
+        sector=sector,
+        status=status,
+        start=start,
+        end=end,
+        contractor=contractor,
+        builder=builder,
+        employers=employers,
+        roles=roles,
     )
     ratio = Decimal(r.randint(1500, 3000)) / 10000  # agreed labour-cost share of progress payments
     specialty = {"住建": "01", "交通": "02", "水利": "03"}[sector]
-    permit = None if (r.random() < 0.02 and not roles) else w.unique(
-        lambda: make_permit_no(r, region_code=county, issued=permit_date, specialty=specialty))
-    yield "projects", {
-        "id": pid, "project_code": proj.code, "name": name, "address": proj.address, "sector": sector, "status": status,
-        "permit_no": permit, "permit_date": permit_date if permit else None, "contract_value": value,
-        "contract_signed_on": contract, "labour_cost_cycle_days": 30,
-        "labour_cost_ratio": ratio, "start_date": start, "planned_end_date": planned_end,
-        "contractor_id": contractor.id, "builder_id": builder.id, "region_code": county,
-        "created_at": local_at(contract, r),
-    }
+    permit = (
+        None
+        if (r.random() < 0.02 and not roles)
+        else w.unique(lambda: make_permit_no(r, region_code=county, issued=permit_date, specialty=specialty))
+    )
+    yield (
+        "projects",
+        {
+            "id": pid,
+            "project_code": proj.code,
+            "name": name,
+            "address": proj.address,
+            "sector": sector,
+            "status": status,
+            "permit_no": permit,
+            "permit_date": permit_date if permit else None,
+            "contract_value": value,
+            "contract_signed_on": contract,
+            "labour_cost_cycle_days": 30,
+            "labour_cost_ratio": ratio,
+            "start_date": start,
+            "planned_end_date": planned_end,
+            "contractor_id": contractor.id,
+            "builder_id": builder.id,
+            "region_code": county,
+            "created_at": local_at(contract, r),
+        },
+    )
 
     # 专户: opened by the general contractor within 30 days of the contract (人社部发〔2021〕53号),
     # filed within 30 days of opening; a few late, a few missing — they drive warnings W01 / W02.
@@ -98,25 +127,58 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
         bank = r.choice(N.BANKS)
         proj.account_id = aid = w.next_id("wage_accounts")
         acc = {
-            "id": aid, "project_id": pid, "enterprise_id": contractor.id, "bank_name": f"{bank[0]}{city}{cname}支行",
-            "bank_code": N.bank_code(r, bank[3], county), "salary_account": f"37{aid:09d}{r.randint(0, 99999999):08d}",
-            "salary_account_name": f"{contractor.name}{name}农民工工资专用账户", "open_account_date": opened,
-            "filed_date": filed, "account_balance": Decimal(0),
+            "id": aid,
+            "project_id": pid,
+            "enterprise_id": contractor.id,
+            "bank_name": f"{bank[0]}{city}{cname}支行",
+            "bank_code": N.bank_code(r, bank[3], county),
+            "salary_account": f"37{aid:09d}{r.randint(0, 99999999):08d}",
+            "salary_account_name": f"{contractor.name}{name}农民工工资专用账户",
+            "open_account_date": opened,
+            "filed_date": filed,
+            "account_balance": Decimal(0),
             "status": "closed" if status == "completed" and end and end < T - days(60) else "open",
-            "region_code": county, "created_at": local_at(opened, r),
+            "region_code": county,
+            "created_at": local_at(opened, r),
         }
         if late:
-            warn(w, "W01", "red", ("project", pid), proj, month_str((contract.year, contract.month)),
-                 f"{name}施工合同签订{(opened - contract).days}天后才开设农民工工资专用账户（应在30日内）",
-                 "人社部发〔2021〕53号：专户在合同签订后30日内开立", local_at(contract + days(31), r), resolved=local_at(opened, r))
+            warn(
+                w,
+                "W01",
+                "red",
+                ("project", pid),
+                proj,
+                month_str((contract.year, contract.month)),
+                f"{name}施工合同签订{(opened - contract).days}天后才开设农民工工资专用账户（应在30日内）",
+                "人社部发〔2021〕53号：专户在合同签订后30日内开立",
+                local_at(contract + days(31), r),
+                resolved=local_at(opened, r),
+            )
         if filed is None or (filed - opened).days > 30:
-            warn(w, "W02", "yellow" if filed else "red", ("wage_account", aid), proj, month_str((opened.year, opened.month)),
-                 f"{name}专户开立后超过30日未备案", "人社部发〔2021〕53号：专户开立后30日内备案",
-                 local_at(opened + days(31), r), resolved=local_at(filed, r) if filed else None)
+            warn(
+                w,
+                "W02",
+                "yellow" if filed else "red",
+                ("wage_account", aid),
+                proj,
+                month_str((opened.year, opened.month)),
+                f"{name}专户开立后超过30日未备案",
+                "人社部发〔2021〕53号：专户开立后30日内备案",
+                local_at(opened + days(31), r),
+                resolved=local_at(filed, r) if filed else None,
+            )
     elif status != "completed":
-        warn(w, "W01", "red", ("project", pid), proj, month_str((contract.year, contract.month)),
-             f"{name}施工合同签订已超过30日，尚未开设农民工工资专用账户", "保障农民工工资支付条例第二十六条；人社部发〔2021〕53号",
-             local_at(contract + days(31), r))
+        warn(
+            w,
+            "W01",
+            "red",
+            ("project", pid),
+            proj,
+            month_str((contract.year, contract.month)),
+            f"{name}施工合同签订已超过30日，尚未开设农民工工资专用账户",
+            "保障农民工工资支付条例第二十六条；人社部发〔2021〕53号",
+            local_at(contract + days(31), r),
+        )
     people, payroll, allocations = _workers_and_money(w, r, proj, acc, ratio, mean_workers)
     if acc:
         yield "wage_accounts", acc  # parents first: the loader relies on stream order
@@ -130,8 +192,9 @@ def project_rows(w: World, county: str, k: int, roles: tuple[str, ...], mean_wor
     w.projects.append(proj)
 
 
-def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, ratio: Decimal,
-                       mean: float) -> tuple[list[Row], list[Row], list[Row]]:
+def _workers_and_money(
+    w: World, r: random.Random, proj: Proj, acc: Row | None, ratio: Decimal, mean: float
+) -> tuple[list[Row], list[Row], list[Row]]:
     """Workers (实名制), their monthly payroll (代发) and the 专户's income bills, for one project."""
     T, days, months = w.today, dt.timedelta, w.months
     base = months[0][0] * 12 + months[0][1]
@@ -199,14 +262,32 @@ def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, 
         wid = w.next_id("workers")
         enc, h, masked = w.encrypt_id(p.id_number)
         card_masked = mask_bank_card(p.card)
-        people.append({
-            "id": wid, "name": p.name, "id_card_type": "01", "id_number_enc": enc, "id_number_hash": h,
-            "id_number_masked": masked, "gender": "M" if p.male else "F", "birth_date": p.birth, "phone": p.phone,
-            "project_id": proj.id, "enterprise_id": employer.id, "team_sys_no": team, "work_type": wtype,
-            "work_role": role, "is_team_leader": bool(leader), "bank_card_enc": w.cipher.encrypt(p.card),
-            "bank_card_masked": card_masked, "bank_code": p.bank_code, "entry_date": entry, "exit_date": exit_,
-            "region_code": proj.region_code, "created_at": local_at(entry, r),
-        })
+        people.append(
+            {
+                "id": wid,
+                "name": p.name,
+                "id_card_type": "01",
+                "id_number_enc": enc,
+                "id_number_hash": h,
+                "id_number_masked": masked,
+                "gender": "M" if p.male else "F",
+                "birth_date": p.birth,
+                "phone": p.phone,
+                "project_id": proj.id,
+                "enterprise_id": employer.id,
+                "team_sys_no": team,
+                "work_type": wtype,
+                "work_role": role,
+                "is_team_leader": bool(leader),
+                "bank_card_enc": w.cipher.encrypt(p.card),
+                "bank_card_masked": card_masked,
+                "bank_code": p.bank_code,
+                "entry_date": entry,
+                "exit_date": exit_,
+                "region_code": proj.region_code,
+                "created_at": local_at(entry, r),
+            }
+        )
         if role == "建筑工人" and len(proj.contacts) < 4 and exit_ is None:
             proj.contacts.append(p)
         e_mi, x_mi = mi(entry), mi(exit_) if exit_ else nm
@@ -229,14 +310,27 @@ def _workers_and_money(w: World, r: random.Random, proj: Proj, acc: Row | None, 
             due[i] += actual
             if status == 20 and acc_for[i]:
                 paid[i] += actual
-            payroll.append({
-                "id": w.next_id("payroll_records"), "pay_roll_code": roll[i], "project_id": proj.id, "worker_id": wid,
-                "account_id": acc_for[i], "enterprise_id": employer.id, "pay_month": mstr[i],
-                "total_pay_amount": Decimal(total), "actual_amount": Decimal(actual), "days": d,
-                "work_hours": Decimal(d * 8), "balance_date": None if status == 0 else pay_day[i], "pay_status": status,
-                "is_back_pay": status == 40, "bank_card_masked": card_masked, "batch_number": batch[i],
-                "region_code": proj.region_code,
-            })
+            payroll.append(
+                {
+                    "id": w.next_id("payroll_records"),
+                    "pay_roll_code": roll[i],
+                    "project_id": proj.id,
+                    "worker_id": wid,
+                    "account_id": acc_for[i],
+                    "enterprise_id": employer.id,
+                    "pay_month": mstr[i],
+                    "total_pay_amount": Decimal(total),
+                    "actual_amount": Decimal(actual),
+                    "days": d,
+                    "work_hours": Decimal(d * 8),
+                    "balance_date": None if status == 0 else pay_day[i],
+                    "pay_status": status,
+                    "is_back_pay": status == 40,
+                    "bank_card_masked": card_masked,
+                    "batch_number": batch[i],
+                    "region_code": proj.region_code,
+                }
+            )
     allocations = _allocations(w, r, proj, acc, ratio, first, last, stop, due, paid, pay_day, acc_for) if acc else []
     if stop is not None:
         _stopped_warnings(w, r, proj, acc, stop, last, due, payroll)
@@ -251,9 +345,20 @@ def _bisect(cum: list[float], x: float) -> int:
     return len(cum) - 1
 
 
-def _allocations(w: World, r: random.Random, proj: Proj, acc: Row, ratio: Decimal, first: int, last: int,
-                 stop: int | None, due: list[Decimal], paid: list[Decimal], pay_day: list[dt.date],
-                 acc_for: list[int | None]) -> list[Row]:
+def _allocations(
+    w: World,
+    r: random.Random,
+    proj: Proj,
+    acc: Row,
+    ratio: Decimal,
+    first: int,
+    last: int,
+    stop: int | None,
+    due: list[Decimal],
+    paid: list[Decimal],
+    pay_day: list[dt.date],
+    acc_for: list[int | None],
+) -> list[Row]:
     """Monthly income bills (billType 1) from the builder into the 专户, with the balance after each.
 
     条例 Art. 24: labour cost allocated at least monthly. The bill for month M arrives early in M+1,
@@ -274,9 +379,18 @@ def _allocations(w: World, r: random.Random, proj: Proj, acc: Row, ratio: Decima
         if i == gap and balance >= paid[i]:
             carry = due[i]
             bm = ym_add(months[i], 1)
-            warn(w, "W03", "yellow", ("wage_account", acc["id"]), proj, month_str(bm),
-                 f"{proj.name}专户{month_str(bm)}未收到人工费用拨付", "保障农民工工资支付条例第二十四条、第二十七条",
-                 local_at(dt.date(*ym_add(bm, 1), 1), r), resolved=local_at(first_workday_from(dt.date(*ym_add(bm, 1), 5)), r))
+            warn(
+                w,
+                "W03",
+                "yellow",
+                ("wage_account", acc["id"]),
+                proj,
+                month_str(bm),
+                f"{proj.name}专户{month_str(bm)}未收到人工费用拨付",
+                "保障农民工工资支付条例第二十四条、第二十七条",
+                local_at(dt.date(*ym_add(bm, 1), 1), r),
+                resolved=local_at(first_workday_from(dt.date(*ym_add(bm, 1), 5)), r),
+            )
             balance -= paid[i]
             continue
         amount = Decimal(round(float(due[i] + carry) * r.uniform(1.0, 1.1), -2))
@@ -285,24 +399,50 @@ def _allocations(w: World, r: random.Random, proj: Proj, acc: Row, ratio: Decima
         share = ratio
         if r.random() < 0.005:  # labour cost below the agreed share of the progress payment (W04)
             share = (ratio * Decimal(r.uniform(0.55, 0.8))).quantize(Decimal("0.0001"))
-            warn(w, "W04", "yellow", ("wage_account", acc["id"]), proj, month_str((bill.year, bill.month)),
-                 f"{proj.name}本次拨付人工费用占工程进度款比例{share:.1%}，低于约定的{ratio:.1%}",
-                 "保障农民工工资支付条例第二十四条（人工费用按约定比例拨付）", local_at(bill, r))
+            warn(
+                w,
+                "W04",
+                "yellow",
+                ("wage_account", acc["id"]),
+                proj,
+                month_str((bill.year, bill.month)),
+                f"{proj.name}本次拨付人工费用占工程进度款比例{share:.1%}，低于约定的{ratio:.1%}",
+                "保障农民工工资支付条例第二十四条（人工费用按约定比例拨付）",
+                local_at(bill, r),
+            )
         rid = w.next_id("labor_cost_allocations")
-        rows.append({
-            "id": rid, "account_id": acc["id"], "project_id": proj.id, "batch_number": f"SR{bill:%Y%m%d}{rid:010d}",
-            "bill_date": bill, "period_month": month_str(months[i]), "amount": amount, "account_balance": balance,
-            "payer_name": proj.builder.name, "payer_account": proj.builder.account,
-            "progress_payment": (amount / share).quantize(Decimal("0.01")), "region_code": proj.region_code,
-            "created_at": local_at(bill, r),
-        })
+        rows.append(
+            {
+                "id": rid,
+                "account_id": acc["id"],
+                "project_id": proj.id,
+                "batch_number": f"SR{bill:%Y%m%d}{rid:010d}",
+                "bill_date": bill,
+                "period_month": month_str(months[i]),
+                "amount": amount,
+                "account_balance": balance,
+                "payer_name": proj.builder.name,
+                "payer_account": proj.builder.account,
+                "progress_payment": (amount / share).quantize(Decimal("0.01")),
+                "region_code": proj.region_code,
+                "created_at": local_at(bill, r),
+            }
+        )
         balance -= paid[i]
     acc["account_balance"] = balance.quantize(Decimal("0.01"))
     return rows
 
 
-def _stopped_warnings(w: World, r: random.Random, proj: Proj, acc: Row | None, stop: int, last: int,
-                      due: list[Decimal], payroll: list[Row]) -> None:
+def _stopped_warnings(
+    w: World,
+    r: random.Random,
+    proj: Proj,
+    acc: Row | None,
+    stop: int,
+    last: int,
+    due: list[Decimal],
+    payroll: list[Row],
+) -> None:
     """Highlight (1): no labour cost for months while workers keep working unpaid → W03, W05, W06, W10."""
     T, months = w.today, w.months
     aid = acc["id"] if acc else 0
@@ -311,28 +451,64 @@ def _stopped_warnings(w: World, r: random.Random, proj: Proj, acc: Row | None, s
         bm = ym_add(months[i], 1)  # the month the bill was due in
         detected = dt.date(*ym_add(bm, 1), 1)
         if detected <= T:
-            row = warn(w, "W03", "yellow" if k == 0 else "red", ("wage_account", aid), proj, month_str(bm),
-                       f"{proj.name}专户自{month_str(bm)}起未收到人工费用拨付，项目仍有{proj.workers}名工人在场",
-                       "保障农民工工资支付条例第二十四条、第二十七条", local_at(detected, r))
+            row = warn(
+                w,
+                "W03",
+                "yellow" if k == 0 else "red",
+                ("wage_account", aid),
+                proj,
+                month_str(bm),
+                f"{proj.name}专户自{month_str(bm)}起未收到人工费用拨付，项目仍有{proj.workers}名工人在场",
+                "保障农民工工资支付条例第二十四条、第二十七条",
+                local_at(detected, r),
+            )
             w03.append(row)
         end_next = dt.date(*ym_add(months[i], 2), 1) - dt.timedelta(days=1)
         if end_next < T:
-            warn(w, "W05", "red", ("project", proj.id), proj, month_str(months[i]),
-                 f"{proj.name}{month_str(months[i])}工资至次月底仍未通过专户发放，应发{due[i]:.2f}元",
-                 "保障农民工工资支付条例（工资按月足额支付、总包代发）", local_at(end_next + dt.timedelta(days=1), r))
+            warn(
+                w,
+                "W05",
+                "red",
+                ("project", proj.id),
+                proj,
+                month_str(months[i]),
+                f"{proj.name}{month_str(months[i])}工资至次月底仍未通过专户发放，应发{due[i]:.2f}元",
+                "保障农民工工资支付条例（工资按月足额支付、总包代发）",
+                local_at(end_next + dt.timedelta(days=1), r),
+            )
     month = month_str(months[last])
     unpaid = sum(1 for p in payroll if p["pay_month"] == month and p["pay_status"] == 0)
-    warn(w, "W06", "red", ("project", proj.id), proj, month,
-         f"{proj.name}{month}有考勤工人{unpaid}人，无发放记录（{unpaid}人，100%）", "保障农民工工资支付条例第二十八条（实名制与工资发放）",
-         local_at(dt.date(*ym_add(months[last], 1), 20) if dt.date(*ym_add(months[last], 1), 20) <= T else T, r))
-    warn(w, "W10", "red", ("wage_account", aid), proj, month_str((T.year, T.month)),
-         f"{proj.name}专户余额{acc['account_balance'] if acc else 0}元，低于一个月工资{due[last]:.2f}元", "(proposal) 专户余额预警",
-         local_at(T, r, 8, 9))
+    warn(
+        w,
+        "W06",
+        "red",
+        ("project", proj.id),
+        proj,
+        month,
+        f"{proj.name}{month}有考勤工人{unpaid}人，无发放记录（{unpaid}人，100%）",
+        "保障农民工工资支付条例第二十八条（实名制与工资发放）",
+        local_at(dt.date(*ym_add(months[last], 1), 20) if dt.date(*ym_add(months[last], 1), 20) <= T else T, r),
+    )
+    warn(
+        w,
+        "W10",
+        "red",
+        ("wage_account", aid),
+        proj,
+        month_str((T.year, T.month)),
+        f"{proj.name}专户余额{acc['account_balance'] if acc else 0}元，低于一个月工资{due[last]:.2f}元",
+        "(proposal) 专户余额预警",
+        local_at(T, r, 8, 9),
+    )
     escalate = next((x for x in reversed(w03) if x), None)
     w.stopped = (proj, escalate)
     w.highlights["stopped_allocation_project"] = {
-        "project_id": proj.id, "project_code": proj.code, "name": proj.name, "account_id": aid,
-        "last_allocation_period": month_str(months[stop]), "unpaid_months": [month_str(months[i]) for i in range(stop + 1, last + 1)],
+        "project_id": proj.id,
+        "project_code": proj.code,
+        "name": proj.name,
+        "account_id": aid,
+        "last_allocation_period": month_str(months[stop]),
+        "unpaid_months": [month_str(months[i]) for i in range(stop + 1, last + 1)],
         "workers": proj.workers,
     }
 
@@ -342,9 +518,20 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
     T, days = w.today, dt.timedelta
     did = w.next_id("guarantee_deposits")
     row: Row = {
-        "id": did, "project_id": proj.id, "enterprise_id": proj.contractor.id, "kind": "cash", "amount": Decimal(0),
-        "rate": Decimal(0), "deposited_on": None, "guarantee_no": None, "issuer": None, "valid_from": None, "valid_to": None,
-        "status": "exempt", "region_code": proj.region_code, "created_at": local_at(contract, r),
+        "id": did,
+        "project_id": proj.id,
+        "enterprise_id": proj.contractor.id,
+        "kind": "cash",
+        "amount": Decimal(0),
+        "rate": Decimal(0),
+        "deposited_on": None,
+        "guarantee_no": None,
+        "issuer": None,
+        "valid_from": None,
+        "valid_to": None,
+        "status": "exempt",
+        "region_code": proj.region_code,
+        "created_at": local_at(contract, r),
     }
     # 65号: contracts under ¥3M with no arrears in the past year are exempt.
     if value < 3_000_000 and r.random() < 0.7 and not proj.roles:
@@ -352,16 +539,33 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
         return
     credit = proj.contractor.credit
     # A with clean years → reduced (never below 0.5%); B → 2%; C (arrears history) → higher rate
-    rate = {"A": Decimal("0.0050") if r.random() < 0.2 else Decimal("0.0100"), "B": Decimal("0.0200"),
-            "C": Decimal("0.0300")}[credit]
+    rate = {
+        "A": Decimal("0.0050") if r.random() < 0.2 else Decimal("0.0100"),
+        "B": Decimal("0.0200"),
+        "C": Decimal("0.0300"),
+    }[credit]
     late = r.random() < 0.04 and not proj.roles
     deposited = add_working_days(contract, r.randint(25, 40) if late else r.randint(3, 18))
-    row.update(rate=rate, amount=(value * rate).quantize(Decimal("1")), deposited_on=deposited, created_at=local_at(deposited, r),
-               status="active")
+    row.update(
+        rate=rate,
+        amount=(value * rate).quantize(Decimal("1")),
+        deposited_on=deposited,
+        created_at=local_at(deposited, r),
+        status="active",
+    )
     if late:  # 65号: deposit within 20 working days of the contract
-        warn(w, "W11", "red", ("project", proj.id), proj, month_str((contract.year, contract.month)),
-             f"{proj.name}未在施工合同签订后20个工作日内存储工资保证金", "人社部发〔2021〕65号（20个工作日内存储）",
-             local_at(add_working_days(contract, 21), r), resolved=local_at(deposited, r))
+        warn(
+            w,
+            "W11",
+            "red",
+            ("project", proj.id),
+            proj,
+            month_str((contract.year, contract.month)),
+            f"{proj.name}未在施工合同签订后20个工作日内存储工资保证金",
+            "人社部发〔2021〕65号（20个工作日内存储）",
+            local_at(add_working_days(contract, 21), r),
+            resolved=local_at(deposited, r),
+        )
     kind = next((k for k in ("expired_guarantee", "expiring_guarantee") if k in proj.roles), None)
     x = r.random()
     if kind or x < 0.55:
@@ -383,12 +587,24 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
         row.update(valid_from=min(valid_from, valid_to - days(30)), valid_to=valid_to)
         if proj.status == "in_progress" and valid_to <= T + days(30):
             level = "red" if valid_to < T else "blue"
-            warn(w, "W12", level, ("deposit", did), proj, valid_to.isoformat()[:7],
-                 f"{proj.name}工资保证金保函（{row['guarantee_no']}）{'已于' if valid_to < T else '将于'}{valid_to}到期",
-                 "人社部发〔2021〕65号（保函有效期覆盖工程建设期）", local_at(min(T, valid_to - days(30)), r))
+            warn(
+                w,
+                "W12",
+                level,
+                ("deposit", did),
+                proj,
+                valid_to.isoformat()[:7],
+                f"{proj.name}工资保证金保函（{row['guarantee_no']}）{'已于' if valid_to < T else '将于'}{valid_to}到期",
+                "人社部发〔2021〕65号（保函有效期覆盖工程建设期）",
+                local_at(min(T, valid_to - days(30)), r),
+            )
         if kind:
-            w.highlights[kind] = {"deposit_id": did, "guarantee_no": row["guarantee_no"], "project_id": proj.id,
-                                  "valid_to": valid_to.isoformat()}
+            w.highlights[kind] = {
+                "deposit_id": did,
+                "guarantee_no": row["guarantee_no"],
+                "project_id": proj.id,
+                "valid_to": valid_to.isoformat(),
+            }
     else:
         row["issuer"] = f"{r.choice(N.BANKS)[0]}{w.names(proj.region_code)[1]}分行"
     if proj.status == "completed" and proj.end and proj.end + days(30) < T:

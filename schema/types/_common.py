@@ -46,8 +46,10 @@ def from_global_id(global_id: str, *, field: str = "id") -> tuple[str, str]:
     if not pk or type_name not in NODE_MODELS:
         raise InvalidInput(f"{field} {shown} is not a global ID of this API", field=field)
     if not (pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_PK):
-        raise InvalidInput(f"{field} {shown} is not a global ID of this API: the key of a {type_name} is a positive "
-                           "64-bit number", field=field)
+        raise InvalidInput(
+            f"{field} {shown} is not a global ID of this API: the key of a {type_name} is a positive 64-bit number",
+            field=field,
+        )
     return type_name, pk
 
 
@@ -111,9 +113,17 @@ def reveal_or_mask(
     else:
         value = plain
     ctx.audits.append(
-        {"action": "unmask", "entity_type": entity_type, "entity_id": entity_id, "region_code": region_code, "detail": {"field": field}}
+        {
+            "action": "unmask",
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "region_code": region_code,
+            "detail": {"field": field},
+        }
     )
     return value
 
 
-Reveal = Annotated[bool, strawberry.argument(description="Return the real value (needs the unmask permission; audited).")]
+Reveal = Annotated[
+    bool, strawberry.argument(description="Return the real value (needs the unmask permission; audited).")
+]

@@ -21,7 +21,9 @@ from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_
 from schema.types.refs import ClueRef, EnterpriseRef, ProjectRef, RawRecordRef, RegionRef
 
 
-def free_text(type_name: str, attr: str, *, entity_type: str, nullable: bool = True, description: str | None = None) -> Any:
+def free_text(
+    type_name: str, attr: str, *, entity_type: str, nullable: bool = True, description: str | None = None
+) -> Any:
     """A free-text field (a complaint, a summary, a note): people write phones, ID numbers and bank
     cards into it, so it is masked (``hub.identifiers.mask_text``) unless ``reveal`` is asked by a
     principal with the unmask permission, and that read is audited like any other unmasked read."""
@@ -32,12 +34,21 @@ def free_text(type_name: str, attr: str, *, entity_type: str, nullable: bool = T
         if value is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=None, plain=value, mask=mask_text, field=f"{type_name}.{graphql_name}",
-            entity_type=entity_type, entity_id=parent.id, region_code=parent.region_code,
+            info,
+            reveal=reveal,
+            masked=None,
+            plain=value,
+            mask=mask_text,
+            field=f"{type_name}.{graphql_name}",
+            entity_type=entity_type,
+            entity_id=parent.id,
+            region_code=parent.region_code,
         )
 
     resolve.__annotations__["return"] = str | None if nullable else str
-    return strawberry.field(resolver=resolve, description=f"{description or 'Free text'}; masked unless `reveal` (audited).")
+    return strawberry.field(
+        resolver=resolve, description=f"{description or 'Free text'}; masked unless `reveal` (audited)."
+    )
 
 
 # The vocabularies of hub.vocab are the GraphQL enums (strawberry.enum marks the classes in place):
@@ -46,25 +57,35 @@ def free_text(type_name: str, attr: str, *, entity_type: str, nullable: bool = T
 strawberry.enum(ClueStatus, description="A clue's state: 受理 → 分办 → 办理中 → 办结 → 回访, or 退回.")
 strawberry.enum(SupervisionLevel, description="督办 level: SUPERVISED (督办) or LISTED (挂牌督办, major cases).")
 strawberry.enum(Channel, description="Where a clue came from.")
-strawberry.enum(Colour, description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious.")
+strawberry.enum(
+    Colour, description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious."
+)
 strawberry.enum(Satisfaction, description="The complainant's satisfaction at the call-back (回访).")
 
 
-@node_type(m.ChannelRecord, name="ChannelRecord", description="One source record of a clue, and why it was joined to the clue.")
+@node_type(
+    m.ChannelRecord, name="ChannelRecord", description="One source record of a clue, and why it was joined to the clue."
+)
 class ChannelRecord(Node):
     source_id: str = strawberry.field(description="The record's id upstream (12345 orderNum, platform clue id …).")
     received_at: dt.datetime
     complainant_name: str | None
     respondent_name: str | None
-    summary: str | None = free_text("ChannelRecord", "summary", entity_type="channel_record",
-                                    description="The record's text as the channel sent it")
+    summary: str | None = free_text(
+        "ChannelRecord", "summary", entity_type="channel_record", description="The record's text as the channel sent it"
+    )
     match_rule: str = strawberry.field(description="new / phone / id_number / uscc+project / name+county / manual")
     match_score: float | None
     writeback_status: str | None = strawberry.field(
-        description="Write-back of the outcome to this channel: pending / acknowledged / failing (null: nothing to write back).")
+        description="Write-back of the outcome to this channel: pending / acknowledged / failing (null: nothing to write back)."
+    )
     writeback_attempts: int
-    writeback_error: str | None = free_text("ChannelRecord", "writeback_error", entity_type="channel_record",
-                                            description="Why the last write-back attempt failed (upstream's words)")
+    writeback_error: str | None = free_text(
+        "ChannelRecord",
+        "writeback_error",
+        entity_type="channel_record",
+        description="Why the last write-back attempt failed (upstream's words)",
+    )
     writeback_next_at: dt.datetime | None = strawberry.field(description="When the next write-back attempt is due.")
     writeback_done_at: dt.datetime | None = strawberry.field(description="When the channel acknowledged the outcome.")
     region_code: str
@@ -81,14 +102,24 @@ class ChannelRecord(Node):
         if parent.complainant_phone is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=None, plain=parent.complainant_phone, mask=mask_phone,
-            field="ChannelRecord.complainantPhone", entity_type="channel_record", entity_id=parent.id,
+            info,
+            reveal=reveal,
+            masked=None,
+            plain=parent.complainant_phone,
+            mask=mask_phone,
+            field="ChannelRecord.complainantPhone",
+            entity_type="channel_record",
+            entity_id=parent.id,
             region_code=parent.region_code,
         )
 
     clue = to_one(ClueRef, m.Clue, key="clue_id")
-    raw_record = to_one(RawRecordRef, m.RawRecord, key="raw_record_id",
-                        description="The upstream payload as received (archived with its hash).")
+    raw_record = to_one(
+        RawRecordRef,
+        m.RawRecord,
+        key="raw_record_id",
+        description="The upstream payload as received (archived with its hash).",
+    )
 
 
 @node_type(m.CaseAction, name="CaseAction", description="A step taken on a clue (dispatch, return, close …).")
@@ -104,7 +135,9 @@ class CaseAction(Node):
     region_code: str
 
 
-@plain_type(similar.Similar, name="SimilarClue", description="A clue like another one, and how the matcher scores the pair.")
+@plain_type(
+    similar.Similar, name="SimilarClue", description="A clue like another one, and how the matcher scores the pair."
+)
 class SimilarClue:
     clue: ClueRef
     rule: str = strawberry.field(description="The matching rule that applies, or `none` below the threshold.")
@@ -115,13 +148,17 @@ class SimilarClue:
 class Clue(Node):
     clue_no: str
     title: str = free_text("Clue", "title", entity_type="clue", nullable=False, description="The clue's title")
-    content: str = free_text("Clue", "content", entity_type="clue", nullable=False, description="The complaint as written")
+    content: str = free_text(
+        "Clue", "content", entity_type="clue", nullable=False, description="The complaint as written"
+    )
     handling_region_code: str = strawberry.field(description="The region working the clue now.")
     sector: str = strawberry.field(description="工程建设 / 非工程")
     complainant_name: str | None
     respondent_name: str
     respondent_uscc: str | None
-    respondent_address: str | None = free_text("Clue", "respondent_address", entity_type="clue", description="Where the respondent is")
+    respondent_address: str | None = free_text(
+        "Clue", "respondent_address", entity_type="clue", description="Where the respondent is"
+    )
     amount: Decimal | None = strawberry.field(description="Amount in arrears (yuan).")
     headcount: int | None = strawberry.field(description="Workers concerned.")
     arrears_from: dt.date | None
@@ -134,13 +171,19 @@ class Clue(Node):
     recovered_amount: Decimal | None
     workers_paid: int | None
     satisfaction: str | None
-    project_name: str | None = free_text("Clue", "project_name", entity_type="clue",
-                                         description="The project as the complaint named it (name or address)")
+    project_name: str | None = free_text(
+        "Clue",
+        "project_name",
+        entity_type="clue",
+        description="The project as the complaint named it (name or address)",
+    )
     urged_count: int = strawberry.field(description="催办 so far.")
     extended_days: int = strawberry.field(description="Working days of 延期 granted so far.")
     region_code: str = strawberry.field(description="Where the arrears happened.")
-    version: int = strawberry.field(description="Counts the changes to the clue: an action that loses a race with "
-                                                "another answers CONFLICT; reload to see the new version.")
+    version: int = strawberry.field(
+        description="Counts the changes to the clue: an action that loses a race with "
+        "another answers CONFLICT; reload to see the new version."
+    )
 
     status: ClueStatus
     supervision: SupervisionLevel | None = strawberry.field(description="督办 level, if supervised.")
@@ -157,11 +200,15 @@ class Clue(Node):
             return None
         return working_days_between(china_today(), parent.deadline)
 
-    merged_into = to_one(ClueRef, m.Clue, key="merged_into_id", description="The clue this one was merged into, if merged.")
+    merged_into = to_one(
+        ClueRef, m.Clue, key="merged_into_id", description="The clue this one was merged into, if merged."
+    )
 
-    @strawberry.field(graphql_type=list[SimilarClue],
-                      description="Clues in your jurisdiction that the matcher finds alike (within its window), best first, "
-                                  "with the rule and score; those at or above the threshold would have been joined.")
+    @strawberry.field(
+        graphql_type=list[SimilarClue],
+        description="Clues in your jurisdiction that the matcher finds alike (within its window), best first, "
+        "with the rule and score; those at or above the threshold would have been joined.",
+    )
     @staticmethod
     async def similar_clues(parent: strawberry.Parent[m.Clue], info: Info, first: int = 5) -> list[similar.Similar]:
         return await similar.similar_clues(info, parent, first=first)
@@ -177,8 +224,15 @@ class Clue(Node):
         if parent.complainant_phone is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=None, plain=parent.complainant_phone, mask=mask_phone,
-            field="Clue.complainantPhone", entity_type="clue", entity_id=parent.id, region_code=parent.region_code,
+            info,
+            reveal=reveal,
+            masked=None,
+            plain=parent.complainant_phone,
+            mask=mask_phone,
+            field="Clue.complainantPhone",
+            entity_type="clue",
+            entity_id=parent.id,
+            region_code=parent.region_code,
         )
 
     @strawberry.field(description="Complainant 居民身份证号, masked unless `reveal` (audited).")
@@ -187,16 +241,25 @@ class Clue(Node):
         if parent.complainant_id_enc is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=parent.complainant_id_masked, encrypted=parent.complainant_id_enc,
-            field="Clue.complainantIdNumber", entity_type="clue", entity_id=parent.id, region_code=parent.region_code,
+            info,
+            reveal=reveal,
+            masked=parent.complainant_id_masked,
+            encrypted=parent.complainant_id_enc,
+            field="Clue.complainantIdNumber",
+            entity_type="clue",
+            entity_id=parent.id,
+            region_code=parent.region_code,
         )
 
     region = to_one(RegionRef, m.Region, key="region_code", by="code")
     handling_region = to_one(RegionRef, m.Region, key="handling_region_code", by="code")
-    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id", description="The respondent enterprise, when identified.")
+    enterprise = to_one(
+        EnterpriseRef, m.Enterprise, key="enterprise_id", description="The respondent enterprise, when identified."
+    )
     project = to_one(ProjectRef, m.Project, key="project_id", description="The project, when identified.")
-    channel_records = to_many(ChannelRecord, m.ChannelRecord.clue_id,
-                              description="Every source record of this clue (one per channel record).")
+    channel_records = to_many(
+        ChannelRecord, m.ChannelRecord.clue_id, description="Every source record of this clue (one per channel record)."
+    )
     actions = to_many(CaseAction, m.CaseAction.clue_id, description="The action history, oldest first.")
 
 
@@ -208,7 +271,9 @@ class Warning(Node):
     subject_id: int
     period: str
     status: str = strawberry.field(description="active / resolved / escalated")
-    message: str = free_text("Warning", "message", entity_type="warning", nullable=False, description="What the warning found")
+    message: str = free_text(
+        "Warning", "message", entity_type="warning", nullable=False, description="What the warning found"
+    )
     rule_cite: str = strawberry.field(description="The regulation the rule rests on.")
     detected_at: dt.datetime
     resolved_at: dt.datetime | None
@@ -219,7 +284,11 @@ class Warning(Node):
     clue = to_one(Clue, m.Clue, key="clue_id", description="The clue it escalated into, if any.")
 
 
-@node_type(m.CreditRating, name="CreditRating", description="劳动保障守法诚信等级 for a year (人社部规〔2016〕1号), with evidence.")
+@node_type(
+    m.CreditRating,
+    name="CreditRating",
+    description="劳动保障守法诚信等级 for a year (人社部规〔2016〕1号), with evidence.",
+)
 class CreditRating(Node):
     year: int
     level: str = strawberry.field(description="A / B / C")

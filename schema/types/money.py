@@ -33,7 +33,9 @@ class WageAccount(Node):
     region_code: str
 
     project = to_one(ProjectRef, m.Project, key="project_id")
-    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id", description="The general contractor holding the account.")
+    enterprise = to_one(
+        EnterpriseRef, m.Enterprise, key="enterprise_id", description="The general contractor holding the account."
+    )
 
     @strawberry.field(description="Labour cost received into the account, newest first.")
     @staticmethod
@@ -56,7 +58,11 @@ class WageAccount(Node):
         ).load(parent.id)
 
 
-@node_type(m.LaborCostAllocation, name="LaborCostAllocation", description="Labour cost (人工费用) received into a 专户 (billType 1).")
+@node_type(
+    m.LaborCostAllocation,
+    name="LaborCostAllocation",
+    description="Labour cost (人工费用) received into a 专户 (billType 1).",
+)
 class LaborCostAllocation(Node):
     batch_number: str
     bill_date: dt.date
@@ -97,7 +103,11 @@ class PayrollRecord(Node):
     account = to_one(WageAccount, m.WageAccount, key="account_id")
 
 
-@node_type(m.GuaranteeDeposit, name="GuaranteeDeposit", description="工资保证金 or the 保函 / insurance that replaces it (人社部发〔2021〕65号).")
+@node_type(
+    m.GuaranteeDeposit,
+    name="GuaranteeDeposit",
+    description="工资保证金 or the 保函 / insurance that replaces it (人社部发〔2021〕65号).",
+)
 class GuaranteeDeposit(Node):
     kind: str = strawberry.field(description="cash / bank_guarantee / insurance")
     amount: Decimal

@@ -29,7 +29,9 @@ class RawRecord(Node):
     region_code: str | None
     received_at: dt.datetime
 
-    @strawberry.field(description="The payload; ID numbers, phones and bank cards in it are masked unless `reveal` (audited).")
+    @strawberry.field(
+        description="The payload; ID numbers, phones and bank cards in it are masked unless `reveal` (audited)."
+    )
     @staticmethod
     def payload(parent: strawberry.Parent[m.RawRecord], info: Info, reveal: Reveal = False) -> JSON:
         ctx = info.context
@@ -37,12 +39,23 @@ class RawRecord(Node):
         if not reveal:
             return mask_personal_data(plain)
         require_unmask(ctx.require_principal(), field="RawRecord.payload")
-        ctx.audits.append({"action": "unmask", "entity_type": "raw_record", "entity_id": parent.id,
-                           "region_code": parent.region_code, "detail": {"field": "payload"}})
+        ctx.audits.append(
+            {
+                "action": "unmask",
+                "entity_type": "raw_record",
+                "entity_id": parent.id,
+                "region_code": parent.region_code,
+                "detail": {"field": "payload"},
+            }
+        )
         return plain
 
 
-@node_type(m.ConnectorInstance, name="ConnectorInstance", description="A configured connector (secrets are write-only: never returned).")
+@node_type(
+    m.ConnectorInstance,
+    name="ConnectorInstance",
+    description="A configured connector (secrets are write-only: never returned).",
+)
 class ConnectorInstance(Node):
     name: str
     kind: str
@@ -61,11 +74,18 @@ class ConnectorInstance(Node):
     def has_secrets(parent: strawberry.Parent[m.ConnectorInstance]) -> bool:
         return parent.secrets_enc is not None
 
-    runs = to_many(SyncRunRef, m.SyncRun.connector_instance_id, order=m.SyncRun.id.desc(), limit=LATEST_RUNS,
-                   description="The latest runs, newest first.")
+    runs = to_many(
+        SyncRunRef,
+        m.SyncRun.connector_instance_id,
+        order=m.SyncRun.id.desc(),
+        limit=LATEST_RUNS,
+        description="The latest runs, newest first.",
+    )
 
 
-@node_type(m.SyncRun, name="SyncRun", description="One run of a connector: outcome, per-stream counts, error, duration.")
+@node_type(
+    m.SyncRun, name="SyncRun", description="One run of a connector: outcome, per-stream counts, error, duration."
+)
 class SyncRun(Node):
     started_at: dt.datetime
     finished_at: dt.datetime | None
@@ -76,7 +96,9 @@ class SyncRun(Node):
     duration_ms: int | None
 
 
-@node_type(m.Quarantine, name="QuarantinedRecord", description="A record that failed normalisation, kept with its reason.")
+@node_type(
+    m.Quarantine, name="QuarantinedRecord", description="A record that failed normalisation, kept with its reason."
+)
 class QuarantinedRecord(Node):
     stream: str
     reason: str

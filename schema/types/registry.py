@@ -44,7 +44,9 @@ class Region:
     kind: str | None
 
     parent = to_one(RegionRef, m.Region, key="parent_code", by="code", description="The region one level up.")
-    children = to_many(RegionRef, m.Region.parent_code, key="code", order=m.Region.code, description="The regions one level down.")
+    children = to_many(
+        RegionRef, m.Region.parent_code, key="code", order=m.Region.code, description="The regions one level down."
+    )
 
 
 @node_type(m.Enterprise, name="Enterprise", description="An enterprise, identified by its 统一社会信用代码.")
@@ -55,7 +57,9 @@ class Enterprise(Node):
     legal_representative: str | None
     region_code: str = strawberry.field(description="Where it is registered (chars 3–8 of the USCC).")
     address: str | None
-    kind: str = strawberry.field(description="general_contractor 总包 / subcontractor 分包 / labour_service 劳务 / builder 建设单位")
+    kind: str = strawberry.field(
+        description="general_contractor 总包 / subcontractor 分包 / labour_service 劳务 / builder 建设单位"
+    )
     qualification: str | None
     credit_level: str | None = strawberry.field(description="劳动保障守法诚信等级 A / B / C (人社部规〔2016〕1号).")
     blacklisted: bool = strawberry.field(description="On the arrears blacklist (失信联合惩戒名单).")
@@ -82,8 +86,12 @@ class Enterprise(Node):
             m.Clue, m.Clue.enterprise_id, sort=CLUE_SORT, first=n, after=after
         ).load(parent.id)
 
-    credit_ratings = to_many(CreditRatingRef, m.CreditRating.enterprise_id, order=m.CreditRating.year,
-                             description="Credit ratings by year, with their evidence.")
+    credit_ratings = to_many(
+        CreditRatingRef,
+        m.CreditRating.enterprise_id,
+        order=m.CreditRating.year,
+        description="Credit ratings by year, with their evidence.",
+    )
 
 
 @node_type(m.Project, name="Project", description="A construction project (工程项目) with its permit and contract.")
@@ -106,9 +114,12 @@ class Project(Node):
     region = to_one(RegionRef, m.Region, key="region_code", by="code")
     contractor = to_one(EnterpriseRef, m.Enterprise, key="contractor_id", description="The general contractor (总包).")
     builder = to_one(EnterpriseRef, m.Enterprise, key="builder_id", description="The builder (建设单位).")
-    wage_accounts = to_many(WageAccountRef, m.WageAccount.project_id, description="The project's wage special accounts (专户).")
-    guarantee_deposits = to_many(DepositRef, m.GuaranteeDeposit.project_id,
-                                 description="Guarantee deposits and letters (工资保证金 / 保函).")
+    wage_accounts = to_many(
+        WageAccountRef, m.WageAccount.project_id, description="The project's wage special accounts (专户)."
+    )
+    guarantee_deposits = to_many(
+        DepositRef, m.GuaranteeDeposit.project_id, description="Guarantee deposits and letters (工资保证金 / 保函)."
+    )
 
     @strawberry.field(description="Workers registered on the project (实名制).")
     @staticmethod
@@ -123,13 +134,22 @@ class Project(Node):
     @strawberry.field(description="Pay records on the project, newest month first; `payMonth` as YYYY-MM.")
     @staticmethod
     async def payroll(
-        parent: strawberry.Parent[m.Project], info: Info, first: int | None = None, after: str | None = None,
+        parent: strawberry.Parent[m.Project],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
         pay_month: str | None = None,
     ) -> Connection[PayrollRef]:
         n = _page_args(info, first)
         where = (m.PayrollRecord.pay_month == pay_month,) if pay_month else ()
         return await info.context.loaders.child_pages(
-            m.PayrollRecord, m.PayrollRecord.project_id, sort=PAYROLL_SORT, first=n, after=after, where=where, where_key=pay_month
+            m.PayrollRecord,
+            m.PayrollRecord.project_id,
+            sort=PAYROLL_SORT,
+            first=n,
+            after=after,
+            where=where,
+            where_key=pay_month,
         ).load(parent.id)
 
     @strawberry.field(description="Clues about the project, newest first.")
@@ -163,10 +183,19 @@ class Worker(Node):
     @strawberry.field(description="居民身份证号, masked unless `reveal` (audited).")
     @staticmethod
     def id_number(parent: strawberry.Parent[m.Worker], info: Info, reveal: Reveal = False) -> str:
-        return reveal_or_mask(
-            info, reveal=reveal, masked=parent.id_number_masked, encrypted=parent.id_number_enc,
-            field="Worker.idNumber", entity_type="worker", entity_id=parent.id, region_code=parent.region_code,
-        ) or ""
+        return (
+            reveal_or_mask(
+                info,
+                reveal=reveal,
+                masked=parent.id_number_masked,
+                encrypted=parent.id_number_enc,
+                field="Worker.idNumber",
+                entity_type="worker",
+                entity_id=parent.id,
+                region_code=parent.region_code,
+            )
+            or ""
+        )
 
     @strawberry.field(description="Payroll bank card, masked unless `reveal` (audited).")
     @staticmethod
@@ -174,8 +203,14 @@ class Worker(Node):
         if parent.bank_card_enc is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=parent.bank_card_masked, encrypted=parent.bank_card_enc,
-            field="Worker.bankCard", entity_type="worker", entity_id=parent.id, region_code=parent.region_code,
+            info,
+            reveal=reveal,
+            masked=parent.bank_card_masked,
+            encrypted=parent.bank_card_enc,
+            field="Worker.bankCard",
+            entity_type="worker",
+            entity_id=parent.id,
+            region_code=parent.region_code,
         )
 
     @strawberry.field(description="Mobile phone, masked unless `reveal` (audited).")
@@ -184,12 +219,21 @@ class Worker(Node):
         if parent.phone is None:
             return None
         return reveal_or_mask(
-            info, reveal=reveal, masked=None, plain=parent.phone, mask=mask_phone,
-            field="Worker.phone", entity_type="worker", entity_id=parent.id, region_code=parent.region_code,
+            info,
+            reveal=reveal,
+            masked=None,
+            plain=parent.phone,
+            mask=mask_phone,
+            field="Worker.phone",
+            entity_type="worker",
+            entity_id=parent.id,
+            region_code=parent.region_code,
         )
 
     project = to_one(ProjectRef, m.Project, key="project_id")
-    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id", description="The employing enterprise (corpCode).")
+    enterprise = to_one(
+        EnterpriseRef, m.Enterprise, key="enterprise_id", description="The employing enterprise (corpCode)."
+    )
 
     @strawberry.field(description="The worker's pay records, newest month first.")
     @staticmethod
