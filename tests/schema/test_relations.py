@@ -12,7 +12,8 @@ from sqlalchemy import event
 from strawberry.utils.str_converters import to_camel_case
 
 from hub import models as m
-from hub.access import NATIONAL, create_api_key
+from hub.access import NATIONAL
+from hub.api_keys import create_api_key
 from hub.db import make_engine, session_scope
 from schema.build import build_schema
 from schema.prefetch import RELATIONS
