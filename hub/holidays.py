@@ -51,7 +51,16 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult
     from sqlalchemy.orm import Session
 
-__all__ = ["CalendarYear", "LoadResult", "Schedule", "load_schedule", "parse_schedule", "show_year", "sync_calendar"]
+__all__ = [
+    "CalendarYear",
+    "LoadResult",
+    "Schedule",
+    "forget",
+    "load_schedule",
+    "parse_schedule",
+    "show_year",
+    "sync_calendar",
+]
 
 _KEYS = ("year", "source", "holidays", "workdays")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -295,3 +304,11 @@ def sync_calendar(session: Session, *, force: bool = False) -> bool:
 
 def _years(rows: Iterable[Any]) -> set[int]:
     return {year for _d, year, _w in rows}
+
+
+def forget() -> None:
+    """Drop the schedules this process installed (a process moving to another database; tests)."""
+    global _installed
+    with _lock:
+        install_official_days({}, years=())
+        _installed = None

@@ -408,7 +408,7 @@ def accept(session: Session, *, clue: m.Clue, principal: Principal, note: str | 
     before = check(clue, "accept", principal)
     clue.status = "in_progress"
     if clue.accepted_at is None:  # 立案: the last stage's working days count from the first acceptance
-        clue.accepted_at = utcnow()
+        clue.accepted_at = m.utcnow()  # the hub's clock, which tests move
     deadlines.refresh(clue)
     _refresh_colour(clue)
     record(
