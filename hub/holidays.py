@@ -292,13 +292,14 @@ def sync_calendar(session: Session, *, force: bool = False) -> bool:
     """Install the loaded schedules into hub.workdays when ``calendar_days`` changed since this process
     last read it (one small aggregate query otherwise); returns whether it installed."""
     global _installed
-    seen = tuple(session.execute(select(func.count(), func.max(m.CalendarDay.loaded_at))).one())
+    count, latest = session.execute(select(func.count(), func.max(m.CalendarDay.loaded_at))).one()
+    seen = (int(count), latest)
     with _lock:
         if not force and seen == _installed:
             return False
         rows = session.execute(select(m.CalendarDay.day, m.CalendarDay.year, m.CalendarDay.is_workday)).all()
         install_official_days({d: work for d, _y, work in rows}, years=_years(rows))
-        _installed = (seen[0], seen[1])
+        _installed = seen
     return True
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
+from sqlalchemy.orm import Session
 from strawberry.types import Info
 
 from hub import holidays
@@ -50,7 +51,7 @@ class HolidayCalendarLoad:
 class CalendarQueries:
     @strawberry.field(description="How `year`'s working days are counted: its source and the days off Monday–Friday.")
     async def holiday_calendar(self, info: Info, year: int) -> HolidayCalendar:
-        def read(s):  # type: ignore[no-untyped-def]  # run_sync's callback
+        def read(s: Session) -> holidays.CalendarYear:
             holidays.sync_calendar(s)
             return holidays.show_year(s, year=year)
 

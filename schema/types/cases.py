@@ -234,11 +234,9 @@ class Clue(Node):
 
     status: ClueStatus
     supervision: SupervisionLevel | None = strawberry.field(description="督办 level, if supervised.")
-
-    @strawberry.field(description="What the 12345 caller asked for, when the channel says (sets the answer deadline).")
-    @staticmethod
-    def request_type(parent: strawberry.Parent[m.Clue]) -> RequestType | None:
-        return RequestType(parent.request_type) if parent.request_type else None
+    request_type: RequestType | None = strawberry.field(
+        description="What the 12345 caller asked for, when the channel says (sets the answer deadline)."
+    )
 
     @strawberry.field(
         graphql_type=list[StageDeadline],
