@@ -509,6 +509,8 @@ def supervise(
     if clue.supervision and (clue.supervision == level or level == "supervised"):
         action = "urge"
         clue.urged_count = (clue.urged_count or 0) + 1
+        if is_overdue(clue, today=china_today()):  # a person urged for this missed deadline: the system need not
+            clue.urged_deadline = clue.deadline
     if level == "listed" or not clue.supervision:
         clue.supervision = level
     _refresh_colour(clue)

@@ -231,3 +231,18 @@ def test_the_system_urges_once_the_day_after_a_missed_deadline(engine, clock) ->
     with session_scope(engine) as s:  # both clues' answers were due 11-19
         assert workflow.urge_overdue(s, today=D(2026, 11, 20)) == 2
         assert (s.get(m.Clue, late).urged_count, s.get(m.Clue, signed).urged_count) == (2, 1)
+
+
+def test_a_person_who_urged_after_the_deadline_spares_the_automatic_urge(engine, clock) -> None:  # type: ignore[no-untyped-def]
+    # Given a 12345 order due to be signed on 11-03, supervised, then urged by the city on 11-04 (overdue)
+    [clue_id] = intake(engine, order("2026110200005", received="2026-11-02"))
+    clock.now = at("2026-11-04")
+    city = Principal(name="济宁市劳动保障监察支队", role="inspector", region_code="370800")
+    for _ in range(2):  # 督办, then 催办
+        with session_scope(engine) as s:
+            workflow.supervise(s, clue=workflow.get_clue(s, clue_id=clue_id), principal=city)
+    # When the sweep runs that day
+    with session_scope(engine) as s:
+        assert workflow.urge_overdue(s, today=D(2026, 11, 4)) == 0
+        # Then the one 催办 is the city's
+        assert s.execute(select(m.CaseAction.actor).where(m.CaseAction.action == "urge")).scalars().all() == [city.name]
