@@ -86,5 +86,41 @@ class Satisfaction(StrEnum):
     DISSATISFIED = "不满意"
 
 
+class RequestType(LabelledVocabulary):
+    """What a 12345 caller asked for (its ``reflectName``): the kind sets the handling deadline
+    (docs/domain.md, "Deadlines")."""
+
+    CONSULTATION = "consultation", "咨询"
+    HELP = "help", "求助"
+    COMPLAINT = "complaint", "投诉"
+
+
+class DeadlineStage(LabelledVocabulary):
+    """A stage of a clue that has its own deadline (hub.deadlines): 12345's 签收 and 办结 (答复), labour
+    inspection's 受理 and 调查 (立案查处)."""
+
+    SIGN = "sign", "签收"
+    ANSWER = "answer", "办结"
+    ACCEPT = "accept", "受理"
+    INVESTIGATE = "investigate", "调查处理"
+
+
+class StageOutcome(StrEnum):
+    """Where a stage stands against its deadline: still running, done in time, or done late / overdue."""
+
+    PENDING = "pending"
+    MET = "met"
+    MISSED = "missed"
+
+
 #: Every vocabulary, for the check that the database, the services and the API agree on them.
-VOCABULARIES: tuple[type[StrEnum], ...] = (Channel, ClueStatus, SupervisionLevel, Colour, Satisfaction)
+VOCABULARIES: tuple[type[StrEnum], ...] = (
+    Channel,
+    ClueStatus,
+    SupervisionLevel,
+    Colour,
+    Satisfaction,
+    RequestType,
+    DeadlineStage,
+    StageOutcome,
+)

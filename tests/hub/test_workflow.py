@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import ClueIn
-from hub import clue_merge, workflow
+from hub import clue_merge, deadlines, workflow
 from hub import models as m
 from hub.access import Principal
 from hub.cluepool import ClueIntake
@@ -83,19 +83,27 @@ def test_the_same_complaint_through_12345_and_the_national_platform_is_one_clue(
 
 
 def test_a_deadline_across_national_day_lands_on_the_right_working_day(engine) -> None:  # type: ignore[no-untyped-def]
-    # Given a clue received on Wednesday 2026-09-30, the eve of 国庆 (Oct 1–7 off, Saturday Oct 10 a 调休 workday)
+    # Given a 12345 complaint received on Wednesday 2026-09-30, the eve of 国庆 (Oct 1–7 off, Saturday Oct 10 a 调休 workday)
     [clue_id] = intake(engine, complaint("2026093000001", received="2026-09-30"))
     with session_scope(engine) as s:
         clue = s.get(m.Clue, clue_id)
-        # Then its 15-working-day deadline counts Oct 8, 9, 10 (Sat, worked), 12–16, 19–23, 26, 27
-        assert clue.deadline == dt.date(2026, 10, 27)  # Mon–Fri alone would give 2026-10-21
-    # When it is extended by 3 working days
+        # Then its current deadline is the 签收 within 1 working day: the first working day after the holiday
+        assert clue.deadline == dt.date(2026, 10, 8)  # Mon–Fri alone would give 2026-10-01
+        # and the complaint's 13 working days to 办结 count Oct 8, 9, 10 (Sat, worked), 12–16, 19–23
+        assert [(d.stage, d.due) for d in deadlines.stages(clue, today=dt.date(2026, 9, 30))] == [
+            ("sign", dt.date(2026, 10, 8)), ("answer", dt.date(2026, 10, 23))]  # Mon–Fri alone: 2026-10-19
+    # When it is extended by 3 working days (延期 extends the last stage), then accepted
     act(engine, clue_id, lambda s, c: workflow.extend(s, clue=c, principal=CITY, working_days=3, reason="需调取银行流水"))
     with session_scope(engine) as s:
         clue = s.get(m.Clue, clue_id)
-        assert (clue.deadline, clue.extended_days) == (dt.date(2026, 10, 30), 3)
+        assert (clue.deadline, clue.extended_days) == (dt.date(2026, 10, 8), 3)
+        assert deadlines.stages(clue, today=dt.date(2026, 9, 30))[1].due == dt.date(2026, 10, 28)
         step = s.execute(select(m.CaseAction).where(m.CaseAction.action == "extend")).scalar_one()
         assert (step.actor, step.note) == (CITY.name, "需调取银行流水")
+    act(engine, clue_id, lambda s, c: workflow.accept(s, clue=c, principal=CITY))
+    with session_scope(engine) as s:
+        # Then the current deadline is the extended 办结 date
+        assert s.get(m.Clue, clue_id).deadline == dt.date(2026, 10, 28)
 
 
 def test_the_lifecycle_writes_an_action_and_an_event_per_step_in_order(engine) -> None:  # type: ignore[no-untyped-def]

@@ -28,6 +28,7 @@ NOT_A_ROW_LIST = {
     "regions": "the region catalogue (public)",
     "webhookEndpoints": "admin only, limited to the admin's jurisdiction by hub.webhooks (tests/schema/test_webhooks.py)",
     "webhookDeliveries": "admin only, below one endpoint (tests/schema/test_webhooks.py)",
+    "holidayCalendar": "the national holiday calendar (public, no region)",
 }
 #: Sample of out-of-jurisdiction rows asked per node type (bounded: one operation per type).
 SAMPLE = 8

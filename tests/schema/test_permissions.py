@@ -44,6 +44,7 @@ PROBES: dict[Action, Probe] = {
                                     "{ ok } }", "configure connectors"),
     Action.MANAGE_WEBHOOKS: Probe(f'mutation {{ deleteWebhookEndpoint(id: "{to_global_id("WebhookEndpoint", MISSING)}") }}',
                                   "manage webhooks"),
+    Action.MANAGE_CALENDAR: Probe('mutation { loadHolidayCalendar(file: "{") { year } }', "load the holiday calendar"),
 }
 #: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys).
 ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS}
