@@ -4,7 +4,7 @@ deadline, acceptance day, provisional flag and the deadline last urged for.
 Existing clues get the channel of their first channel record and the day of their first 签收 / 受理
 (from their case actions), so that their stage deadlines count from the right days.
 
-Revision ID: 0007
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30 07:44:20.290487
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
