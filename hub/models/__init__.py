@@ -14,6 +14,7 @@ from hub.models.clues import (
     CreditRating,
     Warning,
 )
+from hub.models.credit import BlacklistEntry, Penalty
 from hub.models.geo import Region
 from hub.models.platform import (
     ApiKey,
@@ -41,6 +42,7 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "Base",
+    "BlacklistEntry",
     "CaseAction",
     "ChannelRecord",
     "Clue",
@@ -52,6 +54,7 @@ __all__ = [
     "GuaranteeDeposit",
     "LaborCostAllocation",
     "PayrollRecord",
+    "Penalty",
     "Project",
     "Quarantine",
     "RawRecord",
