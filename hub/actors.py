@@ -35,8 +35,7 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import or_, select, update
 
 from hub import webhooks, writeback
-from hub.blacklist import expire_listings
-from hub.credit import rate_enterprises, sync_enterprises
+from hub.credit_sweep import sweep
 from hub.crypto import Cipher
 from hub.db import make_engine, session_scope
 from hub.models import ConnectorInstance, utcnow
@@ -71,21 +70,22 @@ def _cipher() -> Cipher:
 
 
 def refresh_credit_levels_now(
-    engine: Engine, *, today: dt.date | None = None, enterprise_ids: list[int] | None = None
+    engine: Engine,
+    *,
+    today: dt.date | None = None,
+    enterprise_ids: list[int] | None = None,
+    years: list[int] | None = None,
 ) -> int:
-    """The credit sweep: end the blacklist listings that are over, rate last year and this year from the
-    evidence (``hub.credit``), and keep each enterprise's level and blacklist flag in step.
+    """The credit sweep (``hub.credit_sweep``): end the blacklist listings that are over, rate ``years``
+    (last year and this year by default) from the evidence, keep each enterprise's level and blacklist
+    flag in step; for ``enterprise_ids`` only when given (a penalty about them was recorded).
 
-    ``enterprise_ids`` limits the rating to those enterprises (a penalty about them was recorded).
     Returns the number of enterprises whose row changed. Idempotent: running it twice changes nothing
     the second time, so a worker that crashes mid-way can simply run it again.
     """
     day = today or china_today()
     with session_scope(engine) as session:
-        expire_listings(session, today=day)
-        for year in (day.year - 1, day.year):
-            rate_enterprises(session, year=year, today=day, enterprise_ids=enterprise_ids)
-        return sync_enterprises(session, today=day, enterprise_ids=enterprise_ids)
+        return sweep(session, today=day, years=years, enterprise_ids=enterprise_ids).enterprises_changed
 
 
 def claim_due_instances(engine: Engine, *, now: dt.datetime | None = None) -> list[int]:
@@ -124,11 +124,13 @@ def send_soon(actor: dramatiq.Actor[..., Any], *args: Any, what: str) -> None:
 
 
 @dramatiq.actor(queue_name="hub", max_retries=5, min_backoff=1000, time_limit=3600 * 1000)
-def refresh_credit_levels(enterprise_ids: list[int] | None = None, today: str | None = None) -> None:
-    """Recompute 诚信等级 ratings from the evidence and end expired blacklist listings (``hub.credit``);
-    for ``enterprise_ids`` only when given. ``today`` (ISO date) defaults to China's today."""
+def refresh_credit_levels(
+    enterprise_ids: list[int] | None = None, years: list[int] | None = None, today: str | None = None
+) -> None:
+    """Recompute 诚信等级 ratings from the evidence and end expired blacklist listings (``hub.credit_sweep``);
+    for ``enterprise_ids`` and ``years`` only when given. ``today`` (ISO date) defaults to China's today."""
     day = dt.date.fromisoformat(today) if today else None
-    n = refresh_credit_levels_now(_engine(), today=day, enterprise_ids=enterprise_ids)
+    n = refresh_credit_levels_now(_engine(), today=day, enterprise_ids=enterprise_ids, years=years)
     log.info("credit levels refreshed: %d enterprises changed", n)
 
 

@@ -92,6 +92,7 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     enterprise_ids: set[int] = field(default_factory=set)
+    years: set[int] = field(default_factory=set)  # evaluation years the rows concern (to rate again)
 
 
 def _bad(name: str, value: Any, reason: str, *, identifier: bool = False) -> InvalidInput:
@@ -284,6 +285,7 @@ def import_penalties(
             elif _same(old, values):
                 report.unchanged += 1
                 report.enterprise_ids.add(values["enterprise_id"])
+                report.years.add(values["decided_on"].year)
             else:
                 report.rejected.append(
                     Rejected(
@@ -303,6 +305,7 @@ def import_penalties(
             )
             report.added += len(fresh)
             report.enterprise_ids.update(v["enterprise_id"] for v in fresh)
+            report.years.update(v["decided_on"].year for v in fresh)
         pending.clear()
 
     for line, raw in enumerate(rows, 2):

@@ -17,6 +17,7 @@ from hub.access import Action
 from hub.actors import sync_connector
 from hub.sync import SyncEngine
 from schema.clue_mutations import ClueMutations
+from schema.credit import CreditMutations
 from schema.filters import db_id
 from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
@@ -75,7 +76,7 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation(ClueMutations, WebhookMutations):
+class Mutation(ClueMutations, WebhookMutations, CreditMutations):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]
     )

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.identifiers import mask_phone, mask_text
-from hub.vocab import Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel
+from hub.vocab import Channel, ClueStatus, Colour, CreditLevel, Satisfaction, SupervisionLevel
 from hub.workdays import china_today, working_days_between
 from hub.workflow import OPEN_STATES, is_overdue
 from schema import similar
@@ -61,6 +61,7 @@ strawberry.enum(
     Colour, description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious."
 )
 strawberry.enum(Satisfaction, description="The complainant's satisfaction at the call-back (回访).")
+strawberry.enum(CreditLevel, description="劳动保障守法诚信等级 (人社部规〔2016〕1号): A, B or C.")
 
 
 @node_type(
@@ -291,7 +292,7 @@ class Warning(Node):
 )
 class CreditRating(Node):
     year: int
-    level: str = strawberry.field(description="A / B / C")
+    level: CreditLevel = strawberry.field(description="A / B / C")
     blacklisted: bool
     blacklisted_until: dt.date | None
     evidence: JSON = strawberry.field(description="The cases, warnings and penalties the rating rests on.")
