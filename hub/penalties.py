@@ -143,7 +143,7 @@ def _amount(value: Decimal | str | None, name: str, kind: str) -> Decimal | None
         raise _bad(name, value, f"out of range: from 0 to {MAX_AMOUNT:,} yuan")
     if amount != amount.quantize(Decimal("0.01")):
         raise _bad(name, value, "more than 2 decimal places (yuan and fen)")
-    return amount
+    return amount.quantize(Decimal("0.01"))  # as the money column stores it
 
 
 def _identifier(check: Callable[..., str], value: str, name: str) -> str:
