@@ -89,12 +89,13 @@ class SeedSummary:
         return sum(self.counts.values())
 
 
-def _rate(engine: Engine, *, today: dt.date, now: dt.datetime) -> int:
+def _rate(engine: Engine, *, today: dt.date, now: dt.datetime) -> tuple[int, int]:
     """Rate the seeded world from its evidence (``hub.credit_sweep``: the last four evaluation years, so
-    that the deposit rate finds a record of clean years); returns the ratings written."""
+    that the deposit rate finds a record of clean years); returns the ratings and the events written."""
     with session_scope(engine) as session:
         report = sweep(session, today=today, years=range(today.year - 3, today.year + 1), now=now)
-    return sum(r.created for r in report.ratings)
+    events = sum(r.level_changed for r in report.ratings) + len(report.expired)
+    return sum(r.created for r in report.ratings), events
 
 
 def seed_database(
@@ -137,9 +138,11 @@ def seed_database(
         raise SeedError(str(exc)) from exc
     loader = Loader(engine, batch_size=batch_size, progress=progress, totals=gen.estimated_totals())
     counts = loader.load(gen.rows())
-    counts["credit_ratings"] = _rate(engine, today=today, now=gen.world.now)
+    counts["credit_ratings"], events = _rate(engine, today=today, now=gen.world.now)
+    counts["events"] += events
     if progress:
-        progress("credit_ratings", counts["credit_ratings"], counts["credit_ratings"])
+        for table in ("credit_ratings", "events"):
+            progress(table, counts[table], counts[table])
     return SeedSummary(
         scale=scale,
         seed=seed,

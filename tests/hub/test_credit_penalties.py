@@ -176,3 +176,18 @@ def test_hub_penalties_import_refuses_a_file_without_the_columns(hub_env: str, t
     assert result.exit_code == 2
     assert (f"{path} has no column uscc, document_no, decided_on, kind, violation, region_code: the header row names "
             "the columns uscc, document_no, decided_on, kind, amount, violation, region_code") in " ".join(result.output.split())
+
+
+def test_hub_credit_rate_rates_every_enterprise_and_is_audited(hub_env: str, engine: Engine) -> None:
+    # Given a penalty of 2025 on one of the two enterprises
+    with session_scope(engine) as s:
+        record_penalty(s, principal=INSPECTOR, penalty=entry(decided_on=dt.date(2025, 5, 1)), today=TODAY)
+    # When an operator rates 2025 from the shell
+    result = CliRunner().invoke(app, ["credit", "rate", "--year", "2025"])
+    # Then both are rated (one B: a level other than A is news), and the run is in the audit log
+    assert result.exit_code == 0, result.output
+    assert "2025 │ 2 │ 2 │ 1" in " ".join(result.output.split())
+    with session_scope(engine) as s:
+        levels = s.execute(select(Enterprise.uscc, CreditRating.level).join(CreditRating, CreditRating.enterprise_id == Enterprise.id)).all()
+        assert sorted(tuple(r) for r in levels) == sorted([(USCC, "B"), (OTHER, "A")])
+        assert s.scalars(select(AuditLog.action).order_by(AuditLog.id)).all() == ["penalty.record", "credit.rate"]
