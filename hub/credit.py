@@ -14,11 +14,12 @@ rests on, each with its id and a short reason, and whether it set the level (``d
 arrears without a penalty (``arrears``: it makes the year unclean for the deposit rate) or only
 supports it (``supporting``: a red warning is a suspicion, not a finding).
 
-The evidence is read set-based — one grouped query per kind of evidence for all enterprises of a
+The evidence is read set-based — one query per kind of evidence for all the enterprises of a
 year — and the ratings are written in bulk; an event goes out when an enterprise's level for a year
-changes. :func:`rate_enterprises` is run by the ``refresh_credit_levels`` actor (hourly, and for one
-enterprise when a penalty about it is entered or imported), then :func:`sync_enterprises` keeps
-``Enterprise.credit_level`` and ``Enterprise.blacklisted`` in step.
+changes. :func:`rate_enterprises` is run by the credit sweep (``hub.credit_sweep``: the hourly
+``refresh_credit_levels`` actor, sent for one enterprise too when a penalty about it is entered;
+``hub penalties import`` runs it in process for the enterprises it touched), then
+:func:`sync_enterprises` keeps ``Enterprise.credit_level`` and ``Enterprise.blacklisted`` in step.
 """
 
 from __future__ import annotations
