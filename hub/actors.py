@@ -3,8 +3,10 @@
 - ``sync_connector(instance_id)``: run one sync (the database lease makes a duplicate a no-op);
 - ``schedule_due_syncs()``: enqueue a sync for every enabled instance that is due (one scheduler
   wins each instance per period, by a conditional UPDATE, however many schedulers run);
-- ``refresh_credit_levels()``: keep ``Enterprise.credit_level`` in step with the latest rating (sent by
-  the scheduler every ``HUB_CREDIT_REFRESH_INTERVAL_SECONDS``, hourly by default);
+- ``refresh_credit_levels(enterprise_ids=None)``: the credit sweep — end expired blacklist listings,
+  rate last year and this year from the evidence (``hub.credit``), keep ``Enterprise.credit_level`` in
+  step (sent by the scheduler every ``HUB_CREDIT_REFRESH_INTERVAL_SECONDS``, hourly by default, and for
+  one enterprise when a penalty about it is entered);
 - ``deliver_writebacks()``: write due clue outcomes back to their channels (``hub.writeback``; sent
   by the scheduler every 30 s and by mutations that close a clue, after their commit);
 - ``sweep_clue_colours()``: keep every open clue's supervision colour current as deadlines pass
@@ -34,14 +36,15 @@ from typing import TYPE_CHECKING, Any, cast
 import dramatiq
 import dramatiq.broker
 from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from hub import webhooks, writeback
+from hub.credit_sweep import sweep
 from hub.crypto import Cipher
 from hub.db import make_engine, session_scope
 from hub.deadlines import recompute_provisional
 from hub.holidays import sync_calendar
-from hub.models import ConnectorInstance, CreditRating, Enterprise, utcnow
+from hub.models import ConnectorInstance, utcnow
 from hub.settings import get_settings
 from hub.sync import LeaseHeld, SyncEngine
 from hub.workdays import china_today
@@ -72,34 +75,23 @@ def _cipher() -> Cipher:
     return Cipher(get_settings().resolved_secret_key())
 
 
-def refresh_credit_levels_now(engine: Engine) -> int:
-    """Copy each enterprise's latest CreditRating (level, blacklist) onto the enterprise row.
+def refresh_credit_levels_now(
+    engine: Engine,
+    *,
+    today: dt.date | None = None,
+    enterprise_ids: list[int] | None = None,
+    years: list[int] | None = None,
+) -> int:
+    """The credit sweep (``hub.credit_sweep``): end the blacklist listings that are over, rate ``years``
+    (last year and this year by default) from the evidence, keep each enterprise's level and blacklist
+    flag in step; for ``enterprise_ids`` only when given (a penalty about them was recorded).
 
-    Returns the number of enterprises whose level changed. Idempotent: running it twice changes
-    nothing the second time, so a worker that crashes mid-way can simply run it again.
+    Returns the number of enterprises whose row changed. Idempotent: running it twice changes nothing
+    the second time, so a worker that crashes mid-way can simply run it again.
     """
-    changed = 0
+    day = today or china_today()
     with session_scope(engine) as session:
-        latest = (
-            select(CreditRating.enterprise_id, func.max(CreditRating.year).label("year"))
-            .group_by(CreditRating.enterprise_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(CreditRating.enterprise_id, CreditRating.level, CreditRating.blacklisted).join(
-                latest, (latest.c.enterprise_id == CreditRating.enterprise_id) & (latest.c.year == CreditRating.year)
-            )
-        ).all()
-        current = dict(session.execute(select(Enterprise.id, Enterprise.credit_level)).all())
-        for enterprise_id, level, blacklisted in rows:
-            if current.get(enterprise_id) != level:
-                changed += 1
-            session.execute(
-                update(Enterprise)
-                .where(Enterprise.id == enterprise_id)
-                .values(credit_level=level, blacklisted=blacklisted)
-            )
-    return changed
+        return sweep(session, today=day, years=years, enterprise_ids=enterprise_ids).enterprises_changed
 
 
 def claim_due_instances(engine: Engine, *, now: dt.datetime | None = None) -> list[int]:
@@ -128,20 +120,24 @@ def claim_due_instances(engine: Engine, *, now: dt.datetime | None = None) -> li
     return claimed
 
 
-def send_soon(actor: dramatiq.Actor[..., Any], *, what: str) -> None:
-    """Ask a worker to run ``actor`` now rather than at the scheduler's next tick (best effort: when the
-    broker cannot take the message, the scheduler runs it anyway)."""
+def send_soon(actor: dramatiq.Actor[..., Any], *args: Any, what: str) -> None:
+    """Ask a worker to run ``actor(*args)`` now rather than at the scheduler's next tick (best effort: when
+    the broker cannot take the message, the scheduler runs it anyway)."""
     try:
-        actor.send()
+        actor.send(*args)
     except Exception:  # a missed nudge only delays the work until the next tick
         log.warning("could not queue %s; the scheduler will run it", what, exc_info=True)
 
 
-@dramatiq.actor(queue_name="hub", max_retries=5, min_backoff=1000)
-def refresh_credit_levels() -> None:
-    """Keep ``Enterprise.credit_level`` in step with the latest 诚信等级 rating."""
-    n = refresh_credit_levels_now(_engine())
-    log.info("credit levels refreshed: %d changed", n)
+@dramatiq.actor(queue_name="hub", max_retries=5, min_backoff=1000, time_limit=3600 * 1000)
+def refresh_credit_levels(
+    enterprise_ids: list[int] | None = None, years: list[int] | None = None, today: str | None = None
+) -> None:
+    """Recompute 诚信等级 ratings from the evidence and end expired blacklist listings (``hub.credit_sweep``);
+    for ``enterprise_ids`` and ``years`` only when given. ``today`` (ISO date) defaults to China's today."""
+    day = dt.date.fromisoformat(today) if today else None
+    n = refresh_credit_levels_now(_engine(), today=day, enterprise_ids=enterprise_ids, years=years)
+    log.info("credit levels refreshed: %d enterprises changed", n)
 
 
 @dramatiq.actor(queue_name="sync", max_retries=3, min_backoff=5000, time_limit=6 * 3600 * 1000)

@@ -9,7 +9,9 @@ HubError
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
  ├── Conflict              another action changed it first (a lost race)  CONFLICT
- │    └── DuplicateSource   a register number (channel + sourceId) entered twice  DUPLICATE_SOURCE
+ │    ├── DuplicateSource   a register number (channel + sourceId) entered twice  DUPLICATE_SOURCE
+ │    └── DuplicateDocument  a decision's document number (文号) already recorded  DUPLICATE_DOCUMENT
+ ├── TooEarly              a rule's waiting period has not passed (blacklist removal)  TOO_EARLY
  ├── QueryTooComplex       over a depth / page-size / alias / token limit  QUERY_TOO_COMPLEX
  ├── QueryTooCostly        more rows than the role's cost budget   QUERY_TOO_COSTLY
  ├── QueryTimeout          a request's SQL ran past the time limit  QUERY_TIMEOUT
@@ -95,6 +97,18 @@ class DuplicateSource(Conflict):
     """A register number (channel + sourceId) that is already in the pool, wherever it is."""
 
     code = "DUPLICATE_SOURCE"
+
+
+class DuplicateDocument(Conflict):
+    """A decision (penalty, blacklist listing) whose document number (文号) the hub already holds."""
+
+    code = "DUPLICATE_DOCUMENT"
+
+
+class TooEarly(HubError):
+    """An action a rule allows only after a waiting period that has not passed (the message names the day)."""
+
+    code = "TOO_EARLY"
 
 
 class QueryTooComplex(HubError):

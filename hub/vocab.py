@@ -113,6 +113,39 @@ class StageOutcome(StrEnum):
     MISSED = "missed"
 
 
+class CreditLevel(LabelledVocabulary):
+    """劳动保障守法诚信等级 (人社部规〔2016〕1号; docs/domain.md, "Credit")."""
+
+    A = "A", "守法诚信"
+    B = "B", "基本守法诚信"
+    C = "C", "不守法诚信"
+
+
+class PenaltyKind(LabelledVocabulary):
+    """What an administrative penalty (行政处罚) or order decided. ``refused_rectification`` records that
+    the enterprise refused a rectification order or a decided penalty (拒不履行): a C-level fact."""
+
+    FINE = "fine", "罚款"
+    WARNING = "warning", "警告"
+    ORDER = "order", "责令改正"
+    REFUSED_RECTIFICATION = "refused_rectification", "拒不履行整改指令或处罚决定"
+
+
+class PenaltySource(LabelledVocabulary):
+    """How a penalty reached the hub: entered by an inspector, or imported from a CSV file."""
+
+    ENTERED = "entered", "录入"
+    IMPORTED = "imported", "导入"
+
+
+class BlacklistStatus(LabelledVocabulary):
+    """A listing on the 失信联合惩戒名单: in force, removed early, or ended by expiry."""
+
+    LISTED = "listed", "在列"
+    REMOVED = "removed", "提前移出"
+    EXPIRED = "expired", "期满移出"
+
+
 #: Every vocabulary, for the check that the database, the services and the API agree on them.
 VOCABULARIES: tuple[type[StrEnum], ...] = (
     Channel,
@@ -123,4 +156,8 @@ VOCABULARIES: tuple[type[StrEnum], ...] = (
     RequestType,
     DeadlineStage,
     StageOutcome,
+    CreditLevel,
+    PenaltyKind,
+    PenaltySource,
+    BlacklistStatus,
 )

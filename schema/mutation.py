@@ -18,6 +18,7 @@ from hub.actors import sync_connector
 from hub.sync import SyncEngine
 from schema.calendar import CalendarMutations
 from schema.clue_mutations import ClueMutations
+from schema.credit import CreditMutations
 from schema.filters import db_id
 from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
@@ -76,7 +77,7 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation(ClueMutations, WebhookMutations, CalendarMutations):
+class Mutation(ClueMutations, WebhookMutations, CalendarMutations, CreditMutations):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]
     )

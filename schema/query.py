@@ -17,6 +17,7 @@ from connectors import registry
 from hub import models as m
 from hub.workdays import china_today
 from schema.calendar import CalendarQueries
+from schema.credit import CreditQueries
 from schema.filters import (
     ClueFilter,
     EnterpriseFilter,
@@ -106,7 +107,7 @@ class ConnectorKind:
 
 
 @strawberry.type
-class Query(WebhookQueries, CalendarQueries):
+class Query(WebhookQueries, CalendarQueries, CreditQueries):
     @strawberry.field(description="Installed connector plugins (entry-point group hub.connectors).")
     def connector_kinds(self, info: Info) -> list[ConnectorKind]:
         principal_of(info)

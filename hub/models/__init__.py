@@ -15,6 +15,7 @@ from hub.models.clues import (
     CreditRating,
     Warning,
 )
+from hub.models.credit import BlacklistEntry, Penalty
 from hub.models.geo import Region
 from hub.models.platform import (
     ApiKey,
@@ -43,6 +44,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "CalendarDay",
+    "BlacklistEntry",
     "CaseAction",
     "ChannelRecord",
     "Clue",
@@ -54,6 +56,7 @@ __all__ = [
     "GuaranteeDeposit",
     "LaborCostAllocation",
     "PayrollRecord",
+    "Penalty",
     "Project",
     "Quarantine",
     "RawRecord",

@@ -2,7 +2,9 @@
 
 Usage::
 
-    from hub.crypto import Cipher
+    from hub.credit_sweep import sweep
+from hub.crypto import Cipher
+from hub.db import session_scope
     from hub.db import make_engine
     from hub.seed import seed_database
 
@@ -19,7 +21,14 @@ Every scale contains the special situations in :attr:`SeedSummary.highlights` (i
   while workers keep working unpaid (pay_status 0), with W03 (escalated into a clue), W05, W06, W10;
 - ``multi_channel_clue``: one clue reached through 12345 and the national platform (two channel
   records, same phone, full name vs abbreviation, match rule ``phone``) on a project with payroll;
-- ``repeat_enterprise``: a labour company with ≥ 10 clues in the last 90 days, credit level C, W15;
+- ``repeat_enterprise``: a labour company with ≥ 10 clues in the last 90 days and three penalties this
+  year (rated C from them), W15;
+- ``blacklisted_enterprise`` (on the 失信联合惩戒名单) and ``expiring_listing`` (a listing whose three
+  years end within the month).
+
+The generator writes the credit *evidence* (penalties, listings), never a rating: the ratings and
+``Enterprise.credit_level`` are what ``hub.credit`` computes over the seeded world at the end of
+seeding (the last four evaluation years).
 - ``group_case_clue`` (≥ 10 workers) and ``large_amount_clue`` (≥ ¥500,000), both red;
 - ``expired_guarantee`` and ``expiring_guarantee`` (保函 expired / expiring within 30 days), W12;
 - ``escalated_warning_clue``: the W03 warning of the stopped project, escalated into the pool.
@@ -35,7 +44,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from hub.credit_sweep import sweep
 from hub.crypto import Cipher
+from hub.db import session_scope
 from hub.models import Project, utcnow
 from hub.seed._base import SCALES, ScalePlan, canonical_json, payload_hash
 from hub.seed._generate import Generation
@@ -78,6 +89,15 @@ class SeedSummary:
         return sum(self.counts.values())
 
 
+def _rate(engine: Engine, *, today: dt.date, now: dt.datetime) -> tuple[int, int]:
+    """Rate the seeded world from its evidence (``hub.credit_sweep``: the last four evaluation years, so
+    that the deposit rate finds a record of clean years); returns the ratings and the events written."""
+    with session_scope(engine) as session:
+        report = sweep(session, today=today, years=range(today.year - 3, today.year + 1), now=now)
+    events = sum(r.level_changed for r in report.ratings) + len(report.expired)
+    return sum(r.created for r in report.ratings), events
+
+
 def seed_database(
     engine: Engine,
     *,
@@ -118,6 +138,11 @@ def seed_database(
         raise SeedError(str(exc)) from exc
     loader = Loader(engine, batch_size=batch_size, progress=progress, totals=gen.estimated_totals())
     counts = loader.load(gen.rows())
+    counts["credit_ratings"], events = _rate(engine, today=today, now=gen.world.now)
+    counts["events"] += events
+    if progress:
+        for table in ("credit_ratings", "events"):
+            progress(table, counts[table], counts[table])
     return SeedSummary(
         scale=scale,
         seed=seed,

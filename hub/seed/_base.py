@@ -108,7 +108,7 @@ class Ent:
     short: str
     kind: str
     region_code: str
-    credit: str
+    credit: str  # the character the generator gives it (A / B / C): which penalties it seeds, never a rating
     address: str
     account: str
     sector: str = "住建"
@@ -226,9 +226,9 @@ class World:
         self.warnings: list[Row] = []  # queued; written after the clues
         self.warned: set[tuple[str, str, int, str]] = set()
         self.recent_clues: dict[int, list[str]] = {}  # enterprise id → clue numbers of the last 90 days
-        self.evidence: dict[int, list[str]] = {}  # enterprise id → clue numbers cited by its credit rating
         self.stopped: tuple[Proj, Row | None] | None = None
         self.repeat_ent: Ent | None = None
+        self.listed_ents: list[Ent] = []  # the highlighted blacklist listings (the second ends within the month)
         # Filled by the generator's first step (enterprise_rows): pools by county and kind, and lookups
         self.pools: dict[str, dict[str, list[Ent]]] = {}
         self.external: list[Ent] = []

@@ -500,8 +500,6 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     )
     if resp and rd > T - days(90):
         w.recent_clues.setdefault(resp.id, []).append(clue_no)
-    if resp and resp.credit != "A" and len(w.evidence.setdefault(resp.id, [])) < 5:
-        w.evidence[resp.id].append(clue_no)
     if s.get("warning"):
         s["warning"].update(status="escalated", clue_id=cid)
     highlight = s.get("highlight")

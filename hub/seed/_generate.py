@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import hub.seed._names as N
+from hub.blacklist import add_months
 from hub.crypto import Cipher
 from hub.identifiers import make_uscc
 from hub.seed._base import Ent, Row, ScalePlan, World, local_at, month_str, spread, warn
@@ -81,8 +83,8 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
             "address": ent.address,
             "kind": kind,
             "qualification": qual,
-            "credit_level": ent.credit,
-            "blacklisted": ent.blacklisted,
+            "credit_level": None,  # rated from the evidence at the end of seeding (hub.credit)
+            "blacklisted": False,
             "created_at": local_at(w.today - dt.timedelta(days=r.randint(400, 5000)), r),
         }
         return ent
@@ -103,9 +105,13 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
     # Highlight (3): a labour company in the first county with many recent clues; credit C.
     repeat = w.pools[w.counties[0]]["labour_service"][0]
     repeat.credit, repeat.blacklisted = "C", False
-    if repeat.row is not None:  # every enterprise has its row until it is yielded, just below
-        repeat.row["credit_level"], repeat.row["blacklisted"] = "C", False
     w.repeat_ent = repeat
+    # Highlight: a labour company of the first county on the blacklist (and a second one whose three
+    # years end within the month, so the sweep ends it by itself in a running demo).
+    listed = [e for e in w.pools[w.counties[0]]["labour_service"][1:] + w.pools[w.counties[0]]["subcontractor"]]
+    for ent in listed[:2]:
+        ent.credit, ent.blacklisted = "C", True
+    w.listed_ents = listed[:2]
     for ent in w.ents.values():
         if ent.row is not None:
             yield "enterprises", ent.row
@@ -156,7 +162,8 @@ class Generation:
             "channel_records": round(c * 1.07),
             "case_actions": c * 4,
             "warnings": round(p * 0.15),
-            "credit_ratings": round(p * 0.62) + 2,
+            "penalties": round(p * 0.62 * 0.2) + 4,
+            "blacklist_entries": round(p * 0.62 * 0.012) + 2,
             "events": c,
         }
 
@@ -172,6 +179,7 @@ class Generation:
         yield from _finale(w)
 
 
+#: Violations penalties are seeded for (行政处罚 of the labour-inspection authority).
 _PENALTY_REASONS = (
     "拖欠农民工工资",
     "未按规定开设农民工工资专用账户",
@@ -182,7 +190,10 @@ _PENALTY_REASONS = (
 
 
 def _finale(w: World) -> Iterator[tuple[str, Row]]:
-    """Repeated-clue warnings, all queued warnings, and credit ratings with their evidence."""
+    """Repeated-clue warnings, all queued warnings, and the credit evidence: penalties and blacklist listings.
+
+    No rating is written here: ``hub.seed.seed_database`` has ``hub.credit`` rate the seeded world.
+    """
     T = w.today
     r = w.rng("finale")
     for ent_id, nos in w.recent_clues.items():
@@ -204,51 +215,106 @@ def _finale(w: World) -> Iterator[tuple[str, Row]]:
     for row in w.warnings:
         row["id"] = w.next_id("warnings")
         yield "warnings", row
-    # 人社部规〔2016〕1号: A no penalty in the year; B penalised; C 3+ penalties or a group incident.
-    year = T.year - 1
-    for ent in w.ents.values():
-        rr = w.rng("credit", ent.id)
-        _, city, county = w.names(ent.region_code)
-        doc = f"{(city or county)[0]}{county[0]}人社监罚字"
-        ratings = [(year, ent.credit)] if ent is not w.repeat_ent else [(year, "B"), (T.year, "C")]
-        for y, level in ratings:
-            evidence: list[dict[str, Any]] = []
-            for _ in range({"A": 0, "B": 1, "C": 3}[level]):
-                when = dt.date(y, rr.randint(1, 12), rr.randint(1, 28))
-                evidence.append(
-                    {
-                        "type": "penalty",
-                        "doc_no": f"{doc}〔{y}〕第{rr.randint(1, 160)}号",
-                        "date": min(when, T).isoformat(),
-                        "reason": rr.choice(_PENALTY_REASONS),
-                        "amount": rr.randint(2, 50) * 1000,
-                    }
-                )
-            if level != "A":
-                cited = w.recent_clues.get(ent.id, []) if y == T.year else w.evidence.get(ent.id, [])
-                evidence += [{"type": "clue", "clue_no": no} for no in cited]
-            rated = local_at(dt.date(y + 1, 1, rr.randint(5, 25)), rr) if y < T.year else local_at(T, rr, 8, 9)
-            yield (
-                "credit_ratings",
-                {
-                    "id": w.next_id("credit_ratings"),
-                    "enterprise_id": ent.id,
-                    "year": y,
-                    "level": level,
-                    "blacklisted": ent.blacklisted and y == ratings[-1][0],
-                    "blacklisted_until": dt.date(T.year + 2, rr.randint(1, 12), 1) if ent.blacklisted else None,
-                    "evidence": evidence,
-                    "rated_at": w.clamp(rated),
-                    "region_code": w.region_for(ent.region_code),
-                },
-            )
+    yield from _penalties(w)
+    yield from _listings(w)
     if w.repeat_ent:
         recent = w.recent_clues.get(w.repeat_ent.id, [])
         w.highlights["repeat_enterprise"] = {
             "enterprise_id": w.repeat_ent.id,
             "uscc": w.repeat_ent.uscc,
             "name": w.repeat_ent.name,
-            "credit_level": "C",
             "clues_last_90_days": len(recent),
             "clue_nos": recent,
+        }
+
+
+def _penalty_doc(w: World, ent: Ent, year: int, seq: dict[tuple[str, int], int]) -> tuple[str, str]:
+    """The issuing region and a unique 处罚决定书文号 of that region and year (e.g. 济任人社监罚字〔2026〕第3号)."""
+    region = w.region_for(ent.region_code)
+    _, city, county = w.names(region)
+    prefix = f"{(city or county)[0]}{county[0]}人社监罚字"
+    n = seq[(prefix, year)] = seq.get((prefix, year), 0) + 1
+    return region, f"{prefix}〔{year}〕第{n}号"
+
+
+def _penalties(w: World) -> Iterator[tuple[str, Row]]:
+    """Administrative penalties by each enterprise's character in the generator (``Ent.credit``): none for
+    most, one this year for a "B" one, three this year (or a fine and a refusal) for a "C" one, and some
+    older ones, so that the ratings computed from them show every level and some history."""
+    T = w.today
+    seq: dict[tuple[str, int], int] = {}
+    for ent in w.ents.values():
+        rr = w.rng("penalties", ent.id)
+        this_year = (T - dt.date(T.year, 1, 1)).days
+        dates: list[tuple[dt.date, str]] = []
+        if ent.credit == "B":
+            dates.append((T - dt.timedelta(days=rr.randint(0, this_year)), "fine"))
+        elif ent.credit == "C":
+            kinds = (
+                ["fine", "refused_rectification"] if rr.random() < 0.25 and ent is not w.repeat_ent else ["fine"] * 3
+            )
+            dates += [(T - dt.timedelta(days=rr.randint(0, this_year)), k) for k in kinds]
+        if ent is w.repeat_ent or (ent.credit == "A" and ent.kind != "builder" and rr.random() < 0.12):
+            past = dt.date(T.year - rr.choice((1, 1, 2)), rr.randint(1, 12), rr.randint(1, 28))
+            dates.append((past, rr.choice(("fine", "order"))))
+        for day, kind in sorted(dates):
+            region, doc = _penalty_doc(w, ent, day.year, seq)
+            yield (
+                "penalties",
+                {
+                    "id": w.next_id("penalties"),
+                    "enterprise_id": ent.id,
+                    "document_no": doc,
+                    "decided_on": day,
+                    "kind": kind,
+                    "violation": rr.choice(_PENALTY_REASONS)
+                    if kind != "refused_rectification"
+                    else "拒不履行责令限期支付工资指令书",
+                    "amount": Decimal(rr.randint(2, 50) * 1000) if kind == "fine" else None,
+                    "source": "imported",
+                    "created_by": "seed",
+                    "created_at": w.clamp(local_at(min(day + dt.timedelta(days=rr.randint(0, 10)), T), rr)),
+                    "region_code": region,
+                },
+            )
+
+
+def _listings(w: World) -> Iterator[tuple[str, Row]]:
+    """失信联合惩戒名单 listings (人社部令第45号: three years from the decision) of the blacklisted enterprises;
+    the second highlighted one ends within the month."""
+    T = w.today
+    seq = 0
+    for ent in w.ents.values():
+        if not ent.blacklisted:
+            continue
+        rr = w.rng("listing", ent.id)
+        decided = T - dt.timedelta(days=rr.randint(30, 900))
+        if w.listed_ents[1:] and ent is w.listed_ents[1]:
+            decided = add_months(T + dt.timedelta(days=12), -36)
+        region = w.region_for(ent.region_code)
+        _, city, county = w.names(region)
+        seq += 1
+        yield (
+            "blacklist_entries",
+            {
+                "id": w.next_id("blacklist_entries"),
+                "enterprise_id": ent.id,
+                "document_no": f"{(city or county)[0]}{county[0]}人社失信字〔{decided.year}〕第{seq}号",
+                "decided_on": decided,
+                "reason": "拖欠农民工工资数额较大，经责令限期支付仍未支付",
+                "ends_on": add_months(decided, 36),
+                "status": "listed",
+                "created_by": "seed",
+                "created_at": w.clamp(local_at(decided, rr)),
+                "region_code": region,
+            },
+        )
+    if w.listed_ents:
+        first = w.listed_ents[0]
+        w.highlights["blacklisted_enterprise"] = {"enterprise_id": first.id, "uscc": first.uscc, "name": first.name}
+    if w.listed_ents[1:]:
+        second = w.listed_ents[1]
+        w.highlights["expiring_listing"] = {
+            "enterprise_id": second.id,
+            "ends_on": add_months(add_months(T + dt.timedelta(days=12), -36), 36).isoformat(),
         }

@@ -36,7 +36,8 @@ TABLE_ORDER = (
     "clue_match_keys",
     "case_actions",
     "warnings",
-    "credit_ratings",
+    "penalties",
+    "blacklist_entries",
     "events",
 )
 

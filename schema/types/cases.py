@@ -18,6 +18,7 @@ from hub.vocab import (
     Channel,
     ClueStatus,
     Colour,
+    CreditLevel,
     DeadlineStage,
     RequestType,
     Satisfaction,
@@ -102,6 +103,9 @@ class StageDeadline:
     @staticmethod
     def due_date(parent: strawberry.Parent[StageRow]) -> dt.date | None:
         return parent.due
+
+
+strawberry.enum(CreditLevel, description="劳动保障守法诚信等级 (人社部规〔2016〕1号): A, B or C.")
 
 
 @node_type(
@@ -349,7 +353,7 @@ class Warning(Node):
 )
 class CreditRating(Node):
     year: int
-    level: str = strawberry.field(description="A / B / C")
+    level: CreditLevel = strawberry.field(description="A / B / C")
     blacklisted: bool
     blacklisted_until: dt.date | None
     evidence: JSON = strawberry.field(description="The cases, warnings and penalties the rating rests on.")

@@ -8,6 +8,7 @@ import strawberry
 
 if TYPE_CHECKING:
     from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning
+    from schema.types.credit import BlacklistEntry, Penalty
     from schema.types.money import GuaranteeDeposit, LaborCostAllocation, PayrollRecord, WageAccount
     from schema.types.platform import RawRecord, SyncRun
     from schema.types.registry import Enterprise, Project, Region, Worker
@@ -27,3 +28,5 @@ WarningRef = Annotated["Warning", strawberry.lazy("schema.types.cases")]
 CreditRatingRef = Annotated["CreditRating", strawberry.lazy("schema.types.cases")]
 RawRecordRef = Annotated["RawRecord", strawberry.lazy("schema.types.platform")]
 SyncRunRef = Annotated["SyncRun", strawberry.lazy("schema.types.platform")]
+PenaltyRef = Annotated["Penalty", strawberry.lazy("schema.types.credit")]
+BlacklistEntryRef = Annotated["BlacklistEntry", strawberry.lazy("schema.types.credit")]

@@ -8,17 +8,22 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
+from hub import credit
 from hub import models as m
 from hub.identifiers import mask_phone
+from hub.workdays import china_today
 from schema.pagination import Connection, SortSpec, check_first
 from schema.prefetch import to_many, to_one
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
+from schema.types.credit import DepositRate
 from schema.types.refs import (
+    BlacklistEntryRef,
     ClueRef,
     CreditRatingRef,
     DepositRef,
     EnterpriseRef,
     PayrollRef,
+    PenaltyRef,
     ProjectRef,
     RegionRef,
     WageAccountRef,
@@ -92,6 +97,35 @@ class Enterprise(Node):
         order=m.CreditRating.year,
         description="Credit ratings by year, with their evidence.",
     )
+    penalties = to_many(
+        PenaltyRef,
+        m.Penalty.enterprise_id,
+        order=m.Penalty.decided_on,
+        description="Administrative penalties (行政处罚) issued within your jurisdiction, oldest first.",
+    )
+    blacklist_entries = to_many(
+        BlacklistEntryRef,
+        m.BlacklistEntry.enterprise_id,
+        order=m.BlacklistEntry.decided_on,
+        description="Its listings on the 失信联合惩戒名单 decided within your jurisdiction, in force or ended.",
+    )
+
+    @strawberry.field(
+        description="The 工资保证金 rate for a new contract signed today (人社部发〔2021〕65号), with the reason; "
+        "`contractValue` (yuan) decides the small-contract exemption. A reduction or an exemption needs a "
+        "record of rated clean years."
+    )
+    @staticmethod
+    async def deposit_rate(
+        parent: strawberry.Parent[m.Enterprise], info: Info, contract_value: Decimal | None = None
+    ) -> DepositRate:
+        today = china_today()
+        rate = await info.context.session.run_sync(
+            lambda s: credit.deposit_rate(s, enterprise_id=parent.id, today=today, contract_value=contract_value)
+        )
+        return DepositRate(
+            rate=rate.rate, exempt=rate.exempt, basis=rate.basis, reason=rate.reason, clean_years=rate.clean_years
+        )
 
 
 @node_type(m.Project, name="Project", description="A construction project (工程项目) with its permit and contract.")

@@ -29,6 +29,7 @@ from hub.identifiers import (
 )
 from hub.migrate import upgrade
 from hub.models import (
+    BlacklistEntry,
     CaseAction,
     ChannelRecord,
     Clue,
@@ -38,6 +39,7 @@ from hub.models import (
     GuaranteeDeposit,
     LaborCostAllocation,
     PayrollRecord,
+    Penalty,
     Project,
     RawRecord,
     Region,
@@ -60,7 +62,7 @@ TODAY = dt.date(2026, 11, 21)
 SEED = 20261121
 CIPHER = Cipher("seed-test-secret")
 REGION_SCOPED = (Project, Worker, PayrollRecord, WageAccount, LaborCostAllocation, GuaranteeDeposit, Clue,
-                 ChannelRecord, CaseAction, Warning, RawRecord, Event, CreditRating)
+                 ChannelRecord, CaseAction, Warning, RawRecord, Event, Penalty, BlacklistEntry)
 
 
 def _seed_sqlite(path: Path, *, seed: int = SEED, progress: Any = None, batch_size: int = 20_000) -> tuple[Engine, SeedSummary]:
@@ -258,12 +260,18 @@ def test_repeat_enterprise_is_c_with_many_recent_clues(seeded: tuple[Engine, See
     since = dt.datetime.combine(TODAY - dt.timedelta(days=89), dt.time(), cst).astimezone(dt.UTC)
     nos = {r[0] for r in _all(engine, select(Clue.clue_no).where(Clue.enterprise_id == ent.id, Clue.received_at >= since))}
     assert len(nos) >= 10
+    # The rating is computed from the seeded evidence (hub.credit), not written by the generator: this
+    # year's three penalties make it C, and it cites the clues closed against it this year with arrears found.
     rating = _all(engine, select(CreditRating).where(CreditRating.enterprise_id == ent.id).order_by(CreditRating.year.desc()))[0]
-    assert rating.level == "C"
-    cited = {e["clue_no"] for e in rating.evidence if e["type"] == "clue"}
-    assert len(cited) >= 10 and cited <= nos
+    assert (rating.year, rating.level) == (TODAY.year, "C")
+    penalties = [e for e in rating.evidence if e["type"] == "penalty"]
+    assert len(penalties) == 3 and {e["weight"] for e in penalties} == {"decisive"}
+    year_start = dt.datetime(TODAY.year, 1, 1, tzinfo=cst)
+    found = {r[0] for r in _all(engine, select(Clue.clue_no).where(
+        Clue.enterprise_id == ent.id, Clue.status.in_(["closed", "called_back"]), Clue.closed_at >= year_start,
+        (Clue.recovered_amount > 0) | (Clue.workers_paid > 0)))}
+    assert found and {e["clue_no"] for e in rating.evidence if e["type"] == "clue"} == found
     assert h["clues_last_90_days"] == len(nos) and set(h["clue_nos"]) == nos
-    assert any(e["type"] == "penalty" for e in rating.evidence)
     assert _all(engine, select(Warning.level).where(Warning.rule_code == "W15", Warning.enterprise_id == ent.id)) == [("red",)]
 
 
@@ -299,8 +307,17 @@ def test_rows_stay_in_the_region(seeded: tuple[Engine, SeedSummary]) -> None:
     assert all(c.startswith("3708") for c in counties)
     allowed = counties | {"370800"}
     for model in REGION_SCOPED:
-        codes = {r[0] for r in _all(engine, select(model.region_code).distinct())}
+        stmt = select(model.region_code).distinct()
+        if model is Event:  # credit events are about an enterprise, in its region (checked below)
+            stmt = stmt.where(Event.entity_type != "enterprise")
+        codes = {r[0] for r in _all(engine, stmt)}
         assert codes and codes <= allowed, (model.__tablename__, codes - allowed)
+    # Ratings (computed by hub.credit, not seeded) and their events follow the enterprise, which may be
+    # registered outside the seeded region, as Enterprise rows may.
+    assert _all(engine, select(CreditRating.id).join(Enterprise, Enterprise.id == CreditRating.enterprise_id).where(
+        CreditRating.region_code != Enterprise.region_code)) == []
+    assert _all(engine, select(Event.id).join(Enterprise, Enterprise.id == Event.entity_id).where(
+        Event.entity_type == "enterprise", Event.region_code != Enterprise.region_code)) == []
     regions = {r[0] for r in _all(engine, select(Region.code))}
     assert {r[0] for r in _all(engine, select(Enterprise.region_code))} <= regions
 
@@ -312,7 +329,10 @@ def test_clue_workflow_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
     received = [c.received_at for c in clues]
     assert received == sorted(received)  # ids follow the time of receipt
     events = _all(engine, select(Event).order_by(Event.id))
-    assert [e.entity_id for e in events] == [c.id for c in clues] and {e.type for e in events} == {"clue.created"}
+    clue_events = [e for e in events if e.entity_type == "clue"]
+    assert [e.entity_id for e in clue_events] == [c.id for c in clues] and {e.type for e in clue_events} == {"clue.created"}
+    # The rest come from rating the seeded world at the end (hub.credit): levels other than A.
+    assert {e.type for e in events if e.entity_type != "clue"} == {"credit.level_changed"}
     assert {c.status for c in clues} >= {"dispatched", "in_progress", "closed", "called_back", "returned"}
     for c in clues:
         local_day = c.received_at.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()

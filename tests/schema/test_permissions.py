@@ -45,9 +45,15 @@ PROBES: dict[Action, Probe] = {
     Action.MANAGE_WEBHOOKS: Probe(f'mutation {{ deleteWebhookEndpoint(id: "{to_global_id("WebhookEndpoint", MISSING)}") }}',
                                   "manage webhooks"),
     Action.MANAGE_CALENDAR: Probe('mutation { loadHolidayCalendar(file: "{") { year } }', "load the holiday calendar"),
+    Action.RECORD_PENALTIES: Probe('mutation { recordPenalty(input: {uscc: "NOT-A-USCC", documentNo: "PERM-1", '
+                                   'decidedOn: "2025-01-02", kind: ORDER, violation: "v", regionCode: "370811"}) { id } }',
+                                   "record penalties"),
+    Action.MANAGE_BLACKLIST: Probe(f'mutation {{ removeFromBlacklist(id: "{to_global_id("BlacklistEntry", MISSING)}", '
+                                   'correctedOn: "2025-01-02", promiseNo: "p", reason: "r") { id } }',
+                                   "remove enterprises from the blacklist"),
 }
-#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys).
-ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS}
+#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys, `hub credit rate`).
+ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS, Action.RATE_CREDIT}
 
 CASES = [(action, role) for action in PROBES for role in Role]
 

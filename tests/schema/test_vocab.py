@@ -11,7 +11,18 @@ from sqlalchemy import select
 from hub import models as m
 from hub import workflow
 from hub.db import make_engine, session_scope
-from hub.vocab import VOCABULARIES, Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel
+from hub.vocab import (
+    VOCABULARIES,
+    BlacklistStatus,
+    Channel,
+    ClueStatus,
+    Colour,
+    CreditLevel,
+    PenaltyKind,
+    PenaltySource,
+    Satisfaction,
+    SupervisionLevel,
+)
 from schema.build import build_schema
 
 #: Every column that holds a vocabulary's terms.
@@ -24,6 +35,10 @@ COLUMNS = [
     (m.CaseAction.from_status, ClueStatus),
     (m.CaseAction.to_status, ClueStatus),
     (m.Warning.level, Colour),
+    (m.CreditRating.level, CreditLevel),
+    (m.Penalty.kind, PenaltyKind),
+    (m.Penalty.source, PenaltySource),
+    (m.BlacklistEntry.status, BlacklistStatus),
 ]
 
 
