@@ -86,5 +86,22 @@ class Satisfaction(StrEnum):
     DISSATISFIED = "不满意"
 
 
+class RequestType(LabelledVocabulary):
+    """What a caller asks a channel for (12345 ``reflectName``, 诉求类型): the kind decides the
+    channel's statutory deadline (docs/domain.md "Deadlines": 咨询 2 working days, 求助 5, 投诉 ~13)."""
+
+    CONSULTATION = "consultation", "咨询"
+    HELP = "help", "求助"
+    COMPLAINT = "complaint", "投诉"
+    REPORT = "report", "举报"
+    SUGGESTION = "suggestion", "建议"
+
+    @classmethod
+    def from_label(cls, word: str) -> RequestType | None:
+        """The type a channel's Chinese word names (``"投诉"`` → ``COMPLAINT``); ``None`` for another word."""
+        return next((t for t in cls if t.label == word.strip()), None)
+
+
 #: Every vocabulary, for the check that the database, the services and the API agree on them.
+#: (``RequestType`` is not among them yet: it travels on the intake record, no column stores it.)
 VOCABULARIES: tuple[type[StrEnum], ...] = (Channel, ClueStatus, SupervisionLevel, Colour, Satisfaction)

@@ -52,15 +52,18 @@ def serve_page(
     size: int,
     faults: Faults,
     corrupt: Callable[[dict[str, Any]], dict[str, Any] | None],
+    position: Callable[[dict[str, Any]], Position] | None = None,
 ) -> tuple[list[dict[str, Any]], Position | None, bool]:
     """The page after ``after`` of ``records`` (sorted by (time, key)): (records, next cursor, has more).
+
+    ``position`` gives a record's (time, key) when the records do not carry ``time_field`` themselves.
 
     Paging faults: ``duplicate_page_next`` serves the page that ends at ``after`` again (what a
     client sees when an upstream repeats its previous answer); ``cursor_backwards_next`` answers
     a next cursor a day behind the request's; ``bad_records_next`` replaces the first record of the
     page that ``corrupt`` can spoil (it returns None for the others) by its spoilt copy.
     """
-    keys: list[Position] = [(r[time_field], r[key_field]) for r in records]
+    keys: list[Position] = [position(r) if position else (r[time_field], r[key_field]) for r in records]
     nxt: Position | None
     start = 0 if after is None else _bisect_right(keys, after)
     if after is not None and faults.take("duplicate_page_next"):
