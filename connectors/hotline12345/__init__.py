@@ -122,7 +122,7 @@ class WorkOrders(Stream[Hotline12345Config]):
     primary_key = ("orderNum",)
     cursor_field = "updateTime"
 
-    def cursor_of(self, record: dict[str, Any]) -> str:
+    def cursor_value(self, record: dict[str, Any]) -> str:
         """The order's last change (:func:`last_change`): the platform sends no update time of its own."""
         return last_change(record)
 
