@@ -2,7 +2,7 @@
 
 A deterministic generator (:func:`generate`, seeded ``random.Random``) builds a labelled evaluation set
 for one city (济宁市 370800 and its counties): base complaints (a group of workers, an employer, a
-project, a county) from the demo world's name generators (``hub.seed._names``), each emitted as 1–3
+project, a county) from the demo world's name generators (``hub.seed.world``), each emitted as 1–3
 ``ClueIn`` records on the channels that really carry wage clues (12345, the national platform, 信访,
 来访, online), received days apart and written the way each channel writes them:
 
@@ -44,7 +44,7 @@ from pypinyin import lazy_pinyin
 
 from connectors.base import ClueIn
 from hub.identifiers import make_id_number, make_phone, make_uscc
-from hub.seed import _names as names
+from hub.seed import world as names
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: The issue's goals.

@@ -6,7 +6,7 @@ and one ``clue_match_keys`` row per :func:`hub.matching.blocking_keys` key — s
 exactly as it reads a live pool.
 
 Shape (seed :data:`SEED`, the year up to :data:`END`): the counties of 山东省 (370000), one enterprise
-per ~66 clues (15,000 at a million) with a USCC and a name from ``hub.seed._names``, 2.5 projects per
+per ~66 clues (15,000 at a million) with a USCC and a name from ``hub.seed.world``, 2.5 projects per
 enterprise, a new complainant (name, phone, ID hash on the channels that take one) per clue. A fifth
 of the clues come back through a second channel (a twentieth through a third) within 20 days — the
 same person, the respondent named in full or by its short name, the project sometimes left out; a
@@ -40,7 +40,7 @@ from hub.matching import (
     normalise_company_name,
     normalise_project_name,
 )
-from hub.seed import _names as N
+from hub.seed import world as N
 
 #: Bump when the way a pool is built changes: cached pools are rebuilt.
 VERSION = 2

@@ -80,6 +80,7 @@ class Action(StrEnum):
     MANAGE_CONNECTORS = "connector.manage"  # configure, enable, test, sync, reset, replay quarantine
     MANAGE_KEYS = "api_key.manage"  # create and revoke API keys (the CLI)
     MANAGE_WEBHOOKS = "webhook.manage"  # register, change, delete, reset and retry webhook endpoints
+    MANAGE_CALENDAR = "calendar.manage"  # load a year's official holiday schedule (hub.holidays)
 
 
 _EVERYONE = frozenset(Role)
@@ -98,6 +99,7 @@ POLICY: Mapping[Action, frozenset[Role]] = {
     Action.MANAGE_CONNECTORS: _ADMINS,
     Action.MANAGE_KEYS: _ADMINS,
     Action.MANAGE_WEBHOOKS: _ADMINS,
+    Action.MANAGE_CALENDAR: _ADMINS,
 }
 
 #: Rows of these models are the hub's own machinery, not the jurisdiction's data: reading them, by

@@ -9,6 +9,10 @@
   by the scheduler every 30 s and by mutations that close a clue, after their commit);
 - ``sweep_clue_colours()``: keep every open clue's supervision colour current as deadlines pass
   (``hub.workflow.sweep_colours``; sent by the scheduler every 15 minutes);
+- ``urge_overdue_clues()``: 催办 automatically the day after a missed deadline (``hub.workflow.urge_overdue``;
+  sent by the scheduler hourly), after recounting provisional deadlines the calendar can now settle;
+- ``recompute_deadlines()``: recount provisional deadlines on the calendar as loaded (sent when an admin
+  loads a year's schedule; ``hub.deadlines.recompute_provisional``);
 - ``deliver_webhooks()``: POST the outbox to the regional systems' webhook endpoints (``hub.webhooks``;
   sent by the scheduler every ``HUB_WEBHOOK_INTERVAL_SECONDS``).
 
@@ -35,11 +39,13 @@ from sqlalchemy import func, or_, select, update
 from hub import webhooks, writeback
 from hub.crypto import Cipher
 from hub.db import make_engine, session_scope
+from hub.deadlines import recompute_provisional
+from hub.holidays import sync_calendar
 from hub.models import ConnectorInstance, CreditRating, Enterprise, utcnow
 from hub.settings import get_settings
 from hub.sync import LeaseHeld, SyncEngine
 from hub.workdays import china_today
-from hub.workflow import sweep_colours
+from hub.workflow import sweep_colours, urge_overdue
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult, Engine
@@ -141,6 +147,7 @@ def refresh_credit_levels() -> None:
 @dramatiq.actor(queue_name="sync", max_retries=3, min_backoff=5000, time_limit=6 * 3600 * 1000)
 def sync_connector(instance_id: int, full_refresh: bool = False) -> None:
     """Run one sync of a connector instance; a sync already running elsewhere makes this a no-op."""
+    calendar_current()  # new clues' deadlines count on the calendar as loaded
     try:
         engine = SyncEngine(_engine(), cipher=_cipher(), lease_seconds=get_settings().sync_lease_seconds)
         result = engine.run(instance_id, full_refresh=full_refresh)
@@ -176,6 +183,34 @@ def sweep_clue_colours() -> None:
         log.info("supervision colours changed: %d clues", changed)
 
 
+def calendar_current() -> None:
+    """Install the loaded holiday schedules in this worker process if the table changed (hub.holidays)."""
+    with session_scope(_engine()) as session:
+        sync_calendar(session)
+
+
+@dramatiq.actor(queue_name="hub", max_retries=3, time_limit=3600 * 1000)
+def recompute_deadlines() -> None:
+    """Recount the provisional deadlines on the holiday calendar as loaded; an event per clue changed."""
+    with session_scope(_engine()) as session:
+        sync_calendar(session)
+        changed = recompute_provisional(session)
+    log.info("provisional deadlines recounted: %d changed", changed)
+
+
+@dramatiq.actor(queue_name="hub", max_retries=3, time_limit=3600 * 1000)
+def urge_overdue_clues() -> None:
+    """催办 each open clue the day after its deadline passed (once per deadline; China's today)."""
+    with session_scope(_engine()) as session:
+        sync_calendar(session)
+        # A process that counted before it learnt of a loaded year may have left a deadline provisional.
+        recompute_provisional(session)
+    with session_scope(_engine()) as session:
+        urged = urge_overdue(session, today=china_today())
+    if urged:
+        log.info("clues urged automatically: %d", urged)
+
+
 @dramatiq.actor(queue_name="hub", max_retries=0, time_limit=3600 * 1000)
 def deliver_webhooks() -> None:
     """POST due webhook batches (claims make concurrent runs safe; failures wait on the endpoint's back-off)."""
@@ -205,7 +240,7 @@ class Scheduler:
     """From a thread (``hub serve``, ``hub scheduler``): every ``interval`` seconds, a :meth:`tick`.
 
     Each tick sends ``schedule_due_syncs``; ``deliver_writebacks`` every ``writeback_interval``,
-    ``sweep_clue_colours`` every ``colour_interval``, ``deliver_webhooks`` every ``webhook_interval``
+    ``sweep_clue_colours`` every ``colour_interval``, ``urge_overdue_clues`` every ``urge_interval``, ``deliver_webhooks`` every ``webhook_interval``
     (default ``HUB_WEBHOOK_INTERVAL_SECONDS``) and ``refresh_credit_levels`` every ``credit_interval``
     seconds (default ``HUB_CREDIT_REFRESH_INTERVAL_SECONDS``), each also at the first tick. ``clock``
     is monotonic seconds (injected by tests).
@@ -217,6 +252,7 @@ class Scheduler:
         interval: float = 5.0,
         writeback_interval: float = 30.0,
         colour_interval: float = 900.0,
+        urge_interval: float = 3600.0,
         webhook_interval: float | None = None,
         credit_interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -225,6 +261,7 @@ class Scheduler:
         self.interval = interval
         self.writeback_interval = writeback_interval
         self.colour_interval = colour_interval
+        self.urge_interval = urge_interval
         self.webhook_interval = settings.webhook_interval_seconds if webhook_interval is None else webhook_interval
         self.credit_interval = settings.credit_refresh_interval_seconds if credit_interval is None else credit_interval
         self.clock = clock
@@ -233,6 +270,7 @@ class Scheduler:
             Every(schedule_due_syncs, 0.0),
             Every(deliver_writebacks, self.writeback_interval),
             Every(sweep_clue_colours, self.colour_interval),
+            Every(urge_overdue_clues, self.urge_interval),
             Every(deliver_webhooks, self.webhook_interval),
             Every(refresh_credit_levels, self.credit_interval),
         ]
@@ -276,5 +314,7 @@ ACTORS = [
     schedule_due_syncs,
     deliver_writebacks,
     sweep_clue_colours,
+    urge_overdue_clues,
+    recompute_deadlines,
     deliver_webhooks,
 ]

@@ -34,9 +34,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from hub.access import KeyUsage, authenticate, bind_principal
 from hub.broker import check_broker
 from hub.crypto import Cipher
-from hub.db import async_session_factory, make_async_engine, make_engine
+from hub.db import async_session_factory, make_async_engine, make_engine, session_scope
 from hub.errors import HubError
 from hub.fanout import Fanout, make_fanout
+from hub.holidays import sync_calendar
 from hub.ratelimit import RequestGuard
 from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.settings import Settings, get_settings
@@ -49,6 +50,7 @@ from schema.subscription import EventsTransportWSHandler
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from sqlalchemy.engine import Engine
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
@@ -295,6 +297,15 @@ class HubGraphQL(GraphQL):
         return None
 
 
+def _install_calendar(engine: Engine) -> None:
+    """The loaded holiday schedules (hub.holidays), so that this process counts deadlines on them."""
+    try:
+        with session_scope(engine) as session:
+            sync_calendar(session)
+    except Exception:  # a hub that cannot read them counts on the package and the statutory days (provisional)
+        log.warning("could not read the loaded holiday calendar", exc_info=True)
+
+
 def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | None = None) -> Starlette:
     """The hub's ASGI app for ``settings`` (default: from the environment); ``extra_routes`` are
     appended (``hub serve`` mounts the sandboxes there)."""
@@ -338,6 +349,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
         # keep it out of every later full collection, which otherwise stalls a request in six (p95).
         gc.collect()
         gc.freeze()
+        await asyncio.to_thread(_install_calendar, sync_engine)
         yield
         await key_usage.settle()
         await fanout.stop()  # open subscriptions close with 1001: clients resume elsewhere with their cursor

@@ -32,6 +32,7 @@ from starlette.routing import Mount
 from connectors.sandbox.runner import run_sandboxes
 from hub.api_keys import create_api_key, list_api_keys, revoke_api_key
 from hub.broker import InProcessWorker, setup_broker
+from hub.cli_calendar import app as calendar_app
 from hub.cli_clues import app as clues_app
 from hub.cli_common import USAGE, CliContext, cli_context, console, fail, load_settings, safe_url, when
 from hub.cli_connectors import app as connectors_app
@@ -53,6 +54,7 @@ app.add_typer(connectors_app, name="connectors")
 app.add_typer(writebacks_app, name="writebacks")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(clues_app, name="clues")
+app.add_typer(calendar_app, name="calendar")
 
 #: The broker URL scheme of the in-process broker, which only `hub serve` can use.
 IN_PROCESS_BROKER = "memory://"

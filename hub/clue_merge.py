@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from hub import deadlines, workflow
 from hub import models as m
-from hub import workflow
 from hub.access import audit
 from hub.errors import Forbidden, IllegalTransition, InvalidInput
 from hub.models import utcnow
-from hub.workdays import add_working_days, china_today, local_date
+from hub.workdays import china_today, local_date
 from hub.writeback import queue_writebacks
 
 if TYPE_CHECKING:
@@ -263,12 +263,14 @@ def _new_from(
         respondent_address=None,
         project_name=None,
         received_at=first.received_at,
-        deadline=add_working_days(received, workflow.close_within_working_days()),
+        channel=first.channel,
+        request_type=clue.request_type if first.channel == clue.channel else None,
         region_code=clue.region_code,
         public_opinion=False,
         urged_count=0,
         extended_days=0,
     )
+    deadlines.refresh(new)
     session.add(new)
     session.flush()
     _move(session, moved, new)

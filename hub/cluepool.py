@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from connectors.base import ClueIn
+from hub import deadlines, workflow
 from hub import models as m
-from hub import workflow
 from hub.access import Action, audit
 from hub.channel_feedback import take_feedback
 from hub.errors import Forbidden, IllegalTransition
@@ -44,7 +44,7 @@ from hub.models import utcnow
 from hub.outbox import emit
 from hub.records import IngestResult, Item, Problem
 from hub.settings import get_settings
-from hub.workdays import add_working_days, china_today, local_date
+from hub.workdays import china_today, local_date
 from hub.writeback import queue_writebacks
 
 if TYPE_CHECKING:
@@ -64,7 +64,6 @@ class ClueIntake:
         cipher: Cipher,
         window: dt.timedelta | None = None,
         threshold: float | None = None,
-        close_within: int | None = None,
         actor: str | None = None,
     ) -> None:
         settings = get_settings()
@@ -72,7 +71,6 @@ class ClueIntake:
         self.cipher = cipher
         self.window = window or dt.timedelta(days=settings.match_window_days)
         self.threshold = settings.match_threshold if threshold is None else threshold
-        self.close_within = close_within or settings.close_within_working_days
         self.actor = actor  # None: the channel's system account
         self._registry: dict[str, list[tuple[int, str, str, str | None]]] = {}
 
@@ -316,11 +314,16 @@ class ClueIntake:
             arrears_to=c.arrears_to,
             public_opinion=c.public_opinion,
             received_at=c.received_at,
-            deadline=add_working_days(received_local, self.close_within),
+            channel=c.channel,
+            # A channel that says what the caller asked (12345's reflectName) and its own deadline
+            # (deadlineDate) carries them on the record; channels that do not leave the table's.
+            request_type=deadlines.request_type_of(getattr(c, "request_type", None)),
+            upstream_deadline=deadlines.date_of(getattr(c, "deadline_date", None)),
             region_code=region,
             urged_count=0,
             extended_days=0,
         )
+        deadlines.refresh(clue)
         clue.colour = workflow.colour_for(clue, today=china_today())
         self.session.add(clue)
         self.session.flush()

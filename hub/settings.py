@@ -71,9 +71,10 @@ class Settings(BaseSettings):
         description="Clue matching: the lowest score that joins a record to an existing clue.",
     )
     close_within_working_days: int = Field(
-        default=15,
+        default=13,
         ge=1,
-        description="A clue's deadline: working days (official holiday calendar) from receipt to closure.",
+        description="12345 complaints: working days (official holiday calendar) from receipt to 办结 when the "
+        "work order carries no deadlineDate (the hotline's rule, about 13; other deadlines: docs/domain.md).",
     )
     webhook_allow_local_http: bool = Field(
         default=False,

@@ -87,21 +87,40 @@ class Satisfaction(StrEnum):
 
 
 class RequestType(LabelledVocabulary):
-    """What a caller asks a channel for (12345 ``reflectName``, 诉求类型): the kind decides the
-    channel's statutory deadline (docs/domain.md "Deadlines": 咨询 2 working days, 求助 5, 投诉 ~13)."""
+    """What a 12345 caller asked for (its ``reflectName``): the kind sets the handling deadline
+    (docs/domain.md, "Deadlines")."""
 
     CONSULTATION = "consultation", "咨询"
     HELP = "help", "求助"
     COMPLAINT = "complaint", "投诉"
-    REPORT = "report", "举报"
-    SUGGESTION = "suggestion", "建议"
 
-    @classmethod
-    def from_label(cls, word: str) -> RequestType | None:
-        """The type a channel's Chinese word names (``"投诉"`` → ``COMPLAINT``); ``None`` for another word."""
-        return next((t for t in cls if t.label == word.strip()), None)
+
+class DeadlineStage(LabelledVocabulary):
+    """A stage of a clue that has its own deadline (hub.deadlines): 12345's 签收 and 办结 (答复), labour
+    inspection's 受理 and 调查 (立案查处)."""
+
+    SIGN = "sign", "签收"
+    ANSWER = "answer", "办结"
+    ACCEPT = "accept", "受理"
+    INVESTIGATE = "investigate", "调查处理"
+
+
+class StageOutcome(StrEnum):
+    """Where a stage stands against its deadline: still running, done in time, or done late / overdue."""
+
+    PENDING = "pending"
+    MET = "met"
+    MISSED = "missed"
 
 
 #: Every vocabulary, for the check that the database, the services and the API agree on them.
-#: (``RequestType`` is not among them yet: it travels on the intake record, no column stores it.)
-VOCABULARIES: tuple[type[StrEnum], ...] = (Channel, ClueStatus, SupervisionLevel, Colour, Satisfaction)
+VOCABULARIES: tuple[type[StrEnum], ...] = (
+    Channel,
+    ClueStatus,
+    SupervisionLevel,
+    Colour,
+    Satisfaction,
+    RequestType,
+    DeadlineStage,
+    StageOutcome,
+)

@@ -39,8 +39,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from hub import deadlines
 from hub import models as m
-from hub.access import POLICY, Action, allowed
+from hub.access import POLICY, SYSTEM, Action, allowed
 from hub.errors import Conflict, Forbidden, IllegalTransition, InvalidIdentifier, InvalidInput, NotFound
 from hub.identifiers import (
     IdentifierError,
@@ -50,9 +51,8 @@ from hub.identifiers import (
 )
 from hub.models import utcnow
 from hub.outbox import clue_event, emit
-from hub.settings import get_settings
 from hub.vocab import ClueStatus, Satisfaction
-from hub.workdays import add_working_days, china_today, local_date, working_days_between
+from hub.workdays import add_working_days, china_today, working_days_between
 from hub.writeback import queue_writebacks
 
 if TYPE_CHECKING:
@@ -105,11 +105,6 @@ MAX_EXTENSION_DAYS = 30
 SATISFACTION = tuple(Satisfaction)
 #: The clues table: the colour sweep updates rows it never loads (Core), moving their version itself.
 CLUES = cast(Table, m.Clue.__table__)
-
-
-def close_within_working_days() -> int:
-    """Working days from receipt to closure (``HUB_CLOSE_WITHIN_WORKING_DAYS``, default 15)."""
-    return get_settings().close_within_working_days
 
 
 def is_severe(clue: m.Clue) -> bool:
@@ -415,6 +410,9 @@ def accept(session: Session, *, clue: m.Clue, principal: Principal, note: str | 
     """签收: the handling region takes the clue on (办理中)."""
     before = check(clue, "accept", principal)
     clue.status = "in_progress"
+    if clue.accepted_at is None:  # 立案: the last stage's working days count from the first acceptance
+        clue.accepted_at = m.utcnow()  # the hub's clock, which tests move
+    deadlines.refresh(clue)
     _refresh_colour(clue)
     record(
         session,
@@ -477,9 +475,8 @@ def extend(session: Session, *, clue: m.Clue, principal: Principal, working_days
             value=working_days,
         )
     old = clue.deadline
-    base = old or local_date(clue.received_at)
-    clue.deadline = add_working_days(base, working_days)
     clue.extended_days += working_days
+    deadlines.refresh(clue)  # 延期 extends the last stage (hub.deadlines): the current one once accepted
     _refresh_colour(clue)
     record(
         session,
@@ -491,7 +488,8 @@ def extend(session: Session, *, clue: m.Clue, principal: Principal, working_days
         note=reason,
         extra={
             "fromDeadline": str(old) if old else None,
-            "toDeadline": str(clue.deadline),
+            "toDeadline": str(clue.deadline) if clue.deadline else None,
+            "deadlineProvisional": clue.deadline_provisional,
             "workingDays": working_days,
         },
     )
@@ -514,6 +512,8 @@ def supervise(
     if clue.supervision and (clue.supervision == level or level == "supervised"):
         action = "urge"
         clue.urged_count = (clue.urged_count or 0) + 1
+        if is_overdue(clue, today=china_today()):  # a person urged for this missed deadline: the system need not
+            clue.urged_deadline = clue.deadline
     if level == "listed" or not clue.supervision:
         clue.supervision = level
     _refresh_colour(clue)
@@ -552,6 +552,7 @@ def close(
         raise InvalidInput(f"workersPaid {workers_paid} must not be negative", field="workersPaid", value=workers_paid)
     clue.status, clue.conclusion, clue.closed_at = "closed", conclusion, utcnow()
     clue.recovered_amount, clue.workers_paid = recovered_amount, workers_paid
+    deadlines.refresh(clue)  # the last stage's date: the one the closing is measured against
     _refresh_colour(clue)
     with session.no_autoflush:  # one write of the clue per action: one version step
         queued = queue_writebacks(session, clue)
@@ -616,23 +617,19 @@ def record_callback(
     return clue
 
 
-def reopen(
-    session: Session, *, clue: m.Clue, principal: Principal, reason: str, working_days: int | None = None
-) -> m.Clue:
-    """重办: a closed (or called-back) clue goes back to 办理中 with a new deadline counted from today.
+def reopen(session: Session, *, clue: m.Clue, principal: Principal, reason: str) -> m.Clue:
+    """重办: a closed (or called-back) clue goes back to 办理中, its last stage due again from today.
 
     The complainant was not satisfied, or says the matter is not solved (docs/domain.md "重办"). The
-    deadline is ``working_days`` (default: the usual closing period) from the reopening, not from the
-    first receipt; 催办 of the earlier period no longer counts; the clue is no longer closed.
+    last stage's statutory working days count from the reopening, not from the first receipt
+    (hub.deadlines); 催办 of the earlier period no longer counts; the clue is no longer closed.
     """
     before = check(clue, "reopen", principal)
     reason = note_text(reason, "reason", required=True)
-    days = close_within_working_days() if working_days is None else working_days
-    if days < 1:
-        raise InvalidInput(f"workingDays must be at least 1, got {days}", field="workingDays", value=days)
     old = clue.deadline
     clue.status, clue.closed_at, clue.urged_count = "in_progress", None, 0
-    clue.deadline = add_working_days(china_today(), days)
+    clue.reopened_at = m.utcnow()  # the hub's clock, which tests move
+    deadlines.refresh(clue)
     _refresh_colour(clue)
     record(
         session,
@@ -642,7 +639,7 @@ def reopen(
         from_status=before,
         from_region=clue.handling_region_code,
         note=reason,
-        extra={"fromDeadline": str(old) if old else None, "toDeadline": str(clue.deadline), "workingDays": days},
+        extra={"fromDeadline": str(old) if old else None, "toDeadline": str(clue.deadline)},
     )
     return clue
 
@@ -695,6 +692,96 @@ def sweep_colours(session: Session, *, today: dt.date, batch: int = 2000) -> int
                     handling_region_code=handling,
                     type_="clue.colour_changed",
                     payload={"clueNo": clue_no, "from": old, "to": new, "on": str(today)},
+                )
+            )
+        last_id = rows[-1][0]
+        session.flush()
+
+
+#: Who the automatic 催办 is recorded as (hub.access.SYSTEM).
+SYSTEM_ACTOR = SYSTEM.name
+
+
+def urge_overdue(session: Session, *, today: dt.date, batch: int = 500) -> int:
+    """催办 every open clue whose current deadline passed yesterday or earlier and was not yet urged for.
+
+    The day after a missed deadline (docs/domain.md: 12345 urges the day after), an ``urge``
+    CaseAction by the system principal and a ``clue.urge`` event, ``urged_count`` one up and
+    ``urged_deadline`` set to the deadline urged for, so that running the sweep twice (or two
+    sweepers at once) urges once; a clue that moves on to its next stage is urged again only when
+    that stage's deadline passes too. An overdue clue urged is red (:func:`colour_for`). Returns
+    how many clues were urged. Run by the ``urge_overdue_clues`` actor (the scheduler, hourly).
+    """
+    c = m.Clue
+    due = overdue_clause(today=today) & or_(c.urged_deadline.is_(None), c.urged_deadline != c.deadline)
+    urged = 0
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(
+                c.id,
+                c.clue_no,
+                c.region_code,
+                c.handling_region_code,
+                c.status,
+                c.deadline,
+                c.deadline_provisional,
+                c.urged_count,
+                c.version,
+            )
+            .where(c.id > last_id, due)
+            .order_by(c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return urged
+        for clue_id, clue_no, region, handling, status, deadline, provisional, count, version in rows:
+            # Conditional on the version read: of two sweepers, or a sweeper and an operator's action,
+            # one writes; the other's clue is looked at again by the next sweep if it is still due.
+            done = session.execute(
+                update(CLUES)
+                .where(m.Clue.id == clue_id, m.Clue.version == version)
+                .values(urged_count=(count or 0) + 1, urged_deadline=deadline, colour="red", version=version + 1)
+            )
+            if cast("CursorResult[Any]", done).rowcount != 1:  # an UPDATE's result is a cursor's
+                continue
+            urged += 1
+            note = f"超期自动催办：期限 {deadline}{'（暂定）' if provisional else ''} 已过"
+            session.add(
+                m.CaseAction(
+                    clue_id=clue_id,
+                    action="urge",
+                    actor=SYSTEM_ACTOR,
+                    from_status=status,
+                    to_status=status,
+                    from_region_code=handling,
+                    to_region_code=handling,
+                    note=note,
+                    at=utcnow(),
+                    region_code=region,
+                )
+            )
+            session.add(
+                clue_event(
+                    clue_id=clue_id,
+                    region_code=region,
+                    handling_region_code=handling,
+                    type_="clue.urge",
+                    payload={
+                        "clueNo": clue_no,
+                        "action": "urge",
+                        "actor": SYSTEM_ACTOR,
+                        "fromStatus": status,
+                        "toStatus": status,
+                        "handlingRegionCode": handling,
+                        "colour": "red",
+                        "note": note,
+                        "urgedCount": (count or 0) + 1,
+                        "deadline": str(deadline),
+                        "deadlineProvisional": bool(provisional),
+                        "automatic": True,
+                        "on": str(today),
+                    },
                 )
             )
         last_id = rows[-1][0]

@@ -16,6 +16,7 @@ from hub import models as m
 from hub.access import Action
 from hub.actors import sync_connector
 from hub.sync import SyncEngine
+from schema.calendar import CalendarMutations
 from schema.clue_mutations import ClueMutations
 from schema.filters import db_id
 from schema.permissions import principal_of, requires
@@ -75,7 +76,7 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation(ClueMutations, WebhookMutations):
+class Mutation(ClueMutations, WebhookMutations, CalendarMutations):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]
     )

@@ -16,6 +16,7 @@ from strawberry.types.nodes import SelectedField
 from connectors import registry
 from hub import models as m
 from hub.workdays import china_today
+from schema.calendar import CalendarQueries
 from schema.filters import (
     ClueFilter,
     EnterpriseFilter,
@@ -105,7 +106,7 @@ class ConnectorKind:
 
 
 @strawberry.type
-class Query(WebhookQueries):
+class Query(WebhookQueries, CalendarQueries):
     @strawberry.field(description="Installed connector plugins (entry-point group hub.connectors).")
     def connector_kinds(self, info: Info) -> list[ConnectorKind]:
         principal_of(info)

@@ -163,7 +163,7 @@ class ClueIn:
     # What a channel that handles the matter itself (12345) says about it:
     request_type: str | None = None  # hub.vocab.RequestType (12345 reflectName: 咨询 / 求助 / 投诉 …)
     source_type: str | None = None  # how the caller reached the channel (12345 sourceType: 电话 / 网站 / 微信 …)
-    deadline: dt.date | None = None  # the channel's own deadline for the record (12345 deadlineDate / handleDays)
+    deadline_date: dt.date | None = None  # the channel's own deadline for the record (12345 deadlineDate / handleDays)
     supervised: bool = False  # the channel put the matter under 督办 (12345 isSupervise)
     repeat_caller: bool = False  # the channel knows the caller called about it before (12345 isOldCaller)
     callback: CallbackIn | None = None  # the channel's own 回访 (12345 visitTime / visitIsSolved / satisfaction)

@@ -215,9 +215,9 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
                 sector="工程建设" if project or _CONSTRUCTION.search(content) else "非工程",
                 project_name=project,
                 related_source_id=fields.text(record, "oldOrderNum", required=False),
-                request_type=RequestType.from_label(word) if word else None,
+                request_type=REQUEST_TYPES.get(word.strip()) if word else None,
                 source_type=fields.text(record, "sourceType", required=False),
-                deadline=_deadline(record, called),
+                deadline_date=_deadline(record, called),
                 supervised=fields.flag(record, "isSupervise", wording=WORDING),
                 repeat_caller=fields.flag(record, "isOldCaller", wording=WORDING),
                 callback=_callback(record),
@@ -257,6 +257,8 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
                 )
 
 
+#: The platform's request types (reflectName) the hub has deadlines for; another word (举报, 建议 …) is no type.
+REQUEST_TYPES = {t.label: t for t in RequestType}
 #: The order's event times, in the platform's "YYYY-MM-DD HH:MM:SS": the latest is its last change.
 EVENT_TIME_FIELDS = ("callTime", "dispatchTime", "completeTime", "visitTime")
 #: The platform's satisfaction words → the hub's (hub.vocab.Satisfaction); some cities grade five ways.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.models._base import Base, RegionScoped, utcnow
+from hub.models.calendar import CalendarDay
 from hub.models.clues import (
     CHANNELS,
     CLUE_STATUSES,
@@ -41,6 +42,7 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "Base",
+    "CalendarDay",
     "CaseAction",
     "ChannelRecord",
     "Clue",

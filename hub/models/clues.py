@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models._base import Base, BigId, IdMixin, RegionScoped, created_at_column
@@ -58,7 +59,20 @@ class Clue(IdMixin, RegionScoped, Base):
     arrears_to: Mapped[dt.date | None] = mapped_column(Date)
     public_opinion: Mapped[bool] = mapped_column(default=False)  # 舆情
     received_at: Mapped[dt.datetime]
+    #: The current stage's deadline (hub.deadlines): 签收 / 受理 until accepted, then 办结 / 调查.
     deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    #: The deadline was counted across a year with no official holiday schedule (recomputed on load).
+    deadline_provisional: Mapped[bool] = mapped_column(default=False, server_default=sa_false(), index=True)
+    #: The channel it first arrived through: its deadlines follow that channel's rules (hub.deadlines).
+    channel: Mapped[str | None] = mapped_column(String(24))  # hub.vocab.Channel
+    request_type: Mapped[str | None] = mapped_column(String(16))  # hub.vocab.RequestType (12345's reflectName)
+    #: The channel's own deadline for the clue (12345's deadlineDate), which overrides the table's.
+    upstream_deadline: Mapped[dt.date | None] = mapped_column(Date)
+    accepted_at: Mapped[dt.datetime | None]  # the first 签收 / 受理 (the stage that follows counts from it)
+    #: The last 重办 (hub.workflow.reopen): the last stage counts again from that day.
+    reopened_at: Mapped[dt.datetime | None]
+    #: The deadline the system last urged (催办) the clue for: one automatic urge per missed deadline.
+    urged_deadline: Mapped[dt.date | None] = mapped_column(Date)
     closed_at: Mapped[dt.datetime | None]
     conclusion: Mapped[str | None] = mapped_column(Text)  # 核处结论
     recovered_amount: Mapped[Decimal | None]

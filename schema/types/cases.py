@@ -11,8 +11,19 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from hub import models as m
+from hub.deadlines import StageDeadline as StageRow
+from hub.deadlines import stages as stage_deadlines
 from hub.identifiers import mask_phone, mask_text
-from hub.vocab import Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel
+from hub.vocab import (
+    Channel,
+    ClueStatus,
+    Colour,
+    DeadlineStage,
+    RequestType,
+    Satisfaction,
+    StageOutcome,
+    SupervisionLevel,
+)
 from hub.workdays import china_today, working_days_between
 from hub.workflow import OPEN_STATES, is_overdue
 from schema import similar
@@ -61,6 +72,36 @@ strawberry.enum(
     Colour, description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious."
 )
 strawberry.enum(Satisfaction, description="The complainant's satisfaction at the call-back (回访).")
+strawberry.enum(RequestType, description="What a 12345 caller asked for (reflectName): it sets the answer deadline.")
+strawberry.enum(
+    DeadlineStage,
+    description="A stage with its own deadline: SIGN (签收) and ANSWER (办结) on 12345, ACCEPT (受理) and "
+    "INVESTIGATE (调查处理) in labour inspection.",
+)
+strawberry.enum(
+    StageOutcome, description="A stage against its deadline: PENDING, MET (done in time), MISSED (late or overdue)."
+)
+
+
+@plain_type(
+    StageRow,
+    name="StageDeadline",
+    description="One stage of a clue and its deadline, by channel, request type and statute (docs/domain.md).",
+)
+class StageDeadline:
+    stage: DeadlineStage
+    provisional: bool = strawberry.field(
+        description="Counted across a year with no official holiday schedule: recounted when the year is loaded."
+    )
+    outcome: StageOutcome
+    done_on: dt.date | None = strawberry.field(description="The day the stage was done (accepted, closed).")
+    current: bool = strawberry.field(description="The stage the clue is in now (its `deadline`).")
+    cite: str = strawberry.field(description="The rule the deadline comes from.")
+
+    @strawberry.field(description="Due date (working days); null until the stage starts (调查 counts from 受理).")
+    @staticmethod
+    def due_date(parent: strawberry.Parent[StageRow]) -> dt.date | None:
+        return parent.due
 
 
 @node_type(
@@ -165,7 +206,13 @@ class Clue(Node):
     arrears_to: dt.date | None
     public_opinion: bool = strawberry.field(description="舆情 involved.")
     received_at: dt.datetime
-    deadline: dt.date | None = strawberry.field(description="Due date (working days, official holiday calendar).")
+    deadline: dt.date | None = strawberry.field(
+        description="The current stage's due date (working days, official holiday calendar; see `deadlines`)."
+    )
+    deadline_provisional: bool = strawberry.field(
+        description="The deadline was counted across a year with no official holiday schedule (weekends and "
+        "statutory holidays only): recounted when an admin loads that year."
+    )
     closed_at: dt.datetime | None
     conclusion: str | None = free_text("Clue", "conclusion", entity_type="clue", description="核处结论")
     recovered_amount: Decimal | None
@@ -187,6 +234,17 @@ class Clue(Node):
 
     status: ClueStatus
     supervision: SupervisionLevel | None = strawberry.field(description="督办 level, if supervised.")
+    request_type: RequestType | None = strawberry.field(
+        description="What the 12345 caller asked for, when the channel says (sets the answer deadline)."
+    )
+
+    @strawberry.field(
+        graphql_type=list[StageDeadline],
+        description="Each stage's deadline by channel, request type and statute, with its outcome today.",
+    )
+    @staticmethod
+    def deadlines(parent: strawberry.Parent[m.Clue]) -> list[StageRow]:
+        return stage_deadlines(parent, today=china_today())
 
     @strawberry.field(description="Open and past its deadline.")
     @staticmethod

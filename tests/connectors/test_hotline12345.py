@@ -18,7 +18,7 @@ from connectors.hotline12345 import last_change, sign_headers
 from connectors.hotline12345.sandbox import DEMO_CREDENTIALS, create_app
 from connectors.sandbox.world import World
 from connectors.testing import BadRecord, Clock, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract, serve_asgi
-from hub import cluepool, models, workflow, writeback
+from hub import cluepool, deadlines, models, workflow, writeback
 from hub import models as m
 from hub.access import Principal
 from hub.crypto import Cipher
@@ -135,9 +135,9 @@ class TestHotline12345(SandboxContract):
             complainant_phone=complaint.phone,
             sector="工程建设",
             project_name=complaint.project["name"] if complaint.project["name"] in complaint.text else None,
-            request_type=RequestType.from_label(order["reflectName"]),
+            request_type=RequestType("complaint" if order["reflectName"] == "投诉" else "help"),
             source_type=order["sourceType"],
-            deadline=dt.date.fromisoformat(order["deadlineDate"]),
+            deadline_date=dt.date.fromisoformat(order["deadlineDate"]),
             supervised=complaint.headcount >= 10,
         )
 
@@ -210,7 +210,8 @@ class TestHotline12345(SandboxContract):
         [
             ({"reflectName": "咨询"}, "request_type", RequestType.CONSULTATION),
             ({"reflectName": "投诉"}, "request_type", RequestType.COMPLAINT),
-            ({"reflectName": "表扬"}, "request_type", None),
+            ({"reflectName": "求助"}, "request_type", RequestType.HELP),
+            ({"reflectName": "举报"}, "request_type", None),
             ({"sourceType": "微信"}, "source_type", "微信"),
             (
                 {
@@ -229,13 +230,13 @@ class TestHotline12345(SandboxContract):
             ({"majorContent": "来电人反映其工资一直没有发放，请求帮助。"}, "respondent_name", ""),
             ({"organizationName": "济南市市中区人力资源和社会保障局"}, "region_code", "370103"),
             ({"organizationName": "济宁市人力资源和社会保障局"}, "region_code", "370800"),
-            ({"deadlineDate": "2026-12-04", "handleDays": 10}, "deadline", dt.date(2026, 12, 4)),
+            ({"deadlineDate": "2026-12-04", "handleDays": 10}, "deadline_date", dt.date(2026, 12, 4)),
             (
                 {"deadlineDate": "", "handleDays": 5, "callTime": "2026-11-20 09:00:00"},
-                "deadline",
+                "deadline_date",
                 dt.date(2026, 11, 27),
             ),
-            ({"deadlineDate": "", "handleDays": ""}, "deadline", None),
+            ({"deadlineDate": "", "handleDays": ""}, "deadline_date", None),
             ({"isSupervise": "1"}, "supervised", True),
             ({"isSupervise": "0"}, "supervised", False),
             ({"oldOrderNum": "2026110100000007", "isOldCaller": "1"}, "related_source_id", "2026110100000007"),
@@ -265,7 +266,8 @@ class TestHotline12345(SandboxContract):
         ids=[
             "consultation",
             "complaint",
-            "unknown-request-type",
+            "help",
+            "no-deadline-type",
             "source-type",
             "respondent-in-text",
             "project-in-text",
@@ -374,7 +376,8 @@ class TestHotline12345(SandboxContract):
             with session_scope(db) as s:
                 clue = s.get(m.Clue, clue_id(s, order))
                 assert (clue.status, clue.satisfaction) == ("in_progress", "不满意")
-                assert clue.deadline == add_working_days(today, 15)
+                answer = deadlines.rules_for(clue.channel, clue.request_type)[-1]
+                assert clue.deadline == add_working_days(today, answer.days())
                 reopened = s.scalars(
                     select(m.CaseAction).where(m.CaseAction.clue_id == clue.id).order_by(m.CaseAction.id)
                 ).all()[-1]

@@ -7,7 +7,15 @@ from collections import Counter
 import dramatiq
 import pytest
 
-from hub.actors import ACTORS, Scheduler, deliver_writebacks, refresh_credit_levels, schedule_due_syncs
+from hub.actors import (
+    ACTORS,
+    Scheduler,
+    deliver_writebacks,
+    recompute_deadlines,
+    refresh_credit_levels,
+    schedule_due_syncs,
+    urge_overdue_clues,
+)
 from hub.broker import setup_broker
 from hub.settings import get_settings
 
@@ -54,3 +62,19 @@ def test_the_credit_period_defaults_to_the_setting(monkeypatch: pytest.MonkeyPat
         assert Scheduler().credit_interval == 3600
     finally:
         get_settings.cache_clear()
+
+
+def test_the_scheduler_sends_the_automatic_urge_hourly() -> None:
+    # Given the in-process broker and a scheduler on an injected clock
+    assert {urge_overdue_clues, recompute_deadlines} <= set(ACTORS)
+    setup_broker("memory://")
+    clock = Clock()
+    scheduler = Scheduler(interval=5, urge_interval=3600, clock=clock)
+    # When it ticks every 5 s for two hours and a minute
+    sent_at = []
+    for step in range(0, 2 * 3600 + 60, 5):
+        clock.now = 1000.0 + step
+        if urge_overdue_clues.actor_name in scheduler.tick():
+            sent_at.append(step)
+    # Then the urge sweep went at the first tick and once an hour after (it is idempotent: more often is harmless)
+    assert sent_at == [0, 3600, 7200]

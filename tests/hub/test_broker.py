@@ -38,7 +38,10 @@ def test_memory_url_gives_the_in_process_broker() -> None:
 
 
 def test_unknown_scheme_is_rejected_with_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"^unsupported HUB_BROKER_URL 'kafka://x': use one of memory://, redis://, rediss://, amqp://, amqps://$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unsupported HUB_BROKER_URL 'kafka://x': use one of memory://, redis://, rediss://, amqp://, amqps://$",
+    ):
         make_broker("kafka://x")
 
 
@@ -55,12 +58,27 @@ def test_rabbitmq_is_reachable_when_configured() -> None:
 def _enterprise_with_ratings(url: str) -> int:
     engine = make_engine(url)
     with session_scope(engine) as session:
-        ent = Enterprise(uscc="91370811MA3C00000B", name="济宁市恒达建设有限公司", region_code="370811", kind="general_contractor", credit_level="A")
+        ent = Enterprise(
+            uscc="91370811MA3C00000B",
+            name="济宁市恒达建设有限公司",
+            region_code="370811",
+            kind="general_contractor",
+            credit_level="A",
+        )
         session.add(ent)
         session.flush()
         for year, level in [(2024, "A"), (2025, "C")]:
-            session.add(CreditRating(enterprise_id=ent.id, year=year, level=level, blacklisted=level == "C",
-                                     evidence=[{"case": "XS-1"}], rated_at=utcnow(), region_code="370811"))
+            session.add(
+                CreditRating(
+                    enterprise_id=ent.id,
+                    year=year,
+                    level=level,
+                    blacklisted=level == "C",
+                    evidence=[{"case": "XS-1"}],
+                    rated_at=utcnow(),
+                    region_code="370811",
+                )
+            )
         ent_id = ent.id
     engine.dispose()
     return ent_id

@@ -23,6 +23,7 @@ from hub.db import make_engine, session_scope
 from hub.errors import IllegalTransition
 from hub.records import Item
 from hub.seed import load_regions
+from hub.settings import get_settings
 from hub.workdays import CST, add_working_days
 
 COUNTY = Principal(name="任城区劳动监察大队", role="inspector", region_code="370811")
@@ -33,6 +34,8 @@ RECEIVED = dt.datetime(2026, 11, 2, 10, tzinfo=CST)
 CLOSED = dt.datetime(2026, 11, 13, 16, tzinfo=CST)
 VISITED = dt.datetime(2026, 11, 16, 9, 30, tzinfo=CST)
 SYNCED = dt.datetime(2026, 11, 16, 11, tzinfo=CST)
+#: A 12345 complaint's answer is due in "about 13" working days, the city's figure (HUB_CLOSE_WITHIN_WORKING_DAYS).
+COMPLAINT_DAYS = get_settings().close_within_working_days
 
 
 class HubClock:
@@ -81,7 +84,7 @@ def order(
         complainant_phone="13953712345",
         project_name="锦绣华府二期住宅项目",
         request_type="complaint",
-        deadline=dt.date(2026, 11, 23),
+        deadline_date=dt.date(2026, 11, 23),
         supervised=supervised,
         callback=callback,
     )
@@ -194,22 +197,20 @@ def test_a_dissatisfied_call_back_reopens_the_clue_with_a_new_deadline(
             ("record_callback", "closed", "called_back", "system:hotline12345"),
             ("reopen", "called_back", "in_progress", "system:hotline12345"),
         ]
-        # with a new deadline of 15 working days counted from the reopening (Mon 2026-11-16), not from receipt
-        assert clue.deadline == add_working_days(dt.date(2026, 11, 16), 15) == dt.date(2026, 12, 7)
+        # with a new deadline: a complaint's answer days counted from the reopening (Mon 2026-11-16), not from
+        # receipt nor by the order's own date (2026-11-23)
+        assert clue.deadline == add_working_days(dt.date(2026, 11, 16), COMPLAINT_DAYS)
         assert (clue.status, clue.closed_at, clue.colour) == ("in_progress", None, None)
         reason = s.scalar(select(m.CaseAction.note).where(m.CaseAction.action == "reopen"))
         assert reason == f"重办：12345热线回访（{ORDER}，2026-11-16 09:30:00）：{why}"
         # and an event saying so, with the deadlines before and after
         event = s.execute(select(m.Event).order_by(m.Event.id.desc()).limit(1)).scalar_one()
         assert event.type == "clue.reopen"
-        assert {
-            k: event.payload[k] for k in ("fromStatus", "toStatus", "fromDeadline", "toDeadline", "workingDays")
-        } == {
+        assert {k: event.payload[k] for k in ("fromStatus", "toStatus", "fromDeadline", "toDeadline")} == {
             "fromStatus": "called_back",
             "toStatus": "in_progress",
             "fromDeadline": "2026-11-23",
-            "toDeadline": "2026-12-07",
-            "workingDays": 15,
+            "toDeadline": str(add_working_days(dt.date(2026, 11, 16), COMPLAINT_DAYS)),
         }
     # When the same order comes again (a re-sync, a full refresh)
     assert sync(engine, order(callback=callback)) == (0, 0, 1)
@@ -323,19 +324,32 @@ def test_only_a_closed_clue_can_be_reopened(engine: Engine, clock: HubClock, set
         act(engine, lambda s, c: workflow.reopen(s, clue=c, principal=COUNTY, reason="不满意"))
 
 
-def test_an_operator_can_reopen_a_closed_clue_with_a_reason(engine: Engine, clock: HubClock) -> None:
-    # Given a closed clue, When an operator reopens it for 10 working days on Friday 2026-11-20
-    closed_clue(engine, clock)
+@pytest.mark.parametrize(
+    ("request_type", "days"),
+    [("consultation", 2), ("help", 5), ("complaint", None)],
+    ids=["consultation", "help", "complaint"],
+)
+def test_an_operator_can_reopen_a_closed_clue_and_its_answer_is_due_again_from_today(
+    engine: Engine, clock: HubClock, request_type: str, days: int | None
+) -> None:
+    days = days or COMPLAINT_DAYS
+    # Given a closed 12345 clue of the request type (its own deadline date set for the first handling)
+    sync(engine, dataclasses.replace(order(), request_type=request_type))
+    act(engine, lambda s, c: workflow.accept(s, clue=c, principal=COUNTY))
+    clock.now = CLOSED
+    act(engine, lambda s, c: workflow.close(s, clue=c, principal=COUNTY, conclusion="已支付"))
+    # When an operator reopens it on Friday 2026-11-20
     clock.now = dt.datetime(2026, 11, 20, 9, tzinfo=CST)
-    act(
-        engine,
-        lambda s, c: workflow.reopen(s, clue=c, principal=COUNTY, reason="上级督查发现未足额支付", working_days=10),
-    )
-    # Then it is in progress again, due 10 working days from today
+    act(engine, lambda s, c: workflow.reopen(s, clue=c, principal=COUNTY, reason="上级督查发现未足额支付"))
+    # Then it is in progress again, its answer due the type's working days from today (not the order's date)
     with session_scope(engine) as s:
         clue = clue_of(s)
-        assert (clue.status, clue.deadline) == ("in_progress", dt.date(2026, 12, 4))
+        assert (clue.status, clue.deadline) == ("in_progress", add_working_days(dt.date(2026, 11, 20), days))
         assert steps(s)[-1] == ("reopen", "closed", "in_progress", COUNTY.name)
+    # And a 延期 afterwards extends the reopened period, not the first one
+    act(engine, lambda s, c: workflow.extend(s, clue=c, principal=COUNTY, working_days=3, reason="需调取银行流水"))
+    with session_scope(engine) as s:
+        assert clue_of(s).deadline == add_working_days(dt.date(2026, 11, 20), days + 3)
 
 
 def test_the_channels_feedback_reaches_a_clue_the_order_joined(engine: Engine, clock: HubClock) -> None:

@@ -108,3 +108,91 @@ def test_covered_years_include_2025() -> None:
 def test_china_today_is_the_day_in_china_whatever_the_servers_date(now: dt.datetime, expected: dt.date) -> None:
     # Given a UTC server clock; then "today" is China's day: from 16:00 UTC it is already tomorrow
     assert china_today(now) == expected
+
+
+# 《全国年节及纪念日放假办法》 (2024 revision) Art. 2, the lunar days checked against the lunar calendar:
+# 春节 2027 = 2027-02-06 (除夕 02-05), 2028 = 2028-01-26 (除夕 01-25); 清明 2027-04-05, 2028-04-04;
+# 端午 2027-06-09, 2028-05-28; 中秋 2027-09-15, 2028-10-03 (the same day as 国庆's third).
+STATUTORY = {
+    2027: [
+        "2027-01-01",
+        "2027-02-05",
+        "2027-02-06",
+        "2027-02-07",
+        "2027-02-08",
+        "2027-04-05",
+        "2027-05-01",
+        "2027-05-02",
+        "2027-06-09",
+        "2027-09-15",
+        "2027-10-01",
+        "2027-10-02",
+        "2027-10-03",
+    ],
+    2028: [
+        "2028-01-01",
+        "2028-01-25",
+        "2028-01-26",
+        "2028-01-27",
+        "2028-01-28",
+        "2028-04-04",
+        "2028-05-01",
+        "2028-05-02",
+        "2028-05-28",
+        "2028-10-01",
+        "2028-10-02",
+        "2028-10-03",
+    ],
+}
+
+
+@pytest.mark.parametrize("year", sorted(STATUTORY), ids=str)
+def test_the_statutory_holidays_of_a_year_come_from_the_lunar_calendar(year: int) -> None:
+    assert sorted(str(d) for d in workdays.statutory_holidays(year)) == STATUTORY[year]
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        pytest.param(D(2027, 1, 1), False, id="yuandan-friday"),
+        pytest.param(D(2027, 2, 5), False, id="chuxi-2027-friday"),
+        pytest.param(D(2027, 2, 8), False, id="chusan-2027-monday"),
+        pytest.param(D(2027, 2, 9), True, id="after-spring-festival-2027"),
+        pytest.param(D(2027, 4, 5), False, id="qingming-2027-monday"),
+        pytest.param(D(2027, 6, 9), False, id="duanwu-2027-wednesday"),
+        pytest.param(D(2027, 9, 15), False, id="zhongqiu-2027-wednesday"),
+        pytest.param(D(2027, 2, 13), False, id="plain-saturday-no-tiaoxiu-known"),
+        pytest.param(D(2028, 1, 25), False, id="chuxi-2028-tuesday"),
+        pytest.param(D(2028, 1, 28), False, id="chusan-2028-friday"),
+        pytest.param(D(2028, 1, 31), True, id="after-spring-festival-2028"),
+        pytest.param(D(2028, 10, 3), False, id="zhongqiu-on-guoqing-2028"),
+        pytest.param(D(2028, 10, 4), True, id="after-guoqing-2028"),
+    ],
+)
+def test_beyond_the_package_weekends_and_statutory_days_are_off(
+    package_until_2026, day: dt.date, expected: bool
+) -> None:  # type: ignore[no-untyped-def]
+    # Given a package whose data ends with 2026 and no year loaded
+    # Then a day of 2027 or 2028 is a working day unless a weekend or a statutory holiday
+    assert is_workday(day) is expected
+    assert workdays.provisional_span(D(2026, 12, 1), day) is True
+    assert workdays.provisional_span(D(2026, 12, 1), D(2026, 12, 31)) is False
+
+
+def test_a_loaded_year_overrides_the_package_and_the_statutory_days(package_until_2026) -> None:  # type: ignore[no-untyped-def]
+    # Given 2027 counted on the statutory days: 除夕 Friday 02-05 to 初三 Monday 02-08 off
+    assert add_working_days(D(2027, 2, 4), 1) == D(2027, 2, 9)
+    # When its official schedule is installed: 02-05 to 02-11 off, Saturday 02-13 worked (a test schedule)
+    off = {D(2027, 2, 5) + dt.timedelta(days=k): False for k in range(7)}
+    workdays.install_official_days({**off, D(2027, 2, 13): True}, years=[2027])
+    # Then the schedule answers, and 2027 is official
+    assert add_working_days(D(2027, 2, 4), 1) == D(2027, 2, 12)
+    assert add_working_days(D(2027, 2, 4), 2) == D(2027, 2, 13)
+    assert is_workday(D(2027, 4, 5)) is True  # the test schedule lists no 清明: a loaded year says it all
+    assert workdays.provisional_span(D(2026, 12, 1), D(2027, 12, 31)) is False
+    assert 2027 in workdays.official_years()
+
+
+def test_installing_days_outside_their_years_is_refused(package_until_2026) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=r"^days of years \[2028\] given without their year$"):
+        workdays.install_official_days({D(2028, 1, 3): False}, years=[2027])
