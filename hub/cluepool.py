@@ -20,6 +20,7 @@ from connectors.base import ClueIn
 from hub import deadlines, workflow
 from hub import models as m
 from hub.access import Action, audit
+from hub.channel_feedback import take_feedback
 from hub.errors import Forbidden, IllegalTransition
 from hub.identifiers import (
     IdentifierError,
@@ -122,7 +123,9 @@ class ClueIntake:
             if raw_record_id is not None and existing.raw_record_id != raw_record_id:
                 # Point at the newest archived version; a new payload alone is not a change of the clue.
                 existing.raw_record_id = raw_record_id
-            return ("updated" if changed else "unchanged"), existing
+            # The channel's own 督办 / 回访 since the last sync (a 12345 order called back): through the workflow.
+            acted = take_feedback(self.session, record=existing, clue_in=c)
+            return ("updated" if changed or acted else "unchanged"), existing
         id_hash = self.cipher.lookup_hash(id_number) if id_number else None
         project = self._project(c, region)
         features = Features.build(
@@ -187,6 +190,7 @@ class ClueIntake:
                 # A repeat complaint about a closed matter: its channel gets the outcome too.
                 queue_writebacks(self.session, clue, records=[record])
         self.session.flush()
+        take_feedback(self.session, record=record, clue_in=c)
         return "created", record
 
     def _match(self, c: ClueIn, features: Features) -> tuple[m.Clue, Match] | None:

@@ -141,6 +141,11 @@ class StageDeadline:
 def _due(rule: StageRule, *, last: bool, clue: m.Clue) -> tuple[dt.date | None, bool]:
     """``rule``'s due date for ``clue`` and whether it is provisional."""
     extension = (clue.extended_days or 0) if last else 0
+    if last and clue.reopened_at is not None:
+        # 重办: the last stage runs again, its statutory days counted from the reopening (docs/domain.md).
+        base = local_date(clue.reopened_at)
+        due = add_working_days(base, rule.days() + extension)
+        return due, provisional_span(base, due)
     if rule.upstream and clue.upstream_deadline is not None:
         # The channel's own date is official as sent; only days the hub adds to it are counted here.
         due = add_working_days(clue.upstream_deadline, extension)

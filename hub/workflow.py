@@ -7,6 +7,7 @@ States and the actions that move between them::
        │  └──── dispatch ─────┤  └──── dispatch ───── returned ◀──return── (dispatched)
        └──accept (handle it here)                     │
     any open state ──escalate──▶ escalated (the level above decides: dispatch or accept)
+    closed / called_back ──reopen (重办: the complainant is not satisfied)──▶ in_progress, with a new deadline
 
 Side paths that keep the state: ``extend`` (延期, moves the deadline by working days), ``supervise``
 (督办 / 挂牌督办, and 催办 which turns an overdue clue red), ``merge`` / ``split`` (hub.clue_merge).
@@ -75,6 +76,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "urge": (OPEN_STATES, None),
     "close": (frozenset({S.IN_PROGRESS}), S.CLOSED),
     "record_callback": (frozenset({S.CLOSED}), S.CALLED_BACK),
+    "reopen": (CLOSED_STATES, S.IN_PROGRESS),
     "merge": (OPEN_STATES | CLOSED_STATES, None),
     "split": (OPEN_STATES | CLOSED_STATES, None),
 }
@@ -90,6 +92,7 @@ ACTION_NAMES = {
     "urge": "催办",
     "close": "办结",
     "record_callback": "回访",
+    "reopen": "重办",
     "merge": "合并",
     "split": "拆分",
 }
@@ -571,9 +574,19 @@ def close(
 
 
 def record_callback(
-    session: Session, *, clue: m.Clue, principal: Principal, satisfaction: str, note: str | None = None
+    session: Session,
+    *,
+    clue: m.Clue,
+    principal: Principal,
+    satisfaction: str,
+    note: str | None = None,
+    source: m.ChannelRecord | None = None,
 ) -> m.Clue:
-    """回访: the complainant was called back; satisfaction 满意 / 基本满意 / 不满意. Written back too."""
+    """回访: the complainant was called back; satisfaction 满意 / 基本满意 / 不满意. Written back too.
+
+    ``source``: the channel record whose channel made the call-back itself (a 12345 回访): it is not
+    written back to that record, so the call-back does not echo back and forth.
+    """
     if satisfaction not in SATISFACTION:
         raise InvalidInput(
             f"satisfaction {satisfaction!r} is not one of {', '.join(SATISFACTION)}",
@@ -583,7 +596,14 @@ def record_callback(
     before = check(clue, "record_callback", principal)
     clue.status, clue.satisfaction = "called_back", satisfaction
     with session.no_autoflush:  # one write of the clue per action: one version step
-        queued = queue_writebacks(session, clue)
+        others = None
+        if source is not None:
+            others = session.scalars(
+                select(m.ChannelRecord)
+                .where(m.ChannelRecord.clue_id == clue.id, m.ChannelRecord.id != source.id)
+                .order_by(m.ChannelRecord.id)
+            ).all()
+        queued = queue_writebacks(session, clue, records=others)
     record(
         session,
         clue,
@@ -593,6 +613,33 @@ def record_callback(
         from_region=clue.handling_region_code,
         note=note_text(note, "note", required=False),
         extra={"satisfaction": satisfaction, "writebacks": queued},
+    )
+    return clue
+
+
+def reopen(session: Session, *, clue: m.Clue, principal: Principal, reason: str) -> m.Clue:
+    """重办: a closed (or called-back) clue goes back to 办理中, its last stage due again from today.
+
+    The complainant was not satisfied, or says the matter is not solved (docs/domain.md "重办"). The
+    last stage's statutory working days count from the reopening, not from the first receipt
+    (hub.deadlines); 催办 of the earlier period no longer counts; the clue is no longer closed.
+    """
+    before = check(clue, "reopen", principal)
+    reason = note_text(reason, "reason", required=True)
+    old = clue.deadline
+    clue.status, clue.closed_at, clue.urged_count = "in_progress", None, 0
+    clue.reopened_at = m.utcnow()  # the hub's clock, which tests move
+    deadlines.refresh(clue)
+    _refresh_colour(clue)
+    record(
+        session,
+        clue,
+        action="reopen",
+        actor=principal.name,
+        from_status=before,
+        from_region=clue.handling_region_code,
+        note=reason,
+        extra={"fromDeadline": str(old) if old else None, "toDeadline": str(clue.deadline)},
     )
     return clue
 

@@ -118,7 +118,8 @@ def seed_demo(url: str) -> Demo:
     with engine.connect() as conn:
         # The county of the two-channel complaint's project: a jurisdiction below the city for tests
         highlights["county_code"] = conn.execute(
-            text("SELECT region_code FROM projects WHERE id = :id"), {"id": highlights["multi_channel_clue"]["project_id"]}
+            text("SELECT region_code FROM projects WHERE id = :id"),
+            {"id": highlights["multi_channel_clue"]["project_id"]},
         ).scalar_one()
     keys: dict[str, str] = {}
     with session_scope(engine) as session:
@@ -153,7 +154,11 @@ def settings_for(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
 
     def make(url: str, **overrides) -> Settings:  # type: ignore[no-untyped-def]
         return Settings(
-            data_dir=tmp_path_factory.mktemp("data"), database_url=url, secret_key=SECRET, broker_url="memory://", **overrides
+            data_dir=tmp_path_factory.mktemp("data"),
+            database_url=url,
+            secret_key=SECRET,
+            broker_url="memory://",
+            **overrides,
         )
 
     return make

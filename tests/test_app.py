@@ -69,4 +69,6 @@ async def test_graphiql_page_is_served_with_local_assets_only(client) -> None:
 def test_vendored_graphiql_does_not_fetch_from_a_cdn() -> None:
     for name in ("graphiql.min.js", "graphiql.min.css"):
         text = (STATIC / name).read_text(errors="ignore")
-        assert not re.search(r"https?://(unpkg\.com|cdn\.jsdelivr\.net|fonts\.googleapis\.com)[^\s\"']*\.(js|css|woff2?)", text), name
+        assert not re.search(
+            r"https?://(unpkg\.com|cdn\.jsdelivr\.net|fonts\.googleapis\.com)[^\s\"']*\.(js|css|woff2?)", text
+        ), name

@@ -209,7 +209,9 @@ def test_hub_image_services_share_one_image() -> None:
     ("name", "image"), [("postgres", "postgres:16"), ("redis", "redis:7")], ids=["postgres", "redis"]
 )
 def test_backing_service_image(name: str, image: str) -> None:
-    assert SERVICES[name].get("image") == image, f"service {name} runs {SERVICES[name].get('image')!r}, expected {image!r}"
+    assert SERVICES[name].get("image") == image, (
+        f"service {name} runs {SERVICES[name].get('image')!r}, expected {image!r}"
+    )
 
 
 # --- commands against the typer app ----------------------------------------------------------
@@ -264,7 +266,9 @@ def test_server_listens_on_all_interfaces_and_publishes_its_port(name: str) -> N
 
 def test_servers_publish_distinct_host_ports() -> None:
     host_ports = [str(p).rsplit(":", 1)[0] for name in HUB_SERVERS for p in SERVICES[name].get("ports") or []]
-    assert sorted(host_ports) == ["8001", "8002"], f"hub servers publish host ports {host_ports}, expected 8001 and 8002"
+    assert sorted(host_ports) == ["8001", "8002"], (
+        f"hub servers publish host ports {host_ports}, expected 8001 and 8002"
+    )
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -288,7 +292,9 @@ ENV_CASES = [
 @pytest.mark.parametrize(("service", "key"), ENV_CASES, ids=[f"{s}-{k}" for s, k in ENV_CASES])
 def test_hub_variable_is_a_setting(service: str, key: str) -> None:
     known = _setting_env_names()
-    assert key in known, f"service {service} sets {key}, which is not a field of hub.settings.Settings (has: {sorted(known)})"
+    assert key in known, (
+        f"service {service} sets {key}, which is not a field of hub.settings.Settings (has: {sorted(known)})"
+    )
 
 
 @pytest.mark.parametrize("name", HUB_IMAGE_SERVICES, ids=HUB_IMAGE_SERVICES)
@@ -320,7 +326,9 @@ def test_environment_is_accepted_by_settings(name: str, monkeypatch: pytest.Monk
 @pytest.mark.parametrize("key", ["HUB_AUTO_MIGRATE", "HUB_SEED_ON_START"])
 def test_servers_neither_migrate_nor_seed(name: str, key: str) -> None:
     value = _environment(SERVICES[name]).get(key)
-    assert value == "false", f"service {name} sets {key}={value!r}; the migrate service migrates, production is not seeded"
+    assert value == "false", (
+        f"service {name} sets {key}={value!r}; the migrate service migrates, production is not seeded"
+    )
 
 
 def test_secret_key_comes_from_the_environment_and_is_required() -> None:
@@ -338,7 +346,9 @@ def test_database_url_points_at_the_postgres_service(name: str) -> None:
 
     url = _environment(SERVICES[name])["HUB_DATABASE_URL"]
     parts = urlsplit(url)
-    assert parts.scheme == "postgresql", f"service {name}: HUB_DATABASE_URL scheme is {parts.scheme!r}, expected 'postgresql'"
+    assert parts.scheme == "postgresql", (
+        f"service {name}: HUB_DATABASE_URL scheme is {parts.scheme!r}, expected 'postgresql'"
+    )
     assert sync_url(url).drivername == "postgresql+psycopg", f"service {name}: hub.db does not map {url!r} to psycopg"
     assert parts.hostname in SERVICES, f"service {name}: HUB_DATABASE_URL host {parts.hostname!r} is not a service"
     assert (parts.port or 5432) == 5432, f"service {name}: HUB_DATABASE_URL port {parts.port} is not PostgreSQL's 5432"
@@ -346,8 +356,7 @@ def test_database_url_points_at_the_postgres_service(name: str) -> None:
     expected = (pg_env.get("POSTGRES_USER"), pg_env.get("POSTGRES_PASSWORD"), pg_env.get("POSTGRES_DB"))
     actual = (parts.username, parts.password, parts.path.lstrip("/"))
     assert actual == expected, (
-        f"service {name}: HUB_DATABASE_URL has user/password/db {actual}, "
-        f"service {parts.hostname} creates {expected}"
+        f"service {name}: HUB_DATABASE_URL has user/password/db {actual}, service {parts.hostname} creates {expected}"
     )
 
 
@@ -393,7 +402,9 @@ def test_dependency_can_be_satisfied(name: str, target: str, condition: str) -> 
             f"service {name} waits for {target} to complete, but {target} restarts ({other.get('restart')!r})"
         )
     else:
-        assert condition == "service_started", f"service {name} depends on {target} with unknown condition {condition!r}"
+        assert condition == "service_started", (
+            f"service {name} depends on {target} with unknown condition {condition!r}"
+        )
 
 
 @pytest.mark.parametrize(
@@ -448,13 +459,17 @@ def test_server_healthcheck_uses_python_not_curl(name: str) -> None:
 def test_server_healthcheck_asks_readiness(name: str) -> None:
     url = _healthcheck_url(SERVICES[name])
     assert url is not None, f"service {name} healthcheck has no URL: {_healthcheck_argv(SERVICES[name])}"
-    assert urlsplit(url).path == "/readyz", f"service {name} healthcheck asks {urlsplit(url).path!r}, expected '/readyz'"
+    assert urlsplit(url).path == "/readyz", (
+        f"service {name} healthcheck asks {urlsplit(url).path!r}, expected '/readyz'"
+    )
 
 
 @pytest.mark.parametrize("name", HUB_SERVERS, ids=HUB_SERVERS)
 def test_server_healthcheck_path_is_a_route(name: str, app_routes: set[str]) -> None:
     path = urlsplit(_healthcheck_url(SERVICES[name]) or "").path
-    assert path in app_routes, f"service {name} healthcheck asks {path!r}, which hub.app.create_app() does not route (has: {sorted(app_routes)})"
+    assert path in app_routes, (
+        f"service {name} healthcheck asks {path!r}, which hub.app.create_app() does not route (has: {sorted(app_routes)})"
+    )
 
 
 def test_dockerfile_healthcheck_path_is_a_route(app_routes: set[str]) -> None:
@@ -462,7 +477,9 @@ def test_dockerfile_healthcheck_path_is_a_route(app_routes: set[str]) -> None:
         match = re.search(r"https?://[^\s'\"]+", args)
         if match:
             path = urlsplit(match.group(0)).path
-            assert path in app_routes, f"the Dockerfile HEALTHCHECK asks {path!r}, which hub.app.create_app() does not route"
+            assert path in app_routes, (
+                f"the Dockerfile HEALTHCHECK asks {path!r}, which hub.app.create_app() does not route"
+            )
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/graphql"])
@@ -514,7 +531,9 @@ def test_dockerfile_runs_as_non_root() -> None:
 def test_dockerfile_exposes_the_served_port() -> None:
     exposed = {port.split("/")[0] for args in _dockerfile("EXPOSE") for port in args.split()}
     cmd = _exec_form(_dockerfile("CMD")[-1])
-    assert _option_value(cmd, "--port") in exposed, f"CMD serves on {_option_value(cmd, '--port')} but EXPOSE is {sorted(exposed)}"
+    assert _option_value(cmd, "--port") in exposed, (
+        f"CMD serves on {_option_value(cmd, '--port')} but EXPOSE is {sorted(exposed)}"
+    )
     assert "8000" in exposed, f"the Dockerfile exposes {sorted(exposed)}, expected 8000"
 
 
@@ -527,7 +546,9 @@ def test_dockerfile_cmd_uses_the_hub_script(cli_commands: dict[str, Any]) -> Non
     known = {opt for param in cli_commands[argv[1]].params for opt in (*param.opts, *param.secondary_opts)}
     for option in _option_names(argv[2:]):
         assert option in known, f"the Dockerfile's CMD passes {option} to `hub {argv[1]}`, which has no such option"
-    assert _option_value(argv, "--host") == "0.0.0.0", f"the Dockerfile's CMD serves on {_option_value(argv, '--host')!r}"
+    assert _option_value(argv, "--host") == "0.0.0.0", (
+        f"the Dockerfile's CMD serves on {_option_value(argv, '--host')!r}"
+    )
 
 
 def test_hub_script_is_the_typer_app() -> None:
@@ -574,8 +595,14 @@ def _build_inputs() -> list[str]:
     readme = project.get("readme")
     if isinstance(readme, str):
         inputs.append(readme)
-    inputs += ["hub/settings.py", "hub/cli.py", "hub/app.py", "migrations/env.py",
-               "schema/templates/graphiql.html", "schema/static/graphiql/graphiql.min.js"]
+    inputs += [
+        "hub/settings.py",
+        "hub/cli.py",
+        "hub/app.py",
+        "migrations/env.py",
+        "schema/templates/graphiql.html",
+        "schema/static/graphiql/graphiql.min.js",
+    ]
     return inputs
 
 

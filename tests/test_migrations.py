@@ -24,7 +24,18 @@ def test_every_table_exists_after_upgrade_and_upgrade_is_idempotent(empty_db_url
 
 def test_large_tables_carry_a_region_code() -> None:
     # The region code is the distribution key when the store is partitioned by province (docs/architecture.md)
-    large = ["projects", "workers", "wage_accounts", "labor_cost_allocations", "payroll_records",
-             "guarantee_deposits", "clues", "channel_records", "case_actions", "warnings", "events"]
+    large = [
+        "projects",
+        "workers",
+        "wage_accounts",
+        "labor_cost_allocations",
+        "payroll_records",
+        "guarantee_deposits",
+        "clues",
+        "channel_records",
+        "case_actions",
+        "warnings",
+        "events",
+    ]
     missing = [t for t in large if "region_code" not in Base.metadata.tables[t].c]
     assert missing == []

@@ -9,9 +9,11 @@ import pytest
 
 from hub.app import create_app
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 COMMON = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
 
 
@@ -35,16 +37,20 @@ async def test_graphiql_has_a_csp_that_allows_no_inline_script_and_no_framing(cl
     assert inline == []
     assert [b for attrs, b in scripts if "src=" in attrs and b.strip()] == []
     assert '<script src="/static/graphiql/hub-graphiql.js"></script>' in resp.text
-    assert 'query MultiChannelClues {' in resp.text  # the example query, as data
+    assert "query MultiChannelClues {" in resp.text  # the example query, as data
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs"), [
-    ("GET", "/healthz", {}),
-    ("GET", "/metrics", {}),
-    ("GET", "/static/graphiql/hub-graphiql.js", {}),
-    ("POST", "/graphql", {"json": {"query": "{ __typename }"}}),
-    ("GET", "/nowhere", {}),
-], ids=["healthz", "metrics", "static", "graphql", "404"])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("GET", "/healthz", {}),
+        ("GET", "/metrics", {}),
+        ("GET", "/static/graphiql/hub-graphiql.js", {}),
+        ("POST", "/graphql", {"json": {"query": "{ __typename }"}}),
+        ("GET", "/nowhere", {}),
+    ],
+    ids=["healthz", "metrics", "static", "graphql", "404"],
+)
 async def test_every_response_has_the_common_headers_and_only_html_a_csp(client, method, path, kwargs) -> None:
     resp = await client.request(method, path, **kwargs)
     assert {k: resp.headers.get(k) for k in COMMON} == COMMON
@@ -64,7 +70,9 @@ async def test_the_trailing_slash_redirect_is_relative_whatever_the_host_header_
     assert (post.status_code, post.headers["location"]) == (307, "/graphql")
 
 
-@pytest.mark.parametrize("path", ["//evil.example/", "/nowhere/", "/\\evil.example/"], ids=["double-slash", "unknown", "backslash"])
+@pytest.mark.parametrize(
+    "path", ["//evil.example/", "/nowhere/", "/\\evil.example/"], ids=["double-slash", "unknown", "backslash"]
+)
 async def test_no_redirect_for_a_path_no_route_serves(client, path) -> None:
     resp = await client.get(path, headers={"host": "evil.example"})
     assert resp.status_code == 404 and "location" not in resp.headers

@@ -26,6 +26,7 @@ from connectors.base._check import check_connection
 from connectors.base._connector import CheckResult, Connector, ConnectorConfig, Outcome, Page, Rejection, Stream, secret
 from connectors.base._entities import (
     AllocationIn,
+    CallbackIn,
     ClueIn,
     DepositIn,
     EnterpriseIn,
@@ -48,6 +49,7 @@ from connectors.errors import (
 
 __all__ = [
     "AllocationIn",
+    "CallbackIn",
     "CheckResult",
     "ClueIn",
     "Connector",

@@ -127,6 +127,10 @@ class Stream(ABC, Generic[C]):
         """The record's primary key as one string (for the raw archive)."""
         return "|".join(str(record.get(k, "")) for k in self.primary_key)
 
+    def cursor_value(self, record: dict[str, Any]) -> Any:
+        """The record's value of ``cursor_field``; a stream whose upstream sends no such field derives it."""
+        return record.get(self.cursor_field) if self.cursor_field else None
+
 
 class Connector(ABC, Generic[C]):
     """A plugin for one kind of upstream system, registered under the ``hub.connectors`` entry-point group."""

@@ -127,6 +127,15 @@ class DepositIn:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackIn:
+    """A call-back (回访) the channel itself made to the complainant, and what they said."""
+
+    at: dt.datetime
+    satisfaction: str  # hub.vocab.Satisfaction: 满意 / 基本满意 / 不满意
+    solved: bool | None = None  # the complainant's own answer to "was it solved?", when asked
+
+
+@dataclass(frozen=True, slots=True)
 class ClueIn:
     """A clue-bearing record (a 12345 work order, a national-platform clue …) for the clue pool."""
 
@@ -151,6 +160,13 @@ class ClueIn:
     sector: str = "工程建设"
     public_opinion: bool = False
     related_source_id: str | None = None  # the upstream's own link to an earlier record (12345 oldOrderNum)
+    # What a channel that handles the matter itself (12345) says about it:
+    request_type: str | None = None  # hub.vocab.RequestType (12345 reflectName: 咨询 / 求助 / 投诉 …)
+    source_type: str | None = None  # how the caller reached the channel (12345 sourceType: 电话 / 网站 / 微信 …)
+    deadline_date: dt.date | None = None  # the channel's own deadline for the record (12345 deadlineDate / handleDays)
+    supervised: bool = False  # the channel put the matter under 督办 (12345 isSupervise)
+    repeat_caller: bool = False  # the channel knows the caller called about it before (12345 isOldCaller)
+    callback: CallbackIn | None = None  # the channel's own 回访 (12345 visitTime / visitIsSolved / satisfaction)
 
 
 Entity = EnterpriseIn | ProjectIn | WageAccountIn | AllocationIn | WorkerIn | PayrollIn | DepositIn | ClueIn

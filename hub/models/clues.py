@@ -69,6 +69,8 @@ class Clue(IdMixin, RegionScoped, Base):
     #: The channel's own deadline for the clue (12345's deadlineDate), which overrides the table's.
     upstream_deadline: Mapped[dt.date | None] = mapped_column(Date)
     accepted_at: Mapped[dt.datetime | None]  # the first 签收 / 受理 (the stage that follows counts from it)
+    #: The last 重办 (hub.workflow.reopen): the last stage counts again from that day.
+    reopened_at: Mapped[dt.datetime | None]
     #: The deadline the system last urged (催办) the clue for: one automatic urge per missed deadline.
     urged_deadline: Mapped[dt.date | None] = mapped_column(Date)
     closed_at: Mapped[dt.datetime | None]

@@ -68,12 +68,16 @@ def world_counts(world: Any) -> dict[str, int]:
     }
 
 
-def test_the_pipeline_stores_exactly_what_the_sandboxes_serve(pipeline: tuple[str, backfill.PipelineRun], served: backfill.Served,
-                                                              world: Any) -> None:
+def test_the_pipeline_stores_exactly_what_the_sandboxes_serve(
+    pipeline: tuple[str, backfill.PipelineRun], served: backfill.Served, world: Any
+) -> None:
     _url, run = pipeline
     assert run.problems == []
     assert run.verified
-    assert [(r["kind"], r["status"], r["error"]) for r in run.runs] == [("permits", "succeeded", None), ("bank_rest", "succeeded", None)]
+    assert [(r["kind"], r["status"], r["error"]) for r in run.runs] == [
+        ("permits", "succeeded", None),
+        ("bank_rest", "succeeded", None),
+    ]
     # every record served was read once, archived once, and none was quarantined
     read = {name: s["read"] for r in run.runs for name, s in r["streams"].items()}
     assert read == served.served
@@ -107,7 +111,8 @@ def test_read_back_returns_every_row(pipeline: tuple[str, backfill.PipelineRun])
     url, run = pipeline
     data = backfill.read_back(url)
     assert {t: len(data[t].rows) for t in (*backfill.CANONICAL, backfill.RAW)} == {
-        t: run.counts[t] for t in (*backfill.CANONICAL, backfill.RAW)}
+        t: run.counts[t] for t in (*backfill.CANONICAL, backfill.RAW)
+    }
     assert len(data["connector_instances"].rows) == 2
     payload = data[backfill.RAW].columns.index("payload")
     assert all(isinstance(r[payload], str) for r in data[backfill.RAW].rows)  # JSON as text, for COPY
@@ -129,8 +134,9 @@ def postgres(databases: backfill.Databases) -> backfill.Databases:
 
 
 @pytest.mark.postgres
-def test_the_copy_baseline_copies_exactly_the_rows_the_pipeline_left(pipeline: tuple[str, backfill.PipelineRun],
-                                                                     postgres: backfill.Databases) -> None:
+def test_the_copy_baseline_copies_exactly_the_rows_the_pipeline_left(
+    pipeline: tuple[str, backfill.PipelineRun], postgres: backfill.Databases
+) -> None:
     url, run = pipeline
     data = backfill.read_back(url)
     copies = backfill.measure_copy(postgres, data, "tiny")

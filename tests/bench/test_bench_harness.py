@@ -21,8 +21,18 @@ from bench import datasets, graph_vs_sql
 from bench.__main__ import detail_table, summary_table
 
 EXPECTED_COLUMNS = [
-    "backend", "scale", "clues", "hub p50", "hub p95", "sql p50", "sql p95", "ratio p50", "ratio p95",
-    "hub deep p50", "sql deep p50", "baseline",
+    "backend",
+    "scale",
+    "clues",
+    "hub p50",
+    "hub p95",
+    "sql p50",
+    "sql p95",
+    "ratio p50",
+    "ratio p95",
+    "hub deep p50",
+    "sql deep p50",
+    "baseline",
 ]
 
 
@@ -69,8 +79,18 @@ async def test_the_hub_and_every_baseline_return_the_same_json(tiny: datasets.Da
 
 
 def test_a_differing_baseline_is_refused() -> None:
-    hub = {"data": {"clues": {"edges": [{"node": {"amount": "12.50"}}], "pageInfo": {"hasNextPage": False, "endCursor": None}}}}
-    wrong = orjson.dumps({"data": {"clues": {"edges": [{"node": {"amount": 12.5}}], "pageInfo": {"hasNextPage": False, "endCursor": None}}}})
+    hub = {
+        "data": {
+            "clues": {"edges": [{"node": {"amount": "12.50"}}], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+        }
+    }
+    wrong = orjson.dumps(
+        {
+            "data": {
+                "clues": {"edges": [{"node": {"amount": 12.5}}], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+            }
+        }
+    )
     with pytest.raises(graph_vs_sql.BenchmarkMismatch, match=r"edges\[0\]\.node\.amount"):
         graph_vs_sql.check_equal(hub, wrong, who="test", page="first")
 

@@ -41,11 +41,15 @@ def test_same_complainant_duplicates_are_found(result: match_eval.EvalResult) ->
     assert result.duplicates["same_phone"]["recall"] >= match_eval.GOAL_RECALL
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "recall is ~0.87-0.92 at this size (0.92 at 1,000 matters): another worker of the same group case who "
-    "names no project (or a project the permit registry does not know) shares only the company with the "
-    "first record, and joining on the company alone merges the company's other projects (a hard negative; "
-    "tried: precision fell to 0.91-0.95). See bench/README.md."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "recall is ~0.87-0.92 at this size (0.92 at 1,000 matters): another worker of the same group case who "
+        "names no project (or a project the permit registry does not know) shares only the company with the "
+        "first record, and joining on the company alone merges the company's other projects (a hard negative; "
+        "tried: precision fell to 0.91-0.95). See bench/README.md."
+    ),
+)
 def test_recall_meets_the_goal(result: match_eval.EvalResult) -> None:
     assert result.recall >= match_eval.GOAL_RECALL
 

@@ -31,11 +31,18 @@ def pool(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
     """A freshly built pool on the selected backend (PostgreSQL: a database of its own, dropped after)."""
     if BACKEND == "postgres":
         request.getfixturevalue("postgres_server")
-        url, marker = match_pool.prepare("postgres", POOL, rebuild=True, server=POSTGRES_URL,
-                                         name=f"bench_match_test_{uuid.uuid4().hex[:8]}", log=lambda _: None)
+        url, marker = match_pool.prepare(
+            "postgres",
+            POOL,
+            rebuild=True,
+            server=POSTGRES_URL,
+            name=f"bench_match_test_{uuid.uuid4().hex[:8]}",
+            log=lambda _: None,
+        )
     else:
-        url, marker = match_pool.prepare("sqlite", POOL, rebuild=True, data_dir=tmp_path_factory.mktemp("pool"),
-                                         log=lambda _: None)
+        url, marker = match_pool.prepare(
+            "sqlite", POOL, rebuild=True, data_dir=tmp_path_factory.mktemp("pool"), log=lambda _: None
+        )
     yield url, marker
     match_pool.drop(url, server=POSTGRES_URL)
 
@@ -53,8 +60,9 @@ def test_the_pool_holds_what_the_intake_would_store(pool: tuple[str, dict[str, A
         clues = conn.execute(text("SELECT count(*) FROM clues")).scalar_one()
         records = conn.execute(text("SELECT id, clue_id, match_features FROM channel_records ORDER BY id")).all()
         keys = conn.execute(text("SELECT channel_record_id, key FROM clue_match_keys")).all()
-        orphans = conn.execute(text("SELECT count(*) FROM channel_records r LEFT JOIN clues c ON c.id = r.clue_id "
-                                    "WHERE c.id IS NULL")).scalar_one()
+        orphans = conn.execute(
+            text("SELECT count(*) FROM channel_records r LEFT JOIN clues c ON c.id = r.clue_id WHERE c.id IS NULL")
+        ).scalar_one()
     engine.dispose()
     assert clues == POOL == marker["counts"]["clues"]
     assert len(records) == marker["counts"]["channel_records"] > POOL
@@ -88,8 +96,9 @@ def test_every_query_is_timed_on_every_side(results: dict[str, Any]) -> None:
     assert set(results["ratio"]["hub"]) == {"p50", "p99"}
 
 
-def test_the_rematch_runs_in_its_own_process_over_the_whole_pool(results: dict[str, Any],
-                                                                 pool: tuple[str, dict[str, Any]]) -> None:
+def test_the_rematch_runs_in_its_own_process_over_the_whole_pool(
+    results: dict[str, Any], pool: tuple[str, dict[str, Any]]
+) -> None:
     _, marker = pool
     r = results["rematch"]
     assert r["report"]["records"] == marker["counts"]["channel_records"]
@@ -100,8 +109,14 @@ def test_the_rematch_runs_in_its_own_process_over_the_whole_pool(results: dict[s
 
 
 def test_the_tables_have_a_row_per_side(results: dict[str, Any]) -> None:
-    tables = match_speed.report_tables(results["_sides"], results["checks"], results["rematch"], pool=POOL,
-                                       counts={"channel_records": 1, "clue_match_keys": 1}, backend=BACKEND)
+    tables = match_speed.report_tables(
+        results["_sides"],
+        results["checks"],
+        results["rematch"],
+        pool=POOL,
+        counts={"channel_records": 1, "clue_match_keys": 1},
+        backend=BACKEND,
+    )
     assert [t.row_count for t in tables] == [3, len(results["checks"]), 10]
 
 

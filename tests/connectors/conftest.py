@@ -41,7 +41,9 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fi
     url = _fresh_url(tmp_path_factory.mktemp("template"), request)
     upgrade(url)
     engine = make_engine(url)
-    seed_database(engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"])
+    seed_database(
+        engine, scale=WORLD["scale"], seed=WORLD["seed"], today=TODAY, cipher=Cipher(SECRET), region=WORLD["region"]
+    )
     engine.dispose()
     return url
 
@@ -94,8 +96,15 @@ def seeded_db_url(seeded_template: str, tmp_path: Path, request: pytest.FixtureR
     return clone_database(seeded_template, tmp_path, request)
 
 
-def create_instance(url: str, *, kind: str, name: str | None = None, config: dict[str, Any], secrets: dict[str, str] | None = None,
-                    state: dict[str, Any] | None = None) -> int:
+def create_instance(
+    url: str,
+    *,
+    kind: str,
+    name: str | None = None,
+    config: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    state: dict[str, Any] | None = None,
+) -> int:
     """A connector instance row (config public part + encrypted secrets), as the admin API creates it."""
     import orjson
 
@@ -105,9 +114,13 @@ def create_instance(url: str, *, kind: str, name: str | None = None, config: dic
     engine = make_engine(url)
     with session_scope(engine) as session:
         row = ConnectorInstance(
-            name=name or kind, kind=kind, config=config,
+            name=name or kind,
+            kind=kind,
+            config=config,
             secrets_enc=Cipher(SECRET).encrypt(orjson.dumps(secrets).decode()) if secrets else None,
-            state=state or {}, schedule_seconds=60, enabled=True,
+            state=state or {},
+            schedule_seconds=60,
+            enabled=True,
         )
         session.add(row)
         session.flush()

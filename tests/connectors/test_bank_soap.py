@@ -342,7 +342,9 @@ class TestBankSoap(SandboxContract):
             "guarantee-amount-missing",
         ],
     )
-    def test_normalise_rejects_a_bad_record_naming_the_field(self, name: str, change: dict[str, Any], field: str, reason: str) -> None:
+    def test_normalise_rejects_a_bad_record_naming_the_field(
+        self, name: str, change: dict[str, Any], field: str, reason: str
+    ) -> None:
         assert connector.normalise(name, GOOD[name])  # the unchanged record passes
         with pytest.raises(Rejection, match="^" + reason.replace("(", r"\(").replace(")", r"\)") + "$") as info:
             connector.normalise(name, {k: v for k, v in {**GOOD[name], **change}.items() if v is not None})

@@ -8,17 +8,27 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from connectors import registry
-from connectors.base import ClueIn, FatalUpstreamError, Outcome, Rejection
+from connectors.base import CallbackIn, ClueIn, FatalUpstreamError, Outcome, Rejection
 from connectors.clue_channel.client import CST
 from connectors.clue_channel.sandbox import live_complaint, live_epoch
-from connectors.hotline12345 import sign_headers
-from connectors.hotline12345.sandbox import DEMO_CREDENTIALS
+from connectors.hotline12345 import last_change, sign_headers
+from connectors.hotline12345.sandbox import DEMO_CREDENTIALS, create_app
 from connectors.sandbox.world import World
-from connectors.testing import BadRecord, Clock, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract
+from connectors.testing import BadRecord, Clock, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract, serve_asgi
+from hub import cluepool, deadlines, models, workflow, writeback
+from hub import models as m
+from hub.access import Principal
+from hub.crypto import Cipher
+from hub.db import make_engine, session_scope
+from hub.seed._base import HOTLINE_FIELDS
 from hub.sync import StreamStats
-from tests.connectors.conftest import create_instance
+from hub.vocab import RequestType
+from hub.workdays import add_working_days
+from hub.writeback import deliver_due
+from tests.connectors.conftest import SECRET, create_instance
 from tests.connectors.test_clue_channels import snapshot, table_counts
 
 INTERVAL = 20.0
@@ -56,7 +66,7 @@ class TestHotline12345(SandboxContract):
             error="the 12345 platform refused the app key or signature (HTTP 401): check app_key and app_secret",
         )
     }
-    bad_records = {"work_orders": BadRecord("reflectObject", "required field reflectObject is missing or empty")}
+    bad_records = {"work_orders": BadRecord("majorContent", "required field majorContent is missing or empty")}
     fault_mid_run = True
 
     def epoch(self, world: World) -> dt.datetime:
@@ -66,8 +76,8 @@ class TestHotline12345(SandboxContract):
         return snapshot(url)
 
     def check_quarantined(self, sandbox: Sandbox, entry: Quarantined, stats: StreamStats) -> None:
-        assert entry.reason == "required field reflectObject is missing or empty"
-        assert entry.payload["reflectObject"] == "" and entry.payload["questionCode"] == "080101"
+        assert entry.reason == "required field majorContent is missing or empty"
+        assert entry.payload["majorContent"] == "" and entry.payload["questionCode"] == "080101"
 
     # -- reading ----------------------------------------------------------------------------------------
 
@@ -78,15 +88,15 @@ class TestHotline12345(SandboxContract):
         config = make_config(sandbox.url)
         pages = read_all(config)
         got = records(pages)
-        # Then every order comes once, in (updateTime, orderNum) order, and no page is larger than asked
+        # Then every order comes once, in (last change, orderNum) order, and no page is larger than asked
         expected = {p["orderNum"] for p in world.clue_payloads["hotline12345"]}
         assert len(got) == len(expected) + NON_WAGE
         assert {r["orderNum"] for r in got} >= expected
         assert [len(p.records) for p in pages] == [20, 20, 20, 2]
-        assert [(r["updateTime"], r["orderNum"]) for r in got] == sorted((r["updateTime"], r["orderNum"]) for r in got)
+        assert [(last_change(r), r["orderNum"]) for r in got] == sorted((last_change(r), r["orderNum"]) for r in got)
         # And reading from any page's state gives exactly the rest
         assert records(read_all(config, pages[1].state)) == got[40:]
-        assert pages[-1].state == {"updateTime": got[-1]["updateTime"], "orderNum": got[-1]["orderNum"]}
+        assert pages[-1].state == {"updateTime": last_change(got[-1]), "orderNum": got[-1]["orderNum"]}
         # When a live interval passes, Then only the new order comes
         clock.advance(INTERVAL)
         new = records(read_all(config, pages[-1].state))
@@ -99,6 +109,13 @@ class TestHotline12345(SandboxContract):
         assert [len(p.records) for p in pages] == [100, 12]
 
     # -- normalise -------------------------------------------------------------------------------------
+
+    def test_orders_carry_the_platforms_fields_only(self, sandbox: Sandbox, clock: Clock) -> None:
+        # Given history, non-wage and live orders
+        clock.advance(3 * INTERVAL)
+        served = records(read_all(make_config(sandbox.url)))
+        # Then each has exactly the 12345 work-order fields (docs/domain.md): no field the hub made up
+        assert {tuple(sorted(r)) for r in served} == {tuple(sorted(HOTLINE_FIELDS))}
 
     def test_normalise_maps_a_live_wage_order(self, sandbox: Sandbox, world: World, clock: Clock) -> None:
         clock.advance(INTERVAL)
@@ -117,7 +134,11 @@ class TestHotline12345(SandboxContract):
             complainant_name=complaint.name,
             complainant_phone=complaint.phone,
             sector="工程建设",
-            project_name=complaint.project["name"],
+            project_name=complaint.project["name"] if complaint.project["name"] in complaint.text else None,
+            request_type=RequestType("complaint" if order["reflectName"] == "投诉" else "help"),
+            source_type=order["sourceType"],
+            deadline_date=dt.date.fromisoformat(order["deadlineDate"]),
+            supervised=complaint.headcount >= 10,
         )
 
     def test_normalise_maps_history_and_links_repeat_callers(self, sandbox: Sandbox, world: World) -> None:
@@ -145,24 +166,145 @@ class TestHotline12345(SandboxContract):
     @pytest.mark.parametrize(
         ("field", "value", "reason"),
         [
-            ("reflectObject", "", "required field reflectObject is missing or empty"),
-            ("regionCode", None, "required field regionCode is missing or empty"),
+            ("majorContent", "", "required field majorContent is missing or empty"),
+            ("organizationName", None, "required field organizationName is missing or empty"),
+            (
+                "organizationName",
+                "市中区人力资源和社会保障局",
+                "organizationName '市中区人力资源和社会保障局' names no single county or city (GB/T 2260): expected "
+                "the 承办单位 like 微山县人力资源和社会保障局, or with its city (济南市市中区…) where counties share a name",
+            ),
             ("callTime", "2026/11/20", "callTime '2026/11/20' is not a time like 2026-11-20 09:30:00"),
+            ("deadlineDate", "2026/12/01", "deadlineDate '2026/12/01' is not a date like 2026-10-31"),
+            ("isSupervise", "是", "isSupervise is not 1/0 or true/false: '是'"),
+            ("visitTime", "昨天", "visitTime '昨天' is not a time like 2026-11-20 09:30:00"),
+            (
+                "satisfaction",
+                "还行",
+                "satisfaction '还行' is not one of 非常满意, 满意, 基本满意, 不满意, 非常不满意",
+            ),
         ],
-        ids=["no-respondent", "no-region", "bad-time"],
+        ids=[
+            "no-content",
+            "no-organisation",
+            "ambiguous-organisation",
+            "bad-time",
+            "bad-deadline",
+            "bad-supervise",
+            "bad-visit-time",
+            "bad-satisfaction",
+        ],
     )
     def test_normalise_rejects_a_bad_order_naming_the_field(
         self, world: World, field: str, value: Any, reason: str
     ) -> None:
-        order = {
-            **world.clue_payloads["hotline12345"][0],
-            "reflectObject": "某公司",
-            "regionCode": "370826",
-            field: value,
-        }
+        # Given a called-back history order with one field spoilt
+        order = {**called_back_order(world), field: value}
+        # When normalised, Then it is rejected naming the field and the value
         with pytest.raises(Rejection) as info:
             connector.normalise("work_orders", order)
         assert (info.value.field, info.value.reason) == (field, reason)
+
+    @pytest.mark.parametrize(
+        ("changes", "attribute", "expected"),
+        [
+            ({"reflectName": "咨询"}, "request_type", RequestType.CONSULTATION),
+            ({"reflectName": "投诉"}, "request_type", RequestType.COMPLAINT),
+            ({"reflectName": "求助"}, "request_type", RequestType.HELP),
+            ({"reflectName": "举报"}, "request_type", None),
+            ({"sourceType": "微信"}, "source_type", "微信"),
+            (
+                {
+                    "majorContent": "来电人反映其在微山县第三中学教学楼建设项目务工，被济宁市鸿达建筑劳务有限公司拖欠10月工资共计9000元。"
+                },
+                "respondent_name",
+                "济宁市鸿达建筑劳务有限公司",
+            ),
+            (
+                {
+                    "majorContent": "来电人反映其在微山县第三中学教学楼建设项目务工，被济宁市鸿达建筑劳务有限公司拖欠10月工资共计9000元。"
+                },
+                "project_name",
+                "微山县第三中学教学楼建设项目",
+            ),
+            ({"majorContent": "来电人反映其工资一直没有发放，请求帮助。"}, "respondent_name", ""),
+            ({"organizationName": "济南市市中区人力资源和社会保障局"}, "region_code", "370103"),
+            ({"organizationName": "济宁市人力资源和社会保障局"}, "region_code", "370800"),
+            ({"deadlineDate": "2026-12-04", "handleDays": 10}, "deadline_date", dt.date(2026, 12, 4)),
+            (
+                {"deadlineDate": "", "handleDays": 5, "callTime": "2026-11-20 09:00:00"},
+                "deadline_date",
+                dt.date(2026, 11, 27),
+            ),
+            ({"deadlineDate": "", "handleDays": ""}, "deadline_date", None),
+            ({"isSupervise": "1"}, "supervised", True),
+            ({"isSupervise": "0"}, "supervised", False),
+            ({"oldOrderNum": "2026110100000007", "isOldCaller": "1"}, "related_source_id", "2026110100000007"),
+            ({"isOldCaller": "1"}, "repeat_caller", True),
+            ({"visitTime": "", "visitIsSolved": "", "satisfaction": ""}, "callback", None),
+            (
+                {"visitTime": "2026-11-21 10:00:00", "visitIsSolved": "1", "satisfaction": "满意"},
+                "callback",
+                CallbackIn(at=dt.datetime(2026, 11, 21, 10, tzinfo=CST), satisfaction="满意", solved=True),
+            ),
+            (
+                {"visitTime": "2026-11-21 10:00:00", "visitIsSolved": "0", "satisfaction": "非常不满意"},
+                "callback",
+                CallbackIn(at=dt.datetime(2026, 11, 21, 10, tzinfo=CST), satisfaction="不满意", solved=False),
+            ),
+            (
+                {"visitTime": "2026-11-21 10:00:00", "visitIsSolved": "0", "satisfaction": ""},
+                "callback",
+                CallbackIn(at=dt.datetime(2026, 11, 21, 10, tzinfo=CST), satisfaction="不满意", solved=False),
+            ),
+            (
+                {"visitTime": "2026-11-21 10:00:00", "visitIsSolved": "", "satisfaction": "基本满意"},
+                "callback",
+                CallbackIn(at=dt.datetime(2026, 11, 21, 10, tzinfo=CST), satisfaction="基本满意", solved=None),
+            ),
+        ],
+        ids=[
+            "consultation",
+            "complaint",
+            "help",
+            "no-deadline-type",
+            "source-type",
+            "respondent-in-text",
+            "project-in-text",
+            "no-respondent-named",
+            "county-with-its-city",
+            "city-bureau",
+            "deadline-date",
+            "handle-days",
+            "no-deadline",
+            "supervised",
+            "not-supervised",
+            "old-order",
+            "old-caller",
+            "no-visit",
+            "visit-satisfied",
+            "visit-very-dissatisfied",
+            "visit-unsolved-only",
+            "visit-without-solved",
+        ],
+    )
+    def test_normalise_maps_the_work_order_fields(
+        self, world: World, changes: dict[str, Any], attribute: str, expected: Any
+    ) -> None:
+        # Given a history order with some fields set
+        order = {**called_back_order(world), **changes}
+        # When normalised, Then the field lands on the intake record as the hub reads it
+        [clue] = connector.normalise("work_orders", order)
+        assert getattr(clue, attribute) == expected
+
+    def test_an_order_with_only_the_platforms_fields_is_accepted(self, world: World) -> None:
+        # Given an order with the 20 work-order fields and none of those the hub used to require
+        # (reflectObject, regionCode, projectName, updateTime)
+        order = {f: called_back_order(world)[f] for f in HOTLINE_FIELDS}
+        assert not {"reflectObject", "regionCode", "projectName", "updateTime"} & set(order)
+        # When normalised, Then it is a clue in the county its 承办单位 belongs to, against the named employer
+        [clue] = connector.normalise("work_orders", order)
+        assert clue.region_code == "370826" and clue.respondent_name and clue.respondent_name in order["majorContent"]
 
     # -- sync through the hub --------------------------------------------------------------------------
 
@@ -194,6 +336,65 @@ class TestHotline12345(SandboxContract):
         full = sync_engine(seeded_db_url).run(inst, full_refresh=True).stats["work_orders"]
         assert (full.created, full.updated, full.unchanged) == (0, 0, history + 2)
         assert table_counts(seeded_db_url) == after
+
+    def test_the_platforms_call_back_comes_back_and_dissatisfied_reopens_the_clue(
+        self, world: World, seeded_db_url: str, sync_engine: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Given a platform that calls back an hour after a result, and whose complainants are never satisfied;
+        # the hub's clock is the platform's
+        clock = Clock(live_epoch(world))
+        for module in (models, workflow, cluepool, writeback):
+            monkeypatch.setattr(module, "utcnow", lambda: clock.now.astimezone(dt.UTC))
+        app = create_app(
+            world=world, clock=clock, live_interval_seconds=36_000, call_back_after_seconds=3600, dissatisfied_share=1
+        )
+        db = make_engine(seeded_db_url)
+        with serve_asgi(app) as url:
+            inst, engine = instance(seeded_db_url, url), sync_engine(seeded_db_url)
+            engine.run(inst)
+            # And a new wage order (one in ten hours), taken in and closed by the county
+            clock.advance(36_000)
+            assert engine.run(inst).stats["work_orders"].created == 1
+            order = f"{clock.now:%Y%m%d}90000001"
+            county = Principal(name="劳动监察大队", role="inspector", region_code="370800")
+            with session_scope(db) as s:
+                clue = workflow.get_clue(s, clue_id=clue_id(s, order))
+                workflow.accept(s, clue=clue, principal=county)
+                workflow.close(s, clue=clue, principal=county, conclusion="已足额支付")
+            # When the result is written back to the platform
+            assert deliver_due(db, cipher=Cipher(SECRET), now=clock.now).acknowledged == 1
+            # Then nothing comes back before the platform has called the complainant back
+            clock.advance(1800)
+            engine.run(inst)
+            with session_scope(db) as s:
+                assert s.get(m.Clue, clue_id(s, order)).status == "closed"
+            # When it has, Then the next incremental sync brings the order back with its 回访, and the clue is reopened
+            clock.advance(1800)
+            stats = engine.run(inst).stats["work_orders"]
+            assert (stats.read, stats.updated) == (1, 1)
+            today = clock.now.astimezone(CST).date()
+            with session_scope(db) as s:
+                clue = s.get(m.Clue, clue_id(s, order))
+                assert (clue.status, clue.satisfaction) == ("in_progress", "不满意")
+                answer = deadlines.rules_for(clue.channel, clue.request_type)[-1]
+                assert clue.deadline == add_working_days(today, answer.days())
+                reopened = s.scalars(
+                    select(m.CaseAction).where(m.CaseAction.clue_id == clue.id).order_by(m.CaseAction.id)
+                ).all()[-1]
+                assert (reopened.action, reopened.actor, reopened.from_status) == (
+                    "reopen",
+                    "system:hotline12345",
+                    "called_back",
+                )
+            # And the call-back is not echoed to the platform, and a full refresh takes it in no second time
+            assert deliver_due(db, cipher=Cipher(SECRET), now=clock.now).items == []
+            assert read_back(url, order, "visit") == []
+            full = engine.run(inst, full_refresh=True).stats["work_orders"]
+            assert full.updated == 0
+            with session_scope(db) as s:
+                actions = s.scalars(select(m.CaseAction.action).where(m.CaseAction.clue_id == clue_id(s, order))).all()
+                assert actions.count("reopen") == 1 and actions.count("record_callback") == 1
+        db.dispose()
 
     # -- write-back ------------------------------------------------------------------------------------
 
@@ -252,6 +453,15 @@ class TestHotline12345(SandboxContract):
         )
         with pytest.raises(FatalUpstreamError, match="upstream answered HTTP 404"):
             connector.write_back(make_config(sandbox.url), outcome)
+
+
+def clue_id(s: Any, order: str) -> int:
+    return s.scalars(select(m.ChannelRecord.clue_id).where(m.ChannelRecord.source_id == order)).one()
+
+
+def called_back_order(world: World) -> dict[str, Any]:
+    """The first history order the platform called back (微山县, 满意)."""
+    return dict(next(p for p in world.clue_payloads["hotline12345"] if p["visitTime"]))
 
 
 def instance(db_url: str, sandbox_url: str, **config: Any) -> int:

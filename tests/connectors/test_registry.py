@@ -21,7 +21,7 @@ from hub.migrate import upgrade
 from tests.conftest import _fresh_url
 from tests.connectors.conftest import SECRET
 
-PLUGIN = '''
+PLUGIN = """
 from connectors.base import CheckResult, Connector, ConnectorConfig, EnterpriseIn, Page, Rejection, Stream
 
 
@@ -54,7 +54,7 @@ class AcmeConnector(Connector):
         if stream != "corps":
             raise Rejection(f"acme has no stream {stream!r}", field="stream", value=stream)
         return [EnterpriseIn(uscc=record["uscc"], name=record["name"], kind="labour_service")]
-'''
+"""
 
 
 @pytest.fixture
@@ -63,7 +63,8 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     src = tmp_path / "acme-connector"
     (src / "acme_connector").mkdir(parents=True)
     (src / "acme_connector" / "__init__.py").write_text(PLUGIN)
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=61"]
         build-backend = "setuptools.build_meta"
@@ -74,11 +75,24 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         acme = "acme_connector:AcmeConnector"
         [tool.setuptools]
         packages = ["acme_connector"]
-    '''))
+    """)
+    )
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(src)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
     )
     monkeypatch.syspath_prepend(str(site))
     registry.available.cache_clear()
@@ -104,7 +118,9 @@ def test_an_installed_third_party_connector_is_found(installed_plugin, empty_db_
     assert result.stats["corps"].created == 1
     engine = make_engine(empty_db_url)
     with engine.connect() as conn:
-        assert conn.execute(select(Enterprise.name, Enterprise.region_code)).all() == [("福州某某建设有限公司", "350100")]
+        assert conn.execute(select(Enterprise.name, Enterprise.region_code)).all() == [
+            ("福州某某建设有限公司", "350100")
+        ]
     engine.dispose()
 
 

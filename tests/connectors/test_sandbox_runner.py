@@ -50,8 +50,9 @@ def test_sandbox_apps_resolves_the_permits_sandbox(world: Any) -> None:
     assert builtin == [k for k in runner.BUILTIN_KINDS if k in apps]
 
 
-def test_a_missing_connector_is_skipped_with_a_warning(world: Any, monkeypatch: pytest.MonkeyPatch,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_connector_is_skipped_with_a_warning(
+    world: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     real = runner.entry_points
 
     def with_a_ghost(*, group: str) -> list[EntryPoint]:
@@ -61,21 +62,37 @@ def test_a_missing_connector_is_skipped_with_a_warning(world: Any, monkeypatch: 
     with caplog.at_level(logging.WARNING, logger="connectors.sandbox.runner"):
         apps = runner.sandbox_apps(world=world)
     assert "ghost" not in apps and "permits" in apps
-    assert any("sandbox of connector ghost (connectors.ghost_not_installed:Ghost) is unavailable; skipped: ModuleNotFoundError"
-               in r.getMessage() for r in caplog.records)
+    assert any(
+        "sandbox of connector ghost (connectors.ghost_not_installed:Ghost) is unavailable; skipped: ModuleNotFoundError"
+        in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_ports_are_fixed_per_builtin_kind() -> None:
-    assert runner.ports(["bank_rest", "permits", "zz_custom"], 8100) == {"bank_rest": 8102, "permits": 8100, "zz_custom": 8105}
+    assert runner.ports(["bank_rest", "permits", "zz_custom"], 8100) == {
+        "bank_rest": 8102,
+        "permits": 8100,
+        "zz_custom": 8105,
+    }
 
 
 def test_run_sandboxes_serves_each_on_its_own_port_and_prints_credentials(world: Any) -> None:
     base = consecutive_free_ports(len(runner.BUILTIN_KINDS) + 2)
     console = Console(record=True, width=200)
     stop = threading.Event()
-    thread = threading.Thread(target=runner.run_sandboxes, kwargs={
-        "base_port": base, "today": TODAY, "console": console, "stop": stop, "clock": lambda: live_epoch(world), **WORLD},
-        daemon=True)
+    thread = threading.Thread(
+        target=runner.run_sandboxes,
+        kwargs={
+            "base_port": base,
+            "today": TODAY,
+            "console": console,
+            "stop": stop,
+            "clock": lambda: live_epoch(world),
+            **WORLD,
+        },
+        daemon=True,
+    )
     # Given the sandboxes started in one process
     thread.start()
     try:

@@ -28,20 +28,46 @@ def snapshot(url: str) -> dict[str, object]:
     engine = make_engine(url)
     with engine.connect() as conn:
         projects = conn.execute(
-            select(Project.project_code, Project.name, Project.status, Project.permit_no, Project.region_code, Enterprise.uscc)
-            .join(Enterprise, Enterprise.id == Project.contractor_id).order_by(Project.project_code)
+            select(
+                Project.project_code,
+                Project.name,
+                Project.status,
+                Project.permit_no,
+                Project.region_code,
+                Enterprise.uscc,
+            )
+            .join(Enterprise, Enterprise.id == Project.contractor_id)
+            .order_by(Project.project_code)
         ).all()
-        enterprises = conn.execute(select(Enterprise.uscc, Enterprise.name, Enterprise.kind).order_by(Enterprise.uscc)).all()
-        raw = conn.execute(select(RawRecord.stream, RawRecord.source_key, RawRecord.payload_hash).order_by(
-            RawRecord.stream, RawRecord.source_key)).all()
+        enterprises = conn.execute(
+            select(Enterprise.uscc, Enterprise.name, Enterprise.kind).order_by(Enterprise.uscc)
+        ).all()
+        raw = conn.execute(
+            select(RawRecord.stream, RawRecord.source_key, RawRecord.payload_hash).order_by(
+                RawRecord.stream, RawRecord.source_key
+            )
+        ).all()
     engine.dispose()
-    return {"projects": [tuple(r) for r in projects], "enterprises": [tuple(r) for r in enterprises], "raw": [tuple(r) for r in raw]}
+    return {
+        "projects": [tuple(r) for r in projects],
+        "enterprises": [tuple(r) for r in enterprises],
+        "raw": [tuple(r) for r in raw],
+    }
 
 
 def hub(args: list[str], url: str, tmp: Path) -> subprocess.Popen:
-    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_SECRET_KEY": SECRET, "HUB_DATA_DIR": str(tmp),
-           "HUB_SYNC_LEASE_SECONDS": "2", "HUB_LOG_LEVEL": "WARNING", "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": url,
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_DATA_DIR": str(tmp),
+        "HUB_SYNC_LEASE_SECONDS": "2",
+        "HUB_LOG_LEVEL": "WARNING",
+        "COLUMNS": "200",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 def committed_pages(url: str, instance: int) -> int:
@@ -54,7 +80,9 @@ def committed_pages(url: str, instance: int) -> int:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_sync_then_restart_gives_the_undisturbed_rows(world, empty_db_url, tmp_path, sync_engine, request) -> None:
+def test_sigkill_mid_sync_then_restart_gives_the_undisturbed_rows(
+    world, empty_db_url, tmp_path, sync_engine, request
+) -> None:
     from connectors.permits.sandbox import DEMO_CREDENTIALS, create_app
 
     frozen = dt.datetime.combine(world.today, dt.time(), dt.timezone(dt.timedelta(hours=8)))
@@ -136,7 +164,9 @@ class ServedKeys:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_full_refresh_then_the_next_sync_finishes_the_full_refresh(world, empty_db_url, tmp_path, sync_engine, request) -> None:
+def test_sigkill_mid_full_refresh_then_the_next_sync_finishes_the_full_refresh(
+    world, empty_db_url, tmp_path, sync_engine, request
+) -> None:
     from connectors.permits.sandbox import DEMO_CREDENTIALS, create_app
 
     frozen = dt.datetime.combine(world.today, dt.time(), dt.timezone(dt.timedelta(hours=8)))

@@ -50,7 +50,9 @@ def pg_url(postgres_server, request) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_two_workers_on_redis_sync_without_overlap_or_duplicates(world, pg_url, redis_broker_url, tmp_path, sync_engine, request) -> None:
+def test_two_workers_on_redis_sync_without_overlap_or_duplicates(
+    world, pg_url, redis_broker_url, tmp_path, sync_engine, request
+) -> None:
     from connectors.permits.sandbox import DEMO_CREDENTIALS, create_app
     from hub.actors import sync_connector
     from hub.broker import setup_broker
@@ -62,11 +64,26 @@ def test_two_workers_on_redis_sync_without_overlap_or_duplicates(world, pg_url, 
         config = {"base_url": base + "/", "app_id": DEMO_CREDENTIALS["app_id"], "page_size": 5}
         secrets = {"api_key": DEMO_CREDENTIALS["api_key"]}
         # Two instances reading the same upstream: they write the same entities concurrently
-        instances = [create_instance(pg_url, kind="permits", name=f"permits-{n}", config=config, secrets=secrets) for n in "ab"]
-        env = {**os.environ, "HUB_DATABASE_URL": pg_url, "HUB_BROKER_URL": redis_broker_url, "HUB_SECRET_KEY": SECRET,
-               "HUB_DATA_DIR": str(tmp_path), "HUB_LOG_LEVEL": "WARNING"}
-        workers = [subprocess.Popen([sys.executable, "-m", "hub.cli", "worker", "--processes", "1", "--threads", "2"],
-                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+        instances = [
+            create_instance(pg_url, kind="permits", name=f"permits-{n}", config=config, secrets=secrets) for n in "ab"
+        ]
+        env = {
+            **os.environ,
+            "HUB_DATABASE_URL": pg_url,
+            "HUB_BROKER_URL": redis_broker_url,
+            "HUB_SECRET_KEY": SECRET,
+            "HUB_DATA_DIR": str(tmp_path),
+            "HUB_LOG_LEVEL": "WARNING",
+        }
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "worker", "--processes", "1", "--threads", "2"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(2)
+        ]
         try:
             broker = setup_broker(redis_broker_url)
             for _ in range(3):
@@ -76,12 +93,17 @@ def test_two_workers_on_redis_sync_without_overlap_or_duplicates(world, pg_url, 
             engine = make_engine(pg_url)
             while True:
                 with engine.connect() as conn:
-                    runs = conn.execute(select(SyncRun.connector_instance_id, SyncRun.status, SyncRun.started_at,
-                                               SyncRun.finished_at)).all()
+                    runs = conn.execute(
+                        select(SyncRun.connector_instance_id, SyncRun.status, SyncRun.started_at, SyncRun.finished_at)
+                    ).all()
                     leases = conn.execute(select(ConnectorInstance.lease_owner)).scalars().all()
                 done = {i for i, status, *_ in runs if status == "succeeded"}
-                if done == set(instances) and not any(s == "running" for _, s, *_ in runs) and not any(leases) \
-                        and broker.client.llen(f"{broker.namespace}:sync") == 0:
+                if (
+                    done == set(instances)
+                    and not any(s == "running" for _, s, *_ in runs)
+                    and not any(leases)
+                    and broker.client.llen(f"{broker.namespace}:sync") == 0
+                ):
                     break
                 for w in workers:
                     assert w.poll() is None, w.stdout.read().decode()

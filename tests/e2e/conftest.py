@@ -131,7 +131,9 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             pytest.fail(f"hub serve started but wrote no {key_file}; its output:\n{text[-6000:]}")
         key = key_file.read_text().strip()
         printed = output()
-        assert f"{base_url}/graphql#key={key}" in printed, f"hub serve did not print the GraphiQL link:\n{printed[-3000:]}"
+        assert f"{base_url}/graphql#key={key}" in printed, (
+            f"hub serve did not print the GraphiQL link:\n{printed[-3000:]}"
+        )
         yield base_url, key
     finally:
         _stop(proc)

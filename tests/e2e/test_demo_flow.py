@@ -27,13 +27,18 @@ def test_every_demo_connector_syncs_within_a_minute(hub_server) -> None:
             body = client.post("/graphql", json={"query": STATUS}).json()
             assert "errors" not in body, body
             seen = {n["kind"]: n["runs"] for n in body["data"]["connectorInstances"]["nodes"]}
-            if (len(seen) == 5 and all(any(r["status"] == "succeeded" for r in runs) for runs in seen.values())
-                    and all(n > 0 for n in records_read().values())):
+            if (
+                len(seen) == 5
+                and all(any(r["status"] == "succeeded" for r in runs) for runs in seen.values())
+                and all(n > 0 for n in records_read().values())
+            ):
                 break
             time.sleep(1)
     assert sorted(seen) == ["bank_rest", "bank_soap", "hotline12345", "national_platform", "permits"]
     failed = {k: [r["error"] for r in runs if r["status"] == "failed"] for k, runs in seen.items()}
-    assert all(any(r["status"] == "succeeded" for r in runs) for runs in seen.values()), f"not all synced in a minute: {failed}"
+    assert all(any(r["status"] == "succeeded" for r in runs) for runs in seen.values()), (
+        f"not all synced in a minute: {failed}"
+    )
     # And what arrived is in the graph: records were read from every sandbox
     read = records_read()
     assert all(n > 0 for n in read.values()), f"a sandbox sent nothing: {read}"

@@ -119,9 +119,10 @@ def test_new_user_runs_the_example_query_from_the_printed_link(hub_server, page,
     # platform, with its project's payroll
     shown = wait_for_result(page, body)
     clue = multi_channel_clue_with_payroll(shown)
-    assert clue is not None, "no clue with HOTLINE12345 + NATIONAL_PLATFORM records and payroll in:\n" + json.dumps(
-        shown, ensure_ascii=False, indent=2
-    )[:4000]
+    assert clue is not None, (
+        "no clue with HOTLINE12345 + NATIONAL_PLATFORM records and payroll in:\n"
+        + json.dumps(shown, ensure_ascii=False, indent=2)[:4000]
+    )
     text = result_text(page)
     for needle in ('"HOTLINE12345"', '"NATIONAL_PLATFORM"', '"payroll"', '"actualAmount"', clue["clueNo"]):
         assert needle in text, needle

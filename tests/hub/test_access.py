@@ -14,8 +14,14 @@ from hub.models import ApiKey, Region, utcnow
 
 @pytest.mark.parametrize(
     ("code", "bounds"),
-    [("370000", ("37", "38")), ("370800", ("3708", "3709")), ("370811", ("370811", "370812")),
-     ("370811001", ("370811001", "370811002")), ("110109", ("110109", "11010:")), (NATIONAL, None)],
+    [
+        ("370000", ("37", "38")),
+        ("370800", ("3708", "3709")),
+        ("370811", ("370811", "370812")),
+        ("370811001", ("370811001", "370811002")),
+        ("110109", ("110109", "11010:")),
+        (NATIONAL, None),
+    ],
     ids=["province", "city", "county", "town", "county-ending-9", "national"],
 )
 def test_jurisdiction_bounds(code, bounds) -> None:
@@ -24,8 +30,14 @@ def test_jurisdiction_bounds(code, bounds) -> None:
 
 @pytest.mark.parametrize(
     ("principal_region", "row_region", "covered"),
-    [("370800", "370811", True), ("370800", "370800", True), ("370800", "370100", False),
-     ("370811", "370811001", True), ("370811", "370812", False), (NATIONAL, "110101", True)],
+    [
+        ("370800", "370811", True),
+        ("370800", "370800", True),
+        ("370800", "370100", False),
+        ("370811", "370811001", True),
+        ("370811", "370812", False),
+        (NATIONAL, "110101", True),
+    ],
     ids=["county-in-city", "city-itself", "other-city", "town-in-county", "neighbour-county", "national"],
 )
 def test_covers(principal_region, row_region, covered) -> None:
@@ -49,13 +61,18 @@ def test_api_keys_are_stored_hashed_and_authenticate(empty_db_url) -> None:
 
 @pytest.mark.parametrize(
     ("role", "region", "message"),
-    [("boss", "370800", "unknown role 'boss': use one of admin, inspector, viewer, regional"),
-     ("viewer", "3708", "invalid region '3708': expected 6, 9 or 12 characters, got 4")],
+    [
+        ("boss", "370800", "unknown role 'boss': use one of admin, inspector, viewer, regional"),
+        ("viewer", "3708", "invalid region '3708': expected 6, 9 or 12 characters, got 4"),
+    ],
     ids=["role", "region"],
 )
 def test_create_api_key_rejects_bad_input(empty_db_url, role, region, message) -> None:
     engine = make_engine(empty_db_url)
-    with session_scope(engine) as session, pytest.raises(ValueError, match=f"^{message}$".replace("(", r"\(").replace(")", r"\)")):
+    with (
+        session_scope(engine) as session,
+        pytest.raises(ValueError, match=f"^{message}$".replace("(", r"\(").replace(")", r"\)")),
+    ):
         create_api_key(session, name="x", role=role, region_code=region)
     engine.dispose()
 
@@ -90,14 +107,22 @@ async def test_last_used_at_is_written_at_most_once_per_key_per_window(empty_db_
         """An app (a hub process) whose key-use clock is ``now[0]``, counting its writes to api_keys."""
         app = create_app(settings_for(empty_db_url, api_key_touch_seconds=300))
         app.state.key_usage.clock = lambda: now[0]
-        event.listen(app.state.sync_engine, "before_cursor_execute",
-                     lambda _c, _cur, statement, *_: writes.append(statement) if statement.startswith("UPDATE api_keys") else None)
+        event.listen(
+            app.state.sync_engine,
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_: (
+                writes.append(statement) if statement.startswith("UPDATE api_keys") else None
+            ),
+        )
         return app
 
     async def request(app) -> dict:  # type: ignore[no-untyped-def]
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
-            resp = await client.post("/graphql", json={"query": "{ apiKeys(first: 5) { edges { node { name lastUsedAt } } } }"},
-                                     headers={"X-API-Key": key})
+            resp = await client.post(
+                "/graphql",
+                json={"query": "{ apiKeys(first: 5) { edges { node { name lastUsedAt } } } }"},
+                headers={"X-API-Key": key},
+            )
         await app.state.key_usage.settle()
         return resp.json()
 
@@ -131,10 +156,12 @@ async def test_last_used_at_is_written_at_most_once_per_key_per_window(empty_db_
         engine.dispose()
 
 
-INTROSPECTION_REFUSED = {"message": "introspection is disabled for role regional",
-                         "code": "FORBIDDEN",
-                         "suggestion": "use the published schema (schema/schema.graphql), or ask an administrator to add "
-                                       "the role to HUB_INTROSPECTION_ROLES"}
+INTROSPECTION_REFUSED = {
+    "message": "introspection is disabled for role regional",
+    "code": "FORBIDDEN",
+    "suggestion": "use the published schema (schema/schema.graphql), or ask an administrator to add "
+    "the role to HUB_INTROSPECTION_ROLES",
+}
 
 
 @pytest.fixture
@@ -148,7 +175,9 @@ async def introspecting(empty_db_url, settings_for):  # type: ignore[no-untyped-
     keys: dict[str, str] = {}
     with session_scope(engine) as session:
         for role in ("admin", "regional"):
-            _, keys[role] = create_api_key(session, name=role, role=role, region_code="320000" if role == "regional" else NATIONAL)
+            _, keys[role] = create_api_key(
+                session, name=role, role=role, region_code="320000" if role == "regional" else NATIONAL
+            )
     engine.dispose()
     apps = []
 
@@ -169,11 +198,15 @@ async def introspecting(empty_db_url, settings_for):  # type: ignore[no-untyped-
 PRODUCTION_ROLES = "admin,inspector,viewer"
 
 
-@pytest.mark.parametrize("query", [
-    "{ __schema { queryType { name } } }",
-    '{ __type(name: "Clue") { name fields { name } } }',
-    "query Q { ...F } fragment F on Query { __schema { types { name } } }",
-], ids=["schema", "type", "in-a-fragment"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ __schema { queryType { name } } }",
+        '{ __type(name: "Clue") { name fields { name } } }',
+        "query Q { ...F } fragment F on Query { __schema { types { name } } }",
+    ],
+    ids=["schema", "type", "in-a-fragment"],
+)
 async def test_introspection_is_refused_to_a_role_left_out_of_the_setting(introspecting, query) -> None:
     body = await introspecting(query, "regional", roles=PRODUCTION_ROLES)
     assert body["data"] is None
@@ -188,7 +221,9 @@ async def test_introspection_stays_open_to_the_roles_in_the_setting_and_typename
     body = await introspecting(get_introspection_query(), "admin", roles=PRODUCTION_ROLES)
     assert "errors" not in body and body["data"]["__schema"]["queryType"] == {"name": "Query", "kind": "OBJECT"}
     # A regional key still gets __typename (not introspection of the schema)
-    assert await introspecting("{ __typename }", "regional", roles=PRODUCTION_ROLES) == {"data": {"__typename": "Query"}}
+    assert await introspecting("{ __typename }", "regional", roles=PRODUCTION_ROLES) == {
+        "data": {"__typename": "Query"}
+    }
     # The default (embedded / demo) setting lets regional keys introspect too
     body = await introspecting("{ __schema { queryType { name } } }", "regional")
     assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
@@ -199,7 +234,10 @@ def test_an_unknown_role_in_the_introspection_setting_is_refused() -> None:
 
     from hub.settings import Settings
 
-    with pytest.raises(ValidationError, match=r"unknown role 'auditor' in HUB_INTROSPECTION_ROLES: use some of admin, inspector, viewer, regional"):
+    with pytest.raises(
+        ValidationError,
+        match=r"unknown role 'auditor' in HUB_INTROSPECTION_ROLES: use some of admin, inspector, viewer, regional",
+    ):
         Settings(introspection_roles="admin, auditor")
     assert Settings(introspection_roles=" admin , viewer ").introspection_role_set() == {"admin", "viewer"}
 

@@ -21,10 +21,14 @@ def test_seal_encrypts_id_numbers_and_cards_and_keeps_the_rest() -> None:
     sealed = seal(PAYLOAD, CIPHER)
     assert set(sealed["complainantIdNumber"]) == {"$enc"}
     assert set(sealed["complainantBankCard"]) == {"$enc"}
-    assert set(sealed["workers"][0]["idCardNumber"]) == {"$enc"} and set(sealed["workers"][0]["payRollBankCardNumber"]) == {"$enc"}
+    assert set(sealed["workers"][0]["idCardNumber"]) == {"$enc"} and set(
+        sealed["workers"][0]["payRollBankCardNumber"]
+    ) == {"$enc"}
     assert sealed["orderNum"] == PAYLOAD["orderNum"] and sealed["permitNo"] == PAYLOAD["permitNo"]
     assert sealed["complainantPhone"] == "13800138000"  # phones stay: masked on output, needed for matching
-    assert "11010519491231002X" not in str(sealed) and "6228480012345678903" not in str({k: v for k, v in sealed.items() if k != "orderNum"})
+    assert "11010519491231002X" not in str(sealed) and "6228480012345678903" not in str(
+        {k: v for k, v in sealed.items() if k != "orderNum"}
+    )
 
 
 def test_unseal_restores_the_payload_exactly_and_seal_is_idempotent() -> None:
@@ -35,8 +39,13 @@ def test_unseal_restores_the_payload_exactly_and_seal_is_idempotent() -> None:
 
 def test_personal_account_numbers_are_sealed_whatever_their_check_digit() -> None:
     # Given account numbers under keys naming a personal account, and the contractor's 专户
-    payload = {"acctNo": "6217000010012345670", "账号": "6222 0210 0112 3456 789", "payee": {"bankCardNo": "6228480012345678900"},
-               "salaryAccount": "37050166610800000345", "orderNo": "6228480012345678903"}
+    payload = {
+        "acctNo": "6217000010012345670",
+        "账号": "6222 0210 0112 3456 789",
+        "payee": {"bankCardNo": "6228480012345678900"},
+        "salaryAccount": "37050166610800000345",
+        "orderNo": "6228480012345678903",
+    }
     # When the payload is sealed
     sealed = seal(payload, CIPHER)
     # Then the personal ones are encrypted (a wrong Luhn digit is still someone's card), the 专户 and

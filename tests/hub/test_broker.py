@@ -40,7 +40,10 @@ def test_memory_url_gives_the_in_process_broker() -> None:
 
 
 def test_unknown_scheme_is_rejected_with_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"^unsupported HUB_BROKER_URL 'kafka://x': use one of memory://, redis://, rediss://, amqp://, amqps://$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unsupported HUB_BROKER_URL 'kafka://x': use one of memory://, redis://, rediss://, amqp://, amqps://$",
+    ):
         make_broker("kafka://x")
 
 
@@ -62,7 +65,13 @@ def _enterprise_with_evidence(url: str) -> int:
     """An enterprise with three penalties this year (level C) and a blacklist listing in force."""
     engine = make_engine(url)
     with session_scope(engine) as session:
-        ent = Enterprise(uscc="91370811MA3C00000B", name="济宁市恒达建设有限公司", region_code="370811", kind="general_contractor", credit_level="A")
+        ent = Enterprise(
+            uscc="91370811MA3C00000B",
+            name="济宁市恒达建设有限公司",
+            region_code="370811",
+            kind="general_contractor",
+            credit_level="A",
+        )
         session.add(ent)
         session.flush()
         for n in range(1, 4):

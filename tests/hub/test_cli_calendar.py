@@ -33,9 +33,18 @@ def hub_env(empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
 def test_load_then_show_a_year(hub_env: str, tmp_path: Path) -> None:
     # Given a 2027 schedule file
     file = tmp_path / "2027.json"
-    file.write_text(json.dumps({"year": 2027, "source": "测试用 2027 年节假日安排",
-                                "holidays": [{"from": "2027-01-01", "to": "2027-01-03", "name": "元旦"}],
-                                "workdays": []}, ensure_ascii=False), encoding="utf-8")
+    file.write_text(
+        json.dumps(
+            {
+                "year": 2027,
+                "source": "测试用 2027 年节假日安排",
+                "holidays": [{"from": "2027-01-01", "to": "2027-01-03", "name": "元旦"}],
+                "workdays": [],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     # When it is loaded
     result = runner.invoke(app, ["calendar", "load", str(file)])
     # Then the command says what it loaded, and which statutory days the file leaves out
@@ -61,8 +70,11 @@ def test_show_a_year_beyond_every_schedule_says_it_is_provisional(hub_env: str) 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        pytest.param('{"year": 2027, "source": "x", "holidays": ["2027-1-1"]}',
-                     "holidays[0]: '2027-1-1' is not a date (YYYY-MM-DD): see `hub calendar load --help`", id="bad-date"),
+        pytest.param(
+            '{"year": 2027, "source": "x", "holidays": ["2027-1-1"]}',
+            "holidays[0]: '2027-1-1' is not a date (YYYY-MM-DD): see `hub calendar load --help`",
+            id="bad-date",
+        ),
         pytest.param(None, "cannot read", id="missing-file"),
     ],
 )

@@ -25,10 +25,20 @@ from tests.hub.test_workflow import CIPHER, COUNTY, OTHER_COUNTY
 
 #: The injected clock: 2026-11-20 10:00 China time.
 NOW = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.timezone.utc)
-ENTRY = ManualEntry(channel="walk_in", source_id="LF-2026-0001", region_code="370811", title="来访反映欠薪",
-                    content="来访人反映2026年9月至10月工资未付", respondent_name="济宁市任城区鸿达建筑劳务有限公司",
-                    complainant_name="张建国", complainant_phone="13953712345", amount=Decimal("42000.00"), headcount=3,
-                    arrears_from=dt.date(2026, 9, 1), arrears_to=dt.date(2026, 10, 31))
+ENTRY = ManualEntry(
+    channel="walk_in",
+    source_id="LF-2026-0001",
+    region_code="370811",
+    title="来访反映欠薪",
+    content="来访人反映2026年9月至10月工资未付",
+    respondent_name="济宁市任城区鸿达建筑劳务有限公司",
+    complainant_name="张建国",
+    complainant_phone="13953712345",
+    amount=Decimal("42000.00"),
+    headcount=3,
+    arrears_from=dt.date(2026, 9, 1),
+    arrears_to=dt.date(2026, 10, 31),
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +60,12 @@ def count(engine, model) -> int:  # type: ignore[no-untyped-def]
 def enter(engine, principal: Principal = COUNTY, **changes: Any) -> m.Clue:  # type: ignore[no-untyped-def]
     with session_factory(engine)() as s:
         bind_principal(s, principal)
-        return workflow.run_action(s, lambda s: enter_clue(s, entry=dataclasses.replace(ENTRY, **changes),
-                                                           principal=principal, cipher=CIPHER, now=NOW))
+        return workflow.run_action(
+            s,
+            lambda s: enter_clue(
+                s, entry=dataclasses.replace(ENTRY, **changes), principal=principal, cipher=CIPHER, now=NOW
+            ),
+        )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +75,11 @@ def enter(engine, principal: Principal = COUNTY, **changes: Any) -> m.Clue:  # t
         ({"respondent_name": "公" * 201}, "respondentName", "respondentName is 201 characters long: at most 200"),
         ({"complainant_name": "张" * 51}, "complainantName", "complainantName is 51 characters long: at most 50"),
         ({"source_id": "L" * 65}, "sourceId", "sourceId is 65 characters long: at most 64"),
-        ({"respondent_address": "路" * 301}, "respondentAddress", "respondentAddress is 301 characters long: at most 300"),
+        (
+            {"respondent_address": "路" * 301},
+            "respondentAddress",
+            "respondentAddress is 301 characters long: at most 300",
+        ),
         ({"project_code": "3" * 41}, "projectCode", "projectCode is 41 characters long: at most 40"),
         ({"project_name": "项" * 201}, "projectName", "projectName is 201 characters long: at most 200"),
         ({"content": "x" * 10_001}, "content", "content is 10,001 characters long: at most 10,000"),
@@ -73,17 +91,51 @@ def enter(engine, principal: Principal = COUNTY, **changes: Any) -> m.Clue:  # t
         ({"amount": Decimal("12.345")}, "amount", "amount 12.345 has more than 2 decimal places (yuan and fen)"),
         ({"headcount": 0}, "headcount", "headcount 0 is out of range: from 1 to 100,000 workers"),
         ({"headcount": 10**9}, "headcount", "headcount 1000000000 is out of range: from 1 to 100,000 workers"),
-        ({"arrears_from": dt.date(1, 1, 1)}, "arrearsFrom", "arrearsFrom 0001-01-01 is out of range: from 2000-01-01 to 2027-11-21"),
-        ({"arrears_to": dt.date(9999, 12, 31)}, "arrearsTo", "arrearsTo 9999-12-31 is out of range: from 2000-01-01 to 2027-11-21"),
+        (
+            {"arrears_from": dt.date(1, 1, 1)},
+            "arrearsFrom",
+            "arrearsFrom 0001-01-01 is out of range: from 2000-01-01 to 2027-11-21",
+        ),
+        (
+            {"arrears_to": dt.date(9999, 12, 31)},
+            "arrearsTo",
+            "arrearsTo 9999-12-31 is out of range: from 2000-01-01 to 2027-11-21",
+        ),
         ({"arrears_from": dt.date(2026, 11, 1)}, "arrearsFrom", "arrearsFrom 2026-11-01 is after arrearsTo 2026-10-31"),
-        ({"received_at": dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)}, "receivedAt",
-         "receivedAt 9999-01-01T00:00:00+00:00 is out of range: from 2000-01-01 to today (2026-11-20, China time)"),
-        ({"received_at": dt.datetime(1, 1, 2)}, "receivedAt",
-         "receivedAt 0001-01-02T00:00:00+08:00 is out of range: from 2000-01-01 to today (2026-11-20, China time)"),
+        (
+            {"received_at": dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)},
+            "receivedAt",
+            "receivedAt 9999-01-01T00:00:00+00:00 is out of range: from 2000-01-01 to today (2026-11-20, China time)",
+        ),
+        (
+            {"received_at": dt.datetime(1, 1, 2)},
+            "receivedAt",
+            "receivedAt 0001-01-02T00:00:00+08:00 is out of range: from 2000-01-01 to today (2026-11-20, China time)",
+        ),
     ],
-    ids=["title", "respondent", "complainant", "source-id", "address", "project-code", "project-name", "content",
-         "blank-title", "amount-1e30", "amount-negative", "amount-nan", "amount-inf", "amount-fen", "headcount-0",
-         "headcount-huge", "arrears-year-1", "arrears-year-9999", "arrears-reversed", "received-9999", "received-year-1"],
+    ids=[
+        "title",
+        "respondent",
+        "complainant",
+        "source-id",
+        "address",
+        "project-code",
+        "project-name",
+        "content",
+        "blank-title",
+        "amount-1e30",
+        "amount-negative",
+        "amount-nan",
+        "amount-inf",
+        "amount-fen",
+        "headcount-0",
+        "headcount-huge",
+        "arrears-year-1",
+        "arrears-year-9999",
+        "arrears-reversed",
+        "received-9999",
+        "received-year-1",
+    ],
 )
 def test_bad_input_is_refused_naming_the_field_and_the_limit(engine, changes, field, message) -> None:  # type: ignore[no-untyped-def]
     before = count(engine, m.Clue)
@@ -94,9 +146,17 @@ def test_bad_input_is_refused_naming_the_field_and_the_limit(engine, changes, fi
 
 
 def test_the_limits_themselves_are_accepted(engine) -> None:  # type: ignore[no-untyped-def]
-    clue = enter(engine, source_id="LF-LIMITS", title="欠" * 300, complainant_name="张" * 50, amount=Decimal("9999999999999.99"), headcount=100_000,
-                 arrears_from=dt.date(2000, 1, 1), arrears_to=dt.date(2027, 11, 21),
-                 received_at=dt.datetime(2026, 11, 20, 23, 59))  # local time, no offset: China time, today
+    clue = enter(
+        engine,
+        source_id="LF-LIMITS",
+        title="欠" * 300,
+        complainant_name="张" * 50,
+        amount=Decimal("9999999999999.99"),
+        headcount=100_000,
+        arrears_from=dt.date(2000, 1, 1),
+        arrears_to=dt.date(2027, 11, 21),
+        received_at=dt.datetime(2026, 11, 20, 23, 59),
+    )  # local time, no offset: China time, today
     assert (len(clue.title), clue.amount, clue.headcount) == (300, Decimal("9999999999999.99"), 100_000)
 
 
@@ -113,14 +173,26 @@ def test_a_register_number_is_entered_once_wherever_it_is(engine) -> None:  # ty
     answers = []
     for principal, region in ((COUNTY, "370811"), (OTHER_COUNTY, "370829")):
         with pytest.raises(DuplicateSource) as err:
-            enter(engine, principal=principal, region_code=region, source_id="LF-2026-0007", respondent_name="另一家公司")
+            enter(
+                engine, principal=principal, region_code=region, source_id="LF-2026-0007", respondent_name="另一家公司"
+            )
         answers.append((err.value.code, err.value.message, err.value.extra))
-    assert answers[0] == answers[1] == (
-        "DUPLICATE_SOURCE", "来访 register number LF-2026-0007 is already in the clue pool: a source record is entered once",
-        {"field": "sourceId", "value": "LF-2026-0007"})
+    assert (
+        answers[0]
+        == answers[1]
+        == (
+            "DUPLICATE_SOURCE",
+            "来访 register number LF-2026-0007 is already in the clue pool: a source record is entered once",
+            {"field": "sourceId", "value": "LF-2026-0007"},
+        )
+    )
     with session_factory(engine)() as s:
-        assert s.execute(select(func.count()).select_from(m.ChannelRecord)
-                         .where(m.ChannelRecord.source_id == "LF-2026-0007")).scalar_one() == 1
+        assert (
+            s.execute(
+                select(func.count()).select_from(m.ChannelRecord).where(m.ChannelRecord.source_id == "LF-2026-0007")
+            ).scalar_one()
+            == 1
+        )
 
 
 @pytest.mark.parametrize("who", [COUNTY, OTHER_COUNTY], ids=["inside", "outside"])
@@ -133,7 +205,10 @@ def test_a_register_number_entered_meanwhile_is_a_duplicate_too(engine, monkeypa
     region = "370811" if who is COUNTY else "370829"
     with pytest.raises(DuplicateSource) as err:
         enter(engine, principal=who, region_code=region, source_id=source_id, respondent_name="另一家公司")
-    assert err.value.message == f"来访 register number {source_id} is already in the clue pool: a source record is entered once"
+    assert (
+        err.value.message
+        == f"来访 register number {source_id} is already in the clue pool: a source record is entered once"
+    )
 
 
 def test_entry_outside_the_jurisdiction_is_forbidden(engine) -> None:  # type: ignore[no-untyped-def]

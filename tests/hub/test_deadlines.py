@@ -39,9 +39,14 @@ def at(day: str, hour: int = 10) -> dt.datetime:
 
 def order(source_id: str, *, received: str, channel: str = "hotline12345", **kw: object) -> HotlineOrder:
     fields: dict = {
-        "title": "张建国反映鸿达劳务拖欠工资", "content": "在锦绣华府二期干钢筋工，工资未付。", "region_code": "370811",
-        "respondent_name": "济宁市任城区鸿达建筑劳务有限公司", "complainant_name": "张建国",
-        "complainant_phone": f"1395371{int(source_id[-4:]):04d}", "headcount": 3, "amount": Decimal(42000),
+        "title": "张建国反映鸿达劳务拖欠工资",
+        "content": "在锦绣华府二期干钢筋工，工资未付。",
+        "region_code": "370811",
+        "respondent_name": "济宁市任城区鸿达建筑劳务有限公司",
+        "complainant_name": "张建国",
+        "complainant_phone": f"1395371{int(source_id[-4:]):04d}",
+        "headcount": 3,
+        "amount": Decimal(42000),
     }
     fields.update(kw)
     return HotlineOrder(channel=channel, source_id=source_id, received_at=at(received), **fields)  # type: ignore[arg-type]
@@ -72,37 +77,95 @@ def intake(engine, *records: ClueIn) -> list[int]:  # type: ignore[no-untyped-de
         return [pool.intake(r).clue_id for r in records]
 
 
-def clue(channel: str, request_type: str | None, *, received: str, accepted: str | None = None,
-         upstream: D | None = None, extended: int = 0) -> m.Clue:
+def clue(
+    channel: str,
+    request_type: str | None,
+    *,
+    received: str,
+    accepted: str | None = None,
+    upstream: D | None = None,
+    extended: int = 0,
+) -> m.Clue:
     """A clue row as the pool makes it (not stored: the stages are computed from its columns)."""
-    return m.Clue(channel=channel, request_type=request_type, received_at=at(received), upstream_deadline=upstream,
-                  accepted_at=at(accepted) if accepted else None, extended_days=extended,
-                  status="in_progress" if accepted else "received")
+    return m.Clue(
+        channel=channel,
+        request_type=request_type,
+        received_at=at(received),
+        upstream_deadline=upstream,
+        accepted_at=at(accepted) if accepted else None,
+        extended_days=extended,
+        status="in_progress" if accepted else "received",
+    )
 
 
 # Received Monday 2026-11-02; the calendar of November 2026 has no holiday.
 STAGES = [
-    pytest.param("hotline12345", "consultation", None, None, [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 4))],
-                 id="12345-consultation-answered-in-2"),
-    pytest.param("hotline12345", "help", None, None, [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 9))],
-                 id="12345-help-answered-in-5"),
-    pytest.param("hotline12345", "complaint", None, None, [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 19))],
-                 id="12345-complaint-closed-in-13"),
-    pytest.param("hotline12345", None, None, None, [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 19))],
-                 id="12345-unknown-type-is-a-complaint"),
-    pytest.param("hotline12345", "help", None, D(2026, 11, 20), [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 20))],
-                 id="12345-the-orders-own-deadline-wins"),
-    pytest.param("national_platform", None, None, None, [("accept", D(2026, 11, 9)), ("investigate", None)],
-                 id="inspection-accepted-in-5-investigation-not-started"),
-    pytest.param("walk_in", "consultation", "2026-11-05", None,
-                 [("accept", D(2026, 11, 9)), ("investigate", D(2027, 1, 29))],
-                 id="inspection-investigated-in-60-from-acceptance"),
+    pytest.param(
+        "hotline12345",
+        "consultation",
+        None,
+        None,
+        [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 4))],
+        id="12345-consultation-answered-in-2",
+    ),
+    pytest.param(
+        "hotline12345",
+        "help",
+        None,
+        None,
+        [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 9))],
+        id="12345-help-answered-in-5",
+    ),
+    pytest.param(
+        "hotline12345",
+        "complaint",
+        None,
+        None,
+        [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 19))],
+        id="12345-complaint-closed-in-13",
+    ),
+    pytest.param(
+        "hotline12345",
+        None,
+        None,
+        None,
+        [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 19))],
+        id="12345-unknown-type-is-a-complaint",
+    ),
+    pytest.param(
+        "hotline12345",
+        "help",
+        None,
+        D(2026, 11, 20),
+        [("sign", D(2026, 11, 3)), ("answer", D(2026, 11, 20))],
+        id="12345-the-orders-own-deadline-wins",
+    ),
+    pytest.param(
+        "national_platform",
+        None,
+        None,
+        None,
+        [("accept", D(2026, 11, 9)), ("investigate", None)],
+        id="inspection-accepted-in-5-investigation-not-started",
+    ),
+    pytest.param(
+        "walk_in",
+        "consultation",
+        "2026-11-05",
+        None,
+        [("accept", D(2026, 11, 9)), ("investigate", D(2027, 1, 29))],
+        id="inspection-investigated-in-60-from-acceptance",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("channel", "request_type", "accepted", "upstream", "expected"), STAGES)
 def test_each_stage_has_its_deadline_by_channel_and_request_type(
-    package_until_2026, channel: str, request_type: str | None, accepted: str | None, upstream: D | None,
+    package_until_2026,
+    channel: str,
+    request_type: str | None,
+    accepted: str | None,
+    upstream: D | None,
     expected: list[tuple[str, D | None]],
 ) -> None:
     # Given a clue received on Monday 2026-11-02 through the channel, asking the request type
@@ -119,8 +182,9 @@ def test_sixty_working_days_across_new_year_2027_are_provisional(package_until_2
     assert (accept.outcome, accept.provisional, accept.done_on, accept.current) == ("met", False, D(2026, 11, 5), False)
     assert (investigate.due, investigate.provisional, investigate.current) == (D(2027, 1, 29), True, True)
     # And the +30 of a complex case (延期) moves it on by 30 working days, over 除夕 (Fri 02-05) and 初三 (Mon 02-08)
-    assert deadlines.stages(clue("walk_in", None, received="2026-11-02", accepted="2026-11-05", extended=30),
-                            today=D(2026, 11, 6))[1].due == D(2027, 3, 16)
+    assert deadlines.stages(
+        clue("walk_in", None, received="2026-11-02", accepted="2026-11-05", extended=30), today=D(2026, 11, 6)
+    )[1].due == D(2027, 3, 16)
 
 
 def test_a_stage_done_late_is_missed_and_one_overdue_is_missed_before_it_is_done(package_until_2026) -> None:  # type: ignore[no-untyped-def]
@@ -135,13 +199,18 @@ def test_a_stage_done_late_is_missed_and_one_overdue_is_missed_before_it_is_done
 
 def test_the_pool_keeps_the_current_stage_as_the_deadline_and_the_orders_own_date(engine) -> None:  # type: ignore[no-untyped-def]
     # Given a 12345 help request received Monday 2026-11-02 whose order says it is due 2026-11-20
-    [clue_id] = intake(engine, order("2026110200001", received="2026-11-02", request_type="求助",
-                                     deadline_date="2026-11-20"))
+    [clue_id] = intake(
+        engine, order("2026110200001", received="2026-11-02", request_type="求助", deadline_date="2026-11-20")
+    )
     with session_scope(engine) as s:
         row = s.get(m.Clue, clue_id)
         # Then the clue's deadline is its 签收's, and the answer stage takes the order's date
         assert (row.channel, row.request_type, row.deadline, row.deadline_provisional) == (
-            "hotline12345", "help", D(2026, 11, 3), False)
+            "hotline12345",
+            "help",
+            D(2026, 11, 3),
+            False,
+        )
         assert row.upstream_deadline == D(2026, 11, 20)
     # When it is accepted on 11-03, the deadline moves on to the answer stage
     with session_scope(engine) as s:
@@ -150,7 +219,9 @@ def test_the_pool_keeps_the_current_stage_as_the_deadline_and_the_orders_own_dat
         row = s.get(m.Clue, clue_id)
         assert row.deadline == D(2026, 11, 20)
         assert [(x.stage, x.outcome, x.current) for x in deadlines.stages(row, today=D(2026, 11, 3))] == [
-            ("sign", "met", False), ("answer", "pending", True)]
+            ("sign", "met", False),
+            ("answer", "pending", True),
+        ]
 
 
 #: A schedule for 2027 as an admin would load it (a test schedule: the real one is published in late 2026).
@@ -167,8 +238,9 @@ SCHEDULE_2027 = """{
 def test_a_deadline_across_the_calendars_end_is_provisional_and_recounted_when_the_year_is_loaded(engine) -> None:  # type: ignore[no-untyped-def]
     # Given a 12345 order received Thursday 2027-02-04, the eve of 春节 2027, with no 2027 schedule yet,
     # and one received in 2026, on the official calendar
-    late, early = intake(engine, order("2027020400001", received="2027-02-04"),
-                         order("2026110200002", received="2026-11-02"))
+    late, early = intake(
+        engine, order("2027020400001", received="2027-02-04"), order("2026110200002", received="2026-11-02")
+    )
     with session_scope(engine) as s:
         # Then its 签收 counts 除夕 to 初三 (02-05 … 02-08) off by statute: due Tuesday 02-09, provisionally
         assert (s.get(m.Clue, late).deadline, s.get(m.Clue, late).deadline_provisional) == (D(2027, 2, 9), True)
@@ -186,11 +258,22 @@ def test_a_deadline_across_the_calendars_end_is_provisional_and_recounted_when_t
     with session_scope(engine) as s:
         row = s.get(m.Clue, late)
         assert (row.deadline, row.deadline_provisional) == (D(2027, 2, 12), False)
-        events = s.execute(select(m.Event.entity_id, m.Event.type, m.Event.payload)
-                           .where(m.Event.id > first_event)).all()
-        assert events == [(late, "clue.deadline_changed", {
-            "clueNo": row.clue_no, "from": "2027-02-09", "to": "2027-02-12", "deadlineProvisional": False,
-            "reason": "calendar_loaded"})]
+        events = s.execute(
+            select(m.Event.entity_id, m.Event.type, m.Event.payload).where(m.Event.id > first_event)
+        ).all()
+        assert events == [
+            (
+                late,
+                "clue.deadline_changed",
+                {
+                    "clueNo": row.clue_no,
+                    "from": "2027-02-09",
+                    "to": "2027-02-12",
+                    "deadlineProvisional": False,
+                    "reason": "calendar_loaded",
+                },
+            )
+        ]
     # And a second recount finds nothing to do
     with session_scope(engine) as s:
         assert deadlines.recompute_provisional(s) == 0
@@ -199,8 +282,11 @@ def test_a_deadline_across_the_calendars_end_is_provisional_and_recounted_when_t
 
 def test_the_system_urges_once_the_day_after_a_missed_deadline(engine, clock) -> None:  # type: ignore[no-untyped-def]
     # Given a 12345 order received Monday 2026-11-02, due to be signed on 11-03, and one signed in time
-    late, signed = intake(engine, order("2026110200003", received="2026-11-02"),
-                          order("2026110200004", received="2026-11-02", complainant_name="李四"))
+    late, signed = intake(
+        engine,
+        order("2026110200003", received="2026-11-02"),
+        order("2026110200004", received="2026-11-02", complainant_name="李四"),
+    )
     with session_scope(engine) as s:
         workflow.accept(s, clue=workflow.get_clue(s, clue_id=signed), principal=COUNTY)
     # When the sweep runs on the day it is due, nothing is urged
@@ -214,14 +300,19 @@ def test_the_system_urges_once_the_day_after_a_missed_deadline(engine, clock) ->
         assert workflow.urge_overdue(s, today=D(2026, 11, 5)) == 0  # and the day after that
     # Then the late clue was urged exactly once, by the system, and is red (overdue after 催办)
     with session_scope(engine) as s:
-        steps = s.execute(select(m.CaseAction.clue_id, m.CaseAction.actor, m.CaseAction.note)
-                          .where(m.CaseAction.action == "urge")).all()
+        steps = s.execute(
+            select(m.CaseAction.clue_id, m.CaseAction.actor, m.CaseAction.note).where(m.CaseAction.action == "urge")
+        ).all()
         assert steps == [(late, "system", "超期自动催办：期限 2026-11-03 已过")]
         row = s.get(m.Clue, late)
         assert (row.urged_count, row.urged_deadline, row.colour, row.status) == (1, D(2026, 11, 3), "red", "received")
         event = s.execute(select(m.Event.payload).where(m.Event.type == "clue.urge")).scalar_one()
         assert (event["actor"], event["deadline"], event["urgedCount"], event["automatic"]) == (
-            "system", "2026-11-03", 1, True)
+            "system",
+            "2026-11-03",
+            1,
+            True,
+        )
     # When the clue is accepted (on 11-05), its deadline moves to the answer (2026-11-19): urged again only after that
     clock.now = at("2026-11-05")
     with session_scope(engine) as s:

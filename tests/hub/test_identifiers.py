@@ -1,4 +1,5 @@
 """Tests for hub.identifiers: check characters, validators, generators, region helpers, masks."""
+
 from __future__ import annotations
 
 import datetime
@@ -81,11 +82,17 @@ def test_luhn_check_digit_known_value() -> None:
     ("func", "arg", "message"),
     [
         (uscc_check_char, "91350100M000100Y", "invalid uscc '91350100M000100Y': expected 17 characters, got 16"),
-        (uscc_check_char, "91350100M000100I4",
-         "invalid uscc '91350100M000100I4': illegal character 'I' at position 16 (allowed: 0-9A-HJ-NPQRTUWXY)"),
+        (
+            uscc_check_char,
+            "91350100M000100I4",
+            "invalid uscc '91350100M000100I4': illegal character 'I' at position 16 (allowed: 0-9A-HJ-NPQRTUWXY)",
+        ),
         (id_check_char, "1101051949123100", "invalid idNumber '1101051949123100': expected 17 characters, got 16"),
-        (luhn_check_digit, "79927a",
-         "invalid bankCard '79927a': illegal character 'a' at position 6 (expected a digit)"),
+        (
+            luhn_check_digit,
+            "79927a",
+            "invalid bankCard '79927a': illegal character 'a' at position 6 (expected a digit)",
+        ),
     ],
     ids=["uscc-short", "uscc-illegal-char", "id-short", "luhn-non-digit"],
 )
@@ -116,9 +123,20 @@ def test_check_char_helpers_reject_bad_input(func: Callable[[str], str], arg: st
         (validate_bank_code, "102100099996", "102100099996"),
     ],
     ids=[
-        "uscc", "uscc-lower-padded", "uscc-full-width", "id", "id-lower-x",
-        "region-county", "region-town", "region-village", "region-macao",
-        "permit", "card", "card-spaces", "card-hyphens", "bank-code",
+        "uscc",
+        "uscc-lower-padded",
+        "uscc-full-width",
+        "id",
+        "id-lower-x",
+        "region-county",
+        "region-town",
+        "region-village",
+        "region-macao",
+        "permit",
+        "card",
+        "card-spaces",
+        "card-hyphens",
+        "bank-code",
     ],
 )
 def test_validators_accept_and_normalise(validator: Callable[[str], str], raw: str, expected: str) -> None:
@@ -130,76 +148,191 @@ def test_validators_accept_and_normalise(validator: Callable[[str], str], raw: s
 _INVALID = [
     # USCC
     ("uscc-length", validate_uscc, "9137010", "invalid uscc '9137010': expected 18 characters, got 7"),
-    ("uscc-illegal-char", validate_uscc, "91350100M0O0100Y43",
-     "invalid uscc '91350100M0O0100Y43': illegal character 'O' at position 11 (allowed: 0-9A-HJ-NPQRTUWXY)"),
-    ("uscc-region-letter", validate_uscc, "9135A100M000100Y43",
-     "invalid uscc '9135A100M000100Y43': "
-     "illegal character 'A' at position 5 (region code positions 3-8 must be digits)"),
-    ("uscc-region-prefix", validate_uscc, "91990100M000100Y43",
-     "invalid uscc '91990100M000100Y43': bad region prefix '99': province code must be 10-82"),
-    ("uscc-check", validate_uscc, "91370102MA3C000000",
-     "invalid uscc '91370102MA3C000000': check character should be 'B', got '0'"),
+    (
+        "uscc-illegal-char",
+        validate_uscc,
+        "91350100M0O0100Y43",
+        "invalid uscc '91350100M0O0100Y43': illegal character 'O' at position 11 (allowed: 0-9A-HJ-NPQRTUWXY)",
+    ),
+    (
+        "uscc-region-letter",
+        validate_uscc,
+        "9135A100M000100Y43",
+        "invalid uscc '9135A100M000100Y43': "
+        "illegal character 'A' at position 5 (region code positions 3-8 must be digits)",
+    ),
+    (
+        "uscc-region-prefix",
+        validate_uscc,
+        "91990100M000100Y43",
+        "invalid uscc '91990100M000100Y43': bad region prefix '99': province code must be 10-82",
+    ),
+    (
+        "uscc-check",
+        validate_uscc,
+        "91370102MA3C000000",
+        "invalid uscc '91370102MA3C000000': check character should be 'B', got '0'",
+    ),
     ("uscc-empty", validate_uscc, "   ", "invalid uscc '   ': value is empty"),
     # ID number
-    ("id-length-15", validate_id_number, "110105491231002",
-     "invalid idNumber '110105491231002': expected 18 characters, got 15"),
-    ("id-illegal-char", validate_id_number, "1101051949A231002X",
-     "invalid idNumber '1101051949A231002X': illegal character 'A' at position 11 (expected a digit)"),
-    ("id-bad-last-char", validate_id_number, "11010519491231002Y",
-     "invalid idNumber '11010519491231002Y': illegal character 'Y' at position 18 (expected a digit or X)"),
-    ("id-region-prefix", validate_id_number, with_id_check("99010519491231002"),
-     f"invalid idNumber {with_id_check('99010519491231002')!r}: bad region prefix '99': province code must be 11-82"),
-    ("id-date-not-real", validate_id_number, with_id_check("11010519900230002"),
-     f"invalid idNumber {with_id_check('11010519900230002')!r}: "
-     "bad birth date '19900230': not a real calendar date (YYYYMMDD)"),
-    ("id-date-future", validate_id_number, with_id_check("11010529991231002"),
-     f"invalid idNumber {with_id_check('11010529991231002')!r}: bad birth date '29991231': in the future"),
-    ("id-date-before-1900", validate_id_number, with_id_check("11010518991231002"),
-     f"invalid idNumber {with_id_check('11010518991231002')!r}: bad birth date '18991231': before 1900-01-01"),
-    ("id-check", validate_id_number, "110105194912310021",
-     "invalid idNumber '110105194912310021': check character should be 'X', got '1'"),
+    (
+        "id-length-15",
+        validate_id_number,
+        "110105491231002",
+        "invalid idNumber '110105491231002': expected 18 characters, got 15",
+    ),
+    (
+        "id-illegal-char",
+        validate_id_number,
+        "1101051949A231002X",
+        "invalid idNumber '1101051949A231002X': illegal character 'A' at position 11 (expected a digit)",
+    ),
+    (
+        "id-bad-last-char",
+        validate_id_number,
+        "11010519491231002Y",
+        "invalid idNumber '11010519491231002Y': illegal character 'Y' at position 18 (expected a digit or X)",
+    ),
+    (
+        "id-region-prefix",
+        validate_id_number,
+        with_id_check("99010519491231002"),
+        f"invalid idNumber {with_id_check('99010519491231002')!r}: bad region prefix '99': province code must be 11-82",
+    ),
+    (
+        "id-date-not-real",
+        validate_id_number,
+        with_id_check("11010519900230002"),
+        f"invalid idNumber {with_id_check('11010519900230002')!r}: "
+        "bad birth date '19900230': not a real calendar date (YYYYMMDD)",
+    ),
+    (
+        "id-date-future",
+        validate_id_number,
+        with_id_check("11010529991231002"),
+        f"invalid idNumber {with_id_check('11010529991231002')!r}: bad birth date '29991231': in the future",
+    ),
+    (
+        "id-date-before-1900",
+        validate_id_number,
+        with_id_check("11010518991231002"),
+        f"invalid idNumber {with_id_check('11010518991231002')!r}: bad birth date '18991231': before 1900-01-01",
+    ),
+    (
+        "id-check",
+        validate_id_number,
+        "110105194912310021",
+        "invalid idNumber '110105194912310021': check character should be 'X', got '1'",
+    ),
     # region code
-    ("region-length", validate_region_code, "3701",
-     "invalid regionCode '3701': expected 6, 9 or 12 characters, got 4"),
-    ("region-char", validate_region_code, "37O102",
-     "invalid regionCode '37O102': illegal character 'O' at position 3 (expected a digit)"),
-    ("region-province-low", validate_region_code, "100000",
-     "invalid regionCode '100000': bad region prefix '10': province code must be 11-82"),
-    ("region-province-high", validate_region_code, "910000",
-     "invalid regionCode '910000': bad region prefix '91': province code must be 11-82"),
-    ("region-county-under-zero-city", validate_region_code, "370002",
-     "invalid regionCode '370002': bad region prefix '370002': county part '02' under a zero city part"),
-    ("region-town-under-zero-county", validate_region_code, "370100001",
-     "invalid regionCode '370100001': bad region prefix '370100001': town part '001' under a zero county part"),
+    ("region-length", validate_region_code, "3701", "invalid regionCode '3701': expected 6, 9 or 12 characters, got 4"),
+    (
+        "region-char",
+        validate_region_code,
+        "37O102",
+        "invalid regionCode '37O102': illegal character 'O' at position 3 (expected a digit)",
+    ),
+    (
+        "region-province-low",
+        validate_region_code,
+        "100000",
+        "invalid regionCode '100000': bad region prefix '10': province code must be 11-82",
+    ),
+    (
+        "region-province-high",
+        validate_region_code,
+        "910000",
+        "invalid regionCode '910000': bad region prefix '91': province code must be 11-82",
+    ),
+    (
+        "region-county-under-zero-city",
+        validate_region_code,
+        "370002",
+        "invalid regionCode '370002': bad region prefix '370002': county part '02' under a zero city part",
+    ),
+    (
+        "region-town-under-zero-county",
+        validate_region_code,
+        "370100001",
+        "invalid regionCode '370100001': bad region prefix '370100001': town part '001' under a zero county part",
+    ),
     # permit number
-    ("permit-length", validate_permit_no, "3701022023031501",
-     "invalid permitNo '3701022023031501': expected 18 characters, got 16"),
-    ("permit-char", validate_permit_no, "37010220230315010A",
-     "invalid permitNo '37010220230315010A': illegal character 'A' at position 18 (expected a digit)"),
-    ("permit-region", validate_permit_no, "990102202303150101",
-     "invalid permitNo '990102202303150101': bad region prefix '99': province code must be 11-82"),
-    ("permit-date", validate_permit_no, "370102202302290101",
-     "invalid permitNo '370102202302290101': bad issue date '20230229': not a real calendar date (YYYYMMDD)"),
-    ("permit-sequence", validate_permit_no, "370102202303150001",
-     "invalid permitNo '370102202303150001': bad sequence '00' at positions 15-16: must be 01-99"),
+    (
+        "permit-length",
+        validate_permit_no,
+        "3701022023031501",
+        "invalid permitNo '3701022023031501': expected 18 characters, got 16",
+    ),
+    (
+        "permit-char",
+        validate_permit_no,
+        "37010220230315010A",
+        "invalid permitNo '37010220230315010A': illegal character 'A' at position 18 (expected a digit)",
+    ),
+    (
+        "permit-region",
+        validate_permit_no,
+        "990102202303150101",
+        "invalid permitNo '990102202303150101': bad region prefix '99': province code must be 11-82",
+    ),
+    (
+        "permit-date",
+        validate_permit_no,
+        "370102202302290101",
+        "invalid permitNo '370102202302290101': bad issue date '20230229': not a real calendar date (YYYYMMDD)",
+    ),
+    (
+        "permit-sequence",
+        validate_permit_no,
+        "370102202303150001",
+        "invalid permitNo '370102202303150001': bad sequence '00' at positions 15-16: must be 01-99",
+    ),
     # bank card and bank code
     ("card-length", validate_bank_card, "79927398713", "invalid bankCard '79927398713': expected 16-19 digits, got 11"),
-    ("card-char", validate_bank_card, "4111 1111 1111 111O",
-     "invalid bankCard '4111 1111 1111 111O': illegal character 'O' at position 19 (expected a digit)"),
-    ("card-luhn", validate_bank_card, "4111111111111112",
-     "invalid bankCard '4111111111111112': check character should be '1', got '2'"),
-    ("bank-code-length", validate_bank_code, "1021000999",
-     "invalid bankCode '1021000999': expected 12 characters, got 10"),
-    ("bank-code-char", validate_bank_code, "10210009999X",
-     "invalid bankCode '10210009999X': illegal character 'X' at position 12 (expected a digit)"),
+    (
+        "card-char",
+        validate_bank_card,
+        "4111 1111 1111 111O",
+        "invalid bankCard '4111 1111 1111 111O': illegal character 'O' at position 19 (expected a digit)",
+    ),
+    (
+        "card-luhn",
+        validate_bank_card,
+        "4111111111111112",
+        "invalid bankCard '4111111111111112': check character should be '1', got '2'",
+    ),
+    (
+        "bank-code-length",
+        validate_bank_code,
+        "1021000999",
+        "invalid bankCode '1021000999': expected 12 characters, got 10",
+    ),
+    (
+        "bank-code-char",
+        validate_bank_code,
+        "10210009999X",
+        "invalid bankCode '10210009999X': illegal character 'X' at position 12 (expected a digit)",
+    ),
     # phone
-    ("phone-letter", normalise_phone, "138-0013-800O",
-     "invalid phone '138-0013-800O': illegal character 'O' at position 13"),
+    (
+        "phone-letter",
+        normalise_phone,
+        "138-0013-800O",
+        "invalid phone '138-0013-800O': illegal character 'O' at position 13",
+    ),
     ("phone-short", normalise_phone, "1380013800", "invalid phone '1380013800': expected 11 digits, got 10"),
-    ("phone-prefix", normalise_phone, "12800138000",
-     "invalid phone '12800138000': mobile numbers start with 13-19, got '12'"),
-    ("phone-foreign", normalise_phone, "+1 415 555 0100",
-     "invalid phone '+1 415 555 0100': only the +86 (China) country code is supported"),
+    (
+        "phone-prefix",
+        normalise_phone,
+        "12800138000",
+        "invalid phone '12800138000': mobile numbers start with 13-19, got '12'",
+    ),
+    (
+        "phone-foreign",
+        normalise_phone,
+        "+1 415 555 0100",
+        "invalid phone '+1 415 555 0100': only the +86 (China) country code is supported",
+    ),
 ]
 
 
@@ -217,7 +350,10 @@ def test_custom_field_name_and_error_attributes() -> None:
     err = info.value
     assert isinstance(err, ValueError)
     assert (err.field, err.value, err.reason) == (
-        "employerUscc", "91370102MA3C000000", "check character should be 'B', got '0'")
+        "employerUscc",
+        "91370102MA3C000000",
+        "check character should be 'B', got '0'",
+    )
     assert str(err) == "invalid employerUscc '91370102MA3C000000': check character should be 'B', got '0'"
 
 
@@ -244,9 +380,7 @@ def test_non_string_input_is_rejected() -> None:
     ],
     ids=["uscc", "id-number", "bank-card"],
 )
-def test_any_single_character_change_is_detected(
-    validator: Callable[[str], str], valid: str, alphabet: str
-) -> None:
+def test_any_single_character_change_is_detected(validator: Callable[[str], str], valid: str, alphabet: str) -> None:
     # Given a valid identifier
     assert validator(valid) == valid
     # When any one position is replaced by any other allowed character
@@ -254,7 +388,7 @@ def test_any_single_character_change_is_detected(
         for ch in alphabet:
             if ch == valid[pos]:
                 continue
-            corrupted = valid[:pos] + ch + valid[pos + 1:]
+            corrupted = valid[:pos] + ch + valid[pos + 1 :]
             # Then validation fails
             with pytest.raises(IdentifierError):
                 validator(corrupted)
@@ -377,8 +511,16 @@ def test_region_helpers_validate_their_input() -> None:
         "＋８６　１３８－００１３－８０００",
     ],
     ids=[
-        "plain", "plus86-dashes", "plus86-compact", "spaces", "86-dash", "0086",
-        "parenthesised", "dots-padded", "full-width", "full-width-plus86",
+        "plain",
+        "plus86-dashes",
+        "plus86-compact",
+        "spaces",
+        "86-dash",
+        "0086",
+        "parenthesised",
+        "dots-padded",
+        "full-width",
+        "full-width-plus86",
     ],
 )
 def test_normalise_phone_variations(raw: str) -> None:
@@ -404,8 +546,17 @@ def test_normalise_phone_variations(raw: str) -> None:
         (mask_name, "", ""),
     ],
     ids=[
-        "id", "id-with-x", "phone", "card-19", "card-16", "name-3", "name-2",
-        "name-compound-surname", "name-1", "too-short-fully-masked", "empty",
+        "id",
+        "id-with-x",
+        "phone",
+        "card-19",
+        "card-16",
+        "name-3",
+        "name-2",
+        "name-compound-surname",
+        "name-1",
+        "too-short-fully-masked",
+        "empty",
     ],
 )
 def test_masks(masker: Callable[[str], str], raw: str, masked: str) -> None:
@@ -420,8 +571,13 @@ def test_all_lists_public_api() -> None:
 
 def test_mask_personal_data_masks_by_shape_at_any_depth() -> None:
     # Given an upstream payload with personal data under names we never saw before
-    payload = {"caller": {"tel": "13800138000", "cards": ["6228480012345678903"]}, "sfz": "11010519491231002X",
-               "orderNum": "20261101000123", "amount": "42000", "sourceId": "6228480012345678903"}
+    payload = {
+        "caller": {"tel": "13800138000", "cards": ["6228480012345678903"]},
+        "sfz": "11010519491231002X",
+        "orderNum": "20261101000123",
+        "amount": "42000",
+        "sourceId": "6228480012345678903",
+    }
     # Then ID numbers, phones and Luhn-valid card numbers are masked; other values are kept
     assert identifiers.mask_personal_data(payload) == {
         "caller": {"tel": "138****8000", "cards": ["622848*********8903"]},

@@ -52,25 +52,42 @@ def test_mask_text(raw: str, masked: str) -> None:
 
 def test_mask_personal_data_by_key() -> None:
     payload = {
-        "acctNo": "6222021234567890", "账号": "95588 0012 3456 7890", "cardNo": 6228480012345678903,
-        "bankCard": "6228480012345678904", "payRollBankCardNumber": "622848001234567890",
-        "salaryAccount": "3700000000181447990", "permitNo": "370102202503010101", "amount": 42000,
-        "accountBalance": "12345.67", "tel": "+8613800138000", "sfz": "370102900101123",
-        "orderNum": "6228480012345678903", "remark": "工资卡6228480012345678903，电话 138-0013-8000",
+        "acctNo": "6222021234567890",
+        "账号": "95588 0012 3456 7890",
+        "cardNo": 6228480012345678903,
+        "bankCard": "6228480012345678904",
+        "payRollBankCardNumber": "622848001234567890",
+        "salaryAccount": "3700000000181447990",
+        "permitNo": "370102202503010101",
+        "amount": 42000,
+        "accountBalance": "12345.67",
+        "tel": "+8613800138000",
+        "sfz": "370102900101123",
+        "orderNum": "6228480012345678903",
+        "remark": "工资卡6228480012345678903，电话 138-0013-8000",
     }
     assert mask_personal_data(payload) == {
-        "acctNo": "622202******7890", "账号": "955880*******7890", "cardNo": "622848*********8903",
-        "bankCard": "622848*********8904", "payRollBankCardNumber": "622848********7890",
+        "acctNo": "622202******7890",
+        "账号": "955880*******7890",
+        "cardNo": "622848*********8903",
+        "bankCard": "622848*********8904",
+        "payRollBankCardNumber": "622848********7890",
         # 农民工工资专用账户 is the contractor's account (保障农民工工资支付条例 第二十六条): kept
-        "salaryAccount": "3700000000181447990", "permitNo": "370102202503010101", "amount": 42000,
-        "accountBalance": "12345.67", "tel": "+86138****8000", "sfz": "370102*****1123",
-        "orderNum": "6228480012345678903", "remark": "工资卡622848*********8903，电话 138****8000",
+        "salaryAccount": "3700000000181447990",
+        "permitNo": "370102202503010101",
+        "amount": 42000,
+        "accountBalance": "12345.67",
+        "tel": "+86138****8000",
+        "sfz": "370102*****1123",
+        "orderNum": "6228480012345678903",
+        "remark": "工资卡622848*********8903，电话 138****8000",
     }
 
 
 def _record(msg: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
-    return logging.LogRecord("hub.test", logging.ERROR, __file__, 1, msg, args,
-                             (type(exc), exc, exc.__traceback__) if exc else None)
+    return logging.LogRecord(
+        "hub.test", logging.ERROR, __file__, 1, msg, args, (type(exc), exc, exc.__traceback__) if exc else None
+    )
 
 
 def test_masking_filter_masks_message_arguments_and_exception_text() -> None:
@@ -80,7 +97,9 @@ def test_masking_filter_masks_message_arguments_and_exception_text() -> None:
         record = _record("lookup of %s failed for %r", "13800138000", {"tel": "+86 138 0013 8000"}, exc=exc)
     assert MaskingFilter().filter(record) is True
     line = logging.Formatter().format(record)
-    assert line.startswith("lookup of 138****8000 failed for {'tel': '+86 138****8000'}\nTraceback (most recent call last):")
+    assert line.startswith(
+        "lookup of 138****8000 failed for {'tel': '+86 138****8000'}\nTraceback (most recent call last):"
+    )
     assert "ValueError: no worker with ID 370102********1234 or card 622848*********8903" in line
     for secret in ("13800138000", "0013 8000", "370102199001011234", "6228480012345678903"):
         assert secret not in line
@@ -128,17 +147,24 @@ async def pii_clue(writable_demo, settings_for):  # type: ignore[no-untyped-def]
     clue_no = writable_demo.highlights["two_channel_clue_no"]
     engine = make_engine(writable_demo.url)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE clues SET title = :t, content = :c, conclusion = :c WHERE clue_no = :n"),
-                     {"t": TITLE, "c": CONTENT, "n": clue_no})
-        conn.execute(text("UPDATE channel_records SET summary = :c WHERE clue_id = (SELECT id FROM clues WHERE clue_no = :n)"),
-                     {"c": CONTENT, "n": clue_no})
+        conn.execute(
+            text("UPDATE clues SET title = :t, content = :c, conclusion = :c WHERE clue_no = :n"),
+            {"t": TITLE, "c": CONTENT, "n": clue_no},
+        )
+        conn.execute(
+            text("UPDATE channel_records SET summary = :c WHERE clue_id = (SELECT id FROM clues WHERE clue_no = :n)"),
+            {"c": CONTENT, "n": clue_no},
+        )
     engine.dispose()
     app = create_app(settings_for(writable_demo.url))
 
     async def ask(key: str, reveal: bool) -> dict:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
-            resp = await client.post("/graphql", json={"query": QUERY, "variables": {"no": clue_no, "reveal": reveal}},
-                                     headers={"X-API-Key": writable_demo.keys[key]})
+            resp = await client.post(
+                "/graphql",
+                json={"query": QUERY, "variables": {"no": clue_no, "reveal": reveal}},
+                headers={"X-API-Key": writable_demo.keys[key]},
+            )
         assert resp.status_code == 200, resp.text
         return resp.json()
 
@@ -170,7 +196,11 @@ async def test_free_text_reveal_is_audited(pii_clue, writable_demo) -> None:
     assert (clue["title"], clue["content"]) == (TITLE, CONTENT)
     engine = make_engine(writable_demo.url)
     with engine.connect() as conn:
-        fields = {r.detail["field"] for r in conn.execute(
-            select(AuditLog.detail).where(AuditLog.principal == "apikey:unmasker", AuditLog.action == "unmask"))}
+        fields = {
+            r.detail["field"]
+            for r in conn.execute(
+                select(AuditLog.detail).where(AuditLog.principal == "apikey:unmasker", AuditLog.action == "unmask")
+            )
+        }
     engine.dispose()
     assert {"Clue.title", "Clue.content", "Clue.conclusion", "ChannelRecord.summary"} <= fields

@@ -91,8 +91,12 @@ def count(s: Any, model: Any, **where: Any) -> int:
 
 def fresh(source_id: str, n: int, **kw: Any) -> Any:
     """A complaint that matches no other clue of the test (its own complainant, phone and company)."""
-    fields: dict[str, Any] = {"complainant_name": f"工人{source_id}", "complainant_phone": f"13{n:09d}",
-                              "respondent_name": f"{source_id}号测试劳务有限公司", "project_name": None}
+    fields: dict[str, Any] = {
+        "complainant_name": f"工人{source_id}",
+        "complainant_phone": f"13{n:09d}",
+        "respondent_name": f"{source_id}号测试劳务有限公司",
+        "project_name": None,
+    }
     fields.update(kw)
     return complaint(source_id, **fields)
 
@@ -109,19 +113,26 @@ def test_two_closes_at_once_close_the_clue_once(engine, backend) -> None:  # typ
             no = s.get(m.Clue, clue_id).clue_no
 
         def close(conclusion: str) -> Act:
-            return lambda s, c: workflow.close(s, clue=c[0], principal=COUNTY, conclusion=conclusion,
-                                               recovered_amount=Decimal(42000), workers_paid=3)
+            return lambda s, c: workflow.close(
+                s, clue=c[0], principal=COUNTY, conclusion=conclusion, recovered_amount=Decimal(42000), workers_paid=3
+            )
 
-        error = loser(race(engine, backend, (by_id(clue_id), close("甲：已足额支付")), (by_id(clue_id), close("乙：已足额支付"))))
-        expect_loss(error, backend,
-                    conflict=f"clue {no} was changed by another action: it is now closed (已办结); reload it and try again",
-                    illegal=f"cannot close (办结) clue {no}: it is closed (已办结); close is allowed from in_progress")
+        error = loser(
+            race(engine, backend, (by_id(clue_id), close("甲：已足额支付")), (by_id(clue_id), close("乙：已足额支付")))
+        )
+        expect_loss(
+            error,
+            backend,
+            conflict=f"clue {no} was changed by another action: it is now closed (已办结); reload it and try again",
+            illegal=f"cannot close (办结) clue {no}: it is closed (已办结); close is allowed from in_progress",
+        )
         with session_scope(engine) as s:
             assert count(s, m.CaseAction, clue_id=clue_id, action="close") == 1
             assert count(s, m.Event, entity_id=clue_id, type="clue.close") == 1
             clue = s.get(m.Clue, clue_id)
-            step = s.execute(select(m.CaseAction).where(m.CaseAction.clue_id == clue_id,
-                                                        m.CaseAction.action == "close")).scalar_one()
+            step = s.execute(
+                select(m.CaseAction).where(m.CaseAction.clue_id == clue_id, m.CaseAction.action == "close")
+            ).scalar_one()
             assert (clue.status, clue.conclusion) == ("closed", step.note)  # the winner's conclusion, consistently
             assert clue.version == 3  # created 1, accepted 2, closed 3: the loser wrote nothing
 
@@ -130,7 +141,9 @@ def test_two_dispatches_at_once_record_one_target(engine, backend) -> None:  # t
     for n in range(ROUNDS):
         [clue_id] = intake(engine, fresh(f"D{n:04d}", 200 + n))
         with session_scope(engine) as s:  # the county hands it up; the city decides where it goes
-            workflow.escalate(s, clue=workflow.get_clue(s, clue_id=clue_id), principal=COUNTY, reason="涉及跨县施工企业")
+            workflow.escalate(
+                s, clue=workflow.get_clue(s, clue_id=clue_id), principal=COUNTY, reason="涉及跨县施工企业"
+            )
             no = s.get(m.Clue, clue_id).clue_no
 
         def dispatch(to: str) -> Act:
@@ -138,16 +151,26 @@ def test_two_dispatches_at_once_record_one_target(engine, backend) -> None:  # t
 
         outcomes = race(engine, backend, (by_id(clue_id), dispatch("370811")), (by_id(clue_id), dispatch("370829")))
         error = loser(outcomes)
-        expect_loss(error, backend,
-                    conflict=f"clue {no} was changed by another action: it is now dispatched (已分办); reload it and try again",
-                    illegal=f"cannot dispatch (分办) clue {no}: it is dispatched (已分办); dispatch is allowed from "
-                            "escalated, received, returned")
+        expect_loss(
+            error,
+            backend,
+            conflict=f"clue {no} was changed by another action: it is now dispatched (已分办); reload it and try again",
+            illegal=f"cannot dispatch (分办) clue {no}: it is dispatched (已分办); dispatch is allowed from "
+            "escalated, received, returned",
+        )
         winner = ["370811", "370829"][outcomes.index("won")]
         with session_scope(engine) as s:
-            [step] = s.execute(select(m.CaseAction).where(m.CaseAction.clue_id == clue_id,
-                                                          m.CaseAction.action == "dispatch")).scalars().all()
+            [step] = (
+                s.execute(
+                    select(m.CaseAction).where(m.CaseAction.clue_id == clue_id, m.CaseAction.action == "dispatch")
+                )
+                .scalars()
+                .all()
+            )
             assert step.to_region_code == winner == s.get(m.Clue, clue_id).handling_region_code
-            [event] = s.execute(select(m.Event).where(m.Event.entity_id == clue_id, m.Event.type == "clue.dispatch")).scalars()
+            [event] = s.execute(
+                select(m.Event).where(m.Event.entity_id == clue_id, m.Event.type == "clue.dispatch")
+            ).scalars()
             assert event.payload["handlingRegionCode"] == event.handling_region_code == winner
 
 
@@ -168,20 +191,36 @@ def test_opposite_merges_at_once_leave_exactly_one_clue_open(engine, backend) ->
         kept, gone = (a, b) if outcomes[0] == "won" else (b, a)
         if backend == "postgres":
             assert (error.code, error.message) == (
-                "ILLEGAL_TRANSITION", f"cannot merge clue {nos[gone]}: it is merged (已合并) into another clue already")
+                "ILLEGAL_TRANSITION",
+                f"cannot merge clue {nos[gone]}: it is merged (已合并) into another clue already",
+            )
         else:  # the loser read (its target, its source) = (gone, kept); both moved
             assert (error.code, error.message) == (
-                "CONFLICT", f"clue {nos[gone]} was changed by another action: it is now merged (已合并); "
-                            f"clue {nos[kept]} was changed by another action: it is now received (已受理); reload it and try again")
+                "CONFLICT",
+                f"clue {nos[gone]} was changed by another action: it is now merged (已合并); "
+                f"clue {nos[kept]} was changed by another action: it is now received (已受理); reload it and try again",
+            )
         with session_scope(engine) as s:
             states = {i: (s.get(m.Clue, i).status, s.get(m.Clue, i).merged_into_id) for i in (a, b)}
             assert states == {kept: ("received", None), gone: ("merged", kept)}
-            assert count(s, m.CaseAction, clue_id=kept, action="merge") == count(s, m.CaseAction, clue_id=gone, action="merge") == 1
-            assert count(s, m.Event, entity_id=kept, type="clue.merge") == count(s, m.Event, entity_id=gone, type="clue.merge") == 1
+            assert (
+                count(s, m.CaseAction, clue_id=kept, action="merge")
+                == count(s, m.CaseAction, clue_id=gone, action="merge")
+                == 1
+            )
+            assert (
+                count(s, m.Event, entity_id=kept, type="clue.merge")
+                == count(s, m.Event, entity_id=gone, type="clue.merge")
+                == 1
+            )
             assert count(s, m.AuditLog, entity_id=kept, action="clue.merge") == 1
             assert count(s, m.AuditLog, entity_id=gone, action="clue.merge") == 0
-            assert {r.clue_id for r in s.execute(select(m.ChannelRecord).where(
-                m.ChannelRecord.source_id.in_([f"MA{n:04d}", f"MB{n:04d}"]))).scalars()} == {kept}
+            assert {
+                r.clue_id
+                for r in s.execute(
+                    select(m.ChannelRecord).where(m.ChannelRecord.source_id.in_([f"MA{n:04d}", f"MB{n:04d}"]))
+                ).scalars()
+            } == {kept}
 
 
 def test_a_deadlock_victim_answers_conflict_naming_the_clue(engine, backend) -> None:  # type: ignore[no-untyped-def]
@@ -220,8 +259,11 @@ def test_a_deadlock_victim_answers_conflict_naming_the_clue(engine, backend) -> 
     first, second = (a, b) if victim == 0 else (b, a)
     # The victim had locked only its first clue, which the winner then locked as its second: named, with its
     # state ("being changed" when the message was written before the winner committed)
-    assert re.fullmatch(rf"clue {nos[first]} was (being )?changed by another action: it is now received \(已受理\); "
-                        r"reload it and try again", error.message), error.message
+    assert re.fullmatch(
+        rf"clue {nos[first]} was (being )?changed by another action: it is now received \(已受理\); "
+        r"reload it and try again",
+        error.message,
+    ), error.message
     with session_scope(engine) as s:
         assert count(s, m.CaseAction, action="supervise") == 1
         assert count(s, m.Event, type="clue.supervise") == 1
@@ -237,11 +279,15 @@ def test_a_colour_sweep_between_read_and_write_makes_the_action_lose(engine, bac
     [clue_id] = intake(engine, fresh("SW0001", 1))
     swept: list[str | None] = []
     with session_factory(engine)() as s:
+
         def step(s: Any) -> None:
             clue = workflow.get_clue(s, clue_id=clue_id)
             # a day on which its colour differs from the one it has (yellow when overdue, none ten days before)
-            day, colour = ((clue.deadline + dt.timedelta(days=1), "yellow") if clue.colour is None
-                           else (clue.deadline - dt.timedelta(days=10), None))
+            day, colour = (
+                (clue.deadline + dt.timedelta(days=1), "yellow")
+                if clue.colour is None
+                else (clue.deadline - dt.timedelta(days=10), None)
+            )
             with session_scope(engine) as other:
                 assert workflow.sweep_colours(other, today=day) == 1
             swept.append(colour)

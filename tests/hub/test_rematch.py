@@ -39,8 +39,25 @@ def clue_items(seed: int = 11) -> list[ClueIn]:
     ]
     usccs = {name: make_uscc(rng, region_code=county) for name, _, county in companies}
     projects = ["锦绣华府二期住宅项目", "太白湖路改造工程", "翡翠公馆一期", "第三中学教学楼", "滨河新城三期"]
-    people = [(n, make_phone(rng)) for n in ("张伟", "李娜", "王芳", "刘洋", "陈静", "杨磊", "赵敏", "孙强", "周杰", "吴霞",
-                                              "郑浩", "冯丽", "韩梅", "曹宇")]
+    people = [
+        (n, make_phone(rng))
+        for n in (
+            "张伟",
+            "李娜",
+            "王芳",
+            "刘洋",
+            "陈静",
+            "杨磊",
+            "赵敏",
+            "孙强",
+            "周杰",
+            "吴霞",
+            "郑浩",
+            "冯丽",
+            "韩梅",
+            "曹宇",
+        )
+    ]
     items: list[ClueIn] = []
     t = START
     for i in range(70):
@@ -49,15 +66,24 @@ def clue_items(seed: int = 11) -> list[ClueIn]:
         person, phone = rng.choice(people)
         channel = rng.choice(["hotline12345", "national_platform", "walk_in"])
         project = rng.choice(projects) if rng.random() < 0.8 else None
-        items.append(ClueIn(
-            channel=channel, source_id=f"S{i:04d}", received_at=t, title=f"{person}反映{short}拖欠工资",
-            content=f"{person}反映{short}拖欠工资", region_code=county,
-            respondent_name=short if rng.random() < 0.4 else name, complainant_name=person, complainant_phone=phone,
-            respondent_uscc=usccs[name] if channel == "national_platform" and rng.random() < 0.5 else None,
-            project_name=project,
-            related_source_id=items[-1].source_id if channel == "hotline12345" and items
-            and items[-1].channel == "hotline12345" and rng.random() < 0.3 else None,
-        ))
+        items.append(
+            ClueIn(
+                channel=channel,
+                source_id=f"S{i:04d}",
+                received_at=t,
+                title=f"{person}反映{short}拖欠工资",
+                content=f"{person}反映{short}拖欠工资",
+                region_code=county,
+                respondent_name=short if rng.random() < 0.4 else name,
+                complainant_name=person,
+                complainant_phone=phone,
+                respondent_uscc=usccs[name] if channel == "national_platform" and rng.random() < 0.5 else None,
+                project_name=project,
+                related_source_id=items[-1].source_id
+                if channel == "hotline12345" and items and items[-1].channel == "hotline12345" and rng.random() < 0.3
+                else None,
+            )
+        )
     return items
 
 
@@ -77,8 +103,12 @@ def pool(empty_db_url: str) -> Any:
 def records(engine: Any) -> list[tuple[int, int, dt.datetime, str, float | None]]:
     with engine.connect() as conn:
         cr = m.ChannelRecord
-        return [tuple(r) for r in conn.execute(select(cr.id, cr.clue_id, cr.received_at, cr.match_rule, cr.match_score)
-                                               .order_by(cr.received_at, cr.id))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(cr.id, cr.clue_id, cr.received_at, cr.match_rule, cr.match_score).order_by(cr.received_at, cr.id)
+            )
+        ]
 
 
 @pytest.mark.parametrize("segments", [1, 3], ids=["one scan", "three parallel scans"])
@@ -109,8 +139,11 @@ def test_rematch_proposes_exactly_a_manual_move(pool: Any) -> None:
     first_of: dict[int, int] = {}
     for rid, clue_id, *_ in rows:
         first_of.setdefault(clue_id, rid)
-    moved = next(r for r in reversed(rows) if r[3] in ("phone", "id_number", "name+project", "uscc+project")
-                 and first_of[r[1]] != r[0])
+    moved = next(
+        r
+        for r in reversed(rows)
+        if r[3] in ("phone", "id_number", "name+project", "uscc+project") and first_of[r[1]] != r[0]
+    )
     rid, clue_a = moved[0], moved[1]
     clue_b = next(c for c, first in first_of.items() if c != clue_a and first < rid)
     with session_scope(pool) as session:
@@ -136,8 +169,10 @@ def test_a_clue_opened_by_a_record_the_matcher_would_join_is_a_merge(pool: Any) 
     rid, clue_a = moved[0], moved[1]
     with session_scope(pool) as session:
         original = session.get(m.Clue, clue_a)
-        split = m.Clue(**{c.key: getattr(original, c.key) for c in m.Clue.__table__.columns if c.key not in ("id", "clue_no")},
-                       clue_no="XS-SPLIT-TEST")
+        split = m.Clue(
+            **{c.key: getattr(original, c.key) for c in m.Clue.__table__.columns if c.key not in ("id", "clue_no")},
+            clue_no="XS-SPLIT-TEST",
+        )
         session.add(split)
         session.flush()
         session.execute(update(m.ChannelRecord).where(m.ChannelRecord.id == rid).values(clue_id=split.id))
@@ -175,8 +210,9 @@ def test_scores_between_strangers_depend_on_respondent_and_project_only(pool: An
     assert compared > 1000
 
 
-def test_the_command_reports_the_proposed_change(pool: Any, empty_db_url: str, tmp_path: Any,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_reports_the_proposed_change(
+    pool: Any, empty_db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from hub.cli import app

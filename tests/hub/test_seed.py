@@ -65,12 +65,15 @@ REGION_SCOPED = (Project, Worker, PayrollRecord, WageAccount, LaborCostAllocatio
                  ChannelRecord, CaseAction, Warning, RawRecord, Event, Penalty, BlacklistEntry)
 
 
-def _seed_sqlite(path: Path, *, seed: int = SEED, progress: Any = None, batch_size: int = 20_000) -> tuple[Engine, SeedSummary]:
+def _seed_sqlite(
+    path: Path, *, seed: int = SEED, progress: Any = None, batch_size: int = 20_000
+) -> tuple[Engine, SeedSummary]:
     url = f"sqlite:///{path}"
     upgrade(url)
     engine = make_engine(url)
-    summary = seed_database(engine, scale="tiny", seed=seed, today=TODAY, cipher=CIPHER, progress=progress,
-                            batch_size=batch_size)
+    summary = seed_database(
+        engine, scale="tiny", seed=seed, today=TODAY, cipher=CIPHER, progress=progress, batch_size=batch_size
+    )
     return engine, summary
 
 
@@ -105,8 +108,22 @@ def _decrypt_payload(payload: dict[str, Any]) -> dict[str, Any]:
 def fingerprint(engine: Engine) -> dict[str, Any]:
     """Every seeded table, row by row, with ciphertexts replaced by their plaintext."""
     out: dict[str, Any] = {}
-    for model in (Enterprise, Project, WageAccount, LaborCostAllocation, Worker, PayrollRecord, GuaranteeDeposit,
-                  RawRecord, Clue, ChannelRecord, CaseAction, Warning, CreditRating, Event):
+    for model in (
+        Enterprise,
+        Project,
+        WageAccount,
+        LaborCostAllocation,
+        Worker,
+        PayrollRecord,
+        GuaranteeDeposit,
+        RawRecord,
+        Clue,
+        ChannelRecord,
+        CaseAction,
+        Warning,
+        CreditRating,
+        Event,
+    ):
         table = model.__table__
         rows = []
         for row in _all(engine, select(table).order_by(table.c.id)):
@@ -149,8 +166,10 @@ def test_every_identifier_validates(seeded: tuple[Engine, SeedSummary]) -> None:
     for acc in _all(engine, select(WageAccount)):
         assert validate_bank_code(acc.bank_code)
         assert acc.salary_account_name.endswith("农民工工资专用账户")
-    for enc, h, masked, phone in _all(engine, select(Clue.complainant_id_enc, Clue.complainant_id_hash,
-                                                      Clue.complainant_id_masked, Clue.complainant_phone)):
+    for enc, h, masked, phone in _all(
+        engine,
+        select(Clue.complainant_id_enc, Clue.complainant_id_hash, Clue.complainant_id_masked, Clue.complainant_phone),
+    ):
         if enc:
             plain = CIPHER.decrypt(enc)
             assert validate_id_number(plain) and h == CIPHER.lookup_hash(plain) and masked == mask_id_number(plain)
@@ -160,8 +179,15 @@ def test_every_identifier_validates(seeded: tuple[Engine, SeedSummary]) -> None:
 
 def test_payroll_amounts_and_pay_status(seeded: tuple[Engine, SeedSummary]) -> None:
     engine, _ = seeded
-    rows = _all(engine, select(PayrollRecord.total_pay_amount, PayrollRecord.actual_amount, PayrollRecord.pay_status,
-                               PayrollRecord.balance_date))
+    rows = _all(
+        engine,
+        select(
+            PayrollRecord.total_pay_amount,
+            PayrollRecord.actual_amount,
+            PayrollRecord.pay_status,
+            PayrollRecord.balance_date,
+        ),
+    )
     assert len(rows) > 3000
     for total, actual, status, balance_date in rows:
         assert 3000 <= total <= 12000 and 0 < actual <= total
@@ -188,7 +214,8 @@ def test_same_seed_same_rows_other_seed_other_rows(seeded: tuple[Engine, SeedSum
         third = fingerprint(other)
         assert [p["project_code"] for p in third["projects"]] != [p["project_code"] for p in first["projects"]]
         assert sum(p["actual_amount"] for p in third["payroll_records"]) != sum(
-            p["actual_amount"] for p in first["payroll_records"])
+            p["actual_amount"] for p in first["payroll_records"]
+        )
     finally:
         again.dispose()
         other.dispose()
@@ -207,11 +234,17 @@ def test_stopped_labour_cost_project(seeded: tuple[Engine, SeedSummary]) -> None
     h = summary.highlights["stopped_allocation_project"]
     pid = h["project_id"]
     three_months_ago = _months_before(TODAY, 3)
-    bills = [r[0] for r in _all(engine, select(LaborCostAllocation.bill_date).where(LaborCostAllocation.project_id == pid))]
+    bills = [
+        r[0] for r in _all(engine, select(LaborCostAllocation.bill_date).where(LaborCostAllocation.project_id == pid))
+    ]
     assert bills and max(bills) < three_months_ago
     assert _all(engine, select(func.count()).select_from(Worker).where(Worker.project_id == pid))[0][0] >= 10
-    recent = _all(engine, select(PayrollRecord.pay_status, func.count()).where(
-        PayrollRecord.project_id == pid, PayrollRecord.pay_month >= f"{three_months_ago:%Y-%m}").group_by(PayrollRecord.pay_status))
+    recent = _all(
+        engine,
+        select(PayrollRecord.pay_status, func.count())
+        .where(PayrollRecord.project_id == pid, PayrollRecord.pay_month >= f"{three_months_ago:%Y-%m}")
+        .group_by(PayrollRecord.pay_status),
+    )
     assert dict(recent).get(0, 0) > 0 and set(dict(recent)) == {0}
     warnings = _all(engine, select(Warning).where(Warning.project_id == pid, Warning.rule_code == "W03"))
     assert warnings and any(w.level == "red" for w in warnings)
@@ -224,7 +257,9 @@ def test_stopped_labour_cost_project(seeded: tuple[Engine, SeedSummary]) -> None
 def test_two_channel_clue(seeded: tuple[Engine, SeedSummary]) -> None:
     engine, summary = seeded
     h = summary.highlights["multi_channel_clue"]
-    records = _all(engine, select(ChannelRecord).where(ChannelRecord.clue_id == h["clue_id"]).order_by(ChannelRecord.id))
+    records = _all(
+        engine, select(ChannelRecord).where(ChannelRecord.clue_id == h["clue_id"]).order_by(ChannelRecord.id)
+    )
     assert len(records) == 2
     assert {r.channel for r in records} == {"hotline12345", "national_platform"}
     assert len({r.source_id for r in records}) == 2
@@ -246,8 +281,12 @@ def test_two_channel_clue(seeded: tuple[Engine, SeedSummary]) -> None:
         assert normalise_phone(phone) == h["complainant_phone"]
     clue = _all(engine, select(Clue).where(Clue.id == h["clue_id"]))[0]
     assert clue.project_id == h["project_id"]
-    paid = _all(engine, select(func.count()).select_from(PayrollRecord).where(
-        PayrollRecord.project_id == clue.project_id, PayrollRecord.pay_status == 20))[0][0]
+    paid = _all(
+        engine,
+        select(func.count())
+        .select_from(PayrollRecord)
+        .where(PayrollRecord.project_id == clue.project_id, PayrollRecord.pay_status == 20),
+    )[0][0]
     assert paid > 0
 
 
@@ -258,7 +297,9 @@ def test_repeat_enterprise_is_c_with_many_recent_clues(seeded: tuple[Engine, See
     assert ent.credit_level == "C" and ent.uscc == h["uscc"]
     cst = dt.timezone(dt.timedelta(hours=8))  # "the last 90 days" are local (China Standard Time) days
     since = dt.datetime.combine(TODAY - dt.timedelta(days=89), dt.time(), cst).astimezone(dt.UTC)
-    nos = {r[0] for r in _all(engine, select(Clue.clue_no).where(Clue.enterprise_id == ent.id, Clue.received_at >= since))}
+    nos = {
+        r[0] for r in _all(engine, select(Clue.clue_no).where(Clue.enterprise_id == ent.id, Clue.received_at >= since))
+    }
     assert len(nos) >= 10
     # The rating is computed from the seeded evidence (hub.credit), not written by the generator: this
     # year's three penalties make it C, and it cites the clues closed against it this year with arrears found.
@@ -282,15 +323,22 @@ def test_group_and_large_cases_are_red(seeded: tuple[Engine, SeedSummary]) -> No
     assert group.headcount >= 10 and group.colour == "red"
     assert large.amount >= 500000 and large.colour == "red"
     for clue in (group, large):
-        actions = [a.action for a in _all(engine, select(CaseAction).where(CaseAction.clue_id == clue.id).order_by(CaseAction.id))]
+        actions = [
+            a.action
+            for a in _all(engine, select(CaseAction).where(CaseAction.clue_id == clue.id).order_by(CaseAction.id))
+        ]
         assert actions[:3] == ["receive", "dispatch", "accept"] and "supervise" in actions
 
 
 def test_guarantee_letters_expired_and_expiring(seeded: tuple[Engine, SeedSummary]) -> None:
     engine, summary = seeded
     h = summary.highlights
-    expired = _all(engine, select(GuaranteeDeposit).where(GuaranteeDeposit.id == h["expired_guarantee"]["deposit_id"]))[0]
-    expiring = _all(engine, select(GuaranteeDeposit).where(GuaranteeDeposit.id == h["expiring_guarantee"]["deposit_id"]))[0]
+    expired = _all(engine, select(GuaranteeDeposit).where(GuaranteeDeposit.id == h["expired_guarantee"]["deposit_id"]))[
+        0
+    ]
+    expiring = _all(
+        engine, select(GuaranteeDeposit).where(GuaranteeDeposit.id == h["expiring_guarantee"]["deposit_id"])
+    )[0]
     assert expired.kind == expiring.kind == "bank_guarantee"
     assert expired.valid_to < TODAY <= expiring.valid_to <= TODAY + dt.timedelta(days=30)
     levels = dict(_all(engine, select(Warning.subject_id, Warning.level).where(Warning.rule_code == "W12")))
@@ -446,8 +494,14 @@ def test_writer_errors_reach_the_caller(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'err.db'}"
     upgrade(url)
     engine = make_engine(url)
-    bad = {"id": 1, "uscc": "91370811MA3C000000", "name": "x", "region_code": "370811", "kind": "builder",
-           "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
+    bad = {
+        "id": 1,
+        "uscc": "91370811MA3C000000",
+        "name": "x",
+        "region_code": "370811",
+        "kind": "builder",
+        "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    }
     try:
         with pytest.raises(IntegrityError):  # the second batch repeats id 1: the writer thread fails
             Loader(engine, batch_size=1).load(iter([("enterprises", bad)] * 5))

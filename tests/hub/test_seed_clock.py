@@ -28,7 +28,9 @@ def at(clock: dt.time) -> dt.datetime:
 
 
 def _late_values(table: str, row: dict, now: dt.datetime) -> list[tuple[str, str, object]]:
-    late: list[tuple[str, str, object]] = [(table, k, v) for k, v in row.items() if isinstance(v, dt.datetime) and v > now]
+    late: list[tuple[str, str, object]] = [
+        (table, k, v) for k, v in row.items() if isinstance(v, dt.datetime) and v > now
+    ]
     if table == "raw_records":
         for field in HISTORY_TIME_FIELDS:
             text = row["payload"].get(field)

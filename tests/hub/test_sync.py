@@ -11,7 +11,17 @@ import pytest
 from sqlalchemy import func, select, update
 
 from connectors import registry
-from connectors.base import CheckResult, Connector, ConnectorConfig, EnterpriseIn, FatalUpstreamError, Page, Rejection, RetriableUpstreamError, Stream
+from connectors.base import (
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+    EnterpriseIn,
+    FatalUpstreamError,
+    Page,
+    Rejection,
+    RetriableUpstreamError,
+    Stream,
+)
 from hub.actors import claim_due_instances
 from hub.db import make_engine, session_scope
 from hub.identifiers import make_uscc
@@ -35,8 +45,11 @@ class Upstream:
         if self.fail_at.get(n):
             raise self.fail_at[n].pop(0)
         self.reads.append(n)
-        return [{"uscc": u, "name": "" if i in self.blank_names else f"济宁市第{i}建筑劳务有限公司", "n": i}
-                for i, u in enumerate(USCCS) if n * 5 <= i < n * 5 + 5]
+        return [
+            {"uscc": u, "name": "" if i in self.blank_names else f"济宁市第{i}建筑劳务有限公司", "n": i}
+            for i, u in enumerate(USCCS)
+            if n * 5 <= i < n * 5 + 5
+        ]
 
 
 UPSTREAM = Upstream()
@@ -96,8 +109,15 @@ def test_an_undisturbed_run_stores_every_page_once(fake, sync_engine) -> None:
     url, instance = fake
     result = sync_engine(url).run(instance)
     assert result.status == "succeeded"
-    assert result.stats["corps"].as_dict() | {} == {"read": 25, "created": 25, "updated": 0, "unchanged": 0,
-                                                   "quarantined": 0, "pages": 5, "retries": 0}
+    assert result.stats["corps"].as_dict() | {} == {
+        "read": 25,
+        "created": 25,
+        "updated": 0,
+        "unchanged": 0,
+        "quarantined": 0,
+        "pages": 5,
+        "retries": 0,
+    }
     assert count(url, Enterprise) == 25 and count(url, RawRecord) == 25
     # A second run starts from the stored bookmark: nothing is read again
     again = sync_engine(url).run(instance)
@@ -125,7 +145,9 @@ def test_retriable_errors_back_off_and_resume_from_the_last_stored_page(fake, sy
 
 def test_a_fatal_error_fails_the_run_with_the_upstreams_words(fake, sync_engine) -> None:
     url, instance = fake
-    UPSTREAM.fail_at[1] = [FatalUpstreamError("upstream refused the credentials (HTTP 401): check the connector's credentials")]
+    UPSTREAM.fail_at[1] = [
+        FatalUpstreamError("upstream refused the credentials (HTTP 401): check the connector's credentials")
+    ]
     result = sync_engine(url).run(instance)
     assert result.status == "failed"
     assert result.error == "fake/corps: upstream refused the credentials (HTTP 401): check the connector's credentials"
@@ -148,7 +170,10 @@ def test_too_many_failures_in_a_row_pause_the_connector_with_the_reason(fake, sy
     with session_scope(engine) as session:
         inst = session.get(ConnectorInstance, instance)
         assert (inst.enabled, inst.health) == (False, "paused")
-        assert inst.paused_reason == f"paused after {PAUSE_AFTER_FAILURES} failed runs in a row; last error: fake/corps: upstream answered HTTP 400"
+        assert (
+            inst.paused_reason
+            == f"paused after {PAUSE_AFTER_FAILURES} failed runs in a row; last error: fake/corps: upstream answered HTTP 400"
+        )
     engine.dispose()
 
 
@@ -230,7 +255,9 @@ class Killed(BaseException):
 
 
 @pytest.mark.parametrize("killed_at_page", [0, 2], ids=["before-its-first-page", "mid-way"])
-def test_a_full_refresh_whose_worker_dies_is_finished_by_the_worker_that_takes_over(fake, sync_engine, killed_at_page) -> None:
+def test_a_full_refresh_whose_worker_dies_is_finished_by_the_worker_that_takes_over(
+    fake, sync_engine, killed_at_page
+) -> None:
     url, instance = fake
     assert sync_engine(url).run(instance).status == "succeeded"  # the bookmark is at the end
     UPSTREAM.reads.clear()
@@ -254,8 +281,12 @@ def test_a_full_refresh_whose_worker_dies_is_finished_by_the_worker_that_takes_o
         runs = session.execute(select(SyncRun.status, SyncRun.full_refresh, SyncRun.error).order_by(SyncRun.id)).all()
     assert runs == [
         ("succeeded", False, None),
-        ("abandoned", True, "the worker running this full refresh stopped (crash or kill); the next run finished the "
-                            "full refresh from the last stored page"),
+        (
+            "abandoned",
+            True,
+            "the worker running this full refresh stopped (crash or kill); the next run finished the "
+            "full refresh from the last stored page",
+        ),
         ("succeeded", True, None),
     ]
     # And the run after that is incremental again

@@ -51,18 +51,36 @@ def db(empty_db_url):  # type: ignore[no-untyped-def]
 def add_events(db, *specs: tuple[str, str]) -> list[int]:  # type: ignore[no-untyped-def]
     """Outbox events ``(type, region)``, committed in order; returns their ids."""
     with session_scope(db.engine) as session:
-        rows = [m.Event(type=t, region_code=r, entity_type=t.split(".")[0], entity_id=i + 1, payload={"n": i},
-                        created_at=T0) for i, (t, r) in enumerate(specs)]
+        rows = [
+            m.Event(
+                type=t, region_code=r, entity_type=t.split(".")[0], entity_id=i + 1, payload={"n": i}, created_at=T0
+            )
+            for i, (t, r) in enumerate(specs)
+        ]
         session.add_all(rows)
         session.flush()
         return [r.id for r in rows]
 
 
-def register(db, *, types: list[str], region: str = "370800", from_beginning: bool = True,  # type: ignore[no-untyped-def]
-             url: str = "https://jining.example/hooks") -> tuple[int, str]:
+def register(
+    db,
+    *,
+    types: list[str],
+    region: str = "370800",
+    from_beginning: bool = True,  # type: ignore[no-untyped-def]
+    url: str = "https://jining.example/hooks",
+) -> tuple[int, str]:
     with session_scope(db.engine) as session:
-        row, secret = webhooks.create_endpoint(session, principal=SYSTEM, cipher=CIPHER, url=url, event_types=types,
-                                               region_code=region, description="济宁市人社局", from_beginning=from_beginning)
+        row, secret = webhooks.create_endpoint(
+            session,
+            principal=SYSTEM,
+            cipher=CIPHER,
+            url=url,
+            event_types=types,
+            region_code=region,
+            description="济宁市人社局",
+            from_beginning=from_beginning,
+        )
         return row.id, secret
 
 
@@ -75,8 +93,15 @@ def endpoint(db, endpoint_id: int) -> m.WebhookEndpoint:  # type: ignore[no-unty
 
 def log(db, endpoint_id: int) -> list[m.WebhookDelivery]:  # type: ignore[no-untyped-def]
     with session_scope(db.engine) as session:
-        rows = session.execute(select(m.WebhookDelivery).where(m.WebhookDelivery.endpoint_id == endpoint_id)
-                               .order_by(m.WebhookDelivery.id)).scalars().all()
+        rows = (
+            session.execute(
+                select(m.WebhookDelivery)
+                .where(m.WebhookDelivery.endpoint_id == endpoint_id)
+                .order_by(m.WebhookDelivery.id)
+            )
+            .scalars()
+            .all()
+        )
         session.expunge_all()
     return list(rows)
 
@@ -88,6 +113,7 @@ def deliver(db, receiver: WebhookReceiver, clock: Clock | None = None, **kwargs:
 
 # -- registration -------------------------------------------------------------------------------------
 
+
 def test_the_secret_is_a_standard_webhooks_secret_stored_only_encrypted(db) -> None:  # type: ignore[no-untyped-def]
     endpoint_id, secret = register(db, types=["clue.*"])
     assert secret.startswith("whsec_") and len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
@@ -95,17 +121,22 @@ def test_the_secret_is_a_standard_webhooks_secret_stored_only_encrypted(db) -> N
     assert secret not in row.secret_enc and CIPHER.decrypt(row.secret_enc) == secret
     with session_scope(db.engine) as session:
         entry = session.execute(select(m.AuditLog).where(m.AuditLog.action == "webhook.create")).scalar_one()
-        assert (entry.entity_id, entry.detail) == (endpoint_id, {"url": "https://jining.example/hooks",
-                                                                "eventTypes": ["clue.*"], "cursor": 0})
+        assert (entry.entity_id, entry.detail) == (
+            endpoint_id,
+            {"url": "https://jining.example/hooks", "eventTypes": ["clue.*"], "cursor": 0},
+        )
         assert secret not in str(entry.detail)
 
 
-@pytest.mark.parametrize(("url", "allow", "message"), [
-    ("http://jining.example/hooks", True, "url 'http://jining.example/hooks' must be an https:// URL with a host"),
-    ("http://127.0.0.1:9000/hooks", False, "url 'http://127.0.0.1:9000/hooks' must be an https:// URL with a host"),
-    ("ftp://jining.example/hooks", True, "url 'ftp://jining.example/hooks' must be an https:// URL with a host"),
-    ("https:///nohost", True, "url 'https:///nohost' must be an https:// URL with a host"),
-])
+@pytest.mark.parametrize(
+    ("url", "allow", "message"),
+    [
+        ("http://jining.example/hooks", True, "url 'http://jining.example/hooks' must be an https:// URL with a host"),
+        ("http://127.0.0.1:9000/hooks", False, "url 'http://127.0.0.1:9000/hooks' must be an https:// URL with a host"),
+        ("ftp://jining.example/hooks", True, "url 'ftp://jining.example/hooks' must be an https:// URL with a host"),
+        ("https:///nohost", True, "url 'https:///nohost' must be an https:// URL with a host"),
+    ],
+)
 def test_an_endpoint_must_be_https(url: str, allow: bool, message: str) -> None:
     with pytest.raises(InvalidInput) as exc:
         webhooks.validate_url(url, allow_local_http=allow)
@@ -122,8 +153,10 @@ def test_event_types_are_known_names_or_family_prefixes() -> None:
     assert webhooks.validate_event_types(["clue.close", "project.*", "clue.close"]) == ["clue.close", "project.*"]
     with pytest.raises(InvalidInput) as exc:
         webhooks.validate_event_types(["clue.closed"])
-    assert exc.value.message == ("eventTypes: unknown event type 'clue.closed': use a type such as clue.close, a prefix "
-                                 "(clue.*, project.*, wage_account.*, deposit.*) or *")
+    assert exc.value.message == (
+        "eventTypes: unknown event type 'clue.closed': use a type such as clue.close, a prefix "
+        "(clue.*, project.*, wage_account.*, deposit.*) or *"
+    )
     assert exc.value.extra["field"] == "eventTypes"
     with pytest.raises(InvalidInput, match=r"^eventTypes must name at least one event type \(or \* for all\)$"):
         webhooks.validate_event_types([])
@@ -131,12 +164,14 @@ def test_event_types_are_known_names_or_family_prefixes() -> None:
 
 def test_an_endpoint_lies_within_the_admins_jurisdiction(db) -> None:  # type: ignore[no-untyped-def]
     with session_scope(db.engine) as session, pytest.raises(Forbidden) as exc:
-        webhooks.create_endpoint(session, principal=CITY, cipher=CIPHER, url="https://x.example/h",
-                                 event_types=["*"], region_code="320100")
+        webhooks.create_endpoint(
+            session, principal=CITY, cipher=CIPHER, url="https://x.example/h", event_types=["*"], region_code="320100"
+        )
     assert exc.value.message == "regionCode 320100 is outside your jurisdiction 370800"
     with session_scope(db.engine) as session, pytest.raises(InvalidInput) as bad:
-        webhooks.create_endpoint(session, principal=CITY, cipher=CIPHER, url="https://x.example/h",
-                                 event_types=["*"], region_code="37080")
+        webhooks.create_endpoint(
+            session, principal=CITY, cipher=CIPHER, url="https://x.example/h", event_types=["*"], region_code="37080"
+        )
     assert bad.value.extra["field"] == "regionCode"
 
 
@@ -149,10 +184,16 @@ def test_a_new_endpoint_starts_after_the_last_event_unless_from_the_beginning(db
 
 # -- delivery -----------------------------------------------------------------------------------------
 
+
 def test_a_batch_within_the_jurisdiction_is_signed_and_delivered(db) -> None:  # type: ignore[no-untyped-def]
     # Given clue events in 济宁 (370800) and 南京 (320100), and a project event in 济宁
-    ids = add_events(db, ("clue.created", "370811"), ("clue.created", "320100"), ("project.upserted", "370811"),
-                     ("clue.close", "370812"))
+    ids = add_events(
+        db,
+        ("clue.created", "370811"),
+        ("clue.created", "320100"),
+        ("project.upserted", "370811"),
+        ("clue.close", "370812"),
+    )
     endpoint_id, secret = register(db, types=["clue.*"])
     receiver = WebhookReceiver(secret)
     # When due webhooks are delivered
@@ -162,7 +203,9 @@ def test_a_batch_within_the_jurisdiction_is_signed_and_delivered(db) -> None:  #
     [post] = receiver.deliveries
     assert post.outcome == 200
     assert [(e["id"], e["type"], e["regionCode"]) for e in post.body["data"]["events"]] == [
-        (ids[0], "clue.created", "370811"), (ids[3], "clue.close", "370812")]
+        (ids[0], "clue.created", "370811"),
+        (ids[3], "clue.close", "370812"),
+    ]
     assert post.body["type"] == "events.batch"
     assert (post.body["data"]["after"], post.body["data"]["cursor"]) == (0, ids[3])
     row = endpoint(db, endpoint_id)
@@ -175,12 +218,21 @@ def test_a_batch_within_the_jurisdiction_is_signed_and_delivered(db) -> None:  #
 
 
 def test_the_types_filter_takes_names_and_prefixes(db) -> None:  # type: ignore[no-untyped-def]
-    ids = add_events(db, ("clue.created", "370811"), ("clue.close", "370811"), ("project.upserted", "370811"),
-                     ("wage_account.upserted", "370811"), ("deposit.upserted", "370811"))
+    ids = add_events(
+        db,
+        ("clue.created", "370811"),
+        ("clue.close", "370811"),
+        ("project.upserted", "370811"),
+        ("wage_account.upserted", "370811"),
+        ("deposit.upserted", "370811"),
+    )
     _, secret = register(db, types=["clue.close", "wage_account.*"])
     receiver = WebhookReceiver(secret)
     deliver(db, receiver)
-    assert [(e["id"], e["type"]) for e in receiver.events()] == [(ids[1], "clue.close"), (ids[3], "wage_account.upserted")]
+    assert [(e["id"], e["type"]) for e in receiver.events()] == [
+        (ids[1], "clue.close"),
+        (ids[3], "wage_account.upserted"),
+    ]
 
 
 def test_a_national_endpoint_with_every_type_gets_the_whole_outbox_in_batches(db) -> None:  # type: ignore[no-untyped-def]
@@ -189,7 +241,10 @@ def test_a_national_endpoint_with_every_type_gets_the_whole_outbox_in_batches(db
     receiver = WebhookReceiver(secret)
     report = deliver(db, receiver, batch_size=2)
     assert [(a.first_event_id, a.last_event_id, a.event_count) for a in report.attempts] == [
-        (ids[0], ids[1], 2), (ids[2], ids[3], 2), (ids[4], ids[4], 1)]
+        (ids[0], ids[1], 2),
+        (ids[2], ids[3], 2),
+        (ids[4], ids[4], 1),
+    ]
     assert len({a.msg_id for a in report.attempts}) == 3
     assert [e["id"] for e in receiver.events()] == ids
 
@@ -233,8 +288,10 @@ def test_a_failing_receiver_gets_the_same_batch_on_the_back_off_schedule_until_i
     assert [e["id"] for e in receiver.events()] == ids
     # The log has each attempt
     assert [(d.attempt, d.status_code, d.acknowledged, d.next_attempt_at) for d in log(db, endpoint_id)] == [
-        (1, 500, False, T0 + dt.timedelta(seconds=30)), (2, None, False, T0 + dt.timedelta(seconds=90)),
-        (3, 200, True, None)]
+        (1, 500, False, T0 + dt.timedelta(seconds=30)),
+        (2, None, False, T0 + dt.timedelta(seconds=90)),
+        (3, 200, True, None),
+    ]
     assert {d.msg_id for d in log(db, endpoint_id)} == {third.msg_id}
     assert log(db, endpoint_id)[2].response_excerpt == '{"received":2}'
 
@@ -244,7 +301,9 @@ def test_a_receiver_with_another_secret_refuses_the_signature(db) -> None:  # ty
     endpoint_id, _ = register(db, types=["*"])
     [attempt] = deliver(db, WebhookReceiver(webhooks.generate_secret())).attempts
     assert (attempt.status, attempt.status_code) == ("failing", 401)
-    assert endpoint(db, endpoint_id).last_error == 'HTTP 401: {"error":"signature rejected: No matching signature found"}'
+    assert (
+        endpoint(db, endpoint_id).last_error == 'HTTP 401: {"error":"signature rejected: No matching signature found"}'
+    )
 
 
 def test_a_retry_ignores_the_back_off_and_a_new_event_does_not_change_a_pending_batch(db) -> None:  # type: ignore[no-untyped-def]
@@ -258,7 +317,9 @@ def test_a_retry_ignores_the_back_off_and_a_new_event_does_not_change_a_pending_
     # retry now (hub webhooks retry): the same batch first, then the new event in a batch of its own
     report = deliver(db, receiver, clock, ignore_schedule=True)
     assert [(a.status, a.first_event_id, a.last_event_id) for a in report.attempts] == [
-        ("acknowledged", ids[0], ids[0]), ("acknowledged", later[0], later[0])]
+        ("acknowledged", ids[0], ids[0]),
+        ("acknowledged", later[0], later[0]),
+    ]
     assert report.attempts[0].msg_id == receiver.deliveries[0].msg_id != report.attempts[1].msg_id
     assert endpoint(db, endpoint_id).cursor == later[0]
 
@@ -280,7 +341,10 @@ def test_a_retry_sends_to_every_failing_endpoint_now(db) -> None:  # type: ignor
         failed = webhooks.deliver_due(db.engine, cipher=CIPHER, client=client, clock=clock)
         retried = webhooks.deliver_due(db.engine, cipher=CIPHER, client=client, clock=clock, ignore_schedule=True)
     assert [(a.endpoint_id, a.status) for a in failed.attempts] == [(first_id, "failing"), (second_id, "failing")]
-    assert [(a.endpoint_id, a.status) for a in retried.attempts] == [(first_id, "acknowledged"), (second_id, "acknowledged")]
+    assert [(a.endpoint_id, a.status) for a in retried.attempts] == [
+        (first_id, "acknowledged"),
+        (second_id, "acknowledged"),
+    ]
 
 
 def test_the_timeout_is_applied_to_a_receiver_over_http(db) -> None:  # type: ignore[no-untyped-def]
@@ -288,16 +352,28 @@ def test_the_timeout_is_applied_to_a_receiver_over_http(db) -> None:  # type: ig
 
     add_events(db, ("clue.created", "370811"))
     with session_scope(db.engine) as session:
-        row, secret = webhooks.create_endpoint(session, principal=SYSTEM, cipher=CIPHER, url="http://127.0.0.1/",
-                                               event_types=["*"], region_code="370800", from_beginning=True,
-                                               allow_local_http=True)
+        row, secret = webhooks.create_endpoint(
+            session,
+            principal=SYSTEM,
+            cipher=CIPHER,
+            url="http://127.0.0.1/",
+            event_types=["*"],
+            region_code="370800",
+            from_beginning=True,
+            allow_local_http=True,
+        )
         endpoint_id = row.id
     receiver = WebhookReceiver(secret, hang_seconds=1.0)
     receiver.fail_next("timeout")
     with serve_asgi(receiver.app) as base:
         with session_scope(db.engine) as session:
-            webhooks.update_endpoint(session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, endpoint_id),
-                                     url=f"{base}/hooks", allow_local_http=True)
+            webhooks.update_endpoint(
+                session,
+                principal=SYSTEM,
+                endpoint=session.get(m.WebhookEndpoint, endpoint_id),
+                url=f"{base}/hooks",
+                allow_local_http=True,
+            )
         [attempt] = webhooks.deliver_due(db.engine, cipher=CIPHER, clock=Clock(), timeout=0.2).attempts
     assert (attempt.status, attempt.status_code, attempt.error) == ("failing", None, "no answer within 0.2 s")
 
@@ -309,8 +385,9 @@ def test_a_claimed_endpoint_is_not_delivered_by_another_worker_until_its_lease_r
     endpoint_id, secret = register(db, types=["*"])
     receiver = WebhookReceiver(secret)
     # Given a worker that claimed the endpoint and died before posting
-    batch = webhooks._claim(session_factory(db.engine), endpoint_id, cipher=CIPHER, now=T0, batch_size=100,
-                            ignore_schedule=False)
+    batch = webhooks._claim(
+        session_factory(db.engine), endpoint_id, cipher=CIPHER, now=T0, batch_size=100, ignore_schedule=False
+    )
     assert batch is not None
     # Then no other worker delivers it while the lease holds, even when told to retry now
     clock = Clock(T0 + dt.timedelta(seconds=webhooks.LEASE_SECONDS - 1))
@@ -355,10 +432,13 @@ def test_a_reset_cursor_resends_from_there_under_a_new_webhook_id(db) -> None:  
     assert again.msg_id != receiver.deliveries[0].msg_id
     assert endpoint(db, endpoint_id).cursor == ids[2]
     with session_scope(db.engine) as session, pytest.raises(InvalidInput) as exc:
-        webhooks.reset_cursor(session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, endpoint_id),
-                              after=ids[2] + 1)
+        webhooks.reset_cursor(
+            session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, endpoint_id), after=ids[2] + 1
+        )
     assert (exc.value.message, exc.value.extra["field"]) == (
-        f"after: event {ids[2] + 1} does not exist (the outbox ends at event {ids[2]})", "after")
+        f"after: event {ids[2] + 1} does not exist (the outbox ends at event {ids[2]})",
+        "after",
+    )
 
 
 def test_a_reset_during_a_post_keeps_the_reset_cursor(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -369,7 +449,9 @@ def test_a_reset_during_a_post_keeps_the_reset_cursor(db, monkeypatch) -> None: 
 
     def reset_meanwhile(http, batch, *, timeout):  # type: ignore[no-untyped-def]
         with session_scope(db.engine) as session:
-            webhooks.reset_cursor(session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, endpoint_id), after=0)
+            webhooks.reset_cursor(
+                session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, endpoint_id), after=0
+            )
         return post(http, batch, timeout=timeout)
 
     monkeypatch.setattr(webhooks, "_post", reset_meanwhile)
@@ -393,8 +475,9 @@ def test_disabled_endpoints_are_not_delivered_and_new_types_form_a_new_batch(db)
         assert row.pending_msg_id is None
     assert deliver(db, receiver, ignore_schedule=True).attempts == []
     with session_scope(db.engine) as session:
-        webhooks.update_endpoint(session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, endpoint_id),
-                                 enabled=True)
+        webhooks.update_endpoint(
+            session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, endpoint_id), enabled=True
+        )
     [attempt] = deliver(db, receiver).attempts
     assert attempt.status == "acknowledged" and attempt.msg_id != receiver.deliveries[0].msg_id
     assert [e["id"] for e in receiver.events()] == [ids[1]]
@@ -414,6 +497,7 @@ def test_an_unreachable_endpoint_fails_with_the_reason(db) -> None:  # type: ign
 
 
 # -- the actor, the scheduler and the CLI ---------------------------------------------------------------
+
 
 def test_the_scheduler_sends_deliver_webhooks() -> None:
     import dramatiq
@@ -445,14 +529,26 @@ def test_the_deliver_webhooks_actor_posts_over_http_on_the_in_process_broker(db,
     get_settings.cache_clear()
     try:
         with session_scope(db.engine) as session:
-            row, secret = webhooks.create_endpoint(session, principal=SYSTEM, cipher=CIPHER, url="http://127.0.0.1/",
-                                                   event_types=["*"], region_code="370800", from_beginning=True,
-                                                   allow_local_http=True)
+            row, secret = webhooks.create_endpoint(
+                session,
+                principal=SYSTEM,
+                cipher=CIPHER,
+                url="http://127.0.0.1/",
+                event_types=["*"],
+                region_code="370800",
+                from_beginning=True,
+                allow_local_http=True,
+            )
         receiver = WebhookReceiver(secret)
         with serve_asgi(receiver.app) as base:
             with session_scope(db.engine) as session:
-                webhooks.update_endpoint(session, principal=SYSTEM, endpoint=session.get(m.WebhookEndpoint, row.id),
-                                         url=f"{base}/hooks", allow_local_http=True)
+                webhooks.update_endpoint(
+                    session,
+                    principal=SYSTEM,
+                    endpoint=session.get(m.WebhookEndpoint, row.id),
+                    url=f"{base}/hooks",
+                    allow_local_http=True,
+                )
             broker = setup_broker("memory://")
             worker = dramatiq.Worker(broker, worker_timeout=100)
             worker.start()
@@ -487,8 +583,19 @@ def test_cli_create_list_shows_failing_endpoints_deliveries_and_reset(cli_env) -
 
     runner = CliRunner()
     ids = add_events(cli_env, ("clue.created", "370811"))
-    created = runner.invoke(app, ["webhooks", "create", "https://jining.example/hooks", "--type", "clue.*",
-                                  "--region", "370800", "--from-beginning"])
+    created = runner.invoke(
+        app,
+        [
+            "webhooks",
+            "create",
+            "https://jining.example/hooks",
+            "--type",
+            "clue.*",
+            "--region",
+            "370800",
+            "--from-beginning",
+        ],
+    )
     assert created.exit_code == 0, created.output
     secret = created.output.strip().split()[-1]
     assert secret.startswith("whsec_")

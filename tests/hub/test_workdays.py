@@ -114,10 +114,35 @@ def test_china_today_is_the_day_in_china_whatever_the_servers_date(now: dt.datet
 # 春节 2027 = 2027-02-06 (除夕 02-05), 2028 = 2028-01-26 (除夕 01-25); 清明 2027-04-05, 2028-04-04;
 # 端午 2027-06-09, 2028-05-28; 中秋 2027-09-15, 2028-10-03 (the same day as 国庆's third).
 STATUTORY = {
-    2027: ["2027-01-01", "2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08", "2027-04-05", "2027-05-01",
-           "2027-05-02", "2027-06-09", "2027-09-15", "2027-10-01", "2027-10-02", "2027-10-03"],
-    2028: ["2028-01-01", "2028-01-25", "2028-01-26", "2028-01-27", "2028-01-28", "2028-04-04", "2028-05-01",
-           "2028-05-02", "2028-05-28", "2028-10-01", "2028-10-02", "2028-10-03"],
+    2027: [
+        "2027-01-01",
+        "2027-02-05",
+        "2027-02-06",
+        "2027-02-07",
+        "2027-02-08",
+        "2027-04-05",
+        "2027-05-01",
+        "2027-05-02",
+        "2027-06-09",
+        "2027-09-15",
+        "2027-10-01",
+        "2027-10-02",
+        "2027-10-03",
+    ],
+    2028: [
+        "2028-01-01",
+        "2028-01-25",
+        "2028-01-26",
+        "2028-01-27",
+        "2028-01-28",
+        "2028-04-04",
+        "2028-05-01",
+        "2028-05-02",
+        "2028-05-28",
+        "2028-10-01",
+        "2028-10-02",
+        "2028-10-03",
+    ],
 }
 
 
@@ -144,7 +169,9 @@ def test_the_statutory_holidays_of_a_year_come_from_the_lunar_calendar(year: int
         pytest.param(D(2028, 10, 4), True, id="after-guoqing-2028"),
     ],
 )
-def test_beyond_the_package_weekends_and_statutory_days_are_off(package_until_2026, day: dt.date, expected: bool) -> None:  # type: ignore[no-untyped-def]
+def test_beyond_the_package_weekends_and_statutory_days_are_off(
+    package_until_2026, day: dt.date, expected: bool
+) -> None:  # type: ignore[no-untyped-def]
     # Given a package whose data ends with 2026 and no year loaded
     # Then a day of 2027 or 2028 is a working day unless a weekend or a statutory holiday
     assert is_workday(day) is expected

@@ -33,9 +33,14 @@ def at(day: str, hour: int = 10) -> dt.datetime:
 
 def complaint(source_id: str, *, channel: str = "hotline12345", received: str = "2026-11-02", **kw: object) -> ClueIn:
     fields: dict = {
-        "title": "张建国反映鸿达劳务拖欠工资", "content": "在锦绣华府二期干钢筋工，2026年8月至10月工资未付。",
-        "region_code": "370811", "respondent_name": "济宁市任城区鸿达建筑劳务有限公司", "complainant_name": "张建国",
-        "complainant_phone": "13953712345", "project_name": "锦绣华府二期住宅项目", "headcount": 3,
+        "title": "张建国反映鸿达劳务拖欠工资",
+        "content": "在锦绣华府二期干钢筋工，2026年8月至10月工资未付。",
+        "region_code": "370811",
+        "respondent_name": "济宁市任城区鸿达建筑劳务有限公司",
+        "complainant_name": "张建国",
+        "complainant_phone": "13953712345",
+        "project_name": "锦绣华府二期住宅项目",
+        "headcount": 3,
         "amount": Decimal(42000),
     }
     fields.update(kw)
@@ -69,8 +74,13 @@ def test_the_same_complaint_through_12345_and_the_national_platform_is_one_clue(
     ids = intake(
         engine,
         complaint("2026110200123"),
-        complaint("GZQX2026110900007", channel="national_platform", received="2026-11-09",
-                  complainant_phone="139-5371-2345", respondent_name="济宁市任城区鸿达建筑劳务有限公司（任城分公司）"),
+        complaint(
+            "GZQX2026110900007",
+            channel="national_platform",
+            received="2026-11-09",
+            complainant_phone="139-5371-2345",
+            respondent_name="济宁市任城区鸿达建筑劳务有限公司（任城分公司）",
+        ),
     )
     # Then both land on one clue, with two channel records saying why
     assert ids[0] == ids[1]
@@ -91,9 +101,15 @@ def test_a_deadline_across_national_day_lands_on_the_right_working_day(engine) -
         assert clue.deadline == dt.date(2026, 10, 8)  # Mon–Fri alone would give 2026-10-01
         # and the complaint's 13 working days to 办结 count Oct 8, 9, 10 (Sat, worked), 12–16, 19–23
         assert [(d.stage, d.due) for d in deadlines.stages(clue, today=dt.date(2026, 9, 30))] == [
-            ("sign", dt.date(2026, 10, 8)), ("answer", dt.date(2026, 10, 23))]  # Mon–Fri alone: 2026-10-19
+            ("sign", dt.date(2026, 10, 8)),
+            ("answer", dt.date(2026, 10, 23)),
+        ]  # Mon–Fri alone: 2026-10-19
     # When it is extended by 3 working days (延期 extends the last stage), then accepted
-    act(engine, clue_id, lambda s, c: workflow.extend(s, clue=c, principal=CITY, working_days=3, reason="需调取银行流水"))
+    act(
+        engine,
+        clue_id,
+        lambda s, c: workflow.extend(s, clue=c, principal=CITY, working_days=3, reason="需调取银行流水"),
+    )
     with session_scope(engine) as s:
         clue = s.get(m.Clue, clue_id)
         assert (clue.deadline, clue.extended_days) == (dt.date(2026, 10, 8), 3)
@@ -109,16 +125,36 @@ def test_a_deadline_across_national_day_lands_on_the_right_working_day(engine) -
 def test_the_lifecycle_writes_an_action_and_an_event_per_step_in_order(engine) -> None:  # type: ignore[no-untyped-def]
     [clue_id] = intake(engine, complaint("2026110200123"))
     # received → dispatched (city to county) → in progress → closed → called back
-    assert act(engine, clue_id, lambda s, c: workflow.dispatch(s, clue=c, to_region="370811", principal=CITY)) == "dispatched"
+    assert (
+        act(engine, clue_id, lambda s, c: workflow.dispatch(s, clue=c, to_region="370811", principal=CITY))
+        == "dispatched"
+    )
     assert act(engine, clue_id, lambda s, c: workflow.accept(s, clue=c, principal=COUNTY)) == "in_progress"
-    assert act(engine, clue_id, lambda s, c: workflow.close(
-        s, clue=c, principal=COUNTY, conclusion="已责令支付，3人工资42000元已足额发放", recovered_amount=Decimal(42000),
-        workers_paid=3)) == "closed"
-    assert act(engine, clue_id, lambda s, c: workflow.record_callback(s, clue=c, principal=CITY, satisfaction="满意")) \
+    assert (
+        act(
+            engine,
+            clue_id,
+            lambda s, c: workflow.close(
+                s,
+                clue=c,
+                principal=COUNTY,
+                conclusion="已责令支付，3人工资42000元已足额发放",
+                recovered_amount=Decimal(42000),
+                workers_paid=3,
+            ),
+        )
+        == "closed"
+    )
+    assert (
+        act(engine, clue_id, lambda s, c: workflow.record_callback(s, clue=c, principal=CITY, satisfaction="满意"))
         == "called_back"
+    )
     with session_scope(engine) as s:
-        steps = s.execute(select(m.CaseAction.action, m.CaseAction.from_status, m.CaseAction.to_status,
-                                 m.CaseAction.to_region_code).order_by(m.CaseAction.id)).all()
+        steps = s.execute(
+            select(
+                m.CaseAction.action, m.CaseAction.from_status, m.CaseAction.to_status, m.CaseAction.to_region_code
+            ).order_by(m.CaseAction.id)
+        ).all()
         assert steps == [
             ("receive", None, "received", "370811"),
             ("dispatch", "received", "dispatched", "370811"),
@@ -127,28 +163,53 @@ def test_the_lifecycle_writes_an_action_and_an_event_per_step_in_order(engine) -
             ("record_callback", "closed", "called_back", "370811"),
         ]
         events = s.execute(select(m.Event.id, m.Event.type, m.Event.region_code).order_by(m.Event.id)).all()
-        assert [e.type for e in events] == ["clue.created", "clue.dispatch", "clue.accept", "clue.close",
-                                            "clue.record_callback"]
+        assert [e.type for e in events] == [
+            "clue.created",
+            "clue.dispatch",
+            "clue.accept",
+            "clue.close",
+            "clue.record_callback",
+        ]
         assert {e.region_code for e in events} == {"370811"}
         ids = [e.id for e in events]
         assert ids == list(range(ids[0], ids[0] + len(ids)))  # no gaps
         clue = s.get(m.Clue, clue_id)
-        assert (clue.recovered_amount, clue.workers_paid, clue.satisfaction, clue.colour) == (Decimal(42000), 3, "满意", None)
+        assert (clue.recovered_amount, clue.workers_paid, clue.satisfaction, clue.colour) == (
+            Decimal(42000),
+            3,
+            "满意",
+            None,
+        )
 
 
 @pytest.mark.parametrize(
     ("steps", "action", "message"),
     [
-        ([], lambda s, c: workflow.close(s, clue=c, principal=CITY, conclusion="x"),
-         r"cannot close \(办结\) clue \S+: it is received \(已受理\); close is allowed from in_progress"),
-        ([], lambda s, c: workflow.return_(s, clue=c, principal=CITY, reason="不属于本辖区"),
-         r"cannot return \(退回\) clue \S+: it is received \(已受理\)"),
-        (["accept"], lambda s, c: workflow.record_callback(s, clue=c, principal=CITY, satisfaction="满意"),
-         r"cannot record_callback \(回访\) clue \S+: it is in_progress \(办理中\); record_callback is allowed from closed"),
-        (["accept", "close"], lambda s, c: workflow.dispatch(s, clue=c, to_region="370811", principal=CITY),
-         r"it is closed \(已办结\)"),
-        (["accept", "close"], lambda s, c: workflow.extend(s, clue=c, principal=CITY, working_days=5, reason="x"),
-         r"cannot extend \(延期\) clue \S+: it is closed"),
+        (
+            [],
+            lambda s, c: workflow.close(s, clue=c, principal=CITY, conclusion="x"),
+            r"cannot close \(办结\) clue \S+: it is received \(已受理\); close is allowed from in_progress",
+        ),
+        (
+            [],
+            lambda s, c: workflow.return_(s, clue=c, principal=CITY, reason="不属于本辖区"),
+            r"cannot return \(退回\) clue \S+: it is received \(已受理\)",
+        ),
+        (
+            ["accept"],
+            lambda s, c: workflow.record_callback(s, clue=c, principal=CITY, satisfaction="满意"),
+            r"cannot record_callback \(回访\) clue \S+: it is in_progress \(办理中\); record_callback is allowed from closed",
+        ),
+        (
+            ["accept", "close"],
+            lambda s, c: workflow.dispatch(s, clue=c, to_region="370811", principal=CITY),
+            r"it is closed \(已办结\)",
+        ),
+        (
+            ["accept", "close"],
+            lambda s, c: workflow.extend(s, clue=c, principal=CITY, working_days=5, reason="x"),
+            r"cannot extend \(延期\) clue \S+: it is closed",
+        ),
     ],
     ids=["close-received", "return-undispatched", "callback-open", "dispatch-closed", "extend-closed"],
 )
@@ -184,7 +245,11 @@ def test_dispatch_stays_within_the_jurisdiction_and_escalation_goes_up(engine) -
     with pytest.raises(InvalidInput, match="toRegion 370800 is not below the handling region 370811"):
         act(engine, clue_id, lambda s, c: workflow.dispatch(s, clue=c, to_region="370800", principal=CITY))
     # The county escalates to the city; the city dispatches to another county
-    act(engine, clue_id, lambda s, c: workflow.escalate(s, clue=c, principal=COUNTY, reason="涉及跨县施工企业，本级无法协调"))
+    act(
+        engine,
+        clue_id,
+        lambda s, c: workflow.escalate(s, clue=c, principal=COUNTY, reason="涉及跨县施工企业，本级无法协调"),
+    )
     with session_scope(engine) as s:
         assert (s.get(m.Clue, clue_id).status, s.get(m.Clue, clue_id).handling_region_code) == ("escalated", "370800")
     with pytest.raises(Forbidden, match="handled by 370800, outside your jurisdiction 370811"):
@@ -198,10 +263,18 @@ def test_dispatch_stays_within_the_jurisdiction_and_escalation_goes_up(engine) -
 
 
 def test_colour_follows_deadline_urging_and_severity(engine) -> None:  # type: ignore[no-untyped-def]
-    [small, group] = intake(engine, complaint("2026100900001", received="2026-10-09"),
-                            complaint("2026100900002", received="2026-10-09", complainant_phone="13800001111",
-                                      respondent_name="山东泰岳建设集团有限公司", project_name="城北棚户区改造安置房项目",
-                                      headcount=23))
+    [small, group] = intake(
+        engine,
+        complaint("2026100900001", received="2026-10-09"),
+        complaint(
+            "2026100900002",
+            received="2026-10-09",
+            complainant_phone="13800001111",
+            respondent_name="山东泰岳建设集团有限公司",
+            project_name="城北棚户区改造安置房项目",
+            headcount=23,
+        ),
+    )
     with session_scope(engine) as s:
         clue = s.get(m.Clue, small)
         deadline = clue.deadline
@@ -219,10 +292,19 @@ def test_colour_follows_deadline_urging_and_severity(engine) -> None:  # type: i
     with session_scope(engine) as s:
         assert s.get(m.Clue, small).colour == "yellow"
         assert workflow.sweep_colours(s, today=deadline + dt.timedelta(days=1)) == 0
-        changed = s.execute(select(m.Event.payload).where(m.Event.type == "clue.colour_changed",
-                                                          m.Event.entity_id == small)).scalars().all()
-        assert changed[-1:] == [{"clueNo": s.get(m.Clue, small).clue_no, "from": None, "to": "yellow",
-                            "on": str(deadline + dt.timedelta(days=1))}]
+        changed = (
+            s.execute(select(m.Event.payload).where(m.Event.type == "clue.colour_changed", m.Event.entity_id == small))
+            .scalars()
+            .all()
+        )
+        assert changed[-1:] == [
+            {
+                "clueNo": s.get(m.Clue, small).clue_no,
+                "from": None,
+                "to": "yellow",
+                "on": str(deadline + dt.timedelta(days=1)),
+            }
+        ]
         # 催办 of an overdue clue: red (supervise once, then again = urge)
         clue = workflow.get_clue(s, clue_id=small)
         workflow.supervise(s, clue=clue, principal=CITY)
@@ -248,9 +330,19 @@ def test_the_seeded_colours_agree_with_the_sweeper(demo) -> None:  # type: ignor
 
 def test_merge_and_split_are_reversible_and_audited(engine) -> None:  # type: ignore[no-untyped-def]
     # Given two clues the matcher kept apart (different phones, the company named differently)
-    a, b = intake(engine, complaint("2026110200123"),
-                  complaint("XF2026110500002", channel="petition", received="2026-11-05", complainant_phone="13500002222",
-                            respondent_name="鸿达公司", project_name=None, complainant_name="李四"))
+    a, b = intake(
+        engine,
+        complaint("2026110200123"),
+        complaint(
+            "XF2026110500002",
+            channel="petition",
+            received="2026-11-05",
+            complainant_phone="13500002222",
+            respondent_name="鸿达公司",
+            project_name=None,
+            complainant_name="李四",
+        ),
+    )
     assert a != b
     with session_scope(engine) as s:
         b_no = s.get(m.Clue, b).clue_no
@@ -265,16 +357,30 @@ def test_merge_and_split_are_reversible_and_audited(engine) -> None:  # type: ig
         assert [(r.clue_id, r.origin_clue_id) for r in records] == [(a, None), (a, b)]
         assert set(s.execute(select(m.ClueMatchKey.clue_id)).scalars()) == {a}
         audit = s.execute(select(m.AuditLog).where(m.AuditLog.action == "clue.merge")).scalar_one()
-        assert (audit.principal, audit.detail["source"], audit.detail["reason"]) == (CITY.name, b_no, "同一项目同一批工人")
+        assert (audit.principal, audit.detail["source"], audit.detail["reason"]) == (
+            CITY.name,
+            b_no,
+            "同一项目同一批工人",
+        )
         moved_id = records[1].id
     # Then merging a merged clue again is refused
     with pytest.raises(IllegalTransition, match="it is merged"), session_scope(engine) as s:
-        clue_merge.merge(s, target=workflow.get_clue(s, clue_id=a), source=workflow.get_clue(s, clue_id=b),
-                         principal=CITY, reason="again")
+        clue_merge.merge(
+            s,
+            target=workflow.get_clue(s, clue_id=a),
+            source=workflow.get_clue(s, clue_id=b),
+            principal=CITY,
+            reason="again",
+        )
     # When the operator splits the record off again, b comes back as it was (in progress)
     with session_scope(engine) as s:
-        [back] = clue_merge.split(s, clue=workflow.get_clue(s, clue_id=a), channel_record_ids=[moved_id], principal=CITY,
-                                  reason="经核实为不同项目")
+        [back] = clue_merge.split(
+            s,
+            clue=workflow.get_clue(s, clue_id=a),
+            channel_record_ids=[moved_id],
+            principal=CITY,
+            reason="经核实为不同项目",
+        )
         assert back.id == b
     with session_scope(engine) as s:
         assert (s.get(m.Clue, b).status, s.get(m.Clue, b).merged_into_id) == ("in_progress", None)
@@ -282,25 +388,41 @@ def test_merge_and_split_are_reversible_and_audited(engine) -> None:  # type: ig
         assert {k.clue_id for k in s.execute(select(m.ClueMatchKey)).scalars()} == {a, b}
         # Splitting the only record off a clue is refused
         with pytest.raises(InvalidInput, match="at least one must stay"):
-            clue_merge.split(s, clue=workflow.get_clue(s, clue_id=b), channel_record_ids=[moved_id], principal=CITY,
-                             reason="x")
+            clue_merge.split(
+                s, clue=workflow.get_clue(s, clue_id=b), channel_record_ids=[moved_id], principal=CITY, reason="x"
+            )
 
 
 def test_splitting_a_record_the_matcher_joined_starts_a_new_clue(engine) -> None:  # type: ignore[no-untyped-def]
-    a, again = intake(engine, complaint("2026110200123"),
-                      complaint("2026110600456", received="2026-11-06", complainant_name="张建国"))
+    a, again = intake(
+        engine, complaint("2026110200123"), complaint("2026110600456", received="2026-11-06", complainant_name="张建国")
+    )
     assert a == again
     with session_scope(engine) as s:
         second = s.execute(select(m.ChannelRecord).where(m.ChannelRecord.source_id == "2026110600456")).scalar_one()
-        [new] = clue_merge.split(s, clue=workflow.get_clue(s, clue_id=a), channel_record_ids=[second.id], principal=CITY,
-                                 reason="同一来电人反映的另一个项目")
-        assert (new.status, new.received_at, new.respondent_name) == ("received", second.received_at, second.respondent_name)
+        [new] = clue_merge.split(
+            s,
+            clue=workflow.get_clue(s, clue_id=a),
+            channel_record_ids=[second.id],
+            principal=CITY,
+            reason="同一来电人反映的另一个项目",
+        )
+        assert (new.status, new.received_at, new.respondent_name) == (
+            "received",
+            second.received_at,
+            second.respondent_name,
+        )
         new_id = new.id
     with session_scope(engine) as s:
         assert s.get(m.ChannelRecord, second.id).clue_id == new_id
         # and merging it back undoes the split
-        clue_merge.merge(s, target=workflow.get_clue(s, clue_id=a), source=workflow.get_clue(s, clue_id=new_id),
-                         principal=CITY, reason="撤销拆分")
+        clue_merge.merge(
+            s,
+            target=workflow.get_clue(s, clue_id=a),
+            source=workflow.get_clue(s, clue_id=new_id),
+            principal=CITY,
+            reason="撤销拆分",
+        )
         assert s.get(m.ChannelRecord, second.id).clue_id == a
 
 
@@ -309,8 +431,16 @@ def test_event_ids_follow_commit_order(engine) -> None:  # type: ignore[no-untyp
     [clue_id] = intake(engine, complaint("2026110200123"))
     first = engine.connect()
     tx = first.begin()
-    first.execute(m.Event.__table__.insert().values(
-        type="test.slow", region_code="370811", entity_type="clue", entity_id=clue_id, payload={}, created_at=m.utcnow()))
+    first.execute(
+        m.Event.__table__.insert().values(
+            type="test.slow",
+            region_code="370811",
+            entity_type="clue",
+            entity_id=clue_id,
+            payload={},
+            created_at=m.utcnow(),
+        )
+    )
     # When another transaction writes an event and commits
     done = threading.Event()
 
@@ -333,19 +463,34 @@ def test_event_ids_follow_commit_order(engine) -> None:  # type: ignore[no-untyp
 
 def test_overdue_in_python_and_in_sql_agree(engine) -> None:  # type: ignore[no-untyped-def]
     # Given clues open and closed, with deadlines before, on and after today, and one without a deadline
-    ids = intake(engine, *(complaint(f"OD-{i}", respondent_name=f"第{i}建筑劳务有限公司", complainant_phone=f"1395371{i:04d}")
-                           for i in range(5)))
+    ids = intake(
+        engine,
+        *(
+            complaint(f"OD-{i}", respondent_name=f"第{i}建筑劳务有限公司", complainant_phone=f"1395371{i:04d}")
+            for i in range(5)
+        ),
+    )
     today = dt.date(2026, 11, 20)
-    cases = [("in_progress", dt.date(2026, 11, 19)), ("in_progress", today), ("received", dt.date(2026, 11, 23)),
-             ("closed", dt.date(2026, 11, 1)), ("dispatched", None)]
+    cases = [
+        ("in_progress", dt.date(2026, 11, 19)),
+        ("in_progress", today),
+        ("received", dt.date(2026, 11, 23)),
+        ("closed", dt.date(2026, 11, 1)),
+        ("dispatched", None),
+    ]
     with session_scope(engine) as s:
         for clue_id, (status, deadline) in zip(ids, cases, strict=True):
             clue = s.get(m.Clue, clue_id)
             clue.status, clue.deadline = status, deadline
     with session_scope(engine) as s:
         # When "overdue" is asked of each clue and of the database
-        in_python = {c.id for c in s.execute(select(m.Clue).where(m.Clue.id.in_(ids))).scalars()
-                     if workflow.is_overdue(c, today=today)}
-        in_sql = set(s.execute(select(m.Clue.id).where(m.Clue.id.in_(ids), workflow.overdue_clause(today=today))).scalars())
+        in_python = {
+            c.id
+            for c in s.execute(select(m.Clue).where(m.Clue.id.in_(ids))).scalars()
+            if workflow.is_overdue(c, today=today)
+        }
+        in_sql = set(
+            s.execute(select(m.Clue.id).where(m.Clue.id.in_(ids), workflow.overdue_clause(today=today))).scalars()
+        )
     # Then both name only the open clue past its deadline
     assert in_python == in_sql == {ids[0]}

@@ -73,15 +73,23 @@ def db(empty_db_url):  # type: ignore[no-untyped-def]
 
 
 def add_hotline(db, url: str, *, name: str = "12345热线", **config: Any) -> int:  # type: ignore[no-untyped-def]
-    return create_instance(db.url, kind="hotline12345", name=name,
-                           config={"base_url": url, "app_key": HOTLINE_CREDS["app_key"], "timeout_seconds": 2, **config},
-                           secrets={"app_secret": HOTLINE_CREDS["app_secret"]})
+    return create_instance(
+        db.url,
+        kind="hotline12345",
+        name=name,
+        config={"base_url": url, "app_key": HOTLINE_CREDS["app_key"], "timeout_seconds": 2, **config},
+        secrets={"app_secret": HOTLINE_CREDS["app_secret"]},
+    )
 
 
 def add_platform(db, url: str, **config: Any) -> int:  # type: ignore[no-untyped-def]
-    return create_instance(db.url, kind="national_platform", name="全国平台",
-                           config={"base_url": url, "account": PLATFORM_CREDS["account"], "timeout_seconds": 2, **config},
-                           secrets={"password": PLATFORM_CREDS["password"]})
+    return create_instance(
+        db.url,
+        kind="national_platform",
+        name="全国平台",
+        config={"base_url": url, "account": PLATFORM_CREDS["account"], "timeout_seconds": 2, **config},
+        secrets={"password": PLATFORM_CREDS["password"]},
+    )
 
 
 @dataclasses.dataclass
@@ -92,27 +100,45 @@ class Sources:
 
 @pytest.fixture
 def sources(world) -> Sources:  # type: ignore[no-untyped-def]
-    return Sources(order=world.clue_payloads["hotline12345"][0]["orderNum"],
-                   clue_id=world.clue_payloads["national_platform"][0]["clueId"])
+    return Sources(
+        order=world.clue_payloads["hotline12345"][0]["orderNum"],
+        clue_id=world.clue_payloads["national_platform"][0]["clueId"],
+    )
 
 
 def clue_in(channel: str, source_id: str, *, at: dt.datetime) -> ClueIn:
-    return ClueIn(channel=channel, source_id=source_id, received_at=at, title="反映山东德瑞建工集团有限公司拖欠工资",
-                  content="兖州区城东棚户区改造安置房项目拖欠工资。", region_code="370812",
-                  respondent_name="山东德瑞建工集团有限公司", complainant_name="李坤楠", complainant_phone=PHONE,
-                  project_name="兖州区城东棚户区改造安置房项目")
+    return ClueIn(
+        channel=channel,
+        source_id=source_id,
+        received_at=at,
+        title="反映山东德瑞建工集团有限公司拖欠工资",
+        content="兖州区城东棚户区改造安置房项目拖欠工资。",
+        region_code="370812",
+        respondent_name="山东德瑞建工集团有限公司",
+        complainant_name="李坤楠",
+        complainant_phone=PHONE,
+        project_name="兖州区城东棚户区改造安置房项目",
+    )
 
 
-def open_clue(db, sources: Sources, *, channels: tuple[str, ...] = ("hotline12345", "national_platform"),  # type: ignore[no-untyped-def]
-              raw_record_ids: dict[str, int] | None = None) -> str:
+def open_clue(
+    db,
+    sources: Sources,
+    *,
+    channels: tuple[str, ...] = ("hotline12345", "national_platform"),  # type: ignore[no-untyped-def]
+    raw_record_ids: dict[str, int] | None = None,
+) -> str:
     """A clue with one channel record per channel (joined by phone), accepted (办理中)."""
     at = utcnow() - dt.timedelta(days=3)
     ids = {"hotline12345": sources.order, "national_platform": sources.clue_id, "walk_in": "LF-2026-0001"}
     with session_scope(db.engine) as session:
         intake = ClueIntake(session, cipher=CIPHER)
-        records = [intake.intake(clue_in(ch, ids[ch], at=at + dt.timedelta(hours=i)),
-                                 raw_record_id=(raw_record_ids or {}).get(ch))
-                   for i, ch in enumerate(channels)]
+        records = [
+            intake.intake(
+                clue_in(ch, ids[ch], at=at + dt.timedelta(hours=i)), raw_record_id=(raw_record_ids or {}).get(ch)
+            )
+            for i, ch in enumerate(channels)
+        ]
         assert len({r.clue_id for r in records}) == 1, "the records should join one clue"
         clue = session.get(m.Clue, records[0].clue_id)
         workflow.accept(session, clue=clue, principal=SYSTEM)
@@ -122,15 +148,28 @@ def open_clue(db, sources: Sources, *, channels: tuple[str, ...] = ("hotline1234
 def close_clue(db, clue_no: str) -> list[str]:  # type: ignore[no-untyped-def]
     with session_scope(db.engine) as session:
         clue = workflow.get_clue(session, clue_no=clue_no)
-        workflow.close(session, clue=clue, principal=SYSTEM, conclusion=CONCLUSION, recovered_amount=Decimal(828500),
-                       workers_paid=50)
+        workflow.close(
+            session,
+            clue=clue,
+            principal=SYSTEM,
+            conclusion=CONCLUSION,
+            recovered_amount=Decimal(828500),
+            workers_paid=50,
+        )
         return session.execute(select(m.Event.payload).where(m.Event.type == "clue.close")).scalar_one()["writebacks"]
 
 
 def records_of(db, clue_no: str) -> dict[str, m.ChannelRecord]:  # type: ignore[no-untyped-def]
     with session_scope(db.engine) as session:
-        rows = session.execute(select(m.ChannelRecord).join(m.Clue, m.Clue.id == m.ChannelRecord.clue_id)
-                               .where(m.Clue.clue_no == clue_no)).scalars().all()
+        rows = (
+            session.execute(
+                select(m.ChannelRecord)
+                .join(m.Clue, m.Clue.id == m.ChannelRecord.clue_id)
+                .where(m.Clue.clue_no == clue_no)
+            )
+            .scalars()
+            .all()
+        )
         session.expunge_all()
     return {r.channel: r for r in rows}
 
@@ -143,7 +182,9 @@ def events(db, type_: str) -> list[m.Event]:  # type: ignore[no-untyped-def]
 
 
 def hotline_read(url: str, order: str, kind: str) -> list[dict[str, Any]]:
-    resp = httpx.get(f"{url}/api/orders/{order}/{kind}", headers=sign_headers(HOTLINE_CREDS["app_key"], HOTLINE_CREDS["app_secret"]))
+    resp = httpx.get(
+        f"{url}/api/orders/{order}/{kind}", headers=sign_headers(HOTLINE_CREDS["app_key"], HOTLINE_CREDS["app_secret"])
+    )
     resp.raise_for_status()
     return resp.json()["data"]
 
@@ -157,6 +198,7 @@ def platform_read(url: str, clue_id: str) -> list[dict[str, Any]]:
 
 # -- queueing ---------------------------------------------------------------------------------------
 
+
 def test_closing_queues_a_write_back_to_each_channel_that_takes_one(db, sources) -> None:  # type: ignore[no-untyped-def]
     # Given a clue from 12345, the national platform and a walk-in (来访: nothing to write back to)
     clue_no = open_clue(db, sources, channels=("hotline12345", "national_platform", "walk_in"))
@@ -166,7 +208,10 @@ def test_closing_queues_a_write_back_to_each_channel_that_takes_one(db, sources)
     assert queued == [f"hotline12345:{sources.order}", f"national_platform:{sources.clue_id}"]
     recs = records_of(db, clue_no)
     assert {ch: r.writeback_status for ch, r in recs.items()} == {
-        "hotline12345": "pending", "national_platform": "pending", "walk_in": None}
+        "hotline12345": "pending",
+        "national_platform": "pending",
+        "walk_in": None,
+    }
     assert recs["hotline12345"].writeback_next_at <= utcnow()
     assert recs["walk_in"].writeback_next_at is None
 
@@ -213,6 +258,7 @@ def test_a_new_channel_joining_a_closed_clue_is_written_back_alone(db, sources, 
 
 # -- delivery ---------------------------------------------------------------------------------------
 
+
 def test_closing_writes_the_outcome_back_to_both_channels(db, sources, hotline, platform) -> None:  # type: ignore[no-untyped-def]
     # Given a clue from 12345 and the national platform, both connectors configured
     add_hotline(db, hotline.url)
@@ -223,22 +269,41 @@ def test_closing_writes_the_outcome_back_to_both_channels(db, sources, hotline, 
     report = deliver_due(db.engine, cipher=CIPHER)
     # Then both sandboxes hold the result, and both records are acknowledged with an event each
     assert sorted((d.channel, d.status, d.connector) for d in report.items) == [
-        ("hotline12345", "acknowledged", "12345热线"), ("national_platform", "acknowledged", "全国平台")]
+        ("hotline12345", "acknowledged", "12345热线"),
+        ("national_platform", "acknowledged", "全国平台"),
+    ]
     with session_scope(db.engine) as session:
         closed_at = workflow.get_clue(session, clue_no=clue_no).closed_at
     finished = closed_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
     [result] = hotline_read(hotline.url, sources.order, "result")
-    assert {k: result[k] for k in ("handleResult", "handleStatus", "recoveredAmount", "workersPaid", "hubClueNo", "completeTime")} == {
-        "handleResult": CONCLUSION, "handleStatus": "办结", "recoveredAmount": "828500.00", "workersPaid": 50,
-        "hubClueNo": clue_no, "completeTime": finished}
+    assert {
+        k: result[k]
+        for k in ("handleResult", "handleStatus", "recoveredAmount", "workersPaid", "hubClueNo", "completeTime")
+    } == {
+        "handleResult": CONCLUSION,
+        "handleStatus": "办结",
+        "recoveredAmount": "828500.00",
+        "workersPaid": 50,
+        "hubClueNo": clue_no,
+        "completeTime": finished,
+    }
     assert hotline_read(hotline.url, sources.order, "visit") == []  # no call-back yet
     [feedback] = platform_read(platform.url, sources.clue_id)
-    assert {k: feedback[k] for k in ("handleStatus", "handleResult", "recoverAmount", "paidNumber", "localClueNo", "finishTime")} == {
-        "handleStatus": "已办结", "handleResult": CONCLUSION, "recoverAmount": "828500.00", "paidNumber": 50,
-        "localClueNo": clue_no, "finishTime": finished}
+    assert {
+        k: feedback[k]
+        for k in ("handleStatus", "handleResult", "recoverAmount", "paidNumber", "localClueNo", "finishTime")
+    } == {
+        "handleStatus": "已办结",
+        "handleResult": CONCLUSION,
+        "recoverAmount": "828500.00",
+        "paidNumber": 50,
+        "localClueNo": clue_no,
+        "finishTime": finished,
+    }
     recs = records_of(db, clue_no)
-    assert {(r.writeback_status, r.writeback_attempts, r.writeback_error, r.writeback_next_at) for r in recs.values()} == {
-        ("acknowledged", 1, None, None)}
+    assert {
+        (r.writeback_status, r.writeback_attempts, r.writeback_error, r.writeback_next_at) for r in recs.values()
+    } == {("acknowledged", 1, None, None)}
     assert all(r.writeback_done_at is not None for r in recs.values())
     acked = events(db, "clue.writeback_acknowledged")
     assert sorted(e.payload["channel"] for e in acked) == ["hotline12345", "national_platform"]
@@ -252,7 +317,9 @@ def test_write_back_events_reach_the_region_handling_the_clue(db, sources, hotli
     add_hotline(db, hotline.url)
     clue_no = open_clue(db, sources, channels=("hotline12345",))
     with session_scope(db.engine) as session:
-        session.execute(m.Clue.__table__.update().where(m.Clue.clue_no == clue_no).values(handling_region_code="370811"))
+        session.execute(
+            m.Clue.__table__.update().where(m.Clue.clue_no == clue_no).values(handling_region_code="370811")
+        )
     close_clue(db, clue_no)
     # When the write-back is delivered
     deliver_due(db.engine, cipher=CIPHER)
@@ -261,12 +328,17 @@ def test_write_back_events_reach_the_region_handling_the_clue(db, sources, hotli
     assert (acked.region_code, acked.handling_region_code) == ("370812", "370811")
 
 
-@pytest.mark.parametrize(("faults", "reason"), [
-    ({"status_next": 1, "status_code": 503}, "hotline12345/write_back: upstream answered HTTP 503"),
-    ({"timeout_next": 1, "timeout_seconds": 1.5}, "hotline12345/write_back: timed out"),
-], ids=["5xx", "timeout"])
+@pytest.mark.parametrize(
+    ("faults", "reason"),
+    [
+        ({"status_next": 1, "status_code": 503}, "hotline12345/write_back: upstream answered HTTP 503"),
+        ({"timeout_next": 1, "timeout_seconds": 1.5}, "hotline12345/write_back: timed out"),
+    ],
+    ids=["5xx", "timeout"],
+)
 def test_a_failing_write_back_shows_its_reason_and_is_retried_until_acknowledged(  # type: ignore[no-untyped-def]
-        db, sources, hotline, faults, reason) -> None:
+    db, sources, hotline, faults, reason
+) -> None:
     # Given a closed 12345 clue, and a platform that fails the next request
     add_hotline(db, hotline.url, timeout_seconds=0.5)
     clue_no = open_clue(db, sources, channels=("hotline12345",))
@@ -299,14 +371,20 @@ def test_back_off_doubles_to_an_hour_and_a_fatal_error_waits_an_hour() -> None:
 
 def test_a_refused_write_back_keeps_being_retried_at_the_cap(db, sources, hotline) -> None:  # type: ignore[no-untyped-def]
     # Given the 12345 connector configured with the wrong secret (a fatal error, fixed by an operator)
-    create_instance(db.url, kind="hotline12345", config={"base_url": hotline.url, "app_key": HOTLINE_CREDS["app_key"]},
-                    secrets={"app_secret": "wrong"})
+    create_instance(
+        db.url,
+        kind="hotline12345",
+        config={"base_url": hotline.url, "app_key": HOTLINE_CREDS["app_key"]},
+        secrets={"app_secret": "wrong"},
+    )
     clue_no = open_clue(db, sources, channels=("hotline12345",))
     close_clue(db, clue_no)
     t0 = utcnow()
     # When it is delivered, Then it fails with the platform's words and waits an hour
     [failed] = deliver_due(db.engine, cipher=CIPHER, now=t0).items
-    assert failed.error.startswith("hotline12345/write_back: the 12345 platform refused the app key or signature (HTTP 401)")
+    assert failed.error.startswith(
+        "hotline12345/write_back: the 12345 platform refused the app key or signature (HTTP 401)"
+    )
     assert failed.next_at == t0 + dt.timedelta(hours=1)
     assert "wrong" not in failed.error
 
@@ -320,7 +398,10 @@ def test_without_a_connector_instance_the_write_back_fails_with_that_reason(db, 
     assert failed.status == "failing"
     rec = records_of(db, clue_no)["hotline12345"]
     assert (rec.writeback_status, rec.writeback_attempts, rec.writeback_error) == (
-        "failing", 1, "no enabled hotline12345 connector to write back to: enable or add one, then `hub writebacks retry`")
+        "failing",
+        1,
+        "no enabled hotline12345 connector to write back to: enable or add one, then `hub writebacks retry`",
+    )
 
 
 def test_the_instance_that_delivered_the_record_is_used(db, sources, hotline) -> None:  # type: ignore[no-untyped-def]
@@ -328,8 +409,15 @@ def test_the_instance_that_delivered_the_record_is_used(db, sources, hotline) ->
     add_hotline(db, f"http://127.0.0.1:{free_port()}", name="旧平台")
     good = add_hotline(db, hotline.url)
     with session_scope(db.engine) as session:
-        raw = m.RawRecord(connector_instance_id=good, source="hotline12345", stream="work_orders", source_key=sources.order,
-                          payload={"orderNum": sources.order}, payload_hash="0" * 64, received_at=utcnow())
+        raw = m.RawRecord(
+            connector_instance_id=good,
+            source="hotline12345",
+            stream="work_orders",
+            source_key=sources.order,
+            payload={"orderNum": sources.order},
+            payload_hash="0" * 64,
+            received_at=utcnow(),
+        )
         session.add(raw)
         session.flush()
         raw_id = raw.id
@@ -372,7 +460,8 @@ def test_two_workers_never_deliver_the_same_record(db, sources, hotline, platfor
 
 
 def test_a_worker_that_dies_after_the_upstream_acknowledged_is_repeated_harmlessly(  # type: ignore[no-untyped-def]
-        db, sources, hotline, monkeypatch) -> None:
+    db, sources, hotline, monkeypatch
+) -> None:
     # Given a closed 12345 clue, and a worker that dies after the POST but before storing the result
     import hub.writeback as wb
 
@@ -436,6 +525,7 @@ def test_queue_writebacks_returns_what_it_queued_for_given_records(db, sources) 
 
 
 # -- actor and CLI ----------------------------------------------------------------------------------
+
 
 def test_the_scheduler_sends_deliver_writebacks() -> None:
     import dramatiq
@@ -521,8 +611,9 @@ def test_personal_data_in_an_upstream_error_is_masked(db, sources, hotline, monk
     from connectors.hotline12345 import Hotline12345Connector
 
     def refuse(self: Any, config: Any, outcome: Any) -> None:
-        raise FatalUpstreamError("来电人13905370001(370812198003010837)的工单已归档", connector="hotline12345",
-                                 stream="write_back")
+        raise FatalUpstreamError(
+            "来电人13905370001(370812198003010837)的工单已归档", connector="hotline12345", stream="write_back"
+        )
 
     monkeypatch.setattr(Hotline12345Connector, "write_back", refuse)
     add_hotline(db, hotline.url)
@@ -531,4 +622,5 @@ def test_personal_data_in_an_upstream_error_is_masked(db, sources, hotline, monk
     # When delivering, Then the stored reason keeps the platform's words with the personal data masked
     deliver_due(db.engine, cipher=CIPHER)
     assert records_of(db, clue_no)["hotline12345"].writeback_error == (
-        "hotline12345/write_back: 来电人139****0001(370812********0837)的工单已归档")
+        "hotline12345/write_back: 来电人139****0001(370812********0837)的工单已归档"
+    )

@@ -33,13 +33,17 @@ PUBLIC_TYPES = {"Enterprise", "CreditRating", "Me"}
 SCHEMA = build_schema()._schema
 
 
-def _value(node_type: type[graphql.ValueNode], strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[graphql.ValueNode]:
+def _value(
+    node_type: type[graphql.ValueNode], strategy: st.SearchStrategy[Any]
+) -> st.SearchStrategy[graphql.ValueNode]:
     return strategy.map(lambda v: node_type(value=str(v)))
 
 
 CUSTOM_SCALARS = {
-    "Date": _value(graphql.StringValueNode, st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)).map(dt.date.isoformat)
-                   | st.text(max_size=12)),
+    "Date": _value(
+        graphql.StringValueNode,
+        st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)).map(dt.date.isoformat) | st.text(max_size=12),
+    ),
     "DateTime": _value(graphql.StringValueNode, st.datetimes().map(dt.datetime.isoformat) | st.text(max_size=12)),
     "Decimal": _value(graphql.StringValueNode, st.decimals(allow_nan=True, allow_infinity=True) | st.text(max_size=8)),
     "JSON": _value(graphql.StringValueNode, st.text(max_size=12)),
@@ -66,7 +70,11 @@ def region_values(data: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
     elif isinstance(data, dict):
         type_name = data.get("__typename", "?")
         for key, value in data.items():
-            if (key == "regionCode" or key.startswith("regionCode_")) and isinstance(value, str) and type_name not in PUBLIC_TYPES:
+            if (
+                (key == "regionCode" or key.startswith("regionCode_"))
+                and isinstance(value, str)
+                and type_name not in PUBLIC_TYPES
+            ):
                 yield path, type_name, value
             elif isinstance(value, (dict, list)):
                 yield from region_values(value, f"{path}.{key}")
@@ -75,8 +83,19 @@ def region_values(data: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
 def test_typenames_and_region_values_find_nested_rows() -> None:
     q = with_typenames("{ clues { edges { node { regionCode } } } }")
     assert q.count("__typename") == 4  # the root, clues, edges, node
-    answer = {"clues": {"edges": [{"node": {"regionCode": "370811", "__typename": "Clue",
-                                            "enterprise": {"regionCode": "110101", "__typename": "Enterprise"}}}]}}
+    answer = {
+        "clues": {
+            "edges": [
+                {
+                    "node": {
+                        "regionCode": "370811",
+                        "__typename": "Clue",
+                        "enterprise": {"regionCode": "110101", "__typename": "Enterprise"},
+                    }
+                }
+            ]
+        }
+    }
     assert list(region_values(answer)) == [(".clues.edges[0].node", "Clue", "370811")]
 
 
@@ -102,11 +121,23 @@ PRINCIPALS = ["admin", "county", "viewer"]
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
 # No shrinking: a failure reports the generated operation as it is (shrinking one can take minutes).
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 @given(query=gql_st.queries(SCHEMA, custom_scalars=CUSTOM_SCALARS, allow_x00=False))
-async def test_generated_queries_never_fail_inside_nor_cross_the_jurisdiction(client, fuzz_demo, principal, query) -> None:
+async def test_generated_queries_never_fail_inside_nor_cross_the_jurisdiction(
+    client, fuzz_demo, principal, query
+) -> None:
     key = fuzz_demo.keys[principal]
     region = {"admin": None, "county": fuzz_demo.highlights["county_code"], "viewer": "370800"}[principal]
     resp = await client.post("/graphql", json={"query": with_typenames(query)}, headers={"X-API-Key": key})

@@ -23,8 +23,11 @@ SCHEMA = build_schema()._schema
 PUBLIC_TYPES = {"Enterprise", "CreditRating"}
 #: Root fields that are not lists of rows with a region (or are checked by hand below).
 NOT_A_ROW_LIST = {
-    "node": "checked per node type below", "clue": "checked by hand below (clueNo of other counties)",
-    "me": "the principal itself", "connectorKinds": "installed plugins, no data", "region": "the region catalogue (public)",
+    "node": "checked per node type below",
+    "clue": "checked by hand below (clueNo of other counties)",
+    "me": "the principal itself",
+    "connectorKinds": "installed plugins, no data",
+    "region": "the region catalogue (public)",
     "regions": "the region catalogue (public)",
     "webhookEndpoints": "admin only, limited to the admin's jurisdiction by hub.webhooks (tests/schema/test_webhooks.py)",
     "webhookDeliveries": "admin only, below one endpoint (tests/schema/test_webhooks.py)",
@@ -49,7 +52,9 @@ def _connection_node(field) -> GraphQLObjectType | None:  # type: ignore[no-unty
 
 
 #: Node types with no root list to sample from, and where their jurisdiction is tested instead.
-NO_ROOT_LIST = {"WebhookEndpoint": "admin only; the demo has none (tests/schema/test_webhooks.py, other region's endpoint)"}
+NO_ROOT_LIST = {
+    "WebhookEndpoint": "admin only; the demo has none (tests/schema/test_webhooks.py, other region's endpoint)"
+}
 
 
 def _node_types() -> list[str]:

@@ -14,10 +14,14 @@ from sqlalchemy import event
 from hub.app import create_app
 
 #: The finding: three aliases of this ran 65 s, returned 41 MB, took 790 MB and stalled /healthz 39 s.
-HEAVY = "{ " + " ".join(
-    f"a{i}: projects(first: 500) {{ nodes {{ payroll(first: 500) {{ nodes {{ payMonth worker {{ name idNumber }} }} }} }} }}"
-    for i in range(3)
-) + " }"
+HEAVY = (
+    "{ "
+    + " ".join(
+        f"a{i}: projects(first: 500) {{ nodes {{ payroll(first: 500) {{ nodes {{ payMonth worker {{ name idNumber }} }} }} }} }}"
+        for i in range(3)
+    )
+    + " }"
+)
 
 
 def _deep(levels: int) -> str:
@@ -35,20 +39,51 @@ def _fragment_bomb(leaf: str, *, levels: int = 30, on: str = "Query", root: str 
 
 ABUSE = [
     pytest.param({"query": HEAVY}, 200, "QUERY_TOO_COSTLY", id="heavy-3-aliases-of-500x500"),
-    pytest.param({"query": "{ " + " ".join(f"a{i}: __typename" for i in range(1000)) + " }"}, 200, "QUERY_TOO_COMPLEX",
-                 id="1000-aliases"),
+    pytest.param(
+        {"query": "{ " + " ".join(f"a{i}: __typename" for i in range(1000)) + " }"},
+        200,
+        "QUERY_TOO_COMPLEX",
+        id="1000-aliases",
+    ),
     pytest.param({"query": _deep(50)}, 200, "QUERY_TOO_COMPLEX", id="depth-50"),
     pytest.param({"query": "{ me { " + " name" * 20_000 + " } }"}, 200, "QUERY_TOO_COMPLEX", id="20k-tokens"),
-    pytest.param({"query": "{ " + " ".join(f"r{i}: regions {{ code }}" for i in range(12)) + " }"}, 200, "QUERY_TOO_COMPLEX",
-                 id="12-root-fields"),
-    pytest.param({"query": "{ " + " ".join(f'c{i}: clues(filter: {{search: "{"x" * 50_000}"}}) {{ totalCount }}' for i in range(3))
-                  + " }"}, 200, "BAD_USER_INPUT", id="3x-search-50000-chars"),
-    pytest.param({"query": _fragment_bomb("a: me { name }")}, 200, "QUERY_TOO_COMPLEX", id="fragment-bomb-2^30-aliases"),
-    pytest.param({"query": _fragment_bomb("me { name }")}, 200, "QUERY_TOO_COMPLEX", id="fragment-bomb-2^30-root-fields"),
-    pytest.param({"query": _fragment_bomb("payroll(first: 500) { nodes { payMonth } }", on="Project",
-                                          root="{ projects(first: 500) { nodes { ...F0 } } }")}, 200, "QUERY_TOO_COSTLY",
-                 id="fragment-bomb-2^30-connections"),
-    pytest.param([{"query": HEAVY.replace("first: 500", "first: 50")}] * 20, 400, "BATCH_NOT_SUPPORTED", id="batch-of-20"),
+    pytest.param(
+        {"query": "{ " + " ".join(f"r{i}: regions {{ code }}" for i in range(12)) + " }"},
+        200,
+        "QUERY_TOO_COMPLEX",
+        id="12-root-fields",
+    ),
+    pytest.param(
+        {
+            "query": "{ "
+            + " ".join(f'c{i}: clues(filter: {{search: "{"x" * 50_000}"}}) {{ totalCount }}' for i in range(3))
+            + " }"
+        },
+        200,
+        "BAD_USER_INPUT",
+        id="3x-search-50000-chars",
+    ),
+    pytest.param(
+        {"query": _fragment_bomb("a: me { name }")}, 200, "QUERY_TOO_COMPLEX", id="fragment-bomb-2^30-aliases"
+    ),
+    pytest.param(
+        {"query": _fragment_bomb("me { name }")}, 200, "QUERY_TOO_COMPLEX", id="fragment-bomb-2^30-root-fields"
+    ),
+    pytest.param(
+        {
+            "query": _fragment_bomb(
+                "payroll(first: 500) { nodes { payMonth } }",
+                on="Project",
+                root="{ projects(first: 500) { nodes { ...F0 } } }",
+            )
+        },
+        200,
+        "QUERY_TOO_COSTLY",
+        id="fragment-bomb-2^30-connections",
+    ),
+    pytest.param(
+        [{"query": HEAVY.replace("first: 500", "first: 50")}] * 20, 400, "BATCH_NOT_SUPPORTED", id="batch-of-20"
+    ),
 ]
 
 
@@ -63,9 +98,13 @@ class Counter:
 @pytest.fixture
 async def hub(demo, settings_for) -> AsyncIterator[tuple[httpx.AsyncClient, Counter, dict[str, str]]]:  # type: ignore[no-untyped-def]
     app = create_app(settings_for(demo.url))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test", timeout=60) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub.test", timeout=60
+    ) as client:
         # Warm up (first connections, dialect checks) before counting
-        assert (await client.post("/graphql", json={"query": "{ me { name } }"}, headers={"X-API-Key": demo.keys["viewer"]})).status_code == 200
+        assert (
+            await client.post("/graphql", json={"query": "{ me { name } }"}, headers={"X-API-Key": demo.keys["viewer"]})
+        ).status_code == 200
         counter = Counter()
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", counter)
         yield client, counter, demo.keys

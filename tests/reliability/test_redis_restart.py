@@ -57,9 +57,18 @@ class RedisServer:
         import redis
 
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", *self.args, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                shutil.which("redis-server") or "redis-server",
+                *self.args,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + 20
@@ -128,8 +137,15 @@ def flaky_actor(broker: Any, ledger: Ledger) -> Any:
         with ledger.lock:
             ledger.done.add(n)
 
-    return dramatiq.actor(flaky, broker=broker, actor_name="flaky", queue_name="r2", max_retries=5,
-                          min_backoff=BACKOFF_MS, max_backoff=BACKOFF_MS)
+    return dramatiq.actor(
+        flaky,
+        broker=broker,
+        actor_name="flaky",
+        queue_name="r2",
+        max_retries=5,
+        min_backoff=BACKOFF_MS,
+        max_backoff=BACKOFF_MS,
+    )
 
 
 def worker_for(broker: Any) -> Any:

@@ -66,8 +66,10 @@ def _new_key(url: str, name: str) -> tuple[int, str]:
 
 def test_without_a_key_or_with_an_unknown_one_nothing_is_delivered(hub, writable_demo) -> None:  # type: ignore[no-untyped-def]
     client, app = hub()
-    for key, message in ((None, "no API key: send it in the X-API-Key header"),
-                         ("hub_not-a-key", "unknown or revoked API key hub_not-…")):
+    for key, message in (
+        (None, "no API key: send it in the X-API-Key header"),
+        ("hub_not-a-key", "unknown or revoked API key hub_not-…"),
+    ):
         with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
             init(ws, key)
             subscribe(ws, "1", {"a": None, "t": None})
@@ -149,8 +151,12 @@ def _idle_cost(client: TestClient, app: Any, key: str, subscribers: int, periods
 
 def test_idle_subscribers_cost_the_database_what_one_costs(hub, writable_demo) -> None:  # type: ignore[no-untyped-def]
     # (a reader period on PostgreSQL is its fallback read: idle, with no NOTIFY, it reads nothing else)
-    client, app = hub(subscription_max_per_key=1000, subscription_recheck_seconds=3600, subscription_queue_size=8,
-                      subscription_notify_fallback_seconds=0.02)
+    client, app = hub(
+        subscription_max_per_key=1000,
+        subscription_recheck_seconds=3600,
+        subscription_queue_size=8,
+        subscription_notify_fallback_seconds=0.02,
+    )
     key = writable_demo.keys["city"]
     one_statements, one_reads = _idle_cost(client, app, key, 1)
     wait_until(lambda: app.state.fanout.subscribers == 0, "the first subscriber to be released")
@@ -252,8 +258,14 @@ def test_writers_notify_on_commit_only_through_either_way_of_inserting_events(em
     from hub.models import utcnow
 
     def row(n: int) -> dict[str, Any]:
-        return {"type": "test.ping", "region_code": "370800", "entity_type": "test", "entity_id": n, "payload": {},
-                "created_at": utcnow()}
+        return {
+            "type": "test.ping",
+            "region_code": "370800",
+            "entity_type": "test",
+            "entity_id": n,
+            "payload": {},
+            "created_at": utcnow(),
+        }
 
     engine = make_engine(empty_db_url)
     with psycopg.connect(_conninfo(empty_db_url), autocommit=True) as listener:

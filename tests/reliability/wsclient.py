@@ -10,8 +10,10 @@ import anyio
 from starlette.websockets import WebSocketDisconnect
 
 PROTOCOL = "graphql-transport-ws"
-SUB = ("subscription($a: String, $t: [String!]) { events(after: $a, types: $t) "
-       "{ cursor node { databaseId type regionCode payload } } }")
+SUB = (
+    "subscription($a: String, $t: [String!]) { events(after: $a, types: $t) "
+    "{ cursor node { databaseId type regionCode payload } } }"
+)
 #: Every wait is bounded: a test that would hang fails instead.
 TIMEOUT = 20.0
 
@@ -66,8 +68,17 @@ def write_events(url: str, region_code: str, n: int, *, start: int = 0, type_: s
     engine = make_engine(url)
     try:
         with session_scope(engine) as session:
-            rows = [m.Event(type=type_, region_code=region_code, entity_type="test", entity_id=start + i,
-                            payload={"n": start + i}, created_at=utcnow()) for i in range(n)]
+            rows = [
+                m.Event(
+                    type=type_,
+                    region_code=region_code,
+                    entity_type="test",
+                    entity_id=start + i,
+                    payload={"n": start + i},
+                    created_at=utcnow(),
+                )
+                for i in range(n)
+            ]
             session.add_all(rows)
             session.flush()
             return [r.id for r in rows]

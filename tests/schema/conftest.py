@@ -30,18 +30,24 @@ class GraphClient:
         self.keys = keys
         self.counter = counter
 
-    async def raw(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin") -> dict[str, Any]:
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin"
+    ) -> dict[str, Any]:
         headers = {"X-API-Key": self.keys[as_]} if as_ else {}
         resp = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
         assert resp.status_code == 200, resp.text
         return resp.json()
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin") -> dict[str, Any]:
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin"
+    ) -> dict[str, Any]:
         body = await self.raw(query, variables, as_=as_)
         assert "errors" not in body, body["errors"]
         return body["data"]
 
-    async def error(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin") -> dict[str, Any]:
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = "admin"
+    ) -> dict[str, Any]:
         body = await self.raw(query, variables, as_=as_)
         assert body.get("errors"), f"expected an error, got {str(body)[:500]}"
         return body["errors"][0]

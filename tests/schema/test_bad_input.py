@@ -35,19 +35,38 @@ NOT_JSON = 'the request body is not valid JSON (UTF-8): send {"query": "...", "v
         (b'{"query": "\xff\xfe"}', "application/json", NOT_JSON),
         (b'{"query": ', "application/json", NOT_JSON),
         (b'{"query": ' + b"[" * 100_000, "application/json", NOT_JSON),  # a leading "[" is a batch (refused as one)
-        (b'{"query": "{ me { name } }", "operationName": 5}', "application/json",
-         "operationName must be a string or null, if provided"),
+        (
+            b'{"query": "{ me { name } }", "operationName": 5}',
+            "application/json",
+            "operationName must be a string or null, if provided",
+        ),
         (b'{"query": 5}', "application/json", "The GraphQL operation's `query` must be a string or null, if provided."),
-        (b'{"query": "{ me { name } }", "variables": [1]}', "application/json",
-         "The GraphQL operation's `variables` must be an object or null, if provided."),
+        (
+            b'{"query": "{ me { name } }", "variables": [1]}',
+            "application/json",
+            "The GraphQL operation's `variables` must be an object or null, if provided.",
+        ),
         (b'{"query": "{ me { name } }"}', "text/plain", "Unsupported content type"),
     ],
-    ids=["string", "number", "null", "boolean", "invalid-utf8", "invalid-json", "too-deep",
-         "operation-name", "query-not-a-string", "variables-not-an-object", "content-type"],
+    ids=[
+        "string",
+        "number",
+        "null",
+        "boolean",
+        "invalid-utf8",
+        "invalid-json",
+        "too-deep",
+        "operation-name",
+        "query-not-a-string",
+        "variables-not-an-object",
+        "content-type",
+    ],
 )
 async def test_an_unreadable_body_is_a_json_400_without_traceback(graph, caplog, body, content_type, message) -> None:
     caplog.set_level(logging.DEBUG)
-    resp = await graph.client.post("/graphql", content=body, headers={"X-API-Key": graph.keys["admin"], "content-type": content_type})
+    resp = await graph.client.post(
+        "/graphql", content=body, headers={"X-API-Key": graph.keys["admin"], "content-type": content_type}
+    )
     assert resp.status_code == 400
     assert resp.json() == {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
     assert not [r for r in caplog.records if r.exc_info or r.exc_text or r.levelno >= logging.ERROR]
@@ -56,18 +75,26 @@ async def test_an_unreadable_body_is_a_json_400_without_traceback(graph, caplog,
 async def test_a_batch_with_a_number_is_refused_as_a_batch(graph, caplog) -> None:
     # Batches are refused whole (hub.ratelimit.RequestGuard), before their items are read
     caplog.set_level(logging.DEBUG)
-    resp = await graph.client.post("/graphql", content=b'[{"query": "{ me { name } }"}, 7]',
-                                   headers={"X-API-Key": graph.keys["admin"], "content-type": "application/json"})
+    resp = await graph.client.post(
+        "/graphql",
+        content=b'[{"query": "{ me { name } }"}, 7]',
+        headers={"X-API-Key": graph.keys["admin"], "content-type": "application/json"},
+    )
     assert resp.status_code == 400
-    assert resp.json()["errors"] == [{
-        "message": "batched requests (a JSON array of operations) are not accepted: send one operation per request",
-        "extensions": {"code": "BATCH_NOT_SUPPORTED"}}]
+    assert resp.json()["errors"] == [
+        {
+            "message": "batched requests (a JSON array of operations) are not accepted: send one operation per request",
+            "extensions": {"code": "BATCH_NOT_SUPPORTED"},
+        }
+    ]
     assert not [r for r in caplog.records if r.exc_info or r.exc_text or r.levelno >= logging.ERROR]
 
 
 async def test_an_empty_batch_is_never_a_500(graph) -> None:
     # Batches are refused whole: `[]` is a client error with the batch code.
-    resp = await graph.client.post("/graphql", content=b"[]", headers={"X-API-Key": graph.keys["admin"], "content-type": "application/json"})
+    resp = await graph.client.post(
+        "/graphql", content=b"[]", headers={"X-API-Key": graph.keys["admin"], "content-type": "application/json"}
+    )
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["extensions"]["code"] == "BATCH_NOT_SUPPORTED"
 
@@ -89,8 +116,10 @@ BAD_CURSORS = {
     "not-base64": "not-a-cursor!",
 }
 STRING_KEYS = {"bad-date", "date-overflow"}
-CURSOR_MESSAGES = ("the cursor given as `after` does not fit this connection",
-                   "the cursor given as `after` belongs to another sort order")
+CURSOR_MESSAGES = (
+    "the cursor given as `after` does not fit this connection",
+    "the cursor given as `after` belongs to another sort order",
+)
 #: Where the connections with `after` live: the root list that reaches each parent type.
 PARENT_ROOTS = {"Enterprise": "enterprises", "Project": "projects", "WageAccount": "wageAccounts", "Worker": "workers"}
 
@@ -113,7 +142,9 @@ CONNECTIONS = _connections()
 
 def _cursor_query(parent: str, field: str) -> str:
     if field == "webhookDeliveries":  # a connection below one endpoint: the test makes one (see below)
-        return "query($c: String, $e: ID!) { webhookDeliveries(endpointId: $e, first: 2, after: $c) { edges { cursor } } }"
+        return (
+            "query($c: String, $e: ID!) { webhookDeliveries(endpointId: $e, first: 2, after: $c) { edges { cursor } } }"
+        )
     if parent == "Query":
         return f"query($c: String) {{ {field}(first: 2, after: $c) {{ edges {{ cursor }} }} }}"
     return f"query($c: String) {{ {PARENT_ROOTS[parent]}(first: 2) {{ edges {{ node {{ {field}(first: 2, after: $c) {{ edges {{ cursor }} }} }} }} }} }}"
@@ -140,20 +171,32 @@ async def test_a_bad_cursor_is_invalid_cursor_naming_after(graph, parent, field)
         for err in errors or []:
             assert err["extensions"]["code"] == "INVALID_CURSOR", (name, err)
             assert err["extensions"]["field"] == "after", (name, err)
-            assert err["message"] in CURSOR_MESSAGES or re.fullmatch(r"cursor '.*' is not one this API issued", err["message"]), err
+            assert err["message"] in CURSOR_MESSAGES or re.fullmatch(
+                r"cursor '.*' is not one this API issued", err["message"]
+            ), err
 
 
 async def test_a_huge_cursor_is_not_echoed_whole(graph) -> None:
     err = await graph.error("query($c: String) { clues(after: $c) { totalCount } }", {"c": "A" * 100_001})
-    assert err["extensions"] == {"code": "INVALID_CURSOR", "field": "after", "suggestion": "use pageInfo.endCursor from a previous page"}
+    assert err["extensions"] == {
+        "code": "INVALID_CURSOR",
+        "field": "after",
+        "suggestion": "use pageInfo.endCursor from a previous page",
+    }
     assert err["message"] == f"cursor '{'A' * 40}…' is not one this API issued"
 
 
 async def test_a_cursor_from_this_api_still_pages(graph) -> None:
     first = (await graph.data("{ clues(first: 2) { edges { node { id } } pageInfo { endCursor } } }"))["clues"]
-    after = (await graph.data("query($c: String) { clues(first: 2, after: $c) { edges { node { id } } } }",
-                              {"c": first["pageInfo"]["endCursor"]}))["clues"]
-    assert after["edges"] and {e["node"]["id"] for e in after["edges"]}.isdisjoint({e["node"]["id"] for e in first["edges"]})
+    after = (
+        await graph.data(
+            "query($c: String) { clues(first: 2, after: $c) { edges { node { id } } } }",
+            {"c": first["pageInfo"]["endCursor"]},
+        )
+    )["clues"]
+    assert after["edges"] and {e["node"]["id"] for e in after["edges"]}.isdisjoint(
+        {e["node"]["id"] for e in first["edges"]}
+    )
 
 
 # --- node ids ------------------------------------------------------------------------------------------
@@ -166,7 +209,9 @@ async def test_a_20_digit_node_key_is_bad_user_input(graph, type_name) -> None:
     gid = to_global_id(type_name, HUGE)
     err = await graph.error(NODE_Q, {"id": gid})
     assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
-    assert err["message"] == (f"id {gid!r} is not a global ID of this API: the key of a {type_name} is a positive 64-bit number")
+    assert err["message"] == (
+        f"id {gid!r} is not a global ID of this API: the key of a {type_name} is a positive 64-bit number"
+    )
 
 
 @pytest.mark.parametrize("pk", ["²", "-1", "0", "1e3", " 7"])
@@ -190,8 +235,14 @@ async def test_a_well_formed_absent_node_is_null(graph) -> None:
         ("mutation($id: ID!) { escalateWarning(id: $id) { id } }", "id"),
         ("mutation($id: ID!) { replayQuarantine(connectorId: $id) { replayed } }", "connectorId"),
     ],
-    ids=["workers.projectId", "clues.enterpriseId", "clues.projectId", "setConnectorEnabled.id", "escalateWarning.id",
-         "replayQuarantine.connectorId"],
+    ids=[
+        "workers.projectId",
+        "clues.enterpriseId",
+        "clues.projectId",
+        "setConnectorEnabled.id",
+        "escalateWarning.id",
+        "replayQuarantine.connectorId",
+    ],
 )
 async def test_a_20_digit_id_argument_is_bad_user_input_naming_the_field(graph, query, field) -> None:
     type_name = {"projectId": "Project", "enterpriseId": "Enterprise", "connectorId": "ConnectorInstance"}.get(field)
@@ -229,9 +280,14 @@ async def test_bad_input_leaves_no_personal_data_in_the_log(graph, demo, caplog,
     from hub.logs import install_masking
 
     # The demo's own personal data, read (revealed) before the log is watched
-    revealed = await graph.data("""{ workers(first: 5) { edges { node { phone idNumber(reveal: true) bankCard(reveal: true) } } }
-        clues(first: 5) { edges { node { clueNo complainantPhone(reveal: true) } } } }""", as_="admin")
-    demo_secrets = {v for e in revealed["workers"]["edges"] for v in (e["node"]["idNumber"], e["node"]["bankCard"]) if v}
+    revealed = await graph.data(
+        """{ workers(first: 5) { edges { node { phone idNumber(reveal: true) bankCard(reveal: true) } } }
+        clues(first: 5) { edges { node { clueNo complainantPhone(reveal: true) } } } }""",
+        as_="admin",
+    )
+    demo_secrets = {
+        v for e in revealed["workers"]["edges"] for v in (e["node"]["idNumber"], e["node"]["bankCard"]) if v
+    }
     demo_secrets |= {e["node"]["complainantPhone"] for e in revealed["clues"]["edges"] if e["node"]["complainantPhone"]}
     assert len(demo_secrets) >= 8
 
@@ -248,7 +304,16 @@ async def test_bad_input_leaves_no_personal_data_in_the_log(graph, demo, caplog,
     install_masking()  # the hub's logging setup, on the handlers that exist now (caplog's)
     secrets = {PHONE, ID_NUMBER, CARD, *demo_secrets}
     headers = {"X-API-Key": graph.keys["admin"], "content-type": "application/json"}
-    for body in (b'"x"', b"42", b"null", b"[]", b'{"query": "\xff"}', b"{", f'"{PHONE}"'.encode(), f"[{CARD}]".encode()):
+    for body in (
+        b'"x"',
+        b"42",
+        b"null",
+        b"[]",
+        b'{"query": "\xff"}',
+        b"{",
+        f'"{PHONE}"'.encode(),
+        f"[{CARD}]".encode(),
+    ):
         await graph.client.post("/graphql", content=body, headers=headers)
     for value in (*secrets, "A" * 100_000):
         await graph.raw("query($c: String) { clues(after: $c) { totalCount } }", {"c": value})
@@ -266,14 +331,18 @@ async def test_bad_input_leaves_no_personal_data_in_the_log(graph, demo, caplog,
     # … and not because nothing was logged: the SQL (parameters hidden) and the error's traceback were
     assert any("[SQL parameters hidden due to hide_parameters=True]" in line for line in lines)
     assert any("matcher failed for 139****5678, 370811********1234, 622848*********8903" in line for line in lines)
-    assert any(r.name == "hub.graphql" and "Traceback (most recent call last)" in (r.exc_text or "") for r in caplog.records)
+    assert any(
+        r.name == "hub.graphql" and "Traceback (most recent call last)" in (r.exc_text or "") for r in caplog.records
+    )
     assert not any("local-value-7f3a" in line for line in lines)
 
 
 @pytest.mark.parametrize(
     "query",
-    ['{ clue(clueNo: "XS-NONE") { id conclusion } syncRuns(first: 0, after: "x") { totalCount } }',
-     '{ clue(clueNo: "XS-NONE") { id } warnings(filter: {regionCode: "$"}) { totalCount } }'],
+    [
+        '{ clue(clueNo: "XS-NONE") { id conclusion } syncRuns(first: 0, after: "x") { totalCount } }',
+        '{ clue(clueNo: "XS-NONE") { id } warnings(filter: {regionCode: "$"}) { totalCount } }',
+    ],
     ids=["cursor", "region-code"],
 )
 async def test_a_failing_non_null_root_field_beside_a_running_query_is_not_internal(graph, query) -> None:

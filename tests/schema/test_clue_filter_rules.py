@@ -28,19 +28,25 @@ async def test_the_overdue_filter_and_the_overdue_field_count_on_the_same_day(gr
     assert counts[0] < counts[1]
 
 
-PHONE_SEARCH = 'query($s: String) { clues(filter: {search: $s}) { totalCount } }'
+PHONE_SEARCH = "query($s: String) { clues(filter: {search: $s}) { totalCount } }"
 
 
-@pytest.mark.parametrize("term", ["0537", "13905370001", "张三 1234"], ids=["four-digits", "a-phone", "digits-in-words"])
+@pytest.mark.parametrize(
+    "term", ["0537", "13905370001", "张三 1234"], ids=["four-digits", "a-phone", "digits-in-words"]
+)
 async def test_a_key_without_unmask_may_not_search_by_digits_of_personal_data(graph, term) -> None:
     # Given a viewer key (answers mask phones as 139****0001), When it searches by digits
     err = await graph.error(PHONE_SEARCH, {"s": term}, as_="viewer")
     # Then it is refused, naming the field, and told what it may do
     assert err["extensions"] == {
-        "code": "FORBIDDEN", "field": "search",
-        "suggestion": "search by a name, or ask an administrator for a key with the unmask permission"}
-    assert err["message"] == ("search: four or more digits in a row may be part of a phone, ID or card number, "
-                              "and you may not search by personal data")
+        "code": "FORBIDDEN",
+        "field": "search",
+        "suggestion": "search by a name, or ask an administrator for a key with the unmask permission",
+    }
+    assert err["message"] == (
+        "search: four or more digits in a row may be part of a phone, ID or card number, "
+        "and you may not search by personal data"
+    )
 
 
 async def test_searching_by_a_name_or_with_unmask_is_allowed(graph) -> None:

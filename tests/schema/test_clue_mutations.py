@@ -30,9 +30,20 @@ async def _received_clue(graph: GraphClient, county: str) -> dict:
     n = next(_SERIAL)
     data = await graph.data(
         f"mutation($i: ManualClueInput!) {{ createClue(input: $i) {{ {CLUE} regionCode }} }}",
-        {"i": {"channel": "WALK_IN", "sourceId": f"LF-TEST-{n:04d}", "regionCode": county, "title": "来访反映欠薪",
-               "content": "来访人反映2026年9月至10月工资未付", "respondentName": f"测试{'甲乙丙丁戊己庚辛壬癸'[n % 10]}{n}号餐饮管理有限公司",
-               "complainantPhone": f"1390000{n:04d}", "complainantName": f"来访人{n}"}}, as_="admin")
+        {
+            "i": {
+                "channel": "WALK_IN",
+                "sourceId": f"LF-TEST-{n:04d}",
+                "regionCode": county,
+                "title": "来访反映欠薪",
+                "content": "来访人反映2026年9月至10月工资未付",
+                "respondentName": f"测试{'甲乙丙丁戊己庚辛壬癸'[n % 10]}{n}号餐饮管理有限公司",
+                "complainantPhone": f"1390000{n:04d}",
+                "complainantName": f"来访人{n}",
+            }
+        },
+        as_="admin",
+    )
     clue = data["createClue"]
     assert (clue["status"], clue["handlingRegionCode"]) == ("RECEIVED", county)
     return clue
@@ -43,22 +54,41 @@ async def test_a_clue_is_worked_from_receipt_to_call_back(graph, writable_demo) 
     clue = await _received_clue(graph, county)
     no = clue["clueNo"]
     # The city dispatches it to the county, which accepts, extends, and closes it
-    out = await graph.data(f"mutation($n: String!, $r: String!) {{ dispatchClue(clueNo: $n, toRegionCode: $r, note: \"请核查\") "
-                           f"{{ {CLUE} }} }}", {"n": no, "r": county}, as_="city")
+    out = await graph.data(
+        f'mutation($n: String!, $r: String!) {{ dispatchClue(clueNo: $n, toRegionCode: $r, note: "请核查") '
+        f"{{ {CLUE} }} }}",
+        {"n": no, "r": county},
+        as_="city",
+    )
     assert (out["dispatchClue"]["status"], out["dispatchClue"]["handlingRegionCode"]) == ("DISPATCHED", county)
     await graph.data("mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": no}, as_="county")
-    out = await graph.data(f"mutation($n: String!) {{ extendClue(clueNo: $n, workingDays: 5, reason: \"需调取考勤\") {{ {CLUE} }} }}",
-                           {"n": no}, as_="county")
+    out = await graph.data(
+        f'mutation($n: String!) {{ extendClue(clueNo: $n, workingDays: 5, reason: "需调取考勤") {{ {CLUE} }} }}',
+        {"n": no},
+        as_="county",
+    )
     assert out["extendClue"]["extendedDays"] == 5
     out = await graph.data(
-        "mutation($n: String!) { closeClue(clueNo: $n, conclusion: \"已足额支付\", recoveredAmount: \"18000.00\", workersPaid: 2) "
-        "{ status recoveredAmount workersPaid actions { action actor fromStatus toStatus } } }", {"n": no}, as_="county")
+        'mutation($n: String!) { closeClue(clueNo: $n, conclusion: "已足额支付", recoveredAmount: "18000.00", workersPaid: 2) '
+        "{ status recoveredAmount workersPaid actions { action actor fromStatus toStatus } } }",
+        {"n": no},
+        as_="county",
+    )
     closed = out["closeClue"]
     assert (closed["status"], closed["recoveredAmount"], closed["workersPaid"]) == ("CLOSED", "18000.00", 2)
     assert [a["action"] for a in closed["actions"]][-4:] == ["dispatch", "accept", "extend", "close"]
-    assert closed["actions"][-1] == {"action": "close", "actor": "apikey:county", "fromStatus": "in_progress", "toStatus": "closed"}
-    out = await graph.data("mutation($n: String!) { recordCallback(clueNo: $n, satisfaction: BASICALLY_SATISFIED) "
-                           "{ status satisfaction } }", {"n": no}, as_="city")
+    assert closed["actions"][-1] == {
+        "action": "close",
+        "actor": "apikey:county",
+        "fromStatus": "in_progress",
+        "toStatus": "closed",
+    }
+    out = await graph.data(
+        "mutation($n: String!) { recordCallback(clueNo: $n, satisfaction: BASICALLY_SATISFIED) "
+        "{ status satisfaction } }",
+        {"n": no},
+        as_="city",
+    )
     assert out["recordCallback"] == {"status": "CALLED_BACK", "satisfaction": "基本满意"}
 
 
@@ -66,10 +96,19 @@ async def test_a_clue_is_worked_from_receipt_to_call_back(graph, writable_demo) 
     ("mutation", "as_", "code", "message"),
     [
         ('closeClue(clueNo: $n, conclusion: "x")', "county", "ILLEGAL_TRANSITION", "it is received (已受理)"),
-        ('dispatchClue(clueNo: $n, toRegionCode: "320102")', "city", "FORBIDDEN",
-         "cannot dispatch to 320102: outside your jurisdiction 370800"),
+        (
+            'dispatchClue(clueNo: $n, toRegionCode: "320102")',
+            "city",
+            "FORBIDDEN",
+            "cannot dispatch to 320102: outside your jurisdiction 370800",
+        ),
         ("acceptClue(clueNo: $n)", "viewer", "FORBIDDEN", "a viewer key may not accept clues"),
-        ('extendClue(clueNo: $n, workingDays: 0, reason: "x")', "city", "BAD_USER_INPUT", "workingDays must be at least 1"),
+        (
+            'extendClue(clueNo: $n, workingDays: 0, reason: "x")',
+            "city",
+            "BAD_USER_INPUT",
+            "workingDays must be at least 1",
+        ),
         ('returnClue(clueNo: $n, reason: "  ")', "city", "ILLEGAL_TRANSITION", "cannot return"),
         ('dispatchClue(clueNo: $n, toRegionCode: "37081")', "city", "INVALID_IDENTIFIER", "toRegion"),
     ],
@@ -86,24 +125,39 @@ async def test_refusals_have_typed_errors(graph, writable_demo, mutation, as_, c
 
 async def test_a_clue_outside_the_jurisdiction_is_not_found(graph, writable_demo) -> None:  # type: ignore[no-untyped-def]
     clue = await _received_clue(graph, writable_demo.highlights["county_code"])
-    err = await graph.error("mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": clue["clueNo"]},
-                            as_="other-province")
+    err = await graph.error(
+        "mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": clue["clueNo"]}, as_="other-province"
+    )
     assert err["extensions"]["code"] in ("NOT_FOUND", "FORBIDDEN")
 
 
 async def test_a_walk_in_with_the_same_phone_joins_the_two_channel_clue(graph, writable_demo) -> None:  # type: ignore[no-untyped-def]
     no = writable_demo.highlights["two_channel_clue_no"]
-    before = await graph.data("query($n: String!) { clue(clueNo: $n) { regionCode respondentName projectName receivedAt "
-                              "complainantPhone(reveal: true) channelRecords { channel } } }", {"n": no}, as_="admin")
+    before = await graph.data(
+        "query($n: String!) { clue(clueNo: $n) { regionCode respondentName projectName receivedAt "
+        "complainantPhone(reveal: true) channelRecords { channel } } }",
+        {"n": no},
+        as_="admin",
+    )
     c = before["clue"]
     phone = c["complainantPhone"]
     out = await graph.data(
         "mutation($i: ManualClueInput!) { createClue(input: $i) { clueNo channelRecords { channel matchRule matchScore } } }",
-        {"i": {"channel": "WALK_IN", "sourceId": "LF-2026-0001", "regionCode": c["regionCode"], "title": "来访反映欠薪",
-               "content": "来访人反映工资未结清", "respondentName": c["respondentName"],
-               "complainantPhone": f"{phone[:3]} {phone[3:7]} {phone[7:]}", "projectName": c["projectName"],
-               "receivedAt": c["receivedAt"]}},
-        as_="city")
+        {
+            "i": {
+                "channel": "WALK_IN",
+                "sourceId": "LF-2026-0001",
+                "regionCode": c["regionCode"],
+                "title": "来访反映欠薪",
+                "content": "来访人反映工资未结清",
+                "respondentName": c["respondentName"],
+                "complainantPhone": f"{phone[:3]} {phone[3:7]} {phone[7:]}",
+                "projectName": c["projectName"],
+                "receivedAt": c["receivedAt"],
+            }
+        },
+        as_="city",
+    )
     created = out["createClue"]
     assert created["clueNo"] == no
     assert created["channelRecords"][-1]["channel"] == "WALK_IN"
@@ -111,8 +165,19 @@ async def test_a_walk_in_with_the_same_phone_joins_the_two_channel_clue(graph, w
     # A malformed identifier is rejected with the field and the value
     err = await graph.error(
         "mutation($i: ManualClueInput!) { createClue(input: $i) { clueNo } }",
-        {"i": {"channel": "WALK_IN", "sourceId": "LF-2026-0002", "regionCode": c["regionCode"], "title": "t", "content": "c",
-               "respondentName": "某公司", "respondentUscc": "91370800MA3C00000A"}}, as_="city")
+        {
+            "i": {
+                "channel": "WALK_IN",
+                "sourceId": "LF-2026-0002",
+                "regionCode": c["regionCode"],
+                "title": "t",
+                "content": "c",
+                "respondentName": "某公司",
+                "respondentUscc": "91370800MA3C00000A",
+            }
+        },
+        as_="city",
+    )
     assert err["extensions"]["code"] == "INVALID_IDENTIFIER"
     assert "respondentUscc" in err["message"] and "91370800MA3C00000A" in err["message"]
 
@@ -121,19 +186,32 @@ async def test_merge_then_split_over_graphql(graph, writable_demo) -> None:  # t
     county = writable_demo.highlights["county_code"]
     target = await _received_clue(graph, county)
     source = await _received_clue(graph, county)
-    await graph.data("mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": source["clueNo"]}, as_="county")
-    source = (await graph.data("query($n: String!) { clue(clueNo: $n) { clueNo status channelRecords { id } } }",
-                               {"n": source["clueNo"]}))["clue"]
+    await graph.data(
+        "mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": source["clueNo"]}, as_="county"
+    )
+    source = (
+        await graph.data(
+            "query($n: String!) { clue(clueNo: $n) { clueNo status channelRecords { id } } }", {"n": source["clueNo"]}
+        )
+    )["clue"]
     merged = await graph.data(
-        "mutation($t: String!, $s: String!) { mergeClues(targetClueNo: $t, sourceClueNo: $s, reason: \"同一批工人\") "
-        "{ clueNo channelRecords { id } } }", {"t": target["clueNo"], "s": source["clueNo"]}, as_="city")
+        'mutation($t: String!, $s: String!) { mergeClues(targetClueNo: $t, sourceClueNo: $s, reason: "同一批工人") '
+        "{ clueNo channelRecords { id } } }",
+        {"t": target["clueNo"], "s": source["clueNo"]},
+        as_="city",
+    )
     moved = [r["id"] for r in source["channelRecords"]]
     assert {r["id"] for r in merged["mergeClues"]["channelRecords"]} >= set(moved)
-    gone = await graph.data("query($n: String!) { clue(clueNo: $n) { status mergedInto { clueNo } } }", {"n": source["clueNo"]})
+    gone = await graph.data(
+        "query($n: String!) { clue(clueNo: $n) { status mergedInto { clueNo } } }", {"n": source["clueNo"]}
+    )
     assert gone["clue"] == {"status": "MERGED", "mergedInto": {"clueNo": target["clueNo"]}}
     split = await graph.data(
-        "mutation($n: String!, $ids: [ID!]!) { splitClue(clueNo: $n, channelRecordIds: $ids, reason: \"经核实非同一事项\") "
-        "{ clueNo status } }", {"n": target["clueNo"], "ids": moved}, as_="city")
+        'mutation($n: String!, $ids: [ID!]!) { splitClue(clueNo: $n, channelRecordIds: $ids, reason: "经核实非同一事项") '
+        "{ clueNo status } }",
+        {"n": target["clueNo"], "ids": moved},
+        as_="city",
+    )
     assert split["splitClue"] == [{"clueNo": source["clueNo"], "status": source["status"]}]
     audit = await graph.data("{ auditLog(first: 50) { nodes { action principal } } }")
     actions = [(a["action"], a["principal"]) for a in audit["auditLog"]["nodes"]]
@@ -147,51 +225,92 @@ async def test_events_are_pulled_in_order_without_gaps_within_the_jurisdiction(g
     seen: list[int] = []
     after = None
     while True:
-        page = (await graph.data(
-            "query($a: String) { events(first: 200, after: $a) { pageInfo { hasNextPage endCursor } "
-            "nodes { databaseId type regionCode } } }", {"a": after}, as_="admin"))["events"]
+        page = (
+            await graph.data(
+                "query($a: String) { events(first: 200, after: $a) { pageInfo { hasNextPage endCursor } "
+                "nodes { databaseId type regionCode } } }",
+                {"a": after},
+                as_="admin",
+            )
+        )["events"]
         seen += [n["databaseId"] for n in page["nodes"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == list(range(seen[0], seen[0] + len(seen)))  # the admin sees every id, once, in order
-    county_events = (await graph.data("{ events(first: 500, types: [\"clue.accept\"]) { nodes { regionCode entityId } } }",
-                                      as_="county"))["events"]["nodes"]
+    county_events = (
+        await graph.data(
+            '{ events(first: 500, types: ["clue.accept"]) { nodes { regionCode entityId } } }', as_="county"
+        )
+    )["events"]["nodes"]
     assert county_events and all(e["regionCode"].startswith(county) for e in county_events)
 
 
 async def test_similar_clues_are_listed_with_rule_and_score(graph, writable_demo) -> None:  # type: ignore[no-untyped-def]
     no = writable_demo.highlights["two_channel_clue_no"]
-    c = (await graph.data("query($n: String!) { clue(clueNo: $n) { regionCode respondentName projectName } }",
-                          {"n": no}, as_="admin"))["clue"]
+    c = (
+        await graph.data(
+            "query($n: String!) { clue(clueNo: $n) { regionCode respondentName projectName } }", {"n": no}, as_="admin"
+        )
+    )["clue"]
     # A petition about the same company and project from someone else, entered by hand
-    other = (await graph.data(
-        "mutation($i: ManualClueInput!) { createClue(input: $i) { clueNo } }",
-        {"i": {"channel": "PETITION", "sourceId": "XF-2026-0099", "regionCode": c["regionCode"], "title": "信访反映欠薪",
-               "content": "同一工地另一班组工资未付", "respondentName": c["respondentName"], "complainantPhone": "13700001234",
-               "complainantName": "王五", "projectName": None}}, as_="city"))["createClue"]["clueNo"]
-    sims = (await graph.data("query($n: String!) { clue(clueNo: $n) { similarClues(first: 5) { rule score clue { clueNo } } } }",
-                             {"n": other}, as_="city"))["clue"]["similarClues"]
+    other = (
+        await graph.data(
+            "mutation($i: ManualClueInput!) { createClue(input: $i) { clueNo } }",
+            {
+                "i": {
+                    "channel": "PETITION",
+                    "sourceId": "XF-2026-0099",
+                    "regionCode": c["regionCode"],
+                    "title": "信访反映欠薪",
+                    "content": "同一工地另一班组工资未付",
+                    "respondentName": c["respondentName"],
+                    "complainantPhone": "13700001234",
+                    "complainantName": "王五",
+                    "projectName": None,
+                }
+            },
+            as_="city",
+        )
+    )["createClue"]["clueNo"]
+    sims = (
+        await graph.data(
+            "query($n: String!) { clue(clueNo: $n) { similarClues(first: 5) { rule score clue { clueNo } } } }",
+            {"n": other},
+            as_="city",
+        )
+    )["clue"]["similarClues"]
     assert no in [s["clue"]["clueNo"] for s in sims]
     assert all(0 <= s["score"] <= 1 for s in sims)
 
 
 async def test_a_warning_is_escalated_through_the_matcher(graph) -> None:  # type: ignore[no-untyped-def]
-    warnings = (await graph.data('{ warnings(first: 50, filter: {status: "active", level: [RED]}) '
-                                 "{ nodes { id databaseId ruleCode regionCode project { name } } } }"))["warnings"]["nodes"]
+    warnings = (
+        await graph.data(
+            '{ warnings(first: 50, filter: {status: "active", level: [RED]}) '
+            "{ nodes { id databaseId ruleCode regionCode project { name } } } }"
+        )
+    )["warnings"]["nodes"]
     warning = next(w for w in warnings if w["project"])
-    query = ("mutation($id: ID!) { escalateWarning(id: $id) { clueNo regionCode projectName "
-             "channelRecords { channel sourceId matchRule } } }")
+    query = (
+        "mutation($id: ID!) { escalateWarning(id: $id) { clueNo regionCode projectName "
+        "channelRecords { channel sourceId matchRule } } }"
+    )
     clue = (await graph.data(query, {"id": warning["id"]}, as_="city"))["escalateWarning"]
-    [record] = [r for r in clue["channelRecords"] if r["sourceId"] == f"YJ-{warning['ruleCode']}-{warning['databaseId']}"]
+    [record] = [
+        r for r in clue["channelRecords"] if r["sourceId"] == f"YJ-{warning['ruleCode']}-{warning['databaseId']}"
+    ]
     # A new clue, or joined to one about the same project already in the pool, saying why
     assert record["channel"] == "WARNING" and record["matchRule"] in ("new", "uscc+project", "name+project")
     assert clue["regionCode"] == warning["regionCode"]
     # Escalating again returns the same clue and adds nothing
     again = (await graph.data(query, {"id": warning["id"]}, as_="city"))["escalateWarning"]
     assert again == clue
-    after = (await graph.data("query($id: ID!) { node(id: $id) { ... on Warning { status clue { clueNo } } } }",
-                              {"id": warning["id"]}))["node"]
+    after = (
+        await graph.data(
+            "query($id: ID!) { node(id: $id) { ... on Warning { status clue { clueNo } } } }", {"id": warning["id"]}
+        )
+    )["node"]
     assert after == {"status": "escalated", "clue": {"clueNo": clue["clueNo"]}}
     # A viewer may not
     other = next(w for w in warnings if w["id"] != warning["id"])

@@ -24,8 +24,10 @@ async def admin_graph(empty_db_url, settings_for):  # type: ignore[no-untyped-de
 
     engine = make_engine(empty_db_url)
     with session_scope(engine) as session:
-        keys = {"admin": create_api_key(session, name="admin", role="admin", region_code=NATIONAL)[1],
-                "viewer": create_api_key(session, name="viewer", role="viewer", region_code="370800")[1]}
+        keys = {
+            "admin": create_api_key(session, name="admin", role="admin", region_code=NATIONAL)[1],
+            "viewer": create_api_key(session, name="viewer", role="viewer", region_code="370800")[1],
+        }
     engine.dispose()
     app = create_app(settings_for(empty_db_url))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
@@ -36,9 +38,18 @@ async def admin_graph(empty_db_url, settings_for):  # type: ignore[no-untyped-de
 
 async def test_create_connector_keeps_secrets_write_only(admin_graph) -> None:
     graph, url = admin_graph
-    data = await graph.data(CREATE, {"input": {
-        "name": "济宁邮储专户", "kind": "bank_rest", "config": {"base_url": "https://bank.example/api/", "client_id": "wage-hub"},
-        "secrets": {"client_secret": "s3cr3t-value"}, "scheduleSeconds": 600}})
+    data = await graph.data(
+        CREATE,
+        {
+            "input": {
+                "name": "济宁邮储专户",
+                "kind": "bank_rest",
+                "config": {"base_url": "https://bank.example/api/", "client_id": "wage-hub"},
+                "secrets": {"client_secret": "s3cr3t-value"},
+                "scheduleSeconds": 600,
+            }
+        },
+    )
     created = data["createConnector"]
     assert created["hasSecrets"] is True and created["scheduleSeconds"] == 600
     assert "client_secret" not in created["config"] and "s3cr3t-value" not in str(created)
@@ -58,10 +69,21 @@ async def test_create_connector_keeps_secrets_write_only(admin_graph) -> None:
     ("input_", "code", "message"),
     [
         ({"name": "x", "kind": "nope", "config": {}}, "BAD_USER_INPUT", "no connector plugin 'nope' is installed"),
-        ({"name": "x", "kind": "bank_rest", "config": {"base_url": "https://b/"}}, "BAD_USER_INPUT",
-         "invalid bank_rest config: client_id: Field required"),
-        ({"name": "x", "kind": "bank_rest", "config": {"base_url": "https://b/", "client_id": "c", "colour": "red"},
-          "secrets": {"client_secret": "s"}}, "BAD_USER_INPUT", "invalid bank_rest config: colour: Extra inputs are not permitted"),
+        (
+            {"name": "x", "kind": "bank_rest", "config": {"base_url": "https://b/"}},
+            "BAD_USER_INPUT",
+            "invalid bank_rest config: client_id: Field required",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "bank_rest",
+                "config": {"base_url": "https://b/", "client_id": "c", "colour": "red"},
+                "secrets": {"client_secret": "s"},
+            },
+            "BAD_USER_INPUT",
+            "invalid bank_rest config: colour: Extra inputs are not permitted",
+        ),
     ],
     ids=["unknown-kind", "missing-field", "unknown-field"],
 )
@@ -80,13 +102,27 @@ async def test_only_admins_configure_connectors(admin_graph) -> None:
 
 async def test_update_keeps_secrets_not_given_and_disable_enable(admin_graph) -> None:
     graph, url = admin_graph
-    created = (await graph.data(CREATE, {"input": {
-        "name": "permits", "kind": "permits", "config": {"base_url": "https://permits.example/", "app_id": "a"},
-        "secrets": {"api_key": "k1"}}}))["createConnector"]
+    created = (
+        await graph.data(
+            CREATE,
+            {
+                "input": {
+                    "name": "permits",
+                    "kind": "permits",
+                    "config": {"base_url": "https://permits.example/", "app_id": "a"},
+                    "secrets": {"api_key": "k1"},
+                }
+            },
+        )
+    )["createConnector"]
     updated = await graph.data(
-        'mutation($id: ID!) { updateConnector(id: $id, input: {config: {page_size: 50}}) { config hasSecrets } }', {"id": created["id"]})
+        "mutation($id: ID!) { updateConnector(id: $id, input: {config: {page_size: 50}}) { config hasSecrets } }",
+        {"id": created["id"]},
+    )
     assert updated["updateConnector"]["config"]["page_size"] == 50 and updated["updateConnector"]["hasSecrets"]
-    off = await graph.data('mutation($id: ID!) { setConnectorEnabled(id: $id, enabled: false) { enabled } }', {"id": created["id"]})
+    off = await graph.data(
+        "mutation($id: ID!) { setConnectorEnabled(id: $id, enabled: false) { enabled } }", {"id": created["id"]}
+    )
     assert off["setConnectorEnabled"]["enabled"] is False
     # The secret survived the update: the stored config still validates with it
     from hub.connector_admin import get_instance
@@ -106,27 +142,58 @@ async def test_update_keeps_secrets_not_given_and_disable_enable(admin_graph) ->
 
 async def test_test_connector_reports_an_unreachable_upstream(admin_graph) -> None:
     graph, _ = admin_graph
-    created = (await graph.data(CREATE, {"input": {
-        "name": "permits", "kind": "permits", "config": {"base_url": "http://127.0.0.1:1/", "app_id": "a", "timeout_seconds": 2},
-        "secrets": {"api_key": "k"}}}))["createConnector"]
-    result = (await graph.data('mutation($id: ID!) { testConnector(id: $id) { ok message } }', {"id": created["id"]}))["testConnector"]
+    created = (
+        await graph.data(
+            CREATE,
+            {
+                "input": {
+                    "name": "permits",
+                    "kind": "permits",
+                    "config": {"base_url": "http://127.0.0.1:1/", "app_id": "a", "timeout_seconds": 2},
+                    "secrets": {"api_key": "k"},
+                }
+            },
+        )
+    )["createConnector"]
+    result = (await graph.data("mutation($id: ID!) { testConnector(id: $id) { ok message } }", {"id": created["id"]}))[
+        "testConnector"
+    ]
     assert result["ok"] is False and "127.0.0.1:1" in result["message"]
 
 
 async def test_reset_stream_names_the_streams_when_wrong(admin_graph) -> None:
     graph, _ = admin_graph
-    created = (await graph.data(CREATE, {"input": {
-        "name": "permits", "kind": "permits", "config": {"base_url": "https://permits.example/", "app_id": "a"},
-        "secrets": {"api_key": "k"}}}))["createConnector"]
-    err = await graph.error('mutation($id: ID!) { resetConnectorStream(id: $id, stream: "nope") { name } }', {"id": created["id"]})
+    created = (
+        await graph.data(
+            CREATE,
+            {
+                "input": {
+                    "name": "permits",
+                    "kind": "permits",
+                    "config": {"base_url": "https://permits.example/", "app_id": "a"},
+                    "secrets": {"api_key": "k"},
+                }
+            },
+        )
+    )["createConnector"]
+    err = await graph.error(
+        'mutation($id: ID!) { resetConnectorStream(id: $id, stream: "nope") { name } }', {"id": created["id"]}
+    )
     assert err["message"] == "connector 'permits' has no stream 'nope' (streams: enterprises, projects)"
-    ok = await graph.data('mutation($id: ID!) { resetConnectorStream(id: $id, stream: "projects") { state } }', {"id": created["id"]})
+    ok = await graph.data(
+        'mutation($id: ID!) { resetConnectorStream(id: $id, stream: "projects") { state } }', {"id": created["id"]}
+    )
     assert "projects" not in ok["resetConnectorStream"]["state"]
 
 
 async def test_connector_kinds_lists_the_installed_plugins_with_their_schemas(admin_graph) -> None:
     graph, _ = admin_graph
-    kinds = {k["kind"]: k for k in (await graph.data("{ connectorKinds { kind title configSchema supportsWriteBack } }"))["connectorKinds"]}
+    kinds = {
+        k["kind"]: k
+        for k in (await graph.data("{ connectorKinds { kind title configSchema supportsWriteBack } }"))[
+            "connectorKinds"
+        ]
+    }
     assert {"bank_soap", "bank_rest", "hotline12345", "national_platform", "permits"} <= set(kinds)
     assert kinds["hotline12345"]["supportsWriteBack"] and not kinds["permits"]["supportsWriteBack"]
     secret_props = [n for n, p in kinds["bank_rest"]["configSchema"]["properties"].items() if p.get("secret")]

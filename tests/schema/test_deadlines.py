@@ -45,47 +45,70 @@ async def test_a_walk_in_complaint_shows_its_acceptance_and_investigation_deadli
     county = writable_demo.highlights["county_code"]
     data = await graph.data(
         f"mutation($i: ManualClueInput!) {{ createClue(input: $i) {{ clueNo {DEADLINES} }} }}",
-        {"i": {"channel": "WALK_IN", "sourceId": "LF-DEADLINE-0001", "regionCode": county, "title": "来访反映欠薪",
-               "content": "来访人反映工资未付", "respondentName": "测试期限餐饮管理有限公司",
-               "receivedAt": "2026-11-02T10:00:00+08:00", "complainantPhone": "13900009901"}})
+        {
+            "i": {
+                "channel": "WALK_IN",
+                "sourceId": "LF-DEADLINE-0001",
+                "regionCode": county,
+                "title": "来访反映欠薪",
+                "content": "来访人反映工资未付",
+                "respondentName": "测试期限餐饮管理有限公司",
+                "receivedAt": "2026-11-02T10:00:00+08:00",
+                "complainantPhone": "13900009901",
+            }
+        },
+    )
     clue = data["createClue"]
     # Then its deadline is the 受理 within 5 working days; the 调查 has not started
     assert (clue["deadline"], clue["deadlineProvisional"]) == ("2026-11-09", False)
-    assert [{k: s[k] for k in ("stage", "dueDate", "provisional", "outcome", "current")} for s in clue["deadlines"]] == [
+    assert [
+        {k: s[k] for k in ("stage", "dueDate", "provisional", "outcome", "current")} for s in clue["deadlines"]
+    ] == [
         {"stage": "ACCEPT", "dueDate": "2026-11-09", "provisional": False, "outcome": "PENDING", "current": True},
         {"stage": "INVESTIGATE", "dueDate": None, "provisional": False, "outcome": "PENDING", "current": False},
     ]
     assert clue["deadlines"][0]["cite"].startswith("劳动和社会保障部令第25号 第十八条")
     # When the county accepts it (on 11-03): the 60 working days run from then, into 2027 (provisional)
-    out = await graph.data(f'mutation($n: String!) {{ acceptClue(clueNo: $n) {{ {DEADLINES} }} }}',
-                           {"n": clue["clueNo"]}, as_="county")
+    out = await graph.data(
+        f"mutation($n: String!) {{ acceptClue(clueNo: $n) {{ {DEADLINES} }} }}", {"n": clue["clueNo"]}, as_="county"
+    )
     accepted = out["acceptClue"]
     assert accepted["deadlines"][0]["outcome"] == "MET" and accepted["deadlines"][0]["doneOn"] == "2026-11-03"
     assert accepted["deadline"] == accepted["deadlines"][1]["dueDate"]
     assert accepted["deadlines"][1]["current"] is True
 
 
-SCHEDULE = {"year": 2031, "source": "测试用 2031 年节假日安排",
-            "holidays": ["2031-01-01", {"from": "2031-01-22", "to": "2031-01-28", "name": "春节"}],
-            "workdays": [{"date": "2031-01-19", "name": "春节调休"}]}
+SCHEDULE = {
+    "year": 2031,
+    "source": "测试用 2031 年节假日安排",
+    "holidays": ["2031-01-01", {"from": "2031-01-22", "to": "2031-01-28", "name": "春节"}],
+    "workdays": [{"date": "2031-01-19", "name": "春节调休"}],
+}
 
 
 async def test_an_admin_loads_a_year_and_the_calendar_shows_it(graph) -> None:  # type: ignore[no-untyped-def]
     query = "query($y: Int!) { holidayCalendar(year: $y) { year basis source days { date isWorkday name } } }"
     # Given 2031, which no package covers: counted on the statutory days
     before = (await graph.data(query, {"y": 2031}, as_="viewer"))["holidayCalendar"]
-    assert (before["basis"], before["days"][0]) == ("statutory", {"date": "2031-01-01", "isWorkday": False, "name": None})
+    assert (before["basis"], before["days"][0]) == (
+        "statutory",
+        {"date": "2031-01-01", "isWorkday": False, "name": None},
+    )
     # When an admin loads its schedule
-    out = await graph.data("mutation($f: String!) { loadHolidayCalendar(file: $f) { year holidays workdays replaced "
-                           "missingStatutory } }", {"f": json.dumps(SCHEDULE, ensure_ascii=False)})
+    out = await graph.data(
+        "mutation($f: String!) { loadHolidayCalendar(file: $f) { year holidays workdays replaced missingStatutory } }",
+        {"f": json.dumps(SCHEDULE, ensure_ascii=False)},
+    )
     load = out["loadHolidayCalendar"]
     assert (load["year"], load["holidays"], load["workdays"], load["replaced"]) == (2031, 8, 1, False)
     assert "2031-10-01" in load["missingStatutory"]
     # Then anyone reads the loaded schedule
     after = (await graph.data(query, {"y": 2031}, as_="viewer"))["holidayCalendar"]
     assert (after["basis"], after["source"]) == ("loaded", "测试用 2031 年节假日安排")
-    assert after["days"][:2] == [{"date": "2031-01-01", "isWorkday": False, "name": None},
-                                 {"date": "2031-01-19", "isWorkday": True, "name": "春节调休"}]
+    assert after["days"][:2] == [
+        {"date": "2031-01-01", "isWorkday": False, "name": None},
+        {"date": "2031-01-19", "isWorkday": True, "name": "春节调休"},
+    ]
 
 
 async def test_a_bad_schedule_is_refused_with_the_field(graph) -> None:  # type: ignore[no-untyped-def]

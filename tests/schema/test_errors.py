@@ -20,7 +20,9 @@ async def test_unknown_key_is_unauthenticated(graph) -> None:
 
 async def test_me_reports_the_principal(graph) -> None:
     assert (await graph.data("{ me { role regionCode canUnmask } }", as_="city"))["me"] == {
-        "role": "inspector", "regionCode": "370800", "canUnmask": False,
+        "role": "inspector",
+        "regionCode": "370800",
+        "canUnmask": False,
     }
 
 
@@ -28,13 +30,24 @@ async def test_me_reports_the_principal(graph) -> None:
     ("query", "code", "message"),
     [
         ("{ clues(first: 501) { totalCount } }", "QUERY_TOO_COMPLEX", "first=501 exceeds the maximum page size 500"),
-        ('{ clues(after: "not-a-cursor!") { totalCount } }', "INVALID_CURSOR", "cursor 'not-a-cursor!' is not one this API issued"),
-        ('{ projects(filter: {regionCode: "3708"}) { totalCount } }', "INVALID_IDENTIFIER",
-         "invalid regionCode '3708': expected 6, 9 or 12 characters, got 4"),
+        (
+            '{ clues(after: "not-a-cursor!") { totalCount } }',
+            "INVALID_CURSOR",
+            "cursor 'not-a-cursor!' is not one this API issued",
+        ),
+        (
+            '{ projects(filter: {regionCode: "3708"}) { totalCount } }',
+            "INVALID_IDENTIFIER",
+            "invalid regionCode '3708': expected 6, 9 or 12 characters, got 4",
+        ),
         ('{ clues(filter: {respondentUscc: "91370811MA3C00000A"}) { totalCount } }', "INVALID_IDENTIFIER", None),
         ('{ node(id: "bm9wZQ==") { id } }', "BAD_USER_INPUT", "id 'bm9wZQ==' is not a global ID of this API"),
         ("{ clues { ", "GRAPHQL_PARSE_FAILED", "Syntax Error: Expected Name, found <EOF>."),
-        ("{ clues { nope } }", "GRAPHQL_VALIDATION_FAILED", "Cannot query field 'nope' on type 'ClueConnection'. Did you mean 'nodes'?"),
+        (
+            "{ clues { nope } }",
+            "GRAPHQL_VALIDATION_FAILED",
+            "Cannot query field 'nope' on type 'ClueConnection'. Did you mean 'nodes'?",
+        ),
     ],
     ids=["page-size", "cursor", "region-code", "uscc-check-char", "global-id", "syntax", "unknown-field"],
 )

@@ -60,9 +60,11 @@ async def test_walking_every_page_returns_each_clue_once_in_order(graph) -> None
 
 @pytest.mark.parametrize("order", ["RECEIVED_AT_ASC", "ID_ASC"], ids=["by-received", "by-id"])
 async def test_other_orders_paginate_without_gaps(graph, order) -> None:
-    first = await graph.data(f"{{ clues(first: 5, order: {order}) {{ edges {{ node {{ clueNo }} }} pageInfo {{ endCursor }} }} }}")
+    first = await graph.data(
+        f"{{ clues(first: 5, order: {order}) {{ edges {{ node {{ clueNo }} }} pageInfo {{ endCursor }} }} }}"
+    )
     rest = await graph.data(
-        f'query($a: String) {{ clues(first: 5, order: {order}, after: $a) {{ edges {{ node {{ clueNo }} }} }} }}',
+        f"query($a: String) {{ clues(first: 5, order: {order}, after: $a) {{ edges {{ node {{ clueNo }} }} }} }}",
         {"a": first["clues"]["pageInfo"]["endCursor"]},
     )
     both = await graph.data(f"{{ clues(first: 10, order: {order}) {{ edges {{ node {{ clueNo }} }} }} }}")
@@ -89,7 +91,9 @@ async def test_the_two_channel_clue_walks_to_its_projects_payroll(graph, demo) -
 
 
 async def test_multi_channel_filter_finds_the_merged_complaint(graph, demo) -> None:
-    data = await graph.data("{ clues(filter: {multiChannel: true}, first: 100) { edges { node { clueNo channelRecords { id } } } } }")
+    data = await graph.data(
+        "{ clues(filter: {multiChannel: true}, first: 100) { edges { node { clueNo channelRecords { id } } } } }"
+    )
     numbers = [e["node"]["clueNo"] for e in data["clues"]["edges"]]
     assert demo.highlights["two_channel_clue_no"] in numbers
     assert all(len(e["node"]["channelRecords"]) >= 2 for e in data["clues"]["edges"])
@@ -115,9 +119,16 @@ async def test_node_fetches_every_kind_by_global_id(graph) -> None:
       warnings(first: 1) { edges { node { id } } }
     }""")
     clue = data["clues"]["edges"][0]["node"]
-    ids = [clue["id"], clue["channelRecords"][0]["id"], clue["project"]["id"], clue["project"]["wageAccounts"][0]["id"],
-           clue["project"]["workers"]["edges"][0]["node"]["id"], clue["project"]["payroll"]["edges"][0]["node"]["id"],
-           data["enterprises"]["edges"][0]["node"]["id"], data["warnings"]["edges"][0]["node"]["id"]]
+    ids = [
+        clue["id"],
+        clue["channelRecords"][0]["id"],
+        clue["project"]["id"],
+        clue["project"]["wageAccounts"][0]["id"],
+        clue["project"]["workers"]["edges"][0]["node"]["id"],
+        clue["project"]["payroll"]["edges"][0]["node"]["id"],
+        data["enterprises"]["edges"][0]["node"]["id"],
+        data["warnings"]["edges"][0]["node"]["id"],
+    ]
     for gid in ids:
         node = await graph.data("query($id: ID!) { node(id: $id) { id __typename } }", {"id": gid})
         assert node["node"]["id"] == gid
@@ -126,11 +137,11 @@ async def test_node_fetches_every_kind_by_global_id(graph) -> None:
 @pytest.mark.parametrize(
     ("filter_", "check"),
     [
-        ('{status: [CLOSED, CALLED_BACK]}', lambda n: n["status"] in ("CLOSED", "CALLED_BACK")),
-        ('{colour: [RED]}', lambda n: n["colour"] == "RED"),
-        ('{channel: HOTLINE12345}', lambda n: "HOTLINE12345" in [r["channel"] for r in n["channelRecords"]]),
+        ("{status: [CLOSED, CALLED_BACK]}", lambda n: n["status"] in ("CLOSED", "CALLED_BACK")),
+        ("{colour: [RED]}", lambda n: n["colour"] == "RED"),
+        ("{channel: HOTLINE12345}", lambda n: "HOTLINE12345" in [r["channel"] for r in n["channelRecords"]]),
         ('{search: "工资"}', lambda n: "工资" in (n["title"] + n["respondentName"] + (n["complainantName"] or ""))),
-        ('{supervised: true}', lambda n: n["supervision"] in ("SUPERVISED", "LISTED")),
+        ("{supervised: true}", lambda n: n["supervision"] in ("SUPERVISED", "LISTED")),
         ('{handlingRegionCode: "370800"}', lambda n: n["handlingRegionCode"] == "370800"),
     ],
     ids=["status", "colour", "channel", "search", "supervised", "handling-region"],
@@ -150,7 +161,7 @@ async def test_region_filter_includes_everything_below(graph, demo) -> None:
     county = demo.highlights["county_code"]
     data = await graph.data(
         "query($r: String!) { inCounty: projects(filter: {regionCode: $r}, first: 500) { totalCount edges { node { regionCode } } }"
-        " inCity: projects(filter: {regionCode: \"370800\"}, first: 1) { totalCount } }",
+        ' inCity: projects(filter: {regionCode: "370800"}, first: 1) { totalCount } }',
         {"r": county},
     )
     assert all(e["node"]["regionCode"].startswith(county) for e in data["inCounty"]["edges"])

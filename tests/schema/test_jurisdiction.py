@@ -35,8 +35,12 @@ async def test_nested_relations_obey_the_jurisdiction_too(graph, demo) -> None:
 
 
 async def test_node_outside_the_jurisdiction_is_null(graph) -> None:
-    clue_id = (await graph.data("{ clues(first: 1) { edges { node { id } } } }", as_="admin"))["clues"]["edges"][0]["node"]["id"]
-    assert (await graph.data("query($id: ID!) { node(id: $id) { id } }", {"id": clue_id}, as_="other-province"))["node"] is None
+    clue_id = (await graph.data("{ clues(first: 1) { edges { node { id } } } }", as_="admin"))["clues"]["edges"][0][
+        "node"
+    ]["id"]
+    assert (await graph.data("query($id: ID!) { node(id: $id) { id } }", {"id": clue_id}, as_="other-province"))[
+        "node"
+    ] is None
 
 
 async def test_admin_only_roots_refuse_other_roles(graph) -> None:
@@ -55,10 +59,19 @@ async def test_personal_data_is_masked_by_default(graph) -> None:
     assert ids and all("********" in i for i in ids)
     cards = [e["node"]["bankCard"] for e in data["workers"]["edges"] if e["node"]["bankCard"]]
     assert cards and all("*" in c for c in cards)
-    payload_text = str([r["rawRecord"]["payload"] for e in data["clues"]["edges"] for r in e["node"]["channelRecords"] if r["rawRecord"]])
+    payload_text = str(
+        [
+            r["rawRecord"]["payload"]
+            for e in data["clues"]["edges"]
+            for r in e["node"]["channelRecords"]
+            if r["rawRecord"]
+        ]
+    )
     import re
 
-    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", payload_text), "an unmasked phone number leaked through a raw payload"
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", payload_text), (
+        "an unmasked phone number leaked through a raw payload"
+    )
 
 
 async def test_reveal_without_permission_is_refused(graph) -> None:
@@ -70,14 +83,18 @@ async def test_reveal_without_permission_is_refused(graph) -> None:
 async def test_reveal_with_permission_decrypts_and_is_audited(graph, demo) -> None:
     from hub.identifiers import validate_id_number
 
-    data = await graph.data("{ workers(first: 2) { edges { node { databaseId idNumber(reveal: true) } } } }", as_="unmasker")
+    data = await graph.data(
+        "{ workers(first: 2) { edges { node { databaseId idNumber(reveal: true) } } } }", as_="unmasker"
+    )
     workers = [e["node"] for e in data["workers"]["edges"]]
     for w in workers:
         assert validate_id_number(w["idNumber"]) == w["idNumber"]
     engine = make_engine(demo.url)
     with engine.connect() as conn:
         rows = conn.execute(
-            select(AuditLog.entity_id, AuditLog.detail).where(AuditLog.principal == "apikey:unmasker", AuditLog.action == "unmask")
+            select(AuditLog.entity_id, AuditLog.detail).where(
+                AuditLog.principal == "apikey:unmasker", AuditLog.action == "unmask"
+            )
         ).all()
     engine.dispose()
     assert {w["databaseId"] for w in workers} <= {r.entity_id for r in rows}

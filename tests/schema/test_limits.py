@@ -21,10 +21,14 @@ from tests.conftest import unavailable
 from tests.schema.conftest import GraphClient, StatementCounter
 
 #: The finding: three aliases of this ran 65 s, returned 41 MB and stalled /healthz for 39 s.
-HEAVY = "{ " + " ".join(
-    f"a{i}: projects(first: 500) {{ nodes {{ payroll(first: 500) {{ nodes {{ payMonth actualAmount worker {{ name idNumber }} }} }} }} }}"
-    for i in range(3)
-) + " }"
+HEAVY = (
+    "{ "
+    + " ".join(
+        f"a{i}: projects(first: 500) {{ nodes {{ payroll(first: 500) {{ nodes {{ payMonth actualAmount worker {{ name idNumber }} }} }} }} }}"
+        for i in range(3)
+    )
+    + " }"
+)
 
 #: The README's walk-through query (a clue, its project, the project's wage accounts and payroll).
 README_QUERY = """{
@@ -53,18 +57,39 @@ def cost(query: str, variables: dict[str, Any] | None = None, **kw: Any) -> tupl
         ("{ clues { totalCount nodes { clueNo } } }", None, (20 + 1, 1)),
         ("query($n: Int) { clues(first: $n) { nodes { clueNo } } }", {"n": 7}, (7, 1)),
         ("query($n: Int = 9) { clues(first: $n) { nodes { clueNo } } }", None, (9, 1)),
-        ("{ projects(first: 10) { edges { node { payroll(first: 30) { totalCount nodes { payMonth } } } } } }", None,
-         (10 + 10 * 30 + 10, 1)),
-        ("{ projects(first: 2) { nodes { wageAccounts { bankName } warnings { level } } } }", None, (2 + 2 * 20 + 2 * 20, 1)),
-        ("{ clues(first: 3) { ...C } } fragment C on ClueConnection { nodes { actions { kind } ... on Clue { channelRecords { channel } } } }",
-         None, (3 + 3 * 20 + 3 * 20, 1)),
+        (
+            "{ projects(first: 10) { edges { node { payroll(first: 30) { totalCount nodes { payMonth } } } } } }",
+            None,
+            (10 + 10 * 30 + 10, 1),
+        ),
+        (
+            "{ projects(first: 2) { nodes { wageAccounts { bankName } warnings { level } } } }",
+            None,
+            (2 + 2 * 20 + 2 * 20, 1),
+        ),
+        (
+            "{ clues(first: 3) { ...C } } fragment C on ClueConnection { nodes { actions { kind } ... on Clue { channelRecords { channel } } } }",
+            None,
+            (3 + 3 * 20 + 3 * 20, 1),
+        ),
         ('{ node(id: "x") { ... on Project { payroll(first: 40) { nodes { payMonth } } } } }', None, (40, 1)),
         ("{ clues(first: 100000) { nodes { clueNo } } }", None, (500, 1)),
         ('{ clue(clueNo: "x") { similarClues { score } } me { name } __typename }', None, (5, 3)),
         ("{ __schema { types { name fields { name } } } }", None, (0, 1)),
     ],
-    ids=["heavy", "default-page-and-count", "variable", "variable-default", "nested-edges", "lists-estimated",
-         "fragments", "inline-fragment", "clamped-to-max-page", "argument-default", "introspection"],
+    ids=[
+        "heavy",
+        "default-page-and-count",
+        "variable",
+        "variable-default",
+        "nested-edges",
+        "lists-estimated",
+        "fragments",
+        "inline-fragment",
+        "clamped-to-max-page",
+        "argument-default",
+        "introspection",
+    ],
 )
 def test_cost_counts_rows_multiplied_down_nested_connections(query, variables, expected) -> None:
     assert cost(query, variables) == expected
@@ -181,7 +206,12 @@ async def test_root_fields_are_capped(make_app) -> None:
     ten = "{ " + " ".join(f"m{i}: me {{ name }}" for i in range(10)) + " }"
     assert len(await hub.graph.data(ten)) == 10
     err = await hub.graph.error("{ " + " ".join(f"m{i}: me {{ name }}" for i in range(10)) + " regions { code } }")
-    assert err["extensions"] == {"code": "QUERY_TOO_COMPLEX", "rootFields": 11, "limit": 10, "suggestion": "split it into several requests"}
+    assert err["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "rootFields": 11,
+        "limit": 10,
+        "suggestion": "split it into several requests",
+    }
     assert err["message"] == "the operation selects 11 root fields; at most 10 are accepted"
 
 
@@ -190,7 +220,11 @@ async def test_aliases_are_capped_below_three_copies_of_a_page(make_app) -> None
     fifteen = "{ me { " + " ".join(f"n{i}: name" for i in range(15)) + " } }"
     assert (await hub.graph.data(fifteen))["me"]["n14"]
     err = await hub.graph.error("{ me { " + " ".join(f"n{i}: name" for i in range(16)) + " } }")
-    assert err["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": 15, "suggestion": "split it into several requests"}
+    assert err["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "limit": 15,
+        "suggestion": "split it into several requests",
+    }
     assert err["message"] == "the operation uses 16 aliases; at most 15 are accepted"
 
 
@@ -199,7 +233,11 @@ async def test_depth_is_capped_naming_the_limit(make_app) -> None:
     twelve = '{ region(code: "370811") { ' + "parent { " * 11 + "code" + " }" * 11 + " } }"
     assert (await hub.graph.data(twelve))["region"]["parent"]["parent"]["parent"] is None
     err = await hub.graph.error('{ region(code: "370811") { ' + "parent { " * 12 + "code" + " }" * 12 + " } }")
-    assert err["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": 12, "suggestion": "split it into several requests"}
+    assert err["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "limit": 12,
+        "suggestion": "split it into several requests",
+    }
     assert err["message"] == "the operation is 13 levels deep; at most 12 are accepted"
 
 
@@ -219,7 +257,11 @@ def test_a_fragment_spread_2_to_the_30_times_is_measured_once() -> None:
 async def test_too_many_tokens_is_a_limit_not_a_syntax_error(make_app) -> None:
     hub = await make_app()
     err = await hub.graph.error("{ me { " + " name" * 4000 + " } }")
-    assert err["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": 4000, "suggestion": "split it into several requests"}
+    assert err["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "limit": 4000,
+        "suggestion": "split it into several requests",
+    }
     assert err["message"] == "the document has more than 4,000 tokens; at most 4,000 are accepted"
 
 
@@ -260,7 +302,10 @@ async def test_a_response_over_the_size_cap_is_replaced_by_an_error(make_app) ->
     size = err["extensions"]["size"]
     assert size > 4096
     assert err["extensions"] == {"code": "RESPONSE_TOO_LARGE", "size": size, "limit": 4096}
-    assert err["message"] == f"the response would be {size:,} bytes, over the limit of 4,096: ask for fewer rows (first) or fewer fields"
+    assert (
+        err["message"]
+        == f"the response would be {size:,} bytes, over the limit of 4,096: ask for fewer rows (first) or fewer fields"
+    )
 
 
 # --- the statement time limit --------------------------------------------------------------------
@@ -290,7 +335,8 @@ async def test_a_statement_over_the_time_limit_answers_query_timeout(make_app, b
     err = await hub.graph.error("{ clues(first: 1) { nodes { clueNo } } }")
     # Then the statement is stopped and the client is told why, never INTERNAL
     assert err["extensions"] == {
-        "code": "QUERY_TIMEOUT", "limitSeconds": 0.2,
+        "code": "QUERY_TIMEOUT",
+        "limitSeconds": 0.2,
         "suggestion": "ask for fewer rows (first), a narrower filter or fewer nested connections",
     }
     assert err["message"] == "the query ran longer than the limit of 0.2 s and was stopped"
@@ -310,7 +356,9 @@ async def test_a_connection_stays_usable_after_its_statement_timed_out(demo, bac
     try:
         async with engine.connect() as conn:
             now["t"] = 1000.0  # the deadline (checkout + 0.2 s) has passed
-            with pytest.raises(hub.db.QueryTimeout, match=r"^the query ran longer than the limit of 0\.2 s and was stopped$"):
+            with pytest.raises(
+                hub.db.QueryTimeout, match=r"^the query ran longer than the limit of 0\.2 s and was stopped$"
+            ):
                 await conn.execute(text(SLOW_SQL[backend]))
         # Then the same connection, checked out again, runs a statement to its end (on SQLite one long
         # enough to meet the progress handler, which must see the new deadline)
@@ -367,10 +415,15 @@ async def test_requests_over_the_rate_limit_get_429_with_retry_after(make_app) -
     assert resp.status_code == 429
     retry = int(resp.headers["retry-after"])
     assert 1 <= retry <= 60
-    assert resp.json() == {"data": None, "errors": [{
-        "message": f"rate limit 2/minute exceeded for this API key: retry after {retry} s",
-        "extensions": {"code": "RATE_LIMITED", "retryAfter": retry, "limit": "2/minute"},
-    }]}
+    assert resp.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": f"rate limit 2/minute exceeded for this API key: retry after {retry} s",
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": retry, "limit": "2/minute"},
+            }
+        ],
+    }
     # Refused before authentication: not even the key was looked up
     assert hub.counter.count == 0
     # Another key has its own allowance
@@ -383,7 +436,9 @@ async def test_requests_without_a_key_are_limited_per_address(make_app) -> None:
     assert first.status_code == 200 and first.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     second = await hub.post("{ me { name } }", as_=None)
     assert second.status_code == 429
-    assert second.json()["errors"][0]["message"].startswith("rate limit 1/minute exceeded for this address (no API key)")
+    assert second.json()["errors"][0]["message"].startswith(
+        "rate limit 1/minute exceeded for this address (no API key)"
+    )
     # A key's requests are counted apart from its address's
     assert (await hub.post("{ me { name } }")).status_code == 200
 
@@ -429,12 +484,19 @@ async def test_the_rate_limit_is_shared_through_redis(make_app, redis_db) -> Non
 async def test_a_batch_is_refused_with_a_stable_code(make_app) -> None:
     hub = await make_app()
     hub.counter.active = True
-    resp = await hub.client.post("/graphql", json=[{"query": "{ me { name } }"}] * 2, headers={"X-API-Key": hub.graph.keys["viewer"]})
+    resp = await hub.client.post(
+        "/graphql", json=[{"query": "{ me { name } }"}] * 2, headers={"X-API-Key": hub.graph.keys["viewer"]}
+    )
     assert resp.status_code == 400
-    assert resp.json() == {"data": None, "errors": [{
-        "message": "batched requests (a JSON array of operations) are not accepted: send one operation per request",
-        "extensions": {"code": "BATCH_NOT_SUPPORTED"},
-    }]}
+    assert resp.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": "batched requests (a JSON array of operations) are not accepted: send one operation per request",
+                "extensions": {"code": "BATCH_NOT_SUPPORTED"},
+            }
+        ],
+    }
     assert hub.counter.count == 0
 
 
@@ -450,13 +512,17 @@ async def test_a_body_over_the_size_limit_is_refused_before_it_is_read_whole(mak
             yield b" " * 1024
 
     # When a client streams a body larger than that
-    resp = await hub.client.post("/graphql", content=body(), headers={"X-API-Key": hub.graph.keys["viewer"],
-                                                                       "content-type": "application/json"})
+    resp = await hub.client.post(
+        "/graphql", content=body(), headers={"X-API-Key": hub.graph.keys["viewer"], "content-type": "application/json"}
+    )
     # Then it is refused with 413 and its code, having read no more than the limit, and no SQL ran
     assert resp.status_code == 413
-    assert resp.json()["errors"] == [{
-        "message": "the request body is larger than 4,096 bytes: send one operation, with its variables, and no file",
-        "extensions": {"code": "REQUEST_TOO_LARGE", "limit": 4096}}]
+    assert resp.json()["errors"] == [
+        {
+            "message": "the request body is larger than 4,096 bytes: send one operation, with its variables, and no file",
+            "extensions": {"code": "REQUEST_TOO_LARGE", "limit": 4096},
+        }
+    ]
     assert len(received) <= 6
     assert hub.counter.count == 0
     # and a request within the limit is answered

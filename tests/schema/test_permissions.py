@@ -33,17 +33,26 @@ class Probe:
 
 PROBES: dict[Action, Probe] = {
     Action.WORK_CLUES: Probe('mutation { acceptClue(clueNo: "XS-NO-SUCH") { status } }', "accept clues"),
-    Action.MERGE_CLUES: Probe('mutation { mergeClues(targetClueNo: "XS-1", sourceClueNo: "XS-2", reason: "同一事项") '
-                              "{ status } }", "merge clues"),
-    Action.ENTER_CLUES: Probe('mutation { createClue(input: {channel: WALK_IN, sourceId: "LF-PERM", regionCode: "37081", '
-                              'title: "t", content: "c", respondentName: "r"}) { clueNo } }', "enter clues"),
-    Action.ESCALATE_WARNINGS: Probe(f'mutation {{ escalateWarning(id: "{to_global_id("Warning", MISSING)}") {{ clueNo }} }}',
-                                    "escalate warnings"),
+    Action.MERGE_CLUES: Probe(
+        'mutation { mergeClues(targetClueNo: "XS-1", sourceClueNo: "XS-2", reason: "同一事项") { status } }',
+        "merge clues",
+    ),
+    Action.ENTER_CLUES: Probe(
+        'mutation { createClue(input: {channel: WALK_IN, sourceId: "LF-PERM", regionCode: "37081", '
+        'title: "t", content: "c", respondentName: "r"}) { clueNo } }',
+        "enter clues",
+    ),
+    Action.ESCALATE_WARNINGS: Probe(
+        f'mutation {{ escalateWarning(id: "{to_global_id("Warning", MISSING)}") {{ clueNo }} }}', "escalate warnings"
+    ),
     Action.READ_ADMIN: Probe("{ auditLog(first: 1) { totalCount } }", "read this"),
-    Action.MANAGE_CONNECTORS: Probe(f'mutation {{ testConnector(id: "{to_global_id("ConnectorInstance", MISSING)}") '
-                                    "{ ok } }", "configure connectors"),
-    Action.MANAGE_WEBHOOKS: Probe(f'mutation {{ deleteWebhookEndpoint(id: "{to_global_id("WebhookEndpoint", MISSING)}") }}',
-                                  "manage webhooks"),
+    Action.MANAGE_CONNECTORS: Probe(
+        f'mutation {{ testConnector(id: "{to_global_id("ConnectorInstance", MISSING)}") {{ ok }} }}',
+        "configure connectors",
+    ),
+    Action.MANAGE_WEBHOOKS: Probe(
+        f'mutation {{ deleteWebhookEndpoint(id: "{to_global_id("WebhookEndpoint", MISSING)}") }}', "manage webhooks"
+    ),
     Action.MANAGE_CALENDAR: Probe('mutation { loadHolidayCalendar(file: "{") { year } }', "load the holiday calendar"),
     Action.RECORD_PENALTIES: Probe('mutation { recordPenalty(input: {uscc: "NOT-A-USCC", documentNo: "PERM-1", '
                                    'decidedOn: "2025-01-02", kind: ORDER, violation: "v", regionCode: "370811"}) { id } }',

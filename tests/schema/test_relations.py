@@ -37,8 +37,15 @@ async def connectors_graph(empty_db_url, settings_for) -> AsyncIterator[GraphCli
             instance = m.ConnectorInstance(name=name, kind="bank_rest", config={}, state={}, schedule_seconds=600)
             s.add(instance)
             s.flush()
-            s.add_all(m.SyncRun(connector_instance_id=instance.id, started_at=T0 + dt.timedelta(hours=i), status="succeeded",
-                                stats={"run": i}) for i in range(RUNS_PER_CONNECTOR))
+            s.add_all(
+                m.SyncRun(
+                    connector_instance_id=instance.id,
+                    started_at=T0 + dt.timedelta(hours=i),
+                    status="succeeded",
+                    stats={"run": i},
+                )
+                for i in range(RUNS_PER_CONNECTOR)
+            )
     engine.dispose()
     app = create_app(settings_for(empty_db_url))
     counter = StatementCounter()
@@ -66,7 +73,9 @@ async def test_a_connectors_runs_are_its_latest_twenty_and_only_those_are_loaded
 
     # Then each shows its 20 newest runs, newest first
     for node in data["connectorInstances"]["nodes"]:
-        assert [r["stats"]["run"] for r in node["runs"]] == list(range(RUNS_PER_CONNECTOR - 1, RUNS_PER_CONNECTOR - 21, -1))
+        assert [r["stats"]["run"] for r in node["runs"]] == list(
+            range(RUNS_PER_CONNECTOR - 1, RUNS_PER_CONNECTOR - 21, -1)
+        )
     # And only those 2 × 20 rows left the database, in one statement for both connectors
     assert len(loaded) == 2 * 2 * 20  # the two requests
     run_statements = [st for st in connectors_graph.counter.statements if "FROM sync_runs" in st]

@@ -11,4 +11,6 @@ SDL = Path(__file__).resolve().parents[2] / "schema" / "schema.graphql"
 
 def test_checked_in_sdl_matches_the_schema() -> None:
     assert SDL.exists(), "schema/schema.graphql is missing: run `hub export-schema`"
-    assert SDL.read_text() == export_sdl(), "schema/schema.graphql drifted from the code: run `hub export-schema` and commit it"
+    assert SDL.read_text() == export_sdl(), (
+        "schema/schema.graphql drifted from the code: run `hub export-schema` and commit it"
+    )

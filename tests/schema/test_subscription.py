@@ -20,8 +20,10 @@ from tests.reliability.wsclient import (
     write_events,
 )
 
-SUB = ("subscription($a: String, $t: [String!]) { events(after: $a, types: $t) "
-       "{ cursor node { databaseId type regionCode payload } } }")
+SUB = (
+    "subscription($a: String, $t: [String!]) { events(after: $a, types: $t) "
+    "{ cursor node { databaseId type regionCode payload } } }"
+)
 PROTOCOL = "graphql-transport-ws"
 
 
@@ -46,10 +48,24 @@ def _next(ws) -> dict:  # type: ignore[no-untyped-def]
 
 
 def _accept_new_clue(client, key: str, county: str, n: int) -> str:  # type: ignore[no-untyped-def]
-    resp = client.post("/graphql", headers={"X-API-Key": key}, json={
-        "query": "mutation($i: ManualClueInput!) { createClue(input: $i) { clueNo } }",
-        "variables": {"i": {"channel": "WALK_IN", "sourceId": f"LF-SUB-{n}", "regionCode": county, "title": "来访反映欠薪",
-                            "content": "工资未付", "respondentName": f"订阅测试{n}号商贸有限公司", "complainantPhone": f"1370000{n:04d}"}}})
+    resp = client.post(
+        "/graphql",
+        headers={"X-API-Key": key},
+        json={
+            "query": "mutation($i: ManualClueInput!) { createClue(input: $i) { clueNo } }",
+            "variables": {
+                "i": {
+                    "channel": "WALK_IN",
+                    "sourceId": f"LF-SUB-{n}",
+                    "regionCode": county,
+                    "title": "来访反映欠薪",
+                    "content": "工资未付",
+                    "respondentName": f"订阅测试{n}号商贸有限公司",
+                    "complainantPhone": f"1370000{n:04d}",
+                }
+            },
+        },
+    )
     body = resp.json()
     assert "errors" not in body, body
     return body["data"]["createClue"]["clueNo"]
@@ -57,8 +73,11 @@ def _accept_new_clue(client, key: str, county: str, n: int) -> str:  # type: ign
 
 def test_replay_then_live_then_resume_without_gaps(client, writable_demo) -> None:  # type: ignore[no-untyped-def]
     keys, county = writable_demo.keys, writable_demo.highlights["county_code"]
-    first_page = client.post("/graphql", headers={"X-API-Key": keys["county"]},
-                             json={"query": "{ events(first: 3) { edges { cursor node { databaseId } } } }"}).json()
+    first_page = client.post(
+        "/graphql",
+        headers={"X-API-Key": keys["county"]},
+        json={"query": "{ events(first: 3) { edges { cursor node { databaseId } } } }"},
+    ).json()
     edges = first_page["data"]["events"]["edges"]
     # Given a subscriber in the county that resumes after its third event
     with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
@@ -134,8 +153,14 @@ def _reference_payload(url: str, key: str, variables: dict) -> dict:  # type: ig
     async def run() -> dict:  # type: ignore[type-arg]
         aengine = make_async_engine(url)
         sessions = async_session_factory(aengine)
-        ctx = Context(session=sessions(), principal=principal, loaders=None, cipher=Cipher(SECRET),  # type: ignore[arg-type]
-                      settings=Settings(database_url=url, secret_key=SECRET), session_factory=sessions)
+        ctx = Context(
+            session=sessions(),
+            principal=principal,
+            loaders=None,
+            cipher=Cipher(SECRET),  # type: ignore[arg-type]
+            settings=Settings(database_url=url, secret_key=SECRET),
+            session_factory=sessions,
+        )
         stream = await build_schema().subscribe(SUB, variable_values=variables, context_value=ctx)
         result = await stream.__anext__()  # type: ignore[union-attr]
         await stream.aclose()  # type: ignore[union-attr]
@@ -163,8 +188,9 @@ def test_messages_are_the_ones_strawberry_would_send(make_client, writable_demo)
         live = receive(ws)["text"]
     # Then each frame is, byte for byte, strawberry's `next` message for that event
     for text, event_id in ((replayed, before), (live, live_id)):
-        expected = _reference_payload(writable_demo.url, keys["county"],
-                                      {"a": encode_cursor([event_id - 1]), "t": ["test.ping"]})
+        expected = _reference_payload(
+            writable_demo.url, keys["county"], {"a": encode_cursor([event_id - 1]), "t": ["test.ping"]}
+        )
         assert text == json.dumps({"id": "op-1", "type": "next", "payload": expected}, separators=(",", ":"))
         assert json.loads(text)["payload"]["data"]["events"]["node"]["databaseId"] == event_id
 
@@ -176,8 +202,14 @@ def test_an_event_is_rendered_once_per_selection_not_per_subscriber(make_client,
     with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
         init(ws, keys["county"])
         # Given four subscribers with one selection (different arguments) and one with another selection
-        for i, variables in enumerate([{"a": None, "t": None}, {"a": None, "t": ["test.ping"]},
-                                       {"a": None, "t": None}, {"a": None, "t": ["test.ping", "x"]}]):
+        for i, variables in enumerate(
+            [
+                {"a": None, "t": None},
+                {"a": None, "t": ["test.ping"]},
+                {"a": None, "t": None},
+                {"a": None, "t": ["test.ping", "x"]},
+            ]
+        ):
             subscribe(ws, f"same-{i}", variables)
         subscribe(ws, "other", {}, query=other)
         wait_until(lambda: fanout.live == 5, "five live subscriptions")
@@ -191,7 +223,12 @@ def test_an_event_is_rendered_once_per_selection_not_per_subscriber(make_client,
         # Then every subscriber got it, and it was executed and serialised twice: once per selection
         assert fanout.renders - renders == 2
         assert {op: d["node"].get("databaseId", d["node"]["type"]) for op, d in got.items()} == {
-            "same-0": event_id, "same-1": event_id, "same-2": event_id, "same-3": event_id, "other": "test.ping"}
+            "same-0": event_id,
+            "same-1": event_id,
+            "same-2": event_id,
+            "same-3": event_id,
+            "other": "test.ping",
+        }
 
 
 def test_a_key_over_its_subscription_cap_is_refused(make_client, writable_demo) -> None:  # type: ignore[no-untyped-def]
@@ -208,9 +245,14 @@ def test_a_key_over_its_subscription_cap_is_refused(make_client, writable_demo) 
         # Then that one is refused with a stable code, the others stay open
         assert msg["type"] == "error" and msg["id"] == "3"
         assert msg["payload"][0]["extensions"] == {
-            "code": "TOO_MANY_SUBSCRIPTIONS", "limit": 2,
-            "suggestion": "complete a subscription you no longer need, or subscribe once to several types"}
-        assert msg["payload"][0]["message"] == "this API key already has 2 open subscriptions on this server, the most it may"
+            "code": "TOO_MANY_SUBSCRIPTIONS",
+            "limit": 2,
+            "suggestion": "complete a subscription you no longer need, or subscribe once to several types",
+        }
+        assert (
+            msg["payload"][0]["message"]
+            == "this API key already has 2 open subscriptions on this server, the most it may"
+        )
         assert fanout.subscribers == 2
     # And another key still may subscribe
     with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
@@ -291,4 +333,6 @@ def test_an_event_is_seen_through_its_region_or_the_region_handling_it() -> None
     # An event without a handling region (not about a clue) is seen by its own region only
     assert principal_sees(county, SimpleNamespace(region_code="370811"))
     assert not principal_sees(county, SimpleNamespace(region_code="370812"))
-    assert principal_sees(Principal(name="n", role="admin", region_code=NATIONAL), SimpleNamespace(region_code="110101"))
+    assert principal_sees(
+        Principal(name="n", role="admin", region_code=NATIONAL), SimpleNamespace(region_code="110101")
+    )

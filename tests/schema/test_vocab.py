@@ -62,7 +62,9 @@ def test_the_demo_stores_only_terms_of_the_vocabulary(demo, column, vocabulary: 
 
     # Then the column holds terms of its vocabulary, and the demo uses some of them (the check can fail)
     assert stored, f"the demo stores no {column}"
-    assert stored <= {t.value for t in vocabulary}, f"{column} holds {sorted(stored - set(vocabulary))}, not in {vocabulary.__name__}"
+    assert stored <= {t.value for t in vocabulary}, (
+        f"{column} holds {sorted(stored - set(vocabulary))}, not in {vocabulary.__name__}"
+    )
 
 
 def test_the_workflows_states_and_satisfactions_are_terms_of_the_vocabularies() -> None:
