@@ -171,7 +171,7 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
                 region_code=fields.text(record, "regionCode", wording=WORDING),
                 respondent_name=respondent,
                 complainant_name=caller,
-                complainant_phone=_mobile(fields.text(record, "callerPhone", required=False)),
+                complainant_phone=fields.text(record, "callerPhone", required=False),  # mobile or landline: hub checks
                 sector="工程建设" if project else "非工程",
                 project_name=project,
                 related_source_id=fields.text(record, "oldOrderNum", required=False),
@@ -209,11 +209,6 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
                         "satisfaction": outcome.satisfaction,
                     },
                 )
-
-
-def _mobile(number: str | None) -> str | None:
-    """The caller's number for matching; a landline (area code 0xxx) is not a mobile key, so None."""
-    return None if not number or (number.startswith("0") and not number.startswith("00")) else number
 
 
 __all__ = ["Hotline12345Config", "Hotline12345Connector", "WorkOrders", "sign_headers"]
