@@ -7,7 +7,7 @@ project, a county) from the demo world's name generators (``hub.seed.world``), e
 来访, online), received days apart and written the way each channel writes them:
 
 - the complainant: the same phone written differently (dashes, +86, spaces, full-width digits), a
-  landline (not a mobile key: the 12345 connector drops it), "王先生" instead of a name, another worker
+  landline (another number than the mobile: a key of its own), "王先生" instead of a name, another worker
   of the same group case (other name, phone and ID number);
 - the employer: its full registered name, its 简称 (region and legal form dropped), an input-method
   homophone (宏达 for 鸿达), a branch or a project department, full-width brackets and spaces;
@@ -337,7 +337,9 @@ def _record(w: _World, m: Matter, *, at: dt.datetime, channel: str, person: Pers
     complainant: str | None = person.name
     if channel == "hotline12345":
         if rng.random() < 0.08:
-            phone = None  # a landline: the 12345 connector passes no mobile key (connectors/hotline12345 _mobile)
+            # A call from a landline of the 济宁 area (0537): a number of its own, derived from the person so
+            # that the generator draws what it drew when the connector dropped landlines.
+            phone = f"0537-2{person.phone[-6:]}"
             kinds.append("landline")
         if rng.random() < 0.35:
             complainant = person.name[0] + rng.choice(["先生", "女士"])

@@ -1,4 +1,7 @@
-"""Validate, generate and mask Chinese identifiers (USCC, 身份证号, 行政区划代码, 施工许可证, bank, phone)."""
+"""Validate, generate and mask Chinese identifiers (USCC, 身份证号, 行政区划代码, 施工许可证, bank, phone).
+
+The rules, with the standards they come from, are in docs/domain.md ("Identifiers").
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import random
 import re
 import unicodedata
 from typing import Any
+
+import phonenumbers
 
 from hub.workdays import china_today as _china_today  # private: not part of this module's API
 
@@ -22,6 +27,7 @@ __all__ = [
     "validate_bank_code",
     "normalise_phone",
     "uscc_check_char",
+    "org_code_check_char",
     "id_check_char",
     "luhn_check_digit",
     "region_prefix",
@@ -43,6 +49,10 @@ _DIGITS = "0123456789"
 # GB 32100-2015: 31-char set, values 0..30 (no I, O, S, V, Z)
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# GB 11714-1997: the organisation code (USCC chars 9–17) has its own check over its 8 body characters,
+# valued 0–9 then A=10 … Z=35 (the whole Latin alphabet, unlike GB 32100's 31 characters)
+_ORG_VALUES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 # GB 11643-1999: ISO 7064 MOD 11-2 weights and check table
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -117,6 +127,18 @@ def uscc_check_char(first17: str) -> str:
     return _USCC_CHARS[(31 - total % 31) % 31]
 
 
+def org_code_check_char(body8: str) -> str:
+    """Return the GB 11714-1997 check character ('0'-'9' or 'X') of an 8-character organisation-code body.
+
+    In a USCC the body is characters 9–16 and the check character is character 17.
+    """
+    _length(body8, body8, "orgCode", 8)
+    _chars(body8, body8, "orgCode", _ORG_VALUES, "allowed: 0-9A-Z")
+    # GB 11714-1997: r = 11 − (Σ Ci·Wi mod 11); 10 → 'X', 11 → '0'
+    r = 11 - sum(_ORG_VALUES.index(c) * w for c, w in zip(body8, _ORG_WEIGHTS, strict=True)) % 11
+    return "X" if r == 10 else "0" if r == 11 else str(r)
+
+
 def id_check_char(first17: str) -> str:
     """Return the GB 11643-1999 check character ('0'-'9' or 'X') for 17 digits."""
     _length(first17, first17, "idNumber", 17)
@@ -135,20 +157,26 @@ def luhn_check_digit(partial: str) -> str:
     return str(-total % 10)
 
 
-def _check(value: str, field: str, expected: str, got: str) -> None:
+def _check(value: str, field: str, expected: str, got: str, which: str = "check character") -> None:
     if expected != got:
-        raise IdentifierError(field, value, f"check character should be {expected!r}, got {got!r}")
+        raise IdentifierError(field, value, f"{which} should be {expected!r}, got {got!r}")
 
 
 def validate_uscc(value: str, *, field: str = "uscc") -> str:
-    """Validate a 统一社会信用代码 and return it stripped and uppercased."""
+    """Validate a 统一社会信用代码 and return it stripped and uppercased.
+
+    Both checks must hold: the code's own (GB 32100-2015, character 18) and the one of the organisation
+    code it embeds (GB 11714-1997, characters 9–17); the error names the one that failed.
+    """
     s = _prep(value, field)
     _length(s, value, field, 18)
     _chars(s, value, field, _USCC_CHARS, "allowed: 0-9A-HJ-NPQRTUWXY")
     # GB 32100-2015: C1 registration authority, C2 org type, C3–C8 region code
     _chars(s[2:8], value, field, _DIGITS, "region code positions 3-8 must be digits", start=3)
     _province(s[2:8], value, field, low=10)
-    _check(value, field, uscc_check_char(s[:17]), s[17])
+    _check(value, field, uscc_check_char(s[:17]), s[17], "check character 18 (GB 32100-2015)")
+    # GB 32100-2015 C9–C17 = the GB 11714-1997 organisation code, whose check is character 17
+    _check(value, field, org_code_check_char(s[8:16]), s[16], "organisation-code check character 17 (GB 11714-1997)")
     return s
 
 
@@ -248,30 +276,104 @@ def validate_bank_code(value: str, *, field: str = "bankCode") -> str:
     return s
 
 
+#: What introduces an extension: 转 / 分机 (as written in China), ext, x, # (and RFC 3966's ;ext=).
+_EXTENSION = re.compile(r"\s*(?:转|分机|;?ext\.?=?|x|#)\s*(?P<ext>\d{1,6})\s*$", re.IGNORECASE)
+#: An extension after a last dash, as often written: 0531-88881234-8001 (landlines only: a mobile has none).
+_DASH_EXTENSION = re.compile(r"^(?P<line>.*\d)\s*-\s*(?P<ext>\d{1,6})$")
+#: Characters a number may be written with, besides digits and a leading '+'.
+_PHONE_SEPARATORS = " -()./"
+#: A stored number: E.164 within China.
+_E164_CN = re.compile(r"\+86\d{9,11}")
+#: Numbers a person calls from; service numbers (400, 800, 95xxx) are not a complainant's.
+_KIND = phonenumbers.PhoneNumberType
+_PERSONAL_LINES = {_KIND.MOBILE, _KIND.FIXED_LINE, _KIND.FIXED_LINE_OR_MOBILE}
+_SERVICE_KINDS = {
+    _KIND.TOLL_FREE: "a toll-free (800) service number",
+    _KIND.SHARED_COST: "a shared-cost (400) service number",
+    _KIND.PREMIUM_RATE: "a premium-rate service number",
+    _KIND.UAN: "a company's universal access number",
+    _KIND.VOIP: "a VoIP service number",
+}
+
+
+def _area_code_length(nsn: str) -> int:
+    """The area code's length in a national number: 2 for 010 and 02x, 3 for the rest (a mobile's first 3)."""
+    return 2 if nsn[:2] == "10" or nsn[:1] == "2" else 3
+
+
+def _phone_problem(nsn: str) -> str:
+    """Why a national number (no +86, no trunk 0) is not a number a complainant calls from."""
+    if nsn[:1] == "1" and nsn[:2] != "10":
+        if len(nsn) != 11:
+            return f"a mobile number has 11 digits, got {len(nsn)}"
+        if nsn[1] not in "3456789":
+            return f"mobile numbers start with 13-19, got {nsn[:2]!r}"
+        return f"no mobile numbers are issued with the prefix {nsn[:3]!r}"
+    if len(nsn) < 9:
+        return f"a landline needs its area code (0xx or 0xxx) and 7-8 digits, got {len(nsn)} digits"
+    area = _area_code_length(nsn)
+    return (
+        f"no landline has area code '0{nsn[:area]}' with {len(nsn) - area} digits "
+        "(the area code is unknown, or its numbers have another length)"
+    )
+
+
 def normalise_phone(value: str, *, field: str = "phone") -> str:
-    """Normalise a mobile number ('+86 138-0013-8000', full-width …) to 11 digits."""
-    s = _prep(value, field)
-    digits: list[str] = []
+    """A mobile or landline number, as written ('+86 138-0013-8000', '(0593) 785 6234 转 12', full-width …),
+    in E.164: '+8613800138000', '+865937856234'.
+
+    Parsed and checked with ``phonenumbers`` (China's numbering plan): mobiles 1[3-9]x with 11 digits,
+    landlines with their area code (0xx / 0xxx) and 7–8 digits; +86, 0086, 86 and the trunk 0 are
+    understood. An extension (转 / 分机 / ext / x / #, or a last '-' group after a complete landline) is
+    dropped: E.164 has none, and the line is what identifies a complainant (the upstream's raw record
+    keeps what was typed). Only China's numbers (+86) are accepted, and only personal lines — not
+    400 / 800 / 95xxx service numbers. The error shows the number masked (:func:`mask_phone`).
+    """
+    if not isinstance(value, str):
+        raise IdentifierError(field, mask_phone(str(value)), f"expected a string, got {type(value).__name__}")
+    s = unicodedata.normalize("NFKC", value).strip()
+    shown = mask_phone(s)
+    if not s:
+        raise IdentifierError(field, shown, "value is empty")
+    if found := _EXTENSION.search(s):
+        s = s[: found.start()]
     plus = False
     for i, ch in enumerate(s, 1):
-        if ch in _DIGITS:
-            digits.append(ch)
-        elif ch == "+" and not digits and not plus:
+        if ch == "+" and not plus and not any(c in _DIGITS for c in s[:i]):
             plus = True
-        elif ch not in " -().":
-            raise IdentifierError(field, value, f"illegal character {ch!r} at position {i}")
-    d = "".join(digits)
-    if d.startswith("0086") and len(d) == 15:
-        d = d[4:]
-    elif d.startswith("86") and (plus or len(d) == 13):
-        d = d[2:]
-    elif plus:
-        raise IdentifierError(field, value, "only the +86 (China) country code is supported")
-    if len(d) != 11:
-        raise IdentifierError(field, value, f"expected 11 digits, got {len(d)}")
-    if d[0] != "1" or d[1] not in "3456789":
-        raise IdentifierError(field, value, f"mobile numbers start with 13-19, got {d[:2]!r}")
-    return d
+        elif ch not in _DIGITS and ch not in _PHONE_SEPARATORS:
+            raise IdentifierError(field, shown, f"illegal character {ch!r} at position {i}")
+    number = _parse_phone(s)
+    if number is None or not phonenumbers.is_valid_number(number):
+        dashed = _DASH_EXTENSION.match(s)
+        line = _parse_phone(dashed["line"]) if dashed else None
+        if line is not None and phonenumbers.is_valid_number(line) and _is_landline(line):
+            number = line
+        elif number is None:
+            raise IdentifierError(field, shown, _phone_problem("".join(c for c in s if c in _DIGITS)))
+        elif number.country_code != 86:
+            raise IdentifierError(field, shown, f"only China's numbers (+86) are accepted, got +{number.country_code}")
+        else:
+            raise IdentifierError(field, shown, _phone_problem(phonenumbers.national_significant_number(number)))
+    if number.country_code != 86:
+        raise IdentifierError(field, shown, f"only China's numbers (+86) are accepted, got +{number.country_code}")
+    kind = phonenumbers.number_type(number)
+    if kind not in _PERSONAL_LINES:
+        raise IdentifierError(
+            field, shown, f"{_SERVICE_KINDS.get(kind, 'a service number')}, not a mobile or a landline"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _is_landline(number: phonenumbers.PhoneNumber) -> bool:
+    return phonenumbers.number_type(number) == _KIND.FIXED_LINE
+
+
+def _parse_phone(s: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(s, "CN")
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def _rand(rng: random.Random, alphabet: str, n: int) -> str:
@@ -285,9 +387,12 @@ def _region6(region_code: str) -> str:
 
 
 def make_uscc(rng: random.Random, *, region_code: str, registration: str = "9", org_type: str = "1") -> str:
-    """Generate a valid USCC for a 6-digit region code."""
+    """Generate a valid USCC for a 6-digit region code (both check characters hold)."""
     region = _region6(region_code)
-    body = registration + org_type + region + _rand(rng, _USCC_CHARS, 9)
+    # Nine characters are drawn and the ninth replaced by the organisation code's check character, so a
+    # seed draws what it drew before the GB 11714 check was added (the rest of a generated world stays).
+    org = _rand(rng, _USCC_CHARS, 9)[:8]
+    body = registration + org_type + region + org + org_code_check_char(org)
     return body + uscc_check_char(body)
 
 
@@ -317,8 +422,12 @@ def make_bank_card(rng: random.Random, *, bin_prefix: str = "622848", length: in
 
 
 def make_phone(rng: random.Random) -> str:
-    """Generate a valid 11-digit mobile number."""
-    return "1" + rng.choice("3456789") + _rand(rng, _DIGITS, 9)
+    """Generate a valid 11-digit mobile number, as upstream systems send it (:func:`normalise_phone` → E.164)."""
+    phone = "1" + rng.choice("3456789") + _rand(rng, _DIGITS, 9)
+    # A number of a range not issued (154…, 14x data-only …) becomes 13x: as many draws as ever, so a
+    # seed's other values stay as they were.
+    number = _parse_phone(phone)
+    return phone if number is not None and phonenumbers.is_valid_number(number) else "13" + phone[2:]
 
 
 def _mask(value: str, head: int, tail: int) -> str:
@@ -334,8 +443,35 @@ def mask_id_number(value: str) -> str:
 
 
 def mask_phone(value: str) -> str:
-    """Keep the first 3 and last 4 digits: '138****8000'."""
-    return _mask(value, 3, 4)
+    """Hide the middle of a phone number, keeping how it is written: the prefix (+86, 0) with the area
+    code — or a mobile's first three digits — and the last four digits.
+
+    '13800138000' → '138****8000', '+8613800138000' → '+86138****8000', '+865937856234' → '+86593***6234',
+    '0593-7856234' → '0593-***6234'. A value that is no phone number keeps its first 3 and last 4
+    digits when it has more than 7, else every digit is hidden.
+    """
+    s = value.strip()
+    digits = sum(c in _DIGITS for c in s)
+    head, tail_end = 3, digits
+    if _E164_CN.fullmatch(s):
+        head = 2 + _area_code_length(s[3:])
+    elif (number := _parse_phone(s)) is not None and number.country_code == 86:
+        nsn = phonenumbers.national_significant_number(number)
+        ext = len(number.extension or "")
+        prefix = digits - ext - len(nsn)
+        if 7 <= len(nsn) and prefix >= 0:
+            head, tail_end = prefix + _area_code_length(nsn), digits - ext
+    hide_all = tail_end - 4 - head < 1  # too short to show both ends and hide anything
+    i = 0
+    out = []
+    for ch in s:
+        if ch in _DIGITS:
+            shown = not hide_all and (i < head or i >= tail_end - 4)  # digits past tail_end: the extension
+            out.append(ch if shown else "*")
+            i += 1
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def mask_bank_card(value: str) -> str:
@@ -362,6 +498,14 @@ _MOBILE = re.compile(
     r"(?<![\d+])(?P<cc>(?:\+\s?|00)86[\s-]?|\(\+?86\)\s?|86[\s-]?)?"
     r"(?P<a>1[3-9]\d)[\s-]?(?P<b>\d{4})[\s-]?(?P<c>\d{4})(?!\d)"
 )
+#: A landline in international form (E.164 as the hub stores it, or written with spaces): +865937856234,
+#: +86 10 6234 5678, 0086-531-88881234 → area code kept, local part masked. Area codes are 10, 2x or
+#: three digits from 3 up, so a mobile (+86 1[3-9]…) is never taken for one.
+_INTL_LANDLINE = re.compile(
+    r"(?<![\d+])(?P<cc>(?:\+\s?|00)86[\s-]?(?:\(0\)\s?)?)(?P<area>10|2\d|[3-9]\d{2})(?P<sep>[\s-]?)"
+    r"(?P<local>\d{3,4}[\s-]?\d{4})(?!\d)"
+)
+_SPACES = re.compile(r"[\s-]")
 #: A landline with its area code: 010-12345678, (0531) 8888-1234 → local part masked; an extension stays.
 _LANDLINE = re.compile(r"(?<!\d)(?P<area>\(0\d{2,3}\)\s?|0\d{2,3}[\s-]?)(?P<local>[1-9]\d{2,3}-?\d{4})(?!\d)")
 #: Labels that make a long digit run a business number, not personal data ("工单2026…", "许可证号3701…").
@@ -400,7 +544,7 @@ def _labelled_business(text: str, start: int) -> bool:
 
 def mask_text(text: str, *, bare_cards: bool = True) -> str:
     """``text`` with every ID number (18 or 15 digits, any check character), bank card (16–19 digits,
-    also in groups of four), mobile (any writing) and landline (with area code) masked.
+    also in groups of four), mobile (any writing) and landline (with area code, also in E.164) masked.
 
     A run of 16–19 digits is masked as a card whatever its Luhn digit: in prose nothing else of that
     length is common, and masking an order number costs a reader little while leaking a card cannot be
@@ -431,6 +575,12 @@ def mask_text(text: str, *, bare_cards: bool = True) -> str:
         text,
     )
     text = _MOBILE.sub(lambda mt: f"{mt.group('cc') or ''}{mt.group('a')}****{mt.group('c')}", text)
+    text = _INTL_LANDLINE.sub(
+        lambda mt: (
+            mt.group("cc") + mt.group("area") + mt.group("sep") + _mask(_SPACES.sub("", mt.group("local")), 0, 4)
+        ),
+        text,
+    )
     return _LANDLINE.sub(lambda mt: f"{mt.group('area')}{_mask(mt.group('local').replace('-', ''), 0, 4)}", text)
 
 

@@ -89,6 +89,7 @@ __all__ = [
     "normalise_address",
     "normalise_company_name",
     "normalise_project_name",
+    "phone_key",
     "score",
 ]
 
@@ -375,7 +376,7 @@ class Features:
         address: str | None = None,
         complainant_name: str | None = None,
     ) -> Features:
-        """Features from a record's cleaned fields (phone normalised, ID hashed, USCC validated)."""
+        """Features from a record's cleaned fields (phone in E.164, ID hashed, USCC validated)."""
         name = normalise_company_name(respondent_name) if respondent_name else None
         return cls(
             county=region_code[:6],
@@ -398,6 +399,12 @@ class Features:
         return cls(**(data or {"county": ""}))
 
 
+def phone_key(phone: str) -> str:
+    """The blocking key of a complainant's phone, in E.164 (:func:`hub.identifiers.normalise_phone`), so
+    that '0593-7856234', '+86 593 785 6234' and '05937856234' are one key."""
+    return f"p:{phone}"
+
+
 def blocking_keys(f: Features) -> list[str]:
     """The exact keys under which a record is found: phone, ID hash, USCC, project code, name in county.
 
@@ -406,7 +413,7 @@ def blocking_keys(f: Features) -> list[str]:
     """
     keys = []
     if f.phone:
-        keys.append(f"p:{f.phone}")
+        keys.append(phone_key(f.phone))
     if f.id_hash:
         keys.append(f"i:{f.id_hash}")
     if f.uscc:

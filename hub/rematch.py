@@ -66,6 +66,7 @@ from hub.matching import (
     Features,
     Match,
     blocking_keys,
+    phone_key,
     score,
 )
 
@@ -520,7 +521,7 @@ def _best(
     # record per signature, the newest (``hits`` is oldest first), stands for the others.
     person: set[int] = set()
     for key, table in (
-        (f"p:{f.phone}" if f.phone else None, index),
+        (phone_key(f.phone) if f.phone else None, index),
         (f"i:{f.id_hash}" if f.id_hash else None, index),
         (f.complainant, by_name),
     ):

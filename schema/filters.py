@@ -13,7 +13,8 @@ from sqlalchemy import func, or_, select
 from hub import models as m
 from hub.access import jurisdiction_bounds
 from hub.errors import Forbidden, InvalidIdentifier, InvalidInput
-from hub.identifiers import IdentifierError, validate_region_code, validate_uscc
+from hub.identifiers import IdentifierError, normalise_phone, validate_region_code, validate_uscc
+from hub.matching import phone_key
 from hub.workflow import overdue_clause
 from schema.types._common import NODE_MODELS, from_global_id
 from schema.types.cases import Channel, ClueStatus, Colour
@@ -88,7 +89,9 @@ class ClueFilter:
     supervised: bool | None = strawberry.field(default=None, description="Under 督办 / 挂牌督办.")
     multi_channel: bool | None = strawberry.field(default=None, description="Arrived through two or more channels.")
     search: str | None = strawberry.field(
-        default=None, description="Substring of the title, respondent or complainant name."
+        default=None,
+        description="Substring of the title, respondent or complainant name; a phone number, in any writing "
+        "('0593-7856234', '+86 593 785 6234'), also finds the clues its complainant called about (unmask only).",
     )
 
     def conditions(self, *, today: dt.date, may_unmask: bool) -> list[Any]:
@@ -137,14 +140,24 @@ class ClueFilter:
             out.append(c.id.in_(multi) if self.multi_channel else c.id.not_in(multi))
         if self.search:
             pat = _like(self.search)
-            out.append(
-                or_(
-                    c.title.like(pat, escape="\\"),
-                    c.respondent_name.like(pat, escape="\\"),
-                    c.complainant_name.like(pat, escape="\\"),
-                )
-            )
+            found = [
+                c.title.like(pat, escape="\\"),
+                c.respondent_name.like(pat, escape="\\"),
+                c.complainant_name.like(pat, escape="\\"),
+            ]
+            if may_unmask and (phone := _phone_term(self.search)):
+                # Any channel record of the clue from that number, by its E.164 blocking key (indexed).
+                found.append(c.id.in_(select(m.ClueMatchKey.clue_id).where(m.ClueMatchKey.key == phone_key(phone))))
+            out.append(or_(*found))
         return out
+
+
+def _phone_term(search: str) -> str | None:
+    """The search term as an E.164 phone number, or None when it is not one (a name, a word)."""
+    try:
+        return normalise_phone(search, field="search")
+    except IdentifierError:
+        return None
 
 
 @strawberry.input(description="Filters on projects.")

@@ -39,3 +39,44 @@ def test_large_tables_carry_a_region_code() -> None:
     ]
     missing = [t for t in large if "region_code" not in Base.metadata.tables[t].c]
     assert missing == []
+
+
+def test_phones_stored_before_e164_are_brought_to_e164(empty_db_url) -> None:
+    """0008: the 11-digit mobiles stored before (columns, phone match keys, match features) become E.164."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from hub import models as m
+    from hub.db import session_scope
+    from hub.migrate import alembic_config
+    from hub.seed import load_regions
+    from tests.hub.test_workflow import complaint, intake
+
+    def stored(engine) -> list[tuple]:  # type: ignore[no-untyped-def]
+        with session_scope(engine) as s:
+            return [
+                *s.execute(select(m.Clue.complainant_phone).order_by(m.Clue.id)).all(),
+                *s.execute(select(m.ChannelRecord.complainant_phone, m.ChannelRecord.match_features["phone"].as_string())
+                           .order_by(m.ChannelRecord.id)).all(),
+                *s.execute(select(m.ClueMatchKey.key).where(m.ClueMatchKey.key.like("p:%"))
+                           .order_by(m.ClueMatchKey.id)).all(),
+            ]
+
+    # Given a pool with a mobile complaint and a landline one, as the hub stores them now
+    engine = make_engine(empty_db_url)
+    load_regions(engine)
+    intake(engine, complaint("2026110200001"),
+           complaint("2026110200002", complainant_phone="0537-2345678", complainant_name="李四",
+                     respondent_name="济宁市兖州区顺达物流有限公司", project_name=None))
+    now = [("+8613953712345",), ("+865372345678",), ("+8613953712345", "+8613953712345"),
+           ("+865372345678", "+865372345678"), ("p:+8613953712345",), ("p:+865372345678",)]
+    assert [tuple(r) for r in stored(engine)] == now
+    # When the database goes back to 0004, the mobile is in the old 11-digit form (a landline stays E.164)
+    command.downgrade(alembic_config(empty_db_url), "0004")
+    assert [tuple(r) for r in stored(engine)] == [
+        ("13953712345",), ("+865372345678",), ("13953712345", "13953712345"),
+        ("+865372345678", "+865372345678"), ("p:13953712345",), ("p:+865372345678",)]
+    # Then upgrading brings every old value to E.164 again, so new records find the old ones
+    upgrade(empty_db_url)
+    assert [tuple(r) for r in stored(engine)] == now
+    engine.dispose()

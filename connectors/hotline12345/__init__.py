@@ -211,7 +211,7 @@ class Hotline12345Connector(Connector[Hotline12345Config]):
                 region_code=region,
                 respondent_name=respondent or "",
                 complainant_name=caller,
-                complainant_phone=_mobile(fields.text(record, "callerPhone", required=False)),
+                complainant_phone=fields.text(record, "callerPhone", required=False),  # mobile or landline: hub checks
                 sector="工程建设" if project or _CONSTRUCTION.search(content) else "非工程",
                 project_name=project,
                 related_source_id=fields.text(record, "oldOrderNum", required=False),
@@ -373,11 +373,6 @@ def _callback(order: dict[str, Any]) -> CallbackIn | None:
             f"satisfaction {word!r} is not one of {', '.join(SATISFACTION_WORDS)}", field="satisfaction", value=word
         )
     return CallbackIn(at=at, satisfaction=satisfaction, solved=solved)
-
-
-def _mobile(number: str | None) -> str | None:
-    """The caller's number for matching; a landline (area code 0xxx) is not a mobile key, so None."""
-    return None if not number or (number.startswith("0") and not number.startswith("00")) else number
 
 
 __all__ = [

@@ -97,6 +97,8 @@ def build_world(
                 **row,
                 "id_number": cipher.decrypt(row["id_number_enc"]),
                 "bank_card": cipher.decrypt(row["bank_card_enc"]) if row.get("bank_card_enc") else None,
+                # the hub stores E.164; upstream systems write a mobile's 11 digits
+                "phone": row["phone"].removeprefix("+86") if row.get("phone") else row.get("phone"),
             }
             for k in SENSITIVE_WORKER_FIELDS:
                 plain.pop(k, None)

@@ -15,7 +15,7 @@ from typing import Any
 
 import hub.seed._names as N
 from hub.crypto import Cipher
-from hub.identifiers import make_bank_card, make_id_number, make_phone, mask_id_number
+from hub.identifiers import make_bank_card, make_id_number, make_phone, mask_id_number, normalise_phone
 from hub.regions import RegionRow, iter_regions
 from hub.workdays import is_workday
 
@@ -122,10 +122,15 @@ class Person:
     male: bool
     birth: dt.date
     id_number: str
-    phone: str
+    phone: str  # as upstream systems send it: 11 digits
     bank: str
     card: str
     bank_code: str
+
+    @property
+    def phone_e164(self) -> str:
+        """The phone as the hub stores it (E.164)."""
+        return normalise_phone(self.phone)
 
 
 @dataclass(slots=True)

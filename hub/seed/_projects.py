@@ -272,7 +272,7 @@ def _workers_and_money(
                 "id_number_masked": masked,
                 "gender": "M" if p.male else "F",
                 "birth_date": p.birth,
-                "phone": p.phone,
+                "phone": p.phone_e164,
                 "project_id": proj.id,
                 "enterprise_id": employer.id,
                 "team_sys_no": team,

@@ -141,7 +141,7 @@ class ChannelRecord(Node):
     def channel_name(parent: strawberry.Parent[m.ChannelRecord]) -> str:
         return m.CHANNELS.get(parent.channel, parent.channel)
 
-    @strawberry.field(description="Complainant phone as the channel sent it, masked unless `reveal` (audited).")
+    @strawberry.field(description="Complainant phone (mobile or landline) in E.164, masked unless `reveal` (audited).")
     @staticmethod
     def complainant_phone(parent: strawberry.Parent[m.ChannelRecord], info: Info, reveal: Reveal = False) -> str | None:
         if parent.complainant_phone is None:
@@ -280,7 +280,7 @@ class Clue(Node):
     def colour(parent: strawberry.Parent[m.Clue]) -> Colour | None:
         return Colour(parent.colour) if parent.colour else None
 
-    @strawberry.field(description="Complainant phone, masked unless `reveal` (audited).")
+    @strawberry.field(description="Complainant phone in E.164 (+86…), masked unless `reveal` (audited).")
     @staticmethod
     def complainant_phone(parent: strawberry.Parent[m.Clue], info: Info, reveal: Reveal = False) -> str | None:
         if parent.complainant_phone is None:

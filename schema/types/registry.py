@@ -247,7 +247,7 @@ class Worker(Node):
             region_code=parent.region_code,
         )
 
-    @strawberry.field(description="Mobile phone, masked unless `reveal` (audited).")
+    @strawberry.field(description="Phone in E.164 (+86…), masked unless `reveal` (audited).")
     @staticmethod
     def phone(parent: strawberry.Parent[m.Worker], info: Info, reveal: Reveal = False) -> str | None:
         if parent.phone is None:

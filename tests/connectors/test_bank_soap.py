@@ -447,7 +447,7 @@ GOOD = {
         "salaryAccount": "3700000000181447990",
         "salaryAccountName": "某专户",
         "projectCode": "2025-370811-47-03-011892",
-        "corpCode": "91370811RWARD17L81",
+        "corpCode": "91370811RWARD17L6T",
         "bankName": "中国工商银行",
         "accountStatus": 1,
         "updateTime": "2026-01-01T00:00:00+08:00",
@@ -476,7 +476,7 @@ GOOD = {
     "guarantees": {
         "guaranteeNo": "BH1",
         "projectCode": "P",
-        "corpCode": "91370811RWARD17L81",
+        "corpCode": "91370811RWARD17L6T",
         "guaranteeAmount": "1000",
         "updateTime": "2026-01-05T10:00:00+08:00",
     },

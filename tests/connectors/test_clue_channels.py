@@ -145,7 +145,7 @@ def test_one_complaint_through_two_channels_becomes_one_clue(
             ]
             assert records[0].match_score is None and records[1].match_score >= 0.9
             assert (clue.complainant_phone, clue.respondent_name, clue.region_code) == (
-                by_phone.phone,
+                "+86" + by_phone.phone,  # stored in E.164
                 by_phone.respondent["name"],
                 by_phone.county,
             )

@@ -158,6 +158,15 @@ class TestHotline12345(SandboxContract):
         assert first["organizationName"] == "微山县人力资源和社会保障局"
         assert connector.normalise("work_orders", first)[0].region_code == "370826"
 
+    @pytest.mark.parametrize("phone", ["0537-2345678", "(0537)2345678"], ids=["landline", "landline-parenthesised"])
+    def test_normalise_passes_a_landline_caller_on(self, sandbox: Sandbox, phone: str) -> None:
+        # Given a wage order from a caller on a landline
+        served = records(read_all(make_config(sandbox.url)))
+        order = {**next(r for r in served if connector.normalise("work_orders", r)), "callerPhone": phone}
+        # When normalised, Then the number reaches the hub as written (which checks it and stores E.164)
+        [clue] = connector.normalise("work_orders", order)
+        assert clue.complainant_phone == phone
+
     def test_normalise_skips_non_wage_orders(self, sandbox: Sandbox) -> None:
         others = [r for r in records(read_all(make_config(sandbox.url))) if not r["questionCode"].startswith("0801")]
         assert len(others) == NON_WAGE

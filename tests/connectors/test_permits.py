@@ -161,7 +161,7 @@ class TestPermits(SandboxContract):
                 short_name=builder["short_name"],
             ),
             EnterpriseIn(
-                uscc="91370811RWARD17L81",
+                uscc="91370811RWARD17L6T",
                 name="济宁市永成建设工程有限公司",
                 kind="general_contractor",
                 legal_representative="姚磊",

@@ -164,7 +164,23 @@ def test_a_malformed_phone_is_refused_without_repeating_it(engine) -> None:  # t
     with pytest.raises(HubError) as err:
         enter(engine, source_id="LF-PHONE", complainant_phone="1395371234x")
     assert (err.value.code, err.value.extra.get("field")) == ("INVALID_IDENTIFIER", "complainantPhone")
-    assert err.value.message == "invalid complainantPhone: illegal character 'X' at position 11"
+    # (the character as typed: the phone check no longer upper-cases what it quotes)
+    assert err.value.message == "invalid complainantPhone: illegal character 'x' at position 11"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("13953712345", "+8613953712345"), ("+86 139-5371-2345", "+8613953712345"),
+     ("(0537) 234-5678", "+865372345678"), ("0537-2345678 转 801", "+865372345678")],
+    ids=["mobile", "mobile-plus86", "landline", "landline-extension"],
+)
+def test_a_typed_phone_is_stored_in_e164(engine, typed: str, stored: str) -> None:  # type: ignore[no-untyped-def]
+    # Given an operator typing the complainant's mobile or landline the way it was told to them
+    enter(engine, source_id=f"LF-E164-{typed}", complainant_phone=typed)
+    # Then its channel record holds it in E.164 (a landline is accepted)
+    with session_factory(engine)() as s:
+        record = s.execute(select(m.ChannelRecord).where(m.ChannelRecord.source_id == f"LF-E164-{typed}")).scalar_one()
+        assert record.complainant_phone == stored
 
 
 def test_a_register_number_is_entered_once_wherever_it_is(engine) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,4 @@
 """Tests for hub.identifiers: check characters, validators, generators, region helpers, masks."""
-
 from __future__ import annotations
 
 import datetime
@@ -24,6 +23,7 @@ from hub.identifiers import (
     mask_name,
     mask_phone,
     normalise_phone,
+    org_code_check_char,
     region_ancestors,
     region_level,
     region_prefix,
@@ -68,6 +68,22 @@ def test_uscc_check_char_maps_31_to_zero() -> None:
     assert uscc_check_char("0" * 17) == "0"
 
 
+@pytest.mark.parametrize(
+    ("body", "check"),
+    [("71526726", "X"), ("M000100Y", "4"), ("00000000", "0"), ("00000001", "9")],
+    ids=["r10-is-X", "published-uscc-example", "r11-is-zero", "digit"],
+)
+def test_org_code_check_char(body: str, check: str) -> None:
+    # GB 11714-1997: r = 11 − (Σ Ci·Wi mod 11), W = 3,7,9,10,5,8,4,2; 10 → 'X', 11 → '0'
+    # ('9144030071526726XG' and '91350100M000100Y43' carry these bodies and check characters)
+    assert org_code_check_char(body) == check
+
+
+def test_org_code_check_char_values_letters_a_to_z() -> None:
+    # Letters count A=10 … Z=35 over the whole alphabet (I, O, S, V, Z too, unlike GB 32100): 'Z'·2 = 70
+    assert org_code_check_char("0000000Z") == str(11 - 70 % 11)
+
+
 def test_id_check_char_matches_published_example() -> None:
     assert id_check_char(VALID_ID[:17]) == "X"
 
@@ -82,19 +98,16 @@ def test_luhn_check_digit_known_value() -> None:
     ("func", "arg", "message"),
     [
         (uscc_check_char, "91350100M000100Y", "invalid uscc '91350100M000100Y': expected 17 characters, got 16"),
-        (
-            uscc_check_char,
-            "91350100M000100I4",
-            "invalid uscc '91350100M000100I4': illegal character 'I' at position 16 (allowed: 0-9A-HJ-NPQRTUWXY)",
-        ),
+        (uscc_check_char, "91350100M000100I4",
+         "invalid uscc '91350100M000100I4': illegal character 'I' at position 16 (allowed: 0-9A-HJ-NPQRTUWXY)"),
+        (org_code_check_char, "7152672", "invalid orgCode '7152672': expected 8 characters, got 7"),
+        (org_code_check_char, "7152672a",
+         "invalid orgCode '7152672a': illegal character 'a' at position 8 (allowed: 0-9A-Z)"),
         (id_check_char, "1101051949123100", "invalid idNumber '1101051949123100': expected 17 characters, got 16"),
-        (
-            luhn_check_digit,
-            "79927a",
-            "invalid bankCard '79927a': illegal character 'a' at position 6 (expected a digit)",
-        ),
+        (luhn_check_digit, "79927a",
+         "invalid bankCard '79927a': illegal character 'a' at position 6 (expected a digit)"),
     ],
-    ids=["uscc-short", "uscc-illegal-char", "id-short", "luhn-non-digit"],
+    ids=["uscc-short", "uscc-illegal-char", "org-short", "org-lower-case", "id-short", "luhn-non-digit"],
 )
 def test_check_char_helpers_reject_bad_input(func: Callable[[str], str], arg: str, message: str) -> None:
     with pytest.raises(IdentifierError, match=exact(message)):
@@ -110,6 +123,7 @@ def test_check_char_helpers_reject_bad_input(func: Callable[[str], str], arg: st
         (validate_uscc, VALID_USCC, VALID_USCC),
         (validate_uscc, " 91350100m000100y43\n", VALID_USCC),
         (validate_uscc, "９１３５０１００Ｍ０００１００Ｙ４３", VALID_USCC),
+        (validate_uscc, "9144030071526726XG", "9144030071526726XG"),
         (validate_id_number, VALID_ID, VALID_ID),
         (validate_id_number, "11010519491231002x", VALID_ID),
         (validate_region_code, "370102", "370102"),
@@ -123,20 +137,9 @@ def test_check_char_helpers_reject_bad_input(func: Callable[[str], str], arg: st
         (validate_bank_code, "102100099996", "102100099996"),
     ],
     ids=[
-        "uscc",
-        "uscc-lower-padded",
-        "uscc-full-width",
-        "id",
-        "id-lower-x",
-        "region-county",
-        "region-town",
-        "region-village",
-        "region-macao",
-        "permit",
-        "card",
-        "card-spaces",
-        "card-hyphens",
-        "bank-code",
+        "uscc", "uscc-lower-padded", "uscc-full-width", "uscc-org-check-x", "id", "id-lower-x",
+        "region-county", "region-town", "region-village", "region-macao",
+        "permit", "card", "card-spaces", "card-hyphens", "bank-code",
     ],
 )
 def test_validators_accept_and_normalise(validator: Callable[[str], str], raw: str, expected: str) -> None:
@@ -148,191 +151,74 @@ def test_validators_accept_and_normalise(validator: Callable[[str], str], raw: s
 _INVALID = [
     # USCC
     ("uscc-length", validate_uscc, "9137010", "invalid uscc '9137010': expected 18 characters, got 7"),
-    (
-        "uscc-illegal-char",
-        validate_uscc,
-        "91350100M0O0100Y43",
-        "invalid uscc '91350100M0O0100Y43': illegal character 'O' at position 11 (allowed: 0-9A-HJ-NPQRTUWXY)",
-    ),
-    (
-        "uscc-region-letter",
-        validate_uscc,
-        "9135A100M000100Y43",
-        "invalid uscc '9135A100M000100Y43': "
-        "illegal character 'A' at position 5 (region code positions 3-8 must be digits)",
-    ),
-    (
-        "uscc-region-prefix",
-        validate_uscc,
-        "91990100M000100Y43",
-        "invalid uscc '91990100M000100Y43': bad region prefix '99': province code must be 10-82",
-    ),
-    (
-        "uscc-check",
-        validate_uscc,
-        "91370102MA3C000000",
-        "invalid uscc '91370102MA3C000000': check character should be 'B', got '0'",
-    ),
+    ("uscc-illegal-char", validate_uscc, "91350100M0O0100Y43",
+     "invalid uscc '91350100M0O0100Y43': illegal character 'O' at position 11 (allowed: 0-9A-HJ-NPQRTUWXY)"),
+    ("uscc-region-letter", validate_uscc, "9135A100M000100Y43",
+     "invalid uscc '9135A100M000100Y43': "
+     "illegal character 'A' at position 5 (region code positions 3-8 must be digits)"),
+    ("uscc-region-prefix", validate_uscc, "91990100M000100Y43",
+     "invalid uscc '91990100M000100Y43': bad region prefix '99': province code must be 10-82"),
+    ("uscc-check", validate_uscc, "91370102MA3C000000",
+     "invalid uscc '91370102MA3C000000': check character 18 (GB 32100-2015) should be 'B', got '0'"),
+    # outer check (char 18) holds, the organisation code's (char 17) does not
+    ("uscc-inner-check", validate_uscc, "914403007152672656",
+     "invalid uscc '914403007152672656': organisation-code check character 17 (GB 11714-1997) should be 'X', got '5'"),
+    # both fail: the outer check is reported (it covers the whole code)
+    ("uscc-both-checks", validate_uscc, "914403007152672650",
+     "invalid uscc '914403007152672650': check character 18 (GB 32100-2015) should be '6', got '0'"),
     ("uscc-empty", validate_uscc, "   ", "invalid uscc '   ': value is empty"),
     # ID number
-    (
-        "id-length-15",
-        validate_id_number,
-        "110105491231002",
-        "invalid idNumber '110105491231002': expected 18 characters, got 15",
-    ),
-    (
-        "id-illegal-char",
-        validate_id_number,
-        "1101051949A231002X",
-        "invalid idNumber '1101051949A231002X': illegal character 'A' at position 11 (expected a digit)",
-    ),
-    (
-        "id-bad-last-char",
-        validate_id_number,
-        "11010519491231002Y",
-        "invalid idNumber '11010519491231002Y': illegal character 'Y' at position 18 (expected a digit or X)",
-    ),
-    (
-        "id-region-prefix",
-        validate_id_number,
-        with_id_check("99010519491231002"),
-        f"invalid idNumber {with_id_check('99010519491231002')!r}: bad region prefix '99': province code must be 11-82",
-    ),
-    (
-        "id-date-not-real",
-        validate_id_number,
-        with_id_check("11010519900230002"),
-        f"invalid idNumber {with_id_check('11010519900230002')!r}: "
-        "bad birth date '19900230': not a real calendar date (YYYYMMDD)",
-    ),
-    (
-        "id-date-future",
-        validate_id_number,
-        with_id_check("11010529991231002"),
-        f"invalid idNumber {with_id_check('11010529991231002')!r}: bad birth date '29991231': in the future",
-    ),
-    (
-        "id-date-before-1900",
-        validate_id_number,
-        with_id_check("11010518991231002"),
-        f"invalid idNumber {with_id_check('11010518991231002')!r}: bad birth date '18991231': before 1900-01-01",
-    ),
-    (
-        "id-check",
-        validate_id_number,
-        "110105194912310021",
-        "invalid idNumber '110105194912310021': check character should be 'X', got '1'",
-    ),
+    ("id-length-15", validate_id_number, "110105491231002",
+     "invalid idNumber '110105491231002': expected 18 characters, got 15"),
+    ("id-illegal-char", validate_id_number, "1101051949A231002X",
+     "invalid idNumber '1101051949A231002X': illegal character 'A' at position 11 (expected a digit)"),
+    ("id-bad-last-char", validate_id_number, "11010519491231002Y",
+     "invalid idNumber '11010519491231002Y': illegal character 'Y' at position 18 (expected a digit or X)"),
+    ("id-region-prefix", validate_id_number, with_id_check("99010519491231002"),
+     f"invalid idNumber {with_id_check('99010519491231002')!r}: bad region prefix '99': province code must be 11-82"),
+    ("id-date-not-real", validate_id_number, with_id_check("11010519900230002"),
+     f"invalid idNumber {with_id_check('11010519900230002')!r}: "
+     "bad birth date '19900230': not a real calendar date (YYYYMMDD)"),
+    ("id-date-future", validate_id_number, with_id_check("11010529991231002"),
+     f"invalid idNumber {with_id_check('11010529991231002')!r}: bad birth date '29991231': in the future"),
+    ("id-date-before-1900", validate_id_number, with_id_check("11010518991231002"),
+     f"invalid idNumber {with_id_check('11010518991231002')!r}: bad birth date '18991231': before 1900-01-01"),
+    ("id-check", validate_id_number, "110105194912310021",
+     "invalid idNumber '110105194912310021': check character should be 'X', got '1'"),
     # region code
-    ("region-length", validate_region_code, "3701", "invalid regionCode '3701': expected 6, 9 or 12 characters, got 4"),
-    (
-        "region-char",
-        validate_region_code,
-        "37O102",
-        "invalid regionCode '37O102': illegal character 'O' at position 3 (expected a digit)",
-    ),
-    (
-        "region-province-low",
-        validate_region_code,
-        "100000",
-        "invalid regionCode '100000': bad region prefix '10': province code must be 11-82",
-    ),
-    (
-        "region-province-high",
-        validate_region_code,
-        "910000",
-        "invalid regionCode '910000': bad region prefix '91': province code must be 11-82",
-    ),
-    (
-        "region-county-under-zero-city",
-        validate_region_code,
-        "370002",
-        "invalid regionCode '370002': bad region prefix '370002': county part '02' under a zero city part",
-    ),
-    (
-        "region-town-under-zero-county",
-        validate_region_code,
-        "370100001",
-        "invalid regionCode '370100001': bad region prefix '370100001': town part '001' under a zero county part",
-    ),
+    ("region-length", validate_region_code, "3701",
+     "invalid regionCode '3701': expected 6, 9 or 12 characters, got 4"),
+    ("region-char", validate_region_code, "37O102",
+     "invalid regionCode '37O102': illegal character 'O' at position 3 (expected a digit)"),
+    ("region-province-low", validate_region_code, "100000",
+     "invalid regionCode '100000': bad region prefix '10': province code must be 11-82"),
+    ("region-province-high", validate_region_code, "910000",
+     "invalid regionCode '910000': bad region prefix '91': province code must be 11-82"),
+    ("region-county-under-zero-city", validate_region_code, "370002",
+     "invalid regionCode '370002': bad region prefix '370002': county part '02' under a zero city part"),
+    ("region-town-under-zero-county", validate_region_code, "370100001",
+     "invalid regionCode '370100001': bad region prefix '370100001': town part '001' under a zero county part"),
     # permit number
-    (
-        "permit-length",
-        validate_permit_no,
-        "3701022023031501",
-        "invalid permitNo '3701022023031501': expected 18 characters, got 16",
-    ),
-    (
-        "permit-char",
-        validate_permit_no,
-        "37010220230315010A",
-        "invalid permitNo '37010220230315010A': illegal character 'A' at position 18 (expected a digit)",
-    ),
-    (
-        "permit-region",
-        validate_permit_no,
-        "990102202303150101",
-        "invalid permitNo '990102202303150101': bad region prefix '99': province code must be 11-82",
-    ),
-    (
-        "permit-date",
-        validate_permit_no,
-        "370102202302290101",
-        "invalid permitNo '370102202302290101': bad issue date '20230229': not a real calendar date (YYYYMMDD)",
-    ),
-    (
-        "permit-sequence",
-        validate_permit_no,
-        "370102202303150001",
-        "invalid permitNo '370102202303150001': bad sequence '00' at positions 15-16: must be 01-99",
-    ),
+    ("permit-length", validate_permit_no, "3701022023031501",
+     "invalid permitNo '3701022023031501': expected 18 characters, got 16"),
+    ("permit-char", validate_permit_no, "37010220230315010A",
+     "invalid permitNo '37010220230315010A': illegal character 'A' at position 18 (expected a digit)"),
+    ("permit-region", validate_permit_no, "990102202303150101",
+     "invalid permitNo '990102202303150101': bad region prefix '99': province code must be 11-82"),
+    ("permit-date", validate_permit_no, "370102202302290101",
+     "invalid permitNo '370102202302290101': bad issue date '20230229': not a real calendar date (YYYYMMDD)"),
+    ("permit-sequence", validate_permit_no, "370102202303150001",
+     "invalid permitNo '370102202303150001': bad sequence '00' at positions 15-16: must be 01-99"),
     # bank card and bank code
     ("card-length", validate_bank_card, "79927398713", "invalid bankCard '79927398713': expected 16-19 digits, got 11"),
-    (
-        "card-char",
-        validate_bank_card,
-        "4111 1111 1111 111O",
-        "invalid bankCard '4111 1111 1111 111O': illegal character 'O' at position 19 (expected a digit)",
-    ),
-    (
-        "card-luhn",
-        validate_bank_card,
-        "4111111111111112",
-        "invalid bankCard '4111111111111112': check character should be '1', got '2'",
-    ),
-    (
-        "bank-code-length",
-        validate_bank_code,
-        "1021000999",
-        "invalid bankCode '1021000999': expected 12 characters, got 10",
-    ),
-    (
-        "bank-code-char",
-        validate_bank_code,
-        "10210009999X",
-        "invalid bankCode '10210009999X': illegal character 'X' at position 12 (expected a digit)",
-    ),
-    # phone
-    (
-        "phone-letter",
-        normalise_phone,
-        "138-0013-800O",
-        "invalid phone '138-0013-800O': illegal character 'O' at position 13",
-    ),
-    ("phone-short", normalise_phone, "1380013800", "invalid phone '1380013800': expected 11 digits, got 10"),
-    (
-        "phone-prefix",
-        normalise_phone,
-        "12800138000",
-        "invalid phone '12800138000': mobile numbers start with 13-19, got '12'",
-    ),
-    (
-        "phone-foreign",
-        normalise_phone,
-        "+1 415 555 0100",
-        "invalid phone '+1 415 555 0100': only the +86 (China) country code is supported",
-    ),
+    ("card-char", validate_bank_card, "4111 1111 1111 111O",
+     "invalid bankCard '4111 1111 1111 111O': illegal character 'O' at position 19 (expected a digit)"),
+    ("card-luhn", validate_bank_card, "4111111111111112",
+     "invalid bankCard '4111111111111112': check character should be '1', got '2'"),
+    ("bank-code-length", validate_bank_code, "1021000999",
+     "invalid bankCode '1021000999': expected 12 characters, got 10"),
+    ("bank-code-char", validate_bank_code, "10210009999X",
+     "invalid bankCode '10210009999X': illegal character 'X' at position 12 (expected a digit)"),
 ]
 
 
@@ -350,11 +236,9 @@ def test_custom_field_name_and_error_attributes() -> None:
     err = info.value
     assert isinstance(err, ValueError)
     assert (err.field, err.value, err.reason) == (
-        "employerUscc",
-        "91370102MA3C000000",
-        "check character should be 'B', got '0'",
-    )
-    assert str(err) == "invalid employerUscc '91370102MA3C000000': check character should be 'B', got '0'"
+        "employerUscc", "91370102MA3C000000", "check character 18 (GB 32100-2015) should be 'B', got '0'")
+    assert str(err) == (
+        "invalid employerUscc '91370102MA3C000000': check character 18 (GB 32100-2015) should be 'B', got '0'")
 
 
 def test_error_survives_pickling() -> None:
@@ -363,8 +247,8 @@ def test_error_survives_pickling() -> None:
     assert (clone.field, clone.value, clone.reason, str(clone)) == (err.field, err.value, err.reason, str(err))
 
 
-def test_non_string_input_is_rejected() -> None:
-    with pytest.raises(IdentifierError, match=exact("invalid phone '13800138000': expected a string, got int")):
+def test_non_string_input_is_rejected_with_the_value_masked() -> None:
+    with pytest.raises(IdentifierError, match=exact("invalid phone '138****8000': expected a string, got int")):
         normalise_phone(13800138000)  # type: ignore[arg-type]
 
 
@@ -380,7 +264,9 @@ def test_non_string_input_is_rejected() -> None:
     ],
     ids=["uscc", "id-number", "bank-card"],
 )
-def test_any_single_character_change_is_detected(validator: Callable[[str], str], valid: str, alphabet: str) -> None:
+def test_any_single_character_change_is_detected(
+    validator: Callable[[str], str], valid: str, alphabet: str
+) -> None:
     # Given a valid identifier
     assert validator(valid) == valid
     # When any one position is replaced by any other allowed character
@@ -388,7 +274,7 @@ def test_any_single_character_change_is_detected(validator: Callable[[str], str]
         for ch in alphabet:
             if ch == valid[pos]:
                 continue
-            corrupted = valid[:pos] + ch + valid[pos + 1 :]
+            corrupted = valid[:pos] + ch + valid[pos + 1:]
             # Then validation fails
             with pytest.raises(IdentifierError):
                 validator(corrupted)
@@ -405,8 +291,10 @@ def test_generated_uscc_validate() -> None:
     for _ in range(DRAWS):
         region = rng.choice(REGIONS)
         code = make_uscc(rng, region_code=region, registration=rng.choice("159Y"), org_type=rng.choice("123"))
+        # Then both checks hold (validate_uscc checks GB 32100 and GB 11714)
         assert validate_uscc(code) == code
         assert code[2:8] == region
+        assert org_code_check_char(code[8:16]) == code[16]
 
 
 def test_generated_id_numbers_validate_and_encode_sex() -> None:
@@ -443,7 +331,8 @@ def test_generated_phones_validate() -> None:
     rng = random.Random(86)
     for _ in range(DRAWS):
         phone = make_phone(rng)
-        assert normalise_phone(phone) == phone
+        # 11 digits as upstream systems send them, stored as E.164
+        assert len(phone) == 11 and normalise_phone(phone) == "+86" + phone
 
 
 def test_generators_are_deterministic_for_a_seed() -> None:
@@ -495,36 +384,85 @@ def test_region_helpers_validate_their_input() -> None:
 
 # --- phone normalisation -----------------------------------------------------
 
+_PHONES = [
+    # mobiles, in the writings callers and upstream systems use
+    ("mobile", "13800138000", "+8613800138000"),
+    ("mobile-plus86-dashes", "+86 138-0013-8000", "+8613800138000"),
+    ("mobile-plus86-compact", "+8613800138000", "+8613800138000"),
+    ("mobile-spaces", "138 0013 8000", "+8613800138000"),
+    ("mobile-86-dash", "86-13800138000", "+8613800138000"),
+    ("mobile-0086", "0086 138 0013 8000", "+8613800138000"),
+    ("mobile-parenthesised-cc", "(+86) 138 0013 8000", "+8613800138000"),
+    ("mobile-dots-padded", "  138.0013.8000 ", "+8613800138000"),
+    ("mobile-full-width", "１３８００１３８０００", "+8613800138000"),
+    ("mobile-full-width-plus86", "＋８６　１３８－００１３－８０００", "+8613800138000"),
+    # landlines: area code 0xxx / 0xx + 7-8 digits
+    ("landline-dash", "0593-7856234", "+865937856234"),
+    ("landline-compact", "05937856234", "+865937856234"),
+    ("landline-parenthesised", "(0593) 785 6234", "+865937856234"),
+    ("landline-plus86-spaces", "+86 593 785 6234", "+865937856234"),
+    ("landline-plus86-trunk-zero", "+86 (0)593 785 6234", "+865937856234"),
+    ("landline-full-width", "０５９３－７８５６２３４", "+865937856234"),
+    ("landline-beijing-8-digits", "010-62345678", "+861062345678"),
+    ("landline-jinan-8-digits", "0531-88881234", "+8653188881234"),
+    # an extension is dropped: the line identifies the complainant
+    ("extension-zhuan", "0593-7856234转12", "+865937856234"),
+    ("extension-fenji", "(0531) 8888 1234 分机 8001", "+8653188881234"),
+    ("extension-ext", "0593-7856234 ext. 12", "+865937856234"),
+    ("extension-hash", "0593-7856234#12", "+865937856234"),
+    ("extension-last-dash", "0531-88881234-8001", "+8653188881234"),
+]
 
-@pytest.mark.parametrize(
-    "raw",
-    [
-        "13800138000",
-        "+86 138-0013-8000",
-        "+8613800138000",
-        "138 0013 8000",
-        "86-13800138000",
-        "0086 138 0013 8000",
-        "(+86) 138 0013 8000",
-        "  138.0013.8000 ",
-        "１３８００１３８０００",
-        "＋８６　１３８－００１３－８０００",
-    ],
-    ids=[
-        "plain",
-        "plus86-dashes",
-        "plus86-compact",
-        "spaces",
-        "86-dash",
-        "0086",
-        "parenthesised",
-        "dots-padded",
-        "full-width",
-        "full-width-plus86",
-    ],
-)
-def test_normalise_phone_variations(raw: str) -> None:
-    assert normalise_phone(raw) == "13800138000"
+
+@pytest.mark.parametrize(("raw", "e164"), [c[1:] for c in _PHONES], ids=[c[0] for c in _PHONES])
+def test_phones_are_normalised_to_e164(raw: str, e164: str) -> None:
+    # Given a mobile or landline as written, When normalised, Then it is E.164
+    assert normalise_phone(raw) == e164
+    # and normalising the stored form again changes nothing
+    assert normalise_phone(e164) == e164
+
+
+_BAD_PHONES = [
+    ("letter", "138-0013-800O", "invalid phone '138-***3-800O': illegal character 'O' at position 13"),
+    ("two-plus-signs", "++8613800138000", "invalid phone '++86138****8000': illegal character '+' at position 2"),
+    ("mobile-short", "1380013800", "invalid phone '138***3800': a mobile number has 11 digits, got 10"),
+    ("mobile-long", "138001380001", "invalid phone '138*****0001': a mobile number has 11 digits, got 12"),
+    ("mobile-prefix-12", "12800138000", "invalid phone '128****8000': mobile numbers start with 13-19, got '12'"),
+    ("mobile-range-not-issued", "15400138000",
+     "invalid phone '154****8000': no mobile numbers are issued with the prefix '154'"),
+    ("landline-without-area-code", "7856234",
+     "invalid phone '*******': a landline needs its area code (0xx or 0xxx) and 7-8 digits, got 7 digits"),
+    ("landline-wrong-length", "021-6234567",
+     "invalid phone '021-***4567': no landline has area code '021' with 7 digits "
+     "(the area code is unknown, or its numbers have another length)"),
+    ("mobile-with-dash-extension", "138-0013-8000-12",
+     "invalid phone '138-****-**00-12': a mobile number has 11 digits, got 13"),
+    ("foreign", "+1 415 555 0100",
+     "invalid phone '+1 41* *** 0100': only China's numbers (+86) are accepted, got +1"),
+    ("service-400", "400-800-8888",
+     "invalid phone '400-***-8888': a shared-cost (400) service number, not a mobile or a landline"),
+    ("service-800", "800-820-8820",
+     "invalid phone '800-***-8820': a toll-free (800) service number, not a mobile or a landline"),
+    ("empty", "   ", "invalid phone '': value is empty"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), [c[1:] for c in _BAD_PHONES], ids=[c[0] for c in _BAD_PHONES])
+def test_bad_phones_are_rejected_with_the_number_masked(raw: str, message: str) -> None:
+    # Given a number no complainant calls from, When normalised, Then the error says why, the number masked
+    with pytest.raises(IdentifierError, match=exact(message)):
+        normalise_phone(raw)
+
+
+@pytest.mark.parametrize("raw", [c[1] for c in _BAD_PHONES if c[0] != "empty"], ids=[c[0] for c in _BAD_PHONES[:-1]])
+def test_a_phone_error_never_holds_the_whole_number(raw: str) -> None:
+    with pytest.raises(IdentifierError) as info:
+        normalise_phone(raw, field="complainantPhone")
+    # Then neither the value nor the message carries all of the number's digits
+    digits = "".join(c for c in raw if c.isdigit())
+    shown = "".join(c for c in str(info.value) if c.isdigit())
+    assert info.value.field == "complainantPhone" and "*" in info.value.value
+    assert digits not in shown
 
 
 # --- masks -------------------------------------------------------------------
@@ -536,6 +474,11 @@ def test_normalise_phone_variations(raw: str) -> None:
         (mask_id_number, "370102199001011234", "370102********1234"),
         (mask_id_number, VALID_ID, "110105********002X"),
         (mask_phone, "13800138000", "138****8000"),
+        (mask_phone, "+8613800138000", "+86138****8000"),
+        (mask_phone, "+865937856234", "+86593***6234"),
+        (mask_phone, "+861062345678", "+8610****5678"),
+        (mask_phone, "0593-7856234", "0593-***6234"),
+        (mask_phone, "+86 593 785 6234", "+86 593 *** 6234"),
         (mask_bank_card, "6228480012345678901", "622848*********8901"),
         (mask_bank_card, VALID_CARD, "411111******1111"),
         (mask_name, "张三丰", "张**"),
@@ -546,17 +489,9 @@ def test_normalise_phone_variations(raw: str) -> None:
         (mask_name, "", ""),
     ],
     ids=[
-        "id",
-        "id-with-x",
-        "phone",
-        "card-19",
-        "card-16",
-        "name-3",
-        "name-2",
-        "name-compound-surname",
-        "name-1",
-        "too-short-fully-masked",
-        "empty",
+        "id", "id-with-x", "phone", "phone-e164-mobile", "phone-e164-landline", "phone-e164-beijing",
+        "phone-landline-dash", "phone-landline-spaces", "card-19", "card-16", "name-3", "name-2",
+        "name-compound-surname", "name-1", "too-short-fully-masked", "empty",
     ],
 )
 def test_masks(masker: Callable[[str], str], raw: str, masked: str) -> None:
@@ -565,19 +500,14 @@ def test_masks(masker: Callable[[str], str], raw: str, masked: str) -> None:
 
 def test_all_lists_public_api() -> None:
     public = {name for name in vars(identifiers) if not name.startswith("_")}
-    public -= {"annotations", "datetime", "random", "re", "unicodedata", "Any"}
+    public -= {"annotations", "datetime", "random", "re", "unicodedata", "Any", "phonenumbers"}
     assert set(identifiers.__all__) == public
 
 
 def test_mask_personal_data_masks_by_shape_at_any_depth() -> None:
     # Given an upstream payload with personal data under names we never saw before
-    payload = {
-        "caller": {"tel": "13800138000", "cards": ["6228480012345678903"]},
-        "sfz": "11010519491231002X",
-        "orderNum": "20261101000123",
-        "amount": "42000",
-        "sourceId": "6228480012345678903",
-    }
+    payload = {"caller": {"tel": "13800138000", "cards": ["6228480012345678903"]}, "sfz": "11010519491231002X",
+               "orderNum": "20261101000123", "amount": "42000", "sourceId": "6228480012345678903"}
     # Then ID numbers, phones and Luhn-valid card numbers are masked; other values are kept
     assert identifiers.mask_personal_data(payload) == {
         "caller": {"tel": "138****8000", "cards": ["622848*********8903"]},
@@ -592,12 +522,15 @@ def test_mask_personal_data_masks_by_shape_at_any_depth() -> None:
     ("text", "masked"),
     [
         ("+86 18743673634", "+86 187****3634"),
+        ("来电+865937856234", "来电+86593***6234"),
+        ("电话 +86 10 6234 5678 转 12", "电话 +86 10 ****5678 转 12"),
+        ("座机0593-7856234", "座机0593-***6234"),
         ("来电人（电话138-0013-8000）反映", "来电人（电话138****8000）反映"),
         ("身份证11010519491231002X，欠薪", "身份证110105********002X，欠薪"),
         ("工单2026111400000127000", "工单2026111400000127000"),
         ("订单202611140000012700", "订单202611140000012700"),
     ],
-    ids=["phone-with-country-code", "phone-in-text", "id-in-text", "long-order-number", "18-digit-non-id"],
+    ids=["phone-with-country-code", "landline-e164", "landline-plus86-spaces", "landline-national", "phone-in-text", "id-in-text", "long-order-number", "18-digit-non-id"],
 )
 def test_mask_personal_data_in_free_text(text, masked) -> None:
     assert identifiers.mask_personal_data(text) == masked

@@ -21,6 +21,7 @@ from hub.identifiers import (
     mask_bank_card,
     mask_id_number,
     normalise_phone,
+    org_code_check_char,
     validate_bank_card,
     validate_bank_code,
     validate_id_number,
@@ -143,7 +144,8 @@ def fingerprint(engine: Engine) -> dict[str, Any]:
 def test_every_identifier_validates(seeded: tuple[Engine, SeedSummary]) -> None:
     engine, _ = seeded
     for uscc, region in _all(engine, select(Enterprise.uscc, Enterprise.region_code)):
-        assert validate_uscc(uscc) == uscc
+        assert validate_uscc(uscc) == uscc  # both checks: GB 32100-2015 and the GB 11714-1997 organisation code
+        assert org_code_check_char(uscc[8:16]) == uscc[16]
         assert uscc[2:8] == region
     for permit, region, issued in _all(engine, select(Project.permit_no, Project.region_code, Project.permit_date)):
         if permit:

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from hub import models as m
+from hub.identifiers import mask_phone
 
 OVERDUE = """query($o: Boolean) { clues(filter: {overdue: $o}, first: 500) { totalCount nodes { clueNo overdue } } }"""
 
@@ -55,3 +56,37 @@ async def test_searching_by_a_name_or_with_unmask_is_allowed(graph) -> None:
     await graph.data(PHONE_SEARCH, {"s": "等12人"}, as_="viewer")
     # and a key that may unmask may search by digits
     await graph.data(PHONE_SEARCH, {"s": "0537"}, as_="unmasker")
+
+
+# (masked answers: a reveal would write unmask audit rows into the shared demo database)
+PHONE_FIND = 'query($s: String) { clues(filter: {search: $s}, first: 100) { nodes { clueNo complainantPhone } } }'
+
+
+def _a_clue_with_a_phone(url: str) -> tuple[str, str]:
+    from sqlalchemy import select
+
+    from hub.db import make_engine, session_scope
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as s:
+            row = s.execute(select(m.Clue.clue_no, m.Clue.complainant_phone)
+                            .where(m.Clue.complainant_phone.is_not(None), m.Clue.region_code.like("3708%"))
+                            .order_by(m.Clue.id).limit(1)).one()
+    finally:
+        engine.dispose()
+    return row[0], row[1]
+
+
+@pytest.mark.parametrize("writing", ["e164", "national-dashes", "plus86-spaces"])
+async def test_searching_by_a_phone_matches_it_in_any_writing(graph, demo, writing) -> None:
+    # Given a clue whose complainant's phone is stored in E.164 (+8613…)
+    clue_no, phone = _a_clue_with_a_phone(demo.url)
+    national = phone.removeprefix("+86")
+    term = {"e164": phone, "national-dashes": f"{national[:3]}-{national[3:7]}-{national[7:]}",
+            "plus86-spaces": f"+86 {national[:3]} {national[3:7]} {national[7:]}"}[writing]
+    # When a key that may unmask searches by the number as someone wrote it
+    nodes = (await graph.data(PHONE_FIND, {"s": term}, as_="unmasker"))["clues"]["nodes"]
+    # Then the clue is found, and every clue found is that complainant's (its number, masked)
+    assert clue_no in {n["clueNo"] for n in nodes}
+    assert {n["complainantPhone"] for n in nodes} == {mask_phone(phone)}
