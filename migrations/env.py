@@ -35,7 +35,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    # SQLite cannot ALTER most things: batch mode recreates tables for it.
+    # SQLite cannot ALTER most things: batch mode recreates tables for it (copy, drop, rename), which
+    # a table other rows point at survives only with foreign keys off. The pragma is a no-op inside a
+    # transaction, so it is set before one begins; the hub's engine turns it on again per connection.
+    if connection.dialect.name == "sqlite" and not connection.in_transaction():
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end the transaction the statement began: alembic begins and commits its own
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
