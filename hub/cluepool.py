@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from connectors.base import ClueIn
 from hub import models as m
@@ -40,9 +40,10 @@ from hub.matching import (
     normalise_project_name,
 )
 from hub.models import utcnow
-from hub.outbox import emit
+from hub.outbox import emit, warning_event
 from hub.records import IngestResult, Item, Problem
 from hub.settings import get_settings
+from hub.vocab import WarningStatus
 from hub.workdays import add_working_days, china_today, local_date
 from hub.writeback import queue_writebacks
 
@@ -360,17 +361,20 @@ def _check(fn: Any, value: str, field: str) -> str:
         raise Invalid(str(exc), exc.field, exc.reason) from exc
 
 
-def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, principal: Principal) -> m.Clue:
+def escalate_warning(
+    session: Session, *, warning: m.Warning, cipher: Cipher, principal: Principal, at: dt.datetime | None = None
+) -> m.Clue:
     """预警转线索: a warning becomes a clue-bearing record and goes through the same matcher.
 
     A complaint about the same project may already be in the pool; then the warning joins that clue
     (rule ``uscc+project`` / ``name+project``) instead of opening a second one. The warning is marked
-    escalated, with its clue; a second call returns the same clue.
+    escalated, with its clue (a ``WarningAction`` and a ``warning.escalated`` event); a second call
+    returns the same clue. ``at``: when (now by default; the rules engine passes its own clock).
     """
     workflow.require_actor(principal, Action.WORK_CLUES, to="escalate warnings")
-    if warning.status == "escalated" and warning.clue_id is not None:
+    if warning.status == WarningStatus.ESCALATED and warning.clue_id is not None:
         return _warning_clue(session, warning, warning.clue_id)
-    if warning.status != "active":
+    if warning.status != WarningStatus.ACTIVE:
         raise IllegalTransition(
             f"cannot escalate warning {warning.rule_code}/{warning.id}: it is {warning.status}",
             state=warning.status,
@@ -380,10 +384,11 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
     enterprise_id = warning.enterprise_id or (project.contractor_id if project else None)
     enterprise = session.get(m.Enterprise, enterprise_id) if enterprise_id else None
     respondent = enterprise.name if enterprise else (project.name if project else warning.message[:50])
+    at = at or utcnow()
     clue_in = ClueIn(
         channel="warning",
         source_id=f"YJ-{warning.rule_code}-{warning.id}",
-        received_at=utcnow(),
+        received_at=at,
         title=f"预警转线索：{project.name if project else respondent}（{warning.rule_code}）",
         content=f"{warning.message}（依据：{warning.rule_cite}）",
         region_code=warning.region_code,
@@ -395,7 +400,20 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
         sector="工程建设" if project else "非工程",
     )
     record = ClueIntake(session, cipher=cipher, actor=principal.name).intake(clue_in)
-    warning.status, warning.clue_id = "escalated", record.clue_id
+    warning.status, warning.clue_id = WarningStatus.ESCALATED, record.clue_id
+    session.add(
+        m.WarningAction(
+            warning_id=warning.id,
+            action="escalated",
+            actor=principal.name,
+            to_level=warning.level,
+            note=f"转入线索池（{record.match_rule}）",
+            facts={"clueId": record.clue_id, "matchRule": record.match_rule},
+            at=at,
+            region_code=warning.region_code,
+        )
+    )
+    session.execute(insert(m.Event), [warning_event(warning, "warning.escalated", at=at, clueId=record.clue_id)])
     audit(
         session,
         principal=principal,

@@ -7,12 +7,14 @@ from hub.models.clues import (
     CHANNELS,
     CLUE_STATUSES,
     SUPERVISION_LEVELS,
+    WARNING_STATUSES,
     CaseAction,
     ChannelRecord,
     Clue,
     ClueMatchKey,
     CreditRating,
     Warning,
+    WarningAction,
 )
 from hub.models.geo import Region
 from hub.models.platform import (
@@ -38,6 +40,7 @@ __all__ = [
     "CHANNELS",
     "CLUE_STATUSES",
     "SUPERVISION_LEVELS",
+    "WARNING_STATUSES",
     "ApiKey",
     "AuditLog",
     "Base",
@@ -61,6 +64,7 @@ __all__ = [
     "User",
     "WageAccount",
     "Warning",
+    "WarningAction",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Worker",
