@@ -1,8 +1,9 @@
 """W04 labour cost below the agreed share: the labour cost allocated with a progress payment must be at
 least the share of it the contract agrees (保障农民工工资支付条例 第二十四条; the bank notifies, 第二十七条).
 
-Per account and month of the bills (``bill_date``), back ``lookback_months``: the allocations' sum
-below ``ratio × progress payments × (1 − tolerance)`` is yellow, below ``red_share`` of what was
+Per account and month of the bills (``bill_date``), back ``lookback_months``: the sum of the month's
+allocations (top-ups without a progress payment included) below ``ratio × the progress payments they
+came with × (1 − tolerance)`` is yellow, below ``red_share`` of what was
 agreed it is red. A top-up within the month clears it.
 """
 
@@ -37,7 +38,6 @@ class LabourCostBelowRatio(Rule):
                 func.sum(lc.progress_payment).label("progress"),
             )
             .where(
-                lc.progress_payment.is_not(None),
                 lc.bill_date <= ctx.today,
                 lc.bill_date >= first_day(ctx.month(-int(ctx["lookback_months"]))),
             )
@@ -60,7 +60,11 @@ class LabourCostBelowRatio(Rule):
             )
             .join(a, a.id == bills.c.account_id)
             .join(p, p.id == a.project_id)
-            .where(p.labour_cost_ratio.is_not(None), bills.c.allocated < agreed * (1 - ctx["tolerance"]))
+            .where(
+                p.labour_cost_ratio.is_not(None),
+                bills.c.progress > 0,
+                bills.c.allocated < agreed * (1 - ctx["tolerance"]),
+            )
         )
 
     def judges(self, period: str, ctx: Context) -> bool:
