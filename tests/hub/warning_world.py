@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from hub import models as m
+from hub.identifiers import make_uscc
 
 #: The day the rules judge (a Friday); every date below is relative to it.
 TODAY = dt.date(2026, 11, 20)
@@ -76,7 +78,7 @@ class World:
         n = next(_seq)
         return self.add(
             m.Enterprise(
-                uscc=f"91370811MA{n:07d}X"[:18],
+                uscc=make_uscc(random.Random(n), region_code=COUNTY),
                 name=f"济宁{name}{n}建设有限公司",
                 region_code=COUNTY,
                 kind="general_contractor",
