@@ -29,9 +29,8 @@ VIEWER = Principal(name="apikey:viewer", role="viewer", region_code="370800")
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    from tests.conftest import _fresh_url
-
     from hub.migrate import upgrade
+    from tests.conftest import _fresh_url
 
     url = _fresh_url(tmp_path_factory.mktemp("warnings-engine"), request)
     upgrade(url)

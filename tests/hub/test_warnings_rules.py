@@ -22,9 +22,8 @@ from tests.hub.warning_world import NOW, TODAY, World, days, empty
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    from tests.conftest import _fresh_url
-
     from hub.migrate import upgrade
+    from tests.conftest import _fresh_url
 
     url = _fresh_url(tmp_path_factory.mktemp("warnings"), request)
     upgrade(url)
