@@ -66,6 +66,7 @@ class ClueIntake:
         threshold: float | None = None,
         close_within: int | None = None,
         actor: str | None = None,
+        now: dt.datetime | None = None,
     ) -> None:
         settings = get_settings()
         self.session = session
@@ -74,6 +75,8 @@ class ClueIntake:
         self.threshold = settings.match_threshold if threshold is None else threshold
         self.close_within = close_within or settings.close_within_working_days
         self.actor = actor  # None: the channel's system account
+        #: When the pool takes the records (the rows it writes say so); None: the hub's clock, at each step.
+        self.now = now
         self._registry: dict[str, list[tuple[int, str, str, str | None]]] = {}
 
     def ingest(self, batch: Sequence[Item]) -> IngestResult:
@@ -169,6 +172,8 @@ class ClueIntake:
             match_features=features.as_json(),
             region_code=clue.region_code,
         )
+        if self.now is not None:
+            record.created_at = self.now
         self.session.add(record)
         self.session.flush()
         self.session.add_all(
@@ -182,10 +187,16 @@ class ClueIntake:
             "matchRule": found.rule,
         }
         if found.rule == "new":
-            emit(self.session, clue, "clue.created", {**payload, "status": clue.status, "colour": clue.colour})
+            emit(
+                self.session,
+                clue,
+                "clue.created",
+                {**payload, "status": clue.status, "colour": clue.colour},
+                at=self.now,
+            )
         else:
             payload["matchScore"] = found.score
-            emit(self.session, clue, "clue.channel_added", payload)
+            emit(self.session, clue, "clue.channel_added", payload, at=self.now)
             if clue.status in workflow.CLOSED_STATES:
                 # A repeat complaint about a closed matter: its channel gets the outcome too.
                 queue_writebacks(self.session, clue, records=[record])
@@ -318,7 +329,9 @@ class ClueIntake:
             urged_count=0,
             extended_days=0,
         )
-        clue.colour = workflow.colour_for(clue, today=china_today())
+        clue.colour = workflow.colour_for(clue, today=china_today(self.now))
+        if self.now is not None:
+            clue.created_at = self.now
         self.session.add(clue)
         self.session.flush()
         self.session.add(
@@ -329,7 +342,7 @@ class ClueIntake:
                 to_status="received",
                 to_region_code=region,
                 note=f"{m.CHANNELS.get(c.channel, c.channel)} {c.source_id}",
-                at=utcnow(),
+                at=self.now or utcnow(),
                 region_code=region,
             )
         )
@@ -399,7 +412,7 @@ def escalate_warning(
         project_name=project.name if project else None,
         sector="工程建设" if project else "非工程",
     )
-    record = ClueIntake(session, cipher=cipher, actor=principal.name).intake(clue_in)
+    record = ClueIntake(session, cipher=cipher, actor=principal.name, now=at).intake(clue_in)
     warning.status, warning.clue_id = WarningStatus.ESCALATED, record.clue_id
     session.add(
         m.WarningAction(
@@ -422,6 +435,7 @@ def escalate_warning(
         entity_id=warning.id,
         region_code=warning.region_code,
         detail={"rule": warning.rule_code, "clueId": record.clue_id, "matchRule": record.match_rule},
+        at=at,
     )
     session.flush()
     return _warning_clue(session, warning, record.clue_id)

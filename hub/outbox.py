@@ -48,7 +48,13 @@ def event_values(
 
 
 def clue_event(
-    *, clue_id: int, region_code: str, type_: str, payload: dict[str, Any], handling_region_code: str | None = None
+    *,
+    clue_id: int,
+    region_code: str,
+    type_: str,
+    payload: dict[str, Any],
+    handling_region_code: str | None = None,
+    at: dt.datetime | None = None,
 ) -> m.Event:
     """An outbox Event about a clue (for callers that have its id and regions, not the row)."""
     return m.Event(
@@ -59,12 +65,13 @@ def clue_event(
             entity_type="clue",
             entity_id=clue_id,
             payload=payload,
+            at=at,
         )
     )
 
 
-def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) -> None:
-    """Add an outbox Event about ``clue`` to the caller's transaction."""
+def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any], *, at: dt.datetime | None = None) -> None:
+    """Add an outbox Event about ``clue`` to the caller's transaction (``at``: when, now by default)."""
     session.add(
         clue_event(
             clue_id=clue.id,
@@ -72,6 +79,7 @@ def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) ->
             type_=type_,
             payload=payload,
             handling_region_code=clue.handling_region_code,
+            at=at,
         )
     )
 

@@ -20,6 +20,7 @@ from schema.clue_mutations import ClueMutations
 from schema.filters import db_id
 from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
+from schema.warning_mutations import WarningMutations
 from schema.webhooks import WebhookMutations
 
 #: Every mutation here configures connectors: one action of the policy table, one refusal.
@@ -75,7 +76,7 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation(ClueMutations, WebhookMutations):
+class Mutation(ClueMutations, WarningMutations, WebhookMutations):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]
     )

@@ -115,6 +115,9 @@ class Rule:
     #: Whether a red warning left unhandled escalates into the clue pool (a matter to investigate);
     #: administrative rules (an account not filed, a guarantee letter expiring) stay with the department.
     escalates: ClassVar[bool] = True
+    #: Whether the rule can judge a past day from the data (its inputs carry their dates); a rule that
+    #: reads a current state (an account's balance) judges only today.
+    dated: ClassVar[bool] = True
 
     def select(self, ctx: Context) -> Query:
         """The warnings that hold on ``ctx.today``: :data:`STANDARD_COLUMNS`, then the facts."""

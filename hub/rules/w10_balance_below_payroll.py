@@ -3,9 +3,12 @@ must hold enough to pay the month's wages when they fall due (保障农民工工
 test is our proposal).
 
 The yardstick is the wage sheet of the last month whose wages are due: the month before the one
-``grace_days`` ago (labour cost for a month arrives early in the next, wages are paid mid-month). When
-some of that sheet is still unpaid and the balance is below the sheet's total: yellow, red below
-``red_share`` of it. A top-up or the wages paid clears it.
+``grace_days`` ago (labour cost for a month arrives early in the next, wages are paid mid-month).
+When the balance cannot pay what is still unpaid of that sheet (at most the month's payroll): yellow,
+red below ``red_share`` of it. A top-up or the wages paid clears it. An account drained right after
+payday is not a warning: nothing of the month is owed any more.
+
+The balance is the account's current one (no history): the rule judges today only (``dated`` false).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class BalanceBelowPayroll(Rule):
     period = "the pay month of the wage sheet it is measured against (YYYY-MM)"
     thresholds = {"grace_days": 10, "red_share": 0.5}
     cleared = "专户余额已足以支付当月工资，或该月工资已发放"
+    dated = False
 
     def month(self, ctx: Context) -> str:
         """The pay month whose wages are due on ``ctx.today``."""
@@ -51,7 +55,7 @@ class BalanceBelowPayroll(Rule):
             select(
                 a.id.label("subject_id"),
                 literal(self.month(ctx)).label("period"),
-                level_case((a.account_balance < sheet.c.payroll * ctx["red_share"], RED), else_=YELLOW).label("level"),
+                level_case((a.account_balance < sheet.c.unpaid * ctx["red_share"], RED), else_=YELLOW).label("level"),
                 a.project_id.label("project_id"),
                 p.contractor_id.label("enterprise_id"),
                 a.region_code.label("region_code"),
@@ -65,8 +69,7 @@ class BalanceBelowPayroll(Rule):
             .where(
                 p.status == "in_progress",
                 a.status == "open",
-                sheet.c.unpaid > 0,
-                a.account_balance < sheet.c.payroll,
+                a.account_balance < sheet.c.unpaid,
             )
         )
 
@@ -75,6 +78,6 @@ class BalanceBelowPayroll(Rule):
 
     def describe(self, facts: Mapping[str, Any]) -> str:
         return (
-            f"{facts['project']}专户余额{facts['balance']:.2f}元，不足{facts['month']}工资{facts['payroll']:.2f}元"
-            f"（尚未发放{facts['unpaid']:.2f}元）"
+            f"{facts['project']}专户余额{facts['balance']:.2f}元，不足以发放{facts['month']}尚未发放的工资"
+            f"{facts['unpaid']:.2f}元（当月工资共{facts['payroll']:.2f}元）"
         )

@@ -17,7 +17,7 @@ from typing import Any
 import hub.seed._names as N
 from hub.crypto import Cipher
 from hub.identifiers import make_uscc
-from hub.seed._base import Ent, Row, ScalePlan, World, local_at, month_str, spread, warn
+from hub.seed._base import Ent, Row, ScalePlan, World, local_at, spread
 from hub.seed._clues import clue_rows
 from hub.seed._projects import project_rows
 
@@ -112,12 +112,21 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
         ent.row = None
 
 
-#: Roles of the first projects of the first county: the special situations every scale must have.
+#: Roles of the first projects of the first county: the special situations every scale must have,
+#: among them what fires each warning rule and the boundaries that must not (hub.seed._projects).
 ROLES: tuple[tuple[str, ...], ...] = (
     ("stopped_allocation", "repeat_employer"),
     ("multi_channel", "repeat_employer"),
     ("expired_guarantee", "group_case", "repeat_employer"),
     ("expiring_guarantee", "large_amount"),
+    ("no_account",),
+    ("account_opened_late",),
+    ("no_account_boundary",),
+    ("not_filed",),
+    ("low_wages", "big_pay"),
+    ("low_ratio",),
+    ("no_deposit",),
+    ("guarantee_boundary",),
 )
 
 
@@ -155,7 +164,6 @@ class Generation:
             "clues": c,
             "channel_records": round(c * 1.07),
             "case_actions": c * 4,
-            "warnings": round(p * 0.15),
             "credit_ratings": round(p * 0.62) + 2,
             "events": c,
         }
@@ -182,28 +190,8 @@ _PENALTY_REASONS = (
 
 
 def _finale(w: World) -> Iterator[tuple[str, Row]]:
-    """Repeated-clue warnings, all queued warnings, and credit ratings with their evidence."""
+    """Credit ratings with their evidence (warnings are the rules engine's, after seeding)."""
     T = w.today
-    r = w.rng("finale")
-    for ent_id, nos in w.recent_clues.items():
-        if len(nos) >= 3:  # W15 (proposal): ≥ 3 clues against one enterprise in 90 days
-            ent = w.ents[ent_id]
-            warn(
-                w,
-                "W15",
-                "red" if len(nos) >= 10 else "yellow",
-                ("enterprise", ent_id),
-                None,
-                month_str((T.year, T.month)),
-                f"{ent.name}近90日被反映欠薪线索{len(nos)}件",
-                "(proposal) 同一企业90日内线索≥3件",
-                local_at(T, r, 7, 8),
-                ent=ent,
-                region=w.region_for(ent.region_code),
-            )
-    for row in w.warnings:
-        row["id"] = w.next_id("warnings")
-        yield "warnings", row
     # 人社部规〔2016〕1号: A no penalty in the year; B penalised; C 3+ penalties or a group incident.
     year = T.year - 1
     for ent in w.ents.values():

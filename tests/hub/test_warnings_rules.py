@@ -189,12 +189,12 @@ def w08_clear(w: World, records: object) -> None:
 # --- W10 balance below a month's payroll --------------------------------------------------------------------
 
 
-def w10(balance: str) -> Build:
+def w10(balance: str, *, paid: int = 0) -> Build:
     def build(w: World) -> m.WageAccount:
-        # the yardstick on TODAY (2026-11-20, grace 10 days): October's sheet, ¥10,000, unpaid
+        # the yardstick on TODAY (2026-11-20, grace 10 days): October's sheet, 2 × ¥5,000, ``paid`` of them paid
         account = w.account(account_balance=Decimal(balance))
-        for _ in range(2):
-            w.pay(w.worker(), month="2026-10", amount="5000", status=0, account=account)
+        for k in range(2):
+            w.pay(w.worker(), month="2026-10", amount="5000", status=20 if k < paid else 0, account=account)
         return account
 
     return build
@@ -285,6 +285,7 @@ CASES = {
     "W08-red-one-person-two-projects": Case("W08", "red", w08_two_projects, w08_month("50000"), w08_clear),
     "W10-yellow-below-payroll": Case("W10", "yellow", w10("9999.99"), w10("10000"), w10_clear),
     "W10-red-below-half": Case("W10", "red", w10("4999.99"), w10("10000"), w10_clear),
+    "W10-yellow-below-what-is-owed": Case("W10", "yellow", w10("4999.99", paid=1), w10("5000", paid=1), w10_clear),
     "W11-red-late": Case("W11", "red", w11(latest_late), w11(last_day_in_time), w11_clear),
     "W12-red-expired": Case("W12", "red", w12(-1), w12(31), w12_clear),
     "W12-blue-within-30-days": Case("W12", "blue", w12(30), w12(31), w12_clear),

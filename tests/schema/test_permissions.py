@@ -39,6 +39,8 @@ PROBES: dict[Action, Probe] = {
                               'title: "t", content: "c", respondentName: "r"}) { clueNo } }', "enter clues"),
     Action.ESCALATE_WARNINGS: Probe(f'mutation {{ escalateWarning(id: "{to_global_id("Warning", MISSING)}") {{ clueNo }} }}',
                                     "escalate warnings"),
+    Action.HANDLE_WARNINGS: Probe(f'mutation {{ acknowledgeWarning(id: "{to_global_id("Warning", MISSING)}") {{ status }} }}',
+                                  "acknowledge warnings"),
     Action.READ_ADMIN: Probe("{ auditLog(first: 1) { totalCount } }", "read this"),
     Action.MANAGE_CONNECTORS: Probe(f'mutation {{ testConnector(id: "{to_global_id("ConnectorInstance", MISSING)}") '
                                     "{ ok } }", "configure connectors"),
