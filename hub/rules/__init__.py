@@ -5,6 +5,12 @@
 - ``hub.rules.catalogue``: the rules the engine evaluates (``RULES``);
 - ``hub.rules.engine``: ``evaluate`` — upsert, level changes, resolution, events, escalation;
 - ``hub.rules.handling``: what people do with a warning — acknowledge, note, resolve, false positive.
+
+Adding a rule (say W16): copy the module of a rule like it (``w12_guarantee_expiring.py`` is short),
+set ``code``, ``name``, ``cite``, ``subject``, ``period``, ``thresholds`` and ``cleared``, write its one
+SELECT (the standard columns of ``hub.rules.base``, then what it measured) and its ``describe``; list
+it in ``catalogue.RULES``; give it a firing / not-firing / clearing case in
+``tests/hub/test_warnings_rules.py`` and a row in docs/domain.md. The engine needs no change.
 """
 
 from __future__ import annotations
