@@ -3,8 +3,9 @@
 Clues are generated day by day over the last year (one sub-RNG per day), so ids follow the time of
 receipt and memory stays flat. The special situations of the demo (a clue that came through 12345
 and the national platform, an enterprise with many recent clues, a group case, a large case) are
-planned up front and injected on their day. Warnings escalated into the pool are not generated: the
-rules engine escalates them after seeding, through the clue pool (``hub.seed.seed_database``).
+planned up front and injected on their day, among them the stopped project's workers' complaint.
+Warnings escalated into the pool are not generated: the rules engine escalates them after seeding,
+through the clue pool's matcher (``hub.seed.seed_database``).
 """
 
 from __future__ import annotations
@@ -173,6 +174,23 @@ def _specials(w: World) -> dict[dt.date, list[dict[str, Any]]]:
         months=6,
         status="in_progress",
         channels=[("national_platform", 0, "full", "new", None)],
+    )
+    if w.stopped is None:  # project_rows makes it at every scale (the first county's first project)
+        raise RuntimeError("the stopped-allocation project was not generated")
+    proj = w.stopped
+    # Its workers come to the window early this month; the engine's warnings about the project, escalated
+    # after seeding, meet this complaint in the pool.
+    add(
+        min(T, add_working_days(dt.date(T.year, T.month, 1), 1)),
+        "stopped_project_complaint",
+        project=proj,
+        respondent=proj.contractor,
+        complainant=proj.contacts[0],
+        headcount=proj.workers,
+        amount=float(proj.workers * 6000 * 3),
+        months=3,
+        status="in_progress",
+        channels=[("walk_in", 0, "full", "new", None)],
     )
     return out
 

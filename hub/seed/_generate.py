@@ -112,13 +112,17 @@ def enterprise_rows(w: World, counts: dict[str, int]) -> Iterator[tuple[str, Row
         ent.row = None
 
 
-#: Roles of the first projects of the first county: the special situations every scale must have,
-#: among them what fires each warning rule and the boundaries that must not (hub.seed._projects).
+#: Roles of the first projects of the first county: the special situations every scale must have.
 ROLES: tuple[tuple[str, ...], ...] = (
     ("stopped_allocation", "repeat_employer"),
     ("multi_channel", "repeat_employer"),
     ("expired_guarantee", "group_case", "repeat_employer"),
     ("expiring_guarantee", "large_amount"),
+)
+#: Projects added to the first county after the planned ones: what fires each warning rule the
+#: projects above do not, and the boundaries that must not fire (hub.seed._projects). They come last,
+#: from their own random streams, and no complaint names them, so the rest of the world is as before.
+SITUATIONS: tuple[tuple[str, ...], ...] = (
     ("no_account",),
     ("account_opened_late",),
     ("no_account_boundary",),
@@ -128,6 +132,10 @@ ROLES: tuple[tuple[str, ...], ...] = (
     ("no_deposit",),
     ("guarantee_boundary",),
 )
+
+
+#: Block numbers of the situation projects' random streams (after any county's planned projects).
+SITUATION_BASE = 1_000_000
 
 
 class Generation:
@@ -154,7 +162,7 @@ class Generation:
         p, c = self.world.plan.projects, self.world.plan.clues
         return {
             "enterprises": round(p * 0.62) + 2,
-            "projects": p,
+            "projects": p + len(SITUATIONS),
             "wage_accounts": round(p * 0.98),
             "labor_cost_allocations": p * 9,
             "workers": self.world.plan.workers,
@@ -176,6 +184,8 @@ class Generation:
             for k in range(self.counts[county]):
                 roles = ROLES[k] if ci == 0 and k < len(ROLES) else ()
                 yield from project_rows(w, county, k, roles, mean)
+        for k, roles in enumerate(SITUATIONS):
+            yield from project_rows(w, w.counties[0], SITUATION_BASE + k, roles, mean, listed=False)
         yield from clue_rows(w)
         yield from _finale(w)
 

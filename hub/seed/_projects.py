@@ -32,7 +32,7 @@ RECENT = {
 #: Roles of projects without a 专户.
 NO_ACCOUNT = frozenset({"no_account", "no_account_boundary"})
 #: Roles whose situation the seed records for the tests (``w.highlights["warning_situations"]``).
-SITUATIONS = (
+RECORDED = (
     *RECENT,
     "low_wages",
     "big_pay",
@@ -42,9 +42,12 @@ SITUATIONS = (
 
 
 def project_rows(
-    w: World, county: str, k: int, roles: tuple[str, ...], mean_workers: float
+    w: World, county: str, k: int, roles: tuple[str, ...], mean_workers: float, *, listed: bool = True
 ) -> Iterator[tuple[str, Row]]:
-    """One project with its 专户, labour-cost bills, workers, payroll and wage guarantee deposit."""
+    """One project with its 专户, labour-cost bills, workers, payroll and wage guarantee deposit.
+
+    ``listed``: kept in ``w.projects``, which the clue generator picks complaints' projects from.
+    """
     r = w.rng("project", county, k)
     T, days = w.today, dt.timedelta
     prov, city, cname = w.names(county)
@@ -183,9 +186,10 @@ def project_rows(
     for row in payroll:
         yield "payroll_records", row
     yield from _deposit(w, r, proj, value, contract)
-    w.projects.append(proj)
+    if listed:
+        w.projects.append(proj)
     for role in roles:
-        if role in SITUATIONS:
+        if role in RECORDED:
             w.highlights.setdefault("warning_situations", {})[role] = {
                 "project_id": pid,
                 "account_id": proj.account_id,
@@ -220,11 +224,14 @@ def _workers_and_money(
     people: list[Row] = []
     payroll: list[Row] = []
     chosen: set[int] = set()
+    big = [60_000, 50_000] if "big_pay" in proj.roles else []
     managers = 1 if n < 40 else 2
     team_left, team_no = 0, 0
     employer, leader = proj.contractor, False
     for j in range(n):
-        if w.person_seq > 100 and r.random() < 0.08 and not proj.roles:  # some move on from earlier projects
+        if (
+            w.person_seq > 100 and r.random() < 0.08 and "big_pay" not in proj.roles
+        ):  # some move on from earlier projects
             idx = r.randrange(max(1, w.person_seq - 5000), w.person_seq)
         else:
             w.person_seq += 1
@@ -304,9 +311,9 @@ def _workers_and_money(
             actual = total if r.random() < 0.85 else total - int(total * r.uniform(0.01, 0.05))
             if "low_wages" in proj.roles and i == nm - 2:  # W07: a wage sheet below the minimum wage
                 total = actual = 1500
-            if "big_pay" in proj.roles and i == nm - 3 and j in (managers, managers + 1):
+            if big and i == nm - 3:
                 # W08: ¥60,000 to one worker in a month fires; exactly ¥50,000 to the next does not
-                total = actual = 60_000 if j == managers else 50_000
+                total = actual = big.pop(0)
             if unpaid[i]:
                 status = 0
             else:
@@ -467,6 +474,8 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
     }[credit]
     late = r.random() < 0.04 and not proj.roles
     deposited = add_working_days(contract, r.randint(25, 40) if late else r.randint(3, 18))
+    if proj.roles and deposited >= T:  # a recent contract of a warning situation: deposited already
+        deposited = add_working_days(contract, 1)
     row.update(
         rate=rate,
         amount=(value * rate).quantize(Decimal("1")),

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.identifiers import mask_phone, mask_text
-from hub.vocab import Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel
+from hub.vocab import Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel, WarningStatus
 from hub.workdays import china_today, working_days_between
 from hub.workflow import OPEN_STATES, is_overdue
 from schema import similar
@@ -61,6 +61,11 @@ strawberry.enum(
     Colour, description="Supervision colour: blue = due within a working day, yellow = overdue, red = serious."
 )
 strawberry.enum(Satisfaction, description="The complainant's satisfaction at the call-back (回访).")
+strawberry.enum(
+    WarningStatus,
+    description="A warning's state: ACTIVE, ESCALATED (预警转线索), RESOLVED (its condition cleared, or by hand), "
+    "FALSE_POSITIVE (误报).",
+)
 
 
 @node_type(
@@ -291,9 +296,7 @@ class Warning(Node):
     subject_type: str = strawberry.field(description="project / wage_account / worker / enterprise / deposit")
     subject_id: int
     period: str
-    status: str = strawberry.field(
-        description="active / escalated (预警转线索) / resolved (its condition cleared, or by hand) / false_positive"
-    )
+    status: WarningStatus
     message: str = free_text(
         "Warning", "message", entity_type="warning", nullable=False, description="What the warning found"
     )

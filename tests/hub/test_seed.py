@@ -217,12 +217,17 @@ def test_stopped_labour_cost_project(seeded: tuple[Engine, SeedSummary]) -> None
     warnings = _all(engine, select(Warning).where(Warning.project_id == pid))
     assert {w.rule_code for w in warnings} == {"W03", "W05", "W10"}
     assert any(w.level == "red" for w in warnings if w.rule_code == "W03")
-    # its red warnings, raised a week earlier and left unhandled, escalated into one clue through the matcher
+    # its red warnings, raised a week earlier and left unhandled, escalated through the matcher: they joined
+    # the complaint its workers brought to the window (same project), one channel record each
     escalated = [w for w in warnings if w.status == "escalated"]
     clue_id = summary.highlights["escalated_warning_clue"]["clue_id"]
+    assert clue_id == summary.highlights["stopped_project_complaint"]["clue_id"]
     assert {w.rule_code for w in escalated} == {"W03", "W05"} and {w.clue_id for w in escalated} == {clue_id}
-    records = _all(engine, select(ChannelRecord.channel, ChannelRecord.source_id).where(ChannelRecord.clue_id == clue_id))
-    assert sorted(records) == sorted(("warning", f"YJ-{w.rule_code}-{w.id}") for w in escalated)
+    records = _all(engine, select(ChannelRecord.channel, ChannelRecord.source_id, ChannelRecord.match_rule)
+                   .where(ChannelRecord.clue_id == clue_id).order_by(ChannelRecord.id))
+    assert records[0][0] == "walk_in" and records[0][2] == "new"
+    assert sorted(r[:2] for r in records[1:]) == sorted(("warning", f"YJ-{w.rule_code}-{w.id}") for w in escalated)
+    assert all(r[2] != "new" for r in records[1:])
 
 
 def test_two_channel_clue(seeded: tuple[Engine, SeedSummary]) -> None:
@@ -317,9 +322,10 @@ def test_rows_stay_in_the_region(seeded: tuple[Engine, SeedSummary]) -> None:
 def test_clue_workflow_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
     engine, summary = seeded
     clues = _all(engine, select(Clue).order_by(Clue.id))
-    # the generated clues, and those the warnings engine escalated after seeding (channel 预警)
-    from_warnings = {r[0] for r in _all(engine, select(ChannelRecord.clue_id).where(ChannelRecord.channel == "warning"))}
-    assert len(clues) == summary.counts["clues"] + len(from_warnings) >= 100 and from_warnings
+    # the generated clues, and those the warnings engine opened when it escalated after seeding (channel 预警)
+    from_warnings = {r[0] for r in _all(engine, select(ChannelRecord.clue_id).where(
+        ChannelRecord.channel == "warning", ChannelRecord.match_rule == "new"))}
+    assert len(clues) == summary.counts["clues"] + len(from_warnings) >= 100
     received = [c.received_at for c in clues]
     assert received == sorted(received)  # ids follow the time of receipt
     events = _all(engine, select(Event).where(Event.entity_type == "clue", Event.type == "clue.created").order_by(Event.id))

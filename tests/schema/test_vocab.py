@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub import models as m
 from hub import workflow
 from hub.db import make_engine, session_scope
-from hub.vocab import VOCABULARIES, Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel
+from hub.vocab import VOCABULARIES, Channel, ClueStatus, Colour, Satisfaction, SupervisionLevel, WarningStatus
 from schema.build import build_schema
 
 #: Every column that holds a vocabulary's terms.
@@ -24,6 +24,8 @@ COLUMNS = [
     (m.CaseAction.from_status, ClueStatus),
     (m.CaseAction.to_status, ClueStatus),
     (m.Warning.level, Colour),
+    (m.Warning.status, WarningStatus),
+    (m.WarningAction.to_level, Colour),
 ]
 
 

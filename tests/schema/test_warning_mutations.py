@@ -8,7 +8,7 @@ import pytest
 from tests.schema.conftest import GraphClient
 
 FIELDS = "status acknowledgedAt acknowledgedBy resolvedBy resolution history { action actor note toLevel }"
-ACTIVE = '{ warnings(first: 50, filter: {status: "active"}) { nodes { id ruleCode level regionCode facts } } }'
+ACTIVE = '{ warnings(first: 50, filter: {status: ACTIVE}) { nodes { id ruleCode level regionCode facts } } }'
 
 
 #: An inspector of 汶上县, a county of the demo city where the tiny demo has no project.
@@ -42,7 +42,7 @@ async def test_a_warning_is_acknowledged_noted_and_resolved(graph) -> None:  # t
     )
     # Then it is resolved by the inspector, and its history tells the whole story
     done = out["resolveWarning"]
-    assert (done["status"], done["resolvedBy"], done["resolution"]) == ("resolved", "apikey:city", "已于次日备案")
+    assert (done["status"], done["resolvedBy"], done["resolution"]) == ("RESOLVED", "apikey:city", "已于次日备案")
     assert [(h["action"], h["actor"], h["note"]) for h in done["history"]] == [
         ("raised", "system", None),
         ("acknowledged", "apikey:city", "已签收"),
@@ -66,7 +66,7 @@ async def test_a_false_positive_is_closed_and_cannot_be_resolved_again(graph) ->
         {"id": warning["id"]},
         as_="city",
     )
-    assert out["markWarningFalsePositive"]["status"] == "false_positive"
+    assert out["markWarningFalsePositive"]["status"] == "FALSE_POSITIVE"
     # When someone tries to resolve it
     error = await graph.error(
         "mutation($id: ID!) { resolveWarning(id: $id, reason: \"已补足\") { status } }", {"id": warning["id"]}, as_="city"
