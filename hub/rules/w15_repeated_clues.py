@@ -1,7 +1,8 @@
 """W15 repeated clues: three or more wage-arrears clues against one enterprise within 90 days (our
 proposal; the pattern 分类监管 watches, 人社部规〔2016〕1号).
 
-Per enterprise, counting the clues received in the 90 days up to today (merged ones once): yellow
+Per enterprise, counting the complaints received in the 90 days up to today (merged ones once; not
+the clues the pool opened for escalated warnings): yellow
 from ``yellow_from``, red from ``red_from``. The warning is the month's review (period: this month), so
 a new month brings a new warning while the clues keep coming, and the old one resolves.
 """
@@ -12,10 +13,11 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, literal, null, select
+from sqlalchemy import Integer, cast, exists, func, literal, null, select
 
 from hub import models as m
 from hub.rules.base import RED, YELLOW, Context, Query, Rule, Subject, level_case
+from hub.vocab import Channel
 from hub.workdays import CST
 
 
@@ -30,7 +32,9 @@ class RepeatedClues(Rule):
     escalates = False
 
     def select(self, ctx: Context) -> Query:
-        c, e = m.Clue, m.Enterprise
+        c, e, cr = m.Clue, m.Enterprise, m.ChannelRecord
+        # a clue the pool opened for an escalated warning is the hub's own finding, not a complaint
+        from_warning = exists().where(cr.clue_id == c.id, cr.channel == Channel.WARNING.value, cr.match_rule == "new")
         since = dt.datetime.combine(ctx.today - dt.timedelta(days=int(ctx["days"]) - 1), dt.time(), CST)
         until = dt.datetime.combine(ctx.today + dt.timedelta(days=1), dt.time(), CST)
         clues = (
@@ -38,6 +42,7 @@ class RepeatedClues(Rule):
             .where(
                 c.enterprise_id.is_not(None),
                 c.merged_into_id.is_(None),
+                ~from_warning,
                 c.received_at >= since.astimezone(dt.UTC),
                 c.received_at < until.astimezone(dt.UTC),
             )
