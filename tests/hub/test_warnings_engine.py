@@ -266,3 +266,22 @@ def test_handling_refusals(session: Session) -> None:
     with pytest.raises(IllegalTransition) as closed:
         resolve(session, warning=warning, principal=INSPECTOR, reason="已补发")
     assert closed.value.message == f"cannot resolve warning W05/{warning.id}: it is false_positive"
+
+
+def test_repeated_clues_do_not_count_the_clues_opened_for_warnings(session: Session) -> None:
+    # Given three clues against one enterprise in 90 days, one of them opened by an escalated warning
+    w = World(session)
+    respondent = w.enterprise("劳务")
+    clues = [w.clue(enterprise=respondent, received=days(-k)) for k in (1, 2, 3)]
+    w.add(
+        m.ChannelRecord(
+            clue_id=clues[0].id,
+            channel="warning",
+            source_id="YJ-W05-1",
+            received_at=NOW,
+            match_rule="new",
+            region_code=clues[0].region_code,
+        )
+    )
+    # When W15 runs, Then two complaints are not yet "repeated"
+    assert evaluate(session, rules=["W15"], today=TODAY, now=NOW).as_dict() == {}
