@@ -75,6 +75,7 @@ class Action(StrEnum):
     MERGE_CLUES = "clue.merge"  # 合并 and 拆分 (hub.clue_merge)
     ENTER_CLUES = "clue.enter"  # manual entry of a clue (hub.clue_entry)
     ESCALATE_WARNINGS = "warning.escalate"  # 预警转线索 (hub.cluepool)
+    HANDLE_WARNINGS = "warning.handle"  # acknowledge, 核查 note, resolve by hand, false positive (hub.rules.handling)
     FOLLOW_EVENTS = "event.follow"  # the live outbox: the events subscription
     READ_ADMIN = "admin.read"  # connectors, runs, raw records, quarantine, API keys, audit log, webhooks
     MANAGE_CONNECTORS = "connector.manage"  # configure, enable, test, sync, reset, replay quarantine
@@ -97,6 +98,7 @@ POLICY: Mapping[Action, frozenset[Role]] = {
     Action.MERGE_CLUES: _WORKERS,
     Action.ENTER_CLUES: _WORKERS,
     Action.ESCALATE_WARNINGS: _WORKERS,
+    Action.HANDLE_WARNINGS: _WORKERS,
     Action.FOLLOW_EVENTS: _EVERYONE,
     Action.READ_ADMIN: _ADMINS,
     Action.MANAGE_CONNECTORS: _ADMINS,

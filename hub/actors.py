@@ -16,7 +16,10 @@
 - ``recompute_deadlines()``: recount provisional deadlines on the calendar as loaded (sent when an admin
   loads a year's schedule; ``hub.deadlines.recompute_provisional``);
 - ``deliver_webhooks()``: POST the outbox to the regional systems' webhook endpoints (``hub.webhooks``;
-  sent by the scheduler every ``HUB_WEBHOOK_INTERVAL_SECONDS``).
+  sent by the scheduler every ``HUB_WEBHOOK_INTERVAL_SECONDS``);
+- ``evaluate_warnings(project_ids, enterprise_ids)``: run the warning rules (``hub.rules``) for what a
+  sync page touched (sent after the page commits), or every rule over everything — the daily sweep,
+  sent by the scheduler every ``HUB_WARNING_SWEEP_INTERVAL_SECONDS``.
 
 The :class:`Scheduler` sends them, each on its own period (its :meth:`~Scheduler.tick` decides).
 """
@@ -45,6 +48,8 @@ from hub.db import make_engine, session_scope
 from hub.deadlines import recompute_provisional
 from hub.holidays import sync_calendar
 from hub.models import ConnectorInstance, utcnow
+from hub.records import Touched
+from hub.rules import Scope, evaluate
 from hub.settings import get_settings
 from hub.sync import LeaseHeld, SyncEngine
 from hub.workdays import china_today
@@ -144,8 +149,14 @@ def refresh_credit_levels(
 def sync_connector(instance_id: int, full_refresh: bool = False) -> None:
     """Run one sync of a connector instance; a sync already running elsewhere makes this a no-op."""
     calendar_current()  # new clues' deadlines count on the calendar as loaded
+    settings = get_settings()
     try:
-        engine = SyncEngine(_engine(), cipher=_cipher(), lease_seconds=get_settings().sync_lease_seconds)
+        engine = SyncEngine(
+            _engine(),
+            cipher=_cipher(),
+            lease_seconds=settings.sync_lease_seconds,
+            on_page=warnings_for_page if settings.warnings_incremental else None,
+        )
         result = engine.run(instance_id, full_refresh=full_refresh)
     except LeaseHeld as exc:
         log.info("%s; skipped", exc)
@@ -218,6 +229,26 @@ def deliver_webhooks() -> None:
         log.info("webhooks delivered: %s", report.as_dict())
 
 
+@dramatiq.actor(queue_name="hub", max_retries=3, min_backoff=5000, time_limit=3600 * 1000)
+def evaluate_warnings(project_ids: list[int] | None = None, enterprise_ids: list[int] | None = None) -> None:
+    """Run the warning rules as of today (China time): for the given projects and enterprises, or —
+    without them — every rule over everything (the sweep). Red warnings left unhandled escalate."""
+    scope = Scope.of(project_ids=project_ids or (), enterprise_ids=enterprise_ids or ())
+    with session_scope(_engine()) as session:
+        report = evaluate(session, scope=scope or None, cipher=_cipher())
+    if report.counts:
+        log.info("warnings %s: %s", "evaluated" if scope else "swept", report.as_dict())
+
+
+def warnings_for_page(touched: Touched) -> None:
+    """After a sync page commits: ask a worker to evaluate the rules for what it touched (best effort —
+    the daily sweep catches anything a lost message missed)."""
+    try:
+        evaluate_warnings.send(sorted(touched.project_ids), sorted(touched.enterprise_ids))
+    except Exception:  # the page is stored; a missed evaluation waits for the sweep
+        log.warning("could not queue evaluate_warnings; the sweep will catch up", exc_info=True)
+
+
 @dataclass
 class Every:
     """An actor the scheduler sends every ``seconds`` (0: at every tick), and at its first tick."""
@@ -237,8 +268,9 @@ class Scheduler:
 
     Each tick sends ``schedule_due_syncs``; ``deliver_writebacks`` every ``writeback_interval``,
     ``sweep_clue_colours`` every ``colour_interval``, ``urge_overdue_clues`` every ``urge_interval``, ``deliver_webhooks`` every ``webhook_interval``
-    (default ``HUB_WEBHOOK_INTERVAL_SECONDS``) and ``refresh_credit_levels`` every ``credit_interval``
-    seconds (default ``HUB_CREDIT_REFRESH_INTERVAL_SECONDS``), each also at the first tick. ``clock``
+    (default ``HUB_WEBHOOK_INTERVAL_SECONDS``), ``refresh_credit_levels`` every ``credit_interval``
+    seconds (default ``HUB_CREDIT_REFRESH_INTERVAL_SECONDS``) and the sweep ``evaluate_warnings`` every
+    ``warning_interval`` (default ``HUB_WARNING_SWEEP_INTERVAL_SECONDS``), each also at the first tick. ``clock``
     is monotonic seconds (injected by tests).
     """
 
@@ -251,6 +283,7 @@ class Scheduler:
         urge_interval: float = 3600.0,
         webhook_interval: float | None = None,
         credit_interval: float | None = None,
+        warning_interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         settings = get_settings()
@@ -260,6 +293,9 @@ class Scheduler:
         self.urge_interval = urge_interval
         self.webhook_interval = settings.webhook_interval_seconds if webhook_interval is None else webhook_interval
         self.credit_interval = settings.credit_refresh_interval_seconds if credit_interval is None else credit_interval
+        self.warning_interval = (
+            settings.warning_sweep_interval_seconds if warning_interval is None else warning_interval
+        )
         self.clock = clock
         #: What each tick considers, in order.
         self.timetable = [
@@ -269,6 +305,7 @@ class Scheduler:
             Every(urge_overdue_clues, self.urge_interval),
             Every(deliver_webhooks, self.webhook_interval),
             Every(refresh_credit_levels, self.credit_interval),
+            Every(evaluate_warnings, self.warning_interval),
         ]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hub-scheduler", daemon=True)
@@ -313,4 +350,5 @@ ACTORS = [
     urge_overdue_clues,
     recompute_deadlines,
     deliver_webhooks,
+    evaluate_warnings,
 ]

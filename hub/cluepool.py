@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from connectors.base import ClueIn
 from hub import deadlines, workflow
@@ -41,9 +41,10 @@ from hub.matching import (
     normalise_project_name,
 )
 from hub.models import utcnow
-from hub.outbox import emit
+from hub.outbox import emit, warning_event
 from hub.records import IngestResult, Item, Problem
 from hub.settings import get_settings
+from hub.vocab import WarningStatus
 from hub.workdays import china_today, local_date
 from hub.writeback import queue_writebacks
 
@@ -65,6 +66,7 @@ class ClueIntake:
         window: dt.timedelta | None = None,
         threshold: float | None = None,
         actor: str | None = None,
+        now: dt.datetime | None = None,
     ) -> None:
         settings = get_settings()
         self.session = session
@@ -72,6 +74,8 @@ class ClueIntake:
         self.window = window or dt.timedelta(days=settings.match_window_days)
         self.threshold = settings.match_threshold if threshold is None else threshold
         self.actor = actor  # None: the channel's system account
+        #: When the pool takes the records (the rows it writes say so); None: the hub's clock, at each step.
+        self.now = now
         self._registry: dict[str, list[tuple[int, str, str, str | None]]] = {}
 
     def ingest(self, batch: Sequence[Item]) -> IngestResult:
@@ -169,6 +173,8 @@ class ClueIntake:
             match_features=features.as_json(),
             region_code=clue.region_code,
         )
+        if self.now is not None:
+            record.created_at = self.now
         self.session.add(record)
         self.session.flush()
         self.session.add_all(
@@ -182,10 +188,16 @@ class ClueIntake:
             "matchRule": found.rule,
         }
         if found.rule == "new":
-            emit(self.session, clue, "clue.created", {**payload, "status": clue.status, "colour": clue.colour})
+            emit(
+                self.session,
+                clue,
+                "clue.created",
+                {**payload, "status": clue.status, "colour": clue.colour},
+                at=self.now,
+            )
         else:
             payload["matchScore"] = found.score
-            emit(self.session, clue, "clue.channel_added", payload)
+            emit(self.session, clue, "clue.channel_added", payload, at=self.now)
             if clue.status in workflow.CLOSED_STATES:
                 # A repeat complaint about a closed matter: its channel gets the outcome too.
                 queue_writebacks(self.session, clue, records=[record])
@@ -324,7 +336,9 @@ class ClueIntake:
             extended_days=0,
         )
         deadlines.refresh(clue)
-        clue.colour = workflow.colour_for(clue, today=china_today())
+        clue.colour = workflow.colour_for(clue, today=china_today(self.now))
+        if self.now is not None:
+            clue.created_at = self.now
         self.session.add(clue)
         self.session.flush()
         self.session.add(
@@ -335,7 +349,7 @@ class ClueIntake:
                 to_status="received",
                 to_region_code=region,
                 note=f"{m.CHANNELS.get(c.channel, c.channel)} {c.source_id}",
-                at=utcnow(),
+                at=self.now or utcnow(),
                 region_code=region,
             )
         )
@@ -367,17 +381,20 @@ def _check(fn: Any, value: str, field: str) -> str:
         raise Invalid(str(exc), exc.field, exc.reason) from exc
 
 
-def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, principal: Principal) -> m.Clue:
+def escalate_warning(
+    session: Session, *, warning: m.Warning, cipher: Cipher, principal: Principal, at: dt.datetime | None = None
+) -> m.Clue:
     """预警转线索: a warning becomes a clue-bearing record and goes through the same matcher.
 
     A complaint about the same project may already be in the pool; then the warning joins that clue
     (rule ``uscc+project`` / ``name+project``) instead of opening a second one. The warning is marked
-    escalated, with its clue; a second call returns the same clue.
+    escalated, with its clue (a ``WarningAction`` and a ``warning.escalated`` event); a second call
+    returns the same clue. ``at``: when (now by default; the rules engine passes its own clock).
     """
     workflow.require_actor(principal, Action.WORK_CLUES, to="escalate warnings")
-    if warning.status == "escalated" and warning.clue_id is not None:
+    if warning.status == WarningStatus.ESCALATED and warning.clue_id is not None:
         return _warning_clue(session, warning, warning.clue_id)
-    if warning.status != "active":
+    if warning.status != WarningStatus.ACTIVE:
         raise IllegalTransition(
             f"cannot escalate warning {warning.rule_code}/{warning.id}: it is {warning.status}",
             state=warning.status,
@@ -387,10 +404,11 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
     enterprise_id = warning.enterprise_id or (project.contractor_id if project else None)
     enterprise = session.get(m.Enterprise, enterprise_id) if enterprise_id else None
     respondent = enterprise.name if enterprise else (project.name if project else warning.message[:50])
+    at = at or utcnow()
     clue_in = ClueIn(
         channel="warning",
         source_id=f"YJ-{warning.rule_code}-{warning.id}",
-        received_at=utcnow(),
+        received_at=at,
         title=f"预警转线索：{project.name if project else respondent}（{warning.rule_code}）",
         content=f"{warning.message}（依据：{warning.rule_cite}）",
         region_code=warning.region_code,
@@ -401,8 +419,21 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
         project_name=project.name if project else None,
         sector="工程建设" if project else "非工程",
     )
-    record = ClueIntake(session, cipher=cipher, actor=principal.name).intake(clue_in)
-    warning.status, warning.clue_id = "escalated", record.clue_id
+    record = ClueIntake(session, cipher=cipher, actor=principal.name, now=at).intake(clue_in)
+    warning.status, warning.clue_id = WarningStatus.ESCALATED, record.clue_id
+    session.add(
+        m.WarningAction(
+            warning_id=warning.id,
+            action="escalated",
+            actor=principal.name,
+            to_level=warning.level,
+            note=f"转入线索池（{record.match_rule}）",
+            facts={"clueId": record.clue_id, "matchRule": record.match_rule},
+            at=at,
+            region_code=warning.region_code,
+        )
+    )
+    session.execute(insert(m.Event), [warning_event(warning, "warning.escalated", at=at, clueId=record.clue_id)])
     audit(
         session,
         principal=principal,
@@ -411,6 +442,7 @@ def escalate_warning(session: Session, *, warning: m.Warning, cipher: Cipher, pr
         entity_id=warning.id,
         region_code=warning.region_code,
         detail={"rule": warning.rule_code, "clueId": record.clue_id, "matchRule": record.match_rule},
+        at=at,
     )
     session.flush()
     return _warning_clue(session, warning, record.clue_id)

@@ -44,7 +44,7 @@ from hub.identifiers import (
 )
 from hub.models import utcnow
 from hub.outbox import event_values
-from hub.records import IngestResult, Item, Problem, counts_of
+from hub.records import IngestResult, Item, Problem, Touched, counts_of
 
 CIPHERTEXTS = frozenset({"id_number_enc", "bank_card_enc"})
 #: Order in which kinds are applied within a page, so that references resolve.
@@ -92,6 +92,11 @@ class Ingestor:
         #: Workers this page found or created: the caller adds them to ``known_workers`` once the
         #: page has committed (a rolled-back page must not leave ids behind).
         self.seen_workers: dict[tuple[int, str], tuple[int, int]] = {}
+        #: Projects (by id, or by code when just inserted) and enterprises whose rows this page created
+        #: or changed: the warning rules to evaluate again (:meth:`touched`).
+        self._touched_projects: set[int] = set()
+        self._touched_codes: set[str] = set()
+        self._touched_enterprises: set[int] = set()
 
     # -- the entry point ---------------------------------------------------------------------
 
@@ -108,6 +113,13 @@ class Ingestor:
         for other, batch in by_kind.items():  # pragma: no cover - a connector returned something else
             total.problems.extend(Problem(i.raw_record_id, f"unsupported record type {other.__name__}") for i in batch)
         return total
+
+    def touched(self) -> Touched:
+        """The projects and enterprises whose rows the pages applied so far created or changed."""
+        projects = set(self._touched_projects)
+        if self._touched_codes:
+            projects.update(v for v in self._lookup(m.Project, "project_code", self._touched_codes, "id").values())
+        return Touched(frozenset(projects), frozenset(self._touched_enterprises))
 
     # -- shared machinery -------------------------------------------------------------------
 
@@ -175,10 +187,18 @@ class Ingestor:
         for rows_ in by_columns.values():
             self.session.execute(update(model), rows_)
         out.updated = len(updates)
+        self._touch(model, inserts + [rows[k][1] for k in changed_keys])
         if event and (inserts or updates):
             inserted_keys = [v[key_cols[0]] if len(key_cols) == 1 else tuple(v[c] for c in key_cols) for v in inserts]
             self._events(model, cols, inserted_keys + changed_keys, event)
         return out
+
+    def _touch(self, model: type[Any], written: list[dict[str, Any]]) -> None:
+        for values in written:
+            if values.get("project_id") is not None:
+                self._touched_projects.add(values["project_id"])
+            elif model is m.Project:
+                self._touched_codes.add(values["project_code"])
 
     def _events(
         self, model: type[Any], cols: list, keys: list[Any], event: Callable[[int, dict], tuple[str, str, dict]]
@@ -526,7 +546,11 @@ class Ingestor:
         )
 
     def _apply_clue(self, batch: Sequence[Item]) -> IngestResult:
-        return ClueIntake(self.session, cipher=self.cipher).ingest(batch)
+        result = ClueIntake(self.session, cipher=self.cipher).ingest(batch)
+        # Repeated clues against an enterprise (W15): the respondents the page named.
+        usccs = [i.entity.respondent_uscc for i in batch if i.entity.respondent_uscc]
+        self._touched_enterprises.update(self._lookup(m.Enterprise, "uscc", usccs, "id").values())
+        return result
 
 
 def _same(old: Any, new: Any) -> bool:

@@ -3,7 +3,8 @@
 A change a subscriber could care about writes an event in the same transaction as the change
 (docs/architecture.md, "The outbox"). Services build it with :func:`event_values` (a row for a bulk
 ``insert(Event)``), :func:`clue_event` (an ``Event`` about a clue known by its id and regions) or
-:func:`emit` (an event about a clue row, added to the caller's session).
+:func:`emit` (an event about a clue row, added to the caller's session) or :func:`warning_event` (a row about a
+warning, for a bulk insert).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hub.models import utcnow
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-__all__ = ["clue_event", "emit", "event_values"]
+__all__ = ["clue_event", "emit", "event_values", "warning_event"]
 
 
 def event_values(
@@ -47,7 +48,13 @@ def event_values(
 
 
 def clue_event(
-    *, clue_id: int, region_code: str, type_: str, payload: dict[str, Any], handling_region_code: str | None = None
+    *,
+    clue_id: int,
+    region_code: str,
+    type_: str,
+    payload: dict[str, Any],
+    handling_region_code: str | None = None,
+    at: dt.datetime | None = None,
 ) -> m.Event:
     """An outbox Event about a clue (for callers that have its id and regions, not the row)."""
     return m.Event(
@@ -58,12 +65,13 @@ def clue_event(
             entity_type="clue",
             entity_id=clue_id,
             payload=payload,
+            at=at,
         )
     )
 
 
-def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) -> None:
-    """Add an outbox Event about ``clue`` to the caller's transaction."""
+def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any], *, at: dt.datetime | None = None) -> None:
+    """Add an outbox Event about ``clue`` to the caller's transaction (``at``: when, now by default)."""
     session.add(
         clue_event(
             clue_id=clue.id,
@@ -71,5 +79,33 @@ def emit(session: Session, clue: m.Clue, type_: str, payload: dict[str, Any]) ->
             type_=type_,
             payload=payload,
             handling_region_code=clue.handling_region_code,
+            at=at,
         )
+    )
+
+
+def warning_event(warning: m.Warning, type_: str, *, at: dt.datetime | None = None, **extra: Any) -> dict[str, Any]:
+    """The column values of an event about a warning (``warning.raised`` / ``changed`` / ``resolved`` …).
+
+    The payload says which rule, object and period at which level and state, never the message (it
+    may name a worker): a subscriber reads the warning through the graph, within its jurisdiction.
+    """
+    payload: dict[str, Any] = {
+        "ruleCode": warning.rule_code,
+        "level": warning.level,
+        "status": warning.status,
+        "subjectType": warning.subject_type,
+        "subjectId": warning.subject_id,
+        "period": warning.period,
+        "projectId": warning.project_id,
+        "enterpriseId": warning.enterprise_id,
+        **extra,
+    }
+    return event_values(
+        type_=type_,
+        region_code=warning.region_code,
+        entity_type="warning",
+        entity_id=warning.id,
+        payload=payload,
+        at=at,
     )

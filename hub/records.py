@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["IngestResult", "Item", "Problem", "counts_of"]
+__all__ = ["IngestResult", "Item", "Problem", "Touched", "counts_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,17 @@ class IngestResult:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.problems = self.problems + other.problems
+
+
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """The projects and enterprises whose rows a page created or changed (what the warning rules read)."""
+
+    project_ids: frozenset[int] = frozenset()
+    enterprise_ids: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.project_ids or self.enterprise_ids)
 
 
 def counts_of(result: IngestResult) -> Counter[str]:

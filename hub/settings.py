@@ -91,6 +91,28 @@ class Settings(BaseSettings):
     credit_refresh_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often the scheduler sends the refresh_credit_levels actor."
     )
+    warning_thresholds: dict[str, dict[str, float]] = Field(
+        default={},
+        description="Warning rules: thresholds overriding a rule's defaults, as JSON by rule code, e.g. "
+        '`{"W07": {"minimum_wage": 2100}, "W01": {"yellow_from_days": 15}}` (docs/domain.md lists each rule\'s).',
+    )
+    warning_rules_disabled: str = Field(
+        default="", description="Warning rules: comma-separated codes (e.g. `W04,W10`) the engine does not evaluate."
+    )
+    warning_escalate_after_working_days: int = Field(
+        default=5,
+        ge=1,
+        description="A red warning nobody has acknowledged within this many working days escalates into the clue "
+        "pool (预警转线索).",
+    )
+    warning_sweep_interval_seconds: float = Field(
+        default=86400.0, gt=0, description="How often the scheduler sends the full sweep of every warning rule."
+    )
+    warnings_incremental: bool = Field(
+        default=True,
+        description="Evaluate the warning rules for the projects a sync page touched, after the page commits "
+        "(false: only the scheduled sweep).",
+    )
     subscription_poll_seconds: float = Field(
         default=0.5,
         gt=0,

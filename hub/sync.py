@@ -47,7 +47,7 @@ from hub.crypto import Cipher
 from hub.db import session_factory
 from hub.ingest import Ingestor
 from hub.models import utcnow
-from hub.records import Item, Problem
+from hub.records import Item, Problem, Touched
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult
@@ -152,8 +152,12 @@ class SyncEngine:
         retry: RetryPolicy | None = None,
         owner: str | None = None,
         lease_seconds: int | None = None,
+        on_page: Callable[[Touched], None] | None = None,
     ) -> None:
         self.engine = engine
+        #: Called after each page commits with the projects and enterprises it touched (the actors
+        #: ask the warnings engine to look at them again); not called for a page that touched none.
+        self.on_page = on_page
         self.lease_seconds = lease_seconds or LEASE_SECONDS
         self._known_workers: dict[tuple[int, str], tuple[int, int]] = {}
         self.sessions = session_factory(engine)
@@ -328,7 +332,10 @@ class SyncEngine:
             self._quarantine(session, instance_id, stream.name, problems)
             inst = session.get_one(m.ConnectorInstance, instance_id)
             inst.state = {**(inst.state or {}), stream.name: page.state}
+            touched = ingestor.touched() if self.on_page else None
         self._known_workers.update(ingestor.seen_workers)  # committed: safe to remember
+        if touched and self.on_page:
+            self.on_page(touched)
         stats.pages += 1
         stats.read += len(page.records)
         stats.created += stored.created

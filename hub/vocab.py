@@ -78,6 +78,17 @@ class Colour(StrEnum):
     RED = "red"
 
 
+class WarningStatus(LabelledVocabulary):
+    """A warning's state (docs/domain.md, "Warnings"): raised by the engine and resolved by it when its
+    condition clears; escalated into the clue pool (预警转线索); or closed by hand (resolved with a reason,
+    or a false positive, which the engine then leaves alone)."""
+
+    ACTIVE = "active", "待处置"
+    ESCALATED = "escalated", "已转线索"
+    RESOLVED = "resolved", "已解除"
+    FALSE_POSITIVE = "false_positive", "误报"
+
+
 class Satisfaction(StrEnum):
     """The complainant's satisfaction at the call-back (回访), stored as the words the channels use."""
 
@@ -160,4 +171,5 @@ VOCABULARIES: tuple[type[StrEnum], ...] = (
     PenaltyKind,
     PenaltySource,
     BlacklistStatus,
+    WarningStatus,
 )

@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 
 #: The event types of the outbox, by family (``hub.workflow``, ``hub.cluepool``, ``hub.writeback``,
-#: ``hub.ingest``). An endpoint names types from here, or a family's prefix (``clue.*``), or ``*``.
+#: ``hub.ingest``, ``hub.rules``). An endpoint names types from here, or a family's prefix (``clue.*``), or ``*``.
 EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "clue": (
         "created",
@@ -87,6 +87,7 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
         "writeback_acknowledged",
         "writeback_failed",
     ),
+    "warning": ("raised", "changed", "resolved", "escalated", "acknowledged", "noted", "false_positive"),
     "project": ("upserted",),
     "wage_account": ("upserted",),
     "deposit": ("upserted",),

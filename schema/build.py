@@ -55,6 +55,7 @@ NODE_TYPES = [
     cases.ChannelRecord,
     cases.CaseAction,
     cases.Warning,
+    cases.WarningAction,
     cases.CreditRating,
     platform.RawRecord,
     platform.ConnectorInstance,

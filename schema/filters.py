@@ -17,7 +17,7 @@ from hub.identifiers import IdentifierError, normalise_phone, validate_region_co
 from hub.matching import phone_key
 from hub.workflow import overdue_clause
 from schema.types._common import NODE_MODELS, from_global_id
-from schema.types.cases import Channel, ClueStatus, Colour
+from schema.types.cases import Channel, ClueStatus, Colour, WarningStatus
 
 
 def region_condition(column: Any, region_code: str | None, *, field: str = "regionCode") -> list[Any]:
@@ -224,7 +224,7 @@ class WarningFilter:
     region_code: str | None = None
     rule_code: str | None = None
     level: list[Colour] | None = None
-    status: str | None = None
+    status: WarningStatus | None = None
     project_id: strawberry.ID | None = None
 
     def conditions(self) -> list[Any]:
@@ -236,7 +236,7 @@ class WarningFilter:
         if self.level:
             out.append(w.level.in_([x.value for x in self.level]))
         if self.status:
-            out.append(w.status == self.status)
+            out.append(w.status == self.status.value)
         if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
             out.append(w.project_id == pid)
         return out

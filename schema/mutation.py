@@ -22,6 +22,7 @@ from schema.credit import CreditMutations
 from schema.filters import db_id
 from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
+from schema.warning_mutations import WarningMutations
 from schema.webhooks import WebhookMutations
 
 #: Every mutation here configures connectors: one action of the policy table, one refusal.
@@ -77,7 +78,7 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation(ClueMutations, WebhookMutations, CalendarMutations, CreditMutations):
+class Mutation(ClueMutations, WarningMutations, WebhookMutations, CalendarMutations, CreditMutations):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]
     )

@@ -31,7 +31,7 @@ from schema.pagination import Connection, SortSpec, check_first, paginate
 from schema.permissions import principal_of, reads, require_to_read
 from schema.prefetch import node_selections, prefetch
 from schema.types._common import NODE_MODELS, Node, from_global_id
-from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning
+from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning, WarningAction
 from schema.types.money import (
     GuaranteeDeposit,
     LaborCostAllocation,
@@ -270,6 +270,18 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries):
         self, info: Info, filter: WarningFilter | None = None, first: int | None = None, after: str | None = None
     ) -> Connection[Warning]:
         return await _page(info, m.Warning, filter.conditions() if filter else [], _by_id(m.Warning), first, after)
+
+    @strawberry.field(
+        description="Steps of the warnings within your jurisdiction (raised, level changed, resolved, escalated, "
+        "acknowledged, noted, false positive), oldest first; of one warning with `warningId`."
+    )
+    async def warning_actions(
+        self, info: Info, warning_id: strawberry.ID | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[WarningAction]:
+        cond = []
+        if (wid := db_id(warning_id, m.Warning, field="warningId")) is not None:
+            cond.append(m.WarningAction.warning_id == wid)
+        return await _page(info, m.WarningAction, cond, _by_id(m.WarningAction), first, after)
 
     @strawberry.field(description="Credit ratings (public).")
     async def credit_ratings(

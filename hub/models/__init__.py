@@ -8,12 +8,14 @@ from hub.models.clues import (
     CHANNELS,
     CLUE_STATUSES,
     SUPERVISION_LEVELS,
+    WARNING_STATUSES,
     CaseAction,
     ChannelRecord,
     Clue,
     ClueMatchKey,
     CreditRating,
     Warning,
+    WarningAction,
 )
 from hub.models.credit import BlacklistEntry, Penalty
 from hub.models.geo import Region
@@ -40,6 +42,7 @@ __all__ = [
     "CHANNELS",
     "CLUE_STATUSES",
     "SUPERVISION_LEVELS",
+    "WARNING_STATUSES",
     "ApiKey",
     "AuditLog",
     "Base",
@@ -66,6 +69,7 @@ __all__ = [
     "User",
     "WageAccount",
     "Warning",
+    "WarningAction",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Worker",

@@ -11,12 +11,13 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models._base import Base, BigId, IdMixin, RegionScoped, created_at_column
-from hub.vocab import Channel, ClueStatus, SupervisionLevel
+from hub.vocab import Channel, ClueStatus, SupervisionLevel, WarningStatus
 
 #: Stored value → Chinese name of each vocabulary (the terms themselves live in ``hub.vocab``).
 CHANNELS = Channel.labels()
 CLUE_STATUSES = ClueStatus.labels()
 SUPERVISION_LEVELS = SupervisionLevel.labels()
+WARNING_STATUSES = WarningStatus.labels()
 
 
 class Clue(IdMixin, RegionScoped, Base):
@@ -155,7 +156,11 @@ class CaseAction(IdMixin, RegionScoped, Base):
 
 
 class Warning(IdMixin, RegionScoped, Base):
-    """An arrears warning (预警): once per (rule, object, period); resolves when the condition clears."""
+    """An arrears warning (预警): once per (rule, object, period); resolves when the condition clears.
+
+    Raised, changed and resolved by the rules engine (``hub.rules``); handled by people (acknowledged,
+    noted, resolved by hand, marked a false positive). Each step is a ``WarningAction``.
+    """
 
     __tablename__ = "warnings"
     __table_args__ = (
@@ -169,12 +174,39 @@ class Warning(IdMixin, RegionScoped, Base):
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
     period: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(12), index=True)  # active / resolved / escalated
+    status: Mapped[str] = mapped_column(String(16), index=True)  # hub.vocab.WarningStatus
     message: Mapped[str] = mapped_column(Text)
     rule_cite: Mapped[str] = mapped_column(String(100))
     detected_at: Mapped[dt.datetime]
     resolved_at: Mapped[dt.datetime | None]
     clue_id: Mapped[int | None] = mapped_column(ForeignKey("clues.id"))
+    #: What the rule measured (days elapsed, amounts, counts …), as the rule's SELECT returned it.
+    facts: Mapped[dict[str, Any] | None]
+    #: When the warning took its present level (a red one unhandled for N working days escalates).
+    level_changed_at: Mapped[dt.datetime | None]
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    #: Who resolved it: ``system`` when its condition cleared, else the principal who closed it by hand.
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    #: Why it was resolved: the fact that cleared it, or the reason given by hand.
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class WarningAction(IdMixin, RegionScoped, Base):
+    """One step in a warning's life: raised, level changed, resolved, reopened (by the engine);
+    acknowledged, a 核查 note, resolved by hand, false positive (by people); escalated (预警转线索)."""
+
+    __tablename__ = "warning_actions"
+    __table_args__ = (Index("ix_warning_actions_warning_id", "warning_id", "id"),)
+
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    from_level: Mapped[str | None] = mapped_column(String(8))
+    to_level: Mapped[str | None] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)
+    facts: Mapped[dict[str, Any] | None]
+    at: Mapped[dt.datetime]
 
 
 class CreditRating(IdMixin, Base):

@@ -18,7 +18,7 @@ blocks with per-block RNGs, so memory stays flat even at province scale (million
 Every scale contains the special situations in :attr:`SeedSummary.highlights` (ids and codes):
 
 - ``stopped_allocation_project``: labour cost stopped ≥ 3 months before ``today`` (条例 Art. 24)
-  while workers keep working unpaid (pay_status 0), with W03 (escalated into a clue), W05, W06, W10;
+  while workers keep working unpaid (pay_status 0): the engine raises W03, W05 and W10 on it;
 - ``multi_channel_clue``: one clue reached through 12345 and the national platform (two channel
   records, same phone, full name vs abbreviation, match rule ``phone``) on a project with payroll;
 - ``repeat_enterprise``: a labour company with ≥ 10 clues in the last 90 days and three penalties this
@@ -31,7 +31,16 @@ The generator writes the credit *evidence* (penalties, listings), never a rating
 seeding (the last four evaluation years).
 - ``group_case_clue`` (≥ 10 workers) and ``large_amount_clue`` (≥ ¥500,000), both red;
 - ``expired_guarantee`` and ``expiring_guarantee`` (保函 expired / expiring within 30 days), W12;
-- ``escalated_warning_clue``: the W03 warning of the stopped project, escalated into the pool.
+- ``warning_situations``: the projects that fire W01 (no account; one whose account opened after the
+  warning, which resolves it), W02, W04, W07, W08, W11, and the boundaries that must not fire (an
+  account not yet due, exactly ¥50,000 to one worker in a month, a letter expiring in 31 days);
+- ``escalated_warning_clue``: the clue the stopped project's red warnings escalated into;
+- ``warnings``: what the engine left active, by rule and level.
+
+The generator writes no warning: after loading, :func:`seed_database` runs the rules engine as the
+hub would have — on a day ``HUB_WARNING_ESCALATE_AFTER_WORKING_DAYS + 1`` working days back, then
+today — so that the demo holds warnings raised, changed, resolved and (red, unacknowledged)
+escalated into the clue pool through the matcher.
 """
 
 from __future__ import annotations
@@ -44,14 +53,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from hub import models as m
 from hub.credit_sweep import sweep
 from hub.crypto import Cipher
 from hub.db import session_scope
 from hub.models import Project, utcnow
+from hub.rules import RULES, evaluate
 from hub.seed._base import SCALES, ScalePlan, canonical_json, payload_hash
 from hub.seed._generate import Generation
 from hub.seed._load import TABLE_ORDER, Loader, Progress, load_regions, table_counts
-from hub.workdays import local_date
+from hub.settings import get_settings
+from hub.workdays import CST, add_working_days, local_date
 
 __all__ = [
     "SCALES",
@@ -138,6 +150,8 @@ def seed_database(
         raise SeedError(str(exc)) from exc
     loader = Loader(engine, batch_size=batch_size, progress=progress, totals=gen.estimated_totals())
     counts = loader.load(gen.rows())
+    stopped = gen.highlights["stopped_allocation_project"]["project_id"]
+    gen.highlights.update(run_warnings(engine, today=today, now=gen.world.now, cipher=cipher, project_id=stopped))
     counts["credit_ratings"], events = _rate(engine, today=today, now=gen.world.now)
     counts["events"] += events
     if progress:
@@ -153,3 +167,45 @@ def seed_database(
         regions_loaded=loaded,
         seconds=time.perf_counter() - started,
     )
+
+
+def run_warnings(
+    engine: Engine, *, today: dt.date, now: dt.datetime, cipher: Cipher, project_id: int
+) -> dict[str, Any]:
+    """The demo's warnings, as the engine computes them over the seeded world: a sweep on the day that
+    lets a red warning go unhandled long enough to escalate, then today's (with escalation).
+
+    Returns the highlights: the clue the warnings of ``project_id`` (the stopped project) escalated
+    into, and the active warnings by rule and level.
+    """
+    after = get_settings().warning_escalate_after_working_days
+    earlier = add_working_days(today, -(after + 1))
+    earlier_now = min(now, dt.datetime.combine(earlier, dt.time(9), CST).astimezone(dt.UTC))
+    with session_scope(engine) as session:
+        evaluate(session, today=earlier, now=earlier_now, rules=[r.code for r in RULES if r.dated])
+    with session_scope(engine) as session:
+        report = evaluate(session, today=today, now=now, cipher=cipher)
+        out: dict[str, Any] = {}
+        active = session.execute(
+            select(m.Warning.rule_code, m.Warning.level, func.count())
+            .where(m.Warning.status.in_(("active", "escalated")))
+            .group_by(m.Warning.rule_code, m.Warning.level)
+            .order_by(m.Warning.rule_code, m.Warning.level)
+        ).all()
+        out["warnings"] = {}
+        for code, level, n in active:
+            out["warnings"].setdefault(code, {})[level] = n
+        escalated = session.execute(
+            select(m.Warning.id, m.Clue.id, m.Clue.clue_no)
+            .join(m.Clue, m.Clue.id == m.Warning.clue_id)
+            .where(m.Warning.id.in_(sorted(report.escalated)), m.Warning.project_id == project_id)
+            .order_by(m.Warning.id)
+        ).all()
+        if escalated:
+            out["escalated_warning_clue"] = {
+                "clue_id": escalated[0][1],
+                "clue_no": escalated[0][2],
+                "project_id": project_id,
+                "warning_ids": [wid for wid, cid, _ in escalated if cid == escalated[0][1]],
+            }
+    return out

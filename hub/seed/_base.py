@@ -228,10 +228,8 @@ class World:
         self.code_seq: dict[tuple[int, str], int] = {}
         self.person_seq = 0
         self.projects: list[Proj] = []  # compact metadata only (no workers, no payroll)
-        self.warnings: list[Row] = []  # queued; written after the clues
-        self.warned: set[tuple[str, str, int, str]] = set()
         self.recent_clues: dict[int, list[str]] = {}  # enterprise id → clue numbers of the last 90 days
-        self.stopped: tuple[Proj, Row | None] | None = None
+        self.stopped: Proj | None = None
         self.repeat_ent: Ent | None = None
         self.listed_ents: list[Ent] = []  # the highlighted blacklist listings (the second ends within the month)
         # Filled by the generator's first step (enterprise_rows): pools by county and kind, and lookups
@@ -328,49 +326,3 @@ class World:
     def encrypt_id(self, value: str) -> tuple[str, str, str]:
         """(ciphertext, lookup hash, masked) for an ID number."""
         return self.cipher.encrypt(value), self.cipher.lookup_hash(value), mask_id_number(value)
-
-
-def warn(
-    w: World,
-    rule: str,
-    level: str,
-    subject: tuple[str, int],
-    proj: Proj | None,
-    period: str,
-    message: str,
-    cite: str,
-    detected: dt.datetime,
-    *,
-    resolved: dt.datetime | None = None,
-    ent: Ent | None = None,
-    region: str | None = None,
-) -> Row | None:
-    """Queue a warning (written after the clues, so escalated ones can point at their clue)."""
-    if detected > w.end_of_today:
-        return None  # not detectable yet
-    detected = w.clamp(detected)  # detected today: at the latest, now
-    if resolved is not None and resolved > w.now:
-        resolved = None  # still open now
-    key = (rule, subject[0], subject[1], period)
-    if key in w.warned:  # once per (rule, object, period) — docs/domain.md "Warnings"
-        return None
-    w.warned.add(key)
-    row = {
-        "id": 0,
-        "rule_code": rule,
-        "level": level,
-        "subject_type": subject[0],
-        "subject_id": subject[1],
-        "project_id": proj.id if proj else None,
-        "enterprise_id": ent.id if ent else proj.contractor.id if proj else None,
-        "period": period,
-        "status": "resolved" if resolved else "active",
-        "message": message,
-        "rule_cite": cite,
-        "detected_at": detected,
-        "resolved_at": resolved,
-        "clue_id": None,
-        "region_code": region or (proj.region_code if proj else w.root),
-    }
-    w.warnings.append(row)
-    return row

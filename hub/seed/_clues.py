@@ -2,8 +2,10 @@
 
 Clues are generated day by day over the last year (one sub-RNG per day), so ids follow the time of
 receipt and memory stays flat. The special situations of the demo (a clue that came through 12345
-and the national platform, an enterprise with many recent clues, a group case, a large case, a
-warning escalated into the pool) are planned up front and injected on their day.
+and the national platform, an enterprise with many recent clues, a group case, a large case) are
+planned up front and injected on their day, among them the stopped project's workers' complaint.
+Warnings escalated into the pool are not generated: the rules engine escalates them after seeding,
+through the clue pool's matcher (``hub.seed.seed_database``).
 """
 
 from __future__ import annotations
@@ -175,22 +177,21 @@ def _specials(w: World) -> dict[dt.date, list[dict[str, Any]]]:
     )
     if w.stopped is None:  # project_rows makes it at every scale (the first county's first project)
         raise RuntimeError("the stopped-allocation project was not generated")
-    proj, warning = w.stopped
-    if warning:
-        d = min(T, add_working_days(warning["detected_at"].astimezone(CST).date(), 1))
-        add(
-            d,
-            "escalated_warning_clue",
-            project=proj,
-            respondent=proj.contractor,
-            headcount=proj.workers,
-            amount=float(proj.workers * 6000 * 3),
-            months=3,
-            status="in_progress",
-            warning=warning,
-            complainant=None,
-            channels=[("warning", 0, "full", "new", None)],
-        )
+    proj = w.stopped
+    # Its workers come to the window early this month; the engine's warnings about the project, escalated
+    # after seeding, meet this complaint in the pool.
+    add(
+        min(T, add_working_days(dt.date(T.year, T.month, 1), 1)),
+        "stopped_project_complaint",
+        project=proj,
+        respondent=proj.contractor,
+        complainant=proj.contacts[0],
+        headcount=proj.workers,
+        amount=float(proj.workers * 6000 * 3),
+        months=3,
+        status="in_progress",
+        channels=[("walk_in", 0, "full", "new", None)],
+    )
     return out
 
 
@@ -281,8 +282,6 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         headcount=headcount,
         work_type=work_type,
     )
-    if s.get("warning"):
-        text = f"{s['warning']['message']}。红色预警需核查，转入线索池办理。"
 
     def at(k: int, after: dt.datetime) -> dt.datetime:
         t = local_at(add_working_days(rd, min(k, age)), r, 9, 17)  # never after today
@@ -500,8 +499,6 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     )
     if resp and rd > T - days(90):
         w.recent_clues.setdefault(resp.id, []).append(clue_no)
-    if s.get("warning"):
-        s["warning"].update(status="escalated", clue_id=cid)
     highlight = s.get("highlight")
     if highlight:
         w.highlights[highlight] = {
@@ -589,17 +586,6 @@ def _payload(
             "regionCode": county,
             "regionName": w.regions[county].full_name,
             "content": text,
-        }
-    if ch == "warning":
-        wr = s["warning"]
-        return {
-            "ruleCode": wr["rule_code"],
-            "level": wr["level"],
-            "subjectType": wr["subject_type"],
-            "subjectId": wr["subject_id"],
-            "period": wr["period"],
-            "message": wr["message"],
-            "ruleCite": wr["rule_cite"],
         }
     return {
         "recordNo": sid,

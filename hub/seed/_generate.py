@@ -19,7 +19,7 @@ import hub.seed._names as N
 from hub.blacklist import add_months
 from hub.crypto import Cipher
 from hub.identifiers import make_uscc
-from hub.seed._base import Ent, Row, ScalePlan, World, local_at, month_str, spread, warn
+from hub.seed._base import Ent, Row, ScalePlan, World, local_at, spread
 from hub.seed._clues import clue_rows
 from hub.seed._projects import project_rows
 
@@ -125,6 +125,23 @@ ROLES: tuple[tuple[str, ...], ...] = (
     ("expired_guarantee", "group_case", "repeat_employer"),
     ("expiring_guarantee", "large_amount"),
 )
+#: Projects added to the first county after the planned ones: what fires each warning rule the
+#: projects above do not, and the boundaries that must not fire (hub.seed._projects). They come last,
+#: from their own random streams, and no complaint names them, so the rest of the world is as before.
+SITUATIONS: tuple[tuple[str, ...], ...] = (
+    ("no_account",),
+    ("account_opened_late",),
+    ("no_account_boundary",),
+    ("not_filed",),
+    ("low_wages", "big_pay"),
+    ("low_ratio",),
+    ("no_deposit",),
+    ("guarantee_boundary",),
+)
+
+
+#: Block numbers of the situation projects' random streams (after any county's planned projects).
+SITUATION_BASE = 1_000_000
 
 
 class Generation:
@@ -151,7 +168,7 @@ class Generation:
         p, c = self.world.plan.projects, self.world.plan.clues
         return {
             "enterprises": round(p * 0.62) + 2,
-            "projects": p,
+            "projects": p + len(SITUATIONS),
             "wage_accounts": round(p * 0.98),
             "labor_cost_allocations": p * 9,
             "workers": self.world.plan.workers,
@@ -161,7 +178,6 @@ class Generation:
             "clues": c,
             "channel_records": round(c * 1.07),
             "case_actions": c * 4,
-            "warnings": round(p * 0.15),
             "penalties": round(p * 0.62 * 0.2) + 4,
             "blacklist_entries": round(p * 0.62 * 0.012) + 2,
             "events": c,
@@ -175,6 +191,8 @@ class Generation:
             for k in range(self.counts[county]):
                 roles = ROLES[k] if ci == 0 and k < len(ROLES) else ()
                 yield from project_rows(w, county, k, roles, mean)
+        for k, roles in enumerate(SITUATIONS):
+            yield from project_rows(w, w.counties[0], SITUATION_BASE + k, roles, mean, listed=False)
         yield from clue_rows(w)
         yield from _finale(w)
 
@@ -190,31 +208,11 @@ _PENALTY_REASONS = (
 
 
 def _finale(w: World) -> Iterator[tuple[str, Row]]:
-    """Repeated-clue warnings, all queued warnings, and the credit evidence: penalties and blacklist listings.
+    """The credit evidence: penalties and blacklist listings.
 
-    No rating is written here: ``hub.seed.seed_database`` has ``hub.credit`` rate the seeded world.
+    No warning and no rating is written here: ``hub.seed.seed_database`` has the rules engine
+    (``hub.rules``) and ``hub.credit`` judge the seeded world.
     """
-    T = w.today
-    r = w.rng("finale")
-    for ent_id, nos in w.recent_clues.items():
-        if len(nos) >= 3:  # W15 (proposal): ≥ 3 clues against one enterprise in 90 days
-            ent = w.ents[ent_id]
-            warn(
-                w,
-                "W15",
-                "red" if len(nos) >= 10 else "yellow",
-                ("enterprise", ent_id),
-                None,
-                month_str((T.year, T.month)),
-                f"{ent.name}近90日被反映欠薪线索{len(nos)}件",
-                "(proposal) 同一企业90日内线索≥3件",
-                local_at(T, r, 7, 8),
-                ent=ent,
-                region=w.region_for(ent.region_code),
-            )
-    for row in w.warnings:
-        row["id"] = w.next_id("warnings")
-        yield "warnings", row
     yield from _penalties(w)
     yield from _listings(w)
     if w.repeat_ent:

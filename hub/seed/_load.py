@@ -35,7 +35,6 @@ TABLE_ORDER = (
     "channel_records",
     "clue_match_keys",
     "case_actions",
-    "warnings",
     "penalties",
     "blacklist_entries",
     "events",

@@ -1,5 +1,10 @@
 """Generation of one project block: the project, its 专户 and labour-cost bills, workers, payroll
-and wage guarantee deposit, plus the warnings their data implies (queued on the world)."""
+and wage guarantee deposit.
+
+No warning is written here: the rules engine (``hub.rules``) computes them over the seeded world.
+Projects with a role (``_generate.ROLES``) are the situations that fire each rule, and the boundaries
+that must not (``w.highlights["warning_situations"]``).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +15,39 @@ from decimal import Decimal
 
 import hub.seed._names as N
 from hub.identifiers import make_permit_no, mask_bank_card
-from hub.seed._base import Ent, Proj, Row, World, first_workday_from, local_at, month_str, warn, ym_add
+from hub.seed._base import Ent, Proj, Row, World, first_workday_from, local_at, month_str, ym_add
 from hub.workdays import add_working_days
 
 BASE_DAYS = {1: 20, 2: 15, 12: 21}  # site days in a month: winter and 春节 are short
 MANAGER_TYPES = ("劳资专管员", "施工员", "安全员")
 
+#: Roles of recently signed projects: (days since the contract, days since the start).
+RECENT = {
+    "no_account": (45, 35),  # W01 red: no 专户 45 days after the contract
+    "account_opened_late": (40, 30),  # W01 red a week ago; the account opened 3 days ago clears it
+    "no_account_boundary": (19, 10),  # no 专户 19 days after the contract: not yet a warning
+    "not_filed": (70, 50),  # W02 red: opened 40 days ago, never filed
+    "no_deposit": (60, 45),  # W11 red: no wage guarantee deposit 60 days after the contract
+}
+#: Roles of projects without a 专户.
+NO_ACCOUNT = frozenset({"no_account", "no_account_boundary"})
+#: Roles whose situation the seed records for the tests (``w.highlights["warning_situations"]``).
+RECORDED = (
+    *RECENT,
+    "low_wages",
+    "big_pay",
+    "low_ratio",
+    "guarantee_boundary",
+)
+
 
 def project_rows(
-    w: World, county: str, k: int, roles: tuple[str, ...], mean_workers: float
+    w: World, county: str, k: int, roles: tuple[str, ...], mean_workers: float, *, listed: bool = True
 ) -> Iterator[tuple[str, Row]]:
-    """One project with its 专户, labour-cost bills, workers, payroll and wage guarantee deposit."""
+    """One project with its 专户, labour-cost bills, workers, payroll and wage guarantee deposit.
+
+    ``listed``: kept in ``w.projects``, which the clue generator picks complaints' projects from.
+    """
     r = w.rng("project", county, k)
     T, days = w.today, dt.timedelta
     prov, city, cname = w.names(county)
@@ -41,6 +68,10 @@ def project_rows(
     permit_date = start - days(r.randint(3, 30))
     contract = permit_date - days(r.randint(10, 60))
     planned_end = end if status == "completed" and end is not None else start + days(r.randint(300, 1100))
+    recent = next((RECENT[x] for x in roles if x in RECENT), None)
+    if recent is not None:
+        contract, start = T - days(recent[0]), T - days(recent[1])
+        permit_date = contract + days(5)
     if status == "in_progress" and planned_end <= T:
         planned_end = T + days(r.randint(30, 400))
     value = Decimal(round(min(8e8, max(2e6, r.lognormvariate(17.2, 1.0))), -3)).quantize(Decimal("0.01"))
@@ -116,7 +147,7 @@ def project_rows(
     # 专户: opened by the general contractor within 30 days of the contract (人社部发〔2021〕53号),
     # filed within 30 days of opening; a few late, a few missing — they drive warnings W01 / W02.
     acc: Row | None = None
-    if roles or r.random() > 0.02:
+    if not NO_ACCOUNT & set(roles) and (roles or r.random() > 0.02):
         late = r.random() < 0.05 and not roles
         opened = contract + days(r.randint(31, 75) if late else r.randint(3, 28))
         f = r.random()
@@ -124,6 +155,10 @@ def project_rows(
             filed = None
         else:
             filed = opened + days(r.randint(31, 60) if f < 0.09 and not roles else r.randint(1, 25))
+        if "account_opened_late" in roles:
+            opened, filed = T - days(3), None
+        elif "not_filed" in roles:
+            opened, filed = T - days(40), None
         bank = r.choice(N.BANKS)
         proj.account_id = aid = w.next_id("wage_accounts")
         acc = {
@@ -141,44 +176,6 @@ def project_rows(
             "region_code": county,
             "created_at": local_at(opened, r),
         }
-        if late:
-            warn(
-                w,
-                "W01",
-                "red",
-                ("project", pid),
-                proj,
-                month_str((contract.year, contract.month)),
-                f"{name}施工合同签订{(opened - contract).days}天后才开设农民工工资专用账户（应在30日内）",
-                "人社部发〔2021〕53号：专户在合同签订后30日内开立",
-                local_at(contract + days(31), r),
-                resolved=local_at(opened, r),
-            )
-        if filed is None or (filed - opened).days > 30:
-            warn(
-                w,
-                "W02",
-                "yellow" if filed else "red",
-                ("wage_account", aid),
-                proj,
-                month_str((opened.year, opened.month)),
-                f"{name}专户开立后超过30日未备案",
-                "人社部发〔2021〕53号：专户开立后30日内备案",
-                local_at(opened + days(31), r),
-                resolved=local_at(filed, r) if filed else None,
-            )
-    elif status != "completed":
-        warn(
-            w,
-            "W01",
-            "red",
-            ("project", pid),
-            proj,
-            month_str((contract.year, contract.month)),
-            f"{name}施工合同签订已超过30日，尚未开设农民工工资专用账户",
-            "保障农民工工资支付条例第二十六条；人社部发〔2021〕53号",
-            local_at(contract + days(31), r),
-        )
     people, payroll, allocations = _workers_and_money(w, r, proj, acc, ratio, mean_workers)
     if acc:
         yield "wage_accounts", acc  # parents first: the loader relies on stream order
@@ -189,7 +186,14 @@ def project_rows(
     for row in payroll:
         yield "payroll_records", row
     yield from _deposit(w, r, proj, value, contract)
-    w.projects.append(proj)
+    if listed:
+        w.projects.append(proj)
+    for role in roles:
+        if role in RECORDED:
+            w.highlights.setdefault("warning_situations", {})[role] = {
+                "project_id": pid,
+                "account_id": proj.account_id,
+            }
 
 
 def _workers_and_money(
@@ -220,11 +224,14 @@ def _workers_and_money(
     people: list[Row] = []
     payroll: list[Row] = []
     chosen: set[int] = set()
+    big = [60_000, 50_000] if "big_pay" in proj.roles else []
     managers = 1 if n < 40 else 2
     team_left, team_no = 0, 0
     employer, leader = proj.contractor, False
     for j in range(n):
-        if w.person_seq > 100 and r.random() < 0.08:  # some workers move on from earlier projects
+        if (
+            w.person_seq > 100 and r.random() < 0.08 and "big_pay" not in proj.roles
+        ):  # some move on from earlier projects
             idx = r.randrange(max(1, w.person_seq - 5000), w.person_seq)
         else:
             w.person_seq += 1
@@ -302,11 +309,18 @@ def _workers_and_money(
             if role != "管理人员":
                 d = min(31, max(d, -(-total // rate)))
             actual = total if r.random() < 0.85 else total - int(total * r.uniform(0.01, 0.05))
+            if "low_wages" in proj.roles and i == nm - 2:  # W07: a wage sheet below the minimum wage
+                total = actual = 1500
+            if big and i == nm - 3:
+                # W08: ¥60,000 to one worker in a month fires; exactly ¥50,000 to the next does not
+                total = actual = big.pop(0)
             if unpaid[i]:
                 status = 0
             else:
+                # Last month's transfers: a few failed (发放失败) or are being re-issued (重新发放中);
+                # earlier months' were re-issued and paid (the 专户 pays every month in full).
                 x = r.random()
-                status = 30 if x < 0.004 else 40 if x < 0.007 else 20  # 发放失败 / 重新发放中 / 已发放
+                status = 30 if x < 0.004 and i == nm - 1 else 40 if x < 0.007 and i == nm - 1 else 20
             due[i] += actual
             if status == 20 and acc_for[i]:
                 paid[i] += actual
@@ -333,7 +347,7 @@ def _workers_and_money(
             )
     allocations = _allocations(w, r, proj, acc, ratio, first, last, stop, due, paid, pay_day, acc_for) if acc else []
     if stop is not None:
-        _stopped_warnings(w, r, proj, acc, stop, last, due, payroll)
+        _stopped(w, proj, acc, stop, last)
     return people, payroll, allocations
 
 
@@ -376,40 +390,17 @@ def _allocations(
         if bill > T or acc_for[i] is None or (stop is not None and i > stop) or due[i] == 0:
             balance -= paid[i]
             continue
-        if i == gap and balance >= paid[i]:
+        if i == gap and balance >= paid[i]:  # a month without labour cost, made up the month after (W03)
             carry = due[i]
-            bm = ym_add(months[i], 1)
-            warn(
-                w,
-                "W03",
-                "yellow",
-                ("wage_account", acc["id"]),
-                proj,
-                month_str(bm),
-                f"{proj.name}专户{month_str(bm)}未收到人工费用拨付",
-                "保障农民工工资支付条例第二十四条、第二十七条",
-                local_at(dt.date(*ym_add(bm, 1), 1), r),
-                resolved=local_at(first_workday_from(dt.date(*ym_add(bm, 1), 5)), r),
-            )
             balance -= paid[i]
             continue
         amount = Decimal(round(float(due[i] + carry) * r.uniform(1.0, 1.1), -2))
         carry = Decimal(0)
         balance += amount
         share = ratio
-        if r.random() < 0.005:  # labour cost below the agreed share of the progress payment (W04)
+        # labour cost below the agreed share of the progress payment (W04): now and then, and on purpose
+        if r.random() < 0.005 or ("low_ratio" in proj.roles and i == last - 1):
             share = (ratio * Decimal(r.uniform(0.55, 0.8))).quantize(Decimal("0.0001"))
-            warn(
-                w,
-                "W04",
-                "yellow",
-                ("wage_account", acc["id"]),
-                proj,
-                month_str((bill.year, bill.month)),
-                f"{proj.name}本次拨付人工费用占工程进度款比例{share:.1%}，低于约定的{ratio:.1%}",
-                "保障农民工工资支付条例第二十四条（人工费用按约定比例拨付）",
-                local_at(bill, r),
-            )
         rid = w.next_id("labor_cost_allocations")
         rows.append(
             {
@@ -433,80 +424,15 @@ def _allocations(
     return rows
 
 
-def _stopped_warnings(
-    w: World,
-    r: random.Random,
-    proj: Proj,
-    acc: Row | None,
-    stop: int,
-    last: int,
-    due: list[Decimal],
-    payroll: list[Row],
-) -> None:
-    """Highlight (1): no labour cost for months while workers keep working unpaid → W03, W05, W06, W10."""
-    T, months = w.today, w.months
-    aid = acc["id"] if acc else 0
-    w03 = []
-    for k, i in enumerate(range(stop + 1, last + 1)):
-        bm = ym_add(months[i], 1)  # the month the bill was due in
-        detected = dt.date(*ym_add(bm, 1), 1)
-        if detected <= T:
-            row = warn(
-                w,
-                "W03",
-                "yellow" if k == 0 else "red",
-                ("wage_account", aid),
-                proj,
-                month_str(bm),
-                f"{proj.name}专户自{month_str(bm)}起未收到人工费用拨付，项目仍有{proj.workers}名工人在场",
-                "保障农民工工资支付条例第二十四条、第二十七条",
-                local_at(detected, r),
-            )
-            w03.append(row)
-        end_next = dt.date(*ym_add(months[i], 2), 1) - dt.timedelta(days=1)
-        if end_next < T:
-            warn(
-                w,
-                "W05",
-                "red",
-                ("project", proj.id),
-                proj,
-                month_str(months[i]),
-                f"{proj.name}{month_str(months[i])}工资至次月底仍未通过专户发放，应发{due[i]:.2f}元",
-                "保障农民工工资支付条例（工资按月足额支付、总包代发）",
-                local_at(end_next + dt.timedelta(days=1), r),
-            )
-    month = month_str(months[last])
-    unpaid = sum(1 for p in payroll if p["pay_month"] == month and p["pay_status"] == 0)
-    warn(
-        w,
-        "W06",
-        "red",
-        ("project", proj.id),
-        proj,
-        month,
-        f"{proj.name}{month}有考勤工人{unpaid}人，无发放记录（{unpaid}人，100%）",
-        "保障农民工工资支付条例第二十八条（实名制与工资发放）",
-        local_at(dt.date(*ym_add(months[last], 1), 20) if dt.date(*ym_add(months[last], 1), 20) <= T else T, r),
-    )
-    warn(
-        w,
-        "W10",
-        "red",
-        ("wage_account", aid),
-        proj,
-        month_str((T.year, T.month)),
-        f"{proj.name}专户余额{acc['account_balance'] if acc else 0}元，低于一个月工资{due[last]:.2f}元",
-        "(proposal) 专户余额预警",
-        local_at(T, r, 8, 9),
-    )
-    escalate = next((x for x in reversed(w03) if x), None)
-    w.stopped = (proj, escalate)
+def _stopped(w: World, proj: Proj, acc: Row | None, stop: int, last: int) -> None:
+    """Highlight (1): no labour cost for months while workers keep working unpaid (W03, W05, W10)."""
+    months = w.months
+    w.stopped = proj
     w.highlights["stopped_allocation_project"] = {
         "project_id": proj.id,
         "project_code": proj.code,
         "name": proj.name,
-        "account_id": aid,
+        "account_id": acc["id"] if acc else 0,
         "last_allocation_period": month_str(months[stop]),
         "unpaid_months": [month_str(months[i]) for i in range(stop + 1, last + 1)],
         "workers": proj.workers,
@@ -533,6 +459,8 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
         "region_code": proj.region_code,
         "created_at": local_at(contract, r),
     }
+    if "no_deposit" in proj.roles:  # W11: nothing deposited, no exemption
+        return
     # 65号: contracts under ¥3M with no arrears in the past year are exempt.
     if value < 3_000_000 and r.random() < 0.7 and not proj.roles:
         yield "guarantee_deposits", row
@@ -546,6 +474,8 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
     }[credit]
     late = r.random() < 0.04 and not proj.roles
     deposited = add_working_days(contract, r.randint(25, 40) if late else r.randint(3, 18))
+    if proj.roles and deposited >= T:  # a recent contract of a warning situation: deposited already
+        deposited = add_working_days(contract, 1)
     row.update(
         rate=rate,
         amount=(value * rate).quantize(Decimal("1")),
@@ -553,20 +483,8 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
         created_at=local_at(deposited, r),
         status="active",
     )
-    if late:  # 65号: deposit within 20 working days of the contract
-        warn(
-            w,
-            "W11",
-            "red",
-            ("project", proj.id),
-            proj,
-            month_str((contract.year, contract.month)),
-            f"{proj.name}未在施工合同签订后20个工作日内存储工资保证金",
-            "人社部发〔2021〕65号（20个工作日内存储）",
-            local_at(add_working_days(contract, 21), r),
-            resolved=local_at(deposited, r),
-        )
-    kind = next((k for k in ("expired_guarantee", "expiring_guarantee") if k in proj.roles), None)
+    # 65号: deposited within 20 working days of the contract; a few late ones (W11 while they were late)
+    kind = next((k for k in ("expired_guarantee", "expiring_guarantee", "guarantee_boundary") if k in proj.roles), None)
     x = r.random()
     if kind or x < 0.55:
         insurer = x > 0.47 and not kind
@@ -584,21 +502,10 @@ def _deposit(w: World, r: random.Random, proj: Proj, value: Decimal, contract: d
             valid_to = T - days(20)
         elif kind == "expiring_guarantee":
             valid_to = T + days(12)
+        elif kind == "guarantee_boundary":
+            valid_to = T + days(31)  # W12 from 30 days before expiry: not yet
         row.update(valid_from=min(valid_from, valid_to - days(30)), valid_to=valid_to)
-        if proj.status == "in_progress" and valid_to <= T + days(30):
-            level = "red" if valid_to < T else "blue"
-            warn(
-                w,
-                "W12",
-                level,
-                ("deposit", did),
-                proj,
-                valid_to.isoformat()[:7],
-                f"{proj.name}工资保证金保函（{row['guarantee_no']}）{'已于' if valid_to < T else '将于'}{valid_to}到期",
-                "人社部发〔2021〕65号（保函有效期覆盖工程建设期）",
-                local_at(min(T, valid_to - days(30)), r),
-            )
-        if kind:
+        if kind in ("expired_guarantee", "expiring_guarantee"):
             w.highlights[kind] = {
                 "deposit_id": did,
                 "guarantee_no": row["guarantee_no"],

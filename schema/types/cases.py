@@ -24,6 +24,7 @@ from hub.vocab import (
     Satisfaction,
     StageOutcome,
     SupervisionLevel,
+    WarningStatus,
 )
 from hub.workdays import china_today, working_days_between
 from hub.workflow import OPEN_STATES, is_overdue
@@ -106,6 +107,11 @@ class StageDeadline:
 
 
 strawberry.enum(CreditLevel, description="劳动保障守法诚信等级 (人社部规〔2016〕1号): A, B or C.")
+strawberry.enum(
+    WarningStatus,
+    description="A warning's state: ACTIVE, ESCALATED (预警转线索), RESOLVED (its condition cleared, or by hand), "
+    "FALSE_POSITIVE (误报).",
+)
 
 
 @node_type(
@@ -325,25 +331,59 @@ class Clue(Node):
     actions = to_many(CaseAction, m.CaseAction.clue_id, description="The action history, oldest first.")
 
 
+@node_type(
+    m.WarningAction,
+    name="WarningAction",
+    description="A step in a warning's life: raised, level changed, resolved, reopened, escalated (by the engine); "
+    "acknowledged, noted (核查), resolved by hand, false positive (by people).",
+)
+class WarningAction(Node):
+    action: str = strawberry.field(
+        description="raised / level_changed / resolved / reopened / escalated / acknowledged / noted / false_positive"
+    )
+    actor: str = strawberry.field(description="`system` for the engine, else who did it.")
+    from_level: Colour | None
+    to_level: Colour | None
+    note: str | None = free_text(
+        "WarningAction", "note", entity_type="warning_action", description="The note, reason or cleared fact"
+    )
+    facts: JSON | None = strawberry.field(description="What the rule measured at this step.")
+    at: dt.datetime
+    region_code: str
+
+
 @node_type(m.Warning, name="Warning", description="An arrears warning (预警), once per rule, object and period.")
 class Warning(Node):
     rule_code: str = strawberry.field(description="W01 … W15 (see docs/domain.md, Warnings).")
     level: str = strawberry.field(description="blue / yellow / red")
-    subject_type: str
+    subject_type: str = strawberry.field(description="project / wage_account / worker / enterprise / deposit")
     subject_id: int
     period: str
-    status: str = strawberry.field(description="active / resolved / escalated")
+    status: WarningStatus
     message: str = free_text(
         "Warning", "message", entity_type="warning", nullable=False, description="What the warning found"
     )
     rule_cite: str = strawberry.field(description="The regulation the rule rests on.")
+    facts: JSON | None = strawberry.field(description="What the rule measured (days, amounts, counts …).")
     detected_at: dt.datetime
+    level_changed_at: dt.datetime | None = strawberry.field(description="When it took its present level.")
+    acknowledged_at: dt.datetime | None = strawberry.field(description="When someone took it in hand (签收).")
+    acknowledged_by: str | None
     resolved_at: dt.datetime | None
+    resolved_by: str | None = strawberry.field(description="`system` when its condition cleared, else who closed it.")
+    resolution: str | None = free_text(
+        "Warning", "resolution", entity_type="warning", description="The fact that cleared it, or the reason given"
+    )
     region_code: str
 
     project = to_one(ProjectRef, m.Project, key="project_id")
     enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id")
     clue = to_one(Clue, m.Clue, key="clue_id", description="The clue it escalated into, if any.")
+    history = to_many(
+        WarningAction,
+        m.WarningAction.warning_id,
+        description="Every step: level changes, notes, resolution, oldest first.",
+    )
 
 
 @node_type(

@@ -186,7 +186,7 @@ def test_the_token_is_cached_and_renewed_when_the_bank_says_it_expired(bank: San
     stream = stream_of(config_of(bank), "accounts", page_size=10)
     issued = bank.app.state.stats["tokens_issued"]
     # Given one read: one token for all its pages (and for the next read)
-    assert len(list(stream.read({}))) == 3
+    assert len(list(stream.read({}))) == 4  # 36 accounts (30 planned projects + 6 warning situations)
     list(stream.read({}))
     assert bank.app.state.stats["tokens_issued"] == issued + 1
     # When the bank answers 401 TOKEN_EXPIRED
@@ -194,7 +194,7 @@ def test_the_token_is_cached_and_renewed_when_the_bank_says_it_expired(bank: San
     with pytest.raises(TokenExpired, match=r"bank_rest/accounts: the bank rejected the access token \(TOKEN_EXPIRED\)"):
         list(stream.read({}))
     # Then the retry authenticates again and reads everything
-    assert len([r for p in stream.read({}) for r in p.records]) == 30
+    assert len([r for p in stream.read({}) for r in p.records]) == 36
     assert bank.app.state.stats["tokens_issued"] == issued + 2
 
 
@@ -414,7 +414,7 @@ def test_a_full_sync_finds_the_seeded_records_unchanged_and_creates_the_live_one
     assert (result.status, result.error) == ("succeeded", None)
     incomes = sum(1 for r in history(bank, "bills") if r["billType"] == 1)
     for name, unchanged in [
-        ("accounts", 30),
+        ("accounts", 36),
         ("bills", incomes),
         ("pay_details", len(history(bank, "pay_details"))),
         ("guarantees", len(history(bank, "guarantees"))),

@@ -140,7 +140,7 @@ class TestPermits(SandboxContract):
         # Then the state keeps moving forward and nothing repeats
         assert all(p.state["cursor"] > first.state["cursor"] for p in pages)
         keys = [r["projectCode"] for p in pages for r in p.records]
-        assert len(keys) == len(set(keys)) == 30 - PAGE_SIZE
+        assert len(keys) == len(set(keys)) == 38 - PAGE_SIZE  # 30 planned projects + 8 warning situations
 
     # -- normalise ------------------------------------------------------------------------------------
 
@@ -256,7 +256,7 @@ class TestPermits(SandboxContract):
             0,
             len(want.enterprises) - len(new_enterprises),
         )
-        assert (projs.read, projs.created, projs.updated, projs.quarantined) == (31, 1, 0, 0)
+        assert (projs.read, projs.created, projs.updated, projs.quarantined) == (39, 1, 0, 0)  # 38 seeded + 1 live
         after = db_rows(seeded_db_url)
         assert after.n_projects == before.n_projects + 1 and len(after.usccs) == len(before.usccs) + len(
             new_enterprises

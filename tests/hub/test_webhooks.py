@@ -153,10 +153,8 @@ def test_event_types_are_known_names_or_family_prefixes() -> None:
     assert webhooks.validate_event_types(["clue.close", "project.*", "clue.close"]) == ["clue.close", "project.*"]
     with pytest.raises(InvalidInput) as exc:
         webhooks.validate_event_types(["clue.closed"])
-    assert exc.value.message == (
-        "eventTypes: unknown event type 'clue.closed': use a type such as clue.close, a prefix "
-        "(clue.*, project.*, wage_account.*, deposit.*) or *"
-    )
+    assert exc.value.message == ("eventTypes: unknown event type 'clue.closed': use a type such as clue.close, a prefix "
+                                 "(clue.*, warning.*, project.*, wage_account.*, deposit.*) or *")
     assert exc.value.extra["field"] == "eventTypes"
     with pytest.raises(InvalidInput, match=r"^eventTypes must name at least one event type \(or \* for all\)$"):
         webhooks.validate_event_types([])

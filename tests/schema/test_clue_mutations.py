@@ -285,12 +285,8 @@ async def test_similar_clues_are_listed_with_rule_and_score(graph, writable_demo
 
 
 async def test_a_warning_is_escalated_through_the_matcher(graph) -> None:  # type: ignore[no-untyped-def]
-    warnings = (
-        await graph.data(
-            '{ warnings(first: 50, filter: {status: "active", level: [RED]}) '
-            "{ nodes { id databaseId ruleCode regionCode project { name } } } }"
-        )
-    )["warnings"]["nodes"]
+    warnings = (await graph.data('{ warnings(first: 50, filter: {status: ACTIVE, level: [RED]}) '
+                                 "{ nodes { id databaseId ruleCode regionCode project { name } } } }"))["warnings"]["nodes"]
     warning = next(w for w in warnings if w["project"])
     query = (
         "mutation($id: ID!) { escalateWarning(id: $id) { clueNo regionCode projectName "
@@ -306,12 +302,9 @@ async def test_a_warning_is_escalated_through_the_matcher(graph) -> None:  # typ
     # Escalating again returns the same clue and adds nothing
     again = (await graph.data(query, {"id": warning["id"]}, as_="city"))["escalateWarning"]
     assert again == clue
-    after = (
-        await graph.data(
-            "query($id: ID!) { node(id: $id) { ... on Warning { status clue { clueNo } } } }", {"id": warning["id"]}
-        )
-    )["node"]
-    assert after == {"status": "escalated", "clue": {"clueNo": clue["clueNo"]}}
+    after = (await graph.data("query($id: ID!) { node(id: $id) { ... on Warning { status clue { clueNo } } } }",
+                              {"id": warning["id"]}))["node"]
+    assert after == {"status": "ESCALATED", "clue": {"clueNo": clue["clueNo"]}}
     # A viewer may not
     other = next(w for w in warnings if w["id"] != warning["id"])
     err = await graph.error(query, {"id": other["id"]}, as_="viewer")

@@ -33,18 +33,14 @@ class Probe:
 
 PROBES: dict[Action, Probe] = {
     Action.WORK_CLUES: Probe('mutation { acceptClue(clueNo: "XS-NO-SUCH") { status } }', "accept clues"),
-    Action.MERGE_CLUES: Probe(
-        'mutation { mergeClues(targetClueNo: "XS-1", sourceClueNo: "XS-2", reason: "同一事项") { status } }',
-        "merge clues",
-    ),
-    Action.ENTER_CLUES: Probe(
-        'mutation { createClue(input: {channel: WALK_IN, sourceId: "LF-PERM", regionCode: "37081", '
-        'title: "t", content: "c", respondentName: "r"}) { clueNo } }',
-        "enter clues",
-    ),
-    Action.ESCALATE_WARNINGS: Probe(
-        f'mutation {{ escalateWarning(id: "{to_global_id("Warning", MISSING)}") {{ clueNo }} }}', "escalate warnings"
-    ),
+    Action.MERGE_CLUES: Probe('mutation { mergeClues(targetClueNo: "XS-1", sourceClueNo: "XS-2", reason: "同一事项") '
+                              "{ status } }", "merge clues"),
+    Action.ENTER_CLUES: Probe('mutation { createClue(input: {channel: WALK_IN, sourceId: "LF-PERM", regionCode: "37081", '
+                              'title: "t", content: "c", respondentName: "r"}) { clueNo } }', "enter clues"),
+    Action.ESCALATE_WARNINGS: Probe(f'mutation {{ escalateWarning(id: "{to_global_id("Warning", MISSING)}") {{ clueNo }} }}',
+                                    "escalate warnings"),
+    Action.HANDLE_WARNINGS: Probe(f'mutation {{ acknowledgeWarning(id: "{to_global_id("Warning", MISSING)}") {{ status }} }}',
+                                  "acknowledge warnings"),
     Action.READ_ADMIN: Probe("{ auditLog(first: 1) { totalCount } }", "read this"),
     Action.MANAGE_CONNECTORS: Probe(
         f'mutation {{ testConnector(id: "{to_global_id("ConnectorInstance", MISSING)}") {{ ok }} }}',

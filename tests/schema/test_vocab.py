@@ -22,6 +22,7 @@ from hub.vocab import (
     PenaltySource,
     Satisfaction,
     SupervisionLevel,
+    WarningStatus,
 )
 from schema.build import build_schema
 
@@ -39,6 +40,8 @@ COLUMNS = [
     (m.Penalty.kind, PenaltyKind),
     (m.Penalty.source, PenaltySource),
     (m.BlacklistEntry.status, BlacklistStatus),
+    (m.Warning.status, WarningStatus),
+    (m.WarningAction.to_level, Colour),
 ]
 
 

@@ -1,0 +1,305 @@
+"""The warnings engine: evaluates the rules and keeps the ``warnings`` table in step with what they find.
+
+For each rule, its one SELECT gives the warnings that hold today; the engine then, in the caller's
+transaction:
+
+- raises a warning for a (rule, subject, period) seen for the first time — ``warning.raised``;
+- changes the level of one whose level moved (yellow → red …), recording the step — ``warning.changed``;
+- resolves an open warning whose row no longer comes back, with the fact that clears it —
+  ``warning.resolved``; and raises it again (``reopened``) should the condition come back;
+- leaves alone what people closed by hand (resolved with a reason, or a false positive);
+- escalates into the clue pool (``hub.cluepool.escalate_warning``, channel 预警) a red warning of a
+  rule that escalates, when nobody acknowledged it within ``HUB_WARNING_ESCALATE_AFTER_WORKING_DAYS``.
+
+Each step writes a ``WarningAction`` (the warning's history) and an outbox event. Evaluating twice on
+the same day changes nothing the second time. ``scope`` limits a run to the warnings of some projects
+and enterprises (the incremental path after a sync page); without it, a run is the full sweep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, or_, select, tuple_
+
+from hub import models as m
+from hub.access import SYSTEM
+from hub.cluepool import escalate_warning
+from hub.models import utcnow
+from hub.outbox import warning_event
+from hub.rules.base import Context, Rule
+from hub.rules.catalogue import RULES
+from hub.settings import Settings, get_settings
+from hub.vocab import Colour, WarningStatus
+from hub.workdays import CST, add_working_days, china_today
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.orm import Session
+
+    from hub.crypto import Cipher
+
+__all__ = ["SYSTEM_ACTOR", "Report", "Scope", "evaluate", "rules_enabled", "thresholds_for"]
+
+log = logging.getLogger(__name__)
+
+#: Who the engine's own steps are recorded as (``Warning.resolved_by``, ``WarningAction.actor``).
+SYSTEM_ACTOR = "system"
+OPEN = (WarningStatus.ACTIVE.value, WarningStatus.ESCALATED.value)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The projects and enterprises an incremental run is about (their warnings, and only theirs)."""
+
+    project_ids: frozenset[int] = frozenset()
+    enterprise_ids: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, *, project_ids: Iterable[int] = (), enterprise_ids: Iterable[int] = ()) -> Scope:
+        return cls(frozenset(project_ids), frozenset(enterprise_ids))
+
+    def __bool__(self) -> bool:
+        return bool(self.project_ids or self.enterprise_ids)
+
+    def condition(self, project_id: Any, enterprise_id: Any) -> ColumnElement[bool]:
+        """Rows about one of the scope's projects or enterprises."""
+        return or_(project_id.in_(sorted(self.project_ids)), enterprise_id.in_(sorted(self.enterprise_ids)))
+
+
+@dataclass
+class Report:
+    """What one evaluation did, per rule and in total."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    by_rule: dict[str, Counter[str]] = field(default_factory=dict)
+    #: Ids of the warnings escalated into the clue pool, and the clues they went into.
+    escalated: dict[int, int] = field(default_factory=dict)
+
+    def add(self, code: str, what: str, n: int = 1) -> None:
+        if n:
+            self.counts[what] += n
+            self.by_rule.setdefault(code, Counter())[what] += n
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.counts)
+
+
+def thresholds_for(rule: Rule, settings: Settings) -> dict[str, Any]:
+    """The rule's thresholds: its defaults overlaid with ``HUB_WARNING_THRESHOLDS``."""
+    overrides = settings.warning_thresholds.get(rule.code, {})
+    unknown = sorted(set(overrides) - set(rule.thresholds))
+    if unknown:
+        raise ValueError(
+            f"HUB_WARNING_THRESHOLDS names {unknown[0]!r} for {rule.code}, which has "
+            f"{', '.join(rule.thresholds) or 'no thresholds'}"
+        )
+    return {**rule.thresholds, **overrides}
+
+
+def rules_enabled(settings: Settings, *, codes: Sequence[str] | None = None) -> list[Rule]:
+    """The rules to evaluate: ``codes`` (default: all) less ``HUB_WARNING_RULES_DISABLED``."""
+    known = {r.code for r in RULES}
+    unknown = sorted(set(settings.warning_thresholds) - known)
+    disabled = {c.strip() for c in settings.warning_rules_disabled.split(",") if c.strip()}
+    unknown += sorted(disabled - known) + sorted(set(codes or ()) - known)
+    if unknown:
+        raise ValueError(f"no warning rule {unknown[0]!r}: the rules are {', '.join(sorted(known))}")
+    return [r for r in RULES if r.code not in disabled and (codes is None or r.code in codes)]
+
+
+def evaluate(
+    session: Session,
+    *,
+    today: dt.date | None = None,
+    now: dt.datetime | None = None,
+    rules: Sequence[str] | None = None,
+    scope: Scope | None = None,
+    cipher: Cipher | None = None,
+    settings: Settings | None = None,
+) -> Report:
+    """Evaluate ``rules`` (codes; default: every enabled rule) as of ``today`` (China's, by default) in
+    the caller's transaction; with ``scope``, only for its projects and enterprises. ``now`` stamps
+    what is written. Red warnings escalate when a ``cipher`` is given (escalation writes a clue)."""
+    settings = settings or get_settings()
+    now = now or utcnow()
+    today = today or china_today(now)
+    report = Report()
+    chosen = rules_enabled(settings, codes=rules)
+    for rule in chosen:
+        ctx = Context(today=today, thresholds=thresholds_for(rule, settings))
+        _evaluate_rule(session, rule, ctx, scope=scope, now=now, report=report)
+    if cipher is not None:
+        _escalate(
+            session,
+            [r for r in chosen if r.escalates],
+            today=today,
+            now=now,
+            after=settings.warning_escalate_after_working_days,
+            scope=scope,
+            cipher=cipher,
+            report=report,
+        )
+    session.flush()
+    return report
+
+
+def _fired(session: Session, rule: Rule, ctx: Context, scope: Scope | None) -> dict[tuple[int, str], Any]:
+    sub = rule.select(ctx).subquery("fired")
+    query = select(sub)
+    if scope is not None:
+        query = query.where(scope.condition(sub.c.project_id, sub.c.enterprise_id))
+    rows = session.execute(query.order_by(sub.c.subject_id, sub.c.period)).mappings()
+    return {(int(row["subject_id"]), str(row["period"])): row for row in rows}
+
+
+def _evaluate_rule(
+    session: Session, rule: Rule, ctx: Context, *, scope: Scope | None, now: dt.datetime, report: Report
+) -> None:
+    w = m.Warning
+    fired = _fired(session, rule, ctx, scope)
+    mine = (w.rule_code == rule.code, w.subject_type == rule.subject.value)
+    open_query = select(w).where(*mine, w.status.in_(OPEN))
+    if scope is not None:
+        open_query = open_query.where(scope.condition(w.project_id, w.enterprise_id))
+    known: dict[tuple[int, str], m.Warning] = {(x.subject_id, x.period): x for x in session.scalars(open_query)}
+    missing = [k for k in fired if k not in known]
+    for chunk in _chunks(missing, 500):
+        for x in session.scalars(select(w).where(*mine, tuple_(w.subject_id, w.period).in_(chunk))):
+            known[(x.subject_id, x.period)] = x
+
+    actions: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    new: list[tuple[m.Warning, dict[str, Any]]] = []
+    for key, row in fired.items():
+        facts = rule.facts(row, ctx)
+        message = rule.describe(facts)
+        level = str(row["level"])
+        found = known.get(key)
+        if found is None:
+            x = m.Warning(
+                rule_code=rule.code,
+                level=level,
+                subject_type=rule.subject.value,
+                subject_id=key[0],
+                period=key[1],
+                project_id=row["project_id"],
+                enterprise_id=row["enterprise_id"],
+                region_code=row["region_code"],
+                status=WarningStatus.ACTIVE.value,
+                message=message,
+                rule_cite=rule.cite,
+                facts=facts,
+                detected_at=now,
+                level_changed_at=now,
+            )
+            new.append((x, facts))
+            continue
+        x = found
+        if x.status in OPEN:
+            if x.level != level:
+                actions.append(_action(x, "level_changed", from_level=x.level, to_level=level, facts=facts, at=now))
+                was = x.level
+                x.level, x.level_changed_at = level, now
+                events.append(warning_event(x, "warning.changed", at=now, fromLevel=was))
+                report.add(rule.code, "changed")
+            if x.message != message or x.facts != facts:
+                x.message, x.facts = message, facts
+                report.add(rule.code, "updated")
+        elif x.resolved_by == SYSTEM_ACTOR:
+            # The condition is back: the same warning again, not a second one for the same period.
+            x.status, x.level, x.level_changed_at = WarningStatus.ACTIVE.value, level, now
+            x.resolved_at = x.resolved_by = x.resolution = None
+            x.message, x.facts, x.acknowledged_at, x.acknowledged_by = message, facts, None, None
+            actions.append(_action(x, "reopened", to_level=level, facts=facts, at=now))
+            events.append(warning_event(x, "warning.raised", at=now, reopened=True))
+            report.add(rule.code, "reopened")
+        # else: closed by hand (resolved with a reason, or a false positive): people decided.
+
+    for x in known.values():
+        key = (x.subject_id, x.period)
+        if x.status in OPEN and key not in fired and rule.judges(x.period, ctx):
+            x.status, x.resolved_at, x.resolved_by = WarningStatus.RESOLVED.value, now, SYSTEM_ACTOR
+            x.resolution = f"{rule.cleared}（{ctx.today.isoformat()}复核）"
+            actions.append(_action(x, "resolved", to_level=x.level, note=x.resolution, at=now))
+            events.append(warning_event(x, "warning.resolved", at=now, resolution=x.resolution))
+            report.add(rule.code, "resolved")
+
+    if new:
+        session.add_all(x for x, _ in new)
+        session.flush()
+        for x, facts in new:
+            actions.append(_action(x, "raised", to_level=x.level, facts=facts, at=now))
+            events.append(warning_event(x, "warning.raised", at=now))
+        report.add(rule.code, "raised", len(new))
+    session.flush()
+    if actions:
+        session.execute(insert(m.WarningAction), actions)
+    if events:
+        session.execute(insert(m.Event), events)
+
+
+def _action(
+    x: m.Warning,
+    action: str,
+    *,
+    at: dt.datetime,
+    from_level: str | None = None,
+    to_level: str | None = None,
+    note: str | None = None,
+    facts: Mapping[str, Any] | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> dict[str, Any]:
+    return {
+        "warning_id": x.id,
+        "action": action,
+        "actor": actor,
+        "from_level": from_level,
+        "to_level": to_level,
+        "note": note,
+        "facts": dict(facts) if facts is not None else None,
+        "at": at,
+        "region_code": x.region_code,
+    }
+
+
+def _escalate(
+    session: Session,
+    rules: Sequence[Rule],
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    after: int,
+    scope: Scope | None,
+    cipher: Cipher,
+    report: Report,
+) -> None:
+    """预警转线索 for red warnings nobody acknowledged within ``after`` working days of turning red."""
+    if not rules:
+        return
+    w = m.Warning
+    last_day = add_working_days(today, -after)  # red on this day or before: ``after`` working days unhandled
+    before = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), CST).astimezone(dt.UTC)
+    query = select(w).where(
+        w.rule_code.in_([r.code for r in rules]),
+        w.status == WarningStatus.ACTIVE.value,
+        w.level == Colour.RED.value,
+        w.acknowledged_at.is_(None),
+        w.level_changed_at < before,
+    )
+    if scope is not None:
+        query = query.where(scope.condition(w.project_id, w.enterprise_id))
+    for x in session.scalars(query.order_by(w.id)).all():
+        clue = escalate_warning(session, warning=x, cipher=cipher, principal=SYSTEM, at=now)
+        report.escalated[x.id] = clue.id
+        report.add(x.rule_code, "escalated")
+
+
+def _chunks(seq: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]

@@ -1,0 +1,357 @@
+"""Each warning rule: a minimal world that fires it, one just below the boundary that does not, and the
+change that clears it (the engine then resolves the warning) — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from hub import models as m
+from hub.db import make_engine, session_scope
+from hub.rules import evaluate, rule
+from hub.workdays import add_working_days
+from tests.hub.warning_world import NOW, TODAY, World, days, empty
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    from hub.migrate import upgrade
+    from tests.conftest import _fresh_url
+
+    url = _fresh_url(tmp_path_factory.mktemp("warnings"), request)
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_scope(engine) as s:
+        empty(s)
+        yield s
+
+
+def run(session: Session, code: str, *, today: dt.date = TODAY) -> list[m.Warning]:
+    """Evaluate one rule; the rule's warnings afterwards, by id."""
+    evaluate(session, rules=[code], today=today, now=NOW)
+    return list(session.scalars(select(m.Warning).where(m.Warning.rule_code == code).order_by(m.Warning.id)))
+
+
+Build = Callable[[World], object]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A rule's boundary: ``fire`` builds a world that fires it at ``level``; ``below`` one just short
+    of the boundary; ``clear`` changes a firing world so that the condition no longer holds."""
+
+    code: str
+    level: str
+    fire: Build
+    below: Build
+    clear: Callable[[World, object], None]
+
+
+# --- W01 专户 not opened ------------------------------------------------------------------------------
+
+
+def w01(offset: int) -> Build:
+    return lambda w: w.add_project(contract_signed_on=days(-offset))
+
+
+def w01_clear(w: World, project: object) -> None:
+    assert isinstance(project, m.Project)
+    w.account(project=project, open_account_date=days(0), filed_date=None)
+
+
+# --- W02 专户 not filed -------------------------------------------------------------------------------
+
+
+def w02(offset: int) -> Build:
+    return lambda w: w.account(open_account_date=days(-offset), filed_date=None)
+
+
+def w02_clear(w: World, account: object) -> None:
+    assert isinstance(account, m.WageAccount)
+    account.filed_date = days(0)
+
+
+# --- W03 no labour cost ---------------------------------------------------------------------------------
+
+#: Months judged on TODAY (2026-11-20): up to 2026-09 (its following month, October, has ended).
+W03_MONTHS = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09")
+
+
+def w03(*missing: str) -> Build:
+    def build(w: World) -> m.WageAccount:
+        account = w.account(open_account_date=dt.date(2026, 5, 1))
+        w.project.start_date = dt.date(2026, 5, 1)
+        for month in (*W03_MONTHS, "2026-10"):
+            if month not in missing:
+                w.allocation(account, month=month)
+        return account
+
+    return build
+
+
+def w03_clear(w: World, account: object) -> None:
+    assert isinstance(account, m.WageAccount)
+    w.allocation(account, month="2026-09", bill_date=days(0))  # late, but there
+
+
+# --- W04 below the agreed share ---------------------------------------------------------------------------
+
+
+def w04(amount: str) -> Build:
+    def build(w: World) -> m.WageAccount:
+        account = w.account()
+        # agreed: 20 % of a ¥100,000 progress payment = ¥20,000 (0.5 % tolerance: ¥19,900)
+        w.allocation(account, month="2026-10", bill_date=days(-10), amount=Decimal(amount))
+        return account
+
+    return build
+
+
+def w04_clear(w: World, account: object) -> None:
+    assert isinstance(account, m.WageAccount)
+    w.allocation(account, month="2026-10", bill_date=days(-1), amount=Decimal("15000"), progress_payment=None)
+
+
+# --- W05 wages not paid through the account ---------------------------------------------------------------
+
+
+def w05(month: str, status: int) -> Build:
+    def build(w: World) -> m.PayrollRecord:
+        account = w.account()
+        w.pay(w.worker(), month=month, account=account)  # a worker paid as due
+        return w.pay(w.worker(), month=month, status=status, account=account)
+
+    return build
+
+
+def w05_clear(w: World, record: object) -> None:
+    assert isinstance(record, m.PayrollRecord)
+    record.pay_status, record.balance_date = 20, days(0)
+
+
+# --- W07 below the minimum wage -----------------------------------------------------------------------------
+
+
+def w07(*amounts: str) -> Build:
+    def build(w: World) -> list[m.PayrollRecord]:
+        return [w.pay(w.worker(), month="2026-10", amount=a) for a in amounts]
+
+    return build
+
+
+def w07_clear(w: World, records: object) -> None:
+    assert isinstance(records, list)
+    for r in records:
+        r.actual_amount = Decimal("2500")
+
+
+# --- W08 one worker paid too much -------------------------------------------------------------------------
+
+
+def w08_month(amount: str) -> Build:
+    return lambda w: w.pay(w.worker(), month="2026-10", amount=amount)
+
+
+def w08_year(amount: str) -> Build:
+    def build(w: World) -> list[m.PayrollRecord]:
+        worker = w.worker()
+        return [w.pay(worker, month=f"2026-{k:02d}", amount=amount) for k in range(1, 11)]
+
+    return build
+
+
+def w08_two_projects(w: World) -> m.PayrollRecord:
+    # one person (same ID number) on two projects: ¥25,000.01 on each in one month
+    other = w.add_project()
+    w.pay(w.worker(person="same-person"), month="2026-10", amount="25000.01")
+    return w.pay(w.worker(project=other, person="same-person"), month="2026-10", amount="25000.01")
+
+
+def w08_clear(w: World, records: object) -> None:
+    for r in records if isinstance(records, list) else [records]:
+        assert isinstance(r, m.PayrollRecord)
+        r.actual_amount = Decimal("8000")
+
+
+# --- W10 balance below a month's payroll --------------------------------------------------------------------
+
+
+def w10(balance: str, *, paid: int = 0) -> Build:
+    def build(w: World) -> m.WageAccount:
+        # the yardstick on TODAY (2026-11-20, grace 10 days): October's sheet, 2 × ¥5,000, ``paid`` of them paid
+        account = w.account(account_balance=Decimal(balance))
+        for k in range(2):
+            w.pay(w.worker(), month="2026-10", amount="5000", status=20 if k < paid else 0, account=account)
+        return account
+
+    return build
+
+
+def w10_clear(w: World, account: object) -> None:
+    assert isinstance(account, m.WageAccount)
+    account.account_balance = Decimal("12000")
+
+
+# --- W11 deposit not made -------------------------------------------------------------------------------
+
+
+def last_day_in_time() -> dt.date:
+    """The contract day whose 20th working day after is TODAY: the deposit is due today, not late."""
+    day = TODAY - dt.timedelta(days=20)
+    while add_working_days(day, 20) > TODAY:
+        day -= dt.timedelta(days=1)
+    while add_working_days(day + dt.timedelta(days=1), 20) <= TODAY:
+        day += dt.timedelta(days=1)
+    assert add_working_days(day, 20) == TODAY
+    return day
+
+
+def latest_late() -> dt.date:
+    """The last contract day whose 20th working day after is before TODAY: the deposit is late."""
+    day = last_day_in_time()
+    while add_working_days(day, 20) >= TODAY:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def w11(signed: Callable[[], dt.date]) -> Build:
+    def build(w: World) -> m.Project:
+        w.project.contract_signed_on = signed()
+        return w.project
+
+    return build
+
+
+def w11_clear(w: World, project: object) -> None:
+    w.deposit(deposited_on=days(0))
+
+
+# --- W12 guarantee letter expiring ---------------------------------------------------------------------------
+
+
+def w12(valid_to: int) -> Build:
+    return lambda w: w.deposit(kind="bank_guarantee", guarantee_no="BH1", valid_to=days(valid_to))
+
+
+def w12_clear(w: World, deposit: object) -> None:
+    assert isinstance(deposit, m.GuaranteeDeposit)
+    deposit.valid_to = days(400)  # renewed
+
+
+# --- W15 repeated clues -------------------------------------------------------------------------------------
+
+
+def w15(*ages: int) -> Build:
+    def build(w: World) -> list[m.Clue]:
+        respondent = w.enterprise("劳务")
+        return [w.clue(enterprise=respondent, received=days(-age)) for age in ages]
+
+    return build
+
+
+def w15_clear(w: World, clues: object) -> None:
+    assert isinstance(clues, list)
+    for clue in clues[2:]:
+        clue.merged_into_id = clues[0].id  # an operator merged them into the first: one matter
+
+
+CASES = {
+    "W01-red-after-30-days": Case("W01", "red", w01(31), w01(19), w01_clear),
+    "W01-yellow-from-day-20": Case("W01", "yellow", w01(20), w01(19), w01_clear),
+    "W01-yellow-on-day-30": Case("W01", "yellow", w01(30), w01(19), w01_clear),
+    "W02-red-after-30-days": Case("W02", "red", w02(31), w02(19), w02_clear),
+    "W02-yellow-from-day-20": Case("W02", "yellow", w02(20), w02(19), w02_clear),
+    "W03-yellow-one-month": Case("W03", "yellow", w03("2026-09"), w03("2026-10"), w03_clear),
+    "W04-yellow-below-share": Case("W04", "yellow", w04("19899"), w04("19900"), w04_clear),
+    "W04-red-below-half": Case("W04", "red", w04("9999"), w04("19900"), w04_clear),
+    "W05-red-unpaid": Case("W05", "red", w05("2026-09", 0), w05("2026-10", 0), w05_clear),
+    "W05-red-failed": Case("W05", "red", w05("2026-09", 30), w05("2026-09", 20), w05_clear),
+    "W07-red-below-minimum": Case("W07", "red", w07("1800", "1979.98"), w07("1890", "1890"), w07_clear),
+    "W08-red-month": Case("W08", "red", w08_month("50000.01"), w08_month("50000"), w08_clear),
+    "W08-red-year": Case("W08", "red", w08_year("30000.01"), w08_year("30000"), w08_clear),
+    "W08-red-one-person-two-projects": Case("W08", "red", w08_two_projects, w08_month("50000"), w08_clear),
+    "W10-yellow-below-payroll": Case("W10", "yellow", w10("9999.99"), w10("10000"), w10_clear),
+    "W10-red-below-half": Case("W10", "red", w10("4999.99"), w10("10000"), w10_clear),
+    "W10-yellow-below-what-is-owed": Case("W10", "yellow", w10("4999.99", paid=1), w10("5000", paid=1), w10_clear),
+    "W11-red-late": Case("W11", "red", w11(latest_late), w11(last_day_in_time), w11_clear),
+    "W12-red-expired": Case("W12", "red", w12(-1), w12(31), w12_clear),
+    "W12-blue-within-30-days": Case("W12", "blue", w12(30), w12(31), w12_clear),
+    "W15-yellow-three-in-90-days": Case("W15", "yellow", w15(0, 40, 89), w15(0, 40, 90), w15_clear),
+    "W15-red-ten": Case("W15", "red", w15(*range(0, 90, 9)), w15(0, 40, 90), w15_clear),
+}
+PARAMS = pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+
+
+@PARAMS
+def test_the_rule_fires(session: Session, case: Case) -> None:
+    # Given a world in the rule's situation
+    case.fire(World(session))
+    # When the rule is evaluated
+    warnings = run(session, case.code)
+    # Then it raised one warning, at the level, citing its regulation, with what it measured
+    assert [(w.rule_code, w.level, w.status) for w in warnings] == [(case.code, case.level, "active")]
+    assert warnings[0].rule_cite == rule(case.code).cite and warnings[0].facts and warnings[0].message
+    actions = session.scalars(select(m.WarningAction.action).where(m.WarningAction.warning_id == warnings[0].id))
+    assert list(actions) == ["raised"]
+    events = session.scalars(select(m.Event.type).where(m.Event.entity_type == "warning"))
+    assert list(events) == ["warning.raised"]
+
+
+@PARAMS
+def test_just_below_the_boundary_the_rule_does_not_fire(session: Session, case: Case) -> None:
+    # Given a world just short of the rule's boundary
+    case.below(World(session))
+    # When the rule is evaluated, Then it raises nothing
+    assert run(session, case.code) == []
+
+
+@PARAMS
+def test_the_warning_resolves_when_its_condition_clears(session: Session, case: Case) -> None:
+    # Given a warning the rule raised
+    world = World(session)
+    made = case.fire(world)
+    [raised] = run(session, case.code)
+    # When the data changes so that the condition no longer holds, and the rule runs again
+    case.clear(world, made)
+    session.flush()
+    [after] = run(session, case.code)
+    # Then the same warning is resolved by the engine, with the fact that cleared it
+    assert after.id == raised.id
+    assert (after.status, after.resolved_by) == ("resolved", "system")
+    assert after.resolution is not None and after.resolution.startswith(rule(case.code).cleared)
+    events = session.scalars(select(m.Event.type).where(m.Event.entity_type == "warning").order_by(m.Event.id))
+    assert list(events) == ["warning.raised", "warning.resolved"]
+
+
+def test_w03_two_months_running_is_red(session: Session) -> None:
+    # Given an account without labour cost for August and September
+    w03("2026-08", "2026-09")(World(session))
+    # When W03 runs
+    warnings = run(session, "W03")
+    # Then August is yellow and September, the second month running, red
+    assert [(w.period, w.level) for w in warnings] == [("2026-08", "yellow"), ("2026-09", "red")]
+
+
+def test_w03_leaves_months_before_its_lookback_alone(session: Session) -> None:
+    # Given a W03 warning for March, raised when March was still judged
+    w03("2026-09")(World(session))
+    [sept] = run(session, "W03")
+    sept.period = "2026-03"  # as if raised back then
+    session.flush()
+    # When W03 runs on TODAY, which looks back six months, to April
+    run(session, "W03")
+    # Then March's warning stays as it was (nothing says it cleared)
+    assert session.get(m.Warning, sept.id).status == "active"  # type: ignore[union-attr]
