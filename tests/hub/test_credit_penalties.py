@@ -56,7 +56,7 @@ def test_an_inspector_records_a_penalty_and_it_is_audited(engine: Engine) -> Non
 
 
 ENTRY_ERRORS = [
-    ("a USCC failing its check", {"uscc": BAD_USCC}, InvalidIdentifier, rf"^invalid uscc '{BAD_USCC}': check character should be '{USCC[-1]}', got '{BAD_USCC[-1]}'$"),
+    ("a USCC failing its check", {"uscc": BAD_USCC}, InvalidIdentifier, rf"^invalid uscc '{BAD_USCC}': check character 18 \(GB 32100-2015\) should be '{USCC[-1]}', got '{BAD_USCC[-1]}'$"),
     ("an enterprise unknown to the hub", {"uscc": UNKNOWN}, InvalidInput, rf"^uscc '{UNKNOWN}': no enterprise with this 统一社会信用代码 in the hub$"),
     ("a decision in the future", {"decided_on": dt.date(2026, 6, 16)}, InvalidInput,
      r"^decidedOn '2026-06-16': out of range: from 2000-01-01 to today, 2026-06-15$"),
@@ -116,7 +116,7 @@ def test_an_import_keeps_the_good_rows_names_the_bad_ones_and_is_idempotent(engi
     # Then the good rows are added and each bad one is named by its row (the header is row 1), field and value
     assert (report.added, report.unchanged) == (2, 0)
     assert report.rejected == [
-        Rejected(3, "uscc", BAD_USCC, f"check character should be '{USCC[-1]}', got '{BAD_USCC[-1]}'"),
+        Rejected(3, "uscc", BAD_USCC, f"check character 18 (GB 32100-2015) should be '{USCC[-1]}', got '{BAD_USCC[-1]}'"),
         Rejected(4, "decided_on", "2025-13-01", "not a date (YYYY-MM-DD)"),
         Rejected(6, "amount", "abc", "not an amount of yuan"),
         Rejected(7, "document_no", "济任人社监罚字〔2025〕第1号", "repeats row 2 of the file"),
