@@ -21,8 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.base import ClueIn
 from hub import models as m
-from hub import workflow
-from hub.access import ALL_REGIONS, Action
+from hub.access import ALL_REGIONS, Action, require
 from hub.cluepool import ClueIntake, Invalid, SourceTaken
 from hub.errors import DuplicateSource, Forbidden, InvalidIdentifier, InvalidInput
 from hub.identifiers import IdentifierError, validate_region_code
@@ -196,7 +195,7 @@ def enter_clue(
     on China time. Raises ``Forbidden`` (role, region outside the jurisdiction), ``InvalidInput`` /
     ``InvalidIdentifier`` (field and limit), :class:`DuplicateSource`.
     """
-    workflow.require_actor(principal, Action.ENTER_CLUES, to="enter clues")
+    require(principal, Action.ENTER_CLUES, what="enter clues")
     try:
         region = validate_region_code(entry.region_code, field="regionCode")
     except IdentifierError as exc:

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from connectors.base import ClueIn
 from hub import deadlines, workflow
 from hub import models as m
-from hub.access import Action, audit
+from hub.access import Action, audit, require
 from hub.channel_feedback import take_feedback
 from hub.errors import Forbidden, IllegalTransition
 from hub.identifiers import (
@@ -391,7 +391,7 @@ def escalate_warning(
     escalated, with its clue (a ``WarningAction`` and a ``warning.escalated`` event); a second call
     returns the same clue. ``at``: when (now by default; the rules engine passes its own clock).
     """
-    workflow.require_actor(principal, Action.WORK_CLUES, to="escalate warnings")
+    require(principal, Action.WORK_CLUES, what="escalate warnings")
     if warning.status == WarningStatus.ESCALATED and warning.clue_id is not None:
         return _warning_clue(session, warning, warning.clue_id)
     if warning.status != WarningStatus.ACTIVE:

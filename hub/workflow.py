@@ -41,7 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hub import deadlines
 from hub import models as m
-from hub.access import POLICY, SYSTEM, Action, allowed
+from hub.access import SYSTEM, Action, require
 from hub.errors import Conflict, Forbidden, IllegalTransition, InvalidIdentifier, InvalidInput, NotFound
 from hub.identifiers import (
     IdentifierError,
@@ -316,16 +316,6 @@ def run_action(session: Session, fn: Callable[[Session], T]) -> T:
     return result
 
 
-def require_actor(principal: Principal, action: Action, *, to: str) -> None:
-    """Refuse a principal whose role the policy table (``hub.access.POLICY``) does not let do ``action``.
-
-    ``Forbidden`` says what it may not do (``to``: "accept clues", "enter clues" …) and which roles may.
-    """
-    if not allowed(principal.role, action):
-        roles = " or ".join(sorted(POLICY[action], reverse=True))
-        raise Forbidden(f"a {principal.role} key may not {to}", suggestion=f"use a key whose role is {roles}")
-
-
 def check(clue: m.Clue, action: str, principal: Principal) -> str:
     """Refuse an action the clue's state does not allow, or a principal who does not handle it."""
     allowed, _ = TRANSITIONS[action]
@@ -336,7 +326,7 @@ def check(clue: m.Clue, action: str, principal: Principal) -> str:
             state=clue.status,
             action=action,
         )
-    require_actor(principal, Action.WORK_CLUES, to=f"{action} clues")
+    require(principal, Action.WORK_CLUES, what=f"{action} clues")
     if not principal.covers(clue.handling_region_code):
         raise Forbidden(
             f"clue {clue.clue_no} is handled by {clue.handling_region_code}, outside your jurisdiction {principal.region_code}",
