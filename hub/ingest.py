@@ -20,11 +20,18 @@ from sqlalchemy.orm import Session
 
 from connectors.base import (
     AllocationIn,
+    AttendanceIn,
     ClueIn,
+    ContractIn,
     DepositIn,
     EnterpriseIn,
+    ExpenseIn,
+    MovementIn,
+    OutputValueIn,
     PayrollIn,
+    ProgressPaymentIn,
     ProjectIn,
+    TeamIn,
     WageAccountIn,
     WorkerIn,
 )
@@ -48,7 +55,23 @@ from hub.records import IngestResult, Item, Problem, Touched, counts_of
 
 CIPHERTEXTS = frozenset({"id_number_enc", "bank_card_enc"})
 #: Order in which kinds are applied within a page, so that references resolve.
-ORDER = (EnterpriseIn, ProjectIn, WageAccountIn, WorkerIn, AllocationIn, PayrollIn, DepositIn, ClueIn)
+ORDER = (
+    EnterpriseIn,
+    ProjectIn,
+    ContractIn,
+    WageAccountIn,
+    TeamIn,
+    WorkerIn,
+    MovementIn,
+    AttendanceIn,
+    AllocationIn,
+    ExpenseIn,
+    ProgressPaymentIn,
+    OutputValueIn,
+    PayrollIn,
+    DepositIn,
+    ClueIn,
+)
 
 
 class _Reject(Exception):
@@ -368,6 +391,7 @@ class Ingestor:
                 phone=phone,
                 entry_date=w.entry_date,
                 exit_date=w.exit_date,
+                on_roster=True,
             )
 
         rows, problems = self._prepare(batch, make)
@@ -393,6 +417,11 @@ class Ingestor:
             values["bank_card_enc"] = self.cipher.encrypt(card)
             values["bank_card_masked"] = mask_bank_card(card)
         return values
+
+    # -- the real-name platform: teams, entries and exits, attendance (_apply_team, _apply_movement,
+    #    _apply_attendance) ----------------------------------------------------------------------
+
+    # -- ---------------------------------------------------------------------------------------
 
     def _apply_allocation(self, batch: Sequence[Item]) -> IngestResult:
         accounts = self._lookup(
@@ -473,8 +502,10 @@ class Ingestor:
             key = (proj[0], id_hash)
             if key not in workers and key not in new_workers:
                 employer = employers.get(item.entity.corp_uscc) or proj[2]
+                # Paid but not (yet) on the real-name roster: kept, so that the pay is not lost, and
+                # flagged — the roster rule (条例 第二十八条) warns until the roster lists the worker.
                 new_workers[key] = self._worker_values(
-                    proj, employer, idn, item.entity.worker_name or "（未登记）", card
+                    proj, employer, idn, item.entity.worker_name or "（未登记）", card, on_roster=False
                 )
         if new_workers:
             self.session.execute(insert(m.Worker), list(new_workers.values()))
@@ -508,6 +539,11 @@ class Ingestor:
                 },
             )
         return self._upsert(m.PayrollRecord, rows, ["pay_roll_code", "worker_id"], problems)
+
+    # -- project money: expense bills, the contract chain, progress payments, output value
+    #    (_apply_expense, _apply_contract, _apply_progresspayment, _apply_outputvalue) ----------
+
+    # -- ---------------------------------------------------------------------------------------
 
     def _apply_deposit(self, batch: Sequence[Item]) -> IngestResult:
         projects = self._projects(i.entity.project_code for i in batch)

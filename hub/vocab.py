@@ -158,6 +158,28 @@ class BlacklistStatus(LabelledVocabulary):
 
 
 #: Every vocabulary, for the check that the database, the services and the API agree on them.
+class MovementKind(LabelledVocabulary):
+    """A worker's movement on a site, as the real-name platform records it."""
+
+    ENTRY = "entry", "进场"
+    EXIT = "exit", "退场"
+
+
+class ContractRole(LabelledVocabulary):
+    """A party's place in a project's contract chain (保障农民工工资支付条例 第三十条)."""
+
+    GENERAL = "general", "施工总承包"
+    SPECIALIST = "specialist", "专业分包"
+    LABOUR = "labour", "劳务分包"
+
+
+class ExpenseAction(LabelledVocabulary):
+    """What an expense bill of a 专户 did (the bank's ``actionType``: 1 wages, 2 transfer)."""
+
+    WAGES = "wages", "代发工资"
+    TRANSFER = "transfer", "转账"
+
+
 VOCABULARIES: tuple[type[StrEnum], ...] = (
     Channel,
     ClueStatus,
@@ -172,4 +194,7 @@ VOCABULARIES: tuple[type[StrEnum], ...] = (
     PenaltySource,
     BlacklistStatus,
     WarningStatus,
+    MovementKind,
+    ContractRole,
+    ExpenseAction,
 )

@@ -26,13 +26,20 @@ from connectors.base._check import check_connection
 from connectors.base._connector import CheckResult, Connector, ConnectorConfig, Outcome, Page, Rejection, Stream, secret
 from connectors.base._entities import (
     AllocationIn,
+    AttendanceIn,
     CallbackIn,
     ClueIn,
+    ContractIn,
     DepositIn,
     EnterpriseIn,
     Entity,
+    ExpenseIn,
+    MovementIn,
+    OutputValueIn,
     PayrollIn,
+    ProgressPaymentIn,
     ProjectIn,
+    TeamIn,
     WageAccountIn,
     WorkerIn,
 )
@@ -48,6 +55,13 @@ from connectors.errors import (
 )
 
 __all__ = [
+    "TeamIn",
+    "ProgressPaymentIn",
+    "OutputValueIn",
+    "MovementIn",
+    "ExpenseIn",
+    "ContractIn",
+    "AttendanceIn",
     "AllocationIn",
     "CallbackIn",
     "CheckResult",

@@ -169,4 +169,108 @@ class ClueIn:
     callback: CallbackIn | None = None  # the channel's own 回访 (12345 visitTime / visitIsSolved / satisfaction)
 
 
-Entity = EnterpriseIn | ProjectIn | WageAccountIn | AllocationIn | WorkerIn | PayrollIn | DepositIn | ClueIn
+@dataclass(frozen=True, slots=True)
+class ExpenseIn:
+    """An expense bill (billType 2) of a 专户: wages paid out (actionType 1) or a transfer (2)."""
+
+    salary_account: str
+    batch_number: str
+    bill_date: dt.date
+    amount: Decimal
+    action: str  # hub.vocab.ExpenseAction: wages (actionType 1 代发工资) / transfer (actionType 2 转账)
+    account_balance: Decimal | None = None
+    counterparty_name: str | None = None
+    counterparty_account: str | None = None  # a card or account number: personal data when a worker's
+    purpose: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamIn:
+    """A 班组 on the real-name platform (``teamSysNo``), employed by ``corp_uscc`` (``corpCode``)."""
+
+    project_code: str
+    corp_uscc: str
+    team_sys_no: str
+    name: str
+    leader_name: str | None = None
+    entry_date: dt.date | None = None
+    exit_date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MovementIn:
+    """A worker's 进场 / 退场 on the real-name platform; an exit carries its settlement (退场结算)."""
+
+    project_code: str
+    id_number: str
+    kind: str  # hub.vocab.MovementKind: entry / exit
+    moved_on: dt.date
+    corp_uscc: str | None = None
+    settled: bool | None = None
+    settlement_amount: Decimal | None = None
+    settlement_date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceIn:
+    """One worker's attendance on one day (考勤)."""
+
+    project_code: str
+    id_number: str
+    day: dt.date
+    time_in: dt.datetime | None = None
+    time_out: dt.datetime | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContractIn:
+    """A link of a project's contract chain: ``enterprise_uscc`` holds a ``role`` contract from ``parent_uscc``."""
+
+    project_code: str
+    enterprise_uscc: str
+    role: str  # hub.vocab.ContractRole: general / specialist / labour
+    parent_uscc: str | None = None
+    contract_no: str | None = None
+    contract_value: Decimal | None = None
+    signed_on: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressPaymentIn:
+    """A progress payment (工程款拨付) from the builder to the 总包."""
+
+    project_code: str
+    payment_no: str
+    paid_on: dt.date
+    amount: Decimal
+    payer_uscc: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputValueIn:
+    """A project's output value (工程量产值) for a month."""
+
+    project_code: str
+    month: str  # YYYY-MM
+    amount: Decimal
+    reported_on: dt.date | None = None
+
+
+Entity = (
+    EnterpriseIn
+    | ProjectIn
+    | WageAccountIn
+    | AllocationIn
+    | WorkerIn
+    | PayrollIn
+    | DepositIn
+    | ClueIn
+    | ExpenseIn
+    | TeamIn
+    | MovementIn
+    | AttendanceIn
+    | ContractIn
+    | ProgressPaymentIn
+    | OutputValueIn
+)

@@ -29,8 +29,11 @@ from hub.models.platform import (
     SyncRun,
     User,
 )
+from hub.models.projects import OutputValue, ProgressPayment, ProjectContract
+from hub.models.realname import Attendance, SiteMovement, Team
 from hub.models.registry import Enterprise, Project, Worker
 from hub.models.wages import (
+    AccountExpense,
     GuaranteeDeposit,
     LaborCostAllocation,
     PayrollRecord,
@@ -39,6 +42,13 @@ from hub.models.wages import (
 from hub.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AccountExpense",
+    "Attendance",
+    "OutputValue",
+    "ProgressPayment",
+    "ProjectContract",
+    "SiteMovement",
+    "Team",
     "CHANNELS",
     "CLUE_STATUSES",
     "SUPERVISION_LEVELS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Numeric, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models._base import Base, IdMixin, RegionScoped, created_at_column
@@ -94,4 +94,8 @@ class Worker(IdMixin, RegionScoped, Base):
     bank_code: Mapped[str | None] = mapped_column(String(12))  # 联行号 bankLinkNumber
     entry_date: Mapped[dt.date | None] = mapped_column(Date)
     exit_date: Mapped[dt.date | None] = mapped_column(Date)
+    # True once the real-name platform's roster lists the worker; a worker first seen in a bank's pay
+    # detail is kept (the pay must not be lost) but is not on the roster, and that is a warning
+    # (保障农民工工资支付条例 第二十八条).
+    on_roster: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = created_at_column()

@@ -51,6 +51,32 @@ class LaborCostAllocation(IdMixin, RegionScoped, Base):
     created_at: Mapped[dt.datetime] = created_at_column()
 
 
+class AccountExpense(IdMixin, RegionScoped, Base):
+    """Money leaving the 专户: an expense bill (billType 2), wages paid out (actionType 1) or a transfer
+    (actionType 2), with its counterparty. The 专户 may pay only the project's workers (人社部发〔2021〕53号),
+    so a transfer out is itself worth a look; the counterparty's account is personal data when it is a
+    worker's card: stored encrypted, shown masked."""
+
+    __tablename__ = "account_expenses"
+    __table_args__ = (
+        UniqueConstraint("account_id", "batch_number", name="uq_account_expenses_account_batch"),
+        Index("ix_account_expenses_account_date", "account_id", "bill_date"),
+    )
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("wage_accounts.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    batch_number: Mapped[str] = mapped_column(String(40))
+    bill_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal]
+    action: Mapped[str] = mapped_column(String(10))  # hub.vocab.ExpenseAction (actionType 1 wages / 2 transfer)
+    account_balance: Mapped[Decimal | None]  # balance after the bill
+    counterparty_name: Mapped[str | None] = mapped_column(String(200))
+    counterparty_account_enc: Mapped[str | None] = mapped_column(String(200))
+    counterparty_account_masked: Mapped[str | None] = mapped_column(String(32))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+
 class PayrollRecord(IdMixin, RegionScoped, Base):
     """One worker's pay for one month (代发 from the 专户), as the bank's pay detail reports it.
 
