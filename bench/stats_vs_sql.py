@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.table import Table
-
 from sqlalchemy.engine import make_url
 
 from bench import datasets

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 if "bench" in sys.modules and getattr(sys.modules["bench"], "__file__", None) is None:
     del sys.modules["bench"]
 
-from bench import datasets, stats_vs_sql
+from bench import datasets, stats_vs_sql  # noqa: E402 - after the path fix above
 
 
 @pytest.fixture(scope="module")
