@@ -3,8 +3,9 @@ while the wages it pays fall is doing more work with less pay — the labour cos
 workers (保障农民工工资支付条例 第二十四条: labour cost follows the progress of the works; 第三十一条:
 wages paid monthly through the 专户). The ratios are our proposal.
 
-Per project and month ``M`` (once M's wages are due: the month before the one ``grace_days`` ago, back
-``lookback_months``), against the month before: output value up by ``output_growth`` or more
+Per project and month ``M``, judged once the following month has ended (as W05: wages for a month are
+paid by the end of the next, so a month's wages paid are known only then), back ``lookback_months``,
+against the month before: output value up by ``output_growth`` or more
 (default +20 %) while the wages paid for the month (``payStatus`` 20 已发放, paid on or before today)
 fell by ``wage_fall`` or more (default −20 %) is yellow; up by ``red_output_growth`` (+50 %) while
 falling by ``red_wage_fall`` (−50 %) is red. Only months whose output and the month before's are both
@@ -14,7 +15,6 @@ value) clear it.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,7 +44,6 @@ class OutputUpWagesDown(Rule):
     subject = Subject.PROJECT
     period = "the month compared with the month before (YYYY-MM)"
     thresholds = {
-        "grace_days": 15,
         "lookback_months": 6,
         "output_growth": 0.20,
         "wage_fall": 0.20,
@@ -55,8 +54,7 @@ class OutputUpWagesDown(Rule):
 
     def _months(self, ctx: Context) -> list[str]:
         """The months judged on ``ctx.today``, oldest first."""
-        last = month_of(ctx.today - dt.timedelta(days=int(ctx["grace_days"])), -1)
-        first = ctx.month(-int(ctx["lookback_months"]))
+        last, first = ctx.month(-2), ctx.month(-1 - int(ctx["lookback_months"]))
         months = [first]
         while months[-1] < last:
             months.append(month_of(first_day(months[-1]), 1))

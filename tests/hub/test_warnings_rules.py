@@ -317,14 +317,15 @@ def w13_stopped(w: World, worker: object) -> None:
 
 
 def w14(output: str, wages: str) -> Build:
-    """September: output ¥100,000, wages paid ¥10,000; October: ``output`` and ``wages`` paid."""
+    """August: output ¥100,000, wages paid ¥10,000; September (judged on TODAY: October has ended):
+    ``output`` and ``wages`` paid."""
 
     def build(w: World) -> m.Worker:
         worker = w.worker()
-        w.output(month="2026-09", amount="100000")
-        w.output(month="2026-10", amount=output)
-        w.pay(worker, month="2026-09", amount="10000")
-        w.pay(worker, month="2026-10", amount=wages)
+        w.output(month="2026-08", amount="100000")
+        w.output(month="2026-09", amount=output)
+        w.pay(worker, month="2026-08", amount="10000")
+        w.pay(worker, month="2026-09", amount=wages)
         return worker
 
     return build
@@ -332,7 +333,7 @@ def w14(output: str, wages: str) -> Build:
 
 def w14_clear(w: World, worker: object) -> None:
     assert isinstance(worker, m.Worker)
-    w.pay(w.worker(), month="2026-10", amount="5000")  # the rest of October's wages paid
+    w.pay(w.worker(), month="2026-09", amount="5000")  # the rest of September's wages paid
 
 
 # --- W16 paid but not on the roster -------------------------------------------------------------------------
@@ -546,4 +547,22 @@ def test_w16_counts_only_paid_records_of_workers_off_the_roster(session: Session
     assert (warning.facts["workers"], warning.facts["amount"]) == (1, 4200)
     assert warning.message == (
         f"{w.project.name}2026-10经专户代发工资给1名未实名登记人员，金额4200.00元（首笔发放于{days(-20).isoformat()}）"
+    )
+
+
+def test_w14_judges_a_month_once_the_next_has_ended(session: Session) -> None:
+    # Given October's output up 50 % on September's while October's wages paid so far halved
+    w = World(session)
+    worker = w.worker()
+    w.output(month="2026-09", amount="100000")
+    w.output(month="2026-10", amount="150000")
+    w.pay(worker, month="2026-09", amount="10000")
+    w.pay(worker, month="2026-10", amount="5000")
+    # When W14 runs on TODAY (November: October's wages may still be paid), Then nothing yet;
+    # on 1 December, October is judged
+    assert run(session, "W14") == []
+    [warning] = run(session, "W14", today=dt.date(2026, 12, 1))
+    assert (warning.period, warning.level) == ("2026-10", "red")
+    assert warning.message == (
+        f"{w.project.name}2026-10产值150000.00元，较上月增长50.0%；当月已发工资5000.00元，较上月下降50.0%"
     )
