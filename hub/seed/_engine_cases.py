@@ -57,6 +57,7 @@ def engine_case_rows(w: World, proj: Proj, people: list[Row], payroll: list[Row]
         return []
     rows: Rows
     facts: dict[str, Any]
+    first_id = payroll[0]["id"]  # the project's pay records have consecutive ids from here
     if role.startswith("attendance_without_pay"):
         rows, facts = _w06(w, proj, people, payroll, fire=role in FIRING)
     elif role.startswith("exit_not_settled"):
@@ -67,6 +68,10 @@ def engine_case_rows(w: World, proj: Proj, people: list[Row], payroll: list[Row]
         rows, facts = _w14(w, proj, people, payroll, fire=role in FIRING)
     else:
         rows, facts = _w16(w, proj, people, payroll, fire=role in FIRING)
+    # records left off a sheet leave no gap in the ids (nothing refers to a pay record's id)
+    for k, row in enumerate(payroll):
+        row["id"] = first_id + k
+    w.ids["payroll_records"] = first_id + len(payroll) - 1
     w.highlights.setdefault("warning_situations", {})[role] = {
         "project_id": proj.id,
         "account_id": proj.account_id,
