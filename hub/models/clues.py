@@ -167,7 +167,7 @@ class Warning(IdMixin, RegionScoped, Base):
         UniqueConstraint("rule_code", "subject_type", "subject_id", "period", name="uq_warnings_rule_subject_period"),
     )
 
-    rule_code: Mapped[str] = mapped_column(String(8), index=True)  # W01 … W15
+    rule_code: Mapped[str] = mapped_column(String(8), index=True)  # W01 … W16
     level: Mapped[str] = mapped_column(String(8), index=True)  # hub.vocab.Colour
     subject_type: Mapped[str] = mapped_column(String(20))  # project / wage_account / worker / enterprise / deposit
     subject_id: Mapped[int]

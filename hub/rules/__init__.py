@@ -1,12 +1,12 @@
 """Arrears warnings (预警) computed from the data: declarative rules and the engine that runs them.
 
 - ``hub.rules.base``: what a rule is (``Rule``, ``Context``, ``Subject``) and the SQL helpers rules share;
-- ``hub.rules.w01_…`` … ``w15_…``: one rule per module (docs/domain.md, "Warnings");
+- ``hub.rules.w01_…`` … ``w16_…``: one rule per module (docs/domain.md, "Warnings");
 - ``hub.rules.catalogue``: the rules the engine evaluates (``RULES``);
 - ``hub.rules.engine``: ``evaluate`` — upsert, level changes, resolution, events, escalation;
 - ``hub.rules.handling``: what people do with a warning — acknowledge, note, resolve, false positive.
 
-Adding a rule (say W16): copy the module of a rule like it (``w12_guarantee_expiring.py`` is short),
+Adding a rule (say W17; ``w16_paid_not_on_roster.py`` was added so): copy the module of a rule like it (``w12_guarantee_expiring.py`` is short),
 set ``code``, ``name``, ``cite``, ``subject``, ``period``, ``thresholds`` and ``cleared``, write its one
 SELECT (the standard columns of ``hub.rules.base``, then what it measured) and its ``describe``; list
 it in ``catalogue.RULES``; give it a firing / not-firing / clearing case in

@@ -98,7 +98,7 @@ class Rule:
     """A warning rule (docs/domain.md, "Warnings"). Subclasses set the class attributes and write
     :meth:`select` (and, usually, :meth:`describe`)."""
 
-    #: ``W01`` … ``W15``: the rule's code, stored on its warnings.
+    #: ``W01`` … ``W16``: the rule's code, stored on its warnings.
     code: ClassVar[str]
     #: What it watches, in the inspectors' words.
     name: ClassVar[str]

@@ -33,7 +33,11 @@ seeding (the last four evaluation years).
 - ``expired_guarantee`` and ``expiring_guarantee`` (保函 expired / expiring within 30 days), W12;
 - ``warning_situations``: the projects that fire W01 (no account; one whose account opened after the
   warning, which resolves it), W02, W04, W07, W08, W11, and the boundaries that must not fire (an
-  account not yet due, exactly ¥50,000 to one worker in a month, a letter expiring in 31 days);
+  account not yet due, exactly ¥50,000 to one worker in a month, a letter expiring in 31 days); and,
+  with their own attendance, exits and output values (``hub.seed._engine_cases``), the projects that
+  fire W06, W09, W13, W14 and W16, each with a boundary (an unpaid record that still puts the worker on
+  the sheet, an exit 3 days ago, a site idle 14 days, output up 19 %, pay to an unregistered worker 3
+  days ago);
 - ``escalated_warning_clue``: the clue the stopped project's red warnings escalated into;
 - ``warnings``: what the engine left active, by rule and level.
 

@@ -137,6 +137,17 @@ SITUATIONS: tuple[tuple[str, ...], ...] = (
     ("low_ratio",),
     ("no_deposit",),
     ("guarantee_boundary",),
+    # W06, W09, W13, W14, W16 and their boundaries: real-name records and output values (hub.seed._engine_cases)
+    ("attendance_without_pay",),
+    ("attendance_without_pay_boundary",),
+    ("exit_not_settled",),
+    ("exit_not_settled_boundary",),
+    ("stopped_attendance",),
+    ("stopped_attendance_boundary",),
+    ("output_up_wages_down",),
+    ("output_up_wages_down_boundary",),
+    ("paid_not_on_roster",),
+    ("paid_not_on_roster_boundary",),
 )
 
 

@@ -354,7 +354,7 @@ class WarningAction(Node):
 
 @node_type(m.Warning, name="Warning", description="An arrears warning (预警), once per rule, object and period.")
 class Warning(Node):
-    rule_code: str = strawberry.field(description="W01 … W15 (see docs/domain.md, Warnings).")
+    rule_code: str = strawberry.field(description="W01 … W16 (see docs/domain.md, Warnings).")
     level: str = strawberry.field(description="blue / yellow / red")
     subject_type: str = strawberry.field(description="project / wage_account / worker / enterprise / deposit")
     subject_id: int

@@ -207,11 +207,11 @@ def test_thresholds_come_from_the_settings(session: Session) -> None:
         ),
         (
             {"warning_thresholds": {"W99": {"x": 1}}},
-            "no warning rule 'W99': the rules are W01, W02, W03, W04, W05, W07, W08, W10, W11, W12, W15",
+            "no warning rule 'W99': the rules are W01, W02, W03, W04, W05, W06, W07, W08, W09, W10, W11, W12, W13, W14, W15, W16",
         ),
         (
-            {"warning_rules_disabled": "W06"},
-            "no warning rule 'W06': the rules are W01, W02, W03, W04, W05, W07, W08, W10, W11, W12, W15",
+            {"warning_rules_disabled": "W17"},
+            "no warning rule 'W17': the rules are W01, W02, W03, W04, W05, W06, W07, W08, W09, W10, W11, W12, W13, W14, W15, W16",
         ),
     ],
     ids=["unknown-threshold", "unknown-rule", "disabled-unknown-rule"],

@@ -1,5 +1,6 @@
 """A small world for the warning rules' tests: one contractor, one project, and helpers that add the
-account, bills, pay records, deposits and clues a case needs (ORM rows in the test's session)."""
+account, bills, pay records, deposits, clues, attendance, site exits and output values a case needs
+(ORM rows in the test's session)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ TABLES = (
     m.Event,
     m.Warning,
     m.Clue,
+    m.Attendance,
+    m.SiteMovement,
+    m.OutputValue,
     m.PayrollRecord,
     m.Worker,
     m.LaborCostAllocation,
@@ -137,7 +141,9 @@ class World:
         values.update(kw)
         return self.add(m.LaborCostAllocation(**values))
 
-    def worker(self, *, project: m.Project | None = None, person: str | None = None) -> m.Worker:
+    def worker(
+        self, *, project: m.Project | None = None, person: str | None = None, on_roster: bool = True
+    ) -> m.Worker:
         project = project or self.project
         n = next(_seq)
         person = person or f"person-{n}"
@@ -150,6 +156,7 @@ class World:
                 project_id=project.id,
                 enterprise_id=project.contractor_id,
                 region_code=project.region_code,
+                on_roster=on_roster,
             )
         )
 
@@ -209,5 +216,50 @@ class World:
                 enterprise_id=enterprise.id,
                 received_at=at.astimezone(dt.UTC),
                 region_code=COUNTY,
+            )
+        )
+
+    def attend(self, worker: m.Worker, *on: dt.date) -> list[m.Attendance]:
+        """``worker`` clocked in on each day of ``on`` (on the worker's project)."""
+        return [
+            self.add(
+                m.Attendance(
+                    worker_id=worker.id,
+                    project_id=worker.project_id,
+                    day=day,
+                    time_in=dt.datetime.combine(day, dt.time(0, 30), dt.UTC),
+                    time_out=dt.datetime.combine(day, dt.time(9, 30), dt.UTC),
+                    device_id="KQ-1",
+                    region_code=worker.region_code,
+                )
+            )
+            for day in on
+        ]
+
+    def exit(self, worker: m.Worker, *, on: dt.date, settled: bool | None = False, **kw: Any) -> m.SiteMovement:
+        """``worker`` left the site on ``on``; ``settled`` as the real-name platform recorded it."""
+        values: dict[str, Any] = {
+            "worker_id": worker.id,
+            "project_id": worker.project_id,
+            "enterprise_id": worker.enterprise_id,
+            "kind": "exit",
+            "moved_on": on,
+            "settled": settled,
+            "region_code": worker.region_code,
+        }
+        values.update(kw)
+        return self.add(m.SiteMovement(**values))
+
+    def output(self, *, month: str, amount: str, project: m.Project | None = None) -> m.OutputValue:
+        """The project's output value (产值) for ``month``, reported early the month after."""
+        project = project or self.project
+        reported = dt.date(int(month[:4]), int(month[5:]), 1) + dt.timedelta(days=35)
+        return self.add(
+            m.OutputValue(
+                project_id=project.id,
+                month=month,
+                amount=Decimal(amount),
+                reported_on=min(reported, TODAY),
+                region_code=project.region_code,
             )
         )
