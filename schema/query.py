@@ -30,6 +30,7 @@ from schema.filters import (
 from schema.pagination import Connection, SortSpec, check_first, paginate
 from schema.permissions import principal_of, reads, require_to_read
 from schema.prefetch import node_selections, prefetch
+from schema.ranking import RankingQueries
 from schema.types._common import NODE_MODELS, Node, from_global_id
 from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning, WarningAction
 from schema.types.money import (
@@ -107,7 +108,7 @@ class ConnectorKind:
 
 
 @strawberry.type
-class Query(WebhookQueries, CalendarQueries, CreditQueries):
+class Query(WebhookQueries, CalendarQueries, CreditQueries, RankingQueries):
     @strawberry.field(description="Installed connector plugins (entry-point group hub.connectors).")
     def connector_kinds(self, info: Info) -> list[ConnectorKind]:
         principal_of(info)
