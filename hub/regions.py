@@ -200,9 +200,9 @@ def load_towns(
     (``region.load``, with ``source``) for the load. ``progress(n)`` after each row read.
     """
     require(principal, Action.MANAGE_REGIONS, what="load regions")
-    parents = dict(
-        session.execute(select(Region.code, Region.full_name).where(Region.level == "county")).tuples().all()
-    )
+    parents: dict[str, str] = {
+        code: full for code, full in session.execute(select(Region.code, Region.full_name).where(Region.level == "county"))
+    }
     report = TownLoadReport()
     pending: dict[str, tuple[int, dict[str, str | None]]] = {}
     table = Region.__table__
