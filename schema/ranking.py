@@ -30,9 +30,13 @@ class TownRankingOrder(Enum):
     RECEIVED = ranking.RankingOrder.RECEIVED.value
 
 
-@strawberry.type(description="One town's row of the town ranking: the clues dispatched to it in the period, as they stand now.")
+@strawberry.type(
+    description="One town's row of the town ranking: the clues dispatched to it in the period, as they stand now."
+)
 class TownRank:
-    rank: int = strawberry.field(description="1 for the best by the order asked; ties share a rank; towns without a value last.")
+    rank: int = strawberry.field(
+        description="1 for the best by the order asked; ties share a rank; towns without a value last."
+    )
     code: str = strawberry.field(description="The town's 9-digit 统计用区划代码.")
     name: str
     received: int = strawberry.field(description="Clues dispatched (分办) to the town in the period.")

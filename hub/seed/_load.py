@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from itertools import chain
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import JSON, Table, func, insert, select

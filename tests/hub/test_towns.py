@@ -94,7 +94,11 @@ def test_loading_a_town_file_keeps_good_rows_and_reports_bad_ones_by_line_and_fi
     with session_scope(engine) as s:
         town = s.get(m.Region, "371526002")
         assert (town.name, town.level, town.kind, town.parent_code, town.full_name) == (
-            "人和街道", "town", "街道", "371526", "山东省聊城市高唐县人和街道"
+            "人和街道",
+            "town",
+            "街道",
+            "371526",
+            "山东省聊城市高唐县人和街道",
         )
         # And the load is in the audit log
         entry = s.execute(select(m.AuditLog).where(m.AuditLog.action == "region.load")).scalar_one()
@@ -124,7 +128,9 @@ def test_loading_the_same_file_twice_changes_nothing_and_a_renamed_town_is_updat
 def test_a_town_file_without_a_header_naming_code_and_name_is_refused() -> None:
     with pytest.raises(TownFileError) as exc:
         list(rows("# 说明\n代码,名称\n371526001,鱼邱湖街道\n"))
-    assert str(exc.value) == "line 2: the header names no column code, name (expected code,name,parent, parent optional)"
+    assert (
+        str(exc.value) == "line 2: the header names no column code, name (expected code,name,parent, parent optional)"
+    )
 
 
 def test_only_an_administrator_loads_towns(engine) -> None:  # type: ignore[no-untyped-def]
@@ -156,8 +162,11 @@ def test_a_county_dispatches_to_its_town_which_alone_sees_and_works_the_clue(eng
         bind_principal(s, TOWN)
         clue = workflow.get_clue(s, clue_no=no)
         assert clue.handling_region_code == XUZHUANG
-        actions = s.execute(select(m.CaseAction.action, m.CaseAction.to_region_code).where(m.CaseAction.clue_id == clue_id)
-                            .order_by(m.CaseAction.id)).all()
+        actions = s.execute(
+            select(m.CaseAction.action, m.CaseAction.to_region_code)
+            .where(m.CaseAction.clue_id == clue_id)
+            .order_by(m.CaseAction.id)
+        ).all()
         assert actions[-1] == ("dispatch", XUZHUANG)
         workflow.accept(s, clue=clue, principal=TOWN)
         assert clue.status == "in_progress"
@@ -167,7 +176,10 @@ def test_a_county_dispatches_to_its_town_which_alone_sees_and_works_the_clue(eng
         assert s.execute(select(m.Clue).where(m.Clue.id == clue_id)).scalar_one_or_none() is None
         assert s.execute(select(m.CaseAction).where(m.CaseAction.clue_id == clue_id)).first() is None
         assert s.execute(select(m.ChannelRecord).where(m.ChannelRecord.clue_id == clue_id)).first() is None
-        assert s.execute(select(m.Event).where(m.Event.entity_id == clue_id, m.Event.entity_type == "clue")).first() is None
+        assert (
+            s.execute(select(m.Event).where(m.Event.entity_id == clue_id, m.Event.entity_type == "clue")).first()
+            is None
+        )
     # And the town sees only its own clues: none of the county's others
     with session_scope(engine) as s:
         bind_principal(s, TOWN)
