@@ -17,9 +17,11 @@ from hub.access import Principal, bind_principal
 from hub.cli import app
 from hub.db import make_engine, session_scope
 from hub.errors import Forbidden, InvalidInput, NotFound
+from hub.fanout.base import principal_sees
 from hub.regions import TownFileError, TownProblem, bundled_towns, load_towns, read_town_file
 from hub.seed import load_regions
 from hub.settings import get_settings
+from hub.webhooks import event_region_condition
 from tests.hub.test_workflow import COUNTY, complaint, intake
 
 ADMIN = Principal(name="cli:tester", role="admin", region_code="000000")
@@ -143,14 +145,8 @@ def test_only_an_administrator_loads_towns(engine) -> None:  # type: ignore[no-u
 
 
 def test_a_county_dispatches_to_its_town_which_alone_sees_and_works_the_clue(engine) -> None:  # type: ignore[no-untyped-def]
-    # Given a clue of 任城区, handled by the county
+    # Given a clue of 任城区, received and handled by the county
     [clue_id] = intake(engine, complaint("2026110200501"))
-    with session_scope(engine) as s:
-        bind_principal(s, COUNTY)
-        clue = workflow.get_clue(s, clue_id=clue_id)
-        workflow.accept(s, clue=clue, principal=COUNTY)
-    with session_scope(engine) as s:
-        s.get(m.Clue, clue_id).status = "received"  # back to 受理 at the county: it hands the clue down instead
     # When the county dispatches it to 许庄街道
     with session_scope(engine) as s:
         bind_principal(s, COUNTY)
@@ -180,6 +176,18 @@ def test_a_county_dispatches_to_its_town_which_alone_sees_and_works_the_clue(eng
             s.execute(select(m.Event).where(m.Event.entity_id == clue_id, m.Event.entity_type == "clue")).first()
             is None
         )
+    # And the live paths agree: the fan-out and a webhook endpoint of each town
+    with session_scope(engine) as s:
+        dispatched = s.execute(
+            select(m.Event).where(m.Event.entity_id == clue_id, m.Event.type == "clue.dispatch")
+        ).scalar_one()
+        assert dispatched.handling_region_code == XUZHUANG
+        assert (principal_sees(TOWN, dispatched), principal_sees(SIBLING_TOWN, dispatched)) == (True, False)
+        for code, found in ((XUZHUANG, [dispatched.id]), (LIYING, [])):
+            ids = s.execute(
+                select(m.Event.id).where(m.Event.id == dispatched.id, event_region_condition(code))
+            ).scalars()
+            assert list(ids) == found
     # And the town sees only its own clues: none of the county's others
     with session_scope(engine) as s:
         bind_principal(s, TOWN)
