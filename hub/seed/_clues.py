@@ -67,6 +67,8 @@ DEADLINE_WORKING_DAYS = 15
 #: Share of the first county's generated clues that the county hands down to one of its towns (分办至镇街),
 #: so that the town ranking (hub.ranking, 县对镇街考核) has towns to compare.
 TOWN_SHARE = 0.6
+#: Share of those the town sends back to the county (退回), besides the county's own returns.
+TOWN_RETURN_SHARE = 0.1
 
 
 def _phone_as_typed(r: random.Random, phone: str) -> str:
@@ -251,6 +253,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     else:
         status = "received"
     town = _town_for(w, county, s, status)
+    if town is not None and town[2]:
+        status = "returned"  # the town sends it back to the county (退回): not its matter, or details missing
     headcount, amount = s["headcount"], Decimal(str(s["amount"])).quantize(Decimal("0.01"))
     open_ = status in ("received", "dispatched", "in_progress", "returned")  # hub.workflow.OPEN_STATES
     # Supervision colour (docs/domain.md, proposal): red = group case (≥10), ≥ ¥500,000, 舆情, or still overdue
@@ -521,9 +525,10 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         }
 
 
-def _town_for(w: World, county: str, s: dict[str, Any], status: str) -> tuple[str, str] | None:
-    """The town (code, 镇街 office name) the county hands this clue to, or None: a share of the first
-    county's generated clues that got past 受理 (never a special one: their story stays the county's).
+def _town_for(w: World, county: str, s: dict[str, Any], status: str) -> tuple[str, str, bool] | None:
+    """The town (code, 镇街 office name, whether it returns the clue) the county hands this clue to, or
+    None: a share of the first county's generated clues that got past 受理 (never a special one: their
+    story stays the county's).
 
     Drawn from a sub-RNG of its own (by clue number), so that the rest of the world is what it was.
     """
@@ -534,10 +539,10 @@ def _town_for(w: World, county: str, s: dict[str, Any], status: str) -> tuple[st
     if r.random() >= TOWN_SHARE:
         return None
     town = r.choice(towns)
-    return town.code, f"{town.name}劳动保障所"
+    return town.code, f"{town.name}劳动保障所", r.random() < TOWN_RETURN_SHARE
 
 
-def _handler(status: str, city: str, county: str, town: tuple[str, str] | None) -> str:
+def _handler(status: str, city: str, county: str, town: tuple[str, str, bool] | None) -> str:
     """Who works the clue now: the city before 分办 (and after the county's 退回), the county after;
     a town's clue is the town's, or the county's again when the town returned it."""
     if town is not None:
@@ -648,7 +653,7 @@ def _actions(
     satisfaction: str | None,
     supervise: bool,
     urged_on: dt.date | None,
-    town: tuple[str, str] | None = None,
+    town: tuple[str, str, bool] | None = None,
 ) -> Iterator[tuple[str, Row]]:
     """A CaseAction per workflow step (hub.workflow's names): 受理 → 分办 → 办理中 → 办结 → 回访, or 退回; 督办, 催办.
 
