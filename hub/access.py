@@ -82,6 +82,7 @@ class Action(StrEnum):
     MANAGE_KEYS = "api_key.manage"  # create and revoke API keys (the CLI)
     MANAGE_WEBHOOKS = "webhook.manage"  # register, change, delete, reset and retry webhook endpoints
     MANAGE_CALENDAR = "calendar.manage"  # load a year's official holiday schedule (hub.holidays)
+    MANAGE_REGIONS = "region.manage"  # load towns into the region list (hub.regions, `hub regions load`)
     RECORD_PENALTIES = "penalty.record"  # enter and import administrative penalties (hub.penalties)
     MANAGE_BLACKLIST = "blacklist.manage"  # list on and remove from the 失信联合惩戒名单 (hub.blacklist)
     RATE_CREDIT = "credit.rate"  # recompute credit ratings on demand (hub.credit; the scheduler does it hourly)
@@ -105,6 +106,7 @@ POLICY: Mapping[Action, frozenset[Role]] = {
     Action.MANAGE_KEYS: _ADMINS,
     Action.MANAGE_WEBHOOKS: _ADMINS,
     Action.MANAGE_CALENDAR: _ADMINS,
+    Action.MANAGE_REGIONS: _ADMINS,
     Action.RECORD_PENALTIES: _WORKERS,
     Action.MANAGE_BLACKLIST: _ADMINS,
     Action.RATE_CREDIT: _ADMINS,

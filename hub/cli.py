@@ -3,7 +3,7 @@
 ``serve`` runs everything in one process (the demo); ``scheduler``, ``worker`` and ``sandbox`` run
 the parts of a production deployment; ``migrate`` and ``seed`` prepare the database;
 ``export-schema`` writes the GraphQL SDL. The groups ``api-key``, ``connectors``, ``webhooks``,
-``writebacks``, ``clues``, ``penalties`` and ``credit`` administer the hub through its services, each in its own module; what
+``writebacks``, ``clues``, ``penalties``, ``credit`` and ``regions`` administer the hub through its services, each in its own module; what
 they share (the console, ``fail``, the database context) is ``hub.cli_common``.
 """
 
@@ -37,6 +37,7 @@ from hub.cli_clues import app as clues_app
 from hub.cli_common import USAGE, CliContext, cli_context, console, fail, load_settings, safe_url, when
 from hub.cli_connectors import app as connectors_app
 from hub.cli_credit import credit_app, penalties_app
+from hub.cli_regions import app as regions_app
 from hub.cli_webhooks import app as webhooks_app
 from hub.cli_writebacks import app as writebacks_app
 from hub.demo import DEMO_KEY_FILE, DemoWorld, configure_demo_connectors, database_empty, demo_admin_key, sandboxes
@@ -58,6 +59,7 @@ app.add_typer(clues_app, name="clues")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(penalties_app, name="penalties")
 app.add_typer(credit_app, name="credit")
+app.add_typer(regions_app, name="regions")
 
 #: The broker URL scheme of the in-process broker, which only `hub serve` can use.
 IN_PROCESS_BROKER = "memory://"

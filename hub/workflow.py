@@ -340,8 +340,14 @@ def _region(session: Session, code: str, field: str) -> str:
         code = validate_region_code(code, field=field)
     except IdentifierError as exc:
         raise InvalidIdentifier(str(exc), field=field, value=code) from exc
-    if region_level(code) in ("province", "city", "county") and session.get(m.Region, code) is None:
-        raise InvalidInput(f"{field}: no region {code}", field=field, value=code)
+    if session.get(m.Region, code) is None:
+        level = region_level(code)
+        raise InvalidInput(
+            f"{field}: no region {code}",
+            field=field,
+            value=code,
+            suggestion="load the county's towns with `hub regions load FILE`" if level == "town" else None,
+        )
     return code
 
 

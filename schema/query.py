@@ -30,6 +30,7 @@ from schema.filters import (
 from schema.pagination import Connection, SortSpec, check_first, paginate
 from schema.permissions import principal_of, reads, require_to_read
 from schema.prefetch import node_selections, prefetch
+from schema.ranking import RankingQueries
 from schema.stats import StatsQueries
 from schema.types._common import NODE_MODELS, Node, from_global_id
 from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning, WarningAction
@@ -108,7 +109,7 @@ class ConnectorKind:
 
 
 @strawberry.type
-class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries):
+class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, RankingQueries):
     @strawberry.field(description="Installed connector plugins (entry-point group hub.connectors).")
     def connector_kinds(self, info: Info) -> list[ConnectorKind]:
         principal_of(info)

@@ -16,7 +16,7 @@ from typing import Any
 import hub.seed._names as N
 from hub.crypto import Cipher
 from hub.identifiers import make_bank_card, make_id_number, make_phone, mask_id_number, normalise_phone
-from hub.regions import RegionRow, iter_regions
+from hub.regions import RegionRow, bundled_towns, iter_regions
 from hub.workdays import is_workday
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -219,6 +219,11 @@ class World:
         if not self.counties:
             raise ValueError(f"region {region} has no counties in the region list")
         self.scope = set(self.counties) | {self.city_of(c) for c in self.counties}
+        #: The towns (街道 / 镇 / 乡) of the counties in scope that the checked-in town files have, in code order.
+        self.towns: dict[str, list[RegionRow]] = {}
+        for town in bundled_towns():
+            if town.parent_code in self.scope:
+                self.towns.setdefault(town.parent_code, []).append(town)
         self.city_counties: dict[str, list[str]] = {}
         for c in self.counties:
             self.city_counties.setdefault(self.city_of(c), []).append(c)

@@ -64,6 +64,11 @@ WITH_ID = {"national_platform", "walk_in", "petition", "online"}  # channels tha
 MONTH_FACTOR = {1: 1.6, 2: 1.3, 11: 1.15, 12: 1.45, 6: 0.9, 7: 0.8, 8: 0.8}  # arrears peak before 春节
 #: 12345 closure target for wage clues (docs/domain.md: one city's target is closure in 15 working days).
 DEADLINE_WORKING_DAYS = 15
+#: Share of the first county's generated clues that the county hands down to one of its towns (分办至镇街),
+#: so that the town ranking (hub.ranking, 县对镇街考核) has towns to compare.
+TOWN_SHARE = 0.6
+#: Share of those the town sends back to the county (退回), besides the county's own returns.
+TOWN_RETURN_SHARE = 0.1
 
 
 def _phone_as_typed(r: random.Random, phone: str) -> str:
@@ -247,6 +252,9 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         status = "dispatched"
     else:
         status = "received"
+    town = _town_for(w, county, s, status)
+    if town is not None and town[2]:
+        status = "returned"  # the town sends it back to the county (退回): not its matter, or details missing
     headcount, amount = s["headcount"], Decimal(str(s["amount"])).quantize(Decimal("0.01"))
     open_ = status in ("received", "dispatched", "in_progress", "returned")  # hub.workflow.OPEN_STATES
     # Supervision colour (docs/domain.md, proposal): red = group case (≥10), ≥ ¥500,000, 舆情, or still overdue
@@ -323,7 +331,7 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
             "content": text,
             "status": status,
             "colour": colour,
-            "handling_region_code": city if status in ("received", "returned") else county,
+            "handling_region_code": _handler(status, city, county, town),
             "sector": "工程建设" if proj else "非工程",
             "complainant_name": person.name if person else None,
             "complainant_phone": person.phone_e164 if person else None,
@@ -474,6 +482,7 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         satisfaction,
         severe and open_,
         add_working_days(deadline, 4) if urged else None,
+        town,
     )
     ev_id = w.next_id("events")
     yield (
@@ -499,6 +508,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     )
     if resp and rd > T - days(90):
         w.recent_clues.setdefault(resp.id, []).append(clue_no)
+    if town is not None and "town_clue" not in w.highlights and status == "called_back":
+        w.highlights["town_clue"] = {"clue_id": cid, "clue_no": clue_no, "town": town[0], "county": county}
     highlight = s.get("highlight")
     if highlight:
         w.highlights[highlight] = {
@@ -512,6 +523,31 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
             "amount": str(amount),
             "complainant_phone": person.phone_e164 if person else None,
         }
+
+
+def _town_for(w: World, county: str, s: dict[str, Any], status: str) -> tuple[str, str, bool] | None:
+    """The town (code, 镇街 office name, whether it returns the clue) the county hands this clue to, or
+    None: a share of the first county's generated clues that got past 受理 (never a special one: their
+    story stays the county's).
+
+    Drawn from a sub-RNG of its own (by clue number), so that the rest of the world is what it was.
+    """
+    towns = w.towns.get(county)
+    if not towns or county != w.counties[0] or s.get("highlight") or s.get("status") or status == "received":
+        return None
+    r = w.rng("town", w.ids.get("clues", 0) + 1)
+    if r.random() >= TOWN_SHARE:
+        return None
+    town = r.choice(towns)
+    return town.code, f"{town.name}劳动保障所", r.random() < TOWN_RETURN_SHARE
+
+
+def _handler(status: str, city: str, county: str, town: tuple[str, str, bool] | None) -> str:
+    """Who works the clue now: the city before 分办 (and after the county's 退回), the county after;
+    a town's clue is the town's, or the county's again when the town returned it."""
+    if town is not None:
+        return county if status == "returned" else town[0]
+    return city if status in ("received", "returned") else county
 
 
 def _ym_back(d: dt.date, k: int) -> tuple[int, int]:
@@ -617,31 +653,41 @@ def _actions(
     satisfaction: str | None,
     supervise: bool,
     urged_on: dt.date | None,
+    town: tuple[str, str, bool] | None = None,
 ) -> Iterator[tuple[str, Row]]:
-    """A CaseAction per workflow step (hub.workflow's names): 受理 → 分办 → 办理中 → 办结 → 回访, or 退回; 督办, 催办."""
+    """A CaseAction per workflow step (hub.workflow's names): 受理 → 分办 → 办理中 → 办结 → 回访, or 退回; 督办, 催办.
+
+    A town's clue is handed on once more, county → town, and the town accepts, closes or returns it.
+    """
     intake = f"{w.names(county)[1]}12345政务服务便民热线" if s["channels"][0][0] == "hotline12345" else city_office
     steps: list[tuple[str, str, str | None, str, str | None, str | None, str | None]] = [
         ("receive", intake, None, "received", None, city, "受理"),
     ]
     if status != "received":
         steps.append(("dispatch", city_office, "received", "dispatched", city, county, f"分办至{county_office}"))
+    # The unit that works the clue: a town's office, after the county hands it down, or the county's.
+    worker, here = county_office, county
+    if town is not None:
+        steps.append(("dispatch", county_office, "dispatched", "dispatched", county, town[0], f"分办至{town[1]}"))
+        worker, here = town[1], town[0]
     if status == "returned":
-        steps.append(("return", county_office, "dispatched", "returned", county, city, r.choice(N.RETURN_REASONS)))
+        back = county if town is not None else city
+        steps.append(("return", worker, "dispatched", "returned", here, back, r.choice(N.RETURN_REASONS)))
     elif status not in ("received", "dispatched"):
-        steps.append(("accept", county_office, "dispatched", "in_progress", county, county, "已联系双方，开始调查"))
+        steps.append(("accept", worker, "dispatched", "in_progress", here, here, "已联系双方，开始调查"))
         if supervise:
             order = (
                 "挂牌督办：涉及人数多或金额大，请县级政府主要负责同志牵头处理"
                 if s["amount"] >= 500000
                 else "督办：群体性欠薪，限期化解"
             )
-            steps.append(("supervise", city_office, "in_progress", "in_progress", city, county, order))
+            steps.append(("supervise", city_office, "in_progress", "in_progress", city, here, order))
     if urged_on:
-        steps.append(("urge", city_office, status, status, county, county, "催办：已超期，请加快办理并反馈进展"))
+        steps.append(("urge", city_office, status, status, here, here, "催办：已超期，请加快办理并反馈进展"))
     if "closed" in times:
-        steps.append(("close", county_office, "in_progress", "closed", county, county, conclusion))
+        steps.append(("close", worker, "in_progress", "closed", here, here, conclusion))
     if "called_back" in times:
-        steps.append(("record_callback", intake, "closed", "called_back", county, county, f"回访：{satisfaction}"))
+        steps.append(("record_callback", intake, "closed", "called_back", here, here, f"回访：{satisfaction}"))
     prev = None
     for action, actor, frm, to, fr, tr, note in steps:
         if action == "supervise":

@@ -12,6 +12,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import JSON, Table, func, insert, select
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from hub.models import Base, Region
-from hub.regions import iter_regions
+from hub.regions import bundled_towns, iter_regions
 
 #: Tables the seed writes, parents first.
 TABLE_ORDER = (
@@ -48,7 +49,8 @@ Batch = list[tuple[str, list[dict[str, Any]]]]
 
 
 def load_regions(engine: Engine) -> int:
-    """Load the GB/T 2260 region hierarchy from :func:`hub.regions.iter_regions`; returns rows added.
+    """Load the GB/T 2260 region hierarchy from :func:`hub.regions.iter_regions`, and the towns of the
+    checked-in town files (:func:`hub.regions.bundled_towns`: the demo city's); returns rows added.
 
     Idempotent: regions already present are skipped, so a second call adds nothing.
     """
@@ -64,11 +66,11 @@ def load_regions(engine: Engine) -> int:
                 "kind": r.kind,
                 "parent_code": r.parent_code,
             }
-            for r in iter_regions()
+            for r in chain(iter_regions(), bundled_towns())
             if r.code not in have
         ]
         if rows:
-            conn.execute(insert(table), rows)  # iter_regions yields parents before children
+            conn.execute(insert(table), rows)  # parents before children: counties before their towns
     return len(rows)
 
 

@@ -408,6 +408,30 @@ def test_clue_workflow_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
     assert all(last[c.id] == c.status for c in clues)
 
 
+def test_the_first_countys_towns_work_part_of_its_clues(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    # Given the clues the county 任城区 (370811) handed down to its towns (分办至镇街)
+    handed = _all(engine, select(CaseAction.clue_id, CaseAction.to_region_code).where(
+        CaseAction.action == "dispatch", CaseAction.from_region_code == "370811"))
+    towns = {r[0] for r in _all(engine, select(Region.code).where(Region.parent_code == "370811", Region.level == "town"))}
+    # Then there are some, each to a town of the county in the region list
+    assert len(handed) >= 10 and {t for _, t in handed} <= towns
+    clues = {c.id: c for c in _all(engine, select(Clue).where(Clue.id.in_([cid for cid, _ in handed])))}
+    by_clue = dict(handed)
+    # And the towns accept, close and get called back, or return the clue to the county
+    for cid, c in clues.items():
+        town = by_clue[cid]
+        assert c.region_code == "370811"
+        assert c.handling_region_code == ("370811" if c.status == "returned" else town)
+    assert {c.status for c in clues.values()} >= {"closed", "called_back", "returned"}
+    returns = _all(engine, select(CaseAction.clue_id, CaseAction.from_region_code, CaseAction.to_region_code).where(
+        CaseAction.action == "return", CaseAction.clue_id.in_(list(clues))))
+    assert returns and all((frm, to) == (by_clue[cid], "370811") for cid, frm, to in returns)
+    assert {c.satisfaction for c in clues.values() if c.status == "called_back"} - {None}
+    # And the highlight names one of them
+    assert summary.highlights["town_clue"]["clue_id"] in clues
+
+
 def test_money_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
     engine, summary = seeded
     accounts = {a.id: a for a in _all(engine, select(WageAccount))}

@@ -32,6 +32,7 @@ NOT_A_ROW_LIST = {
     "webhookEndpoints": "admin only, limited to the admin's jurisdiction by hub.webhooks (tests/schema/test_webhooks.py)",
     "webhookDeliveries": "admin only, below one endpoint (tests/schema/test_webhooks.py)",
     "holidayCalendar": "the national holiday calendar (public, no region)",
+    "townRanking": "counts per town of one county, FORBIDDEN outside the jurisdiction (tests/schema/test_town_ranking.py)",
 }
 #: Sample of out-of-jurisdiction rows asked per node type (bounded: one operation per type).
 SAMPLE = 8

@@ -57,8 +57,9 @@ PROBES: dict[Action, Probe] = {
                                    'correctedOn: "2025-01-02", promiseNo: "p", reason: "r") { id } }',
                                    "remove enterprises from the blacklist"),
 }
-#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys, `hub credit rate`).
-ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS, Action.RATE_CREDIT}
+#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys, `hub credit rate`,
+#: `hub regions load`).
+ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS, Action.RATE_CREDIT, Action.MANAGE_REGIONS}
 
 CASES = [(action, role) for action in PROBES for role in Role]
 
