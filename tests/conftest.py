@@ -123,15 +123,20 @@ def seed_demo(url: str) -> Demo:
         ).scalar_one()
     keys: dict[str, str] = {}
     with session_scope(engine) as session:
-        for name, role, region, unmask in [
-            ("admin", "admin", NATIONAL, True),
-            ("city", "inspector", "370800", False),
-            ("county", "inspector", highlights["county_code"], False),
-            ("other-province", "regional", "320000", False),
-            ("unmasker", "inspector", "370800", True),
-            ("viewer", "viewer", "370800", False),
+        for name, role, region, unmask, sector in [
+            ("admin", "admin", NATIONAL, True, None),
+            ("city", "inspector", "370800", False, None),
+            ("county", "inspector", highlights["county_code"], False, None),
+            ("other-province", "regional", "320000", False, None),
+            ("unmasker", "inspector", "370800", True, None),
+            ("viewer", "viewer", "370800", False, None),
+            ("town-handler", "town", "370811001", False, None),  # a 街道 of 任城区
+            ("leader", "leader", "370800", False, None),
+            ("zhujian", "sector", "370800", False, "住建"),
         ]:
-            _, keys[name] = create_api_key(session, name=name, role=role, region_code=region, can_unmask=unmask)
+            _, keys[name] = create_api_key(
+                session, name=name, role=role, region_code=region, can_unmask=unmask, sector=sector
+            )
     engine.dispose()
     return Demo(url=url, highlights=highlights, counts=summary.counts, keys=keys)
 
