@@ -54,8 +54,17 @@ from hub.workdays import CST
 
 #: argon2id with the library's defaults (RFC 9106's second recommendation: 64 MiB, 3 passes).
 HASHER = PasswordHasher()
-#: Verified for an unknown username, so that its refusal takes as long as a wrong password's.
-_DUMMY_HASH = HASHER.hash("not-a-password-of-anyone")
+#: Verified for an unknown username, so that its refusal takes as long as a wrong password's (one
+#: per hasher: a test may install a cheaper one).
+_DUMMY_HASHES: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    hasher = HASHER
+    found = _DUMMY_HASHES.get(id(hasher))
+    if found is None:
+        found = _DUMMY_HASHES[id(hasher)] = hasher.hash("not-a-password-of-anyone")
+    return found
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 #: The audit log's name for a person: ``user:<username>``.
 USER_PREFIX = "user:"
@@ -165,7 +174,8 @@ def _jurisdiction(role: str, region_code: str, sector: str | None) -> tuple[str,
                 f"a sector user needs a sector, one of {', '.join(SECTORS)}; got {sector!r}", field="sector"
             )
     elif sector is not None:
-        raise InvalidInput(f"only sector users have a sector; a {role} user got {sector!r}", field="sector")
+        article = "an" if role[:1] in "aeiou" else "a"
+        raise InvalidInput(f"only sector users have a sector; {article} {role} user got {sector!r}", field="sector")
     return region_code, sector
 
 
@@ -407,7 +417,7 @@ def sign_in(
         )
 
     if user is None:
-        verify_password(_DUMMY_HASH, password)  # as long as a known user's refusal
+        verify_password(_dummy_hash(), password)  # as long as a known user's refusal
         record("user.sign_in_failed", reason="unknown username")
         return SignIn(error=BadCredentials(BAD_CREDENTIALS))
     matches = verify_password(user.password_hash, password)
