@@ -36,6 +36,7 @@ from hub.users import (
     touch_session,
 )
 
+
 def error_response(exc: HubError) -> JSONResponse:
     """The JSON answer of a refusal, with its code (and suggestion) in ``extensions``: 401 when not
     signed in (or refused sign-in), 403 when forbidden (CSRF), 400 for bad input."""

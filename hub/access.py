@@ -252,7 +252,7 @@ def sector_criterion(cls: type[RegionScoped], sector: str) -> ColumnElement[bool
     projects = Project.__table__.c
     in_sector = select(projects.id).where(projects.sector == sector)
     if cls is Project:
-        return cls.sector == sector  # type: ignore[attr-defined,no-any-return]
+        return cls.sector == sector
     clues = Clue.__table__.c
     sector_clues = select(clues.id).where(clues.project_id.in_(in_sector))
     if cls in (ChannelRecord, CaseAction):
@@ -260,9 +260,9 @@ def sector_criterion(cls: type[RegionScoped], sector: str) -> ColumnElement[bool
     warnings = Warning.__table__.c
     sector_warnings = select(warnings.id).where(warnings.project_id.in_(in_sector))
     if cls is WarningAction:
-        return cls.warning_id.in_(sector_warnings)  # type: ignore[attr-defined,no-any-return]
+        return cls.warning_id.in_(sector_warnings)
     if cls is Event:
-        kind, entity = cls.entity_type, cls.entity_id  # type: ignore[attr-defined]
+        kind, entity = cls.entity_type, cls.entity_id
         return (
             ((kind == "clue") & entity.in_(sector_clues))
             | ((kind == "warning") & entity.in_(sector_warnings))
@@ -270,7 +270,7 @@ def sector_criterion(cls: type[RegionScoped], sector: str) -> ColumnElement[bool
         )
     project_id = getattr(cls, "project_id", None)
     if project_id is not None:
-        return project_id.in_(in_sector)  # type: ignore[no-any-return]
+        return project_id.in_(in_sector)
     return true()
 
 

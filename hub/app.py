@@ -42,9 +42,9 @@ from hub.broker import check_broker
 from hub.crypto import Cipher
 from hub.db import async_session_factory, make_async_engine, make_engine, session_scope
 from hub.errors import HubError
-from hub.models import utcnow
 from hub.fanout import Fanout, make_fanout
 from hub.holidays import sync_calendar
+from hub.models import utcnow
 from hub.ratelimit import RequestGuard
 from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.settings import Settings, get_settings
@@ -253,7 +253,7 @@ class HubGraphQL(GraphQL):
                     touch_session(s, user_session=user_session, now=now)
 
             await asyncio.to_thread(touch)
-        return principal  # type: ignore[no-any-return]
+        return principal
 
     async def parse_http_body(self, request: Any) -> Any:
         """Refuse, with a message saying what to send, a POST body that is not a JSON object (or a

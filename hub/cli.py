@@ -37,8 +37,8 @@ from hub.cli_calendar import app as calendar_app
 from hub.cli_clues import app as clues_app
 from hub.cli_common import USAGE, CliContext, cli_context, console, fail, load_settings, safe_url, when
 from hub.cli_connectors import app as connectors_app
-from hub.cli_users import app as users_app
 from hub.cli_credit import credit_app, penalties_app
+from hub.cli_users import app as users_app
 from hub.cli_webhooks import app as webhooks_app
 from hub.cli_writebacks import app as writebacks_app
 from hub.demo import (
@@ -158,7 +158,9 @@ def _print_demo_users(users: list[DemoUser]) -> None:
     note = "passwords shown once, now" if shown else "passwords were shown on the first start"
     console.print(f"Demo users ({note}; `hub user reset-password NAME` gives a new one):")
     for u in users:
-        console.print(f"  {u.username:<16} {u.role:<10} {u.region_code:<10} " + (f"[bold]{u.password}[/]" if u.password else ""))
+        console.print(
+            f"  {u.username:<16} {u.role:<10} {u.region_code:<10} " + (f"[bold]{u.password}[/]" if u.password else "")
+        )
 
 
 @app.command()
@@ -191,7 +193,7 @@ def serve(
     console.rule("[bold green]根治欠薪数据中枢 is running")
     console.print(f"GraphiQL   {base}/graphql" + (f"#key={key}" if key else ""))
     console.print(f"GraphQL    POST {base}/graphql  (header X-API-Key, or signed in: cookie + X-CSRF-Token)")
-    console.print(f"Sign-in    POST {base}/admin/api/sign-in  {{\"username\": …, \"password\": …}}")
+    console.print(f'Sign-in    POST {base}/admin/api/sign-in  {{"username": …, "password": …}}')
     console.print(f"Health     {base}/healthz   {base}/readyz   {base}/metrics")
     if key:
         console.print(f"Demo admin API key: [bold]{key}[/]  (kept in {settings.data_dir / DEMO_KEY_FILE})")

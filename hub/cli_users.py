@@ -30,7 +30,11 @@ def _password(*, prompt: bool, stdin: bool) -> tuple[str, bool]:
     if stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            fail("no password on standard input", suggestion="pipe it in, or leave the option out to generate one", code=USAGE)
+            fail(
+                "no password on standard input",
+                suggestion="pipe it in, or leave the option out to generate one",
+                code=USAGE,
+            )
         return line, False
     if prompt:
         return typer.prompt("password", hide_input=True, confirmation_prompt=True), False
@@ -42,7 +46,9 @@ def create(
     username: str = typer.Argument(..., help="The sign-in name: letters, digits, '.', '_' or '-'."),
     display_name: str = typer.Option(..., "--name", help="The person's name as shown, e.g. 张三."),
     role: str = typer.Option(..., "--role", help=" | ".join(ROLES)),
-    region: str = typer.Option(..., "--region", help="Jurisdiction: a GB/T 2260 code, a town's 9 digits for a town handler."),
+    region: str = typer.Option(
+        ..., "--region", help="Jurisdiction: a GB/T 2260 code, a town's 9 digits for a town handler."
+    ),
     sector: str = typer.Option(None, "--sector", help=f"A sector user's sector: {' | '.join(SECTORS)}."),
     unmask: bool = typer.Option(False, "--unmask", help="May read ID numbers, phones and bank cards unmasked."),
     prompt: bool = _PROMPT,

@@ -166,10 +166,7 @@ class DemoUser:
 def _first_county(session: object, region: str) -> str:
     """The demo city's first county (任城区 370811 under 济宁市), by code; the city itself if none is known."""
     code = session.execute(  # type: ignore[attr-defined]
-        select(Region.code)
-        .where(Region.parent_code == region, Region.level == "county")
-        .order_by(Region.code)
-        .limit(1)
+        select(Region.code).where(Region.parent_code == region, Region.level == "county").order_by(Region.code).limit(1)
     ).scalar_one_or_none()
     return code or region
 

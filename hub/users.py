@@ -65,6 +65,8 @@ def _dummy_hash() -> str:
     if found is None:
         found = _DUMMY_HASHES[id(hasher)] = hasher.hash("not-a-password-of-anyone")
     return found
+
+
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 #: The audit log's name for a person: ``user:<username>``.
 USER_PREFIX = "user:"

@@ -46,16 +46,20 @@ def signs_in(url: str, username: str, password: str) -> str | None:
 def audit(url: str) -> list[tuple[str, str]]:
     engine = make_engine(url)
     with session_scope(engine) as session:
-        rows = [(r.principal, r.action) for r in session.execute(select(AuditLog).order_by(AuditLog.id)).scalars()
-                if not r.action.startswith("user.sign_in")]
+        rows = [
+            (r.principal, r.action)
+            for r in session.execute(select(AuditLog).order_by(AuditLog.id)).scalars()
+            if not r.action.startswith("user.sign_in")
+        ]
     engine.dispose()
     return rows
 
 
 def test_create_generates_a_password_printed_once_that_signs_in(hub_env: str) -> None:
     # When an admin creates a town handler without giving a password
-    result = runner.invoke(app, ["user", "create", "jiedao01", "--name", "街道处置员", "--role", "town",
-                                 "--region", "370811001"])
+    result = runner.invoke(
+        app, ["user", "create", "jiedao01", "--name", "街道处置员", "--role", "town", "--region", "370811001"]
+    )
     # Then a password is generated, printed once, and it signs in
     assert result.exit_code == 0, result.output
     assert "created user jiedao01 (town, region 370811001)" in said(result)
@@ -70,20 +74,45 @@ def test_create_generates_a_password_printed_once_that_signs_in(hub_env: str) ->
 
 
 def test_create_reads_the_password_from_stdin_and_refuses_a_weak_one(hub_env: str) -> None:
-    weak = runner.invoke(app, ["user", "create", "lisi", "--name", "李四", "--role", "viewer", "--region", "370800",
-                               "--password-stdin"], input="short\n")
+    weak = runner.invoke(
+        app,
+        ["user", "create", "lisi", "--name", "李四", "--role", "viewer", "--region", "370800", "--password-stdin"],
+        input="short\n",
+    )
     assert weak.exit_code == 2
     assert said(weak) == "password is too short: 5 characters, at least 10"
-    ok = runner.invoke(app, ["user", "create", "lisi", "--name", "李四", "--role", "viewer", "--region", "370800",
-                             "--password-stdin"], input="Chengxin-2026\n")
+    ok = runner.invoke(
+        app,
+        ["user", "create", "lisi", "--name", "李四", "--role", "viewer", "--region", "370800", "--password-stdin"],
+        input="Chengxin-2026\n",
+    )
     assert ok.exit_code == 0, ok.output
     assert "shown once" not in ok.output
     assert signs_in(hub_env, "lisi", "Chengxin-2026") is None
 
 
 def test_disable_enable_reset_and_list_are_audited_as_the_shell_user(hub_env: str) -> None:
-    assert runner.invoke(app, ["user", "create", "zhujian", "--name", "住建局", "--role", "sector", "--sector", "住建",
-                               "--region", "370800", "--password-stdin"], input="Gongzi-2026!\n").exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "user",
+                "create",
+                "zhujian",
+                "--name",
+                "住建局",
+                "--role",
+                "sector",
+                "--sector",
+                "住建",
+                "--region",
+                "370800",
+                "--password-stdin",
+            ],
+            input="Gongzi-2026!\n",
+        ).exit_code
+        == 0
+    )
     # Disabled: the right password is refused as disabled
     assert runner.invoke(app, ["user", "disable", "zhujian"]).exit_code == 0
     assert signs_in(hub_env, "zhujian", "Gongzi-2026!") == "ACCOUNT_DISABLED"
@@ -96,8 +125,9 @@ def test_disable_enable_reset_and_list_are_audited_as_the_shell_user(hub_env: st
     assert reset.exit_code == 0, reset.output
     assert signs_in(hub_env, "zhujian", "Gongzi-2026!") == "BAD_CREDENTIALS"
     assert signs_in(hub_env, "zhujian", "Anquan-Mima-88") is None
-    assert audit(hub_env) == [("cli:ops", a) for a in
-                              ("user.create", "user.disable", "user.enable", "user.reset_password")]
+    assert audit(hub_env) == [
+        ("cli:ops", a) for a in ("user.create", "user.disable", "user.enable", "user.reset_password")
+    ]
 
 
 def test_an_unknown_user_is_refused_with_the_reason(hub_env: str) -> None:

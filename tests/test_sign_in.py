@@ -20,10 +20,10 @@ from starlette.websockets import WebSocketDisconnect
 from hub.access import NATIONAL, Principal, Role
 from hub.api_keys import create_api_key
 from hub.db import make_engine, session_scope
-from hub.models import AuditLog, Event
+from hub.models import AuditLog, Event, utcnow
 from hub.users import create_user
 from schema.pagination import encode_cursor
-from tests.reliability.wsclient import next_events, receive_json, subscribe
+from tests.reliability.wsclient import next_events, receive, receive_json, subscribe, wait_until
 
 ADMIN = Principal(name="cli:ops", role=Role.ADMIN, region_code=NATIONAL)
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
@@ -50,8 +50,15 @@ def world(empty_db_url: str) -> dict[str, str]:
     """An inspector user of 任城区 and an API key, in a fresh database."""
     engine = make_engine(empty_db_url)
     with session_scope(engine) as session:
-        create_user(session, principal=ADMIN, username="zhangsan", display_name="张三", role="inspector",
-                    region_code="370811", password=PASSWORD)
+        create_user(
+            session,
+            principal=ADMIN,
+            username="zhangsan",
+            display_name="张三",
+            role="inspector",
+            region_code="370811",
+            password=PASSWORD,
+        )
         _, key = create_api_key(session, principal=ADMIN, name="system", role="viewer", region_code="370800")
     engine.dispose()
     return {"url": empty_db_url, "key": key}
@@ -65,6 +72,9 @@ def clock() -> Clock:
 def make_client(world: dict[str, str], settings_for: Any, clock: Clock, **overrides: Any) -> TestClient:
     from hub.app import create_app
 
+    # The fan-out re-checks open subscriptions on the real clock, which is not the test's T0:
+    # only the test of that re-check asks for it
+    overrides.setdefault("subscription_recheck_seconds", 3600)
     settings = settings_for(world["url"], sign_in_max_failures=3, **overrides)
     return TestClient(create_app(settings, clock=clock))
 
@@ -96,8 +106,14 @@ def test_sign_in_sets_an_httponly_strict_cookie_and_returns_the_user_and_csrf_to
     # Then the answer names the user and carries a CSRF token
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert body["user"] == {"username": "zhangsan", "displayName": "张三", "role": "inspector",
-                            "regionCode": "370811", "sector": None, "canUnmask": False}
+    assert body["user"] == {
+        "username": "zhangsan",
+        "displayName": "张三",
+        "role": "inspector",
+        "regionCode": "370811",
+        "sector": None,
+        "canUnmask": False,
+    }
     assert len(body["csrfToken"]) == 64
     # And the cookie is HttpOnly, SameSite=Strict, Path=/, for the absolute timeout, and not Secure over http
     cookie = resp.headers["set-cookie"]
@@ -110,7 +126,9 @@ def test_sign_in_sets_an_httponly_strict_cookie_and_returns_the_user_and_csrf_to
     assert session["expiresAt"] == "2026-11-20T13:00:00+00:00"
 
 
-def test_over_https_the_cookie_is_secure_and_host_prefixed(world: dict[str, str], settings_for: Any, clock: Clock) -> None:
+def test_over_https_the_cookie_is_secure_and_host_prefixed(
+    world: dict[str, str], settings_for: Any, clock: Clock
+) -> None:
     with make_client(world, settings_for, clock, public_url="https://hub.jining.example") as client:
         resp = sign_in(client, origin="https://hub.jining.example")
     assert resp.status_code == 200, resp.text
@@ -138,8 +156,10 @@ def test_a_wrong_password_sets_no_cookie_and_locks_after_n(client: TestClient, w
     assert err["message"].startswith("账户已锁定：连续 3 次密码错误，2026-11-20 09:15 解锁")
     # And the right password is refused while locked
     assert sign_in(client).json()["errors"][0]["extensions"]["code"] == "ACCOUNT_LOCKED"
-    assert audit_actions(world)[-4:] == [("user:zhangsan", a) for a in
-                                         ("user.sign_in_failed", "user.sign_in_failed", "user.lock", "user.sign_in_refused")]
+    assert audit_actions(world)[-4:] == [
+        ("user:zhangsan", a)
+        for a in ("user.sign_in_failed", "user.sign_in_failed", "user.lock", "user.sign_in_refused")
+    ]
 
 
 def test_a_sign_in_body_without_a_password_is_refused_naming_the_field(client: TestClient) -> None:
@@ -147,7 +167,8 @@ def test_a_sign_in_body_without_a_password_is_refused_naming_the_field(client: T
     assert resp.status_code == 400
     err = resp.json()["errors"][0]
     assert (err["message"], err["extensions"]) == (
-        "password is missing: send it as a non-empty string", {"code": "BAD_USER_INPUT", "field": "password"}
+        "password is missing: send it as a non-empty string",
+        {"code": "BAD_USER_INPUT", "field": "password"},
     )
 
 
@@ -204,14 +225,18 @@ def test_a_cross_site_form_post_with_the_cookie_is_refused(client: TestClient) -
     resp = client.post(
         "/graphql",
         content="query=mutation+%7B+acceptClue%28clueNo%3A+%22XS-1%22%29+%7B+status+%7D+%7D",
-        headers={"content-type": "application/x-www-form-urlencoded", "origin": "https://evil.example",
-                 "sec-fetch-site": "cross-site"},
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "origin": "https://evil.example",
+            "sec-fetch-site": "cross-site",
+        },
     )
     # Then it is refused before anything runs
     assert resp.status_code == 403
     err = resp.json()["errors"][0]
     assert (err["extensions"]["code"], err["message"]) == (
-        "CSRF_REFUSED", "a signed-in request from another site is refused (Sec-Fetch-Site: cross-site)"
+        "CSRF_REFUSED",
+        "a signed-in request from another site is refused (Sec-Fetch-Site: cross-site)",
     )
 
 
@@ -229,13 +254,22 @@ def test_a_fetch_without_the_token_is_refused_and_with_it_works(client: TestClie
     # Without the token: refused
     resp = client.post("/graphql", json=COUNT, headers={"origin": "http://testserver", "sec-fetch-site": "same-origin"})
     assert resp.status_code == 403
-    assert resp.json()["errors"][0]["message"] == "a signed-in POST without CSRF token is refused: send the X-CSRF-Token header"
+    assert (
+        resp.json()["errors"][0]["message"]
+        == "a signed-in POST without CSRF token is refused: send the X-CSRF-Token header"
+    )
     # With a wrong one: refused
     resp = client.post("/graphql", json=COUNT, headers={"X-CSRF-Token": "0" * 64})
-    assert resp.json()["errors"][0]["message"] == "a signed-in POST with a wrong CSRF token is refused: send the X-CSRF-Token header"
+    assert (
+        resp.json()["errors"][0]["message"]
+        == "a signed-in POST with a wrong CSRF token is refused: send the X-CSRF-Token header"
+    )
     # With it: the query runs as the user
-    resp = client.post("/graphql", json=COUNT, headers={"X-CSRF-Token": token, "origin": "http://testserver",
-                                                        "sec-fetch-site": "same-origin"})
+    resp = client.post(
+        "/graphql",
+        json=COUNT,
+        headers={"X-CSRF-Token": token, "origin": "http://testserver", "sec-fetch-site": "same-origin"},
+    )
     assert resp.status_code == 200 and resp.json() == {"data": {"clues": {"totalCount": 0}}}
 
 
@@ -255,7 +289,7 @@ def test_an_ended_session_on_graphql_says_so(client: TestClient, clock: Clock) -
 def test_a_websocket_from_another_origin_is_refused_at_the_handshake(client: TestClient) -> None:
     # Given a signed-in browser, When a page of another origin opens a WebSocket to /graphql (with the cookie)
     assert sign_in(client).status_code == 200
-    with pytest.raises(WebSocketDisconnect) as closed:  # noqa: SIM117
+    with pytest.raises(WebSocketDisconnect) as closed:
         with client.websocket_connect(
             "/graphql", subprotocols=["graphql-transport-ws"], headers={"origin": "https://evil.example"}
         ):
@@ -284,13 +318,18 @@ def test_a_websocket_from_an_origin_other_than_the_public_url_gets_no_user(
     assert msg["payload"][0]["extensions"]["code"] == "CSRF_REFUSED"
 
 
-def test_a_websocket_from_the_hubs_own_page_follows_events_as_the_user(client: TestClient, world: dict[str, str]) -> None:
+def test_a_websocket_from_the_hubs_own_page_follows_events_as_the_user(
+    client: TestClient, world: dict[str, str]
+) -> None:
     # Given an event in the next county (兖州区), then one in the user's county (任城区)
     engine = make_engine(world["url"])
     with session_scope(engine) as session:
         for n, region in enumerate(("370812", "370811"), start=1):
-            session.add(Event(type="clue.accept", entity_type="clue", entity_id=n, payload={}, region_code=region,
-                              created_at=T0))
+            session.add(
+                Event(
+                    type="clue.accept", entity_type="clue", entity_id=n, payload={}, region_code=region, created_at=T0
+                )
+            )
     engine.dispose()
     # When the signed-in browser subscribes from the hub's own page, replaying from the start
     assert sign_in(client).status_code == 200
@@ -303,3 +342,28 @@ def test_a_websocket_from_the_hubs_own_page_follows_events_as_the_user(client: T
         _, first = next_events(ws)
     # Then it gets its county's event, as the user, and not the other county's
     assert (first["node"]["regionCode"], first["node"]["type"]) == ("370811", "clue.accept")
+
+
+def test_a_signed_in_subscription_is_closed_with_4403_when_the_user_signs_out(
+    world: dict[str, str], settings_for: Any
+) -> None:
+    # Given a subscription of a signed-in browser (on the real clock: the fan-out re-checks on it)
+    clock = Clock()
+    clock.now = utcnow()
+    with make_client(world, settings_for, clock, subscription_recheck_seconds=0.05) as client:
+        token = sign_in(client).json()["csrfToken"]
+        fanout = client.app.state.fanout  # type: ignore[attr-defined]
+        with client.websocket_connect(
+            "/graphql", subprotocols=["graphql-transport-ws"], headers={"origin": "http://testserver"}
+        ) as ws:
+            ws.send_json({"type": "connection_init", "payload": {}})
+            assert receive_json(ws)["type"] == "connection_ack"
+            subscribe(ws, "1", {"a": None})
+            wait_until(lambda: fanout.live == 1, "the subscription to go live")
+            # When the user signs out elsewhere (the same session)
+            assert client.post("/admin/api/sign-out", headers={"X-CSRF-Token": token}).json() == {"signedOut": True}
+            # Then the socket is closed with 4403 within a re-check period
+            msg = receive(ws)
+            while msg["type"] != "websocket.close":
+                msg = receive(ws)
+    assert msg["code"] == 4403

@@ -348,12 +348,12 @@ class Fanout(abc.ABC):
                 stmt = select(m.User.id).where(m.User.id.in_(users), m.User.disabled.is_(False))
                 alive_users = set((await session.execute(stmt)).scalars())
             if signed_in:  # a session signed out, or past its absolute timeout (hub.users)
-                stmt = select(m.UserSession.id).where(
+                live = select(m.UserSession.id).where(
                     m.UserSession.id.in_(signed_in),
                     m.UserSession.revoked_at.is_(None),
                     m.UserSession.expires_at > utcnow(),
                 )
-                alive_sessions = set((await session.execute(stmt)).scalars())
+                alive_sessions = set((await session.execute(live)).scalars())
         for sub in list(self._active):
             key_id, user_id = sub.principal.api_key_id, getattr(sub.principal, "user_id", None)
             session_id = sub.principal.session_id

@@ -76,12 +76,17 @@ def audit_actions(engine: Engine) -> list[tuple[str, str, dict[str, object]]]:
     ("password", "reason", "message"),
     [
         ("Ab1-short", "TOO_SHORT", "password is too short: 9 characters, at least 10"),
-        ("alllowercase1", "TOO_SIMPLE", "password uses 2 of the 4 kinds of character: use at least 3 of lower case, "
-         "upper case, digits and symbols"),
+        (
+            "alllowercase1",
+            "TOO_SIMPLE",
+            "password uses 2 of the 4 kinds of character: use at least 3 of lower case, upper case, digits and symbols",
+        ),
         ("Zhangsan-2026", "CONTAINS_USERNAME", "password must not contain the username"),
     ],
 )
-def test_a_weak_password_is_refused_naming_the_field_and_never_echoing_it(password: str, reason: str, message: str) -> None:
+def test_a_weak_password_is_refused_naming_the_field_and_never_echoing_it(
+    password: str, reason: str, message: str
+) -> None:
     # When a password the policy refuses is checked for user zhangsan
     with pytest.raises(WeakPassword) as refused:
         check_password(password, username="zhangsan", min_length=10)
@@ -116,16 +121,36 @@ def test_a_password_is_stored_as_an_argon2id_hash(engine: Engine, monkeypatch: p
 @pytest.mark.parametrize(
     ("kwargs", "field", "message"),
     [
-        ({"role": "town", "region_code": "370811"}, "regionCode",
-         "a town handler's region must be a town (9 digits, e.g. 370811001), got '370811'"),
-        ({"role": "sector", "region_code": "370800"}, "sector", "a sector user needs a sector, one of 住建, 交通, 水利; got None"),
-        ({"role": "inspector", "sector": "住建"}, "sector", "only sector users have a sector; an inspector user got '住建'"),
-        ({"role": "boss"}, "role", "unknown role 'boss': use one of admin, inspector, viewer, regional, town, leader, sector"),
-        ({"username": "张三"}, "username",
-         "username '张三' is not valid: 3 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+        (
+            {"role": "town", "region_code": "370811"},
+            "regionCode",
+            "a town handler's region must be a town (9 digits, e.g. 370811001), got '370811'",
+        ),
+        (
+            {"role": "sector", "region_code": "370800"},
+            "sector",
+            "a sector user needs a sector, one of 住建, 交通, 水利; got None",
+        ),
+        (
+            {"role": "inspector", "sector": "住建"},
+            "sector",
+            "only sector users have a sector; an inspector user got '住建'",
+        ),
+        (
+            {"role": "boss"},
+            "role",
+            "unknown role 'boss': use one of admin, inspector, viewer, regional, town, leader, sector",
+        ),
+        (
+            {"username": "张三"},
+            "username",
+            "username '张三' is not valid: 3 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ),
     ],
 )
-def test_a_bad_account_field_is_refused_by_name(engine: Engine, kwargs: dict[str, object], field: str, message: str) -> None:
+def test_a_bad_account_field_is_refused_by_name(
+    engine: Engine, kwargs: dict[str, object], field: str, message: str
+) -> None:
     username = str(kwargs.pop("username", "zhangsan"))
     with pytest.raises(InvalidInput) as refused:
         a_user(engine, username, **kwargs)
@@ -146,8 +171,15 @@ def test_a_taken_username_is_a_conflict_and_only_admins_manage_users(engine: Eng
         a_user(engine, "ZhangSan")
     viewer = Principal(name="user:lisi", role=Role.VIEWER, region_code="370800", user_id=9)
     with session_scope(engine) as session, pytest.raises(Forbidden, match="^only administrators may manage users$"):
-        create_user(session, principal=viewer, username="wangwu", display_name="王五", role="viewer",
-                    region_code="370800", password=PASSWORD)
+        create_user(
+            session,
+            principal=viewer,
+            username="wangwu",
+            display_name="王五",
+            role="viewer",
+            region_code="370800",
+            password=PASSWORD,
+        )
 
 
 # --- sign-in and lockout -------------------------------------------------------------------------
@@ -166,7 +198,9 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(engine: Engine
     ]
 
 
-def test_after_n_wrong_passwords_the_account_is_locked_until_a_named_time_even_for_the_right_one(engine: Engine) -> None:
+def test_after_n_wrong_passwords_the_account_is_locked_until_a_named_time_even_for_the_right_one(
+    engine: Engine,
+) -> None:
     # Given a user and a policy of 3 failures, 15 minutes
     a_user(engine)
     # When the password is wrong three times
@@ -185,7 +219,12 @@ def test_after_n_wrong_passwords_the_account_is_locked_until_a_named_time_even_f
     assert isinstance(try_sign_in(engine, PASSWORD, at=T0 + dt.timedelta(minutes=15, seconds=11)), str)
     # And the audit log tells the story under the username
     assert [a[1] for a in audit_actions(engine)] == [
-        "user.create", "user.sign_in_failed", "user.sign_in_failed", "user.lock", "user.sign_in_refused", "user.sign_in",
+        "user.create",
+        "user.sign_in_failed",
+        "user.sign_in_failed",
+        "user.lock",
+        "user.sign_in_refused",
+        "user.sign_in",
     ]
     assert all(a[0] == "user:zhangsan" for a in audit_actions(engine)[1:])
 
@@ -237,13 +276,18 @@ def test_a_session_ends_after_the_idle_timeout_unless_used(engine: Engine) -> No
     token = str(try_sign_in(engine, PASSWORD, at=T0))
     # When it is used at 29 minutes, recorded, and used again 29 minutes later
     with session_scope(engine) as session:
-        principal, user_session = authenticate_session(session, token=token, policy=POLICY, now=T0 + dt.timedelta(minutes=29))
+        principal, user_session = authenticate_session(
+            session, token=token, policy=POLICY, now=T0 + dt.timedelta(minutes=29)
+        )
         assert touch_session(session, user_session=user_session, now=T0 + dt.timedelta(minutes=29))
     with session_scope(engine) as session:
         authenticate_session(session, token=token, policy=POLICY, now=T0 + dt.timedelta(minutes=58))
     # Then it stood, as the user's principal
     assert (principal.name, principal.role, principal.region_code, principal.can_unmask) == (
-        "user:zhangsan", "inspector", "370811", True,
+        "user:zhangsan",
+        "inspector",
+        "370811",
+        True,
     )
     # And 30 minutes without a request end it
     with session_scope(engine) as session, pytest.raises(SessionExpired) as ended:

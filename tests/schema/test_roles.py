@@ -47,29 +47,44 @@ async def test_a_town_handler_sees_and_works_only_the_clues_dispatched_to_its_to
     # Then it sees its town's clue, and only it
     assert [n["clueNo"] for n in listed["clues"]["nodes"]] == [ours["clueNo"]]
     assert listed["clues"]["totalCount"] == 1
-    assert (await graph.data("query($n: String!) { clue(clueNo: $n) { clueNo } }", {"n": theirs["clueNo"]},
-                             as_="town-handler"))["clue"] is None
+    assert (
+        await graph.data(
+            "query($n: String!) { clue(clueNo: $n) { clueNo } }", {"n": theirs["clueNo"]}, as_="town-handler"
+        )
+    )["clue"] is None
     # And it works it (签收), which the policy table lets a town handler do
     accepted = await act(graph, "acceptClue(clueNo: $n)", ours["clueNo"], as_="town-handler")
     assert accepted["acceptClue"]["handlingRegionCode"] == "370811001"
     # But not the neighbour's: not found in its jurisdiction
-    err = await graph.error('mutation($n: String!) { acceptClue(clueNo: $n) { status } }', {"n": theirs["clueNo"]},
-                            as_="town-handler")
+    err = await graph.error(
+        "mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": theirs["clueNo"]}, as_="town-handler"
+    )
     assert err["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_a_sector_user_sees_only_its_sectors_projects_clues_and_warnings(graph: GraphClient, writable_demo) -> None:  # type: ignore[no-untyped-def]
+async def test_a_sector_user_sees_only_its_sectors_projects_clues_and_warnings(
+    graph: GraphClient, writable_demo
+) -> None:  # type: ignore[no-untyped-def]
     url = writable_demo.url
     city = {"lo": "3708", "hi": "3709"}
     # Given the demo's counts within 济宁, computed here in SQL
-    projects = sql(url, "SELECT count(*) FROM projects WHERE sector = '住建' AND region_code >= :lo AND region_code < :hi",
-                   **city)
+    projects = sql(
+        url, "SELECT count(*) FROM projects WHERE sector = '住建' AND region_code >= :lo AND region_code < :hi", **city
+    )
     all_projects = sql(url, "SELECT count(*) FROM projects WHERE region_code >= :lo AND region_code < :hi", **city)
-    clues = sql(url, "SELECT count(*) FROM clues c JOIN projects p ON p.id = c.project_id WHERE p.sector = '住建' "
-                "AND ((c.region_code >= :lo AND c.region_code < :hi) OR "
-                "(c.handling_region_code >= :lo AND c.handling_region_code < :hi))", **city)
-    warnings = sql(url, "SELECT count(*) FROM warnings w JOIN projects p ON p.id = w.project_id WHERE p.sector = '住建' "
-                   "AND w.region_code >= :lo AND w.region_code < :hi", **city)
+    clues = sql(
+        url,
+        "SELECT count(*) FROM clues c JOIN projects p ON p.id = c.project_id WHERE p.sector = '住建' "
+        "AND ((c.region_code >= :lo AND c.region_code < :hi) OR "
+        "(c.handling_region_code >= :lo AND c.handling_region_code < :hi))",
+        **city,
+    )
+    warnings = sql(
+        url,
+        "SELECT count(*) FROM warnings w JOIN projects p ON p.id = w.project_id WHERE p.sector = '住建' "
+        "AND w.region_code >= :lo AND w.region_code < :hi",
+        **city,
+    )
     assert 0 < projects < all_projects and clues > 0  # the demo has 住建 and other projects, and 住建 clues
     # When the 住建 department of the city asks
     # Then it sees exactly its sector's rows
@@ -87,8 +102,11 @@ async def test_a_sector_user_sees_only_its_sectors_projects_clues_and_warnings(g
 
 async def test_a_sector_user_does_not_reach_another_sectors_clue_by_number(graph: GraphClient, writable_demo) -> None:  # type: ignore[no-untyped-def]
     # Given a clue of the city whose project is not 住建
-    other = sql(writable_demo.url, "SELECT c.clue_no FROM clues c JOIN projects p ON p.id = c.project_id "
-                "WHERE p.sector <> '住建' ORDER BY c.id LIMIT 1")
+    other = sql(
+        writable_demo.url,
+        "SELECT c.clue_no FROM clues c JOIN projects p ON p.id = c.project_id "
+        "WHERE p.sector <> '住建' ORDER BY c.id LIMIT 1",
+    )
     # Then the 住建 department does not find it, nor its channel records; an inspector of the city does
     query = "query($n: String!) { clue(clueNo: $n) { clueNo } }"
     assert (await graph.data(query, {"n": other}, as_="zhujian"))["clue"] is None
@@ -98,6 +116,7 @@ async def test_a_sector_user_does_not_reach_another_sectors_clue_by_number(graph
 async def test_a_leader_reads_the_city_but_may_not_work_a_clue(graph: GraphClient) -> None:
     clue = await new_clue(graph, "370811")
     assert await total(graph, "clues", as_="leader") == await total(graph, "clues", as_="viewer")
-    err = await graph.error("mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": clue["clueNo"]},
-                            as_="leader")
+    err = await graph.error(
+        "mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": clue["clueNo"]}, as_="leader"
+    )
     assert (err["extensions"]["code"], err["message"]) == ("FORBIDDEN", "a leader key may not accept clues")
