@@ -157,8 +157,12 @@ def refusal(role: str, action: Action, *, what: str | None = None, holder: str =
         suggestion = "use an API key with the admin role" if holder == "key" else "ask an administrator to do it"
         return Forbidden(f"only administrators may {to}", suggestion=suggestion)
     names = " or ".join(r.value for r in sorted(roles, key=_ROLE_ORDER.index, reverse=True))
-    article = "an" if role[:1] in "aeiou" else "a"
-    return Forbidden(f"{article} {role} {holder} may not {to}", suggestion=f"use an {names} {holder}")
+    return Forbidden(f"{_a(role)} {role} {holder} may not {to}", suggestion=f"use {_a(names)} {names} {holder}")
+
+
+def _a(word: str) -> str:
+    """The article before ``word`` ("an admin", "a viewer")."""
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 _ROLE_ORDER = list(Role)

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from hub.access import NATIONAL, Principal, Role
+from hub.access import NATIONAL, Action, Principal, Role, require
 from hub.db import make_engine, session_scope
 from hub.errors import Conflict, Forbidden, InvalidInput, SessionExpired, WeakPassword
 from hub.models import AuditLog, User, UserSession
@@ -330,3 +330,13 @@ def test_the_token_is_stored_only_as_a_hash_and_the_csrf_token_needs_the_secret(
     assert csrf_matches("secret-a", sid, csrf_token("secret-a", sid))
     assert not csrf_matches("secret-b", sid, csrf_token("secret-a", sid))
     assert not csrf_matches("secret-a", sid, None)
+
+
+def test_a_refusal_of_a_signed_in_person_names_a_user_not_a_key() -> None:
+    leader = Principal(name="user:lingdao", role=Role.LEADER, region_code="370800", user_id=3)
+    with pytest.raises(Forbidden) as refused:
+        require(leader, Action.WORK_CLUES, what="accept clues")
+    assert (refused.value.message, refused.value.suggestion) == (
+        "a leader user may not accept clues",
+        "use a town or inspector or admin user",
+    )

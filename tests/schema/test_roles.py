@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from hub.db import make_engine
+from schema.types._common import to_global_id
 from tests.schema.conftest import GraphClient
 from tests.schema.test_clue_handling import act, new_clue
 
@@ -120,3 +121,19 @@ async def test_a_leader_reads_the_city_but_may_not_work_a_clue(graph: GraphClien
         "mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": clue["clueNo"]}, as_="leader"
     )
     assert (err["extensions"]["code"], err["message"]) == ("FORBIDDEN", "a leader key may not accept clues")
+
+
+async def test_a_sector_user_decides_on_its_sectors_warnings_only(graph: GraphClient, writable_demo) -> None:  # type: ignore[no-untyped-def]
+    # Given an open warning of a 住建 project and one of another sector's, both in the city
+    pick = (
+        "SELECT w.id FROM warnings w JOIN projects p ON p.id = w.project_id WHERE p.sector {} '住建' "
+        "AND w.status = 'active' AND w.region_code >= '3708' AND w.region_code < '3709' ORDER BY w.id LIMIT 1"
+    )
+    ours, theirs = sql(writable_demo.url, pick.format("=")), sql(writable_demo.url, pick.format("<>"))
+    ack = "mutation($id: ID!) { acknowledgeWarning(id: $id) { acknowledgedBy } }"
+    # When the 住建 department acknowledges each
+    done = await graph.data(ack, {"id": to_global_id("Warning", ours)}, as_="zhujian")
+    err = await graph.error(ack, {"id": to_global_id("Warning", theirs)}, as_="zhujian")
+    # Then its own is acknowledged, and the other sector's is not found within its reach
+    assert done["acknowledgeWarning"]["acknowledgedBy"] == "apikey:zhujian"
+    assert err["extensions"]["code"] == "NOT_FOUND"
