@@ -30,6 +30,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -51,6 +52,9 @@ from hub.errors import (
 from hub.identifiers import IdentifierError, region_level, validate_region_code
 from hub.models import User, UserSession, utcnow
 from hub.workdays import CST
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 #: argon2id with the library's defaults (RFC 9106's second recommendation: 64 MiB, 3 passes).
 HASHER = PasswordHasher()
@@ -83,14 +87,14 @@ class SignInPolicy:
     absolute: dt.timedelta = dt.timedelta(hours=12)
 
     @classmethod
-    def from_settings(cls, settings: object) -> SignInPolicy:
-        """The policy of ``settings`` (``hub.settings.Settings``)."""
+    def from_settings(cls, settings: Settings) -> SignInPolicy:
+        """The policy of ``settings`` (``HUB_PASSWORD_MIN_LENGTH``, ``HUB_SIGN_IN_*``, ``HUB_SESSION_*``)."""
         return cls(
-            min_length=settings.password_min_length,  # type: ignore[attr-defined]
-            max_failures=settings.sign_in_max_failures,  # type: ignore[attr-defined]
-            lockout=dt.timedelta(minutes=settings.sign_in_lockout_minutes),  # type: ignore[attr-defined]
-            idle=dt.timedelta(minutes=settings.session_idle_minutes),  # type: ignore[attr-defined]
-            absolute=dt.timedelta(hours=settings.session_absolute_hours),  # type: ignore[attr-defined]
+            min_length=settings.password_min_length,
+            max_failures=settings.sign_in_max_failures,
+            lockout=dt.timedelta(minutes=settings.sign_in_lockout_minutes),
+            idle=dt.timedelta(minutes=settings.session_idle_minutes),
+            absolute=dt.timedelta(hours=settings.session_absolute_hours),
         )
 
 
