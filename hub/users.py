@@ -376,9 +376,8 @@ class SignIn:
     error: HubError | None = None
 
 
-def _locked(user: User, *, policy: SignInPolicy) -> AccountLocked:
-    until = user.locked_until
-    assert until is not None
+def _locked(until: dt.datetime, *, policy: SignInPolicy) -> AccountLocked:
+    """The refusal of a locked account, naming when it unlocks (China's time) and carrying it (UTC)."""
     local = until.astimezone(CST)
     return AccountLocked(
         f"账户已锁定：连续 {policy.max_failures} 次密码错误，{local:%Y-%m-%d %H:%M} 解锁 / account locked after "
@@ -429,7 +428,7 @@ def sign_in(
     matches = verify_password(user.password_hash, password)
     if user.locked_until is not None and user.locked_until > now:
         record("user.sign_in_refused", reason="locked", lockedUntil=user.locked_until.isoformat())
-        return SignIn(error=_locked(user, policy=policy))
+        return SignIn(error=_locked(user.locked_until, policy=policy))
     if not matches:
         # One UPDATE counts the failure, so that concurrent wrong passwords all count.
         failures = session.execute(
@@ -440,10 +439,10 @@ def sign_in(
             .execution_options(synchronize_session=False)
         ).scalar_one()
         if failures >= policy.max_failures:
-            user.locked_until = now + policy.lockout
+            until = user.locked_until = now + policy.lockout
             user.failed_attempts = 0
-            record("user.lock", failures=failures, lockedUntil=user.locked_until.isoformat())
-            return SignIn(error=_locked(user, policy=policy))
+            record("user.lock", failures=failures, lockedUntil=until.isoformat())
+            return SignIn(error=_locked(until, policy=policy))
         user.failed_attempts = failures
         record("user.sign_in_failed", reason="wrong password", failures=failures)
         return SignIn(error=BadCredentials(BAD_CREDENTIALS))

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+import hub.users
 from hub.access import NATIONAL, Action, Principal, Role, require
 from hub.db import make_engine, session_scope
 from hub.errors import Conflict, Forbidden, InvalidInput, SessionExpired, WeakPassword
@@ -340,3 +341,23 @@ def test_a_refusal_of_a_signed_in_person_names_a_user_not_a_key() -> None:
         "a leader user may not accept clues",
         "use a town or inspector or admin user",
     )
+
+
+def test_an_unknown_username_costs_a_password_verification_as_a_known_one_does(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a count of the argon2 verifications a sign-in makes
+    a_user(engine)
+    calls: list[str] = []
+    real = hub.users.verify_password
+
+    def counting(stored: str, password: str) -> bool:
+        calls.append(stored[:9])
+        return real(stored, password)
+
+    monkeypatch.setattr(hub.users, "verify_password", counting)
+    # When a known user and an unknown one sign in with a wrong password
+    try_sign_in(engine, "Wrong-password-1", at=T0)
+    try_sign_in(engine, "Wrong-password-1", at=T0, username="nobody")
+    # Then each costs one argon2id verification (a dummy hash for the unknown one)
+    assert calls == ["$argon2id", "$argon2id"]
