@@ -24,14 +24,14 @@ test: $(STAMP)
 
 ## Lint and type-check the hub's packages (run by CI before the tests).
 lint: $(STAMP)
-	$(BIN)/ruff format --check hub connectors schema
-	$(BIN)/ruff check hub connectors schema
+	$(BIN)/ruff format --check hub connectors schema admin
+	$(BIN)/ruff check hub connectors schema admin
 	$(BIN)/mypy
 
 ## Rewrite the code in the house style (ruff format and ruff's safe fixes).
 format: $(STAMP)
-	$(BIN)/ruff format hub connectors schema
-	$(BIN)/ruff check --fix hub connectors schema
+	$(BIN)/ruff format hub connectors schema admin
+	$(BIN)/ruff check --fix hub connectors schema admin
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

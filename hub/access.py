@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, or_, select, true, update
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from hub.crypto import api_key_hash
@@ -36,10 +36,13 @@ from hub.models import (
     Clue,
     ConnectorInstance,
     Event,
+    Project,
     Quarantine,
     RawRecord,
     RegionScoped,
     SyncRun,
+    Warning,
+    WarningAction,
     WebhookEndpoint,
     utcnow,
 )
@@ -62,6 +65,13 @@ class Role(StrEnum):
     INSPECTOR = "inspector"  # 督查员: works the clue pool within its region
     VIEWER = "viewer"  # reads within its region
     REGIONAL = "regional"  # a province's or neighbouring city's system pulling its jurisdiction
+    TOWN = "town"  # 镇街: a town's (街道's) handler: works the clues dispatched to its town, nothing else
+    LEADER = "leader"  # 领导: reads its region (dashboards), changes nothing
+    SECTOR = "sector"  # 行业主管部门 (住建 / 交通 / 水利): its sector within its region; handles its warnings
+
+
+#: The 行业主管部门 a sector principal may stand for (``Project.sector``), 保障农民工工资支付条例 第七条.
+SECTORS = ("住建", "交通", "水利")
 
 
 ROLES = tuple(r.value for r in Role)
@@ -80,6 +90,7 @@ class Action(StrEnum):
     READ_ADMIN = "admin.read"  # connectors, runs, raw records, quarantine, API keys, audit log, webhooks
     MANAGE_CONNECTORS = "connector.manage"  # configure, enable, test, sync, reset, replay quarantine
     MANAGE_KEYS = "api_key.manage"  # create and revoke API keys (the CLI)
+    MANAGE_USERS = "user.manage"  # create, disable, enable users and reset their passwords (hub.users, the CLI)
     MANAGE_WEBHOOKS = "webhook.manage"  # register, change, delete, reset and retry webhook endpoints
     MANAGE_CALENDAR = "calendar.manage"  # load a year's official holiday schedule (hub.holidays)
     MANAGE_REGIONS = "region.manage"  # load towns into the region list (hub.regions, `hub regions load`)
@@ -91,19 +102,27 @@ class Action(StrEnum):
 _EVERYONE = frozenset(Role)
 _WORKERS = frozenset({Role.ADMIN, Role.INSPECTOR})
 _ADMINS = frozenset({Role.ADMIN})
+#: Who works a clue: the inspectors, and the town handlers within their town (the jurisdiction limits them).
+_CLUE_HANDLERS = _WORKERS | {Role.TOWN}
+#: Who decides on a warning: the inspectors, and a sector's department for its sector's projects
+#: (保障农民工工资支付条例 第七条: 行业主管部门 supervise their sector's projects).
+_WARNING_HANDLERS = _WORKERS | {Role.SECTOR}
 
 #: The one policy table (role × action). Queries, mutations, subscriptions and the CLI all ask it
 #: through ``allowed`` / ``require``; nothing else compares role names.
 POLICY: Mapping[Action, frozenset[Role]] = {
-    Action.WORK_CLUES: _WORKERS,
+    Action.WORK_CLUES: _CLUE_HANDLERS,
     Action.MERGE_CLUES: _WORKERS,
     Action.ENTER_CLUES: _WORKERS,
     Action.ESCALATE_WARNINGS: _WORKERS,
-    Action.HANDLE_WARNINGS: _WORKERS,
-    Action.FOLLOW_EVENTS: _EVERYONE,
+    Action.HANDLE_WARNINGS: _WARNING_HANDLERS,
+    # The live fan-out filters events by jurisdiction in memory (hub.fanout), not by sector: a
+    # 行业主管部门 would see every sector's events, so it reads its sector's data by query only.
+    Action.FOLLOW_EVENTS: _EVERYONE - {Role.SECTOR},
     Action.READ_ADMIN: _ADMINS,
     Action.MANAGE_CONNECTORS: _ADMINS,
     Action.MANAGE_KEYS: _ADMINS,
+    Action.MANAGE_USERS: _ADMINS,
     Action.MANAGE_WEBHOOKS: _ADMINS,
     Action.MANAGE_CALENDAR: _ADMINS,
     Action.MANAGE_REGIONS: _ADMINS,
@@ -130,14 +149,22 @@ def allowed(role: str, action: Action) -> bool:
     return role in POLICY[action]
 
 
-def refusal(role: str, action: Action, *, what: str | None = None) -> Forbidden:
-    """The ``Forbidden`` for a ``role`` the table does not let do ``action``, saying what was refused."""
+def refusal(role: str, action: Action, *, what: str | None = None, holder: str = "key") -> Forbidden:
+    """The ``Forbidden`` for a ``role`` the table does not let do ``action``, saying what was refused.
+
+    ``holder`` is what the principal is, ``key`` (an API key) or ``user`` (a person signed in)."""
     to = what or action.value
     roles = POLICY[action]
     if roles == _ADMINS:
-        return Forbidden(f"only administrators may {to}", suggestion="use an API key with the admin role")
+        suggestion = "use an API key with the admin role" if holder == "key" else "ask an administrator to do it"
+        return Forbidden(f"only administrators may {to}", suggestion=suggestion)
     names = " or ".join(r.value for r in sorted(roles, key=_ROLE_ORDER.index, reverse=True))
-    return Forbidden(f"a {role} key may not {to}", suggestion=f"use an {names} key")
+    return Forbidden(f"{_a(role)} {role} {holder} may not {to}", suggestion=f"use {_a(names)} {names} {holder}")
+
+
+def _a(word: str) -> str:
+    """The article before ``word`` ("an admin", "a viewer")."""
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 _ROLE_ORDER = list(Role)
@@ -146,7 +173,7 @@ _ROLE_ORDER = list(Role)
 def require(principal: Principal, action: Action, *, what: str | None = None) -> Principal:
     """Return ``principal`` when the policy table lets its role do ``action``; ``Forbidden`` otherwise."""
     if not allowed(principal.role, action):
-        raise refusal(principal.role, action, what=what)
+        raise refusal(principal.role, action, what=what, holder="key" if principal.user_id is None else "user")
     return principal
 
 
@@ -159,6 +186,11 @@ class Principal:
     region_code: str
     can_unmask: bool = False
     api_key_id: int | None = None
+    #: A 行业主管部门's sector (``SECTORS``): reads are limited to that sector's projects too.
+    sector: str | None = None
+    #: The person signed in (``hub.users``), and the sign-in session the request came with.
+    user_id: int | None = None
+    session_id: str | None = None
     #: When the key was last recorded as used (``KeyUsage``), as read while authenticating.
     key_last_used_at: dt.datetime | None = field(default=None, compare=False)
 
@@ -213,21 +245,60 @@ def jurisdiction_criterion(cls: type[RegionScoped], lo: str, hi: str) -> ColumnE
     return own
 
 
+def sector_criterion(cls: type[RegionScoped], sector: str) -> ColumnElement[bool]:
+    """The rows of ``cls`` a 行业主管部门 of ``sector`` may read (next to its jurisdiction).
+
+    A project by its own ``sector``; whatever belongs to a project (clues, warnings, workers, payroll,
+    accounts …) by its project's; a clue's channel records and case actions by the clue's project,
+    a warning's actions by the warning's; the outbox's events about its clues, warnings and projects.
+    A clue that names no project belongs to no sector. Penalties and blacklist entries are public
+    decisions about enterprises, not a sector's data: not limited. Every test is a set (``IN (SELECT
+    …)``), on the tables rather than the entities, so that no criterion recurses into another.
+    """
+    projects = Project.__table__.c
+    in_sector = select(projects.id).where(projects.sector == sector)
+    if cls is Project:
+        return cls.sector == sector
+    clues = Clue.__table__.c
+    sector_clues = select(clues.id).where(clues.project_id.in_(in_sector))
+    if cls in (ChannelRecord, CaseAction):
+        return cls.clue_id.in_(sector_clues)
+    warnings = Warning.__table__.c
+    sector_warnings = select(warnings.id).where(warnings.project_id.in_(in_sector))
+    if cls is WarningAction:
+        return cls.warning_id.in_(sector_warnings)
+    if cls is Event:
+        kind, entity = cls.entity_type, cls.entity_id
+        return (
+            ((kind == "clue") & entity.in_(sector_clues))
+            | ((kind == "warning") & entity.in_(sector_warnings))
+            | ((kind == "project") & entity.in_(in_sector))
+        )
+    project_id = getattr(cls, "project_id", None)
+    if project_id is not None:
+        return project_id.in_(in_sector)
+    return true()
+
+
 def _limit_to_jurisdiction(state: ORMExecuteState) -> None:
     principal: Principal | None = state.session.info.get("principal")
     if principal is None or not state.is_select or state.execution_options.get(ALL_REGIONS):
         return
     bounds = jurisdiction_bounds(principal.region_code)
-    if bounds is None:
-        return
-    lo, hi = bounds
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            RegionScoped,
-            lambda cls: jurisdiction_criterion(cls, lo, hi),
-            include_aliases=True,
+    if bounds is not None:
+        lo, hi = bounds
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                RegionScoped,
+                lambda cls: jurisdiction_criterion(cls, lo, hi),
+                include_aliases=True,
+            )
         )
-    )
+    sector = principal.sector
+    if sector is not None:
+        state.statement = state.statement.options(
+            with_loader_criteria(RegionScoped, lambda cls: sector_criterion(cls, sector), include_aliases=True)
+        )
 
 
 event.listen(Session, "do_orm_execute", _limit_to_jurisdiction)
@@ -256,6 +327,7 @@ def authenticate(session: Session, key: str | None) -> Principal:
         role=row.role,
         region_code=row.region_code,
         can_unmask=row.can_unmask,
+        sector=row.sector,
         api_key_id=row.id,
         key_last_used_at=row.last_used_at,
     )

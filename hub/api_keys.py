@@ -18,7 +18,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.access import KEY_PREFIX, NATIONAL, ROLES, SYSTEM, Action, Principal, audit, require
+from hub.access import KEY_PREFIX, NATIONAL, ROLES, SECTORS, SYSTEM, Action, Principal, Role, audit, require
 from hub.crypto import api_key_hash
 from hub.errors import Conflict, NotFound
 from hub.identifiers import IdentifierError, validate_region_code
@@ -26,11 +26,19 @@ from hub.models import ApiKey, utcnow
 
 
 def create_api_key(
-    session: Session, *, name: str, role: str, region_code: str, can_unmask: bool = False, principal: Principal = SYSTEM
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    region_code: str,
+    can_unmask: bool = False,
+    sector: str | None = None,
+    principal: Principal = SYSTEM,
 ) -> tuple[ApiKey, str]:
     """Create an API key; returns the row and the key itself (shown once, stored only as a hash).
 
-    ``ValueError`` for an unknown role or a malformed region code.
+    A key of the sector role (a 行业主管部门's system) names its sector, and only such a key does.
+    ``ValueError`` for an unknown role, a malformed region code or a missing / unexpected sector.
     """
     require(principal, Action.MANAGE_KEYS, what="create API keys")
     if role not in ROLES:
@@ -40,6 +48,10 @@ def create_api_key(
             region_code = validate_region_code(region_code, field="region")
         except IdentifierError as exc:
             raise ValueError(str(exc)) from exc
+    if role == Role.SECTOR and sector not in SECTORS:
+        raise ValueError(f"a sector key needs a sector, one of {', '.join(SECTORS)}; got {sector!r}")
+    if role != Role.SECTOR and sector is not None:
+        raise ValueError(f"only sector keys have a sector; a {role} key got {sector!r}")
     key = KEY_PREFIX + secrets.token_urlsafe(24)
     row = ApiKey(
         name=name,
@@ -47,6 +59,7 @@ def create_api_key(
         key_hash=api_key_hash(key),
         role=role,
         region_code=region_code,
+        sector=sector,
         can_unmask=can_unmask,
     )
     session.add(row)
@@ -58,7 +71,7 @@ def create_api_key(
         entity_type="api_key",
         entity_id=row.id,
         region_code=region_code,
-        detail={"name": name, "role": role},
+        detail={"name": name, "role": role, **({"sector": sector} if sector else {})},
     )
     return row, key
 

@@ -1,4 +1,8 @@
-"""The Starlette application: /graphql (API and GraphiQL), /healthz, /readyz, /metrics, /static."""
+"""The Starlette application: /graphql (API and GraphiQL), /admin/api (sign-in), /healthz, /readyz,
+/metrics, /static.
+
+/graphql takes an API key (``X-API-Key``) or a signed-in browser's session cookie (``admin.session``);
+a cookie-authenticated POST must carry the session's CSRF token and come from the hub's own site."""
 
 from __future__ import annotations
 
@@ -31,16 +35,20 @@ from strawberry.http import process_result
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from hub.access import KeyUsage, authenticate, bind_principal
+from admin.auth import admin_auth_routes, error_response
+from admin.session import check_csrf, check_same_site, session_token
+from hub.access import KeyUsage, Principal, authenticate, bind_principal
 from hub.broker import check_broker
 from hub.crypto import Cipher
 from hub.db import async_session_factory, make_async_engine, make_engine, session_scope
 from hub.errors import HubError
 from hub.fanout import Fanout, make_fanout
 from hub.holidays import sync_calendar
+from hub.models import utcnow
 from hub.ratelimit import RequestGuard
 from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.settings import Settings, get_settings
+from hub.users import SignInPolicy, authenticate_session, session_id_of, touch_session
 from schema.build import build_schema
 from schema.context import Context
 from schema.extensions import shape_error
@@ -48,7 +56,7 @@ from schema.loaders import Loaders
 from schema.subscription import EventsTransportWSHandler
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from sqlalchemy.engine import Engine
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -124,7 +132,7 @@ class MetricsMiddleware:
         route = (
             path
             if path in ("/graphql", "/healthz", "/readyz", "/metrics")
-            else ("/static" if path.startswith("/static") else "other")
+            else ("/static" if path.startswith("/static") else "/admin" if path.startswith("/admin") else "other")
         )
         status = {"code": 500}
 
@@ -159,6 +167,8 @@ class HubGraphQL(GraphQL):
         sync_engine: Any,
         key_usage: KeyUsage | None = None,
         fanout: Fanout | None = None,
+        secret_key: str = "",
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         super().__init__(
             build_schema(max_depth=settings.max_query_depth),
@@ -171,6 +181,9 @@ class HubGraphQL(GraphQL):
         self.sessions = sessions
         self.cipher = cipher
         self.sync_engine = sync_engine
+        self.secret_key = secret_key
+        self.clock = clock
+        self.sign_in_policy = SignInPolicy.from_settings(settings)
         env = Environment(loader=FileSystemLoader(SCHEMA_DIR / "templates"), autoescape=select_autoescape(["html"]))
         self._ide_html = env.get_template("graphiql.html").render(default_query=DEFAULT_QUERY)
 
@@ -186,6 +199,10 @@ class HubGraphQL(GraphQL):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        refused = self.refuse_cross_site(request)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
         try:
             response = await self.run(request)
         except HTTPException as exc:
@@ -201,6 +218,42 @@ class HubGraphQL(GraphQL):
         context = scope.get("hub.context")
         if self.key_usage is not None and context is not None and context.principal is not None:
             self.key_usage.touch_soon(context.principal)
+
+    def refuse_cross_site(self, request: Request) -> Response | None:
+        """The 403 (``CSRF_REFUSED``) for a cookie-authenticated POST without the session's CSRF
+        token or from another site (``admin.session``); ``None`` for any other request. A request
+        with an API key is authenticated by the key, and the cookie is not looked at."""
+        if request.method != "POST" or _api_key(request) is not None:
+            return None
+        token = session_token(request.cookies, self.settings)
+        if token is None:
+            return None
+        try:
+            check_same_site(request.headers, self.settings, scheme=request.url.scheme)
+            check_csrf(request.headers, secret_key=self.secret_key, session_id=session_id_of(token))
+        except HubError as exc:
+            log.info("refused a signed-in POST to /graphql: %s", exc.message)
+            return error_response(exc)
+        return None
+
+    async def cookie_principal(self, session: Any, request: Any, token: str) -> Principal:
+        """The principal of a session cookie (``hub.users``), its last request recorded at most once a
+        minute, on a thread with the synchronous engine (a read must rarely become a write). A
+        WebSocket's handshake carries no CSRF token: its Origin must be the hub's own."""
+        if request.scope.get("type") == "websocket":
+            check_same_site(request.headers, self.settings, scheme=request.url.scheme)
+        now = self.clock()
+        principal, user_session = await session.run_sync(
+            lambda s: authenticate_session(s, token=token, policy=self.sign_in_policy, now=now)
+        )
+        if now - user_session.last_seen_at >= USER_SESSION_TOUCH:
+
+            def touch() -> None:
+                with session_scope(self.sync_engine) as s:
+                    touch_session(s, user_session=user_session, now=now)
+
+            await asyncio.to_thread(touch)
+        return principal
 
     async def parse_http_body(self, request: Any) -> Any:
         """Refuse, with a message saying what to send, a POST body that is not a JSON object (or a
@@ -255,13 +308,15 @@ class HubGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
         session = self.sessions()
-        key = request.headers.get(API_KEY_HEADER)
-        if key is None and (auth := request.headers.get("authorization", "")).lower().startswith("bearer "):
-            key = auth[7:].strip()
+        key = _api_key(request)
+        token = session_token(request.cookies, self.settings) if key is None else None
         principal = None
         auth_error: Exception | None = None
         try:
-            principal = await session.run_sync(lambda s: authenticate(s, key))
+            if token is not None:
+                principal = await self.cookie_principal(session, request, token)
+            else:
+                principal = await session.run_sync(lambda s: authenticate(s, key))
             bind_principal(session.sync_session, principal)
         except HubError as exc:
             auth_error = exc
@@ -297,6 +352,18 @@ class HubGraphQL(GraphQL):
         return None
 
 
+#: How stale a session's last_seen_at may be before a request records itself (hub.users.TOUCH_EVERY).
+USER_SESSION_TOUCH = dt.timedelta(minutes=1)
+
+
+def _api_key(request: Any) -> str | None:
+    """The API key a request carries, in ``X-API-Key`` or ``Authorization: Bearer``."""
+    key: str | None = request.headers.get(API_KEY_HEADER)
+    if key is None and (auth := request.headers.get("authorization", "")).lower().startswith("bearer "):
+        key = auth[7:].strip()
+    return key
+
+
 def _install_calendar(engine: Engine) -> None:
     """The loaded holiday schedules (hub.holidays), so that this process counts deadlines on them."""
     try:
@@ -306,18 +373,31 @@ def _install_calendar(engine: Engine) -> None:
         log.warning("could not read the loaded holiday calendar", exc_info=True)
 
 
-def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_routes: list[Any] | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> Starlette:
     """The hub's ASGI app for ``settings`` (default: from the environment); ``extra_routes`` are
-    appended (``hub serve`` mounts the sandboxes there)."""
+    appended (``hub serve`` mounts the sandboxes there). ``clock`` is the sign-in sessions' (tests)."""
     settings = settings or get_settings()
     engine = make_async_engine(settings.resolved_database_url(), statement_timeout=settings.request_timeout_seconds)
     sessions = async_session_factory(engine)
-    cipher = Cipher(settings.resolved_secret_key())
+    secret_key = settings.resolved_secret_key()
+    cipher = Cipher(secret_key)
     sync_engine = make_engine(settings.resolved_database_url())
     key_usage = KeyUsage(sync_engine, window=dt.timedelta(seconds=settings.api_key_touch_seconds))
     fanout = make_fanout(settings, sessions=sessions)
     graphql_app = HubGraphQL(
-        settings=settings, sessions=sessions, cipher=cipher, sync_engine=sync_engine, key_usage=key_usage, fanout=fanout
+        settings=settings,
+        sessions=sessions,
+        cipher=cipher,
+        sync_engine=sync_engine,
+        key_usage=key_usage,
+        fanout=fanout,
+        secret_key=secret_key,
+        clock=clock,
     )
     metrics = Metrics()
 
@@ -364,6 +444,10 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Mount(
+                "/admin/api",
+                routes=admin_auth_routes(settings=settings, engine=sync_engine, secret_key=secret_key, clock=clock),
+            ),
+            Mount(
                 "/static/graphiql", StaticFiles(directory=SCHEMA_DIR / "static" / "graphiql"), name="graphiql-static"
             ),
             *(extra_routes or []),
@@ -380,6 +464,17 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
         limit=settings.rate_limit,
         storage_url=settings.rate_limit_storage_url,
         max_body_bytes=settings.max_request_bytes,
+    )
+    # Sign-in attempts per client address (guessing passwords of many accounts, which the
+    # per-account lockout alone would let through).
+    app.add_middleware(
+        RequestGuard,
+        limit=settings.sign_in_rate_limit,
+        storage_url=settings.rate_limit_storage_url,
+        path="/admin/api/sign-in",
+        max_body_bytes=16_384,
+        by_key=False,
+        namespace="sign-in",
     )
     app.state.fanout = fanout
     app.add_middleware(MetricsMiddleware, metrics=metrics)

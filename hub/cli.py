@@ -2,7 +2,7 @@
 
 ``serve`` runs everything in one process (the demo); ``scheduler``, ``worker`` and ``sandbox`` run
 the parts of a production deployment; ``migrate`` and ``seed`` prepare the database;
-``export-schema`` writes the GraphQL SDL. The groups ``api-key``, ``connectors``, ``webhooks``,
+``export-schema`` writes the GraphQL SDL. The groups ``user``, ``api-key``, ``connectors``, ``webhooks``,
 ``writebacks``, ``clues``, ``penalties``, ``credit`` and ``regions`` administer the hub through its services, each in its own module; what
 they share (the console, ``fail``, the database context) is ``hub.cli_common``.
 """
@@ -30,6 +30,7 @@ from rich.table import Table
 from starlette.routing import Mount
 
 from connectors.sandbox.runner import run_sandboxes
+from hub.access import ROLES, SECTORS
 from hub.api_keys import create_api_key, list_api_keys, revoke_api_key
 from hub.broker import InProcessWorker, setup_broker
 from hub.cli_calendar import app as calendar_app
@@ -38,9 +39,19 @@ from hub.cli_common import USAGE, CliContext, cli_context, console, fail, load_s
 from hub.cli_connectors import app as connectors_app
 from hub.cli_credit import credit_app, penalties_app
 from hub.cli_regions import app as regions_app
+from hub.cli_users import app as users_app
 from hub.cli_webhooks import app as webhooks_app
 from hub.cli_writebacks import app as writebacks_app
-from hub.demo import DEMO_KEY_FILE, DemoWorld, configure_demo_connectors, database_empty, demo_admin_key, sandboxes
+from hub.demo import (
+    DEMO_KEY_FILE,
+    DemoUser,
+    DemoWorld,
+    configure_demo_connectors,
+    database_empty,
+    demo_admin_key,
+    demo_users,
+    sandboxes,
+)
 from hub.models import utcnow
 from hub.settings import Settings
 from hub.workdays import local_date
@@ -60,6 +71,7 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(penalties_app, name="penalties")
 app.add_typer(credit_app, name="credit")
 app.add_typer(regions_app, name="regions")
+app.add_typer(users_app, name="user")
 
 #: The broker URL scheme of the in-process broker, which only `hub serve` can use.
 IN_PROCESS_BROKER = "memory://"
@@ -103,8 +115,9 @@ def run_seed(
     return dict(summary.highlights)
 
 
-def _prepare(ctx: CliContext, *, base: str) -> tuple[str | None, list[Mount]]:
-    """Migrate, seed and configure the demo as the settings ask; the demo's admin key and the sandboxes' routes."""
+def _prepare(ctx: CliContext, *, base: str) -> tuple[str | None, list[Mount], list[DemoUser]]:
+    """Migrate, seed and configure the demo as the settings ask; the demo's admin key, the sandboxes'
+    routes and the demo users (with their passwords on the first start only)."""
     # alembic takes a third of a second to import: only `serve` and `migrate` use it.
     from hub.migrate import upgrade
 
@@ -125,6 +138,7 @@ def _prepare(ctx: CliContext, *, base: str) -> tuple[str | None, list[Mount]]:
         ).save(settings)
         seeded = True
     key = demo_admin_key(ctx.engine, path=settings.data_dir / DEMO_KEY_FILE, create=seeded)
+    users = demo_users(ctx.engine, region=settings.demo_region, create=seeded)
     routes: list[Mount] = []
     # The sandboxes belong to a demo: a hub whose database was seeded with demo data by `hub serve`.
     if settings.sandboxes and DemoWorld.exists(settings):
@@ -135,7 +149,20 @@ def _prepare(ctx: CliContext, *, base: str) -> tuple[str | None, list[Mount]]:
         made = configure_demo_connectors(ctx.engine, cipher=ctx.cipher, base_url=base, boxes=boxes, world=world)
         if made:
             console.print(f"configured demo connectors: {', '.join(made)}")
-    return key, routes
+    return key, routes, users
+
+
+def _print_demo_users(users: list[DemoUser]) -> None:
+    """The demo users next to the GraphiQL link; passwords only when just generated (never stored)."""
+    if not users:
+        return
+    shown = any(u.password for u in users)
+    note = "passwords shown once, now" if shown else "passwords were shown on the first start"
+    console.print(f"Demo users ({note}; `hub user reset-password NAME` gives a new one):")
+    for u in users:
+        console.print(
+            f"  {u.username:<16} {u.role:<10} {u.region_code:<10} " + (f"[bold]{u.password}[/]" if u.password else "")
+        )
 
 
 @app.command()
@@ -157,7 +184,7 @@ def serve(
         host = host or settings.host
         port = port or settings.port
         base = f"http://{host}:{port}"
-        key, routes = _prepare(ctx, base=base)
+        key, routes, users = _prepare(ctx, base=base)
     broker = setup_broker(settings.broker_url)
     worker = scheduler = None
     if settings.broker_url.startswith(IN_PROCESS_BROKER):
@@ -167,10 +194,12 @@ def serve(
         scheduler.start()
     console.rule("[bold green]根治欠薪数据中枢 is running")
     console.print(f"GraphiQL   {base}/graphql" + (f"#key={key}" if key else ""))
-    console.print(f"GraphQL    POST {base}/graphql  (header X-API-Key)")
+    console.print(f"GraphQL    POST {base}/graphql  (header X-API-Key, or signed in: cookie + X-CSRF-Token)")
+    console.print(f'Sign-in    POST {base}/admin/api/sign-in  {{"username": …, "password": …}}')
     console.print(f"Health     {base}/healthz   {base}/readyz   {base}/metrics")
     if key:
         console.print(f"Demo admin API key: [bold]{key}[/]  (kept in {settings.data_dir / DEMO_KEY_FILE})")
+    _print_demo_users(users)
     for route in routes:
         console.print(f"Sandbox    {base}{route.path}/")
     try:
@@ -315,15 +344,22 @@ def export_schema(
 @api_key_app.command("create")
 def api_key_create(
     name: str = typer.Argument(..., help="Who the key is for, e.g. 济宁市指挥中心大屏."),
-    role: str = typer.Option("viewer", "--role", help="admin | inspector | viewer | regional"),
+    role: str = typer.Option("viewer", "--role", help=" | ".join(ROLES)),
     region: str = typer.Option(..., "--region", help="Jurisdiction: a GB/T 2260 code (000000 = the whole country)."),
     unmask: bool = typer.Option(False, "--unmask", help="May read ID numbers, phones and bank cards unmasked."),
+    sector: str = typer.Option(None, "--sector", help=f"A sector key's sector: {' | '.join(SECTORS)}."),
 ) -> None:
     """Create an API key (printed once; only its hash is stored)."""
     with cli_context() as ctx, ctx.session() as session:
         try:
             row, key = create_api_key(
-                session, principal=ctx.principal, name=name, role=role, region_code=region, can_unmask=unmask
+                session,
+                principal=ctx.principal,
+                name=name,
+                role=role,
+                region_code=region,
+                can_unmask=unmask,
+                sector=sector,
             )
         except ValueError as exc:
             fail(str(exc), code=USAGE)

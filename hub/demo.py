@@ -1,6 +1,7 @@
 """The embedded demo: which world was seeded, the sandboxes mounted in process, a connector
 configured for each, so that ``hub serve`` shows data arriving from every upstream within a minute,
-and the demo's admin key, kept in the data directory so that each start can print it.
+and the demo's admin key, kept in the data directory so that each start can print it; and one
+user per role (``demo_users``), whose generated passwords are printed once, on the first start.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from sqlalchemy.engine import Engine
 from connectors import registry
 from connectors.sandbox.runner import Sandbox, load_sandboxes
 from connectors.sandbox.world import build_world
-from hub.access import NATIONAL, SYSTEM
+from hub.access import NATIONAL, SYSTEM, Role
 from hub.api_keys import create_api_key, find_api_key
 from hub.connector_admin import create_instance
 from hub.db import session_scope
-from hub.models import ConnectorInstance, Project, utcnow
+from hub.models import ConnectorInstance, Project, Region, User, utcnow
+from hub.users import create_user, generate_password
 from hub.workdays import local_date
 
 if TYPE_CHECKING:
@@ -149,3 +151,73 @@ def demo_admin_key(engine: Engine, *, path: Path, create: bool) -> str | None:
     path.write_text(key + "\n")
     path.chmod(0o600)
     return key
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A demo user as printed on the first start (the password is then stored only as a hash)."""
+
+    username: str
+    role: str
+    region_code: str
+    password: str | None
+
+
+def _first_county(session: object, region: str) -> str:
+    """The demo city's first county (任城区 370811 under 济宁市), by code; the city itself if none is known."""
+    code = session.execute(  # type: ignore[attr-defined]
+        select(Region.code).where(Region.parent_code == region, Region.level == "county").order_by(Region.code).limit(1)
+    ).scalar_one_or_none()
+    return code or region
+
+
+def demo_users(engine: Engine, *, region: str, create: bool) -> list[DemoUser]:
+    """The demo's users, one per role, at sensible places under the demo city ``region``.
+
+    With ``create`` (the first start) each is made with a generated password, returned to be printed
+    once; otherwise the existing demo users are returned without one. Admin, leader and the 住建
+    sector user work at the city; the inspector at its first county; the town handler at that
+    county's first town in the region list (370811002 许庄街道 of 任城区 for 济宁), or ``<county>001``
+    when no towns are loaded (the prefix rule works without the row).
+    """
+    with session_scope(engine) as session:
+        county = _first_county(session, region)
+        town = None
+        if len(county) == 6 and county != region:
+            town = session.execute(
+                select(Region.code)
+                .where(Region.parent_code == county, Region.level == "town")
+                .order_by(Region.code)
+                .limit(1)
+            ).scalar_one_or_none() or (county + "001")
+        wanted: list[tuple[str, str, str, str, str | None]] = [
+            ("demo-admin", "演示管理员", Role.ADMIN, region, None),
+            ("demo-inspector", "演示督查员", Role.INSPECTOR, county, None),
+            ("demo-leader", "演示领导", Role.LEADER, region, None),
+            ("demo-zhujian", "演示住建部门", Role.SECTOR, region, "住建"),
+            ("demo-viewer", "演示查询员", Role.VIEWER, region, None),
+        ]
+        if town is not None:
+            wanted.insert(2, ("demo-town", "演示街道处置员", Role.TOWN, town, None))
+        existing = {u.username: u for u in session.execute(select(User).where(User.username.like("demo-%"))).scalars()}
+        made: list[DemoUser] = []
+        for username, name, role, code, sector in wanted:
+            if username in existing:
+                made.append(DemoUser(username, existing[username].role, existing[username].region_code, None))
+                continue
+            if not create:
+                continue
+            password = generate_password()
+            create_user(
+                session,
+                principal=SYSTEM,
+                username=username,
+                display_name=name,
+                role=role,
+                region_code=code,
+                sector=sector,
+                can_unmask=role == Role.ADMIN,
+                password=password,
+            )
+            made.append(DemoUser(username, role, code, password))
+    return made

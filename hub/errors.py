@@ -2,10 +2,16 @@
 
 HubError
  ├── NotAuthenticated      no or unknown API key               UNAUTHENTICATED
+ │    ├── BadCredentials    a sign-in's username or password is wrong  BAD_CREDENTIALS
+ │    ├── AccountLocked     too many wrong passwords: locked until …  ACCOUNT_LOCKED
+ │    ├── AccountDisabled   an administrator disabled the account  ACCOUNT_DISABLED
+ │    └── SessionExpired    the sign-in session ended (timeout, sign-out)  SESSION_EXPIRED
  ├── Forbidden             the principal may not do or see it   FORBIDDEN
+ │    └── CsrfRefused       a cookie request without its CSRF token, or cross-site  CSRF_REFUSED
  ├── NotFound              no such object (or not in your jurisdiction)  NOT_FOUND
  ├── InvalidInput          a bad argument: field, value, why    BAD_USER_INPUT
- │    └── InvalidIdentifier  a malformed USCC / ID / permit …   INVALID_IDENTIFIER
+ │    ├── InvalidIdentifier  a malformed USCC / ID / permit …   INVALID_IDENTIFIER
+ │    └── WeakPassword      a new password the policy refuses    WEAK_PASSWORD
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
  ├── Conflict              another action changed it first (a lost race)  CONFLICT
@@ -140,3 +146,40 @@ class QueryTimeout(HubError):
     """A GraphQL request's SQL ran past ``HUB_REQUEST_TIMEOUT_SECONDS`` and was stopped."""
 
     code = "QUERY_TIMEOUT"
+
+
+class WeakPassword(InvalidInput):
+    """A new password the policy refuses (too short, too few kinds of character, the username);
+    ``extensions.field`` names the field, the password itself is never repeated."""
+
+    code = "WEAK_PASSWORD"
+
+
+class BadCredentials(NotAuthenticated):
+    """A sign-in with an unknown username or a wrong password: which of the two is not said."""
+
+    code = "BAD_CREDENTIALS"
+
+
+class AccountLocked(NotAuthenticated):
+    """A sign-in to an account locked after too many wrong passwords; ``extensions.lockedUntil`` says until when."""
+
+    code = "ACCOUNT_LOCKED"
+
+
+class AccountDisabled(NotAuthenticated):
+    """A sign-in, with the right password, to an account an administrator has disabled."""
+
+    code = "ACCOUNT_DISABLED"
+
+
+class SessionExpired(NotAuthenticated):
+    """A session cookie whose session has ended (idle or absolute timeout, sign-out, account disabled)."""
+
+    code = "SESSION_EXPIRED"
+
+
+class CsrfRefused(Forbidden):
+    """A cookie-authenticated request without the session's CSRF token, or from another site."""
+
+    code = "CSRF_REFUSED"

@@ -74,9 +74,15 @@ class RequestGuard:
         path: str = "/graphql",
         clock: Callable[[], float] = time.time,
         max_body_bytes: int = 1_000_000,
+        by_key: bool = True,
+        namespace: str = "graphql",
     ) -> None:
         self.app = app
         self.path = path
+        #: Count by API key when one is sent; ``False`` (sign-in): always by address, so that
+        #: inventing keys does not buy more attempts.
+        self.by_key = by_key
+        self.namespace = namespace
         self.max_body_bytes = max_body_bytes
         self.item = parse(limit)
         self.limit = limit
@@ -85,7 +91,7 @@ class RequestGuard:
 
     def identity(self, scope: Scope) -> tuple[str, str]:
         """What the request is counted against: its key's hash, else its client address."""
-        key = _api_key(scope.get("headers") or [])
+        key = _api_key(scope.get("headers") or []) if self.by_key else None
         if key:
             return "key", api_key_hash(key)
         client = scope.get("client")
@@ -97,7 +103,7 @@ class RequestGuard:
             return
         kind, who = self.identity(scope)
         try:
-            allowed = await self.limiter.hit(self.item, "graphql", kind, who)
+            allowed = await self.limiter.hit(self.item, self.namespace, kind, who)
         except Exception:  # a counter store that is down must not take the API with it
             log.exception("rate-limit storage unreachable; request let through")
             allowed = True
@@ -133,7 +139,7 @@ class RequestGuard:
 
     async def refuse_rate(self, kind: str, who: str, send: Send) -> None:
         try:
-            stats = await self.limiter.get_window_stats(self.item, "graphql", kind, who)
+            stats = await self.limiter.get_window_stats(self.item, self.namespace, kind, who)
             retry = max(1, math.ceil(stats.reset_time - self.clock()))
         except Exception:  # a counter store that is down must not take the API with it
             retry = self.item.get_expiry()

@@ -204,6 +204,30 @@ class Settings(BaseSettings):
         description="Where rate-limit counters live: memory:// (one process) or redis://host:6379/1 (shared).",
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="The hub's address as browsers reach it (e.g. https://hub.example.gov.cn behind a proxy): "
+        "session cookies are Secure when it is https, and a signed-in browser's Origin must match it.",
+    )
+    password_min_length: int = Field(
+        default=10, ge=8, description="Users' passwords: the fewest characters (and 3 of 4 kinds of character)."
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="A signed-in session ends after this many minutes without a request."
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, description="A signed-in session ends this many hours after sign-in, however busy."
+    )
+    sign_in_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row after which an account is locked."
+    )
+    sign_in_lockout_minutes: int = Field(
+        default=15, ge=1, description="How long an account stays locked after too many wrong passwords."
+    )
+    sign_in_rate_limit: str = Field(
+        default="20/minute", description="Sign-in attempts allowed per client address (POST /admin/api/sign-in)."
+    )
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""
         if self.database_url:

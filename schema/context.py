@@ -1,4 +1,9 @@
-"""The per-request context: the principal, its session, the data loaders, and pending audits."""
+"""The per-request context: the principal, its session, the data loaders, and pending audits.
+
+The principal is an API key's (``X-API-Key`` / ``Authorization: Bearer``) or, without a key, the
+user of a signed-in browser's session cookie (``hub.users``; found in ``hub.app``, which has already
+refused a cookie-authenticated POST without its CSRF token). Either way the same policy table and
+the same jurisdiction (and, for a 行业主管部门, sector) apply."""
 
 from __future__ import annotations
 

@@ -75,12 +75,15 @@ def _first(info: Info, first: int | None) -> int:
     return check_first(first, limit=info.context.settings.max_page_size)
 
 
-@strawberry.type(description="Who the API key stands for.")
+@strawberry.type(description="Who the request stands for: an API key, or a user signed in.")
 class Me:
     name: str
     role: str
     region_code: str
     can_unmask: bool
+    sector: str | None = strawberry.field(
+        default=None, description="A 行业主管部门's sector (住建 / 交通 / 水利): reads are limited to it too."
+    )
 
 
 async def _page(
@@ -129,7 +132,7 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, Rankin
     @strawberry.field(description="The principal of this request.")
     def me(self, info: Info) -> Me:
         p = principal_of(info)
-        return Me(name=p.name, role=p.role, region_code=p.region_code, can_unmask=p.can_unmask)
+        return Me(name=p.name, role=p.role, region_code=p.region_code, can_unmask=p.can_unmask, sector=p.sector)
 
     @strawberry.field(description="Any object by its global ID (null when absent or outside your jurisdiction).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -123,15 +123,20 @@ def seed_demo(url: str) -> Demo:
         ).scalar_one()
     keys: dict[str, str] = {}
     with session_scope(engine) as session:
-        for name, role, region, unmask in [
-            ("admin", "admin", NATIONAL, True),
-            ("city", "inspector", "370800", False),
-            ("county", "inspector", highlights["county_code"], False),
-            ("other-province", "regional", "320000", False),
-            ("unmasker", "inspector", "370800", True),
-            ("viewer", "viewer", "370800", False),
+        for name, role, region, unmask, sector in [
+            ("admin", "admin", NATIONAL, True, None),
+            ("city", "inspector", "370800", False, None),
+            ("county", "inspector", highlights["county_code"], False, None),
+            ("other-province", "regional", "320000", False, None),
+            ("unmasker", "inspector", "370800", True, None),
+            ("viewer", "viewer", "370800", False, None),
+            ("town-handler", "town", "370811002", False, None),  # 许庄街道 of 任城区
+            ("leader", "leader", "370800", False, None),
+            ("zhujian", "sector", "370800", False, "住建"),
         ]:
-            _, keys[name] = create_api_key(session, name=name, role=role, region_code=region, can_unmask=unmask)
+            _, keys[name] = create_api_key(
+                session, name=name, role=role, region_code=region, can_unmask=unmask, sector=sector
+            )
     engine.dispose()
     return Demo(url=url, highlights=highlights, counts=summary.counts, keys=keys)
 
@@ -162,6 +167,16 @@ def settings_for(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
         )
 
     return make
+
+
+@pytest.fixture
+def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its cheapest (1 pass, 1 MiB) instead of 64 MiB × 3: the same code, in milliseconds."""
+    from argon2 import PasswordHasher
+
+    from hub import users
+
+    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

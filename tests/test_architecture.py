@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("hub", "schema", "connectors")
+PACKAGES = ("hub", "schema", "connectors", "admin")
 #: The modules that compose everything (the app, the CLI) may import the graph; a service may not.
 COMPOSERS = ("hub.app", "hub.cli")
 
@@ -191,3 +191,17 @@ def test_services_do_not_import_the_graph(package: str) -> None:
         and any(t.split(".")[0] == "schema" for t in targets)
     )
     assert not offenders, "only the app and the CLI compose the graph:\n" + "\n".join(offenders)
+
+
+def test_the_console_side_stays_out_of_the_graph_and_only_the_app_imports_it() -> None:
+    # admin/ (sign-in routes, the cookie) stands on the services, never on the graph; of the hub,
+    # only the app that mounts it imports it
+    graph = import_graph()
+    assert "admin.auth" in graph
+    offenders = sorted(
+        f"{module} imports {', '.join(sorted(targets))}"
+        for module, targets in graph.items()
+        if (module.split(".")[0] == "admin" and any(t.split(".")[0] == "schema" for t in targets))
+        or (module.split(".")[0] == "hub" and module != "hub.app" and any(t.split(".")[0] == "admin" for t in targets))
+    )
+    assert not offenders, "\n".join(offenders)

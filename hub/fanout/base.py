@@ -333,8 +333,10 @@ class Fanout(abc.ABC):
         self.rechecks += 1
         keys = {s.principal.api_key_id for s in self._active if s.principal.api_key_id is not None}
         users = {uid for s in self._active if (uid := getattr(s.principal, "user_id", None)) is not None}
+        signed_in = {sid for s in self._active if (sid := s.principal.session_id) is not None}
         alive_keys: set[int] = set()
         alive_users: set[int] = set()
+        alive_sessions: set[str] = set()
         async with self.sessions() as session:
             if keys:
                 stmt = select(m.ApiKey.id).where(m.ApiKey.id.in_(keys), m.ApiKey.revoked_at.is_(None))
@@ -343,12 +345,22 @@ class Fanout(abc.ABC):
                     stmt = stmt.where(expires.is_(None) | (expires > utcnow()))
                 alive_keys = set((await session.execute(stmt)).scalars())
             if users:
-                stmt = select(m.User.id).where(m.User.id.in_(users), m.User.active.is_(True))
+                stmt = select(m.User.id).where(m.User.id.in_(users), m.User.disabled.is_(False))
                 alive_users = set((await session.execute(stmt)).scalars())
+            if signed_in:  # a session signed out, or past its absolute timeout (hub.users)
+                live = select(m.UserSession.id).where(
+                    m.UserSession.id.in_(signed_in),
+                    m.UserSession.revoked_at.is_(None),
+                    m.UserSession.expires_at > utcnow(),
+                )
+                alive_sessions = set((await session.execute(live)).scalars())
         for sub in list(self._active):
             key_id, user_id = sub.principal.api_key_id, getattr(sub.principal, "user_id", None)
-            if (key_id is not None and key_id not in alive_keys) or (
-                user_id is not None and user_id not in alive_users
+            session_id = sub.principal.session_id
+            if (
+                (key_id is not None and key_id not in alive_keys)
+                or (user_id is not None and user_id not in alive_users)
+                or (session_id is not None and session_id not in alive_sessions)
             ):
                 sub.kill(CLOSE_FORBIDDEN, FORBIDDEN_REASON)
                 self._live.discard(sub)

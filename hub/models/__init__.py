@@ -28,6 +28,7 @@ from hub.models.platform import (
     RawRecord,
     SyncRun,
     User,
+    UserSession,
 )
 from hub.models.projects import OutputValue, ProgressPayment, ProjectContract
 from hub.models.realname import Attendance, SiteMovement, Team
@@ -77,6 +78,7 @@ __all__ = [
     "RegionScoped",
     "SyncRun",
     "User",
+    "UserSession",
     "WageAccount",
     "Warning",
     "WarningAction",

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models._base import Base, BigId, IdMixin, RegionScoped, created_at_column
@@ -103,7 +104,12 @@ class Event(RegionScoped, Base):
 
 
 class User(IdMixin, Base):
-    """A person who signs in to the admin UI."""
+    """A person who signs in (``hub.users``): a role, a jurisdiction, for a 行业主管部门 its sector.
+
+    ``disabled`` keeps the row (the audit log names it) while refusing every sign-in and every open
+    session. ``failed_attempts`` counts wrong passwords since the last success or lockout; at the
+    setting's limit the account is locked until ``locked_until`` (等保 2.0: 登录失败处理).
+    """
 
     __tablename__ = "users"
 
@@ -112,9 +118,33 @@ class User(IdMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     region_code: Mapped[str] = mapped_column(String(12))
+    sector: Mapped[str | None] = mapped_column(String(10))  # 住建 / 交通 / 水利, for the sector role only
     can_unmask: Mapped[bool] = mapped_column(default=False)
-    active: Mapped[bool] = mapped_column(default=True)
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    failed_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None]
+    password_changed_at: Mapped[dt.datetime | None]
+    last_sign_in_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = created_at_column()
+
+
+class UserSession(Base):
+    """A signed-in browser: the cookie's token is stored only as its hash, ``id``.
+
+    It ends at ``expires_at`` (the absolute timeout), after the idle timeout since ``last_seen_at``,
+    or when ``revoked_at`` is set (sign-out, the user disabled or their password reset).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
 
 
 class ApiKey(IdMixin, Base):
@@ -125,8 +155,9 @@ class ApiKey(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))  # admin / inspector / viewer / regional
+    role: Mapped[str] = mapped_column(String(16))  # hub.access.Role
     region_code: Mapped[str] = mapped_column(String(12))
+    sector: Mapped[str | None] = mapped_column(String(10))  # a 行业主管部门's system: 住建 / 交通 / 水利
     can_unmask: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = created_at_column()
     revoked_at: Mapped[dt.datetime | None]

@@ -62,7 +62,7 @@ def test_api_keys_are_stored_hashed_and_authenticate(empty_db_url) -> None:
 @pytest.mark.parametrize(
     ("role", "region", "message"),
     [
-        ("boss", "370800", "unknown role 'boss': use one of admin, inspector, viewer, regional"),
+        ("boss", "370800", "unknown role 'boss': use one of admin, inspector, viewer, regional, town, leader, sector"),
         ("viewer", "3708", "invalid region '3708': expected 6, 9 or 12 characters, got 4"),
     ],
     ids=["role", "region"],
@@ -236,7 +236,7 @@ def test_an_unknown_role_in_the_introspection_setting_is_refused() -> None:
 
     with pytest.raises(
         ValidationError,
-        match=r"unknown role 'auditor' in HUB_INTROSPECTION_ROLES: use some of admin, inspector, viewer, regional",
+        match=r"unknown role 'auditor' in HUB_INTROSPECTION_ROLES: use some of admin, inspector, viewer, regional, town, leader, sector",
     ):
         Settings(introspection_roles="admin, auditor")
     assert Settings(introspection_roles=" admin , viewer ").introspection_role_set() == {"admin", "viewer"}

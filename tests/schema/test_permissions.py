@@ -19,7 +19,15 @@ from schema.types._common import NODE_NAMES, to_global_id
 from tests.reliability.wsclient import init, receive_json, subscribe
 
 #: A key of each role in the demo (tests/conftest.py seed_demo).
-KEY_OF = {Role.ADMIN: "admin", Role.INSPECTOR: "city", Role.VIEWER: "viewer", Role.REGIONAL: "other-province"}
+KEY_OF = {
+    Role.ADMIN: "admin",
+    Role.INSPECTOR: "city",
+    Role.VIEWER: "viewer",
+    Role.REGIONAL: "other-province",
+    Role.TOWN: "town-handler",
+    Role.LEADER: "leader",
+    Role.SECTOR: "zhujian",
+}
 MISSING = 999_999
 
 
@@ -57,9 +65,9 @@ PROBES: dict[Action, Probe] = {
                                    'correctedOn: "2025-01-02", promiseNo: "p", reason: "r") { id } }',
                                    "remove enterprises from the blacklist"),
 }
-#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys, `hub credit rate`,
-#: `hub regions load`).
-ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS, Action.RATE_CREDIT, Action.MANAGE_REGIONS}
+#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys, users,
+#: `hub credit rate`, `hub regions load`).
+ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS, Action.MANAGE_USERS, Action.RATE_CREDIT, Action.MANAGE_REGIONS}
 
 CASES = [(action, role) for action in PROBES for role in Role]
 
@@ -116,16 +124,16 @@ def ws_client(writable_demo, settings_for):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
 def test_the_subscription_asks_the_table(ws_client, writable_demo, monkeypatch, role: Role) -> None:  # type: ignore[no-untyped-def]
-    # Given the table as it is, every role follows the outbox: the replay from the start arrives
-    assert role in POLICY[Action.FOLLOW_EVENTS]
     key = writable_demo.keys[KEY_OF[role]]
-    if role is not Role.REGIONAL:  # the demo has no events in the regional key's province
+    # Given the table as it is: a role it lets follow the outbox gets the replay from the start
+    # (the demo has no events in the regional key's province, nor in the town key's 街道)
+    if role in POLICY[Action.FOLLOW_EVENTS] and role not in (Role.REGIONAL, Role.TOWN):
         with ws_client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             init(ws, key)
             subscribe(ws, "1", {"a": encode_cursor([0])})
             assert receive_json(ws)["type"] == "next"
-    # When the table no longer lets the role follow events
-    monkeypatch.setitem(POLICY, Action.FOLLOW_EVENTS, frozenset(Role) - {role})
+    # When the table does not let the role follow events (the sector role: as it is)
+    monkeypatch.setitem(POLICY, Action.FOLLOW_EVENTS, POLICY[Action.FOLLOW_EVENTS] - {role})
     with ws_client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         init(ws, key)
         subscribe(ws, "1", {"a": None})
@@ -133,4 +141,11 @@ def test_the_subscription_asks_the_table(ws_client, writable_demo, monkeypatch, 
     # Then the subscription is refused, saying what
     assert msg["type"] == "error", msg
     [err] = msg["payload"]
-    assert (err["extensions"]["code"], err["message"]) == ("FORBIDDEN", f"a {role.value} key may not follow events")
+    article = "an" if role.value[0] in "aeiou" else "a"
+    expected = f"{article} {role.value} key may not follow events"
+    assert (err["extensions"]["code"], err["message"]) == ("FORBIDDEN", expected)
+
+
+def test_only_the_sector_role_may_not_follow_events() -> None:
+    # The live fan-out filters by jurisdiction, not by sector: a sector principal reads events by query only
+    assert set(Role) - POLICY[Action.FOLLOW_EVENTS] == {Role.SECTOR}
