@@ -10,9 +10,10 @@ so that the rest of the world is drawn exactly as before:
 - one progress payment (工程款拨付, 第二十四条) per labour-cost bill, the one that bill came with: same day,
   the amount the bill records as ``progress_payment`` — so the labour-cost share rule (W04) and the
   progress payments agree;
-- one wage expense bill per paid 代发 batch (the month's wages leaving the 专户 on pay day), and, when a
-  closed 专户 still holds money, the remainder transferred back to the 总包 (人社部发〔2021〕53号: the
-  account is closed once the wages are paid; what is left returns to the contractor);
+- one wage expense bill per paid 代发 batch (the month's wages leaving the 专户 on pay day); now and
+  then a leaver's 退场结算 transferred to the worker's own card (the only place 人社部发〔2021〕53号 lets a
+  专户's money go); and, when a closed 专户 still holds money, the remainder transferred back to the 总包
+  (the account is closed once the wages are paid; what is left returns to the contractor);
 - the monthly output value (工程量产值), proportional to the month's wages over the agreed labour-cost share
   with ±3 % noise: output and wages move together, so "output up ≥ 20 % while wages fall ≥ 20 %" (W14)
   never fires by accident.
@@ -45,6 +46,7 @@ def money_rows(
     acc: Row | None,
     allocations: list[Row],
     payroll: list[Row],
+    people: list[Row],
 ) -> Iterator[tuple[str, Row]]:
     """The project's contract chain, progress payments, expense bills and output values.
 
@@ -67,7 +69,7 @@ def money_rows(
             },
         )
     if acc is not None:
-        yield from _expenses(w, r, proj, acc, allocations, payroll)
+        yield from _expenses(w, r, proj, acc, allocations, payroll, people)
     yield from _output_values(w, r, proj, ratio, payroll)
 
 
@@ -111,28 +113,44 @@ def _contracts(w: World, r: random.Random, proj: Proj, *, value: Decimal, signed
 
 
 def _expenses(
-    w: World, r: random.Random, proj: Proj, acc: Row, allocations: list[Row], payroll: list[Row]
+    w: World, r: random.Random, proj: Proj, acc: Row, allocations: list[Row], payroll: list[Row], people: list[Row]
 ) -> Iterator[tuple[str, Row]]:
-    """One 代发 expense bill per paid batch; a closed 专户's remainder transferred back to the 总包."""
+    """One 代发 expense bill per paid batch; now and then a leaver's 退场结算 transferred to the worker's own
+    card; a closed 专户's remainder transferred back to the 总包."""
     batches: dict[str, list[Row]] = defaultdict(list)
     for p in payroll:
         if p["pay_status"] == 20 and p["account_id"] == acc["id"]:
             batches[p["batch_number"]].append(p)
+    # (day, batch number, amount, the rest of the row), in the order the money left
+    bills: list[tuple[dt.date, str, Decimal, Row]] = []
+    for batch, rows in batches.items():
+        bills.append(
+            (
+                rows[0]["balance_date"],
+                batch,
+                sum((p["actual_amount"] for p in rows), Decimal(0)),
+                {
+                    "action": "wages",
+                    "counterparty_name": f"农民工工资代发（{len(rows)}人）",
+                    "purpose": f"代发{rows[0]['pay_month']}工资",
+                },
+            )
+        )
+    # (the warning situations' accounts are left as their rules need them)
+    settlement = None if proj.roles else _settlement(w, r, acc, allocations, payroll, people)
+    if settlement is not None:
+        bills.append(settlement)
+    bills.sort(key=lambda b: (b[0], b[1]))
     # Balance after a bill: the last labour-cost bill's balance, less what left the account since.
     incomes = sorted((al["bill_date"], al["id"], al["account_balance"]) for al in allocations)
     days = [(d, i) for d, i, _ in incomes]
     spent_since: dict[int, Decimal] = defaultdict(Decimal)
-    last_day = None
-    for batch in sorted(batches, key=lambda b: (batches[b][0]["balance_date"], b)):
-        rows = batches[batch]
-        day = rows[0]["balance_date"]
-        amount = sum((p["actual_amount"] for p in rows), Decimal(0))
+    for day, batch, amount, extra in bills:
         k = bisect.bisect_right(days, (day, float("inf")))
         balance: Decimal | None = None
         if k:
             spent_since[k] += amount
             balance = (incomes[k - 1][2] - spent_since[k]).quantize(_CENT)
-        last_day = day
         yield (
             "account_expenses",
             {
@@ -142,12 +160,10 @@ def _expenses(
                 "batch_number": batch,
                 "bill_date": day,
                 "amount": amount,
-                "action": "wages",
                 "account_balance": balance,
-                "counterparty_name": f"农民工工资代发（{len(rows)}人）",
                 "counterparty_account_enc": None,
                 "counterparty_account_masked": None,
-                "purpose": f"代发{rows[0]['pay_month']}工资",
+                **extra,
                 "region_code": proj.region_code,
                 "created_at": w.clamp(local_at(day, r, 15, 18)),
             },
@@ -155,7 +171,8 @@ def _expenses(
     left = acc["account_balance"]
     if acc["status"] == "closed" and left > 0:
         end = proj.end or w.today
-        day = first_workday_from(max(end, last_day or end) + dt.timedelta(days=r.randint(20, 50)))
+        last_day = bills[-1][0] if bills else end
+        day = first_workday_from(max(end, last_day) + dt.timedelta(days=r.randint(20, 50)))
         day = min(day, w.today - dt.timedelta(days=1))
         yield (
             "account_expenses",
@@ -177,6 +194,48 @@ def _expenses(
             },
         )
         acc["account_balance"] = Decimal("0.00")
+
+
+def _settlement(
+    w: World, r: random.Random, acc: Row, allocations: list[Row], payroll: list[Row], people: list[Row]
+) -> tuple[dt.date, str, Decimal, Row] | None:
+    """A leaver's 退场结算 paid from an open 专户 to the worker's own card, a few days after the exit.
+
+    Only when the account can afford it without coming near a warning: its balance afterwards still
+    covers the payroll not yet paid (W10) and no labour-cost bill's balance turns negative. The later
+    balances (income bills, the account) are lowered by the amount.
+    """
+    leavers = [p for p in people if p["exit_date"] and p.get("bank_card_enc")]
+    if acc["status"] != "open" or not leavers or r.random() >= 0.25:
+        return None
+    worker = r.choice(leavers)
+    amount = Decimal(r.randint(5, 30) * 100)
+    day = first_workday_from(worker["exit_date"] + dt.timedelta(days=r.randint(2, 8)))
+    later = [al for al in allocations if al["bill_date"] > day]
+    unpaid = sum((p["actual_amount"] for p in payroll if p["pay_status"] == 0), Decimal(0))
+    if (
+        day >= w.today
+        or day < acc["open_account_date"]
+        or acc["account_balance"] - amount < unpaid
+        or any(al["account_balance"] < amount for al in later)
+    ):
+        return None
+    for al in later:
+        al["account_balance"] -= amount
+    acc["account_balance"] -= amount
+    card = w.cipher.decrypt(worker["bank_card_enc"])
+    return (
+        day,
+        f"ZZ{day:%Y%m%d}{worker['id']:010d}",
+        amount,
+        {
+            "action": "transfer",
+            "counterparty_name": worker["name"],
+            "counterparty_account_enc": w.cipher.encrypt(card),
+            "counterparty_account_masked": mask_bank_card(card),
+            "purpose": "退场结算",
+        },
+    )
 
 
 def _output_values(

@@ -182,7 +182,15 @@ def project_rows(
     # closed 专户's remainder is transferred out), yielded after it (parents first).
     money = list(
         money_rows(
-            w, proj, value=value, signed=contract, ratio=ratio, acc=acc, allocations=allocations, payroll=payroll
+            w,
+            proj,
+            value=value,
+            signed=contract,
+            ratio=ratio,
+            acc=acc,
+            allocations=allocations,
+            payroll=payroll,
+            people=people,
         )
     )
     if acc:
