@@ -82,12 +82,16 @@ async def test_expense_bills_are_the_paid_batches_with_the_counterparty_masked(g
     assert wages and all(
         b["counterpartyAccount"] is None and b["counterpartyName"].startswith("农民工工资代发") for b in wages
     )
-    # And a closed account's remainder went back to the 总包, its account shown masked
+    # And transfers show the account paid into masked: a leaver's own card (退场结算) or, when a closed
+    # account's remainder went back to the 总包, the contractor's account
     transfers = [b for b in bills if b["action"] == "TRANSFER"]
     assert transfers and all("*********" in b["counterpartyAccount"] for b in transfers)
-    assert all(Decimal(b["accountBalance"]) == 0 and b["purpose"] == "销户余额转出" for b in transfers)
+    assert {b["purpose"] for b in transfers} == {"退场结算", "销户余额转出"}
     closed = {a["databaseId"] for a in accounts if a["status"] == "closed"}
-    assert {a["databaseId"] for a in accounts for b in a["expenses"]["nodes"] if b["action"] == "TRANSFER"} <= closed
+    for a in accounts:
+        for b in a["expenses"]["nodes"]:
+            if b["purpose"] == "销户余额转出":
+                assert a["databaseId"] in closed and Decimal(b["accountBalance"]) == 0
 
 
 async def test_revealing_a_counterparty_account_needs_the_permission(graph) -> None:
