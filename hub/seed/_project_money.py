@@ -126,7 +126,7 @@ def _expenses(
     for batch, rows in batches.items():
         bills.append(
             (
-                rows[0]["balance_date"],
+                max(p["balance_date"] for p in rows),  # the day the batch was through
                 batch,
                 sum((p["actual_amount"] for p in rows), Decimal(0)),
                 {
@@ -241,7 +241,12 @@ def _settlement(
 def _output_values(
     w: World, r: random.Random, proj: Proj, ratio: Decimal, payroll: list[Row]
 ) -> Iterator[tuple[str, Row]]:
-    """工程量产值 per month: the month's wages over the labour-cost share, ±3 %; reported early next month."""
+    """工程量产值 per month: the month's wages over the labour-cost share, ±3 %; reported early next month.
+
+    Not for the warning situations' projects: those that need output values (W14's) write their own.
+    """
+    if proj.roles:
+        return
     wages: dict[str, Decimal] = defaultdict(Decimal)
     for p in payroll:
         wages[p["pay_month"]] += p["total_pay_amount"]
