@@ -291,22 +291,25 @@ class TestBankSoap(SandboxContract):
                 purpose="代发2025-11工资",
             )
         ]
-        # And a transfer (actionType 2): a closed account's remainder back to the 总包, its account named
-        t = next(e for e in world.expenses if e["action"] == "transfer")
+        # And a transfer (actionType 2): a leaver's 退场结算 to the worker's own card, the card named
+        t = next(e for e in world.expenses if e["purpose"] == "退场结算")
+        leaver = next(w for w in world.workers if w["bank_card"] == t["counterparty_account"])
         transfer = next(r for r in bills if r["billType"] == 2 and r["batchNumber"] == t["batch_number"])
         assert transfer["actionType"] == 2
-        [out] = connector.normalise("bills", transfer)
-        assert out == ExpenseIn(
-            salary_account=t["salary_account"],
-            batch_number=t["batch_number"],
-            bill_date=t["bill_date"],
-            amount=t["amount"],
-            action="transfer",
-            account_balance=Decimal("0.00"),
-            counterparty_name=world.enterprise_by_id(world.project_by_id(t["project_id"])["contractor_id"])["name"],
-            counterparty_account=t["counterparty_account"],
-            purpose="销户余额转出",
-        )
+        assert connector.normalise("bills", transfer) == [
+            ExpenseIn(
+                salary_account=t["salary_account"],
+                batch_number=t["batch_number"],
+                bill_date=t["bill_date"],
+                amount=t["amount"],
+                action="transfer",
+                account_balance=t["account_balance"],
+                counterparty_name=leaver["name"],
+                counterparty_account=leaver["bank_card"],
+                purpose="退场结算",
+            )
+        ]
+        assert leaver["exit_date"] < t["bill_date"] and leaver["project_id"] == t["project_id"]
 
         p = world.payroll[0]
         detail = next(r for r in read_all("pay_details", cfg) if r["detailNo"] == f"MX{p['id']:012d}")
