@@ -52,8 +52,9 @@ from hub.identifiers import (
 from hub.models import utcnow
 from hub.outbox import event_values
 from hub.records import IngestResult, Item, Problem, Touched, counts_of
+from hub.vocab import ContractRole, ExpenseAction
 
-CIPHERTEXTS = frozenset({"id_number_enc", "bank_card_enc"})
+CIPHERTEXTS = frozenset({"id_number_enc", "bank_card_enc", "counterparty_account_enc"})
 #: Order in which kinds are applied within a page, so that references resolve.
 ORDER = (
     EnterpriseIn,
@@ -543,6 +544,155 @@ class Ingestor:
     # -- project money: expense bills, the contract chain, progress payments, output value
     #    (_apply_expense, _apply_contract, _apply_progresspayment, _apply_outputvalue) ----------
 
+    def _apply_expense(self, batch: Sequence[Item]) -> IngestResult:
+        """Expense bills (billType 2) of a 专户: the wages paid out and any transfer out.
+
+        人社部发〔2021〕53号: a 专户 pays only the project's workers, so a transfer out is kept as evidence;
+        the counterparty account is stored encrypted and shown masked (a worker's card is personal data).
+        """
+        accounts = self._lookup(
+            m.WageAccount, "salary_account", [i.entity.salary_account for i in batch], "id", "project_id", "region_code"
+        )
+        actions = {a.value for a in ExpenseAction}
+
+        def make(e: ExpenseIn) -> tuple[Any, dict]:
+            acc = accounts.get(e.salary_account)
+            if acc is None:
+                raise _Reject(
+                    f"unknown wage account {e.salary_account!r}: the account must arrive first", "salaryAccount"
+                )
+            if e.amount < 0:
+                raise _Reject(f"expense amount must not be negative, got {e.amount}", "billAmount")
+            if e.action not in actions:
+                raise _Reject(
+                    f"expense action must be one of {', '.join(sorted(actions))}, got {e.action!r}", "actionType"
+                )
+            values: dict[str, Any] = {
+                "account_id": acc[0],
+                "project_id": acc[1],
+                "region_code": acc[2],
+                "batch_number": e.batch_number,
+                "bill_date": e.bill_date,
+                "amount": e.amount,
+                "action": e.action,
+                "account_balance": e.account_balance,
+                "counterparty_name": e.counterparty_name,
+                "purpose": e.purpose,
+                "counterparty_account_enc": None,
+                "counterparty_account_masked": None,
+            }
+            if e.counterparty_account:
+                values["counterparty_account_enc"] = self.cipher.encrypt(e.counterparty_account)
+                values["counterparty_account_masked"] = mask_bank_card(e.counterparty_account)
+            return (acc[0], e.batch_number), values
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.AccountExpense, rows, ["account_id", "batch_number"], problems, volatile=CIPHERTEXTS)
+
+    def _apply_contract(self, batch: Sequence[Item]) -> IngestResult:
+        """Links of the contract chain (条例 第三十条: the 总包 answers for its 分包's wages)."""
+        projects = self._projects(i.entity.project_code for i in batch)
+        ents = self._lookup(
+            m.Enterprise,
+            "uscc",
+            [i.entity.enterprise_uscc for i in batch] + [i.entity.parent_uscc for i in batch],
+            "id",
+        )
+        roles = {r.value for r in ContractRole}
+
+        def make(c: ContractIn) -> tuple[Any, dict]:
+            proj = projects.get(c.project_code)
+            if proj is None:
+                raise _Reject(
+                    f"unknown project code {c.project_code!r}: sync the projects stream first, then replay",
+                    "projectCode",
+                )
+            holder_uscc = _ident(validate_uscc, c.enterprise_uscc, "corpCode")
+            holder = ents.get(holder_uscc)
+            if holder is None:
+                raise _Reject(f"unknown contractor USCC {holder_uscc!r}: the enterprise must arrive first", "corpCode")
+            parent: int | None = None
+            if c.parent_uscc:
+                parent_uscc = _ident(validate_uscc, c.parent_uscc, "parentCorpCode")
+                parent = ents.get(parent_uscc)
+                if parent is None:
+                    raise _Reject(
+                        f"unknown parent USCC {parent_uscc!r}: the enterprise must arrive first", "parentCorpCode"
+                    )
+            if c.role not in roles:
+                raise _Reject(
+                    f"contract role must be one of {', '.join(sorted(roles))}, got {c.role!r}", "contractType"
+                )
+            if c.contract_value is not None and c.contract_value < 0:
+                raise _Reject(f"contract value must not be negative, got {c.contract_value}", "contractAmount")
+            return (proj[0], holder, c.role), {
+                "project_id": proj[0],
+                "region_code": proj[1],
+                "enterprise_id": holder,
+                "parent_enterprise_id": parent,
+                "role": c.role,
+                "contract_no": c.contract_no,
+                "contract_value": c.contract_value,
+                "signed_on": c.signed_on,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.ProjectContract, rows, ["project_id", "enterprise_id", "role"], problems)
+
+    def _apply_progresspayment(self, batch: Sequence[Item]) -> IngestResult:
+        """Progress payments (工程款拨付): 条例 第二十四条 allocates labour cost with each one."""
+        projects = self._projects(i.entity.project_code for i in batch)
+        ents = self._lookup(m.Enterprise, "uscc", [i.entity.payer_uscc for i in batch], "id")
+
+        def make(p: ProgressPaymentIn) -> tuple[Any, dict]:
+            proj = projects.get(p.project_code)
+            if proj is None:
+                raise _Reject(f"unknown project code {p.project_code!r}", "projectCode")
+            if p.amount < 0:
+                raise _Reject(f"progress payment amount must not be negative, got {p.amount}", "paymentAmount")
+            payer: int | None = None
+            if p.payer_uscc:
+                payer_uscc = _ident(validate_uscc, p.payer_uscc, "payerCorpCode")
+                payer = ents.get(payer_uscc)
+                if payer is None:
+                    raise _Reject(
+                        f"unknown payer USCC {payer_uscc!r}: the enterprise must arrive first", "payerCorpCode"
+                    )
+            return (proj[0], p.payment_no), {
+                "project_id": proj[0],
+                "region_code": proj[1],
+                "payment_no": p.payment_no,
+                "paid_on": p.paid_on,
+                "amount": p.amount,
+                "payer_id": payer,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.ProgressPayment, rows, ["project_id", "payment_no"], problems)
+
+    def _apply_outputvalue(self, batch: Sequence[Item]) -> IngestResult:
+        """A project's monthly output value (工程量产值), the measure wages are compared with (W14)."""
+        projects = self._projects(i.entity.project_code for i in batch)
+
+        def make(o: OutputValueIn) -> tuple[Any, dict]:
+            proj = projects.get(o.project_code)
+            if proj is None:
+                raise _Reject(f"unknown project code {o.project_code!r}", "projectCode")
+            if not _is_month(o.month):
+                raise _Reject(f"month must be YYYY-MM, got {o.month!r}", "statMonth")
+            if o.amount < 0:
+                raise _Reject(f"output value must not be negative, got {o.amount}", "outputValue")
+            return (proj[0], o.month), {
+                "project_id": proj[0],
+                "region_code": proj[1],
+                "month": o.month,
+                "amount": o.amount,
+                "reported_on": o.reported_on,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.OutputValue, rows, ["project_id", "month"], problems)
+
     # -- ---------------------------------------------------------------------------------------
 
     def _apply_deposit(self, batch: Sequence[Item]) -> IngestResult:
@@ -602,6 +752,17 @@ def _same(old: Any, new: Any) -> bool:
             else old == new
         )
     return old == new
+
+
+def _is_month(value: str) -> bool:
+    """``YYYY-MM`` with a real month."""
+    return (
+        len(value) == 7
+        and value[4] == "-"
+        and value[:4].isdigit()
+        and value[5:].isdigit()
+        and 1 <= int(value[5:]) <= 12
+    )
 
 
 def _chunks(seq: list, size: int) -> Iterable[list]:

@@ -38,6 +38,7 @@ from connectors.base import (
     CredentialsRefused,
     DepositIn,
     Entity,
+    ExpenseIn,
     MalformedResponse,
     Page,
     PayrollIn,
@@ -69,6 +70,7 @@ GUARANTEE_TYPES = {"01": "bank_guarantee", "02": "insurance"}
 #: ``guaranteeStatus``: 1 有效 / 2 已代偿 / 3 已退还.
 GUARANTEE_STATUS = {"1": "active", "2": "used", "3": "refunded"}
 BILL_INCOME, BILL_EXPENSE = 1, 2  # docs/domain.md: billType 1 income / 2 expense
+EXPENSE_ACTIONS = {"1": "wages", "2": "transfer"}  # actionType: 1 代发工资, 2 转账 (the hub's ExpenseAction)
 
 
 class BankRestConfig(ConnectorConfig):
@@ -250,7 +252,7 @@ class Accounts(_BankStream):
 
 
 class Bills(_BankStream):
-    """专户 bills (流水): income = labour cost allocated (条例 Art. 24) → ``AllocationIn``; expense skipped."""
+    """专户 bills (流水): income = labour cost allocated (条例 Art. 24) → ``AllocationIn``; expense → ``ExpenseIn``."""
 
     name = "bills"
     primary_key = ("salaryAccount", "batchNumber")
@@ -345,9 +347,21 @@ def _account(r: dict[str, Any]) -> list[Entity]:
 def _bill(r: dict[str, Any]) -> list[Entity]:
     bill_type = fields.integer(r, "billType", allow_negative=False)
     if bill_type == BILL_EXPENSE:
-        # Expense bills (actionType 1 wages / 2 transfer) are money leaving the 专户: the wages themselves
-        # arrive, worker by worker, through pay_details. Only income is a labour-cost allocation (条例 Art. 24).
-        return []
+        # Money leaving the 专户: a 代发 batch (actionType 1; its workers arrive through pay_details) or a
+        # transfer (actionType 2) — the 专户 may pay only the project's workers (人社部发〔2021〕53号).
+        return [
+            ExpenseIn(
+                salary_account=_text(r, "salaryAccount"),
+                batch_number=_text(r, "batchNumber"),
+                bill_date=fields.date(r, "billDate"),
+                amount=fields.amount(r, "billAmount", allow_negative=False),
+                action=fields.choice(r, "actionType", EXPENSE_ACTIONS),
+                account_balance=fields.amount(r, "accountBalance", allow_negative=True, required=False),
+                counterparty_name=_opt(r, "counterpartyName"),
+                counterparty_account=_opt(r, "counterpartyAccount"),
+                purpose=_opt(r, "summary"),
+            )
+        ]
     if bill_type != BILL_INCOME:
         raise Rejection(
             f"billType must be 1 (income) or 2 (expense), got {bill_type}", field="billType", value=bill_type

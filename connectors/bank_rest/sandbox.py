@@ -28,7 +28,6 @@ import hmac
 import logging
 import operator
 import secrets
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -357,35 +356,22 @@ def _build(world: World, epoch: dt.datetime, interval: float) -> dict[str, _List
         }
 
     bills = [income_row(a, at(a["created_at"])) for a in world.allocations]
-    batches: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for p in world.payroll:
-        if p["pay_status"] == 20 and p["salary_account"]:  # only 已发放 leaves the account
-            batches[(p["salary_account"], p["batch_number"])].append(p)
-    incomes: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)  # per account: (bill date, balance after)
-    for a in world.allocations:
-        incomes[a["salary_account"]].append((a["bill_date"], a["account_balance"]))
-    for seq in incomes.values():
-        seq.sort()
-    for (account, batch), paid in sorted(batches.items()):
-        day = max(p["balance_date"] for p in paid)
-        amount = sum((p["actual_amount"] for p in paid), Decimal(0))
-        k = bisect.bisect_right(incomes[account], (day, Decimal("Infinity")))
-        balance = incomes[account][k - 1][1] - amount if k else None  # the last income's balance, less this batch
+    for e in world.expenses:  # money leaving the 专户: a 代发 batch (actionType 1) or a transfer (2)
         bills.append(
             {
-                "salaryAccount": account,
-                "batchNumber": batch,
+                "salaryAccount": e["salary_account"],
+                "batchNumber": e["batch_number"],
                 "billType": 2,
-                "actionType": 1,
-                "billDate": _day(day),
-                "billAmount": _money(amount),
-                "accountBalance": _money(balance) if balance is not None and balance >= 0 else None,
-                "counterpartyName": "农民工工资代发",
-                "counterpartyAccount": None,
-                "salaryMonth": paid[0]["pay_month"],
+                "actionType": 1 if e["action"] == "wages" else 2,
+                "billDate": _day(e["bill_date"]),
+                "billAmount": _money(e["amount"]),
+                "accountBalance": _money(e["account_balance"]),
+                "counterpartyName": e["counterparty_name"],
+                "counterpartyAccount": e["counterparty_account"],
+                "salaryMonth": None,
                 "progressPayment": None,
-                "summary": f"代发工资{len(paid)}人",
-                "updateTime": at(dt.datetime.combine(day, dt.time(15), BJ)),
+                "summary": e["purpose"],
+                "updateTime": at(e["created_at"]),
             }
         )
 

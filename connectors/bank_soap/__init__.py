@@ -13,7 +13,8 @@ Streams and what they become (field names: docs/domain.md, "Field names of the u
 stream         operation            key           canonical record
 =============  ===================  ============  =================================================
 accounts       QueryAccountInfo     salaryAccount ``WageAccountIn``
-bills          QueryAccountBills    billNo        ``AllocationIn`` for billType 1 (labour cost in)
+bills          QueryAccountBills    billNo        ``AllocationIn`` for billType 1 (labour cost in),
+                                                  ``ExpenseIn`` for billType 2 (wages / transfers out)
 pay_details    QueryPayDetails      detailNo      ``PayrollIn``
 guarantees     QueryGuarantees      guaranteeNo   ``DepositIn`` (保函 / guarantee insurance)
 =============  ===================  ============  =================================================
@@ -51,6 +52,7 @@ from connectors.base import (
     CredentialsRefused,
     DepositIn,
     Entity,
+    ExpenseIn,
     FatalUpstreamError,
     MalformedResponse,
     Page,
@@ -78,6 +80,7 @@ MAX_STALLED_PAGES = 3
 ACCOUNT_STATUS = {1: "open", 2: "frozen", 3: "closed"}  # accountStatus: 1 正常, 2 冻结, 3 销户
 GUARANTEE_KIND = {1: "bank_guarantee", 2: "insurance"}  # guaranteeType: 1 银行保函, 2 保证保险
 GUARANTEE_STATUS = {1: "active", 2: "used", 3: "refunded"}  # guaranteeStatus: 1 有效, 2 已代偿, 3 已解除
+EXPENSE_ACTION = {1: "wages", 2: "transfer"}  # actionType: 1 代发工资, 2 转账 (the hub's ExpenseAction)
 
 
 class BankSoapConfig(ConnectorConfig):
@@ -380,9 +383,23 @@ def _account(r: dict[str, Any]) -> list[Entity]:
 def _bill(r: dict[str, Any]) -> list[Entity]:
     bill_type = fields.integer(r, "billType", allow_negative=False, wording=WORDING)
     if bill_type == 2:
-        # Expense bills (代发工资 actionType 1, transfers out actionType 2) are not labour-cost
-        # allocations; the wages they pay arrive per worker on the pay_details stream. Skipped, not an error.
-        return []
+        # Money leaving the 专户: a 代发 batch (actionType 1; its workers arrive on pay_details) or a
+        # transfer (actionType 2) — the 专户 may pay only the project's workers (人社部发〔2021〕53号).
+        return [
+            ExpenseIn(
+                salary_account=_text(r, "salaryAccount"),
+                batch_number=_text(r, "batchNumber"),
+                bill_date=fields.date(r, "billDate", wording=WORDING),
+                amount=fields.amount(r, "billAmount", allow_negative=False, wording=WORDING),
+                action=fields.choice(r, "actionType", EXPENSE_ACTION, wording=WORDING),
+                account_balance=fields.amount(
+                    r, "accountBalance", allow_negative=True, required=False, wording=WORDING
+                ),
+                counterparty_name=_opt(r, "oppAccountName"),
+                counterparty_account=_opt(r, "oppAccountNo"),
+                purpose=_opt(r, "remark"),
+            )
+        ]
     if bill_type != 1:
         raise Rejection(
             f"billType must be 1 (income) or 2 (expense); got {bill_type}", field="billType", value=bill_type

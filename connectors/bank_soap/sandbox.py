@@ -11,8 +11,8 @@ Records are ordered by ``updateTime`` (CST) then key (``salaryAccount``, ``billN
 are SOAP 1.1 faults (HTTP 500, ``soap:Client``, Chinese ``faultstring``, ``detail/errorCode``
 AUTH_FAILED / TOKEN_EXPIRED / BAD_REQUEST); every call needs a WS-Security UsernameToken.
 
-History: every 专户 of the world; its income bills (labour-cost allocations) and one 代发 expense bill
-per pay batch; every pay detail paid from a 专户; every 保函 / guarantee insurance (cash deposits have
+History: every 专户 of the world; its income bills (labour-cost allocations) and its expense bills
+(one 代发 bill per pay batch, and a closed account's remainder transferred out); every pay detail paid from a 专户; every 保函 / guarantee insurance (cash deposits have
 no guarantee number). Live: every ``live_interval_seconds`` of ``clock()`` after the world's ``today``
 (00:00 CST) the next open 专户 in turn receives labour cost (a new income bill and a new balance), pays
 one of its workers (a new pay detail) and has a new 保函 issued. Protocol faults:
@@ -64,6 +64,7 @@ MALFORMED_BODY = b"<soap:Envelope><broken"
 ACCOUNT_STATUS = {"open": 1, "frozen": 2, "closed": 3}
 GUARANTEE_TYPE = {"bank_guarantee": 1, "insurance": 2}
 GUARANTEE_STATUS = {"active": 1, "used": 2, "refunded": 3}
+EXPENSE_ACTION = {"wages": 1, "transfer": 2}  # actionType: 1 代发工资, 2 转账
 Record = dict[str, Any]
 Position = tuple[dt.datetime, str]
 
@@ -134,11 +135,7 @@ class _Bank:
 
         accounts = [self.account(a, when=clamp(a["created_at"])) for a in w.accounts.values()]
         bills = [self.income_bill(a, when=clamp(a["created_at"])) for a in w.allocations]
-        batches: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for p in w.payroll:
-            if p["salary_account"] and p["pay_status"] == 20 and p["balance_date"]:
-                batches[(p["salary_account"], p["batch_number"])].append(p)
-        bills += [self.expense_bill(rows, clamp) for rows in batches.values()]
+        bills += [self.expense_bill(e, when=clamp(e["created_at"])) for e in w.expenses]
         details = [self.pay_detail(p, when=clamp(self._paid_at(p))) for p in w.payroll if p["salary_account"]]
         guarantees = [self.guarantee(d, when=clamp(d["created_at"])) for d in w.deposits if d["guarantee_no"]]
         self.feeds = {
@@ -196,22 +193,22 @@ class _Bank:
             "updateTime": when,
         }
 
-    def expense_bill(self, rows: list[dict[str, Any]], clamp: Callable[[dt.datetime], dt.datetime]) -> Record:
-        """One 代发 batch paid out (billType 2 支出 / actionType 1 代发工资)."""
-        day, first = max(r["balance_date"] for r in rows), rows[0]
+    def expense_bill(self, e: dict[str, Any], *, when: dt.datetime) -> Record:
+        """Money leaving the 专户 (billType 2 支出): a 代发 batch (actionType 1) or a transfer (2)."""
         return {
-            "billNo": f"LS2{day:%Y%m%d}{min(r['id'] for r in rows):09d}",
-            "salaryAccount": first["salary_account"],
-            "projectCode": self.w.project_by_id(first["project_id"])["project_code"],
+            "billNo": f"LS2{e['bill_date']:%Y%m%d}{e['id']:09d}",
+            "salaryAccount": e["salary_account"],
+            "projectCode": self.w.project_by_id(e["project_id"])["project_code"],
             "billType": 2,
-            "actionType": 1,
-            "billDate": day,
-            "billAmount": money(sum(r["actual_amount"] for r in rows)),
-            "batchNumber": first["batch_number"],
-            "oppAccountName": f"农民工工资代发（{len(rows)}人）",
-            "period": first["pay_month"],
-            "remark": f"代发{first['pay_month']}工资",
-            "updateTime": clamp(dt.datetime.combine(day, dt.time(17, 30), CST)),
+            "actionType": EXPENSE_ACTION[e["action"]],
+            "billDate": e["bill_date"],
+            "billAmount": money(e["amount"]),
+            "accountBalance": money(e["account_balance"]),
+            "batchNumber": e["batch_number"],
+            "oppAccountName": e["counterparty_name"],
+            "oppAccountNo": e["counterparty_account"],
+            "remark": e["purpose"],
+            "updateTime": when,
         }
 
     def pay_detail(self, p: dict[str, Any], *, when: dt.datetime) -> Record:
@@ -572,7 +569,7 @@ def create_app(
 def _spoil(item: str, rows: list[Record]) -> list[Record]:
     """``bad_records_next``: one record of the page that normalise / ingest must reject."""
     rows = list(rows)
-    if item == "bill":  # an income bill without its amount (expense bills are skipped anyway)
+    if item == "bill":  # an income bill without its amount
         i = next((i for i, r in enumerate(rows) if r["billType"] == 1), 0)
         rows[i] = {**rows[i], "billAmount": None}
     elif item == "accountInfo":  # GB 32100-2015: a wrong check character

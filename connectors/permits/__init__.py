@@ -3,7 +3,7 @@
 JSON REST. The app id and API key (``X-App-Id`` / ``X-Api-Key`` headers) buy a short-lived access
 token (``POST api/v1/auth/token``) that data requests carry in ``X-Access-Token``; an expired token
 answers 401 ``TOKEN_EXPIRED``, which becomes ``TokenExpired`` (the hub retries, the client fetches a
-new token). Two streams, read incrementally by update time:
+new token). Five streams, read incrementally by update time:
 
 - ``enterprises`` (``api/v1/enterprises``): builders (建设单位) and general contractors (施工总承包)
   → ``EnterpriseIn``; key ``corpCode`` (USCC).
@@ -11,6 +11,14 @@ new token). Two streams, read incrementally by update time:
   labour-cost cycle and ratio) → ``ProjectIn``, preceded by the ``EnterpriseIn`` of its builder and
   contractor when the record carries their registry details (so a project never arrives before its
   enterprises; the hub applies enterprises first within a page); key ``projectCode``.
+- ``contracts`` (``api/v1/contracts``): the contract chain (保障农民工工资支付条例 第三十条) — who holds a
+  施工总承包 / 专业分包 / 劳务分包 contract from whom → ``ContractIn``, preceded by the ``EnterpriseIn`` of a
+  分包 holder when the record carries its registry details (the enterprises list has only 建设单位 and
+  总包); key ``contractNo``.
+- ``progress_payments`` (``api/v1/progress-payments``): 工程款拨付 from the builder to the 总包 →
+  ``ProgressPaymentIn``; key ``paymentNo``.
+- ``output_values`` (``api/v1/output-values``): a project's monthly 工程量产值 → ``OutputValueIn``; key
+  ``reportNo``.
 
 Both lists are ordered by ``updateTime`` then key; the cursor is ``"<updateTime>|<key>"`` of the
 last record received, and it never moves backwards.
@@ -31,11 +39,14 @@ from connectors.base import (
     CheckResult,
     Connector,
     ConnectorConfig,
+    ContractIn,
     EnterpriseIn,
     Entity,
     FatalUpstreamError,
     MalformedResponse,
+    OutputValueIn,
     Page,
+    ProgressPaymentIn,
     ProjectIn,
     Rejection,
     Stream,
@@ -51,6 +62,10 @@ log = logging.getLogger(__name__)
 
 #: Permit-system wording → the hub's enterprise kinds and project states.
 CORP_KINDS = {"建设单位": "builder", "施工总承包": "general_contractor"}
+#: A contract's place in the chain (contractType) → the hub's ContractRole.
+CONTRACT_ROLES = {"施工总承包": "general", "专业分包": "specialist", "劳务分包": "labour"}
+#: A 分包 holder's qualification category (资质类别, corpType of a contract) → the hub's enterprise kinds.
+HOLDER_KINDS = {"施工总承包": "general_contractor", "专业承包": "subcontractor", "施工劳务": "labour_service"}
 STATUSES = {"在建": "in_progress", "停工": "stopped", "竣工": "completed"}
 SECTORS = {"交通": "交通", "住建": "住建", "水利": "水利"}  # 行业主管部门 (docs/domain.md)
 #: 401 codes after which a new token may help.
@@ -177,8 +192,27 @@ class Projects(_PermitStream):
     path = "api/v1/projects"
 
 
+class Contracts(_PermitStream):
+    name = "contracts"
+    primary_key = ("contractNo",)
+    path = "api/v1/contracts"
+
+
+class ProgressPayments(_PermitStream):
+    name = "progress_payments"
+    primary_key = ("paymentNo",)
+    path = "api/v1/progress-payments"
+
+
+class OutputValues(_PermitStream):
+    name = "output_values"
+    primary_key = ("reportNo",)
+    path = "api/v1/output-values"
+
+
 class PermitsConnector(Connector[PermitsConfig]):
-    """施工许可 / 工改: enterprises and projects (permit, contract, labour-cost cycle) by update time."""
+    """施工许可 / 工改: enterprises, projects (permit, contract, labour-cost cycle), the contract chain,
+    progress payments and monthly output value, by update time."""
 
     kind = KIND
     title = "施工许可 / 工改系统"
@@ -203,14 +237,21 @@ class PermitsConnector(Connector[PermitsConfig]):
         )
 
     def streams(self, config: PermitsConfig) -> list[Stream[PermitsConfig]]:
-        api = _Api(config)  # shared: one token for both streams
-        return [Enterprises(self, config, api), Projects(self, config, api)]
+        api = _Api(config)  # shared: one token for every stream
+        kinds = (Enterprises, Projects, Contracts, ProgressPayments, OutputValues)
+        return [kind(self, config, api) for kind in kinds]
 
     def normalise(self, stream: str, record: dict[str, Any]) -> list[Entity]:
         if stream == "enterprises":
             return [_enterprise(record)]
         if stream == "projects":
             return _project(record)
+        if stream == "contracts":
+            return _contract(record)
+        if stream == "progress_payments":
+            return [_progress_payment(record)]
+        if stream == "output_values":
+            return [_output_value(record)]
         raise Rejection(f"the permits connector has no stream {stream!r}", field="stream", value=stream)
 
 
@@ -312,4 +353,63 @@ def _project(record: dict[str, Any]) -> list[Entity]:
     return [*(p for p in parties if p is not None), project]
 
 
-__all__ = ["Enterprises", "PermitsConfig", "PermitsConnector", "Projects"]
+def _contract(record: dict[str, Any]) -> list[Entity]:
+    """A link of the contract chain; a 分包 holder with its registry details comes first as an enterprise."""
+    role = fields.choice(record, "contractType", CONTRACT_ROLES, wording=WORDING)
+    contract = ContractIn(
+        project_code=_required(record, "projectCode"),
+        enterprise_uscc=_required(record, "corpCode"),
+        role=role,
+        parent_uscc=_optional(record, "parentCorpCode"),
+        contract_no=_required(record, "contractNo"),
+        contract_value=_amount(record, "contractAmount"),
+        signed_on=_date(record, "signDate"),
+    )
+    if role != "general" and contract.parent_uscc is None:
+        raise Rejection(
+            f"a {record['contractType']} contract names the contractor it holds it from: parentCorpCode is missing",
+            field="parentCorpCode",
+            value=None,
+        )
+    if "corpLegalMan" not in record:
+        return [contract]
+    holder = EnterpriseIn(
+        uscc=contract.enterprise_uscc,
+        name=_required(record, "corpName"),
+        kind=fields.choice(record, "corpType", HOLDER_KINDS, wording=WORDING),
+        legal_representative=_optional(record, "corpLegalMan"),
+        address=_optional(record, "corpAddress"),
+        short_name=_optional(record, "corpShortName"),
+    )
+    return [holder, contract]
+
+
+def _progress_payment(record: dict[str, Any]) -> ProgressPaymentIn:
+    # 条例 第二十四条: the labour cost is allocated with each progress payment, at the agreed share
+    return ProgressPaymentIn(
+        project_code=_required(record, "projectCode"),
+        payment_no=_required(record, "paymentNo"),
+        paid_on=fields.date(record, "payDate", wording=WORDING),
+        amount=fields.amount(record, "paymentAmount", allow_negative=False, wording=WORDING),
+        payer_uscc=_optional(record, "payerCorpCode"),
+    )
+
+
+def _output_value(record: dict[str, Any]) -> OutputValueIn:
+    return OutputValueIn(
+        project_code=_required(record, "projectCode"),
+        month=fields.month(record, "statMonth", wording=WORDING),
+        amount=fields.amount(record, "outputValue", allow_negative=False, wording=WORDING),
+        reported_on=_date(record, "reportDate"),
+    )
+
+
+__all__ = [
+    "Contracts",
+    "Enterprises",
+    "OutputValues",
+    "PermitsConfig",
+    "PermitsConnector",
+    "ProgressPayments",
+    "Projects",
+]

@@ -6,18 +6,23 @@ an upper-case ``code`` and a Chinese ``msg``)::
     POST /api/v1/auth/token     headers X-App-Id, X-Api-Key        → data {accessToken, expiresIn}
     GET  /api/v1/enterprises    header X-Access-Token; ?cursor=&pageSize=1..100
     GET  /api/v1/projects       idem
+    GET  /api/v1/contracts      idem: the contract chain (施工总承包 / 专业分包 / 劳务分包)
+    GET  /api/v1/progress-payments   idem: 工程款拨付
+    GET  /api/v1/output-values  idem: monthly 工程量产值
     GET  /health
 
 Lists are ordered by ``updateTime`` (China Standard Time, ``YYYY-MM-DD HH:MM:SS``) then by the primary
-key (``corpCode`` / ``projectCode``); ``cursor`` is ``"<updateTime>|<key>"`` of the last record
+key (``corpCode`` / ``projectCode`` / ``contractNo`` / ``paymentNo`` / ``reportNo``); ``cursor`` is ``"<updateTime>|<key>"`` of the last record
 received, and a page answers ``records``, ``hasMore`` and ``nextCursor``.
 
-History: every builder (建设单位) and general contractor (施工总承包) of the world, and every project
-with its permit and contract, each updated at its own creation time. Live: every
-``live_interval_seconds`` of ``clock()`` after the world's ``today`` one event happens — a new project
-(now and then with a newly registered builder), or, every third event, an in-progress project stops
-or is completed. Protocol faults: ``duplicate_page_next``, ``cursor_backwards_next``,
-``expire_token_next`` and ``bad_records_next`` (a project whose 施工许可证编号 has an impossible date).
+History: every builder (建设单位) and general contractor (施工总承包) of the world, every project
+with its permit and contract, its contract chain, progress payments and monthly output values, each
+updated at its own creation time. Live: every ``live_interval_seconds`` of ``clock()`` after the
+world's ``today`` one event happens — a new project with its 总包 contract (now and then with a newly
+registered builder), or, every third event, an in-progress project stops or is completed. Protocol
+faults: ``duplicate_page_next``, ``cursor_backwards_next``, ``expire_token_next`` and
+``bad_records_next`` (a project whose 施工许可证编号 has an impossible date, a 分包 contract whose
+parent USCC has a wrong check character, a negative progress payment, an output value of month 13).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -59,6 +64,9 @@ CST = dt.timezone(dt.timedelta(hours=8))
 #: Permit-system wording of the hub's enterprise kinds and project states.
 CORP_TYPES = {"builder": "建设单位", "general_contractor": "施工总承包"}
 STATUS_NAMES = {"in_progress": "在建", "stopped": "停工", "completed": "竣工"}
+CONTRACT_TYPES = {"general": "施工总承包", "specialist": "专业分包", "labour": "劳务分包"}
+#: A contract holder's qualification category (资质类别) by the hub's enterprise kind.
+QUALIFICATIONS = {"general_contractor": "施工总承包", "subcontractor": "专业承包", "labour_service": "施工劳务"}
 _SPECIALTY = {"住建": "01", "交通": "02", "水利": "03"}  # last two digits of the permit number
 _INDUSTRY = {
     "住建": "47",
@@ -134,6 +142,72 @@ def project_record(
     }
 
 
+def _day(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _money(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def contract_record(
+    c: dict[str, Any],
+    project_code: str,
+    holder: dict[str, Any],
+    parent: dict[str, Any] | None,
+    update_time: dt.datetime,
+) -> dict[str, Any]:
+    """A link of the contract chain; a 分包 holder comes with its registry details (the permit system
+    registers 分包 at the contract, not in its enterprise list)."""
+    record: dict[str, Any] = {
+        "contractNo": c["contract_no"],
+        "projectCode": project_code,
+        "contractType": CONTRACT_TYPES[c["role"]],
+        "corpCode": holder["uscc"],
+        "corpName": holder["name"],
+        "parentCorpCode": parent["uscc"] if parent else None,
+        "parentCorpName": parent["name"] if parent else None,
+        "contractAmount": _money(c.get("contract_value")),
+        "signDate": _day(c.get("signed_on")),
+        "updateTime": fmt_time(update_time),
+    }
+    if c["role"] != "general":
+        record.update(
+            corpType=QUALIFICATIONS[holder["kind"]],
+            corpShortName=holder.get("short_name"),
+            corpLegalMan=holder.get("legal_representative"),
+            corpAddress=holder.get("address"),
+        )
+    return record
+
+
+def progress_payment_record(
+    p: dict[str, Any], project_code: str, payer: dict[str, Any] | None, update_time: dt.datetime
+) -> dict[str, Any]:
+    """A progress payment (工程款拨付) from the builder."""
+    return {
+        "paymentNo": p["payment_no"],
+        "projectCode": project_code,
+        "payDate": _day(p["paid_on"]),
+        "paymentAmount": _money(p["amount"]),
+        "payerCorpCode": payer["uscc"] if payer else None,
+        "payerCorpName": payer["name"] if payer else None,
+        "updateTime": fmt_time(update_time),
+    }
+
+
+def output_value_record(o: dict[str, Any], project_code: str, update_time: dt.datetime) -> dict[str, Any]:
+    """A project's 工程量产值 of one month, as reported."""
+    return {
+        "reportNo": f"CZ{o['month'].replace('-', '')}{o['project_id']:08d}",
+        "projectCode": project_code,
+        "statMonth": o["month"],
+        "outputValue": _money(o["amount"]),
+        "reportDate": _day(o.get("reported_on")),
+        "updateTime": fmt_time(update_time),
+    }
+
+
 @lru_cache(maxsize=1)
 def _region_names() -> dict[str, str]:
     return {r.code: r.name for r in iter_regions()}
@@ -142,7 +216,13 @@ def _region_names() -> dict[str, str]:
 class PermitSystem:
     """What the permit system holds at a moment: the world's history plus the live events so far."""
 
-    STREAMS = {"enterprises": "corpCode", "projects": "projectCode"}
+    STREAMS = {
+        "enterprises": "corpCode",
+        "projects": "projectCode",
+        "contracts": "contractNo",
+        "progress_payments": "paymentNo",
+        "output_values": "reportNo",
+    }
 
     def __init__(self, world: World, *, live_interval_seconds: float) -> None:
         if live_interval_seconds <= 0:
@@ -155,7 +235,7 @@ class PermitSystem:
 
     def _reset(self) -> None:
         w = self.world
-        self.records: dict[str, dict[str, dict[str, Any]]] = {"enterprises": {}, "projects": {}}
+        self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.STREAMS}
         for e in w.enterprises.values():
             if e["kind"] in CORP_TYPES:
                 self.records["enterprises"][e["uscc"]] = enterprise_record(e, e["created_at"])
@@ -163,6 +243,20 @@ class PermitSystem:
             builder = w.enterprise_by_id(p["builder_id"]) if p.get("builder_id") else None
             rec = project_record(p, builder, w.enterprise_by_id(p["contractor_id"]), p["created_at"])
             self.records["projects"][p["project_code"]] = rec
+        for c in w.contracts:
+            parent = w.enterprise_by_id(c["parent_enterprise_id"]) if c.get("parent_enterprise_id") else None
+            code = w.project_by_id(c["project_id"])["project_code"]
+            rec = contract_record(c, code, w.enterprise_by_id(c["enterprise_id"]), parent, c["created_at"])
+            self.records["contracts"][c["contract_no"]] = rec
+        for pp in w.progress_payments:
+            payer = w.enterprise_by_id(pp["payer_id"]) if pp.get("payer_id") else None
+            code = w.project_by_id(pp["project_id"])["project_code"]
+            self.records["progress_payments"][pp["payment_no"]] = progress_payment_record(
+                pp, code, payer, pp["created_at"]
+            )
+        for o in w.output_values:
+            rec = output_value_record(o, w.project_by_id(o["project_id"])["project_code"], o["created_at"])
+            self.records["output_values"][rec["reportNo"]] = rec
         self._templates = sorted(self.records["projects"])
         self._corp_names = {r["corpName"] for r in self.records["enterprises"].values()}
         self._in_progress: list[str] = []
@@ -261,6 +355,20 @@ class PermitSystem:
             "plannedEndDate": (start + dt.timedelta(days=r.randint(300, 1100))).isoformat(),
             "updateTime": fmt_time(at),
         }
+        # The 总包's construction contract, from the builder, as the project is registered.
+        contract_no = f"SGZB-{signed:%Y}-{county}-{900000 + i:06d}"
+        self.records["contracts"][contract_no] = {
+            "contractNo": contract_no,
+            "projectCode": code,
+            "contractType": CONTRACT_TYPES["general"],
+            "corpCode": template["contractorCorpCode"],
+            "corpName": template["contractorCorpName"],
+            "parentCorpCode": builder["builderCorpCode"],
+            "parentCorpName": builder["builderCorpName"],
+            "contractAmount": str(value),
+            "signDate": signed.isoformat(),
+            "updateTime": fmt_time(at),
+        }
         self._start(code)
 
     def _permit_no(self, county: str, issued: dt.date, specialty: str) -> str | None:
@@ -322,6 +430,32 @@ def _corrupt_permit(records: list[dict[str, Any]]) -> None:
     rec["permitNo"] = f"{rec['regionCode']}{rec['updateTime'][:4]}133201{_SPECIALTY.get(rec['industry'], '01')}"
 
 
+def _corrupt_parent(records: list[dict[str, Any]]) -> None:
+    """A 分包 contract whose parent USCC has a wrong check character (GB 32100-2015): quarantined."""
+    rec = next((r for r in records if r.get("parentCorpCode") and r["contractType"] != "施工总承包"), records[0])
+    code = rec.get("parentCorpCode") or rec["corpCode"]
+    rec["parentCorpCode"] = code[:-1] + ("1" if code[-1] != "1" else "2")
+
+
+def _negative_payment(records: list[dict[str, Any]]) -> None:
+    """A progress payment with a negative amount (a reversal written as a payment): quarantined."""
+    records[0]["paymentAmount"] = f"-{records[0]['paymentAmount']}"
+
+
+def _month_13(records: list[dict[str, Any]]) -> None:
+    """An output value reported for month 13: quarantined."""
+    records[0]["statMonth"] = f"{records[0]['statMonth'][:4]}-13"
+
+
+#: ``bad_records_next``: what each stream's next page spoils.
+_SPOILERS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
+    "projects": _corrupt_permit,
+    "contracts": _corrupt_parent,
+    "progress_payments": _negative_payment,
+    "output_values": _month_13,
+}
+
+
 def create_app(
     *,
     world: World,
@@ -363,8 +497,8 @@ def create_app(
             return _error(401, "TOKEN_EXPIRED", "访问令牌已过期，请重新获取 (access token expired)")
         return None
 
-    async def listing(request: Request) -> JSONResponse:
-        stream = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    async def listing(request: Request, stream: str | None = None) -> JSONResponse:
+        stream = stream or request.url.path.rstrip("/").rsplit("/", 1)[-1]
         if (denied := refused(request)) is not None:
             return denied
         try:
@@ -391,8 +525,8 @@ def create_app(
         if cursor and faults.take("cursor_backwards_next"):
             back = dt.datetime.strptime(cursor.partition("|")[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(days=1)
             next_cursor = f"{back:%Y-%m-%d %H:%M:%S}|{cursor.partition('|')[2]}"
-        if stream == "projects" and records and faults.take("bad_records_next"):
-            _corrupt_permit(records)
+        if records and stream in _SPOILERS and faults.take("bad_records_next"):
+            _SPOILERS[stream](records)
         data = {"records": records, "pageSize": size, "hasMore": has_more, "nextCursor": next_cursor}
         last_page[stream] = data
         return _ok(data)
@@ -405,6 +539,9 @@ def create_app(
             Route("/api/v1/auth/token", token, methods=["POST"]),
             Route("/api/v1/enterprises", listing),
             Route("/api/v1/projects", listing),
+            Route("/api/v1/contracts", partial(listing, stream="contracts")),
+            Route("/api/v1/progress-payments", partial(listing, stream="progress_payments")),
+            Route("/api/v1/output-values", partial(listing, stream="output_values")),
             Route("/health", health),
         ],
         middleware=[Middleware(FaultMiddleware, faults=faults)],
@@ -421,6 +558,9 @@ __all__ = [
     "PermitSystem",
     "create_app",
     "enterprise_record",
+    "contract_record",
     "live_epoch",
+    "output_value_record",
+    "progress_payment_record",
     "project_record",
 ]

@@ -43,6 +43,10 @@ class World:
     workers: list[dict[str, Any]] = field(default_factory=list)  # with plain id_number and bank_card
     payroll: list[dict[str, Any]] = field(default_factory=list)  # with plain id_number and bank_card
     deposits: list[dict[str, Any]] = field(default_factory=list)
+    expenses: list[dict[str, Any]] = field(default_factory=list)  # with salary_account and plain counterparty
+    contracts: list[dict[str, Any]] = field(default_factory=list)
+    progress_payments: list[dict[str, Any]] = field(default_factory=list)
+    output_values: list[dict[str, Any]] = field(default_factory=list)
     clue_payloads: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))  # by channel
 
     def project_by_id(self, project_id: int) -> dict[str, Any]:
@@ -118,6 +122,21 @@ def build_world(
             )
         elif table == "guarantee_deposits":
             w.deposits.append(row)
+        elif table == "account_expenses":
+            enc = row.get("counterparty_account_enc")
+            plain = {
+                **row,
+                "salary_account": accounts_by_id[row["account_id"]]["salary_account"],
+                "counterparty_account": cipher.decrypt(enc) if enc else None,
+            }
+            plain.pop("counterparty_account_enc", None)
+            w.expenses.append(plain)
+        elif table == "project_contracts":
+            w.contracts.append(row)
+        elif table == "progress_payments":
+            w.progress_payments.append(row)
+        elif table == "output_values":
+            w.output_values.append(row)
         elif table == "raw_records":
             payload = dict(row["payload"])
             for key in SENSITIVE_PAYLOAD_FIELDS:

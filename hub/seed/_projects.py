@@ -17,6 +17,7 @@ import hub.seed._names as N
 from hub.identifiers import make_permit_no, mask_bank_card
 from hub.seed._base import Ent, Proj, Row, World, first_workday_from, local_at, month_str, ym_add
 from hub.seed._engine_cases import engine_case_rows
+from hub.seed._project_money import money_rows
 from hub.workdays import add_working_days
 
 BASE_DAYS = {1: 20, 2: 15, 12: 21}  # site days in a month: winter and 春节 are short
@@ -179,6 +180,21 @@ def project_rows(
         }
     people, payroll, allocations = _workers_and_money(w, r, proj, acc, ratio, mean_workers)
     cases = engine_case_rows(w, proj, people, payroll)  # W06, W09, W13, W14, W16 situations and boundaries
+    # Contracts, progress payments, expense bills, output value: drawn before the 专户 row leaves (a
+    # closed 专户's remainder is transferred out), yielded after it (parents first).
+    money = list(
+        money_rows(
+            w,
+            proj,
+            value=value,
+            signed=contract,
+            ratio=ratio,
+            acc=acc,
+            allocations=allocations,
+            payroll=payroll,
+            people=people,
+        )
+    )
     if acc:
         yield "wage_accounts", acc  # parents first: the loader relies on stream order
     for row in allocations:
@@ -188,6 +204,7 @@ def project_rows(
     for row in payroll:
         yield "payroll_records", row
     yield from cases
+    yield from money
     yield from _deposit(w, r, proj, value, contract)
     if listed:
         w.projects.append(proj)

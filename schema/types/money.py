@@ -1,4 +1,5 @@
-"""The wage special account (专户), labour-cost allocations, payroll and guarantee deposits."""
+"""The wage special account (专户) with its money in (labour-cost allocations) and out (expense bills),
+payroll and guarantee deposits; a project's contract chain, progress payments and output value."""
 
 from __future__ import annotations
 
@@ -9,15 +10,23 @@ import strawberry
 from strawberry.types import Info
 
 from hub import models as m
+from hub.vocab import ContractRole, ExpenseAction
 from schema.pagination import Connection, SortSpec, check_first
 from schema.prefetch import to_one
-from schema.types._common import Node, node_type
-from schema.types.refs import AllocationRef, EnterpriseRef, PayrollRef, ProjectRef, WorkerRef
+from schema.types._common import Node, Reveal, node_type, reveal_or_mask
+from schema.types.refs import AllocationRef, EnterpriseRef, ExpenseRef, PayrollRef, ProjectRef, WorkerRef
 
 ALLOCATION_SORT = SortSpec((m.LaborCostAllocation.bill_date, m.LaborCostAllocation.id), descending=True)
 PAYROLL_SORT = SortSpec((m.PayrollRecord.pay_month, m.PayrollRecord.id), descending=True)
+EXPENSE_SORT = SortSpec((m.AccountExpense.bill_date, m.AccountExpense.id), descending=True)
 
 PAY_STATUS_NAMES = {0: "未发放", 20: "已发放", 30: "发放失败", 40: "重新发放中"}
+
+strawberry.enum(ExpenseAction, description="What an expense bill of a 专户 did: WAGES (代发工资) or a TRANSFER (转账).")
+strawberry.enum(
+    ContractRole,
+    description="A place in a project's contract chain: GENERAL (施工总承包), SPECIALIST (专业分包), LABOUR (劳务分包).",
+)
 
 
 @node_type(m.WageAccount, name="WageAccount", description="A project's 农民工工资专用账户 (专户).")
@@ -56,6 +65,56 @@ class WageAccount(Node):
         return await info.context.loaders.child_pages(
             m.PayrollRecord, m.PayrollRecord.account_id, sort=PAYROLL_SORT, first=n, after=after
         ).load(parent.id)
+
+    @strawberry.field(
+        description="Money that left the account (expense bills: wages paid out, transfers), newest first."
+    )
+    @staticmethod
+    async def expenses(
+        parent: strawberry.Parent[m.WageAccount], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ExpenseRef]:
+        n = check_first(first, limit=info.context.settings.max_page_size)
+        return await info.context.loaders.child_pages(
+            m.AccountExpense, m.AccountExpense.account_id, sort=EXPENSE_SORT, first=n, after=after
+        ).load(parent.id)
+
+
+@node_type(
+    m.AccountExpense,
+    name="AccountExpense",
+    description="Money leaving a 专户 (billType 2): a 代发 batch of wages or a transfer. The 专户 may pay only "
+    "the project's workers (人社部发〔2021〕53号), so a transfer is worth a look.",
+)
+class AccountExpense(Node):
+    batch_number: str
+    bill_date: dt.date
+    amount: Decimal
+    action: ExpenseAction
+    account_balance: Decimal | None = strawberry.field(description="Balance after the bill.")
+    counterparty_name: str | None
+    purpose: str | None = strawberry.field(description="The bank's remark (摘要).")
+    region_code: str
+
+    @strawberry.field(description="The account paid into, masked unless `reveal` (audited): it may be a worker's card.")
+    @staticmethod
+    def counterparty_account(
+        parent: strawberry.Parent[m.AccountExpense], info: Info, reveal: Reveal = False
+    ) -> str | None:
+        if parent.counterparty_account_enc is None:
+            return None
+        return reveal_or_mask(
+            info,
+            reveal=reveal,
+            masked=parent.counterparty_account_masked,
+            encrypted=parent.counterparty_account_enc,
+            field="AccountExpense.counterpartyAccount",
+            entity_type="account_expense",
+            entity_id=parent.id,
+            region_code=parent.region_code,
+        )
+
+    account = to_one(WageAccount, m.WageAccount, key="account_id")
+    project = to_one(ProjectRef, m.Project, key="project_id")
 
 
 @node_type(
@@ -122,3 +181,44 @@ class GuaranteeDeposit(Node):
 
     project = to_one(ProjectRef, m.Project, key="project_id")
     enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id")
+
+
+@node_type(
+    m.ProjectContract,
+    name="ProjectContract",
+    description="A link of a project's contract chain: `enterprise` holds a `role` contract from `parent` "
+    "(the 建设单位 for the 总包). 保障农民工工资支付条例 第三十条: the 总包 answers for its 分包's wages.",
+)
+class ProjectContract(Node):
+    role: ContractRole
+    contract_no: str | None
+    contract_value: Decimal | None
+    signed_on: dt.date | None
+    region_code: str
+
+    project = to_one(ProjectRef, m.Project, key="project_id")
+    enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id", description="Who holds the contract.")
+    parent = to_one(
+        EnterpriseRef, m.Enterprise, key="parent_enterprise_id", description="Who it holds the contract from."
+    )
+
+
+@node_type(m.ProgressPayment, name="ProgressPayment", description="A progress payment (工程款拨付) to the 总包.")
+class ProgressPayment(Node):
+    payment_no: str
+    paid_on: dt.date
+    amount: Decimal
+    region_code: str
+
+    project = to_one(ProjectRef, m.Project, key="project_id")
+    payer = to_one(EnterpriseRef, m.Enterprise, key="payer_id", description="Who paid (the 建设单位).")
+
+
+@node_type(m.OutputValue, name="OutputValue", description="A project's output value (工程量产值) for one month.")
+class OutputValue(Node):
+    month: str = strawberry.field(description="YYYY-MM")
+    amount: Decimal
+    reported_on: dt.date | None
+    region_code: str
+
+    project = to_one(ProjectRef, m.Project, key="project_id")

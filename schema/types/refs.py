@@ -9,7 +9,16 @@ import strawberry
 if TYPE_CHECKING:
     from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning
     from schema.types.credit import BlacklistEntry, Penalty
-    from schema.types.money import GuaranteeDeposit, LaborCostAllocation, PayrollRecord, WageAccount
+    from schema.types.money import (
+        AccountExpense,
+        GuaranteeDeposit,
+        LaborCostAllocation,
+        OutputValue,
+        PayrollRecord,
+        ProgressPayment,
+        ProjectContract,
+        WageAccount,
+    )
     from schema.types.platform import RawRecord, SyncRun
     from schema.types.registry import Enterprise, Project, Region, Worker
 
@@ -21,6 +30,10 @@ WageAccountRef = Annotated["WageAccount", strawberry.lazy("schema.types.money")]
 AllocationRef = Annotated["LaborCostAllocation", strawberry.lazy("schema.types.money")]
 PayrollRef = Annotated["PayrollRecord", strawberry.lazy("schema.types.money")]
 DepositRef = Annotated["GuaranteeDeposit", strawberry.lazy("schema.types.money")]
+ExpenseRef = Annotated["AccountExpense", strawberry.lazy("schema.types.money")]
+ContractRef = Annotated["ProjectContract", strawberry.lazy("schema.types.money")]
+ProgressPaymentRef = Annotated["ProgressPayment", strawberry.lazy("schema.types.money")]
+OutputValueRef = Annotated["OutputValue", strawberry.lazy("schema.types.money")]
 ClueRef = Annotated["Clue", strawberry.lazy("schema.types.cases")]
 ChannelRecordRef = Annotated["ChannelRecord", strawberry.lazy("schema.types.cases")]
 CaseActionRef = Annotated["CaseAction", strawberry.lazy("schema.types.cases")]

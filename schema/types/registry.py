@@ -19,11 +19,14 @@ from schema.types.credit import DepositRate
 from schema.types.refs import (
     BlacklistEntryRef,
     ClueRef,
+    ContractRef,
     CreditRatingRef,
     DepositRef,
     EnterpriseRef,
+    OutputValueRef,
     PayrollRef,
     PenaltyRef,
+    ProgressPaymentRef,
     ProjectRef,
     RegionRef,
     WageAccountRef,
@@ -91,6 +94,13 @@ class Enterprise(Node):
             m.Clue, m.Clue.enterprise_id, sort=CLUE_SORT, first=n, after=after
         ).load(parent.id)
 
+    contracts = to_many(
+        ContractRef,
+        m.ProjectContract.enterprise_id,
+        order=m.ProjectContract.id,
+        limit=200,
+        description="Contracts it holds in projects' contract chains (at most 200, oldest first).",
+    )
     credit_ratings = to_many(
         CreditRatingRef,
         m.CreditRating.enterprise_id,
@@ -153,6 +163,25 @@ class Project(Node):
     )
     guarantee_deposits = to_many(
         DepositRef, m.GuaranteeDeposit.project_id, description="Guarantee deposits and letters (工资保证金 / 保函)."
+    )
+    contracts = to_many(
+        ContractRef,
+        m.ProjectContract.project_id,
+        order=m.ProjectContract.id,
+        description="The contract chain (保障农民工工资支付条例 第三十条): the 总包's contract from the 建设单位, "
+        "then each 分包's from the party above it.",
+    )
+    progress_payments = to_many(
+        ProgressPaymentRef,
+        m.ProgressPayment.project_id,
+        order=m.ProgressPayment.paid_on,
+        description="Progress payments (工程款拨付), oldest first (条例 第二十四条: labour cost goes with each).",
+    )
+    output_values = to_many(
+        OutputValueRef,
+        m.OutputValue.project_id,
+        order=m.OutputValue.month,
+        description="Monthly output value (工程量产值), oldest month first.",
     )
 
     @strawberry.field(description="Workers registered on the project (实名制).")

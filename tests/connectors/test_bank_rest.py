@@ -24,6 +24,7 @@ from connectors.bank_rest.sandbox import BJ, CLIENT_ID, CLIENT_SECRET, create_ap
 from connectors.base import (
     AllocationIn,
     DepositIn,
+    ExpenseIn,
     FatalUpstreamError,
     PayrollIn,
     Rejection,
@@ -263,7 +264,7 @@ def test_normalise_maps_an_account(bank: Sandbox, world: Any) -> None:
     assert out.salary_account_name.endswith("农民工工资专用账户")
 
 
-def test_normalise_maps_an_income_bill_and_skips_an_expense(bank: Sandbox, world: Any) -> None:
+def test_normalise_maps_an_income_bill_and_an_expense_bill(bank: Sandbox, world: Any) -> None:
     alloc = world.allocations[0]
     [out] = connector.normalise("bills", record_of(bank, "bills", lambda r: r["batchNumber"] == alloc["batch_number"]))
     assert out == AllocationIn(
@@ -277,9 +278,84 @@ def test_normalise_maps_an_income_bill_and_skips_an_expense(bank: Sandbox, world
         payer_account=alloc["payer_account"],
         progress_payment=alloc["progress_payment"],
     )
-    expense = record_of(bank, "bills", lambda r: r["billType"] == 2)
-    assert expense["actionType"] == 1 and Decimal(expense["billAmount"]) > 0
-    assert connector.normalise("bills", expense) == []
+    # Given an expense bill (billType 2): a 代发 batch paid out (actionType 1)
+    e = world.expenses[0]
+    expense = record_of(bank, "bills", lambda r: r["billType"] == 2 and r["batchNumber"] == e["batch_number"])
+    assert expense["actionType"] == 1
+    # Then it is kept as an expense, its counterparty as the bank names it
+    assert connector.normalise("bills", expense) == [
+        ExpenseIn(
+            salary_account=e["salary_account"],
+            batch_number="PF2025110000000001",
+            bill_date=dt.date(2025, 12, 18),
+            amount=Decimal("136124.00"),
+            action="wages",
+            account_balance=Decimal("23076.00"),
+            counterparty_name="农民工工资代发（19人）",
+            counterparty_account=None,
+            purpose="代发2025-11工资",
+        )
+    ]
+    # And a transfer (actionType 2) carries the account it went to
+    t = next(x for x in world.expenses if x["action"] == "transfer")
+    transfer = record_of(bank, "bills", lambda r: r["batchNumber"] == t["batch_number"])
+    [out] = connector.normalise("bills", transfer)
+    assert (transfer["actionType"], out.action, out.counterparty_account, out.amount) == (
+        2,
+        "transfer",
+        t["counterparty_account"],
+        t["amount"],
+    )
+
+
+def test_normalise_rejects_a_negative_expense_naming_the_field(bank: Sandbox) -> None:
+    # Given an expense bill whose amount is written negative (a reversal sent as a bill)
+    record = {**record_of(bank, "bills", lambda r: r["billType"] == 2), "billAmount": "-136124.00"}
+    # Then it is refused, naming the field and the value
+    with pytest.raises(Rejection) as caught:
+        connector.normalise("bills", record)
+    assert (caught.value.field, caught.value.reason) == ("billAmount", "billAmount must not be negative: '-136124.00'")
+
+
+def test_a_sync_stores_expense_bills_with_the_counterparty_account_encrypted_and_masked(
+    bank: Sandbox, seeded_db_url: str, world: Any, sync_engine: Any
+) -> None:
+    from hub.crypto import Cipher
+    from hub.identifiers import mask_bank_card
+    from tests.connectors.conftest import SECRET
+
+    # Given a hub that has lost its expense bills
+    sql(seeded_db_url, "DELETE FROM account_expenses")
+    instance = instance_of(bank, seeded_db_url, page_size=1000)
+    # When the bills stream syncs
+    result = sync_engine(seeded_db_url).run(instance, streams=["bills"])
+    # Then every expense bill of the bank is stored once, as the world holds it
+    assert (result.status, result.stats["bills"].created, result.stats["bills"].quarantined) == (
+        "succeeded",
+        len(world.expenses),
+        0,
+    )
+    rows = sql(
+        seeded_db_url,
+        "SELECT batch_number, amount, action, counterparty_account_enc, counterparty_account_masked "
+        "FROM account_expenses",
+    )
+    assert sorted((b, Decimal(str(a)).quantize(Decimal("0.01")), act) for b, a, act, _, _ in rows) == sorted(
+        (e["batch_number"], e["amount"].quantize(Decimal("0.01")), e["action"]) for e in world.expenses
+    )
+    # And a counterparty account is stored encrypted (never in clear) and shown masked
+    cipher = Cipher(SECRET)
+    plain = {e["batch_number"]: e["counterparty_account"] for e in world.expenses if e["counterparty_account"]}
+    assert plain, "the world should transfer some money out"
+    for batch, _, _, enc, masked in rows:
+        if batch in plain:
+            assert plain[batch] not in enc and cipher.decrypt(enc) == plain[batch]
+            assert masked == mask_bank_card(plain[batch])
+        else:
+            assert (enc, masked) == (None, None)
+    # And a second run finds them unchanged
+    again = sync_engine(seeded_db_url).run(instance, streams=["bills"])
+    assert (again.stats["bills"].read, again.stats["bills"].created) == (0, 0)
 
 
 def test_normalise_maps_a_pay_detail(bank: Sandbox, world: Any) -> None:
@@ -354,7 +430,14 @@ def test_normalise_rejects_a_bad_record_naming_the_field(
 
 # -- syncing into the hub ---------------------------------------------------------------------------
 
-TABLES = ("wage_accounts", "labor_cost_allocations", "payroll_records", "guarantee_deposits", "workers")
+TABLES = (
+    "wage_accounts",
+    "labor_cost_allocations",
+    "account_expenses",
+    "payroll_records",
+    "guarantee_deposits",
+    "workers",
+)
 
 
 def counts(url: str) -> dict[str, int]:
@@ -412,17 +495,17 @@ def test_a_full_sync_finds_the_seeded_records_unchanged_and_creates_the_live_one
     result = engine.run(instance)
     # Then what the seed holds is unchanged and only the live records are created
     assert (result.status, result.error) == ("succeeded", None)
-    incomes = sum(1 for r in history(bank, "bills") if r["billType"] == 1)
     for name, unchanged in [
         ("accounts", 36),
-        ("bills", incomes),
+        ("bills", len(history(bank, "bills"))),  # income bills = seeded allocations, expense bills = seeded expenses
         ("pay_details", len(history(bank, "pay_details"))),
         ("guarantees", len(history(bank, "guarantees"))),
     ]:
         stats = result.stats[name]
         assert (stats.created, stats.updated, stats.unchanged, stats.quarantined) == (2, 0, unchanged, 0), name
         assert stats.read == len(history(bank, name)) + 2
-    assert counts(seeded_db_url) == {t: n + (t != "workers") * 2 for t, n in before.items()}  # live pay: known workers
+    # live bills are labour cost in; live pay goes to known workers
+    assert counts(seeded_db_url) == {t: n + (t not in ("workers", "account_expenses")) * 2 for t, n in before.items()}
     # When it runs again: nothing new
     again = engine.run(instance)
     assert again.status == "succeeded"

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from connectors.bank_soap import BankSoapConnector
 from connectors.bank_soap.sandbox import CST, DEMO_CREDENTIALS
-from connectors.base import AllocationIn, CheckResult, DepositIn, PayrollIn, Rejection, WageAccountIn
+from connectors.base import AllocationIn, CheckResult, DepositIn, ExpenseIn, PayrollIn, Rejection, WageAccountIn
 from connectors.sandbox.world import World
 from connectors.testing import BadRecord, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract
 from hub.sync import StreamStats
@@ -63,14 +63,9 @@ def tail_state(sandbox: Sandbox) -> dict[str, Any]:
     return {"pay_details": {"updatedAfter": before["updateTime"].isoformat(), "lastKey": before["detailNo"]}}
 
 
-def expense_batches(world: Any) -> int:
-    return len(
-        {
-            (p["salary_account"], p["batch_number"])
-            for p in world.payroll
-            if p["pay_status"] == 20 and p["balance_date"] and p["salary_account"]
-        }
-    )
+def expense_bills(world: Any) -> int:
+    """The world's expense bills: one per paid 代发 batch, and closed accounts' remainders transferred out."""
+    return len(world.expenses)
 
 
 @contextmanager
@@ -85,7 +80,14 @@ def db(url: str) -> Iterator[Any]:
         engine.dispose()
 
 
-TABLES = ("wage_accounts", "labor_cost_allocations", "payroll_records", "guarantee_deposits", "workers")
+TABLES = (
+    "wage_accounts",
+    "labor_cost_allocations",
+    "account_expenses",
+    "payroll_records",
+    "guarantee_deposits",
+    "workers",
+)
 
 
 def counts(url: str) -> dict[str, int]:
@@ -98,6 +100,8 @@ def fingerprint(url: str) -> dict[str, list[tuple[Any, ...]]]:
     queries = {
         "accounts": "SELECT salary_account, account_balance, status FROM wage_accounts ORDER BY salary_account",
         "bills": "SELECT batch_number, amount, account_id FROM labor_cost_allocations ORDER BY batch_number",
+        "expenses": "SELECT batch_number, amount, action, account_balance, counterparty_account_masked, account_id "
+        "FROM account_expenses ORDER BY account_id, batch_number",
         "pay_details": "SELECT pay_roll_code, worker_id, actual_amount, pay_status, balance_date, account_id "
         "FROM payroll_records ORDER BY pay_roll_code, id",
         "guarantees": "SELECT guarantee_no, amount, status FROM guarantee_deposits ORDER BY guarantee_no, id",
@@ -188,7 +192,7 @@ class TestBankSoap(SandboxContract):
         ("name", "expected"),
         [
             ("accounts", lambda w: len(w.accounts)),
-            ("bills", lambda w: len(w.allocations) + expense_batches(w)),
+            ("bills", lambda w: len(w.allocations) + expense_bills(w)),
             # the bank knows the pay of projects with a 专户 (one of the warning situations has none)
             ("pay_details", lambda w: sum(1 for p in w.payroll if p["salary_account"])),
             ("guarantees", lambda w: sum(1 for d in w.deposits if d["guarantee_no"])),
@@ -270,10 +274,42 @@ class TestBankSoap(SandboxContract):
                 progress_payment=Decimal("691358.02"),
             )
         ]
-        expense = next(r for r in bills if r["billType"] == 2)
-        assert (
-            expense["actionType"] == 1 and connector.normalise("bills", expense) == []
-        )  # 代发 wages: skipped, not an error
+        # An expense bill: a 代发 batch paid out of the 专户 (actionType 1)
+        e = world.expenses[0]
+        wages = next(r for r in bills if r["billType"] == 2 and r["batchNumber"] == e["batch_number"])
+        assert wages["actionType"] == 1
+        assert connector.normalise("bills", wages) == [
+            ExpenseIn(
+                salary_account=e["salary_account"],
+                batch_number="PF2025110000000001",
+                bill_date=dt.date(2025, 12, 18),
+                amount=Decimal("136124.00"),
+                action="wages",
+                account_balance=Decimal("23076.00"),
+                counterparty_name="农民工工资代发（19人）",
+                counterparty_account=None,
+                purpose="代发2025-11工资",
+            )
+        ]
+        # And a transfer (actionType 2): a leaver's 退场结算 to the worker's own card, the card named
+        t = next(e for e in world.expenses if e["purpose"] == "退场结算")
+        leaver = next(w for w in world.workers if w["bank_card"] == t["counterparty_account"])
+        transfer = next(r for r in bills if r["billType"] == 2 and r["batchNumber"] == t["batch_number"])
+        assert transfer["actionType"] == 2
+        assert connector.normalise("bills", transfer) == [
+            ExpenseIn(
+                salary_account=t["salary_account"],
+                batch_number=t["batch_number"],
+                bill_date=t["bill_date"],
+                amount=t["amount"],
+                action="transfer",
+                account_balance=t["account_balance"],
+                counterparty_name=leaver["name"],
+                counterparty_account=leaver["bank_card"],
+                purpose="退场结算",
+            )
+        ]
+        assert leaver["exit_date"] < t["bill_date"] and leaver["project_id"] == t["project_id"]
 
         p = world.payroll[0]
         detail = next(r for r in read_all("pay_details", cfg) if r["detailNo"] == f"MX{p['id']:012d}")
@@ -322,6 +358,18 @@ class TestBankSoap(SandboxContract):
             ("bills", {"billAmount": None}, "billAmount", "required field billAmount is missing"),
             ("bills", {"billType": 3}, "billType", "billType must be 1 (income) or 2 (expense); got 3"),
             (
+                "bills",
+                {"billType": 2, "actionType": 1, "billAmount": "-136124.00"},
+                "billAmount",
+                "billAmount must not be negative: '-136124.00'",
+            ),
+            (
+                "bills",
+                {"billType": 2, "actionType": 3},
+                "actionType",
+                "actionType must be one of 1 wages, 2 transfer; got 3",
+            ),
+            (
                 "accounts",
                 {"accountStatus": 9},
                 "accountStatus",
@@ -340,6 +388,8 @@ class TestBankSoap(SandboxContract):
         ids=[
             "bill-amount-missing",
             "bill-type-unknown",
+            "expense-amount-negative",
+            "expense-action-unknown",
             "account-status-unknown",
             "open-date-impossible",
             "pay-status-not-a-number",
@@ -375,10 +425,10 @@ class TestBankSoap(SandboxContract):
         a = result.stats["accounts"]
         assert (a.read, a.created, a.updated, a.unchanged, a.quarantined, a.retries) == (36, 0, 0, 36, 0, 0)
         assert (stats["bills"]["read"], stats["bills"]["unchanged"], stats["bills"]["created"]) == (
-            len(world.allocations) + expense_batches(world),
-            len(world.allocations),
+            len(world.allocations) + expense_bills(world),
+            len(world.allocations) + expense_bills(world),
             0,
-        )  # expense bills map to nothing
+        )  # income bills are the seeded allocations, expense bills the seeded expenses
         assert (stats["guarantees"]["unchanged"], stats["guarantees"]["created"]) == (19, 0)
         # Pay details: every seeded one the bank knows (paid through a 专户) comes back unchanged (the
         # employer travels as corpCode)

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from connectors.base import EnterpriseIn, Page, ProjectIn, Rejection
+from connectors.base import ContractIn, EnterpriseIn, OutputValueIn, Page, ProgressPaymentIn, ProjectIn, Rejection
 from connectors.permits import PermitsConnector
 from connectors.permits.sandbox import DEMO_CREDENTIALS, PermitSystem, live_epoch
 from connectors.testing import BadRecord, Clock, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract
@@ -26,7 +26,16 @@ from tests.connectors.conftest import create_instance
 KIND = "permits"
 INTERVAL = 20.0
 PAGE_SIZE = 7
-KNOWN_KINDS = ("builder", "general_contractor")  # what the permit system holds: 建设单位 and 总包
+KNOWN_KINDS = ("builder", "general_contractor")  # what the permit system lists: 建设单位 and 总包
+#: The project-money streams: name → (key, the world's rows it serves).
+MONEY_STREAMS = {
+    "contracts": ("contractNo", lambda w: [c["contract_no"] for c in w.contracts]),
+    "progress_payments": ("paymentNo", lambda w: [p["payment_no"] for p in w.progress_payments]),
+    "output_values": (
+        "reportNo",
+        lambda w: [f"CZ{o['month'].replace('-', '')}{o['project_id']:08d}" for o in w.output_values],
+    ),
+}
 
 
 def config(url: str, **overrides: Any) -> dict[str, Any]:
@@ -87,8 +96,14 @@ class TestPermits(SandboxContract):
             ("status-401", {"fault": {"status_next": 1, "status_code": 401}}),
         ]
     }
-    # a 施工许可证编号 whose date part is impossible (month 13)
-    bad_records = {"projects": BadRecord("permitNo", "invalid permitNo")}
+    bad_records = {
+        # a 施工许可证编号 whose date part is impossible (month 13)
+        "projects": BadRecord("permitNo", "invalid permitNo"),
+        # a 分包 contract whose parent's USCC has a wrong check character (GB 32100-2015)
+        "contracts": BadRecord("parentCorpCode", "invalid parentCorpCode"),
+        "progress_payments": BadRecord("paymentAmount", "paymentAmount"),
+        "output_values": BadRecord("statMonth", "statMonth is not a month (YYYY-MM)"),
+    }
     live_intervals = 1
 
     def epoch(self, world: Any) -> dt.datetime:
@@ -99,6 +114,8 @@ class TestPermits(SandboxContract):
         return rows.projects, rows.n_projects, sorted(rows.usccs), rows.quarantine
 
     def check_quarantined(self, sandbox: Sandbox, entry: Quarantined, stats: StreamStats) -> None:
+        if entry.stream != "projects":
+            return
         assert entry.payload["permitNo"][10:14] == "1332"
         permit = entry.payload["permitNo"]
         assert (
@@ -209,6 +226,152 @@ class TestPermits(SandboxContract):
         ]
         assert not any(e["kind"] == "labour_service" and e["uscc"] in records for e in world.enterprises.values())
 
+    @pytest.mark.parametrize("name", list(MONEY_STREAMS))
+    def test_a_money_stream_serves_the_worlds_rows_then_the_live_ones(
+        self, sandbox: Sandbox, world: Any, name: str
+    ) -> None:
+        connector = PermitsConnector()
+        stream = {s.name: s for s in connector.streams(connector.parse_config(config(sandbox.url)))}[name]
+        key, rows = MONEY_STREAMS[name]
+        # Given the history, read from scratch
+        pages = read_all(stream, {})
+        # Then every row of the world arrives once, in pages of the size asked for
+        assert sorted(r[key] for p in pages for r in p.records) == sorted(rows(world))
+        assert len(pages[0].records) == PAGE_SIZE
+        # When one live interval passes (a new project), only the new project's 总包 contract comes
+        sandbox.clock.advance(INTERVAL)
+        new = [r for p in read_all(stream, orjson.loads(orjson.dumps(pages[-1].state))) for r in p.records]
+        if name == "contracts":
+            [record] = new
+            assert (record["contractType"], record["projectCode"][-6:]) == ("施工总承包", "900001")
+        else:
+            assert new == []
+
+    def test_normalise_maps_the_contract_chain_a_progress_payment_and_an_output_value(
+        self, sandbox: Sandbox, world: Any
+    ) -> None:
+        connector = PermitsConnector()
+        streams = {s.name: s for s in connector.streams(connector.parse_config(config(sandbox.url, page_size=100)))}
+        p = world.projects["2025-370811-47-03-011892"]
+        contracts = {r["contractNo"]: r for pg in read_all(streams["contracts"], {}) for r in pg.records}
+        chain = [c for c in world.contracts if c["project_id"] == p["id"]]
+        general, labour = chain[0], chain[1]
+        contractor, builder = world.enterprise_by_id(p["contractor_id"]), world.enterprise_by_id(p["builder_id"])
+        # Given the 总包's contract: held from the 建设单位, no registry details (the enterprise list has them)
+        assert connector.normalise("contracts", contracts[general["contract_no"]]) == [
+            ContractIn(
+                project_code=p["project_code"],
+                enterprise_uscc=contractor["uscc"],
+                role="general",
+                parent_uscc=builder["uscc"],
+                contract_no="SGZB-2025-370811-011892",
+                contract_value=Decimal("13391000.00"),
+                signed_on=dt.date(2025, 1, 3),
+            )
+        ]
+        # And a 劳务分包: held from the 总包, its holder registered with it (施工劳务)
+        holder = world.enterprise_by_id(labour["enterprise_id"])
+        assert contracts[labour["contract_no"]]["corpType"] == "施工劳务"
+        assert connector.normalise("contracts", contracts[labour["contract_no"]]) == [
+            EnterpriseIn(
+                uscc=holder["uscc"],
+                name=holder["name"],
+                kind="labour_service",
+                legal_representative=holder["legal_representative"],
+                address=holder["address"],
+                short_name=holder["short_name"],
+            ),
+            ContractIn(
+                project_code=p["project_code"],
+                enterprise_uscc=holder["uscc"],
+                role="labour",
+                parent_uscc=contractor["uscc"],
+                contract_no="LWFB-2025-370811-011892-01",
+                contract_value=Decimal("1578799"),
+                signed_on=dt.date(2025, 1, 11),
+            ),
+        ]
+        # And the progress payment that came with the project's first labour-cost bill (same day, same amount)
+        alloc = next(a for a in world.allocations if a["project_id"] == p["id"])
+        payments = {r["paymentNo"]: r for pg in read_all(streams["progress_payments"], {}) for r in pg.records}
+        record = next(r for r in payments.values() if r["projectCode"] == p["project_code"])
+        assert connector.normalise("progress_payments", record) == [
+            ProgressPaymentIn(
+                project_code=p["project_code"],
+                payment_no=f"GCK20251202{alloc['id']:08d}",
+                paid_on=alloc["bill_date"],
+                amount=alloc["progress_payment"],
+                payer_uscc=builder["uscc"],
+            )
+        ]
+        # And an output value, as the world's project reported it (the warning situations' projects have
+        # none of the bulk ones: their rules' own situations write them)
+        o = world.output_values[0]
+        code = world.project_by_id(o["project_id"])["project_code"]
+        values = [r for pg in read_all(streams["output_values"], {}) for r in pg.records]
+        record = next(r for r in values if (r["projectCode"], r["statMonth"]) == (code, o["month"]))
+        assert record["reportNo"] == f"CZ{o['month'].replace('-', '')}{o['project_id']:08d}"
+        assert connector.normalise("output_values", record) == [
+            OutputValueIn(project_code=code, month=o["month"], amount=o["amount"], reported_on=o["reported_on"])
+        ]
+        assert not any(v["project_id"] == p["id"] for v in world.output_values)
+
+    @pytest.mark.parametrize(
+        ("stream", "change", "field", "reason"),
+        [
+            (
+                "contracts",
+                {"contractType": "挂靠"},
+                "contractType",
+                "unknown contractType '挂靠': expected one of 施工总承包, 专业分包, 劳务分包",
+            ),
+            (
+                "contracts",
+                {"contractType": "劳务分包", "parentCorpCode": None},
+                "parentCorpCode",
+                "a 劳务分包 contract names the contractor it holds it from: parentCorpCode is missing",
+            ),
+            (
+                "contracts",
+                {"contractAmount": "-1"},
+                "contractAmount",
+                "contractAmount '-1' must be a non-negative number",
+            ),
+            (
+                "progress_payments",
+                {"paymentAmount": "-691358.02"},
+                "paymentAmount",
+                "paymentAmount '-691358.02' must be a non-negative number",
+            ),
+            (
+                "progress_payments",
+                {"payDate": "2025-12-32"},
+                "payDate",
+                "payDate '2025-12-32' is not a date (yyyy-MM-dd)",
+            ),
+            ("output_values", {"statMonth": "2025-13"}, "statMonth", "statMonth is not a month (YYYY-MM): '2025-13'"),
+            ("output_values", {"outputValue": None}, "outputValue", "required field outputValue is missing"),
+        ],
+        ids=[
+            "unknown-contract-type",
+            "subcontract-without-parent",
+            "negative-contract-value",
+            "negative-progress-payment",
+            "impossible-pay-date",
+            "month-13",
+            "output-missing",
+        ],
+    )
+    def test_normalise_rejects_a_bad_money_record_naming_the_field(
+        self, sandbox: Sandbox, stream: str, change: dict, field: str, reason: str
+    ) -> None:
+        connector = PermitsConnector()
+        s = {x.name: x for x in connector.streams(connector.parse_config(config(sandbox.url)))}[stream]
+        record = next(iter(s.read({}))).records[0]
+        with pytest.raises(Rejection) as info:
+            connector.normalise(stream, {**record, **change})
+        assert (info.value.field, info.value.reason) == (field, reason)
+
     @pytest.mark.parametrize(
         ("change", "field", "reason"),
         [
@@ -257,6 +420,21 @@ class TestPermits(SandboxContract):
             len(want.enterprises) - len(new_enterprises),
         )
         assert (projs.read, projs.created, projs.updated, projs.quarantined) == (39, 1, 0, 0)  # 38 seeded + 1 live
+        # the contract chain, progress payments and output values the seed holds come back unchanged; the
+        # live project brings its 总包 contract
+        # (a 分包 contract carries its holder's registry details: that enterprise comes back unchanged too,
+        # once per page that names it)
+        for name, (_, rows) in MONEY_STREAMS.items():
+            stats = result.stats[name]
+            live = int(name == "contracts")
+            assert (stats.read, stats.created, stats.updated, stats.quarantined) == (
+                len(rows(world)) + live,
+                live,
+                0,
+                0,
+            ), name
+            assert stats.unchanged >= len(rows(world)) if name == "contracts" else stats.unchanged == len(rows(world))
+        assert money_counts(seeded_db_url)["project_contracts"] == len(world.contracts) + 1
         after = db_rows(seeded_db_url)
         assert after.n_projects == before.n_projects + 1 and len(after.usccs) == len(before.usccs) + len(
             new_enterprises
@@ -265,7 +443,9 @@ class TestPermits(SandboxContract):
         # And a second run finds nothing new
         again = engine.run(inst)
         assert again.status == "succeeded"
-        assert {k: (s.read, s.created) for k, s in again.stats.items()} == {"enterprises": (0, 0), "projects": (0, 0)}
+        assert {k: (s.read, s.created) for k, s in again.stats.items()} == dict.fromkeys(
+            ("enterprises", "projects", *MONEY_STREAMS), (0, 0)
+        )
         # When two more intervals pass: one more project with a newly registered builder, and an
         # in-progress project stops or completes
         sandbox.clock.advance(2 * INTERVAL)
@@ -277,6 +457,7 @@ class TestPermits(SandboxContract):
             1,
             1,
         )
+        assert (third.stats["contracts"].read, third.stats["contracts"].created) == (1, 1)
         final = db_rows(seeded_db_url)
         assert final.projects == expected(world, sandbox.clock).projects
         assert set(final.usccs) == set(before.usccs) | expected(world, sandbox.clock).enterprises
@@ -319,10 +500,40 @@ class TestPermits(SandboxContract):
         assert result.status == "succeeded", result.error
         rows = db_rows(empty_db_url)
         assert rows.projects == {c: (p["status"], p["permit_no"]) for c, p in world.projects.items()}
-        assert sorted(rows.usccs) == sorted(e["uscc"] for e in world.enterprises.values() if e["kind"] in KNOWN_KINDS)
+        # (the 分包 holders arrive with their contracts: the enterprise list has only 建设单位 and 总包)
+        holders = {world.enterprise_by_id(c["enterprise_id"])["uscc"] for c in world.contracts}
+        listed = {e["uscc"] for e in world.enterprises.values() if e["kind"] in KNOWN_KINDS}
+        assert sorted(rows.usccs) == sorted(listed | holders)
         assert all(validate_permit_no(p) == p for _, p in rows.projects.values() if p)
         assert result.stats["projects"].created == len(world.projects)
-        assert result.stats["enterprises"].created == len(rows.usccs)
+        assert result.stats["enterprises"].created == len(listed)
+        # And the chain, the progress payments and the output values are stored, none quarantined
+        # (the contracts stream creates the 分包 holders the enterprise list does not have)
+        sub_holders = {
+            world.enterprise_by_id(c["enterprise_id"])["uscc"] for c in world.contracts if c["role"] != "general"
+        }
+        for name, (_, world_rows) in MONEY_STREAMS.items():
+            extra = len(sub_holders - listed) if name == "contracts" else 0
+            assert (result.stats[name].created, result.stats[name].quarantined) == (
+                len(world_rows(world)) + extra,
+                0,
+            ), name
+        assert money_counts(empty_db_url) == {
+            "project_contracts": len(world.contracts),
+            "progress_payments": len(world.progress_payments),
+            "output_values": len(world.output_values),
+        }
+
+
+def money_counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        counts = {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("project_contracts", "progress_payments", "output_values")
+        }
+    engine.dispose()
+    return counts
 
 
 def instance(url: str, sandbox_url: str, **overrides: Any) -> int:

@@ -30,6 +30,7 @@ from hub.identifiers import (
 )
 from hub.migrate import upgrade
 from hub.models import (
+    AccountExpense,
     BlacklistEntry,
     CaseAction,
     ChannelRecord,
@@ -39,9 +40,12 @@ from hub.models import (
     Event,
     GuaranteeDeposit,
     LaborCostAllocation,
+    OutputValue,
     PayrollRecord,
     Penalty,
+    ProgressPayment,
     Project,
+    ProjectContract,
     RawRecord,
     Region,
     WageAccount,
@@ -63,7 +67,8 @@ TODAY = dt.date(2026, 11, 21)
 SEED = 20261121
 CIPHER = Cipher("seed-test-secret")
 REGION_SCOPED = (Project, Worker, PayrollRecord, WageAccount, LaborCostAllocation, GuaranteeDeposit, Clue,
-                 ChannelRecord, CaseAction, Warning, RawRecord, Event, Penalty, BlacklistEntry)
+                 ChannelRecord, CaseAction, Warning, RawRecord, Event, Penalty, BlacklistEntry, ProjectContract,
+                 ProgressPayment, AccountExpense, OutputValue)
 
 
 def _seed_sqlite(
@@ -116,6 +121,10 @@ def fingerprint(engine: Engine) -> dict[str, Any]:
         LaborCostAllocation,
         Worker,
         PayrollRecord,
+        ProjectContract,
+        ProgressPayment,
+        AccountExpense,
+        OutputValue,
         GuaranteeDeposit,
         RawRecord,
         Clue,
@@ -452,6 +461,117 @@ def test_money_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
     situations = summary.highlights["warning_situations"]
     assert (situations["account_opened_late"]["project_id"], "red", "resolved") in w01
     assert situations["no_account_boundary"]["project_id"] not in {pid for pid, _, _ in w01}
+
+
+def test_project_money_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    projects = {p.id: p for p in _all(engine, select(Project))}
+    # The chain (条例 第三十条): one 总包 contract per project, from the builder, held by the contractor;
+    # every 分包 held from the 总包
+    chain = _all(engine, select(ProjectContract))
+    general = {c.project_id: c for c in chain if c.role == "general"}
+    assert set(general) == set(projects)
+    assert all(
+        (c.enterprise_id, c.parent_enterprise_id)
+        == (projects[c.project_id].contractor_id, projects[c.project_id].builder_id)
+        for c in general.values()
+    )
+    subs = [c for c in chain if c.role != "general"]
+    assert subs and all(c.parent_enterprise_id == projects[c.project_id].contractor_id for c in subs)
+    # Every employer of a worker but the 总包 holds a 分包 contract on that project
+    employers = {
+        (r.project_id, r.enterprise_id)
+        for r in _all(engine, select(Worker.project_id, Worker.enterprise_id).distinct())
+    }
+    holders = {(c.project_id, c.enterprise_id) for c in chain}
+    assert employers <= holders
+    # Progress payments are those the labour-cost bills came with: same project, day and amount (W04 agrees)
+    bills = sorted((a.project_id, a.bill_date, a.progress_payment) for a in _all(engine, select(LaborCostAllocation)))
+    payments = sorted((p.project_id, p.paid_on, p.amount) for p in _all(engine, select(ProgressPayment)))
+    assert bills and payments == bills
+    # Wage expense bills are the paid 代发 batches: one per batch, the batch's total, on pay day
+    paid = _all(
+        engine,
+        select(
+            PayrollRecord.account_id,
+            PayrollRecord.batch_number,
+            func.sum(PayrollRecord.actual_amount),
+            func.max(PayrollRecord.balance_date),
+        )
+        .where(PayrollRecord.pay_status == 20, PayrollRecord.account_id.is_not(None))
+        .group_by(PayrollRecord.account_id, PayrollRecord.batch_number),
+    )
+    expenses = _all(engine, select(AccountExpense))
+    wages = {(e.account_id, e.batch_number): (e.amount, e.bill_date) for e in expenses if e.action == "wages"}
+    assert paid and wages == {(a, b): (Decimal(str(t)), d) for a, b, t, d in paid}
+    # Transfers go to a leaver's own card (退场结算, 人社部发〔2021〕53号: only the project's workers), or
+    # are a closed 专户's remainder back to the 总包, leaving nothing
+    accounts = {a.id: a for a in _all(engine, select(WageAccount))}
+    transfers = [e for e in expenses if e.action == "transfer"]
+    assert transfers
+    leavers = {
+        (w.project_id, w.name, CIPHER.decrypt(w.bank_card_enc))
+        for w in _all(engine, select(Worker).where(Worker.exit_date.is_not(None), Worker.bank_card_enc.is_not(None)))
+    }
+    for e in transfers:
+        card = CIPHER.decrypt(e.counterparty_account_enc)
+        assert e.counterparty_account_masked == mask_bank_card(card)
+        if e.purpose == "退场结算":
+            assert (e.project_id, e.counterparty_name, card) in leavers and accounts[e.account_id].status == "open"
+        else:
+            assert (
+                e.purpose,
+                accounts[e.account_id].status,
+                accounts[e.account_id].account_balance,
+                e.account_balance,
+            ) == ("销户余额转出", "closed", 0, 0)
+    # Output value: the month's wages over the labour-cost share, ±3 %
+    wages_by_month = {
+        (p, mo): Decimal(str(t))
+        for p, mo, t in _all(
+            engine,
+            select(
+                PayrollRecord.project_id, PayrollRecord.pay_month, func.sum(PayrollRecord.total_pay_amount)
+            ).group_by(PayrollRecord.project_id, PayrollRecord.pay_month),
+        )
+    }
+    situations = {v["project_id"] for v in summary.highlights["warning_situations"].values() if "project_id" in v}
+    outputs = [o for o in _all(engine, select(OutputValue)) if o.project_id not in situations]
+    assert outputs
+    for o in outputs:
+        share = o.amount * projects[o.project_id].labour_cost_ratio / wages_by_month[(o.project_id, o.month)]
+        assert Decimal("0.969") <= share <= Decimal("1.031"), (o.project_id, o.month, share)
+
+
+def test_output_never_grows_20_percent_while_wages_fall_20_percent_by_accident(
+    seeded: tuple[Engine, SeedSummary],
+) -> None:
+    # W14 (工程量产值 up, wages paid down beyond a ratio) belongs to its dedicated situations only: the rest
+    # of the world must not fire it. Wages here: the month's paid pay (实发, 已发放).
+    engine, summary = seeded
+    situations = {v["project_id"] for v in summary.highlights["warning_situations"].values() if "project_id" in v}
+    paid = {
+        (p, mo): Decimal(str(t))
+        for p, mo, t in _all(
+            engine,
+            select(PayrollRecord.project_id, PayrollRecord.pay_month, func.sum(PayrollRecord.actual_amount)).group_by(
+                PayrollRecord.project_id, PayrollRecord.pay_month
+            ),
+        )
+    }
+    series: dict[int, list[tuple[str, Decimal]]] = {}
+    for o in _all(engine, select(OutputValue).order_by(OutputValue.project_id, OutputValue.month)):
+        if o.project_id in situations:  # W14's own situations fire (or stop short) by design
+            continue
+        series.setdefault(o.project_id, []).append((o.month, o.amount))
+    fired = [
+        (pid, m1)
+        for pid, values in series.items()
+        for (m0, v0), (m1, v1) in zip(values, values[1:], strict=False)
+        if v1 >= v0 * Decimal("1.2")
+        and paid.get((pid, m1), Decimal(0)) <= paid.get((pid, m0), Decimal(0)) * Decimal("0.8")
+    ]
+    assert series and fired == []
 
 
 # --- loading --------------------------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from hub.vocab import (
     Channel,
     ClueStatus,
     Colour,
+    ContractRole,
     CreditLevel,
+    ExpenseAction,
     PenaltyKind,
     PenaltySource,
     Satisfaction,
@@ -42,6 +44,8 @@ COLUMNS = [
     (m.BlacklistEntry.status, BlacklistStatus),
     (m.Warning.status, WarningStatus),
     (m.WarningAction.to_level, Colour),
+    (m.ProjectContract.role, ContractRole),
+    (m.AccountExpense.action, ExpenseAction),
 ]
 
 
