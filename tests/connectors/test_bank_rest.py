@@ -187,7 +187,7 @@ def test_the_token_is_cached_and_renewed_when_the_bank_says_it_expired(bank: San
     stream = stream_of(config_of(bank), "accounts", page_size=10)
     issued = bank.app.state.stats["tokens_issued"]
     # Given one read: one token for all its pages (and for the next read)
-    assert len(list(stream.read({}))) == 4  # 36 accounts (30 planned projects + 6 warning situations)
+    assert len(list(stream.read({}))) == 5  # 46 accounts (30 planned projects + 16 warning situations)
     list(stream.read({}))
     assert bank.app.state.stats["tokens_issued"] == issued + 1
     # When the bank answers 401 TOKEN_EXPIRED
@@ -195,7 +195,7 @@ def test_the_token_is_cached_and_renewed_when_the_bank_says_it_expired(bank: San
     with pytest.raises(TokenExpired, match=r"bank_rest/accounts: the bank rejected the access token \(TOKEN_EXPIRED\)"):
         list(stream.read({}))
     # Then the retry authenticates again and reads everything
-    assert len([r for p in stream.read({}) for r in p.records]) == 36
+    assert len([r for p in stream.read({}) for r in p.records]) == 46
     assert bank.app.state.stats["tokens_issued"] == issued + 2
 
 
@@ -496,7 +496,7 @@ def test_a_full_sync_finds_the_seeded_records_unchanged_and_creates_the_live_one
     # Then what the seed holds is unchanged and only the live records are created
     assert (result.status, result.error) == ("succeeded", None)
     for name, unchanged in [
-        ("accounts", 36),
+        ("accounts", 46),
         ("bills", len(history(bank, "bills"))),  # income bills = seeded allocations, expense bills = seeded expenses
         ("pay_details", len(history(bank, "pay_details"))),
         ("guarantees", len(history(bank, "guarantees"))),

@@ -423,7 +423,7 @@ class TestBankSoap(SandboxContract):
         assert result.status == "succeeded", result.error
         stats = {k: v.as_dict() for k, v in result.stats.items()}
         a = result.stats["accounts"]
-        assert (a.read, a.created, a.updated, a.unchanged, a.quarantined, a.retries) == (36, 0, 0, 36, 0, 0)
+        assert (a.read, a.created, a.updated, a.unchanged, a.quarantined, a.retries) == (46, 0, 0, 46, 0, 0)
         assert (stats["bills"]["read"], stats["bills"]["unchanged"], stats["bills"]["created"]) == (
             len(world.allocations) + expense_bills(world),
             len(world.allocations) + expense_bills(world),

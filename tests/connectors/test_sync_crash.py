@@ -215,7 +215,7 @@ def test_sigkill_mid_full_refresh_then_the_next_sync_finishes_the_full_refresh(
         sandbox.clear()
         assert sync_engine(reference_url).run(ref_instance).status == "succeeded"
     # Then every record of both streams was read again by the full refresh and its taker
-    assert refreshed == sandbox.served and len(refreshed["projects"]) == 38  # 30 planned + 8 warning situations
+    assert refreshed == sandbox.served and len(refreshed["projects"]) == 48  # 30 planned + 18 warning situations
     assert snapshot(empty_db_url) == snapshot(reference_url)
     # And the run that took over is recorded as a full refresh that completed
     engine = make_engine(empty_db_url)
