@@ -43,6 +43,9 @@ class World:
     workers: list[dict[str, Any]] = field(default_factory=list)  # with plain id_number and bank_card
     payroll: list[dict[str, Any]] = field(default_factory=list)  # with plain id_number and bank_card
     deposits: list[dict[str, Any]] = field(default_factory=list)
+    teams: list[dict[str, Any]] = field(default_factory=list)  # 班组, with their project's code
+    movements: list[dict[str, Any]] = field(default_factory=list)  # 进场 / 退场, with the worker's plain ID number
+    attendance: list[dict[str, Any]] = field(default_factory=list)  # 考勤, with the worker's plain ID number
     clue_payloads: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))  # by channel
 
     def project_by_id(self, project_id: int) -> dict[str, Any]:
@@ -118,6 +121,13 @@ def build_world(
             )
         elif table == "guarantee_deposits":
             w.deposits.append(row)
+        elif table == "teams":
+            w.teams.append(row)
+        elif table in ("site_movements", "attendance"):
+            worker = workers_by_id[row["worker_id"]]
+            (w.movements if table == "site_movements" else w.attendance).append(
+                {**row, "id_number": worker["id_number"], "worker_name": worker["name"]}
+            )
         elif table == "raw_records":
             payload = dict(row["payload"])
             for key in SENSITIVE_PAYLOAD_FIELDS:
