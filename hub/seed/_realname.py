@@ -44,7 +44,8 @@ def realname_rows(w: World, proj: Proj, people: list[Row], payroll: list[Row]) -
         exit_ = p["exit_date"]
         if exit_ is not None and exit_ < T:
             last = pay.get(p["id"], {})
-            amount = last[max(last)][0] if last else None
+            # The last month's pay; for one who left before the payroll months, a month's pay in the usual range
+            amount = last[max(last)][0] if last else Decimal(r.randint(30, 120) * 100)
             settled_on = min(yesterday, exit_ + dt.timedelta(days=r.randint(0, 3)))
             yield "site_movements", _movement(w, r, proj, p, "exit", exit_, amount=amount, on=max(exit_, settled_on))
     yield from _attendance(w, r, proj, people, pay)
