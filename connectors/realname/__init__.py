@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import httpx
@@ -267,7 +267,12 @@ class RealnameConnector(Connector[RealnameConfig]):
         ]
 
     def normalise(self, stream: str, record: dict[str, Any]) -> list[Entity]:
-        makers = {"teams": _team, "workers": _worker, "movements": _movement, "attendance": _attendance}
+        makers: dict[str, Callable[[dict[str, Any]], Entity]] = {
+            "teams": _team,
+            "workers": _worker,
+            "movements": _movement,
+            "attendance": _attendance,
+        }
         make = makers.get(stream)
         if make is None:
             raise Rejection(f"the realname connector has no stream {stream!r}", field="stream", value=stream)

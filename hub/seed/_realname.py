@@ -78,7 +78,7 @@ def _teams(w: World, r: random.Random, proj: Proj, people: list[Row]) -> Iterato
                 "enterprise_id": leader["enterprise_id"],
                 "leader_name": leader["name"],
                 "entry_date": entry,
-                "exit_date": max(exits) if all(e is not None and e < w.today for e in exits) else None,  # type: ignore[type-var]
+                "exit_date": max(exits) if all(e is not None and e < w.today for e in exits) else None,
                 "region_code": proj.region_code,
                 "created_at": local_at(entry, r),
             },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.types import Info
@@ -304,8 +304,9 @@ class Worker(Node):
     async def team(parent: strawberry.Parent[m.Worker], info: Info) -> TeamRef | None:
         if parent.team_sys_no is None:
             return None
-        team: TeamRef | None = await team_loader(info).load((parent.project_id, parent.team_sys_no))
-        return team
+        # The row is served as the Team type (schema.types._common.plain_type), as every relation is.
+        team: Any = await team_loader(info).load((parent.project_id, parent.team_sys_no))
+        return cast(TeamRef | None, team)
 
     movements = to_many(
         MovementRef,
