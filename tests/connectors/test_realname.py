@@ -362,6 +362,30 @@ class TestRealname(SandboxContract):
         assert engine.replay(instance_id=inst) == {"replayed": 1, "still_failing": 1}
         db.dispose()
 
+    def test_a_worker_who_comes_back_after_leaving_is_on_site_again(
+        self, sandbox: Sandbox, world: Any, seeded_db_url: str, sync_engine: Any
+    ) -> None:
+        engine = sync_engine(seeded_db_url)
+        inst = instance(seeded_db_url, sandbox.url)
+        movements = stream_of(sandbox, "movements")
+        gone = next(v for v in world.movements if v["kind"] == "exit")
+        [left] = [r for r in records(movements) if r["moveType"] == "2" and r["idCardNumber"] == gone["id_number"]]
+        back = gone["moved_on"] + dt.timedelta(days=30)
+        # Given a worker whose stay ended, When the platform records a new entry a month later
+        entry = {k: v for k, v in left.items() if k not in ("isSettled", "settleAmount", "settleDate")}
+        entry |= {"moveSysNo": "RM-BACK", "moveType": "1", "moveDate": back.isoformat()}
+        stats = StreamStats()
+        engine.store_page(inst, RealnameConnector(), movements, Page(records=[entry], state={}), stats)
+        # Then the entry is stored, and the roster shows the worker on site since that day
+        assert (stats.created, stats.quarantined) == (1, 0)
+        db = make_engine(seeded_db_url)
+        with db.connect() as conn:
+            row = conn.execute(
+                select(m.Worker.entry_date, m.Worker.exit_date).where(m.Worker.id == gone["worker_id"])
+            ).one()
+        db.dispose()
+        assert tuple(row) == (back, None)
+
     def test_an_invalid_id_number_is_quarantined_naming_the_field_never_the_value(
         self, sandbox: Sandbox, seeded_db_url: str, sync_engine: Any
     ) -> None:
