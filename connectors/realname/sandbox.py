@@ -12,8 +12,9 @@ an upper-case ``code`` and a Chinese ``msg``)::
 
 Lists are ordered by ``updateTime`` (China Standard Time, ``YYYY-MM-DD HH:MM:SS``) then by the key
 (``teamSysNo`` / ``workerSysNo`` / ``moveSysNo`` / ``attendSysNo``); ``cursor`` is ``"<updateTime>|<key>"``
-of the last record received. ``idCardNumber`` and ``payRollBankCardNumber`` are encrypted with the
-data key (``connectors.realname._fieldcrypt``; ``DEMO_CREDENTIALS["data_key"]``).
+of the last record received. ``idCardNumber`` and ``payRollBankCardNumber`` are served encrypted with
+the data key (``connectors.realname._fieldcrypt``; ``DEMO_CREDENTIALS["data_key"]``), a fresh IV per
+answer; the platform holds them in clear (``RealnamePlatform.records``).
 
 History: the world's teams, roster, entries and exits (an exit with its settlement) and recent
 attendance, each updated when it happened. Live: every ``live_interval_seconds`` of ``clock()`` after
@@ -41,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors.realname._fieldcrypt import encrypt_field, parse_key
+from connectors.realname._fieldcrypt import ENCRYPTED_FIELDS, encrypt_field, parse_key
 from connectors.sandbox.faults import FaultMiddleware, Faults
 
 if TYPE_CHECKING:
@@ -102,8 +103,13 @@ class RealnamePlatform:
         self._capped = False
         self._reset()
 
-    def enc(self, value: str | None) -> str | None:
-        return encrypt_field(self.key, value) if value else None
+    def sealed(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``record`` as served: its personal fields encrypted, a fresh IV each time."""
+        out = dict(record)
+        for name in ENCRYPTED_FIELDS:
+            if out.get(name):
+                out[name] = encrypt_field(self.key, out[name])
+        return out
 
     def _reset(self) -> None:
         w = self.world
@@ -158,11 +164,11 @@ class RealnamePlatform:
             "teamSysNo": p.get("team_sys_no"),
             "workerName": p["name"],
             "idCardType": p.get("id_card_type") or "01",
-            "idCardNumber": self.enc(p["id_number"]),
+            "idCardNumber": p["id_number"],
             "workType": p.get("work_type"),
             "workRole": p.get("work_role"),
             "isTeamLeader": 1 if p.get("is_team_leader") else 0,
-            "payRollBankCardNumber": self.enc(p.get("bank_card")),
+            "payRollBankCardNumber": p.get("bank_card"),
             "payRollTopBankCode": bank_code[:3] if bank_code else None,  # the bank's own code leads 联行号
             "bankLinkNumber": bank_code,
             "cellPhone": p.get("phone"),
@@ -178,7 +184,7 @@ class RealnamePlatform:
             "moveSysNo": f"RM{v['worker_id']:010d}{MOVE_TYPES[v['kind']]}{v['moved_on']:%Y%m%d}",
             "projectCode": w.project_by_id(v["project_id"])["project_code"],
             "corpCode": w.enterprise_by_id(v["enterprise_id"])["uscc"],
-            "idCardNumber": self.enc(v["id_number"]),
+            "idCardNumber": v["id_number"],
             "workerName": v.get("worker_name"),
             "moveType": MOVE_TYPES[v["kind"]],
             "moveDate": _day(v["moved_on"]),
@@ -198,7 +204,7 @@ class RealnamePlatform:
         return {
             "attendSysNo": f"RA{a['worker_id']:010d}{a['day']:%Y%m%d}",
             "projectCode": w.project_by_id(a["project_id"])["project_code"],
-            "idCardNumber": self.enc(a["id_number"]),
+            "idCardNumber": a["id_number"],
             "workerName": a.get("worker_name"),
             "attendDate": _day(a["day"]),
             "inTime": fmt_time(time_in),
@@ -279,7 +285,7 @@ class RealnamePlatform:
             index = self._index[stream] = sorted((r["updateTime"], r[key]) for r in self.records[stream].values())
         start = bisect.bisect_right(index, after) if after else 0
         chosen = index[start : start + size]
-        return [dict(self.records[stream][k]) for _, k in chosen], start + size < len(index)
+        return [self.sealed(self.records[stream][k]) for _, k in chosen], start + size < len(index)
 
 
 def cursor_of(record: dict[str, Any], key: str) -> str:

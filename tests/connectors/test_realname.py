@@ -144,12 +144,27 @@ class TestRealname(SandboxContract):
             decrypt_field(parse_key("00" * 16), sealed[0])
 
     def test_the_roster_arrives_encrypted_and_is_read_decrypted(self, sandbox: Sandbox, world: Any) -> None:
-        platform: RealnamePlatform = sandbox.app.state.platform
+        import httpx
+
         p = next(w for w in world.workers if w["bank_card"] and w["team_sys_no"])
         key = worker_sys_no(p["id"])
-        # Given the platform's own record: ID number and card in ciphertext
-        raw = platform.records["workers"][key]
+        # Given the platform's own answer: ID number and card in ciphertext
+        with httpx.Client(base_url=sandbox.url) as http:
+            auth = {"X-App-Id": DEMO_CREDENTIALS["app_id"], "X-App-Secret": DEMO_CREDENTIALS["app_secret"]}
+            token = http.post("/api/v1/auth/token", headers=auth).json()["data"]["accessToken"]
+            served: list[dict[str, Any]] = []
+            cursor: dict[str, str] = {}
+            while True:
+                data = http.get(
+                    "/api/v1/workers", params={"pageSize": 500, **cursor}, headers={"X-Access-Token": token}
+                ).json()["data"]
+                served += data["records"]
+                if not data["hasMore"]:
+                    break
+                cursor = {"cursor": data["nextCursor"]}
+        [raw] = [r for r in served if r["workerSysNo"] == key]
         assert p["id_number"] not in str(raw) and p["bank_card"] not in str(raw)
+        assert decrypt_field(KEY, raw["idCardNumber"]) == p["id_number"]
         # When the workers stream reads it, Then both are in clear, and normalise maps the roster record
         record = next(r for r in records(stream_of(sandbox, "workers")) if r["workerSysNo"] == key)
         assert (record["idCardNumber"], record["payRollBankCardNumber"]) == (p["id_number"], p["bank_card"])
