@@ -200,10 +200,15 @@ class TestRealname(SandboxContract):
     def test_a_data_key_of_the_wrong_shape_is_refused_without_echoing_it(self) -> None:
         from pydantic import ValidationError
 
+        # When a config names a key of 6 hex characters, Then the message (what the admin API shows:
+        # hub.connector_admin reports a validation error's msg) says what a key is, never the key
         with pytest.raises(ValidationError) as info:
             RealnameConnector().parse_config(config("http://x/", data_key="abc123"))
-        assert "data_key must be 32 hexadecimal characters (a 128-bit AES key), got 6" in str(info.value)
-        assert "abc123" not in str(info.value).replace("input_value='abc123'", "")
+        [error] = info.value.errors()
+        assert (error["loc"], error["msg"]) == (
+            ("data_key",),
+            "Value error, data_key must be 32 hexadecimal characters (a 128-bit AES key), got 6",
+        )
 
     # -- normalise --------------------------------------------------------------------------------
 
