@@ -508,11 +508,6 @@ class Ingestor:
             exit_ = v.kind == MovementKind.EXIT
             if v.settlement_amount is not None and v.settlement_amount < 0:
                 raise _Reject(f"settlement amount must not be negative, got {v.settlement_amount}", "settleAmount")
-            if exit_ and v.settlement_date is not None and v.settlement_date < v.moved_on - dt.timedelta(days=366):
-                raise _Reject(
-                    f"settlement date {v.settlement_date} lies more than a year before the exit {v.moved_on}",
-                    "settleDate",
-                )
             return (worker[0], v.kind, v.moved_on), {
                 "worker_id": worker[0],
                 "project_id": proj[0],
@@ -521,7 +516,7 @@ class Ingestor:
                 "kind": v.kind,
                 "moved_on": v.moved_on,
                 # 退场结算: only an exit says whether the wages were settled
-                "settled": (bool(v.settled) if v.settled is not None else None) if exit_ else None,
+                "settled": v.settled if exit_ else None,
                 "settlement_amount": v.settlement_amount if exit_ else None,
                 "settlement_date": v.settlement_date if exit_ else None,
             }
@@ -544,12 +539,8 @@ class Ingestor:
         updates: dict[frozenset[str], list[dict[str, Any]]] = {}
         for worker_id, seen in latest.items():
             entry, exit_ = current[worker_id]
-            new_entry = (
-                max(d for d in (entry, seen.get("entry_date")) if d is not None) if seen.get("entry_date") else entry
-            )
-            new_exit = (
-                max(d for d in (exit_, seen.get("exit_date")) if d is not None) if seen.get("exit_date") else exit_
-            )
+            new_entry = max((d for d in (entry, seen.get("entry_date")) if d is not None), default=None)
+            new_exit = max((d for d in (exit_, seen.get("exit_date")) if d is not None), default=None)
             if new_exit is not None and new_entry is not None and new_entry > new_exit:
                 new_exit = None  # re-entered after leaving: on site again
             changed = {
