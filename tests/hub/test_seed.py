@@ -448,7 +448,8 @@ def test_real_name_records_follow_the_roster_and_the_payroll(seeded: tuple[Engin
     # A team per teamSysNo of the roster, named after the worker the roster flags as its leader
     leaders = {(w.project_id, w.team_sys_no): w for w in workers.values() if w.is_team_leader}
     assert teams and set(teams) == {(w.project_id, w.team_sys_no) for w in workers.values() if w.team_sys_no}
-    assert all(t.leader_name == leaders[k].name and t.enterprise_id == leaders[k].enterprise_id for k, t in teams.items())
+    assert all(t.leader_name == leaders[k].name and t.enterprise_id == leaders[k].enterprise_id
+               for k, t in teams.items())
     # An entry on every worker's entry date; an exit on every past exit date, settled with the last month's pay
     moves = _all(engine, select(SiteMovement))
     entries = {v.worker_id: v.moved_on for v in moves if v.kind == "entry"}
@@ -476,7 +477,8 @@ def test_real_name_records_follow_the_roster_and_the_payroll(seeded: tuple[Engin
     assert october and all(pay[wid]["2026-10"].days >= n for wid, n in october.items())
     assert sum(n == pay[wid]["2026-10"].days for wid, n in october.items()) > 0.8 * len(october)
     # Every project in progress with workers on site clocked in within the last days (W13 stays quiet)
-    on_site = {w.project_id for w in workers.values() if w.exit_date is None and w.entry_date < TODAY - dt.timedelta(days=7)}
+    on_site = {w.project_id for w in workers.values()
+               if w.exit_date is None and w.entry_date < TODAY - dt.timedelta(days=7)}
     in_progress = {pid for pid in on_site if projects[pid].status == "in_progress"}
     assert in_progress and all(TODAY - last[pid] <= dt.timedelta(days=3) for pid in in_progress)
 
