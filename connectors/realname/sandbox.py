@@ -133,11 +133,14 @@ class RealnamePlatform:
             }
             self.records["teams"][rec["teamSysNo"]] = rec
         for p in w.workers:
+            if p.get("on_roster") is False:
+                continue  # first seen in a bank's pay detail: the roster does not list them (条例 第二十八条)
             self._workers[p["id"]] = p
             rec = self.worker_record(p, fmt_time(p["created_at"]))
             self.records["workers"][rec["workerSysNo"]] = rec
         for v in w.movements:
-            rec = self.movement_record(v, fmt_time(v["created_at"]))
+            at = v.get("created_at") or dt.datetime.combine(v["moved_on"], dt.time(18), CST)
+            rec = self.movement_record(v, fmt_time(at))
             self.records["movements"][rec["moveSysNo"]] = rec
         for a in w.attendance:
             rec = self.attendance_record(a, a["time_in"], a.get("time_out"))
@@ -145,7 +148,7 @@ class RealnamePlatform:
         # Who may clock in live: the workers on site of the projects in progress.
         self._on_site = sorted(
             p["id"]
-            for p in w.workers
+            for p in self._workers.values()
             if p.get("exit_date") is None and w.project_by_id(p["project_id"])["status"] == "in_progress"
         )
         self.applied = 0

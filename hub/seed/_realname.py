@@ -33,11 +33,19 @@ DEVICES_PER_PROJECT = 2
 _NUMERALS = "一二三四五六七八九十"
 
 
-def realname_rows(w: World, proj: Proj, people: list[Row], payroll: list[Row]) -> Iterator[tuple[str, Row]]:
-    """Teams, movements and attendance of one project, after its workers and payroll."""
+def realname_rows(
+    w: World, proj: Proj, people: list[Row], payroll: list[Row], *, bulk: bool = True
+) -> Iterator[tuple[str, Row]]:
+    """Teams, movements and attendance of one project, after its workers and payroll.
+
+    ``bulk=False``: the teams only — for a project whose movements and attendance a warning situation
+    writes itself (so that its rule fires, or stays below its boundary, whatever the bulk data is).
+    """
     r = w.rng("realname", proj.id)
     T, yesterday = w.today, w.today - dt.timedelta(days=1)
     yield from _teams(w, r, proj, people)
+    if not bulk:
+        return
     pay = _pay_by_worker(payroll)
     for p in people:
         yield "site_movements", _movement(w, r, proj, p, "entry", p["entry_date"])

@@ -434,7 +434,7 @@ def test_the_sandbox_history_is_the_seeded_worlds(world: Any) -> None:
     platform = RealnamePlatform(world, live_interval_seconds=INTERVAL, data_key=DEMO_CREDENTIALS["data_key"])
     assert {k: len(v) for k, v in platform.records.items()} == {
         "teams": len(world.teams),
-        "workers": len(world.workers),
+        "workers": sum(w.get("on_roster") is not False for w in world.workers),  # the roster's, not the bank's
         "movements": len(world.movements),
         "attendance": len(world.attendance),
     }

@@ -438,10 +438,13 @@ def test_money_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
 
 
 def test_real_name_records_follow_the_roster_and_the_payroll(seeded: tuple[Engine, SeedSummary]) -> None:
-    engine, _ = seeded
-    workers = {w.id: w for w in _all(engine, select(Worker))}
+    engine, summary = seeded
+    # The projects of the warning situations that write their own movements and attendance (they carry
+    # the rule they stage) are theirs to check; the bulk of the world is checked here.
+    staged = {s["project_id"] for s in summary.highlights.get("warning_situations", {}).values() if "rule" in s}
+    workers = {w.id: w for w in _all(engine, select(Worker)) if w.project_id not in staged}
     projects = {p.id: p for p in _all(engine, select(Project))}
-    teams = {(t.project_id, t.team_sys_no): t for t in _all(engine, select(Team))}
+    teams = {(t.project_id, t.team_sys_no): t for t in _all(engine, select(Team)) if t.project_id not in staged}
     pay: dict[int, dict[str, Any]] = {}
     for row in _all(engine, select(PayrollRecord)):
         pay.setdefault(row.worker_id, {})[row.pay_month] = row
@@ -451,7 +454,7 @@ def test_real_name_records_follow_the_roster_and_the_payroll(seeded: tuple[Engin
     assert all(t.leader_name == leaders[k].name and t.enterprise_id == leaders[k].enterprise_id
                for k, t in teams.items())
     # An entry on every worker's entry date; an exit on every past exit date, settled with the last month's pay
-    moves = _all(engine, select(SiteMovement))
+    moves = [v for v in _all(engine, select(SiteMovement)) if v.project_id not in staged]
     entries = {v.worker_id: v.moved_on for v in moves if v.kind == "entry"}
     assert entries == {w.id: w.entry_date for w in workers.values()}
     exits = {v.worker_id: v for v in moves if v.kind == "exit"}
@@ -465,7 +468,7 @@ def test_real_name_records_follow_the_roster_and_the_payroll(seeded: tuple[Engin
     # (W06) — and November up to yesterday, always while the worker was on site
     days: dict[tuple[int, str], int] = {}
     last: dict[int, dt.date] = {}
-    for a in _all(engine, select(Attendance)):
+    for a in _all(engine, select(Attendance).where(Attendance.project_id.not_in(staged))):
         w = workers[a.worker_id]
         assert a.project_id == w.project_id and a.region_code == w.region_code
         assert dt.date(2026, 10, 1) <= a.day < TODAY and w.entry_date <= a.day
