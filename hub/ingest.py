@@ -52,7 +52,7 @@ from hub.identifiers import (
 from hub.models import utcnow
 from hub.outbox import event_values
 from hub.records import IngestResult, Item, Problem, Touched, counts_of
-from hub.vocab import ContractRole, ExpenseAction
+from hub.vocab import ContractRole, ExpenseAction, MovementKind
 
 CIPHERTEXTS = frozenset({"id_number_enc", "bank_card_enc", "counterparty_account_enc"})
 #: Order in which kinds are applied within a page, so that references resolve.
@@ -421,6 +421,155 @@ class Ingestor:
 
     # -- the real-name platform: teams, entries and exits, attendance (_apply_team, _apply_movement,
     #    _apply_attendance) ----------------------------------------------------------------------
+
+    def _apply_team(self, batch: Sequence[Item]) -> IngestResult:
+        projects = self._projects(i.entity.project_code for i in batch)
+        ents = self._lookup(m.Enterprise, "uscc", [i.entity.corp_uscc for i in batch], "id")
+
+        def make(t: TeamIn) -> tuple[Any, dict]:
+            proj = projects.get(t.project_code)
+            if proj is None:
+                raise _Reject(f"unknown project code {t.project_code!r}", "projectCode")
+            uscc = _ident(validate_uscc, t.corp_uscc, "corpCode")
+            ent = ents.get(uscc)
+            if ent is None:
+                raise _Reject(f"unknown corpCode {uscc!r}: the enterprise must arrive first", "corpCode")
+            if not t.team_sys_no.strip():
+                raise _Reject("teamSysNo is empty", "teamSysNo")
+            return (proj[0], t.team_sys_no), {
+                "project_id": proj[0],
+                "region_code": proj[1],
+                "enterprise_id": ent,
+                "team_sys_no": t.team_sys_no,
+                "name": t.name,
+                "leader_name": t.leader_name,
+                "entry_date": t.entry_date,
+                "exit_date": t.exit_date,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.Team, rows, ["project_id", "team_sys_no"], problems)
+
+    def _rostered(self, batch: Sequence[Item]) -> tuple[dict[str, tuple[int, str, int]], dict[tuple[int, str], tuple]]:
+        """The projects a batch names, and (project id, ID hash) → (worker id, employer id, on roster,
+        entry date, exit date) of the workers it names that the hub knows (one SELECT per 500)."""
+        projects = self._projects(i.entity.project_code for i in batch)
+        keys: set[tuple[int, str]] = set()
+        for item in batch:
+            proj = projects.get(item.entity.project_code)
+            try:
+                idn = validate_id_number(item.entity.id_number, field="idCardNumber")
+            except IdentifierError:
+                continue  # rejected with its reason by ``make``
+            if proj is not None:
+                keys.add((proj[0], self.cipher.lookup_hash(idn)))
+        found: dict[tuple[int, str], tuple] = {}
+        w = m.Worker
+        for chunk in _chunks(sorted(keys), 500):
+            stmt = select(w.project_id, w.id_number_hash, w.id, w.enterprise_id, w.on_roster, w.entry_date, w.exit_date)
+            for row in self.session.execute(stmt.where(tuple_(w.project_id, w.id_number_hash).in_(chunk))):
+                found[(row[0], row[1])] = tuple(row[2:])
+        return projects, found
+
+    def _roster_worker(
+        self,
+        projects: dict[str, tuple[int, str, int]],
+        workers: dict[tuple[int, str], tuple],
+        code: str,
+        id_number: str,
+    ) -> tuple[tuple[int, str, int], tuple]:
+        """The project and the rostered worker a movement or attendance record names, or a rejection.
+
+        保障农民工工资支付条例 第二十八条: nobody works on a site without real-name registration, so a
+        record of someone the roster does not list is quarantined, never turned into a worker.
+        """
+        proj = projects.get(code)
+        if proj is None:
+            raise _Reject(f"unknown project code {code!r}", "projectCode")
+        idn = _ident(validate_id_number, id_number, "idCardNumber")
+        worker = workers.get((proj[0], self.cipher.lookup_hash(idn)))
+        if worker is None or not worker[2]:
+            raise _Reject(
+                f"worker {mask_id_number(idn)} is not on the real-name roster of project {code!r}: "
+                "sync the roster (workers) first, then replay",
+                "idCardNumber",
+            )
+        return proj, worker
+
+    def _apply_movement(self, batch: Sequence[Item]) -> IngestResult:
+        projects, workers = self._rostered(batch)
+        employers = self._lookup(m.Enterprise, "uscc", [i.entity.corp_uscc for i in batch], "id")
+        kinds = {k.value for k in MovementKind}
+
+        def make(v: MovementIn) -> tuple[Any, dict]:
+            proj, worker = self._roster_worker(projects, workers, v.project_code, v.id_number)
+            if v.kind not in kinds:
+                raise _Reject(f"movement kind must be one of {', '.join(sorted(kinds))}, got {v.kind!r}", "moveType")
+            exit_ = v.kind == MovementKind.EXIT
+            if v.settlement_amount is not None and v.settlement_amount < 0:
+                raise _Reject(f"settlement amount must not be negative, got {v.settlement_amount}", "settleAmount")
+            return (worker[0], v.kind, v.moved_on), {
+                "worker_id": worker[0],
+                "project_id": proj[0],
+                "region_code": proj[1],
+                "enterprise_id": employers.get(v.corp_uscc) or worker[1],
+                "kind": v.kind,
+                "moved_on": v.moved_on,
+                # 退场结算: only an exit says whether the wages were settled
+                "settled": v.settled if exit_ else None,
+                "settlement_amount": v.settlement_amount if exit_ else None,
+                "settlement_date": v.settlement_date if exit_ else None,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        result = self._upsert(m.SiteMovement, rows, ["worker_id", "kind", "moved_on"], problems)
+        self._move_workers(workers, rows)
+        return result
+
+    def _move_workers(self, workers: dict[tuple[int, str], tuple], rows: dict[Any, tuple[Item, dict]]) -> None:
+        """The roster follows the movements: the latest entry is ``entry_date``, the latest exit
+        ``exit_date`` — cleared when the worker came back after it. One UPDATE per set of columns."""
+        current = {w[0]: (w[3], w[4]) for w in workers.values()}
+        latest: dict[int, dict[str, dt.date]] = {}
+        for worker_id, kind, day in rows:
+            col = "entry_date" if kind == MovementKind.ENTRY else "exit_date"
+            seen = latest.setdefault(worker_id, {})
+            if col not in seen or day > seen[col]:
+                seen[col] = day
+        updates: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for worker_id, seen in latest.items():
+            entry, exit_ = current[worker_id]
+            new_entry = max((d for d in (entry, seen.get("entry_date")) if d is not None), default=None)
+            new_exit = max((d for d in (exit_, seen.get("exit_date")) if d is not None), default=None)
+            if new_exit is not None and new_entry is not None and new_entry > new_exit:
+                new_exit = None  # re-entered after leaving: on site again
+            changed = {
+                c: v for c, v, old in (("entry_date", new_entry, entry), ("exit_date", new_exit, exit_)) if v != old
+            }
+            if changed:
+                updates.setdefault(frozenset(changed), []).append({"id": worker_id, **changed})
+        for batch in updates.values():
+            self.session.execute(update(m.Worker), batch)
+
+    def _apply_attendance(self, batch: Sequence[Item]) -> IngestResult:
+        projects, workers = self._rostered(batch)
+
+        def make(a: AttendanceIn) -> tuple[Any, dict]:
+            proj, worker = self._roster_worker(projects, workers, a.project_code, a.id_number)
+            if a.time_in is not None and a.time_out is not None and a.time_out < a.time_in:
+                raise _Reject(f"clock-out {a.time_out:%H:%M:%S} precedes clock-in {a.time_in:%H:%M:%S}", "outTime")
+            return (worker[0], a.day), {
+                "worker_id": worker[0],
+                "project_id": proj[0],
+                "region_code": proj[1],
+                "day": a.day,
+                "time_in": a.time_in,
+                "time_out": a.time_out,
+                "device_id": a.device_id,
+            }
+
+        rows, problems = self._prepare(batch, make)
+        return self._upsert(m.Attendance, rows, ["worker_id", "day"], problems)
 
     # -- ---------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from schema.extensions import HubRequest
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
-from schema.types import cases, money, platform, registry
+from schema.types import cases, money, platform, realname, registry
 
 if TYPE_CHECKING:
     from strawberry.types import ExecutionContext
@@ -55,6 +55,9 @@ NODE_TYPES = [
     money.ProjectContract,
     money.ProgressPayment,
     money.OutputValue,
+    realname.Team,
+    realname.SiteMovement,
+    realname.Attendance,
     cases.Clue,
     cases.ChannelRecord,
     cases.CaseAction,

@@ -7,6 +7,9 @@ Three shapes cover every relation of the graph:
 - ``child_pages(Model, fk, sort, first, after)`` — large to-many relations as keyset pages per
   parent, all parents in one statement with ``row_number() OVER (PARTITION BY fk …)``.
 
+Whatever fits none of them (an aggregate per parent, a composite key) is a ``batched(key, load)``:
+a loader of its own, still one statement per batch and cached for the request.
+
 Every statement is an ORM select on the request's session, so the jurisdiction filter of
 ``hub.access`` applies to these as to the query roots.
 """
@@ -50,6 +53,20 @@ class Loaders:
 
             self._loaders[key] = DataLoader(load_fn=load)
         return self._loaders[key]
+
+    def batched(
+        self, key: Any, load: Callable[[AsyncSession, Sequence[Any]], Awaitable[list[Any]]]
+    ) -> DataLoader[Any, Any]:
+        """The request's loader named ``key``: ``load(session, keys)`` answers a batch of keys in order."""
+        name = ("batched", key)
+        if name not in self._loaders:
+            session = self._session
+
+            async def run(keys: Sequence[Any]) -> list[Any]:
+                return await load(session, keys)
+
+            self._loaders[name] = DataLoader(load_fn=run)
+        return self._loaders[name]
 
     def children(
         self,

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Built-in kinds in port order: ``base_port + index``, so a missing one never moves the others.
-BUILTIN_KINDS = ("permits", "bank_soap", "bank_rest", "hotline12345", "national_platform")
+BUILTIN_KINDS = ("permits", "bank_soap", "bank_rest", "hotline12345", "national_platform", "realname")
 MOUNT_PREFIX = "/sandbox"
 
 

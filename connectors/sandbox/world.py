@@ -47,6 +47,9 @@ class World:
     contracts: list[dict[str, Any]] = field(default_factory=list)
     progress_payments: list[dict[str, Any]] = field(default_factory=list)
     output_values: list[dict[str, Any]] = field(default_factory=list)
+    teams: list[dict[str, Any]] = field(default_factory=list)  # 班组, with their project's code
+    movements: list[dict[str, Any]] = field(default_factory=list)  # 进场 / 退场, with the worker's plain ID number
+    attendance: list[dict[str, Any]] = field(default_factory=list)  # 考勤, with the worker's plain ID number
     clue_payloads: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))  # by channel
 
     def project_by_id(self, project_id: int) -> dict[str, Any]:
@@ -137,6 +140,13 @@ def build_world(
             w.progress_payments.append(row)
         elif table == "output_values":
             w.output_values.append(row)
+        elif table == "teams":
+            w.teams.append(row)
+        elif table in ("site_movements", "attendance"):
+            worker = workers_by_id[row["worker_id"]]
+            (w.movements if table == "site_movements" else w.attendance).append(
+                {**row, "id_number": worker["id_number"], "worker_name": worker["name"]}
+            )
         elif table == "raw_records":
             payload = dict(row["payload"])
             for key in SENSITIVE_PAYLOAD_FIELDS:

@@ -131,7 +131,10 @@ def seed_database(
     ``scale`` is ``tiny`` (tests: 3 counties, ~30 projects), ``city`` (the city ``region`` and its
     counties: ~1,000 projects, ~26,000 workers, ~245k payroll records, 5,000 clues) or ``province``
     (the province of ``region``: 20,000 projects, ~550,000 workers, > 5M payroll records, 200,000
-    clues). ``today`` (default: the current date in China) anchors the 12 months of payroll, the clue year
+    clues). Each project also gets its real-name teams, entries and exits, and attendance: the last full
+    month and the current one at ``tiny``, the last week at ``city``, five days at ``province``
+    (attendance is a row per worker and day: ``ScalePlan.attendance_months`` / ``attendance_days``).
+    ``today`` (default: the current date in China) anchors the 12 months of payroll, the clue year
     and every deadline; ``now`` (default: the end of ``today``, or the current time when ``today`` is not
     given) is the latest time any seeded row carries, so that a demo seeded in the morning has no clue
     received in the afternoon. ``progress(table, done, total)`` is called after each batch (``total`` is an

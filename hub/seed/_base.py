@@ -82,12 +82,21 @@ class ScalePlan:
     clues: int
     counties: int | None = None
     months: int = 12
+    #: Full months before the current one with daily attendance (考勤), and the current month up to
+    #: yesterday; or, when ``attendance_days`` is set, only that many days up to yesterday. Attendance is
+    #: the biggest table by far (a row per worker and day): the city keeps a week, the province five days.
+    attendance_months: int = 1
+    attendance_days: int | None = None
 
 
 SCALES = {
     "tiny": ScalePlan("tiny", "city", projects=30, workers=400, clues=120, counties=3),
-    "city": ScalePlan("city", "city", projects=1000, workers=26_000, clues=5_000),
-    "province": ScalePlan("province", "province", projects=20_000, workers=550_000, clues=200_000),
+    "city": ScalePlan(
+        "city", "city", projects=1000, workers=26_000, clues=5_000, attendance_months=0, attendance_days=7
+    ),
+    "province": ScalePlan(
+        "province", "province", projects=20_000, workers=550_000, clues=200_000, attendance_months=0, attendance_days=5
+    ),
 }
 
 

@@ -188,6 +188,9 @@ class Generation:
             "progress_payments": p * 9,
             "account_expenses": p * 9,
             "output_values": p * 10,
+            "teams": round(self.world.plan.workers / 20),
+            "site_movements": round(self.world.plan.workers * 1.1),
+            "attendance": self._attendance_estimate(),
             "guarantee_deposits": p,
             "raw_records": round(c * 1.07),
             "clues": c,
@@ -197,6 +200,12 @@ class Generation:
             "blacklist_entries": round(p * 0.62 * 0.012) + 2,
             "events": c,
         }
+
+    def _attendance_estimate(self) -> int:
+        """The on-site share of the workers × ~22 days a full month and ~2/3 of the recent days."""
+        plan = self.world.plan
+        recent = plan.attendance_days if plan.attendance_days is not None else self.world.today.day - 1
+        return round(plan.workers * 0.8 * (22 * plan.attendance_months + recent * 2 / 3))
 
     def rows(self) -> Iterator[tuple[str, Row]]:
         w = self.world

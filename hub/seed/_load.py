@@ -30,6 +30,7 @@ TABLE_ORDER = (
     "labor_cost_allocations",
     "workers",
     "payroll_records",
+    "teams",
     "attendance",
     "site_movements",
     "project_contracts",

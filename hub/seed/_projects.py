@@ -16,8 +16,9 @@ from decimal import Decimal
 import hub.seed._names as N
 from hub.identifiers import make_permit_no, mask_bank_card
 from hub.seed._base import Ent, Proj, Row, World, first_workday_from, local_at, month_str, ym_add
-from hub.seed._engine_cases import engine_case_rows
+from hub.seed._engine_cases import OWN_RECORDS, engine_case_rows
 from hub.seed._project_money import money_rows
+from hub.seed._realname import realname_rows
 from hub.workdays import add_working_days
 
 BASE_DAYS = {1: 20, 2: 15, 12: 21}  # site days in a month: winter and 春节 are short
@@ -204,6 +205,7 @@ def project_rows(
     for row in payroll:
         yield "payroll_records", row
     yield from cases
+    yield from realname_rows(w, proj, people, payroll, bulk=not OWN_RECORDS & set(proj.roles))
     yield from money
     yield from _deposit(w, r, proj, value, contract)
     if listed:

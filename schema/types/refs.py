@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         WageAccount,
     )
     from schema.types.platform import RawRecord, SyncRun
+    from schema.types.realname import Attendance, AttendanceSummary, SiteMovement, Team
     from schema.types.registry import Enterprise, Project, Region, Worker
 
 RegionRef = Annotated["Region", strawberry.lazy("schema.types.registry")]
@@ -43,3 +44,7 @@ RawRecordRef = Annotated["RawRecord", strawberry.lazy("schema.types.platform")]
 SyncRunRef = Annotated["SyncRun", strawberry.lazy("schema.types.platform")]
 PenaltyRef = Annotated["Penalty", strawberry.lazy("schema.types.credit")]
 BlacklistEntryRef = Annotated["BlacklistEntry", strawberry.lazy("schema.types.credit")]
+TeamRef = Annotated["Team", strawberry.lazy("schema.types.realname")]
+MovementRef = Annotated["SiteMovement", strawberry.lazy("schema.types.realname")]
+AttendanceRef = Annotated["Attendance", strawberry.lazy("schema.types.realname")]
+AttendanceSummaryRef = Annotated["AttendanceSummary", strawberry.lazy("schema.types.realname")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.types import Info
@@ -16,25 +17,31 @@ from schema.pagination import Connection, SortSpec, check_first
 from schema.prefetch import to_many, to_one
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
 from schema.types.credit import DepositRate
+from schema.types.realname import attendance_span, summary_loader, team_loader
 from schema.types.refs import (
+    AttendanceRef,
+    AttendanceSummaryRef,
     BlacklistEntryRef,
     ClueRef,
     ContractRef,
     CreditRatingRef,
     DepositRef,
     EnterpriseRef,
+    MovementRef,
     OutputValueRef,
     PayrollRef,
     PenaltyRef,
     ProgressPaymentRef,
     ProjectRef,
     RegionRef,
+    TeamRef,
     WageAccountRef,
     WarningRef,
     WorkerRef,
 )
 
 PAYROLL_SORT = SortSpec((m.PayrollRecord.pay_month, m.PayrollRecord.id), descending=True)
+ATTENDANCE_SORT = SortSpec((m.Attendance.day, m.Attendance.id), descending=True)
 BY_ID = {model: SortSpec((model.id,)) for model in (m.Project, m.Worker, m.Clue, m.LaborCostAllocation)}
 CLUE_SORT = SortSpec((m.Clue.received_at, m.Clue.id), descending=True)
 
@@ -226,6 +233,15 @@ class Project(Node):
         ).load(parent.id)
 
     warnings = to_many(WarningRef, m.Warning.project_id, description="Warnings raised on the project.")
+    teams = to_many(TeamRef, m.Team.project_id, description="The project's teams (班组) on the real-name platform.")
+
+    @strawberry.field(
+        description="Attendance in a month (YYYY-MM): workers who clocked in and worker-days (条例 第三十一条)."
+    )
+    @staticmethod
+    async def attendance_summary(parent: strawberry.Parent[m.Project], info: Info, month: str) -> AttendanceSummaryRef:
+        result: AttendanceSummaryRef = await summary_loader(info, month).load(parent.id)
+        return result
 
 
 @node_type(m.Worker, name="Worker", description="A worker's real-name registration (实名制) on a project.")
@@ -241,6 +257,10 @@ class Worker(Node):
     bank_code: str | None = strawberry.field(description="联行号 of the payroll card's bank.")
     entry_date: dt.date | None
     exit_date: dt.date | None
+    on_roster: bool = strawberry.field(
+        description="Whether the real-name roster lists the worker; false for one first seen in a bank's pay "
+        "detail (条例 第二十八条)."
+    )
     region_code: str
 
     @strawberry.field(description="居民身份证号, masked unless `reveal` (audited).")
@@ -306,4 +326,44 @@ class Worker(Node):
         n = _page_args(info, first)
         return await info.context.loaders.child_pages(
             m.PayrollRecord, m.PayrollRecord.worker_id, sort=PAYROLL_SORT, first=n, after=after
+        ).load(parent.id)
+
+    @strawberry.field(description="The worker's team (班组) on the project, by teamSysNo.")
+    @staticmethod
+    async def team(parent: strawberry.Parent[m.Worker], info: Info) -> TeamRef | None:
+        if parent.team_sys_no is None:
+            return None
+        # The row is served as the Team type (schema.types._common.plain_type), as every relation is.
+        team: Any = await team_loader(info).load((parent.project_id, parent.team_sys_no))
+        return cast(TeamRef | None, team)
+
+    movements = to_many(
+        MovementRef,
+        m.SiteMovement.worker_id,
+        order=m.SiteMovement.moved_on,
+        description="The worker's entries and exits (进场 / 退场), oldest first.",
+    )
+
+    @strawberry.field(
+        description="The worker's attendance from `from` to `to` (both included, at most 62 days), newest day first."
+    )
+    @staticmethod
+    async def attendance(
+        parent: strawberry.Parent[m.Worker],
+        info: Info,
+        from_: Annotated[dt.date, strawberry.argument(name="from")],
+        to: dt.date,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AttendanceRef]:
+        attendance_span(from_, to)
+        n = _page_args(info, first)
+        return await info.context.loaders.child_pages(
+            m.Attendance,
+            m.Attendance.worker_id,
+            sort=ATTENDANCE_SORT,
+            first=n,
+            after=after,
+            where=(m.Attendance.day >= from_, m.Attendance.day <= to),
+            where_key=(from_, to),
         ).load(parent.id)

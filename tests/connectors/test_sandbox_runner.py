@@ -73,8 +73,9 @@ def test_ports_are_fixed_per_builtin_kind() -> None:
     assert runner.ports(["bank_rest", "permits", "zz_custom"], 8100) == {
         "bank_rest": 8102,
         "permits": 8100,
-        "zz_custom": 8105,
+        "zz_custom": 8106,  # after the six built-in kinds, installed or not
     }
+    assert runner.ports(["realname"], 8100) == {"realname": 8105}
 
 
 def test_run_sandboxes_serves_each_on_its_own_port_and_prints_credentials(world: Any) -> None:

@@ -31,6 +31,7 @@ from hub.identifiers import (
 from hub.migrate import upgrade
 from hub.models import (
     AccountExpense,
+    Attendance,
     BlacklistEntry,
     CaseAction,
     ChannelRecord,
@@ -48,6 +49,8 @@ from hub.models import (
     ProjectContract,
     RawRecord,
     Region,
+    SiteMovement,
+    Team,
     WageAccount,
     Warning,
     Worker,
@@ -68,7 +71,8 @@ SEED = 20261121
 CIPHER = Cipher("seed-test-secret")
 REGION_SCOPED = (Project, Worker, PayrollRecord, WageAccount, LaborCostAllocation, GuaranteeDeposit, Clue,
                  ChannelRecord, CaseAction, Warning, RawRecord, Event, Penalty, BlacklistEntry, ProjectContract,
-                 ProgressPayment, AccountExpense, OutputValue)
+                 ProgressPayment, AccountExpense, OutputValue,
+                 Team, SiteMovement, Attendance)
 
 
 def _seed_sqlite(
@@ -125,6 +129,9 @@ def fingerprint(engine: Engine) -> dict[str, Any]:
         ProgressPayment,
         AccountExpense,
         OutputValue,
+        Team,
+        SiteMovement,
+        Attendance,
         GuaranteeDeposit,
         RawRecord,
         Clue,
@@ -572,6 +579,53 @@ def test_output_never_grows_20_percent_while_wages_fall_20_percent_by_accident(
         and paid.get((pid, m1), Decimal(0)) <= paid.get((pid, m0), Decimal(0)) * Decimal("0.8")
     ]
     assert series and fired == []
+def test_real_name_records_follow_the_roster_and_the_payroll(seeded: tuple[Engine, SeedSummary]) -> None:
+    engine, summary = seeded
+    # The projects of the warning situations that write their own movements and attendance (they carry
+    # the rule they stage) are theirs to check; the bulk of the world is checked here.
+    staged = {s["project_id"] for s in summary.highlights.get("warning_situations", {}).values() if "rule" in s}
+    workers = {w.id: w for w in _all(engine, select(Worker)) if w.project_id not in staged}
+    projects = {p.id: p for p in _all(engine, select(Project))}
+    teams = {(t.project_id, t.team_sys_no): t for t in _all(engine, select(Team)) if t.project_id not in staged}
+    pay: dict[int, dict[str, Any]] = {}
+    for row in _all(engine, select(PayrollRecord)):
+        pay.setdefault(row.worker_id, {})[row.pay_month] = row
+    # A team per teamSysNo of the roster, named after the worker the roster flags as its leader
+    leaders = {(w.project_id, w.team_sys_no): w for w in workers.values() if w.is_team_leader}
+    assert teams and set(teams) == {(w.project_id, w.team_sys_no) for w in workers.values() if w.team_sys_no}
+    assert all(t.leader_name == leaders[k].name and t.enterprise_id == leaders[k].enterprise_id
+               for k, t in teams.items())
+    # An entry on every worker's entry date; an exit on every past exit date, settled with the last month's pay
+    moves = [v for v in _all(engine, select(SiteMovement)) if v.project_id not in staged]
+    entries = {v.worker_id: v.moved_on for v in moves if v.kind == "entry"}
+    assert entries == {w.id: w.entry_date for w in workers.values()}
+    exits = {v.worker_id: v for v in moves if v.kind == "exit"}
+    assert set(exits) == {w.id for w in workers.values() if w.exit_date and w.exit_date < TODAY}
+    for wid, v in exits.items():
+        assert v.moved_on == workers[wid].exit_date and v.settled is True
+        assert 0 <= (v.settlement_date - v.moved_on).days <= 3
+        if pay.get(wid):
+            assert v.settlement_amount == pay[wid][max(pay[wid])].actual_amount
+    # Attendance: October (the last full month) on as many days as its pay record says — never without one
+    # (W06) — and November up to yesterday, always while the worker was on site
+    days: dict[tuple[int, str], int] = {}
+    last: dict[int, dt.date] = {}
+    for a in _all(engine, select(Attendance).where(Attendance.project_id.not_in(staged))):
+        w = workers[a.worker_id]
+        assert a.project_id == w.project_id and a.region_code == w.region_code
+        assert dt.date(2026, 10, 1) <= a.day < TODAY and w.entry_date <= a.day
+        assert w.exit_date is None or a.day <= w.exit_date
+        assert a.time_in < a.time_out
+        days[(a.worker_id, a.day.strftime("%Y-%m"))] = days.get((a.worker_id, a.day.strftime("%Y-%m")), 0) + 1
+        last[a.project_id] = max(last.get(a.project_id, a.day), a.day)
+    october = {wid: n for (wid, month), n in days.items() if month == "2026-10"}
+    assert october and all(pay[wid]["2026-10"].days >= n for wid, n in october.items())
+    assert sum(n == pay[wid]["2026-10"].days for wid, n in october.items()) > 0.8 * len(october)
+    # Every project in progress with workers on site clocked in within the last days (W13 stays quiet)
+    on_site = {w.project_id for w in workers.values()
+               if w.exit_date is None and w.entry_date < TODAY - dt.timedelta(days=7)}
+    in_progress = {pid for pid in on_site if projects[pid].status == "in_progress"}
+    assert in_progress and all(TODAY - last[pid] <= dt.timedelta(days=3) for pid in in_progress)
 
 
 # --- loading --------------------------------------------------------------------------------------------------
