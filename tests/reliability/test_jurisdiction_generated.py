@@ -33,6 +33,7 @@ NOT_A_ROW_LIST = {
     "webhookDeliveries": "admin only, below one endpoint (tests/schema/test_webhooks.py)",
     "holidayCalendar": "the national holiday calendar (public, no region)",
     "townRanking": "counts per town of one county, FORBIDDEN outside the jurisdiction (tests/schema/test_town_ranking.py)",
+    "stats": "aggregates, FORBIDDEN outside the jurisdiction; a county never counts another's (tests/schema/test_stats.py)",
 }
 #: Sample of out-of-jurisdiction rows asked per node type (bounded: one operation per type).
 SAMPLE = 8
