@@ -375,6 +375,10 @@ class Warning(Node):
         "Warning", "resolution", entity_type="warning", description="The fact that cleared it, or the reason given"
     )
     region_code: str
+    version: int = strawberry.field(
+        description="Counts the changes to the warning (the engine's and people's): a handling action that "
+        "loses a race with another answers CONFLICT; reload to see the new version."
+    )
 
     project = to_one(ProjectRef, m.Project, key="project_id")
     enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id")
