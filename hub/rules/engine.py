@@ -131,8 +131,14 @@ def evaluate(
     today = today or china_today(now)
     report = Report()
     chosen = rules_enabled(settings, codes=rules)
+    projects, enterprises = scope_sets(session, scope)
     for rule in chosen:
-        ctx = Context(today=today, thresholds=thresholds_for(rule, settings))
+        ctx = Context(
+            today=today,
+            thresholds=thresholds_for(rule, settings),
+            scope_projects=projects,
+            scope_enterprises=enterprises,
+        )
         _evaluate_rule(session, rule, ctx, scope=scope, now=now, report=report)
     if cipher is not None:
         _escalate(
@@ -147,6 +153,20 @@ def evaluate(
         )
     session.flush()
     return report
+
+
+def scope_sets(session: Session, scope: Scope | None) -> tuple[frozenset[int] | None, frozenset[int] | None]:
+    """What the rules may narrow their inputs to in an incremental run (``Context.scope_projects`` /
+    ``scope_enterprises``): the projects a scoped warning can be about — those named, and those of the
+    enterprises named (a project's warnings carry its general contractor) — and the enterprises named.
+    ``(None, None)`` for the sweep."""
+    if scope is None:
+        return None, None
+    projects = scope.project_ids
+    if scope.enterprise_ids:
+        query = select(m.Project.id).where(m.Project.contractor_id.in_(sorted(scope.enterprise_ids)))
+        projects = projects | frozenset(session.scalars(query))
+    return projects, scope.enterprise_ids
 
 
 def _fired(session: Session, rule: Rule, ctx: Context, scope: Scope | None) -> dict[tuple[int, str], Any]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, literal, select, true, union_all
+from sqlalchemy.orm import aliased
 
 from hub import models as m
 from hub.rules.base import RED, Context, Query, Rule, Subject, literal_level
@@ -32,6 +33,17 @@ class LargePayment(Rule):
     def select(self, ctx: Context) -> Query:
         pr, w = m.PayrollRecord, m.Worker
         year = func.substr(pr.pay_month, 1, 4)
+        # An incremental run: only the people paid on the scope's projects or by its enterprises (all of
+        # their pay, wherever it was paid, since the limits are per person).
+        people: Any = true()
+        if ctx.scope_projects is not None:
+            pr2, w2 = aliased(m.PayrollRecord), aliased(m.Worker)
+            paid_here = (
+                select(w2.id_number_hash)
+                .join(pr2, pr2.worker_id == w2.id)
+                .where(ctx.narrow_projects(pr2.project_id, pr2.enterprise_id))
+            )
+            people = w.id_number_hash.in_(paid_here)
 
         def by(period: Any, limit: float, kind: str, *where: Any) -> Query:
             return (
@@ -48,7 +60,7 @@ class LargePayment(Rule):
                     literal(kind).label("kind"),
                 )
                 .join(w, w.id == pr.worker_id)
-                .where(*where)
+                .where(people, *where)
                 .group_by(w.id_number_hash, period)
                 .having(func.sum(pr.actual_amount) > limit)
             )
