@@ -98,9 +98,7 @@ class HandQuery:
 
 HandRule = Callable[[Context, Dialect], HandQuery]
 
-UNPAID = (
-    "(pr.pay_status <> 20 OR pr.account_id IS NULL OR pr.balance_date IS NULL OR pr.balance_date > :today)"
-)
+UNPAID = "(pr.pay_status <> 20 OR pr.account_id IS NULL OR pr.balance_date IS NULL OR pr.balance_date > :today)"
 
 
 def _w01(ctx: Context, d: Dialect) -> HandQuery:
@@ -385,12 +383,19 @@ class SweepResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "backend": self.backend, "scale": self.scale, "counts": self.counts, "rules": self.rules,
-            "without_twin": self.without_twin, "fired": self.fired, "engine_first_s": round(self.engine_first_s, 3),
+            "backend": self.backend,
+            "scale": self.scale,
+            "counts": self.counts,
+            "rules": self.rules,
+            "without_twin": self.without_twin,
+            "fired": self.fired,
+            "engine_first_s": round(self.engine_first_s, 3),
             "engine_again_s": round(self.engine_again_s, 3),
             "selects_s": {k: round(v, 4) for k, v in self.selects_s.items()},
             "hand_s": {k: round(v, 4) for k, v in self.hand_s.items()},
-            "first_report": self.first_report, "again_report": self.again_report, "repeat": self.repeat,
+            "first_report": self.first_report,
+            "again_report": self.again_report,
+            "repeat": self.repeat,
             "ratios": {k: round(v, 3) for k, v in self.ratios().items()},
         }
 
@@ -516,10 +521,20 @@ def run(
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
         text_profile = out.getvalue()
     return SweepResult(
-        backend=backend, scale=scale, counts=counts or {}, rules=codes, without_twin=without,
-        fired={c: len(engine_keys[c]) for c in codes}, engine_first_s=engine_first, engine_again_s=engine_again,
-        selects_s={c: min(v) for c, v in selects.items()}, hand_s={c: min(v) for c, v in hands.items()},
-        first_report=first.as_dict(), again_report=again.as_dict(), repeat=repeat, profile=text_profile,
+        backend=backend,
+        scale=scale,
+        counts=counts or {},
+        rules=codes,
+        without_twin=without,
+        fired={c: len(engine_keys[c]) for c in codes},
+        engine_first_s=engine_first,
+        engine_again_s=engine_again,
+        selects_s={c: min(v) for c, v in selects.items()},
+        hand_s={c: min(v) for c, v in hands.items()},
+        first_report=first.as_dict(),
+        again_report=again.as_dict(),
+        repeat=repeat,
+        profile=text_profile,
     )
 
 
@@ -532,14 +547,31 @@ def table(results: list[SweepResult]) -> Any:
     from rich.table import Table
 
     t = Table(title="warnings: the engine's full sweep vs the rules by hand (seconds)")
-    for col in ("backend", "scale", "warnings", "engine first", "engine again", "engine SELECTs", "hand SQL",
-                "first / hand", "again / hand", "SELECTs / hand", "no twin"):
+    for col in (
+        "backend",
+        "scale",
+        "warnings",
+        "engine first",
+        "engine again",
+        "engine SELECTs",
+        "hand SQL",
+        "first / hand",
+        "again / hand",
+        "SELECTs / hand",
+        "no twin",
+    ):
         t.add_column(col, justify="left" if col in ("backend", "scale", "no twin") else "right")
     for r in results:
         ratios = list(r.ratios().values())
         t.add_row(
-            r.backend, r.scale, f"{sum(r.fired.values()):,}", f"{r.engine_first_s:.2f}", f"{r.engine_again_s:.2f}",
-            f"{r.selects_total:.2f}", f"{r.hand_total:.2f}", *(f"{x:.2f}×" for x in ratios),
+            r.backend,
+            r.scale,
+            f"{sum(r.fired.values()):,}",
+            f"{r.engine_first_s:.2f}",
+            f"{r.engine_again_s:.2f}",
+            f"{r.selects_total:.2f}",
+            f"{r.hand_total:.2f}",
+            *(f"{x:.2f}×" for x in ratios),
             ", ".join(r.without_twin) or "–",
         )
     return t
@@ -553,8 +585,13 @@ def per_rule_table(r: SweepResult) -> Any:
         t.add_column(col, justify="left" if col == "rule" else "right")
     for code in r.rules:
         h = r.hand_s.get(code)
-        t.add_row(code, f"{r.fired[code]:,}", f"{r.selects_s[code]:.3f}", "no twin" if h is None else f"{h:.3f}",
-                  "–" if not h else f"{r.selects_s[code] / h:.2f}×")
+        t.add_row(
+            code,
+            f"{r.fired[code]:,}",
+            f"{r.selects_s[code]:.3f}",
+            "no twin" if h is None else f"{h:.3f}",
+            "–" if not h else f"{r.selects_s[code] / h:.2f}×",
+        )
     return t
 
 
@@ -575,8 +612,16 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for backend in backends:
         ds = datasets.prepare(backend, args.scale, console=console, rebuild=args.rebuild)
-        result = run(ds.url, backend=backend, scale=args.scale, today=ds.today, repeat=args.repeat,
-                     profile=args.profile, progress=console.print, counts=ds.counts)
+        result = run(
+            ds.url,
+            backend=backend,
+            scale=args.scale,
+            today=ds.today,
+            repeat=args.repeat,
+            profile=args.profile,
+            progress=console.print,
+            counts=ds.counts,
+        )
         results.append(result)
         console.print(per_rule_table(result))
         if result.profile:
@@ -584,20 +629,30 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table(results))
     for r in results:
         if r.without_twin:
-            console.print(f"[yellow]{r.backend}/{r.scale}: no hand-written twin for {', '.join(r.without_twin)} "
-                          "(in the engine's figures, not in the hand SQL's)[/]")
-    console.print("goal: engine first sweep / hand SQL ≤ 1.5×, and the first sweep under 120 s (province, PostgreSQL). "
-                  f"median of the first-sweep ratios: {statistics.median(r.ratios()['engine first sweep / hand SQL'] for r in results):.2f}×")
+            console.print(
+                f"[yellow]{r.backend}/{r.scale}: no hand-written twin for {', '.join(r.without_twin)} "
+                "(in the engine's figures, not in the hand SQL's)[/]"
+            )
+    console.print(
+        "goal: engine first sweep / hand SQL ≤ 1.5×, and the first sweep under 120 s (province, PostgreSQL). "
+        f"median of the first-sweep ratios: {statistics.median(r.ratios()['engine first sweep / hand SQL'] for r in results):.2f}×"
+    )
     if not args.no_save:
         from bench.__main__ import environment
 
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         path = RESULTS_DIR / f"rules-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
-        path.write_bytes(orjson.dumps(
-            {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "argv": sys.argv[1:] if argv is None else argv,
-             "environment": environment(), "results": [r.to_json() for r in results]},
-            option=orjson.OPT_INDENT_2,
-        ))
+        path.write_bytes(
+            orjson.dumps(
+                {
+                    "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "argv": sys.argv[1:] if argv is None else argv,
+                    "environment": environment(),
+                    "results": [r.to_json() for r in results],
+                },
+                option=orjson.OPT_INDENT_2,
+            )
+        )
         console.print(f"results: {path}")
     return 0
 

@@ -79,7 +79,9 @@ def run_handling(session: Session, fn: Callable[[Session], T]) -> T:
 def _conflict(session: Session) -> Conflict:
     read: dict[int, tuple[str, int]] = session.info.get(_READ) or {}
     if not read:
-        return Conflict("another action changed the same warning at the same time: nothing was done; reload and try again")
+        return Conflict(
+            "another action changed the same warning at the same time: nothing was done; reload and try again"
+        )
     warning_id, (shown, _version) = next(iter(read.items()))
     now = session.execute(
         select(m.Warning.rule_code, m.Warning.status, m.Warning.acknowledged_by, m.Warning.resolved_by).where(

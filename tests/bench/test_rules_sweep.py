@@ -38,8 +38,14 @@ def tiny_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         url = f"sqlite:///{tmp_path_factory.mktemp('rules') / 'tiny.db'}"
     upgrade(url)
     engine = make_engine(url)
-    seed_database(engine, scale="tiny", seed=datasets.SEED, today=datasets.TODAY,
-                  cipher=Cipher(datasets.BENCH_SECRET), region=datasets.SCALES["tiny"]["region"])
+    seed_database(
+        engine,
+        scale="tiny",
+        seed=datasets.SEED,
+        today=datasets.TODAY,
+        cipher=Cipher(datasets.BENCH_SECRET),
+        region=datasets.SCALES["tiny"]["region"],
+    )
     engine.dispose()
     yield url
     if request.param == "postgres":
@@ -113,17 +119,22 @@ def test_an_incremental_run_narrowed_to_its_scope_finds_what_the_sweep_finds_the
     engine = make_engine(tiny_url)
     with session_scope(engine) as s:
         projects = list(s.scalars(select(m.Project.id).order_by(m.Project.id)))[:6]
-        payers = list(s.scalars(select(m.PayrollRecord.enterprise_id).distinct().order_by(m.PayrollRecord.enterprise_id)))[:4]
+        payers = list(
+            s.scalars(select(m.PayrollRecord.enterprise_id).distinct().order_by(m.PayrollRecord.enterprise_id))
+        )[:4]
         contractors = list(s.scalars(select(m.Project.contractor_id).distinct().order_by(m.Project.contractor_id)))[:4]
-        scopes = [Scope.of(project_ids=[p]) for p in projects] + [Scope.of(enterprise_ids=[e]) for e in payers + contractors]
+        scopes = [Scope.of(project_ids=[p]) for p in projects] + [
+            Scope.of(enterprise_ids=[e]) for e in payers + contractors
+        ]
         scopes.append(Scope.of(project_ids=projects[:2], enterprise_ids=payers[:1]))
         compared = 0
         for scope in scopes:
             sets = scope_sets(s, scope)
             for rule in RULES:
                 ctx = Context(today=datasets.TODAY, thresholds=rule.thresholds)
-                narrowed = Context(today=datasets.TODAY, thresholds=rule.thresholds, scope_projects=sets[0],
-                                   scope_enterprises=sets[1])
+                narrowed = Context(
+                    today=datasets.TODAY, thresholds=rule.thresholds, scope_projects=sets[0], scope_enterprises=sets[1]
+                )
                 # When the rule runs narrowed to the scope, and unnarrowed (the sweep's SELECT) kept to the scope
                 want = set(_fired(s, rule, ctx, scope))
                 got = set(_fired(s, rule, narrowed, scope))

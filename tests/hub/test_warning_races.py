@@ -114,8 +114,8 @@ def test_two_resolutions_at_once_resolve_the_warning_once(engine: Engine, backen
                 engine,
                 backend,
                 warning_id,
-                lambda s, w: resolve(s, warning=w, principal=ANNA, reason=f"已补发（Anna {n}）"),
-                lambda s, w: resolve(s, warning=w, principal=BO, reason=f"已补发（Bo {n}）"),
+                lambda s, w, n=n: resolve(s, warning=w, principal=ANNA, reason=f"已补发（Anna {n}）"),
+                lambda s, w, n=n: resolve(s, warning=w, principal=BO, reason=f"已补发（Bo {n}）"),
             )
         )
         # Then one resolution stands, recorded once, and the other is told who got there first
@@ -136,7 +136,9 @@ def test_two_resolutions_at_once_resolve_the_warning_once(engine: Engine, backen
         with session_scope(engine) as s:
             stored = s.get_one(m.Warning, warning_id)
             assert (stored.status, stored.resolved_by, stored.version) == ("resolved", winner.name, 2)
-            audited = s.scalar(select(func.count()).select_from(m.AuditLog).where(m.AuditLog.action == "warning.resolved"))
+            audited = s.scalar(
+                select(func.count()).select_from(m.AuditLog).where(m.AuditLog.action == "warning.resolved")
+            )
             assert audited == 1
 
 
