@@ -1,5 +1,7 @@
 """Warning handling as compare-and-set on warnings.version: of two people acknowledging or resolving the
-same warning at once, one wins and the other is told (CONFLICT), as for clues (0003).
+same warning at once, one wins and the other is told (CONFLICT), as for clues (0003). And an index on
+payroll_records.enterprise_id: an incremental warnings run (W08) finds the people an enterprise paid
+without reading all payroll.
 
 Revision ID: 0011_warning_version
 Revises: 0010
@@ -23,7 +25,13 @@ def upgrade() -> None:
     with op.batch_alter_table("warnings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
 
+    with op.batch_alter_table("payroll_records", schema=None) as batch_op:
+        batch_op.create_index("ix_payroll_enterprise_id", ["enterprise_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("payroll_records", schema=None) as batch_op:
+        batch_op.drop_index("ix_payroll_enterprise_id")
+
     with op.batch_alter_table("warnings", schema=None) as batch_op:
         batch_op.drop_column("version")
