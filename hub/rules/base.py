@@ -90,6 +90,9 @@ class Context:
     #: ``None`` for the full sweep.
     scope_projects: frozenset[int] | None = None
     scope_enterprises: frozenset[int] | None = None
+    #: The people (``Worker.id_number_hash``) paid on those projects or by those enterprises, for the
+    #: rules about workers, whose sums run over all of a person's pay; ``None``: not narrowed.
+    scope_people: frozenset[str] | None = None
 
     def narrow_projects(self, project_id: Any, enterprise_id: Any = None) -> ColumnElement[bool]:
         """Limit a rule's input rows (payroll, bills …) to an incremental run's projects — and, with

@@ -36,7 +36,9 @@ class LargePayment(Rule):
         # An incremental run: only the people paid on the scope's projects or by its enterprises (all of
         # their pay, wherever it was paid, since the limits are per person).
         people: Any = true()
-        if ctx.scope_projects is not None:
+        if ctx.scope_people is not None:
+            people = w.id_number_hash.in_(sorted(ctx.scope_people))
+        elif ctx.scope_projects is not None:
             pr2, w2 = aliased(m.PayrollRecord), aliased(m.Worker)
 
             def paid(where: Any) -> Query:

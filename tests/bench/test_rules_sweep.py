@@ -133,11 +133,19 @@ def test_an_incremental_run_narrowed_to_its_scope_finds_what_the_sweep_finds_the
             for rule in RULES:
                 ctx = Context(today=datasets.TODAY, thresholds=rule.thresholds)
                 narrowed = Context(
+                    today=datasets.TODAY,
+                    thresholds=rule.thresholds,
+                    scope_projects=sets[0],
+                    scope_enterprises=sets[1],
+                    scope_people=sets[2],
+                )
+                in_sql = Context(  # people narrowed by a subquery, as when a scope names too many
                     today=datasets.TODAY, thresholds=rule.thresholds, scope_projects=sets[0], scope_enterprises=sets[1]
                 )
                 # When the rule runs narrowed to the scope, and unnarrowed (the sweep's SELECT) kept to the scope
                 want = set(_fired(s, rule, ctx, scope))
                 got = set(_fired(s, rule, narrowed, scope))
+                assert set(_fired(s, rule, in_sql, scope)) == want, (rule.code, scope)
                 # Then it finds the same warnings
                 assert got == want, (rule.code, scope)
                 compared += len(want)
