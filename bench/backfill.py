@@ -1,4 +1,4 @@
-"""``python -m bench.backfill [--backend postgres|sqlite|all] [--scale city|tiny] [--out FILE]``
+"""``python -m bench.backfill [--backend postgres|sqlite|all] [--scale city|tiny] [--warnings off|on|both] [--out FILE]``
 
 A first sync (backfill) into an empty hub through the whole connector path, against PostgreSQL COPY
 of the same rows. The permits and bank_rest sandboxes serve one world (history only: live records
@@ -14,6 +14,11 @@ pipeline archives every raw record too, so "canonical + raw" is the like-for-lik
 
 Each measurement is verified before it is reported: both syncs succeeded, nothing was quarantined,
 and every table holds exactly what the sandboxes served.
+
+``--warnings on`` runs the warnings engine's incremental path with the syncs: after each page commits,
+``hub.rules.evaluate`` over the page's projects and enterprises (``hub.actors.evaluate_warnings``'s work),
+**in the measuring process, inline** — what a dramatiq worker does on the same two CPUs, charged to
+the pipeline's wall time; ``both`` measures off and on and reports on ÷ off throughput.
 
 Internal modes (run by the harness itself): ``--serve-sandboxes`` and ``--pipeline-child``.
 """
@@ -482,7 +487,10 @@ def pipeline_child(spec: dict[str, Any]) -> dict[str, Any]:
 
     label = spec.get("label", "")
     engine = make_engine(spec["url"])
-    sync = SyncEngine(engine, cipher=Cipher(SECRET), retry=RetryPolicy(max_attempts=4, base_delay=0.5))
+    cipher = Cipher(SECRET)
+    evaluations: Counter[str] = Counter()
+    on_page = _incremental_warnings(engine, cipher, evaluations) if spec.get("warnings") else None
+    sync = SyncEngine(engine, cipher=cipher, retry=RetryPolicy(max_attempts=4, base_delay=0.5), on_page=on_page)
     for kind in spec["instances"]:
         registry.get(kind)  # import the plugins (and their HTTP stack) before the baseline
     import httpx  # noqa: F401
@@ -546,7 +554,28 @@ def pipeline_child(spec: dict[str, Any]) -> dict[str, Any]:
         "label": label, "runs": runs, "seconds": round(seconds, 3), "records": sum(r["read"] for r in runs),
         "rss_baseline_mb": _mb(baseline), "rss_peak_mb": _mb(peak), "rss_peak_delta_mb": _mb(peak - baseline),
         "rss_samples": sampler.samples, "vm_hwm_mb": _mb(hwm), "vm_hwm_delta_mb": _mb(hwm - baseline) if hwm else None,
+        "warnings": dict(evaluations),
     }
+
+
+def _incremental_warnings(engine: Any, cipher: Any, counts: Counter[str]) -> Callable[[Any], None]:
+    """The engine's incremental path, inline: after a page commits, the rules for what it touched, in
+    their own transaction, as ``hub.actors.evaluate_warnings`` runs them (as of the world's day)."""
+    from hub.db import session_scope
+    from hub.rules import Scope, evaluate
+
+    now = _frozen_clock(TODAY)
+
+    def on_page(touched: Any) -> None:
+        scope = Scope.of(project_ids=touched.project_ids, enterprise_ids=touched.enterprise_ids)
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            report = evaluate(session, scope=scope, today=TODAY, now=now(), cipher=cipher)
+        counts["evaluations"] += 1
+        counts["milliseconds"] += round((time.perf_counter() - started) * 1000)
+        counts.update(report.counts)
+
+    return on_page
 
 
 @dataclass
@@ -565,6 +594,8 @@ class PipelineRun:
     served: dict[str, int]
     problems: list[str] = field(default_factory=list)
     profile_path: str | None = None
+    #: The warnings engine ran incrementally after each page (``--warnings on``): what it did.
+    warnings: dict[str, int] | None = None
 
     @property
     def records_per_s(self) -> float:
@@ -608,12 +639,13 @@ def run_child(spec: dict[str, Any], *, timeout: float = CHILD_TIMEOUT) -> dict[s
 
 
 def measure_pipeline(url: str, backend: str, sandbox: Served, *, say: Say = _quiet,
-                     profile: dict[str, Any] | None = None) -> PipelineRun:
-    """Both syncs into the fresh database at ``url``, in a fresh measuring process; verified."""
+                     profile: dict[str, Any] | None = None, warnings: bool = False) -> PipelineRun:
+    """Both syncs into the fresh database at ``url``, in a fresh measuring process; verified. With
+    ``warnings``, the warnings engine evaluates each page's scope after it commits (inline)."""
     instances = create_instances(url, sandbox)
-    label = f"{backend}/{sandbox.scale}" + ("/profile" if profile else "")
+    label = f"{backend}/{sandbox.scale}" + ("/profile" if profile else "") + ("/warnings" if warnings else "")
     say(f"[{label}] pipeline: {sandbox.records:,} upstream records (permits page {PERMITS_PAGE_SIZE}, bank page {BANK_PAGE_SIZE})")
-    result = run_child({"url": url, "instances": instances, "label": label, "profile": profile})
+    result = run_child({"url": url, "instances": instances, "label": label, "profile": profile, "warnings": warnings})
     counts = table_counts(url)
     problems = [] if profile else verify(result, counts, sandbox)
     run = PipelineRun(
@@ -621,7 +653,7 @@ def measure_pipeline(url: str, backend: str, sandbox: Served, *, say: Say = _qui
         rss_baseline_mb=result["rss_baseline_mb"], rss_peak_mb=result["rss_peak_mb"],
         rss_peak_delta_mb=result["rss_peak_delta_mb"], vm_hwm_delta_mb=result["vm_hwm_delta_mb"], runs=result["runs"],
         counts=counts, expected=sandbox.expected, served=sandbox.served, problems=problems,
-        profile_path=profile["path"] if profile else None,
+        profile_path=profile["path"] if profile else None, warnings=result["warnings"] if warnings else None,
     )
     if not profile:
         say(f"[{label}] {run.records:,} records in {run.seconds:.1f} s = {run.records_per_s:,.0f} records/s, "
@@ -893,10 +925,10 @@ def summary_rows(pipelines: list[PipelineRun], copies: dict[tuple[str, str], dic
     rows = []
     for p in pipelines:
         row: dict[str, Any] = {
-            "backend": p.backend, "world": p.scale, "records": p.records, "pipeline s": p.seconds,
+            "backend": p.backend, "world": p.scale, "warnings": "on" if p.warnings is not None else "off", "records": p.records, "pipeline s": p.seconds,
             "pipeline rec/s": p.records_per_s, "peak RSS MB": p.rss_peak_delta_mb, "verified": p.verified,
         }
-        c = copies.get((p.backend, p.scale))
+        c = copies.get((p.backend, p.scale)) if p.warnings is None else None
         for variant, key in (("canonical", "COPY canon"), ("canonical_raw", "COPY canon+raw")):
             run = c.get(variant) if c else None
             rate = p.records / run.seconds if run and run.seconds else None
@@ -907,8 +939,29 @@ def summary_rows(pipelines: list[PipelineRun], copies: dict[tuple[str, str], dic
     return rows
 
 
-COLUMNS = ["backend", "world", "records", "pipeline s", "pipeline rec/s", "COPY canon s", "COPY canon rec/s", "ratio vs COPY canon",
+COLUMNS = ["backend", "world", "warnings", "records", "pipeline s", "pipeline rec/s", "COPY canon s", "COPY canon rec/s", "ratio vs COPY canon",
            "COPY canon+raw s", "COPY canon+raw rec/s", "ratio vs COPY canon+raw", "peak RSS MB", "verified"]
+
+
+ENGINE_COLUMNS = ["backend", "world", "records", "off rec/s", "on rec/s", "ratio on / off", "evaluations",
+                  "engine s", "warnings raised"]
+
+
+def engine_on_off(pipelines: list[PipelineRun]) -> list[dict[str, Any]]:
+    """Per backend and world measured both ways: throughput with the engine on against off."""
+    off = {(p.backend, p.scale): p for p in pipelines if p.warnings is None}
+    rows = []
+    for p in pipelines:
+        base = off.get((p.backend, p.scale))
+        if p.warnings is None or base is None:
+            continue
+        rows.append({
+            "backend": p.backend, "world": p.scale, "records": p.records, "off rec/s": base.records_per_s,
+            "on rec/s": p.records_per_s, "ratio on / off": p.records_per_s / base.records_per_s,
+            "evaluations": p.warnings.get("evaluations", 0), "engine s": p.warnings.get("milliseconds", 0) / 1000,
+            "warnings raised": p.warnings.get("raised", 0),
+        })
+    return rows
 
 
 def _fmt(value: Any, column: str) -> str:
@@ -932,7 +985,7 @@ def print_report(console: Any, pipelines: list[PipelineRun], copies: dict[tuple[
     if pipelines:
         table = Table(title="backfill: permits + bank_rest first sync through SyncEngine vs PostgreSQL COPY of the same rows")
         for col in COLUMNS:
-            table.add_column(col, justify="left" if col in ("backend", "world", "verified") else "right")
+            table.add_column(col, justify="left" if col in ("backend", "world", "warnings", "verified") else "right")
         for row in summary_rows(pipelines, copies):
             table.add_row(*(_fmt(row[c], c) for c in COLUMNS))
         console.print(table)
@@ -941,6 +994,16 @@ def print_report(console: Any, pipelines: list[PipelineRun], copies: dict[tuple[
             "The pipeline also archives every raw record (sealed), so [bold]ratio vs COPY canon+raw[/] is the like-for-like one. "
             "Peak RSS = max sampled RSS (/proc/self/statm every 50 ms) of the measuring process minus its RSS just before the run. "
             "Goal: pipeline ≥ 20% of COPY.")
+        engine_rows = engine_on_off(pipelines)
+        if engine_rows:
+            onoff = Table(title="the warnings engine's incremental path: backfill with the engine on vs off")
+            for col in ENGINE_COLUMNS:
+                onoff.add_column(col, justify="left" if col in ("backend", "world") else "right")
+            for row in engine_rows:
+                onoff.add_row(*(_fmt(row[c], c) for c in ENGINE_COLUMNS))
+            console.print(onoff)
+            console.print("on = after each page commits, hub.rules.evaluate over the page's projects and enterprises, inline in "
+                          "the measuring process (a worker's job, charged to the pipeline). Goal: on ≥ 90% of off.")
         mem = Table(title="memory of the measuring process: peak RSS (MB) at N records")
         for col in ("backend", "records", "peak RSS Δ MB", "baseline MB", "peak MB", "VmHWM Δ MB"):
             mem.add_column(col, justify="left" if col == "backend" else "right")
@@ -1003,6 +1066,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also cProfile a ~20k-record slice (PostgreSQL when measured)")
     parser.add_argument("--profile-only", action="store_true", help="only the cProfile slice (no measurements)")
     parser.add_argument("--no-copy", action="store_true", help="skip the COPY baseline")
+    parser.add_argument("--warnings", choices=["off", "on", "both"], default="off",
+                        help="run the warnings engine's incremental path after each page (inline); both: off and on, compared")
     parser.add_argument("--serve-sandboxes", metavar="SCALES", help=argparse.SUPPRESS)
     parser.add_argument("--pipeline-child", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1042,13 +1107,14 @@ def main(argv: list[str] | None = None) -> int:
     profile: dict[str, Any] | None = None
     with Databases() as dbs, sandboxes(worlds, say=say) as served:
         if not args.profile_only:
+            modes = {"off": [False], "on": [True], "both": [False, True]}[args.warnings]
             for backend in backends:
-                for scale in worlds:
+                for scale, warnings in ((sc, w) for sc in worlds for w in modes):
                     url = dbs.fresh(backend, f"pipeline_{scale}")
                     try:
-                        run = measure_pipeline(url, backend, served[scale], say=say)
+                        run = measure_pipeline(url, backend, served[scale], say=say, warnings=warnings)
                         pipelines.append(run)
-                        if backend == "postgres" and not args.no_copy:
+                        if backend == "postgres" and not args.no_copy and not warnings:
                             data = read_back(url)
                             dbs.drop(url)
                             copies[(backend, scale)] = measure_copy(dbs, data, scale, say=say)
@@ -1075,6 +1141,7 @@ def main(argv: list[str] | None = None) -> int:
             "world": {"seed": SEED, "today": TODAY.isoformat(), "region": REGION},
             "page_sizes": {"permits": PERMITS_PAGE_SIZE, "bank_rest": BANK_PAGE_SIZE},
             "summary": summary_rows(pipelines, copies),
+            "warnings_engine": engine_on_off(pipelines),
             "pipelines": [p.to_json() for p in pipelines],
             "copy": {f"{b}/{s}": {k: v.to_json() for k, v in c.items()} for (b, s), c in copies.items()},
             "profile": profile,

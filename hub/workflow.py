@@ -41,7 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hub import deadlines
 from hub import models as m
-from hub.access import SYSTEM, Action, require
+from hub.access import SYSTEM, Action, audit, require
 from hub.errors import Conflict, Forbidden, IllegalTransition, InvalidIdentifier, InvalidInput, NotFound
 from hub.identifiers import (
     IdentifierError,
@@ -636,6 +636,26 @@ def reopen(session: Session, *, clue: m.Clue, principal: Principal, reason: str)
         from_region=clue.handling_region_code,
         note=reason,
         extra={"fromDeadline": str(old) if old else None, "toDeadline": str(clue.deadline)},
+    )
+    return clue
+
+
+def reopen_on_request(session: Session, *, clue: m.Clue, principal: Principal, reason: str) -> m.Clue:
+    """重办 by an inspector: the complainant says (by phone, at the window) that the matter is not solved.
+
+    The same transition as a 12345 call-back's 不满意 (:func:`reopen`: back to 办理中, the last stage due
+    again counted from today), and — being a person's decision rather than a channel's report —
+    written to the audit log with the reason and the new deadline.
+    """
+    reopen(session, clue=clue, principal=principal, reason=reason)
+    audit(
+        session,
+        principal=principal,
+        action="clue.reopen",
+        entity_type="clue",
+        entity_id=clue.id,
+        region_code=clue.region_code,
+        detail={"clueNo": clue.clue_no, "reason": reason.strip(), "deadline": str(clue.deadline)},
     )
     return clue
 

@@ -183,6 +183,16 @@ class ClueMutations:
         )
 
     @strawberry.mutation(
+        description="重办: the complainant says the matter is not solved (by phone, at the window): a closed or "
+        "called-back clue goes back to IN_PROGRESS, its last stage due again counted from today; audited.",
+        extensions=[_works("reopen")],
+    )
+    async def reopen_clue(self, info: Info, clue_no: str, reason: str) -> Clue:
+        return await _act(
+            info, clue_no, lambda s, c, p: workflow.reopen_on_request(s, clue=c, principal=p, reason=reason)
+        )
+
+    @strawberry.mutation(
         description="合并: the source clue is the same matter; its channel records join the target "
         "(audited; undo with splitClue).",
         extensions=[requires(Action.MERGE_CLUES, to="merge clues")],

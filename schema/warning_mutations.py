@@ -4,7 +4,8 @@ Each resolver looks the warning up within the principal's jurisdiction (NOT_FOUN
 delegates to ``hub.rules.handling``, which checks the policy table (``HANDLE_WARNINGS``), writes the
 step into the warning's history, an outbox event and the audit log in the request's transaction.
 Errors: FORBIDDEN (role), NOT_FOUND, ILLEGAL_TRANSITION (the warning is closed already),
-BAD_USER_INPUT (an empty or over-long note or reason).
+BAD_USER_INPUT (an empty or over-long note or reason), CONFLICT (another action changed the warning
+between this one's read and its write; the message names its state now — reload and decide again).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.access import Action, Principal
-from hub.lookup import get_warning
 from hub.rules import handling
 from schema.filters import db_id
 from schema.permissions import principal_of, requires
@@ -28,15 +28,19 @@ Handle = Callable[[Session, m.Warning, Principal], m.Warning]
 
 
 async def _handle(info: Info, id: strawberry.ID, fn: Handle) -> Any:
-    """Look the warning up, run ``fn(session, warning, principal)`` and commit (roll back on error).
+    """Look the warning up (locked), run ``fn(session, warning, principal)`` and commit through
+    :func:`hub.rules.handling.run_handling` (a lost race answers CONFLICT, never INTERNAL).
 
     The row serves the ``Warning`` type (``Any``, as the clue mutations' rows serve theirs)."""
     principal = principal_of(info)
     pk = cast(int, db_id(id, m.Warning, field="id"))  # a non-null ID gives a key
     session = info.context.session
     try:
-        warning = await session.run_sync(lambda s: fn(s, get_warning(s, warning_id=pk, shown=str(id)), principal))
-        await session.commit()
+        warning = await session.run_sync(
+            lambda s: handling.run_handling(
+                s, lambda s2: fn(s2, handling.get_warning(s2, warning_id=pk, shown=str(id)), principal)
+            )
+        )
     except BaseException:
         await session.rollback()
         raise

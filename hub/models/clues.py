@@ -190,6 +190,11 @@ class Warning(IdMixin, RegionScoped, Base):
     resolved_by: Mapped[str | None] = mapped_column(String(100))
     #: Why it was resolved: the fact that cleared it, or the reason given by hand.
     resolution: Mapped[str | None] = mapped_column(Text)
+    #: Bumped by every change, the engine's and people's (the ORM adds ``version = version + 1 … WHERE
+    #: version = :read``): of two people handling the same warning at once only one wins (CONFLICT).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class WarningAction(IdMixin, RegionScoped, Base):

@@ -89,6 +89,8 @@ class PayrollRecord(IdMixin, RegionScoped, Base):
         Index("ix_payroll_project_id", "project_id", "id"),
         Index("ix_payroll_worker_month", "worker_id", "pay_month"),
         Index("ix_payroll_account_month", "account_id", "pay_month"),
+        # An incremental warnings run finds the people an enterprise paid (W08) without reading all payroll.
+        Index("ix_payroll_enterprise_id", "enterprise_id"),
     )
 
     pay_roll_code: Mapped[str] = mapped_column(String(40))  # the wage sheet (工资册) number

@@ -29,7 +29,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
-from sqlalchemy import Select, String, case, literal, select, union_all
+from sqlalchemy import Select, String, case, literal, select, true, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -85,6 +85,34 @@ class Context:
 
     today: dt.date
     thresholds: Mapping[str, Any]
+    #: An incremental run's scope, for :meth:`narrow_projects` / :meth:`narrow_enterprises`: the projects
+    #: concerned (those named, and those whose general contractor is named) and the enterprises named;
+    #: ``None`` for the full sweep.
+    scope_projects: frozenset[int] | None = None
+    scope_enterprises: frozenset[int] | None = None
+    #: The people (``Worker.id_number_hash``) paid on those projects or by those enterprises, for the
+    #: rules about workers, whose sums run over all of a person's pay; ``None``: not narrowed.
+    scope_people: frozenset[str] | None = None
+
+    def narrow_projects(self, project_id: Any, enterprise_id: Any = None) -> ColumnElement[bool]:
+        """Limit a rule's input rows (payroll, bills …) to an incremental run's projects — and, with
+        ``enterprise_id``, its enterprises — *before* the rule aggregates them; true in the sweep.
+
+        An optimisation only: the engine still keeps just the rows of the scope, so the narrowing must
+        keep every input row of a warning the scope could concern (a superset). Without it an
+        incremental run reads the whole payroll to keep one project's months."""
+        if self.scope_projects is None:
+            return true()
+        cond = project_id.in_(sorted(self.scope_projects))
+        if enterprise_id is not None and self.scope_enterprises:
+            cond = cond | enterprise_id.in_(sorted(self.scope_enterprises))
+        return cond
+
+    def narrow_enterprises(self, enterprise_id: Any) -> ColumnElement[bool]:
+        """Limit a rule's input rows to an incremental run's enterprises (see :meth:`narrow_projects`)."""
+        if self.scope_enterprises is None:
+            return true()
+        return enterprise_id.in_(sorted(self.scope_enterprises))
 
     def __getitem__(self, name: str) -> Any:
         return self.thresholds[name]

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, or_, select, tuple_
+from sqlalchemy import insert, or_, select, tuple_, union
 
 from hub import models as m
 from hub.access import SYSTEM
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 #: Who the engine's own steps are recorded as (``Warning.resolved_by``, ``WarningAction.actor``).
 SYSTEM_ACTOR = "system"
 OPEN = (WarningStatus.ACTIVE.value, WarningStatus.ESCALATED.value)
+#: The most people an incremental run names to the rules as literals (more: they narrow by a subquery).
+MAX_PEOPLE = 20_000
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,15 @@ def evaluate(
     today = today or china_today(now)
     report = Report()
     chosen = rules_enabled(settings, codes=rules)
+    projects, enterprises, people = scope_sets(session, scope)
     for rule in chosen:
-        ctx = Context(today=today, thresholds=thresholds_for(rule, settings))
+        ctx = Context(
+            today=today,
+            thresholds=thresholds_for(rule, settings),
+            scope_projects=projects,
+            scope_enterprises=enterprises,
+            scope_people=people,
+        )
         _evaluate_rule(session, rule, ctx, scope=scope, now=now, report=report)
     if cipher is not None:
         _escalate(
@@ -147,6 +156,33 @@ def evaluate(
         )
     session.flush()
     return report
+
+
+def scope_sets(
+    session: Session, scope: Scope | None
+) -> tuple[frozenset[int] | None, frozenset[int] | None, frozenset[str] | None]:
+    """What the rules may narrow their inputs to in an incremental run (``Context.scope_projects`` /
+    ``scope_enterprises`` / ``scope_people``): the projects a scoped warning can be about — those named,
+    and those of the enterprises named (a project's warnings carry its general contractor) —, the
+    enterprises named, and the people paid on those projects or by those enterprises (``None`` when
+    there are more than :data:`MAX_PEOPLE`: the rules then narrow in SQL). All ``None`` for the sweep."""
+    if scope is None:
+        return None, None, None
+    projects = scope.project_ids
+    if scope.enterprise_ids:
+        query = select(m.Project.id).where(m.Project.contractor_id.in_(sorted(scope.enterprise_ids)))
+        projects = projects | frozenset(session.scalars(query))
+    pr, w = m.PayrollRecord, m.Worker
+    # Two index lookups (by project, by enterprise), not one OR, which would read all payroll.
+    paid = [select(w.id_number_hash).join(pr, pr.worker_id == w.id).where(pr.project_id.in_(sorted(projects)))]
+    if scope.enterprise_ids:
+        paid.append(
+            select(w.id_number_hash)
+            .join(pr, pr.worker_id == w.id)
+            .where(pr.enterprise_id.in_(sorted(scope.enterprise_ids)))
+        )
+    people = frozenset(session.scalars(union(*paid).limit(MAX_PEOPLE + 1)))
+    return projects, scope.enterprise_ids, people if len(people) <= MAX_PEOPLE else None
 
 
 def _fired(session: Session, rule: Rule, ctx: Context, scope: Scope | None) -> dict[tuple[int, str], Any]:

@@ -5,32 +5,102 @@ written as a ``WarningAction``, announced by an outbox event and audited, in the
 Acknowledging is what "handled" means for escalation: an acknowledged red warning does not go into
 the clue pool by itself. A warning resolved by hand or marked a false positive is closed for good:
 the engine does not raise it again for the same period.
+
+Two people handling the same warning at once: :func:`get_warning` reads it for an action (locked on
+PostgreSQL, so the second waits and then sees the first's result — ILLEGAL_TRANSITION naming the
+state), and every change is a compare-and-set on ``warnings.version`` (SQLite takes no lock when
+reading: the second write matches no row). :func:`run_handling` turns that lost race into
+:class:`~hub.errors.Conflict` naming the warning's state now, never an internal error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from hub import models as m
 from hub.access import Action, audit, require
-from hub.errors import IllegalTransition, InvalidInput
+from hub.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from hub.models import utcnow
 from hub.outbox import warning_event
 from hub.vocab import WarningStatus
+from hub.workflow import for_action, lost_race
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from hub.access import Principal
 
-__all__ = ["acknowledge", "add_note", "mark_false_positive", "resolve"]
+__all__ = ["acknowledge", "add_note", "get_warning", "mark_false_positive", "resolve", "run_handling"]
 
 OPEN = (WarningStatus.ACTIVE, WarningStatus.ESCALATED)
 #: The longest note or reason accepted.
 MAX_TEXT = 2000
+#: ``session.info`` key: the warnings this transaction read for an action, and the version it read.
+_READ = "hub.rules.handling.read"
+T = TypeVar("T")
+
+
+def get_warning(session: Session, *, warning_id: int, shown: str | None = None) -> m.Warning:
+    """The warning ``warning_id`` within the session's jurisdiction, read fresh for an action (locked on
+    PostgreSQL); ``NotFound`` naming ``shown`` (its ID as the caller gave it) otherwise."""
+    stmt = for_action(session, select(m.Warning).where(m.Warning.id == warning_id))
+    warning = session.execute(stmt).scalar_one_or_none()
+    if warning is None:
+        raise NotFound(f"no warning {shown or warning_id} in your jurisdiction")
+    session.info.setdefault(_READ, {})[warning.id] = (shown or str(warning.id), warning.version)
+    return warning
+
+
+def run_handling(session: Session, fn: Callable[[Session], T]) -> T:
+    """Run ``fn(session)`` and commit: the boundary of one handling action.
+
+    A lost race (another action changed the warning between this one's read and its write) rolls
+    everything back — the WarningAction, the event and the audit row included — and raises
+    :class:`Conflict` naming the warning and its state now; any other error is re-raised after the rollback.
+    """
+    session.info[_READ] = {}
+    try:
+        result = fn(session)
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        if lost_race(exc):
+            error = _conflict(session)
+            session.rollback()
+            raise error from exc
+        raise
+    return result
+
+
+def _conflict(session: Session) -> Conflict:
+    read: dict[int, tuple[str, int]] = session.info.get(_READ) or {}
+    if not read:
+        return Conflict(
+            "another action changed the same warning at the same time: nothing was done; reload and try again"
+        )
+    warning_id, (shown, _version) = next(iter(read.items()))
+    now = session.execute(
+        select(m.Warning.rule_code, m.Warning.status, m.Warning.acknowledged_by, m.Warning.resolved_by).where(
+            m.Warning.id == warning_id
+        )
+    ).first()
+    if now is None:
+        return Conflict(f"warning {shown} was changed by another action: it is no longer in your jurisdiction")
+    if now.status in OPEN:
+        state = now.status + (f", acknowledged by {now.acknowledged_by}" if now.acknowledged_by else "")
+    else:
+        state = now.status + (f" by {now.resolved_by}" if now.resolved_by else "")
+    return Conflict(
+        f"warning {now.rule_code}/{warning_id} was changed by another action: it is now {state}; "
+        "reload it and try again",
+        warningId=shown,
+        state=now.status,
+        suggestion="reload the warning, check what was done, and repeat the action if it still applies",
+    )
 
 
 def acknowledge(

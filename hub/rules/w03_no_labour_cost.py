@@ -55,6 +55,7 @@ class NoLabourCost(Rule):
             .join(p, p.id == a.project_id)
             .join(months, months.c.month >= opened)
             .where(
+                ctx.narrow_projects(a.project_id),
                 p.status == "in_progress",
                 a.status == "open",
                 a.open_account_date <= ctx.today,

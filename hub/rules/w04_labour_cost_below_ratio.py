@@ -38,6 +38,7 @@ class LabourCostBelowRatio(Rule):
                 func.sum(lc.progress_payment).label("progress"),
             )
             .where(
+                ctx.narrow_projects(lc.project_id),
                 lc.bill_date <= ctx.today,
                 lc.bill_date >= first_day(ctx.month(-int(ctx["lookback_months"]))),
             )

@@ -56,7 +56,7 @@ class WagesNotPaid(Rule):
                 func.sum(case((unpaid, pr.actual_amount), else_=0)).label("unpaid_amount"),
                 func.count().label("workers"),
             )
-            .where(pr.pay_month >= first, pr.pay_month <= last)
+            .where(pr.pay_month >= first, pr.pay_month <= last, ctx.narrow_projects(pr.project_id))
             .group_by(pr.project_id, pr.pay_month)
             .subquery("sheet")
         )

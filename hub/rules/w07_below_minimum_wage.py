@@ -38,7 +38,7 @@ class BelowMinimumWage(Rule):
                 func.avg(pr.actual_amount).label("average"),
                 func.count().label("workers"),
             )
-            .where(pr.pay_month >= self._first(ctx), pr.pay_month <= ctx.month(-1))
+            .where(pr.pay_month >= self._first(ctx), pr.pay_month <= ctx.month(-1), ctx.narrow_projects(pr.project_id))
             .group_by(pr.project_id, pr.pay_month)
             .subquery("sheet")
         )

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, literal, select, true, union, union_all
+from sqlalchemy.orm import aliased
 
 from hub import models as m
 from hub.rules.base import RED, Context, Query, Rule, Subject, literal_level
@@ -32,6 +33,22 @@ class LargePayment(Rule):
     def select(self, ctx: Context) -> Query:
         pr, w = m.PayrollRecord, m.Worker
         year = func.substr(pr.pay_month, 1, 4)
+        # An incremental run: only the people paid on the scope's projects or by its enterprises (all of
+        # their pay, wherever it was paid, since the limits are per person).
+        people: Any = true()
+        if ctx.scope_people is not None:
+            people = w.id_number_hash.in_(sorted(ctx.scope_people))
+        elif ctx.scope_projects is not None:
+            pr2, w2 = aliased(m.PayrollRecord), aliased(m.Worker)
+
+            def paid(where: Any) -> Query:
+                return select(w2.id_number_hash).join(pr2, pr2.worker_id == w2.id).where(where)
+
+            # Two index lookups (by project, by enterprise) rather than one OR, which reads all payroll.
+            paid_here = paid(ctx.narrow_projects(pr2.project_id))
+            if ctx.scope_enterprises:
+                paid_here = union(paid_here, paid(ctx.narrow_enterprises(pr2.enterprise_id)))  # type: ignore[assignment]
+            people = w.id_number_hash.in_(paid_here)
 
         def by(period: Any, limit: float, kind: str, *where: Any) -> Query:
             return (
@@ -48,7 +65,7 @@ class LargePayment(Rule):
                     literal(kind).label("kind"),
                 )
                 .join(w, w.id == pr.worker_id)
-                .where(*where)
+                .where(people, *where)
                 .group_by(w.id_number_hash, period)
                 .having(func.sum(pr.actual_amount) > limit)
             )

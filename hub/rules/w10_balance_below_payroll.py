@@ -47,7 +47,7 @@ class BalanceBelowPayroll(Rule):
                 func.sum(pr.actual_amount).label("payroll"),
                 func.sum(case((unpaid, pr.actual_amount), else_=0)).label("unpaid"),
             )
-            .where(pr.pay_month == self.month(ctx))
+            .where(pr.pay_month == self.month(ctx), ctx.narrow_projects(pr.project_id))
             .group_by(pr.project_id)
             .subquery("sheet")
         )

@@ -41,6 +41,7 @@ class RepeatedClues(Rule):
             select(c.enterprise_id.label("enterprise_id"), func.count().label("clues"))
             .where(
                 c.enterprise_id.is_not(None),
+                ctx.narrow_enterprises(c.enterprise_id),
                 c.merged_into_id.is_(None),
                 ~from_warning,
                 c.received_at >= since.astimezone(dt.UTC),

@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 import hub.seed._names as N
+from hub import deadlines
 from hub.matching import Features, blocking_keys, normalise_company_name
-from hub.models.clues import CHANNELS
+from hub.models.clues import CHANNELS, Clue
 from hub.seed._base import (
     CST,
     SENSITIVE_PAYLOAD_FIELDS,
@@ -62,13 +63,43 @@ SOURCE_PREFIX = {
 }
 WITH_ID = {"national_platform", "walk_in", "petition", "online"}  # channels that collect the complainant's ID
 MONTH_FACTOR = {1: 1.6, 2: 1.3, 11: 1.15, 12: 1.45, 6: 0.9, 7: 0.8, 8: 0.8}  # arrears peak before 春节
-#: 12345 closure target for wage clues (docs/domain.md: one city's target is closure in 15 working days).
-DEADLINE_WORKING_DAYS = 15
 #: Share of the first county's generated clues that the county hands down to one of its towns (分办至镇街),
 #: so that the town ranking (hub.ranking, 县对镇街考核) has towns to compare.
 TOWN_SHARE = 0.6
 #: Share of those the town sends back to the county (退回), besides the county's own returns.
 TOWN_RETURN_SHARE = 0.1
+#: What a generated 12345 caller asks (``reflectName``): its answer deadline follows (hub.deadlines).
+HOTLINE_REQUESTS = ("投诉", "求助")
+#: States in which the clue was accepted (签收 / 受理, hub.workflow's ``accept`` → in_progress).
+ACCEPTED = ("in_progress", "closed", "called_back")
+
+
+def clue_deadlines(
+    *,
+    channel: str,
+    reflect: str | None,
+    status: str,
+    received: dt.datetime,
+    accepted: dt.datetime | None,
+) -> tuple[dt.date | None, bool, dt.date | None]:
+    """A generated clue's current deadline, whether it is provisional, and the order's own ``deadlineDate``
+    (12345 only) — all from the statute table in ``hub.deadlines``, as the intake and the workflow count them:
+    12345 签收 within 1 working day then the answer by request type; every other channel 受理 within 5, then
+    调查 within 60 of 受理. The 12345 order's deadline is the table's answer date (the hotline counts as we do)."""
+    clue = Clue(
+        channel=channel,
+        request_type=deadlines.request_type_of(reflect),
+        status=status,
+        received_at=received,
+        accepted_at=accepted,
+        extended_days=0,
+    )
+    order_deadline = None
+    if channel == "hotline12345":
+        order_deadline = deadlines.stages(clue, today=received.astimezone(CST).date())[-1].due
+        clue.upstream_deadline = order_deadline
+    due, provisional = deadlines.current(clue)
+    return due, provisional, order_deadline
 
 
 def _phone_as_typed(r: random.Random, phone: str) -> str:
@@ -229,7 +260,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     city_office, county_office = f"{city_name}人社局劳动保障监察支队", f"{county_name}人社局劳动监察大队"
     received: dt.datetime = s["at"]
     rd = received.astimezone(CST).date()
-    deadline = add_working_days(rd, DEADLINE_WORKING_DAYS)
+    first_channel = s["channels"][0][0]
+    reflect = r.choice(HOTLINE_REQUESTS) if first_channel == "hotline12345" else None
     age = working_days_between(rd, T)
     k_dispatch = 1 if received.astimezone(CST).hour >= 16 else 0
     k_start = k_dispatch + r.randint(0, 1)
@@ -260,12 +292,6 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
     # Supervision colour (docs/domain.md, proposal): red = group case (≥10), ≥ ¥500,000, 舆情, or still overdue
     # after 催办; yellow = overdue; blue = due within 1 working day.
     severe = headcount >= 10 or amount >= 500000 or s["public_opinion"]
-    overdue = working_days_between(deadline, T)
-    # Overdue by more than 3 working days: the city office has urged (催办) the county, so red.
-    urged = open_ and not severe and overdue > 3
-    colour = None
-    if open_:
-        colour = "red" if severe or urged else "yellow" if deadline < T else "blue" if -overdue <= 1 else None
     cid = w.next_id("clues")
     clue_no = f"XS{rd:%Y%m%d}{cid:08d}"
     resp_full = resp.name if resp else s["respondent_name"]
@@ -305,6 +331,17 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
         times["called_back"] = at(min(k_back, age), times["closed"])
     if status == "returned":
         times["returned"] = at(min(k_dispatch + 1, age), times["dispatched"])
+    accepted = times["in_progress"] if status in ACCEPTED else None
+    deadline, provisional, order_deadline = clue_deadlines(
+        channel=first_channel, reflect=reflect, status=status, received=received, accepted=accepted
+    )
+    assert deadline is not None  # the current stage of a clue has started: 签收 / 受理 from receipt, then from 受理
+    overdue = working_days_between(deadline, T)
+    # Overdue by more than 3 working days: the city office has urged (催办) the county, so red.
+    urged = open_ and not severe and overdue > 3
+    colour = None
+    if open_:
+        colour = "red" if severe or urged else "yellow" if deadline < T else "blue" if -overdue <= 1 else None
     conclusion = recovered = paid_n = satisfaction = None
     if "closed" in times:
         conclusion, rec, paid_n = N.conclusion_text(
@@ -351,7 +388,12 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
             "arrears_to": end,
             "public_opinion": s["public_opinion"],
             "received_at": received,
+            "channel": first_channel,
+            "request_type": deadlines.request_type_of(reflect),
+            "upstream_deadline": order_deadline,
+            "accepted_at": accepted,
             "deadline": deadline,
+            "deadline_provisional": provisional,
             "closed_at": times.get("closed"),
             "conclusion": conclusion,
             "recovered_amount": recovered,
@@ -388,7 +430,8 @@ def _clue(w: World, r: random.Random, s: dict[str, Any]) -> Iterator[tuple[str, 
             phone=phone,
             reported=reported,
             text=text,
-            deadline=deadline,
+            deadline=order_deadline or deadline,
+            reflect=reflect,
             times=times,
             status=status,
             satisfaction=satisfaction,
@@ -568,6 +611,7 @@ def _payload(
     reported: str,
     text: str,
     deadline: dt.date,
+    reflect: str | None,
     times: dict[str, dt.datetime],
     status: str,
     satisfaction: str | None,
@@ -587,11 +631,11 @@ def _payload(
             "callerName": person.name,
             "callerPhone": phone,
             "sourceType": r.choices(("电话", "网站", "微信", "APP"), (75, 8, 12, 5))[0],
-            "reflectName": r.choice(("投诉", "求助")),
+            "reflectName": reflect or HOTLINE_REQUESTS[0],
             "questionCode": "080101",  # 劳动保障-拖欠工资
             "majorContent": text,
             "organizationName": f"{w.names(county)[2]}人力资源和社会保障局",
-            "handleDays": 15,
+            "handleDays": working_days_between(s["at"].astimezone(CST).date(), deadline),
             "deadlineDate": deadline.isoformat(),
             "dispatchTime": fmt_local(times["dispatched"]) if status != "received" else "",
             "completeTime": fmt_local(closed) if closed else "",

@@ -237,6 +237,11 @@ class Clue(Node):
     urged_count: int = strawberry.field(description="催办 so far.")
     extended_days: int = strawberry.field(description="Working days of 延期 granted so far.")
     region_code: str = strawberry.field(description="Where the arrears happened.")
+    reopened_at: dt.datetime | None = strawberry.field(
+        default=None,
+        description="When the clue was last reopened (重办: the complainant not satisfied, or the matter not "
+        "solved); its last stage's deadline counts from then.",
+    )
     version: int = strawberry.field(
         description="Counts the changes to the clue: an action that loses a race with "
         "another answers CONFLICT; reload to see the new version."
@@ -375,6 +380,10 @@ class Warning(Node):
         "Warning", "resolution", entity_type="warning", description="The fact that cleared it, or the reason given"
     )
     region_code: str
+    version: int = strawberry.field(
+        description="Counts the changes to the warning (the engine's and people's): a handling action that "
+        "loses a race with another answers CONFLICT; reload to see the new version."
+    )
 
     project = to_one(ProjectRef, m.Project, key="project_id")
     enterprise = to_one(EnterpriseRef, m.Enterprise, key="enterprise_id")

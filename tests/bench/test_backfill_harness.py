@@ -154,3 +154,28 @@ def test_the_copy_baseline_copies_exactly_the_rows_the_pipeline_left(
     row = backfill.summary_rows([run], {("sqlite", "tiny"): copies})[0]
     assert row["COPY canon+raw s"] == copies["canonical_raw"].seconds
     assert row["ratio vs COPY canon+raw"] is not None
+
+
+def test_with_the_engine_on_each_page_leaves_the_warnings_a_sweep_would_raise(
+    databases: backfill.Databases, served: backfill.Served
+) -> None:
+    # Given a backfill of the tiny world with the warnings engine evaluating each page's scope
+    url = databases.fresh("sqlite", "pipeline_tiny_warnings")
+    run = backfill.measure_pipeline(url, "sqlite", served, warnings=True)
+    # Then the pipeline stored what was served, the engine ran after the pages and raised warnings
+    assert run.verified, run.problems
+    assert run.warnings is not None and run.warnings["evaluations"] >= 3 and run.warnings["raised"] > 0
+    # and a full sweep afterwards finds nothing to raise, change or resolve: the incremental runs saw it all
+    from hub.db import make_engine, session_scope
+    from hub.rules import evaluate
+
+    engine = make_engine(url)
+    with session_scope(engine) as s:
+        report = evaluate(s, today=backfill.TODAY, now=backfill._frozen_clock(backfill.TODAY)())
+    engine.dispose()
+    assert report.as_dict() == {}
+    # and the report compares it with the engine off
+    off = backfill.measure_pipeline(databases.fresh("sqlite", "pipeline_tiny_off"), "sqlite", served)
+    [row] = backfill.engine_on_off([off, run])
+    assert (row["backend"], row["world"], row["warnings raised"]) == ("sqlite", "tiny", run.warnings["raised"])
+    assert row["ratio on / off"] == run.records_per_s / off.records_per_s

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
 
+from hub import deadlines
 from hub.crypto import Cipher
 from hub.db import make_engine
 from hub.identifiers import (
@@ -64,6 +65,7 @@ from hub.seed import (
     table_counts,
 )
 from hub.seed._base import HOTLINE_FIELDS, PLATFORM_FIELDS, SENSITIVE_PAYLOAD_FIELDS
+from hub.settings import get_settings
 from hub.workdays import add_working_days
 
 TODAY = dt.date(2026, 11, 21)
@@ -410,13 +412,31 @@ def test_clue_workflow_coherence(seeded: tuple[Engine, SeedSummary]) -> None:
     assert "credit.level_changed" in others
     assert all(t.startswith(("credit.", "warning.")) for t in others), others
     assert {c.status for c in clues} >= {"dispatched", "in_progress", "closed", "called_back", "returned"}
+    complaint_days = get_settings().close_within_working_days  # 12345 投诉: "about 13" working days
     for c in clues:
         local_day = c.received_at.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
-        # The generated clues carry the demo's 15 working days; a clue the engine escalated came through
-        # the intake, where the statute gives 受理 within 5 working days (hub.deadlines).
-        assert c.deadline == add_working_days(local_day, 5 if c.id in from_warnings else 15)
+        # Every clue's deadline is the statute table's (hub.deadlines) for its channel, request type and stage
+        clue = Clue(**{k: getattr(c, k) for k in (
+            "channel", "request_type", "status", "received_at", "accepted_at", "upstream_deadline", "extended_days",
+            "reopened_at")})
+        assert (c.deadline, c.deadline_provisional) == deadlines.current(clue), c.clue_no
+        assert (c.accepted_at is not None) == (c.status in ("in_progress", "closed", "called_back")), c.clue_no
+        if c.channel == "hotline12345":
+            # 12345: 签收 within 1 working day, then the order's own deadlineDate: 5 (求助) or ~13 (投诉) days
+            assert c.request_type in ("complaint", "help")
+            assert c.upstream_deadline == add_working_days(local_day, 5 if c.request_type == "help" else complaint_days)
+            if c.accepted_at is None:
+                assert c.deadline == add_working_days(local_day, 1)
+        else:
+            # every other channel (and a clue the engine escalated, channel 预警): 受理 within 5, 调查 within 60
+            assert c.request_type is None and c.upstream_deadline is None
+            accepted_day = c.accepted_at and c.accepted_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+            assert c.deadline == (add_working_days(accepted_day, 60) if accepted_day else add_working_days(local_day, 5))
         if c.status in ("closed", "called_back"):
             assert c.closed_at and c.conclusion and c.recovered_amount is not None and c.workers_paid is not None
+    # The demo's supervision colours on those deadlines: some of each among the open clues
+    assert {c.colour for c in clues if c.status in ("received", "dispatched", "in_progress", "returned")} >= {
+        "blue", "yellow", "red"}
     counts = dict(_all(engine, select(ChannelRecord.clue_id, func.count()).group_by(ChannelRecord.clue_id)))
     assert set(counts) == {c.id for c in clues}
     actions = _all(engine, select(CaseAction.clue_id, CaseAction.to_status).order_by(CaseAction.id))

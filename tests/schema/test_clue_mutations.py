@@ -309,3 +309,79 @@ async def test_a_warning_is_escalated_through_the_matcher(graph) -> None:  # typ
     other = next(w for w in warnings if w["id"] != warning["id"])
     err = await graph.error(query, {"id": other["id"]}, as_="viewer")
     assert err["extensions"]["code"] == "FORBIDDEN"
+
+
+async def _closed_clue(graph: GraphClient, county: str) -> str:
+    """A walk-in clue dispatched to ``county``, accepted and closed there; its number."""
+    no = (await _received_clue(graph, county))["clueNo"]
+    await graph.data("mutation($n: String!, $r: String!) { dispatchClue(clueNo: $n, toRegionCode: $r) { status } }",
+                     {"n": no, "r": county}, as_="city")
+    await graph.data("mutation($n: String!) { acceptClue(clueNo: $n) { status } }", {"n": no}, as_="county")
+    await graph.data('mutation($n: String!) { closeClue(clueNo: $n, conclusion: "已支付") { status } }', {"n": no}, as_="county")
+    return no
+
+
+async def test_a_closed_clue_is_reopened_when_the_complainant_says_it_is_not_solved(graph, writable_demo) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from hub.db import make_engine
+    from hub.models import AuditLog
+    from hub.workdays import CST, add_working_days
+
+    # Given a walk-in clue the county closed
+    no = await _closed_clue(graph, writable_demo.highlights["county_code"])
+    # When the complainant phones to say the wages are still unpaid and a city inspector reopens it
+    out = await graph.data(
+        'mutation($n: String!) { reopenClue(clueNo: $n, reason: "来电称仍有2人工资未付") '
+        "{ status deadline reopenedAt closedAt urgedCount actions { action actor fromStatus toStatus note } } }",
+        {"n": no},
+        as_="city",
+    )
+    clue = out["reopenClue"]
+    # Then it is being worked again, with 调查's 60 working days counted from the reopening
+    assert (clue["status"], clue["closedAt"], clue["urgedCount"]) == ("IN_PROGRESS", None, 0)
+    reopened = dt.datetime.fromisoformat(clue["reopenedAt"]).astimezone(CST).date()
+    assert clue["deadline"] == add_working_days(reopened, 60).isoformat()
+    assert clue["actions"][-1] == {
+        "action": "reopen",
+        "actor": "apikey:city",
+        "fromStatus": "closed",
+        "toStatus": "in_progress",
+        "note": "来电称仍有2人工资未付",
+    }
+    # and the inspector's decision is in the audit log with the reason and the new deadline
+    engine = make_engine(writable_demo.url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(AuditLog.principal, AuditLog.detail).where(AuditLog.action == "clue.reopen")).all()
+    engine.dispose()
+    assert [(r.principal, r.detail) for r in rows] == [
+        ("apikey:city", {"clueNo": no, "reason": "来电称仍有2人工资未付", "deadline": clue["deadline"]})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("closed", "as_", "reason", "code", "message"),
+    [
+        (False, "city", "仍未支付", "ILLEGAL_TRANSITION", "it is received (已受理); reopen is allowed from called_back, closed"),
+        (True, "viewer", "仍未支付", "FORBIDDEN", "a viewer key may not reopen clues"),
+        (True, "city", "  ", "BAD_USER_INPUT", "reason is required"),
+    ],
+    ids=["open-clue", "viewer", "empty-reason"],
+)
+async def test_reopening_refusals_have_typed_errors(graph, writable_demo, closed, as_, reason, code, message) -> None:  # type: ignore[no-untyped-def]
+    # Given a received clue, or a closed one
+    county = writable_demo.highlights["county_code"]
+    no = await _closed_clue(graph, county) if closed else (await _received_clue(graph, county))["clueNo"]
+    # When it is reopened by the wrong person, without a reason, or while still open
+    err = await graph.error(
+        "mutation($n: String!, $r: String!) { reopenClue(clueNo: $n, reason: $r) { status } }",
+        {"n": no, "r": reason},
+        as_=as_,
+    )
+    # Then the refusal says why, and nothing changed
+    assert err["extensions"]["code"] == code
+    assert err["message"].endswith(message), err["message"]
+    after = await graph.data("query($n: String!) { clue(clueNo: $n) { status reopenedAt } }", {"n": no})
+    assert after["clue"] == {"status": "CLOSED" if closed else "RECEIVED", "reopenedAt": None}

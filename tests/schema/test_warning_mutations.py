@@ -100,3 +100,20 @@ async def test_a_warning_outside_the_jurisdiction_is_not_found(graph) -> None:  
     error = await graph.error("mutation($id: ID!) { acknowledgeWarning(id: $id) { status } }", {"id": warning["id"]},
                               as_="wenshang")
     assert (error["extensions"]["code"], error["message"]) == ("NOT_FOUND", f"no warning {warning['id']} in your jurisdiction")
+
+
+async def test_the_version_counts_the_changes_to_a_warning(graph) -> None:  # type: ignore[no-untyped-def]
+    # Given an active warning as the engine raised it (version 1: nobody changed it since)
+    warning = await _active(graph, "W12")
+    before = await graph.data("query($id: ID!) { node(id: $id) { ... on Warning { version } } }", {"id": warning["id"]})
+    assert before["node"]["version"] == 1
+    # When it is acknowledged, noted, then resolved
+    ack = await graph.data("mutation($id: ID!) { acknowledgeWarning(id: $id) { version } }", {"id": warning["id"]}, as_="city")
+    note = await graph.data(
+        "mutation($id: ID!) { noteWarning(id: $id, note: \"核查\") { version } }", {"id": warning["id"]}, as_="city"
+    )
+    done = await graph.data(
+        "mutation($id: ID!) { resolveWarning(id: $id, reason: \"保函已续期\") { version } }", {"id": warning["id"]}, as_="city"
+    )
+    # Then each change of the warning moved the version (a note is history, not a change of the warning)
+    assert [ack["acknowledgeWarning"]["version"], note["noteWarning"]["version"], done["resolveWarning"]["version"]] == [2, 2, 3]
