@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql (API and GraphiQL), /healthz, /readyz, /metrics, /static."""
+"""The Starlette application: /graphql (API and GraphiQL), /admin (the console), /healthz, /readyz, /metrics, /static."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from strawberry.http import process_result
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from admin.app import ADMIN_CSP, admin_routes
 from hub.access import KeyUsage, authenticate, bind_principal
 from hub.broker import check_broker
 from hub.crypto import Cipher
@@ -366,6 +367,7 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
             Mount(
                 "/static/graphiql", StaticFiles(directory=SCHEMA_DIR / "static" / "graphiql"), name="graphiql-static"
             ),
+            *admin_routes(),
             *(extra_routes or []),
         ],
         lifespan=lifespan,
@@ -385,6 +387,6 @@ def create_app(settings: Settings | None = None, *, extra_routes: list[Any] | No
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Security headers on every response (CSP on GraphiQL); /graphql/ redirects with a relative
     # Location, never one built from the Host header.
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, csp_by_prefix={"/admin": ADMIN_CSP})
     relative_slash_redirects(app.router)
     return app

@@ -57,12 +57,16 @@ class ClueOrder(Enum):
     RECEIVED_AT_DESC = "received_at_desc"
     RECEIVED_AT_ASC = "received_at_asc"
     ID_ASC = "id_asc"
+    DEADLINE_ASC = strawberry.enum_value(
+        "deadline_asc", description="Soonest deadline first (pair it with an open status filter); clues without a deadline are left out."
+    )
 
 
 CLUE_ORDERS = {
     ClueOrder.RECEIVED_AT_DESC: SortSpec((m.Clue.received_at, m.Clue.id), descending=True),
     ClueOrder.RECEIVED_AT_ASC: SortSpec((m.Clue.received_at, m.Clue.id)),
     ClueOrder.ID_ASC: SortSpec((m.Clue.id,)),
+    ClueOrder.DEADLINE_ASC: SortSpec((m.Clue.deadline, m.Clue.id)),
 }
 
 
@@ -238,6 +242,8 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries):
         principal = principal_of(info)
         # "Overdue" on China's day, as the clue's own `overdue` field counts it (not the server's date)
         cond = filter.conditions(today=china_today(), may_unmask=principal.can_unmask) if filter else []
+        if order is ClueOrder.DEADLINE_ASC:
+            cond.append(m.Clue.deadline.is_not(None))  # a keyset over a nullable column must leave NULLs out
         return await _page(info, m.Clue, cond, CLUE_ORDERS[order], first, after)
 
     @strawberry.field(description="A clue by its number.")
