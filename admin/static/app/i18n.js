@@ -37,7 +37,7 @@ export const MESSAGES = {
       similar: "相似线索", merge: "合并到本线索", split: "拆分", version: "版本", conclusion: "核处结论",
       recoveredAmount: "追回金额（元）", workersPaid: "支付人数", toRegion: "分办至", workingDays: "延期工作日",
       level: "督办级别", satisfaction: "满意度", notFound: "没有这条线索，或不在您的管辖范围内。", done: "已{action}",
-      noActions: "当前状态或角色下没有可执行的操作。",
+      noActions: "当前状态或角色下没有可执行的操作。", regionHint: "选择下级地区，或输入乡镇（街道）编码",
     },
     actions: {
       accept: "签收", dispatch: "分办", return: "退回", escalate: "上报", extend: "延期", supervise: "督办",
@@ -97,7 +97,7 @@ export const MESSAGES = {
       similar: "Similar clues", merge: "Merge into this clue", split: "Split", version: "Version", conclusion: "Conclusion",
       recoveredAmount: "Recovered (yuan)", workersPaid: "Workers paid", toRegion: "Dispatch to", workingDays: "Working days",
       level: "Level", satisfaction: "Satisfaction", notFound: "No such clue, or not in your jurisdiction.", done: "{action}: done",
-      noActions: "Nothing to do in this state with your role.",
+      noActions: "Nothing to do in this state with your role.", regionHint: "Pick a region below, or type a town code",
     },
     actions: {
       accept: "Accept", dispatch: "Dispatch", return: "Return", escalate: "Escalate", extend: "Extend", supervise: "Supervise",

@@ -178,11 +178,12 @@ export default {
     const canSplit = computed(() => !!state.clue && state.clue.availableActions.includes("split") && state.clue.channelRecords.length > 1);
     const pretty = (v) => JSON.stringify(v, null, 2);
     onMounted(load);
-    return { state, dialog, merge, split, buttons, canMerge, canSplit, openAction, submit, doMerge, doSplit, t, href, ACTIONS, FIELD_LABELS, COLOUR_TAG, formatDateTime, formatMoney, pretty };
+    return { load, state, dialog, merge, split, buttons, canMerge, canSplit, openAction, submit, doMerge, doSplit, t, href, ACTIONS, FIELD_LABELS, COLOUR_TAG, formatDateTime, formatMoney, pretty };
   },
   template: `
   <div data-test="clue">
     <a class="hub-link" :href="href('/clues')">← {{ t('nav.clues') }}</a>
+    <el-button size="small" text @click="load" data-test="reload" style="margin-left:8px">{{ t('common.refresh') }}</el-button>
     <el-alert v-if="state.error" type="error" :title="state.error" :closable="false" />
     <div v-if="state.loading">{{ t('common.loading') }}</div>
     <el-empty v-else-if="state.notFound" :description="t('clue.notFound')" />
@@ -253,7 +254,7 @@ export default {
     <el-dialog v-model="dialog.open" :title="dialog.action ? t('actions.' + dialog.action) : ''" width="520px" data-test="action-dialog">
       <el-form v-if="dialog.action" label-width="110px" @submit.prevent="submit">
         <el-form-item v-for="(f, name) in ACTIONS[dialog.action].fields" :key="name" :label="t(FIELD_LABELS[name])" :required="!!f.required" :error="dialog.errors[name] || ''" :data-field="name">
-          <el-select v-if="f.type === 'region'" v-model="dialog.values[name]" filterable style="width:100%" :data-input="name">
+          <el-select v-if="f.type === 'region'" v-model="dialog.values[name]" filterable allow-create default-first-option style="width:100%" :data-input="name" :placeholder="t('clue.regionHint')">
             <el-option v-for="r in dialog.regions" :key="r.code" :value="r.code" :label="r.name + ' ' + r.code" />
           </el-select>
           <el-select v-else-if="f.type === 'choice'" v-model="dialog.values[name]" style="width:100%" :data-input="name">

@@ -39,8 +39,11 @@ export default {
     const instances = [];
     const received = (extra = {}) => ({ receivedFrom: from, receivedTo: to, ...extra });
 
-    function draw(echarts, el, option, onClick) {
+    // `drawn` is what the chart shows, as (key, value) pairs: kept on the element (data-drawn) so that a
+    // reader — or a test — can check the figures against the API without reading pixels.
+    function draw(echarts, el, option, onClick, drawn) {
       if (!el) return;
+      el.dataset.drawn = JSON.stringify(drawn);
       const chart = echarts.init(el, null, { renderer: "canvas" });
       chart.setOption({ animation: false, tooltip: {}, ...option });
       if (onClick) chart.on("click", onClick);
@@ -59,18 +62,18 @@ export default {
       const channelLabel = (c) => (c ? t(`channels.${c}`) : t("common.unknown"));
       draw(echarts, charts.channel.value, {
         series: [{ type: "pie", radius: ["35%", "65%"], data: s.byChannel.map((g) => ({ name: channelLabel(g.channel), value: g.count, channel: g.channel })), label: { formatter: "{b}: {c}" } }],
-      }, (p) => p.data.channel && navigate("/clues", received({ channel: p.data.channel })));
+      }, (p) => p.data.channel && navigate("/clues", received({ channel: p.data.channel })), s.byChannel.map((g) => [g.channel, g.count]));
       draw(echarts, charts.colour.value, {
         xAxis: { type: "category", data: s.byColour.map((g) => (g.colour ? t(`colours.${g.colour}`) : t("common.unknown"))) },
         yAxis: { type: "value", minInterval: 1 },
         series: [{ type: "bar", data: s.byColour.map((g) => ({ value: g.count, colour: g.colour, itemStyle: { color: COLOUR_CSS[g.colour] || "#999" } })), label: { show: true, position: "top" } }],
-      }, (p) => p.data.colour && navigate("/clues", received({ colour: p.data.colour })));
+      }, (p) => p.data.colour && navigate("/clues", received({ colour: p.data.colour })), s.byColour.map((g) => [g.colour, g.count]));
       draw(echarts, charts.region.value, {
         grid: { left: 110, right: 30, top: 10, bottom: 20 },
         yAxis: { type: "category", data: s.byRegion.map((g) => g.regionName || g.regionCode) },
         xAxis: { type: "value", minInterval: 1 },
         series: [{ type: "bar", data: s.byRegion.map((g) => ({ value: g.count, regionCode: g.regionCode })), label: { show: true, position: "right" } }],
-      }, (p) => navigate("/clues", received({ regionCode: p.data.regionCode })));
+      }, (p) => navigate("/clues", received({ regionCode: p.data.regionCode })), s.byRegion.map((g) => [g.regionCode, g.count]));
       const ms = months();
       const byMonth = (rows) => ms.map((mo) => (rows.find((r) => r.month === mo) || { count: 0 }).count);
       draw(echarts, charts.trend.value, {
@@ -85,16 +88,16 @@ export default {
       }, (p) => {
         const [mFrom, mTo] = monthBounds(`${ms[p.dataIndex]}-01`);
         navigate("/clues", { receivedFrom: mFrom, receivedTo: mTo });
-      });
+      }, ms.map((mo, i) => [mo, byMonth(s.trend)[i], byMonth(s.trendClosed)[i]]));
       draw(echarts, charts.rule.value, {
         grid: { left: 150, right: 30, top: 10, bottom: 20 },
         yAxis: { type: "category", data: s.warningsByRule.map((g) => g.ruleCode) },
         xAxis: { type: "value", minInterval: 1 },
         series: [{ type: "bar", data: s.warningsByRule.map((g) => g.count), label: { show: true, position: "right" } }],
-      }, (p) => navigate("/warnings", { ruleCode: s.warningsByRule[p.dataIndex].ruleCode }));
+      }, (p) => navigate("/warnings", { ruleCode: s.warningsByRule[p.dataIndex].ruleCode }), s.warningsByRule.map((g) => [g.ruleCode, g.count]));
       draw(echarts, charts.level.value, {
         series: [{ type: "pie", radius: "65%", data: s.warningsByLevel.map((g) => ({ name: g.level ? t(`colours.${g.level}`) : t("common.unknown"), value: g.count, level: g.level, itemStyle: { color: COLOUR_CSS[g.level] } })), label: { formatter: "{b}: {c}" } }],
-      }, (p) => navigate("/warnings", { level: p.data.level }));
+      }, (p) => p.data.level && navigate("/warnings", { level: p.data.level }), s.warningsByLevel.map((g) => [g.level, g.count]));
       document.body.dataset.dashboardDrawn = String(instances.length);
     }
 
