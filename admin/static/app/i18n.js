@@ -43,6 +43,11 @@ export const MESSAGES = {
       accept: "签收", dispatch: "分办", return: "退回", escalate: "上报", extend: "延期", supervise: "督办",
       close: "办结", record_callback: "回访", merge: "合并", split: "拆分",
     },
+    timeline: { receive: "受理", dispatch: "分办", accept: "签收办理", return: "退回", escalate: "上报", extend: "延期",
+      supervise: "督办", urge: "催办", close: "办结", record_callback: "回访", reopen: "重办", merge: "合并", split: "拆分" },
+    stages: { SIGN: "签收", ANSWER: "答复", ACCEPT: "受理", INVESTIGATE: "调查" },
+    outcomes: { PENDING: "未到期", MET: "按期", MISSED: "超期" },
+    writeback: { pending: "待写回", acknowledged: "已确认", failing: "写回失败" },
     warnings: { title: "预警", rule: "规则", level: "等级", detected: "发现时间", message: "内容", facts: "证据",
       acknowledge: "签收", note: "核查记录", resolve: "解除", falsePositive: "误报", escalate: "转线索", history: "处理记录" },
     connectors: { title: "数据接入", name: "名称", kind: "类型", health: "健康", enabled: "启用", lastRun: "上次运行",
@@ -103,6 +108,12 @@ export const MESSAGES = {
       accept: "Accept", dispatch: "Dispatch", return: "Return", escalate: "Escalate", extend: "Extend", supervise: "Supervise",
       close: "Close", record_callback: "Call back", merge: "Merge", split: "Split",
     },
+    timeline: { receive: "Received", dispatch: "Dispatched", accept: "Accepted", return: "Returned", escalate: "Escalated",
+      extend: "Extended", supervise: "Supervised", urge: "Urged", close: "Closed", record_callback: "Called back", reopen: "Reopened",
+      merge: "Merged", split: "Split" },
+    stages: { SIGN: "Sign", ANSWER: "Answer", ACCEPT: "Accept", INVESTIGATE: "Investigate" },
+    outcomes: { PENDING: "Pending", MET: "Met", MISSED: "Missed" },
+    writeback: { pending: "Pending", acknowledged: "Acknowledged", failing: "Failing" },
     warnings: { title: "Warnings", rule: "Rule", level: "Level", detected: "Detected", message: "Message", facts: "Evidence",
       acknowledge: "Acknowledge", note: "Note", resolve: "Resolve", falsePositive: "False positive", escalate: "Escalate to a clue", history: "History" },
     connectors: { title: "Connectors", name: "Name", kind: "Kind", health: "Health", enabled: "Enabled", lastRun: "Last run",
@@ -131,6 +142,12 @@ export function setLocale(locale) {
   i18n.locale = locale === "en" ? "en" : "zh-CN";
   localStorage.setItem(LOCALE_KEY, i18n.locale);
   document.documentElement.lang = i18n.locale;
+}
+
+/** The message at `key`, or `fallback` (the raw value) when the table has none. */
+export function tOr(key, fallback) {
+  const found = t(key);
+  return found === key ? fallback : found;
 }
 
 /** The message at a dotted key ("nav.clues"), with {name} placeholders filled; the key itself when missing. */

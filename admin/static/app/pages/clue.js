@@ -4,7 +4,7 @@
 // own copy of the workflow or the policy table). An action's errors show beside the field they name.
 import { computed, onMounted, reactive } from "vue";
 import { gql } from "../api.js";
-import { t } from "../i18n.js";
+import { t, tOr } from "../i18n.js";
 import { href, route } from "../router.js";
 import { COLOUR_TAG, formatDateTime, formatMoney } from "../util.js";
 
@@ -178,7 +178,7 @@ export default {
     const canSplit = computed(() => !!state.clue && state.clue.availableActions.includes("split") && state.clue.channelRecords.length > 1);
     const pretty = (v) => JSON.stringify(v, null, 2);
     onMounted(load);
-    return { load, state, dialog, merge, split, buttons, canMerge, canSplit, openAction, submit, doMerge, doSplit, t, href, ACTIONS, FIELD_LABELS, COLOUR_TAG, formatDateTime, formatMoney, pretty };
+    return { tOr, load, state, dialog, merge, split, buttons, canMerge, canSplit, openAction, submit, doMerge, doSplit, t, href, ACTIONS, FIELD_LABELS, COLOUR_TAG, formatDateTime, formatMoney, pretty };
   },
   template: `
   <div data-test="clue">
@@ -216,9 +216,9 @@ export default {
       <div class="hub-panel">
         <h3>{{ t('clue.deadlines') }}</h3>
         <el-table :data="state.clue.deadlines" size="small">
-          <el-table-column prop="stage" :label="t('clue.stage')" width="110" />
+          <el-table-column :label="t('clue.stage')" width="110"><template #default="{row}">{{ tOr('stages.' + row.stage, row.stage) }}</template></el-table-column>
           <el-table-column prop="dueDate" :label="t('clue.due')" width="110" />
-          <el-table-column prop="outcome" :label="t('clue.outcome')" width="90" />
+          <el-table-column :label="t('clue.outcome')" width="90"><template #default="{row}">{{ tOr('outcomes.' + row.outcome, row.outcome) }}</template></el-table-column>
           <el-table-column prop="doneOn" width="110" />
           <el-table-column prop="cite" show-overflow-tooltip />
         </el-table>
@@ -230,14 +230,14 @@ export default {
           <el-table-column prop="channelName" :label="t('clues.channel')" width="170" />
           <el-table-column prop="sourceId" width="170" />
           <el-table-column :label="t('clue.rule')" width="150"><template #default="{row}">{{ row.matchRule }}<template v-if="row.matchScore !== null"> ({{ row.matchScore.toFixed(2) }})</template></template></el-table-column>
-          <el-table-column :label="t('clue.writeback')" min-width="150"><template #default="{row}"><span :data-writeback="row.channel">{{ row.writebackStatus || '—' }}</span><span v-if="row.writebackError" class="hub-error"> {{ row.writebackError }}</span></template></el-table-column>
+          <el-table-column :label="t('clue.writeback')" min-width="150"><template #default="{row}"><span :data-writeback="row.channel" :data-writeback-status="row.writebackStatus || ''">{{ row.writebackStatus ? tOr('writeback.' + row.writebackStatus, row.writebackStatus) : '—' }}</span><span v-if="row.writebackAttempts" class="hub-user"> ×{{ row.writebackAttempts }}</span><span v-if="row.writebackError" class="hub-error"> {{ row.writebackError }}</span></template></el-table-column>
         </el-table>
       </div>
       <div class="hub-panel" data-test="timeline">
         <h3>{{ t('clue.timeline') }}</h3>
         <el-timeline>
           <el-timeline-item v-for="(a, i) in state.clue.actions" :key="i" :timestamp="formatDateTime(a.at)">
-            <span :data-timeline-action="a.action">{{ a.action }}</span> · {{ a.actor }} <template v-if="a.toStatus">→ {{ t('statuses.' + a.toStatus) }}</template><template v-if="a.toRegionCode"> → {{ a.toRegionCode }}</template><template v-if="a.note">：{{ a.note }}</template>
+            <span :data-timeline-action="a.action">{{ tOr('timeline.' + a.action, a.action) }}</span> · {{ a.actor }} <template v-if="a.toStatus">→ {{ t('statuses.' + a.toStatus) }}</template><template v-if="a.toRegionCode"> → {{ a.toRegionCode }}</template><template v-if="a.note">：{{ a.note }}</template>
           </el-timeline-item>
         </el-timeline>
       </div>
