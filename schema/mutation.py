@@ -24,6 +24,7 @@ from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
 from schema.warning_mutations import WarningMutations
 from schema.webhooks import WebhookMutations
+from schema.writeback_mutations import WritebackMutations
 
 #: Every mutation here configures connectors: one action of the policy table, one refusal.
 CONFIGURE = Action.MANAGE_CONNECTORS
@@ -78,7 +79,9 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation(ClueMutations, WarningMutations, WebhookMutations, CalendarMutations, CreditMutations):
+class Mutation(
+    ClueMutations, WarningMutations, WebhookMutations, CalendarMutations, CreditMutations, WritebackMutations
+):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]
     )

@@ -15,7 +15,10 @@ from strawberry.types.nodes import SelectedField
 
 from connectors import registry
 from hub import models as m
+from hub.access import Action
+from hub.errors import InvalidInput
 from hub.workdays import china_today
+from hub.writeback_queue import STATUSES as WRITEBACK_STATUSES
 from schema.calendar import CalendarQueries
 from schema.credit import CreditQueries
 from schema.filters import (
@@ -28,7 +31,7 @@ from schema.filters import (
     region_condition,
 )
 from schema.pagination import Connection, SortSpec, check_first, paginate
-from schema.permissions import principal_of, reads, require_to_read
+from schema.permissions import principal_of, reads, require_to_read, requires
 from schema.prefetch import node_selections, prefetch
 from schema.stats import StatsQueries
 from schema.types._common import NODE_MODELS, Node, from_global_id
@@ -316,6 +319,25 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries):
     ) -> Connection[Event]:
         cond = [m.Event.type.in_(types)] if types else []
         return await _page(info, m.Event, cond, _by_id(m.Event), first, after)
+
+    @strawberry.field(
+        description="The write-back queue (admin): channel records whose clue outcome goes back to the channel — "
+        "pending, delivering, failing or acknowledged (`status`), oldest first, with the upstream's last error.",
+        extensions=[requires(Action.READ_ADMIN, to="read the write-back queue")],
+    )
+    async def writebacks(
+        self, info: Info, status: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[ChannelRecord]:
+        record = m.ChannelRecord
+        if status is not None and status not in WRITEBACK_STATUSES:
+            raise InvalidInput(
+                f"unknown write-back status {status!r}",
+                field="status",
+                value=status,
+                suggestion=f"use one of {', '.join(WRITEBACK_STATUSES)}",
+            )
+        cond = [record.writeback_status == status] if status else [record.writeback_status.is_not(None)]
+        return await _page(info, record, cond, _by_id(record), first, after)
 
     @strawberry.field(description="Configured connectors (admin).", extensions=[reads(m.ConnectorInstance)])
     async def connector_instances(

@@ -443,7 +443,7 @@ def test_the_console_speaks_chinese_first_and_english_on_request(hub_server, con
     # Then the console is in Chinese: the page's language, the menu, the figures
     nav = page.locator('[data-test="nav"]')
     assert page.get_attribute("html", "lang") == "zh-CN"
-    assert nav.inner_text().split() == ["驾驶舱", "线索池", "预警", "数据接入", "系统"]
+    assert nav.inner_text().split() == ["驾驶舱", "线索池", "预警", "数据接入", "写回", "系统"]
     assert page.inner_text('[data-figure="received"] .label') == "本月受理"
     console.shot("dashboard-zh-CN")
 
@@ -451,7 +451,7 @@ def test_the_console_speaks_chinese_first_and_english_on_request(hub_server, con
     page.click('[data-test="locale"]')
     # Then the menu, the figures and the charts' page speak English
     page.wait_for_function("() => document.documentElement.lang === 'en'")
-    assert nav.inner_text().split("\n") == ["Dashboard", "Clue pool", "Warnings", "Connectors", "System"]
+    assert nav.inner_text().split("\n") == ["Dashboard", "Clue pool", "Warnings", "Connectors", "Write-backs", "System"]
     wait_for_dashboard(page)
     page.wait_for_selector('[data-figure="received"]')
     assert page.inner_text('[data-figure="received"] .label') == "Received"
@@ -473,6 +473,7 @@ PAGES = {
     "clues": ("#/clues", "clue-table"),
     "warnings": ("#/warnings", "warning-table"),
     "connectors": ("#/connectors", "connector-table"),
+    "writebacks": ("#/writebacks", "writeback-table"),
     "system": ("#/system", "system"),
 }
 

@@ -46,6 +46,9 @@ PROBES: dict[Action, Probe] = {
         f'mutation {{ testConnector(id: "{to_global_id("ConnectorInstance", MISSING)}") {{ ok }} }}',
         "configure connectors",
     ),
+    Action.RETRY_WRITEBACKS: Probe(
+        f'mutation {{ retryWriteback(id: "{to_global_id("ChannelRecord", MISSING)}") {{ id }} }}', "retry write-backs"
+    ),
     Action.MANAGE_WEBHOOKS: Probe(
         f'mutation {{ deleteWebhookEndpoint(id: "{to_global_id("WebhookEndpoint", MISSING)}") }}', "manage webhooks"
     ),

@@ -13,12 +13,14 @@ import ClueDetail from "./pages/clue.js";
 import Warnings from "./pages/warnings.js";
 import Connectors from "./pages/connectors.js";
 import System from "./pages/system.js";
+import Writebacks from "./pages/writebacks.js";
 
 const PAGES = [
   { path: "/", nav: "dashboard", component: Dashboard },
   { path: "/clues", nav: "clues", component: Clues },
   { path: "/warnings", nav: "warnings", component: Warnings },
   { path: "/connectors", nav: "connectors", component: Connectors },
+  { path: "/writebacks", nav: "writebacks", component: Writebacks },
   { path: "/system", nav: "system", component: System },
 ];
 
