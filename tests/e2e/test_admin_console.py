@@ -535,3 +535,70 @@ def test_a_wrong_password_shows_the_apis_refusal_in_chinese(hub_server, console_
     error.wait_for()
     assert error.inner_text().startswith("用户名或密码错误：")
     console.shot("sign-in-refused")
+
+
+def test_an_admin_adds_a_connector_through_its_generated_form_and_fixes_a_wrong_secret(
+    hub_server, console_for
+) -> None:
+    base_url, key = hub_server
+    console = console_for(key)
+    page = console.open("#/connectors")
+    page.click('[data-test="add-connector"]')
+    form = page.locator('.el-dialog:visible[data-test="connector-form"]')
+    form.wait_for()
+
+    # Given the form generated from the bank REST connector's JSON Schema
+    form.locator('[data-input="kind"]').click()
+    page.locator('.el-select-dropdown__item:visible:has-text("(bank_rest)")').click()
+    form.locator('[data-field="client_secret"]').wait_for()
+    assert form.locator('[data-input="client_secret"]').get_attribute("type") == "password"
+    assert form.locator('[data-input="page_size"]').input_value() == "1000"  # the schema's default
+
+    # When the admin sends it with a page size over the schema's maximum and no secret
+    form.locator('[data-input="name"]').fill("e2e 银行开放接口")
+    form.locator('[data-input="base_url"]').fill(f"{base_url}/sandbox/bank_rest/")
+    form.locator('[data-input="client_id"]').fill("wage-hub")
+    form.locator('[data-input="page_size"]').fill("5000")
+    form.locator('[data-test="form-submit"]').click()
+    # Then the form says what is wrong beside each field, before anything is sent
+    assert form.locator('[data-field="page_size"] .el-form-item__error').inner_text() == (
+        "Page Size：不能大于 1000，得到 5000"
+    )
+    assert form.locator('[data-field="client_secret"] .el-form-item__error').inner_text() == "Client Secret：必填"
+    console.shot("connector-form-checked")
+
+    # When it is fixed but for a wrong secret, and saved
+    form.locator('[data-input="page_size"]').fill("500")
+    form.locator('[data-input="client_secret"]').fill("not-the-secret")
+    form.locator('[data-test="form-submit"]').click()
+    form.wait_for(state="hidden")
+    row = page.locator('[data-test="connector-table"] .el-table__row', has_text="e2e 银行开放接口")
+    row.wait_for()
+    # and its connection tested: the bank's refusal shows
+    row.locator("button", has_text="测试连接").click()
+    message = page.locator('[data-test="message"]')
+    message.wait_for()
+    assert "the bank refused client_id 'wage-hub'" in message.inner_text()
+    console.shot("connector-refused")
+
+    # When the admin edits it: the stored secret is not shown, only that one is set
+    row.locator("button", has_text="编辑").click()
+    form.wait_for()
+    secret = form.locator('[data-input="client_secret"]')
+    assert secret.input_value() == ""
+    assert secret.get_attribute("placeholder") == "已设置（留空则不修改）"
+    secret.fill("sandbox-client-secret")
+    form.locator('[data-test="form-submit"]').click()
+    form.wait_for(state="hidden")
+    # Then the connection test passes
+    row.locator("button", has_text="测试连接").click()
+    page.wait_for_function(
+        "() => (document.querySelector('[data-test=\"message\"]') || {}).innerText?.startsWith('e2e 银行开放接口：OK')"
+    )
+    console.shot("connector-fixed")
+    # and the API never returned the secret
+    stored = graphql(base_url, key, "{ connectorInstances(first: 50) { nodes { name config hasSecrets } } }")
+    mine = [n for n in stored["connectorInstances"]["nodes"] if n["name"] == "e2e 银行开放接口"]
+    assert mine and mine[0]["hasSecrets"] and "client_secret" not in mine[0]["config"]
+    assert mine[0]["config"]["page_size"] == 500
+    assert console.errors == []

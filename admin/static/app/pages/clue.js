@@ -196,7 +196,7 @@ export default {
           <dt>{{ t('clues.handling') }}</dt><dd data-test="clue-handling" :data-region="state.clue.handlingRegionCode">{{ state.clue.handlingRegion && state.clue.handlingRegion.fullName }}</dd>
           <dt>{{ t('clue.respondent') }}</dt><dd>{{ state.clue.respondentName }} {{ state.clue.respondentUscc }}</dd>
           <dt>{{ t('clue.complainant') }}</dt><dd>{{ state.clue.complainantName }} {{ state.clue.complainantPhone }}</dd>
-          <dt>{{ t('clue.amount') }}</dt><dd>{{ formatMoney(state.clue.amount) }}（{{ t('clue.headcount') }} {{ state.clue.headcount }}）</dd>
+          <template v-if="state.clue.amount !== null"><dt>{{ t('clue.amount') }}</dt><dd>{{ formatMoney(state.clue.amount) }}<template v-if="state.clue.headcount !== null">（{{ t('clue.headcount') }} {{ state.clue.headcount }}）</template></dd></template>
           <dt>{{ t('clues.received') }}</dt><dd>{{ formatDateTime(state.clue.receivedAt) }}</dd>
           <dt>{{ t('clues.deadline') }}</dt><dd>{{ state.clue.deadline }}<template v-if="state.clue.workingDaysLeft !== null"> · {{ t('clues.daysLeft') }} {{ state.clue.workingDaysLeft }}</template></dd>
           <dt>{{ t('clue.content') }}</dt><dd>{{ state.clue.content }}</dd>
@@ -237,7 +237,7 @@ export default {
         <h3>{{ t('clue.timeline') }}</h3>
         <el-timeline>
           <el-timeline-item v-for="(a, i) in state.clue.actions" :key="i" :timestamp="formatDateTime(a.at)">
-            <span :data-timeline-action="a.action">{{ tOr('timeline.' + a.action, a.action) }}</span> · {{ a.actor }} <template v-if="a.toStatus">→ {{ t('statuses.' + a.toStatus) }}</template><template v-if="a.toRegionCode"> → {{ a.toRegionCode }}</template><template v-if="a.note">：{{ a.note }}</template>
+            <span :data-timeline-action="a.action">{{ tOr('timeline.' + a.action, a.action) }}</span> · {{ a.actor }} <template v-if="a.toStatus">→ {{ tOr('statuses.' + a.toStatus.toUpperCase(), a.toStatus) }}</template><template v-if="a.toRegionCode"> → {{ a.toRegionCode }}</template><template v-if="a.note">：{{ a.note }}</template>
           </el-timeline-item>
         </el-timeline>
       </div>

@@ -6,10 +6,15 @@ import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
 import { formatDateTime } from "../util.js";
+import { check, fieldsOf, initialValues, payload, SchemaFields } from "../schemaform.js";
+
+const KINDS_QUERY = `query Kinds { connectorKinds { kind title configSchema } }`;
+const CREATE = `mutation Create($input: CreateConnectorInput!) { createConnector(input: $input) { id name } }`;
+const UPDATE = `mutation Update($id: ID!, $input: UpdateConnectorInput!) { updateConnector(id: $id, input: $input) { id name } }`;
 
 export const CONNECTORS_QUERY = `query Connectors($qFirst: Int, $qAfter: String) {
   connectorInstances(first: 50) {
-    nodes { id name kind enabled health consecutiveFailures pausedReason lastRunAt nextRunAt scheduleSeconds hasSecrets
+    nodes { id name kind config enabled health consecutiveFailures pausedReason lastRunAt nextRunAt scheduleSeconds hasSecrets
       runs { startedAt finishedAt status fullRefresh stats error durationMs } }
   }
   quarantine(first: $qFirst, after: $qAfter) {
@@ -19,7 +24,49 @@ export const CONNECTORS_QUERY = `query Connectors($qFirst: Int, $qAfter: String)
 }`;
 
 export default {
+  components: { SchemaFields },
   setup() {
+    // The add / edit form, generated from the kind's JSON Schema
+    const form = reactive({ open: false, editing: null, kinds: [], kind: "", name: "", schedule: "300", fields: [], values: {}, errors: {}, general: null, busy: false });
+    async function openForm(instance = null) {
+      Object.assign(form, { open: true, editing: instance, errors: {}, general: null, busy: false, name: instance ? instance.name : "", schedule: String(instance ? instance.scheduleSeconds : 300) });
+      if (!form.kinds.length) {
+        try { form.kinds = (await gql(KINDS_QUERY)).connectorKinds; } catch (e) { form.general = e.shown || String(e); return; }
+      }
+      pickKind(instance ? instance.kind : form.kinds[0] && form.kinds[0].kind);
+    }
+    function pickKind(kind) {
+      const k = form.kinds.find((x) => x.kind === kind);
+      form.kind = kind;
+      form.fields = k ? fieldsOf(k.configSchema) : [];
+      form.values = initialValues(form.fields, form.editing ? form.editing.config : {});
+      form.errors = {};
+    }
+    async function saveForm() {
+      const editing = form.editing;
+      form.errors = check(form.fields, form.values, { keepSecrets: !!(editing && editing.hasSecrets) });
+      if (!editing && !form.name.trim()) form.errors.name = `${t("connectors.name")}：必填`;
+      if (!/^\d+$/.test(form.schedule) || Number(form.schedule) < 1) form.errors.scheduleSeconds = `${t("connectors.schedule")}：应为正整数，得到 ${form.schedule}`;
+      form.general = null;
+      if (Object.keys(form.errors).length) return;
+      form.busy = true;
+      const { config, secrets } = payload(form.fields, form.values);
+      try {
+        if (editing) {
+          await gql(UPDATE, { id: editing.id, input: { config, secrets: Object.keys(secrets).length ? secrets : null, scheduleSeconds: Number(form.schedule) } });
+        } else {
+          await gql(CREATE, { input: { name: form.name.trim(), kind: form.kind, config, secrets, scheduleSeconds: Number(form.schedule) } });
+        }
+        form.open = false;
+        state.message = `${form.name || (editing && editing.name)} ✓`;
+        await load();
+      } catch (e) {
+        if (e.field && (form.fields.some((f) => f.name === e.field) || ["name", "kind", "scheduleSeconds"].includes(e.field))) form.errors = { [e.field]: e.shown };
+        else form.general = e.shown || String(e);
+      } finally {
+        form.busy = false;
+      }
+    }
     const state = reactive({ loading: true, error: null, rows: [], quarantine: [], qTotal: 0, qPage: null, selected: [], message: null, busy: {} });
     async function load(qAfter = null) {
       try {
@@ -57,12 +104,13 @@ export default {
       (d) => `${t("connectors.replay")}：${d.replayQuarantine.replayed} / ${d.replayQuarantine.stillFailing}`);
     const streams = (r) => Object.entries(r.stats || {}).map(([k, v]) => `${k}: ${typeof v === "object" ? Object.entries(v).map(([a, b]) => `${a}=${b}`).join(" ") : v}`).join("; ");
     onMounted(() => load());
-    return { state, test, sync, toggle, replay, streams, t, formatDateTime, load, pretty: (v) => JSON.stringify(v, null, 2) };
+    return { form, openForm, pickKind, saveForm, state, test, sync, toggle, replay, streams, t, formatDateTime, load, pretty: (v) => JSON.stringify(v, null, 2) };
   },
   template: `
   <div data-test="connectors">
     <el-alert v-if="state.error" type="error" :title="state.error" :closable="false" data-test="error" />
     <el-alert v-if="state.message" type="info" :title="state.message" :closable="false" style="margin-bottom:8px" data-test="message" />
+    <div v-if="!state.loading && !state.error" class="hub-filters"><el-button type="primary" size="small" @click="openForm()" data-test="add-connector">{{ t('connectors.add') }}</el-button></div>
     <div v-if="state.loading">{{ t('common.loading') }}</div>
     <el-table v-else-if="!state.error" :data="state.rows" size="small" border row-key="id" data-test="connector-table">
       <el-table-column type="expand"><template #default="{row}">
@@ -82,7 +130,8 @@ export default {
       <el-table-column :label="t('connectors.lastRun')" width="140"><template #default="{row}">{{ formatDateTime(row.lastRunAt) }}</template></el-table-column>
       <el-table-column :label="t('connectors.nextRun')" width="140"><template #default="{row}">{{ formatDateTime(row.nextRunAt) }}</template></el-table-column>
       <el-table-column :label="t('connectors.paused')" min-width="120" show-overflow-tooltip><template #default="{row}">{{ row.pausedReason }}</template></el-table-column>
-      <el-table-column :label="t('common.actions')" width="260"><template #default="{row}">
+      <el-table-column :label="t('common.actions')" width="330"><template #default="{row}">
+        <el-button size="small" @click="openForm(row)" :data-edit="row.name">{{ t('connectors.edit') }}</el-button>
         <el-button size="small" :loading="!!state.busy['test' + row.id]" @click="test(row)">{{ t('connectors.test') }}</el-button>
         <el-button size="small" :loading="!!state.busy['sync' + row.id]" @click="sync(row)">{{ t('connectors.syncNow') }}</el-button>
         <el-button size="small" :loading="!!state.busy['en' + row.id]" @click="toggle(row)">{{ row.enabled ? t('connectors.disable') : t('connectors.enable') }}</el-button>
@@ -102,5 +151,26 @@ export default {
         <el-button size="small" :disabled="!state.qPage || !state.qPage.hasNextPage" @click="load(state.qPage.endCursor)">{{ t('common.more') }}</el-button>
       </div>
     </div>
+    <el-dialog v-model="form.open" :title="form.editing ? t('connectors.edit') + ' · ' + form.editing.name : t('connectors.add')" width="620px" data-test="connector-form">
+      <el-form label-width="150px" @submit.prevent="saveForm">
+        <el-form-item :label="t('connectors.kind')" required :error="form.errors.kind || ''" data-field="kind">
+          <el-select :model-value="form.kind" @change="pickKind" :disabled="!!form.editing" style="width:100%" data-input="kind">
+            <el-option v-for="k in form.kinds" :key="k.kind" :value="k.kind" :label="k.title + ' (' + k.kind + ')'" />
+          </el-select>
+        </el-form-item>
+        <el-form-item :label="t('connectors.name')" required :error="form.errors.name || ''" data-field="name">
+          <el-input v-model="form.name" :disabled="!!form.editing" data-input="name" />
+        </el-form-item>
+        <el-form-item :label="t('connectors.schedule')" :error="form.errors.scheduleSeconds || ''" data-field="scheduleSeconds">
+          <el-input v-model="form.schedule" data-input="scheduleSeconds" />
+        </el-form-item>
+        <SchemaFields :fields="form.fields" :values="form.values" :errors="form.errors" :has-secrets="!!(form.editing && form.editing.hasSecrets)" :secret-label="t('connectors.secretSet')" />
+        <div v-if="form.general" class="hub-error" data-test="form-error">{{ form.general }}</div>
+      </el-form>
+      <template #footer>
+        <el-button @click="form.open = false">{{ t('common.cancel') }}</el-button>
+        <el-button type="primary" :loading="form.busy" :disabled="form.busy" @click="saveForm" data-test="form-submit">{{ t('common.confirm') }}</el-button>
+      </template>
+    </el-dialog>
   </div>`,
 };
