@@ -78,5 +78,7 @@ def admin_routes() -> list[BaseRoute]:
     return [
         Route("/admin", page, methods=["GET"]),
         Route("/admin/", page, methods=["GET"]),
-        Mount("/admin/static", GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=500), name="admin-static"),
+        Mount(
+            "/admin/static", GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=500), name="admin-static"
+        ),
     ]

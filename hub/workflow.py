@@ -101,9 +101,7 @@ def available_actions(*, status: str, role: str) -> list[str]:
     policy table (hub.access) both say yes. A front-end shows these as buttons; the action itself still
     checks everything again (jurisdiction, version), so a stale button gets the API's refusal."""
     return [
-        action
-        for action, needs in MANUAL_ACTIONS.items()
-        if status in TRANSITIONS[action][0] and allowed(role, needs)
+        action for action, needs in MANUAL_ACTIONS.items() if status in TRANSITIONS[action][0] and allowed(role, needs)
     ]
 
 

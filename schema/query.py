@@ -61,7 +61,8 @@ class ClueOrder(Enum):
     RECEIVED_AT_ASC = "received_at_asc"
     ID_ASC = "id_asc"
     DEADLINE_ASC = strawberry.enum_value(
-        "deadline_asc", description="Soonest deadline first (pair it with an open status filter); clues without a deadline are left out."
+        "deadline_asc",
+        description="Soonest deadline first (pair it with an open status filter); clues without a deadline are left out.",
     )
 
 

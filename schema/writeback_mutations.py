@@ -42,4 +42,4 @@ class WritebackMutations:
         )
         record = await session.get(m.ChannelRecord, pk, populate_existing=True)
         assert record is not None  # it was there a moment ago; records are never deleted
-        return record  # type: ignore[return-value]
+        return record

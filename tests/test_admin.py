@@ -43,7 +43,10 @@ def test_every_vendored_file_matches_the_sha256_in_the_manifest() -> None:
         "element-plus-en.min.mjs",
         "echarts.esm.min.mjs",
     } <= set(files)
-    assert all(f["integrity"].startswith("sha512-") and f["tarball"].startswith("https://registry.npmjs.org/") for f in files.values())
+    assert all(
+        f["integrity"].startswith("sha512-") and f["tarball"].startswith("https://registry.npmjs.org/")
+        for f in files.values()
+    )
     # … and every committed file is byte for byte what was extracted
     actual = {name: hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() for name in files}
     assert actual == {name: f["sha256"] for name, f in files.items()}
@@ -75,7 +78,9 @@ async def test_admin_serves_the_console_page_with_its_own_policy(client) -> None
     csp = resp.headers["content-security-policy"]
     assert csp == ADMIN_CSP
     inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", resp.text, flags=re.S)
-    assert len(inline) == 1 and json.loads(inline[0])["imports"]["vue"] == "/admin/static/vendor/vue.esm-browser.prod.js"
+    assert (
+        len(inline) == 1 and json.loads(inline[0])["imports"]["vue"] == "/admin/static/vendor/vue.esm-browser.prod.js"
+    )
     digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
     assert f"script-src 'self' 'sha256-{digest}' 'unsafe-eval';" in csp
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "https:" not in csp

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import unavailable
+from tests.e2e.conftest import DATA_DIRS, unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -100,7 +100,10 @@ def console_for(browser, hub_server, tmp_path: Path) -> Iterator[Any]:  # type: 
 
 def graphql(base_url: str, key: str, query: str, variables: dict | None = None) -> dict:
     resp = httpx.post(
-        f"{base_url}/graphql", json={"query": query, "variables": variables or {}}, headers={"X-API-Key": key}, timeout=30
+        f"{base_url}/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"X-API-Key": key},
+        timeout=30,
     )
     body = resp.json()
     assert not body.get("errors"), body["errors"]
@@ -178,6 +181,29 @@ def test_the_console_loads_from_the_hub_alone_gzipped_and_within_its_policy(hub_
     }
     (console.shots / "first-load.json").write_text(json.dumps(figures, indent=2))
     print(f"first load of /admin: {json.dumps(figures)}")
+
+
+def test_the_printed_console_link_signs_the_tab_in_and_takes_the_key_off_the_address(hub_server, console_for) -> None:
+    base_url, key = hub_server
+    # Given the console link `hub serve` printed, with the demo admin key in the fragment
+    data_dir = DATA_DIRS[base_url]
+    printed = (data_dir.parent / f"{data_dir.name}-serve.log").read_text(errors="replace")
+    link = f"{base_url}/admin#key={key}"
+    assert f"Console    {link}" in printed
+    # When a browser with no key of its own opens it
+    console = console_for(None)
+    page = console.page
+    page.goto(link)
+    wait_for_dashboard(page)
+    # Then the console works as the demo admin, and the key is gone from the address and the history
+    assert page.inner_text('[data-test="user"]').startswith("apikey:demo-admin · 管理员")
+    assert key not in page.evaluate("() => window.location.href + '|' + JSON.stringify(history.state)")
+    assert page.url == f"{base_url}/admin#/"
+    # and is sent with every GraphQL request of this tab, until the user signs out
+    page.click('[data-test="sign-out"]')
+    page.wait_for_selector('[data-test="signin"]')
+    assert page.evaluate("() => sessionStorage.length") == 0
+    console.shot("signed-out")
 
 
 def test_the_dashboard_draws_the_apis_numbers_for_a_city_inspector(hub_server, console_for, make_key) -> None:
@@ -341,9 +367,7 @@ def _status(page: Any, expected: str) -> None:
     page.wait_for_selector(f'[data-test="clue-status"][data-status="{expected}"]')
 
 
-def test_an_inspector_dispatches_then_closes_a_clue_and_the_write_back_shows(
-    hub_server, console_for, make_key
-) -> None:
+def test_an_inspector_dispatches_then_closes_a_clue_and_the_write_back_shows(hub_server, console_for, make_key) -> None:
     base_url, _ = hub_server
     key = make_key("e2e 济宁市督查员", "inspector", CITY)
     # Given a complaint received through the 12345 hotline and the national platform, handled by a county
@@ -488,11 +512,11 @@ def test_every_page_opens_for_an_admin_and_is_saved_as_a_screenshot(hub_server, 
         page.wait_for_selector(f'[data-test="{root}"]')
         page.wait_for_load_state("networkidle")
         # Then it shows its data, not an error
-        assert page.locator('.el-alert--error').count() == 0, page.inner_text(".el-alert--error")
+        assert page.locator(".el-alert--error").count() == 0, page.inner_text(".el-alert--error")
         console.shot(f"page-{name}")
     # The clue pool's rows open their clue's page
     console.open("#/clues")
-    first = page.locator('[data-clue-no]').first
+    first = page.locator("[data-clue-no]").first
     clue_no = first.inner_text().strip()
     first.click()
     page.wait_for_selector('[data-test="clue-title"]')
@@ -537,9 +561,7 @@ def test_a_wrong_password_shows_the_apis_refusal_in_chinese(hub_server, console_
     console.shot("sign-in-refused")
 
 
-def test_an_admin_adds_a_connector_through_its_generated_form_and_fixes_a_wrong_secret(
-    hub_server, console_for
-) -> None:
+def test_an_admin_adds_a_connector_through_its_generated_form_and_fixes_a_wrong_secret(hub_server, console_for) -> None:
     base_url, key = hub_server
     console = console_for(key)
     page = console.open("#/connectors")

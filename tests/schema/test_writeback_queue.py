@@ -88,7 +88,7 @@ async def test_retrying_a_record_with_nothing_to_deliver_says_so(graph, demo) ->
 async def test_a_retry_delivers_now_and_answers_the_record_as_it_stands(writable_graph) -> None:
     # Given a clue just closed: its outcome waits to be written back to its channels
     clues = await writable_graph.data(
-        '{ clues(filter: {status: [IN_PROGRESS], multiChannel: true}, first: 1) { nodes { clueNo } } }'
+        "{ clues(filter: {status: [IN_PROGRESS], multiChannel: true}, first: 1) { nodes { clueNo } } }"
     )
     clue_no = clues["clues"]["nodes"][0]["clueNo"]
     closed = await writable_graph.data(

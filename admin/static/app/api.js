@@ -3,6 +3,7 @@
 // the API names in extensions.field, a Chinese message by code).
 import { session } from "./session.js";
 import { t } from "./i18n.js";
+import { storedKey } from "./link.js";
 
 export class ApiError extends Error {
   constructor({ code, message, field, status, suggestion }) {
@@ -35,6 +36,8 @@ export const stats = { requests: 0 };
 export async function gql(query, variables = {}) {
   const headers = { "content-type": "application/json", accept: "application/json" };
   if (session.csrfToken) headers["x-csrf-token"] = session.csrfToken;
+  const key = storedKey();
+  if (key) headers["x-api-key"] = key;
   stats.requests += 1;
   let resp;
   try {

@@ -1,4 +1,5 @@
 // The console's entry: the layout (menu, header, language switch), the session gate and the pages.
+import "./link.js"; // first: takes a #key=… off the address before the router reads it
 import { computed, createApp, h } from "vue";
 import ElementPlus from "element-plus";
 import zhCn from "element-plus/zh-cn";
@@ -53,7 +54,7 @@ const Layout = {
           <span class="hub-spacer"></span>
           <span v-if="session.user" class="hub-user" data-test="user">{{ session.user.displayName }} · {{ t('roles.' + session.user.role) }} · {{ session.user.regionCode }}<template v-if="session.mode === 'key'"> · {{ t('app.keyMode') }}</template></span>
           <el-button size="small" text data-test="locale" @click="toggleLocale">{{ t('app.language') }}</el-button>
-          <el-button v-if="session.mode === 'session'" size="small" text data-test="sign-out" @click="signOut">{{ t('app.signOut') }}</el-button>
+          <el-button v-if="session.mode === 'session' || session.linkKey" size="small" text data-test="sign-out" @click="signOut">{{ t('app.signOut') }}</el-button>
         </el-header>
         <el-main class="hub-main">
           <component :is="current.component" :key="current.key + '|' + i18n.locale" />

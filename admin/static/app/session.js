@@ -3,6 +3,7 @@
 // The CSRF token lives in memory and in sessionStorage (this tab only), never in localStorage.
 import { reactive } from "vue";
 import { adminApi, gql } from "./api.js";
+import { forgetKey, storedKey } from "./link.js";
 
 const TOKEN_KEY = "hub.console.csrf";
 
@@ -13,6 +14,7 @@ export const session = reactive({
   csrfToken: sessionStorage.getItem(TOKEN_KEY),
   signInAvailable: null, // false when the hub has no /admin/api/session (404)
   expiredAt: null,
+  linkKey: !!storedKey(), // signed in by the demo link's key (sign-out forgets it)
   expired() {
     if (this.mode === "session") {
       this.user = null;
@@ -83,6 +85,8 @@ export async function signIn(username, password) {
 
 export async function signOut() {
   if (session.mode === "session") await adminApi("POST", "sign-out", {});
+  forgetKey();
+  session.linkKey = false;
   setToken(null);
   session.user = null;
   session.mode = null;
