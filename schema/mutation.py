@@ -16,6 +16,7 @@ from hub import models as m
 from hub.access import Action
 from hub.actors import sync_connector
 from hub.sync import SyncEngine
+from schema.api_key_mutations import ApiKeyMutations
 from schema.calendar import CalendarMutations
 from schema.clue_mutations import ClueMutations
 from schema.credit import CreditMutations
@@ -80,7 +81,13 @@ class ReplayResult:
 
 @strawberry.type
 class Mutation(
-    ClueMutations, WarningMutations, WebhookMutations, CalendarMutations, CreditMutations, WritebackMutations
+    ClueMutations,
+    WarningMutations,
+    WebhookMutations,
+    CalendarMutations,
+    CreditMutations,
+    WritebackMutations,
+    ApiKeyMutations,
 ):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from sqlalchemy import ColumnElement, Select, select
@@ -17,7 +17,7 @@ from connectors import registry
 from hub import models as m
 from hub.access import Action
 from hub.errors import InvalidInput
-from hub.workdays import china_today
+from hub.workdays import CST, china_today
 from hub.writeback_queue import STATUSES as WRITEBACK_STATUSES
 from schema.calendar import CalendarQueries
 from schema.credit import CreditQueries
@@ -377,6 +377,35 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries):
     async def api_keys(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ApiKey]:
         return await _page(info, m.ApiKey, [], _by_id(m.ApiKey), first, after)
 
-    @strawberry.field(description="The audit log, newest first (admin).", extensions=[reads(m.AuditLog)])
-    async def audit_log(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[AuditEntry]:
-        return await _page(info, m.AuditLog, [], SortSpec((m.AuditLog.id,), descending=True), first, after)
+    @strawberry.field(
+        description="The audit log, newest first (admin): by who (`principal`), what (`action`, e.g. "
+        "`unmask`, `clue.close`), which record (`entityType` / `entityId`) and when (`from` / `to`, China days).",
+        extensions=[reads(m.AuditLog)],
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        principal: str | None = None,
+        action: str | None = None,
+        entity_type: str | None = None,
+        entity_id: int | None = None,
+        from_: Annotated[dt.date | None, strawberry.argument(name="from")] = None,
+        to: dt.date | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEntry]:
+        log = m.AuditLog
+        cond: list[ColumnElement[bool]] = []
+        if principal:
+            cond.append(log.principal == principal)
+        if action:
+            cond.append(log.action == action)
+        if entity_type:
+            cond.append(log.entity_type == entity_type)
+        if entity_id is not None:
+            cond.append(log.entity_id == entity_id)
+        if from_ is not None:
+            cond.append(log.at >= dt.datetime.combine(from_, dt.time(), CST))
+        if to is not None:
+            cond.append(log.at < dt.datetime.combine(to + dt.timedelta(days=1), dt.time(), CST))
+        return await _page(info, log, cond, SortSpec((log.id,), descending=True), first, after)

@@ -46,8 +46,14 @@ PROBES: dict[Action, Probe] = {
         f'mutation {{ testConnector(id: "{to_global_id("ConnectorInstance", MISSING)}") {{ ok }} }}',
         "configure connectors",
     ),
+    Action.MANAGE_KEYS: Probe(
+        f'mutation {{ revokeApiKey(id: "{to_global_id("ApiKey", MISSING)}") {{ id }} }}', "revoke API keys"
+    ),
     Action.RETRY_WRITEBACKS: Probe(
         f'mutation {{ retryWriteback(id: "{to_global_id("ChannelRecord", MISSING)}") {{ id }} }}', "retry write-backs"
+    ),
+    Action.MANAGE_KEYS: Probe(
+        f'mutation {{ revokeApiKey(id: "{to_global_id("ApiKey", MISSING)}") {{ id }} }}', "revoke API keys"
     ),
     Action.RETRY_WRITEBACKS: Probe(
         f'mutation {{ retryWriteback(id: "{to_global_id("ChannelRecord", MISSING)}") {{ id }} }}', "retry write-backs"
@@ -63,8 +69,8 @@ PROBES: dict[Action, Probe] = {
                                    'correctedOn: "2025-01-02", promiseNo: "p", reason: "r") { id } }',
                                    "remove enterprises from the blacklist"),
 }
-#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys, `hub credit rate`).
-ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS, Action.RATE_CREDIT}
+#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (`hub credit rate`).
+ELSEWHERE = {Action.FOLLOW_EVENTS, Action.RATE_CREDIT}
 
 CASES = [(action, role) for action in PROBES for role in Role]
 
