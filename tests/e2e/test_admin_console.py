@@ -436,6 +436,7 @@ def test_an_inspector_dispatches_then_closes_a_clue_and_the_write_back_shows(hub
     dialog = _open_action(page, "close")
     _submit(page)
     # (the form checks the required conclusion before sending)
+    dialog.locator('[data-field="conclusion"] .el-form-item__error').wait_for()
     assert "必填" in dialog.locator('[data-field="conclusion"] .el-form-item__error').inner_text()
     dialog.locator('[data-input="conclusion"]').fill("经查，欠薪属实，已督促企业足额支付")
     dialog.locator('[data-input="recoveredAmount"]').fill("12000.50")
@@ -594,6 +595,7 @@ def test_an_admin_adds_a_connector_through_its_generated_form_and_fixes_a_wrong_
     form.locator('[data-input="page_size"]').fill("5000")
     form.locator('[data-test="form-submit"]').click()
     # Then the form says what is wrong beside each field, before anything is sent
+    form.locator('[data-field="page_size"] .el-form-item__error').wait_for()
     assert form.locator('[data-field="page_size"] .el-form-item__error').inner_text() == (
         "Page Size：不能大于 1000，得到 5000"
     )
@@ -634,4 +636,51 @@ def test_an_admin_adds_a_connector_through_its_generated_form_and_fixes_a_wrong_
     mine = [n for n in stored["connectorInstances"]["nodes"] if n["name"] == "e2e 银行开放接口"]
     assert mine and mine[0]["hasSecrets"] and "client_secret" not in mine[0]["config"]
     assert mine[0]["config"]["page_size"] == 500
+    assert console.errors == []
+
+
+def test_an_admin_makes_a_key_seen_once_revokes_it_and_finds_both_in_the_audit_log(hub_server, console_for) -> None:
+    base_url, key = hub_server
+    console = console_for(key)
+    page = console.open("#/system")
+    page.wait_for_selector('[data-test="key-table"]')
+
+    # When the admin creates a viewer's key for the city in the console
+    page.click('[data-test="add-key"]')
+    form = page.locator('.el-dialog:visible[data-test="key-form"]')
+    form.wait_for()
+    form.locator('[data-input="name"]').fill("e2e 大屏")
+    form.locator('[data-input="regionCode"]').fill("3708")
+    form.locator('[data-test="key-submit"]').click()
+    # (a malformed region code is caught before sending)
+    region_error = form.locator('[data-field="regionCode"] .el-form-item__error')
+    region_error.wait_for()
+    assert region_error.inner_text() == "地区：应为 6、9 或 12 位地区编码，得到 3708"
+    form.locator('[data-input="regionCode"]').fill(CITY)
+    form.locator('[data-test="key-submit"]').click()
+    # Then the key is shown, this once, and it works
+    new_key = form.locator('[data-test="new-key"]').input_value()
+    assert new_key.startswith("hub_")
+    me = graphql(base_url, new_key, "{ me { name role regionCode } }")["me"]
+    assert me == {"name": "apikey:e2e 大屏", "role": "viewer", "regionCode": CITY}
+    console.shot("api-key-shown-once")
+    form.locator('[data-test="key-done"]').click()
+    form.wait_for(state="hidden")
+    assert new_key not in page.content()
+
+    # When the admin revokes it
+    page.click('[data-revoke="e2e 大屏"]')
+    page.locator('[data-test="message"]', has_text="e2e 大屏：已吊销").wait_for()
+    # Then it signs nothing in any more
+    resp = httpx.post(f"{base_url}/graphql", json={"query": "{ me { name } }"}, headers={"X-API-Key": new_key})
+    assert resp.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+    # And the audit log, filtered by what was done, shows both, newest first
+    page.fill('[data-filter="action"]', "api_key.revoke")
+    page.click('[data-test="audit-search"]')
+    page.locator('[data-test="audit-table"] .el-table__row', has_text="api_key.revoke").first.wait_for()
+    rows = page.locator('[data-test="audit-table"] .el-table__row')
+    assert all("api_key.revoke" in rows.nth(i).inner_text() for i in range(rows.count()))
+    assert "e2e 大屏" in rows.first.inner_text()
+    console.shot("audit-log-filtered")
     assert console.errors == []
