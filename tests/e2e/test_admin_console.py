@@ -684,3 +684,71 @@ def test_an_admin_makes_a_key_seen_once_revokes_it_and_finds_both_in_the_audit_l
     assert "e2e 大屏" in rows.first.inner_text()
     console.shot("audit-log-filtered")
     assert console.errors == []
+
+
+WARNINGS = """query($f: WarningFilter) { warnings(filter: $f, first: 50) {
+  nodes { id ruleCode regionCode status acknowledgedBy } } }"""
+
+
+def test_an_inspector_works_a_warning_from_its_evidence_to_a_clue(hub_server, console_for, make_key) -> None:
+    base_url, _ = hub_server
+    key = make_key("e2e 济宁市督查员", "inspector", CITY)
+    active = graphql(base_url, key, WARNINGS, {"f": {"status": "ACTIVE"}})["warnings"]["nodes"]
+    assert active, "the demo has no active warning"
+    rule = active[0]["ruleCode"]
+    console = console_for(key)
+
+    # When the inspector lists the active warnings of one rule (as the dashboard's figure links them)
+    page = console.open(f"#/warnings?ruleCode={rule}&status=ACTIVE")
+    page.locator('[data-test="warning-table"] .el-table__row').first.wait_for()
+    rows = page.locator('[data-test="warning-table"] .el-table__row')
+    # Then every row is of that rule, within the city
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert texts and all(rule in t for t in texts)
+    # When it opens the first: its evidence (the facts the rule found) shows
+    rows.first.click()
+    page.wait_for_selector('[data-test="facts"]')
+    facts = json.loads(page.inner_text('[data-test="facts"]'))
+    assert isinstance(facts, dict) and facts
+    console.shot("warning-evidence")
+
+    # When it acknowledges it with a note
+    page.click('[data-test="warning-detail"] [data-action="acknowledge"]')
+    dialog = page.locator(".el-dialog:visible")
+    dialog.locator("textarea").fill("已电话联系项目部核实")
+    dialog.locator("button", has_text="确定").click()
+    page.locator(".el-alert--success", has_text="已签收").wait_for()
+    # Then the API has it acknowledged by the inspector
+    seen = graphql(base_url, key, WARNINGS, {"f": {"ruleCode": rule}})["warnings"]["nodes"]
+    assert any(w["acknowledgedBy"] == "apikey:e2e 济宁市督查员" for w in seen)
+
+    # When it escalates the warning to a clue
+    page.locator('[data-test="warning-table"] .el-table__row').first.click()
+    page.click('[data-test="warning-detail"] [data-action="escalate"]')
+    page.locator(".el-dialog:visible").locator("button", has_text="确定").click()
+    done = page.locator(".el-alert--success", has_text="转线索：")
+    done.wait_for()
+    # Then the clue's number shows, and the clue is in the pool
+    clue_no = done.inner_text().split("：", 1)[1].strip()
+    assert graphql(base_url, key, "query($n: String!) { clue(clueNo: $n) { clueNo } }", {"n": clue_no})["clue"]
+    console.shot("warning-escalated")
+    assert console.errors == []
+
+
+def test_a_county_inspector_sees_only_its_own_warnings(hub_server, console_for, make_key) -> None:
+    base_url, _ = hub_server
+    city_key = make_key("e2e 济宁市督查员", "inspector", CITY)
+    counties = [r["code"] for r in graphql(base_url, city_key, '{ regions(parentCode: "370800") { code } }')["regions"]]
+    mine = counties[0]
+    key = make_key(f"e2e 区县督查员 {mine}", "inspector", mine)
+    console = console_for(key)
+    page = console.open("#/warnings")
+    page.wait_for_selector('[data-test="warning-table"]')
+    page.wait_for_function("() => !document.querySelector('[data-test=\"warning-table\"] .el-loading-mask')")
+    # Then each warning listed is in the county (the region column), and the city sees more
+    rows = page.locator('[data-test="warning-table"] .el-table__row')
+    regions = [rows.nth(i).locator("td").nth(4).inner_text().strip() for i in range(rows.count())]
+    assert all(r.startswith(mine) for r in regions), regions
+    city_regions = {w["regionCode"] for w in graphql(base_url, city_key, WARNINGS, {"f": None})["warnings"]["nodes"]}
+    assert any(not r.startswith(mine) for r in city_regions), "the city's warnings are all in one county"
+    console.shot("warnings-county")
