@@ -636,6 +636,13 @@ def test_an_admin_adds_a_connector_through_its_generated_form_and_fixes_a_wrong_
     mine = [n for n in stored["connectorInstances"]["nodes"] if n["name"] == "e2e 银行开放接口"]
     assert mine and mine[0]["hasSecrets"] and "client_secret" not in mine[0]["config"]
     assert mine[0]["config"]["page_size"] == 500
+
+    # When the admin disables it, it says so, and the API has it disabled
+    row.locator("button", has_text="停用").click()
+    page.locator('[data-test="message"]', has_text="e2e 银行开放接口：停用 ✓").wait_for()
+    row.locator("button", has_text="启用").wait_for()
+    stored = graphql(base_url, key, "{ connectorInstances(first: 50) { nodes { name enabled } } }")
+    assert {n["name"]: n["enabled"] for n in stored["connectorInstances"]["nodes"]}["e2e 银行开放接口"] is False
     assert console.errors == []
 
 
@@ -678,9 +685,13 @@ def test_an_admin_makes_a_key_seen_once_revokes_it_and_finds_both_in_the_audit_l
     # And the audit log, filtered by what was done, shows both, newest first
     page.fill('[data-filter="action"]', "api_key.revoke")
     page.click('[data-test="audit-search"]')
-    page.locator('[data-test="audit-table"] .el-table__row', has_text="api_key.revoke").first.wait_for()
+    page.wait_for_function(
+        """() => {
+          const rows = [...document.querySelectorAll('[data-test="audit-table"] .el-table__row')];
+          return rows.length > 0 && rows.every(r => r.innerText.includes('api_key.revoke'));
+        }"""
+    )
     rows = page.locator('[data-test="audit-table"] .el-table__row')
-    assert all("api_key.revoke" in rows.nth(i).inner_text() for i in range(rows.count()))
     assert "e2e 大屏" in rows.first.inner_text()
     console.shot("audit-log-filtered")
     assert console.errors == []
