@@ -763,3 +763,44 @@ def test_a_county_inspector_sees_only_its_own_warnings(hub_server, console_for, 
     city_regions = {w["regionCode"] for w in graphql(base_url, city_key, WARNINGS, {"f": None})["warnings"]["nodes"]}
     assert any(not r.startswith(mine) for r in city_regions), "the city's warnings are all in one county"
     console.shot("warnings-county")
+
+
+STATE = "{ connectorInstances(first: 50) { nodes { name state } } }"
+
+
+def test_resetting_a_stream_asks_first_and_then_forgets_its_bookmark(hub_server, console_for) -> None:
+    base_url, key = hub_server
+    # Given the demo permits connector, which has synced its enterprises stream
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        states = {n["name"]: n["state"] for n in graphql(base_url, key, STATE)["connectorInstances"]["nodes"]}
+        if "enterprises" in (states.get("demo-permits") or {}):
+            break
+        time.sleep(2)
+    assert "enterprises" in states["demo-permits"], states.get("demo-permits")
+    console = console_for(key)
+    page = console.open("#/connectors")
+    row = page.locator('[data-test="connector-table"] .el-table__row', has_text="demo-permits")
+    row.locator(".el-table__expand-icon").click()
+    reset = page.locator('[data-reset-stream="enterprises"]:visible')
+
+    # When the admin asks to reset the stream and cancels
+    reset.click()
+    box = page.locator(".el-message-box:visible")
+    assert "清除 demo-permits 的 enterprises 同步位置？" in box.inner_text()
+    box.locator("button", has_text="取消").click()
+    box.wait_for(state="hidden")
+    # Then nothing was sent (no message)
+    assert page.locator('[data-test="message"]').count() == 0
+
+    # When it confirms
+    reset.click()
+    page.locator(".el-message-box:visible button", has_text="确定").click()
+    page.locator('[data-test="message"]', has_text="demo-permits / enterprises：重置 ✓").wait_for()
+    console.shot("stream-reset")
+    # Then the audit log has the reset, by the admin
+    log = graphql(
+        base_url, key, '{ auditLog(action: "connector.reset_stream", first: 5) { nodes { principal detail } } }'
+    )["auditLog"]["nodes"]
+    assert log and log[0]["principal"] == "apikey:demo-admin", log
+    assert console.errors == []

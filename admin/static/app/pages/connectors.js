@@ -3,6 +3,7 @@
 // the quarantine (records that failed normalisation, with the reason and the masked payload) with replay.
 // Admin only: the API refuses other roles, and the page says so.
 import { onMounted, reactive } from "vue";
+import { ElMessageBox } from "element-plus";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
 import { formatDateTime } from "../util.js";
@@ -14,7 +15,7 @@ const UPDATE = `mutation Update($id: ID!, $input: UpdateConnectorInput!) { updat
 
 export const CONNECTORS_QUERY = `query Connectors($qFirst: Int, $qAfter: String) {
   connectorInstances(first: 50) {
-    nodes { id name kind config enabled health consecutiveFailures pausedReason lastRunAt nextRunAt scheduleSeconds hasSecrets
+    nodes { id name kind config state enabled health consecutiveFailures pausedReason lastRunAt nextRunAt scheduleSeconds hasSecrets
       runs { startedAt finishedAt status fullRefresh stats error durationMs } }
   }
   quarantine(first: $qFirst, after: $qAfter) {
@@ -98,13 +99,31 @@ export default {
     const test = (c) => run(`test${c.id}`, "mutation($id: ID!) { testConnector(id: $id) { ok message } }", { id: c.id },
       (d) => `${c.name}：${d.testConnector.ok ? "OK" : "✗"} ${d.testConnector.message || ""}`);
     const sync = (c) => run(`sync${c.id}`, "mutation($id: ID!) { syncConnectorNow(id: $id) { id } }", { id: c.id }, () => `${c.name}：${t("connectors.syncNow")} ✓`);
+    // Full refresh and resetting a stream's bookmark re-read everything upstream: confirm first
+    async function confirmed(message) {
+      try {
+        await ElMessageBox.confirm(message, t("connectors.confirmTitle"), { type: "warning", confirmButtonText: t("common.confirm"), cancelButtonText: t("common.cancel") });
+        return true;
+      } catch (e) {
+        return false;
+      }
+    }
+    const fullRefresh = async (c) => {
+      if (!(await confirmed(t("connectors.fullRefreshConfirm", { name: c.name })))) return;
+      await run(`full${c.id}`, "mutation($id: ID!) { syncConnectorNow(id: $id, fullRefresh: true) { id } }", { id: c.id }, () => `${c.name}：${t("connectors.fullRefresh")} ✓`);
+    };
+    const resetStream = async (c, stream) => {
+      if (!(await confirmed(t("connectors.resetConfirm", { name: c.name, stream })))) return;
+      await run(`reset${c.id}`, "mutation($id: ID!, $stream: String!) { resetConnectorStream(id: $id, stream: $stream) { id } }", { id: c.id, stream },
+        () => `${c.name} / ${stream}：${t("connectors.reset")} ✓`);
+    };
     const toggle = (c) => run(`en${c.id}`, "mutation($id: ID!, $on: Boolean!) { setConnectorEnabled(id: $id, enabled: $on) { id enabled } }",
       { id: c.id, on: !c.enabled }, () => `${c.name}：${c.enabled ? t("connectors.disable") : t("connectors.enable")} ✓`);
     const replay = (ids) => run("replay", "mutation($ids: [ID!]) { replayQuarantine(ids: $ids) { replayed stillFailing } }", { ids },
       (d) => `${t("connectors.replay")}：${d.replayQuarantine.replayed} / ${d.replayQuarantine.stillFailing}`);
     const streams = (r) => Object.entries(r.stats || {}).map(([k, v]) => `${k}: ${typeof v === "object" ? Object.entries(v).map(([a, b]) => `${a}=${b}`).join(" ") : v}`).join("; ");
     onMounted(() => load());
-    return { form, openForm, pickKind, saveForm, state, test, sync, toggle, replay, streams, t, formatDateTime, load, pretty: (v) => JSON.stringify(v, null, 2) };
+    return { fullRefresh, resetStream, form, openForm, pickKind, saveForm, state, test, sync, toggle, replay, streams, t, formatDateTime, load, pretty: (v) => JSON.stringify(v, null, 2) };
   },
   template: `
   <div data-test="connectors">
@@ -114,6 +133,10 @@ export default {
     <div v-if="state.loading">{{ t('common.loading') }}</div>
     <el-table v-else-if="!state.error" :data="state.rows" size="small" border row-key="id" data-test="connector-table">
       <el-table-column type="expand"><template #default="{row}">
+        <div class="hub-actions" style="margin-bottom:6px">
+          <el-button size="small" :loading="!!state.busy['full' + row.id]" @click="fullRefresh(row)" :data-full-refresh="row.name">{{ t('connectors.fullRefresh') }}</el-button>
+          <el-button v-for="stream in Object.keys(row.state || {})" :key="stream" size="small" plain @click="resetStream(row, stream)" :data-reset-stream="stream">{{ t('connectors.reset') }} {{ stream }}</el-button>
+        </div>
         <h4>{{ t('connectors.runs') }}</h4>
         <el-table :data="row.runs.slice(0, 10)" size="small">
           <el-table-column :label="t('connectors.lastRun')" width="140"><template #default="{row: r}">{{ formatDateTime(r.startedAt) }}</template></el-table-column>
