@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from hub import models as m
@@ -63,3 +65,34 @@ async def test_the_pool_by_deadline_pages_soonest_first_through_every_clue_that_
     deadlines = [c["deadline"] for c in seen]
     assert deadlines == sorted(deadlines) and None not in deadlines
     assert not set(numbers) & set(without)
+
+
+MONTH = """query($from: Date!, $to: Date!, $open: [ClueStatus!]) {
+  stats { clues(groupBy: [], from: $from, to: $to) { count } }
+  clues(filter: {receivedFrom: $from, receivedTo: $to, status: $open}) { totalCount } }"""
+NOT_MERGED = ["RECEIVED", "DISPATCHED", "IN_PROGRESS", "CLOSED", "CALLED_BACK", "RETURNED", "ESCALATED"]
+
+
+async def test_a_months_figure_and_the_list_it_links_to_count_the_same_china_days(
+    writable_graph, writable_demo
+) -> None:
+    # Given a clue received at 01:00 on 1 October, China time — still 30 September in UTC
+    engine = make_engine(writable_demo.url)
+    with session_scope(engine) as s:
+        clue = s.scalars(
+            select(m.Clue).where(m.Clue.merged_into_id.is_(None), m.Clue.region_code.startswith("3708")).limit(1)
+        ).one()
+        clue.received_at = dt.datetime(2026, 9, 30, 17, 0, tzinfo=dt.UTC)
+        clue_no = clue.clue_no
+    engine.dispose()
+    for month_start, month_end in [("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31")]:
+        # When the dashboard's figure and the clue list ask for the same month
+        data = await writable_graph.data(MONTH, {"from": month_start, "to": month_end, "open": NOT_MERGED}, as_="city")
+        # Then they count the same clues (the figure leaves merged clues out, as the list does here)
+        assert data["stats"]["clues"] == [{"count": data["clues"]["totalCount"]}], (month_start, data)
+    # and the clue is October's in the list
+    october = await writable_graph.data(
+        '{ clues(filter: {receivedFrom: "2026-10-01", receivedTo: "2026-10-01"}, first: 50) { nodes { clueNo } } }',
+        as_="city",
+    )
+    assert clue_no in [n["clueNo"] for n in october["clues"]["nodes"]]
