@@ -83,6 +83,10 @@ class ClueFilter:
     project_id: strawberry.ID | None = None
     received_from: dt.date | None = strawberry.field(default=None, description="China day (UTC+8), inclusive.")
     received_to: dt.date | None = strawberry.field(default=None, description="China day (UTC+8), inclusive.")
+    closed_from: dt.date | None = strawberry.field(
+        default=None, description="Closed (办结) on or after this China day (the dashboard's 本月办结)."
+    )
+    closed_to: dt.date | None = strawberry.field(default=None, description="Closed on or before this China day.")
     overdue: bool | None = strawberry.field(default=None, description="Past its deadline and not closed.")
     handling_region_code: str | None = strawberry.field(
         default=None, description="Clues handled now by exactly this region (a unit's work queue)."
@@ -131,6 +135,11 @@ class ClueFilter:
             out.append(c.received_at >= lo)
         if hi is not None:
             out.append(c.received_at < hi)
+        lo, hi = period_bounds(self.closed_from, self.closed_to)
+        if lo is not None:
+            out.append(c.closed_at >= lo)
+        if hi is not None:
+            out.append(c.closed_at < hi)
         if self.overdue is not None:
             late = overdue_clause(today=today)
             out.append(late if self.overdue else ~late)

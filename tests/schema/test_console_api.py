@@ -96,3 +96,21 @@ async def test_a_months_figure_and_the_list_it_links_to_count_the_same_china_day
         as_="city",
     )
     assert clue_no in [n["clueNo"] for n in october["clues"]["nodes"]]
+
+
+CLOSED_IN = """query($from: Date!, $to: Date!, $counted: [ClueStatus!]) {
+  stats { clues(groupBy: [], from: $from, to: $to, dateBy: CLOSED) { count } }
+  clues(filter: {closedFrom: $from, closedTo: $to, status: $counted}) { totalCount nodes { closedAt } } }"""
+
+
+async def test_the_closed_figure_and_the_list_of_clues_closed_in_the_period_agree(graph) -> None:
+    # When the dashboard counts the clues closed in a period, and the list asks for the same period
+    data = await graph.data(CLOSED_IN, {"from": "2026-01-01", "to": "2026-12-31", "counted": NOT_MERGED}, as_="city")
+    # Then both hold the same clues, each closed within it
+    assert data["stats"]["clues"] == [{"count": data["clues"]["totalCount"]}]
+    assert data["clues"]["totalCount"] > 0
+    assert all(n["closedAt"] for n in data["clues"]["nodes"])
+    # and a period before any closure holds none
+    none = await graph.data(CLOSED_IN, {"from": "2020-01-01", "to": "2020-12-31", "counted": NOT_MERGED}, as_="city")
+    assert none["stats"]["clues"] == [{"count": 0}]
+    assert none["clues"]["totalCount"] == 0

@@ -26,7 +26,7 @@ export const MESSAGES = {
     },
     clues: {
       title: "线索池", clueNo: "线索编号", titleCol: "标题", colour: "颜色", channel: "渠道", status: "状态",
-      region: "地区（含下级）", handling: "承办地区", received: "受理时间", deadline: "期限", daysLeft: "剩余工作日",
+      region: "地区（含下级）", handling: "承办地区", received: "受理时间", closedAt: "办结时间", deadline: "期限", daysLeft: "剩余工作日",
       overdue: "超期", supervised: "督办", search: "标题/被投诉人/投诉人", amount: "金额（元）",
       orderDesc: "按受理时间（新→旧）", orderAsc: "按受理时间（旧→新）", orderId: "按编号",
     },
@@ -91,7 +91,7 @@ export const MESSAGES = {
     },
     clues: {
       title: "Clue pool", clueNo: "Clue no.", titleCol: "Title", colour: "Colour", channel: "Channel", status: "Status",
-      region: "Region (and below)", handling: "Handled by", received: "Received", deadline: "Deadline", daysLeft: "Working days left",
+      region: "Region (and below)", handling: "Handled by", received: "Received", closedAt: "Closed", deadline: "Deadline", daysLeft: "Working days left",
       overdue: "Overdue", supervised: "Supervised", search: "Title / respondent / complainant", amount: "Amount (yuan)",
       orderDesc: "Newest first", orderAsc: "Oldest first", orderId: "By number",
     },

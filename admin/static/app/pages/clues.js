@@ -35,6 +35,8 @@ export function filterFromQuery(q) {
   if (q.regionCode) f.regionCode = q.regionCode;
   if (q.receivedFrom) f.receivedFrom = q.receivedFrom;
   if (q.receivedTo) f.receivedTo = q.receivedTo;
+  if (q.closedFrom) f.closedFrom = q.closedFrom;
+  if (q.closedTo) f.closedTo = q.closedTo;
   if (q.overdue) f.overdue = q.overdue === "true";
   if (q.supervised) f.supervised = q.supervised === "true";
   if (q.search) f.search = q.search;
@@ -79,6 +81,7 @@ export default {
         status: form.status, colour: form.colour, channel: form.channel, regionCode: form.regionCode,
         overdue: form.overdue, supervised: form.supervised, search: form.search.trim(),
         receivedFrom: route.query.receivedFrom, receivedTo: route.query.receivedTo,
+        closedFrom: route.query.closedFrom, closedTo: route.query.closedTo,
         order: form.order === "RECEIVED_AT_DESC" ? "" : form.order,
       });
     }
@@ -86,8 +89,10 @@ export default {
     function next() { state.cursors.push(state.after); load(state.pageInfo.endCursor); }
     function previous() { load(state.cursors.pop() ?? null); }
     onMounted(() => load());
-    const received = () => (route.query.receivedFrom || route.query.receivedTo ? `${route.query.receivedFrom || ""} ~ ${route.query.receivedTo || ""}` : "");
-    return { form, state, apply, resetFilters, next, previous, t, href, STATUSES, COLOURS, CHANNELS, ORDERS, COLOUR_TAG, formatDateTime, formatMoney, received, PAGE_SIZE };
+    const range = (a, b) => (a || b ? `${a || ""} ~ ${b || ""}` : "");
+    const received = () => range(route.query.receivedFrom, route.query.receivedTo);
+    const closed = () => range(route.query.closedFrom, route.query.closedTo);
+    return { form, state, apply, resetFilters, next, previous, t, href, STATUSES, COLOURS, CHANNELS, ORDERS, COLOUR_TAG, formatDateTime, formatMoney, received, closed, PAGE_SIZE };
   },
   template: `
   <div data-test="clues">
@@ -120,6 +125,7 @@ export default {
       <el-button type="primary" @click="apply" data-test="apply">{{ t('common.search') }}</el-button>
       <el-button @click="resetFilters">{{ t('common.reset') }}</el-button>
       <el-tag v-if="received()" type="info" data-test="received-range">{{ t('clues.received') }} {{ received() }}</el-tag>
+      <el-tag v-if="closed()" type="info" data-test="closed-range">{{ t('clues.closedAt') }} {{ closed() }}</el-tag>
     </div>
     <el-alert v-if="state.error && state.errorField !== 'regionCode'" type="error" :title="state.error" :closable="false" data-test="error" />
     <el-table :data="state.rows" v-loading="state.loading" size="small" border stripe data-test="clue-table" :empty-text="t('common.none')">
