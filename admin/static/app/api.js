@@ -30,15 +30,11 @@ function toApiError(err, status) {
   return new ApiError({ code: ext.code, message: err.message, field, status, suggestion: ext.suggestion });
 }
 
-/** Count of requests sent (the first-load measurement reads it). */
-export const stats = { requests: 0 };
-
 export async function gql(query, variables = {}) {
   const headers = { "content-type": "application/json", accept: "application/json" };
   if (session.csrfToken) headers["x-csrf-token"] = session.csrfToken;
   const key = storedKey();
   if (key) headers["x-api-key"] = key;
-  stats.requests += 1;
   let resp;
   try {
     resp = await fetch("/graphql", {
