@@ -89,6 +89,7 @@ class Action(StrEnum):
     FOLLOW_EVENTS = "event.follow"  # the live outbox: the events subscription
     READ_ADMIN = "admin.read"  # connectors, runs, raw records, quarantine, API keys, audit log, webhooks
     MANAGE_CONNECTORS = "connector.manage"  # configure, enable, test, sync, reset, replay quarantine
+    RETRY_WRITEBACKS = "writeback.retry"  # deliver a pending or failing write-back now (hub.writeback)
     MANAGE_KEYS = "api_key.manage"  # create and revoke API keys (the CLI)
     MANAGE_USERS = "user.manage"  # create, disable, enable users and reset their passwords (hub.users, the CLI)
     MANAGE_WEBHOOKS = "webhook.manage"  # register, change, delete, reset and retry webhook endpoints
@@ -121,6 +122,7 @@ POLICY: Mapping[Action, frozenset[Role]] = {
     Action.FOLLOW_EVENTS: _EVERYONE - {Role.SECTOR},
     Action.READ_ADMIN: _ADMINS,
     Action.MANAGE_CONNECTORS: _ADMINS,
+    Action.RETRY_WRITEBACKS: _ADMINS,
     Action.MANAGE_KEYS: _ADMINS,
     Action.MANAGE_USERS: _ADMINS,
     Action.MANAGE_WEBHOOKS: _ADMINS,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from hub.access import KEY_PREFIX, NATIONAL, ROLES, SECTORS, SYSTEM, Action, Principal, Role, audit, require
 from hub.crypto import api_key_hash
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.identifiers import IdentifierError, validate_region_code
 from hub.models import ApiKey, utcnow
 
@@ -52,6 +52,17 @@ def create_api_key(
         raise ValueError(f"a sector key needs a sector, one of {', '.join(SECTORS)}; got {sector!r}")
     if role != Role.SECTOR and sector is not None:
         raise ValueError(f"only sector keys have a sector; a {role} key got {sector!r}")
+    # A key never reaches further than the one who made it (the console lets a city's admin make keys)
+    if not principal.covers(region_code):
+        raise Forbidden(
+            f"cannot create a key for region {region_code}: outside your jurisdiction {principal.region_code}",
+            suggestion="create keys at or below your own region",
+        )
+    if can_unmask and not principal.can_unmask:
+        raise Forbidden(
+            "cannot create a key that unmasks personal data: you may not unmask it yourself",
+            suggestion="leave the unmask permission off",
+        )
     key = KEY_PREFIX + secrets.token_urlsafe(24)
     row = ApiKey(
         name=name,
@@ -97,7 +108,7 @@ def revoke_api_key(
     """
     require(principal, Action.MANAGE_KEYS, what="revoke API keys")
     row = session.get(ApiKey, key_id)
-    if row is None:
+    if row is None or not principal.covers(row.region_code):
         raise NotFound(f"no API key with id {key_id}", suggestion="list them with `hub api-key list`")
     if row.revoked_at is not None:
         raise Conflict(

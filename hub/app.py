@@ -1,5 +1,5 @@
-"""The Starlette application: /graphql (API and GraphiQL), /admin/api (sign-in), /healthz, /readyz,
-/metrics, /static.
+"""The Starlette application: /graphql (API and GraphiQL), /admin (the console) and /admin/api (sign-in),
+/healthz, /readyz, /metrics, /static.
 
 /graphql takes an API key (``X-API-Key``) or a signed-in browser's session cookie (``admin.session``);
 a cookie-authenticated POST must carry the session's CSRF token and come from the hub's own site."""
@@ -35,6 +35,7 @@ from strawberry.http import process_result
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from admin.app import ADMIN_CSP, admin_routes
 from admin.auth import admin_auth_routes, error_response
 from admin.session import check_csrf, check_same_site, session_token
 from hub.access import KeyUsage, Principal, authenticate, bind_principal
@@ -450,6 +451,7 @@ def create_app(
             Mount(
                 "/static/graphiql", StaticFiles(directory=SCHEMA_DIR / "static" / "graphiql"), name="graphiql-static"
             ),
+            *admin_routes(),
             *(extra_routes or []),
         ],
         lifespan=lifespan,
@@ -480,6 +482,6 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Security headers on every response (CSP on GraphiQL); /graphql/ redirects with a relative
     # Location, never one built from the Host header.
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, csp_by_prefix={"/admin": ADMIN_CSP})
     relative_slash_redirects(app.router)
     return app

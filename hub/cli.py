@@ -194,6 +194,7 @@ def serve(
         scheduler.start()
     console.rule("[bold green]根治欠薪数据中枢 is running")
     console.print(f"GraphiQL   {base}/graphql" + (f"#key={key}" if key else ""))
+    console.print(f"Console    {base}/admin" + (f"#key={key}" if key else "") + "  (管理后台)")
     console.print(f"GraphQL    POST {base}/graphql  (header X-API-Key, or signed in: cookie + X-CSRF-Token)")
     console.print(f'Sign-in    POST {base}/admin/api/sign-in  {{"username": …, "password": …}}')
     console.print(f"Health     {base}/healthz   {base}/readyz   {base}/metrics")

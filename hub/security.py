@@ -17,7 +17,7 @@ validation rules (built once, results cached) stay the same for everyone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -60,11 +60,27 @@ COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 
 class SecurityHeadersMiddleware:
-    """Adds the security headers to every HTTP response, and the CSP to HTML ones."""
+    """Adds the security headers to every HTTP response, and the CSP to HTML ones.
 
-    def __init__(self, app: ASGIApp, *, csp: str = CONTENT_SECURITY_POLICY) -> None:
+    ``csp_by_prefix`` gives the HTML pages under a path prefix their own policy (the admin console's,
+    see admin/app.py); the longest matching prefix wins, every other page gets ``csp``.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, csp: str = CONTENT_SECURITY_POLICY, csp_by_prefix: Mapping[str, str] | None = None
+    ) -> None:
         self.app = app
         self.csp = csp.encode("latin-1")
+        self.csp_by_prefix = sorted(
+            ((prefix, policy.encode("latin-1")) for prefix, policy in (csp_by_prefix or {}).items()),
+            key=lambda item: -len(item[0]),
+        )
+
+    def _policy(self, path: str) -> bytes:
+        for prefix, policy in self.csp_by_prefix:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return policy
+        return self.csp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,7 +93,7 @@ class SecurityHeadersMiddleware:
                 headers += COMMON_HEADERS
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.lower().startswith(b"text/html"):
-                    headers.append((b"content-security-policy", self.csp))
+                    headers.append((b"content-security-policy", self._policy(scope["path"])))
                 message = {**message, "headers": headers}
             await send(message)
 

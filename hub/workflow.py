@@ -41,7 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hub import deadlines
 from hub import models as m
-from hub.access import SYSTEM, Action, audit, require
+from hub.access import SYSTEM, Action, allowed, audit, require
 from hub.errors import Conflict, Forbidden, IllegalTransition, InvalidIdentifier, InvalidInput, NotFound
 from hub.identifiers import (
     IdentifierError,
@@ -80,6 +80,31 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "merge": (OPEN_STATES | CLOSED_STATES, None),
     "split": (OPEN_STATES | CLOSED_STATES, None),
 }
+#: The actions a user starts by hand (the console's buttons), and the policy action each needs; ``urge``
+#: is a second ``supervise`` and ``reopen`` has no mutation, so neither is offered on its own.
+MANUAL_ACTIONS: dict[str, Action] = {
+    "accept": Action.WORK_CLUES,
+    "dispatch": Action.WORK_CLUES,
+    "return": Action.WORK_CLUES,
+    "escalate": Action.WORK_CLUES,
+    "extend": Action.WORK_CLUES,
+    "supervise": Action.WORK_CLUES,
+    "close": Action.WORK_CLUES,
+    "record_callback": Action.WORK_CLUES,
+    "merge": Action.MERGE_CLUES,
+    "split": Action.MERGE_CLUES,
+}
+
+
+def available_actions(*, status: str, role: str) -> list[str]:
+    """The manual actions a clue in ``status`` allows a ``role`` now: its state (``TRANSITIONS``) and the
+    policy table (hub.access) both say yes. A front-end shows these as buttons; the action itself still
+    checks everything again (jurisdiction, version), so a stale button gets the API's refusal."""
+    return [
+        action for action, needs in MANUAL_ACTIONS.items() if status in TRANSITIONS[action][0] and allowed(role, needs)
+    ]
+
+
 #: What the action is called in an error message and in the history.
 ACTION_NAMES = {
     "receive": "受理",

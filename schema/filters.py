@@ -15,6 +15,7 @@ from hub.access import jurisdiction_bounds
 from hub.errors import Forbidden, InvalidIdentifier, InvalidInput
 from hub.identifiers import IdentifierError, normalise_phone, validate_region_code, validate_uscc
 from hub.matching import phone_key
+from hub.stats import period_bounds
 from hub.workflow import overdue_clause
 from schema.types._common import NODE_MODELS, from_global_id
 from schema.types.cases import Channel, ClueStatus, Colour, WarningStatus
@@ -80,8 +81,12 @@ class ClueFilter:
     enterprise_id: strawberry.ID | None = None
     respondent_uscc: str | None = None
     project_id: strawberry.ID | None = None
-    received_from: dt.date | None = None
-    received_to: dt.date | None = strawberry.field(default=None, description="Inclusive.")
+    received_from: dt.date | None = strawberry.field(default=None, description="China day (UTC+8), inclusive.")
+    received_to: dt.date | None = strawberry.field(default=None, description="China day (UTC+8), inclusive.")
+    closed_from: dt.date | None = strawberry.field(
+        default=None, description="Closed (办结) on or after this China day (the dashboard's 本月办结)."
+    )
+    closed_to: dt.date | None = strawberry.field(default=None, description="Closed on or before this China day.")
     overdue: bool | None = strawberry.field(default=None, description="Past its deadline and not closed.")
     handling_region_code: str | None = strawberry.field(
         default=None, description="Clues handled now by exactly this region (a unit's work queue)."
@@ -124,10 +129,17 @@ class ClueFilter:
                 raise InvalidIdentifier(str(exc), field=exc.field, value=exc.value) from exc
         if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
             out.append(c.project_id == pid)
-        if self.received_from:
-            out.append(c.received_at >= dt.datetime.combine(self.received_from, dt.time(), dt.UTC))
-        if self.received_to:
-            out.append(c.received_at < dt.datetime.combine(self.received_to + dt.timedelta(days=1), dt.time(), dt.UTC))
+        # China days, as `stats` counts them: a dashboard figure and the list it links to hold the same clues
+        lo, hi = period_bounds(self.received_from, self.received_to)
+        if lo is not None:
+            out.append(c.received_at >= lo)
+        if hi is not None:
+            out.append(c.received_at < hi)
+        lo, hi = period_bounds(self.closed_from, self.closed_to)
+        if lo is not None:
+            out.append(c.closed_at >= lo)
+        if hi is not None:
+            out.append(c.closed_at < hi)
         if self.overdue is not None:
             late = overdue_clause(today=today)
             out.append(late if self.overdue else ~late)

@@ -16,6 +16,7 @@ from hub import models as m
 from hub.access import Action
 from hub.actors import sync_connector
 from hub.sync import SyncEngine
+from schema.api_key_mutations import ApiKeyMutations
 from schema.calendar import CalendarMutations
 from schema.clue_mutations import ClueMutations
 from schema.credit import CreditMutations
@@ -24,6 +25,7 @@ from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
 from schema.warning_mutations import WarningMutations
 from schema.webhooks import WebhookMutations
+from schema.writeback_mutations import WritebackMutations
 
 #: Every mutation here configures connectors: one action of the policy table, one refusal.
 CONFIGURE = Action.MANAGE_CONNECTORS
@@ -78,7 +80,15 @@ class ReplayResult:
 
 
 @strawberry.type
-class Mutation(ClueMutations, WarningMutations, WebhookMutations, CalendarMutations, CreditMutations):
+class Mutation(
+    ClueMutations,
+    WarningMutations,
+    WebhookMutations,
+    CalendarMutations,
+    CreditMutations,
+    WritebackMutations,
+    ApiKeyMutations,
+):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]
     )

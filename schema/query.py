@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from sqlalchemy import ColumnElement, Select, select
@@ -15,7 +15,10 @@ from strawberry.types.nodes import SelectedField
 
 from connectors import registry
 from hub import models as m
-from hub.workdays import china_today
+from hub.access import Action
+from hub.errors import InvalidInput
+from hub.workdays import CST, china_today
+from hub.writeback_queue import STATUSES as WRITEBACK_STATUSES
 from schema.calendar import CalendarQueries
 from schema.credit import CreditQueries
 from schema.filters import (
@@ -28,7 +31,7 @@ from schema.filters import (
     region_condition,
 )
 from schema.pagination import Connection, SortSpec, check_first, paginate
-from schema.permissions import principal_of, reads, require_to_read
+from schema.permissions import principal_of, reads, require_to_read, requires
 from schema.prefetch import node_selections, prefetch
 from schema.ranking import RankingQueries
 from schema.stats import StatsQueries
@@ -58,12 +61,17 @@ class ClueOrder(Enum):
     RECEIVED_AT_DESC = "received_at_desc"
     RECEIVED_AT_ASC = "received_at_asc"
     ID_ASC = "id_asc"
+    DEADLINE_ASC = strawberry.enum_value(
+        "deadline_asc",
+        description="Soonest deadline first (pair it with an open status filter); clues without a deadline are left out.",
+    )
 
 
 CLUE_ORDERS = {
     ClueOrder.RECEIVED_AT_DESC: SortSpec((m.Clue.received_at, m.Clue.id), descending=True),
     ClueOrder.RECEIVED_AT_ASC: SortSpec((m.Clue.received_at, m.Clue.id)),
     ClueOrder.ID_ASC: SortSpec((m.Clue.id,)),
+    ClueOrder.DEADLINE_ASC: SortSpec((m.Clue.deadline, m.Clue.id)),
 }
 
 
@@ -242,6 +250,8 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, Rankin
         principal = principal_of(info)
         # "Overdue" on China's day, as the clue's own `overdue` field counts it (not the server's date)
         cond = filter.conditions(today=china_today(), may_unmask=principal.can_unmask) if filter else []
+        if order is ClueOrder.DEADLINE_ASC:
+            cond.append(m.Clue.deadline.is_not(None))  # a keyset over a nullable column must leave NULLs out
         return await _page(info, m.Clue, cond, CLUE_ORDERS[order], first, after)
 
     @strawberry.field(description="A clue by its number.")
@@ -315,6 +325,25 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, Rankin
         cond = [m.Event.type.in_(types)] if types else []
         return await _page(info, m.Event, cond, _by_id(m.Event), first, after)
 
+    @strawberry.field(
+        description="The write-back queue (admin): channel records whose clue outcome goes back to the channel — "
+        "pending, delivering, failing or acknowledged (`status`), oldest first, with the upstream's last error.",
+        extensions=[requires(Action.READ_ADMIN, to="read the write-back queue")],
+    )
+    async def writebacks(
+        self, info: Info, status: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[ChannelRecord]:
+        record = m.ChannelRecord
+        if status is not None and status not in WRITEBACK_STATUSES:
+            raise InvalidInput(
+                f"unknown write-back status {status!r}",
+                field="status",
+                value=status,
+                suggestion=f"use one of {', '.join(WRITEBACK_STATUSES)}",
+            )
+        cond = [record.writeback_status == status] if status else [record.writeback_status.is_not(None)]
+        return await _page(info, record, cond, _by_id(record), first, after)
+
     @strawberry.field(description="Configured connectors (admin).", extensions=[reads(m.ConnectorInstance)])
     async def connector_instances(
         self, info: Info, first: int | None = None, after: str | None = None
@@ -352,6 +381,35 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, Rankin
     async def api_keys(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ApiKey]:
         return await _page(info, m.ApiKey, [], _by_id(m.ApiKey), first, after)
 
-    @strawberry.field(description="The audit log, newest first (admin).", extensions=[reads(m.AuditLog)])
-    async def audit_log(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[AuditEntry]:
-        return await _page(info, m.AuditLog, [], SortSpec((m.AuditLog.id,), descending=True), first, after)
+    @strawberry.field(
+        description="The audit log, newest first (admin): by who (`principal`), what (`action`, e.g. "
+        "`unmask`, `clue.close`), which record (`entityType` / `entityId`) and when (`from` / `to`, China days).",
+        extensions=[reads(m.AuditLog)],
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        principal: str | None = None,
+        action: str | None = None,
+        entity_type: str | None = None,
+        entity_id: int | None = None,
+        from_: Annotated[dt.date | None, strawberry.argument(name="from")] = None,
+        to: dt.date | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEntry]:
+        log = m.AuditLog
+        cond: list[ColumnElement[bool]] = []
+        if principal:
+            cond.append(log.principal == principal)
+        if action:
+            cond.append(log.action == action)
+        if entity_type:
+            cond.append(log.entity_type == entity_type)
+        if entity_id is not None:
+            cond.append(log.entity_id == entity_id)
+        if from_ is not None:
+            cond.append(log.at >= dt.datetime.combine(from_, dt.time(), CST))
+        if to is not None:
+            cond.append(log.at < dt.datetime.combine(to + dt.timedelta(days=1), dt.time(), CST))
+        return await _page(info, log, cond, SortSpec((log.id,), descending=True), first, after)

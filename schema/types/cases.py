@@ -27,8 +27,9 @@ from hub.vocab import (
     WarningStatus,
 )
 from hub.workdays import china_today, working_days_between
-from hub.workflow import OPEN_STATES, is_overdue
+from hub.workflow import OPEN_STATES, available_actions, is_overdue
 from schema import similar
+from schema.permissions import principal_of
 from schema.prefetch import to_many, to_one
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
 from schema.types.refs import ClueRef, EnterpriseRef, ProjectRef, RawRecordRef, RegionRef
@@ -272,6 +273,14 @@ class Clue(Node):
         if parent.status not in OPEN_STATES or parent.deadline is None:
             return None
         return working_days_between(china_today(), parent.deadline)
+
+    @strawberry.field(
+        description="The actions (accept, dispatch, return, escalate, extend, supervise, close, record_callback, "
+        "merge, split) the clue's state and your role allow now; each is checked again when taken."
+    )
+    @staticmethod
+    def available_actions(parent: strawberry.Parent[m.Clue], info: Info) -> list[str]:
+        return available_actions(status=parent.status, role=principal_of(info).role)
 
     merged_into = to_one(
         ClueRef, m.Clue, key="merged_into_id", description="The clue this one was merged into, if merged."

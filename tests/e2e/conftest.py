@@ -8,6 +8,7 @@ Missing chromium or Playwright skips locally and fails under CI (``CI=true``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,10 @@ CHROMIUM_ARGS = [
 #: Upper bound for migrate + tiny seed + uvicorn start-up.
 STARTUP_TIMEOUT = float(os.environ.get("HUB_E2E_STARTUP_TIMEOUT", "90"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: The data directory of each running ``hub serve`` (by base URL), for the CLI run against it.
+DATA_DIRS: dict[str, Path] = {}
+#: What each running hub printed when it started (its demo users' passwords among it), by base URL.
+PRINTED: dict[str, str] = {}
 
 
 def unavailable(reason: str) -> None:
@@ -62,7 +67,7 @@ def _hub_command() -> list[str]:
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - a local http URL
+        with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -130,7 +135,9 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             print(f"--- `{' '.join(cmd)}` output ---\n{text}\n--- end of output ---")
             pytest.fail(f"hub serve started but wrote no {key_file}; its output:\n{text[-6000:]}")
         key = key_file.read_text().strip()
+        DATA_DIRS[base_url] = data_dir
         printed = output()
+        PRINTED[base_url] = printed
         assert f"{base_url}/graphql#key={key}" in printed, (
             f"hub serve did not print the GraphiQL link:\n{printed[-3000:]}"
         )
@@ -167,3 +174,38 @@ def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(scope="package")
+def demo_password(hub_server: tuple[str, str]) -> Callable[[str], str]:
+    """``demo_password(username)``: the password ``hub serve`` printed once for a demo user."""
+    base_url, _ = hub_server
+
+    def find(username: str) -> str:
+        found = re.search(rf"^\s*{re.escape(username)}\s+\S+\s+\d+\s+(\S+)\s*$", PRINTED[base_url], re.M)
+        assert found, f"hub serve printed no password for {username}:\n{PRINTED[base_url][-2000:]}"
+        return found.group(1)
+
+    return find
+
+
+@pytest.fixture(scope="package")
+def make_key(hub_server: tuple[str, str]) -> Callable[[str, str, str], str]:
+    """``make_key(name, role, region)``: a new API key on the running hub, made as an operator does it
+    (``hub api-key create`` against the server's data directory); one per name for the package."""
+    base_url, _ = hub_server
+    made: dict[str, str] = {}
+
+    def make(name: str, role: str, region: str) -> str:
+        if name not in made:
+            env = {**os.environ, "HUB_DATA_DIR": str(DATA_DIRS[base_url]), "COLUMNS": "300"}
+            for var in ("HUB_DATABASE_URL", "HUB_BROKER_URL"):
+                env.pop(var, None)
+            cmd = [*_hub_command(), "api-key", "create", name, "--role", role, "--region", region]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+            found = re.search(r"(hub_[A-Za-z0-9_\-]+)", done.stdout)
+            assert done.returncode == 0 and found, f"`{' '.join(cmd)}` failed:\n{done.stdout}\n{done.stderr}"
+            made[name] = found.group(1)
+        return made[name]
+
+    return make

@@ -54,6 +54,18 @@ PROBES: dict[Action, Probe] = {
         f'mutation {{ testConnector(id: "{to_global_id("ConnectorInstance", MISSING)}") {{ ok }} }}',
         "configure connectors",
     ),
+    Action.MANAGE_KEYS: Probe(
+        f'mutation {{ revokeApiKey(id: "{to_global_id("ApiKey", MISSING)}") {{ id }} }}', "revoke API keys"
+    ),
+    Action.RETRY_WRITEBACKS: Probe(
+        f'mutation {{ retryWriteback(id: "{to_global_id("ChannelRecord", MISSING)}") {{ id }} }}', "retry write-backs"
+    ),
+    Action.MANAGE_KEYS: Probe(
+        f'mutation {{ revokeApiKey(id: "{to_global_id("ApiKey", MISSING)}") {{ id }} }}', "revoke API keys"
+    ),
+    Action.RETRY_WRITEBACKS: Probe(
+        f'mutation {{ retryWriteback(id: "{to_global_id("ChannelRecord", MISSING)}") {{ id }} }}', "retry write-backs"
+    ),
     Action.MANAGE_WEBHOOKS: Probe(
         f'mutation {{ deleteWebhookEndpoint(id: "{to_global_id("WebhookEndpoint", MISSING)}") }}', "manage webhooks"
     ),
@@ -65,9 +77,9 @@ PROBES: dict[Action, Probe] = {
                                    'correctedOn: "2025-01-02", promiseNo: "p", reason: "r") { id } }',
                                    "remove enterprises from the blacklist"),
 }
-#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (API keys, users,
-#: `hub credit rate`, `hub regions load`).
-ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_KEYS, Action.MANAGE_USERS, Action.RATE_CREDIT, Action.MANAGE_REGIONS}
+#: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (users, `hub credit rate`,
+#: `hub regions load`).
+ELSEWHERE = {Action.FOLLOW_EVENTS, Action.MANAGE_USERS, Action.RATE_CREDIT, Action.MANAGE_REGIONS}
 
 CASES = [(action, role) for action in PROBES for role in Role]
 
