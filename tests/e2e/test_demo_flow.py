@@ -26,20 +26,20 @@ def test_every_demo_connector_syncs_within_a_minute(hub_server) -> None:
         while time.monotonic() < deadline:
             body = client.post("/graphql", json={"query": STATUS}).json()
             assert "errors" not in body, body
-            # the five `hub serve` configured (other tests of the package add their own)
+            # the six `hub serve` configured (other tests of the package add their own)
             seen = {
                 n["kind"]: n["runs"]
                 for n in body["data"]["connectorInstances"]["nodes"]
                 if n["name"] == f"demo-{n['kind']}"
             }
             if (
-                len(seen) == 5
+                len(seen) == 6
                 and all(any(r["status"] == "succeeded" for r in runs) for runs in seen.values())
                 and all(n > 0 for n in records_read().values())
             ):
                 break
             time.sleep(1)
-    assert sorted(seen) == ["bank_rest", "bank_soap", "hotline12345", "national_platform", "permits"]
+    assert sorted(seen) == ["bank_rest", "bank_soap", "hotline12345", "national_platform", "permits", "realname"]
     failed = {k: [r["error"] for r in runs if r["status"] == "failed"] for k, runs in seen.items()}
     assert all(any(r["status"] == "succeeded" for r in runs) for runs in seen.values()), (
         f"not all synced in a minute: {failed}"
