@@ -45,13 +45,18 @@ class AttendanceWithoutPay(Rule):
         month = year_month(a.day)
         worked = (
             select(a.project_id.label("project_id"), a.worker_id.label("worker_id"), month.label("month"))
-            .where(a.day >= first_day(first), a.day < first_day(month_of(first_day(last), 1)), a.day <= ctx.today)
+            .where(
+                a.day >= first_day(first),
+                a.day < first_day(month_of(first_day(last), 1)),
+                a.day <= ctx.today,
+                ctx.narrow_projects(a.project_id),
+            )
             .distinct()
             .subquery("worked")
         )
         sheet = (
             select(pr.project_id.label("project_id"), pr.worker_id.label("worker_id"), pr.pay_month.label("month"))
-            .where(pr.pay_month >= first, pr.pay_month <= last)
+            .where(pr.pay_month >= first, pr.pay_month <= last, ctx.narrow_projects(pr.project_id))
             .distinct()
             .subquery("sheet")
         )

@@ -56,6 +56,7 @@ class ExitNotSettled(Rule):
                 mv.moved_on < ctx.today - dt.timedelta(days=int(ctx["grace_days"])),
                 mv.moved_on >= ctx.today - dt.timedelta(days=int(ctx["lookback_days"])),
                 ~settled,
+                ctx.narrow_projects(mv.project_id, mv.enterprise_id),
             )
         )
 

@@ -36,7 +36,7 @@ class AttendanceStopped(Rule):
         a, p = m.Attendance, m.Project
         last = (
             select(a.project_id.label("project_id"), func.max(a.day).label("last_day"))
-            .where(a.day <= ctx.today)
+            .where(a.day <= ctx.today, ctx.narrow_projects(a.project_id))
             .group_by(a.project_id)
             .subquery("last")
         )

@@ -54,6 +54,7 @@ class PaidNotOnRoster(Rule):
                 pr.pay_status == PAID,
                 pr.balance_date <= ctx.today,
                 pr.pay_month >= self._first(ctx),
+                ctx.narrow_projects(pr.project_id),
             )
             .group_by(pr.project_id, pr.pay_month)
             .subquery("unlisted")
