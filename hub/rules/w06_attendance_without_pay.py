@@ -29,6 +29,7 @@ class AttendanceWithoutPay(Rule):
     code = "W06"
     name = "有考勤无工资发放记录"
     cite = "保障农民工工资支付条例第二十八条、第三十一条（依考勤编制工资支付表）"
+    inputs = (m.Attendance, m.PayrollRecord, m.Project)
     subject = Subject.PROJECT
     period = "the month of the attendance (YYYY-MM), judged once its wage sheet is due"
     thresholds = {"grace_days": 15, "lookback_months": 6, "red_share": 0.10}

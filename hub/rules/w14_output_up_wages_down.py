@@ -41,6 +41,7 @@ class OutputUpWagesDown(Rule):
     code = "W14"
     name = "产值增长而工资发放下降"
     cite = "保障农民工工资支付条例第二十四条、第三十一条（人工费用随工程进度拨付、按月发放）"
+    inputs = (m.OutputValue, m.PayrollRecord, m.Project)
     subject = Subject.PROJECT
     period = "the month compared with the month before (YYYY-MM)"
     thresholds = {
