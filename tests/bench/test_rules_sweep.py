@@ -19,7 +19,7 @@ if "bench" in sys.modules and getattr(sys.modules["bench"], "__file__", None) is
     del sys.modules["bench"]
 
 from bench import datasets, rules_sweep
-from hub.rules.catalogue import RULES
+from hub.rules.catalogue import RULES, rule
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -99,7 +99,7 @@ def test_hand_sql_binds_dates_with_the_columns_types() -> None:
     # Given W15's twin (timestamps) and W12's (dates) on a fixed day
     from hub.rules.base import Context
 
-    ctx = Context(today=dt.date(2026, 11, 20), thresholds=RULES[-1].thresholds)
+    ctx = Context(today=dt.date(2026, 11, 20), thresholds=rule("W15").thresholds)
     q = rules_sweep.HAND["W15"](ctx, rules_sweep.Dialect("sqlite"))
     # Then the 90-day window starts at midnight China time, 89 days back
     assert q.params["since"] == dt.datetime(2026, 8, 22, 16, 0, tzinfo=dt.UTC)
