@@ -490,7 +490,13 @@ def pipeline_child(spec: dict[str, Any]) -> dict[str, Any]:
     cipher = Cipher(SECRET)
     evaluations: Counter[str] = Counter()
     on_page = _incremental_warnings(engine, cipher, evaluations) if spec.get("warnings") else None
-    sync = SyncEngine(engine, cipher=cipher, retry=RetryPolicy(max_attempts=4, base_delay=0.5), on_page=on_page)
+    sync = SyncEngine(
+        engine,
+        cipher=cipher,
+        retry=RetryPolicy(max_attempts=4, base_delay=0.5),
+        on_page=on_page,
+        pages_per_evaluation=spec.get("pages_per_evaluation") or 1,
+    )
     for kind in spec["instances"]:
         registry.get(kind)  # import the plugins (and their HTTP stack) before the baseline
     import httpx  # noqa: F401
@@ -570,10 +576,13 @@ def _incremental_warnings(engine: Any, cipher: Any, counts: Counter[str]) -> Cal
         scope = Scope.of(project_ids=touched.project_ids, enterprise_ids=touched.enterprise_ids)
         started = time.perf_counter()
         with session_scope(engine) as session:
-            report = evaluate(session, scope=scope, today=TODAY, now=now(), cipher=cipher)
+            report = evaluate(session, scope=scope, tables=touched.tables, today=TODAY, now=now(), cipher=cipher)
         counts["evaluations"] += 1
         counts["milliseconds"] += round((time.perf_counter() - started) * 1000)
         counts.update(report.counts)
+        for code, seconds in report.seconds.items():  # which rules cost what
+            counts[f"ms {code}"] += round(seconds * 1000)
+            counts[f"runs {code}"] += 1
 
     return on_page
 
@@ -639,13 +648,15 @@ def run_child(spec: dict[str, Any], *, timeout: float = CHILD_TIMEOUT) -> dict[s
 
 
 def measure_pipeline(url: str, backend: str, sandbox: Served, *, say: Say = _quiet,
-                     profile: dict[str, Any] | None = None, warnings: bool = False) -> PipelineRun:
+                     profile: dict[str, Any] | None = None, warnings: bool = False,
+                     pages_per_evaluation: int = 1) -> PipelineRun:
     """Both syncs into the fresh database at ``url``, in a fresh measuring process; verified. With
     ``warnings``, the warnings engine evaluates each page's scope after it commits (inline)."""
     instances = create_instances(url, sandbox)
     label = f"{backend}/{sandbox.scale}" + ("/profile" if profile else "") + ("/warnings" if warnings else "")
     say(f"[{label}] pipeline: {sandbox.records:,} upstream records (permits page {PERMITS_PAGE_SIZE}, bank page {BANK_PAGE_SIZE})")
-    result = run_child({"url": url, "instances": instances, "label": label, "profile": profile, "warnings": warnings})
+    result = run_child({"url": url, "instances": instances, "label": label, "profile": profile, "warnings": warnings,
+                        "pages_per_evaluation": pages_per_evaluation})
     counts = table_counts(url)
     problems = [] if profile else verify(result, counts, sandbox)
     run = PipelineRun(
@@ -1068,9 +1079,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-copy", action="store_true", help="skip the COPY baseline")
     parser.add_argument("--warnings", choices=["off", "on", "both"], default="off",
                         help="run the warnings engine's incremental path after each page (inline); both: off and on, compared")
+    parser.add_argument("--pages-per-evaluation", type=int, default=None, metavar="N",
+                        help="with --warnings on: evaluate once per N pages and at each run's end, as the sync actor "
+                        "does (default HUB_WARNINGS_PAGES_PER_EVALUATION)")
     parser.add_argument("--serve-sandboxes", metavar="SCALES", help=argparse.SUPPRESS)
     parser.add_argument("--pipeline-child", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pages_per_evaluation is None:
+        from hub.settings import get_settings
+
+        args.pages_per_evaluation = get_settings().warnings_pages_per_evaluation
 
     if args.serve_sandboxes:
         serve_sandboxes(args.serve_sandboxes.split(","))
@@ -1112,7 +1130,8 @@ def main(argv: list[str] | None = None) -> int:
                 for scale, warnings in ((sc, w) for sc in worlds for w in modes):
                     url = dbs.fresh(backend, f"pipeline_{scale}")
                     try:
-                        run = measure_pipeline(url, backend, served[scale], say=say, warnings=warnings)
+                        run = measure_pipeline(url, backend, served[scale], say=say, warnings=warnings,
+                                               pages_per_evaluation=args.pages_per_evaluation)
                         pipelines.append(run)
                         if backend == "postgres" and not args.no_copy and not warnings:
                             data = read_back(url)

@@ -208,6 +208,32 @@ def _w05(ctx: Context, d: Dialect) -> HandQuery:
     )
 
 
+def _w06(ctx: Context, d: Dialect) -> HandQuery:
+    last = month_of(ctx.today - dt.timedelta(days=int(ctx["grace_days"])), -1)
+    first = month_of(ctx.today, -int(ctx["lookback_months"]))
+    return HandQuery(
+        f"""SELECT p.id AS subject_id, s.month AS period,
+                   CASE WHEN s.without_pay > s.workers * :red_share THEN 'red' ELSE 'yellow' END AS level,
+                   p.id AS project_id, p.contractor_id AS enterprise_id, p.region_code, p.name AS project,
+                   s.without_pay, s.workers
+            FROM (SELECT wk.project_id, wk.month, count(*) AS workers,
+                         sum(CASE WHEN NOT EXISTS (SELECT 1 FROM payroll_records pr
+                                                   WHERE pr.project_id = wk.project_id AND pr.worker_id = wk.worker_id
+                                                     AND pr.pay_month = wk.month) THEN 1 ELSE 0 END) AS without_pay
+                  FROM (SELECT DISTINCT a.project_id, a.worker_id, {d.ym("a.day")} AS month
+                        FROM attendance a WHERE a.day >= :start AND a.day < :end AND a.day <= :today) wk
+                  GROUP BY wk.project_id, wk.month) s
+                 JOIN projects p ON p.id = s.project_id
+            WHERE s.without_pay > 0""",
+        {
+            "today": ctx.today,
+            "start": dt.date.fromisoformat(first + "-01"),
+            "end": dt.date.fromisoformat(month_of(dt.date.fromisoformat(last + "-01"), 1) + "-01"),
+            "red_share": ctx["red_share"],
+        },
+    )
+
+
 def _w07(ctx: Context, d: Dialect) -> HandQuery:
     return HandQuery(
         """SELECT p.id AS subject_id, s.month AS period, 'red' AS level, p.id AS project_id,
@@ -247,6 +273,24 @@ def _w08(ctx: Context, d: Dialect) -> HandQuery:
             "year_from": f"{ctx.today.year - 1}-01",
             "month_limit": ctx["month_limit"],
             "year_limit": ctx["year_limit"],
+        },
+    )
+
+
+def _w09(ctx: Context, d: Dialect) -> HandQuery:
+    return HandQuery(
+        """SELECT mv.worker_id AS subject_id, mv.moved_on AS period,
+                  CASE WHEN mv.moved_on < :red_before THEN 'red' ELSE 'yellow' END AS level,
+                  mv.project_id, mv.enterprise_id, mv.region_code, p.name AS project, w.name AS worker,
+                  mv.moved_on AS exit_day
+           FROM site_movements mv JOIN workers w ON w.id = mv.worker_id JOIN projects p ON p.id = mv.project_id
+           WHERE mv.kind = 'exit' AND mv.moved_on < :grace_before AND mv.moved_on >= :since
+             AND NOT (mv.settled IS TRUE AND (mv.settlement_date IS NULL OR mv.settlement_date <= :today))""",
+        {
+            "today": ctx.today,
+            "red_before": ctx.today - dt.timedelta(days=int(ctx["red_after_days"])),
+            "grace_before": ctx.today - dt.timedelta(days=int(ctx["grace_days"])),
+            "since": ctx.today - dt.timedelta(days=int(ctx["lookback_days"])),
         },
     )
 
@@ -293,6 +337,60 @@ def _w12(ctx: Context, d: Dialect) -> HandQuery:
     )
 
 
+def _w13(ctx: Context, d: Dialect) -> HandQuery:
+    return HandQuery(
+        """SELECT p.id AS subject_id, l.last_day AS period,
+                  CASE WHEN l.last_day <= :red_by THEN 'red' ELSE 'yellow' END AS level,
+                  p.id AS project_id, p.contractor_id AS enterprise_id, p.region_code, p.name AS project, l.last_day
+           FROM projects p
+                JOIN (SELECT a.project_id, max(a.day) AS last_day FROM attendance a WHERE a.day <= :today
+                      GROUP BY a.project_id) l ON l.project_id = p.id
+           WHERE p.status = 'in_progress' AND l.last_day <= :yellow_by""",
+        {
+            "today": ctx.today,
+            "red_by": ctx.today - dt.timedelta(days=int(ctx["red_from_days"])),
+            "yellow_by": ctx.today - dt.timedelta(days=int(ctx["yellow_from_days"])),
+        },
+    )
+
+
+def _w14(ctx: Context, d: Dialect) -> HandQuery:
+    months = [month_of(ctx.today, -k) for k in range(1 + int(ctx["lookback_months"]), 1, -1)]
+    table = " UNION ALL ".join(f"SELECT '{ym}' AS month, '{months_before(ym, 1)}' AS prev" for ym in months)
+
+    def diverges(up: str, down: str) -> str:
+        return f"o.amount >= ob.amount * {up} AND coalesce(pd.amount, 0) <= pb.amount * {down}"
+
+    return HandQuery(
+        f"""WITH outv AS (SELECT ov.project_id, ov.month, ov.amount FROM output_values ov
+                          WHERE ov.month >= :since AND (ov.reported_on IS NULL OR ov.reported_on <= :today)),
+                 paid AS (SELECT pr.project_id, pr.pay_month AS month, sum(pr.actual_amount) AS amount
+                          FROM payroll_records pr
+                          WHERE pr.pay_month >= :since AND pr.pay_status = 20 AND pr.balance_date <= :today
+                          GROUP BY pr.project_id, pr.pay_month)
+            SELECT p.id AS subject_id, months.month AS period,
+                   CASE WHEN {diverges(":red_up", ":red_down")} THEN 'red' ELSE 'yellow' END AS level,
+                   p.id AS project_id, p.contractor_id AS enterprise_id, p.region_code, p.name AS project,
+                   o.amount AS output, ob.amount AS output_before, coalesce(pd.amount, 0) AS wages,
+                   pb.amount AS wages_before
+            FROM ({table}) months
+                 JOIN outv o ON o.month = months.month
+                 JOIN outv ob ON ob.project_id = o.project_id AND ob.month = months.prev
+                 JOIN paid pb ON pb.project_id = o.project_id AND pb.month = months.prev
+                 LEFT JOIN paid pd ON pd.project_id = o.project_id AND pd.month = months.month
+                 JOIN projects p ON p.id = o.project_id
+            WHERE ob.amount > 0 AND pb.amount > 0 AND {diverges(":up", ":down")}""",
+        {
+            "today": ctx.today,
+            "since": months_before(months[0], 1),
+            "up": 1 + ctx["output_growth"],
+            "down": 1 - ctx["wage_fall"],
+            "red_up": 1 + ctx["red_output_growth"],
+            "red_down": 1 - ctx["red_wage_fall"],
+        },
+    )
+
+
 def _w15(ctx: Context, d: Dialect) -> HandQuery:
     since = dt.datetime.combine(ctx.today - dt.timedelta(days=int(ctx["days"]) - 1), dt.time(), CST)
     until = dt.datetime.combine(ctx.today + dt.timedelta(days=1), dt.time(), CST)
@@ -318,6 +416,28 @@ def _w15(ctx: Context, d: Dialect) -> HandQuery:
     )
 
 
+def _w16(ctx: Context, d: Dialect) -> HandQuery:
+    return HandQuery(
+        """SELECT p.id AS subject_id, u.month AS period,
+                  CASE WHEN u.first_paid < :red_before THEN 'red' ELSE 'yellow' END AS level,
+                  p.id AS project_id, p.contractor_id AS enterprise_id, p.region_code, p.name AS project,
+                  u.workers, u.amount, u.first_paid
+           FROM (SELECT pr.project_id, pr.pay_month AS month, count(DISTINCT pr.worker_id) AS workers,
+                        sum(pr.actual_amount) AS amount, min(pr.balance_date) AS first_paid
+                 FROM payroll_records pr JOIN workers w ON w.id = pr.worker_id
+                 WHERE NOT w.on_roster AND pr.pay_status = 20 AND pr.balance_date <= :today AND pr.pay_month >= :first
+                 GROUP BY pr.project_id, pr.pay_month) u
+                JOIN projects p ON p.id = u.project_id
+           WHERE u.first_paid < :grace_before""",
+        {
+            "today": ctx.today,
+            "first": month_of(ctx.today, -int(ctx["lookback_months"])),
+            "red_before": ctx.today - dt.timedelta(days=int(ctx["red_after_days"])),
+            "grace_before": ctx.today - dt.timedelta(days=int(ctx["grace_days"])),
+        },
+    )
+
+
 #: Every rule's hand-written twin, by rule code. A rule added to ``hub.rules.catalogue`` adds one entry
 #: here; until it does, the bench names it as having no twin (and leaves it out of the comparison).
 HAND: dict[str, HandRule] = {
@@ -326,12 +446,17 @@ HAND: dict[str, HandRule] = {
     "W03": _w03,
     "W04": _w04,
     "W05": _w05,
+    "W06": _w06,
     "W07": _w07,
     "W08": _w08,
+    "W09": _w09,
     "W10": _w10,
     "W11": _w11,
     "W12": _w12,
+    "W13": _w13,
+    "W14": _w14,
     "W15": _w15,
+    "W16": _w16,
 }
 
 

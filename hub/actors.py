@@ -156,6 +156,7 @@ def sync_connector(instance_id: int, full_refresh: bool = False) -> None:
             cipher=_cipher(),
             lease_seconds=settings.sync_lease_seconds,
             on_page=warnings_for_page if settings.warnings_incremental else None,
+            pages_per_evaluation=settings.warnings_pages_per_evaluation,
         )
         result = engine.run(instance_id, full_refresh=full_refresh)
     except LeaseHeld as exc:
@@ -230,12 +231,15 @@ def deliver_webhooks() -> None:
 
 
 @dramatiq.actor(queue_name="hub", max_retries=3, min_backoff=5000, time_limit=3600 * 1000)
-def evaluate_warnings(project_ids: list[int] | None = None, enterprise_ids: list[int] | None = None) -> None:
-    """Run the warning rules as of today (China time): for the given projects and enterprises, or —
-    without them — every rule over everything (the sweep). Red warnings left unhandled escalate."""
+def evaluate_warnings(
+    project_ids: list[int] | None = None, enterprise_ids: list[int] | None = None, tables: list[str] | None = None
+) -> None:
+    """Run the warning rules as of today (China time): for the given projects and enterprises — only the
+    rules reading one of ``tables``, what the sync pages wrote, when given — or, without them, every
+    rule over everything (the sweep). Red warnings left unhandled escalate."""
     scope = Scope.of(project_ids=project_ids or (), enterprise_ids=enterprise_ids or ())
     with session_scope(_engine()) as session:
-        report = evaluate(session, scope=scope or None, cipher=_cipher())
+        report = evaluate(session, scope=scope or None, tables=tables if scope else None, cipher=_cipher())
     if report.counts:
         log.info("warnings %s: %s", "evaluated" if scope else "swept", report.as_dict())
 
@@ -244,7 +248,7 @@ def warnings_for_page(touched: Touched) -> None:
     """After a sync page commits: ask a worker to evaluate the rules for what it touched (best effort —
     the daily sweep catches anything a lost message missed)."""
     try:
-        evaluate_warnings.send(sorted(touched.project_ids), sorted(touched.enterprise_ids))
+        evaluate_warnings.send(sorted(touched.project_ids), sorted(touched.enterprise_ids), sorted(touched.tables))
     except Exception:  # the page is stored; a missed evaluation waits for the sweep
         log.warning("could not queue evaluate_warnings; the sweep will catch up", exc_info=True)
 

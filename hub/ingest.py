@@ -121,6 +121,7 @@ class Ingestor:
         self._touched_projects: set[int] = set()
         self._touched_codes: set[str] = set()
         self._touched_enterprises: set[int] = set()
+        self._touched_tables: set[str] = set()
 
     # -- the entry point ---------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class Ingestor:
         projects = set(self._touched_projects)
         if self._touched_codes:
             projects.update(v for v in self._lookup(m.Project, "project_code", self._touched_codes, "id").values())
-        return Touched(frozenset(projects), frozenset(self._touched_enterprises))
+        return Touched(frozenset(projects), frozenset(self._touched_enterprises), frozenset(self._touched_tables))
 
     # -- shared machinery -------------------------------------------------------------------
 
@@ -218,6 +219,8 @@ class Ingestor:
         return out
 
     def _touch(self, model: type[Any], written: list[dict[str, Any]]) -> None:
+        if written:
+            self._touched_tables.add(model.__tablename__)
         for values in written:
             if values.get("project_id") is not None:
                 self._touched_projects.add(values["project_id"])
@@ -550,6 +553,8 @@ class Ingestor:
                 updates.setdefault(frozenset(changed), []).append({"id": worker_id, **changed})
         for batch in updates.values():
             self.session.execute(update(m.Worker), batch)
+        if updates:
+            self._touched_tables.add(m.Worker.__tablename__)
 
     def _apply_attendance(self, batch: Sequence[Item]) -> IngestResult:
         projects, workers = self._rostered(batch)
@@ -659,6 +664,7 @@ class Ingestor:
                 )
         if new_workers:
             self.session.execute(insert(m.Worker), list(new_workers.values()))
+            self._touched_tables.add(m.Worker.__tablename__)
             load_workers(list(new_workers))
         self.seen_workers.update(workers)
         rows: dict[Any, tuple[Item, dict]] = {}
@@ -885,6 +891,8 @@ class Ingestor:
         # Repeated clues against an enterprise (W15): the respondents the page named.
         usccs = [i.entity.respondent_uscc for i in batch if i.entity.respondent_uscc]
         self._touched_enterprises.update(self._lookup(m.Enterprise, "uscc", usccs, "id").values())
+        if batch:  # whatever the intake did (a new clue, a merge), W15 counts clues and their channels
+            self._touched_tables.update((m.Clue.__tablename__, m.ChannelRecord.__tablename__))
         return result
 
 

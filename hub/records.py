@@ -53,13 +53,23 @@ class IngestResult:
 
 @dataclass(frozen=True, slots=True)
 class Touched:
-    """The projects and enterprises whose rows a page created or changed (what the warning rules read)."""
+    """The projects and enterprises whose rows a page created or changed, and the tables it wrote
+    (what the warning rules read: only the rules reading one of ``tables`` need evaluating again)."""
 
     project_ids: frozenset[int] = frozenset()
     enterprise_ids: frozenset[int] = frozenset()
+    tables: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.project_ids or self.enterprise_ids)
+
+    def __or__(self, other: Touched) -> Touched:
+        """What two pages touched together (an evaluation coalesced over several pages)."""
+        return Touched(
+            self.project_ids | other.project_ids,
+            self.enterprise_ids | other.enterprise_ids,
+            self.tables | other.tables,
+        )
 
 
 def counts_of(result: IngestResult) -> Counter[str]:

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         description="Evaluate the warning rules for the projects a sync page touched, after the page commits "
         "(false: only the scheduled sweep).",
     )
+    warnings_pages_per_evaluation: int = Field(
+        default=10,
+        ge=1,
+        description="The incremental path evaluates once per this many sync pages (and at the end of each run), "
+        "over what they touched together; a crash in between leaves at most this many pages to the daily sweep.",
+    )
     subscription_poll_seconds: float = Field(
         default=0.5,
         gt=0,

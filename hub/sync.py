@@ -153,11 +153,20 @@ class SyncEngine:
         owner: str | None = None,
         lease_seconds: int | None = None,
         on_page: Callable[[Touched], None] | None = None,
+        pages_per_evaluation: int = 1,
     ) -> None:
         self.engine = engine
-        #: Called after each page commits with the projects and enterprises it touched (the actors
-        #: ask the warnings engine to look at them again); not called for a page that touched none.
+        #: Called with what the pages committed since its last call touched (the actors ask the warnings
+        #: engine to look at them again): every ``pages_per_evaluation`` pages that touched something,
+        #: and at the end of each run, whatever its outcome. Never for pages that touched nothing.
+        #: What a crash between two calls leaves unevaluated (committed pages, at most
+        #: ``pages_per_evaluation - 1``) waits for the daily sweep, as a lost message does.
         self.on_page = on_page
+        if pages_per_evaluation < 1:
+            raise ValueError(f"pages_per_evaluation must be at least 1, not {pages_per_evaluation}")
+        self.pages_per_evaluation = pages_per_evaluation
+        self._pending = Touched()
+        self._pending_pages = 0
         self.lease_seconds = lease_seconds or LEASE_SECONDS
         self._known_workers: dict[tuple[int, str], tuple[int, int]] = {}
         self.sessions = session_factory(engine)
@@ -242,7 +251,14 @@ class SyncEngine:
             log.exception("sync of %s failed", name)
         finally:
             self._finish(instance_id, run_id, result, int((time.perf_counter() - started) * 1000))
+            self._evaluate_pending()
         return result
+
+    def _evaluate_pending(self) -> None:
+        """Hand what the pages stored since the last call touched to ``on_page`` (if anything)."""
+        pending, self._pending, self._pending_pages = self._pending, Touched(), 0
+        if pending and self.on_page:
+            self.on_page(pending)
 
     def _finish(self, instance_id: int, run_id: int, result: SyncResult, duration_ms: int) -> None:
         with self.sessions() as session, session.begin():
@@ -335,7 +351,9 @@ class SyncEngine:
             touched = ingestor.touched() if self.on_page else None
         self._known_workers.update(ingestor.seen_workers)  # committed: safe to remember
         if touched and self.on_page:
-            self.on_page(touched)
+            self._pending, self._pending_pages = self._pending | touched, self._pending_pages + 1
+            if self._pending_pages >= self.pages_per_evaluation:
+                self._evaluate_pending()
         stats.pages += 1
         stats.read += len(page.records)
         stats.created += stored.created

@@ -7,8 +7,10 @@
 - ``hub.rules.handling``: what people do with a warning — acknowledge, note, resolve, false positive.
 
 Adding a rule (say W17; ``w16_paid_not_on_roster.py`` was added so): copy the module of a rule like it (``w12_guarantee_expiring.py`` is short),
-set ``code``, ``name``, ``cite``, ``subject``, ``period``, ``thresholds`` and ``cleared``, write its one
-SELECT (the standard columns of ``hub.rules.base``, then what it measured) and its ``describe``; list
+set ``code``, ``name``, ``cite``, ``inputs`` (the models its SELECT reads: a sync page re-evaluates the
+rules reading what it wrote), ``subject``, ``period``, ``thresholds`` and ``cleared``, write its one
+SELECT (the standard columns of ``hub.rules.base``, then what it measured; narrow its inputs with
+``ctx.narrow_projects`` before aggregating) and its ``describe``; list
 it in ``catalogue.RULES``; give it a firing / not-firing / clearing case in
 ``tests/hub/test_warnings_rules.py`` and a row in docs/domain.md. The engine needs no change.
 """

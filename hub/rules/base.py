@@ -132,6 +132,13 @@ class Rule:
     name: ClassVar[str]
     #: The regulation and article it rests on (``Warning.rule_cite``; at most 100 characters).
     cite: ClassVar[str]
+    #: The models (tables) its SELECT reads. An incremental run after a sync page evaluates only the
+    #: rules reading a table the page wrote (a page of pay details cannot change a deposit rule);
+    #: tests/hub/test_warnings_incremental.py checks the list against the tables the SELECT names.
+    inputs: ClassVar[tuple[type[Any], ...]]
+    #: Whether the rule sums a person's pay across projects (W08): an incremental run then looks up
+    #: the people paid in its scope (``Context.scope_people``).
+    by_person: ClassVar[bool] = False
     #: What its warnings are about.
     subject: ClassVar[Subject]
     #: What one warning's period is, in words (the SELECT computes it).
@@ -146,6 +153,11 @@ class Rule:
     #: Whether the rule can judge a past day from the data (its inputs carry their dates); a rule that
     #: reads a current state (an account's balance) judges only today.
     dated: ClassVar[bool] = True
+
+    @classmethod
+    def input_tables(cls) -> frozenset[str]:
+        """The names of the tables the rule reads (:attr:`inputs`)."""
+        return frozenset(model.__tablename__ for model in cls.inputs)
 
     def select(self, ctx: Context) -> Query:
         """The warnings that hold on ``ctx.today``: :data:`STANDARD_COLUMNS`, then the facts."""

@@ -21,6 +21,7 @@ class AccountNotOpened(Rule):
     code = "W01"
     name = "专户未按期开立"
     cite = "保障农民工工资支付条例第二十六条；人社部发〔2021〕53号（合同签订后30日内开立专户）"
+    inputs = (m.Project, m.WageAccount)
     subject = Subject.PROJECT
     period = "the month of the construction contract (of the permit when no contract date is known)"
     thresholds = {"yellow_from_days": 20, "red_after_days": 30}

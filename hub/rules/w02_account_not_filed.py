@@ -21,6 +21,7 @@ class AccountNotFiled(Rule):
     code = "W02"
     name = "专户未按期备案"
     cite = "人社部发〔2021〕53号（专户开立后30日内备案）"
+    inputs = (m.Project, m.WageAccount)
     subject = Subject.WAGE_ACCOUNT
     period = "the month the account was opened"
     thresholds = {"yellow_from_days": 20, "red_after_days": 30}

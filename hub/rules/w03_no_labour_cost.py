@@ -23,6 +23,7 @@ class NoLabourCost(Rule):
     code = "W03"
     name = "人工费用未按月拨付"
     cite = "保障农民工工资支付条例第二十四条、第二十七条"
+    inputs = (m.WageAccount, m.Project, m.LaborCostAllocation)
     subject = Subject.WAGE_ACCOUNT
     period = "the month the labour cost was for (YYYY-MM), judged after the following month"
     thresholds = {"lookback_months": 6}

@@ -22,6 +22,7 @@ class LabourCostBelowRatio(Rule):
     code = "W04"
     name = "人工费用拨付低于约定比例"
     cite = "保障农民工工资支付条例第二十四条、第二十七条（按约定比例拨付人工费用）"
+    inputs = (m.LaborCostAllocation, m.WageAccount, m.Project)
     subject = Subject.WAGE_ACCOUNT
     period = "the month of the bills (YYYY-MM)"
     thresholds = {"lookback_months": 6, "tolerance": 0.005, "red_share": 0.5}

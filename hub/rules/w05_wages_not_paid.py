@@ -36,6 +36,7 @@ class WagesNotPaid(Rule):
     code = "W05"
     name = "工资未按月通过专户发放"
     cite = "保障农民工工资支付条例第十二条、第三十一条（按月足额、专户代发）"
+    inputs = (m.PayrollRecord, m.Project)
     subject = Subject.PROJECT
     period = "the pay month (YYYY-MM), judged after the end of the following month"
     thresholds = {"lookback_months": 6}

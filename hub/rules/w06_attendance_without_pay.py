@@ -29,6 +29,7 @@ class AttendanceWithoutPay(Rule):
     code = "W06"
     name = "有考勤无工资发放记录"
     cite = "保障农民工工资支付条例第二十八条、第三十一条（依考勤编制工资支付表）"
+    inputs = (m.Attendance, m.PayrollRecord, m.Project)
     subject = Subject.PROJECT
     period = "the month of the attendance (YYYY-MM), judged once its wage sheet is due"
     thresholds = {"grace_days": 15, "lookback_months": 6, "red_share": 0.10}
@@ -45,13 +46,18 @@ class AttendanceWithoutPay(Rule):
         month = year_month(a.day)
         worked = (
             select(a.project_id.label("project_id"), a.worker_id.label("worker_id"), month.label("month"))
-            .where(a.day >= first_day(first), a.day < first_day(month_of(first_day(last), 1)), a.day <= ctx.today)
+            .where(
+                a.day >= first_day(first),
+                a.day < first_day(month_of(first_day(last), 1)),
+                a.day <= ctx.today,
+                ctx.narrow_projects(a.project_id),
+            )
             .distinct()
             .subquery("worked")
         )
         sheet = (
             select(pr.project_id.label("project_id"), pr.worker_id.label("worker_id"), pr.pay_month.label("month"))
-            .where(pr.pay_month >= first, pr.pay_month <= last)
+            .where(pr.pay_month >= first, pr.pay_month <= last, ctx.narrow_projects(pr.project_id))
             .distinct()
             .subquery("sheet")
         )

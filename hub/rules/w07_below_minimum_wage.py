@@ -21,6 +21,7 @@ class BelowMinimumWage(Rule):
     code = "W07"
     name = "工资册人均实发低于最低工资"
     cite = "最低工资规定（劳动和社会保障部令第21号）；保障农民工工资支付条例第十二条"
+    inputs = (m.PayrollRecord, m.Project)
     subject = Subject.PROJECT
     period = "the pay month of the wage sheet (YYYY-MM)"
     thresholds = {"minimum_wage": 1890, "lookback_months": 6}

@@ -22,6 +22,8 @@ class LargePayment(Rule):
     code = "W08"
     name = "单人工资发放异常偏高"
     cite = "保障农民工工资支付条例第三十一条（专户工资直接支付至农民工本人账户）"
+    by_person = True
+    inputs = (m.PayrollRecord, m.Worker)
     subject = Subject.WORKER
     period = "the pay month (YYYY-MM) or the year (YYYY)"
     thresholds = {"month_limit": 50_000, "year_limit": 300_000, "lookback_months": 6}

@@ -27,6 +27,7 @@ class ExitNotSettled(Rule):
     code = "W09"
     name = "工人退场未结算工资"
     cite = "保障农民工工资支付条例第二十八条、第三十一条；工资支付暂行规定第九条（退场时结清工资）"
+    inputs = (m.SiteMovement, m.Worker, m.Project)
     subject = Subject.WORKER
     period = "the exit day (YYYY-MM-DD)"
     thresholds = {"grace_days": 3, "red_after_days": 30, "lookback_days": 180}
@@ -56,6 +57,7 @@ class ExitNotSettled(Rule):
                 mv.moved_on < ctx.today - dt.timedelta(days=int(ctx["grace_days"])),
                 mv.moved_on >= ctx.today - dt.timedelta(days=int(ctx["lookback_days"])),
                 ~settled,
+                ctx.narrow_projects(mv.project_id, mv.enterprise_id),
             )
         )
 

@@ -28,6 +28,7 @@ class BalanceBelowPayroll(Rule):
     code = "W10"
     name = "专户余额不足一个月工资"
     cite = "保障农民工工资支付条例第二十六条（专户专项用于支付农民工工资）"
+    inputs = (m.WageAccount, m.PayrollRecord, m.Project)
     subject = Subject.WAGE_ACCOUNT
     period = "the pay month of the wage sheet it is measured against (YYYY-MM)"
     thresholds = {"grace_days": 10, "red_share": 0.5}

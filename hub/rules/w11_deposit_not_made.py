@@ -31,6 +31,7 @@ class DepositNotMade(Rule):
     code = "W11"
     name = "工资保证金未按期存储"
     cite = "人社部发〔2021〕65号（合同签订后20个工作日内存储工资保证金）"
+    inputs = (m.Project, m.GuaranteeDeposit)
     subject = Subject.PROJECT
     period = "the month of the construction contract"
     thresholds = {"working_days": 20}

@@ -21,6 +21,7 @@ class GuaranteeExpiring(Rule):
     code = "W12"
     name = "工资保证金保函即将到期或已过期"
     cite = "人社部发〔2021〕65号（保函有效期应覆盖工程建设期）"
+    inputs = (m.GuaranteeDeposit, m.Project)
     subject = Subject.DEPOSIT
     period = "the month the letter expires"
     thresholds = {"blue_within_days": 30}

@@ -27,6 +27,7 @@ class AttendanceStopped(Rule):
     code = "W13"
     name = "项目在建但考勤中断"
     cite = "保障农民工工资支付条例第二十八条（实名制考勤）；施工许可在建项目无考勤"
+    inputs = (m.Attendance, m.Project)
     subject = Subject.PROJECT
     period = "the last day with attendance (YYYY-MM-DD)"
     thresholds = {"yellow_from_days": 15, "red_from_days": 30}
@@ -36,7 +37,7 @@ class AttendanceStopped(Rule):
         a, p = m.Attendance, m.Project
         last = (
             select(a.project_id.label("project_id"), func.max(a.day).label("last_day"))
-            .where(a.day <= ctx.today)
+            .where(a.day <= ctx.today, ctx.narrow_projects(a.project_id))
             .group_by(a.project_id)
             .subquery("last")
         )

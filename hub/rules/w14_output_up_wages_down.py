@@ -41,6 +41,7 @@ class OutputUpWagesDown(Rule):
     code = "W14"
     name = "产值增长而工资发放下降"
     cite = "保障农民工工资支付条例第二十四条、第三十一条（人工费用随工程进度拨付、按月发放）"
+    inputs = (m.OutputValue, m.PayrollRecord, m.Project)
     subject = Subject.PROJECT
     period = "the month compared with the month before (YYYY-MM)"
     thresholds = {
@@ -67,7 +68,7 @@ class OutputUpWagesDown(Rule):
         since = months_before(judged[0], 1)  # the month before the first judged one is compared with
         output = (
             select(ov.project_id.label("project_id"), ov.month.label("month"), ov.amount.label("amount"))
-            .where(ov.month >= since)
+            .where(ov.month >= since, ctx.narrow_projects(ov.project_id))
             .where(or_(ov.reported_on.is_(None), ov.reported_on <= ctx.today))
             .subquery("output")
         )
@@ -81,6 +82,7 @@ class OutputUpWagesDown(Rule):
                 pr.pay_month >= since,
                 pr.pay_status == PAID,
                 pr.balance_date <= ctx.today,
+                ctx.narrow_projects(pr.project_id),
             )
             .group_by(pr.project_id, pr.pay_month)
             .subquery("paid")

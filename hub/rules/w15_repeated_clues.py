@@ -25,6 +25,7 @@ class RepeatedClues(Rule):
     code = "W15"
     name = "同一企业90日内多次被反映欠薪"
     cite = "同一企业90日内线索≥3件（分类监管，人社部规〔2016〕1号）"
+    inputs = (m.Clue, m.ChannelRecord, m.Enterprise)
     subject = Subject.ENTERPRISE
     period = "the month of the review (YYYY-MM)"
     thresholds = {"days": 90, "yellow_from": 3, "red_from": 10}

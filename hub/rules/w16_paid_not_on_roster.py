@@ -29,6 +29,7 @@ class PaidNotOnRoster(Rule):
     code = "W16"
     name = "代发工资给未实名登记人员"
     cite = "保障农民工工资支付条例第二十八条（实名制管理）、第三十一条（专户代发至本人账户）"
+    inputs = (m.PayrollRecord, m.Worker, m.Project)
     subject = Subject.PROJECT
     period = "the pay month (YYYY-MM)"
     thresholds = {"grace_days": 7, "red_after_days": 30, "lookback_months": 6}
@@ -54,6 +55,7 @@ class PaidNotOnRoster(Rule):
                 pr.pay_status == PAID,
                 pr.balance_date <= ctx.today,
                 pr.pay_month >= self._first(ctx),
+                ctx.narrow_projects(pr.project_id),
             )
             .group_by(pr.project_id, pr.pay_month)
             .subquery("unlisted")

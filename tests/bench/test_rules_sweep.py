@@ -19,7 +19,7 @@ if "bench" in sys.modules and getattr(sys.modules["bench"], "__file__", None) is
     del sys.modules["bench"]
 
 from bench import datasets, rules_sweep
-from hub.rules.catalogue import RULES
+from hub.rules.catalogue import RULES, rule
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -99,7 +99,7 @@ def test_hand_sql_binds_dates_with_the_columns_types() -> None:
     # Given W15's twin (timestamps) and W12's (dates) on a fixed day
     from hub.rules.base import Context
 
-    ctx = Context(today=dt.date(2026, 11, 20), thresholds=RULES[-1].thresholds)
+    ctx = Context(today=dt.date(2026, 11, 20), thresholds=rule("W15").thresholds)
     q = rules_sweep.HAND["W15"](ctx, rules_sweep.Dialect("sqlite"))
     # Then the 90-day window starts at midnight China time, 89 days back
     assert q.params["since"] == dt.datetime(2026, 8, 22, 16, 0, tzinfo=dt.UTC)
@@ -108,7 +108,7 @@ def test_hand_sql_binds_dates_with_the_columns_types() -> None:
 
 def test_an_incremental_run_narrowed_to_its_scope_finds_what_the_sweep_finds_there(tiny_url: str) -> None:
     # Given the tiny world, and scopes of one project, one enterprise (a general contractor or a
-    # subcontractor paying wages), and both
+    # subcontractor paying wages), and both — among the projects, one where each rule fires
     from sqlalchemy import select
 
     from hub import models as m
@@ -127,7 +127,15 @@ def test_an_incremental_run_narrowed_to_its_scope_finds_what_the_sweep_finds_the
             Scope.of(enterprise_ids=[e]) for e in payers + contractors
         ]
         scopes.append(Scope.of(project_ids=projects[:2], enterprise_ids=payers[:1]))
+        for rule in RULES:  # a project (or, for a rule without one, an enterprise) each rule fires for
+            sweep = _fired(s, rule, Context(today=datasets.TODAY, thresholds=rule.thresholds), None)
+            row = min(sweep.values(), key=lambda r: (r["subject_id"], str(r["period"])))
+            if row["project_id"] is not None:
+                scopes.append(Scope.of(project_ids=[row["project_id"]]))
+            else:
+                scopes.append(Scope.of(enterprise_ids=[row["enterprise_id"]]))
         compared = 0
+        found: set[str] = set()
         for scope in scopes:
             sets = scope_sets(s, scope)
             for rule in RULES:
@@ -149,5 +157,8 @@ def test_an_incremental_run_narrowed_to_its_scope_finds_what_the_sweep_finds_the
                 # Then it finds the same warnings
                 assert got == want, (rule.code, scope)
                 compared += len(want)
+                if want:
+                    found.add(rule.code)
     engine.dispose()
     assert compared > 0  # some scopes do hold warnings
+    assert found == {r.code for r in RULES}  # and every rule was compared on a scope where it fires

@@ -94,13 +94,14 @@ def test_a_sync_page_sends_the_projects_it_touched(permits, sync_engine) -> None
     sync = sync_engine(url, on_page=warnings_for_page)
     # When a sync stores a page with an enterprise and a page with two projects
     assert sync.run(instance).status == "succeeded"
-    # Then evaluate_warnings was sent once, for the page that touched projects, naming them
+    # Then evaluate_warnings was sent once, for the page that touched projects, naming them and the
+    # table it wrote (the rules reading projects are the ones to evaluate)
     engine = make_engine(url)
     with session_scope(engine) as s:
         projects = sorted(s.scalars(select(m.Project.id)))
     engine.dispose()
     sent = [msg for msg in queued(broker) if msg.actor_name == evaluate_warnings.actor_name]
-    assert [msg.args for msg in sent] == [(projects, [])]
+    assert [msg.args for msg in sent] == [(projects, [], ["projects"])]
 
 
 def test_an_unchanged_page_sends_nothing(permits, sync_engine) -> None:  # type: ignore[no-untyped-def]
