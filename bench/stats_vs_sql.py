@@ -90,7 +90,7 @@ class Baseline:
                 password=u.password,
                 dbname=u.database,
                 autocommit=True,
-                prepare_threshold=0,
+                prepare_threshold=None,  # no server-side prepare: a generic plan misjudges the date range
             )
             self.ph = "%s"
         self._sql = self._statements()
@@ -134,7 +134,7 @@ class Baseline:
             params = tuple(p.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(p, dt.datetime) else p for p in params)
             return self.conn.execute(self._sql[name], params).fetchall()
         with self.conn.cursor() as cur:
-            cur.execute(self._sql[name], params, prepare=True)
+            cur.execute(self._sql[name], params)
             return cur.fetchall()
 
     def answer(self) -> bytes:
