@@ -161,12 +161,17 @@ class SyncEngine:
         #: and at the end of each run, whatever its outcome. Never for pages that touched nothing.
         #: What a crash between two calls leaves unevaluated (committed pages, at most
         #: ``pages_per_evaluation - 1``) waits for the daily sweep, as a lost message does.
+        #: A stream read from no bookmark (its first sync, or a full refresh: a backfill) is evaluated
+        #: once, at the end of the run, not every N pages: half-loaded data would raise warnings that
+        #: the next pages clear again (events to every subscriber for nothing), and the run's end sees
+        #: the whole load at once. A crash mid-backfill leaves it to the daily sweep.
         self.on_page = on_page
         if pages_per_evaluation < 1:
             raise ValueError(f"pages_per_evaluation must be at least 1, not {pages_per_evaluation}")
         self.pages_per_evaluation = pages_per_evaluation
         self._pending = Touched()
         self._pending_pages = 0
+        self._backfill = False  # the stream being read started from no bookmark
         self.lease_seconds = lease_seconds or LEASE_SECONDS
         self._known_workers: dict[tuple[int, str], tuple[int, int]] = {}
         self.sessions = session_factory(engine)
@@ -294,6 +299,7 @@ class SyncEngine:
         progress: Callable[[str, StreamStats], None] | None,
     ) -> None:
         attempt = 0
+        self._backfill = not state
         while True:
             pages = stream.read(state)
             try:
@@ -352,7 +358,7 @@ class SyncEngine:
         self._known_workers.update(ingestor.seen_workers)  # committed: safe to remember
         if touched and self.on_page:
             self._pending, self._pending_pages = self._pending | touched, self._pending_pages + 1
-            if self._pending_pages >= self.pages_per_evaluation:
+            if self._pending_pages >= self.pages_per_evaluation and not self._backfill:
                 self._evaluate_pending()
         stats.pages += 1
         stats.read += len(page.records)

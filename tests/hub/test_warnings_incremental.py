@@ -141,7 +141,8 @@ def test_a_page_that_wrote_no_table_a_rule_reads_evaluates_nothing(tiny: Engine)
 
 
 class Projects(Stream):
-    """Three pages of one project each; with ``fail``, the third page's read fails for good."""
+    """Three pages of one project each after the bookmark (P-1 … P-3 from none, P-4 … P-6 from 3); with
+    ``fail``, the third page's read fails for good."""
 
     name = "projects"
     primary_key = ("code",)
@@ -149,8 +150,9 @@ class Projects(Stream):
     fail = False
 
     def read(self, state):  # type: ignore[no-untyped-def]
-        for n in (1, 2, 3):
-            if n == 3 and self.fail:
+        start = state.get("n", 0)
+        for n in (start + 1, start + 2, start + 3):
+            if n == start + 3 and self.fail:
                 raise FatalUpstreamError("the permits system answered 400")
             yield Page(records=[{"code": f"P-{n}"}], state={"n": n})
 
@@ -199,19 +201,26 @@ def project_ids(url: str) -> dict[str, int]:
     return ids
 
 
-def test_pages_are_evaluated_together_every_n_pages_and_at_the_end_of_the_run(project_pages, sync_engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_backfill_is_evaluated_once_at_the_end_and_later_syncs_every_n_pages(project_pages, sync_engine) -> None:  # type: ignore[no-untyped-def]
     # Given a sync engine evaluating once per two pages, and a stream of three pages of one project each
     url, instance = project_pages
     calls: list[Touched] = []
     sync: SyncEngine = sync_engine(url, on_page=calls.append, pages_per_evaluation=2)
-    # When the sync runs
+    # When the first sync runs (no bookmark: a backfill)
     assert sync.run(instance).status == "succeeded"
-    # Then the first two pages (the first also stored the contractor) were evaluated together, and the
-    # third at the end of the run
+    # Then its three pages are evaluated together, once, at the end of the run
     ids = project_ids(url)
     assert calls == [
-        Touched(frozenset({ids["P-1"], ids["P-2"]}), frozenset(), frozenset({"enterprises", "projects"})),
-        Touched(frozenset({ids["P-3"]}), frozenset(), frozenset({"projects"})),
+        Touched(frozenset({ids["P-1"], ids["P-2"], ids["P-3"]}), frozenset(), frozenset({"enterprises", "projects"})),
+    ]
+    # When the next sync reads on from the bookmark
+    calls.clear()
+    assert sync.run(instance).status == "succeeded"
+    # Then its first two pages are evaluated together, and the third at the end of the run
+    ids = project_ids(url)
+    assert calls == [
+        Touched(frozenset({ids["P-4"], ids["P-5"]}), frozenset(), frozenset({"projects"})),
+        Touched(frozenset({ids["P-6"]}), frozenset(), frozenset({"projects"})),
     ]
 
 
