@@ -68,7 +68,10 @@ CANONICAL = ("enterprises", "projects", "wage_accounts", "labor_cost_allocations
 RAW = "raw_records"
 #: Rows the raw archive points at (copied before the timed COPY, not counted).
 PRELUDE = ("connector_instances",)
-STREAMS = {"permits": ("enterprises", "projects"), "bank_rest": ("accounts", "bills", "pay_details", "guarantees")}
+STREAMS = {
+    "permits": ("enterprises", "projects", "contracts", "progress_payments", "output_values"),
+    "bank_rest": ("accounts", "bills", "pay_details", "guarantees"),
+}
 #: The cProfile slice: records per bank stream (None: all of it); permits is synced whole (~1.3k).
 PROFILE_BUDGETS: dict[str, int | None] = {"accounts": None, "bills": 3000, "pay_details": 15000, "guarantees": None}
 SANDBOX_READY = "BACKFILL-SANDBOXES "
@@ -97,13 +100,17 @@ def _served_and_expected(permits_app: Any, bank_app: Any) -> tuple[dict[str, int
     records = permits_app.state.system.records
     listings = {name: bank_app.state.listings[path].rows for name, path in
                 (("accounts", "accounts"), ("bills", "bills"), ("pay_details", "pay-details"), ("guarantees", "guarantees"))}
-    served = {"enterprises": len(records["enterprises"]), "projects": len(records["projects"]),
+    permit_streams = ("enterprises", "projects", "contracts", "progress_payments", "output_values")
+    served = {**{name: len(records[name]) for name in permit_streams if name in records},
               **{name: len(rows) for name, rows in listings.items()}}
     uscc = set(records["enterprises"])
     for p in records["projects"].values():  # a project carries its parties' registry details (connectors/permits)
         for prefix in ("builder", "contractor"):
             if p.get(f"{prefix}CorpCode") and f"{prefix}LegalMan" in p:
                 uscc.add(p[f"{prefix}CorpCode"])
+    for c in records.get("contracts", {}).values():  # a 分包 contract carries its holder's registry details
+        if "corpLegalMan" in c:
+            uscc.add(c["corpCode"])
     pay = listings["pay_details"]
     expected = {
         "enterprises": len(uscc),
