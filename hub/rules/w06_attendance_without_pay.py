@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 
 from hub import models as m
 from hub.rules.base import RED, YELLOW, Context, Query, Rule, Subject, first_day, level_case, month_of, year_month
@@ -55,28 +55,23 @@ class AttendanceWithoutPay(Rule):
             .distinct()
             .subquery("worked")
         )
-        sheet = (
-            select(pr.project_id.label("project_id"), pr.worker_id.label("worker_id"), pr.pay_month.label("month"))
-            .where(pr.pay_month >= first, pr.pay_month <= last, ctx.narrow_projects(pr.project_id))
-            .distinct()
-            .subquery("sheet")
+        # Whether the worker is on the project's sheet for the month: one probe of the payroll index
+        # (worker, month) per worker-month with attendance, not a scan of six months of payroll.
+        on_sheet = (
+            select(pr.id)
+            .where(
+                pr.project_id == worked.c.project_id,
+                pr.worker_id == worked.c.worker_id,
+                pr.pay_month == worked.c.month,
+            )
+            .exists()
         )
-        missing = sheet.c.worker_id.is_(None)
         per_month = (
             select(
                 worked.c.project_id.label("project_id"),
                 worked.c.month.label("month"),
                 func.count().label("workers"),
-                func.sum(case((missing, 1), else_=0)).label("without_pay"),
-            )
-            .select_from(worked)
-            .outerjoin(
-                sheet,
-                and_(
-                    sheet.c.project_id == worked.c.project_id,
-                    sheet.c.worker_id == worked.c.worker_id,
-                    sheet.c.month == worked.c.month,
-                ),
+                func.sum(case((~on_sheet, 1), else_=0)).label("without_pay"),
             )
             .group_by(worked.c.project_id, worked.c.month)
             .subquery("per_month")
