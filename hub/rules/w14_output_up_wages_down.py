@@ -70,7 +70,7 @@ class OutputUpWagesDown(Rule):
             select(ov.project_id.label("project_id"), ov.month.label("month"), ov.amount.label("amount"))
             .where(ov.month >= since, ctx.narrow_projects(ov.project_id))
             .where(or_(ov.reported_on.is_(None), ov.reported_on <= ctx.today))
-            .subquery("output")
+            .cte("output")
         )
         paid = (
             select(
@@ -85,8 +85,10 @@ class OutputUpWagesDown(Rule):
                 ctx.narrow_projects(pr.project_id),
             )
             .group_by(pr.project_id, pr.pay_month)
-            .subquery("paid")
+            .cte("paid")
         )
+        # Common table expressions, each read twice (this month and the one before): PostgreSQL sums
+        # the month's payroll once, not once per alias.
         now_out, before_out = output.alias("now_out"), output.alias("before_out")
         now_paid, before_paid = paid.alias("now_paid"), paid.alias("before_paid")
         wages = func.coalesce(now_paid.c.amount, 0)
