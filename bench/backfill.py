@@ -15,8 +15,9 @@ pipeline archives every raw record too, so "canonical + raw" is the like-for-lik
 Each measurement is verified before it is reported: both syncs succeeded, nothing was quarantined,
 and every table holds exactly what the sandboxes served.
 
-``--warnings on`` runs the warnings engine's incremental path with the syncs: after each page commits,
-``hub.rules.evaluate`` over the page's projects and enterprises (``hub.actors.evaluate_warnings``'s work),
+``--warnings on`` runs the warnings engine's incremental path with the syncs: ``hub.rules.evaluate`` over
+what the committed pages touched — every N pages, and a backfill once at its run's end
+(``hub.actors.evaluate_warnings``'s work),
 **in the measuring process, inline** — what a dramatiq worker does on the same two CPUs, charged to
 the pipeline's wall time; ``both`` measures off and on and reports on ÷ off throughput.
 
@@ -1020,7 +1021,7 @@ def print_report(console: Any, pipelines: list[PipelineRun], copies: dict[tuple[
             for row in engine_rows:
                 onoff.add_row(*(_fmt(row[c], c) for c in ENGINE_COLUMNS))
             console.print(onoff)
-            console.print("on = after each page commits, hub.rules.evaluate over the page's projects and enterprises, inline in "
+            console.print("on = hub.rules.evaluate over what the pages touched (every N pages; a backfill once, at its run's end), inline in "
                           "the measuring process (a worker's job, charged to the pipeline). Goal: on ≥ 90% of off.")
         mem = Table(title="memory of the measuring process: peak RSS (MB) at N records")
         for col in ("backend", "records", "peak RSS Δ MB", "baseline MB", "peak MB", "VmHWM Δ MB"):
