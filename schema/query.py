@@ -38,9 +38,13 @@ from schema.stats import StatsQueries
 from schema.types._common import NODE_MODELS, Node, from_global_id
 from schema.types.cases import CaseAction, ChannelRecord, Clue, CreditRating, Warning, WarningAction
 from schema.types.money import (
+    AccountExpense,
     GuaranteeDeposit,
     LaborCostAllocation,
+    OutputValue,
     PayrollRecord,
+    ProgressPayment,
+    ProjectContract,
     WageAccount,
 )
 from schema.types.platform import (
@@ -52,6 +56,7 @@ from schema.types.platform import (
     RawRecord,
     SyncRun,
 )
+from schema.types.realname import Attendance, SiteMovement, Team
 from schema.types.registry import Enterprise, Project, Region, Worker
 from schema.webhooks import WebhookQueries
 
@@ -77,6 +82,14 @@ CLUE_ORDERS = {
 
 def _by_id(model: Any) -> SortSpec:
     return SortSpec((model.id,))
+
+
+def _rows_of(model: Any, region_code: str | None, project_id: strawberry.ID | None) -> list[ColumnElement[bool]]:
+    """A project-bound list's filters: the region subtree and, optionally, one project."""
+    cond = region_condition(model.region_code, region_code)
+    if (pid := db_id(project_id, m.Project, field="projectId")) is not None:
+        cond.append(model.project_id == pid)
+    return cond
 
 
 def _first(info: Info, first: int | None) -> int:
@@ -223,6 +236,95 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, Rankin
         return await _page(
             info, m.PayrollRecord, filter.conditions() if filter else [], _by_id(m.PayrollRecord), first, after
         )
+
+    # -- the real-name platform's and the project system's rows, each a list of its own (jurisdiction
+    #    and masking as everywhere; `projectId` narrows to one project) ------------------------------
+
+    @strawberry.field(description="Expense bills of 专户 (billType 2: wages paid out, transfers), newest first.")
+    async def account_expenses(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AccountExpense]:
+        sort = SortSpec((m.AccountExpense.bill_date, m.AccountExpense.id), descending=True)
+        return await _page(
+            info, m.AccountExpense, _rows_of(m.AccountExpense, region_code, project_id), sort, first, after
+        )
+
+    @strawberry.field(description="Links of projects' contract chains (总包 / 专业分包 / 劳务分包).")
+    async def project_contracts(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ProjectContract]:
+        cond = _rows_of(m.ProjectContract, region_code, project_id)
+        return await _page(info, m.ProjectContract, cond, _by_id(m.ProjectContract), first, after)
+
+    @strawberry.field(description="Progress payments (工程款拨付), newest first.")
+    async def progress_payments(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ProgressPayment]:
+        sort = SortSpec((m.ProgressPayment.paid_on, m.ProgressPayment.id), descending=True)
+        cond = _rows_of(m.ProgressPayment, region_code, project_id)
+        return await _page(info, m.ProgressPayment, cond, sort, first, after)
+
+    @strawberry.field(description="Monthly output values (工程量产值), newest month first.")
+    async def output_values(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[OutputValue]:
+        sort = SortSpec((m.OutputValue.month, m.OutputValue.id), descending=True)
+        return await _page(info, m.OutputValue, _rows_of(m.OutputValue, region_code, project_id), sort, first, after)
+
+    @strawberry.field(description="Teams (班组) on the real-name platform.")
+    async def teams(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Team]:
+        return await _page(info, m.Team, _rows_of(m.Team, region_code, project_id), _by_id(m.Team), first, after)
+
+    @strawberry.field(description="Workers' entries and exits (进场 / 退场), newest first.")
+    async def site_movements(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[SiteMovement]:
+        sort = SortSpec((m.SiteMovement.moved_on, m.SiteMovement.id), descending=True)
+        return await _page(info, m.SiteMovement, _rows_of(m.SiteMovement, region_code, project_id), sort, first, after)
+
+    @strawberry.field(description="Daily attendance (考勤), newest day first.")
+    async def attendance(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Attendance]:
+        sort = SortSpec((m.Attendance.day, m.Attendance.id), descending=True)
+        return await _page(info, m.Attendance, _rows_of(m.Attendance, region_code, project_id), sort, first, after)
 
     @strawberry.field(description="Guarantee deposits and letters; `expiringBefore` finds 保函 about to lapse.")
     async def guarantee_deposits(

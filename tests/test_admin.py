@@ -111,7 +111,9 @@ async def test_the_console_assets_are_sent_gzipped(client) -> None:
 
 
 async def test_admin_paths_other_than_the_page_and_its_assets_are_left_to_other_routes(client) -> None:
-    # /admin/api/… belongs to the sign-in API (another module); the console does not swallow it
-    assert (await client.get("/admin/api/session")).status_code == 404
+    # /admin/api/… belongs to the sign-in API (admin/auth.py); the console does not swallow it
+    session = await client.get("/admin/api/session")
+    assert session.status_code == 401 and session.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await client.get("/admin/api/nowhere")).status_code == 404
     assert (await client.get("/admin/static/app/nowhere.js")).status_code == 404
     assert (await client.get("/admin/")).status_code == 200

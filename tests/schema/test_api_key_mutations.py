@@ -104,9 +104,9 @@ async def test_a_city_admin_makes_no_key_beyond_its_city_nor_one_that_unmasks(wr
 
 
 async def test_a_bad_role_or_region_is_refused_naming_the_field(writable_graph) -> None:
-    err = await writable_graph.error(CREATE, {"i": {"name": "x", "role": "leader", "regionCode": "370800"}})
+    err = await writable_graph.error(CREATE, {"i": {"name": "x", "role": "chief", "regionCode": "370800"}})
     assert (err["extensions"]["code"], err["extensions"]["field"]) == ("BAD_USER_INPUT", "role")
-    assert err["message"] == "unknown role 'leader': use one of admin, inspector, viewer, regional"
+    assert err["message"] == "unknown role 'chief': use one of admin, inspector, viewer, regional, town, leader, sector"
     err = await writable_graph.error(CREATE, {"i": {"name": "x", "role": "viewer", "regionCode": "3708"}})
     assert (err["extensions"]["code"], err["extensions"]["field"], err["extensions"]["value"]) == (
         "BAD_USER_INPUT",

@@ -179,7 +179,7 @@ async def test_reset_stream_names_the_streams_when_wrong(admin_graph) -> None:
     err = await graph.error(
         'mutation($id: ID!) { resetConnectorStream(id: $id, stream: "nope") { name } }', {"id": created["id"]}
     )
-    assert err["message"] == "connector 'permits' has no stream 'nope' (streams: enterprises, projects)"
+    assert err["message"] == "connector 'permits' has no stream 'nope' (streams: enterprises, projects, contracts, progress_payments, output_values)"
     ok = await graph.data(
         'mutation($id: ID!) { resetConnectorStream(id: $id, stream: "projects") { state } }', {"id": created["id"]}
     )
