@@ -81,7 +81,7 @@ DEFAULT_QUERY = """# 根治欠薪数据中枢 — 示例查询 / example query
 # 多渠道线索：同一投诉经 12345 和全国根治欠薪线索反映平台到达，合并为一条线索
 # Clues that arrived through two or more channels, with their project's payroll.
 query MultiChannelClues {
-  clues(filter: {multiChannel: true}, first: 5) {
+  clues(filter: {multiChannel: true, channel: NATIONAL_PLATFORM}, first: 10) {
     totalCount
     edges {
       node {

@@ -147,7 +147,9 @@ def _cursor_query(parent: str, field: str) -> str:
         )
     if parent == "Query":
         return f"query($c: String) {{ {field}(first: 2, after: $c) {{ edges {{ cursor }} }} }}"
-    return f"query($c: String) {{ {PARENT_ROOTS[parent]}(first: 2) {{ edges {{ node {{ {field}(first: 2, after: $c) {{ edges {{ cursor }} }} }} }} }} }}"
+    # a worker's attendance is asked for a span of days (at most 62)
+    span = 'from: "2026-10-01", to: "2026-10-31", ' if (parent, field) == ("Worker", "attendance") else ""
+    return f"query($c: String) {{ {PARENT_ROOTS[parent]}(first: 2) {{ edges {{ node {{ {field}({span}first: 2, after: $c) {{ edges {{ cursor }} }} }} }} }} }}"
 
 
 def test_every_connection_is_covered() -> None:
