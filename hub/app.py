@@ -79,9 +79,9 @@ _JSON_TYPES = {
 
 DEFAULT_QUERY = """# 根治欠薪数据中枢 — 示例查询 / example query
 # 多渠道线索：同一投诉经 12345 和全国根治欠薪线索反映平台到达，合并为一条线索
-# Clues that arrived through two or more channels, with their project's payroll.
+# Clues that arrived through two or more channels, with their project's payroll (earliest first).
 query MultiChannelClues {
-  clues(filter: {multiChannel: true, channel: NATIONAL_PLATFORM}, first: 10) {
+  clues(filter: {multiChannel: true, channel: NATIONAL_PLATFORM}, order: RECEIVED_AT_ASC, first: 10) {
     totalCount
     edges {
       node {
