@@ -195,6 +195,7 @@ class Hub:
     new_database: Callable[[], str]
     cipher: Cipher
     _engines: list[Engine] = field(default_factory=list)
+    _by_url: dict[str, Engine] = field(default_factory=dict)
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def database(self) -> str:
@@ -202,8 +203,13 @@ class Hub:
         return self.new_database()
 
     def _engine(self, url: str) -> Engine:
-        engine = make_engine(url)
-        self._engines.append(engine)
+        """One engine (one pool) per database, however often it is asked: the fault tests read the
+        bookmarks after every page, and an engine per call held a connection each (PostgreSQL's
+        ``max_connections`` ran out once the permit system had five streams)."""
+        engine = self._by_url.get(url)
+        if engine is None:
+            engine = self._by_url[url] = make_engine(url)
+            self._engines.append(engine)
         return engine
 
     def instance(
@@ -256,6 +262,7 @@ class Hub:
         for engine in self._engines:
             engine.dispose()
         self._engines.clear()
+        self._by_url.clear()
 
 
 # -- what a connector declares -------------------------------------------------------------------
