@@ -34,6 +34,7 @@ from bench import datasets
 from bench.graph_vs_sql import HubClient
 from hub.db import sync_url
 from hub.identifiers import region_prefix
+from hub.stats import period_bounds
 from hub.workdays import china_today
 
 #: The region the dashboard is for: the dataset's root (a city, or the province).
@@ -56,13 +57,6 @@ def periods(today: dt.date) -> dict[str, dt.date]:
     return {"monthStart": month_start, "monthEnd": today, "yearStart": dt.date(n // 12, n % 12 + 1, 1)}
 
 
-def utc_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    cst = dt.timezone(dt.timedelta(hours=8))
-    lo = dt.datetime.combine(start, dt.time(), cst).astimezone(dt.UTC)
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), cst).astimezone(dt.UTC)
-    return lo, hi
-
-
 class Baseline:
     """The four aggregates by hand, on the plain DBAPI connection of ``url``."""
 
@@ -72,8 +66,8 @@ class Baseline:
         self.lo, self.hi = prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
         self.child = len(prefix) + (2 if len(prefix) < 6 else 3)
         p = periods(today)
-        self.month = utc_bounds(p["monthStart"], p["monthEnd"])
-        self.year = utc_bounds(p["yearStart"], p["monthEnd"])
+        self.month = period_bounds(p["monthStart"], p["monthEnd"])
+        self.year = period_bounds(p["yearStart"], p["monthEnd"])
         if backend == "sqlite":
             import sqlite3
 
