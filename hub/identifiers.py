@@ -33,6 +33,7 @@ __all__ = [
     "region_prefix",
     "region_ancestors",
     "region_level",
+    "CITIES_WITHOUT_COUNTIES",
     "make_uscc",
     "make_id_number",
     "make_permit_no",
@@ -59,6 +60,10 @@ _ID_CHECK = "10X98765432"
 # GB/T 2260 + statistical code: province(2) city(2) county(2) town(3) village(3)
 _SEGMENTS = ((0, 2), (2, 4), (4, 6), (6, 9), (9, 12))
 _LEVELS = ("province", "city", "county", "town", "village")
+#: Prefecture-level cities without counties (不设区的地级市): the statistical codes (统计用区划代码) put
+#: their towns straight under the city, with a zero county part — 东莞 441900003 (东城街道), 中山
+#: 442000001 (石岐街道), 儋州 460400100 (那大镇).
+CITIES_WITHOUT_COUNTIES = frozenset({"4419", "4420", "4604"})
 
 
 class IdentifierError(ValueError):
@@ -202,11 +207,13 @@ def validate_region_code(value: str, *, field: str = "regionCode") -> str:
     _length(s, value, field, 6, 9, 12)
     _chars(s, value, field, _DIGITS, "expected a digit")
     _province(s, value, field)
-    # a non-zero level may not sit under a zero level (e.g. '370002', '370100001')
+    # a non-zero level may not sit under a zero level (e.g. '370002', '370100001'), except a town
+    # directly under a city without counties (e.g. '441900003')
     segs = [s[a:b] for a, b in _SEGMENTS if b <= len(s)]
-    z = next((i for i, g in enumerate(segs) if int(g) == 0), len(segs))
+    skipped = 2 if _county_skipped(s) else None
+    z = next((i for i, g in enumerate(segs) if int(g) == 0 and i != skipped), len(segs))
     for j in range(z + 1, len(segs)):
-        if int(segs[j]):
+        if int(segs[j]) and j != skipped:
             raise IdentifierError(
                 field,
                 value,
@@ -214,6 +221,11 @@ def validate_region_code(value: str, *, field: str = "regionCode") -> str:
                 f"{_LEVELS[j]} part {segs[j]!r} under a zero {_LEVELS[z]} part",
             )
     return s
+
+
+def _county_skipped(code: str) -> bool:
+    """A code below a city without counties, whose county part is zero by design ('441900003')."""
+    return len(code) > 6 and code[:4] in CITIES_WITHOUT_COUNTIES and code[4:6] == "00"
 
 
 def _depth(code: str) -> int:
@@ -238,7 +250,7 @@ def region_level(code: str) -> str:
 def region_ancestors(code: str) -> list[str]:
     """Return ancestor codes, top-down, as 6-digit (≤ county) or 9-digit (town) codes."""
     s = validate_region_code(code)
-    ends = [_SEGMENTS[k][1] for k in range(_depth(s) - 1)]
+    ends = [_SEGMENTS[k][1] for k in range(_depth(s) - 1) if not (k == 2 and _county_skipped(s))]
     return [s[:e].ljust(6 if e <= 6 else 9, "0") for e in ends]
 
 

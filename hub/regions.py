@@ -27,7 +27,7 @@ from sqlalchemy import Table, insert, select, update
 
 from hub.access import Action, require
 from hub.access import audit as audit_row
-from hub.identifiers import IdentifierError, region_level, validate_region_code
+from hub.identifiers import CITIES_WITHOUT_COUNTIES, IdentifierError, region_level, validate_region_code
 from hub.models import Region
 
 if TYPE_CHECKING:
@@ -200,9 +200,15 @@ def load_towns(
     (``region.load``, with ``source``) for the load. ``progress(n)`` after each row read.
     """
     require(principal, Action.MANAGE_REGIONS, what="load regions")
+    # A town's parent is the county its first 6 digits name; for a city without counties (东莞) those
+    # 6 digits are the city's own code.
     parents: dict[str, str] = {
         code: full
-        for code, full in session.execute(select(Region.code, Region.full_name).where(Region.level == "county"))
+        for code, full in session.execute(
+            select(Region.code, Region.full_name).where(
+                (Region.level == "county") | Region.code.in_([f"{c}00" for c in sorted(CITIES_WITHOUT_COUNTIES)])
+            )
+        )
     }
     report = TownLoadReport()
     pending: dict[str, tuple[int, dict[str, str | None]]] = {}

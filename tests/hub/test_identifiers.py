@@ -198,6 +198,8 @@ _INVALID = [
      "invalid regionCode '370002': bad region prefix '370002': county part '02' under a zero city part"),
     ("region-town-under-zero-county", validate_region_code, "370100001",
      "invalid regionCode '370100001': bad region prefix '370100001': town part '001' under a zero county part"),
+    ("region-village-under-zero-town-of-a-city-without-counties", validate_region_code, "441900000001",
+     "invalid regionCode '441900000001': bad region prefix '441900000001': village part '001' under a zero town part"),
     # permit number
     ("permit-length", validate_permit_no, "3701022023031501",
      "invalid permitNo '3701022023031501': expected 18 characters, got 16"),
@@ -543,3 +545,25 @@ def test_a_birth_date_is_in_the_future_by_chinas_today_which_is_injectable() -> 
     assert validate_id_number(born, today=datetime.date(2026, 11, 20)) == born
     with pytest.raises(IdentifierError, match="bad birth date '20261120': in the future"):
         validate_id_number(born, today=datetime.date(2026, 11, 19))
+
+
+@pytest.mark.parametrize(
+    ("code", "level", "ancestors"),
+    [
+        ("441900003", "town", ["440000", "441900"]),  # 东莞市东城街道: no county between city and town
+        ("442000001001", "village", ["440000", "442000", "442000001"]),  # a 社区 of 中山市石岐街道
+        ("460400100", "town", ["460000", "460400"]),  # 儋州市那大镇
+        ("370811002", "town", ["370000", "370800", "370811"]),  # 任城区许庄街道, for contrast
+    ],
+)
+def test_a_town_of_a_city_without_counties_sits_directly_under_the_city(
+    code: str, level: str, ancestors: list[str]
+) -> None:
+    # Given the statistical code of a town of 东莞, 中山 or 儋州 (不设区的地级市), whose county part is zero
+    # Then it is a valid code of its level, with the city as its nearest ancestor
+    assert validate_region_code(code) == code
+    assert region_level(code) == level
+    assert region_ancestors(code) == ancestors
+    # And any other city's zero county part still refuses a town under it
+    with pytest.raises(IdentifierError, match="town part '003' under a zero county part"):
+        validate_region_code("441800003")

@@ -127,6 +127,21 @@ def test_loading_the_same_file_twice_changes_nothing_and_a_renamed_town_is_updat
         assert (s.get(m.Region, "371526002").name, s.get(m.Region, "371526002").kind) == ("人和镇", "镇")
 
 
+def test_towns_of_a_city_without_counties_load_under_the_city(engine) -> None:  # type: ignore[no-untyped-def]
+    # Given 东莞's towns, whose codes have a zero county part (不设区的地级市), and one town of a city that
+    # has counties written with a zero county part
+    text = "code,name\n441900003,东城街道\n441900101,石碣镇\n441800003,某镇\n"
+    # When they are loaded
+    with session_scope(engine) as s:
+        report = load_towns(s, principal=ADMIN, rows=rows(text), source="dongguan.csv")
+    # Then 东莞's towns sit directly under the city, and the other is refused naming its code
+    assert (report.added, [(p.line, p.field) for p in report.rejected]) == (2, [(4, "code")])
+    assert "under a zero county part" in report.rejected[0].reason
+    with session_scope(engine) as s:
+        town = s.get(m.Region, "441900101")
+        assert (town.parent_code, town.full_name, town.kind) == ("441900", "广东省东莞市石碣镇", "镇")
+
+
 def test_a_town_file_without_a_header_naming_code_and_name_is_refused() -> None:
     with pytest.raises(TownFileError) as exc:
         list(rows("# 说明\n代码,名称\n371526001,鱼邱湖街道\n"))
