@@ -22,6 +22,7 @@ from strawberry.types import Info
 from hub import models as m
 from hub.errors import InvalidInput
 from hub.vocab import MovementKind
+from schema.pagination import Connection
 from schema.prefetch import to_one
 from schema.types._common import Node, node_type
 from schema.types.refs import EnterpriseRef, ProjectRef, WorkerRef
@@ -46,6 +47,25 @@ class Team(Node):
     enterprise = to_one(
         EnterpriseRef, m.Enterprise, key="enterprise_id", description="The enterprise employing the team (corpCode)."
     )
+
+    @strawberry.field(description="The team's members on the project (by teamSysNo), in registration order.")
+    @staticmethod
+    async def workers(
+        parent: strawberry.Parent[m.Team], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[WorkerRef]:
+        from schema.types.registry import BY_ID, _page_args  # registry imports this module
+
+        n = _page_args(info, first)
+        # One statement per team: a team number is unique within its project only (teamSysNo, not an id).
+        return await info.context.loaders.child_pages(
+            m.Worker,
+            m.Worker.project_id,
+            sort=BY_ID[m.Worker],
+            first=n,
+            after=after,
+            where=(m.Worker.team_sys_no == parent.team_sys_no,),
+            where_key=("team", parent.team_sys_no),
+        ).load(parent.project_id)
 
 
 @node_type(

@@ -126,3 +126,26 @@ async def test_bad_month_and_span_are_the_users_mistake(graph, demo) -> None:
         "BAD_USER_INPUT",
         "from 2026-09-01 to 2026-11-19 spans 80 days: ask for at most 62",
     )
+
+
+async def test_a_teams_workers_are_its_members_on_its_project(graph, demo) -> None:
+    # Given the two largest teams, counted here in SQL with their members' ids
+    members: dict[tuple[int, str], list[int]] = {}
+    for team_id, wid in _sql(
+        demo,
+        "SELECT t.id, w.id FROM teams t JOIN workers w ON w.project_id = t.project_id AND w.team_sys_no = t.team_sys_no"
+        " ORDER BY t.id, w.id",
+    ):
+        members.setdefault(team_id, []).append(wid)
+    largest = sorted(members, key=lambda t: (-len(members[t]), t))[:2]
+    # When both are read on one request, two members a page
+    query = """query($a: ID!, $b: ID!) { a: node(id: $a) { ...T } b: node(id: $b) { ...T } }
+      fragment T on Team { teamSysNo workers(first: 2) { totalCount pageInfo { hasNextPage } nodes { id idNumber } } }"""
+    data = await graph.data(query, {"a": to_global_id("Team", largest[0]), "b": to_global_id("Team", largest[1])})
+    # Then each lists its own members only, the count is the team's, and IDs stay masked
+    for alias, team_id in zip(("a", "b"), largest, strict=True):
+        workers = data[alias]["workers"]
+        assert workers["totalCount"] == len(members[team_id])
+        assert [n["id"] for n in workers["nodes"]] == [to_global_id("Worker", w) for w in members[team_id][:2]]
+        assert workers["pageInfo"]["hasNextPage"] == (len(members[team_id]) > 2)
+        assert all("********" in n["idNumber"] for n in workers["nodes"])
