@@ -22,7 +22,7 @@ from strawberry.types import Info
 from hub import models as m
 from hub.errors import InvalidInput
 from hub.vocab import MovementKind
-from schema.pagination import Connection
+from schema.pagination import Connection, SortSpec, check_first
 from schema.prefetch import to_one
 from schema.types._common import Node, node_type
 from schema.types.refs import EnterpriseRef, ProjectRef, WorkerRef
@@ -32,6 +32,8 @@ strawberry.enum(MovementKind, description="A worker's movement on a site: ENTRY 
 #: The longest span ``Worker.attendance`` answers at once (two months of days).
 MAX_ATTENDANCE_DAYS = 62
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: A team's members in registration order (as ``Project.workers``).
+WORKER_SORT = SortSpec((m.Worker.id,))
 
 
 @node_type(m.Team, name="Team", description="A 班组 (work team) of a project on the real-name platform.")
@@ -53,14 +55,12 @@ class Team(Node):
     async def workers(
         parent: strawberry.Parent[m.Team], info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[WorkerRef]:
-        from schema.types.registry import BY_ID, _page_args  # registry imports this module
-
-        n = _page_args(info, first)
+        n = check_first(first, limit=info.context.settings.max_page_size)
         # One statement per team: a team number is unique within its project only (teamSysNo, not an id).
         return await info.context.loaders.child_pages(
             m.Worker,
             m.Worker.project_id,
-            sort=BY_ID[m.Worker],
+            sort=WORKER_SORT,
             first=n,
             after=after,
             where=(m.Worker.team_sys_no == parent.team_sys_no,),
