@@ -95,8 +95,8 @@ def parse_operations(text: str, *, schema: GraphQLSchema) -> list[ParsedOperatio
     """The named operations in ``text``, each validated against ``schema``.
 
     A document with one operation is registered as it is, byte for byte (clients hash the text they
-    send). Of a document with several, each operation is registered as graphql-core prints it, followed
-    by the fragments it uses: ``hub operations show`` prints that text for the client to send.
+    send). Of a document with several, each operation is registered as graphql-core prints it with the
+    fragments it uses, in the file's order: ``hub operations show`` prints that text for the client.
     ``InvalidInput`` (field ``document``) names each problem's line and column.
     """
     try:

@@ -258,3 +258,37 @@ async def test_allowlist_mode_refuses_unregistered_and_runs_registered(allowlist
     # When the operation is retired, the viewer may no longer run it
     await allowlisted.data(RETIRE, {"n": "Provinces"})
     assert codes(await post(allowlisted, {"query": REGIONS}, as_="viewer")) == ["OPERATION_NOT_REGISTERED"]
+
+
+def test_websocket_subscriptions_are_untouched_by_allowlist_mode(writable_demo, settings_for) -> None:
+    from starlette.testclient import TestClient
+
+    from hub.app import create_app
+
+    # Given viewers in allow-list mode, with no registered operation
+    app = create_app(settings_for(writable_demo.url, operations_allowlist_roles="viewer"))
+    with TestClient(app) as client:
+        first = client.post(
+            "/graphql",
+            headers={"X-API-Key": writable_demo.keys["city"]},
+            json={"query": "{ events(first: 1) { edges { cursor } } }"},
+        ).json()
+        cursor = first["data"]["events"]["edges"][0]["cursor"]
+        # When a viewer subscribes to the events over WebSocket (graphql-transport-ws)
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json({"type": "connection_init", "payload": {"X-API-Key": writable_demo.keys["viewer"]}})
+            assert ws.receive_json()["type"] == "connection_ack"
+            ws.send_json(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription($a: String) { events(after: $a) { node { databaseId } } }",
+                        "variables": {"a": cursor},
+                    },
+                }
+            )
+            # Then the subscription runs as before: allow-list mode governs HTTP operations only
+            message = ws.receive_json()
+            assert message["type"] == "next", message
+            assert message["payload"]["data"]["events"]["node"]["databaseId"]
