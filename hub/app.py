@@ -217,6 +217,8 @@ class HubGraphQL(GraphQL):
         runs registered operations only. Refusals are GraphQL errors with their codes (HTTP 200, as
         Apollo clients expect of ``PersistedQueryNotFound``)."""
         try:
+            if context.principal is None and (request_data.extensions or {}).get("persistedQuery") is not None:
+                context.require_principal()  # say who may ask before saying which hashes the hub knows
             resolved = await resolve_operation(
                 query=request_data.query,
                 extensions=request_data.extensions,

@@ -292,3 +292,10 @@ def test_websocket_subscriptions_are_untouched_by_allowlist_mode(writable_demo, 
             message = ws.receive_json()
             assert message["type"] == "next", message
             assert message["payload"]["data"]["events"]["node"]["databaseId"]
+
+
+async def test_a_persisted_query_without_a_key_is_unauthenticated(writable_graph) -> None:
+    # When a hash is sent without a key
+    resp = await writable_graph.client.post("/graphql", json={"extensions": persisted(ME)})
+    # Then the answer is the missing key, not whether the hub knows the hash
+    assert codes(resp.json()) == ["UNAUTHENTICATED"]
