@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -45,7 +46,7 @@ from graphql import (
     validate,
 )
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hub.access import Action, Principal, audit, require
 from hub.db import session_scope
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from graphql import GraphQLSchema
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 #: The one version of Apollo's automatic persisted queries.
 APQ_VERSION = 1
@@ -381,7 +384,12 @@ class OperationRegistry:
         if self._stale():
             async with self._lock:
                 if self._stale():
-                    self._by_hash = await asyncio.to_thread(self._load)
+                    try:
+                        self._by_hash = await asyncio.to_thread(self._load)
+                    except SQLAlchemyError:
+                        # Serve what was read last (nothing, at first: allow-listed roles are refused)
+                        # rather than fail every request; read again after refresh_seconds.
+                        log.warning("could not read the registry of named operations", exc_info=True)
                     self._loaded_at = self.clock()
         return self._by_hash.get(sha256)
 
