@@ -98,6 +98,7 @@ class Action(StrEnum):
     RECORD_PENALTIES = "penalty.record"  # enter and import administrative penalties (hub.penalties)
     MANAGE_BLACKLIST = "blacklist.manage"  # list on and remove from the 失信联合惩戒名单 (hub.blacklist)
     RATE_CREDIT = "credit.rate"  # recompute credit ratings on demand (hub.credit; the scheduler does it hourly)
+    MANAGE_OPERATIONS = "operation.manage"  # register and retire named GraphQL operations (hub.operations)
 
 
 _EVERYONE = frozenset(Role)
@@ -131,6 +132,7 @@ POLICY: Mapping[Action, frozenset[Role]] = {
     Action.RECORD_PENALTIES: _WORKERS,
     Action.MANAGE_BLACKLIST: _ADMINS,
     Action.RATE_CREDIT: _ADMINS,
+    Action.MANAGE_OPERATIONS: _ADMINS,
 }
 
 #: Rows of these models are the hub's own machinery, not the jurisdiction's data: reading them, by

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import logging
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -31,9 +33,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
-from strawberry.http import process_result
+from strawberry.http import GraphQLRequestData, process_result
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from admin.app import ADMIN_CSP, admin_routes
 from admin.auth import admin_auth_routes, error_response
@@ -46,6 +49,7 @@ from hub.errors import HubError
 from hub.fanout import Fanout, make_fanout
 from hub.holidays import sync_calendar
 from hub.models import utcnow
+from hub.operations import OperationRegistry, PersistedQueryCache, check_allowed, resolve_operation
 from hub.ratelimit import RequestGuard
 from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.settings import Settings, get_settings
@@ -185,11 +189,63 @@ class HubGraphQL(GraphQL):
         self.secret_key = secret_key
         self.clock = clock
         self.sign_in_policy = SignInPolicy.from_settings(settings)
+        #: The registry of named operations as this process serves it, and the automatic persisted queries.
+        self.operations = OperationRegistry(sync_engine, refresh_seconds=settings.operations_refresh_seconds)
+        self.persisted_queries = PersistedQueryCache(size=settings.apq_cache_size)
         env = Environment(loader=FileSystemLoader(SCHEMA_DIR / "templates"), autoescape=select_autoescape(["html"]))
         self._ide_html = env.get_template("graphiql.html").render(default_query=DEFAULT_QUERY)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's GET without a query, but not for a persisted query's GET (Apollo's
+        ``useGETForHashedQueries`` sends only ``extensions``, with ``Accept: */*`` from some clients)."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """strawberry's execution of one HTTP operation, once ``hub.operations`` has said what it runs:
+        a persisted query's hash becomes its text (Apollo's protocol), and a principal in allow-list mode
+        runs registered operations only. Refusals are GraphQL errors with their codes (HTTP 200, as
+        Apollo clients expect of ``PersistedQueryNotFound``)."""
+        try:
+            if context.principal is None and (request_data.extensions or {}).get("persistedQuery") is not None:
+                context.require_principal()  # say who may ask before saying which hashes the hub knows
+            resolved = await resolve_operation(
+                query=request_data.query,
+                extensions=request_data.extensions,
+                registry=self.operations,
+                cache=self.persisted_queries,
+                remember=context.principal is not None,
+            )
+            check_allowed(
+                resolved,
+                principal=context.principal,
+                allowlist_roles=self.settings.allowlist_role_set(),
+                operation_name=request_data.operation_name,
+            )
+        except HubError as exc:
+            await context.session.close()  # nothing runs: HubRequest, which closes it, never starts
+            return ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
+        # The seam for compiled plans: ``resolved.registered`` is the registered operation this is.
+        if resolved.document is not request_data.query:
+            request_data = dataclasses.replace(request_data, query=resolved.document)
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,  # type: ignore[arg-type]
+            root_value=root_value,
+            request_data=request_data,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry's HTTP handling, but a request it cannot read answers a GraphQL-style JSON error
@@ -332,6 +388,7 @@ class HubGraphQL(GraphQL):
             request=request,
             response=response,
             session_factory=self.sessions,
+            operations=self.operations,
         )
         if request.scope.get("type") == "http":
             request.scope["hub.context"] = context  # closed by __call__ if the request is refused unread

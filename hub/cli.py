@@ -38,6 +38,7 @@ from hub.cli_clues import app as clues_app
 from hub.cli_common import USAGE, CliContext, cli_context, console, fail, load_settings, safe_url, when
 from hub.cli_connectors import app as connectors_app
 from hub.cli_credit import credit_app, penalties_app
+from hub.cli_operations import app as operations_app
 from hub.cli_regions import app as regions_app
 from hub.cli_users import app as users_app
 from hub.cli_webhooks import app as webhooks_app
@@ -72,6 +73,7 @@ app.add_typer(penalties_app, name="penalties")
 app.add_typer(credit_app, name="credit")
 app.add_typer(regions_app, name="regions")
 app.add_typer(users_app, name="user")
+app.add_typer(operations_app, name="operations")
 
 #: The broker URL scheme of the in-process broker, which only `hub serve` can use.
 IN_PROCESS_BROKER = "memory://"
@@ -340,6 +342,41 @@ def export_schema(
         return
     output.write_text(sdl)
     console.print(f"wrote {output} ({len(sdl):,} characters)")
+
+
+@operations_app.command("register")
+def register_operations(
+    file: Path = typer.Argument(..., help="A .graphql file of one or more named operations (fragments allowed)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace an operation registered under the same name."),
+) -> None:
+    """Register every named operation of FILE, validated against the schema (all or none, audited)."""
+    # Validation needs the schema (about a second to build): only this command builds it.
+    from hub.errors import InvalidInput
+    from hub.operations import register_document
+    from schema.build import build_schema
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}", code=USAGE)
+    graphql_schema = build_schema()._schema
+    with cli_context() as ctx, ctx.session() as session:
+        try:
+            done = register_document(
+                session, principal=ctx.principal, text=text, schema=graphql_schema, replace=replace
+            )
+        except InvalidInput as exc:  # every problem of the file, each at its line and column
+            problems = exc.extra.get("errors") or []
+            if len(problems) <= 1:
+                raise
+            console.print(f"[red]{file}: {len(problems)} problems, nothing registered[/]")
+            for p in problems:
+                console.print(
+                    f"  line {p['line']}, column {p['column']}: {p['message']}", markup=False, highlight=False
+                )
+            raise typer.Exit(USAGE) from exc
+        for r in done:
+            console.print(f"{r.outcome} {r.operation.name} ({r.operation.operation_type}) sha256 {r.operation.sha256}")
 
 
 @api_key_app.command("create")

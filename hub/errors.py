@@ -7,16 +7,21 @@ HubError
  │    ├── AccountDisabled   an administrator disabled the account  ACCOUNT_DISABLED
  │    └── SessionExpired    the sign-in session ended (timeout, sign-out)  SESSION_EXPIRED
  ├── Forbidden             the principal may not do or see it   FORBIDDEN
- │    └── CsrfRefused       a cookie request without its CSRF token, or cross-site  CSRF_REFUSED
+ │    ├── CsrfRefused       a cookie request without its CSRF token, or cross-site  CSRF_REFUSED
+ │    └── OperationNotRegistered  an allow-listed role ran an unregistered operation  OPERATION_NOT_REGISTERED
  ├── NotFound              no such object (or not in your jurisdiction)  NOT_FOUND
  ├── InvalidInput          a bad argument: field, value, why    BAD_USER_INPUT
  │    ├── InvalidIdentifier  a malformed USCC / ID / permit …   INVALID_IDENTIFIER
- │    └── WeakPassword      a new password the policy refuses    WEAK_PASSWORD
+ │    ├── WeakPassword      a new password the policy refuses    WEAK_PASSWORD
+ │    ├── PersistedQueryHashMismatch  a query whose SHA-256 is not the hash sent  PERSISTED_QUERY_HASH_MISMATCH
+ │    └── PersistedQueryVersionUnsupported  persistedQuery.version other than 1  PERSISTED_QUERY_VERSION_UNSUPPORTED
+ ├── PersistedQueryNotFound  a hash the hub does not know: resend with the query  PERSISTED_QUERY_NOT_FOUND
  ├── InvalidCursor         a cursor this connection did not issue  INVALID_CURSOR
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
  ├── Conflict              another action changed it first (a lost race)  CONFLICT
  │    ├── DuplicateSource   a register number (channel + sourceId) entered twice  DUPLICATE_SOURCE
- │    └── DuplicateDocument  a decision's document number (文号) already recorded  DUPLICATE_DOCUMENT
+ │    ├── DuplicateDocument  a decision's document number (文号) already recorded  DUPLICATE_DOCUMENT
+ │    └── DuplicateOperation  an operation name already registered with another document  DUPLICATE_OPERATION
  ├── TooEarly              a rule's waiting period has not passed (blacklist removal)  TOO_EARLY
  ├── QueryTooComplex       over a depth / page-size / alias / token limit  QUERY_TOO_COMPLEX
  ├── QueryTooCostly        more rows than the role's cost budget   QUERY_TOO_COSTLY
@@ -183,3 +188,35 @@ class CsrfRefused(Forbidden):
     """A cookie-authenticated request without the session's CSRF token, or from another site."""
 
     code = "CSRF_REFUSED"
+
+
+class OperationNotRegistered(Forbidden):
+    """A principal whose role runs in allow-list mode (``HUB_OPERATIONS_ALLOWLIST_ROLES``) sent an
+    operation that is not in the registry of named operations, or one that was retired."""
+
+    code = "OPERATION_NOT_REGISTERED"
+
+
+class DuplicateOperation(Conflict):
+    """A registered operation's name already stands for another document: replace it explicitly."""
+
+    code = "DUPLICATE_OPERATION"
+
+
+class PersistedQueryNotFound(HubError):
+    """An automatic persisted query's hash that the hub neither registered nor remembers: the client
+    sends the query again with its hash (Apollo clients do so by themselves)."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class PersistedQueryHashMismatch(InvalidInput):
+    """A persisted query sent with its text, whose SHA-256 is not the hash sent with it."""
+
+    code = "PERSISTED_QUERY_HASH_MISMATCH"
+
+
+class PersistedQueryVersionUnsupported(InvalidInput):
+    """``extensions.persistedQuery.version`` other than 1, the one version of the protocol."""
+
+    code = "PERSISTED_QUERY_VERSION_UNSUPPORTED"

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.access import ROLES, Role
@@ -154,22 +154,44 @@ class Settings(BaseSettings):
         description="Comma-separated roles whose keys may introspect the GraphQL schema (`__schema`, `__type`). "
         "Production: leave out `regional`, whose keys belong to other systems.",
     )
+    operations_allowlist_roles: str = Field(
+        default="",
+        description="Comma-separated roles that may run only registered operations (`hub operations register`), "
+        "by hash or by a text whose hash is registered; anything else is refused with OPERATION_NOT_REGISTERED.",
+    )
+    apq_cache_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Automatic persisted queries one hub process remembers by hash (least recently used "
+        "forgotten first); registered operations are always found.",
+    )
+    operations_refresh_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often a hub process re-reads the registry of named operations: a registration or "
+        "retirement made elsewhere (the CLI, another process) counts within this time.",
+    )
     api_key_touch_seconds: int = Field(
         default=300, ge=1, description="An API key's lastUsedAt is written at most once per this many seconds."
     )
 
-    @field_validator("introspection_roles")
+    @field_validator("introspection_roles", "operations_allowlist_roles")
     @classmethod
-    def _known_roles(cls, value: str) -> str:
+    def _known_roles(cls, value: str, info: ValidationInfo) -> str:
         roles = [r.strip() for r in value.split(",") if r.strip()]
         unknown = [r for r in roles if r not in ROLES]
         if unknown:
-            raise ValueError(f"unknown role {unknown[0]!r} in HUB_INTROSPECTION_ROLES: use some of {', '.join(ROLES)}")
+            variable = f"HUB_{(info.field_name or '').upper()}"
+            raise ValueError(f"unknown role {unknown[0]!r} in {variable}: use some of {', '.join(ROLES)}")
         return ",".join(roles)
 
     def introspection_role_set(self) -> frozenset[str]:
         """The roles that may introspect the schema."""
         return frozenset(r for r in self.introspection_roles.split(",") if r)
+
+    def allowlist_role_set(self) -> frozenset[str]:
+        """The roles that may run registered operations only."""
+        return frozenset(r for r in self.operations_allowlist_roles.split(",") if r)
 
     query_cost_limits: dict[str, int] = Field(
         default={

@@ -41,6 +41,8 @@ class Context:
     session_factory: Any = None
     #: The graphql-transport-ws connection_init payload (set by strawberry on WebSocket connections).
     connection_params: dict[str, Any] | None = None
+    #: The registry of named operations as this process serves it (``hub.operations.OperationRegistry``).
+    operations: Any = None
 
     def require_principal(self) -> Principal:
         """The principal of the request; the authentication error (``NotAuthenticated``) without one.

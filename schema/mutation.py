@@ -21,6 +21,7 @@ from schema.calendar import CalendarMutations
 from schema.clue_mutations import ClueMutations
 from schema.credit import CreditMutations
 from schema.filters import db_id
+from schema.operations import OperationMutations
 from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
 from schema.warning_mutations import WarningMutations
@@ -82,6 +83,7 @@ class ReplayResult:
 @strawberry.type
 class Mutation(
     ClueMutations,
+    OperationMutations,
     WarningMutations,
     WebhookMutations,
     CalendarMutations,

@@ -30,6 +30,7 @@ from schema.filters import (
     db_id,
     region_condition,
 )
+from schema.operations import OperationQueries
 from schema.pagination import Connection, SortSpec, check_first, paginate
 from schema.permissions import principal_of, reads, require_to_read, requires
 from schema.prefetch import node_selections, prefetch
@@ -133,7 +134,7 @@ class ConnectorKind:
 
 
 @strawberry.type
-class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, RankingQueries):
+class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, RankingQueries, OperationQueries):
     @strawberry.field(description="Installed connector plugins (entry-point group hub.connectors).")
     def connector_kinds(self, info: Info) -> list[ConnectorKind]:
         principal_of(info)

@@ -19,6 +19,7 @@ from hub.models.clues import (
 )
 from hub.models.credit import BlacklistEntry, Penalty
 from hub.models.geo import Region
+from hub.models.operations import RegisteredOperation
 from hub.models.platform import (
     ApiKey,
     AuditLog,
@@ -74,6 +75,7 @@ __all__ = [
     "Project",
     "Quarantine",
     "RawRecord",
+    "RegisteredOperation",
     "Region",
     "RegionScoped",
     "SyncRun",

@@ -217,3 +217,36 @@ def test_graphiql_runs_under_its_content_security_policy_without_a_violation(hub
     # The dialog's scroll lock warns that the page's body has overflow:hidden (GraphiQL's own layout);
     # that warning is the only console error expected.
     assert [e for e in errors if not e.startswith("react-remove-scroll-bar: cannot calculate scrollbar size")] == []
+
+
+def test_the_registered_operations_are_offered_as_tabs(hub_server, page) -> None:
+    import httpx
+    from playwright.sync_api import expect
+
+    base_url, key = hub_server
+    document = "query HubE2EScreen { me { name role } }"
+
+    def graphql(query: str, variables: dict) -> dict:
+        resp = httpx.post(
+            f"{base_url}/graphql", json={"query": query, "variables": variables}, headers={"X-API-Key": key}, timeout=60
+        )
+        body = resp.json()
+        assert "errors" not in body, body
+        return body
+
+    # Given an operation a front-end team registered
+    graphql(
+        "mutation($n: String!, $d: String!) { registerOperation(name: $n, document: $d) { name } }",
+        {"n": "HubE2EScreen", "d": document},
+    )
+    try:
+        # When GraphiQL opens with a key
+        open_graphiql(page, f"{base_url}/graphql#key={key}")
+        # Then the operation has its own tab beside the example query, holding its exact text
+        tab = page.locator(".graphiql-tab", has_text="HubE2EScreen")
+        expect(tab).to_be_visible()
+        tab.locator("button").first.click()
+        expect(page.locator(QUERY_EDITOR)).to_contain_text("query HubE2EScreen")
+    finally:
+        # (retired, so that the other tests of this server see GraphiQL as before)
+        graphql("mutation($n: String!) { retireOperation(name: $n) { name } }", {"n": "HubE2EScreen"})

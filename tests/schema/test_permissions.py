@@ -76,6 +76,8 @@ PROBES: dict[Action, Probe] = {
     Action.MANAGE_BLACKLIST: Probe(f'mutation {{ removeFromBlacklist(id: "{to_global_id("BlacklistEntry", MISSING)}", '
                                    'correctedOn: "2025-01-02", promiseNo: "p", reason: "r") { id } }',
                                    "remove enterprises from the blacklist"),
+    Action.MANAGE_OPERATIONS: Probe('mutation { retireOperation(name: "NoSuchOperation") { name } }',
+                                    "manage registered operations"),
 }
 #: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (users, `hub credit rate`,
 #: `hub regions load`).

@@ -37,6 +37,34 @@
     props.defaultEditorToolsVisibility = "headers";
   }
 
-  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
-  root.render(React.createElement(GraphiQL, props));
+  function render(registered) {
+    // The registered operations (hub operations register), one tab each after the example query,
+    // so that a front-end developer starts from the exact text the hub knows (GraphiQL shows these
+    // default tabs while it has none stored from an earlier visit).
+    if (registered.length > 0) {
+      props.defaultTabs = [{ query: props.defaultQuery }].concat(
+        registered.map(function (op) { return { query: op.document }; })
+      );
+    }
+    var root = ReactDOM.createRoot(document.getElementById("graphiql"));
+    root.render(React.createElement(GraphiQL, props));
+  }
+
+  if (!apiKey) {
+    render([]);
+    return;
+  }
+  fetch("/graphql", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-API-Key": apiKey },
+    body: JSON.stringify({
+      query: "query HubRegisteredOperations { registeredOperations { name document } }"
+    })
+  })
+    .then(function (resp) { return resp.json(); })
+    .then(function (body) {
+      // A role in allow-list mode may be refused this very query: then there is nothing to offer.
+      render((body && body.data && body.data.registeredOperations) || []);
+    })
+    .catch(function () { render([]); });
 })();
