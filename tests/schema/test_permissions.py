@@ -60,12 +60,6 @@ PROBES: dict[Action, Probe] = {
     Action.RETRY_WRITEBACKS: Probe(
         f'mutation {{ retryWriteback(id: "{to_global_id("ChannelRecord", MISSING)}") {{ id }} }}', "retry write-backs"
     ),
-    Action.MANAGE_KEYS: Probe(
-        f'mutation {{ revokeApiKey(id: "{to_global_id("ApiKey", MISSING)}") {{ id }} }}', "revoke API keys"
-    ),
-    Action.RETRY_WRITEBACKS: Probe(
-        f'mutation {{ retryWriteback(id: "{to_global_id("ChannelRecord", MISSING)}") {{ id }} }}', "retry write-backs"
-    ),
     Action.MANAGE_WEBHOOKS: Probe(
         f'mutation {{ deleteWebhookEndpoint(id: "{to_global_id("WebhookEndpoint", MISSING)}") }}', "manage webhooks"
     ),
