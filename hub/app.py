@@ -51,6 +51,7 @@ from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.settings import Settings, get_settings
 from hub.users import SignInPolicy, authenticate_session, session_id_of, touch_session
 from schema.build import build_schema
+from schema.compiled import PLANS, PlanCache, execute_plan
 from schema.context import Context
 from schema.extensions import shape_error
 from schema.loaders import Loaders
@@ -170,6 +171,7 @@ class HubGraphQL(GraphQL):
         fanout: Fanout | None = None,
         secret_key: str = "",
         clock: Callable[[], dt.datetime] = utcnow,
+        plans: PlanCache = PLANS,
     ) -> None:
         super().__init__(
             build_schema(max_depth=settings.max_query_depth),
@@ -184,6 +186,7 @@ class HubGraphQL(GraphQL):
         self.sync_engine = sync_engine
         self.secret_key = secret_key
         self.clock = clock
+        self.plans = plans
         self.sign_in_policy = SignInPolicy.from_settings(settings)
         env = Environment(loader=FileSystemLoader(SCHEMA_DIR / "templates"), autoescape=select_autoescape(["html"]))
         self._ide_html = env.get_template("graphiql.html").render(default_query=DEFAULT_QUERY)
@@ -301,6 +304,36 @@ class HubGraphQL(GraphQL):
                 }
             )
         return body
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: Any,
+    ) -> Any:
+        """A POSTed query whose document has a compiled plan (``schema.compiled``, ``self.plans``) runs
+        the plan — authentication, the cost budget and the session's close as the interpreter does
+        them; anything else goes to strawberry."""
+        if request_adapter.method == "POST" and isinstance(request_data.query, str):
+            plan = self.plans.get(request_data.query)
+            if (
+                plan is not None
+                and plan.compiled
+                and plan.schema is self.schema
+                and request_data.operation_name in (None, plan.operation_name)
+            ):
+                return await execute_plan(plan, request_data.variables, context)
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=root_value,
+            request_data=request_data,
+        )
 
     async def process_result(self, request: Request, result: Any) -> Any:
         if result.errors:
@@ -457,6 +490,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.graphql = graphql_app  # its schema and plan cache (schema.compiled)
     app.state.sync_engine = sync_engine
     app.state.settings = settings
     app.state.sessions = sessions
