@@ -58,6 +58,7 @@ from schema.compiled._plan import (
     RootPage,
     RootTypename,
 )
+from schema.permissions import Permissions
 from schema.prefetch import _DECLARED
 from schema.types._common import ROW_MODELS, to_global_id
 
@@ -124,7 +125,7 @@ def compile_operation(
         try:
             plan.roots.append(compiler.root(key, nodes))
         except _Unsupported as exc:
-            plan.fallbacks.append(exc.fallback)
+            compiler.fallbacks.append(exc.fallback)
     plan.fallbacks.extend(compiler.fallbacks)
     plan.reveal_variables = compiler.reveal_variables
     return plan
@@ -141,14 +142,50 @@ def explain(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def field_support(schema: Schema) -> dict[str, dict[str, str | None]]:
+    """For every type served from rows, each field's reason to fall back (``None``: it compiles, when
+    selected without ``reveal: true``)."""
+    compiler = _Compiler(schema, {})
+    out: dict[str, dict[str, str | None]] = {}
+    for type_name in sorted(ROW_MODELS):
+        model = _row_model(type_name)
+        gtype = schema._schema.get_type(type_name)
+        if model is None:
+            continue
+        if not isinstance(gtype, GraphQLObjectType):  # pragma: no cover - every row type is an object
+            continue
+        fields: dict[str, str | None] = {}
+        for name, gfield in gtype.fields.items():
+            leaf = isinstance(get_named_type(gfield.type), (GraphQLScalarType, GraphQLEnumType))
+            probe = parse(f"{{ {name} }}" if leaf else f"{{ {name} {{ __typename }} }}")
+            node = probe.definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]
+            try:
+                compiler._field(ObjectPlan(type_name, model), gtype, name, [node], name)
+                fields[name] = compiler.fallbacks.pop().reason if compiler.fallbacks else None
+            except _Unsupported as exc:
+                fields[name] = exc.fallback.reason
+            except GraphQLError as exc:  # pragma: no cover - a required argument
+                fields[name] = exc.message
+        out[type_name] = fields
+    return out
+
+
+def _row_model(type_name: str) -> type | None:
+    """The mapped class a type's values are rows of (``None`` for types served from other objects)."""
+    model = ROW_MODELS.get(type_name)
+    if model is None or sa_inspect(model, raiseerr=False) is None:
+        return None
+    return model
+
+
 def _page_roots(schema: Schema) -> set[str]:
     """Root fields whose resolver answers with ``schema.query._page`` (so, a ``PageRequest`` when asked)."""
     out = set()
     query = schema.get_type_by_name("Query")
     for f in getattr(query, "fields", []):
         resolver = f.base_resolver
-        if resolver is None:
-            continue
+        if resolver is None or getattr(resolver.wrapped_func, "__module__", None) != "schema.query":
+            continue  # other modules' roots (credit, stats, webhooks …) have pages of their own
         try:
             source = inspect.getsource(resolver.wrapped_func)
         except (OSError, TypeError):  # pragma: no cover - built without source
@@ -259,6 +296,9 @@ class _Compiler:
         self._fill(target, node_type, node_sets, f"{key}.node")
         strawberry_field = self.schema.get_field_for_type(field_name=name, type_name="Query")
         assert strawberry_field is not None
+        for ext in strawberry_field.extensions:
+            if not isinstance(ext, Permissions):
+                raise _Unsupported(key, f"Query.{name} has a field extension ({type(ext).__name__})")
         return RootPage(key, nodes[0], strawberry_field, gfield, conn.name, parts, target)
 
     # ---- objects -------------------------------------------------------------------------------
@@ -266,9 +306,9 @@ class _Compiler:
     def _object_shell(self, gtype: Any, path: str) -> ObjectPlan:
         if not isinstance(gtype, GraphQLObjectType):
             raise _Unsupported(path, f"{gtype} is an interface or union (resolved per row)")
-        model = ROW_MODELS.get(gtype.name)
+        model = _row_model(gtype.name)
         if model is None:
-            raise _Unsupported(path, f"{gtype.name} is not served straight from rows")
+            raise _Unsupported(path, f"{gtype.name} is not served straight from table rows")
         return ObjectPlan(gtype.name, model)
 
     def _fill(self, plan: ObjectPlan, gtype: GraphQLObjectType, sets: list[SelectionSetNode], path: str) -> None:
@@ -290,6 +330,8 @@ class _Compiler:
         sfield = self.schema.get_field_for_type(field_name=name, type_name=gtype.name)
         if sfield is None:  # pragma: no cover - validated
             raise _Unsupported(path, f"{gtype.name}.{name} is unknown")
+        if sfield.extensions:
+            raise _Unsupported(path, f"{gtype.name}.{name} has a field extension (a permission, …)")
         model = plan.model
         mapper: Any = sa_inspect(model)
         where = f"{gtype.name}.{name}"

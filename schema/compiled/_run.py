@@ -18,6 +18,7 @@ from graphql.execution import ExecutionResult
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from sqlalchemy import select
 from strawberry.types.arguments import convert_arguments
+from strawberry.utils.await_maybe import await_maybe
 
 from hub.errors import HubError
 from schema.compiled._plan import Leaf, Masked, ObjectPlan, Plan, RelationField, RootPage, RootTypename
@@ -40,8 +41,9 @@ class _PageRequestInfo:
 
     wants_page_request = True
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, operation: Any) -> None:
         self.context = context
+        self.operation = operation  # a permission's refusal reads the operation's type
 
 
 async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Context) -> ExecutionResult:
@@ -114,8 +116,14 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
     kwargs = convert_arguments(
         raw, root.field.arguments, scalar_registry=schema.schema_converter.scalar_registry, config=schema.config
     )
+    info = _PageRequestInfo(context, plan.operation)
+    # The field's permissions (schema.permissions.requires / reads) first, as strawberry runs them.
+    for extension in root.field.extensions:
+        for permission in extension.permissions:  # type: ignore[attr-defined]
+            if await await_maybe(permission.has_permission(None, info)) is not True:  # pragma: no cover - ours raise
+                raise _Fallback
     resolve: Any = root.field.base_resolver.wrapped_func  # type: ignore[union-attr]
-    request = await resolve(None, _PageRequestInfo(context), **kwargs)
+    request = await resolve(None, info, **kwargs)
     if not isinstance(request, PageRequest):
         raise _Fallback
     first = check_first(request.first, limit=context.settings.max_page_size)
