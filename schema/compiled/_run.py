@@ -170,17 +170,17 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
                 edges.append(edge)
             out[part.key] = edges
         else:
-            info: dict[str, Any] = {}
+            page_info: dict[str, Any] = {}
             for key, what in part.parts:
                 if what == "hasNextPage":
-                    info[key] = has_next
+                    page_info[key] = has_next
                 elif what == "endCursor":
-                    info[key] = cursor_list()[-1] if rows else None
+                    page_info[key] = cursor_list()[-1] if rows else None
                 elif what == "startCursor":
-                    info[key] = cursor_list()[0] if rows else None
+                    page_info[key] = cursor_list()[0] if rows else None
                 else:
-                    info[key] = part.typename
-            out[part.key] = info
+                    page_info[key] = part.typename
+            out[part.key] = page_info
     return out
 
 
