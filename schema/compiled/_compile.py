@@ -399,7 +399,8 @@ class _Compiler:
         else:
             target.column(getattr(target.model, relation.by))
         self._fill(target, target_type, [n.selection_set for n in nodes if n.selection_set], path)
-        return RelationField(key, relation, key_index, target, non_null)
+        by_key = not relation.many and all(c.primary_key for c in getattr(target.model, relation.by).property.columns)
+        return RelationField(key, relation, key_index, target, non_null, joined=by_key)
 
     # ---- leaves --------------------------------------------------------------------------------
 

@@ -57,6 +57,8 @@ class RelationField:
     key_index: int
     target: ObjectPlan
     non_null: bool = False
+    #: A to-one relation by the target's primary key: outer-joined into the parent's statement.
+    joined: bool = False
 
 
 @dataclass(slots=True)
@@ -67,6 +69,14 @@ class ObjectPlan:
     model: type
     columns: list[InstrumentedAttribute[Any]] = field(default_factory=list)
     fields: list[Leaf | Masked | RelationField] = field(default_factory=list)
+
+    def width(self, join: bool) -> int:
+        """Columns a row of this object takes in its parent's statement (its joined relations' too)."""
+        if not join:
+            return len(self.columns)
+        return len(self.columns) + sum(
+            f.target.width(join) for f in self.fields if isinstance(f, RelationField) and f.joined
+        )
 
     def column(self, attr: InstrumentedAttribute[Any]) -> int:
         """The index of ``attr`` in the row, adding it to the selected columns when new."""
