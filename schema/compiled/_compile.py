@@ -43,6 +43,7 @@ from graphql import (
     specified_rules,
     validate,
 )
+from sqlalchemy import TypeDecorator
 from sqlalchemy import inspect as sa_inspect
 
 from hub.identifiers import mask_text
@@ -347,7 +348,12 @@ class _Compiler:
             attr = sfield.python_name
             if attr not in mapper.column_attrs:
                 raise _Unsupported(path, f"{where} is not a column of {model.__name__}")
-            return Leaf(key, self._leaf(gfield.type, plan.column(getattr(model, attr)), path), non_null)
+            column = getattr(model, attr)
+            index = plan.column(column)
+            serialize = self._serializer(gfield.type, path)
+            if _identity(gfield.type, column):
+                serialize = None
+            return Leaf(key, self._leaf(gfield.type, index, path), non_null, index=index, serialize=serialize)
         fn = resolver.wrapped_func
         relation = _DECLARED.get(fn)
         if relation is not None:
@@ -420,6 +426,20 @@ class _Compiler:
             return None if value is None else serialize(value)
 
         return leaf
+
+
+def _identity(gql_type: Any, column: Any) -> bool:
+    """True when graphql-core would return the column's values unchanged: a ``String`` read from a
+    string column, a ``Boolean`` from a boolean one (``serialize_string`` / ``serialize_boolean``)."""
+    named = gql_type.of_type if isinstance(gql_type, GraphQLNonNull) else gql_type
+    sql_type = getattr(column.type, "impl", column.type)
+    try:
+        python_type = sql_type.python_type
+    except NotImplementedError:  # pragma: no cover - custom types
+        return False
+    if isinstance(sql_type, TypeDecorator) or isinstance(column.type, TypeDecorator):
+        return False  # a decorator's result type is its own business
+    return (named.name, python_type) in {("String", str), ("Boolean", bool)}
 
 
 class _RowView:

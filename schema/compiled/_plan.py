@@ -35,6 +35,10 @@ class Leaf:
     key: str
     value: Callable[[Any], Any]
     non_null: bool = False
+    #: A column's value: its index in the row and the GraphQL serializer (``None`` when the value is
+    #: already what it serialises to), so that the generated builder reads it inline.
+    index: int | None = None
+    serialize: Callable[[Any], Any] | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +73,10 @@ class ObjectPlan:
     model: type
     columns: list[InstrumentedAttribute[Any]] = field(default_factory=list)
     fields: list[Leaf | Masked | RelationField] = field(default_factory=list)
+    #: Its SELECT … FROM … OUTER JOIN …, built once per (join, extra columns) (``schema.compiled._run``),
+    #: and its generated row-to-object builder, per join.
+    statements: dict[Any, Any] = field(default_factory=dict)
+    builders: dict[bool, Any] = field(default_factory=dict)
 
     def width(self, join: bool) -> int:
         """Columns a row of this object takes in its parent's statement (its joined relations' too)."""
@@ -132,6 +140,8 @@ class Plan:
     fallbacks: list[Fallback] = field(default_factory=list)
     #: Variables given as ``reveal``: a run where one is true goes to the interpreter (it audits each row).
     reveal_variables: set[str] = field(default_factory=set)
+    #: (cost, root fields) by the values of the variables that set a page size (``schema.cost``).
+    costs: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def compiled(self) -> bool:

@@ -10,17 +10,19 @@ page — is handed to the interpreter for the whole operation.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql import GraphQLError, located_error
 from graphql.execution import ExecutionResult
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from sqlalchemy import Select, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from strawberry.types.arguments import convert_arguments
 from strawberry.utils.await_maybe import await_maybe
 
+from hub.access import bind_principal
 from hub.errors import HubError
 from schema.compiled._plan import Leaf, Masked, ObjectPlan, Plan, RelationField, RootPage, RootTypename
 from schema.cost import check_cost
@@ -30,6 +32,9 @@ from schema.query import PageRequest
 
 if TYPE_CHECKING:
     from schema.context import Context
+
+
+T = TypeVar("T")
 
 
 class _Fallback(Exception):
@@ -64,14 +69,7 @@ async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Co
         coerced = get_variable_values(gql, plan.variable_definitions, variables or {})
         if isinstance(coerced, list):
             raise _Fallback
-        refusal = check_cost(
-            gql,
-            plan.document,
-            operation_name=plan.operation_name,
-            variables=variables,
-            role=context.principal.role,
-            settings=context.settings,
-        )
+        refusal = _check_cost(plan, variables, context)
         if refusal is not None:
             return ExecutionResult(data=None, errors=[GraphQLError(refusal.message, original_error=refusal)])
         if any(coerced.coerced.get(name) for name in plan.reveal_variables):
@@ -92,6 +90,29 @@ async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Co
         return await _interpret(plan, variables, context)
     finally:
         await context.session.close()
+
+
+def _check_cost(plan: Plan, variables: dict[str, Any] | None, context: Context) -> HubError | None:
+    """``schema.cost.check_cost``, priced once per value of the variables that are numbers (a page size
+    is the only thing a variable changes in the price; cursors and filters do not)."""
+    principal = context.require_principal()
+    numbers = tuple(sorted((k, v) for k, v in (variables or {}).items() if type(v) is int))
+    settings = context.settings
+    limits = tuple(sorted(settings.query_cost_limits.items()))
+    key = (numbers, principal.role, limits, settings.max_page_size, settings.max_root_fields)
+    if key not in plan.costs:
+        if len(plan.costs) > 256:
+            plan.costs.clear()
+        plan.costs[key] = check_cost(
+            plan.schema._schema,
+            plan.document,
+            operation_name=plan.operation_name,
+            variables=variables,
+            role=principal.role,
+            settings=context.settings,
+        )
+    refusal: HubError | None = plan.costs[key]
+    return refusal
 
 
 async def run_plan(plan: Plan, variables: dict[str, Any] | None, context: Context) -> dict[str, Any]:
@@ -141,10 +162,14 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
     if request.after:
         stmt = stmt.where(sort.after(decode_cursor(request.after)))
     stmt = stmt.order_by(*sort.order_by()).limit(first + 1)
-    rows = (await context.session.execute(stmt)).all()
+
+    def read(session: Session) -> tuple[list[Any], list[dict[str, Any]]]:
+        rows = list(session.execute(stmt).all())
+        return rows, _materialize(target, rows[:first], session, join)
+
+    rows, nodes = await _in_sync_session(context, read)
     has_next = len(rows) > first
     rows = rows[:first]
-    nodes = await _materialize(target, rows, context, join)
     cursors: list[str] | None = None
 
     def cursor_list() -> list[str]:
@@ -189,6 +214,23 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
     return out
 
 
+async def _in_sync_session(context: Context, read: Callable[[Session], T]) -> T:
+    """``read(session)`` on a synchronous session bound to the request's principal (so limited to its
+    jurisdiction): on a worker thread with the hub's synchronous engine — every statement of the plan
+    in one hop, on the plain DBAPI driver — or, without one, through the request's async session."""
+    engine = context.sync_engine
+    if engine is None:
+        return await context.session.run_sync(read)
+    principal = context.require_principal()
+
+    def work() -> T:
+        with Session(engine) as session:
+            bind_principal(session, principal)
+            return read(session)
+
+    return await asyncio.to_thread(work)
+
+
 def _columns(plan: ObjectPlan, entity: Any, join: bool) -> tuple[list[Any], list[tuple[Any, Any]]]:
     """The columns of ``plan`` read from ``entity`` (its model or an alias), followed by those of its
     joined to-one relations, depth first; and the outer joins that bring those in."""
@@ -208,42 +250,80 @@ def _select(plan: ObjectPlan, join: bool, extra: Sequence[Any] = ()) -> Select[A
     """``SELECT`` the plan's columns (and ``extra``) from its model, to-one relations outer-joined when
     ``join``: the jurisdiction criteria of ``hub.access`` apply to every joined entity as to the loaders'
     statements."""
-    columns, joins = _columns(plan, plan.model, join)
-    stmt = select(*columns, *extra).select_from(plan.model)
-    for alias, on in joins:
-        stmt = stmt.outerjoin(alias, on)
+    key = (join, tuple(c.key for c in extra))
+    stmt = plan.statements.get(key)
+    if stmt is None:
+        columns, joins = _columns(plan, plan.model, join)
+        stmt = select(*columns, *extra).select_from(plan.model)
+        for alias, on in joins:
+            stmt = stmt.outerjoin(alias, on)
+        plan.statements[key] = stmt
     return stmt
 
 
-async def _materialize(plan: ObjectPlan, rows: Sequence[Any], context: Context, join: bool) -> list[dict[str, Any]]:
+def _materialize(plan: ObjectPlan, rows: Sequence[Any], session: Session, join: bool) -> list[dict[str, Any]]:
     """The objects of ``rows`` (each: the plan's columns, then its joined relations' columns), the other
     relations read level by level (one statement per relation)."""
-    getters: list[tuple[str, Callable[[Any], Any] | None, list[Any] | None, bool]] = []
+    relations: list[Any] = []
     offset = len(plan.columns)
     for f in plan.fields:
-        if isinstance(f, Leaf):
-            getters.append((f.key, f.value, None, f.non_null))
-        elif isinstance(f, Masked):
-            getters.append((f.key, _masked(f.index, f.mask), None, f.non_null))
-        elif f.joined and join:
+        if not isinstance(f, RelationField):
+            continue
+        if f.joined and join:
             width = f.target.width(join)
             slices = [r[offset : offset + width] for r in rows]
             offset += width
             bi = f.target.column(getattr(f.target.model, f.relation.by))
-            objects = iter(await _materialize(f.target, [s for s in slices if s[bi] is not None], context, join))
-            getters.append((f.key, None, [None if s[bi] is None else next(objects) for s in slices], f.non_null))
+            objects = iter(_materialize(f.target, [s for s in slices if s[bi] is not None], session, join))
+            relations.append([None if s[bi] is None else next(objects) for s in slices])
         else:
-            getters.append((f.key, await _relation_getter(f, rows, context, join), None, f.non_null))
-    out = []
-    for i, row in enumerate(rows):
-        obj = {}
-        for key, get, values, non_null in getters:
-            value = values[i] if values is not None else get(row)  # type: ignore[misc]
-            if value is None and non_null:
-                raise _Fallback  # the interpreter reports it (and nulls the parent) its own way
-            obj[key] = value
-        out.append(obj)
-    return out
+            relations.append(_relation_getter(f, rows, session, join))
+    build = plan.builders.get(join)
+    if build is None:
+        build = plan.builders[join] = _builder(plan, join)
+    return build(rows, relations)
+
+
+def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]], list[dict[str, Any]]]:
+    """A function turning rows into the plan's objects, generated once: one dict display per row, each
+    value read inline (a column, a serializer, the mask) — no call per field where none is needed."""
+    names: dict[str, Any] = {"Fallback": _Fallback}
+    items, non_null, rel = [], [], 0
+    for j, f in enumerate(plan.fields):
+        if isinstance(f, Leaf) and f.index is not None:
+            if f.serialize is None:
+                expr = f"row[{f.index}]"
+            else:
+                names[f"s{j}"] = f.serialize
+                expr = f"(None if (v := row[{f.index}]) is None else s{j}(v))"
+        elif isinstance(f, Leaf):
+            names[f"f{j}"] = f.value
+            expr = f"f{j}(row)"
+        elif isinstance(f, Masked):
+            names[f"m{j}"] = f.mask
+            expr = f"(None if (v := row[{f.index}]) is None else m{j}(v))"
+        else:
+            expr = f"r{rel}[n]" if f.joined and join else f"r{rel}(row)"
+            rel += 1
+        items.append(f"{f.key!r}: {expr}")
+        if f.non_null:
+            non_null.append(f"d[{f.key!r}] is None")
+    unpack = "".join(f"r{i}, " for i in range(rel))
+    lines = [
+        "def build(rows, relations):",
+        f"    {unpack}= relations" if rel else "    pass",
+        "    out = []",
+        "    for n, row in enumerate(rows):",
+        f"        d = {{{', '.join(items)}}}",
+    ]
+    if non_null:
+        # The interpreter reports a null in a non-null field (and nulls the parent) its own way.
+        lines.append(f"        if {' or '.join(non_null)}:")
+        lines.append("            raise Fallback")
+    lines += ["        out.append(d)", "    return out"]
+    exec(compile("\n".join(lines), f"<compiled {plan.type_name}>", "exec"), names)
+    build: Callable[[Sequence[Any], list[Any]], list[dict[str, Any]]] = names["build"]
+    return build
 
 
 def _masked(index: int, mask: Callable[[str], str]) -> Callable[[Any], Any]:
@@ -254,7 +334,7 @@ def _masked(index: int, mask: Callable[[str], str]) -> Callable[[Any], Any]:
     return get
 
 
-async def _relation_getter(f: RelationField, rows: Sequence[Any], context: Context, join: bool) -> Callable[[Any], Any]:
+def _relation_getter(f: RelationField, rows: Sequence[Any], session: Session, join: bool) -> Callable[[Any], Any]:
     """A relation the rows do not carry: one statement for all of them, as its loader would run it."""
     relation, target, ki = f.relation, f.target, f.key_index
     keys = list(dict.fromkeys(k for k in (r[ki] for r in rows) if k is not None))
@@ -264,8 +344,8 @@ async def _relation_getter(f: RelationField, rows: Sequence[Any], context: Conte
         fk = relation.fk
         order = relation.order if relation.order is not None else target.model.id  # type: ignore[attr-defined]
         stmt = _select(target, join).where(fk.in_(set(keys))).order_by(order)
-        child_rows = (await context.session.execute(stmt)).all()
-        objects = await _materialize(target, child_rows, context, join)
+        child_rows = session.execute(stmt).all()
+        objects = _materialize(target, child_rows, session, join)
         fi = target.column(fk)
         grouped: dict[Any, list[dict[str, Any]]] = {}
         for r, o in zip(child_rows, objects, strict=True):
@@ -275,8 +355,8 @@ async def _relation_getter(f: RelationField, rows: Sequence[Any], context: Conte
         return lambda _row: None
     by = getattr(target.model, relation.by)
     stmt = _select(target, join).where(by.in_(set(keys)))
-    child_rows = (await context.session.execute(stmt)).all()
-    objects = await _materialize(target, child_rows, context, join)
+    child_rows = session.execute(stmt).all()
+    objects = _materialize(target, child_rows, session, join)
     bi = target.column(by)
     found = {r[bi]: o for r, o in zip(child_rows, objects, strict=True)}
     return lambda row: found.get(row[ki])
