@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Callable
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -368,9 +369,20 @@ class _Compiler:
             names = list(cols)
             indexes = [plan.column(getattr(model, c)) for c in cols]
 
+            memo: dict[tuple[Any, ...], Any] = {}
+
             def pure(row: Any, fn: Any = fn, names: list[str] = names, indexes: list[int] = indexes) -> Any:
-                value = fn(_RowView(dict(zip(names, (row[i] for i in indexes), strict=True))))
-                return None if value is None else serialize(value)
+                # A pure field is a function of its columns: computed once per distinct value.
+                args = tuple(row[i] for i in indexes)
+                try:
+                    return memo[args]
+                except KeyError:
+                    pass
+                value = fn(_RowView(dict(zip(names, args, strict=True))))
+                value = None if value is None else serialize(value)
+                if len(memo) < 4096:
+                    memo[args] = value
+                return value
 
             return Leaf(key, pure, non_null)
         raise _Unsupported(path, f"{where} is computed by a resolver with its own logic")
@@ -416,6 +428,8 @@ class _Compiler:
             raise _Unsupported(path, "a list of values")
         if not isinstance(named, (GraphQLScalarType, GraphQLEnumType)):
             raise _Unsupported(path, f"{named} is not a leaf")
+        if isinstance(named, GraphQLEnumType):
+            return _memoized(named.serialize)
         return named.serialize
 
     def _leaf(self, gql_type: Any, index: int, path: str) -> Any:
@@ -426,6 +440,22 @@ class _Compiler:
             return None if value is None else serialize(value)
 
         return leaf
+
+
+def _memoized(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """An enum's serializer, remembering each stored value's name (a vocabulary is a few terms)."""
+    names: dict[Any, Any] = {}
+
+    def serialize_term(value: Any) -> Any:
+        try:
+            return names[value]
+        except (KeyError, TypeError):
+            name = serialize(value)
+            if len(names) < 1024 and isinstance(value, (str, int)):
+                names[value] = name
+            return name
+
+    return serialize_term
 
 
 def _identity(gql_type: Any, column: Any) -> bool:
