@@ -27,6 +27,7 @@ from graphql import (
     GraphQLScalarType,
     get_named_type,
 )
+from sqlalchemy import event
 
 from bench.graph_vs_sql import QUERY as BENCH_QUERY
 from schema.compiled import PlanCache, compile_operation, explain
@@ -345,3 +346,25 @@ async def test_generated_operations_answer_as_the_interpreter(client: Client, ap
     # Most of them ran compiled (the rest fell back, with explain saying why), and errors were met
     assert compiled_count >= GENERATED * 0.6, compiled_count
     assert {"INVALID_CURSOR", "QUERY_TOO_COMPLEX"} <= error_codes, error_codes
+
+
+@pytest.mark.parametrize(("who", "statements"), [("admin", 2), ("county", 2), ("zhujian", 5)])
+async def test_the_bench_page_reads_its_rows_in_few_statements(client: Client, app, who: str, statements: int) -> None:  # type: ignore[no-untyped-def]
+    # Given the plan of the bench's page, and the statements the plan runs on the synchronous engine
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    client.view.plans = PlanCache()
+    client.view.plans.add(client.view.schema, BENCH_QUERY)
+    event.listen(app.state.sync_engine, "before_cursor_execute", count)
+    try:
+        # When a page is read
+        body = await client.post(BENCH_QUERY, {"first": 20}, who)
+    finally:
+        event.remove(app.state.sync_engine, "before_cursor_execute", count)
+    # Then the page (enterprise, project and region outer-joined) and the channel records are two
+    # statements; a sector's principal reads each relation by itself, as the loaders do
+    assert "errors" not in body
+    assert len(seen) == statements, seen
