@@ -5,15 +5,15 @@ Compiled (answered from rows, identical to the interpreter by construction and b
 
 - root lists served by ``schema.query._page`` (their own resolver still turns the arguments into
   filters and checks them, then the plan reads the page);
-- a connection's ``edges { cursor node }``, ``nodes``, ``pageInfo { hasNextPage endCursor startCursor }``;
+- a connection's ``edges { cursor node }``, ``nodes``, ``pageInfo { hasNextPage endCursor startCursor }``,
+  ``totalCount`` (the same COUNT statement as ``schema.pagination.paginate``);
 - on types served straight from rows (``schema.types._common.plain_type``): column fields, ``id``,
   ``databaseId``, free text without ``reveal`` (masked as the resolver masks it), the pure fields of
   ``PURE_FIELDS``, and relations declared with ``to_one`` / ``to_many`` (unlimited), nested;
 - ``__typename`` anywhere.
 
 Everything else falls back, per operation, with the field and the reason listed by ``explain``:
-mutations and subscriptions, ``@skip`` / ``@include``, introspection, ``totalCount`` (a COUNT per
-connection), nested paginated connections, resolvers with their own logic (deadlines, similar clues,
+mutations and subscriptions, ``@skip`` / ``@include``, introspection, nested paginated connections, resolvers with their own logic (deadlines, similar clues,
 stats …), unmasked reads of identifiers (the resolver audits each row), interfaces and unions.
 """
 
@@ -291,10 +291,10 @@ class _Compiler:
                         raise _Unsupported(f"{path}.{ikey}", f"PageInfo.{iname} is not compiled")
                     pf.parts.append((ikey, iname))
                 parts.append(pf)
-            else:
-                self.fallbacks.append(
-                    Fallback(path, f"{conn.name}.{cname} (a COUNT per connection) is left to the interpreter")
-                )
+            elif cname == "totalCount":
+                parts.append(PageField(ckey, "totalCount"))
+            else:  # pragma: no cover - a connection has no other fields
+                self.fallbacks.append(Fallback(path, f"{conn.name}.{cname} is not compiled"))
         self._fill(target, node_type, node_sets, f"{key}.node")
         strawberry_field = self.schema.get_field_for_type(field_name=name, type_name="Query")
         assert strawberry_field is not None

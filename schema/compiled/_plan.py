@@ -100,7 +100,7 @@ class PageField:
     """A connection's selections: ``edges { cursor node }``, ``nodes``, ``pageInfo``."""
 
     key: str
-    kind: str  # "edges" | "nodes" | "pageInfo" | "typename"
+    kind: str  # "edges" | "nodes" | "pageInfo" | "totalCount" | "typename"
     parts: list[tuple[str, str]] = field(default_factory=list)  # edges: (key, "cursor"|"node"|"typename")
     #: pageInfo: (key, "hasNextPage"|"endCursor"|"startCursor"|"typename")
     typename: str = ""

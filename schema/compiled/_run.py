@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from graphql import GraphQLError, located_error
 from graphql.execution import ExecutionResult
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 from strawberry.types.arguments import convert_arguments
 from strawberry.utils.await_maybe import await_maybe
@@ -163,8 +163,15 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
         stmt = stmt.where(sort.after(decode_cursor(request.after)))
     stmt = stmt.order_by(*sort.order_by()).limit(first + 1)
 
+    counted = any(part.kind == "totalCount" for part in root.parts)
+    total: int | None = None
+
     def read(session: Session) -> tuple[list[Any], list[dict[str, Any]]]:
+        nonlocal total
         rows = list(session.execute(stmt).all())
+        if counted:  # as schema.pagination.paginate counts: the filtered rows, whatever the cursor
+            whole: Select[Any] = select(target.model).where(*request.conditions)
+            total = session.execute(select(func.count()).select_from(whole.subquery())).scalar_one()
         return rows, _materialize(target, rows[:first], session, join)
 
     rows, nodes = await _in_sync_session(context, read)
@@ -182,6 +189,8 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
     for part in root.parts:
         if part.kind == "typename":
             out[part.key] = part.typename
+        elif part.kind == "totalCount":
+            out[part.key] = total
         elif part.kind == "nodes":
             out[part.key] = nodes
         elif part.kind == "edges":

@@ -106,7 +106,6 @@ def test_explain_names_each_field_that_forces_the_fallback_and_why(app) -> None:
     assert not plan.compiled
     assert explain(plan).splitlines() == [
         f"Q ({plan.sha256[:12]}): served by the interpreter, because",
-        "  clues.totalCount: ClueConnection.totalCount (a COUNT per connection) is left to the interpreter",
         "  clues.node.deadlines: Clue.deadlines is computed by a resolver with its own logic",
         "  clues.node.title: reveal: true — an unmasked read is audited per row by the resolver",
         "  me: Query.me is not a root list served by schema.query._page",
@@ -247,6 +246,8 @@ class Generator:
             parts.append(f"pageInfo {{ {' '.join(picks or ['hasNextPage'])} }}")
         if rng.random() < 0.1:
             parts.append("__typename")
+        if rng.random() < 0.25:
+            parts.append("totalCount")
         rng.shuffle(parts)
         arg_text = f"({', '.join(args)})" if args else ""
         head = f"query G{i}" + (f"({', '.join(var_defs)})" if var_defs else "")
