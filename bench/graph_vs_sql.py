@@ -17,6 +17,10 @@ the same database, returning the same JSON document (bytes ready to send):
 Both run on the plain synchronous DBAPI connection (``sqlite3`` / psycopg 3, statements prepared).
 Before anything is timed, every baseline's JSON is compared with the hub's for every measured page
 and the benchmark stops with a diff when they differ. Nothing here asserts on time.
+
+Beside the interpreted hub, the same stack with the operation compiled (``schema.compiled``: the
+request's document has a plan in the view's cache, answered from rows without a resolver per
+field) is timed as ``compiled``, after its JSON is checked equal to the interpreter's on every page.
 """
 
 from __future__ import annotations
@@ -402,10 +406,11 @@ def make_baselines(dataset: Dataset) -> list[Baseline]:
 class HubClient:
     """The hub app behind httpx's ASGI transport: every request goes through the whole stack."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, *, compiled: bool = False) -> None:
         from bench.datasets import BENCH_SECRET, DATA_DIR
         from hub.app import create_app
         from hub.settings import Settings
+        from schema.compiled import PlanCache, explain
 
         self.settings = Settings(
             data_dir=DATA_DIR, database_url=dataset.url, secret_key=BENCH_SECRET, broker_url="memory://", seed_on_start=False,
@@ -413,6 +418,13 @@ class HubClient:
             rate_limit="1000000/minute",
         )
         self.app = create_app(self.settings)
+        # Each side its own plan cache: the interpreted one empty, the compiled one holding QUERY's plan.
+        view = self.app.state.graphql
+        view.plans = PlanCache()
+        if compiled:
+            plan = view.plans.add(view.schema, QUERY)
+            if not plan.compiled:
+                raise BenchmarkMismatch(f"the bench's operation does not compile: {explain(plan)}")
         self.headers = {"X-API-Key": dataset.api_key}
         self.client: Any = None
         self.statements = 0
@@ -424,6 +436,7 @@ class HubClient:
 
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://hub.bench")
         event.listen(self.app.state.engine.sync_engine, "before_cursor_execute", self._count)
+        event.listen(self.app.state.sync_engine, "before_cursor_execute", self._count)  # compiled plans read there
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -492,6 +505,7 @@ class PageResult:
     hub: Series
     baselines: dict[str, Series]
     response_bytes: int
+    compiled: Series = field(default_factory=Series)
 
 
 @dataclass
@@ -519,7 +533,7 @@ class BenchResult:
             "verified_equal_json": self.verified, "loop": self.loop, "gc_freeze": self.gc_freeze, "dataset": self.dataset,
             "pages": [
                 {"name": p.name, "offset": p.offset, "after": p.after, "clues": p.clues, "response_bytes": p.response_bytes,
-                 "hub": p.hub.summary(), "baselines": {k: v.summary() for k, v in p.baselines.items()}}
+                 "hub": p.hub.summary(), "compiled": p.compiled.summary(), "baselines": {k: v.summary() for k, v in p.baselines.items()}}
                 for p in self.pages
             ],
             "summary": summary_row(self),
@@ -529,7 +543,8 @@ class BenchResult:
 #: Columns of the summary table (one row per backend × scale).
 COLUMNS = [
     "backend", "scale", "clues", "hub p50", "hub p95", "sql p50", "sql p95", "ratio p50", "ratio p95",
-    "hub deep p50", "sql deep p50", "baseline",
+    "hub deep p50", "sql deep p50", "compiled p50", "compiled p95", "ratio compiled p50", "ratio compiled p95",
+    "compiled deep p50", "baseline",
 ]
 
 
@@ -544,6 +559,9 @@ def summary_row(r: BenchResult) -> dict[str, Any]:
         "sql p50": base.p50_ms, "sql p95": base.p95_ms,
         "ratio p50": first.hub.p50_ms / base.p50_ms, "ratio p95": first.hub.p95_ms / base.p95_ms,
         "hub deep p50": deep.hub.p50_ms, "sql deep p50": deep_base.p50_ms,
+        "compiled p50": first.compiled.p50_ms, "compiled p95": first.compiled.p95_ms,
+        "ratio compiled p50": first.compiled.p50_ms / base.p50_ms, "ratio compiled p95": first.compiled.p95_ms / base.p95_ms,
+        "compiled deep p50": deep.compiled.p50_ms,
         "baseline": f"{r.baseline} ({r.dataset.get('baseline_statements', {}).get(r.baseline, '?')} stmt)",
     }
 
@@ -647,7 +665,7 @@ async def run_async(
     baselines = make_baselines(dataset)
     pages: list[PageResult] = []
     try:
-        async with HubClient(dataset) as hub:
+        async with HubClient(dataset) as hub, HubClient(dataset, compiled=True) as compiled:
             # 1. Correctness first: the same JSON, page by page, strategy by strategy.
             first_doc = await hub.page(None)
             if "_after_first" in cursors and first_doc["data"]["clues"]["pageInfo"]["endCursor"] != cursors["_after_first"][1]:
@@ -667,17 +685,20 @@ async def run_async(
                 docs[name] = (doc, len(resp.content))
                 for b in baselines:
                     check_equal(doc, b.page(after), who=b.name, page=name)
-            say(f"verified: {len(baselines)} baselines return the hub's JSON on pages {', '.join(PAGES)}")
+                check_equal(doc, orjson.dumps(await compiled.page(after)), who="compiled", page=name)
+            say(f"verified: {len(baselines)} baselines and the compiled plan return the hub's JSON on pages {', '.join(PAGES)}")
             hub_statements = await hub.count_statements(None)
+            compiled_statements = await compiled.count_statements(None)
 
             # 2. Timing: warm up, then alternate hub and baselines so that drift hits all alike.
             for name in PAGES:
                 offset, after = cursors[name]
                 doc, size = docs[name]
-                hub_series = Series()
+                hub_series, compiled_series = Series(), Series()
                 base_series = {b.name: Series() for b in baselines}
                 for _ in range(warmup):
                     await hub.page(after)
+                    await compiled.page(after)
                     for b in baselines:
                         b.page(after)
                 gc.collect()
@@ -688,16 +709,20 @@ async def run_async(
                     t0 = clock()
                     await hub.page(after)
                     hub_series.samples_ns.append(clock() - t0)
+                    t0 = clock()
+                    await compiled.page(after)
+                    compiled_series.samples_ns.append(clock() - t0)
                     for b in baselines:
                         t0 = clock()
                         b.page(after)
                         base_series[b.name].samples_ns.append(clock() - t0)
                 pages.append(PageResult(
                     name=name, offset=offset, after=after, clues=len(doc["data"]["clues"]["edges"]),
-                    hub=hub_series, baselines=base_series, response_bytes=size,
+                    hub=hub_series, baselines=base_series, response_bytes=size, compiled=compiled_series,
                 ))
                 say(
                     f"{dataset.backend}/{dataset.scale} page {name} (offset {offset}): hub p50 {hub_series.p50_ms:.2f} ms, "
+                    f"compiled p50 {compiled_series.p50_ms:.2f} ms, "
                     + ", ".join(f"{k} p50 {v.p50_ms:.2f} ms" for k, v in base_series.items())
                 )
     finally:
@@ -708,6 +733,7 @@ async def run_async(
     info = dataset.describe()
     info["strategies"] = [b.name for b in baselines]
     info["baseline_statements"] = {b.name: b.statements for b in baselines}
+    info["compiled_statements"] = compiled_statements
     try:
         import uvloop  # noqa: F401
 

@@ -14,7 +14,7 @@ import gc
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cross_web import HTTPException
 from graphql import GraphQLError
@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from strawberry import Schema
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData, process_result
 from strawberry.http.parse_content_type import parse_content_type
@@ -49,12 +50,19 @@ from hub.errors import HubError
 from hub.fanout import Fanout, make_fanout
 from hub.holidays import sync_calendar
 from hub.models import utcnow
-from hub.operations import OperationRegistry, PersistedQueryCache, check_allowed, resolve_operation
+from hub.operations import (
+    OperationRegistry,
+    PersistedQueryCache,
+    ResolvedOperation,
+    check_allowed,
+    resolve_operation,
+)
 from hub.ratelimit import RequestGuard
 from hub.security import SecurityHeadersMiddleware, relative_slash_redirects
 from hub.settings import Settings, get_settings
 from hub.users import SignInPolicy, authenticate_session, session_id_of, touch_session
 from schema.build import build_schema
+from schema.compiled import PLANS, Plan, PlanCache, execute_plan
 from schema.context import Context
 from schema.extensions import shape_error
 from schema.loaders import Loaders
@@ -174,6 +182,7 @@ class HubGraphQL(GraphQL):
         fanout: Fanout | None = None,
         secret_key: str = "",
         clock: Callable[[], dt.datetime] = utcnow,
+        plans: PlanCache = PLANS,
     ) -> None:
         super().__init__(
             build_schema(max_depth=settings.max_query_depth),
@@ -188,6 +197,7 @@ class HubGraphQL(GraphQL):
         self.sync_engine = sync_engine
         self.secret_key = secret_key
         self.clock = clock
+        self.plans = plans
         self.sign_in_policy = SignInPolicy.from_settings(settings)
         #: The registry of named operations as this process serves it, and the automatic persisted queries.
         self.operations = OperationRegistry(sync_engine, refresh_seconds=settings.operations_refresh_seconds)
@@ -235,7 +245,12 @@ class HubGraphQL(GraphQL):
         except HubError as exc:
             await context.session.close()  # nothing runs: HubRequest, which closes it, never starts
             return ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
-        # The seam for compiled plans: ``resolved.registered`` is the registered operation this is.
+        plan = self._plan_for(resolved)
+        if plan is not None and request_data.operation_name in (None, plan.operation_name):
+            # No resolver per field: authentication, the cost budget and the session's close as the
+            # interpreter does them (schema.compiled); what the plan cannot answer it hands back.
+            answer = await execute_plan(plan, request_data.variables, context)
+            return ExecutionResult(data=answer.data, errors=answer.errors, extensions=answer.extensions)
         if resolved.document is not request_data.query:
             request_data = dataclasses.replace(request_data, query=resolved.document)
         return await super().execute_single(
@@ -246,6 +261,24 @@ class HubGraphQL(GraphQL):
             root_value=root_value,
             request_data=request_data,
         )
+
+    def _plan_for(self, resolved: ResolvedOperation) -> Plan | None:
+        """The compiled plan this operation runs, if any: a registered operation is compiled on its first
+        request in this process (once: ``PlanCache`` keeps it by the text's SHA-256), and a text put in
+        the cache directly runs its plan too. ``HUB_COMPILED_OPERATIONS=false`` interprets everything."""
+        if not self.settings.compiled_operations or not isinstance(resolved.document, str):
+            return None
+        plan: Plan | None
+        if resolved.registered is not None and resolved.registered.operation_type == "query":
+            plan = self.plans.add(
+                cast(Schema, self.schema),
+                resolved.document,
+                resolved.registered.name,
+                max_depth=self.settings.max_query_depth,
+            )
+        else:
+            plan = self.plans.get(resolved.document)
+        return plan if plan is not None and plan.compiled and plan.schema is self.schema else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry's HTTP handling, but a request it cannot read answers a GraphQL-style JSON error
@@ -514,6 +547,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.graphql = graphql_app  # its schema and plan cache (schema.compiled)
     app.state.sync_engine = sync_engine
     app.state.settings = settings
     app.state.sessions = sessions

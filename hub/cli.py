@@ -379,6 +379,25 @@ def register_operations(
             console.print(f"{r.outcome} {r.operation.name} ({r.operation.operation_type}) sha256 {r.operation.sha256}")
 
 
+@operations_app.command("explain")
+def explain_operation(name: str = typer.Argument(..., help="The operation's name.")) -> None:
+    """How a registered operation runs: compiled (no resolver per field), or which fields send it to the
+    interpreter, and why."""
+    from hub.operations import get_operation
+    from schema.build import build_schema
+    from schema.compiled import compile_operation, explain
+
+    with cli_context() as ctx, ctx.session() as session:
+        row = get_operation(session, name=name)
+        document, operation_type = row.document, row.operation_type
+        depth = ctx.settings.max_query_depth
+    if operation_type != "query":
+        console.print(f"{name} is a {operation_type}: served by the interpreter (only queries compile)", markup=False)
+        return
+    plan = compile_operation(build_schema(max_depth=depth), document, name, max_depth=depth)
+    console.print(explain(plan), markup=False, highlight=False, soft_wrap=True)
+
+
 @api_key_app.command("create")
 def api_key_create(
     name: str = typer.Argument(..., help="Who the key is for, e.g. 济宁市指挥中心大屏."),

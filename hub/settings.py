@@ -171,6 +171,11 @@ class Settings(BaseSettings):
         description="How often a hub process re-reads the registry of named operations: a registration or "
         "retirement made elsewhere (the CLI, another process) counts within this time.",
     )
+    compiled_operations: bool = Field(
+        default=True,
+        description="Run registered queries from their compiled plans (schema/compiled: no resolver per field, "
+        "the same answers); false interprets every operation.",
+    )
     api_key_touch_seconds: int = Field(
         default=300, ge=1, description="An API key's lastUsedAt is written at most once per this many seconds."
     )

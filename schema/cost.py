@@ -211,32 +211,47 @@ class QueryCost(SchemaExtension):
     def check(self) -> HubError | None:
         ec = self.execution_context
         ctx = ec.context
-        settings = ctx.settings
-        priced = operation_cost(
+        return check_cost(
             ec.schema._schema,
             ec.graphql_document,
             operation_name=ec.operation_name,
             variables=ec.variables,
-            max_page_size=settings.max_page_size,
+            role=ctx.principal.role if ctx.principal is not None else None,
+            settings=ctx.settings,
         )
-        if priced is None:
-            return None
-        cost, roots = priced
-        if roots > settings.max_root_fields:
-            return QueryTooComplex(
-                f"the operation selects {roots} root fields; at most {settings.max_root_fields} are accepted",
-                suggestion="split it into several requests",
-                rootFields=roots,
-                limit=settings.max_root_fields,
-            )
-        role = ctx.principal.role if ctx.principal is not None else None
-        budget = budget_for(role, settings.query_cost_limits)
-        if cost > budget:
-            return QueryTooCostly(
-                f"cost {cost:,} exceeds your budget {budget:,} (role {role}): ask for fewer rows (first) or fewer "
-                "nested connections",
-                cost=cost,
-                budget=budget,
-                role=role,
-            )
+
+
+def check_cost(
+    schema: GraphQLSchema,
+    document: Any,
+    *,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    role: str | None,
+    settings: Any,
+) -> HubError | None:
+    """The refusal of an operation over ``role``'s budget or with too many root fields; ``None`` when it
+    fits (``QueryCost`` before execution; compiled plans, ``schema.compiled``, likewise)."""
+    priced = operation_cost(
+        schema, document, operation_name=operation_name, variables=variables, max_page_size=settings.max_page_size
+    )
+    if priced is None:
         return None
+    cost, roots = priced
+    if roots > settings.max_root_fields:
+        return QueryTooComplex(
+            f"the operation selects {roots} root fields; at most {settings.max_root_fields} are accepted",
+            suggestion="split it into several requests",
+            rootFields=roots,
+            limit=settings.max_root_fields,
+        )
+    budget = budget_for(role, settings.query_cost_limits)
+    if cost > budget:
+        return QueryTooCostly(
+            f"cost {cost:,} exceeds your budget {budget:,} (role {role}): ask for fewer rows (first) or fewer "
+            "nested connections",
+            cost=cost,
+            budget=budget,
+            role=role,
+        )
+    return None

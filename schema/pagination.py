@@ -37,7 +37,7 @@ class SortSpec:
         return [c.desc() if self.descending else c.asc() for c in self.columns]
 
     def key_of(self, row: Any) -> list[Any]:
-        return [_jsonable(getattr(row, c.key)) for c in self.columns]
+        return [jsonable(getattr(row, c.key)) for c in self.columns]
 
     def after(self, values: Sequence[Any]) -> Any:
         """The condition "comes after ``values`` in this order": a row-value comparison,
@@ -63,7 +63,8 @@ class SortSpec:
         return left < right if self.descending else left > right
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A sort key's value as a cursor holds it (dates as ISO strings, decimals as strings)."""
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     if isinstance(value, Decimal):

@@ -41,6 +41,14 @@ class Relation:
     key: Callable[[Any], Any]
     target: type[Any]
     many: bool = False
+    #: What the loader is made of, for code that builds the same statement itself (``schema.compiled``):
+    #: the parent's key attribute, the target's matching column (``by`` for a to-one, ``fk`` for a
+    #: to-many), a to-many's order and limit.
+    key_attr: str = "id"
+    by: str = "id"
+    fk: Any = None
+    order: Any = None
+    limit: int | None = None
 
 
 #: (model, GraphQL field name) → relation; ``register_relations`` fills it in as the types are declared.
@@ -52,7 +60,7 @@ _DECLARED: dict[object, Relation] = {}
 def to_one(graphql_type: Any, target: type[Any], *, key: str, by: str = "id", description: str | None = None) -> Any:
     """A field of ``graphql_type`` (or null): the ``target`` row whose ``by`` column equals the parent's
     ``key`` attribute. The one declaration both resolves the field and lets a page prefetch it."""
-    relation = Relation(lambda loaders: loaders.by_id(target, by), attrgetter(key), target)
+    relation = Relation(lambda loaders: loaders.by_id(target, by), attrgetter(key), target, key_attr=key, by=by)
     return _relation_field(relation, graphql_type | None, description=description)
 
 
@@ -70,7 +78,14 @@ def to_many(
     large relations are pages (``Loaders.child_pages``)."""
     target = cast("type[Any]", fk.class_)  # a mapped class's column, never an alias's
     relation = Relation(
-        lambda loaders: loaders.children(target, fk, order=order, limit=limit), attrgetter(key), target, many=True
+        lambda loaders: loaders.children(target, fk, order=order, limit=limit),
+        attrgetter(key),
+        target,
+        many=True,
+        key_attr=key,
+        fk=fk,
+        order=order,
+        limit=limit,
     )
     return _relation_field(relation, list[graphql_type], description=description)
 

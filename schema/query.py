@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, cast
 
@@ -108,6 +109,18 @@ class Me:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """What a root list asks ``_page`` for, handed back instead of a page when the caller's ``info`` says
+    ``wants_page_request`` (``schema.compiled`` runs the root's own argument handling, then the page itself)."""
+
+    model: type
+    conditions: Sequence[ColumnElement[bool]]
+    sort: SortSpec
+    first: int | None
+    after: str | None
+
+
 async def _page(
     info: Info,
     model: type,
@@ -116,6 +129,8 @@ async def _page(
     first: int | None,
     after: str | None,
 ) -> Connection[Any]:
+    if getattr(info, "wants_page_request", False):
+        return cast(Connection[Any], PageRequest(model, conditions, sort, first, after))
     stmt: Select[Any] = select(model).where(*conditions)
     page = await paginate(info.context.session, stmt, sort=sort, first=_first(info, first), after=after)
     # Load the selected relations of the whole page now, level by level (schema/prefetch.py). The field

@@ -22,6 +22,9 @@ T = TypeVar("T", bound=type)
 NODE_MODELS: dict[str, type] = {}
 #: ORM model → GraphQL type name (for encoding global IDs).
 NODE_NAMES: dict[type, str] = {}
+#: GraphQL type name → the ORM model its values are rows of, for every type served straight from rows
+#: (node types and plain ones alike; ``schema.compiled`` reads rows for them itself).
+ROW_MODELS: dict[str, type] = {}
 
 
 def to_global_id(type_name: str, pk: int | str) -> str:
@@ -76,6 +79,8 @@ def node_type(model: type, *, name: str, description: str) -> Callable[[T], T]:
 def plain_type(model: type, *, name: str, description: str) -> Callable[[T], T]:
     """Declare a strawberry type served straight from ``model`` instances (no copying), with its
     relation fields (``schema.prefetch.to_one`` / ``to_many``) registered for prefetching."""
+
+    ROW_MODELS[name] = model
 
     def wrap(cls: T) -> T:
         # Set on the class rather than written in it: strawberry reads ``is_type_of`` when it

@@ -32,6 +32,11 @@ EXPECTED_COLUMNS = [
     "ratio p95",
     "hub deep p50",
     "sql deep p50",
+    "compiled p50",
+    "compiled p95",
+    "ratio compiled p50",
+    "ratio compiled p95",
+    "compiled deep p50",
     "baseline",
 ]
 

@@ -160,3 +160,25 @@ def test_retire_then_list(hub_env: str, tmp_path: Path) -> None:
     # and an unknown name is refused, saying where to look
     unknown = runner.invoke(app, ["operations", "retire", "NoSuch"])
     assert unknown.exit_code == 2 and "no registered operation named NoSuch" in said(unknown)
+
+
+def test_explain_says_whether_an_operation_compiles_and_what_sends_it_to_the_interpreter(
+    hub_env: str, tmp_path: Path
+) -> None:
+    # Given two registered queries: a page of clues, and the same page asking each clue's overdue flag
+    file = tmp_path / "screens.graphql"
+    file.write_text(
+        "query CluePage { clues(first: 20) { nodes { clueNo title region { name } } } }\n\n"
+        "query OverduePage { clues(first: 20) { nodes { clueNo overdue } } }\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(app, ["operations", "register", str(file)]).exit_code == 0
+    # When each is explained
+    compiled = runner.invoke(app, ["operations", "explain", "CluePage"])
+    interpreted = runner.invoke(app, ["operations", "explain", "OverduePage"])
+    # Then the first runs from its plan, and the second names the field that sends it to the interpreter
+    assert compiled.exit_code == 0 and "CluePage" in said(compiled) and "compiled" in said(compiled)
+    assert interpreted.exit_code == 0 and "served by the interpreter" in said(interpreted)
+    assert "overdue" in said(interpreted)
+    # and an unknown name is refused as for the other commands
+    assert runner.invoke(app, ["operations", "explain", "NoSuch"]).exit_code == 2

@@ -1,0 +1,371 @@
+"""Running a plan: the same checks as the interpreter, then a few batched statements and plain Python.
+
+Every statement is an ORM select of columns on the request's session, so the jurisdiction (and a
+sector's) criteria of ``hub.access`` apply to it as to the interpreter's loaders; each relation is
+read with the statement its loader would run (``WHERE key IN (…)``, in the loader's order). Whatever
+the plan meets at run time that the interpreter would answer differently — variables that do not
+coerce, ``reveal: $var`` true, a null in a non-null field, a root whose resolver does not answer with a
+page — is handed to the interpreter for the whole operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from graphql import GraphQLError, located_error
+from graphql.execution import ExecutionResult
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
+from strawberry.types.arguments import convert_arguments
+from strawberry.utils.await_maybe import await_maybe
+
+from hub.access import bind_principal
+from hub.errors import HubError
+from schema.compiled._plan import Leaf, Masked, ObjectPlan, Plan, RelationField, RootPage, RootTypename
+from schema.cost import check_cost
+from schema.extensions import shape_error
+from schema.pagination import check_first, decode_cursor, encode_cursor, jsonable
+from schema.query import PageRequest
+
+if TYPE_CHECKING:
+    from schema.context import Context
+
+
+T = TypeVar("T")
+
+
+class _Fallback(Exception):
+    """The interpreter must answer this run (see the module docstring)."""
+
+
+class _PageRequestInfo:
+    """What a root resolver gets from a plan as ``info``: the request's context, and the wish to be
+    handed the page request rather than the page (``schema.query._page``)."""
+
+    wants_page_request = True
+
+    def __init__(self, context: Context, operation: Any) -> None:
+        self.context = context
+        self.operation = operation  # a permission's refusal reads the operation's type
+
+
+async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Context) -> ExecutionResult:
+    """The operation's result as the interpreter would give it (errors unshaped, as graphql-core's).
+
+    Like the interpreter's ``HubRequest`` extension, it refuses a request without a principal, prices
+    the operation against the role's budget (``schema.cost``) and closes the request's session."""
+    if not plan.compiled:
+        return await _interpret(plan, variables, context)
+    try:
+        if context.principal is None:
+            err = context.auth_error or HubError("no principal")
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(getattr(err, "message", str(err)), original_error=err)]
+            )
+        gql = plan.schema._schema
+        coerced = get_variable_values(gql, plan.variable_definitions, variables or {})
+        if isinstance(coerced, list):
+            raise _Fallback
+        refusal = _check_cost(plan, variables, context)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[GraphQLError(refusal.message, original_error=refusal)])
+        if any(coerced.coerced.get(name) for name in plan.reveal_variables):
+            raise _Fallback
+        data: dict[str, Any] = {}
+        errors: list[GraphQLError] = []
+        for root in plan.roots:
+            if isinstance(root, RootTypename):
+                data[root.key] = "Query"
+                continue
+            try:
+                data[root.key] = await _root_page(plan, root, coerced, context)
+            except HubError as exc:
+                errors.append(located_error(exc, [root.node], [root.key]))
+        # A root list is non-null: its error nulls the whole answer.
+        return ExecutionResult(data=None, errors=errors) if errors else ExecutionResult(data=data)
+    except _Fallback:
+        return await _interpret(plan, variables, context)
+    finally:
+        await context.session.close()
+
+
+def _check_cost(plan: Plan, variables: dict[str, Any] | None, context: Context) -> HubError | None:
+    """``schema.cost.check_cost``, priced once per value of the variables that are numbers (a page size
+    is the only thing a variable changes in the price; cursors and filters do not)."""
+    principal = context.require_principal()
+    numbers = tuple(sorted((k, v) for k, v in (variables or {}).items() if type(v) is int))
+    settings = context.settings
+    limits = tuple(sorted(settings.query_cost_limits.items()))
+    key = (numbers, principal.role, limits, settings.max_page_size, settings.max_root_fields)
+    if key not in plan.costs:
+        if len(plan.costs) > 256:
+            plan.costs.clear()
+        plan.costs[key] = check_cost(
+            plan.schema._schema,
+            plan.document,
+            operation_name=plan.operation_name,
+            variables=variables,
+            role=principal.role,
+            settings=context.settings,
+        )
+    refusal: HubError | None = plan.costs[key]
+    return refusal
+
+
+async def run_plan(plan: Plan, variables: dict[str, Any] | None, context: Context) -> dict[str, Any]:
+    """The answer as the HTTP response carries it: ``data``, and ``errors`` (shaped, with their codes)
+    when there are any."""
+    result = await execute_plan(plan, variables, context)
+    out: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        out["errors"] = [shape_error(e).formatted for e in result.errors]
+    return out
+
+
+async def _interpret(plan: Plan, variables: dict[str, Any] | None, context: Context) -> ExecutionResult:
+    result = await plan.schema.execute(
+        plan.text, variable_values=variables, context_value=context, operation_name=plan.operation_name
+    )
+    return ExecutionResult(data=result.data, errors=result.errors)
+
+
+async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, context: Context) -> dict[str, Any]:
+    schema = plan.schema
+    raw = get_argument_values(root.graphql_field, root.node, variables)
+    kwargs = convert_arguments(
+        raw, root.field.arguments, scalar_registry=schema.schema_converter.scalar_registry, config=schema.config
+    )
+    info = _PageRequestInfo(context, plan.operation)
+    # The field's permissions (schema.permissions.requires / reads) first, as strawberry runs them.
+    for extension in root.field.extensions:
+        for permission in extension.permissions:  # type: ignore[attr-defined]
+            if await await_maybe(permission.has_permission(None, info)) is not True:  # pragma: no cover - ours raise
+                raise _Fallback
+    resolve: Any = root.field.base_resolver.wrapped_func  # type: ignore[union-attr]
+    request = await resolve(None, info, **kwargs)
+    if not isinstance(request, PageRequest):
+        raise _Fallback
+    first = check_first(request.first, limit=context.settings.max_page_size)
+    target = root.target
+    sort = request.sort
+    own = {c.key: i for i, c in enumerate(target.columns)}
+    extra = [c for c in sort.columns if c.key not in own]
+    # A sector's criterion (hub.access.sector_criterion) on an outer-joined alias of Project renders as
+    # 1 = 1: for a 行业主管部门 every relation is read by its own statement, as the loaders read it.
+    join = context.principal is not None and context.principal.sector is None
+    width = target.width(join)
+    sort_index = [own[c.key] if c.key in own else width + extra.index(c) for c in sort.columns]
+    stmt = _select(target, join, extra).where(*request.conditions)
+    if request.after:
+        stmt = stmt.where(sort.after(decode_cursor(request.after)))
+    stmt = stmt.order_by(*sort.order_by()).limit(first + 1)
+
+    counted = any(part.kind == "totalCount" for part in root.parts)
+    total: int | None = None
+
+    def read(session: Session) -> tuple[list[Any], list[dict[str, Any]]]:
+        nonlocal total
+        rows = list(session.execute(stmt).all())
+        if counted:  # as schema.pagination.paginate counts: the filtered rows, whatever the cursor
+            whole: Select[Any] = select(target.model).where(*request.conditions)
+            total = session.execute(select(func.count()).select_from(whole.subquery())).scalar_one()
+        return rows, _materialize(target, rows[:first], session, join)
+
+    rows, nodes = await _in_sync_session(context, read)
+    has_next = len(rows) > first
+    rows = rows[:first]
+    cursors: list[str] | None = None
+
+    def cursor_list() -> list[str]:
+        nonlocal cursors
+        if cursors is None:
+            cursors = [encode_cursor([jsonable(r[i]) for i in sort_index]) for r in rows]
+        return cursors
+
+    out: dict[str, Any] = {}
+    for part in root.parts:
+        if part.kind == "typename":
+            out[part.key] = part.typename
+        elif part.kind == "totalCount":
+            out[part.key] = total
+        elif part.kind == "nodes":
+            out[part.key] = nodes
+        elif part.kind == "edges":
+            edges = []
+            want_cursor = any(what == "cursor" for _, what in part.parts)
+            cs = cursor_list() if want_cursor else None
+            for i, node in enumerate(nodes):
+                edge: dict[str, Any] = {}
+                for key, what in part.parts:
+                    if what == "node":
+                        edge[key] = node
+                    elif what == "cursor":
+                        edge[key] = cs[i]  # type: ignore[index]
+                    else:
+                        edge[key] = part.typename
+                edges.append(edge)
+            out[part.key] = edges
+        else:
+            page_info: dict[str, Any] = {}
+            for key, what in part.parts:
+                if what == "hasNextPage":
+                    page_info[key] = has_next
+                elif what == "endCursor":
+                    page_info[key] = cursor_list()[-1] if rows else None
+                elif what == "startCursor":
+                    page_info[key] = cursor_list()[0] if rows else None
+                else:
+                    page_info[key] = part.typename
+            out[part.key] = page_info
+    return out
+
+
+async def _in_sync_session(context: Context, read: Callable[[Session], T]) -> T:
+    """``read(session)`` on a synchronous session bound to the request's principal (so limited to its
+    jurisdiction): on a worker thread with the hub's synchronous engine — every statement of the plan
+    in one hop, on the plain DBAPI driver — or, without one, through the request's async session."""
+    engine = context.sync_engine
+    if engine is None:
+        return await context.session.run_sync(read)
+    principal = context.require_principal()
+
+    def work() -> T:
+        with Session(engine) as session:
+            bind_principal(session, principal)
+            return read(session)
+
+    return await asyncio.to_thread(work)
+
+
+def _columns(plan: ObjectPlan, entity: Any, join: bool) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    """The columns of ``plan`` read from ``entity`` (its model or an alias), followed by those of its
+    joined to-one relations, depth first; and the outer joins that bring those in."""
+    columns = [getattr(entity, c.key) for c in plan.columns]
+    joins: list[tuple[Any, Any]] = []
+    for f in plan.fields:
+        if isinstance(f, RelationField) and f.joined and join:
+            alias: Any = aliased(f.target.model)
+            joins.append((alias, getattr(alias, f.relation.by) == getattr(entity, f.relation.key_attr)))
+            sub_columns, sub_joins = _columns(f.target, alias, join)
+            columns += sub_columns
+            joins += sub_joins
+    return columns, joins
+
+
+def _select(plan: ObjectPlan, join: bool, extra: Sequence[Any] = ()) -> Select[Any]:
+    """``SELECT`` the plan's columns (and ``extra``) from its model, to-one relations outer-joined when
+    ``join``: the jurisdiction criteria of ``hub.access`` apply to every joined entity as to the loaders'
+    statements."""
+    key = (join, tuple(c.key for c in extra))
+    stmt = plan.statements.get(key)
+    if stmt is None:
+        columns, joins = _columns(plan, plan.model, join)
+        stmt = select(*columns, *extra).select_from(plan.model)
+        for alias, on in joins:
+            stmt = stmt.outerjoin(alias, on)
+        plan.statements[key] = stmt
+    return stmt
+
+
+def _materialize(plan: ObjectPlan, rows: Sequence[Any], session: Session, join: bool) -> list[dict[str, Any]]:
+    """The objects of ``rows`` (each: the plan's columns, then its joined relations' columns), the other
+    relations read level by level (one statement per relation)."""
+    relations: list[Any] = []
+    offset = len(plan.columns)
+    for f in plan.fields:
+        if not isinstance(f, RelationField):
+            continue
+        if f.joined and join:
+            width = f.target.width(join)
+            slices = [r[offset : offset + width] for r in rows]
+            offset += width
+            bi = f.target.column(getattr(f.target.model, f.relation.by))
+            objects = iter(_materialize(f.target, [s for s in slices if s[bi] is not None], session, join))
+            relations.append([None if s[bi] is None else next(objects) for s in slices])
+        else:
+            relations.append(_relation_getter(f, rows, session, join))
+    build = plan.builders.get(join)
+    if build is None:
+        build = plan.builders[join] = _builder(plan, join)
+    return build(rows, relations)
+
+
+def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]], list[dict[str, Any]]]:
+    """A function turning rows into the plan's objects, generated once: one dict display per row, each
+    value read inline (a column, a serializer, the mask) — no call per field where none is needed."""
+    names: dict[str, Any] = {"Fallback": _Fallback}
+    items, non_null, rel = [], [], 0
+    for j, f in enumerate(plan.fields):
+        if isinstance(f, Leaf) and f.index is not None:
+            if f.serialize is None:
+                expr = f"row[{f.index}]"
+            else:
+                names[f"s{j}"] = f.serialize
+                expr = f"(None if (v := row[{f.index}]) is None else s{j}(v))"
+        elif isinstance(f, Leaf):
+            names[f"f{j}"] = f.value
+            expr = f"f{j}(row)"
+        elif isinstance(f, Masked):
+            names[f"m{j}"] = f.mask
+            expr = f"(None if (v := row[{f.index}]) is None else m{j}(v))"
+        else:
+            expr = f"r{rel}[n]" if f.joined and join else f"r{rel}(row)"
+            rel += 1
+        items.append(f"{f.key!r}: {expr}")
+        if f.non_null:
+            non_null.append(f"d[{f.key!r}] is None")
+    unpack = "".join(f"r{i}, " for i in range(rel))
+    lines = [
+        "def build(rows, relations):",
+        f"    {unpack}= relations" if rel else "    pass",
+        "    out = []",
+        "    for n, row in enumerate(rows):",
+        f"        d = {{{', '.join(items)}}}",
+    ]
+    if non_null:
+        # The interpreter reports a null in a non-null field (and nulls the parent) its own way.
+        lines.append(f"        if {' or '.join(non_null)}:")
+        lines.append("            raise Fallback")
+    lines += ["        out.append(d)", "    return out"]
+    exec(compile("\n".join(lines), f"<compiled {plan.type_name}>", "exec"), names)
+    build: Callable[[Sequence[Any], list[Any]], list[dict[str, Any]]] = names["build"]
+    return build
+
+
+def _masked(index: int, mask: Callable[[str], str]) -> Callable[[Any], Any]:
+    def get(row: Any) -> Any:
+        value = row[index]
+        return None if value is None else mask(value)
+
+    return get
+
+
+def _relation_getter(f: RelationField, rows: Sequence[Any], session: Session, join: bool) -> Callable[[Any], Any]:
+    """A relation the rows do not carry: one statement for all of them, as its loader would run it."""
+    relation, target, ki = f.relation, f.target, f.key_index
+    keys = list(dict.fromkeys(k for k in (r[ki] for r in rows) if k is not None))
+    if relation.many:
+        if not keys:
+            return lambda _row: []
+        fk = relation.fk
+        order = relation.order if relation.order is not None else target.model.id  # type: ignore[attr-defined]
+        stmt = _select(target, join).where(fk.in_(set(keys))).order_by(order)
+        child_rows = session.execute(stmt).all()
+        objects = _materialize(target, child_rows, session, join)
+        fi = target.column(fk)
+        grouped: dict[Any, list[dict[str, Any]]] = {}
+        for r, o in zip(child_rows, objects, strict=True):
+            grouped.setdefault(r[fi], []).append(o)
+        return lambda row: [] if row[ki] is None else grouped.get(row[ki], [])
+    if not keys:
+        return lambda _row: None
+    by = getattr(target.model, relation.by)
+    stmt = _select(target, join).where(by.in_(set(keys)))
+    child_rows = session.execute(stmt).all()
+    objects = _materialize(target, child_rows, session, join)
+    bi = target.column(by)
+    found = {r[bi]: o for r, o in zip(child_rows, objects, strict=True)}
+    return lambda row: found.get(row[ki])

@@ -1,0 +1,430 @@
+"""Compiled operations answer exactly what the interpreter answers (schema/compiled).
+
+Every case sends one operation twice through the whole HTTP stack, as one principal: once with the
+view's plan cache empty (strawberry and the resolvers), once with the operation's plan in it, and the
+two response bodies must be the same JSON — data, errors, codes, paths. The operations are the bench's
+page and several hundred generated from the schema (seeded, so the same every run): random selections
+over the types the compiler supports, nested relations, free text with and without ``reveal``,
+filters, orders, aliases, fragments, variables, real and broken cursors, page sizes over the limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    get_named_type,
+)
+from sqlalchemy import event
+
+from bench.graph_vs_sql import QUERY as BENCH_QUERY
+from schema.compiled import PlanCache, compile_operation, explain
+from schema.compiled._compile import _page_roots, field_support
+from schema.types._common import ROW_MODELS
+
+#: Principals of the demo (tests/conftest.py): national admin (may unmask), a city and a county
+#: inspector, another province, an unmasker, a town handler, a sector (住建) and a viewer.
+PRINCIPALS = ["admin", "city", "county", "other-province", "unmasker", "town-handler", "zhujian", "viewer"]
+
+#: Generated operations (with the bench's page, each principal once more).
+GENERATED = 280
+SEED = 20261130
+
+
+class Client:
+    def __init__(self, client: httpx.AsyncClient, view: Any, keys: dict[str, str]) -> None:
+        self.client, self.view, self.keys = client, view, keys
+
+    async def post(self, query: str, variables: dict[str, Any], as_: str) -> dict[str, Any]:
+        resp = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"X-API-Key": self.keys[as_]}
+        )
+        assert resp.status_code == 200, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    async def both(self, query: str, variables: dict[str, Any], as_: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(interpreted, compiled) answers of one operation."""
+        self.view.plans = PlanCache()
+        interpreted = await self.post(query, variables, as_)
+        self.view.plans.add(self.view.schema, query)
+        compiled = await self.post(query, variables, as_)
+        return interpreted, compiled
+
+
+@pytest.fixture
+async def client(app, demo) -> AsyncIterator[Client]:  # type: ignore[no-untyped-def]
+    view = app.state.graphql
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as c:
+        yield Client(c, view, demo.keys)
+    view.plans = PlanCache()
+    await app.state.engine.dispose()
+
+
+# ---- the bench's page ------------------------------------------------------------------------------
+
+
+def test_the_bench_page_compiles_with_no_fallback(app) -> None:  # type: ignore[no-untyped-def]
+    # Given the bench's operation / When compiled / Then nothing falls back to the interpreter
+    plan = compile_operation(app.state.graphql.schema, BENCH_QUERY)
+    assert plan.compiled, explain(plan)
+    assert explain(plan).startswith("BenchCluePage (")
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+async def test_the_bench_page_equals_the_interpreter_for_every_principal(client: Client, who: str) -> None:
+    # Given the first page and the page after it, as each principal
+    interpreted, compiled = await client.both(BENCH_QUERY, {"first": 7}, who)
+    # Then both answers are the same JSON
+    assert compiled == interpreted
+    end = interpreted["data"]["clues"]["pageInfo"]["endCursor"]
+    if end is not None:
+        interpreted, compiled = await client.both(BENCH_QUERY, {"first": 7, "after": end}, who)
+        assert compiled == interpreted
+
+
+# ---- fallbacks, errors, limits ---------------------------------------------------------------------
+
+
+def test_explain_names_each_field_that_forces_the_fallback_and_why(app) -> None:  # type: ignore[no-untyped-def]
+    plan = compile_operation(
+        app.state.graphql.schema,
+        "query Q { clues(first: 2) { totalCount nodes { id deadlines { stage } title(reveal: true) } } me { name } }",
+    )
+    assert not plan.compiled
+    assert explain(plan).splitlines() == [
+        f"Q ({plan.sha256[:12]}): served by the interpreter, because",
+        "  clues.node.deadlines: Clue.deadlines is computed by a resolver with its own logic",
+        "  clues.node.title: reveal: true — an unmasked read is audited per row by the resolver",
+        "  me: Query.me is not a root list served by schema.query._page",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variables", "who", "code"),
+    [
+        ({"first": 501}, "admin", "QUERY_TOO_COMPLEX"),
+        ({"first": -1}, "admin", "QUERY_TOO_COMPLEX"),
+        ({"first": 5, "after": "not-a-cursor!"}, "city", "INVALID_CURSOR"),
+        ({"first": 5, "after": base64.urlsafe_b64encode(b'{"a": 1}').decode()}, "city", "INVALID_CURSOR"),
+        ({"first": 5, "after": base64.urlsafe_b64encode(b'["x", 1, 2]').decode()}, "county", "INVALID_CURSOR"),
+        ({"first": 5, "after": base64.urlsafe_b64encode(b'["2026-13-45", 1]').decode()}, "county", "INVALID_CURSOR"),
+        ({"first": "five"}, "admin", "GRAPHQL_VALIDATION_FAILED"),
+    ],
+    ids=[
+        "page-too-large",
+        "negative-first",
+        "bad-cursor",
+        "cursor-not-a-list",
+        "cursor-other-order",
+        "cursor-bad-date",
+        "bad-variable",
+    ],
+)
+async def test_errors_come_back_with_the_interpreters_codes(
+    client: Client, variables: dict[str, Any], who: str, code: str
+) -> None:
+    interpreted, compiled = await client.both(BENCH_QUERY, variables, who)
+    assert compiled == interpreted
+    assert compiled["errors"][0]["extensions"]["code"] == code
+
+
+async def test_an_unknown_key_is_refused_as_by_the_interpreter(client: Client) -> None:
+    client.keys = {**client.keys, "nobody": "hub_not-a-key"}
+    interpreted, compiled = await client.both(BENCH_QUERY, {"first": 3}, "nobody")
+    assert compiled == interpreted
+    assert compiled["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_the_cost_budget_applies_to_compiled_plans(client: Client) -> None:
+    # Given a viewer's budget (50,000) and an operation over it (500 clues × 20 records × 20 records)
+    query = (
+        "query Big($n: Int) { a: clues(first: $n) { nodes { channelRecords { clue { channelRecords { sourceId } } } } }"
+        " b: clues(first: $n) { nodes { id } } }"
+    )
+    interpreted, compiled = await client.both(query, {"n": 500}, "viewer")
+    assert compiled == interpreted
+    assert compiled["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+@pytest.mark.parametrize("who", ["unmasker", "city"])
+async def test_reveal_in_a_variable_runs_the_interpreter_when_true(client: Client, who: str) -> None:
+    # Given free text behind reveal: $r — true asks the interpreter (which audits or refuses each row)
+    query = "query R($r: Boolean!) { clues(first: 4) { nodes { id title(reveal: $r) content(reveal: false) } } }"
+    for reveal in (False, True):
+        interpreted, compiled = await client.both(query, {"r": reveal}, who)
+        assert compiled == interpreted
+
+
+# ---- generated operations --------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    query: str
+    variables: dict[str, Any]
+    who: str
+
+
+class Generator:
+    """Random operations over the compiled roots and types (seeded: the same operations every run)."""
+
+    def __init__(self, schema: Any, county: str, rng: random.Random) -> None:
+        self.gql = schema._schema
+        self.rng = rng
+        self.county = county
+        self.roots = sorted(_page_roots(schema))
+        self.support = field_support(schema)
+        self.fragments: list[str] = []
+
+    def case(self, i: int) -> Case:
+        rng = self.rng
+        self.fragments = []
+        self.aliases = 0
+        root = rng.choice(self.roots)
+        field = self.gql.query_type.fields[root]
+        conn = get_named_type(field.type)
+        node_type = get_named_type(get_named_type(conn.fields["edges"].type).fields["node"].type)
+        var_defs: list[str] = []
+        variables: dict[str, Any] = {}
+        args: list[str] = []
+        if "first" in field.args:
+            first = rng.choice([0, 1, 3, 5, 10, 25, 60, None, 501, -1] if rng.random() < 0.15 else [1, 3, 5, 10, 25])
+            if first is not None:
+                if rng.random() < 0.5:
+                    var_defs.append("$first: Int")
+                    variables["first"] = first
+                    args.append("first: $first")
+                else:
+                    args.append(f"first: {first}")
+        if "after" in field.args and rng.random() < 0.2:
+            var_defs.append("$after: String")
+            variables["after"] = rng.choice(
+                [
+                    "garbage!",
+                    base64.urlsafe_b64encode(b"[1]").decode().rstrip("="),
+                    base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00", 99999999]').decode().rstrip("="),
+                    base64.urlsafe_b64encode(b"[99999999]").decode().rstrip("="),
+                    base64.urlsafe_b64encode(b'[{"x": 1}]').decode().rstrip("="),
+                ]
+            )
+            args.append("after: $after")
+        for name, arg in field.args.items():
+            if name in ("first", "after") or rng.random() < 0.6:
+                continue
+            literal = self.value(arg.type)
+            if literal is not None:
+                args.append(f"{name}: {literal}")
+        reveal_var = rng.random() < 0.1
+        if reveal_var:
+            var_defs.append("$r: Boolean!")
+            variables["r"] = rng.random() < 0.5
+        self.reveal_var = reveal_var
+        node_sel = self.selection(node_type, depth=0)
+        parts = []
+        shape = rng.random()
+        if shape < 0.45:
+            parts.append(f"edges {{ {'cursor ' if rng.random() < 0.5 else ''}node {{ {node_sel} }} }}")
+        elif shape < 0.8:
+            parts.append(f"nodes {{ {node_sel} }}")
+        else:
+            parts.append(f"edges {{ cursor node {{ {node_sel} }} }} nodes {{ {node_sel} }}")
+        if rng.random() < 0.7:
+            picks = [p for p in ("hasNextPage", "endCursor", "startCursor", "__typename") if rng.random() < 0.6]
+            parts.append(f"pageInfo {{ {' '.join(picks or ['hasNextPage'])} }}")
+        if rng.random() < 0.1:
+            parts.append("__typename")
+        if rng.random() < 0.25:
+            parts.append("totalCount")
+        rng.shuffle(parts)
+        arg_text = f"({', '.join(args)})" if args else ""
+        head = f"query G{i}" + (f"({', '.join(var_defs)})" if var_defs else "")
+        body = f"{root}{arg_text} {{ {' '.join(parts)} }}"
+        if rng.random() < 0.2:
+            body = f"page: {body}"
+        if rng.random() < 0.1:
+            body += " __typename"
+        query = head + " { " + body + " }" + "".join(self.fragments)
+        return Case(query, variables, rng.choice(PRINCIPALS))
+
+    def value(self, gtype: Any) -> str | None:
+        rng = self.rng
+        t = gtype.of_type if isinstance(gtype, GraphQLNonNull) else gtype
+        if isinstance(t, GraphQLList):
+            inner = self.value(t.of_type)
+            return None if inner is None else f"[{inner}]"
+        if isinstance(t, GraphQLEnumType):
+            return rng.choice(list(t.values))
+        if isinstance(t, GraphQLInputObjectType):
+            fields = []
+            for name, f in t.fields.items():
+                if rng.random() < 0.25:
+                    v = self.value(f.type) if not name.lower().endswith("regioncode") else self.region()
+                    if v is not None and "search" not in name.lower():
+                        fields.append(f"{name}: {v}")
+            return "{" + ", ".join(fields) + "}"
+        if isinstance(t, GraphQLScalarType):
+            if t.name == "Boolean":
+                return rng.choice(["true", "false"])
+            if t.name == "Int":
+                return str(rng.choice([0, 1, 3, 30]))
+            if t.name == "String":
+                return self.region()
+        return None
+
+    def region(self) -> str:
+        return f'"{self.rng.choice(["370800", self.county, "370811", "320000"])}"'
+
+    def selection(self, gtype: GraphQLObjectType, depth: int) -> str:
+        rng = self.rng
+        picks: list[str] = []
+        for name, f in gtype.fields.items():
+            named = get_named_type(f.type)
+            required = [a for a in f.args.values() if isinstance(a.type, GraphQLNonNull) and a.default_value is None]
+            if required or rng.random() > (0.55 if depth == 0 else 0.4):
+                continue
+            if self.support.get(gtype.name, {}).get(name) is not None and rng.random() > 0.04:
+                continue  # now and then a field that falls back: the whole operation goes to the interpreter
+            if isinstance(named, (GraphQLScalarType, GraphQLEnumType)):
+                if isinstance(f.type, GraphQLList) or (
+                    isinstance(f.type, GraphQLNonNull) and isinstance(f.type.of_type, GraphQLList)
+                ):
+                    continue
+                text = name
+                if "reveal" in f.args:
+                    text += rng.choice(["", "", "(reveal: false)", "(reveal: $r)" if self.reveal_var else ""])
+                if rng.random() < 0.08 and self.aliases < 6:
+                    self.aliases += 1
+                    text = f"{name}Alias: {text}"
+                picks.append(text)
+            elif isinstance(named, GraphQLObjectType) and named.name in ROW_MODELS and depth < 2 and not f.args:
+                picks.append(f"{name} {{ {self.selection(named, depth + 1)} }}")
+        if not picks or rng.random() < 0.15:
+            picks.append("__typename" if rng.random() < 0.3 else "id" if "id" in gtype.fields else "__typename")
+        rng.shuffle(picks)
+        text = " ".join(picks)
+        roll = rng.random()
+        if roll < 0.1:
+            frag = f"F{len(self.fragments)}x{depth}"
+            self.fragments.append(f" fragment {frag} on {gtype.name} {{ {text} }}")
+            return f"...{frag}"
+        if roll < 0.2:
+            return f"... on {gtype.name} {{ {text} }}"
+        return text
+
+
+def generated_cases(schema: Any, county: str) -> list[Case]:
+    gen = Generator(schema, county, random.Random(SEED))
+    return [gen.case(i) for i in range(GENERATED)]
+
+
+async def test_generated_operations_answer_as_the_interpreter(client: Client, app, demo) -> None:  # type: ignore[no-untyped-def]
+    # Given several hundred operations generated from the schema, each as one of the principals
+    schema = app.state.graphql.schema
+    cases = generated_cases(schema, demo.highlights["county_code"])
+    compiled_count = 0
+    error_codes: set[str] = set()
+    for case in cases:
+        plan = compile_operation(schema, case.query)
+        compiled_count += plan.compiled
+        # When run interpreted and compiled
+        interpreted, compiled = await client.both(case.query, case.variables, case.who)
+        # Then the answers are the same JSON
+        assert compiled == interpreted, f"{case.who}: {case.query} {case.variables}\n{explain(plan)}"
+        error_codes |= {e["extensions"]["code"] for e in interpreted.get("errors", [])}
+    # Most of them ran compiled (the rest fell back, with explain saying why), and errors were met
+    assert compiled_count >= GENERATED * 0.6, compiled_count
+    assert {"INVALID_CURSOR", "QUERY_TOO_COMPLEX"} <= error_codes, error_codes
+
+
+@pytest.mark.parametrize(("who", "statements"), [("admin", 2), ("county", 2), ("zhujian", 5)])
+async def test_the_bench_page_reads_its_rows_in_few_statements(client: Client, app, who: str, statements: int) -> None:  # type: ignore[no-untyped-def]
+    # Given the plan of the bench's page, and the statements the plan runs on the synchronous engine
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    client.view.plans = PlanCache()
+    client.view.plans.add(client.view.schema, BENCH_QUERY)
+    event.listen(app.state.sync_engine, "before_cursor_execute", count)
+    try:
+        # When a page is read
+        body = await client.post(BENCH_QUERY, {"first": 20}, who)
+    finally:
+        event.remove(app.state.sync_engine, "before_cursor_execute", count)
+    # Then the page (enterprise, project and region outer-joined) and the channel records are two
+    # statements; a sector's principal reads each relation by itself, as the loaders do
+    assert "errors" not in body
+    assert len(seen) == statements, seen
+
+
+# ---- registered operations run compiled ---------------------------------------------------------------
+
+
+async def test_a_registered_query_sent_by_its_hash_runs_from_its_plan(client: Client, app) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    # Given the bench's page registered by an administrator, and no plan in the view's cache
+    client.view.plans = PlanCache()
+    registered = await client.post(
+        "mutation($d: String!) { registerOperation(name: \"BenchCluePage\", document: $d) { name sha256 } }",
+        {"d": BENCH_QUERY},
+        "admin",
+    )
+    sha = registered["data"]["registerOperation"]["sha256"]
+    assert sha == hashlib.sha256(BENCH_QUERY.encode()).hexdigest()
+    interpreted = await client.post(BENCH_QUERY, {"first": 5}, "county")  # a text put in no cache: no plan yet…
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT") and "api_keys" not in statement:  # not the key's bookkeeping
+            seen.append(statement)
+
+    # When a county sends it by its hash alone (Apollo's persisted query)
+    event.listen(app.state.sync_engine, "before_cursor_execute", count)
+    try:
+        resp = await client.client.post(
+            "/graphql",
+            json={"variables": {"first": 5}, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}}},
+            headers={"X-API-Key": client.keys["county"]},
+        )
+    finally:
+        event.remove(app.state.sync_engine, "before_cursor_execute", count)
+    # Then it was compiled once and answered from its plan (its two reads on the plan's engine), the same JSON
+    plan = client.view.plans.get(BENCH_QUERY)
+    assert plan is not None and plan.compiled and plan.operation_name == "BenchCluePage"
+    assert len(seen) == 2, seen
+    assert resp.json() == interpreted
+
+
+async def test_with_compiled_operations_off_a_registered_query_is_interpreted(client: Client, app) -> None:  # type: ignore[no-untyped-def]
+    # Given compiled operations switched off, and the bench's page registered
+    client.view.plans = PlanCache()
+    settings = client.view.settings
+    client.view.settings = settings.model_copy(update={"compiled_operations": False})
+    try:
+        await client.post(
+            "mutation($d: String!) { registerOperation(name: \"BenchCluePage\", document: $d) { name } }",
+            {"d": BENCH_QUERY},
+            "admin",
+        )
+        # When it is sent
+        body = await client.post(BENCH_QUERY, {"first": 5}, "county")
+    finally:
+        client.view.settings = settings
+    # Then it is answered, and nothing was compiled
+    assert "errors" not in body and len(body["data"]["clues"]["edges"]) == 5
+    assert len(client.view.plans) == 0
