@@ -230,27 +230,35 @@ def jurisdiction_bounds(region_code: str) -> tuple[str, str] | None:
 ALL_REGIONS = "hub_all_regions"
 
 
-def jurisdiction_criterion(cls: type[RegionScoped], lo: str, hi: str) -> ColumnElement[bool]:
-    """The rows of ``cls`` a principal with jurisdiction ``[lo, hi)`` may read.
+def _mapped_class(cls: Any) -> type:
+    """The model a criterion is asked for: ``with_loader_criteria(include_aliases=True)`` also asks it for
+    each alias of a model (``aliased(Project)`` in a join), which is not the class itself."""
+    mapper = getattr(cls, "__mapper__", None)  # (sqlalchemy's wrappers pass it through; the mixin has none)
+    return mapper.class_ if mapper is not None else cls
+
+
+def jurisdiction_criterion(cls: Any, lo: str, hi: str) -> ColumnElement[bool]:
+    """The rows of ``cls`` (a region-scoped model, or an alias of one) a principal with jurisdiction
+    ``[lo, hi)`` may read.
 
     Region-scoped rows by their ``region_code``; a clue also by its handling region; a clue's
     channel records and case actions also when the clue is handled there; a clue's events by the
     handling region they carry.
     """
     own = (cls.region_code >= lo) & (cls.region_code < hi)
-    if cls is Clue:
-        return own | ((Clue.handling_region_code >= lo) & (Clue.handling_region_code < hi))
-    if cls is Event:
-        return own | ((Event.handling_region_code >= lo) & (Event.handling_region_code < hi))
-    if cls in (ChannelRecord, CaseAction):
+    kind = _mapped_class(cls)
+    if kind in (Clue, Event):
+        return own | ((cls.handling_region_code >= lo) & (cls.handling_region_code < hi))
+    if kind in (ChannelRecord, CaseAction):
         clues = Clue.__table__.c  # the table, not the entity: no criteria inside the criterion
         handled_here = select(clues.id).where(clues.handling_region_code >= lo, clues.handling_region_code < hi)
         return own | cls.clue_id.in_(handled_here)
     return own
 
 
-def sector_criterion(cls: type[RegionScoped], sector: str) -> ColumnElement[bool]:
-    """The rows of ``cls`` a 行业主管部门 of ``sector`` may read (next to its jurisdiction).
+def sector_criterion(cls: Any, sector: str) -> ColumnElement[bool]:
+    """The rows of ``cls`` (a region-scoped model, or an alias of one) a 行业主管部门 of ``sector`` may
+    read (next to its jurisdiction).
 
     A project by its own ``sector``; whatever belongs to a project (clues, warnings, workers, payroll,
     accounts …) by its project's; a clue's channel records and case actions by the clue's project,
@@ -261,22 +269,23 @@ def sector_criterion(cls: type[RegionScoped], sector: str) -> ColumnElement[bool
     """
     projects = Project.__table__.c
     in_sector = select(projects.id).where(projects.sector == sector)
-    if cls is Project:
+    kind = _mapped_class(cls)
+    if kind is Project:
         return cls.sector == sector
     clues = Clue.__table__.c
     sector_clues = select(clues.id).where(clues.project_id.in_(in_sector))
-    if cls in (ChannelRecord, CaseAction):
+    if kind in (ChannelRecord, CaseAction):
         return cls.clue_id.in_(sector_clues)
     warnings = Warning.__table__.c
     sector_warnings = select(warnings.id).where(warnings.project_id.in_(in_sector))
-    if cls is WarningAction:
+    if kind is WarningAction:
         return cls.warning_id.in_(sector_warnings)
-    if cls is Event:
-        kind, entity = cls.entity_type, cls.entity_id
+    if kind is Event:
+        about, entity = cls.entity_type, cls.entity_id
         return (
-            ((kind == "clue") & entity.in_(sector_clues))
-            | ((kind == "warning") & entity.in_(sector_warnings))
-            | ((kind == "project") & entity.in_(in_sector))
+            ((about == "clue") & entity.in_(sector_clues))
+            | ((about == "warning") & entity.in_(sector_warnings))
+            | ((about == "project") & entity.in_(in_sector))
         )
     project_id = getattr(cls, "project_id", None)
     if project_id is not None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from hub.access import NATIONAL, Principal, authenticate, bind_principal, jurisdiction_bounds
 from hub.api_keys import create_api_key
 from hub.db import make_engine, session_scope
 from hub.errors import NotAuthenticated
-from hub.models import ApiKey, Region, utcnow
+from hub.models import ApiKey, ChannelRecord, Clue, Project, Region, Warning, utcnow
 
 
 @pytest.mark.parametrize(
@@ -253,3 +254,30 @@ def test_the_production_compose_file_refuses_introspection_to_regional_keys() ->
     for name in ("hub-1", "hub-2"):
         roles = compose["services"][name]["environment"]["HUB_INTROSPECTION_ROLES"]
         assert Settings(introspection_roles=roles).introspection_role_set() == {"admin", "inspector", "viewer"}
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        Principal("zhujian", "sector", "370800", sector="住建"),
+        Principal("town-handler", "town", "370811002"),  # its clues are handled there, filed in the county
+    ],
+    ids=["sector", "town"],
+)
+@pytest.mark.parametrize("model", [Project, Clue, ChannelRecord, Warning], ids=lambda m: m.__name__)
+def test_an_alias_of_a_model_is_limited_exactly_as_the_model(demo, principal: Principal, model: type) -> None:  # type: ignore[no-untyped-def]
+    # Given a principal whose limits go beyond a region prefix (a sector; a town's handled clues)
+    engine = make_engine(demo.url)
+    with session_scope(engine) as session:
+        bind_principal(session, principal)
+        # When the model is read directly and through an alias (as a join with another entity reads it)
+        direct = set(session.scalars(select(model.id)))
+        alias = aliased(model)
+        through_alias = set(session.scalars(select(alias.id)))
+        # And when read with no principal at all
+        session.info.pop("principal")
+        everything = set(session.scalars(select(model.id)))
+    engine.dispose()
+    # Then the alias reads exactly the rows the model does, and that is not everything
+    assert through_alias == direct
+    assert direct < everything or not everything

@@ -34,6 +34,7 @@ NOT_A_ROW_LIST = {
     "holidayCalendar": "the national holiday calendar (public, no region)",
     "townRanking": "counts per town of one county, FORBIDDEN outside the jurisdiction (tests/schema/test_town_ranking.py)",
     "stats": "aggregates, FORBIDDEN outside the jurisdiction; a county never counts another's (tests/schema/test_stats.py)",
+    "registeredOperations": "the registry of named operations: GraphQL documents, no region, no data (hub.operations)",
 }
 #: Sample of out-of-jurisdiction rows asked per node type (bounded: one operation per type).
 SAMPLE = 8

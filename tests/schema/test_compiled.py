@@ -355,7 +355,8 @@ async def test_the_bench_page_reads_its_rows_in_few_statements(client: Client, a
     seen: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
+        if "registered_operations" not in statement:  # the registry's periodic read, not the page's
+            seen.append(statement)
 
     client.view.plans = PlanCache()
     client.view.plans.add(client.view.schema, BENCH_QUERY)
@@ -390,7 +391,7 @@ async def test_a_registered_query_sent_by_its_hash_runs_from_its_plan(client: Cl
     seen: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().startswith("SELECT") and "api_keys" not in statement:  # not the key's bookkeeping
+        if statement.lstrip().startswith("SELECT") and "api_keys" not in statement and "registered_operations" not in statement:  # not bookkeeping
             seen.append(statement)
 
     # When a county sends it by its hash alone (Apollo's persisted query)
