@@ -153,9 +153,9 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
     sort = request.sort
     own = {c.key: i for i, c in enumerate(target.columns)}
     extra = [c for c in sort.columns if c.key not in own]
-    # A sector's criterion (hub.access.sector_criterion) on an outer-joined alias of Project renders as
-    # 1 = 1: for a 行业主管部门 every relation is read by its own statement, as the loaders read it.
-    join = context.principal is not None and context.principal.sector is None
+    # The to-one relations are outer-joined: hub.access puts each joined alias's jurisdiction and sector
+    # criteria into its ON clause, so a relation the principal may not read comes back null, as its loader's.
+    join = context.principal is not None
     width = target.width(join)
     sort_index = [own[c.key] if c.key in own else width + extra.index(c) for c in sort.columns]
     stmt = _select(target, join, extra).where(*request.conditions)
