@@ -32,7 +32,7 @@ from hub.users import (
     touch_session,
 )
 
-ADMIN = Principal(name="cli:ops", role=Role.ADMIN, region_code=NATIONAL)
+ADMIN = Principal(name="cli:ops", role=Role.ADMIN, region_code=NATIONAL, can_unmask=True)  # as the CLI's
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)  # 09:00 in 济宁
 PASSWORD = "Qiansheng-2026"
 POLICY = SignInPolicy(max_failures=3, lockout=dt.timedelta(minutes=15))
