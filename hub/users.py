@@ -50,6 +50,7 @@ from hub.errors import (
     InvalidInput,
     NotFound,
     SessionExpired,
+    UsernameTaken,
     WeakPassword,
 )
 from hub.identifiers import IdentifierError, region_level, validate_region_code
@@ -233,7 +234,7 @@ def create_user(
     """Create a user who signs in with ``password`` (checked by the policy, stored as a hash).
 
     ``InvalidInput`` naming the field for a bad username, display name, role, region or sector;
-    ``WeakPassword`` for a password the policy refuses; ``Conflict`` for a username taken.
+    ``WeakPassword`` for a password the policy refuses; ``UsernameTaken`` for a username taken.
     """
     require(principal, Action.MANAGE_USERS, what="manage users")
     name = _username(username)
@@ -245,7 +246,7 @@ def create_user(
     # Taken anywhere, not only within the jurisdiction: usernames are unique across the hub
     taken = select(User.id).where(User.username == name).execution_options(**{ALL_REGIONS: True})
     if session.execute(taken).first() is not None:
-        raise Conflict(
+        raise UsernameTaken(
             f"username {name!r} is taken",
             field="username",
             suggestion="choose another, or reset that user's password",

@@ -139,8 +139,8 @@ async def test_the_user_type_has_no_password_hash(writable_graph) -> None:
         ({"password": "alllowercaseletters"}, "WEAK_PASSWORD", "password"),
         ({"password": "Xx-new.person-9"}, "WEAK_PASSWORD", "password"),
         ({"username": "x"}, "BAD_USER_INPUT", "username"),
-        ({"username": "jining-a"}, "CONFLICT", "username"),
-        ({"username": "zibo-a"}, "CONFLICT", "username"),  # taken in another city: still taken
+        ({"username": "jining-a"}, "USERNAME_TAKEN", "username"),
+        ({"username": "zibo-a"}, "USERNAME_TAKEN", "username"),  # taken in another city: still taken
         ({"displayName": "  "}, "BAD_USER_INPUT", "displayName"),
         ({"role": "boss"}, "BAD_USER_INPUT", "role"),
         ({"regionCode": "3708"}, "BAD_USER_INPUT", "regionCode"),
