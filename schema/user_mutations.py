@@ -3,10 +3,15 @@
 The console's 系统 page uses them. They delegate to ``hub.users``, which checks the policy table
 (``MANAGE_USERS``), keeps a user within the acting administrator's jurisdiction and unmask
 permission, checks the password policy, and audits under the acting principal's name.
+
+Each runs on a thread, in a session of its own bound to the principal: a new password is hashed with
+argon2id, slow on purpose (most of a second on a busy machine), and on the event loop it would hold up
+every other request meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TypeVar, cast
 
@@ -15,7 +20,8 @@ from sqlalchemy.orm import Session
 from strawberry.types import Info
 
 from hub import models as m
-from hub.access import Action
+from hub.access import Action, bind_principal
+from hub.db import session_scope
 from hub.users import create_user, reset_password, set_disabled, update_user
 from schema.filters import db_id
 from schema.permissions import principal_of, requires
@@ -55,11 +61,18 @@ def _user_id(id: strawberry.ID) -> int:
 
 
 async def _run(info: Info, work: Callable[[Session], T]) -> T:
-    """Run a service on the request's session and commit what it did."""
-    session = info.context.session
-    result = await session.run_sync(work)
-    await session.commit()
-    return result
+    """Run a service on a thread, in a session limited to the principal's jurisdiction, and commit.
+
+    The rows it returns keep their loaded values (the hub's sessions do not expire them at commit)."""
+    principal = principal_of(info)
+    engine = info.context.sync_engine
+
+    def run() -> T:
+        with session_scope(engine) as session:
+            bind_principal(session, principal)
+            return work(session)
+
+    return await asyncio.to_thread(run)
 
 
 @strawberry.type
