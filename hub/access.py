@@ -41,6 +41,7 @@ from hub.models import (
     RawRecord,
     RegionScoped,
     SyncRun,
+    User,
     Warning,
     WarningAction,
     WebhookEndpoint,
@@ -145,6 +146,7 @@ READ_REQUIRES: Mapping[type, Action] = {
     ApiKey: Action.READ_ADMIN,
     AuditLog: Action.READ_ADMIN,
     WebhookEndpoint: Action.READ_ADMIN,
+    User: Action.MANAGE_USERS,
 }
 
 

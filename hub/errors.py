@@ -20,6 +20,7 @@ HubError
  ├── IllegalTransition     the clue's state does not allow the action  ILLEGAL_TRANSITION
  ├── Conflict              another action changed it first (a lost race)  CONFLICT
  │    ├── DuplicateSource   a register number (channel + sourceId) entered twice  DUPLICATE_SOURCE
+ │    ├── UsernameTaken     a new user's username is someone's already  USERNAME_TAKEN
  │    ├── DuplicateDocument  a decision's document number (文号) already recorded  DUPLICATE_DOCUMENT
  │    └── DuplicateOperation  an operation name already registered with another document  DUPLICATE_OPERATION
  ├── TooEarly              a rule's waiting period has not passed (blacklist removal)  TOO_EARLY
@@ -182,6 +183,12 @@ class SessionExpired(NotAuthenticated):
     """A session cookie whose session has ended (idle or absolute timeout, sign-out, account disabled)."""
 
     code = "SESSION_EXPIRED"
+
+
+class UsernameTaken(Conflict):
+    """A new user's username belongs to another user (in whichever region): choose another."""
+
+    code = "USERNAME_TAKEN"
 
 
 class CsrfRefused(Forbidden):

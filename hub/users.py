@@ -15,8 +15,10 @@ and sign-out in the audit log. So:
   their password reset. Its CSRF token is an HMAC of the session's id under the hub's secret key:
   nothing more to store, and it cannot be derived without the key.
 
-The account services act for a principal the policy table lets manage users (``Action.MANAGE_USERS``);
-the CLI acts as its admin principal. Sign-in results are returned, not raised: the failure's audit
+The account services act for a principal the policy table lets manage users (``Action.MANAGE_USERS``),
+within its jurisdiction: an administrator sees, creates and changes only users at or below its own
+region, and grants no unmask permission it lacks itself (as for API keys). The CLI acts as its
+national admin principal; the GraphQL API as the signed-in administrator or the admin key. Sign-in results are returned, not raised: the failure's audit
 row and counter must be committed with the refusal (the caller commits, then answers the error).
 """
 
@@ -37,16 +39,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.access import NATIONAL, ROLES, SECTORS, Action, Principal, Role, audit, require
+from hub.access import ALL_REGIONS, NATIONAL, ROLES, SECTORS, Action, Principal, Role, audit, require
 from hub.errors import (
     AccountDisabled,
     AccountLocked,
     BadCredentials,
     Conflict,
+    Forbidden,
     HubError,
     InvalidInput,
     NotFound,
     SessionExpired,
+    UsernameTaken,
     WeakPassword,
 )
 from hub.identifiers import IdentifierError, region_level, validate_region_code
@@ -185,6 +189,34 @@ def _jurisdiction(role: str, region_code: str, sector: str | None) -> tuple[str,
     return region_code, sector
 
 
+def _display_name(value: str) -> str:
+    shown = (value or "").strip()
+    if not shown or len(shown) > 64:
+        raise InvalidInput(f"displayName must be 1 to 64 characters, got {len(shown)}", field="displayName")
+    return shown
+
+
+def _role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}", field="role")
+
+
+def _grantable(principal: Principal, *, region_code: str, can_unmask: bool) -> None:
+    """Refuse a user reaching further than the administrator who makes or changes it."""
+    if not principal.covers(region_code):
+        raise Forbidden(
+            f"cannot give a user region {region_code}: outside your jurisdiction {principal.region_code}",
+            field="regionCode",
+            suggestion="choose a region at or below your own",
+        )
+    if can_unmask and not principal.can_unmask:
+        raise Forbidden(
+            "cannot give a user the unmask permission: you may not unmask personal data yourself",
+            field="canUnmask",
+            suggestion="leave the unmask permission off",
+        )
+
+
 def create_user(
     session: Session,
     *,
@@ -202,19 +234,23 @@ def create_user(
     """Create a user who signs in with ``password`` (checked by the policy, stored as a hash).
 
     ``InvalidInput`` naming the field for a bad username, display name, role, region or sector;
-    ``WeakPassword`` for a password the policy refuses; ``Conflict`` for a username taken.
+    ``WeakPassword`` for a password the policy refuses; ``UsernameTaken`` for a username taken.
     """
     require(principal, Action.MANAGE_USERS, what="manage users")
     name = _username(username)
-    shown = (display_name or "").strip()
-    if not shown or len(shown) > 64:
-        raise InvalidInput(f"displayName must be 1 to 64 characters, got {len(shown)}", field="displayName")
-    if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}", field="role")
+    shown = _display_name(display_name)
+    _role(role)
     region_code, sector = _jurisdiction(role, region_code, sector)
+    _grantable(principal, region_code=region_code, can_unmask=can_unmask)
     check_password(password, username=name, min_length=min_length)
-    if session.execute(select(User.id).where(User.username == name)).first() is not None:
-        raise Conflict(f"username {name!r} is taken", suggestion="choose another, or reset that user's password")
+    # Taken anywhere, not only within the jurisdiction: usernames are unique across the hub
+    taken = select(User.id).where(User.username == name).execution_options(**{ALL_REGIONS: True})
+    if session.execute(taken).first() is not None:
+        raise UsernameTaken(
+            f"username {name!r} is taken",
+            field="username",
+            suggestion="choose another, or reset that user's password",
+        )
     now = clock()
     user = User(
         username=name,
@@ -250,10 +286,89 @@ def list_users(session: Session, *, principal: Principal) -> list[User]:
     return list(session.execute(select(User).order_by(User.username)).scalars())
 
 
-def _find(session: Session, username: str) -> User:
-    user = session.execute(select(User).where(User.username == (username or "").strip().lower())).scalar_one_or_none()
-    if user is None:
-        raise NotFound(f"no user named {username!r}", suggestion="list them with `hub user list`")
+def _find(session: Session, *, principal: Principal, username: str | None, user_id: int | None) -> User:
+    """The user named ``username`` (or with id ``user_id``) within ``principal``'s jurisdiction."""
+    if user_id is not None:
+        user = session.get(User, user_id)
+        what = f"with id {user_id}"
+    else:
+        wanted = (username or "").strip().lower()
+        user = session.execute(select(User).where(User.username == wanted)).scalar_one_or_none()
+        what = f"named {username!r}"
+    # The session event hides other regions' users from a bound session; the CLI's is not bound
+    if user is None or not principal.covers(user.region_code):
+        where = "" if principal.region_code == NATIONAL else " within your jurisdiction"
+        raise NotFound(f"no user {what}{where}", suggestion="list them with `hub user list`")
+    return user
+
+
+def update_user(
+    session: Session,
+    *,
+    principal: Principal,
+    user_id: int | None = None,
+    username: str | None = None,
+    display_name: str | None = None,
+    role: str | None = None,
+    region_code: str | None = None,
+    sector: str | None = None,
+    can_unmask: bool | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> User:
+    """Change a user's display name, role, region, sector or unmask permission (``None``: unchanged).
+
+    The sector goes with the role: a user who becomes a sector user names one, one who stops being
+    one loses it. Each request reads the user anew, so a change holds from the user's next request.
+    Audited with the names of the fields changed (``user.update``); ``Conflict`` when nothing would change.
+    """
+    require(principal, Action.MANAGE_USERS, what="manage users")
+    user = _find(session, principal=principal, username=username, user_id=user_id)
+    new_role = user.role if role is None else role
+    _role(new_role)
+    if sector is None and new_role == Role.SECTOR:
+        sector = user.sector
+    new_region, new_sector = _jurisdiction(new_role, user.region_code if region_code is None else region_code, sector)
+    new_unmask = user.can_unmask if can_unmask is None else can_unmask
+    new_name = user.display_name if display_name is None else _display_name(display_name)
+    _grantable(principal, region_code=new_region, can_unmask=new_unmask and not user.can_unmask)
+    if user.id == principal.user_id and (new_role != user.role or new_region != user.region_code):
+        raise Forbidden(
+            "you may not change your own role or region",
+            field="role" if new_role != user.role else "regionCode",
+            suggestion="ask another administrator",
+        )
+    wanted = {
+        "displayName": new_name,
+        "role": new_role,
+        "regionCode": new_region,
+        "sector": new_sector,
+        "canUnmask": new_unmask,
+    }
+    now_ = {
+        "displayName": user.display_name,
+        "role": user.role,
+        "regionCode": user.region_code,
+        "sector": user.sector,
+        "canUnmask": user.can_unmask,
+    }
+    changed = [name for name in wanted if wanted[name] != now_[name]]
+    if not changed:
+        raise Conflict(f"user {user.username!r} has these values already", suggestion="nothing to do")
+    user.display_name, user.role, user.region_code = new_name, new_role, new_region
+    user.sector, user.can_unmask = new_sector, new_unmask
+    # A person's name is personal data: the audit row says that it changed, not to what
+    detail: dict[str, object] = {"username": user.username, "changed": changed}
+    detail.update({k: wanted[k] for k in changed if k != "displayName"})
+    audit(
+        session,
+        principal=principal,
+        action="user.update",
+        entity_type="user",
+        entity_id=user.id,
+        region_code=new_region,
+        detail=detail,
+        at=clock(),
+    )
     return user
 
 
@@ -270,15 +385,18 @@ def set_disabled(
     session: Session,
     *,
     principal: Principal,
-    username: str,
+    username: str | None = None,
+    user_id: int | None = None,
     disabled: bool,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> User:
     """Disable a user (every open session ends; sign-in refused) or enable them again; audited.
 
-    ``Conflict`` when the user is already so."""
+    ``Conflict`` when the user is already so; ``Forbidden`` for disabling yourself."""
     require(principal, Action.MANAGE_USERS, what="manage users")
-    user = _find(session, username)
+    user = _find(session, principal=principal, username=username, user_id=user_id)
+    if disabled and user.id == principal.user_id:
+        raise Forbidden("you may not disable yourself", suggestion="ask another administrator")
     if user.disabled == disabled:
         state = "disabled" if disabled else "enabled"
         raise Conflict(f"user {user.username!r} is {state} already", suggestion="nothing to do")
@@ -306,14 +424,15 @@ def reset_password(
     session: Session,
     *,
     principal: Principal,
-    username: str,
+    username: str | None = None,
+    user_id: int | None = None,
     password: str,
     min_length: int = 10,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> User:
     """Give a user a new password (checked by the policy); their sessions end and a lockout lifts. Audited."""
     require(principal, Action.MANAGE_USERS, what="manage users")
-    user = _find(session, username)
+    user = _find(session, principal=principal, username=username, user_id=user_id)
     check_password(password, username=user.username, min_length=min_length)
     now = clock()
     user.password_hash = hash_password(password)

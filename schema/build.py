@@ -70,6 +70,7 @@ NODE_TYPES = [
     platform.QuarantinedRecord,
     platform.Event,
     platform.ApiKey,
+    platform.User,
     platform.AuditEntry,
 ]
 

@@ -24,6 +24,7 @@ from schema.filters import db_id
 from schema.operations import OperationMutations
 from schema.permissions import principal_of, requires
 from schema.types.platform import ConnectorInstance
+from schema.user_mutations import UserMutations
 from schema.warning_mutations import WarningMutations
 from schema.webhooks import WebhookMutations
 from schema.writeback_mutations import WritebackMutations
@@ -90,6 +91,7 @@ class Mutation(
     CreditMutations,
     WritebackMutations,
     ApiKeyMutations,
+    UserMutations,
 ):
     @strawberry.mutation(
         description="Configure a new connector instance (admin).", extensions=[requires(CONFIGURE, to=TO_CONFIGURE)]

@@ -9,14 +9,14 @@ from enum import Enum
 from typing import Annotated, Any, cast
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from strawberry.scalars import JSON
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
 from connectors import registry
 from hub import models as m
-from hub.access import Action
+from hub.access import ROLES, Action
 from hub.errors import InvalidInput
 from hub.workdays import CST, china_today
 from hub.writeback_queue import STATUSES as WRITEBACK_STATUSES
@@ -57,6 +57,7 @@ from schema.types.platform import (
     QuarantinedRecord,
     RawRecord,
     SyncRun,
+    User,
 )
 from schema.types.realname import Attendance, SiteMovement, Team
 from schema.types.registry import Enterprise, Project, Region, Worker
@@ -498,6 +499,36 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, Rankin
     @strawberry.field(description="API keys (admin).", extensions=[reads(m.ApiKey)])
     async def api_keys(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ApiKey]:
         return await _page(info, m.ApiKey, [], _by_id(m.ApiKey), first, after)
+
+    @strawberry.field(
+        description="Users who sign in (admin), within your jurisdiction, by username: of a `role`, at or below "
+        "`regionCode`, whose username or display name contains `text`.",
+        extensions=[reads(m.User, to="manage users")],
+    )
+    async def users(
+        self,
+        info: Info,
+        role: str | None = None,
+        region_code: str | None = None,
+        text: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[User]:
+        user = m.User
+        cond = region_condition(user.region_code, region_code)
+        if role:
+            if role not in ROLES:
+                raise InvalidInput(
+                    f"unknown role {role!r}", field="role", value=role, suggestion=f"use one of {', '.join(ROLES)}"
+                )
+            cond.append(user.role == role)
+        if text and text.strip():
+            wanted = text.strip().lower()
+            cond.append(
+                user.username.contains(wanted, autoescape=True)
+                | func.lower(user.display_name).contains(wanted, autoescape=True)
+            )
+        return await _page(info, user, cond, SortSpec((user.username, user.id)), first, after)
 
     @strawberry.field(
         description="The audit log, newest first (admin): by who (`principal`), what (`action`, e.g. "

@@ -25,7 +25,7 @@ from hub.users import create_user
 from schema.pagination import encode_cursor
 from tests.reliability.wsclient import next_events, receive, receive_json, subscribe, wait_until
 
-ADMIN = Principal(name="cli:ops", role=Role.ADMIN, region_code=NATIONAL)
+ADMIN = Principal(name="cli:ops", role=Role.ADMIN, region_code=NATIONAL, can_unmask=True)  # as the CLI's
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
 PASSWORD = "Qiansheng-2026"
 COUNT = {"query": "{ clues(first: 1) { totalCount } }"}

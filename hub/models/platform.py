@@ -103,8 +103,11 @@ class Event(RegionScoped, Base):
     handling_region_code: Mapped[str | None] = mapped_column(String(12))
 
 
-class User(IdMixin, Base):
+class User(IdMixin, RegionScoped, Base):
     """A person who signs in (``hub.users``): a role, a jurisdiction, for a 行业主管部门 its sector.
+
+    Region-scoped by the jurisdiction it works in: an administrator lists and manages the users at or
+    below its own region, by the same session event as every other read (``hub.access``).
 
     ``disabled`` keeps the row (the audit log names it) while refusing every sign-in and every open
     session. ``failed_attempts`` counts wrong passwords since the last success or lockout; at the
@@ -117,7 +120,6 @@ class User(IdMixin, Base):
     display_name: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
-    region_code: Mapped[str] = mapped_column(String(12))
     sector: Mapped[str | None] = mapped_column(String(10))  # 住建 / 交通 / 水利, for the sector role only
     can_unmask: Mapped[bool] = mapped_column(default=False)
     disabled: Mapped[bool] = mapped_column(default=False, server_default=sa_false())

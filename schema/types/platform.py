@@ -132,6 +132,27 @@ class ApiKey(Node):
     last_used_at: dt.datetime | None
 
 
+@node_type(
+    m.User,
+    name="User",
+    description="A person who signs in (admin): role, jurisdiction, lockout. The password hash is never exposed.",
+)
+class User(Node):
+    username: str
+    display_name: str
+    role: str
+    region_code: str
+    sector: str | None
+    can_unmask: bool
+    disabled: bool
+    locked_until: dt.datetime | None = strawberry.field(
+        description="Until when sign-in is refused after too many wrong passwords (null: not locked, or the lock is over)."
+    )
+    last_sign_in_at: dt.datetime | None
+    password_changed_at: dt.datetime | None
+    created_at: dt.datetime
+
+
 @node_type(m.AuditLog, name="AuditEntry", description="Who did or saw what.")
 class AuditEntry(Node):
     at: dt.datetime

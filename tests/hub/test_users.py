@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 import hub.users
 from hub.access import NATIONAL, Action, Principal, Role, require
 from hub.db import make_engine, session_scope
-from hub.errors import Conflict, Forbidden, InvalidInput, SessionExpired, WeakPassword
+from hub.errors import Conflict, Forbidden, InvalidInput, NotFound, SessionExpired, WeakPassword
 from hub.models import AuditLog, User, UserSession
 from hub.users import (
     SignInPolicy,
@@ -24,15 +24,17 @@ from hub.users import (
     csrf_matches,
     csrf_token,
     generate_password,
+    principal_of_user,
     reset_password,
     session_id_of,
     set_disabled,
     sign_in,
     sign_out,
     touch_session,
+    update_user,
 )
 
-ADMIN = Principal(name="cli:ops", role=Role.ADMIN, region_code=NATIONAL)
+ADMIN = Principal(name="cli:ops", role=Role.ADMIN, region_code=NATIONAL, can_unmask=True)  # as the CLI's
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)  # 09:00 in 济宁
 PASSWORD = "Qiansheng-2026"
 POLICY = SignInPolicy(max_failures=3, lockout=dt.timedelta(minutes=15))
@@ -361,3 +363,41 @@ def test_an_unknown_username_costs_a_password_verification_as_a_known_one_does(
     try_sign_in(engine, "Wrong-password-1", at=T0, username="nobody")
     # Then each costs one argon2id verification (a dummy hash for the unknown one)
     assert calls == ["$argon2id", "$argon2id"]
+
+
+# --- managing accounts within a jurisdiction ------------------------------------------------------
+
+
+def test_an_admin_may_not_disable_itself_nor_change_its_own_role_or_region(engine: Engine) -> None:
+    # Given an administrator of the city, signed in as itself
+    admin_id = a_user(engine, "shiguan", role="admin", region_code="370800")
+    with session_scope(engine) as session:
+        me = principal_of_user(session.get(User, admin_id))  # type: ignore[arg-type]
+        # When it disables itself, makes itself a leader, or moves itself to a county
+        refusals = []
+        for act in (
+            lambda: set_disabled(session, principal=me, user_id=admin_id, disabled=True),
+            lambda: update_user(session, principal=me, user_id=admin_id, role="leader"),
+            lambda: update_user(session, principal=me, user_id=admin_id, region_code="370811"),
+        ):
+            with pytest.raises(Forbidden) as refused:
+                act()
+            refusals.append((refused.value.message, refused.value.extra.get("field")))
+    # Then each is refused, naming the field; another administrator would do it
+    assert refusals == [
+        ("you may not disable yourself", None),
+        ("you may not change your own role or region", "role"),
+        ("you may not change your own role or region", "regionCode"),
+    ]
+
+
+def test_a_city_admin_finds_no_user_of_another_city_even_in_an_unbound_session(engine: Engine) -> None:
+    # Given a user of 淄博 and an administrator of 济宁 (the CLI's sessions carry no principal)
+    a_user(engine, "zibo", region_code="370300")
+    city = Principal(name="apikey:city", role=Role.ADMIN, region_code="370800")
+    with session_scope(engine) as session:
+        # When the city's administrator asks for it, Then it is not found, and nothing says it exists
+        with pytest.raises(NotFound, match=r"^no user named 'zibo' within your jurisdiction$"):
+            reset_password(session, principal=city, username="zibo", password="Another-Pass-77")
+        with pytest.raises(NotFound):
+            update_user(session, principal=city, username="zibo", display_name="改名")

@@ -1,7 +1,10 @@
 // A tiny GraphQL client for the console: same-origin fetch (the session cookie goes along), the CSRF
 // token on every POST made with a session, and errors turned into ApiError (stable code, the field
-// the API names in extensions.field, a Chinese message by code).
-import { session } from "./session.js";
+// the API names in extensions.field, a Chinese message by code). When a signed-in session has ended
+// (idle or absolute timeout, signed out elsewhere), the request waits: the sign-in form shows over the
+// page, which stays as it was (a form half filled in included), and once the user is back the request
+// is sent again, with the new session's CSRF token; the caller sees only its answer.
+import { session, signedInAgain } from "./session.js";
 import { t } from "./i18n.js";
 import { storedKey } from "./link.js";
 
@@ -30,7 +33,21 @@ function toApiError(err, status) {
   return new ApiError({ code: ext.code, message: err.message, field, status, suggestion: ext.suggestion });
 }
 
+/** Codes of a refusal that a new sign-in cures. */
+const SIGNED_OUT = new Set(["UNAUTHENTICATED", "SESSION_EXPIRED"]);
+
 export async function gql(query, variables = {}) {
+  try {
+    return await send(query, variables);
+  } catch (error) {
+    if (!SIGNED_OUT.has(error.code) || session.mode !== "session") throw error;
+    session.expired();
+    await signedInAgain();
+    return send(query, variables);
+  }
+}
+
+async function send(query, variables) {
   const headers = { "content-type": "application/json", accept: "application/json" };
   if (session.csrfToken) headers["x-csrf-token"] = session.csrfToken;
   const key = storedKey();
@@ -54,7 +71,6 @@ export async function gql(query, variables = {}) {
   }
   if (body.errors && body.errors.length) {
     const error = toApiError(body.errors[0], resp.status);
-    if (error.code === "UNAUTHENTICATED") session.expired();
     error.all = body.errors.map((e) => toApiError(e, resp.status));
     error.data = body.data;
     throw error;

@@ -16,13 +16,15 @@ import Connectors from "./pages/connectors.js";
 import System from "./pages/system.js";
 import Writebacks from "./pages/writebacks.js";
 
+// `admin`: the page reads the hub's own machinery, which the policy table (hub/access.py, READ_ADMIN)
+// lets only administrators read; other roles' menus leave it out (the API refuses them anyway).
 const PAGES = [
   { path: "/", nav: "dashboard", component: Dashboard },
   { path: "/clues", nav: "clues", component: Clues },
   { path: "/warnings", nav: "warnings", component: Warnings },
-  { path: "/connectors", nav: "connectors", component: Connectors },
-  { path: "/writebacks", nav: "writebacks", component: Writebacks },
-  { path: "/system", nav: "system", component: System },
+  { path: "/connectors", nav: "connectors", component: Connectors, admin: true },
+  { path: "/writebacks", nav: "writebacks", component: Writebacks, admin: true },
+  { path: "/system", nav: "system", component: System, admin: true },
 ];
 
 const Layout = {
@@ -34,7 +36,8 @@ const Layout = {
     });
     const locale = computed(() => (i18n.locale === "en" ? en : zhCn));
     const toggleLocale = () => setLocale(i18n.locale === "en" ? "zh-CN" : "en");
-    return { session, current, locale, t, href, PAGES, toggleLocale, signOut, i18n };
+    const menu = computed(() => PAGES.filter((p) => !p.admin || (session.user && session.user.role === "admin")));
+    return { session, current, locale, t, href, menu, toggleLocale, signOut, i18n };
   },
   template: `
   <el-config-provider :locale="locale">
@@ -45,7 +48,7 @@ const Layout = {
       <el-aside width="180px" class="hub-aside">
         <div class="hub-brand">{{ t('app.title') }}<small>{{ t('app.subtitle') }}</small></div>
         <nav class="hub-nav" data-test="nav">
-          <a v-for="p in PAGES" :key="p.nav" :href="href(p.path)" :class="{active: current.nav === p.nav}" :data-nav="p.nav">{{ t('nav.' + p.nav) }}</a>
+          <a v-for="p in menu" :key="p.nav" :href="href(p.path)" :class="{active: current.nav === p.nav}" :data-nav="p.nav">{{ t('nav.' + p.nav) }}</a>
         </nav>
       </el-aside>
       <el-container>

@@ -23,6 +23,14 @@ export const session = reactive({
   },
 });
 
+/** Requests waiting for the user to sign in again (api.js retries them then). */
+let waiting = [];
+
+/** Resolves when the user has signed in again after the session ended. */
+export function signedInAgain() {
+  return new Promise((resolve) => waiting.push(resolve));
+}
+
 function setToken(token) {
   session.csrfToken = token || null;
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
@@ -78,6 +86,9 @@ export async function signIn(username, password) {
   if (status === 200 && body && body.user) {
     fromSession(body);
     session.expiredAt = null;
+    const resume = waiting;
+    waiting = [];
+    for (const resolve of resume) resolve();
     return null;
   }
   return refusal(status, body);

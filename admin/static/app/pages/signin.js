@@ -1,8 +1,10 @@
 // 登录: username and password to POST /admin/api/sign-in; the API's refusal (wrong password, locked
-// account …) is shown as it says, in Chinese by its code.
+// account …) is shown as it says, in Chinese by its code; a locked account's with its unlock time
+// (extensions.lockedUntil) in China time.
 import { reactive } from "vue";
 import { t } from "../i18n.js";
 import { session, signIn } from "../session.js";
+import { formatDateTime } from "../util.js";
 
 // Kept at module level, so that a session that expires mid-form keeps what was typed elsewhere: the
 // page under the sign-in form is not destroyed, only hidden until the user is back.
@@ -19,7 +21,10 @@ export default {
       form.busy = true;
       try {
         const refusal = await signIn(form.username, form.password);
-        if (refusal) {
+        const lockedUntil = refusal && refusal.code === "ACCOUNT_LOCKED" && refusal.extensions && refusal.extensions.lockedUntil;
+        if (lockedUntil) {
+          form.error = t("signin.locked", { at: formatDateTime(lockedUntil) });
+        } else if (refusal) {
           const known = t(`errors.${refusal.code}`);
           form.error = known === `errors.${refusal.code}` ? refusal.message : `${known}：${refusal.message}`;
         } else {

@@ -1,10 +1,11 @@
-// 系统: the audit log filtered by who / what / which record / when (server-side pages), and the API keys:
-// create one (its key shown once, in the dialog, never again) and revoke one. Admin only: the API
-// refuses others and the page says so.
+// 系统: the users who sign in (pages/users.js), the audit log filtered by who / what / which record /
+// when (server-side pages), and the API keys: create one (its key shown once, in the dialog, never
+// again) and revoke one. Admin only: the API refuses others and the page says so.
 import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
 import { formatDateTime } from "../util.js";
+import UsersPanel from "./users.js";
 
 export const SYSTEM_QUERY = `query System($principal: String, $action: String, $entityType: String, $entityId: Int, $from: Date, $to: Date, $first: Int, $after: String) {
   auditLog(principal: $principal, action: $action, entityType: $entityType, entityId: $entityId, from: $from, to: $to, first: $first, after: $after) {
@@ -18,6 +19,7 @@ const REVOKE = `mutation RevokeKey($id: ID!) { revokeApiKey(id: $id) { id revoke
 const ROLES = ["admin", "inspector", "viewer", "regional"];
 
 export default {
+  components: { UsersPanel },
   setup() {
     const filters = reactive({ principal: "", action: "", entityType: "", entityId: "", from: "", to: "" });
     const state = reactive({ loading: true, error: null, audit: [], total: 0, pageInfo: null, keys: [], cursors: [], after: null, filterError: null, message: null });
@@ -81,6 +83,7 @@ export default {
     <el-alert v-if="state.error" type="error" :title="state.error" :closable="false" data-test="error" />
     <div v-if="state.loading">{{ t('common.loading') }}</div>
     <template v-else-if="!state.error">
+      <UsersPanel />
       <div class="hub-panel"><h3>{{ t('system.audit') }}</h3>
         <div class="hub-filters">
           <el-input v-model="filters.principal" :placeholder="t('system.who')" style="width:170px" clearable data-filter="principal" />
