@@ -307,7 +307,11 @@ def _limit_to_jurisdiction(state: ORMExecuteState) -> None:
                 RegionScoped,
                 lambda cls: jurisdiction_criterion(cls, lo, hi),
                 include_aliases=True,
-            )
+            ),
+            # The hub's own records of keys and actions carry the region they concern: an administrator of
+            # a city sees its city's keys and audit rows, not the province's nor a sibling city's.
+            with_loader_criteria(ApiKey, lambda cls: jurisdiction_criterion(cls, lo, hi), include_aliases=True),
+            with_loader_criteria(AuditLog, lambda cls: jurisdiction_criterion(cls, lo, hi), include_aliases=True),
         )
     sector = principal.sector
     if sector is not None:

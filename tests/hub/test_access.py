@@ -281,3 +281,32 @@ def test_an_alias_of_a_model_is_limited_exactly_as_the_model(demo, principal: Pr
     # Then the alias reads exactly the rows the model does, and that is not everything
     assert through_alias == direct
     assert direct < everything or not everything
+
+
+def test_a_city_administrator_reads_its_own_citys_keys_and_audit_rows_only(empty_db_url) -> None:  # type: ignore[no-untyped-def]
+    from hub.access import audit
+    from hub.models import AuditLog
+
+    # Given keys and audit rows of 济宁, 济南 and the province
+    engine = make_engine(empty_db_url)
+    with session_scope(engine) as session:
+        for name, region in (("jining", "370800"), ("jinan", "370100"), ("province", "370000")):
+            create_api_key(session, name=name, role="viewer", region_code=region)
+            audit(
+                session,
+                principal=Principal(f"cli:{name}", "admin", region),
+                action="api_key.create",
+                entity_type="api_key",
+                entity_id=None,
+                region_code=region,
+            )
+    # When 济宁's administrator reads the keys and the audit log
+    with session_scope(engine) as session:
+        bind_principal(session, Principal("济宁管理员", "admin", "370800"))
+        keys = set(session.scalars(select(ApiKey.name)))
+        audited = set(session.execute(select(AuditLog.principal, AuditLog.region_code)).tuples())
+    engine.dispose()
+    # Then it sees its city's, not 济南's nor the province's
+    assert keys == {"jining"}
+    assert ("cli:jining", "370800") in audited
+    assert {region for _, region in audited} == {"370800"}  # the key's creation too, nothing of 济南's
