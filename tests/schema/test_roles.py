@@ -148,7 +148,7 @@ async def test_a_sector_user_decides_on_its_sectors_warnings_only(graph: GraphCl
     [
         ("leader", ["event.follow"]),
         ("town-handler", ["clue.work", "event.follow"]),
-        ("zhujian", ["warning.handle"]),
+        ("zhujian", ["warning.handle", "event.follow"]),
         (
             "city",
             [
