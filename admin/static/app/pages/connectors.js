@@ -116,20 +116,23 @@ export default {
         state.error = e.shown || String(e);
         return;
       }
-      const wasRunning = running().length > 0;
+      let ended = running().length > 0;
       const byId = Object.fromEntries(data.connectorInstances.nodes.map((n) => [n.id, n]));
       for (const row of state.rows) if (byId[row.id]) Object.assign(row, byId[row.id]);
       for (const [id, since] of Object.entries(live.awaiting)) {
         const row = state.rows.find((c) => c.id === id);
         const now = row && latest(row);
-        if (!row || (now && now.startedAt !== since)) delete live.awaiting[id];  // the asked-for run has started
+        if (!row || (now && now.startedAt !== since)) {
+          delete live.awaiting[id]; // the asked-for run has started (and may have ended already)
+          ended = true;
+        }
       }
       if (running().length || waiting()) {
         schedule();
       } else {
         live.awaiting = {};
         live.polls = 0;
-        if (wasRunning) await load();  // the runs ended: their quarantine and health, once
+        if (ended) await load(); // the runs ended: their quarantine and health, once
       }
     }
     function watchSync(c) {
