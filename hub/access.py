@@ -119,9 +119,9 @@ POLICY: Mapping[Action, frozenset[Role]] = {
     Action.ENTER_CLUES: _WORKERS,
     Action.ESCALATE_WARNINGS: _WORKERS,
     Action.HANDLE_WARNINGS: _WARNING_HANDLERS,
-    # The live fan-out filters events by jurisdiction in memory (hub.fanout), not by sector: a
-    # 行业主管部门 would see every sector's events, so it reads its sector's data by query only.
-    Action.FOLLOW_EVENTS: _EVERYONE - {Role.SECTOR},
+    # A 行业主管部门 follows its sector's events only: the fan-out asks hub.access.sector_criterion,
+    # as its queries do (hub.fanout).
+    Action.FOLLOW_EVENTS: _EVERYONE,
     Action.READ_ADMIN: _ADMINS,
     Action.MANAGE_CONNECTORS: _ADMINS,
     Action.RETRY_WRITEBACKS: _ADMINS,

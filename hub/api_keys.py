@@ -43,15 +43,15 @@ def create_api_key(
     require(principal, Action.MANAGE_KEYS, what="create API keys")
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if role == Role.SECTOR and sector not in SECTORS:
+        raise ValueError(f"a sector key needs a sector, one of {', '.join(SECTORS)}; got {sector!r}")
+    if role != Role.SECTOR and sector is not None:
+        raise ValueError(f"only sector keys have a sector; a {role} key got {sector!r}")
     if region_code != NATIONAL:
         try:
             region_code = validate_region_code(region_code, field="region")
         except IdentifierError as exc:
             raise ValueError(str(exc)) from exc
-    if role == Role.SECTOR and sector not in SECTORS:
-        raise ValueError(f"a sector key needs a sector, one of {', '.join(SECTORS)}; got {sector!r}")
-    if role != Role.SECTOR and sector is not None:
-        raise ValueError(f"only sector keys have a sector; a {role} key got {sector!r}")
     # A key never reaches further than the one who made it (the console lets a city's admin make keys)
     if not principal.covers(region_code):
         raise Forbidden(

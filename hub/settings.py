@@ -199,10 +199,15 @@ class Settings(BaseSettings):
         return frozenset(r for r in self.operations_allowlist_roles.split(",") if r)
 
     query_cost_limits: dict[str, int] = Field(
+        # Every role named: readers of a region or a town (viewer, leader, town) the least; systems and
+        # people who pull or work a whole region, a sector's department among them, twice that.
         default={
             Role.VIEWER.value: 50_000,
+            Role.LEADER.value: 50_000,
+            Role.TOWN.value: 50_000,
             Role.REGIONAL.value: 100_000,
             Role.INSPECTOR.value: 100_000,
+            Role.SECTOR.value: 100_000,
             Role.ADMIN.value: 250_000,
         },
         min_length=1,

@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -85,6 +85,9 @@ class RetryPolicy:
 
 @dataclass
 class StreamStats:
+    """What one stream of a run did so far; ``total`` only when the upstream said how many records
+    the read holds (``Page.total``)."""
+
     read: int = 0
     created: int = 0
     updated: int = 0
@@ -92,9 +95,10 @@ class StreamStats:
     quarantined: int = 0
     pages: int = 0
     retries: int = 0
+    total: int | None = None
 
     def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass
@@ -246,7 +250,9 @@ class SyncEngine:
                 if streams and stream.name not in streams:
                     continue
                 stats = result.stats.setdefault(stream.name, StreamStats())
-                self._run_stream(instance_id, name, connector, stream, state.get(stream.name, {}), stats, progress)
+                self._run_stream(
+                    instance_id, name, connector, stream, state.get(stream.name, {}), stats, progress, run_id=run_id
+                )
             result.status = "succeeded"
         except UpstreamError as exc:
             result.status, result.error = "failed", str(exc)
@@ -297,6 +303,8 @@ class SyncEngine:
         state: dict[str, Any],
         stats: StreamStats,
         progress: Callable[[str, StreamStats], None] | None,
+        *,
+        run_id: int | None = None,
     ) -> None:
         attempt = 0
         self._backfill = not state
@@ -304,7 +312,7 @@ class SyncEngine:
             pages = stream.read(state)
             try:
                 for page in pages:
-                    state = self.store_page(instance_id, connector, stream, page, stats)
+                    state = self.store_page(instance_id, connector, stream, page, stats, run_id=run_id)
                     attempt = 0
                     if progress:
                         progress(stream.name, stats)
@@ -334,9 +342,21 @@ class SyncEngine:
                     close()
 
     def store_page(
-        self, instance_id: int, connector: Connector, stream: Stream, page: Page, stats: StreamStats
+        self,
+        instance_id: int,
+        connector: Connector,
+        stream: Stream,
+        page: Page,
+        stats: StreamStats,
+        *,
+        run_id: int | None = None,
     ) -> dict[str, Any]:
-        """Archive, normalise, upsert, quarantine and move the bookmark — in one transaction."""
+        """Archive, normalise, upsert, quarantine and move the bookmark — in one transaction.
+
+        With ``run_id``, the run's counts for this stream are written in that transaction too: whoever
+        reads a running run (the console's live progress) sees the pages that landed, never counts for
+        a page that was rolled back. ``stats`` moves only once the page is committed.
+        """
         with self.sessions() as session, session.begin():
             if not acquire_lease(session, instance_id, owner=self.owner, seconds=self.lease_seconds):
                 raise LeaseHeld(f"lost the lease on connector instance {instance_id}")
@@ -355,17 +375,25 @@ class SyncEngine:
             inst = session.get_one(m.ConnectorInstance, instance_id)
             inst.state = {**(inst.state or {}), stream.name: page.state}
             touched = ingestor.touched() if self.on_page else None
+            after = replace(
+                stats,
+                pages=stats.pages + 1,
+                read=stats.read + len(page.records),
+                created=stats.created + stored.created,
+                updated=stats.updated + stored.updated,
+                unchanged=stats.unchanged + stored.unchanged,
+                quarantined=stats.quarantined + len({p.raw_record_id for p in problems}),
+                total=page.total if page.total is not None else stats.total,
+            )
+            if run_id is not None:
+                run = session.get_one(m.SyncRun, run_id)
+                run.stats = {**(run.stats or {}), stream.name: after.as_dict()}
         self._known_workers.update(ingestor.seen_workers)  # committed: safe to remember
         if touched and self.on_page:
             self._pending, self._pending_pages = self._pending | touched, self._pending_pages + 1
             if self._pending_pages >= self.pages_per_evaluation and not self._backfill:
                 self._evaluate_pending()
-        stats.pages += 1
-        stats.read += len(page.records)
-        stats.created += stored.created
-        stats.updated += stored.updated
-        stats.unchanged += stored.unchanged
-        stats.quarantined += len({p.raw_record_id for p in problems})
+        stats.__dict__.update(after.__dict__)  # the caller's object: the run's result reads it
         return page.state
 
     def _archive(self, session: Session, instance_id: int, source: str, stream: Stream, records: Any) -> list[int]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from strawberry.types import Info
 
 from hub import models as m
-from hub.access import ROLES, Action
+from hub.access import ROLES, SECTORS, Action, Role
 from hub.api_keys import create_api_key, revoke_api_key
 from hub.errors import InvalidInput
 from schema.filters import db_id
@@ -24,9 +24,22 @@ from schema.types.platform import ApiKey
 @strawberry.input(description="A new API key for a system or a screen.")
 class CreateApiKeyInput:
     name: str = strawberry.field(description="Who the key is for, e.g. 济宁市指挥中心大屏.")
-    role: str = strawberry.field(description="admin | inspector | viewer | regional")
+    role: str = strawberry.field(description="admin | inspector | viewer | regional | town | leader | sector")
     region_code: str = strawberry.field(description="Its jurisdiction, at or below yours (000000: the whole country).")
     can_unmask: bool = strawberry.field(default=False, description="May read personal data unmasked (audited).")
+    sector: str | None = strawberry.field(
+        default=None,
+        description="A sector key's 行业主管部门: 住建 | 交通 | 水利 (required for the sector role, refused for others).",
+    )
+
+
+def _culprit(input: CreateApiKeyInput) -> dict[str, str | None]:
+    """The field (and its value) a ``ValueError`` of ``create_api_key`` was about, checked in its order."""
+    if input.role not in ROLES:
+        return {"field": "role", "value": input.role}
+    if (input.role == Role.SECTOR and input.sector not in SECTORS) or (input.role != Role.SECTOR and input.sector):
+        return {"field": "sector", "value": input.sector}
+    return {"field": "regionCode", "value": input.region_code}
 
 
 @strawberry.type(description="A new API key and the key itself, shown this once (only its hash is stored).")
@@ -57,11 +70,10 @@ class ApiKeyMutations:
                     role=input.role,
                     region_code=input.region_code,
                     can_unmask=input.can_unmask,
+                    sector=input.sector,
                 )
-            except ValueError as exc:  # the service's words for the CLI: a bad role or region code
-                field = "role" if input.role not in ROLES else "regionCode"
-                value = input.role if field == "role" else input.region_code
-                raise InvalidInput(str(exc), field=field, value=value) from exc
+            except ValueError as exc:  # the service's words for the CLI: a bad role, region code or sector
+                raise InvalidInput(str(exc), **_culprit(input)) from exc
 
         row, key = await session.run_sync(create)
         await session.commit()

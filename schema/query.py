@@ -16,7 +16,7 @@ from strawberry.types.nodes import SelectedField
 
 from connectors import registry
 from hub import models as m
-from hub.access import ROLES, Action
+from hub.access import ROLES, Action, allowed
 from hub.errors import InvalidInput
 from hub.workdays import CST, china_today
 from hub.writeback_queue import STATUSES as WRITEBACK_STATUSES
@@ -108,6 +108,14 @@ class Me:
     sector: str | None = strawberry.field(
         default=None, description="A 行业主管部门's sector (住建 / 交通 / 水利): reads are limited to it too."
     )
+    actions: list[str] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What the policy table lets this principal do (e.g. clue.work, warning.handle, admin.read), so that "
+            "a client offers only those; the API checks again on every request. Reading within the "
+            "jurisdiction needs none."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +178,14 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, Rankin
     @strawberry.field(description="The principal of this request.")
     def me(self, info: Info) -> Me:
         p = principal_of(info)
-        return Me(name=p.name, role=p.role, region_code=p.region_code, can_unmask=p.can_unmask, sector=p.sector)
+        return Me(
+            name=p.name,
+            role=p.role,
+            region_code=p.region_code,
+            can_unmask=p.can_unmask,
+            sector=p.sector,
+            actions=[a.value for a in Action if allowed(p.role, a)],
+        )
 
     @strawberry.field(description="Any object by its global ID (null when absent or outside your jurisdiction).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -66,10 +66,15 @@ class ConnectorConfig(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """Records as the upstream sent them, and the stream's state once they are stored."""
+    """Records as the upstream sent them, and the stream's state once they are stored.
+
+    ``total``, when the upstream says it, is how many records this read holds in all (the pages
+    before this one included): the console then draws a running sync's progress against it.
+    """
 
     records: Sequence[dict[str, Any]]
     state: dict[str, Any]
+    total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

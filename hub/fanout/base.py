@@ -4,7 +4,8 @@ Without it every subscription polled the outbox itself (one query per subscriber
 and ran its selection again for every event, so 200 idle subscribers kept a core busy. Here one reader
 per hub process follows the outbox — in id order, which is commit order (migration 0002) — and hands
 each new event to the subscriptions that may see it: within the principal's jurisdiction
-(:func:`principal_sees`) and of a wanted type. A subscription supplies a ``render`` function; the
+(:func:`principal_sees`), for a 行业主管部门 within its sector too (:func:`hub.access.sector_criterion`,
+the rule its queries follow, asked of the database once per batch and sector), and of a wanted type. A subscription supplies a ``render`` function; the
 reader calls it once per event and *distinct selection* (``Subscriber.key``), and every subscriber of
 that selection gets the same pre-serialised payload in its own bounded queue.
 
@@ -28,14 +29,14 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, true
 
 from hub import models as m
-from hub.access import Principal, jurisdiction_bounds, jurisdiction_criterion
+from hub.access import Principal, jurisdiction_bounds, jurisdiction_criterion, sector_criterion
 from hub.errors import TooManySubscriptions
 from hub.models import utcnow
 
@@ -68,11 +69,13 @@ def principal_sees(principal: Principal, event: Any) -> bool:
 
 def jurisdiction_clause(principal: Principal) -> Any:
     """:func:`principal_sees` as SQL, for replaying the outbox: the rule every read follows
-    (:func:`hub.access.jurisdiction_criterion`), applied by the database."""
+    (:func:`hub.access.jurisdiction_criterion`, and for a sector principal
+    :func:`hub.access.sector_criterion`), applied by the database."""
     bounds = jurisdiction_bounds(principal.region_code)
-    if bounds is None:
-        return true()
-    return jurisdiction_criterion(m.Event, *bounds)
+    clause = true() if bounds is None else jurisdiction_criterion(m.Event, *bounds)
+    if principal.sector is not None:
+        clause = clause & sector_criterion(m.Event, principal.sector)
+    return clause
 
 
 def principal_key(principal: Principal) -> Hashable:
@@ -114,8 +117,15 @@ class Subscriber:
         self.close_code: int | None = None
         self.close_reason = ""
 
-    def wants(self, event: Any) -> bool:
-        return (self.types is None or event.type in self.types) and principal_sees(self.principal, event)
+    def wants(self, event: Any, in_sector: Mapping[str, set[int]]) -> bool:
+        """Whether this subscriber gets ``event``; a sector principal only when ``in_sector`` (event
+        ids of each sector's, from the database) holds it."""
+        if self.types is not None and event.type not in self.types:
+            return False
+        if not principal_sees(self.principal, event):
+            return False
+        sector = self.principal.sector
+        return sector is None or event.id in in_sector.get(sector, ())
 
     def offer(self, delivery: Delivery) -> bool:
         """Queue ``delivery``; False when the queue is full (the subscriber does not keep up)."""
@@ -300,17 +310,35 @@ class Fanout(abc.ABC):
                 stmt = select(m.Event).where(m.Event.id > self.position).order_by(m.Event.id).limit(BATCH)
                 rows = list((await session.execute(stmt)).scalars())
             self.reads += 1
-            self.dispatch(rows)
+            in_sector: dict[str, set[int]] = {}
+            # Which of these events each sector's subscribers may see. Asked again until no sector
+            # subscriber came in during the asking (the dispatch right after does not await): a sector
+            # principal whose sector was not asked about would get none of the batch.
+            while rows and (
+                wanted := {s.principal.sector for s in self._active if s.principal.sector} - in_sector.keys()
+            ):
+                for sector in wanted:
+                    in_sector[sector] = await self._in_sector(rows, sector)
+            self.dispatch(rows, in_sector=in_sector)
             if len(rows) < BATCH:
                 return
 
-    def dispatch(self, events: Iterable[Any]) -> None:
+    async def _in_sector(self, events: list[Any], sector: str) -> set[int]:
+        """The ids among ``events`` a principal of ``sector`` may see (one query)."""
+        ids = [e.id for e in events]
+        async with self.sessions() as session:
+            stmt = select(m.Event.id).where(m.Event.id.in_(ids), sector_criterion(m.Event, sector))
+            return set((await session.execute(stmt)).scalars())
+
+    def dispatch(self, events: Iterable[Any], *, in_sector: Mapping[str, set[int]] | None = None) -> None:
         """Hand ``events`` (in id order) to the live subscribers that want them; synchronous, so that
-        no subscriber goes live in the middle of an event."""
+        no subscriber goes live in the middle of an event. ``in_sector``: for each sector among the
+        subscribers, the ids of the events it may see (a sector subscriber gets no other)."""
+        in_sector = in_sector or {}
         for event in events:
             rendered: dict[Hashable, str] = {}
             for sub in list(self._live):
-                if not sub.wants(event):
+                if not sub.wants(event, in_sector):
                     continue
                 payload = rendered.get(sub.key)
                 if payload is None:

@@ -126,6 +126,7 @@ class ApiKey(Node):
     prefix: str
     role: str
     region_code: str
+    sector: str | None = strawberry.field(description="A sector key's 行业主管部门 (住建 / 交通 / 水利).")
     can_unmask: bool
     created_at: dt.datetime
     revoked_at: dt.datetime | None

@@ -3,6 +3,10 @@
 The server runs exactly as a new user starts it (migrate, seed demo data on first start, print
 the GraphiQL link with the demo key), in a temporary data directory, on a free local port.
 Missing chromium or Playwright skips locally and fails under CI (``CI=true``).
+
+Under ``HUB_TEST_BACKEND=postgres`` the server's database is a fresh PostgreSQL database
+(``hub_e2e_<random>`` on the server of ``HUB_TEST_POSTGRES_URL``), created for the package and dropped
+after it; otherwise it is the embedded SQLite file of the data directory, as on a first ``hub serve``.
 """
 
 from __future__ import annotations
@@ -17,10 +21,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+from tests.conftest import BACKEND, POSTGRES_URL
 
 CHROMIUM = os.environ.get("HUB_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,6 +49,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 DATA_DIRS: dict[str, Path] = {}
 #: What each running hub printed when it started (its demo users' passwords among it), by base URL.
 PRINTED: dict[str, str] = {}
+#: The database URL of each running ``hub serve`` (by base URL) when it is not the embedded SQLite file.
+DATABASE_URLS: dict[str, str] = {}
 
 
 def unavailable(reason: str) -> None:
@@ -84,8 +95,48 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=15)
 
 
+def _pg_admin(url: str) -> Engine:
+    return create_engine(
+        make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+
+
 @pytest.fixture(scope="package")
-def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def server_database() -> Iterator[str | None]:
+    """The ``HUB_DATABASE_URL`` of the package's ``hub serve``: ``None`` (its embedded SQLite file) or,
+    under ``HUB_TEST_BACKEND=postgres``, a fresh ``hub_e2e_<random>`` PostgreSQL database, dropped after."""
+    if BACKEND != "postgres":
+        yield None
+        return
+    name = f"hub_e2e_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin(POSTGRES_URL)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        unavailable(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc.__class__.__name__}")
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def cli_env(base_url: str) -> dict[str, str]:
+    """The environment for a ``hub`` CLI command run against the running server ``base_url``."""
+    env = {**os.environ, "HUB_DATA_DIR": str(DATA_DIRS[base_url]), "COLUMNS": "300"}
+    for var in ("HUB_DATABASE_URL", "HUB_BROKER_URL"):
+        env.pop(var, None)
+    if base_url in DATABASE_URLS:
+        env["HUB_DATABASE_URL"] = DATABASE_URLS[base_url]
+    return env
+
+
+@pytest.fixture(scope="package")
+def hub_server(tmp_path_factory: pytest.TempPathFactory, server_database: str | None) -> Iterator[tuple[str, str]]:
     """A real ``hub serve`` on 127.0.0.1:<free port>, seeded (tiny, seed 7); yields (base_url, key)."""
     data_dir = tmp_path_factory.mktemp("hub-data")
     log_path = data_dir.parent / f"{data_dir.name}-serve.log"
@@ -100,7 +151,10 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         "COLUMNS": "200",
     }
     for name in ("HUB_DATABASE_URL", "HUB_HOST", "HUB_PORT", "HUB_SEED_ON_START", "HUB_AUTO_MIGRATE", "HUB_BROKER_URL"):
-        env.pop(name, None)  # this test is about the embedded first start, whatever the developer's shell says
+        env.pop(name, None)  # this test is about the first start, whatever the developer's shell says
+    if server_database:
+        env["HUB_DATABASE_URL"] = server_database
+        DATABASE_URLS[base_url] = server_database
     cmd = [*_hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     log_file = log_path.open("wb")
     proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -198,9 +252,7 @@ def make_key(hub_server: tuple[str, str]) -> Callable[[str, str, str], str]:
 
     def make(name: str, role: str, region: str) -> str:
         if name not in made:
-            env = {**os.environ, "HUB_DATA_DIR": str(DATA_DIRS[base_url]), "COLUMNS": "300"}
-            for var in ("HUB_DATABASE_URL", "HUB_BROKER_URL"):
-                env.pop(var, None)
+            env = cli_env(base_url)
             cmd = [*_hub_command(), "api-key", "create", name, "--role", role, "--region", region]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
             found = re.search(r"(hub_[A-Za-z0-9_\-]+)", done.stdout)

@@ -243,7 +243,9 @@ def test_an_unknown_role_in_the_introspection_setting_is_refused() -> None:
     assert Settings(introspection_roles=" admin , viewer ").introspection_role_set() == {"admin", "viewer"}
 
 
-def test_the_production_compose_file_refuses_introspection_to_regional_keys() -> None:
+def test_the_production_compose_file_refuses_introspection_to_other_systems_and_console_users() -> None:
+    # regional and sector keys belong to other systems (they use schema/schema.graphql); town handlers
+    # and leaders work in the console, which never introspects
     from pathlib import Path
 
     import yaml
@@ -253,7 +255,9 @@ def test_the_production_compose_file_refuses_introspection_to_regional_keys() ->
     compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text(encoding="utf-8"))
     for name in ("hub-1", "hub-2"):
         roles = compose["services"][name]["environment"]["HUB_INTROSPECTION_ROLES"]
-        assert Settings(introspection_roles=roles).introspection_role_set() == {"admin", "inspector", "viewer"}
+        allowed = Settings(introspection_roles=roles).introspection_role_set()
+        assert allowed == {"admin", "inspector", "viewer"}
+        assert not allowed & {"regional", "sector", "town", "leader"}
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,8 @@ class Upstream:
         self.fail_at: dict[int, list[Exception]] = {}
         self.reads: list[int] = []  # page numbers served
         self.blank_names: set[int] = set()
+        self.says_total = False  # pages carry the upstream's total (Page.total)
+        self.broken_names: set[int] = set()  # normalise fails on these, outside any rule: the page rolls back
 
     def page(self, n: int) -> list[dict[str, Any]]:
         if self.fail_at.get(n):
@@ -65,7 +67,7 @@ class Corps(Stream):
         while n < 5:
             records = UPSTREAM.page(n)
             n += 1
-            yield Page(records=records, state={"next_page": n})
+            yield Page(records=records, state={"next_page": n}, total=25 if UPSTREAM.says_total else None)
 
 
 class FakeConnector(Connector):
@@ -81,6 +83,8 @@ class FakeConnector(Connector):
         return [Corps(self, config)]
 
     def normalise(self, stream, record):  # type: ignore[no-untyped-def]
+        if record["n"] in UPSTREAM.broken_names:
+            raise RuntimeError("a bug in the mapping")
         if not record["name"] and FakeConnector.strict:
             raise Rejection("enterprise name is missing", field="name")
         return [EnterpriseIn(uscc=record["uscc"], name=record["name"] or "（名称待补）", kind="labour_service")]
@@ -122,6 +126,51 @@ def test_an_undisturbed_run_stores_every_page_once(fake, sync_engine) -> None:
     # A second run starts from the stored bookmark: nothing is read again
     again = sync_engine(url).run(instance)
     assert again.stats["corps"].read == 0 and count(url, Enterprise) == 25
+
+
+def run_stats(url: str) -> list[tuple[str, dict]]:
+    """Every run's status and stats, as another session (the console's request) reads them."""
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        rows = [(r.status, r.stats) for r in session.execute(select(SyncRun).order_by(SyncRun.id)).scalars()]
+    engine.dispose()
+    return rows
+
+
+def test_a_running_run_shows_each_committed_pages_counts_to_another_session(fake, sync_engine) -> None:
+    url, instance = fake
+    seen: list[list[tuple[str, dict]]] = []
+    # When another session looks at the run after each page, while the run goes on
+    result = sync_engine(url).run(instance, progress=lambda stream, stats: seen.append(run_stats(url)))
+    # Then it saw a running run whose counts grew page by page, five records at a time
+    assert [status for [(status, _)] in seen] == ["running"] * 5
+    assert [stats["corps"]["read"] for [(_, stats)] in seen] == [5, 10, 15, 20, 25]
+    assert seen[0][0][1] == {
+        "corps": {"read": 5, "created": 5, "updated": 0, "unchanged": 0, "quarantined": 0, "pages": 1, "retries": 0}
+    }
+    # and the finished run holds the same counts as the engine's result
+    assert run_stats(url) == [("succeeded", {"corps": result.stats["corps"].as_dict()})]
+
+
+def test_a_page_that_did_not_land_never_shows_in_the_runs_counts(fake, sync_engine) -> None:
+    url, instance = fake
+    # Given the mapping breaks on a record of page 2 (an internal error: the page's transaction rolls back)
+    UPSTREAM.broken_names = {12}
+    seen: list[list[tuple[str, dict]]] = []
+    result = sync_engine(url).run(instance, progress=lambda stream, stats: seen.append(run_stats(url)))
+    # Then the run fails, and neither while it ran nor after it shows counts beyond the two stored pages
+    assert result.status == "failed" and count(url, Enterprise) == 10
+    assert [stats["corps"]["read"] for [(_, stats)] in seen] == [5, 10]
+    [(status, stats)] = run_stats(url)
+    assert (status, stats["corps"]["read"], stats["corps"]["created"], stats["corps"]["pages"]) == ("failed", 10, 10, 2)
+
+
+def test_a_total_the_upstream_says_is_kept_with_the_counts(fake, sync_engine) -> None:
+    url, instance = fake
+    UPSTREAM.says_total = True
+    seen: list[list[tuple[str, dict]]] = []
+    sync_engine(url).run(instance, progress=lambda stream, stats: seen.append(run_stats(url)))
+    assert [(stats["corps"]["read"], stats["corps"]["total"]) for [(_, stats)] in seen][:2] == [(5, 25), (10, 25)]
 
 
 def test_a_full_refresh_reads_everything_and_changes_nothing(fake, sync_engine) -> None:

@@ -125,3 +125,45 @@ async def test_the_audit_log_filters_by_who_and_when(writable_graph) -> None:
     # and nothing of it shows for a window that ended yesterday
     before = await writable_graph.data(AUDIT, {"p": "apikey:admin", "to": (today - dt.timedelta(days=1)).isoformat()})
     assert before["auditLog"]["totalCount"] == 0
+
+
+async def test_a_sector_key_names_its_sector_reads_only_it_and_is_audited_with_it(writable_graph) -> None:
+    # When the admin creates a key for the city's 水利 department
+    made = (
+        await writable_graph.data(
+            CREATE.replace("canUnmask", "canUnmask sector"),
+            {"i": {"name": "市水利局", "role": "sector", "regionCode": "370800", "sector": "水利"}},
+        )
+    )["createApiKey"]
+    assert (made["apiKey"]["role"], made["apiKey"]["sector"]) == ("sector", "水利")
+    # Then the key stands for that sector: it lists only 水利 projects
+    resp = await writable_graph.client.post(
+        "/graphql",
+        json={"query": "{ me { sector } projects(first: 100) { nodes { sector } } }"},
+        headers={"X-API-Key": made["key"]},
+    )
+    body = resp.json()["data"]
+    assert body["me"]["sector"] == "水利" and {n["sector"] for n in body["projects"]["nodes"]} == {"水利"}
+    # and the audit log says which sector the key was made for
+    log = await writable_graph.data(AUDIT, {"a": "api_key.create", "e": made["apiKey"]["databaseId"]})
+    assert [n["detail"] for n in log["auditLog"]["nodes"]] == [{"name": "市水利局", "role": "sector", "sector": "水利"}]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"role": "sector"}, "a sector key needs a sector, one of 住建, 交通, 水利; got None"),
+        ({"role": "sector", "sector": "农业"}, "a sector key needs a sector, one of 住建, 交通, 水利; got '农业'"),
+        ({"role": "viewer", "sector": "住建"}, "only sector keys have a sector; a viewer key got '住建'"),
+    ],
+    ids=["missing", "unknown", "not-a-sector-key"],
+)
+async def test_a_missing_unknown_or_unexpected_sector_is_refused_naming_the_field(
+    writable_graph, given: dict, message: str
+) -> None:
+    err = await writable_graph.error(CREATE, {"i": {"name": "x", "regionCode": "370800", **given}})
+    assert (err["extensions"]["code"], err["extensions"]["field"], err["message"]) == (
+        "BAD_USER_INPUT",
+        "sector",
+        message,
+    )

@@ -180,7 +180,9 @@ async def test_budgets_are_per_role(make_app) -> None:
     wide = "{ projects(first: 300) { nodes { payroll(first: 300) { nodes { payMonth } } } } }"  # 90,300
     viewer = await hub.graph.error(wide, as_="viewer")
     assert viewer["extensions"]["code"] == "QUERY_TOO_COSTLY" and viewer["extensions"]["budget"] == 50_000
-    assert len((await hub.graph.data(wide, as_="admin"))["projects"]["nodes"]) == 48  # the tiny demo: 30 + 18 situations
+    assert (
+        len((await hub.graph.data(wide, as_="admin"))["projects"]["nodes"]) == 48
+    )  # the tiny demo: 30 + 18 situations
     admin = await hub.graph.error(HEAVY, as_="admin")
     assert admin["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": 751_500, "budget": 250_000, "role": "admin"}
 
@@ -542,3 +544,57 @@ def test_production_servers_share_their_rate_limit_counters_through_redis() -> N
         url = service["environment"]["HUB_RATE_LIMIT_STORAGE_URL"]
         assert url.startswith("redis://redis:6379/"), name
         assert make_storage(url).__class__.__name__ == "RedisStorage"
+
+
+#: The console's pages every role may open (the admin pages need admin.read, hub.access).
+READER_PAGES = ["dashboard", "clues", "clue", "warnings"]
+SAMPLE_VALUES = {"Date": "2026-11-01", "String": "x", "Int": 20, "ID": "x", "Boolean": False}
+
+
+def console_queries() -> list[tuple[str, str, dict[str, Any]]]:
+    """(page, query, variables) of every query the reader pages send, required variables given sample
+    values and page sizes the console's 20."""
+    from pathlib import Path
+
+    from graphql import GraphQLEnumType, NamedTypeNode, NonNullTypeNode, OperationDefinitionNode
+
+    schema = build_schema()._schema
+    pages = Path(__file__).resolve().parents[2] / "admin" / "static" / "app" / "pages"
+    found = []
+    for page in READER_PAGES:
+        for query in re.findall(r"`(query [^`]*)`", (pages / f"{page}.js").read_text(encoding="utf-8")):
+            [op] = [d for d in parse(query).definitions if isinstance(d, OperationDefinitionNode)]
+            variables: dict[str, Any] = {}
+            for v in op.variable_definitions or ():
+                named = v.type.type if isinstance(v.type, NonNullTypeNode) else v.type
+                if isinstance(v.type, NonNullTypeNode) or (
+                    isinstance(named, NamedTypeNode) and named.name.value == "Int"
+                ):
+                    assert isinstance(named, NamedTypeNode), query
+                    kind = schema.get_type(named.name.value)
+                    sample = SAMPLE_VALUES.get(named.name.value)
+                    variables[v.variable.name.value] = (
+                        sample if sample is not None or not isinstance(kind, GraphQLEnumType) else next(iter(kind.values))
+                    )
+            found.append((page, query, variables))
+    return found
+
+
+def test_every_role_has_its_own_budget() -> None:
+    from hub.access import ROLES
+    from hub.settings import Settings
+
+    # No role falls back to "the smallest" by being forgotten: town, leader and sector are named too
+    assert set(Settings.model_fields["query_cost_limits"].default) == set(ROLES)
+
+
+@pytest.mark.parametrize("role", ["viewer", "leader", "town", "sector", "regional", "inspector"])
+def test_what_the_console_asks_fits_every_readers_budget(role: str) -> None:
+    from hub.settings import Settings
+
+    budget = budget_for(role, Settings.model_fields["query_cost_limits"].default)
+    queries = console_queries()
+    assert {page for page, _, _ in queries} == set(READER_PAGES)
+    for page, query, variables in queries:
+        priced = cost(query, variables)
+        assert priced is not None and priced[0] <= budget, (page, query[:60], priced, budget)

@@ -41,14 +41,22 @@ class Probe:
 
 PROBES: dict[Action, Probe] = {
     Action.WORK_CLUES: Probe('mutation { acceptClue(clueNo: "XS-NO-SUCH") { status } }', "accept clues"),
-    Action.MERGE_CLUES: Probe('mutation { mergeClues(targetClueNo: "XS-1", sourceClueNo: "XS-2", reason: "同一事项") '
-                              "{ status } }", "merge clues"),
-    Action.ENTER_CLUES: Probe('mutation { createClue(input: {channel: WALK_IN, sourceId: "LF-PERM", regionCode: "37081", '
-                              'title: "t", content: "c", respondentName: "r"}) { clueNo } }', "enter clues"),
-    Action.ESCALATE_WARNINGS: Probe(f'mutation {{ escalateWarning(id: "{to_global_id("Warning", MISSING)}") {{ clueNo }} }}',
-                                    "escalate warnings"),
-    Action.HANDLE_WARNINGS: Probe(f'mutation {{ acknowledgeWarning(id: "{to_global_id("Warning", MISSING)}") {{ status }} }}',
-                                  "acknowledge warnings"),
+    Action.MERGE_CLUES: Probe(
+        'mutation { mergeClues(targetClueNo: "XS-1", sourceClueNo: "XS-2", reason: "同一事项") { status } }',
+        "merge clues",
+    ),
+    Action.ENTER_CLUES: Probe(
+        'mutation { createClue(input: {channel: WALK_IN, sourceId: "LF-PERM", regionCode: "37081", '
+        'title: "t", content: "c", respondentName: "r"}) { clueNo } }',
+        "enter clues",
+    ),
+    Action.ESCALATE_WARNINGS: Probe(
+        f'mutation {{ escalateWarning(id: "{to_global_id("Warning", MISSING)}") {{ clueNo }} }}', "escalate warnings"
+    ),
+    Action.HANDLE_WARNINGS: Probe(
+        f'mutation {{ acknowledgeWarning(id: "{to_global_id("Warning", MISSING)}") {{ status }} }}',
+        "acknowledge warnings",
+    ),
     Action.READ_ADMIN: Probe("{ auditLog(first: 1) { totalCount } }", "read this"),
     Action.MANAGE_CONNECTORS: Probe(
         f'mutation {{ testConnector(id: "{to_global_id("ConnectorInstance", MISSING)}") {{ ok }} }}',
@@ -64,14 +72,19 @@ PROBES: dict[Action, Probe] = {
         f'mutation {{ deleteWebhookEndpoint(id: "{to_global_id("WebhookEndpoint", MISSING)}") }}', "manage webhooks"
     ),
     Action.MANAGE_CALENDAR: Probe('mutation { loadHolidayCalendar(file: "{") { year } }', "load the holiday calendar"),
-    Action.RECORD_PENALTIES: Probe('mutation { recordPenalty(input: {uscc: "NOT-A-USCC", documentNo: "PERM-1", '
-                                   'decidedOn: "2025-01-02", kind: ORDER, violation: "v", regionCode: "370811"}) { id } }',
-                                   "record penalties"),
-    Action.MANAGE_BLACKLIST: Probe(f'mutation {{ removeFromBlacklist(id: "{to_global_id("BlacklistEntry", MISSING)}", '
-                                   'correctedOn: "2025-01-02", promiseNo: "p", reason: "r") { id } }',
-                                   "remove enterprises from the blacklist"),
-    Action.MANAGE_OPERATIONS: Probe('mutation { retireOperation(name: "NoSuchOperation") { name } }',
-                                    "manage registered operations"),
+    Action.RECORD_PENALTIES: Probe(
+        'mutation { recordPenalty(input: {uscc: "NOT-A-USCC", documentNo: "PERM-1", '
+        'decidedOn: "2025-01-02", kind: ORDER, violation: "v", regionCode: "370811"}) { id } }',
+        "record penalties",
+    ),
+    Action.MANAGE_BLACKLIST: Probe(
+        f'mutation {{ removeFromBlacklist(id: "{to_global_id("BlacklistEntry", MISSING)}", '
+        'correctedOn: "2025-01-02", promiseNo: "p", reason: "r") { id } }',
+        "remove enterprises from the blacklist",
+    ),
+    Action.MANAGE_OPERATIONS: Probe(
+        'mutation { retireOperation(name: "NoSuchOperation") { name } }', "manage registered operations"
+    ),
 }
 #: Guarded elsewhere: the events subscription (below, over WebSocket) and the CLI (users, `hub credit rate`,
 #: `hub regions load`).
@@ -140,7 +153,7 @@ def test_the_subscription_asks_the_table(ws_client, writable_demo, monkeypatch, 
             init(ws, key)
             subscribe(ws, "1", {"a": encode_cursor([0])})
             assert receive_json(ws)["type"] == "next"
-    # When the table does not let the role follow events (the sector role: as it is)
+    # When the table does not let the role follow events
     monkeypatch.setitem(POLICY, Action.FOLLOW_EVENTS, POLICY[Action.FOLLOW_EVENTS] - {role})
     with ws_client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         init(ws, key)
@@ -154,6 +167,6 @@ def test_the_subscription_asks_the_table(ws_client, writable_demo, monkeypatch, 
     assert (err["extensions"]["code"], err["message"]) == ("FORBIDDEN", expected)
 
 
-def test_only_the_sector_role_may_not_follow_events() -> None:
-    # The live fan-out filters by jurisdiction, not by sector: a sector principal reads events by query only
-    assert set(Role) - POLICY[Action.FOLLOW_EVENTS] == {Role.SECTOR}
+def test_every_role_may_follow_events() -> None:
+    # The live fan-out limits a sector principal to its sector, as its queries are (tests/schema/test_subscription.py)
+    assert POLICY[Action.FOLLOW_EVENTS] == set(Role)

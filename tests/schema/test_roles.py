@@ -141,3 +141,31 @@ async def test_a_sector_user_decides_on_its_sectors_warnings_only(graph: GraphCl
     # Then its own is acknowledged, and the other sector's is not found within its reach
     assert done["acknowledgeWarning"]["acknowledgedBy"] == "apikey:zhujian"
     assert err["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("who", "actions"),
+    [
+        ("leader", ["event.follow"]),
+        ("town-handler", ["clue.work", "event.follow"]),
+        ("zhujian", ["warning.handle", "event.follow"]),
+        (
+            "city",
+            [
+                "clue.work",
+                "clue.merge",
+                "clue.enter",
+                "warning.escalate",
+                "warning.handle",
+                "event.follow",
+                "penalty.record",
+            ],
+        ),
+    ],
+    ids=["leader", "town", "sector", "inspector"],
+)
+async def test_me_says_what_the_policy_table_lets_the_principal_do(
+    graph: GraphClient, who: str, actions: list[str]
+) -> None:
+    # The console offers only these (its menu, a warning's buttons); the API checks again on each request
+    assert (await graph.data("{ me { actions } }", as_=who))["me"]["actions"] == actions

@@ -336,3 +336,77 @@ def test_an_event_is_seen_through_its_region_or_the_region_handling_it() -> None
     assert principal_sees(
         Principal(name="n", role="admin", region_code=NATIONAL), SimpleNamespace(region_code="110101")
     )
+
+
+def _project_events(url: str, projects: list[tuple[int, str]], *, type_: str) -> list[int]:
+    """One event about each (project id, region) in one transaction, as the hub writes them; their ids."""
+    from hub import models as m
+    from hub.db import make_engine, session_scope
+    from hub.outbox import event_values
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            rows = [
+                m.Event(
+                    **event_values(type_=type_, region_code=r, entity_type="project", entity_id=p, payload={"p": p})
+                )
+                for p, r in projects
+            ]
+            session.add_all(rows)
+            session.flush()
+            return [r.id for r in rows]
+    finally:
+        engine.dispose()
+
+
+def _city_project(url: str, sector: str) -> tuple[int, str]:
+    from sqlalchemy import text
+
+    from hub.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT id, region_code FROM projects WHERE sector = :s AND region_code LIKE '3708%' ORDER BY id"),
+            {"s": sector},
+        ).first()
+    engine.dispose()
+    assert row is not None, f"the demo has no {sector} project in the city"
+    return int(row[0]), str(row[1])
+
+
+def test_a_sector_subscriber_gets_its_sectors_events_only_live_replayed_and_pulled(make_client, writable_demo) -> None:  # type: ignore[no-untyped-def]
+    from schema.pagination import encode_cursor
+
+    client, fanout = make_client()
+    url, keys = writable_demo.url, writable_demo.keys
+    ours, theirs = _city_project(url, "住建"), _city_project(url, "交通")
+    with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
+        # Given the 住建 department's key following the outbox live
+        init(ws, keys["zhujian"])
+        subscribe(ws, "1", {"a": None, "t": ["test.sector"]})
+        wait_until(lambda: fanout.live == 1, "the sector subscription live")
+        # When events about a 交通 project and then a 住建 project of the city commit
+        other, mine = _project_events(url, [theirs, ours], type_="test.sector")
+        # Then the first it gets is its own sector's: the 交通 one never reached it
+        _, got = next_events(ws)
+        assert (got["node"]["databaseId"], got["node"]["payload"]) == (mine, {"p": ours[0]})
+    # And a replay from before both gives the same one event, then the next 住建 one, nothing else
+    with client.websocket_connect("/graphql", subprotocols=[PROTOCOL]) as ws:
+        init(ws, keys["zhujian"])
+        subscribe(ws, "1", {"a": encode_cursor([other - 1]), "t": ["test.sector"]})
+        assert next_events(ws)[1]["node"]["databaseId"] == mine
+        wait_until(lambda: fanout.live == 1, "the replayed subscription live")
+        _, later = _project_events(url, [theirs, ours], type_="test.sector")
+        assert next_events(ws)[1]["node"]["databaseId"] == later
+    # And pulling the outbox by query gives the 住建 department its sector's events only (as to the city
+    # inspector, both)
+    pull = '{ events(types: ["test.sector"], first: 10) { nodes { databaseId } } }'
+
+    def pulled(key: str) -> list[int]:
+        body = client.post("/graphql", headers={"X-API-Key": key}, json={"query": pull}).json()
+        return [n["databaseId"] for n in body["data"]["events"]["nodes"]]
+
+    assert pulled(keys["zhujian"]) == [mine, later]
+    assert pulled(keys["city"]) == [other, mine, later - 1, later]

@@ -6,7 +6,7 @@ import zhCn from "element-plus/zh-cn";
 import en from "element-plus/en";
 import { i18n, setLocale, t } from "./i18n.js";
 import { route, href } from "./router.js";
-import { boot, session, signOut } from "./session.js";
+import { boot, may, session, signOut } from "./session.js";
 import SignIn from "./pages/signin.js";
 import Dashboard from "./pages/dashboard.js";
 import Clues from "./pages/clues.js";
@@ -16,15 +16,14 @@ import Connectors from "./pages/connectors.js";
 import System from "./pages/system.js";
 import Writebacks from "./pages/writebacks.js";
 
-// `admin`: the page reads the hub's own machinery, which the policy table (hub/access.py, READ_ADMIN)
-// lets only administrators read; other roles' menus leave it out (the API refuses them anyway).
+// `needs`: the policy-table action without which the API refuses the page's data (the menu leaves it out)
 const PAGES = [
   { path: "/", nav: "dashboard", component: Dashboard },
   { path: "/clues", nav: "clues", component: Clues },
   { path: "/warnings", nav: "warnings", component: Warnings },
-  { path: "/connectors", nav: "connectors", component: Connectors, admin: true },
-  { path: "/writebacks", nav: "writebacks", component: Writebacks, admin: true },
-  { path: "/system", nav: "system", component: System, admin: true },
+  { path: "/connectors", nav: "connectors", component: Connectors, needs: "admin.read" },
+  { path: "/writebacks", nav: "writebacks", component: Writebacks, needs: "admin.read" },
+  { path: "/system", nav: "system", component: System, needs: "admin.read" },
 ];
 
 const Layout = {
@@ -36,8 +35,8 @@ const Layout = {
     });
     const locale = computed(() => (i18n.locale === "en" ? en : zhCn));
     const toggleLocale = () => setLocale(i18n.locale === "en" ? "zh-CN" : "en");
-    const menu = computed(() => PAGES.filter((p) => !p.admin || (session.user && session.user.role === "admin")));
-    return { session, current, locale, t, href, menu, toggleLocale, signOut, i18n };
+    const pages = computed(() => PAGES.filter((p) => !p.needs || may(p.needs)));
+    return { session, current, locale, t, href, pages, toggleLocale, signOut, i18n };
   },
   template: `
   <el-config-provider :locale="locale">
@@ -48,7 +47,7 @@ const Layout = {
       <el-aside width="180px" class="hub-aside">
         <div class="hub-brand">{{ t('app.title') }}<small>{{ t('app.subtitle') }}</small></div>
         <nav class="hub-nav" data-test="nav">
-          <a v-for="p in menu" :key="p.nav" :href="href(p.path)" :class="{active: current.nav === p.nav}" :data-nav="p.nav">{{ t('nav.' + p.nav) }}</a>
+          <a v-for="p in pages" :key="p.nav" :href="href(p.path)" :class="{active: current.nav === p.nav}" :data-nav="p.nav">{{ t('nav.' + p.nav) }}</a>
         </nav>
       </el-aside>
       <el-container>

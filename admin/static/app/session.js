@@ -9,7 +9,7 @@ const TOKEN_KEY = "hub.console.csrf";
 
 export const session = reactive({
   ready: false,
-  user: null, // {username, displayName, role, regionCode, canUnmask}
+  user: null, // {username, displayName, role, regionCode, canUnmask, actions}
   mode: null, // "session" | "key"
   csrfToken: sessionStorage.getItem(TOKEN_KEY),
   signInAvailable: null, // false when the hub has no /admin/api/session (404)
@@ -45,12 +45,28 @@ function fromSession(body) {
     role: u.role,
     regionCode: u.regionCode,
     canUnmask: !!u.canUnmask,
+    actions: [],
   };
   session.mode = "session";
   setToken(body.csrfToken);
 }
 
-const ME = "query ConsoleMe { me { name role regionCode canUnmask } }";
+const ME = "query ConsoleMe { me { name role regionCode canUnmask actions } }";
+
+/** What the policy table lets the signed-in user do (`me.actions`): the menu and the buttons offer only that. */
+async function loadActions() {
+  try {
+    const data = await gql(ME);
+    if (session.user) session.user.actions = data.me.actions;
+  } catch (e) {
+    if (session.user) session.user.actions = [];
+  }
+}
+
+/** Whether the signed-in principal may do `action` (a policy-table action such as "admin.read"). */
+export function may(action) {
+  return !!(session.user && session.user.actions && session.user.actions.includes(action));
+}
 
 export async function boot() {
   try {
@@ -58,6 +74,8 @@ export async function boot() {
     session.signInAvailable = status !== 404;
     if (status === 200 && body && body.user) {
       fromSession(body);
+      await loadActions();
+      session.ready = true; // a reload while signed in: the session stands
       return;
     }
   } catch (e) {
@@ -71,6 +89,7 @@ export async function boot() {
       role: data.me.role,
       regionCode: data.me.regionCode,
       canUnmask: data.me.canUnmask,
+      actions: data.me.actions,
     };
     session.mode = "key";
   } catch (e) {
@@ -86,6 +105,7 @@ export async function signIn(username, password) {
   if (status === 200 && body && body.user) {
     fromSession(body);
     session.expiredAt = null;
+    await loadActions();
     const resume = waiting;
     waiting = [];
     for (const resolve of resume) resolve();

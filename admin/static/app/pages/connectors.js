@@ -1,8 +1,10 @@
 // 数据接入: configured connectors with their health, last and next run and failure reason; test the
 // connection, enable / disable, sync now; each one's run history with per-stream counts and durations;
 // the quarantine (records that failed normalisation, with the reason and the masked payload) with replay.
+// While a sync runs (or one asked for has not started yet) the page asks for the runs again every
+// second and shows each stream's counts as its pages land; it stops asking once no run is running.
 // Admin only: the API refuses other roles, and the page says so.
-import { onMounted, reactive } from "vue";
+import { onMounted, onUnmounted, reactive } from "vue";
 import { ElMessageBox } from "element-plus";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
@@ -23,6 +25,29 @@ export const CONNECTORS_QUERY = `query Connectors($qFirst: Int, $qAfter: String)
     nodes { id stream reason field status createdAt rawRecord { source payload } }
   }
 }`;
+
+// What the live progress asks for: the instances' status and runs only (not the quarantine)
+const PROGRESS_QUERY = `query ConnectorProgress {
+  connectorInstances(first: 50) {
+    nodes { id health consecutiveFailures pausedReason lastRunAt nextRunAt runs { startedAt finishedAt status fullRefresh stats error durationMs } }
+  }
+}`;
+const POLL_MS = 1000;
+// How many polls a requested sync may take to start before the page stops waiting for it.
+const START_POLLS = 30;
+const COUNTS = ["read", "created", "updated", "unchanged", "quarantined"];
+
+/** The streams of a running run with their counts and, when the upstream said a total, the share read. */
+export function streamProgress(run) {
+  return Object.entries((run && run.stats) || {}).map(([stream, s]) => ({
+    stream,
+    pages: s.pages || 0,
+    counts: COUNTS.map((k) => [k, s[k] || 0]),
+    read: s.read || 0,
+    total: s.total == null ? null : s.total,
+    percentage: s.total ? Math.min(100, Math.round((100 * (s.read || 0)) / s.total)) : null,
+  }));
+}
 
 export default {
   components: { SchemaFields },
@@ -69,6 +94,57 @@ export default {
       }
     }
     const state = reactive({ loading: true, error: null, rows: [], quarantine: [], qTotal: 0, qPage: null, selected: [], message: null, busy: {} });
+    // Live progress: instance id → the newest run's start when a sync was asked for (until a newer one shows)
+    const live = { timer: null, awaiting: {}, polls: 0, stopped: false };
+    const latest = (c) => (c.runs && c.runs.length ? c.runs[0] : null);
+    const running = () => state.rows.filter((c) => latest(c) && latest(c).status === "running");
+    function waiting() {
+      return Object.keys(live.awaiting).length > 0 && live.polls < START_POLLS;
+    }
+    function schedule() {
+      if (live.timer || live.stopped) return;
+      if (!running().length && !waiting()) return;
+      live.timer = setTimeout(poll, POLL_MS);
+    }
+    async function poll() {
+      live.timer = null;
+      live.polls += 1;
+      let data;
+      try {
+        data = await gql(PROGRESS_QUERY);
+      } catch (e) {
+        state.error = e.shown || String(e);
+        return;
+      }
+      let ended = running().length > 0;
+      const byId = Object.fromEntries(data.connectorInstances.nodes.map((n) => [n.id, n]));
+      for (const row of state.rows) if (byId[row.id]) Object.assign(row, byId[row.id]);
+      for (const [id, since] of Object.entries(live.awaiting)) {
+        const row = state.rows.find((c) => c.id === id);
+        const now = row && latest(row);
+        if (!row || (now && now.startedAt !== since)) {
+          delete live.awaiting[id]; // the asked-for run has started (and may have ended already)
+          ended = true;
+        }
+      }
+      if (running().length || waiting()) {
+        schedule();
+      } else {
+        live.awaiting = {};
+        live.polls = 0;
+        if (ended) await load(); // the runs ended: their quarantine and health, once
+      }
+    }
+    function watchSync(c) {
+      const now = latest(c);
+      live.awaiting[c.id] = now ? now.startedAt : null;
+      live.polls = 0;
+      schedule();
+    }
+    onUnmounted(() => {
+      live.stopped = true;
+      if (live.timer) clearTimeout(live.timer);
+    });
     async function load(qAfter = null) {
       try {
         const data = await gql(CONNECTORS_QUERY, { qFirst: 20, qAfter });
@@ -77,6 +153,7 @@ export default {
         state.qTotal = data.quarantine.totalCount;
         state.qPage = data.quarantine.pageInfo;
         state.error = null;
+        schedule();
       } catch (e) {
         state.error = e.shown || String(e);
       } finally {
@@ -98,7 +175,10 @@ export default {
     }
     const test = (c) => run(`test${c.id}`, "mutation($id: ID!) { testConnector(id: $id) { ok message } }", { id: c.id },
       (d) => `${c.name}：${d.testConnector.ok ? "OK" : "✗"} ${d.testConnector.message || ""}`);
-    const sync = (c) => run(`sync${c.id}`, "mutation($id: ID!) { syncConnectorNow(id: $id) { id } }", { id: c.id }, () => `${c.name}：${t("connectors.syncNow")} ✓`);
+    const sync = (c) => {
+      watchSync(c);
+      return run(`sync${c.id}`, "mutation($id: ID!) { syncConnectorNow(id: $id) { id } }", { id: c.id }, () => `${c.name}：${t("connectors.syncNow")} ✓`);
+    };
     // Full refresh and resetting a stream's bookmark re-read everything upstream: confirm first
     async function confirmed(message) {
       try {
@@ -110,6 +190,7 @@ export default {
     }
     const fullRefresh = async (c) => {
       if (!(await confirmed(t("connectors.fullRefreshConfirm", { name: c.name })))) return;
+      watchSync(c);
       await run(`full${c.id}`, "mutation($id: ID!) { syncConnectorNow(id: $id, fullRefresh: true) { id } }", { id: c.id }, () => `${c.name}：${t("connectors.fullRefresh")} ✓`);
     };
     const resetStream = async (c, stream) => {
@@ -123,13 +204,29 @@ export default {
       (d) => `${t("connectors.replay")}：${d.replayQuarantine.replayed} / ${d.replayQuarantine.stillFailing}`);
     const streams = (r) => Object.entries(r.stats || {}).map(([k, v]) => `${k}: ${typeof v === "object" ? Object.entries(v).map(([a, b]) => `${a}=${b}`).join(" ") : v}`).join("; ");
     onMounted(() => load());
-    return { fullRefresh, resetStream, form, openForm, pickKind, saveForm, state, test, sync, toggle, replay, streams, t, formatDateTime, load, pretty: (v) => JSON.stringify(v, null, 2) };
+    return { running, latest, streamProgress, fullRefresh, resetStream, form, openForm, pickKind, saveForm, state, test, sync, toggle, replay, streams, t, formatDateTime, load, pretty: (v) => JSON.stringify(v, null, 2) };
   },
   template: `
   <div data-test="connectors">
     <el-alert v-if="state.error" type="error" :title="state.error" :closable="false" data-test="error" />
     <el-alert v-if="state.message" type="info" :title="state.message" :closable="false" style="margin-bottom:8px" data-test="message" />
     <div v-if="!state.loading && !state.error" class="hub-filters"><el-button type="primary" size="small" @click="openForm()" data-test="add-connector">{{ t('connectors.add') }}</el-button></div>
+    <div v-if="!state.loading && running().length" class="hub-panel" style="margin-bottom:8px" data-test="live-runs">
+      <h4>{{ t('connectors.live') }}</h4>
+      <div v-for="c in running()" :key="c.id" :data-live-run="c.name" style="margin-bottom:6px">
+        <div><b>{{ c.name }}</b> · {{ t('connectors.since', {at: formatDateTime(latest(c).startedAt)}) }}<span v-if="latest(c).fullRefresh"> · {{ t('connectors.fullRefresh') }}</span></div>
+        <div v-if="!streamProgress(latest(c)).length" :data-live-stream="''">
+          <el-progress :percentage="100" :indeterminate="true" :show-text="false" :stroke-width="6" />
+          <span>{{ t('connectors.starting') }}</span>
+        </div>
+        <div v-for="s in streamProgress(latest(c))" :key="s.stream" :data-live-stream="s.stream" :data-read="s.read" :data-total="s.total == null ? '' : s.total" :data-bar="s.percentage == null ? 'indeterminate' : s.percentage" style="display:flex;gap:12px;align-items:center">
+          <span style="width:140px">{{ s.stream }}</span>
+          <el-progress v-if="s.percentage != null" :percentage="s.percentage" :stroke-width="6" style="width:220px" />
+          <el-progress v-else :percentage="100" :indeterminate="true" :show-text="false" :stroke-width="6" style="width:220px" />
+          <span class="hub-counts"><span v-for="[k, v] in s.counts" :key="k" :data-count="k">{{ t('connectors.counts.' + k) }} {{ v }}　</span>{{ t('connectors.counts.pages') }} {{ s.pages }}</span>
+        </div>
+      </div>
+    </div>
     <div v-if="state.loading">{{ t('common.loading') }}</div>
     <el-table v-else-if="!state.error" :data="state.rows" size="small" border row-key="id" data-test="connector-table">
       <el-table-column type="expand"><template #default="{row}">

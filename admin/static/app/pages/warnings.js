@@ -1,8 +1,10 @@
 // 预警: warnings within the jurisdiction by rule / level / region / status (server-side keyset pages),
 // a warning's evidence (its facts) and history, and its handling: acknowledge, note, resolve, false
-// positive, escalate to a clue (schema/warning_mutations.py). The API's refusals show as it says them.
+// positive, escalate to a clue (schema/warning_mutations.py), offered only as the policy table allows the
+// user (`me.actions`: a leader gets none). The API's refusals show as it says them.
 import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
+import { may } from "../session.js";
 import { t } from "../i18n.js";
 import { href, navigate, route } from "../router.js";
 import { COLOUR_TAG, formatDateTime } from "../util.js";
@@ -18,11 +20,11 @@ export const WARNINGS_QUERY = `query Warnings($filter: WarningFilter, $first: In
   }
 }`;
 const MUTATIONS = {
-  acknowledge: { query: "mutation($id: ID!, $text: String) { acknowledgeWarning(id: $id, note: $text) { id status } }", needsText: false },
-  note: { query: "mutation($id: ID!, $text: String!) { noteWarning(id: $id, note: $text) { id status } }", needsText: true },
-  resolve: { query: "mutation($id: ID!, $text: String!) { resolveWarning(id: $id, reason: $text) { id status } }", needsText: true },
-  falsePositive: { query: "mutation($id: ID!, $text: String!) { markWarningFalsePositive(id: $id, reason: $text) { id status } }", needsText: true },
-  escalate: { query: "mutation($id: ID!) { escalateWarning(id: $id) { clueNo } }", needsText: false, noText: true },
+  acknowledge: { query: "mutation($id: ID!, $text: String) { acknowledgeWarning(id: $id, note: $text) { id status } }", needsText: false, needs: "warning.handle" },
+  note: { query: "mutation($id: ID!, $text: String!) { noteWarning(id: $id, note: $text) { id status } }", needsText: true, needs: "warning.handle" },
+  resolve: { query: "mutation($id: ID!, $text: String!) { resolveWarning(id: $id, reason: $text) { id status } }", needsText: true, needs: "warning.handle" },
+  falsePositive: { query: "mutation($id: ID!, $text: String!) { markWarningFalsePositive(id: $id, reason: $text) { id status } }", needsText: true, needs: "warning.handle" },
+  escalate: { query: "mutation($id: ID!) { escalateWarning(id: $id) { clueNo } }", needsText: false, noText: true, needs: "warning.escalate" },
 };
 
 export default {
@@ -70,7 +72,8 @@ export default {
       } catch (e) { act.error = e.shown || String(e); } finally { act.busy = false; }
     }
     onMounted(() => load());
-    return { form, state, act, apply, next, previous, open, submit, t, href, COLOUR_TAG, formatDateTime, MUTATIONS, pretty: (v) => JSON.stringify(v, null, 2) };
+    const offered = () => Object.keys(MUTATIONS).filter((kind) => may(MUTATIONS[kind].needs));
+    return { form, state, act, apply, next, previous, open, submit, t, href, COLOUR_TAG, formatDateTime, MUTATIONS, offered, pretty: (v) => JSON.stringify(v, null, 2) };
   },
   template: `
   <div data-test="warnings">
@@ -108,7 +111,7 @@ export default {
       <h3>{{ t('warnings.facts') }}</h3>
       <pre class="hub-json" data-test="facts">{{ pretty(state.selected.facts) }}</pre>
       <div class="hub-actions">
-        <el-button v-for="(m, kind) in MUTATIONS" :key="kind" size="small" :data-action="kind" @click="open(kind)">{{ t('warnings.' + kind) }}</el-button>
+        <el-button v-for="kind in offered()" :key="kind" size="small" :data-action="kind" @click="open(kind)">{{ t('warnings.' + kind) }}</el-button>
       </div>
       <h3 style="margin-top:10px">{{ t('warnings.history') }}</h3>
       <el-timeline><el-timeline-item v-for="(h, i) in state.selected.history" :key="i" :timestamp="formatDateTime(h.at)">{{ h.action }} · {{ h.actor }}<template v-if="h.note">：{{ h.note }}</template></el-timeline-item></el-timeline>
