@@ -6,6 +6,11 @@ keys resolved with one SELECT per kind, existing rows fetched with one SELECT, t
 inserts, updates and unchanged. A record that fails validation or points at something unknown is
 returned as a ``Problem`` (the caller quarantines it); the rest of the page goes on. Clue-bearing
 records go to the clue pool (:class:`hub.cluepool.ClueIntake`), which matches them.
+
+On PostgreSQL a batch of at least ``copy_min_rows`` rows skips the SELECT and the executemany: it is
+COPYed into a staging table and written with one INSERT … SELECT … ON CONFLICT (:mod:`hub.bulk`),
+which says itself which rows it inserted, which it updated and (by omission) which were unchanged —
+the same rows and counts as the row-by-row path, which SQLite and small batches keep.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from connectors.base import (
     WageAccountIn,
     WorkerIn,
 )
+from hub import bulk
 from hub import models as m
 from hub.cluepool import ClueIntake
 from hub.crypto import Cipher
@@ -106,8 +112,11 @@ class Ingestor:
         cipher: Cipher,
         source: str,
         known_workers: dict[tuple[int, str], tuple[int, int]] | None = None,
+        copy_min_rows: int | None = None,
     ) -> None:
         self.session = session
+        #: Batches of at least this many rows are written through COPY on PostgreSQL (``None``: never).
+        self.copy_min_rows = copy_min_rows if copy_min_rows is not None and bulk.supported(session) else None
         self.cipher = cipher
         self.source = source
         #: (project id, ID-number hash) → (worker id, employer id) of committed workers, kept by the
@@ -177,6 +186,8 @@ class Ingestor:
         out = IngestResult(problems=problems)
         if not rows:
             return out
+        if self._copies(len(rows)):
+            return self._upsert_copied(model, rows, key_cols, out, event=event, volatile=volatile)
         cols = [getattr(model, c) for c in key_cols]
         keys = list(rows)
         existing: dict[Any, Any] = {}
@@ -218,6 +229,42 @@ class Ingestor:
             self._events(model, cols, inserted_keys + changed_keys, event)
         return out
 
+    def _copies(self, rows: int) -> bool:
+        return self.copy_min_rows is not None and rows >= self.copy_min_rows
+
+    def _upsert_copied(
+        self,
+        model: type[Any],
+        rows: dict[Any, tuple[Item, dict]],
+        key_cols: Sequence[str],
+        out: IngestResult,
+        *,
+        event: Callable[[int, dict], tuple[str, str, dict]] | None,
+        volatile: frozenset[str],
+    ) -> IngestResult:
+        """``_upsert`` through COPY and one INSERT … SELECT … ON CONFLICT per set of columns (hub.bulk)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for _item, values in rows.values():
+            groups.setdefault(tuple(values), []).append(values)
+        has_project = "project_id" in model.__table__.c
+        written: list[bulk.Written] = []
+        for group in groups.values():
+            written += bulk.upsert(
+                self.session, model.__table__, group, key_cols, volatile=volatile, project=has_project
+            )
+        out.created = sum(1 for w in written if w.inserted)
+        out.updated = len(written) - out.created
+        out.unchanged = len(rows) - len(written)
+        if written:
+            self._touched_tables.add(model.__tablename__)
+            if model is m.Project:
+                self._touched_projects.update(w.id for w in written)
+            else:
+                self._touched_projects.update(w.project_id for w in written if w.project_id is not None)
+        if event and written:
+            self._events_of(model, model.id.in_, [w.id for w in written], event)
+        return out
+
     def _touch(self, model: type[Any], written: list[dict[str, Any]]) -> None:
         if written:
             self._touched_tables.add(model.__tablename__)
@@ -231,9 +278,14 @@ class Ingestor:
         self, model: type[Any], cols: list, keys: list[Any], event: Callable[[int, dict], tuple[str, str, dict]]
     ) -> None:
         """One outbox event per row just inserted or changed (re-read by natural key: inserts had no id)."""
+        self._events_of(model, cols[0].in_ if len(cols) == 1 else tuple_(*cols).in_, keys, event)
+
+    def _events_of(
+        self, model: type[Any], where: Callable[[list[Any]], Any], keys: list[Any], event: Callable[..., Any]
+    ) -> None:
         now = utcnow()
         for chunk in _chunks(keys, 500):
-            cond = cols[0].in_(chunk) if len(cols) == 1 else tuple_(*cols).in_(chunk)
+            cond = where(chunk)
             events: list[dict[str, Any]] = []
             for row in self.session.execute(select(model).where(cond)).scalars():
                 type_, region_code, payload = event(row.id, row.__dict__)
