@@ -34,7 +34,7 @@ from hub.identifiers import IdentifierError, is_business_key, is_personal_accoun
 _ID = re.compile(r"^\d{17}[\dXx]$")
 SEALED = "$enc"
 #: Tokens a ``Sealer`` remembers before it starts over (flat memory on a long backfill).
-CACHE_SIZE = 50_000
+CACHE_SIZE = 16_384
 
 
 def _is_id(value: str) -> bool:

@@ -80,14 +80,14 @@ def _stage(session: Session, target: Table, columns: Sequence[str], rows: Sequen
 
 def upsert(
     session: Session,
-    target: Table,
+    model: type[Any],
     rows: Sequence[dict[str, Any]],
     key_cols: Sequence[str],
     *,
     volatile: frozenset[str] = frozenset(),
     project: bool = False,
 ) -> list[Written]:
-    """Insert ``rows`` (one set of columns, unique natural keys) or update those that differ.
+    """Insert ``rows`` (one set of columns, unique natural keys) into ``model``'s table, or update those that differ.
 
     The semantics of ``hub.ingest.Ingestor._upsert``: a row whose natural key exists is updated only
     when a compared column differs; ``volatile`` columns (ciphertexts, a new IV each time) are written
@@ -96,6 +96,7 @@ def upsert(
     """
     if not rows:
         return []
+    target: Table = model.__table__
     columns = list(rows[0])
     defaults = _defaults(target, set(columns))
     stage = _stage(session, target, columns, rows)
@@ -122,7 +123,7 @@ def upsert(
 
 def insert_new(
     session: Session,
-    target: Table,
+    model: type[Any],
     rows: Sequence[dict[str, Any]],
     conflict_cols: Sequence[str],
     returning: Sequence[str],
@@ -130,6 +131,7 @@ def insert_new(
     """Insert the ``rows`` whose ``conflict_cols`` are not stored yet; ``returning`` of those inserted."""
     if not rows:
         return []
+    target: Table = model.__table__
     columns = list(rows[0])
     stage = _stage(session, target, columns, rows)
     stmt = (

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import ARRAY, BigInteger, String, and_, any_, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -116,7 +116,8 @@ class Ingestor:
     ) -> None:
         self.session = session
         #: Batches of at least this many rows are written through COPY on PostgreSQL (``None``: never).
-        self.copy_min_rows = copy_min_rows if copy_min_rows is not None and bulk.supported(session) else None
+        self._pg = bulk.supported(session)
+        self.copy_min_rows = copy_min_rows if copy_min_rows is not None and self._pg else None
         self.cipher = cipher
         self.source = source
         #: (project id, ID-number hash) → (worker id, employer id) of committed workers, kept by the
@@ -249,9 +250,7 @@ class Ingestor:
         has_project = "project_id" in model.__table__.c
         written: list[bulk.Written] = []
         for group in groups.values():
-            written += bulk.upsert(
-                self.session, model.__table__, group, key_cols, volatile=volatile, project=has_project
-            )
+            written += bulk.upsert(self.session, model, group, key_cols, volatile=volatile, project=has_project)
         out.created = sum(1 for w in written if w.inserted)
         out.updated = len(written) - out.created
         out.unchanged = len(rows) - len(written)
@@ -307,9 +306,34 @@ class Ingestor:
         found: dict[Any, Any] = {}
         col = getattr(model, key)
         for chunk in _chunks(list(wanted), 500):
-            stmt = select(col, *(getattr(model, c) for c in cols)).where(col.in_(chunk))
+            # PostgreSQL: one array parameter (= ANY) rather than 500 placeholders for the driver to parse
+            cond = col == any_(literal(chunk, ARRAY(col.type))) if self._pg else col.in_(chunk)
+            stmt = select(col, *(getattr(model, c) for c in cols)).where(cond)
             for row in self.session.execute(stmt):
                 found[row[0]] = row[1] if len(cols) == 1 else tuple(row[1:])
+        return found
+
+    def _workers(self, keys: Iterable[tuple[int, str]], *cols: str) -> dict[tuple[int, str], tuple]:
+        """``cols`` of the workers with these (project id, ID-number hash) keys."""
+        w = m.Worker
+        columns = [getattr(w, c) for c in cols]
+        found: dict[tuple[int, str], tuple] = {}
+        for chunk in _chunks(sorted(set(keys)), 500 if not self._pg else 5000):
+            stmt = select(w.project_id, w.id_number_hash, *columns)
+            if self._pg:
+                # A join with two unnested arrays: a list of 500 row constructors costs PostgreSQL more to
+                # plan (one index probe per OR-ed pair) and psycopg more to parse than the lookup itself.
+                pairs = (
+                    func.unnest(
+                        literal([k[0] for k in chunk], ARRAY(BigInteger)), literal([k[1] for k in chunk], ARRAY(String))
+                    )
+                    .table_valued("project_id", "id_hash")
+                    .render_derived()
+                )
+                stmt = stmt.join(pairs, and_(w.project_id == pairs.c.project_id, w.id_number_hash == pairs.c.id_hash))
+            else:
+                stmt = stmt.where(tuple_(w.project_id, w.id_number_hash).in_(chunk))
+            found.update({(r[0], r[1]): tuple(r[2:]) for r in self.session.execute(stmt)})
         return found
 
     # -- one method per kind ----------------------------------------------------------------
@@ -507,7 +531,7 @@ class Ingestor:
 
     def _rostered(self, batch: Sequence[Item]) -> tuple[dict[str, tuple[int, str, int]], dict[tuple[int, str], tuple]]:
         """The projects a batch names, and (project id, ID hash) → (worker id, employer id, on roster,
-        entry date, exit date) of the workers it names that the hub knows (one SELECT per 500)."""
+        entry date, exit date) of the workers it names that the hub knows."""
         projects = self._projects(i.entity.project_code for i in batch)
         keys: set[tuple[int, str]] = set()
         for item in batch:
@@ -518,13 +542,7 @@ class Ingestor:
                 continue  # rejected with its reason by ``make``
             if proj is not None:
                 keys.add((proj[0], self.cipher.lookup_hash(idn)))
-        found: dict[tuple[int, str], tuple] = {}
-        w = m.Worker
-        for chunk in _chunks(sorted(keys), 500):
-            stmt = select(w.project_id, w.id_number_hash, w.id, w.enterprise_id, w.on_roster, w.entry_date, w.exit_date)
-            for row in self.session.execute(stmt.where(tuple_(w.project_id, w.id_number_hash).in_(chunk))):
-                found[(row[0], row[1])] = tuple(row[2:])
-        return projects, found
+        return projects, self._workers(keys, "id", "enterprise_id", "on_roster", "entry_date", "exit_date")
 
     def _roster_worker(
         self,
@@ -697,11 +715,7 @@ class Ingestor:
                 hashes.add(key)
 
         def load_workers(keys: list[tuple[int, str]]) -> None:
-            for chunk in _chunks(keys, 500):
-                stmt = select(m.Worker.project_id, m.Worker.id_number_hash, m.Worker.id, m.Worker.enterprise_id).where(
-                    tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk)
-                )
-                workers.update({(r[0], r[1]): (r[2], r[3]) for r in self.session.execute(stmt)})
+            workers.update(self._workers(keys, "id", "enterprise_id"))
 
         load_workers(list(hashes))
         new_workers = {}
@@ -714,7 +728,23 @@ class Ingestor:
                 new_workers[key] = self._worker_values(
                     proj, employer, idn, item.entity.worker_name or "（未登记）", card, on_roster=False
                 )
-        if new_workers:
+        if new_workers and self._copies(len(new_workers)):
+            # COPYed, their ids returned; one another sync stored meanwhile is looked up
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for values in new_workers.values():
+                groups.setdefault(tuple(values), []).append(values)
+            for group in groups.values():
+                returned = bulk.insert_new(
+                    self.session,
+                    m.Worker,
+                    group,
+                    ["project_id", "id_number_hash"],
+                    ["project_id", "id_number_hash", "id", "enterprise_id"],
+                )
+                workers.update({(r[0], r[1]): (r[2], r[3]) for r in returned})
+            self._touched_tables.add(m.Worker.__tablename__)
+            load_workers([k for k in new_workers if k not in workers])
+        elif new_workers:
             self.session.execute(insert(m.Worker), list(new_workers.values()))
             self._touched_tables.add(m.Worker.__tablename__)
             load_workers(list(new_workers))

@@ -51,7 +51,6 @@ from hub.models import utcnow
 from hub.records import Item, Problem, Touched
 
 if TYPE_CHECKING:
-    from sqlalchemy import Table
     from sqlalchemy.engine import CursorResult
 
 log = logging.getLogger(__name__)
@@ -410,7 +409,7 @@ class SyncEngine:
         if unique and self._copies(session, len(unique)):
             found = bulk.insert_new(
                 session,
-                cast("Table", m.RawRecord.__table__),
+                m.RawRecord,
                 unique,
                 ["source", "stream", "source_key", "payload_hash"],
                 ["source_key", "payload_hash", "id"],

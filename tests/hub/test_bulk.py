@@ -144,9 +144,9 @@ def copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for name in ("upsert", "insert_new"):
         real = getattr(bulk, name)
 
-        def spy(session: Any, target: Table, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
-            seen.append(target.name)
-            return _real(session, target, *args, **kwargs)
+        def spy(session: Any, model: Any, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            seen.append(model.__tablename__)
+            return _real(session, model, *args, **kwargs)
 
         monkeypatch.setattr(bulk, name, spy)
     return seen
