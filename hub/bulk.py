@@ -16,7 +16,7 @@ SQLite has no COPY; it keeps the executemany path (``hub.ingest``).
 
 from __future__ import annotations
 
-import itertools
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +24,6 @@ from typing import Any
 from sqlalchemy import Boolean, Table, column, literal, literal_column, or_, select, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
-
-_stage_names = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -58,9 +56,13 @@ def _defaults(target: Table, given: set[str]) -> dict[str, Any]:
 
 def _stage(session: Session, target: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Any:
     """A temporary table of ``columns`` (the target's types) holding ``rows``; its lightweight ``table()``."""
-    name = f"_stage_{target.name}_{next(_stage_names)}"
+    # One name per table and set of columns, so that every page sends the same statements (SQLAlchemy's
+    # compiled cache and psycopg's prepared statements hit, instead of filling up with one-off texts);
+    # an earlier stage of the same name in this transaction has been consumed already.
+    name = f"_stage_{target.name}_{zlib.crc32(','.join(columns).encode()):08x}"
     quote = session.get_bind().dialect.identifier_preparer.quote
     col_list = ", ".join(quote(c) for c in columns)
+    session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{name}"))
     session.execute(
         text(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS SELECT {col_list} FROM {quote(target.name)} WITH NO DATA")
     )
