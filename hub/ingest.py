@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, String, and_, any_, func, insert, literal, select, tuple_, update
+from sqlalchemy import ARRAY, BigInteger, String, and_, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -306,9 +306,7 @@ class Ingestor:
         found: dict[Any, Any] = {}
         col = getattr(model, key)
         for chunk in _chunks(list(wanted), 500):
-            # PostgreSQL: one array parameter (= ANY) rather than 500 placeholders for the driver to parse
-            cond = col == any_(literal(chunk, ARRAY(col.type))) if self._pg else col.in_(chunk)
-            stmt = select(col, *(getattr(model, c) for c in cols)).where(cond)
+            stmt = select(col, *(getattr(model, c) for c in cols)).where(col.in_(chunk))
             for row in self.session.execute(stmt):
                 found[row[0]] = row[1] if len(cols) == 1 else tuple(row[1:])
         return found
