@@ -113,8 +113,12 @@ class Ingestor:
         source: str,
         known_workers: dict[tuple[int, str], tuple[int, int]] | None = None,
         copy_min_rows: int | None = None,
+        encrypt: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
+        #: Encrypts personal values; the sync engine passes its archive sealer's, so that a value the
+        #: page's raw records sealed already is not encrypted a second time (hub.archive.Sealer).
+        self.encrypt = encrypt or cipher.encrypt
         #: Batches of at least this many rows are written through COPY on PostgreSQL (``None``: never).
         self._pg = bulk.supported(session)
         self.copy_min_rows = copy_min_rows if copy_min_rows is not None and self._pg else None
@@ -486,13 +490,13 @@ class Ingestor:
             "name": name,
             "id_number_hash": self.cipher.lookup_hash(idn),
             "id_number_masked": mask_id_number(idn),
-            "id_number_enc": self.cipher.encrypt(idn),
+            "id_number_enc": self.encrypt(idn),
             "gender": "M" if int(idn[16]) % 2 else "F",
             "birth_date": birth,
             **extra,
         }
         if card:
-            values["bank_card_enc"] = self.cipher.encrypt(card)
+            values["bank_card_enc"] = self.encrypt(card)
             values["bank_card_masked"] = mask_bank_card(card)
         return values
 
@@ -817,7 +821,7 @@ class Ingestor:
                 "counterparty_account_masked": None,
             }
             if e.counterparty_account:
-                values["counterparty_account_enc"] = self.cipher.encrypt(e.counterparty_account)
+                values["counterparty_account_enc"] = self.encrypt(e.counterparty_account)
                 values["counterparty_account_masked"] = mask_bank_card(e.counterparty_account)
             return (acc[0], e.batch_number), values
 

@@ -363,6 +363,7 @@ class SyncEngine:
                 source=connector.kind,
                 known_workers=self._known_workers,
                 copy_min_rows=self.copy_min_rows,
+                encrypt=self.sealer.encrypt,
             )
             stored = ingestor.apply(items)
             problems += stored.problems

@@ -187,6 +187,15 @@ def test_a_sync_through_copy_leaves_the_rows_and_counts_of_the_row_by_row_path(
             assert sum(s["unchanged"] for s in totals) > 10_000
             assert _snapshot(engines["COPY"]) == _snapshot(engines["row by row"])
             assert {"raw_records", "workers", "payroll_records", "attendance", "projects"} <= set(copies)
+            # And an ID number was encrypted once: the worker row holds the token its raw record was sealed with
+            for engine in engines.values():
+                with engine.connect() as conn:
+                    tokens = set(conn.execute(select(m.Worker.id_number_enc)).scalars())
+                    payloads = conn.execute(
+                        select(m.RawRecord.payload).where(m.RawRecord.stream.in_(["workers", "pay_details"]))
+                    ).scalars()
+                    sealed = {p["idCardNumber"]["$enc"] for p in payloads}
+                assert tokens and tokens <= sealed
         finally:
             for engine in engines.values():
                 engine.dispose()
