@@ -5,7 +5,8 @@ classes, declares what is particular to its upstream, and inherits the tests:
 
 - ``ConnectorContract``: for any connector. Streams read in pages whose states survive JSON and
   restart the read right after their page; ``normalise`` rejects a stream it does not have; secret
-  fields are write-only and never shown; a second sync reads nothing new.
+  fields are write-only and never shown; a second sync reads nothing new; a stream that declares its
+  personal fields (``Stream.sensitive``) leaves no ID number or card in clear once sealed by them.
 - ``SandboxContract``: for a connector that ships a sandbox (``Connector.sandbox``) with the
   shared fault switchboard (``connectors.sandbox.faults``). Adds: ``check`` says what is wrong with
   the right credentials, wrong ones and an unreachable URL; new records appear when the sandbox's
@@ -61,6 +62,7 @@ from connectors.base import CheckResult, Connector, Page, Rejection, fields
 from connectors.sandbox.faults import Faults
 from connectors.sandbox.world import World
 from hub import models as m
+from hub.archive import Sealer, clear_personal_paths, unseal
 from hub.crypto import Cipher
 from hub.db import make_engine, session_scope
 from hub.sync import RetryPolicy, StreamStats, SyncEngine, SyncResult
@@ -361,6 +363,24 @@ class ConnectorContract:
             # And after the last page there is nothing more
             if states:
                 assert list(stream.read(states[-1])) == [], name
+
+    def test_declared_personal_fields_leave_no_personal_value_in_clear(
+        self, connector: Connector[Any], config: dict[str, Any]
+    ) -> None:
+        # Given every record of every stream that declares its personal fields (``Stream.sensitive``)
+        declared = [s for s in connector.streams(connector.parse_config(config)) if s.sensitive is not None]
+        for stream in declared:
+            records = _records(list(stream.read({})))
+            assert records, f"{stream.name}: the sandbox served nothing to check the declaration against"
+            sealer = Sealer(Cipher("conformance"))
+            for record in records:
+                # When the hub seals it for the raw archive by the declaration alone
+                sealed = sealer.seal(record, stream.sensitive)
+                # Then no ID number, card or personal account number is left in clear, and unsealing
+                # gives the record back exactly
+                clear = list(clear_personal_paths(sealed))
+                assert not clear, f"{stream.name}: {clear} hold personal data but are not in Stream.sensitive"
+                assert unseal(sealed, sealer.cipher) == record, stream.name
 
     def _mark(self, state: dict[str, Any]) -> tuple[Any, ...]:
         """A state's position, comparable with another's (``bookmark``; lists compare as JSON text)."""

@@ -157,6 +157,7 @@ def sync_connector(instance_id: int, full_refresh: bool = False) -> None:
             lease_seconds=settings.sync_lease_seconds,
             on_page=warnings_for_page if settings.warnings_incremental else None,
             pages_per_evaluation=settings.warnings_pages_per_evaluation,
+            copy_min_rows=settings.ingest_copy_min_rows,
         )
         result = engine.run(instance_id, full_refresh=full_refresh)
     except LeaseHeld as exc:

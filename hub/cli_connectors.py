@@ -120,7 +120,12 @@ def sync(
                 )
 
             try:
-                syncer = SyncEngine(ctx.engine, cipher=ctx.cipher, lease_seconds=ctx.settings.sync_lease_seconds)
+                syncer = SyncEngine(
+                    ctx.engine,
+                    cipher=ctx.cipher,
+                    lease_seconds=ctx.settings.sync_lease_seconds,
+                    copy_min_rows=ctx.settings.ingest_copy_min_rows,
+                )
                 result = syncer.run(instance_id, full_refresh=full, streams=stream or None, progress=report)
             except LeaseHeld as exc:
                 fail(str(exc), suggestion="wait for that sync to finish")

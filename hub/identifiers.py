@@ -596,6 +596,11 @@ def mask_text(text: str, *, bare_cards: bool = True) -> str:
     return _LANDLINE.sub(lambda mt: f"{mt.group('area')}{_mask(mt.group('local').replace('-', ''), 0, 4)}", text)
 
 
+def is_business_key(key: str) -> bool:
+    """Whether payload key ``key`` names a business number (permit, USCC, order), never personal data."""
+    return bool(_BUSINESS_KEY.search(key.replace("_", "").replace("-", "")))
+
+
 def is_personal_account(key: str, value: Any) -> bool:
     """Whether ``value`` under payload key ``key`` is a bank card or a person's account number: the key
     names a card or an account (not the contractor's 专户, not a business number) and the value is

@@ -6,6 +6,11 @@ keys resolved with one SELECT per kind, existing rows fetched with one SELECT, t
 inserts, updates and unchanged. A record that fails validation or points at something unknown is
 returned as a ``Problem`` (the caller quarantines it); the rest of the page goes on. Clue-bearing
 records go to the clue pool (:class:`hub.cluepool.ClueIntake`), which matches them.
+
+On PostgreSQL a batch of at least ``copy_min_rows`` rows skips the SELECT and the executemany: it is
+COPYed into a staging table and written with one INSERT … SELECT … ON CONFLICT (:mod:`hub.bulk`),
+which says itself which rows it inserted, which it updated and (by omission) which were unchanged —
+the same rows and counts as the row-by-row path, which SQLite and small batches keep.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import ARRAY, BigInteger, String, and_, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from connectors.base import (
@@ -35,6 +40,7 @@ from connectors.base import (
     WageAccountIn,
     WorkerIn,
 )
+from hub import bulk
 from hub import models as m
 from hub.cluepool import ClueIntake
 from hub.crypto import Cipher
@@ -106,8 +112,16 @@ class Ingestor:
         cipher: Cipher,
         source: str,
         known_workers: dict[tuple[int, str], tuple[int, int]] | None = None,
+        copy_min_rows: int | None = None,
+        encrypt: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
+        #: Encrypts personal values; the sync engine passes its archive sealer's, so that a value the
+        #: page's raw records sealed already is not encrypted a second time (hub.archive.Sealer).
+        self.encrypt = encrypt or cipher.encrypt
+        #: Batches of at least this many rows are written through COPY on PostgreSQL (``None``: never).
+        self._pg = bulk.supported(session)
+        self.copy_min_rows = copy_min_rows if copy_min_rows is not None and self._pg else None
         self.cipher = cipher
         self.source = source
         #: (project id, ID-number hash) → (worker id, employer id) of committed workers, kept by the
@@ -177,6 +191,8 @@ class Ingestor:
         out = IngestResult(problems=problems)
         if not rows:
             return out
+        if self._copies(len(rows)):
+            return self._upsert_copied(model, rows, key_cols, out, event=event, volatile=volatile)
         cols = [getattr(model, c) for c in key_cols]
         keys = list(rows)
         existing: dict[Any, Any] = {}
@@ -218,6 +234,40 @@ class Ingestor:
             self._events(model, cols, inserted_keys + changed_keys, event)
         return out
 
+    def _copies(self, rows: int) -> bool:
+        return self.copy_min_rows is not None and rows >= self.copy_min_rows
+
+    def _upsert_copied(
+        self,
+        model: type[Any],
+        rows: dict[Any, tuple[Item, dict]],
+        key_cols: Sequence[str],
+        out: IngestResult,
+        *,
+        event: Callable[[int, dict], tuple[str, str, dict]] | None,
+        volatile: frozenset[str],
+    ) -> IngestResult:
+        """``_upsert`` through COPY and one INSERT … SELECT … ON CONFLICT per set of columns (hub.bulk)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for _item, values in rows.values():
+            groups.setdefault(tuple(values), []).append(values)
+        has_project = "project_id" in model.__table__.c
+        written: list[bulk.Written] = []
+        for group in groups.values():
+            written += bulk.upsert(self.session, model, group, key_cols, volatile=volatile, project=has_project)
+        out.created = sum(1 for w in written if w.inserted)
+        out.updated = len(written) - out.created
+        out.unchanged = len(rows) - len(written)
+        if written:
+            self._touched_tables.add(model.__tablename__)
+            if model is m.Project:
+                self._touched_projects.update(w.id for w in written)
+            else:
+                self._touched_projects.update(w.project_id for w in written if w.project_id is not None)
+        if event and written:
+            self._events_of(model, model.id.in_, [w.id for w in written], event)
+        return out
+
     def _touch(self, model: type[Any], written: list[dict[str, Any]]) -> None:
         if written:
             self._touched_tables.add(model.__tablename__)
@@ -231,9 +281,14 @@ class Ingestor:
         self, model: type[Any], cols: list, keys: list[Any], event: Callable[[int, dict], tuple[str, str, dict]]
     ) -> None:
         """One outbox event per row just inserted or changed (re-read by natural key: inserts had no id)."""
+        self._events_of(model, cols[0].in_ if len(cols) == 1 else tuple_(*cols).in_, keys, event)
+
+    def _events_of(
+        self, model: type[Any], where: Callable[[list[Any]], Any], keys: list[Any], event: Callable[..., Any]
+    ) -> None:
         now = utcnow()
         for chunk in _chunks(keys, 500):
-            cond = cols[0].in_(chunk) if len(cols) == 1 else tuple_(*cols).in_(chunk)
+            cond = where(chunk)
             events: list[dict[str, Any]] = []
             for row in self.session.execute(select(model).where(cond)).scalars():
                 type_, region_code, payload = event(row.id, row.__dict__)
@@ -258,6 +313,29 @@ class Ingestor:
             stmt = select(col, *(getattr(model, c) for c in cols)).where(col.in_(chunk))
             for row in self.session.execute(stmt):
                 found[row[0]] = row[1] if len(cols) == 1 else tuple(row[1:])
+        return found
+
+    def _workers(self, keys: Iterable[tuple[int, str]], *cols: str) -> dict[tuple[int, str], tuple]:
+        """``cols`` of the workers with these (project id, ID-number hash) keys."""
+        w = m.Worker
+        columns = [getattr(w, c) for c in cols]
+        found: dict[tuple[int, str], tuple] = {}
+        for chunk in _chunks(sorted(set(keys)), 500 if not self._pg else 5000):
+            stmt = select(w.project_id, w.id_number_hash, *columns)
+            if self._pg:
+                # A join with two unnested arrays: a list of 500 row constructors costs PostgreSQL more to
+                # plan (one index probe per OR-ed pair) and psycopg more to parse than the lookup itself.
+                pairs = (
+                    func.unnest(
+                        literal([k[0] for k in chunk], ARRAY(BigInteger)), literal([k[1] for k in chunk], ARRAY(String))
+                    )
+                    .table_valued("project_id", "id_hash")
+                    .render_derived()
+                )
+                stmt = stmt.join(pairs, and_(w.project_id == pairs.c.project_id, w.id_number_hash == pairs.c.id_hash))
+            else:
+                stmt = stmt.where(tuple_(w.project_id, w.id_number_hash).in_(chunk))
+            found.update({(r[0], r[1]): tuple(r[2:]) for r in self.session.execute(stmt)})
         return found
 
     # -- one method per kind ----------------------------------------------------------------
@@ -412,13 +490,13 @@ class Ingestor:
             "name": name,
             "id_number_hash": self.cipher.lookup_hash(idn),
             "id_number_masked": mask_id_number(idn),
-            "id_number_enc": self.cipher.encrypt(idn),
+            "id_number_enc": self.encrypt(idn),
             "gender": "M" if int(idn[16]) % 2 else "F",
             "birth_date": birth,
             **extra,
         }
         if card:
-            values["bank_card_enc"] = self.cipher.encrypt(card)
+            values["bank_card_enc"] = self.encrypt(card)
             values["bank_card_masked"] = mask_bank_card(card)
         return values
 
@@ -455,7 +533,7 @@ class Ingestor:
 
     def _rostered(self, batch: Sequence[Item]) -> tuple[dict[str, tuple[int, str, int]], dict[tuple[int, str], tuple]]:
         """The projects a batch names, and (project id, ID hash) → (worker id, employer id, on roster,
-        entry date, exit date) of the workers it names that the hub knows (one SELECT per 500)."""
+        entry date, exit date) of the workers it names that the hub knows."""
         projects = self._projects(i.entity.project_code for i in batch)
         keys: set[tuple[int, str]] = set()
         for item in batch:
@@ -466,13 +544,7 @@ class Ingestor:
                 continue  # rejected with its reason by ``make``
             if proj is not None:
                 keys.add((proj[0], self.cipher.lookup_hash(idn)))
-        found: dict[tuple[int, str], tuple] = {}
-        w = m.Worker
-        for chunk in _chunks(sorted(keys), 500):
-            stmt = select(w.project_id, w.id_number_hash, w.id, w.enterprise_id, w.on_roster, w.entry_date, w.exit_date)
-            for row in self.session.execute(stmt.where(tuple_(w.project_id, w.id_number_hash).in_(chunk))):
-                found[(row[0], row[1])] = tuple(row[2:])
-        return projects, found
+        return projects, self._workers(keys, "id", "enterprise_id", "on_roster", "entry_date", "exit_date")
 
     def _roster_worker(
         self,
@@ -645,11 +717,7 @@ class Ingestor:
                 hashes.add(key)
 
         def load_workers(keys: list[tuple[int, str]]) -> None:
-            for chunk in _chunks(keys, 500):
-                stmt = select(m.Worker.project_id, m.Worker.id_number_hash, m.Worker.id, m.Worker.enterprise_id).where(
-                    tuple_(m.Worker.project_id, m.Worker.id_number_hash).in_(chunk)
-                )
-                workers.update({(r[0], r[1]): (r[2], r[3]) for r in self.session.execute(stmt)})
+            workers.update(self._workers(keys, "id", "enterprise_id"))
 
         load_workers(list(hashes))
         new_workers = {}
@@ -662,7 +730,23 @@ class Ingestor:
                 new_workers[key] = self._worker_values(
                     proj, employer, idn, item.entity.worker_name or "（未登记）", card, on_roster=False
                 )
-        if new_workers:
+        if new_workers and self._copies(len(new_workers)):
+            # COPYed, their ids returned; one another sync stored meanwhile is looked up
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for values in new_workers.values():
+                groups.setdefault(tuple(values), []).append(values)
+            for group in groups.values():
+                returned = bulk.insert_new(
+                    self.session,
+                    m.Worker,
+                    group,
+                    ["project_id", "id_number_hash"],
+                    ["project_id", "id_number_hash", "id", "enterprise_id"],
+                )
+                workers.update({(r[0], r[1]): (r[2], r[3]) for r in returned})
+            self._touched_tables.add(m.Worker.__tablename__)
+            load_workers([k for k in new_workers if k not in workers])
+        elif new_workers:
             self.session.execute(insert(m.Worker), list(new_workers.values()))
             self._touched_tables.add(m.Worker.__tablename__)
             load_workers(list(new_workers))
@@ -737,7 +821,7 @@ class Ingestor:
                 "counterparty_account_masked": None,
             }
             if e.counterparty_account:
-                values["counterparty_account_enc"] = self.cipher.encrypt(e.counterparty_account)
+                values["counterparty_account_enc"] = self.encrypt(e.counterparty_account)
                 values["counterparty_account_masked"] = mask_bank_card(e.counterparty_account)
             return (acc[0], e.batch_number), values
 

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         description="The incremental path evaluates once per this many sync pages (and at the end of each run), "
         "over what they touched together; a crash in between leaves at most this many pages to the daily sweep.",
     )
+    ingest_copy_min_rows: int = Field(
+        default=200,
+        ge=1,
+        description="On PostgreSQL, a sync page's batch of at least this many rows (of one kind, or raw records) is "
+        "written through COPY into a staging table and one INSERT … SELECT … ON CONFLICT; smaller ones row by row.",
+    )
     subscription_poll_seconds: float = Field(
         default=0.5,
         gt=0,

@@ -40,8 +40,9 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.base import Connector, Page, Rejection, Stream, UpstreamError
+from hub import bulk
 from hub import models as m
-from hub.archive import seal, unseal
+from hub.archive import Sealer, unseal
 from hub.connector_config import load_config
 from hub.crypto import Cipher
 from hub.db import session_factory
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120
+#: Pages of at least this many records are written through COPY on PostgreSQL (``hub.bulk``);
+#: ``HUB_INGEST_COPY_MIN_ROWS``.
+COPY_MIN_ROWS = 200
 #: After this many consecutive failed runs an instance is paused, with the reason shown.
 PAUSE_AFTER_FAILURES = 5
 
@@ -158,6 +162,7 @@ class SyncEngine:
         lease_seconds: int | None = None,
         on_page: Callable[[Touched], None] | None = None,
         pages_per_evaluation: int = 1,
+        copy_min_rows: int | None = COPY_MIN_ROWS,
     ) -> None:
         self.engine = engine
         #: Called with what the pages committed since its last call touched (the actors ask the warnings
@@ -180,6 +185,10 @@ class SyncEngine:
         self._known_workers: dict[tuple[int, str], tuple[int, int]] = {}
         self.sessions = session_factory(engine)
         self.cipher = cipher
+        #: Encrypts the archive's personal values, each once per engine (a bounded cache).
+        self.sealer = Sealer(cipher)
+        #: Batches of at least this many rows go through COPY on PostgreSQL (``None``: never).
+        self.copy_min_rows = copy_min_rows
         self.retry = retry or RetryPolicy()
         self.owner = owner or worker_id()
 
@@ -368,7 +377,14 @@ class SyncEngine:
                     items += [Item(e, raw_id) for e in connector.normalise(stream.name, record)]
                 except Rejection as exc:
                     problems.append(Problem(raw_id, exc.reason, exc.field))
-            ingestor = Ingestor(session, cipher=self.cipher, source=connector.kind, known_workers=self._known_workers)
+            ingestor = Ingestor(
+                session,
+                cipher=self.cipher,
+                source=connector.kind,
+                known_workers=self._known_workers,
+                copy_min_rows=self.copy_min_rows,
+                encrypt=self.sealer.encrypt,
+            )
             stored = ingestor.apply(items)
             problems += stored.problems
             self._quarantine(session, instance_id, stream.name, problems)
@@ -399,18 +415,19 @@ class SyncEngine:
     def _archive(self, session: Session, instance_id: int, source: str, stream: Stream, records: Any) -> list[int]:
         """Raw records as received; a payload seen before (same key and hash) is not stored twice.
 
-        One INSERT … ON CONFLICT DO NOTHING RETURNING for the page; only the payloads that were
-        already archived (a repeated page, an unchanged record) are looked up, by their unique key.
+        One INSERT … ON CONFLICT DO NOTHING RETURNING for the page (from a COPYed staging table when
+        the page is large, on PostgreSQL); only the payloads that were already archived (a repeated
+        page, an unchanged record) are looked up, by their unique key.
         """
         now = utcnow()
-        # Hash what was received; store it sealed (ID numbers and cards encrypted, hub.archive).
+        # Hash what was received; store it sealed (the stream's personal fields encrypted, hub.archive).
         rows = [
             {
                 "connector_instance_id": instance_id,
                 "source": source,
                 "stream": stream.name,
                 "source_key": stream.key_of(r),
-                "payload": seal(r, self.cipher),
+                "payload": self.sealer.seal(r, stream.sensitive),
                 "payload_hash": payload_hash(r),
                 "received_at": now,
             }
@@ -418,7 +435,16 @@ class SyncEngine:
         ]
         unique = list({(r["source_key"], r["payload_hash"]): r for r in rows}.values())
         ids: dict[tuple[str, str], int] = {}
-        if unique:
+        if unique and self._copies(session, len(unique)):
+            found = bulk.insert_new(
+                session,
+                m.RawRecord,
+                unique,
+                ["source", "stream", "source_key", "payload_hash"],
+                ["source_key", "payload_hash", "id"],
+            )
+            ids = {(k, h): i for k, h, i in found}
+        elif unique:
             dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             stmt = (
                 dialect_insert(m.RawRecord)
@@ -430,6 +456,9 @@ class SyncEngine:
         if missing:
             ids.update(self._raw_ids(session, source, stream.name, missing))
         return [ids[(r["source_key"], r["payload_hash"])] for r in rows]
+
+    def _copies(self, session: Session, rows: int) -> bool:
+        return self.copy_min_rows is not None and rows >= self.copy_min_rows and bulk.supported(session)
 
     @staticmethod
     def _raw_ids(session: Session, source: str, stream: str, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:

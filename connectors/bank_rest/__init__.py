@@ -248,6 +248,7 @@ class Accounts(_BankStream):
 
     name = "accounts"
     primary_key = ("salaryAccount",)
+    sensitive = ()
     path = "/v1/accounts"
 
 
@@ -256,6 +257,7 @@ class Bills(_BankStream):
 
     name = "bills"
     primary_key = ("salaryAccount", "batchNumber")
+    sensitive = ("counterpartyAccount",)  # a transfer out may go to a worker's card
     path = "/v1/bills"
 
 
@@ -264,6 +266,7 @@ class PayDetails(_BankStream):
 
     name = "pay_details"
     primary_key = ("detailNo",)
+    sensitive = ("idCardNumber", "bankCardNumber")
     path = "/v1/pay-details"
 
 
@@ -272,6 +275,7 @@ class Guarantees(_BankStream):
 
     name = "guarantees"
     primary_key = ("guaranteeNo",)
+    sensitive = ()
     path = "/v1/guarantees"
 
 

@@ -327,24 +327,28 @@ def _state(position: tuple[dt.datetime, str] | None) -> dict[str, Any]:
 class Accounts(_BankStream):
     name = "accounts"
     primary_key = ("salaryAccount",)
+    sensitive = ()
     operation, item = "QueryAccountInfo", "accountInfo"
 
 
 class Bills(_BankStream):
     name = "bills"
     primary_key = ("billNo",)
+    sensitive = ("oppAccountNo",)  # a transfer out may go to a worker's card
     operation, item = "QueryAccountBills", "bill"
 
 
 class PayDetails(_BankStream):
     name = "pay_details"
     primary_key = ("detailNo",)
+    sensitive = ("idCardNumber", "bankCardNumber")
     operation, item = "QueryPayDetails", "payDetail"
 
 
 class Guarantees(_BankStream):
     name = "guarantees"
     primary_key = ("guaranteeNo",)
+    sensitive = ()
     operation, item = "QueryGuarantees", "guarantee"
 
 

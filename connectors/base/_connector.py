@@ -119,6 +119,12 @@ class Stream(ABC, Generic[C]):
     name: ClassVar[str]
     primary_key: ClassVar[tuple[str, ...]]
     cursor_field: ClassVar[str | None] = None
+    #: The record's fields holding personal identifiers (ID numbers, bank cards, a person's account
+    #: number), as dotted paths (``"workers.idCardNumber"``; lists are crossed): the hub encrypts exactly
+    #: these in its raw archive. ``()``: the stream carries none. ``None`` (undeclared): the hub walks
+    #: every value of every record looking for them, which is slower. The conformance suite checks a
+    #: declaration against the connector's sandbox.
+    sensitive: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, connector: Connector[C], config: C) -> None:
         self.connector = connector

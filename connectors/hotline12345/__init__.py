@@ -120,6 +120,7 @@ class WorkOrders(Stream[Hotline12345Config]):
 
     name = "work_orders"
     primary_key = ("orderNum",)
+    sensitive = ()  # phones are kept (matching needs them) and masked on output
     cursor_field = "updateTime"
 
     def cursor_value(self, record: dict[str, Any]) -> str:

@@ -123,6 +123,7 @@ class Clues(Stream[NationalPlatformConfig]):
 
     name = "clues"
     primary_key = ("clueId",)
+    sensitive = ("complainantIdNumber", "complainantBankCard")
     cursor_field = "updateTime"
 
     def __init__(self, connector: Connector[NationalPlatformConfig], config: NationalPlatformConfig) -> None:

@@ -183,30 +183,35 @@ class _PermitStream(Stream[PermitsConfig]):
 class Enterprises(_PermitStream):
     name = "enterprises"
     primary_key = ("corpCode",)
+    sensitive = ()
     path = "api/v1/enterprises"
 
 
 class Projects(_PermitStream):
     name = "projects"
     primary_key = ("projectCode",)
+    sensitive = ()
     path = "api/v1/projects"
 
 
 class Contracts(_PermitStream):
     name = "contracts"
     primary_key = ("contractNo",)
+    sensitive = ()
     path = "api/v1/contracts"
 
 
 class ProgressPayments(_PermitStream):
     name = "progress_payments"
     primary_key = ("paymentNo",)
+    sensitive = ()
     path = "api/v1/progress-payments"
 
 
 class OutputValues(_PermitStream):
     name = "output_values"
     primary_key = ("reportNo",)
+    sensitive = ()
     path = "api/v1/output-values"
 
 

@@ -202,24 +202,28 @@ class _RealnameStream(Stream[RealnameConfig]):
 class Teams(_RealnameStream):
     name = "teams"
     primary_key = ("teamSysNo",)
+    sensitive = ()
     path = "api/v1/teams"
 
 
 class Workers(_RealnameStream):
     name = "workers"
     primary_key = ("workerSysNo",)
+    sensitive = ("idCardNumber", "payRollBankCardNumber")
     path = "api/v1/workers"
 
 
 class Movements(_RealnameStream):
     name = "movements"
     primary_key = ("moveSysNo",)
+    sensitive = ("idCardNumber",)
     path = "api/v1/movements"
 
 
 class Attendance(_RealnameStream):
     name = "attendance"
     primary_key = ("attendSysNo",)
+    sensitive = ("idCardNumber",)
     path = "api/v1/attendance"
 
 

@@ -55,7 +55,7 @@ def snapshot(url: str) -> dict[str, object]:
     }
 
 
-def hub(args: list[str], url: str, tmp: Path) -> subprocess.Popen:
+def hub(args: list[str], url: str, tmp: Path, **settings: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "HUB_DATABASE_URL": url,
@@ -64,6 +64,7 @@ def hub(args: list[str], url: str, tmp: Path) -> subprocess.Popen:
         "HUB_SYNC_LEASE_SECONDS": "2",
         "HUB_LOG_LEVEL": "WARNING",
         "COLUMNS": "200",
+        **settings,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "hub.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -80,8 +81,10 @@ def committed_pages(url: str, instance: int) -> int:
 
 
 @pytest.mark.slow
+# On PostgreSQL the killed worker writes its pages through COPY (hub.bulk) too, when every batch is "large"
+@pytest.mark.parametrize("copy_min_rows", ["200", "1"], ids=["row-by-row", "copy"])
 def test_sigkill_mid_sync_then_restart_gives_the_undisturbed_rows(
-    world, empty_db_url, tmp_path, sync_engine, request
+    world, empty_db_url, tmp_path, sync_engine, request, copy_min_rows
 ) -> None:
     from connectors.permits.sandbox import DEMO_CREDENTIALS, create_app
 
@@ -95,7 +98,7 @@ def test_sigkill_mid_sync_then_restart_gives_the_undisturbed_rows(
         # Given a sync slowed down so that it is certainly mid-way when killed
         instance = create_instance(empty_db_url, kind="permits", name="permits", config=config, secrets=secrets)
         faults.set(latency_ms=150)
-        proc = hub(["connectors", "sync", "permits"], empty_db_url, tmp_path)
+        proc = hub(["connectors", "sync", "permits"], empty_db_url, tmp_path, HUB_INGEST_COPY_MIN_ROWS=copy_min_rows)
         deadline = time.monotonic() + 60
         while committed_pages(empty_db_url, instance) < 4:
             assert proc.poll() is None, proc.stdout.read().decode()
@@ -109,7 +112,7 @@ def test_sigkill_mid_sync_then_restart_gives_the_undisturbed_rows(
         # And restarted once its lease has expired
         time.sleep(2.5)
         faults.set(latency_ms=0)
-        rerun = hub(["connectors", "sync", "permits"], empty_db_url, tmp_path)
+        rerun = hub(["connectors", "sync", "permits"], empty_db_url, tmp_path, HUB_INGEST_COPY_MIN_ROWS=copy_min_rows)
         out = rerun.communicate(timeout=120)[0].decode()
         assert rerun.returncode == 0, out
         # The undisturbed reference run, into a fresh database, from the same sandbox

@@ -121,7 +121,13 @@ CURSOR_MESSAGES = (
     "the cursor given as `after` belongs to another sort order",
 )
 #: Where the connections with `after` live: the root list that reaches each parent type.
-PARENT_ROOTS = {"Enterprise": "enterprises", "Project": "projects", "WageAccount": "wageAccounts", "Worker": "workers"}
+PARENT_ROOTS = {
+    "Enterprise": "enterprises",
+    "Project": "projects",
+    "Team": "teams",
+    "WageAccount": "wageAccounts",
+    "Worker": "workers",
+}
 
 
 def _connections() -> list[tuple[str, str]]:

@@ -97,5 +97,6 @@ async def test_reveal_with_permission_decrypts_and_is_audited(graph, demo) -> No
             )
         ).all()
     engine.dispose()
-    assert {w["databaseId"] for w in workers} <= {r.entity_id for r in rows}
-    assert all(r.detail == {"field": "Worker.idNumber"} for r in rows)
+    # (the demo is shared: other tests' unmasked reads by the same key are in the log too)
+    audited = {r.entity_id for r in rows if r.detail == {"field": "Worker.idNumber"}}
+    assert {w["databaseId"] for w in workers} <= audited
