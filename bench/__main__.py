@@ -1,7 +1,9 @@
-"""``python -m bench [--backend sqlite|postgres|all] [--scale city|province|all] [--runs N]``
+"""``python -m bench [graph|backfill|match|…] [--backend sqlite|postgres|all] [--scale city|province|all] [--runs N]``
 
 Prepares (or re-uses) the seeded databases, runs the graph-vs-SQL benchmark on each backend × scale,
-prints the table and writes ``bench/results/<timestamp>.json``.
+prints the table and writes ``bench/results/<timestamp>.json``. A first argument naming another
+benchmark runs that one with the rest of the arguments: ``backfill`` (ingest vs PostgreSQL COPY),
+``match`` (one match on the pool vs an exact-key lookup), ``rules``, ``stats``, ``subscriptions``.
 """
 
 from __future__ import annotations
@@ -82,7 +84,26 @@ def environment() -> dict[str, Any]:
     return env
 
 
+#: The other benchmarks, by the name ``python -m bench NAME …`` runs them under (each its own ``main``).
+OTHERS = {
+    "backfill": "bench.backfill",
+    "match": "bench.match_speed",
+    "match-eval": "bench.match_eval",
+    "rules": "bench.rules_sweep",
+    "stats": "bench.stats_vs_sql",
+    "subscriptions": "bench.subscriptions",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in and args_in[0] in OTHERS:
+        import importlib
+
+        other: Any = importlib.import_module(OTHERS[args_in[0]])
+        return int(other.main(args_in[1:]) or 0)
+    if args_in and args_in[0] == "graph":
+        args_in = args_in[1:]
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
     parser.add_argument("--scale", choices=["city", "province", "all", "tiny"], default="city",
@@ -94,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/<timestamp>.json")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() after the warm-up: what freezing the start-up heap in the server would give")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_in)
 
     console = Console()
     if console.width < 160:  # a pipe or a log file: do not squeeze the table into 80 columns
