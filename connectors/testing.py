@@ -246,14 +246,17 @@ class Hub:
             return dict(row.state or {}) if row else {}
 
     def quarantine(self, url: str) -> list[Quarantined]:
-        """Every quarantine entry, oldest first, with its archived record."""
+        """Every quarantine entry, oldest first, with its archived record as received (unsealed)."""
         with Session(self._engine(url)) as session:
             rows = session.execute(
                 select(m.Quarantine, m.RawRecord)
                 .join(m.RawRecord, m.RawRecord.id == m.Quarantine.raw_record_id)
                 .order_by(m.Quarantine.id)
             ).all()
-            return [Quarantined(q.stream, q.field, q.reason, q.status, r.source_key, dict(r.payload)) for q, r in rows]
+            return [
+                Quarantined(q.stream, q.field, q.reason, q.status, r.source_key, unseal(dict(r.payload), self.cipher))
+                for q, r in rows
+            ]
 
     def counts(self, url: str) -> dict[str, int]:
         """Rows per table a connector writes to."""

@@ -46,6 +46,7 @@ from hub.archive import Sealer, unseal
 from hub.connector_config import load_config
 from hub.crypto import Cipher
 from hub.db import session_factory
+from hub.identifiers import is_business_key, mask_text
 from hub.ingest import Ingestor
 from hub.models import utcnow
 from hub.records import Item, Problem, Touched
@@ -147,6 +148,15 @@ def release_lease(session: Session, instance_id: int, *, owner: str) -> None:
         .where(m.ConnectorInstance.id == instance_id, m.ConnectorInstance.lease_owner == owner)
         .values(lease_owner=None, lease_until=None)
     )
+
+
+def _stored_reason(problem: Problem) -> str:
+    """A quarantine reason as stored and shown: a connector's reason may quote the value it refused, so
+    ID numbers, cards and phones in it are masked — unless the refused field is a business number (a
+    permit number is 18 digits too, and the reader needs to see it)."""
+    if problem.field and is_business_key(problem.field):
+        return problem.reason
+    return mask_text(problem.reason)
 
 
 class SyncEngine:
@@ -501,7 +511,7 @@ class SyncEngine:
                     connector_instance_id=instance_id,
                     raw_record_id=p.raw_record_id,
                     stream=stream,
-                    reason=p.reason,
+                    reason=_stored_reason(p),
                     field=p.field,
                     status="open",
                 )
