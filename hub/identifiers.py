@@ -18,6 +18,7 @@ from hub.workdays import china_today as _china_today  # private: not part of thi
 __all__ = [
     "mask_personal_data",
     "is_personal_account",
+    "is_business_key",
     "IdentifierError",
     "validate_uscc",
     "validate_id_number",
