@@ -64,9 +64,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from typing import cast as cast_type
 
 import orjson
+import psycopg
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 from sqlalchemy import String, Text, any_, bindparam, cast, select
@@ -77,7 +77,6 @@ from hub import models as m
 from hub.regions import iter_regions
 
 if TYPE_CHECKING:
-    import psycopg
     from sqlalchemy.orm import Session
 
 __all__ = [
@@ -608,10 +607,13 @@ def _pg_candidate_rows(session: Session, params: dict[str, Any]) -> Sequence[Seq
     At the tail of the match latency (the busiest name blocks, 60–80 candidates), SQLAlchemy's
     execution and per-row result processing cost more CPU than the lookup and the scoring together
     (bench/README.md, "Clue matcher speed"); psycopg's C loaders return the same four columns. The
-    statement is prepared server-side on first use.
+    statement is prepared server-side on first use. A session of the async engine (the graph's similar
+    clues, run in its sync shim) holds an adapted connection, not psycopg's own: it keeps SQLAlchemy's path.
     """
+    raw = session.connection().connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        return session.execute(_candidate_statement(postgres=True), params).all()
     sql, constants = _pg_candidate_sql()
-    raw = cast_type("psycopg.Connection[Any]", session.connection().connection.dbapi_connection)
     with raw.cursor() as cur:
         cur.execute(sql, {**constants, **params}, prepare=True)
         # timestamptz comes back in the connection's time zone; the hub's timestamps are UTC (UtcDateTime)
