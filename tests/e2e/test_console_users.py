@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from hub.db import make_engine, session_scope
 from hub.models import User, UserSession
 from hub.workdays import CST
-from tests.e2e.conftest import DATA_DIRS, unavailable
+from tests.e2e.conftest import DATA_DIRS, DATABASE_URLS, unavailable
 from tests.e2e.test_admin_console import Console, graphql
 
 pytestmark = pytest.mark.e2e
@@ -97,7 +97,9 @@ def signed_in(page: Any) -> None:
 def expire_sessions(base_url: str, username: str) -> int:
     """Move the last request of ``username``'s open sessions back past the idle timeout, in the
     running server's database; the number of sessions moved."""
-    engine = make_engine(f"sqlite:///{(DATA_DIRS[base_url] / 'hub.db').resolve()}")
+    # The server's own database: its embedded SQLite file, or the PostgreSQL database the fixture gave it
+    url = DATABASE_URLS.get(base_url) or f"sqlite:///{(DATA_DIRS[base_url] / 'hub.db').resolve()}"
+    engine = make_engine(url)
     try:
         with session_scope(engine) as s:
             user_id = s.execute(select(User.id).where(User.username == username)).scalar_one()
