@@ -436,7 +436,7 @@ class HubClient:
 
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://hub.bench")
         event.listen(self.app.state.engine.sync_engine, "before_cursor_execute", self._count)
-        event.listen(self.app.state.sync_engine, "before_cursor_execute", self._count)  # compiled plans read there
+        event.listen(self.app.state.read_engine, "before_cursor_execute", self._count)  # compiled plans read there
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -295,14 +295,17 @@ def sector_criterion(cls: Any, sector: str) -> ColumnElement[bool]:
     return true()
 
 
-def _limit_to_jurisdiction(state: ORMExecuteState) -> None:
-    principal: Principal | None = state.session.info.get("principal")
-    if principal is None or not state.is_select or state.execution_options.get(ALL_REGIONS):
-        return
+def limiting_options(principal: Principal) -> tuple[Any, ...]:
+    """The statement options that limit a select to what ``principal`` may read: its jurisdiction's
+    criteria on every region-scoped entity (aliases included, a joined one's in its ON clause), on the
+    hub's records of keys and audit rows, and a sector's criteria. The session event below adds them to
+    every ORM select of a bound session; ``schema.compiled`` adds them to the statements it runs on a
+    plain connection. Empty for a national principal without a sector."""
+    options: tuple[Any, ...] = ()
     bounds = jurisdiction_bounds(principal.region_code)
     if bounds is not None:
         lo, hi = bounds
-        state.statement = state.statement.options(
+        options = (
             with_loader_criteria(
                 RegionScoped,
                 lambda cls: jurisdiction_criterion(cls, lo, hi),
@@ -315,9 +318,19 @@ def _limit_to_jurisdiction(state: ORMExecuteState) -> None:
         )
     sector = principal.sector
     if sector is not None:
-        state.statement = state.statement.options(
-            with_loader_criteria(RegionScoped, lambda cls: sector_criterion(cls, sector), include_aliases=True)
+        options += (
+            with_loader_criteria(RegionScoped, lambda cls: sector_criterion(cls, sector), include_aliases=True),
         )
+    return options
+
+
+def _limit_to_jurisdiction(state: ORMExecuteState) -> None:
+    principal: Principal | None = state.session.info.get("principal")
+    if principal is None or not state.is_select or state.execution_options.get(ALL_REGIONS):
+        return
+    options = limiting_options(principal)
+    if options:
+        state.statement = state.statement.options(*options)
 
 
 event.listen(Session, "do_orm_execute", _limit_to_jurisdiction)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -44,6 +45,7 @@ from admin.auth import admin_auth_routes, error_response
 from admin.session import check_csrf, check_same_site, session_token
 from hub.access import KeyUsage, Principal, authenticate, bind_principal
 from hub.broker import check_broker
+from hub.compiled_http import CompiledAnswers
 from hub.crypto import Cipher
 from hub.db import async_session_factory, make_async_engine, make_engine, session_scope
 from hub.errors import HubError
@@ -178,6 +180,7 @@ class HubGraphQL(GraphQL):
         sessions: Any,
         cipher: Cipher,
         sync_engine: Any,
+        read_engine: Any = None,
         key_usage: KeyUsage | None = None,
         fanout: Fanout | None = None,
         secret_key: str = "",
@@ -195,6 +198,7 @@ class HubGraphQL(GraphQL):
         self.sessions = sessions
         self.cipher = cipher
         self.sync_engine = sync_engine
+        self.read_engine = read_engine
         self.secret_key = secret_key
         self.clock = clock
         self.plans = plans
@@ -204,6 +208,8 @@ class HubGraphQL(GraphQL):
         self.persisted_queries = PersistedQueryCache(size=settings.apq_cache_size)
         env = Environment(loader=FileSystemLoader(SCHEMA_DIR / "templates"), autoescape=select_autoescape(["html"]))
         self._ide_html = env.get_template("graphiql.html").render(default_query=DEFAULT_QUERY)
+        #: A known key's POST of a compiled operation, answered before strawberry's view (hub.compiled_http).
+        self.compiled = CompiledAnswers(self)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)
@@ -245,11 +251,12 @@ class HubGraphQL(GraphQL):
         except HubError as exc:
             await context.session.close()  # nothing runs: HubRequest, which closes it, never starts
             return ExecutionResult(data=None, errors=[GraphQLError(exc.message, original_error=exc)])
-        plan = self._plan_for(resolved)
+        plan = self.plan_for(resolved)
         if plan is not None and request_data.operation_name in (None, plan.operation_name):
             # No resolver per field: authentication, the cost budget and the session's close as the
             # interpreter does them (schema.compiled); what the plan cannot answer it hands back.
             answer = await execute_plan(plan, request_data.variables, context)
+            assert answer is not None  # (only a key to read again can send the request back here)
             return ExecutionResult(data=answer.data, errors=answer.errors, extensions=answer.extensions)
         if resolved.document is not request_data.query:
             request_data = dataclasses.replace(request_data, query=resolved.document)
@@ -262,7 +269,7 @@ class HubGraphQL(GraphQL):
             request_data=request_data,
         )
 
-    def _plan_for(self, resolved: ResolvedOperation) -> Plan | None:
+    def plan_for(self, resolved: ResolvedOperation) -> Plan | None:
         """The compiled plan this operation runs, if any: a registered operation is compiled on its first
         request in this process (once: ``PlanCache`` keeps it by the text's SHA-256), and a text put in
         the cache directly runs its plan too. ``HUB_COMPILED_OPERATIONS=false`` interprets everything."""
@@ -293,6 +300,12 @@ class HubGraphQL(GraphQL):
         if refused is not None:
             await refused(scope, receive, send)
             return
+        key = _api_key(request)
+        if key is not None and request.method == "POST":
+            answered = await self.compiled.answer(request, key)
+            if answered is not None:
+                await answered(scope, receive, send)
+                return
         try:
             response = await self.run(request)
         except HTTPException as exc:
@@ -371,13 +384,16 @@ class HubGraphQL(GraphQL):
         return await super().parse_http_body(request)
 
     def encode_json(self, data: object) -> str | bytes:
-        """The response body, serialised once; a result over ``HUB_MAX_RESPONSE_BYTES`` is replaced by a
-        ``RESPONSE_TOO_LARGE`` error (json.dumps escapes non-ASCII, so characters are bytes)."""
-        body = super().encode_json(data)
+        """The response body, serialised once with orjson (UTF-8, the size the client receives); a result
+        over ``HUB_MAX_RESPONSE_BYTES`` is replaced by a ``RESPONSE_TOO_LARGE`` error. A WebSocket
+        message (it has a ``type``) stays text: graphql-transport-ws sends text frames."""
+        body = orjson.dumps(data)
+        if isinstance(data, dict) and "type" in data:
+            return body.decode()
         limit = self.settings.max_response_bytes
-        if len(body) > limit and isinstance(data, dict) and "type" not in data:  # not a WebSocket message
+        if len(body) > limit and isinstance(data, dict):
             size = len(body)
-            return super().encode_json(
+            return orjson.dumps(
                 {
                     "data": None,
                     "errors": [
@@ -407,10 +423,33 @@ class HubGraphQL(GraphQL):
                 principal = await self.cookie_principal(session, request, token)
             else:
                 principal = await session.run_sync(lambda s: authenticate(s, key))
-            bind_principal(session.sync_session, principal)
+                if key is not None:
+                    self.compiled.keys.remember(key, principal)
         except HubError as exc:
             auth_error = exc
-        context = Context(
+            if key is not None:
+                self.compiled.keys.forget(key)
+        context = self.make_context(
+            request, principal=principal, auth_error=auth_error, session=session, response=response
+        )
+        if request.scope.get("type") == "http":
+            request.scope["hub.context"] = context  # closed by __call__ if the request is refused unread
+        return context
+
+    def make_context(
+        self,
+        request: Any,
+        *,
+        principal: Principal | None,
+        auth_error: Exception | None = None,
+        session: Any = None,
+        response: Any = None,
+    ) -> Context:
+        """The resolvers' context of ``request``: a new session (unless given) limited to ``principal``."""
+        session = session if session is not None else self.sessions()
+        if principal is not None:
+            bind_principal(session.sync_session, principal)
+        return Context(
             session=session,
             principal=principal,
             loaders=Loaders(session),
@@ -418,14 +457,12 @@ class HubGraphQL(GraphQL):
             settings=self.settings,
             auth_error=auth_error,
             sync_engine=self.sync_engine,
+            read_engine=self.read_engine,
             request=request,
             response=response,
             session_factory=self.sessions,
             operations=self.operations,
         )
-        if request.scope.get("type") == "http":
-            request.scope["hub.context"] = context  # closed by __call__ if the request is refused unread
-        return context
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         """A WebSocket client may send its key in the connection_init payload (browsers cannot set headers)."""
@@ -478,6 +515,8 @@ def create_app(
     secret_key = settings.resolved_secret_key()
     cipher = Cipher(secret_key)
     sync_engine = make_engine(settings.resolved_database_url())
+    # Compiled operations read on a synchronous engine, time-limited as the GraphQL app's (schema.compiled).
+    read_engine = make_engine(settings.resolved_database_url(), statement_timeout=settings.request_timeout_seconds)
     key_usage = KeyUsage(sync_engine, window=dt.timedelta(seconds=settings.api_key_touch_seconds))
     fanout = make_fanout(settings, sessions=sessions)
     graphql_app = HubGraphQL(
@@ -485,6 +524,7 @@ def create_app(
         sessions=sessions,
         cipher=cipher,
         sync_engine=sync_engine,
+        read_engine=read_engine,
         key_usage=key_usage,
         fanout=fanout,
         secret_key=secret_key,
@@ -526,6 +566,7 @@ def create_app(
         await fanout.stop()  # open subscriptions close with 1001: clients resume elsewhere with their cursor
         await engine.dispose()
         sync_engine.dispose()
+        read_engine.dispose()
 
     app = Starlette(
         routes=[
@@ -549,6 +590,7 @@ def create_app(
     app.state.engine = engine
     app.state.graphql = graphql_app  # its schema and plan cache (schema.compiled)
     app.state.sync_engine = sync_engine
+    app.state.read_engine = read_engine  # compiled operations' reads
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.key_usage = key_usage

@@ -69,19 +69,35 @@ def _notify_outbox_readers() -> None:
     install_notify()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """A synchronous engine for ``url``; its SQL parameters never reach a log or an error message."""
+def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: Any) -> Engine:
+    """A synchronous engine for ``url``; its SQL parameters never reach a log or an error message. With
+    ``statement_timeout`` (seconds) its statements are limited as the GraphQL app's (``make_async_engine``):
+    the engine compiled operations read with (``schema.compiled``)."""
     kwargs["hide_parameters"] = True  # parameters carry ID numbers, phones and cards
     u = sync_url(url)
-    if u.get_backend_name() == "sqlite":
+    sqlite = u.get_backend_name() == "sqlite"
+    if sqlite:
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(u, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    _notify_outbox_readers()
-    return create_engine(u, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        if statement_timeout is not None:
+            kwargs["connect_args"] = {
+                **kwargs.get("connect_args", {}),
+                "options": _pg_timeout_option(statement_timeout),
+            }
+        _notify_outbox_readers()
+        engine = create_engine(u, **kwargs)
+    if statement_timeout is not None:
+        _install_statement_timeout(engine, statement_timeout, sqlite=sqlite)
+    return engine
+
+
+def _pg_timeout_option(seconds: float) -> str:
+    """PostgreSQL's ``statement_timeout`` as a connect option (milliseconds, at least 1)."""
+    return f"-c statement_timeout={max(1, round(seconds * 1000))}"
 
 
 #: The clock SQLite's deadlines are measured on (tests replace it).
@@ -119,8 +135,11 @@ def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) 
                 deadline = info.get(_DEADLINE)
                 return 1 if deadline is not None and clock() > deadline else 0
 
-            # aiosqlite runs the connection on its own thread: set the handler there.
-            dbapi_connection.run_async(lambda conn: conn.set_progress_handler(past_deadline, PROGRESS_STEPS))
+            run_async = getattr(dbapi_connection, "run_async", None)
+            if run_async is None:  # pysqlite: the connection of the synchronous engine
+                dbapi_connection.set_progress_handler(past_deadline, PROGRESS_STEPS)
+            else:  # aiosqlite runs the connection on its own thread: set the handler there.
+                run_async(lambda conn: conn.set_progress_handler(past_deadline, PROGRESS_STEPS))
 
         @event.listens_for(engine.pool, "checkout")
         def _start(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -150,7 +169,7 @@ def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) 
 def make_async_engine(url: str, *, statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
     """An asynchronous engine for ``url`` (the GraphQL app's). With ``statement_timeout`` (seconds),
     SQL running longer is stopped and raises ``QueryTimeout`` (see ``_install_statement_timeout``); the
-    synchronous engine (syncs, migrations, the CLI) has no such limit."""
+    synchronous engine of syncs, migrations and the CLI has no such limit."""
     kwargs["hide_parameters"] = True  # SQL parameters never reach a log or an error message
     u = async_url(url)
     if u.get_backend_name() == "sqlite":
@@ -160,8 +179,10 @@ def make_async_engine(url: str, *, statement_timeout: float | None = None, **kwa
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
         if statement_timeout is not None:
-            options = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
-            kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": options}
+            kwargs["connect_args"] = {
+                **kwargs.get("connect_args", {}),
+                "options": _pg_timeout_option(statement_timeout),
+            }
         _notify_outbox_readers()
         engine = create_async_engine(u, **kwargs)
     if statement_timeout is not None:

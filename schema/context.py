@@ -33,6 +33,9 @@ class Context:
     auth_error: Exception | None = None
     #: A synchronous engine for services that run in worker threads (sync engine, replay).
     sync_engine: Any = None
+    #: The synchronous engine compiled operations read with (``schema.compiled``): its statements are
+    #: time-limited as the request's (``HUB_REQUEST_TIMEOUT_SECONDS``). ``None``: ``sync_engine``.
+    read_engine: Any = None
     #: Unmasked reads to write to the audit log when the operation ends.
     audits: list[dict[str, Any]] = field(default_factory=list)
     request: Any = None

@@ -9,7 +9,7 @@ says which fields forced that. ``PLANS`` is the process's cache, which ``hub.app
 from schema.compiled._cache import PLANS, PlanCache
 from schema.compiled._compile import PURE_FIELDS, compile_operation, explain
 from schema.compiled._plan import Fallback, Plan
-from schema.compiled._run import execute_plan, run_plan
+from schema.compiled._run import answer_body, execute_plan, run_plan
 
 __all__ = [
     "PLANS",
@@ -17,6 +17,7 @@ __all__ = [
     "Fallback",
     "Plan",
     "PlanCache",
+    "answer_body",
     "compile_operation",
     "execute_plan",
     "explain",

@@ -1,8 +1,10 @@
 """Running a plan: the same checks as the interpreter, then a few batched statements and plain Python.
 
-Every statement is an ORM select of columns on the request's session, so the jurisdiction (and a
-sector's) criteria of ``hub.access`` apply to it as to the interpreter's loaders; each relation is
-read with the statement its loader would run (``WHERE key IN (…)``, in the loader's order). Whatever
+Every statement is a select of the model's columns carrying ``hub.access.limiting_options`` of the
+principal — the jurisdiction (and a sector's) criteria the session event gives the interpreter's loaders,
+a joined alias's in its ON clause — run on one plain connection, on a worker thread, with the results'
+rows as the driver gives them (no ORM objects); each relation is read with the statement its loader
+would run (``WHERE key IN (…)``, in the loader's order). Whatever
 the plan meets at run time that the interpreter would answer differently — variables that do not
 coerce, ``reveal: $var`` true, a null in a non-null field, a root whose resolver does not answer with a
 page — is handed to the interpreter for the whole operation.
@@ -12,17 +14,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql import GraphQLError, located_error
 from graphql.execution import ExecutionResult
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from sqlalchemy import Select, func, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Text, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from strawberry.types.arguments import convert_arguments
 from strawberry.utils.await_maybe import await_maybe
 
-from hub.access import bind_principal
+from hub.access import Principal, authenticate, limiting_options
 from hub.errors import HubError
 from schema.compiled._plan import Leaf, Masked, ObjectPlan, Plan, RelationField, RootPage, RootTypename
 from schema.cost import check_cost
@@ -52,11 +56,30 @@ class _PageRequestInfo:
         self.operation = operation  # a permission's refusal reads the operation's type
 
 
-async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Context) -> ExecutionResult:
+@dataclass(slots=True)
+class _RootRead:
+    """One root list's statements, made on the event loop by its resolver; read in the plan's hop."""
+
+    root: RootPage
+    stmt: Select[Any]
+    count: Select[Any] | None
+    first: int
+    sort_index: list[int]
+    join: bool
+
+
+async def execute_plan(
+    plan: Plan, variables: dict[str, Any] | None, context: Context, *, key: str | None = None
+) -> ExecutionResult | None:
     """The operation's result as the interpreter would give it (errors unshaped, as graphql-core's).
 
     Like the interpreter's ``HubRequest`` extension, it refuses a request without a principal, prices
-    the operation against the role's budget (``schema.cost``) and closes the request's session."""
+    the operation against the role's budget (``schema.cost``) and closes the request's session.
+
+    With ``key`` (the request's API key) the principal is the one this process last authenticated that
+    key as, and the key is read again in the plan's own transaction, before any row: ``None`` when it no
+    longer stands for that principal (revoked, another role or region …), and the caller authenticates
+    and answers the request the usual way."""
     if not plan.compiled:
         return await _interpret(plan, variables, context)
     try:
@@ -70,26 +93,42 @@ async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Co
         if isinstance(coerced, list):
             raise _Fallback
         refusal = _check_cost(plan, variables, context)
-        if refusal is not None:
-            return ExecutionResult(data=None, errors=[GraphQLError(refusal.message, original_error=refusal)])
-        if any(coerced.coerced.get(name) for name in plan.reveal_variables):
-            raise _Fallback
-        data: dict[str, Any] = {}
         errors: list[GraphQLError] = []
-        for root in plan.roots:
-            if isinstance(root, RootTypename):
-                data[root.key] = "Query"
-                continue
-            try:
-                data[root.key] = await _root_page(plan, root, coerced, context)
-            except HubError as exc:
-                errors.append(located_error(exc, [root.node], [root.key]))
-        # A root list is non-null: its error nulls the whole answer.
-        return ExecutionResult(data=None, errors=errors) if errors else ExecutionResult(data=data)
+        reads: list[_RootRead] = []
+        if refusal is not None:
+            errors.append(GraphQLError(refusal.message, original_error=refusal))
+        elif any(coerced.coerced.get(name) for name in plan.reveal_variables):
+            raise _Fallback
+        else:
+            for root in plan.roots:
+                if isinstance(root, RootPage):
+                    try:
+                        reads.append(await _root_read(plan, root, coerced, context))
+                    except HubError as exc:
+                        errors.append(located_error(exc, [root.node], [root.key]))
+        principal = context.principal
+
+        def work(session: Session) -> ExecutionResult | None:
+            if key is not None and not _still(session, key, principal):
+                return None
+            if errors:  # a root list is non-null: its error nulls the whole answer
+                return ExecutionResult(data=None, errors=errors)
+            return _read_and_build(plan, reads, session.connection(), principal)
+
+        return await _in_read_session(context, work)
     except _Fallback:
-        return await _interpret(plan, variables, context)
+        # (with a key, its principal is not yet read again: the caller's usual path answers)
+        return None if key is not None else await _interpret(plan, variables, context)
     finally:
         await context.session.close()
+
+
+def _still(session: Session, key: str, principal: Principal) -> bool:
+    """True when ``key`` still authenticates as ``principal`` (same role, region, rights, sector)."""
+    try:
+        return authenticate(session, key) == principal
+    except HubError:
+        return False
 
 
 def _check_cost(plan: Plan, variables: dict[str, Any] | None, context: Context) -> HubError | None:
@@ -119,6 +158,12 @@ async def run_plan(plan: Plan, variables: dict[str, Any] | None, context: Contex
     """The answer as the HTTP response carries it: ``data``, and ``errors`` (shaped, with their codes)
     when there are any."""
     result = await execute_plan(plan, variables, context)
+    assert result is not None  # without a key to check again, there is always an answer
+    return answer_body(result)
+
+
+def answer_body(result: ExecutionResult) -> dict[str, Any]:
+    """``data``, and ``errors`` shaped with their codes when there are any (as the view answers)."""
     out: dict[str, Any] = {"data": result.data}
     if result.errors:
         out["errors"] = [shape_error(e).formatted for e in result.errors]
@@ -132,7 +177,8 @@ async def _interpret(plan: Plan, variables: dict[str, Any] | None, context: Cont
     return ExecutionResult(data=result.data, errors=result.errors)
 
 
-async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, context: Context) -> dict[str, Any]:
+async def _root_read(plan: Plan, root: RootPage, variables: VariableValues, context: Context) -> _RootRead:
+    """The root's statements: its permissions checked and its resolver run (filters, cursor, first)."""
     schema = plan.schema
     raw = get_argument_values(root.graphql_field, root.node, variables)
     kwargs = convert_arguments(
@@ -153,8 +199,8 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
     sort = request.sort
     own = {c.key: i for i, c in enumerate(target.columns)}
     extra = [c for c in sort.columns if c.key not in own]
-    # The to-one relations are outer-joined: hub.access puts each joined alias's jurisdiction and sector
-    # criteria into its ON clause, so a relation the principal may not read comes back null, as its loader's.
+    # The to-one relations are outer-joined: the jurisdiction and sector criteria of each joined alias go
+    # into its ON clause, so a relation the principal may not read comes back null, as its loader's.
     join = context.principal is not None
     width = target.width(join)
     sort_index = [own[c.key] if c.key in own else width + extra.index(c) for c in sort.columns]
@@ -162,29 +208,70 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
     if request.after:
         stmt = stmt.where(sort.after(decode_cursor(request.after)))
     stmt = stmt.order_by(*sort.order_by()).limit(first + 1)
+    count = None
+    if any(part.kind == "totalCount" for part in root.parts):
+        # as schema.pagination.paginate counts: the filtered rows, whatever the cursor
+        whole: Select[Any] = select(target.model).where(*request.conditions)
+        count = select(func.count()).select_from(whole.subquery())
+    return _RootRead(root, stmt, count, first, sort_index, join)
 
-    counted = any(part.kind == "totalCount" for part in root.parts)
-    total: int | None = None
 
-    def read(session: Session) -> tuple[list[Any], list[dict[str, Any]]]:
-        nonlocal total
-        rows = list(session.execute(stmt).all())
-        if counted:  # as schema.pagination.paginate counts: the filtered rows, whatever the cursor
-            whole: Select[Any] = select(target.model).where(*request.conditions)
-            total = session.execute(select(func.count()).select_from(whole.subquery())).scalar_one()
-        return rows, _materialize(target, rows[:first], session, join)
+class _Reader:
+    """Runs a plan's statements on one connection, each limited to the principal (``hub.access``)."""
 
-    rows, nodes = await _in_sync_session(context, read)
+    def __init__(self, connection: Connection, principal: Principal) -> None:
+        self.connection = connection
+        self.options = limiting_options(principal)
+
+    def rows(self, stmt: Select[Any]) -> Sequence[Any]:
+        return self.connection.execute(stmt.options(*self.options) if self.options else stmt).all()
+
+    def scalar(self, stmt: Select[Any]) -> Any:
+        return self.connection.execute(stmt.options(*self.options) if self.options else stmt).scalar_one()
+
+    def among(self, column: Any, keys: list[Any]) -> ColumnElement[bool]:
+        """``column IN keys``; on PostgreSQL as ``= ANY(array)``, one bound value, so that the statement
+        (prepared by the driver) is the same for any number of integer or string keys."""
+        if self.connection.dialect.name == "postgresql" and all(type(k) is int for k in keys):
+            return column == any_(bindparam("keys", keys, type_=ARRAY(BigInteger())))
+        if self.connection.dialect.name == "postgresql" and all(type(k) is str for k in keys):
+            return column == any_(bindparam("keys", keys, type_=ARRAY(Text())))
+        return column.in_(keys)
+
+
+def _read_and_build(
+    plan: Plan, reads: list[_RootRead], connection: Connection, principal: Principal
+) -> ExecutionResult:
+    """Every root's rows read and its answer built (on the plan's thread)."""
+    reader = _Reader(connection, principal)
+    pages = iter(reads)
+    data: dict[str, Any] = {}
+    errors: list[GraphQLError] = []
+    for root in plan.roots:
+        if isinstance(root, RootTypename):
+            data[root.key] = "Query"
+            continue
+        read = next(pages)
+        try:
+            data[root.key] = _page(read, reader)
+        except HubError as exc:  # a statement stopped by the time limit (QueryTimeout)
+            errors.append(located_error(exc, [root.node], [root.key]))
+    return ExecutionResult(data=None, errors=errors) if errors else ExecutionResult(data=data)
+
+
+def _page(read: _RootRead, reader: _Reader) -> dict[str, Any]:
+    """One root list's connection: its rows, their objects, and the parts the operation selected."""
+    root, first, sort_index = read.root, read.first, read.sort_index
+    rows = list(reader.rows(read.stmt))
+    total = reader.scalar(read.count) if read.count is not None else None
     has_next = len(rows) > first
     rows = rows[:first]
+    nodes = _materialize(root.target, rows, reader, read.join)
+
+    def cursor(row: Any) -> str:
+        return encode_cursor([jsonable(row[i]) for i in sort_index])
+
     cursors: list[str] | None = None
-
-    def cursor_list() -> list[str]:
-        nonlocal cursors
-        if cursors is None:
-            cursors = [encode_cursor([jsonable(r[i]) for i in sort_index]) for r in rows]
-        return cursors
-
     out: dict[str, Any] = {}
     for part in root.parts:
         if part.kind == "typename":
@@ -195,15 +282,15 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
             out[part.key] = nodes
         elif part.kind == "edges":
             edges = []
-            want_cursor = any(what == "cursor" for _, what in part.parts)
-            cs = cursor_list() if want_cursor else None
+            if cursors is None and any(what == "cursor" for _, what in part.parts):
+                cursors = [cursor(r) for r in rows]
             for i, node in enumerate(nodes):
                 edge: dict[str, Any] = {}
                 for key, what in part.parts:
                     if what == "node":
                         edge[key] = node
                     elif what == "cursor":
-                        edge[key] = cs[i]  # type: ignore[index]
+                        edge[key] = cursors[i]  # type: ignore[index]
                     else:
                         edge[key] = part.typename
                 edges.append(edge)
@@ -213,31 +300,29 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
             for key, what in part.parts:
                 if what == "hasNextPage":
                     page_info[key] = has_next
-                elif what == "endCursor":
-                    page_info[key] = cursor_list()[-1] if rows else None
+                elif what == "endCursor":  # the end cursors alone: not one per row
+                    page_info[key] = cursor(rows[-1]) if rows else None
                 elif what == "startCursor":
-                    page_info[key] = cursor_list()[0] if rows else None
+                    page_info[key] = cursor(rows[0]) if rows else None
                 else:
                     page_info[key] = part.typename
             out[part.key] = page_info
     return out
 
 
-async def _in_sync_session(context: Context, read: Callable[[Session], T]) -> T:
-    """``read(session)`` on a synchronous session bound to the request's principal (so limited to its
-    jurisdiction): on a worker thread with the hub's synchronous engine — every statement of the plan
-    in one hop, on the plain DBAPI driver — or, without one, through the request's async session."""
-    engine = context.sync_engine
+async def _in_read_session(context: Context, work: Callable[[Session], T]) -> T:
+    """``work(session)`` on a synchronous session: on a worker thread with the engine compiled plans read
+    with (its statements time-limited as the request's), every statement of the plan in one hop on the
+    plain DBAPI driver — or, without one, through the request's async session."""
+    engine = context.read_engine or context.sync_engine
     if engine is None:
-        return await context.session.run_sync(read)
-    principal = context.require_principal()
+        return await context.session.run_sync(work)
 
-    def work() -> T:
+    def run() -> T:
         with Session(engine) as session:
-            bind_principal(session, principal)
-            return read(session)
+            return work(session)
 
-    return await asyncio.to_thread(work)
+    return await asyncio.to_thread(run)
 
 
 def _columns(plan: ObjectPlan, entity: Any, join: bool) -> tuple[list[Any], list[tuple[Any, Any]]]:
@@ -270,7 +355,7 @@ def _select(plan: ObjectPlan, join: bool, extra: Sequence[Any] = ()) -> Select[A
     return stmt
 
 
-def _materialize(plan: ObjectPlan, rows: Sequence[Any], session: Session, join: bool) -> list[dict[str, Any]]:
+def _materialize(plan: ObjectPlan, rows: Sequence[Any], reader: _Reader, join: bool) -> list[dict[str, Any]]:
     """The objects of ``rows`` (each: the plan's columns, then its joined relations' columns), the other
     relations read level by level (one statement per relation)."""
     relations: list[Any] = []
@@ -283,10 +368,10 @@ def _materialize(plan: ObjectPlan, rows: Sequence[Any], session: Session, join: 
             slices = [r[offset : offset + width] for r in rows]
             offset += width
             bi = f.target.column(getattr(f.target.model, f.relation.by))
-            objects = iter(_materialize(f.target, [s for s in slices if s[bi] is not None], session, join))
+            objects = iter(_materialize(f.target, [s for s in slices if s[bi] is not None], reader, join))
             relations.append([None if s[bi] is None else next(objects) for s in slices])
         else:
-            relations.append(_relation_getter(f, rows, session, join))
+            relations.append(_relation_getter(f, rows, reader, join))
     build = plan.builders.get(join)
     if build is None:
         build = plan.builders[join] = _builder(plan, join)
@@ -335,15 +420,7 @@ def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]
     return build
 
 
-def _masked(index: int, mask: Callable[[str], str]) -> Callable[[Any], Any]:
-    def get(row: Any) -> Any:
-        value = row[index]
-        return None if value is None else mask(value)
-
-    return get
-
-
-def _relation_getter(f: RelationField, rows: Sequence[Any], session: Session, join: bool) -> Callable[[Any], Any]:
+def _relation_getter(f: RelationField, rows: Sequence[Any], reader: _Reader, join: bool) -> Callable[[Any], Any]:
     """A relation the rows do not carry: one statement for all of them, as its loader would run it."""
     relation, target, ki = f.relation, f.target, f.key_index
     keys = list(dict.fromkeys(k for k in (r[ki] for r in rows) if k is not None))
@@ -352,9 +429,9 @@ def _relation_getter(f: RelationField, rows: Sequence[Any], session: Session, jo
             return lambda _row: []
         fk = relation.fk
         order = relation.order if relation.order is not None else target.model.id  # type: ignore[attr-defined]
-        stmt = _select(target, join).where(fk.in_(set(keys))).order_by(order)
-        child_rows = session.execute(stmt).all()
-        objects = _materialize(target, child_rows, session, join)
+        stmt = _select(target, join).where(reader.among(fk, keys)).order_by(order)
+        child_rows = reader.rows(stmt)
+        objects = _materialize(target, child_rows, reader, join)
         fi = target.column(fk)
         grouped: dict[Any, list[dict[str, Any]]] = {}
         for r, o in zip(child_rows, objects, strict=True):
@@ -363,9 +440,9 @@ def _relation_getter(f: RelationField, rows: Sequence[Any], session: Session, jo
     if not keys:
         return lambda _row: None
     by = getattr(target.model, relation.by)
-    stmt = _select(target, join).where(by.in_(set(keys)))
-    child_rows = session.execute(stmt).all()
-    objects = _materialize(target, child_rows, session, join)
+    stmt = _select(target, join).where(reader.among(by, keys))
+    child_rows = reader.rows(stmt)
+    objects = _materialize(target, child_rows, reader, join)
     bi = target.column(by)
     found = {r[bi]: o for r, o in zip(child_rows, objects, strict=True)}
     return lambda row: found.get(row[ki])

@@ -360,12 +360,12 @@ async def test_the_bench_page_reads_its_rows_in_few_statements(client: Client, a
 
     client.view.plans = PlanCache()
     client.view.plans.add(client.view.schema, BENCH_QUERY)
-    event.listen(app.state.sync_engine, "before_cursor_execute", count)
+    event.listen(app.state.read_engine, "before_cursor_execute", count)
     try:
         # When a page is read
         body = await client.post(BENCH_QUERY, {"first": 20}, who)
     finally:
-        event.remove(app.state.sync_engine, "before_cursor_execute", count)
+        event.remove(app.state.read_engine, "before_cursor_execute", count)
     # Then the page (enterprise, project and region outer-joined) and the channel records are two
     # statements, for a sector's principal too (its criteria hold on the joined aliases)
     assert "errors" not in body
@@ -395,7 +395,7 @@ async def test_a_registered_query_sent_by_its_hash_runs_from_its_plan(client: Cl
             seen.append(statement)
 
     # When a county sends it by its hash alone (Apollo's persisted query)
-    event.listen(app.state.sync_engine, "before_cursor_execute", count)
+    event.listen(app.state.read_engine, "before_cursor_execute", count)
     try:
         resp = await client.client.post(
             "/graphql",
@@ -403,7 +403,7 @@ async def test_a_registered_query_sent_by_its_hash_runs_from_its_plan(client: Cl
             headers={"X-API-Key": client.keys["county"]},
         )
     finally:
-        event.remove(app.state.sync_engine, "before_cursor_execute", count)
+        event.remove(app.state.read_engine, "before_cursor_execute", count)
     # Then it was compiled once and answered from its plan (its two reads on the plan's engine), the same JSON
     plan = client.view.plans.get(BENCH_QUERY)
     assert plan is not None and plan.compiled and plan.operation_name == "BenchCluePage"
