@@ -71,6 +71,7 @@ async def client(app, demo) -> AsyncIterator[Client]:  # type: ignore[no-untyped
         yield Client(c, view, demo.keys)
     view.plans = PlanCache()
     await app.state.engine.dispose()
+    app.state.read_engine.dispose()
 
 
 # ---- the bench's page ------------------------------------------------------------------------------

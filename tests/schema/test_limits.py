@@ -157,6 +157,7 @@ async def make_app(demo, settings_for) -> AsyncIterator[Callable[..., Any]]:  # 
     for app, client in opened:
         await client.aclose()
         await app.state.engine.dispose()
+        app.state.read_engine.dispose()
 
 
 def only_authentication(statements: list[str]) -> bool:
@@ -373,36 +374,80 @@ async def test_a_connection_stays_usable_after_its_statement_timed_out(demo, bac
         await engine.dispose()
 
 
-async def test_only_the_graphql_engine_is_limited(demo, backend, monkeypatch) -> None:
-    # Syncs and migrations use the synchronous engine: their statements are never stopped
+async def test_only_the_graphql_engines_are_limited(demo, backend, monkeypatch) -> None:
+    # Syncs and migrations use the synchronous engine: their statements are never stopped. The GraphQL
+    # app's engine and the synchronous one compiled operations read with are.
     import hub.db
 
     if backend == "postgres":
         sync = hub.db.make_engine(demo.url)
+        read = hub.db.make_engine(demo.url, statement_timeout=15)
         engine = hub.db.make_async_engine(demo.url, statement_timeout=15)
         try:
             with sync.connect() as conn:
                 assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "0"
+            with read.connect() as conn:
+                assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "15s"
             async with engine.connect() as aconn:
                 assert (await aconn.execute(text("SHOW statement_timeout"))).scalar_one() == "15s"
         finally:
             sync.dispose()
+            read.dispose()
             await engine.dispose()
         return
     # SQLite: a clock that leaps an hour at every reading puts every deadline in the past
     ticks = iter(range(0, 10**9, 3600))
     monkeypatch.setattr(hub.db, "clock", lambda: float(next(ticks)))
     sync = hub.db.make_engine(demo.url)
+    read = hub.db.make_engine(demo.url, statement_timeout=15)
     engine = hub.db.make_async_engine(demo.url, statement_timeout=15)
     try:
         with sync.connect() as conn:
             assert conn.execute(text(COUNT_200K)).scalar_one() == 200_000
+        with read.connect() as conn:
+            with pytest.raises(hub.db.QueryTimeout, match="longer than the limit of 15 s"):
+                conn.execute(text(COUNT_200K))
         async with engine.connect() as aconn:
             with pytest.raises(hub.db.QueryTimeout, match="longer than the limit of 15 s"):
                 await aconn.execute(text(COUNT_200K))
     finally:
         sync.dispose()
+        read.dispose()
         await engine.dispose()
+
+
+async def test_a_compiled_operation_over_the_time_limit_answers_query_timeout(make_app, backend, monkeypatch) -> None:
+    # Given a time limit of 0.2 s, the bench's page compiled, and its page statement preceded by one that
+    # would take minutes (on the plan's own connection)
+    from bench.graph_vs_sql import QUERY
+    from schema.compiled import PlanCache, _run
+
+    original = _run._Reader.rows
+    slow = {"on": True}
+
+    def slow_rows(self, stmt):  # type: ignore[no-untyped-def]
+        if slow["on"]:
+            self.connection.execute(text(SLOW_SQL[backend]))
+        return original(self, stmt)
+
+    monkeypatch.setattr(_run._Reader, "rows", slow_rows)
+    hub = await make_app(request_timeout_seconds=0.2)
+    view = hub.app.state.graphql
+    view.plans = PlanCache()
+    view.plans.add(view.schema, QUERY)
+    # When it is asked twice (the key unknown to the process, then known: both ways a plan is run)
+    for _ in range(2):
+        err = await hub.graph.error(QUERY, {"first": 3})
+        # Then the statement is stopped and the client is told why, never INTERNAL
+        assert err["extensions"] == {
+            "code": "QUERY_TIMEOUT",
+            "limitSeconds": 0.2,
+            "suggestion": "ask for fewer rows (first), a narrower filter or fewer nested connections",
+        }
+    # And the plan's connections answer the next requests
+    slow["on"] = False
+    for _ in range(3):
+        assert (await hub.graph.data(QUERY, {"first": 3}))["clues"]["edges"]
 
 
 # --- rate limits ---------------------------------------------------------------------------------

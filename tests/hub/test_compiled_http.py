@@ -1,0 +1,140 @@
+"""A known key's POST of a compiled operation is answered before strawberry's view (hub/compiled_http.py).
+
+The memory of a key is a hint: the key is read again in the plan's own transaction before any row, so a
+key revoked or moved to another region a moment ago is treated as it now stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+
+from bench.graph_vs_sql import QUERY as BENCH_QUERY
+from hub.api_keys import create_api_key
+from hub.app import create_app
+from hub.db import make_engine, session_scope
+from schema.compiled import PlanCache
+
+
+@dataclass
+class Hub:
+    client: httpx.AsyncClient
+    app: Any
+    url: str
+    #: Statements run on the GraphQL app's async engine and on the compiled plans' read engine.
+    on_async: list[str] = field(default_factory=list)
+    on_read: list[str] = field(default_factory=list)
+
+    async def post(
+        self, key: str, variables: dict[str, Any] | None = None, *, status: int = 200, **extra: Any
+    ) -> dict[str, Any]:
+        resp = await self.client.post(
+            "/graphql",
+            json={"query": BENCH_QUERY, "variables": variables or {"first": 5}, **extra},
+            headers={"X-API-Key": key},
+        )
+        assert resp.status_code == status, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def forget_statements(self) -> None:
+        self.on_async.clear()
+        self.on_read.clear()
+
+
+@pytest.fixture
+async def hub(writable_demo, settings_for) -> AsyncIterator[Hub]:  # type: ignore[no-untyped-def]
+    app = create_app(settings_for(writable_demo.url))
+    view = app.state.graphql
+    view.plans = PlanCache()
+    view.plans.add(view.schema, BENCH_QUERY)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
+        h = Hub(client, app, writable_demo.url)
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", lambda *a: h.on_async.append(a[2]))
+        event.listen(app.state.read_engine, "before_cursor_execute", lambda *a: h.on_read.append(a[2]))
+        yield h
+    await app.state.engine.dispose()
+    app.state.read_engine.dispose()
+
+
+def new_key(url: str, *, name: str, region: str, role: str = "inspector") -> str:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            _, key = create_api_key(session, name=name, role=role, region_code=region)
+    finally:
+        engine.dispose()
+    return key
+
+
+def run_sql(url: str, sql: str, **params: Any) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql), params)
+    finally:
+        engine.dispose()
+
+
+async def test_a_known_keys_compiled_query_is_read_in_one_hop_with_its_key(hub: Hub) -> None:
+    # Given a key the process has authenticated once (its first request takes the usual path)
+    key = new_key(hub.url, name="fast-city", region="370800")
+    first = await hub.post(key)
+    hub.forget_statements()
+    # When it sends the compiled operation again
+    again = await hub.post(key)
+    # Then the same answer, read on the plan's engine alone: the key, the page, the channel records
+    assert again == first
+    assert hub.on_async == []
+    assert len(hub.on_read) == 3, hub.on_read
+    assert "FROM api_keys" in hub.on_read[0]
+
+
+async def test_a_key_revoked_after_its_last_request_is_refused_and_no_row_is_read(hub: Hub) -> None:
+    # Given a key answered once by the plan
+    key = new_key(hub.url, name="fast-revoked", region="370800")
+    assert (await hub.post(key))["data"]["clues"]["edges"]
+    assert (await hub.post(key))["data"]["clues"]["edges"]
+    # When the key is revoked, by another process, and sends the operation again
+    run_sql(hub.url, "UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE name = :n", n="fast-revoked")
+    hub.forget_statements()
+    body = await hub.post(key)
+    # Then it is refused as any unknown key is, and no clue was read for it
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+    assert not [s for s in hub.on_read + hub.on_async if "FROM clues" in s]
+
+
+async def test_a_key_moved_to_another_region_reads_that_regions_clues_at_once(hub: Hub, writable_demo) -> None:
+    # Given a national key answered once by the plan: it sees clues of several counties
+    key = new_key(hub.url, name="fast-moved", region="000000", role="admin")
+    county = writable_demo.highlights["county_code"]
+    wide = await hub.post(key, {"first": 200})
+    assert (await hub.post(key, {"first": 200})) == wide
+    # When an administrator narrows the key to one county
+    run_sql(hub.url, "UPDATE api_keys SET region_code = :r WHERE name = :n", r=county, n="fast-moved")
+    narrow = await hub.post(key, {"first": 200})
+    # Then its next page holds that county's clues only: what a key of the county reads
+    county_key = new_key(hub.url, name="fast-county", region=county)
+    assert narrow == await hub.post(county_key, {"first": 200})
+    assert 0 < len(narrow["data"]["clues"]["edges"]) < len(wide["data"]["clues"]["edges"])
+
+
+async def test_what_the_plan_does_not_answer_takes_the_usual_path(hub: Hub) -> None:
+    # Given a known key
+    key = new_key(hub.url, name="fast-usual", region="370800")
+    await hub.post(key)
+    # When it sends a cursor the resolver refuses, or an operation name the document does not hold
+    bad_cursor = await hub.post(key, {"first": 5, "after": "not-a-cursor!"})
+    wrong_name = await hub.post(key, operationName="NotThere", status=400)
+    # Then the usual path's errors, with their codes
+    assert [e["extensions"]["code"] for e in bad_cursor["errors"]] == ["INVALID_CURSOR"]
+    assert bad_cursor["data"] is None
+    assert wrong_name["errors"] == [
+        {"message": 'Unknown operation named "NotThere".', "extensions": {"code": "BAD_REQUEST"}}
+    ]
