@@ -4,7 +4,7 @@
 import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
-import { formatDateTime } from "../util.js";
+import { cursorPaging, formatDateTime, HubPager } from "../util.js";
 import UsersPanel from "./users.js";
 
 export const SYSTEM_QUERY = `query System($principal: String, $action: String, $entityType: String, $entityId: Int, $from: Date, $to: Date, $first: Int, $after: String) {
@@ -19,7 +19,7 @@ const REVOKE = `mutation RevokeKey($id: ID!) { revokeApiKey(id: $id) { id revoke
 const ROLES = ["admin", "inspector", "viewer", "regional"];
 
 export default {
-  components: { UsersPanel },
+  components: { UsersPanel, HubPager },
   setup() {
     const filters = reactive({ principal: "", action: "", entityType: "", entityId: "", from: "", to: "" });
     const state = reactive({ loading: true, error: null, audit: [], total: 0, pageInfo: null, keys: [], cursors: [], after: null, filterError: null, message: null });
@@ -44,9 +44,7 @@ export default {
         state.loading = false;
       }
     }
-    const search = () => { state.cursors = []; load(); };
-    const next = () => { state.cursors.push(state.after); load(state.pageInfo.endCursor); };
-    const previous = () => load(state.cursors.pop() ?? null);
+    const { restart: search, next, previous } = cursorPaging(state, load);
     function openKey() { Object.assign(keyForm, { open: true, name: "", role: "viewer", regionCode: "", canUnmask: false, errors: {}, general: null, busy: false, created: null }); }
     async function createKey() {
       keyForm.errors = {};
@@ -103,9 +101,7 @@ export default {
           <el-table-column prop="regionCode" width="80" />
           <el-table-column show-overflow-tooltip><template #default="{row}">{{ json(row.detail) }}</template></el-table-column>
         </el-table>
-        <div class="hub-pager"><span data-test="audit-total">{{ t('common.total', {n: state.total}) }}</span>
-          <el-button size="small" :disabled="!state.cursors.length" @click="previous">{{ t('common.previous') }}</el-button>
-          <el-button size="small" :disabled="!state.pageInfo || !state.pageInfo.hasNextPage" @click="next">{{ t('common.more') }}</el-button></div>
+        <HubPager :state="state" :tests="{total: 'audit-total'}" @previous="previous" @next="next" />
       </div>
       <div class="hub-panel"><h3>{{ t('system.keys') }}</h3>
         <el-alert v-if="state.message" type="info" :title="state.message" :closable="false" style="margin-bottom:8px" data-test="message" />

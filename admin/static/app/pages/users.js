@@ -5,7 +5,7 @@
 import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
-import { formatDateTime } from "../util.js";
+import { cursorPaging, formatDateTime, HubPager, SECTORS } from "../util.js";
 
 const FIELDS = "id username displayName role regionCode sector canUnmask disabled lockedUntil lastSignInAt";
 export const USERS_QUERY = `query Users($role: String, $regionCode: String, $text: String, $first: Int, $after: String) {
@@ -19,7 +19,6 @@ const DISABLE = `mutation SetUserDisabled($id: ID!, $disabled: Boolean!) { setUs
 const RESET = `mutation ResetUserPassword($id: ID!, $password: String!) { resetUserPassword(id: $id, password: $password) { ${FIELDS} } }`;
 
 export const USER_ROLES = ["admin", "inspector", "town", "leader", "sector", "viewer", "regional"];
-const SECTORS = ["住建", "交通", "水利"];
 const USERNAME = /^[a-z0-9][a-z0-9._-]{2,63}$/;
 const REGION = /^\d{6}(\d{3})?(\d{3})?$/;
 // The hub's minimum is a setting (HUB_PASSWORD_MIN_LENGTH, at least 8, 10 by default): the form asks for
@@ -65,6 +64,7 @@ const blankForm = () => ({ open: false, mode: "create", id: null, original: null
   regionCode: "", sector: "", canUnmask: false, password: "", confirm: "", errors: {}, general: null, busy: false });
 
 export default {
+  components: { HubPager },
   setup() {
     const filters = reactive({ text: "", role: "", regionCode: "" });
     const state = reactive({ loading: true, error: null, rows: [], total: 0, pageInfo: null, cursors: [], after: null, filterError: null, message: null });
@@ -84,9 +84,7 @@ export default {
         state.loading = false;
       }
     }
-    const search = () => { state.cursors = []; load(); };
-    const next = () => { state.cursors.push(state.after); load(state.pageInfo.endCursor); };
-    const previous = () => load(state.cursors.pop() ?? null);
+    const { restart: search, next, previous } = cursorPaging(state, load);
 
     function openCreate() { Object.assign(form, blankForm(), { open: true }); }
     function openEdit(row) {
@@ -194,9 +192,7 @@ export default {
           <el-button size="small" @click="openReset(row)" :data-reset="row.username">{{ t('users.resetPassword') }}</el-button>
         </template></el-table-column>
       </el-table>
-      <div class="hub-pager"><span data-test="users-total">{{ t('common.total', {n: state.total}) }}</span>
-        <el-button size="small" :disabled="!state.cursors.length" @click="previous">{{ t('common.previous') }}</el-button>
-        <el-button size="small" :disabled="!state.pageInfo || !state.pageInfo.hasNextPage" @click="next" data-test="users-next">{{ t('common.more') }}</el-button></div>
+      <HubPager :state="state" :tests="{total: 'users-total', next: 'users-next'}" @previous="previous" @next="next" />
     </template>
     <el-dialog v-model="form.open" :title="form.mode === 'create' ? t('users.add') : t('users.edit', {name: form.username})" width="540px" data-test="user-form">
       <el-form label-width="120px" @submit.prevent="save">
