@@ -686,16 +686,21 @@ def test_an_admin_adds_a_connector_through_its_generated_form_and_fixes_a_wrong_
     assert console.errors == []
 
 
-def test_an_admin_makes_a_key_seen_once_revokes_it_and_finds_both_in_the_audit_log(hub_server, console_for) -> None:
-    base_url, key = hub_server
-    console = console_for(key)
+def key_dialog(console: Console) -> tuple[Any, Any]:
+    """Open the 系统 page and its 新建密钥 dialog; the page and the dialog."""
     page = console.open("#/system")
-    page.wait_for_selector('[data-test="key-table"]')
-
-    # When the admin creates a viewer's key for the city in the console
+    page.wait_for_selector('[data-test="key-table"] .el-table__row')
     page.click('[data-test="add-key"]')
     form = page.locator('.el-dialog:visible[data-test="key-form"]')
     form.wait_for()
+    return page, form
+
+
+def test_an_admin_makes_a_key_seen_once_revokes_it_and_finds_both_in_the_audit_log(hub_server, console_for) -> None:
+    base_url, key = hub_server
+    console = console_for(key)
+    # When the admin creates a viewer's key for the city in the console
+    page, form = key_dialog(console)
     form.locator('[data-input="name"]').fill("e2e 大屏")
     form.locator('[data-input="regionCode"]').fill("3708")
     form.locator('[data-test="key-submit"]').click()
@@ -742,13 +747,8 @@ def test_an_admin_makes_a_sector_key_with_the_sector_picked_and_the_list_shows_i
 ) -> None:
     base_url, key = hub_server
     console = console_for(key)
-    page = console.open("#/system")
-    page.wait_for_selector('[data-test="key-table"] .el-table__row')
-
     # When the admin makes a key of the sector role (a 行业主管部门's system) without picking its sector
-    page.click('[data-test="add-key"]')
-    form = page.locator('.el-dialog:visible[data-test="key-form"]')
-    form.wait_for()
+    page, form = key_dialog(console)
     form.locator('[data-input="name"]').fill("e2e 住建局")
     form.locator('[data-input="regionCode"]').fill(CITY)
     assert form.locator('[data-field="sector"]').count() == 0  # (a viewer's key has no sector to pick)

@@ -107,16 +107,22 @@ def refused_resources(errors: list[str]) -> list[str]:
     return [e for e in errors if not re.search(r"status of 40[01]", e)]
 
 
-def test_an_admin_creates_a_user_in_the_console_who_signs_in_and_sees_its_roles_pages(
-    hub_server, console, demo_password
-) -> None:
-    base_url, _ = hub_server
+def admin_on_the_users(console: Any, demo_password: Any) -> tuple[Any, Any]:
+    """The demo admin signed in, on the 系统 page with its users listed; its Console and page."""
     admin = console()
     page = admin.open()
     sign_in(page, "demo-admin", demo_password("demo-admin"))
     signed_in(page)
     page.click('[data-nav="system"]')
     page.wait_for_selector('[data-test="user-table"] .el-table__row')
+    return admin, page
+
+
+def test_an_admin_creates_a_user_in_the_console_who_signs_in_and_sees_its_roles_pages(
+    hub_server, console, demo_password
+) -> None:
+    base_url, _ = hub_server
+    admin, page = admin_on_the_users(console, demo_password)
     assert "demo-inspector" in page.inner_text('[data-test="user-table"]')
 
     # When the admin fills in the new user's form with a password the policy refuses
@@ -331,6 +337,18 @@ def test_sign_out_ends_the_session_and_its_old_cookie_is_refused(hub_server, con
     assert refused_resources(browser.errors) == []
 
 
+def refused_as_too_short(dialog: Any, submit: str, rule: str, password: str, minimum: int) -> None:
+    """Type ``password`` (one character short of ``minimum``) twice into a password dialog and submit it;
+    assert the refusal beside the field and the rule under it both name ``minimum``."""
+    dialog.locator('[data-input="password"]').fill(password)
+    dialog.locator('[data-input="confirm"]').fill(password)
+    dialog.locator(f'[data-test="{submit}"]').click()
+    error = dialog.locator('[data-field="password"] .el-form-item__error')
+    error.wait_for()
+    assert error.inner_text() == f"密码：至少 {minimum} 位，现为 {minimum - 1} 位"
+    assert dialog.locator(f'[data-test="{rule}"]').inner_text().startswith(f"密码至少 {minimum} 位，")
+
+
 def test_a_password_shorter_than_the_hubs_minimum_is_refused_beside_the_field_with_the_hubs_number(
     hub_server, console, demo_password
 ) -> None:
@@ -338,16 +356,11 @@ def test_a_password_shorter_than_the_hubs_minimum_is_refused_beside_the_field_wi
     # Given the hub's password minimum as the API tells it, above the setting's floor of 8
     minimum = graphql(base_url, key, "{ me { passwordMinLength } }")["me"]["passwordMinLength"]
     assert minimum > 8
-    admin = console()
-    page = admin.open()
-    sign_in(page, "demo-admin", demo_password("demo-admin"))
-    signed_in(page)
-    page.click('[data-nav="system"]')
-    page.wait_for_selector('[data-test="user-table"] .el-table__row')
+    admin, page = admin_on_the_users(console, demo_password)
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.post_data or "") if r.url.endswith("/graphql") else None)
 
-    # When the admin gives a new user a password one character short of it, good by every other rule
+    # When the admin submits a new user whose password is one character short of it, good by every other rule
     page.click('[data-test="add-user"]')
     form = page.locator('.el-dialog:visible[data-test="user-form"]')
     form.wait_for()
@@ -355,14 +368,8 @@ def test_a_password_shorter_than_the_hubs_minimum_is_refused_beside_the_field_wi
     form.locator('[data-input="username"]').fill("e2e-short")
     form.locator('[data-input="displayName"]').fill("钱七")
     form.locator('[data-input="regionCode"]').fill(CITY)
-    form.locator('[data-input="password"]').fill(short)
-    form.locator('[data-input="confirm"]').fill(short)
-    form.locator('[data-test="user-submit"]').click()
     # Then the form refuses it beside the password, with the hub's number, before anything is sent
-    password_error = form.locator('[data-field="password"] .el-form-item__error')
-    password_error.wait_for()
-    assert password_error.inner_text() == f"密码：至少 {minimum} 位，现为 {minimum - 1} 位"
-    assert form.locator('[data-test="password-rule"]').inner_text().startswith(f"密码至少 {minimum} 位，")
+    refused_as_too_short(form, "user-submit", "password-rule", short, minimum)
     assert not [body for body in sent if "createUser" in body]
     admin.shot("users-password-too-short")
     # And the reset dialog holds to the same number
@@ -370,13 +377,7 @@ def test_a_password_shorter_than_the_hubs_minimum_is_refused_beside_the_field_wi
     form.wait_for(state="hidden")
     page.click('[data-reset="demo-inspector"]')
     reset = page.locator('.el-dialog:visible[data-test="reset-form"]')
-    reset.locator('[data-input="password"]').fill(short)
-    reset.locator('[data-input="confirm"]').fill(short)
-    reset.locator('[data-test="reset-submit"]').click()
-    reset_error = reset.locator('[data-field="password"] .el-form-item__error')
-    reset_error.wait_for()
-    assert reset_error.inner_text() == f"密码：至少 {minimum} 位，现为 {minimum - 1} 位"
-    assert reset.locator('[data-test="reset-rule"]').inner_text().startswith(f"密码至少 {minimum} 位，")
+    refused_as_too_short(reset, "reset-submit", "reset-rule", short, minimum)
     assert not [body for body in sent if "resetUserPassword" in body]
     admin.shot("users-reset-too-short")
     assert admin.errors == []
