@@ -105,6 +105,12 @@ class Me:
     role: str
     region_code: str
     can_unmask: bool
+    password_min_length: int = strawberry.field(
+        description=(
+            "The hub's fewest characters in a user's password (HUB_PASSWORD_MIN_LENGTH): createUser and "
+            "resetUserPassword refuse a shorter one, so that a form can say so before sending."
+        )
+    )
     sector: str | None = strawberry.field(
         default=None, description="A 行业主管部门's sector (住建 / 交通 / 水利): reads are limited to it too."
     )
@@ -183,6 +189,7 @@ class Query(WebhookQueries, CalendarQueries, CreditQueries, StatsQueries, Rankin
             role=p.role,
             region_code=p.region_code,
             can_unmask=p.can_unmask,
+            password_min_length=info.context.settings.password_min_length,
             sector=p.sector,
             actions=[a.value for a in Action if allowed(p.role, a)],
         )

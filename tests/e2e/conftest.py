@@ -24,6 +24,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -261,3 +262,16 @@ def make_key(hub_server: tuple[str, str]) -> Callable[[str, str, str], str]:
         return made[name]
 
     return make
+
+
+def sign_in(page: Any, username: str, password: str) -> int:
+    """Type into the console's sign-in form (the page's, or the one over a page whose session ended) and
+    submit it; the HTTP status of the hub's answer, once the form has drawn it."""
+    form = page.locator('[data-test="signin"]:visible')
+    form.locator('input[name="username"]').fill(username)
+    form.locator('input[name="password"]').fill(password)
+    with page.expect_response(lambda r: r.url.endswith("/admin/api/sign-in")) as answer:
+        form.locator('[data-test="signin-submit"]').click()
+    # The form has drawn the answer once its button is no longer busy
+    page.wait_for_function("!document.querySelector('[data-test=signin-submit]')?.classList.contains('is-loading')")
+    return int(answer.value.status)

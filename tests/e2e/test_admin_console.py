@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import DATA_DIRS, unavailable
+from tests.e2e.conftest import DATA_DIRS, sign_in, unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -581,9 +581,7 @@ def test_a_wrong_password_shows_the_apis_refusal_in_chinese(hub_server, console_
     _sign_in_present(base_url)
     console = console_for(None)
     page = console.open()
-    page.fill('[data-test="signin"] input[name="username"]', "admin")
-    page.fill('[data-test="signin"] input[name="password"]', "not-the-password-1")
-    page.click('[data-test="signin-submit"]')
+    sign_in(page, "admin", "not-the-password-1")
     error = page.locator('[data-test="signin-error"]')
     error.wait_for()
     assert error.inner_text().startswith("用户名或密码错误：")
@@ -597,11 +595,8 @@ def test_a_demo_user_signs_in_with_the_printed_password_works_and_signs_out(
     _sign_in_present(base_url)
     console = console_for(None)
     page = console.open()
-    # Given the inspector's password that hub serve printed once
-    page.fill('[data-test="signin"] input[name="username"]', "demo-inspector")
-    page.fill('[data-test="signin"] input[name="password"]', demo_password("demo-inspector"))
-    # When it signs in
-    page.click('[data-test="signin-submit"]')
+    # Given the inspector's password that hub serve printed once, When it signs in
+    sign_in(page, "demo-inspector", demo_password("demo-inspector"))
     # Then the console opens on the dashboard, as that user, with the session cookie (HttpOnly: not in JS)
     page.wait_for_selector('[data-test="sign-out"]')
     assert page.inner_text('[data-test="user"]').startswith("演示督查员 · ")
@@ -691,16 +686,21 @@ def test_an_admin_adds_a_connector_through_its_generated_form_and_fixes_a_wrong_
     assert console.errors == []
 
 
-def test_an_admin_makes_a_key_seen_once_revokes_it_and_finds_both_in_the_audit_log(hub_server, console_for) -> None:
-    base_url, key = hub_server
-    console = console_for(key)
+def key_dialog(console: Console) -> tuple[Any, Any]:
+    """Open the 系统 page and its 新建密钥 dialog; the page and the dialog."""
     page = console.open("#/system")
-    page.wait_for_selector('[data-test="key-table"]')
-
-    # When the admin creates a viewer's key for the city in the console
+    page.wait_for_selector('[data-test="key-table"] .el-table__row')
     page.click('[data-test="add-key"]')
     form = page.locator('.el-dialog:visible[data-test="key-form"]')
     form.wait_for()
+    return page, form
+
+
+def test_an_admin_makes_a_key_seen_once_revokes_it_and_finds_both_in_the_audit_log(hub_server, console_for) -> None:
+    base_url, key = hub_server
+    console = console_for(key)
+    # When the admin creates a viewer's key for the city in the console
+    page, form = key_dialog(console)
     form.locator('[data-input="name"]').fill("e2e 大屏")
     form.locator('[data-input="regionCode"]').fill("3708")
     form.locator('[data-test="key-submit"]').click()
@@ -739,6 +739,96 @@ def test_an_admin_makes_a_key_seen_once_revokes_it_and_finds_both_in_the_audit_l
     rows = page.locator('[data-test="audit-table"] .el-table__row')
     assert "e2e 大屏" in rows.first.inner_text()
     console.shot("audit-log-filtered")
+    assert console.errors == []
+
+
+def test_an_admin_makes_a_sector_key_with_the_sector_picked_and_the_list_shows_its_sector(
+    hub_server, console_for
+) -> None:
+    base_url, key = hub_server
+    console = console_for(key)
+    # When the admin makes a key of the sector role (a 行业主管部门's system) without picking its sector
+    page, form = key_dialog(console)
+    form.locator('[data-input="name"]').fill("e2e 住建局")
+    form.locator('[data-input="regionCode"]').fill(CITY)
+    assert form.locator('[data-field="sector"]').count() == 0  # (a viewer's key has no sector to pick)
+    form.locator('[data-input="role"]').click()
+    page.locator(".el-select-dropdown__item:visible", has_text="行业主管部门 sector").click()
+    form.locator('[data-test="key-submit"]').click()
+    # Then the dialog asks for the sector beside its picker, before anything is sent
+    sector_error = form.locator('[data-field="sector"] .el-form-item__error')
+    sector_error.wait_for()
+    assert sector_error.inner_text() == "行业：行业主管部门密钥须选择行业（住建、交通、水利）"
+    console.shot("api-key-sector-needed")
+    # When the admin picks 住建
+    form.locator('[data-input="sector"]').click()
+    page.locator(".el-select-dropdown__item:visible", has_text="住建").click()
+    form.locator('[data-test="key-submit"]').click()
+    # Then the key made stands for that sector
+    new_key = form.locator('[data-test="new-key"]').input_value()
+    me = graphql(base_url, new_key, "{ me { role regionCode sector } }")["me"]
+    assert me == {"role": "sector", "regionCode": CITY, "sector": "住建"}
+    form.locator('[data-test="key-done"]').click()
+    form.wait_for(state="hidden")
+    # And the list shows its sector, and every other key's as all sectors
+    row = page.locator('[data-test="key-table"] .el-table__row', has_text="e2e 住建局")
+    assert row.locator("[data-sector]").inner_text() == "住建"
+    demo_row = page.locator('[data-test="key-table"] .el-table__row', has_text="demo-admin").first
+    assert demo_row.locator("[data-sector]").inner_text() == "全部行业"
+    console.shot("api-key-sector-listed")
+    assert console.errors == []
+
+
+MAKE_KEY = """mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } } }"""
+
+
+def test_the_pager_walks_a_list_forward_and_back_and_a_new_search_starts_again(hub_server, console_for) -> None:
+    base_url, key = hub_server
+    console = console_for(key)
+    page = console.open("#/clues")
+    pager = page.locator('[data-test="pager"]')
+    pager.locator('[data-test="next"]:not([disabled])').wait_for()
+    assert pager.locator('[data-test="previous"]').is_disabled()
+
+    def asked(operation: str, click: Any) -> dict:
+        """Click; the variables of the ``operation`` query the click sent, once its answer is drawn."""
+
+        def is_it(response: Any) -> bool:
+            return response.url.endswith("/graphql") and f"query {operation}(" in (response.request.post_data or "")
+
+        with page.expect_response(is_it) as info:
+            click()
+        page.wait_for_load_state("networkidle")
+        return {"sent": info.value.request.post_data_json["variables"], "answer": info.value.json()["data"]}
+
+    # When the clue pool's next page is asked for
+    first = asked("CluePool", lambda: page.reload())["answer"]["clues"]["pageInfo"]["endCursor"]
+    second = asked("CluePool", lambda: pager.locator('[data-test="next"]').click())
+    # Then the page after the first one's last cursor comes, and 上一页 is offered
+    assert second["sent"]["after"] == first
+    assert pager.locator('[data-test="previous"]').is_enabled()
+    # When it goes on, then back twice, Then it asks for the second page again, then the first (no cursor)
+    third = asked("CluePool", lambda: pager.locator('[data-test="next"]').click())
+    assert third["sent"]["after"] == second["answer"]["clues"]["pageInfo"]["endCursor"]
+    assert asked("CluePool", lambda: pager.locator('[data-test="previous"]').click())["sent"]["after"] == first
+    assert asked("CluePool", lambda: pager.locator('[data-test="previous"]').click())["sent"]["after"] is None
+    assert pager.locator('[data-test="previous"]').is_disabled()
+
+    # And on the audit log (more than a page of it: keys made for it if the hub has not done that much yet),
+    # a new search after a page forward starts from the first page again
+    logged = graphql(base_url, key, "{ auditLog(first: 1) { totalCount } }")["auditLog"]["totalCount"]
+    for n in range(max(0, 21 - logged)):
+        graphql(base_url, key, MAKE_KEY, {"i": {"name": f"e2e pager {n}", "role": "viewer", "regionCode": CITY}})
+    console.open("#/system")
+    audit_pager = page.locator('.hub-pager:has([data-test="audit-total"])')
+    audit_pager.locator("button").nth(1).and_(page.locator("button:not([disabled])")).wait_for()
+    ahead = asked("System", lambda: audit_pager.locator("button").nth(1).click())
+    assert ahead["sent"]["after"] is not None
+    assert audit_pager.locator("button").first.is_enabled()
+    again = asked("System", lambda: page.click('[data-test="audit-search"]'))
+    assert again["sent"]["after"] is None
+    assert audit_pager.locator("button").first.is_disabled()
+    console.shot("pager-audit-first-page")
     assert console.errors == []
 
 

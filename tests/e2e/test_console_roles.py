@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import sign_in
 from tests.e2e.test_admin_console import (  # noqa: F401 (console_for is a fixture)
     _sign_in_present,
     console_for,
@@ -28,12 +29,10 @@ CLUE = """query($n: String!) { clue(clueNo: $n) { handlingRegionCode project { s
 CLUE_TOTAL = """query($f: ClueFilter) { clues(filter: $f, first: 1) { totalCount } }"""
 
 
-def sign_in(console: Any, username: str, password: str) -> Any:
+def signed_in_on_the_dashboard(console: Any, username: str, password: str) -> Any:
     """Sign ``username`` in on the console's sign-in page; returns the page, on the drawn dashboard."""
     page = console.open()
-    page.fill('[data-test="signin"] input[name="username"]', username)
-    page.fill('[data-test="signin"] input[name="password"]', password)
-    page.click('[data-test="signin-submit"]')
+    sign_in(page, username, password)
     page.wait_for_selector('[data-test="sign-out"]')
     wait_for_dashboard(page)
     return page
@@ -92,7 +91,7 @@ def test_the_leader_reads_everything_of_the_city_and_is_offered_no_action(
     _sign_in_present(base_url)
     console = console_for(None)
     # When the demo's leader signs in with its printed password
-    page = sign_in(console, "demo-leader", demo_password("demo-leader"))
+    page = signed_in_on_the_dashboard(console, "demo-leader", demo_password("demo-leader"))
     # Then it lands on the city's dashboard, its menu has no admin page
     assert page.inner_text('[data-test="user"]').startswith("演示领导 · 领导 · 370800")
     assert menu(page) == READER_MENU
@@ -137,7 +136,7 @@ def test_the_town_handler_sees_only_its_towns_clues(hub_server, console_for, dem
     base_url, key = hub_server
     _sign_in_present(base_url)
     console = console_for(None)
-    page = sign_in(console, "demo-town", demo_password("demo-town"))
+    page = signed_in_on_the_dashboard(console, "demo-town", demo_password("demo-town"))
     town = page.inner_text('[data-test="user"]').split(" · ")[2].strip()
     assert len(town) == 9, town  # a town (街道) code
     assert menu(page) == READER_MENU
@@ -168,7 +167,7 @@ def test_the_sector_user_sees_only_its_sectors_clues_and_warnings(
     base_url, key = hub_server
     _sign_in_present(base_url)
     console = console_for(None)
-    page = sign_in(console, "demo-zhujian", demo_password("demo-zhujian"))
+    page = signed_in_on_the_dashboard(console, "demo-zhujian", demo_password("demo-zhujian"))
     assert menu(page) == READER_MENU
     console.shot("sector-dashboard")
 

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from hub.db import make_engine, session_scope
 from hub.models import User, UserSession
 from hub.workdays import CST
-from tests.e2e.conftest import DATA_DIRS, DATABASE_URLS, unavailable
+from tests.e2e.conftest import DATA_DIRS, DATABASE_URLS, sign_in, unavailable
 from tests.e2e.test_admin_console import Console, graphql
 
 pytestmark = pytest.mark.e2e
@@ -77,18 +77,6 @@ def make_user(base_url: str, key: str, username: str, role: str, region: str = C
     assert not body.get("errors"), body
 
 
-def sign_in(page: Any, username: str, password: str) -> int:
-    """Type into the sign-in form and submit it; the HTTP status of the hub's answer, once shown."""
-    form = page.locator('[data-test="signin"]:visible')
-    form.locator('input[name="username"]').fill(username)
-    form.locator('input[name="password"]').fill(password)
-    with page.expect_response(lambda r: r.url.endswith("/admin/api/sign-in")) as answer:
-        form.locator('[data-test="signin-submit"]').click()
-    # The form has drawn the answer once its button is no longer busy
-    page.wait_for_function("!document.querySelector('[data-test=signin-submit]')?.classList.contains('is-loading')")
-    return int(answer.value.status)
-
-
 def signed_in(page: Any) -> None:
     page.wait_for_selector('[data-test="sign-out"]')
     page.locator(".hub-overlay").wait_for(state="detached")
@@ -119,16 +107,22 @@ def refused_resources(errors: list[str]) -> list[str]:
     return [e for e in errors if not re.search(r"status of 40[01]", e)]
 
 
-def test_an_admin_creates_a_user_in_the_console_who_signs_in_and_sees_its_roles_pages(
-    hub_server, console, demo_password
-) -> None:
-    base_url, _ = hub_server
+def admin_on_the_users(console: Any, demo_password: Any) -> tuple[Any, Any]:
+    """The demo admin signed in, on the 系统 page with its users listed; its Console and page."""
     admin = console()
     page = admin.open()
     sign_in(page, "demo-admin", demo_password("demo-admin"))
     signed_in(page)
     page.click('[data-nav="system"]')
     page.wait_for_selector('[data-test="user-table"] .el-table__row')
+    return admin, page
+
+
+def test_an_admin_creates_a_user_in_the_console_who_signs_in_and_sees_its_roles_pages(
+    hub_server, console, demo_password
+) -> None:
+    base_url, _ = hub_server
+    admin, page = admin_on_the_users(console, demo_password)
     assert "demo-inspector" in page.inner_text('[data-test="user-table"]')
 
     # When the admin fills in the new user's form with a password the policy refuses
@@ -341,3 +335,49 @@ def test_sign_out_ends_the_session_and_its_old_cookie_is_refused(hub_server, con
     assert error["extensions"]["code"] == "SESSION_EXPIRED", error
     assert not (resp.json().get("data") or {}).get("clues")
     assert refused_resources(browser.errors) == []
+
+
+def refused_as_too_short(dialog: Any, submit: str, rule: str, password: str, minimum: int) -> None:
+    """Type ``password`` (one character short of ``minimum``) twice into a password dialog and submit it;
+    assert the refusal beside the field and the rule under it both name ``minimum``."""
+    dialog.locator('[data-input="password"]').fill(password)
+    dialog.locator('[data-input="confirm"]').fill(password)
+    dialog.locator(f'[data-test="{submit}"]').click()
+    error = dialog.locator('[data-field="password"] .el-form-item__error')
+    error.wait_for()
+    assert error.inner_text() == f"密码：至少 {minimum} 位，现为 {minimum - 1} 位"
+    assert dialog.locator(f'[data-test="{rule}"]').inner_text().startswith(f"密码至少 {minimum} 位，")
+
+
+def test_a_password_shorter_than_the_hubs_minimum_is_refused_beside_the_field_with_the_hubs_number(
+    hub_server, console, demo_password
+) -> None:
+    base_url, key = hub_server
+    # Given the hub's password minimum as the API tells it, above the setting's floor of 8
+    minimum = graphql(base_url, key, "{ me { passwordMinLength } }")["me"]["passwordMinLength"]
+    assert minimum > 8
+    admin, page = admin_on_the_users(console, demo_password)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if r.url.endswith("/graphql") else None)
+
+    # When the admin submits a new user whose password is one character short of it, good by every other rule
+    page.click('[data-test="add-user"]')
+    form = page.locator('.el-dialog:visible[data-test="user-form"]')
+    form.wait_for()
+    short = "Ab3-" + "x" * (minimum - 5)
+    form.locator('[data-input="username"]').fill("e2e-short")
+    form.locator('[data-input="displayName"]').fill("钱七")
+    form.locator('[data-input="regionCode"]').fill(CITY)
+    # Then the form refuses it beside the password, with the hub's number, before anything is sent
+    refused_as_too_short(form, "user-submit", "password-rule", short, minimum)
+    assert not [body for body in sent if "createUser" in body]
+    admin.shot("users-password-too-short")
+    # And the reset dialog holds to the same number
+    form.locator(".el-dialog__footer button").first.click()  # 取消
+    form.wait_for(state="hidden")
+    page.click('[data-reset="demo-inspector"]')
+    reset = page.locator('.el-dialog:visible[data-test="reset-form"]')
+    refused_as_too_short(reset, "reset-submit", "reset-rule", short, minimum)
+    assert not [body for body in sent if "resetUserPassword" in body]
+    admin.shot("users-reset-too-short")
+    assert admin.errors == []

@@ -335,3 +335,38 @@ async def test_resetting_a_password_lifts_a_lockout_and_ends_the_old_session(wri
     # and the password is in no audit row
     everything = (await writable_graph.data(AUDIT, {"e": people["jining-a"]}))["auditLog"]["nodes"]
     assert "Brand-New-Pass-8" not in str(everything)
+
+
+@pytest.fixture
+async def strict_graph(writable_demo, settings_for, writable_keys):  # type: ignore[no-untyped-def]
+    """A client of an app over the writable demo whose password minimum is 14 (HUB_PASSWORD_MIN_LENGTH)."""
+    import httpx
+
+    from hub.app import create_app
+    from tests.schema.conftest import GraphClient, StatementCounter
+
+    app = create_app(settings_for(writable_demo.url, password_min_length=14))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
+        yield GraphClient(client, writable_keys, StatementCounter())
+    await app.state.engine.dispose()
+
+
+async def test_me_tells_the_hubs_password_minimum_which_creating_a_user_holds_to(strict_graph, people) -> None:
+    # Given a hub whose passwords need 14 characters
+    # When a client asks who it is
+    me = (await strict_graph.data("{ me { passwordMinLength } }", as_="city-admin"))["me"]
+    # Then it is told the hub's minimum, not the floor of the setting
+    assert me == {"passwordMinLength": 14}
+    # And a 13-character password, good by every other rule, is refused beside the field, naming 14
+    given = {"username": "strict.person", "displayName": "新人", "role": "inspector", "regionCode": "370811"}
+    err = await strict_graph.error(CREATE, {"i": {**given, "password": "Qiansheng-202"}}, as_="city-admin")
+    assert (err["extensions"]["code"], err["extensions"]["field"]) == ("WEAK_PASSWORD", "password")
+    assert "at least 14" in err["message"]
+    # while one of 14 is accepted
+    made = await strict_graph.data(CREATE, {"i": {**given, "password": "Qiansheng-2026"}}, as_="city-admin")
+    assert made["createUser"]["username"] == "strict.person"
+
+
+async def test_me_tells_the_default_password_minimum(writable_graph) -> None:
+    # Given a hub with the default settings, When a client asks who it is, Then the minimum is the default 10
+    assert (await writable_graph.data("{ me { passwordMinLength } }"))["me"] == {"passwordMinLength": 10}

@@ -15,6 +15,7 @@ export const session = reactive({
   signInAvailable: null, // false when the hub has no /admin/api/session (404)
   expiredAt: null,
   linkKey: !!storedKey(), // signed in by the demo link's key (sign-out forgets it)
+  passwordMinLength: null, // the hub's minimum length of a password (`me.passwordMinLength`), once known
   expired() {
     if (this.mode === "session") {
       this.user = null;
@@ -51,13 +52,15 @@ function fromSession(body) {
   setToken(body.csrfToken);
 }
 
-const ME = "query ConsoleMe { me { name role regionCode canUnmask actions } }";
+const ME = "query ConsoleMe { me { name role regionCode canUnmask actions passwordMinLength } }";
 
-/** What the policy table lets the signed-in user do (`me.actions`): the menu and the buttons offer only that. */
+/** What the policy table lets the signed-in user do (`me.actions`): the menu and the buttons offer only that;
+ * and the hub's password minimum, which the password forms check before sending. */
 async function loadActions() {
   try {
     const data = await gql(ME);
     if (session.user) session.user.actions = data.me.actions;
+    session.passwordMinLength = data.me.passwordMinLength;
   } catch (e) {
     if (session.user) session.user.actions = [];
   }
@@ -91,6 +94,7 @@ export async function boot() {
       canUnmask: data.me.canUnmask,
       actions: data.me.actions,
     };
+    session.passwordMinLength = data.me.passwordMinLength;
     session.mode = "key";
   } catch (e) {
     session.user = null;

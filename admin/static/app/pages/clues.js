@@ -5,7 +5,7 @@ import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
 import { href, navigate, route } from "../router.js";
-import { COLOUR_TAG, formatDateTime, formatMoney } from "../util.js";
+import { COLOUR_TAG, cursorPaging, formatDateTime, formatMoney, HubPager } from "../util.js";
 
 export const PAGE_SIZE = 20;
 const STATUSES = ["RECEIVED", "DISPATCHED", "IN_PROGRESS", "RETURNED", "ESCALATED", "CLOSED", "CALLED_BACK", "MERGED"];
@@ -44,6 +44,7 @@ export function filterFromQuery(q) {
 }
 
 export default {
+  components: { HubPager },
   setup() {
     const q = route.query;
     const form = reactive({
@@ -86,8 +87,7 @@ export default {
       });
     }
     function resetFilters() { navigate("/clues"); }
-    function next() { state.cursors.push(state.after); load(state.pageInfo.endCursor); }
-    function previous() { load(state.cursors.pop() ?? null); }
+    const { next, previous } = cursorPaging(state, load);
     onMounted(() => load());
     const range = (a, b) => (a || b ? `${a || ""} ~ ${b || ""}` : "");
     const received = () => range(route.query.receivedFrom, route.query.receivedTo);
@@ -139,10 +139,6 @@ export default {
       <el-table-column :label="t('clues.deadline')" width="100"><template #default="{row}"><span :style="row.overdue ? 'color:#d9363e' : ''">{{ row.deadline }}</span></template></el-table-column>
       <el-table-column :label="t('clues.daysLeft')" width="80" prop="workingDaysLeft" />
     </el-table>
-    <div class="hub-pager" data-test="pager">
-      <span data-test="total">{{ t('common.total', {n: state.total}) }}</span>
-      <el-button size="small" :disabled="!state.cursors.length" @click="previous" data-test="previous">{{ t('common.previous') }}</el-button>
-      <el-button size="small" :disabled="!state.pageInfo || !state.pageInfo.hasNextPage" @click="next" data-test="next">{{ t('common.more') }}</el-button>
-    </div>
+    <HubPager :state="state" :tests="{pager: 'pager', total: 'total', previous: 'previous', next: 'next'}" @previous="previous" @next="next" />
   </div>`,
 };

@@ -1,10 +1,11 @@
 // 系统: the users who sign in (pages/users.js), the audit log filtered by who / what / which record /
 // when (server-side pages), and the API keys: create one (its key shown once, in the dialog, never
-// again) and revoke one. Admin only: the API refuses others and the page says so.
+// again) and revoke one. A 行业主管部门's key (the sector role) names its sector, as the API requires;
+// any other key has none and reads every sector. Admin only: the API refuses others and the page says so.
 import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
-import { formatDateTime } from "../util.js";
+import { cursorPaging, formatDateTime, HubPager, SECTORS } from "../util.js";
 import UsersPanel from "./users.js";
 
 export const SYSTEM_QUERY = `query System($principal: String, $action: String, $entityType: String, $entityId: Int, $from: Date, $to: Date, $first: Int, $after: String) {
@@ -12,18 +13,19 @@ export const SYSTEM_QUERY = `query System($principal: String, $action: String, $
     totalCount pageInfo { hasNextPage endCursor }
     nodes { at principal action entityType entityId regionCode detail }
   }
-  apiKeys(first: 100) { nodes { id name prefix role regionCode canUnmask createdAt revokedAt lastUsedAt } }
+  apiKeys(first: 100) { nodes { id name prefix role regionCode sector canUnmask createdAt revokedAt lastUsedAt } }
 }`;
 const CREATE = `mutation CreateKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { key apiKey { id name } } }`;
 const REVOKE = `mutation RevokeKey($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`;
-const ROLES = ["admin", "inspector", "viewer", "regional"];
+const ROLES = ["admin", "inspector", "viewer", "regional", "sector"];
 
 export default {
-  components: { UsersPanel },
+  components: { UsersPanel, HubPager },
   setup() {
     const filters = reactive({ principal: "", action: "", entityType: "", entityId: "", from: "", to: "" });
     const state = reactive({ loading: true, error: null, audit: [], total: 0, pageInfo: null, keys: [], cursors: [], after: null, filterError: null, message: null });
-    const keyForm = reactive({ open: false, name: "", role: "viewer", regionCode: "", canUnmask: false, errors: {}, general: null, busy: false, created: null });
+    const blankKey = () => ({ open: false, name: "", role: "viewer", regionCode: "", sector: "", canUnmask: false, errors: {}, general: null, busy: false, created: null });
+    const keyForm = reactive(blankKey());
 
     function variables(after) {
       const v = { first: 20, after };
@@ -44,23 +46,24 @@ export default {
         state.loading = false;
       }
     }
-    const search = () => { state.cursors = []; load(); };
-    const next = () => { state.cursors.push(state.after); load(state.pageInfo.endCursor); };
-    const previous = () => load(state.cursors.pop() ?? null);
-    function openKey() { Object.assign(keyForm, { open: true, name: "", role: "viewer", regionCode: "", canUnmask: false, errors: {}, general: null, busy: false, created: null }); }
+    const { restart: search, next, previous } = cursorPaging(state, load);
+    function openKey() { Object.assign(keyForm, blankKey(), { open: true }); }
     async function createKey() {
       keyForm.errors = {};
       if (!keyForm.name.trim()) keyForm.errors.name = `${t("system.keyName")}：必填`;
       if (!/^\d{6}(\d{3})?(\d{3})?$/.test(keyForm.regionCode.trim())) keyForm.errors.regionCode = `${t("common.region")}：应为 6、9 或 12 位地区编码，得到 ${keyForm.regionCode}`;
+      if (keyForm.role === "sector" && !SECTORS.includes(keyForm.sector)) keyForm.errors.sector = t("system.needsSector");
       if (Object.keys(keyForm.errors).length) return;
       keyForm.busy = true;
       keyForm.general = null;
       try {
-        const r = (await gql(CREATE, { input: { name: keyForm.name.trim(), role: keyForm.role, regionCode: keyForm.regionCode.trim(), canUnmask: keyForm.canUnmask } })).createApiKey;
+        const input = { name: keyForm.name.trim(), role: keyForm.role, regionCode: keyForm.regionCode.trim(), canUnmask: keyForm.canUnmask,
+          sector: keyForm.role === "sector" ? keyForm.sector : null };
+        const r = (await gql(CREATE, { input })).createApiKey;
         keyForm.created = r.key; // shown in the dialog this once; not kept anywhere else
         await load(state.after);
       } catch (e) {
-        if (e.field && ["name", "role", "regionCode"].includes(e.field)) keyForm.errors = { [e.field]: e.shown };
+        if (e.field && ["name", "role", "regionCode", "sector"].includes(e.field)) keyForm.errors = { [e.field]: e.shown };
         else keyForm.general = e.shown || String(e);
       } finally {
         keyForm.busy = false;
@@ -76,7 +79,7 @@ export default {
       } catch (e) { state.message = e.shown || String(e); }
     }
     onMounted(() => load());
-    return { filters, state, keyForm, search, next, previous, openKey, createKey, closeKey, revoke, t, formatDateTime, ROLES, json: (v) => JSON.stringify(v) };
+    return { filters, state, keyForm, search, next, previous, openKey, createKey, closeKey, revoke, t, formatDateTime, ROLES, SECTORS, json: (v) => JSON.stringify(v) };
   },
   template: `
   <div data-test="system">
@@ -103,9 +106,7 @@ export default {
           <el-table-column prop="regionCode" width="80" />
           <el-table-column show-overflow-tooltip><template #default="{row}">{{ json(row.detail) }}</template></el-table-column>
         </el-table>
-        <div class="hub-pager"><span data-test="audit-total">{{ t('common.total', {n: state.total}) }}</span>
-          <el-button size="small" :disabled="!state.cursors.length" @click="previous">{{ t('common.previous') }}</el-button>
-          <el-button size="small" :disabled="!state.pageInfo || !state.pageInfo.hasNextPage" @click="next">{{ t('common.more') }}</el-button></div>
+        <HubPager :state="state" :tests="{total: 'audit-total'}" @previous="previous" @next="next" />
       </div>
       <div class="hub-panel"><h3>{{ t('system.keys') }}</h3>
         <el-alert v-if="state.message" type="info" :title="state.message" :closable="false" style="margin-bottom:8px" data-test="message" />
@@ -113,6 +114,7 @@ export default {
         <el-table :data="state.keys" size="small" border data-test="key-table">
           <el-table-column prop="name" :label="t('system.keyName')" min-width="160" /><el-table-column prop="prefix" width="110" />
           <el-table-column prop="role" width="90" /><el-table-column prop="regionCode" :label="t('common.region')" width="80" />
+          <el-table-column :label="t('system.sector')" width="90"><template #default="{row}"><span :data-sector="row.sector || ''">{{ row.sector || t('system.allSectors') }}</span></template></el-table-column>
           <el-table-column :label="t('system.lastUsed')" width="140"><template #default="{row}">{{ formatDateTime(row.lastUsedAt) }}</template></el-table-column>
           <el-table-column :label="t('system.revoked')" width="140"><template #default="{row}">{{ formatDateTime(row.revokedAt) }}</template></el-table-column>
           <el-table-column width="90"><template #default="{row}"><el-button v-if="!row.revokedAt" size="small" type="danger" plain @click="revoke(row)" :data-revoke="row.name">{{ t('system.revoke') }}</el-button></template></el-table-column>
@@ -127,7 +129,10 @@ export default {
       <el-form v-else label-width="110px" @submit.prevent="createKey">
         <el-form-item :label="t('system.keyName')" required :error="keyForm.errors.name || ''" data-field="name"><el-input v-model="keyForm.name" data-input="name" /></el-form-item>
         <el-form-item :label="t('system.role')" required :error="keyForm.errors.role || ''" data-field="role">
-          <el-select v-model="keyForm.role" style="width:100%"><el-option v-for="r in ROLES" :key="r" :value="r" :label="t('roles.' + r) + ' ' + r" /></el-select>
+          <el-select v-model="keyForm.role" style="width:100%" data-input="role"><el-option v-for="r in ROLES" :key="r" :value="r" :label="t('roles.' + r) + ' ' + r" /></el-select>
+        </el-form-item>
+        <el-form-item v-if="keyForm.role === 'sector'" :label="t('system.sector')" required :error="keyForm.errors.sector || ''" data-field="sector">
+          <el-select v-model="keyForm.sector" style="width:100%" data-input="sector"><el-option v-for="s in SECTORS" :key="s" :value="s" :label="s" /></el-select>
         </el-form-item>
         <el-form-item :label="t('common.region')" required :error="keyForm.errors.regionCode || ''" data-field="regionCode"><el-input v-model="keyForm.regionCode" data-input="regionCode" /></el-form-item>
         <el-form-item :label="t('system.unmask')"><el-switch v-model="keyForm.canUnmask" /></el-form-item>

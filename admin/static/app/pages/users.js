@@ -5,7 +5,8 @@
 import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
 import { t } from "../i18n.js";
-import { formatDateTime } from "../util.js";
+import { session } from "../session.js";
+import { cursorPaging, formatDateTime, HubPager, SECTORS } from "../util.js";
 
 const FIELDS = "id username displayName role regionCode sector canUnmask disabled lockedUntil lastSignInAt";
 export const USERS_QUERY = `query Users($role: String, $regionCode: String, $text: String, $first: Int, $after: String) {
@@ -19,17 +20,21 @@ const DISABLE = `mutation SetUserDisabled($id: ID!, $disabled: Boolean!) { setUs
 const RESET = `mutation ResetUserPassword($id: ID!, $password: String!) { resetUserPassword(id: $id, password: $password) { ${FIELDS} } }`;
 
 export const USER_ROLES = ["admin", "inspector", "town", "leader", "sector", "viewer", "regional"];
-const SECTORS = ["住建", "交通", "水利"];
 const USERNAME = /^[a-z0-9][a-z0-9._-]{2,63}$/;
 const REGION = /^\d{6}(\d{3})?(\d{3})?$/;
-// The hub's minimum is a setting (HUB_PASSWORD_MIN_LENGTH, at least 8, 10 by default): the form asks for
-// the floor and the API, which knows the setting, refuses a shorter one beside the field.
-const MIN_PASSWORD = 8;
+// The hub's minimum is a setting (HUB_PASSWORD_MIN_LENGTH, at least 8, 10 by default) that `me` tells
+// (session.passwordMinLength); until it has, the form asks for the setting's floor and the API refuses
+// a shorter one beside the field.
+const PASSWORD_FLOOR = 8;
 const PAGE = 20;
+
+/** The fewest characters the hub accepts in a password. */
+export const passwordMinLength = () => session.passwordMinLength || PASSWORD_FLOOR;
 
 /** What the API would refuse in a new password, as the API says it (hub/users.py check_password). */
 export function passwordProblem(password, username) {
-  if (password.length < MIN_PASSWORD) return t("users.tooShort", { n: MIN_PASSWORD, got: password.length });
+  const least = passwordMinLength();
+  if (password.length < least) return t("users.tooShort", { n: least, got: password.length });
   const kinds = [/[a-z]/, /[A-Z]/, /\d/, /[^\p{L}\p{N}\s]/u].filter((re) => re.test(password)).length;
   if (kinds < 3) return t("users.tooSimple", { n: kinds });
   if (username && password.toLowerCase().includes(username.toLowerCase())) return t("users.containsUsername");
@@ -65,6 +70,7 @@ const blankForm = () => ({ open: false, mode: "create", id: null, original: null
   regionCode: "", sector: "", canUnmask: false, password: "", confirm: "", errors: {}, general: null, busy: false });
 
 export default {
+  components: { HubPager },
   setup() {
     const filters = reactive({ text: "", role: "", regionCode: "" });
     const state = reactive({ loading: true, error: null, rows: [], total: 0, pageInfo: null, cursors: [], after: null, filterError: null, message: null });
@@ -84,9 +90,7 @@ export default {
         state.loading = false;
       }
     }
-    const search = () => { state.cursors = []; load(); };
-    const next = () => { state.cursors.push(state.after); load(state.pageInfo.endCursor); };
-    const previous = () => load(state.cursors.pop() ?? null);
+    const { restart: search, next, previous } = cursorPaging(state, load);
 
     function openCreate() { Object.assign(form, blankForm(), { open: true }); }
     function openEdit(row) {
@@ -156,7 +160,7 @@ export default {
     const locked = (row) => row.lockedUntil && new Date(row.lockedUntil) > new Date();
     onMounted(() => load());
     return { filters, state, form, reset, search, next, previous, openCreate, openEdit, save, setDisabled, openReset, saveReset,
-      locked, t, formatDateTime, USER_ROLES, SECTORS };
+      locked, t, formatDateTime, passwordMinLength, USER_ROLES, SECTORS };
   },
   template: `
   <div class="hub-panel" data-test="users"><h3>{{ t('users.title') }}</h3>
@@ -194,9 +198,7 @@ export default {
           <el-button size="small" @click="openReset(row)" :data-reset="row.username">{{ t('users.resetPassword') }}</el-button>
         </template></el-table-column>
       </el-table>
-      <div class="hub-pager"><span data-test="users-total">{{ t('common.total', {n: state.total}) }}</span>
-        <el-button size="small" :disabled="!state.cursors.length" @click="previous">{{ t('common.previous') }}</el-button>
-        <el-button size="small" :disabled="!state.pageInfo || !state.pageInfo.hasNextPage" @click="next" data-test="users-next">{{ t('common.more') }}</el-button></div>
+      <HubPager :state="state" :tests="{total: 'users-total', next: 'users-next'}" @previous="previous" @next="next" />
     </template>
     <el-dialog v-model="form.open" :title="form.mode === 'create' ? t('users.add') : t('users.edit', {name: form.username})" width="540px" data-test="user-form">
       <el-form label-width="120px" @submit.prevent="save">
@@ -215,7 +217,7 @@ export default {
         <template v-if="form.mode === 'create'">
           <el-form-item :label="t('signin.password')" required :error="form.errors.password || ''" data-field="password"><el-input v-model="form.password" type="password" show-password data-input="password" autocomplete="new-password" /></el-form-item>
           <el-form-item :label="t('users.confirm')" required :error="form.errors.confirm || ''" data-field="confirm"><el-input v-model="form.confirm" type="password" data-input="confirm" autocomplete="new-password" /></el-form-item>
-          <div class="hub-hint">{{ t('users.passwordRule') }}</div>
+          <div class="hub-hint" data-test="password-rule">{{ t('users.passwordRule', {n: passwordMinLength()}) }}</div>
         </template>
         <div v-if="form.general" class="hub-error" data-test="user-form-error">{{ form.general }}</div>
       </el-form>
@@ -228,6 +230,7 @@ export default {
       <el-form label-width="120px" @submit.prevent="saveReset">
         <el-form-item :label="t('users.newPassword')" required :error="reset.errors.password || ''" data-field="password"><el-input v-model="reset.password" type="password" show-password data-input="password" autocomplete="new-password" /></el-form-item>
         <el-form-item :label="t('users.confirm')" required :error="reset.errors.confirm || ''" data-field="confirm"><el-input v-model="reset.confirm" type="password" data-input="confirm" autocomplete="new-password" /></el-form-item>
+        <div class="hub-hint" data-test="reset-rule">{{ t('users.passwordRule', {n: passwordMinLength()}) }}</div>
         <div class="hub-hint">{{ t('users.resetEffect') }}</div>
         <div v-if="reset.general" class="hub-error" data-test="reset-error">{{ reset.general }}</div>
       </el-form>

@@ -7,7 +7,7 @@ import { gql } from "../api.js";
 import { may } from "../session.js";
 import { t } from "../i18n.js";
 import { href, navigate, route } from "../router.js";
-import { COLOUR_TAG, formatDateTime } from "../util.js";
+import { COLOUR_TAG, cursorPaging, formatDateTime, HubPager } from "../util.js";
 
 const PAGE_SIZE = 20;
 export const WARNINGS_QUERY = `query Warnings($filter: WarningFilter, $first: Int, $after: String) {
@@ -28,6 +28,7 @@ const MUTATIONS = {
 };
 
 export default {
+  components: { HubPager },
   setup() {
     const q = route.query;
     const form = reactive({ ruleCode: q.ruleCode || "", level: q.level || "", regionCode: q.regionCode || "", status: q.status || "" });
@@ -56,8 +57,7 @@ export default {
       }
     }
     const apply = () => navigate("/warnings", { ...form });
-    const next = () => { state.cursors.push(state.after); load(state.pageInfo.endCursor); };
-    const previous = () => load(state.cursors.pop() ?? null);
+    const { next, previous } = cursorPaging(state, load);
     function open(kind) { Object.assign(act, { open: true, kind, text: "", error: null, busy: false }); }
     async function submit() {
       const m = MUTATIONS[act.kind];
@@ -98,11 +98,7 @@ export default {
       <el-table-column prop="regionCode" :label="t('common.region')" width="80" />
       <el-table-column :label="t('warnings.detected')" width="140"><template #default="{row}">{{ formatDateTime(row.detectedAt) }}</template></el-table-column>
     </el-table>
-    <div class="hub-pager">
-      <span>{{ t('common.total', {n: state.total}) }}</span>
-      <el-button size="small" :disabled="!state.cursors.length" @click="previous">{{ t('common.previous') }}</el-button>
-      <el-button size="small" :disabled="!state.pageInfo || !state.pageInfo.hasNextPage" @click="next">{{ t('common.more') }}</el-button>
-    </div>
+    <HubPager :state="state" @previous="previous" @next="next" />
     <div v-if="state.selected" class="hub-panel" style="margin-top:12px" data-test="warning-detail">
       <h3>{{ state.selected.ruleCode }} · {{ state.selected.period }}</h3>
       <p>{{ state.selected.message }}</p>

@@ -4,7 +4,7 @@ import { onMounted, reactive } from "vue";
 import { gql } from "../api.js";
 import { t, tOr } from "../i18n.js";
 import { href, navigate, route } from "../router.js";
-import { formatDateTime } from "../util.js";
+import { cursorPaging, formatDateTime, HubPager } from "../util.js";
 
 const STATUSES = ["failing", "pending", "delivering", "acknowledged"];
 export const WRITEBACKS_QUERY = `query Writebacks($status: String, $first: Int, $after: String) {
@@ -16,6 +16,7 @@ export const WRITEBACKS_QUERY = `query Writebacks($status: String, $first: Int, 
 const RETRY = `mutation Retry($id: ID!) { retryWriteback(id: $id) { id writebackStatus writebackAttempts writebackError } }`;
 
 export default {
+  components: { HubPager },
   setup() {
     const status = STATUSES.includes(route.query.status) ? route.query.status : "";
     const state = reactive({ status, loading: true, error: null, rows: [], total: 0, pageInfo: null, cursors: [], after: null, busy: {}, message: null });
@@ -44,8 +45,7 @@ export default {
       }
     }
     const filter = (s) => navigate("/writebacks", { status: s });
-    const next = () => { state.cursors.push(state.after); load(state.pageInfo.endCursor); };
-    const previous = () => load(state.cursors.pop() ?? null);
+    const { next, previous } = cursorPaging(state, load);
     onMounted(() => load());
     return { state, retry, filter, next, previous, t, tOr, href, formatDateTime, STATUSES };
   },
@@ -71,8 +71,6 @@ export default {
         <el-button v-if="row.writebackStatus === 'pending' || row.writebackStatus === 'failing'" size="small" :loading="!!state.busy[row.id]" :disabled="!!state.busy[row.id]" @click="retry(row)" data-action="retry">{{ t('writebacks.retry') }}</el-button>
       </template></el-table-column>
     </el-table>
-    <div class="hub-pager"><span data-test="total">{{ t('common.total', {n: state.total}) }}</span>
-      <el-button size="small" :disabled="!state.cursors.length" @click="previous">{{ t('common.previous') }}</el-button>
-      <el-button size="small" :disabled="!state.pageInfo || !state.pageInfo.hasNextPage" @click="next">{{ t('common.more') }}</el-button></div>
+    <HubPager :state="state" :tests="{total: 'total'}" @previous="previous" @next="next" />
   </div>`,
 };
