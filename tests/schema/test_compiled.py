@@ -382,7 +382,7 @@ async def test_a_registered_query_sent_by_its_hash_runs_from_its_plan(client: Cl
     # Given the bench's page registered by an administrator, and no plan in the view's cache
     client.view.plans = PlanCache()
     registered = await client.post(
-        "mutation($d: String!) { registerOperation(name: \"BenchCluePage\", document: $d) { name sha256 } }",
+        'mutation($d: String!) { registerOperation(name: "BenchCluePage", document: $d) { name sha256 } }',
         {"d": BENCH_QUERY},
         "admin",
     )
@@ -392,7 +392,11 @@ async def test_a_registered_query_sent_by_its_hash_runs_from_its_plan(client: Cl
     seen: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().startswith("SELECT") and "api_keys" not in statement and "registered_operations" not in statement:  # not bookkeeping
+        if (
+            statement.lstrip().startswith("SELECT")
+            and "api_keys" not in statement
+            and "registered_operations" not in statement
+        ):  # not bookkeeping
             seen.append(statement)
 
     # When a county sends it by its hash alone (Apollo's persisted query)
@@ -419,7 +423,7 @@ async def test_with_compiled_operations_off_a_registered_query_is_interpreted(cl
     client.view.settings = settings.model_copy(update={"compiled_operations": False})
     try:
         await client.post(
-            "mutation($d: String!) { registerOperation(name: \"BenchCluePage\", document: $d) { name } }",
+            'mutation($d: String!) { registerOperation(name: "BenchCluePage", document: $d) { name } }',
             {"d": BENCH_QUERY},
             "admin",
         )

@@ -619,7 +619,9 @@ def console_queries() -> list[tuple[str, str, dict[str, Any]]]:
                     kind = schema.get_type(named.name.value)
                     sample = SAMPLE_VALUES.get(named.name.value)
                     variables[v.variable.name.value] = (
-                        sample if sample is not None or not isinstance(kind, GraphQLEnumType) else next(iter(kind.values))
+                        sample
+                        if sample is not None or not isinstance(kind, GraphQLEnumType)
+                        else next(iter(kind.values))
                     )
             found.append((page, query, variables))
     return found
