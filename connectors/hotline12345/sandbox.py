@@ -17,7 +17,8 @@ Orders carry the 12345 work-order fields of docs/domain.md and nothing else, as 
 a few non-wage orders (questionCode other than 0801xx) are mixed in, as the platform's feed to 人社
 carries them too. The platform pages by an order's last change (the latest of its event times,
 ``connectors.hotline12345.last_change``). Live wage orders appear every ``live_interval_seconds``
-of ``clock()``.
+of ``clock()`` from the moment the world was seeded (``clue_channel.sandbox.live_epoch``): a full read
+serves the world's history and the orders received since, whatever the hour.
 
 The platform calls the complainant back itself: ``call_back_after_seconds`` after the hub writes a
 办理结果 back, the order gains ``completeTime`` and its 回访 (``visitTime``, ``visitIsSolved``,

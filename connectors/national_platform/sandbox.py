@@ -12,7 +12,8 @@ Tokens live ``token_ttl_seconds`` of wall-clock time; an expired one answers 401
 ``{"code": "TOKEN_EXPIRED"}``, an unknown one 401 ``TOKEN_INVALID``; wrong credentials 401
 ``AUTH_FAILED``. Clues carry the platform's fields (docs/domain.md: complainant, employer, arrears period,
 amount, headcount, sector, region) as the world holds them plus ``updateTime``; live clues appear
-every ``live_interval_seconds`` of ``clock()``. Feedback is kept apart (``app.state.feedback``) and
+every ``live_interval_seconds`` of ``clock()`` from the moment the world was seeded (``live_epoch``, shared
+with the 12345 sandbox). Feedback is kept apart (``app.state.feedback``) and
 does not change the clues served.
 """
 

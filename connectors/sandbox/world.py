@@ -36,6 +36,9 @@ class World:
     scale: str
     region: str
     today: dt.date
+    #: The moment the world was seeded (``build_world``'s ``now``: a demo's start), nothing seeded later;
+    #: None for a world of a past day. The clue channels' live records start here (``live_epoch``).
+    seeded_at: dt.datetime | None = None
     enterprises: dict[str, dict[str, Any]] = field(default_factory=dict)  # by USCC
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)  # by project code
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by salary account
@@ -84,7 +87,8 @@ def build_world(
         today = local_date(now)
     cipher = Cipher(_SANDBOX_KEY)
     gen = Generation(plan=SCALES[scale], seed=seed, today=today, cipher=cipher, region=region, now=now)
-    w = World(seed=seed, scale=scale, region=region, today=today)
+    seeded_at = gen.world.now if now is not None else None  # clamped to the end of ``today`` like the rows
+    w = World(seed=seed, scale=scale, region=region, today=today, seeded_at=seeded_at)
     workers_by_id: dict[int, dict[str, Any]] = {}
     accounts_by_id: dict[int, dict[str, Any]] = {}
     for table, row in gen.rows():

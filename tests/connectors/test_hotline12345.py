@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.base import CallbackIn, ClueIn, FatalUpstreamError, Outcome, Rejection
-from connectors.clue_channel.client import CST
+from connectors.clue_channel.client import CST, fmt_local
 from connectors.clue_channel.sandbox import live_complaint, live_epoch
 from connectors.hotline12345 import last_change, sign_headers
 from connectors.hotline12345.sandbox import DEMO_CREDENTIALS, create_app
-from connectors.sandbox.world import World
+from connectors.sandbox.world import World, build_world
 from connectors.testing import BadRecord, Clock, Hub, Quarantined, RefusedRun, Sandbox, SandboxContract, serve_asgi
 from hub import cluepool, deadlines, models, workflow, writeback
 from hub import models as m
@@ -28,7 +28,8 @@ from hub.sync import StreamStats
 from hub.vocab import RequestType
 from hub.workdays import add_working_days
 from hub.writeback import deliver_due
-from tests.connectors.conftest import SECRET, create_instance
+from tests.conftest import TODAY
+from tests.connectors.conftest import SECRET, WORLD, create_instance
 from tests.connectors.test_clue_channels import snapshot, table_counts
 
 INTERVAL = 20.0
@@ -486,3 +487,32 @@ def read_back(url: str, order: str, kind: str) -> list[dict[str, Any]]:
     resp = httpx.get(f"{url}/api/orders/{order}/{kind}", headers=sign_headers(CREDS["app_key"], CREDS["app_secret"]))
     resp.raise_for_status()
     return resp.json()["data"]
+
+
+#: Demos seeded at two hours of two days, China time: just after midnight, and late in the evening of the next day.
+SEEDED_AT = [
+    dt.datetime.combine(TODAY, dt.time(0, 5), CST),
+    dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time(23, 50), CST),
+]
+
+
+@pytest.mark.parametrize("seeded_at", SEEDED_AT, ids=["00:05", "next-day-23:50"])
+def test_a_full_read_serves_the_seeded_history_and_what_arrived_since_whatever_the_hour(
+    seeded_at: dt.datetime,
+) -> None:
+    # Given a demo's world seeded at that moment, and its sandbox, whose clock reads three live intervals
+    # (and a bit) later
+    world = build_world(**WORLD, today=seeded_at.date(), now=seeded_at.astimezone(dt.UTC))
+    clock = Clock(seeded_at + dt.timedelta(seconds=3 * INTERVAL + 5))
+    with serve_asgi(create_app(world=world, clock=clock, live_interval_seconds=INTERVAL)) as url:
+        # When a client reads everything it serves
+        served = records(read_all(make_config(url, page_size=100)))
+    # Then it is the world's 12345 history, the non-wage orders and the three wage orders received since
+    # the seeding — not a backlog of an order every 20 s since the day's 00:00 (once 4,000 at 22:00)
+    history = {p["orderNum"] for p in world.clue_payloads[KIND]}
+    assert {r["orderNum"] for r in served} >= history
+    assert len(served) == len(history) + NON_WAGE + 3
+    new = [r for r in served if r["orderNum"] not in history and r["questionCode"].startswith("0801")]
+    assert [r["callTime"] for r in new] == [
+        fmt_local(seeded_at + dt.timedelta(seconds=k * INTERVAL)) for k in (1, 2, 3)
+    ]
