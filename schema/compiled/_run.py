@@ -24,10 +24,11 @@ from strawberry.utils.await_maybe import await_maybe
 
 from hub.access import bind_principal
 from hub.errors import HubError
-from schema.compiled._plan import Leaf, Masked, ObjectPlan, Plan, RelationField, RootPage, RootTypename
+from schema.compiled._nested import bind_arguments, page_answer, page_getter, release_arguments
+from schema.compiled._plan import Leaf, Masked, NestedPage, ObjectPlan, Plan, RelationField, RootPage, RootTypename
 from schema.cost import check_cost
 from schema.extensions import shape_error
-from schema.pagination import check_first, decode_cursor, encode_cursor, jsonable
+from schema.pagination import check_first, decode_cursor
 from schema.query import PageRequest
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Co
     the operation against the role's budget (``schema.cost``) and closes the request's session."""
     if not plan.compiled:
         return await _interpret(plan, variables, context)
+    bound = None
     try:
         if context.principal is None:
             err = context.auth_error or HubError("no principal")
@@ -74,6 +76,7 @@ async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Co
             return ExecutionResult(data=None, errors=[GraphQLError(refusal.message, original_error=refusal)])
         if any(coerced.coerced.get(name) for name in plan.reveal_variables):
             raise _Fallback
+        bound = bind_arguments(coerced, max_page_size=context.settings.max_page_size)
         data: dict[str, Any] = {}
         errors: list[GraphQLError] = []
         for root in plan.roots:
@@ -89,6 +92,8 @@ async def execute_plan(plan: Plan, variables: dict[str, Any] | None, context: Co
     except _Fallback:
         return await _interpret(plan, variables, context)
     finally:
+        if bound is not None:
+            release_arguments(bound)
         await context.session.close()
 
 
@@ -175,52 +180,7 @@ async def _root_page(plan: Plan, root: RootPage, variables: VariableValues, cont
         return rows, _materialize(target, rows[:first], session, join)
 
     rows, nodes = await _in_sync_session(context, read)
-    has_next = len(rows) > first
-    rows = rows[:first]
-    cursors: list[str] | None = None
-
-    def cursor_list() -> list[str]:
-        nonlocal cursors
-        if cursors is None:
-            cursors = [encode_cursor([jsonable(r[i]) for i in sort_index]) for r in rows]
-        return cursors
-
-    out: dict[str, Any] = {}
-    for part in root.parts:
-        if part.kind == "typename":
-            out[part.key] = part.typename
-        elif part.kind == "totalCount":
-            out[part.key] = total
-        elif part.kind == "nodes":
-            out[part.key] = nodes
-        elif part.kind == "edges":
-            edges = []
-            want_cursor = any(what == "cursor" for _, what in part.parts)
-            cs = cursor_list() if want_cursor else None
-            for i, node in enumerate(nodes):
-                edge: dict[str, Any] = {}
-                for key, what in part.parts:
-                    if what == "node":
-                        edge[key] = node
-                    elif what == "cursor":
-                        edge[key] = cs[i]  # type: ignore[index]
-                    else:
-                        edge[key] = part.typename
-                edges.append(edge)
-            out[part.key] = edges
-        else:
-            page_info: dict[str, Any] = {}
-            for key, what in part.parts:
-                if what == "hasNextPage":
-                    page_info[key] = has_next
-                elif what == "endCursor":
-                    page_info[key] = cursor_list()[-1] if rows else None
-                elif what == "startCursor":
-                    page_info[key] = cursor_list()[0] if rows else None
-                else:
-                    page_info[key] = part.typename
-            out[part.key] = page_info
-    return out
+    return page_answer(root.parts, rows[:first], nodes, has_next=len(rows) > first, total=total, sort_index=sort_index)
 
 
 async def _in_sync_session(context: Context, read: Callable[[Session], T]) -> T:
@@ -276,6 +236,9 @@ def _materialize(plan: ObjectPlan, rows: Sequence[Any], session: Session, join: 
     relations: list[Any] = []
     offset = len(plan.columns)
     for f in plan.fields:
+        if isinstance(f, NestedPage):
+            relations.append(_nested_page(f, rows, session, join))
+            continue
         if not isinstance(f, RelationField):
             continue
         if f.joined and join:
@@ -291,6 +254,21 @@ def _materialize(plan: ObjectPlan, rows: Sequence[Any], session: Session, join: 
     if build is None:
         build = plan.builders[join] = _builder(plan, join)
     return build(rows, relations)
+
+
+def _nested_page(f: NestedPage, rows: Sequence[Any], session: Session, join: bool) -> Callable[[Any], Any]:
+    """A connection of each row (``schema.compiled._nested``); a bad cursor or page size is answered by
+    the interpreter, whose error carries the parent's path and nulls what it must."""
+    try:
+        return page_getter(
+            f,
+            rows,
+            session,
+            columns=lambda target, entity: _columns(target, entity, join),
+            materialize=lambda target, child_rows: _materialize(target, child_rows, session, join),
+        )
+    except HubError as exc:
+        raise _Fallback from exc
 
 
 def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]], list[dict[str, Any]]]:
