@@ -9,7 +9,9 @@ cache and return it synchronously. A value that was not prefetched (an unusual s
 comes through the loader, asynchronously: prefetching changes speed, never results.
 
 A relation is declared once, on its type, with ``to_one`` or ``to_many``: that builds the field's
-resolver and, when the type is declared (``schema.types._common.plain_type``), its entry here.
+resolver and, when the type is declared (``schema.types._common.plain_type``), its entry here. A large
+to-many relation is a connection declared with ``to_pages`` (not prefetched: each is one statement for
+all parents already, ``Loaders.child_pages``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from strawberry.types import Info
 from strawberry.types.base import get_object_definition
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from strawberry.utils.str_converters import to_camel_case
+
+from schema.pagination import Connection, SortSpec, check_first
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
@@ -75,7 +79,7 @@ def to_many(
 ) -> Any:
     """A list field of ``graphql_type``: the rows whose ``fk`` equals the parent's ``key`` attribute, in
     ``order`` (the primary key's by default), at most ``limit`` of them. For small, bounded lists:
-    large relations are pages (``Loaders.child_pages``)."""
+    large relations are connections (``to_pages``)."""
     target = cast("type[Any]", fk.class_)  # a mapped class's column, never an alias's
     relation = Relation(
         lambda loaders: loaders.children(target, fk, order=order, limit=limit),
@@ -88,6 +92,45 @@ def to_many(
         limit=limit,
     )
     return _relation_field(relation, list[graphql_type], description=description)
+
+
+@dataclass(frozen=True, slots=True)
+class PagedRelation:
+    """A connection field of keyset pages per parent (``Loaders.child_pages``): the rows of ``target``
+    whose ``fk`` equals the parent's ``key_attr``, in ``sort`` order, ``first`` / ``after`` its arguments."""
+
+    target: type[Any]
+    fk: Any
+    sort: SortSpec
+    key_attr: str = "id"
+
+
+#: A connection field's resolver → its declaration (``schema.compiled`` builds the loader's statement).
+PAGED: dict[object, PagedRelation] = {}
+
+
+def to_pages(
+    graphql_type: Any,
+    fk: InstrumentedAttribute[Any],
+    *,
+    sort: SortSpec,
+    key: str = "id",
+    description: str | None = None,
+) -> Any:
+    """A connection field of ``graphql_type`` taking ``first`` / ``after``: a page of the rows whose ``fk``
+    equals the parent's ``key`` attribute, in ``sort`` order, read for all parents in one statement."""
+    paged = PagedRelation(cast("type[Any]", fk.class_), fk, sort, key)
+
+    async def resolve_pages(
+        parent: strawberry.Parent[Any], info: Info, first: int | None = None, after: str | None = None
+    ) -> Any:
+        n = check_first(first, limit=info.context.settings.max_page_size)
+        loader = info.context.loaders.child_pages(paged.target, paged.fk, sort=paged.sort, first=n, after=after)
+        return await loader.load(getattr(parent, paged.key_attr))
+
+    resolve_pages.__annotations__["return"] = Connection[graphql_type]
+    PAGED[resolve_pages] = paged
+    return strawberry.field(resolver=resolve_pages, description=description)
 
 
 def _relation_field(relation: Relation, returns: Any, *, description: str | None) -> Any:

@@ -9,12 +9,15 @@ Compiled (answered from rows, identical to the interpreter by construction and b
   ``totalCount`` (the same COUNT statement as ``schema.pagination.paginate``);
 - on types served straight from rows (``schema.types._common.plain_type``): column fields, ``id``,
   ``databaseId``, free text without ``reveal`` (masked as the resolver masks it), the pure fields of
-  ``PURE_FIELDS``, and relations declared with ``to_one`` / ``to_many`` (unlimited), nested;
+  ``PURE_FIELDS``, relations declared with ``to_one`` / ``to_many`` (unlimited), nested, and
+  connections declared with ``to_pages`` (a page per parent, all parents in one statement, as
+  ``Loaders.child_pages`` reads them);
 - ``__typename`` anywhere.
 
 Everything else falls back, per operation, with the field and the reason listed by ``explain``:
-mutations and subscriptions, ``@skip`` / ``@include``, introspection, nested paginated connections, resolvers with their own logic (deadlines, similar clues,
-stats …), unmasked reads of identifiers (the resolver audits each row), interfaces and unions.
+mutations and subscriptions, ``@skip`` / ``@include``, introspection, resolvers with their own logic
+(deadlines, similar clues, stats, connections with filters of their own such as ``Project.payroll``'s
+``payMonth`` …), unmasked reads of identifiers (the resolver audits each row), interfaces and unions.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from schema.compiled._plan import (
     Fallback,
     Leaf,
     Masked,
+    NestedPage,
     ObjectPlan,
     PageField,
     Plan,
@@ -61,7 +65,7 @@ from schema.compiled._plan import (
     RootTypename,
 )
 from schema.permissions import Permissions
-from schema.prefetch import _DECLARED
+from schema.prefetch import _DECLARED, PAGED, PagedRelation
 from schema.types._common import ROW_MODELS, to_global_id
 
 if TYPE_CHECKING:
@@ -255,6 +259,18 @@ class _Compiler:
         node_type = get_named_type(conn.fields["edges"].type)
         node_type = get_named_type(node_type.fields["node"].type)
         target = self._object_shell(node_type, key)
+        parts = self._connection(conn, target, node_type, nodes, key)
+        strawberry_field = self.schema.get_field_for_type(field_name=name, type_name="Query")
+        assert strawberry_field is not None
+        for ext in strawberry_field.extensions:
+            if not isinstance(ext, Permissions):
+                raise _Unsupported(key, f"Query.{name} has a field extension ({type(ext).__name__})")
+        return RootPage(key, nodes[0], strawberry_field, gfield, conn.name, parts, target)
+
+    def _connection(
+        self, conn: GraphQLObjectType, target: ObjectPlan, node_type: Any, nodes: list[FieldNode], key: str
+    ) -> list[PageField]:
+        """A connection's selected parts; its nodes' fields planned into ``target``."""
         parts: list[PageField] = []
         node_sets: list[SelectionSetNode] = []
         for ckey, cnodes in self.collect(conn, [n.selection_set for n in nodes if n.selection_set], key).items():
@@ -296,12 +312,7 @@ class _Compiler:
             else:  # pragma: no cover - a connection has no other fields
                 self.fallbacks.append(Fallback(path, f"{conn.name}.{cname} is not compiled"))
         self._fill(target, node_type, node_sets, f"{key}.node")
-        strawberry_field = self.schema.get_field_for_type(field_name=name, type_name="Query")
-        assert strawberry_field is not None
-        for ext in strawberry_field.extensions:
-            if not isinstance(ext, Permissions):
-                raise _Unsupported(key, f"Query.{name} has a field extension ({type(ext).__name__})")
-        return RootPage(key, nodes[0], strawberry_field, gfield, conn.name, parts, target)
+        return parts
 
     # ---- objects -------------------------------------------------------------------------------
 
@@ -322,7 +333,7 @@ class _Compiler:
 
     def _field(
         self, plan: ObjectPlan, gtype: GraphQLObjectType, key: str, nodes: list[FieldNode], path: str
-    ) -> Leaf | Masked | RelationField:
+    ) -> Leaf | Masked | RelationField | NestedPage:
         name = nodes[0].name.value
         if name == "__typename":
             type_name = gtype.name
@@ -359,6 +370,9 @@ class _Compiler:
         relation = _DECLARED.get(fn)
         if relation is not None:
             return self._relation(plan, gfield, key, nodes, path, relation, non_null)
+        paged = PAGED.get(fn)
+        if paged is not None:
+            return self._nested_page(plan, gfield, key, nodes, path, paged)
         if fn.__qualname__ == "free_text.<locals>.resolve":
             attr = inspect.getclosurevars(fn).nonlocals["attr"]  # type: ignore[arg-type]
             self._reveal(nodes[0], path)
@@ -385,6 +399,8 @@ class _Compiler:
                 return value
 
             return Leaf(key, pure, non_null)
+        if "pageInfo" in getattr(get_named_type(gfield.type), "fields", {}):
+            raise _Unsupported(path, f"{where} is a connection with arguments or filters of its own (not to_pages)")
         raise _Unsupported(path, f"{where} is computed by a resolver with its own logic")
 
     def _reveal(self, node: FieldNode, path: str) -> Any:
@@ -419,6 +435,22 @@ class _Compiler:
         self._fill(target, target_type, [n.selection_set for n in nodes if n.selection_set], path)
         by_key = not relation.many and all(c.primary_key for c in getattr(target.model, relation.by).property.columns)
         return RelationField(key, relation, key_index, target, non_null, joined=by_key)
+
+    def _nested_page(
+        self, plan: ObjectPlan, gfield: Any, key: str, nodes: list[FieldNode], path: str, paged: PagedRelation
+    ) -> NestedPage:
+        conn = get_named_type(gfield.type)
+        assert isinstance(conn, GraphQLObjectType)
+        node_type = get_named_type(get_named_type(conn.fields["edges"].type).fields["node"].type)
+        target = self._object_shell(node_type, path)
+        if target.model is not paged.target:  # pragma: no cover - declared together
+            raise _Unsupported(path, "the connection's model is not its nodes' type's")
+        key_index = plan.column(getattr(plan.model, paged.key_attr))
+        target.column(paged.fk)
+        sort_index = [target.column(c) for c in paged.sort.columns]
+        parts = self._connection(conn, target, node_type, nodes, path)
+        counted = any(p.kind == "totalCount" for p in parts)
+        return NestedPage(key, paged, nodes[0], gfield, key_index, parts, target, sort_index, counted)
 
     # ---- leaves --------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from strawberry import Schema
     from strawberry.types.field import StrawberryField
 
-    from schema.prefetch import Relation
+    from schema.prefetch import PagedRelation, Relation
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class ObjectPlan:
     type_name: str
     model: type
     columns: list[InstrumentedAttribute[Any]] = field(default_factory=list)
-    fields: list[Leaf | Masked | RelationField] = field(default_factory=list)
+    fields: list[Leaf | Masked | RelationField | NestedPage] = field(default_factory=list)
     #: Its SELECT … FROM … OUTER JOIN …, built once per (join, extra columns) (``schema.compiled._run``),
     #: and its generated row-to-object builder, per join.
     statements: dict[Any, Any] = field(default_factory=dict)
@@ -104,6 +104,25 @@ class PageField:
     parts: list[tuple[str, str]] = field(default_factory=list)  # edges: (key, "cursor"|"node"|"typename")
     #: pageInfo: (key, "hasNextPage"|"endCursor"|"startCursor"|"typename")
     typename: str = ""
+
+
+@dataclass(slots=True)
+class NestedPage:
+    """A connection field of an object (``schema.prefetch.to_pages``): a page per parent, all parents'
+    pages in one statement (``schema.compiled._nested``); ``first`` / ``after`` read at run time."""
+
+    key: str
+    paged: PagedRelation
+    node: FieldNode
+    graphql_field: Any
+    key_index: int
+    parts: list[PageField]
+    target: ObjectPlan
+    #: The sort columns' indexes in a target row (the cursor of an edge).
+    sort_index: list[int] = field(default_factory=list)
+    counted: bool = False
+    non_null: bool = True
+    joined: bool = False  # never in the parent's statement
 
 
 @dataclass(slots=True)

@@ -27,11 +27,12 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.utils.await_maybe import await_maybe
 
 from hub.access import Principal, authenticate, limiting_options
-from hub.errors import HubError
-from schema.compiled._plan import Leaf, Masked, ObjectPlan, Plan, RelationField, RootPage, RootTypename
+from hub.errors import HubError, QueryTimeout
+from schema.compiled._nested import bind_arguments, page_answer, page_getter, release_arguments
+from schema.compiled._plan import Leaf, Masked, NestedPage, ObjectPlan, Plan, RelationField, RootPage, RootTypename
 from schema.cost import check_cost
 from schema.extensions import shape_error
-from schema.pagination import check_first, decode_cursor, encode_cursor, jsonable
+from schema.pagination import check_first, decode_cursor
 from schema.query import PageRequest
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ async def execute_plan(
     and answers the request the usual way."""
     if not plan.compiled:
         return await _interpret(plan, variables, context)
+    bound = None
     try:
         if context.principal is None:
             err = context.auth_error or HubError("no principal")
@@ -100,6 +102,8 @@ async def execute_plan(
         elif any(coerced.coerced.get(name) for name in plan.reveal_variables):
             raise _Fallback
         else:
+            # (nested connections read their first / after there: the worker thread sees this context)
+            bound = bind_arguments(coerced, max_page_size=context.settings.max_page_size)
             for root in plan.roots:
                 if isinstance(root, RootPage):
                     try:
@@ -120,6 +124,8 @@ async def execute_plan(
         # (with a key, its principal is not yet read again: the caller's usual path answers)
         return None if key is not None else await _interpret(plan, variables, context)
     finally:
+        if bound is not None:
+            release_arguments(bound)
         await context.session.close()
 
 
@@ -223,11 +229,15 @@ class _Reader:
         self.connection = connection
         self.options = limiting_options(principal)
 
+    def limited(self, stmt: Select[Any]) -> Select[Any]:
+        """``stmt`` with the principal's criteria (on every entity it reads, subqueries' included)."""
+        return stmt.options(*self.options) if self.options else stmt
+
     def rows(self, stmt: Select[Any]) -> Sequence[Any]:
-        return self.connection.execute(stmt.options(*self.options) if self.options else stmt).all()
+        return self.connection.execute(self.limited(stmt)).all()
 
     def scalar(self, stmt: Select[Any]) -> Any:
-        return self.connection.execute(stmt.options(*self.options) if self.options else stmt).scalar_one()
+        return self.connection.execute(self.limited(stmt)).scalar_one()
 
     def among(self, column: Any, keys: list[Any]) -> ColumnElement[bool]:
         """``column IN keys``; on PostgreSQL as ``= ANY(array)``, one bound value, so that the statement
@@ -267,47 +277,7 @@ def _page(read: _RootRead, reader: _Reader) -> dict[str, Any]:
     has_next = len(rows) > first
     rows = rows[:first]
     nodes = _materialize(root.target, rows, reader, read.join)
-
-    def cursor(row: Any) -> str:
-        return encode_cursor([jsonable(row[i]) for i in sort_index])
-
-    cursors: list[str] | None = None
-    out: dict[str, Any] = {}
-    for part in root.parts:
-        if part.kind == "typename":
-            out[part.key] = part.typename
-        elif part.kind == "totalCount":
-            out[part.key] = total
-        elif part.kind == "nodes":
-            out[part.key] = nodes
-        elif part.kind == "edges":
-            edges = []
-            if cursors is None and any(what == "cursor" for _, what in part.parts):
-                cursors = [cursor(r) for r in rows]
-            for i, node in enumerate(nodes):
-                edge: dict[str, Any] = {}
-                for key, what in part.parts:
-                    if what == "node":
-                        edge[key] = node
-                    elif what == "cursor":
-                        edge[key] = cursors[i]  # type: ignore[index]
-                    else:
-                        edge[key] = part.typename
-                edges.append(edge)
-            out[part.key] = edges
-        else:
-            page_info: dict[str, Any] = {}
-            for key, what in part.parts:
-                if what == "hasNextPage":
-                    page_info[key] = has_next
-                elif what == "endCursor":  # the end cursors alone: not one per row
-                    page_info[key] = cursor(rows[-1]) if rows else None
-                elif what == "startCursor":
-                    page_info[key] = cursor(rows[0]) if rows else None
-                else:
-                    page_info[key] = part.typename
-            out[part.key] = page_info
-    return out
+    return page_answer(root.parts, rows, nodes, has_next=has_next, total=total, sort_index=sort_index)
 
 
 async def _in_read_session(context: Context, work: Callable[[Session], T]) -> T:
@@ -361,6 +331,9 @@ def _materialize(plan: ObjectPlan, rows: Sequence[Any], reader: _Reader, join: b
     relations: list[Any] = []
     offset = len(plan.columns)
     for f in plan.fields:
+        if isinstance(f, NestedPage):
+            relations.append(_nested_page(f, rows, reader, join))
+            continue
         if not isinstance(f, RelationField):
             continue
         if f.joined and join:
@@ -376,6 +349,23 @@ def _materialize(plan: ObjectPlan, rows: Sequence[Any], reader: _Reader, join: b
     if build is None:
         build = plan.builders[join] = _builder(plan, join)
     return build(rows, relations)
+
+
+def _nested_page(f: NestedPage, rows: Sequence[Any], reader: _Reader, join: bool) -> Callable[[Any], Any]:
+    """A connection of each row (``schema.compiled._nested``); a bad cursor or page size is answered by
+    the interpreter, whose error carries the parent's path and nulls what it must."""
+    try:
+        return page_getter(
+            f,
+            rows,
+            reader,
+            columns=lambda target, entity: _columns(target, entity, join),
+            materialize=lambda target, child_rows: _materialize(target, child_rows, reader, join),
+        )
+    except QueryTimeout:
+        raise  # the time limit is the answer, not a reason to read again
+    except HubError as exc:
+        raise _Fallback from exc
 
 
 def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]], list[dict[str, Any]]]:

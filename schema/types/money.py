@@ -11,8 +11,8 @@ from strawberry.types import Info
 
 from hub import models as m
 from hub.vocab import ContractRole, ExpenseAction
-from schema.pagination import Connection, SortSpec, check_first
-from schema.prefetch import to_one
+from schema.pagination import SortSpec
+from schema.prefetch import to_one, to_pages
 from schema.types._common import Node, Reveal, node_type, reveal_or_mask
 from schema.types.refs import AllocationRef, EnterpriseRef, ExpenseRef, PayrollRef, ProjectRef, WorkerRef
 
@@ -46,37 +46,24 @@ class WageAccount(Node):
         EnterpriseRef, m.Enterprise, key="enterprise_id", description="The general contractor holding the account."
     )
 
-    @strawberry.field(description="Labour cost received into the account, newest first.")
-    @staticmethod
-    async def allocations(
-        parent: strawberry.Parent[m.WageAccount], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[AllocationRef]:
-        n = check_first(first, limit=info.context.settings.max_page_size)
-        return await info.context.loaders.child_pages(
-            m.LaborCostAllocation, m.LaborCostAllocation.account_id, sort=ALLOCATION_SORT, first=n, after=after
-        ).load(parent.id)
-
-    @strawberry.field(description="Wages paid from the account, newest month first.")
-    @staticmethod
-    async def payroll(
-        parent: strawberry.Parent[m.WageAccount], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[PayrollRef]:
-        n = check_first(first, limit=info.context.settings.max_page_size)
-        return await info.context.loaders.child_pages(
-            m.PayrollRecord, m.PayrollRecord.account_id, sort=PAYROLL_SORT, first=n, after=after
-        ).load(parent.id)
-
-    @strawberry.field(
-        description="Money that left the account (expense bills: wages paid out, transfers), newest first."
+    allocations = to_pages(
+        AllocationRef,
+        m.LaborCostAllocation.account_id,
+        sort=ALLOCATION_SORT,
+        description="Labour cost received into the account, newest first.",
     )
-    @staticmethod
-    async def expenses(
-        parent: strawberry.Parent[m.WageAccount], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[ExpenseRef]:
-        n = check_first(first, limit=info.context.settings.max_page_size)
-        return await info.context.loaders.child_pages(
-            m.AccountExpense, m.AccountExpense.account_id, sort=EXPENSE_SORT, first=n, after=after
-        ).load(parent.id)
+    payroll = to_pages(
+        PayrollRef,
+        m.PayrollRecord.account_id,
+        sort=PAYROLL_SORT,
+        description="Wages paid from the account, newest month first.",
+    )
+    expenses = to_pages(
+        ExpenseRef,
+        m.AccountExpense.account_id,
+        sort=EXPENSE_SORT,
+        description="Money that left the account (expense bills: wages paid out, transfers), newest first.",
+    )
 
 
 @node_type(

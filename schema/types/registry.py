@@ -14,7 +14,7 @@ from hub import models as m
 from hub.identifiers import mask_phone
 from hub.workdays import china_today
 from schema.pagination import Connection, SortSpec, check_first
-from schema.prefetch import to_many, to_one
+from schema.prefetch import to_many, to_one, to_pages
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
 from schema.types.credit import DepositRate
 from schema.types.realname import attendance_span, summary_loader, team_loader
@@ -81,25 +81,15 @@ class Enterprise(Node):
 
     region = to_one(RegionRef, m.Region, key="region_code", by="code")
 
-    @strawberry.field(description="Projects where it is the general contractor (总包).")
-    @staticmethod
-    async def projects(
-        parent: strawberry.Parent[m.Enterprise], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[ProjectRef]:
-        n = _page_args(info, first)
-        return await info.context.loaders.child_pages(
-            m.Project, m.Project.contractor_id, sort=BY_ID[m.Project], first=n, after=after
-        ).load(parent.id)
-
-    @strawberry.field(description="Clues naming it as the respondent, newest first.")
-    @staticmethod
-    async def clues(
-        parent: strawberry.Parent[m.Enterprise], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[ClueRef]:
-        n = _page_args(info, first)
-        return await info.context.loaders.child_pages(
-            m.Clue, m.Clue.enterprise_id, sort=CLUE_SORT, first=n, after=after
-        ).load(parent.id)
+    projects = to_pages(
+        ProjectRef,
+        m.Project.contractor_id,
+        sort=BY_ID[m.Project],
+        description="Projects where it is the general contractor (总包).",
+    )
+    clues = to_pages(
+        ClueRef, m.Clue.enterprise_id, sort=CLUE_SORT, description="Clues naming it as the respondent, newest first."
+    )
 
     contracts = to_many(
         ContractRef,
@@ -191,15 +181,9 @@ class Project(Node):
         description="Monthly output value (工程量产值), oldest month first.",
     )
 
-    @strawberry.field(description="Workers registered on the project (实名制).")
-    @staticmethod
-    async def workers(
-        parent: strawberry.Parent[m.Project], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[WorkerRef]:
-        n = _page_args(info, first)
-        return await info.context.loaders.child_pages(
-            m.Worker, m.Worker.project_id, sort=BY_ID[m.Worker], first=n, after=after
-        ).load(parent.id)
+    workers = to_pages(
+        WorkerRef, m.Worker.project_id, sort=BY_ID[m.Worker], description="Workers registered on the project (实名制)."
+    )
 
     @strawberry.field(description="Pay records on the project, newest month first; `payMonth` as YYYY-MM.")
     @staticmethod
@@ -222,15 +206,7 @@ class Project(Node):
             where_key=pay_month,
         ).load(parent.id)
 
-    @strawberry.field(description="Clues about the project, newest first.")
-    @staticmethod
-    async def clues(
-        parent: strawberry.Parent[m.Project], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[ClueRef]:
-        n = _page_args(info, first)
-        return await info.context.loaders.child_pages(
-            m.Clue, m.Clue.project_id, sort=CLUE_SORT, first=n, after=after
-        ).load(parent.id)
+    clues = to_pages(ClueRef, m.Clue.project_id, sort=CLUE_SORT, description="Clues about the project, newest first.")
 
     warnings = to_many(WarningRef, m.Warning.project_id, description="Warnings raised on the project.")
     teams = to_many(TeamRef, m.Team.project_id, description="The project's teams (班组) on the real-name platform.")
@@ -318,15 +294,12 @@ class Worker(Node):
         EnterpriseRef, m.Enterprise, key="enterprise_id", description="The employing enterprise (corpCode)."
     )
 
-    @strawberry.field(description="The worker's pay records, newest month first.")
-    @staticmethod
-    async def payroll(
-        parent: strawberry.Parent[m.Worker], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[PayrollRef]:
-        n = _page_args(info, first)
-        return await info.context.loaders.child_pages(
-            m.PayrollRecord, m.PayrollRecord.worker_id, sort=PAYROLL_SORT, first=n, after=after
-        ).load(parent.id)
+    payroll = to_pages(
+        PayrollRef,
+        m.PayrollRecord.worker_id,
+        sort=PAYROLL_SORT,
+        description="The worker's pay records, newest month first.",
+    )
 
     @strawberry.field(description="The worker's team (班组) on the project, by teamSysNo.")
     @staticmethod

@@ -1,0 +1,170 @@
+"""Connections inside a compiled answer: a keyset page per parent, all parents' pages in one statement.
+
+A nested connection (``schema.prefetch.to_pages``) is read as its loader reads it
+(``Loaders.child_pages``): ``ROW_NUMBER() OVER (PARTITION BY fk ORDER BY sort)`` over the children of
+every parent (after the cursor, when one is given), the first ``first + 1`` of each partition kept —
+so a parent with thousands of children costs no more than one with ``first``. It is read with the
+plan's reader: the subquery and its alias carry the principal's criteria (``hub.access.limiting_options``),
+as the session event gives them to the loader's statement.
+
+The page size and the cursor are the field's arguments, read at run time from the operation's
+variables (``bind_arguments``); they are checked as the resolver checks them (``check_first``,
+``decode_cursor``), and a ``HubError`` they raise is the caller's to hand to the interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from graphql.execution.values import VariableValues, get_argument_values
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from schema.pagination import check_first, decode_cursor, encode_cursor, jsonable
+
+if TYPE_CHECKING:
+    from schema.compiled._plan import NestedPage, ObjectPlan, PageField
+
+
+@dataclass(frozen=True, slots=True)
+class RunArguments:
+    """What a nested connection's arguments are read with: the run's coerced variables, and the
+    configured maximum page size."""
+
+    variables: VariableValues
+    max_page_size: int
+
+
+#: The arguments of the plan being run (set by ``bind_arguments`` for the run's task; a worker thread
+#: of ``asyncio.to_thread`` sees its caller's context).
+_ARGUMENTS: ContextVar[RunArguments] = ContextVar("compiled_nested_arguments")
+
+
+def bind_arguments(variables: VariableValues, *, max_page_size: int) -> Token[RunArguments]:
+    """Make the run's variables the ones nested connections read their ``first`` / ``after`` from."""
+    return _ARGUMENTS.set(RunArguments(variables, max_page_size))
+
+
+def release_arguments(token: Token[RunArguments]) -> None:
+    _ARGUMENTS.reset(token)
+
+
+class Reader(Protocol):
+    """How the plan runs a statement (``schema.compiled._run._Reader``)."""
+
+    def limited(self, stmt: Any) -> Any: ...
+    def rows(self, stmt: Any) -> Sequence[Any]: ...
+    def among(self, column: Any, keys: list[Any]) -> Any: ...
+
+
+Columns = Callable[["ObjectPlan", Any], tuple[list[Any], list[tuple[Any, Any]]]]
+Materialize = Callable[["ObjectPlan", Sequence[Any]], list[dict[str, Any]]]
+
+
+def page_getter(
+    f: NestedPage, rows: Sequence[Any], reader: Reader, *, columns: Columns, materialize: Materialize
+) -> Callable[[Any], dict[str, Any]]:
+    """The page of each parent row, as ``row → answer``: one statement for all of ``rows`` (and one
+    GROUP BY when ``totalCount`` is selected, as ``Loaders.child_counts``), its nodes materialized
+    together. ``columns(plan, entity)`` selects a plan's columns from an entity (its to-one relations
+    outer-joined); ``materialize(plan, rows)`` builds the objects of rows that carry them."""
+    if not rows:
+        return lambda _row: {}  # never called: no parent, no resolver, no check (as the interpreter)
+    arguments = _ARGUMENTS.get()
+    values = get_argument_values(f.graphql_field, f.node, arguments.variables)
+    first = check_first(values.get("first"), limit=arguments.max_page_size)
+    after = values.get("after")
+    paged, target, ki = f.paged, f.target, f.key_index
+    keys = list(dict.fromkeys(k for k in (r[ki] for r in rows) if k is not None))
+    fk, sort = paged.fk, paged.sort
+
+    rn = func.row_number().over(partition_by=fk, order_by=sort.order_by()).label("rn")
+    inner = select(paged.target, rn).where(reader.among(fk, keys))
+    if after:  # as the loader: an empty cursor is no cursor
+        inner = inner.where(sort.after(decode_cursor(after)))
+    sub = reader.limited(inner).subquery()
+    entity: Any = aliased(paged.target, sub)
+    selected, joins = columns(target, entity)
+    stmt = select(*selected).select_from(entity)
+    for alias, on in joins:
+        stmt = stmt.outerjoin(alias, on)
+    stmt = stmt.where(sub.c.rn <= first + 1).order_by(getattr(entity, fk.key), sub.c.rn)
+    child_rows = reader.rows(stmt)
+
+    totals: dict[Any, int] = {}
+    if f.counted:
+        counts = select(fk, func.count()).where(reader.among(fk, keys)).group_by(fk)
+        totals = {r[0]: r[1] for r in reader.rows(counts)}
+
+    fi = target.column(fk)
+    grouped: dict[Any, list[Any]] = {}
+    for r in child_rows:
+        grouped.setdefault(r[fi], []).append(r)
+    # Only the page's rows are objects: the extra row tells that a next page exists, and nothing more
+    # (the interpreter never resolves it, so its relations are not read).
+    pages = {k: (rs[:first], len(rs) > first) for k, rs in grouped.items()}
+    objects = iter(materialize(target, [r for rs, _ in pages.values() for r in rs]))
+    answers: dict[Any, dict[str, Any]] = {}
+    for k, (rs, has_next) in pages.items():
+        nodes = [next(objects) for _ in rs]
+        answers[k] = page_answer(f.parts, rs, nodes, has_next=has_next, total=totals.get(k, 0), sort_index=f.sort_index)
+    empty = page_answer(f.parts, [], [], has_next=False, total=0, sort_index=f.sort_index)
+    return lambda row: answers.get(row[ki], empty)
+
+
+def page_answer(
+    parts: list[PageField],
+    rows: Sequence[Any],
+    nodes: list[dict[str, Any]],
+    *,
+    has_next: bool,
+    total: int | None,
+    sort_index: list[int],
+) -> dict[str, Any]:
+    """A connection's answer: its selected parts, from the page's ``rows`` (the cursors: their sort
+    columns at ``sort_index``) and their objects ``nodes``."""
+
+    def cursor(row: Any) -> str:
+        return encode_cursor([jsonable(row[i]) for i in sort_index])
+
+    cursors: list[str] | None = None
+
+    out: dict[str, Any] = {}
+    for part in parts:
+        if part.kind == "typename":
+            out[part.key] = part.typename
+        elif part.kind == "totalCount":
+            out[part.key] = total
+        elif part.kind == "nodes":
+            out[part.key] = nodes
+        elif part.kind == "edges":
+            edges = []
+            if cursors is None and any(what == "cursor" for _, what in part.parts):
+                cursors = [cursor(r) for r in rows]
+            for i, node in enumerate(nodes):
+                edge: dict[str, Any] = {}
+                for key, what in part.parts:
+                    if what == "node":
+                        edge[key] = node
+                    elif what == "cursor":
+                        edge[key] = cursors[i]  # type: ignore[index]
+                    else:
+                        edge[key] = part.typename
+                edges.append(edge)
+            out[part.key] = edges
+        else:
+            page_info: dict[str, Any] = {}
+            for key, what in part.parts:
+                if what == "hasNextPage":
+                    page_info[key] = has_next
+                elif what == "endCursor":  # the end cursors alone: not one per row
+                    page_info[key] = cursor(rows[-1]) if rows else None
+                elif what == "startCursor":
+                    page_info[key] = cursor(rows[0]) if rows else None
+                else:
+                    page_info[key] = part.typename
+            out[part.key] = page_info
+    return out
