@@ -456,6 +456,40 @@ class HubClient:
             raise RuntimeError(f"the hub answered {resp.status_code}: {body.get('errors') or resp.text[:500]}")
         return body
 
+    async def page_asgi(self, after: str | None, first: int = PAGE_SIZE) -> dict[str, Any]:
+        """The same request handed to the app as a server hands it (one ASGI call: scope, the body,
+        the response's messages collected), without httpx's client in the measurement."""
+        body = orjson.dumps({"query": QUERY, "variables": {"first": first, "after": after}})
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": "/graphql", "raw_path": b"/graphql", "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"hub.bench"), (b"content-type", b"application/json"),
+                        (b"x-api-key", self.headers["X-API-Key"].encode()), (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 50000), "server": ("hub.bench", 80),
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop()
+            await asyncio.Event().wait()  # (never: the app reads one message)
+            raise AssertionError
+
+        status, chunks = 0, []
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        doc = orjson.loads(b"".join(chunks))
+        if status != 200 or doc.get("errors"):
+            raise RuntimeError(f"the hub answered {status}: {doc.get('errors')}")
+        return doc
+
     async def count_statements(self, after: str | None) -> int:
         self.statements, self._counting = 0, True
         try:
@@ -506,6 +540,8 @@ class PageResult:
     baselines: dict[str, Series]
     response_bytes: int
     compiled: Series = field(default_factory=Series)
+    #: The compiled side called as an ASGI app (no HTTP client), as a server calls it.
+    compiled_asgi: Series = field(default_factory=Series)
 
 
 @dataclass
@@ -533,7 +569,8 @@ class BenchResult:
             "verified_equal_json": self.verified, "loop": self.loop, "gc_freeze": self.gc_freeze, "dataset": self.dataset,
             "pages": [
                 {"name": p.name, "offset": p.offset, "after": p.after, "clues": p.clues, "response_bytes": p.response_bytes,
-                 "hub": p.hub.summary(), "compiled": p.compiled.summary(), "baselines": {k: v.summary() for k, v in p.baselines.items()}}
+                 "hub": p.hub.summary(), "compiled": p.compiled.summary(), "compiled_asgi": p.compiled_asgi.summary(),
+                 "baselines": {k: v.summary() for k, v in p.baselines.items()}}
                 for p in self.pages
             ],
             "summary": summary_row(self),
@@ -544,7 +581,7 @@ class BenchResult:
 COLUMNS = [
     "backend", "scale", "clues", "hub p50", "hub p95", "sql p50", "sql p95", "ratio p50", "ratio p95",
     "hub deep p50", "sql deep p50", "compiled p50", "compiled p95", "ratio compiled p50", "ratio compiled p95",
-    "compiled deep p50", "baseline",
+    "compiled deep p50", "compiled asgi p50", "ratio compiled asgi p50", "baseline",
 ]
 
 
@@ -562,6 +599,8 @@ def summary_row(r: BenchResult) -> dict[str, Any]:
         "compiled p50": first.compiled.p50_ms, "compiled p95": first.compiled.p95_ms,
         "ratio compiled p50": first.compiled.p50_ms / base.p50_ms, "ratio compiled p95": first.compiled.p95_ms / base.p95_ms,
         "compiled deep p50": deep.compiled.p50_ms,
+        "compiled asgi p50": first.compiled_asgi.p50_ms,
+        "ratio compiled asgi p50": first.compiled_asgi.p50_ms / base.p50_ms,
         "baseline": f"{r.baseline} ({r.dataset.get('baseline_statements', {}).get(r.baseline, '?')} stmt)",
     }
 
@@ -686,6 +725,7 @@ async def run_async(
                 for b in baselines:
                     check_equal(doc, b.page(after), who=b.name, page=name)
                 check_equal(doc, orjson.dumps(await compiled.page(after)), who="compiled", page=name)
+                check_equal(doc, orjson.dumps(await compiled.page_asgi(after)), who="compiled (ASGI)", page=name)
             say(f"verified: {len(baselines)} baselines and the compiled plan return the hub's JSON on pages {', '.join(PAGES)}")
             hub_statements = await hub.count_statements(None)
             compiled_statements = await compiled.count_statements(None)
@@ -694,11 +734,12 @@ async def run_async(
             for name in PAGES:
                 offset, after = cursors[name]
                 doc, size = docs[name]
-                hub_series, compiled_series = Series(), Series()
+                hub_series, compiled_series, asgi_series = Series(), Series(), Series()
                 base_series = {b.name: Series() for b in baselines}
                 for _ in range(warmup):
                     await hub.page(after)
                     await compiled.page(after)
+                    await compiled.page_asgi(after)
                     for b in baselines:
                         b.page(after)
                 gc.collect()
@@ -712,6 +753,9 @@ async def run_async(
                     t0 = clock()
                     await compiled.page(after)
                     compiled_series.samples_ns.append(clock() - t0)
+                    t0 = clock()
+                    await compiled.page_asgi(after)
+                    asgi_series.samples_ns.append(clock() - t0)
                     for b in baselines:
                         t0 = clock()
                         b.page(after)
@@ -719,10 +763,11 @@ async def run_async(
                 pages.append(PageResult(
                     name=name, offset=offset, after=after, clues=len(doc["data"]["clues"]["edges"]),
                     hub=hub_series, baselines=base_series, response_bytes=size, compiled=compiled_series,
+                    compiled_asgi=asgi_series,
                 ))
                 say(
                     f"{dataset.backend}/{dataset.scale} page {name} (offset {offset}): hub p50 {hub_series.p50_ms:.2f} ms, "
-                    f"compiled p50 {compiled_series.p50_ms:.2f} ms, "
+                    f"compiled p50 {compiled_series.p50_ms:.2f} ms (ASGI {asgi_series.p50_ms:.2f}), "
                     + ", ".join(f"{k} p50 {v.p50_ms:.2f} ms" for k, v in base_series.items())
                 )
     finally:

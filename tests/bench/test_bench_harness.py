@@ -37,6 +37,8 @@ EXPECTED_COLUMNS = [
     "ratio compiled p50",
     "ratio compiled p95",
     "compiled deep p50",
+    "compiled asgi p50",
+    "ratio compiled asgi p50",
     "baseline",
 ]
 
