@@ -48,6 +48,11 @@ from hub.models import (
     utcnow,
 )
 
+# The role vocabulary lives in hub.vocab, below hub.settings (which validates role names); it is
+# re-exported here, where the policy table says what each role may do.
+from hub.vocab import ROLES as ROLES
+from hub.vocab import Role as Role
+
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.engine import Engine
@@ -59,23 +64,8 @@ NATIONAL = "000000"
 KEY_PREFIX = "hub_"
 
 
-class Role(StrEnum):
-    """What a principal is; what each role may do is the ``POLICY`` table below."""
-
-    ADMIN = "admin"  # 管理员: configures connectors, keys, webhooks; acts everywhere it sees
-    INSPECTOR = "inspector"  # 督查员: works the clue pool within its region
-    VIEWER = "viewer"  # reads within its region
-    REGIONAL = "regional"  # a province's or neighbouring city's system pulling its jurisdiction
-    TOWN = "town"  # 镇街: a town's (街道's) handler: works the clues dispatched to its town, nothing else
-    LEADER = "leader"  # 领导: reads its region (dashboards), changes nothing
-    SECTOR = "sector"  # 行业主管部门 (住建 / 交通 / 水利): its sector within its region; handles its warnings
-
-
 #: The 行业主管部门 a sector principal may stand for (``Project.sector``), 保障农民工工资支付条例 第七条.
 SECTORS = ("住建", "交通", "水利")
-
-
-ROLES = tuple(r.value for r in Role)
 
 
 class Action(StrEnum):

@@ -44,12 +44,12 @@ from sqlalchemy import or_, select, update
 from hub import webhooks, writeback
 from hub.credit_sweep import sweep
 from hub.crypto import Cipher
-from hub.db import make_engine, session_scope
+from hub.db import make_engine, session_factory, session_scope
 from hub.deadlines import recompute_provisional
 from hub.holidays import sync_calendar
 from hub.models import ConnectorInstance, utcnow
 from hub.records import Touched
-from hub.rules import Scope, evaluate
+from hub.rules import Scope, evaluate, evaluate_committed
 from hub.settings import get_settings
 from hub.sync import LeaseHeld, SyncEngine
 from hub.workdays import china_today
@@ -239,8 +239,12 @@ def evaluate_warnings(
     rules reading one of ``tables``, what the sync pages wrote, when given — or, without them, every
     rule over everything (the sweep). Red warnings left unhandled escalate."""
     scope = Scope.of(project_ids=project_ids or (), enterprise_ids=enterprise_ids or ())
-    with session_scope(_engine()) as session:
-        report = evaluate(session, scope=scope or None, tables=tables if scope else None, cipher=_cipher())
+    # A run that lost a race over a warning to another run (a page's, the sweep) is run again at once,
+    # from a fresh read, rather than failed into dramatiq's retries (hub.rules.engine.evaluate_committed).
+    report = evaluate_committed(
+        session_factory(_engine()),
+        lambda session: evaluate(session, scope=scope or None, tables=tables if scope else None, cipher=_cipher()),
+    )
     if report.counts:
         log.info("warnings %s: %s", "evaluated" if scope else "swept", report.as_dict())
 

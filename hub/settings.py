@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub.access import ROLES, Role
+from hub.vocab import ROLES, Role
 
 log = logging.getLogger(__name__)
 

@@ -180,6 +180,21 @@ class ExpenseAction(LabelledVocabulary):
     TRANSFER = "transfer", "转账"
 
 
+class Role(StrEnum):
+    """What a principal (an API key, a user) is; what each role may do is ``hub.access.POLICY``."""
+
+    ADMIN = "admin"  # 管理员: configures connectors, keys, webhooks; acts everywhere it sees
+    INSPECTOR = "inspector"  # 督查员: works the clue pool within its region
+    VIEWER = "viewer"  # reads within its region
+    REGIONAL = "regional"  # a province's or neighbouring city's system pulling its jurisdiction
+    TOWN = "town"  # 镇街: a town's (街道's) handler: works the clues dispatched to its town, nothing else
+    LEADER = "leader"  # 领导: reads its region (dashboards), changes nothing
+    SECTOR = "sector"  # 行业主管部门 (住建 / 交通 / 水利): its sector within its region; handles its warnings
+
+
+#: The roles' stored values, in ``Role``'s order (the settings validate ``HUB_*_ROLES`` against them).
+ROLES = tuple(r.value for r in Role)
+
 VOCABULARIES: tuple[type[StrEnum], ...] = (
     Channel,
     ClueStatus,

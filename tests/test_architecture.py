@@ -9,6 +9,9 @@ from anywhere.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +208,32 @@ def test_the_console_side_stays_out_of_the_graph_and_only_the_app_imports_it() -
         or (module.split(".")[0] == "hub" and module != "hub.app" and any(t.split(".")[0] == "admin" for t in targets))
     )
     assert not offenders, "\n".join(offenders)
+
+
+def test_the_settings_stand_at_the_ground() -> None:
+    # Given a fresh interpreter (docs/architecture.md: settings are layer 0, read before anything else)
+    probe = (
+        "import sys, hub.settings\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('hub', 'sqlalchemy', 'connectors'))))"
+    )
+    # When it imports hub.settings
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    # Then neither access control nor the models nor SQLAlchemy came with it (the role names come from
+    # hub.vocab, which imports nothing of the project)
+    assert "hub.settings" in loaded
+    assert not {m for m in loaded if m in ("hub.access", "hub.models") or m.split(".")[0] == "sqlalchemy"}, loaded
+    # And no import of it, function-local ones included, reaches them either
+    graph = import_graph()
+    reached, todo = set(), ["hub.settings"]
+    while todo:
+        for target in graph[todo.pop()] - reached:
+            reached.add(target)
+            todo.append(target)
+    assert "hub.vocab" in reached and not reached & {"hub.access", "hub.models"}, sorted(reached)

@@ -14,7 +14,9 @@ What a connector is given to build with:
   each raising ``Rejection`` with the field and the value, so every connector reads values alike;
 - ``map_exceptions`` and the ``UpstreamError`` tree (``connectors.errors``): wrap every upstream call;
 - ``check_connection``: the body of ``check``, classifying a probe's failure by its type
-  (``Unreachable``, ``CredentialsRefused``, another ``UpstreamError``).
+  (``Unreachable``, ``CredentialsRefused``, another ``UpstreamError``);
+- ``read_pages`` and ``Batch``: the paging loop of a list read by position (update time, key), whose
+  bookmark never moves back whatever the upstream's cursor does.
 
 ``connectors.testing`` holds the conformance suite a connector's tests run (see connectors/README.md).
 """
@@ -43,6 +45,7 @@ from connectors.base._entities import (
     WageAccountIn,
     WorkerIn,
 )
+from connectors.base._paging import Batch, read_pages
 from connectors.errors import (
     CredentialsRefused,
     FatalUpstreamError,
@@ -63,6 +66,7 @@ __all__ = [
     "ContractIn",
     "AttendanceIn",
     "AllocationIn",
+    "Batch",
     "CallbackIn",
     "CheckResult",
     "ClueIn",
@@ -89,5 +93,6 @@ __all__ = [
     "check_connection",
     "fields",
     "map_exceptions",
+    "read_pages",
     "secret",
 ]

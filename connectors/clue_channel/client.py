@@ -4,7 +4,7 @@ connectors share to read and normalise.
 - ``WORDING``: how their rejections read (``fields`` converters, the channels' own words);
 - ``fmt_local``: a time as both upstreams write it (local China time, "YYYY-MM-DD HH:MM:SS");
 - ``batch_from`` and ``read_keyset``: incremental reading by (update time, record id) that never
-  moves its bookmark backwards and survives duplicated pages.
+  moves its bookmark backwards and survives duplicated pages (``connectors.base.read_pages``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import MalformedResponse, Page, fields
+from connectors.base import Batch, MalformedResponse, Page, fields, read_pages
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +42,9 @@ def fmt_local(t: dt.datetime) -> str:
     return t.astimezone(CST).strftime(TIME_FORMAT)
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """One answer of a list endpoint: the records and the upstream's own idea of where to go on."""
-
-    records: list[dict[str, Any]]
-    next: Position | None
-    has_more: bool
-
-
 def batch_from(
     data: Any, *, records: str, has_more: str, next_time: str, next_key: str, connector: str, stream: str
-) -> Batch:
+) -> Batch[Position]:
     """A ``Batch`` from a list endpoint's ``data`` object; ``MalformedResponse`` when it has another shape."""
     try:
         rows = data[records]
@@ -69,7 +59,7 @@ def batch_from(
 
 
 def read_keyset(
-    fetch: Callable[[Position | None], Batch],
+    fetch: Callable[[Position | None], Batch[Position]],
     state: dict[str, Any],
     *,
     time_field: str,
@@ -80,11 +70,9 @@ def read_keyset(
     start_date: dt.date | None = None,
     position: Callable[[dict[str, Any]], Position] | None = None,
 ) -> Iterator[Page]:
-    """Pages after the bookmark ``state`` = {time_field: ..., key_field: ...}, in (time, key) order.
+    """Pages after the bookmark ``state`` = {time_field: ..., key_field: ...}, in (time, key) order
+    (``connectors.base.read_pages``: the bookmark never moves back, a duplicated page does no harm).
 
-    The new bookmark is the largest of the one sent, the upstream's next cursor and the last
-    record's own position: so a cursor the upstream sends backwards is ignored (and logged), and a
-    duplicated page (which makes no progress) is stored harmlessly and the next request goes on.
     Without a bookmark, ``start_date`` starts at that day (北京时间). ``position`` gives a record's
     (time, key) when the records do not carry ``time_field`` themselves (12345: their last change is
     derived from their event times); the bookmark keeps the names ``time_field`` and ``key_field``.
@@ -92,29 +80,21 @@ def read_keyset(
     pos: Position | None = (state[time_field], state[key_field]) if state.get(time_field) else None
     if pos is None and start_date is not None:
         pos = (f"{start_date:%Y-%m-%d} 00:00:00", "")
-    stalls = 0
-    while True:
-        batch = fetch(pos)
-        if not batch.records:
-            return
+
+    def carried(record: dict[str, Any]) -> Position:
         try:
-            tail = batch.records[-1]
-            last: Position = position(tail) if position else (str(tail[time_field]), str(tail[key_field]))
+            return position(record) if position else (str(record[time_field]), str(record[key_field]))
         except (KeyError, TypeError) as exc:
             raise MalformedResponse(
                 f"record without {time_field}/{key_field}", connector=connector, stream=stream, detail=repr(exc)
             ) from exc
-        if batch.next is not None and pos is not None and batch.next < pos:
-            log.warning(
-                "%s/%s: upstream cursor %s went back behind %s; keeping the larger", connector, stream, batch.next, pos
-            )
-        new = max(p for p in (pos, batch.next, last) if p is not None)
-        stalls = stalls + 1 if new == pos else 0
-        if stalls >= max_stalls:
-            raise MalformedResponse(
-                "upstream pagination does not advance", connector=connector, stream=stream, detail=f"stuck at {pos}"
-            )
-        pos = new
-        yield Page(records=batch.records, state={time_field: pos[0], key_field: pos[1]})
-        if not batch.has_more:
-            return
+
+    yield from read_pages(
+        fetch,
+        pos,
+        position=carried,
+        bookmark=lambda p: {time_field: p[0], key_field: p[1]},
+        connector=connector,
+        stream=stream,
+        max_stalls=max_stalls,
+    )

@@ -36,6 +36,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from connectors.base import (
+    Batch,
     CheckResult,
     Connector,
     ConnectorConfig,
@@ -54,6 +55,7 @@ from connectors.base import (
     check_connection,
     fields,
     map_exceptions,
+    read_pages,
     secret,
 )
 
@@ -155,29 +157,27 @@ class _PermitStream(Stream[PermitsConfig]):
             # First sync with a start date: begin at that day's first update time (cursor = "time|key").
             cursor = f"{self.config.start_date:%Y-%m-%d} 00:00:00|"
         with self.api.client() as http:
-            while True:
+
+            def fetch(cursor: str | None) -> Batch[str]:
                 params: dict[str, Any] = {"pageSize": self.config.page_size}
                 if cursor:
                     params["cursor"] = cursor
                 data = self.api.fetch(http, self.path, params, stream=self.name)
-                records = data["records"]
-                returned = data.get("nextCursor")
-                if returned and cursor and returned < cursor:
-                    # README "cursors never go backwards": keep the larger one.
-                    log.warning(
-                        "%s/%s: upstream cursor %r is behind the one sent (%r); keeping the larger",
-                        KIND,
-                        self.name,
-                        returned,
-                        cursor,
-                    )
-                marks = [c for c in (cursor, returned, self.cursor_of(records[-1]) if records else None) if c]
-                new = max(marks) if marks else None
-                if records:
-                    yield Page(records=records, state={"cursor": new} if new else {})
-                if not records or not data.get("hasMore"):
-                    return
-                cursor = new
+                return Batch(
+                    data["records"],
+                    str(data["nextCursor"]) if data.get("nextCursor") else None,
+                    bool(data.get("hasMore")),
+                )
+
+            # README "cursors never go backwards": read_pages keeps the larger one.
+            yield from read_pages(
+                fetch,
+                cursor,
+                position=self.cursor_of,
+                bookmark=lambda cursor: {"cursor": cursor},
+                connector=KIND,
+                stream=self.name,
+            )
 
 
 class Enterprises(_PermitStream):

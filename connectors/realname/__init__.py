@@ -32,6 +32,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import (
     AttendanceIn,
+    Batch,
     CheckResult,
     Connector,
     ConnectorConfig,
@@ -48,6 +49,7 @@ from connectors.base import (
     check_connection,
     fields,
     map_exceptions,
+    read_pages,
     secret,
 )
 from connectors.realname._fieldcrypt import ENCRYPTED_FIELDS, UndecryptableField, decrypt_field, parse_key
@@ -173,30 +175,30 @@ class _RealnameStream(Stream[RealnameConfig]):
     def read(self, state: dict[str, Any]) -> Iterator[Page]:
         cursor: str | None = state.get("cursor")
         if cursor is None and self.config.start_date:
+            # First sync with a start date: begin at that day's first update time (cursor = "time|key").
             cursor = f"{self.config.start_date:%Y-%m-%d} 00:00:00|"
         with self.api.client() as http:
-            while True:
+
+            def fetch(cursor: str | None) -> Batch[str]:
                 params: dict[str, Any] = {"pageSize": self.config.page_size}
                 if cursor:
                     params["cursor"] = cursor
                 data = self.api.fetch(http, self.path, params, stream=self.name)
-                records = data["records"]
-                returned = data.get("nextCursor")
-                if returned and cursor and returned < cursor:
-                    log.warning(
-                        "%s/%s: upstream cursor %r is behind the one sent (%r); keeping the larger",
-                        KIND,
-                        self.name,
-                        returned,
-                        cursor,
-                    )
-                marks = [c for c in (cursor, returned, self.cursor_of(records[-1]) if records else None) if c]
-                new = max(marks) if marks else None
-                if records:
-                    yield Page(records=[self.api.decrypt(r) for r in records], state={"cursor": new} if new else {})
-                if not records or not data.get("hasMore"):
-                    return
-                cursor = new
+                return Batch(
+                    [self.api.decrypt(r) for r in data["records"]],
+                    str(data["nextCursor"]) if data.get("nextCursor") else None,
+                    bool(data.get("hasMore")),
+                )
+
+            # README "cursors never go backwards": read_pages keeps the larger one.
+            yield from read_pages(
+                fetch,
+                cursor,
+                position=self.cursor_of,
+                bookmark=lambda cursor: {"cursor": cursor},
+                connector=KIND,
+                stream=self.name,
+            )
 
 
 class Teams(_RealnameStream):

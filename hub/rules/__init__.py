@@ -3,7 +3,8 @@
 - ``hub.rules.base``: what a rule is (``Rule``, ``Context``, ``Subject``) and the SQL helpers rules share;
 - ``hub.rules.w01_…`` … ``w16_…``: one rule per module (docs/domain.md, "Warnings");
 - ``hub.rules.catalogue``: the rules the engine evaluates (``RULES``);
-- ``hub.rules.engine``: ``evaluate`` — upsert, level changes, resolution, events, escalation;
+- ``hub.rules.engine``: ``evaluate`` — upsert, level changes, resolution, events, escalation —, and
+  ``evaluate_committed``, which runs an evaluation that lost a race to another again;
 - ``hub.rules.handling``: what people do with a warning — acknowledge, note, resolve, false positive.
 
 Adding a rule (say W17; ``w16_paid_not_on_roster.py`` was added so): copy the module of a rule like it (``w12_guarantee_expiring.py`` is short),
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from hub.rules.base import Context, Rule, Subject
 from hub.rules.catalogue import RULES, rule
-from hub.rules.engine import Report, Scope, evaluate
+from hub.rules.engine import Report, Scope, evaluate, evaluate_committed
 from hub.rules.handling import acknowledge, add_note, mark_false_positive, resolve
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "acknowledge",
     "add_note",
     "evaluate",
+    "evaluate_committed",
     "mark_false_positive",
     "resolve",
     "rule",

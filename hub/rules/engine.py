@@ -14,6 +14,11 @@ transaction:
 Each step writes a ``WarningAction`` (the warning's history) and an outbox event. Evaluating twice on
 the same day changes nothing the second time. ``scope`` limits a run to the warnings of some projects
 and enterprises (the incremental path after a sync page); without it, a run is the full sweep.
+
+Two runs at once (a sync page's and the sweep, or two pages' about one project) may both change or
+raise the same warning: the compare-and-set on ``warnings.version`` (and the unique key of a
+warning) lets one commit and makes the other fail. :func:`evaluate_committed` runs the loser again
+from a fresh read; see there why again, rather than its writes re-applied.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, or_, select, tuple_, union
+from sqlalchemy.exc import IntegrityError
 
 from hub import models as m
 from hub.access import SYSTEM
@@ -38,6 +44,7 @@ from hub.rules.catalogue import RULES
 from hub.settings import Settings, get_settings
 from hub.vocab import Colour, WarningStatus
 from hub.workdays import CST, add_working_days, china_today
+from hub.workflow import lost_race
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -45,7 +52,7 @@ if TYPE_CHECKING:
 
     from hub.crypto import Cipher
 
-__all__ = ["SYSTEM_ACTOR", "Report", "Scope", "evaluate", "rules_enabled", "thresholds_for"]
+__all__ = ["SYSTEM_ACTOR", "Report", "Scope", "evaluate", "evaluate_committed", "rules_enabled", "thresholds_for"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,10 @@ SYSTEM_ACTOR = "system"
 OPEN = (WarningStatus.ACTIVE.value, WarningStatus.ESCALATED.value)
 #: The most people an incremental run names to the rules as literals (more: they narrow by a subquery).
 MAX_PEOPLE = 20_000
+#: How many times :func:`evaluate_committed` runs an evaluation that keeps losing races (then it fails).
+ATTEMPTS = 3
+#: The unique key of a warning: a second run raising the same warning at once fails on it.
+_WARNING_KEY = "uq_warnings_rule_subject_period"
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,8 @@ class Report:
     escalated: dict[int, int] = field(default_factory=dict)
     #: Seconds each rule evaluated took (its SELECT and the engine's writes): what a run cost, per rule.
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Times the evaluation lost a race to a concurrent one and ran again (:func:`evaluate_committed`).
+    reruns: int = 0
 
     def add(self, code: str, what: str, n: int = 1) -> None:
         if n:
@@ -170,6 +183,50 @@ def evaluate(
         )
     session.flush()
     return report
+
+
+def evaluate_committed(
+    sessions: Callable[[], Session], evaluation: Callable[[Session], Report], *, attempts: int = ATTEMPTS
+) -> Report:
+    """Run ``evaluation`` (an :func:`evaluate` call) in a session of ``sessions`` and commit; when it lost
+    a race to a concurrent evaluation — or to a person handling a warning — over the same warning, roll
+    it back and run it again in a new session, up to ``attempts`` times in all.
+
+    Why again, from a fresh read, rather than re-reading the one warning and re-applying this run's
+    change to it: what a run writes is decided by its rules' SELECT, and the run that committed first
+    may have read newer data (the wages paid, so it resolved the warning); re-applying the loser's
+    older decision would undo that (reopen it). Running again reads what the winner committed and the
+    data it judged, and, evaluation being idempotent, changes only what is still to change — nothing,
+    when both judged the same data. The lost run's writes (actions, events, an escalation's clue) are
+    rolled back with it, so nothing is recorded twice. On PostgreSQL the loser's UPDATE waited for the
+    winner's commit, on SQLite its write lock did: the next attempt reads the winner's result at once.
+    """
+    for attempt in range(1, attempts + 1):
+        with sessions() as session:
+            try:
+                report = evaluation(session)
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                if attempt < attempts and _lost_to_another(exc):
+                    log.info("a warnings evaluation lost a race to a concurrent one; evaluating again")
+                    continue
+                raise
+        report.reruns = attempt - 1
+        return report
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _lost_to_another(exc: BaseException) -> bool:
+    """Whether ``exc`` says another transaction changed or raised the same warning first."""
+    if lost_race(exc):
+        return True
+    if not isinstance(exc, IntegrityError):
+        return False
+    orig = exc.orig
+    # psycopg names the violated constraint; SQLite names its columns only
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    return constraint == _WARNING_KEY or str(orig).startswith("UNIQUE constraint failed: warnings.rule_code,")
 
 
 def scope_sets(

@@ -1,5 +1,6 @@
 """hub.ingest for project money: a 专户's expense bills, the contract chain, progress payments and
-output value — validated, resolved by natural keys, upserted, and refused with the field named."""
+output value — validated, resolved by natural keys, upserted, and refused with the field named; and a
+worker's pay identifiers (ID number, card, phone), refused with the value masked."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from connectors.base import (
     ProgressPaymentIn,
     ProjectIn,
     WageAccountIn,
+    WorkerIn,
 )
 from hub import models as m
 from hub.crypto import Cipher
 from hub.db import make_engine, session_scope
-from hub.identifiers import make_uscc
+from hub.identifiers import id_check_char, make_id_number, make_uscc
 from hub.ingest import Ingestor, Item, Problem
 
 CIPHER = Cipher("test-ingest-money")
@@ -34,6 +36,9 @@ BUILDER, GENERAL, LABOUR, STRANGER = (make_uscc(RNG, region_code="370811") for _
 PROJECT = "2025-370811-47-01-000123"
 ACCOUNT = "3700000000123456789"
 CARD = "6222021234567890128"  # a worker's card (Luhn-valid)
+IDN = make_id_number(random.Random(12), region_code="370811", birth=dt.date(1990, 1, 1))
+#: The worker's ID number with a wrong check character.
+BAD_IDN = IDN[:17] + next(c for c in "0123456789X" if c != id_check_char(IDN[:17]))
 
 
 @pytest.fixture
@@ -214,3 +219,45 @@ def test_a_bad_progress_payment_or_output_value_is_a_problem_naming_the_field(
     session: Session, entity: Any, field: str, reason: str
 ) -> None:
     assert ingest(session, entity).problems == [Problem(1, reason, field)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        (
+            {"id_number": BAD_IDN},
+            "idCardNumber",
+            f"invalid idCardNumber '{BAD_IDN[:6]}********{BAD_IDN[-4:]}': check character should be "
+            f"{id_check_char(IDN[:17])!r}, got {BAD_IDN[-1]!r}",
+        ),
+        (
+            # Typed with spaces around: the mask still shows the number's own first 6 and last 4 characters
+            {"id_number": f" {BAD_IDN} "},
+            "idCardNumber",
+            f"invalid idCardNumber '{BAD_IDN[:6]}********{BAD_IDN[-4:]}': check character should be "
+            f"{id_check_char(IDN[:17])!r}, got {BAD_IDN[-1]!r}",
+        ),
+        (
+            {"bank_card": " 6222021234567890127 "},
+            "payRollBankCardNumber",
+            "invalid payRollBankCardNumber '622202*********0127': check character should be '8', got '7'",
+        ),
+        (
+            {"phone": "1380013800"},
+            "phone",
+            "invalid phone '138***3800': a mobile number has 11 digits, got 10",
+        ),
+    ],
+    ids=["id-number", "id-number-padded", "card-padded", "phone"],
+)
+def test_a_worker_with_a_bad_identifier_is_refused_with_the_value_masked(
+    session: Session, changes: dict[str, Any], field: str, reason: str
+) -> None:
+    # Given a worker of the project whose ID number, card or phone is invalid
+    values: dict[str, Any] = {"project_code": PROJECT, "corp_uscc": LABOUR, "id_number": IDN, "name": "张三"}
+    worker = WorkerIn(**{**values, **changes})
+    # When ingested
+    result = ingest(session, worker)
+    # Then it is refused naming the field, the value masked as hub.identifiers masks it
+    assert (result.created, result.problems) == (0, [Problem(1, reason, field)])
+    assert BAD_IDN[6:14] not in reason and "1234567890" not in reason

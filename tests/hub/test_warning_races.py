@@ -1,5 +1,6 @@
 """Two people handling one warning at once: exactly one wins, the other answers a user error, nothing is
-recorded twice.
+recorded twice. Two evaluations of the rules changing or raising one warning at once: the one that
+lost runs again and finds nothing left to do (no error, nothing recorded twice).
 
 As for clues (tests/hub/test_races.py): two threads with their own sessions. On SQLite reading takes no
 lock, so the threads meet at a barrier *after* reading: both read the same version before either
@@ -10,12 +11,13 @@ waits, then reads the first's result (ILLEGAL_TRANSITION naming the state).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -23,8 +25,9 @@ from hub import models as m
 from hub.access import Principal
 from hub.db import make_engine, session_factory, session_scope
 from hub.errors import HubError
-from hub.rules import acknowledge, evaluate, handling, resolve
-from tests.hub.warning_world import NOW, TODAY, World, empty
+from hub.rules import Report, acknowledge, evaluate, evaluate_committed, handling, resolve
+from hub.workflow import lost_race
+from tests.hub.warning_world import NOW, TODAY, World, days, empty
 
 ROUNDS = 8
 ANNA = Principal(name="apikey:anna", role="inspector", region_code="370800")
@@ -210,3 +213,104 @@ def test_handling_what_the_engine_changed_since_reading_loses(engine: Engine, ba
         "reload it and try again",
     )
     assert actions(engine, warning_id) == [("raised", "system"), ("resolved", "system")]
+
+
+def w01(today: dt.date) -> Callable[[Session], Report]:
+    """An evaluation of W01 (no wage account opened) as of ``today``, 10:00 China time."""
+    return lambda s: evaluate(s, rules=["W01"], today=today, now=dt.datetime.combine(today, dt.time(2), dt.UTC))
+
+
+def overtaken(engine: Engine, first: Callable[[Session], Report]) -> tuple[Callable[[], Session], list[Report]]:
+    """Sessions for the second of two evaluations, and the first's report once it ran: the second reads,
+    then — at its first write — the first evaluation runs and commits in a session of its own, then the
+    second writes what it decided from its read. The same interleaving on SQLite and PostgreSQL, in one
+    thread: the second holds no lock before it writes (pysqlite begins at the first write; PostgreSQL's
+    plain SELECT locks nothing)."""
+    reports: list[Report] = []
+
+    def sessions() -> Session:
+        session = session_factory(engine)()
+        if not reports:  # the first attempt only: a rerun meets nobody
+
+            @event.listens_for(session, "before_flush")
+            def the_first_commits(*_: Any) -> None:
+                if not reports:
+                    with session_scope(engine) as other:
+                        reports.append(first(other))
+
+        return session
+
+    return sessions, reports
+
+
+def history(engine: Engine) -> tuple[list[tuple[Any, ...]], list[str], list[tuple[str, str, int]]]:
+    """Every warning action (action, from, to), event type and warning (rule, level, version)."""
+    with session_scope(engine) as s:
+        steps = s.execute(
+            select(m.WarningAction.action, m.WarningAction.from_level, m.WarningAction.to_level).order_by(
+                m.WarningAction.id
+            )
+        ).all()
+        events = s.scalars(select(m.Event.type).order_by(m.Event.id)).all()
+        warnings = s.execute(select(m.Warning.rule_code, m.Warning.level, m.Warning.version)).all()
+        return [tuple(r) for r in steps], list(events), [tuple(r) for r in warnings]  # type: ignore[misc]
+
+
+def yellow_w01(engine: Engine) -> None:
+    """A fresh world: a project whose contract is 25 days old and has no wage account — W01 yellow."""
+    with session_scope(engine) as s:
+        empty(s)
+        World(s).add_project(contract_signed_on=days(-25))
+        w01(TODAY)(s)
+
+
+def test_two_evaluations_changing_one_warning_at_once_change_it_once(engine: Engine) -> None:
+    # Given a yellow W01 warning
+    yellow_w01(engine)
+    # When two evaluations six days later meet: the second reads it yellow, the first turns it red and
+    # commits, then the second writes the same change over the version it read
+    sessions, first = overtaken(engine, w01(days(6)))
+    second = evaluate_committed(sessions, w01(days(6)))
+    # Then the second lost the race, ran again without an error and found nothing left to change
+    assert ([r.counts["changed"] for r in first], first[0].reruns) == ([1], 0)
+    assert (second.reruns, second.as_dict()) == (1, {})
+    # And the warning is red, changed once: one step in its history, one event
+    steps, events, warnings = history(engine)
+    assert steps == [("raised", None, "yellow"), ("level_changed", "yellow", "red")]
+    assert events == ["warning.raised", "warning.changed"]
+    assert warnings == [("W01", "red", 2)]
+
+
+def test_two_evaluations_raising_one_warning_at_once_raise_it_once(engine: Engine) -> None:
+    # Given a project with no wage account whose W01 nobody has evaluated yet
+    with session_scope(engine) as s:
+        empty(s)
+        World(s).add_project(contract_signed_on=days(-25))
+    # When two evaluations meet: the second finds no warning, the first raises it and commits, then the
+    # second raises it too
+    sessions, first = overtaken(engine, w01(TODAY))
+    second = evaluate_committed(sessions, w01(TODAY))
+    # Then the second lost on the warning's unique key, ran again and found it raised
+    assert [r.counts["raised"] for r in first] == [1]
+    assert (second.reruns, second.as_dict()) == (1, {})
+    steps, events, warnings = history(engine)
+    assert (steps, events, warnings) == ([("raised", None, "yellow")], ["warning.raised"], [("W01", "yellow", 1)])
+
+
+def test_an_evaluation_out_of_attempts_lets_the_lost_race_through(engine: Engine) -> None:
+    # Given a yellow W01 warning
+    yellow_w01(engine)
+    # When two evaluations meet as above and the second may run only once
+    sessions, first = overtaken(engine, w01(days(6)))
+    with pytest.raises(Exception) as lost:
+        evaluate_committed(sessions, w01(days(6)), attempts=1)
+    # Then it fails with the lost race (the worker's retry takes it from there), and rolled back all it
+    # wrote: the first's change stands alone
+    assert lost_race(lost.value), lost.value
+    steps, events, warnings = history(engine)
+    assert (len(first), steps[-1], events, warnings) == (
+        1,
+        ("level_changed", "yellow", "red"),
+        ["warning.raised", "warning.changed"],
+        [("W01", "red", 2)],
+    )
