@@ -39,6 +39,8 @@ class Leaf:
     #: already what it serialises to), so that the generated builder reads it inline.
     index: int | None = None
     serialize: Callable[[Any], Any] | None = None
+    #: A function of one column's value, null included (a pure field of one column): ``of_value(row[index])``.
+    of_value: Callable[[Any], Any] | None = None
 
 
 @dataclass(slots=True)

@@ -374,7 +374,14 @@ def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]
     names: dict[str, Any] = {"Fallback": _Fallback}
     items, non_null, rel = [], [], 0
     for j, f in enumerate(plan.fields):
-        if isinstance(f, Leaf) and f.index is not None:
+        # A non-null field read from a column is null exactly when the column is (a serializer and the
+        # mask never answer null for a value): the test reads the row, not the dict.
+        null_test = f"d[{f.key!r}] is None"
+        if isinstance(f, Leaf) and f.of_value is not None:
+            names[f"p{j}"] = f.of_value
+            expr = f"p{j}(row[{f.index}])"
+        elif isinstance(f, Leaf) and f.index is not None:
+            null_test = f"row[{f.index}] is None"
             if f.serialize is None:
                 expr = f"row[{f.index}]"
             else:
@@ -384,6 +391,7 @@ def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]
             names[f"f{j}"] = f.value
             expr = f"f{j}(row)"
         elif isinstance(f, Masked):
+            null_test = f"row[{f.index}] is None"
             names[f"m{j}"] = f.mask
             expr = f"(None if (v := row[{f.index}]) is None else m{j}(v))"
         else:
@@ -391,7 +399,7 @@ def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]
             rel += 1
         items.append(f"{f.key!r}: {expr}")
         if f.non_null:
-            non_null.append(f"d[{f.key!r}] is None")
+            non_null.append(null_test)
     unpack = "".join(f"r{i}, " for i in range(rel))
     lines = [
         "def build(rows, relations):",
