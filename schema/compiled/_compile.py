@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable
+from functools import partial
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -350,8 +351,8 @@ class _Compiler:
         where = f"{gtype.name}.{name}"
         if name == "id" and sfield.base_resolver is not None and hasattr(model, "id"):
             i = plan.column(model.id)
-            type_name = gtype.name
-            return Leaf(key, lambda row: to_global_id(type_name, row[i]), non_null=True)
+            global_id = partial(to_global_id, gtype.name)
+            return Leaf(key, lambda row: global_id(row[i]), non_null=True, index=i, serialize=global_id)
         if name == "databaseId" and hasattr(model, "id"):
             i = plan.column(model.id)
             return Leaf(key, itemgetter(i), non_null=True)
@@ -398,6 +399,19 @@ class _Compiler:
                     memo[args] = value
                 return value
 
+            if len(indexes) == 1:
+                (column_index,) = indexes
+
+                def pure_of_value(value: Any, row_of: Callable[[Any], Any] = pure, i: int = column_index) -> Any:
+                    # (the row's other columns are not read: a list holding this one at its index will do)
+                    try:
+                        return memo[(value,)]
+                    except KeyError:
+                        row = [None] * (i + 1)
+                        row[i] = value
+                        return row_of(row)
+
+                return Leaf(key, pure, non_null, index=column_index, of_value=pure_of_value)
             return Leaf(key, pure, non_null)
         if "pageInfo" in getattr(get_named_type(gfield.type), "fields", {}):
             raise _Unsupported(path, f"{where} is a connection with arguments or filters of its own (not to_pages)")
