@@ -68,53 +68,66 @@ CITIES_WITHOUT_COUNTIES = frozenset({"4419", "4420", "4604"})
 
 
 class IdentifierError(ValueError):
-    """Validation failure: ``invalid {field} {value!r}: {reason}``."""
+    """Validation failure: ``invalid {field} {value!r}: {reason}``, or ``invalid {field}: {reason}`` for a
+    personal identifier (ID number, bank card, phone), whose ``value`` is ``None``.
 
-    def __init__(self, field: str, value: str, reason: str) -> None:
-        super().__init__(f"invalid {field} {value!r}: {reason}")
+    个人信息保护法 第二十八条: a personal identifier's error quotes no part of it, not even masked (a
+    masked ID number still shows ten of its digits, and a birth date identifies): the field and what is
+    wrong are named instead. Business identifiers (USCC, region codes, permit numbers) are quoted.
+    """
+
+    def __init__(self, field: str, value: str | None, reason: str) -> None:
+        super().__init__(f"invalid {field}: {reason}" if value is None else f"invalid {field} {value!r}: {reason}")
         self.field = field
         self.value = value
         self.reason = reason
 
-    def __reduce__(self) -> tuple[type[IdentifierError], tuple[str, str, str]]:
+    def __reduce__(self) -> tuple[type[IdentifierError], tuple[str, str | None, str]]:
         return (type(self), (self.field, self.value, self.reason))
 
 
-def _prep(value: object, field: str) -> str:
+def _prep(value: object, field: str, *, personal: bool = False) -> str:
     # NFKC folds full-width input ('１３８…') to ASCII
     if not isinstance(value, str):
-        raise IdentifierError(field, str(value), f"expected a string, got {type(value).__name__}")
+        shown = None if personal else str(value)
+        raise IdentifierError(field, shown, f"expected a string, got {type(value).__name__}")
     s = unicodedata.normalize("NFKC", value).strip().upper()
     if not s:
-        raise IdentifierError(field, value, "value is empty")
+        raise IdentifierError(field, None if personal else value, "value is empty")
     return s
 
 
-def _length(s: str, value: str, field: str, *expected: int) -> None:
+def _length(s: str, value: str | None, field: str, *expected: int) -> None:
     if len(s) not in expected:
         *head, last = expected
         want = f"{', '.join(map(str, head))} or {last}" if head else str(last)
         raise IdentifierError(field, value, f"expected {want} characters, got {len(s)}")
 
 
-def _chars(s: str, value: str, field: str, allowed: str, hint: str, start: int = 1) -> None:
+def _chars(s: str, value: str | None, field: str, allowed: str, hint: str, start: int = 1) -> None:
     for i, ch in enumerate(s, start):
         if ch not in allowed:
             raise IdentifierError(field, value, f"illegal character {ch!r} at position {i} ({hint})")
 
 
-def _date(
-    s8: str, value: str, field: str, what: str, *, birth: bool = False, today: datetime.date | None = None
-) -> datetime.date:
+def _date(s8: str, value: str, field: str, what: str) -> datetime.date:
+    try:
+        return datetime.date(int(s8[:4]), int(s8[4:6]), int(s8[6:]))
+    except ValueError:
+        raise IdentifierError(field, value, f"bad {what} {s8!r}: not a real calendar date (YYYYMMDD)") from None
+
+
+def _birth_date(s8: str, field: str, today: datetime.date | None) -> datetime.date:
+    """The birth date an ID number carries; the error names what is wrong, never the date (it identifies)."""
     try:
         d = datetime.date(int(s8[:4]), int(s8[4:6]), int(s8[6:]))
     except ValueError:
-        raise IdentifierError(field, value, f"bad {what} {s8!r}: not a real calendar date (YYYYMMDD)") from None
-    if birth and d.year < 1900:
-        raise IdentifierError(field, value, f"bad {what} {s8!r}: before 1900-01-01")
+        raise IdentifierError(field, None, "the birth date in the ID number is not a real date") from None
+    if d.year < 1900:
+        raise IdentifierError(field, None, "the birth date in the ID number is before 1900-01-01")
     # Born in the future on China's calendar (a server's own date lags it until 08:00 China time).
-    if birth and d > (today if today is not None else _china_today()):
-        raise IdentifierError(field, value, f"bad {what} {s8!r}: in the future")
+    if d > (today if today is not None else _china_today()):
+        raise IdentifierError(field, None, "the birth date in the ID number is in the future")
     return d
 
 
@@ -147,15 +160,15 @@ def org_code_check_char(body8: str) -> str:
 
 def id_check_char(first17: str) -> str:
     """Return the GB 11643-1999 check character ('0'-'9' or 'X') for 17 digits."""
-    _length(first17, first17, "idNumber", 17)
-    _chars(first17, first17, "idNumber", _DIGITS, "expected a digit")
+    _length(first17, None, "idNumber", 17)
+    _chars(first17, None, "idNumber", _DIGITS, "expected a digit")
     # GB 11643-1999: Σ(ai·Wi) mod 11 indexes "10X98765432"
     return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
 
 
 def luhn_check_digit(partial: str) -> str:
     """Return the Luhn (ISO/IEC 7812-1) digit that makes ``partial + digit`` valid."""
-    _chars(partial, partial, "bankCard", _DIGITS, "expected a digit")
+    _chars(partial, None, "bankCard", _DIGITS, "expected a digit")
     total = 0
     for i, ch in enumerate(reversed(partial)):
         d = int(ch) * (2 if i % 2 == 0 else 1)  # doubled once the check digit is appended
@@ -191,14 +204,18 @@ def validate_id_number(value: str, *, field: str = "idNumber", today: datetime.d
 
     ``today`` (China's, :func:`hub.workdays.china_today` by default) bounds the birth date it carries.
     """
-    s = _prep(value, field)
-    _length(s, value, field, 18)
-    _chars(s[:17], value, field, _DIGITS, "expected a digit")
-    _chars(s[17], value, field, _DIGITS + "X", "expected a digit or X", start=18)
+    s = _prep(value, field, personal=True)
+    _length(s, None, field, 18)
+    _chars(s[:17], None, field, _DIGITS, "expected a digit")
+    _chars(s[17], None, field, _DIGITS + "X", "expected a digit or X", start=18)
     # GB 11643-1999: region(6) birth date(8) sequence(3) check(1)
-    _province(s, value, field)
-    _date(s[6:14], value, field, "birth date", birth=True, today=today)
-    _check(value, field, id_check_char(s[:17]), s[17])
+    if not 11 <= int(s[:2]) <= 82:
+        raise IdentifierError(field, None, "the region code in the ID number has no province code (11-82)")
+    _birth_date(s[6:14], field, today)
+    if id_check_char(s[:17]) != s[17]:
+        raise IdentifierError(
+            field, None, "the check character does not match the other 17 characters: one is mistyped"
+        )
     return s
 
 
@@ -272,12 +289,13 @@ def validate_permit_no(value: str, *, field: str = "permitNo") -> str:
 
 def validate_bank_card(value: str, *, field: str = "bankCard") -> str:
     """Validate a 16–19 digit Luhn-checked card number (spaces/hyphens dropped)."""
-    s = _prep(value, field)
-    _chars(s, value, field, _DIGITS + " -", "expected a digit")
+    s = _prep(value, field, personal=True)
+    _chars(s, None, field, _DIGITS + " -", "expected a digit")
     s = s.replace(" ", "").replace("-", "")
     if not 16 <= len(s) <= 19:
-        raise IdentifierError(field, value, f"expected 16-19 digits, got {len(s)}")
-    _check(value, field, luhn_check_digit(s[:-1]), s[-1])
+        raise IdentifierError(field, None, f"expected 16-19 digits, got {len(s)}")
+    if luhn_check_digit(s[:-1]) != s[-1]:
+        raise IdentifierError(field, None, "the check digit (Luhn) does not match the others: a digit is mistyped")
     return s
 
 
@@ -326,7 +344,7 @@ def _phone_problem(nsn: str) -> str:
         return f"a landline needs its area code (0xx or 0xxx) and 7-8 digits, got {len(nsn)} digits"
     area = _area_code_length(nsn)
     return (
-        f"no landline has area code '0{nsn[:area]}' with {len(nsn) - area} digits "
+        f"no landline has its area code with {len(nsn) - area} digits "
         "(the area code is unknown, or its numbers have another length)"
     )
 
@@ -340,14 +358,15 @@ def normalise_phone(value: str, *, field: str = "phone") -> str:
     understood. An extension (转 / 分机 / ext / x / #, or a last '-' group after a complete landline) is
     dropped: E.164 has none, and the line is what identifies a complainant (the upstream's raw record
     keeps what was typed). Only China's numbers (+86) are accepted, and only personal lines — not
-    400 / 800 / 95xxx service numbers. The error shows the number masked (:func:`mask_phone`).
+    400 / 800 / 95xxx service numbers. The error names the field and what is wrong, never the number
+    (not even masked: its last four digits and area code narrow it down to a few callers); it may quote
+    a mobile's first three digits, which name a carrier's range, not a person.
     """
     if not isinstance(value, str):
-        raise IdentifierError(field, mask_phone(str(value)), f"expected a string, got {type(value).__name__}")
+        raise IdentifierError(field, None, f"expected a string, got {type(value).__name__}")
     s = unicodedata.normalize("NFKC", value).strip()
-    shown = mask_phone(s)
     if not s:
-        raise IdentifierError(field, shown, "value is empty")
+        raise IdentifierError(field, None, "value is empty")
     if found := _EXTENSION.search(s):
         s = s[: found.start()]
     plus = False
@@ -355,7 +374,7 @@ def normalise_phone(value: str, *, field: str = "phone") -> str:
         if ch == "+" and not plus and not any(c in _DIGITS for c in s[:i]):
             plus = True
         elif ch not in _DIGITS and ch not in _PHONE_SEPARATORS:
-            raise IdentifierError(field, shown, f"illegal character {ch!r} at position {i}")
+            raise IdentifierError(field, None, f"illegal character {ch!r} at position {i}")
     number = _parse_phone(s)
     if number is None or not phonenumbers.is_valid_number(number):
         dashed = _DASH_EXTENSION.match(s)
@@ -363,17 +382,17 @@ def normalise_phone(value: str, *, field: str = "phone") -> str:
         if line is not None and phonenumbers.is_valid_number(line) and _is_landline(line):
             number = line
         elif number is None:
-            raise IdentifierError(field, shown, _phone_problem("".join(c for c in s if c in _DIGITS)))
+            raise IdentifierError(field, None, _phone_problem("".join(c for c in s if c in _DIGITS)))
         elif number.country_code != 86:
-            raise IdentifierError(field, shown, f"only China's numbers (+86) are accepted, got +{number.country_code}")
+            raise IdentifierError(field, None, f"only China's numbers (+86) are accepted, got +{number.country_code}")
         else:
-            raise IdentifierError(field, shown, _phone_problem(phonenumbers.national_significant_number(number)))
+            raise IdentifierError(field, None, _phone_problem(phonenumbers.national_significant_number(number)))
     if number.country_code != 86:
-        raise IdentifierError(field, shown, f"only China's numbers (+86) are accepted, got +{number.country_code}")
+        raise IdentifierError(field, None, f"only China's numbers (+86) are accepted, got +{number.country_code}")
     kind = phonenumbers.number_type(number)
     if kind not in _PERSONAL_LINES:
         raise IdentifierError(
-            field, shown, f"{_SERVICE_KINDS.get(kind, 'a service number')}, not a mobile or a landline"
+            field, None, f"{_SERVICE_KINDS.get(kind, 'a service number')}, not a mobile or a landline"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -488,8 +507,20 @@ def mask_phone(value: str) -> str:
 
 
 def mask_bank_card(value: str) -> str:
-    """Keep the first 6 and last 4 digits: '622848*********8901'."""
-    return _mask(value, 6, 4)
+    """Keep the first 6 and last 4 digits, and how the number is written: '622848*********8901',
+    '6222 02** **** ***0 123'. A value of 10 digits or fewer has every digit hidden."""
+    s = value.strip()
+    digits = sum(c in _DIGITS for c in s)
+    hide_all = digits <= 6 + 4
+    out = []
+    i = 0
+    for ch in s:  # by digits, not characters: a space or dash between groups is no digit to keep
+        if ch in _DIGITS:
+            out.append(ch if not hide_all and (i < 6 or i >= digits - 4) else "*")
+            i += 1
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def mask_name(value: str) -> str:

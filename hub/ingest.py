@@ -88,23 +88,12 @@ class _Reject(Exception):
         self.field = field
 
 
-#: Validators of personal identifiers, with the mask their bad values are shown with in quarantine
-#: reasons (docs/domain.md, "Identifiers"). ``normalise_phone`` is not listed: its errors show the
-#: number masked already (``mask_phone``).
-_MASKS: dict[Callable[..., str], Callable[[str], str]] = {
-    validate_id_number: mask_id_number,
-    validate_bank_card: mask_bank_card,
-}
-
-
 def _ident(fn: Callable[..., str], value: str, field: str) -> str:
-    """``value`` validated by ``fn``, or a :class:`_Reject` naming ``field`` and the value (a personal one
-    masked by :mod:`hub.identifiers`' own masks)."""
+    """``value`` validated by ``fn``, or a :class:`_Reject` naming ``field`` and what is wrong (the
+    validator's message: a personal identifier's quotes no part of it, docs/domain.md "Identifiers")."""
     try:
         return fn(value, field=field)
     except IdentifierError as exc:
-        if (mask := _MASKS.get(fn)) is not None:
-            raise _Reject(f"invalid {exc.field} {mask(value)!r}: {exc.reason}", exc.field) from exc
         raise _Reject(str(exc), exc.field) from exc
 
 

@@ -153,7 +153,7 @@ class TestBankSoap(SandboxContract):
     bad_records = {
         "accounts": BadRecord("corpCode", "unknown contractor USCC"),
         "bills": BadRecord("billAmount", "required field billAmount is missing"),
-        "pay_details": BadRecord("idCardNumber", "check character should be"),
+        "pay_details": BadRecord("idCardNumber", "invalid idCardNumber: the check character does not match"),
         "guarantees": BadRecord("guaranteeAmount", "required field guaranteeAmount is missing"),
     }
     faults = [
