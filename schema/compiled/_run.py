@@ -111,11 +111,13 @@ async def execute_plan(
                     except HubError as exc:
                         errors.append(located_error(exc, [root.node], [root.key]))
         principal = context.principal
+        if errors and key is None:  # a root list is non-null: its error nulls the whole answer
+            return ExecutionResult(data=None, errors=errors)
 
         def work(session: Session) -> ExecutionResult | None:
             if key is not None and not _still(session, key, principal):
                 return None
-            if errors:  # a root list is non-null: its error nulls the whole answer
+            if errors:  # (now that the key is known to stand for the principal)
                 return ExecutionResult(data=None, errors=errors)
             return _read_and_build(plan, reads, session.connection(), principal)
 
