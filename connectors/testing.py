@@ -11,9 +11,9 @@ classes, declares what is particular to its upstream, and inherits the tests:
   shared fault switchboard (``connectors.sandbox.faults``). Adds: ``check`` says what is wrong with
   the right credentials, wrong ones and an unreachable URL; new records appear when the sandbox's
   clock moves, from the moment the world was seeded (a full read serves the seeded history and what
-  arrived since, at any hour); ``start_date`` limits a first sync; a sync survives each standard fault with the rows,
-  bookmarks and counts of an undisturbed run; a bad record is quarantined and stays so on replay;
-  refused credentials fail a run at once, without retries.
+  arrived since, at any hour); ``start_date`` limits a first sync; a sync survives each standard
+  fault with the rows, bookmarks and counts of an undisturbed run; a bad record is quarantined and
+  stays so on replay; refused credentials fail a run at once, without retries.
 
 Example::
 
