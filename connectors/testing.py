@@ -10,9 +10,10 @@ classes, declares what is particular to its upstream, and inherits the tests:
 - ``SandboxContract``: for a connector that ships a sandbox (``Connector.sandbox``) with the
   shared fault switchboard (``connectors.sandbox.faults``). Adds: ``check`` says what is wrong with
   the right credentials, wrong ones and an unreachable URL; new records appear when the sandbox's
-  clock moves; ``start_date`` limits a first sync; a sync survives each standard fault with the rows,
-  bookmarks and counts of an undisturbed run; a bad record is quarantined and stays so on replay;
-  refused credentials fail a run at once, without retries.
+  clock moves, from the moment the world was seeded (a full read serves the seeded history and what
+  arrived since, at any hour); ``start_date`` limits a first sync; a sync survives each standard
+  fault with the rows, bookmarks and counts of an undisturbed run; a bad record is quarantined and
+  stays so on replay; refused credentials fail a run at once, without retries.
 
 Example::
 
@@ -60,7 +61,7 @@ from sqlalchemy.orm import Session
 from connectors import registry
 from connectors.base import CheckResult, Connector, Page, Rejection, fields
 from connectors.sandbox.faults import Faults
-from connectors.sandbox.world import World
+from connectors.sandbox.world import World, build_world
 from hub import models as m
 from hub.archive import Sealer, clear_personal_paths, unseal
 from hub.crypto import Cipher
@@ -538,6 +539,48 @@ class SandboxContract(ConnectorContract):
         )
         assert sum(map(len, recent.values())) > 0, "the sandbox should have records from the start date on"
 
+    @pytest.mark.parametrize(
+        ("days", "hour"), [(0, dt.time(0, 5)), (1, dt.time(23, 50))], ids=["00:05", "next-day-23:50"]
+    )
+    def test_a_full_read_serves_the_seeded_history_and_what_arrived_since_whatever_the_hour(
+        self, connector: Connector[Any], world: World, days: int, hour: dt.time
+    ) -> None:
+        # Given a demo's world seeded at that moment (China time: just after midnight, or late in the
+        # evening), and what its sandbox holds before any live record (its clock a day before the seeding)
+        seeded_at = dt.datetime.combine(world.today + dt.timedelta(days=days), hour, fields.CHINA)
+        seeded = build_world(
+            seed=world.seed,
+            scale=world.scale,
+            region=world.region,
+            today=seeded_at.date(),
+            now=seeded_at.astimezone(dt.UTC),
+        )
+        history = self._read_everything(connector, seeded, Clock(seeded_at - dt.timedelta(days=1)))
+        # When its clock reads three live intervals (and a bit) after the seeding, and a client reads everything
+        now = seeded_at + dt.timedelta(seconds=3 * self.interval + 5)
+        served = self._read_everything(connector, seeded, Clock(now))
+        # Then each stream serves the seeded history, and beside it only records that arrived since the
+        # seeding: at most one per live interval — not a backlog of one every interval since the day's
+        # 00:00 (thousands at 23:50)
+        for name, records in served.items():
+            assert {key for key, _ in history[name]} <= {key for key, _ in records}, f"{name}: history is missing"
+            arrived = sorted(at for key, at in records - history[name])
+            assert all(seeded_at <= at <= now for at in arrived), (name, seeded_at, arrived[:3], arrived[-3:])
+            assert len(arrived) <= 3, (name, len(arrived))
+        assert any(records - history[name] for name, records in served.items()), "nothing arrived since the seeding"
+
+    def _read_everything(
+        self, connector: Connector[Any], world: World, clock: Clock
+    ) -> dict[str, set[tuple[Any, dt.datetime]]]:
+        """Stream → (key, cursor moment) of every record a full read of ``world``'s sandbox serves at ``clock``."""
+        create_app, credentials = sandbox_factory(connector)
+        app = create_app(world=world, faults=Faults(), clock=clock, live_interval_seconds=self.interval)
+        with serve_asgi(app) as url:
+            streams = connector.streams(connector.parse_config({**credentials, "base_url": url + "/"}))
+            return {
+                s.name: {(s.key_of(r), _moment(s.cursor_value(r))) for r in _records(list(s.read({})))} for s in streams
+            }
+
     # -- syncing -------------------------------------------------------------------------------------
 
     def _run(
@@ -668,6 +711,17 @@ class SandboxContract(ConnectorContract):
             )
             assert (result.stats[first].retries, result.stats[first].read) == (0, 0), name
             assert not any(str(v) in result.error for v in refused.config.values()), "a credential in the error"
+
+
+def _moment(value: Any) -> dt.datetime:
+    """A cursor value as an instant: a datetime, ISO 8601 text, or ``YYYY-MM-DD HH:MM:SS`` in China time."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=fields.CHINA)
+    text = str(value)
+    if "T" in text:
+        parsed = dt.datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=fields.CHINA)
+    return dt.datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=fields.CHINA)
 
 
 def _day(value: Any) -> dt.date:

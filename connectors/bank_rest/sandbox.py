@@ -9,8 +9,9 @@ field names of docs/domain.md ("Field names of the upstream interfaces": bank �
 
 Listings are ordered by ``updateTime`` (Beijing time, ``YYYY-MM-DD HH:MM:SS``) then the primary key;
 ``updatedAfter`` is inclusive, ``limit`` is 1–1000, and ``nextCursor`` is opaque (base64 of the
-last position served). History is everything the world holds, at the record's own time; after the
-world's ``today`` one live record per stream appears every ``live_interval_seconds`` of ``clock()``.
+last position served). History is everything the world holds, at the record's own time; from the
+moment the world was seeded (``World.live_start``; a past day's world: its ``today``, 00:00) one live
+record per stream appears every ``live_interval_seconds`` of ``clock()``.
 
 Every history listing is built and sorted once, when the app is created; a page is a slice found by
 bisection and serialised in one orjson call, so the full payroll of a large world (a 200,000-record
@@ -151,7 +152,7 @@ def create_app(
         raise ValueError(f"live_interval_seconds must be positive, got {live_interval_seconds}")
     faults = faults or Faults()
     clock = clock or (lambda: dt.datetime.now(dt.UTC))
-    epoch = dt.datetime.combine(world.today, dt.time(0), BJ)  # live records start after the world's today
+    epoch = world.live_start()  # the history is clamped to before it
     listings = _build(world, epoch, live_interval_seconds)
     tokens: dict[str, dt.datetime] = {}  # access token → expiry
     stats = {"tokens_issued": 0}

@@ -13,8 +13,8 @@ AUTH_FAILED / TOKEN_EXPIRED / BAD_REQUEST); every call needs a WS-Security Usern
 
 History: every 专户 of the world; its income bills (labour-cost allocations) and its expense bills
 (one 代发 bill per pay batch, and a closed account's remainder transferred out); every pay detail paid from a 专户; every 保函 / guarantee insurance (cash deposits have
-no guarantee number). Live: every ``live_interval_seconds`` of ``clock()`` after the world's ``today``
-(00:00 CST) the next open 专户 in turn receives labour cost (a new income bill and a new balance), pays
+no guarantee number). Live: every ``live_interval_seconds`` of ``clock()`` from the moment the world was
+seeded (``World.live_start``; a past day's world: its ``today``, 00:00 CST) the next open 专户 in turn receives labour cost (a new income bill and a new balance), pays
 one of its workers (a new pay detail) and has a new 保函 issued. Protocol faults:
 ``duplicate_page_next``, ``cursor_backwards_next``, ``expire_token_next``, ``bad_records_next`` (an
 account with a wrong USCC check character, an income bill without ``billAmount``, a pay detail with
@@ -114,7 +114,7 @@ class _Bank:
     def __init__(self, world: World, *, interval: float) -> None:
         self.w = world
         self.interval = interval
-        self.epoch = dt.datetime.combine(world.today, dt.time(0), tzinfo=CST)
+        self.epoch = world.live_start()  # the history is clamped to before it
         latest = self.epoch - dt.timedelta(seconds=1)
 
         def clamp(t: dt.datetime) -> dt.datetime:  # history never overtakes the live records

@@ -110,18 +110,12 @@ def history_update_time(payload: dict[str, Any]) -> str:
 
 
 def live_epoch(world: World) -> dt.datetime:
-    """When live records start: the moment the world was seeded (``World.seeded_at``, a demo's start), so
-    that a sandbox serves the seeded history and what arrived since, whatever the hour it was seeded at —
-    not a backlog of a record every interval since the day's 00:00 (4,000 orders at 22:00, none at
-    00:05). A world of a past day (no ``seeded_at``) starts at its today (00:00 CST), like the other
-    sandboxes. Never before the clue history's last change, so that a live record never sorts before one
-    a client has already read (both clue sandboxes share this epoch)."""
+    """When live records start: when every sandbox's do (``World.live_start``: the moment the world was
+    seeded, or a past day's 00:00) — but never before the clue history's last change, so that a live
+    record never sorts before one a client has already read (both clue sandboxes share this epoch)."""
 
     def compute() -> dt.datetime:
-        if world.seeded_at is not None:
-            start = world.seeded_at.astimezone(CST).replace(microsecond=0)
-        else:
-            start = dt.datetime.combine(world.today, dt.time(), tzinfo=CST)
+        start = world.live_start()
         times = [
             history_update_time(p)
             for ch in ("hotline12345", "national_platform")

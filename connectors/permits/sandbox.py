@@ -17,8 +17,8 @@ received, and a page answers ``records``, ``hasMore`` and ``nextCursor``.
 
 History: every builder (建设单位) and general contractor (施工总承包) of the world, every project
 with its permit and contract, its contract chain, progress payments and monthly output values, each
-updated at its own creation time. Live: every ``live_interval_seconds`` of ``clock()`` after the
-world's ``today`` one event happens — a new project with its 总包 contract (now and then with a newly
+updated at its own creation time. Live: every ``live_interval_seconds`` of ``clock()`` from the
+moment the world was seeded (``live_epoch``) one event happens — a new project with its 总包 contract (now and then with a newly
 registered builder), or, every third event, an in-progress project stops or is completed. Protocol
 faults: ``duplicate_page_next``, ``cursor_backwards_next``, ``expire_token_next`` and
 ``bad_records_next`` (a project whose 施工许可证编号 has an impossible date, a 分包 contract whose
@@ -83,8 +83,9 @@ def fmt_time(t: dt.datetime) -> str:
 
 
 def live_epoch(world: World) -> dt.datetime:
-    """When live events start: the world's ``today`` at 00:00 China Standard Time."""
-    return dt.datetime.combine(world.today, dt.time(0), tzinfo=CST).astimezone(dt.UTC)
+    """When live events start (UTC): the moment the world was seeded, or a past day's 00:00 China
+    Standard Time (``World.live_start``)."""
+    return world.live_start().astimezone(dt.UTC)
 
 
 def enterprise_record(e: dict[str, Any], update_time: dt.datetime) -> dict[str, Any]:

@@ -17,8 +17,8 @@ the data key (``connectors.realname._fieldcrypt``; ``DEMO_CREDENTIALS["data_key"
 answer; the platform holds them in clear (``RealnamePlatform.records``).
 
 History: the world's teams, roster, entries and exits (an exit with its settlement) and recent
-attendance, each updated when it happened. Live: every ``live_interval_seconds`` of ``clock()`` after
-the world's ``today`` one event happens — a worker on a site in progress clocks in (or, the second time
+attendance, each updated when it happened. Live: every ``live_interval_seconds`` of ``clock()`` from
+the moment the world was seeded (``live_epoch``) one event happens — a worker on a site in progress clocks in (or, the second time
 that day, out); every fourth event a worker leaves the site, settled (the exit, and the roster record
 updated with its exitTime). Protocol faults: ``duplicate_page_next``, ``cursor_backwards_next``,
 ``expire_token_next`` and ``bad_records_next`` (an attendance record whose encrypted ID number is
@@ -74,8 +74,9 @@ def fmt_time(t: dt.datetime) -> str:
 
 
 def live_epoch(world: World) -> dt.datetime:
-    """When live events start: the world's ``today`` at 00:00 China Standard Time."""
-    return dt.datetime.combine(world.today, dt.time(0), tzinfo=CST).astimezone(dt.UTC)
+    """When live events start (UTC): the moment the world was seeded, or a past day's 00:00 China
+    Standard Time (``World.live_start``)."""
+    return world.live_start().astimezone(dt.UTC)
 
 
 def _day(d: dt.date | None) -> str | None:

@@ -6,8 +6,8 @@ and cards; the hub encrypts them when they arrive). So a connector syncing a san
 enterprises, projects, workers and complainants the hub already knows, and a record the hub was
 seeded with comes back as *unchanged*.
 
-Each sandbox also invents new records over time (``live_*``) from the same world, so that a running
-hub shows data arriving.
+Each sandbox also invents new records over time (``live_*``) from the same world, from the moment it
+was seeded on (``World.live_start``), so that a running hub shows data arriving.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from hub.crypto import Cipher
 from hub.models import utcnow
 from hub.seed.world import SCALES, SENSITIVE_PAYLOAD_FIELDS, Generation
-from hub.workdays import local_date
+from hub.workdays import CST, local_date
 
 _SANDBOX_KEY = "sandbox-world"  # ciphertexts made by the generator are decrypted right away
 SENSITIVE_WORKER_FIELDS = ("id_number_enc", "bank_card_enc")
@@ -37,7 +37,7 @@ class World:
     region: str
     today: dt.date
     #: The moment the world was seeded (``build_world``'s ``now``: a demo's start), nothing seeded later;
-    #: None for a world of a past day. The clue channels' live records start here (``live_epoch``).
+    #: None for a world of a past day. Every sandbox's live records start here (``live_start``).
     seeded_at: dt.datetime | None = None
     enterprises: dict[str, dict[str, Any]] = field(default_factory=dict)  # by USCC
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)  # by project code
@@ -63,6 +63,16 @@ class World:
 
     def rng(self, *parts: object) -> random.Random:
         return random.Random(f"{self.seed}:{':'.join(map(str, parts))}")
+
+    def live_start(self) -> dt.datetime:
+        """When the sandboxes' live records start (China Standard Time, to the second): the moment the
+        world was seeded (``seeded_at``), so that a sandbox serves the seeded history and what arrived
+        since, whatever the hour the demo started at — not a backlog of a record every interval since the
+        day's 00:00 (thousands on a first sync at 23:00). A world of a past day (no ``seeded_at``, as the
+        connector tests build them) starts at its today, 00:00."""
+        if self.seeded_at is not None:
+            return self.seeded_at.astimezone(CST).replace(microsecond=0)
+        return dt.datetime.combine(self.today, dt.time(), tzinfo=CST)
 
     _projects_by_id: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
     _enterprises_by_id: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
