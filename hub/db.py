@@ -82,22 +82,21 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
         engine = create_engine(u, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        kwargs.setdefault("pool_pre_ping", True)
-        if statement_timeout is not None:
-            kwargs["connect_args"] = {
-                **kwargs.get("connect_args", {}),
-                "options": _pg_timeout_option(statement_timeout),
-            }
         _notify_outbox_readers()
-        engine = create_engine(u, **kwargs)
+        engine = create_engine(u, **_pg_options(kwargs, statement_timeout))
     if statement_timeout is not None:
         _install_statement_timeout(engine, statement_timeout, sqlite=sqlite)
     return engine
 
 
-def _pg_timeout_option(seconds: float) -> str:
-    """PostgreSQL's ``statement_timeout`` as a connect option (milliseconds, at least 1)."""
-    return f"-c statement_timeout={max(1, round(seconds * 1000))}"
+def _pg_options(kwargs: dict[str, Any], statement_timeout: float | None) -> dict[str, Any]:
+    """A PostgreSQL engine's options: a connection is pinged before use, and with ``statement_timeout``
+    (seconds) the server stops a statement running longer (a connect option, in milliseconds, ≥ 1)."""
+    kwargs.setdefault("pool_pre_ping", True)
+    if statement_timeout is not None:
+        option = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": option}
+    return kwargs
 
 
 #: The clock SQLite's deadlines are measured on (tests replace it).
@@ -176,15 +175,9 @@ def make_async_engine(url: str, *, statement_timeout: float | None = None, **kwa
         engine = create_async_engine(u, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
-        kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
-        if statement_timeout is not None:
-            kwargs["connect_args"] = {
-                **kwargs.get("connect_args", {}),
-                "options": _pg_timeout_option(statement_timeout),
-            }
         _notify_outbox_readers()
-        engine = create_async_engine(u, **kwargs)
+        engine = create_async_engine(u, **_pg_options(kwargs, statement_timeout))
     if statement_timeout is not None:
         _install_statement_timeout(engine.sync_engine, statement_timeout, sqlite=u.get_backend_name() == "sqlite")
     return engine
