@@ -12,13 +12,18 @@ a loader of its own, still one statement per batch and cached for the request.
 
 Every statement is an ORM select on the request's session, so the jurisdiction filter of
 ``hub.access`` applies to these as to the query roots.
+
+Every loader is a ``SharedLoader``: a load several fields wait for survives the cancellation of one of
+them (graphql-core cancels the siblings of a failed field), see its docstring.
 """
 
 from __future__ import annotations
 
+from asyncio import Future
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -32,13 +37,76 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
     from sqlalchemy.sql.elements import ColumnElement
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class SharedLoader(DataLoader[K, V]):
+    """A ``DataLoader`` whose pending load each caller awaits through a future of its own.
+
+    strawberry's loader hands every caller of ``load(key)`` the same cached future. When a field fails,
+    graphql-core cancels the sibling fields still running, and cancelling a task cancels the future it
+    awaits: the shared one, so every other field waiting for that key, elsewhere in the query, got a
+    ``CancelledError`` that no error handler catches (it is not an ``Exception``) and the request ended
+    without a response. Here each caller gets its own future, fed from the shared one: cancelling it
+    leaves the load to the others. Only when every caller of a pending load has gone is the shared
+    future cancelled, so that, as in strawberry, a batch nobody waits for is not run (or is stopped).
+    A load already done is returned as is: a done future cannot be cancelled.
+
+    strawberry stops a batch nobody waits for by cancelling its dispatch task, and a task cancelled
+    before it started leaves its batch open for ever (later loads join it and never end). That cannot
+    happen here: the shared future is cancelled from a callback of the callers' futures, which runs
+    after the dispatch task's first step, where the batch is closed.
+    """
+
+    def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[V]]]) -> None:
+        super().__init__(load_fn=load_fn)
+        #: Pending shared future → how many callers' futures still wait for it.
+        self._waiting: dict[Future[V], int] = {}
+
+    def load(self, key: K) -> Awaitable[V]:
+        shared = super().load(key)
+        if not isinstance(shared, Future) or shared.done():
+            return shared
+        if shared not in self._waiting:
+            self._waiting[shared] = 0
+            shared.add_done_callback(self._settled)
+        self._waiting[shared] += 1
+        mine: Future[V] = self.loop.create_future()
+        shared.add_done_callback(partial(_pass_on, mine))
+        mine.add_done_callback(partial(self._left, shared))
+        return mine
+
+    def _settled(self, shared: Future[V]) -> None:
+        self._waiting.pop(shared, None)
+
+    def _left(self, shared: Future[V], mine: Future[V]) -> None:
+        """One caller's future is done: if it was cancelled and nobody else waits, drop the load."""
+        if not mine.cancelled() or shared.done():
+            return
+        self._waiting[shared] -= 1
+        if self._waiting[shared] == 0:
+            shared.cancel()
+
+
+def _pass_on(mine: Future[Any], shared: Future[Any]) -> None:
+    """Give a caller's future the outcome of the shared load (unless the caller has gone)."""
+    if mine.done():
+        return
+    if shared.cancelled():
+        mine.cancel()
+    elif (exc := shared.exception()) is not None:
+        mine.set_exception(exc)
+    else:
+        mine.set_result(shared.result())
+
 
 class Loaders:
     """The data loaders of one request (never shared between requests: they cache)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._loaders: dict[Any, DataLoader] = {}
+        self._loaders: dict[Any, SharedLoader[Any, Any]] = {}
 
     def by_id(self, model: type[Any], key_attr: str = "id") -> DataLoader[Any, Any]:
         """Rows of ``model`` by primary key (or another unique column), ``None`` when absent."""
@@ -51,7 +119,7 @@ class Loaders:
                 found = {getattr(r, key_attr): r for r in rows}
                 return [found.get(i) for i in ids]
 
-            self._loaders[key] = DataLoader(load_fn=load)
+            self._loaders[key] = SharedLoader(load_fn=load)
         return self._loaders[key]
 
     def batched(
@@ -65,7 +133,7 @@ class Loaders:
             async def run(keys: Sequence[Any]) -> list[Any]:
                 return await load(session, keys)
 
-            self._loaders[name] = DataLoader(load_fn=run)
+            self._loaders[name] = SharedLoader(load_fn=run)
         return self._loaders[name]
 
     def children(
@@ -96,7 +164,7 @@ class Loaders:
                     grouped[getattr(row, fk.key)].append(row)
                 return [grouped.get(k, []) for k in parent_keys]
 
-            self._loaders[key] = DataLoader(load_fn=load)
+            self._loaders[key] = SharedLoader(load_fn=load)
         return self._loaders[key]
 
     def child_pages(
@@ -135,7 +203,7 @@ class Loaders:
                     for pid in parent_ids
                 ]
 
-            self._loaders[key] = DataLoader(load_fn=load)
+            self._loaders[key] = SharedLoader(load_fn=load)
         return self._loaders[key]
 
     def _counter(
@@ -160,5 +228,5 @@ class Loaders:
                 found = {row[0]: row[1] for row in await self._session.execute(stmt)}
                 return [found.get(pid, 0) for pid in parent_ids]
 
-            self._loaders[key] = DataLoader(load_fn=load)
+            self._loaders[key] = SharedLoader(load_fn=load)
         return self._loaders[key]
