@@ -44,8 +44,8 @@ from admin.app import ADMIN_CSP, admin_routes
 from admin.auth import admin_auth_routes, error_response
 from admin.session import check_csrf, check_same_site, session_token
 from hub.access import KeyUsage, Principal, authenticate, bind_principal
+from hub.app_compiled import CompiledAnswers
 from hub.broker import check_broker
-from hub.compiled_http import CompiledAnswers
 from hub.crypto import Cipher
 from hub.db import async_session_factory, make_async_engine, make_engine, session_scope
 from hub.errors import HubError
@@ -208,7 +208,7 @@ class HubGraphQL(GraphQL):
         self.persisted_queries = PersistedQueryCache(size=settings.apq_cache_size)
         env = Environment(loader=FileSystemLoader(SCHEMA_DIR / "templates"), autoescape=select_autoescape(["html"]))
         self._ide_html = env.get_template("graphiql.html").render(default_query=DEFAULT_QUERY)
-        #: A known key's POST of a compiled operation, answered before strawberry's view (hub.compiled_http).
+        #: A known key's POST of a compiled operation, answered before strawberry's view (hub.app_compiled).
         self.compiled = CompiledAnswers(self)
 
     async def render_graphql_ide(self, request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""A known key's POST of a compiled operation is answered before strawberry's view (hub/compiled_http.py).
+"""A known key's POST of a compiled operation is answered before strawberry's view (hub/app_compiled.py).
 
 The memory of a key is a hint: the key is read again in the plan's own transaction before any row, so a
 key revoked or moved to another region a moment ago is treated as it now stands.
