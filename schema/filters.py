@@ -52,6 +52,10 @@ DIGIT_RUN = re.compile(r"\d{4,}")
 MAX_FILTER_TEXT = 200
 
 
+#: The values a SMALLINT column holds (a pay status is one).
+SMALLINT = (-(2**15), 2**15 - 1)
+
+
 def check_text_lengths(filter_input: Any) -> None:
     """Refuse a filter whose text fields are longer than ``MAX_FILTER_TEXT``, naming the field."""
     for f in dataclasses.fields(filter_input):
@@ -272,5 +276,11 @@ class PayrollFilter:
         if self.pay_month:
             out.append(r.pay_month == self.pay_month)
         if self.pay_status is not None:
+            if not SMALLINT[0] <= self.pay_status <= SMALLINT[1]:  # the column's range: no status lies beyond
+                raise InvalidInput(
+                    f"payStatus {self.pay_status} is not a pay status: use 0 (未发放), 20 (已发放), 30 (发放失败) "
+                    "or 40 (重新发放中)",
+                    field="payStatus",
+                )
             out.append(r.pay_status == self.pay_status)
         return out

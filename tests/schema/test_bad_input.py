@@ -259,6 +259,22 @@ async def test_a_20_digit_id_argument_is_bad_user_input_naming_the_field(graph, 
     assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
 
 
+@pytest.mark.parametrize("status", [2**15, -(2**15) - 1, 2**31 - 1])
+async def test_a_pay_status_beyond_the_columns_range_is_bad_user_input(graph, status) -> None:
+    # Given a pay status no record can hold (PostgreSQL's SMALLINT would refuse the comparison)
+    err = await graph.error("query($s: Int!) { payrollRecords(filter: {payStatus: $s}) { totalCount } }", {"s": status})
+    # Then the filter is refused, naming the field and the statuses there are, never INTERNAL
+    assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": "payStatus"}
+    assert err["message"] == (
+        f"payStatus {status} is not a pay status: use 0 (未发放), 20 (已发放), 30 (发放失败) or 40 (重新发放中)"
+    )
+
+
+async def test_a_pay_status_no_record_has_finds_nothing(graph) -> None:
+    data = await graph.data("{ payrollRecords(filter: {payStatus: 99}) { totalCount } }")
+    assert data == {"payrollRecords": {"totalCount": 0}}
+
+
 # --- personal data never echoed, never logged ----------------------------------------------------------
 
 PHONE, ID_NUMBER, CARD = "13912345678", "370811198805051234", "6228480012345678903"
