@@ -150,6 +150,9 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory, server_database: str | 
         "HUB_SEED": "7",
         "PYTHONUNBUFFERED": "1",
         "COLUMNS": "200",
+        # Every browser test signs in from 127.0.0.1, about thirty times a minute in all: the per-address
+        # limit (20/minute by default, tested in tests/test_sign_in.py) would refuse the later ones.
+        "HUB_SIGN_IN_RATE_LIMIT": "1000/minute",
     }
     for name in ("HUB_DATABASE_URL", "HUB_HOST", "HUB_PORT", "HUB_SEED_ON_START", "HUB_AUTO_MIGRATE", "HUB_BROKER_URL"):
         env.pop(name, None)  # this test is about the first start, whatever the developer's shell says
