@@ -17,12 +17,12 @@ import asyncio
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, or_, select, true, update
+from sqlalchemy import Connection, bindparam, event, or_, select, true, update
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from hub.crypto import api_key_hash
@@ -338,20 +338,50 @@ def authenticate(session: Session, key: str | None) -> Principal:
             "no API key: send it in the X-API-Key header",
             suggestion="create one with `hub api-key create NAME --region CODE`; the demo prints one on start",
         )
-    row = session.execute(select(ApiKey).where(ApiKey.key_hash == api_key_hash(key))).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
+    principal = key_principal(session, key)
+    if principal is None:
         raise NotAuthenticated(
             f"unknown or revoked API key {key[:8]}…",
             suggestion="check the key, or create a new one with `hub api-key create`",
         )
+    return principal
+
+
+#: What a key's principal is made of, read by the key's hash (the parameter ``key_hash``).
+KEY_READ = select(
+    ApiKey.id,
+    ApiKey.name,
+    ApiKey.role,
+    ApiKey.region_code,
+    ApiKey.can_unmask,
+    ApiKey.sector,
+    ApiKey.last_used_at,
+    ApiKey.revoked_at,
+).where(ApiKey.key_hash == bindparam("key_hash"))
+
+
+def key_principal(connection: Session | Connection, key: str) -> Principal | None:
+    """The principal API key ``key`` stands for, or ``None`` when it is unknown or revoked."""
+    row = connection.execute(KEY_READ, {"key_hash": api_key_hash(key)}).one_or_none()
+    return key_row_principal(row)
+
+
+def key_row_principal(row: Sequence[Any] | None) -> Principal | None:
+    """The principal of a row of ``KEY_READ`` (its values as SQLAlchemy gives them), ``None`` for no
+    row or a revoked key."""
+    if row is None:
+        return None
+    key_id, name, role, region_code, can_unmask, sector, last_used_at, revoked_at = row
+    if revoked_at is not None:
+        return None
     return Principal(
-        name=f"apikey:{row.name}",
-        role=row.role,
-        region_code=row.region_code,
-        can_unmask=row.can_unmask,
-        sector=row.sector,
-        api_key_id=row.id,
-        key_last_used_at=row.last_used_at,
+        name=f"apikey:{name}",
+        role=role,
+        region_code=region_code,
+        can_unmask=can_unmask,
+        sector=sector,
+        api_key_id=key_id,
+        key_last_used_at=last_used_at,
     )
 
 

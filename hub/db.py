@@ -89,6 +89,17 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
     return engine
 
 
+def make_read_engine(url: str, *, statement_timeout: float) -> Engine:
+    """The engine compiled operations read with (``schema.compiled``): synchronous, its statements
+    time-limited as the GraphQL app's. On PostgreSQL its connections are in autocommit: a plan only
+    reads, and under READ COMMITTED each statement of a transaction takes its own snapshot anyway, so
+    the transaction would add nothing but a BEGIN and a ROLLBACK — two round trips per request. On
+    SQLite a plan's statements stay in one transaction (one snapshot, and no round trip to save)."""
+    if sync_url(url).get_backend_name() == "sqlite":
+        return make_engine(url, statement_timeout=statement_timeout)
+    return make_engine(url, statement_timeout=statement_timeout, isolation_level="AUTOCOMMIT")
+
+
 def _pg_options(kwargs: dict[str, Any], statement_timeout: float | None) -> dict[str, Any]:
     """A PostgreSQL engine's options: a connection is pinged before use, and with ``statement_timeout``
     (seconds) the server stops a statement running longer (a connect option, in milliseconds, ≥ 1)."""

@@ -355,7 +355,7 @@ class _Compiler:
             return Leaf(key, lambda row: global_id(row[i]), non_null=True, index=i, serialize=global_id)
         if name == "databaseId" and hasattr(model, "id"):
             i = plan.column(model.id)
-            return Leaf(key, itemgetter(i), non_null=True)
+            return Leaf(key, itemgetter(i), non_null=True, index=i)
         resolver = sfield.base_resolver
         if resolver is None:
             attr = sfield.python_name
@@ -412,7 +412,7 @@ class _Compiler:
                         return row_of(row)
 
                 return Leaf(key, pure, non_null, index=column_index, of_value=pure_of_value)
-            return Leaf(key, pure, non_null)
+            return Leaf(key, pure, non_null, reads=tuple(indexes))
         if "pageInfo" in getattr(get_named_type(gfield.type), "fields", {}):
             raise _Unsupported(path, f"{where} is a connection with arguments or filters of its own (not to_pages)")
         raise _Unsupported(path, f"{where} is computed by a resolver with its own logic")

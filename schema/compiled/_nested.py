@@ -23,6 +23,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from schema.compiled._values import Processor, process_at
 from schema.pagination import check_first, decode_cursor, encode_cursor, jsonable
 
 if TYPE_CHECKING:
@@ -56,12 +57,14 @@ class Reader(Protocol):
     """How the plan runs a statement (``schema.compiled._run._Reader``)."""
 
     def limited(self, stmt: Any) -> Any: ...
-    def rows(self, stmt: Any) -> Sequence[Any]: ...
+    def rows(
+        self, stmt: Any, types: Sequence[Any] | None = None
+    ) -> tuple[Sequence[Any], tuple[Processor | None, ...]]: ...
     def among(self, column: Any, keys: list[Any]) -> Any: ...
 
 
 Columns = Callable[["ObjectPlan", Any], tuple[list[Any], list[tuple[Any, Any]]]]
-Materialize = Callable[["ObjectPlan", Sequence[Any]], list[dict[str, Any]]]
+Materialize = Callable[["ObjectPlan", Sequence[Any], Sequence["Processor | None"]], list[dict[str, Any]]]
 
 
 def page_getter(
@@ -70,7 +73,8 @@ def page_getter(
     """The page of each parent row, as ``row → answer``: one statement for all of ``rows`` (and one
     GROUP BY when ``totalCount`` is selected, as ``Loaders.child_counts``), its nodes materialized
     together. ``columns(plan, entity)`` selects a plan's columns from an entity (its to-one relations
-    outer-joined); ``materialize(plan, rows)`` builds the objects of rows that carry them."""
+    outer-joined); ``materialize(plan, rows, procs)`` builds the objects of rows that carry them (as the
+    driver gives them, ``procs`` their columns' result processors)."""
     if not rows:
         return lambda _row: {}  # never called: no parent, no resolver, no check (as the interpreter)
     arguments = _ARGUMENTS.get()
@@ -92,26 +96,30 @@ def page_getter(
     for alias, on in joins:
         stmt = stmt.outerjoin(alias, on)
     stmt = stmt.where(sub.c.rn <= first + 1).order_by(getattr(entity, fk.key), sub.c.rn)
-    child_rows = reader.rows(stmt)
+    fi = target.column(fk)
+    child_rows, procs = reader.rows(stmt, [c.type for c in selected])
+    child_rows, procs = process_at(child_rows, procs, [fi])  # matched with the parents' keys
 
     totals: dict[Any, int] = {}
     if f.counted:
         counts = select(fk, func.count()).where(reader.among(fk, keys)).group_by(fk)
-        totals = {r[0]: r[1] for r in reader.rows(counts)}
+        count_rows, count_procs = reader.rows(counts, [fk.type, None])
+        totals = {r[0]: r[1] for r in process_at(count_rows, count_procs, [0])[0]}
 
-    fi = target.column(fk)
     grouped: dict[Any, list[Any]] = {}
     for r in child_rows:
         grouped.setdefault(r[fi], []).append(r)
     # Only the page's rows are objects: the extra row tells that a next page exists, and nothing more
     # (the interpreter never resolves it, so its relations are not read).
     pages = {k: (rs[:first], len(rs) > first) for k, rs in grouped.items()}
-    objects = iter(materialize(target, [r for rs, _ in pages.values() for r in rs]))
+    objects = iter(materialize(target, [r for rs, _ in pages.values() for r in rs], procs))
     answers: dict[Any, dict[str, Any]] = {}
     for k, (rs, has_next) in pages.items():
         nodes = [next(objects) for _ in rs]
-        answers[k] = page_answer(f.parts, rs, nodes, has_next=has_next, total=totals.get(k, 0), sort_index=f.sort_index)
-    empty = page_answer(f.parts, [], [], has_next=False, total=0, sort_index=f.sort_index)
+        answers[k] = page_answer(
+            f.parts, rs, nodes, has_next=has_next, total=totals.get(k, 0), sort_index=f.sort_index, procs=procs
+        )
+    empty = page_answer(f.parts, [], [], has_next=False, total=0, sort_index=f.sort_index, procs=procs)
     return lambda row: answers.get(row[ki], empty)
 
 
@@ -123,12 +131,15 @@ def page_answer(
     has_next: bool,
     total: int | None,
     sort_index: list[int],
+    procs: Sequence[Processor | None],
 ) -> dict[str, Any]:
     """A connection's answer: its selected parts, from the page's ``rows`` (the cursors: their sort
-    columns at ``sort_index``) and their objects ``nodes``."""
+    columns at ``sort_index``, as the driver gives them, ``procs`` the columns' result processors) and
+    their objects ``nodes``."""
 
     def cursor(row: Any) -> str:
-        return encode_cursor([jsonable(row[i]) for i in sort_index])
+        values = [row[i] if (p := procs[i]) is None or row[i] is None else p(row[i]) for i in sort_index]
+        return encode_cursor([jsonable(v) for v in values])
 
     cursors: list[str] | None = None
 

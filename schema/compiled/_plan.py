@@ -30,7 +30,11 @@ class Fallback:
 
 @dataclass(slots=True)
 class Leaf:
-    """A value computed from the row alone: ``value(row)``, ``None`` allowed unless ``non_null``."""
+    """A value computed from the row alone: ``value(row)``, ``None`` allowed unless ``non_null``.
+
+    Rows are the driver's (``schema.compiled._values``): a leaf with an ``index`` is read from that
+    column and converted there, the result processor fused with ``serialize``; ``value`` is called only
+    for a leaf without one."""
 
     key: str
     value: Callable[[Any], Any]
@@ -41,6 +45,8 @@ class Leaf:
     serialize: Callable[[Any], Any] | None = None
     #: A function of one column's value, null included (a pure field of one column): ``of_value(row[index])``.
     of_value: Callable[[Any], Any] | None = None
+    #: Without ``index``: the columns ``value`` reads (processed as SQLAlchemy would before it is called).
+    reads: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -75,10 +81,11 @@ class ObjectPlan:
     model: type
     columns: list[InstrumentedAttribute[Any]] = field(default_factory=list)
     fields: list[Leaf | Masked | RelationField | NestedPage] = field(default_factory=list)
-    #: Its SELECT … FROM … OUTER JOIN …, built once per (join, extra columns) (``schema.compiled._run``),
-    #: and its generated row-to-object builder, per join.
+    #: Its SELECT … FROM … OUTER JOIN … and its columns' SQL types, built once per (join, extra columns)
+    #: (``schema.compiled._run``), and its generated row-to-object builder, per join, dialect and result
+    #: processors of its columns.
     statements: dict[Any, Any] = field(default_factory=dict)
-    builders: dict[bool, Any] = field(default_factory=dict)
+    builders: dict[Any, Any] = field(default_factory=dict)
 
     def width(self, join: bool) -> int:
         """Columns a row of this object takes in its parent's statement (its joined relations' too)."""

@@ -2,9 +2,10 @@
 
 Every statement is a select of the model's columns carrying ``hub.access.limiting_options`` of the
 principal — the jurisdiction (and a sector's) criteria the session event gives the interpreter's loaders,
-a joined alias's in its ON clause — run on one plain connection, on a worker thread, with the results'
-rows as the driver gives them (no ORM objects); each relation is read with the statement its loader
-would run (``WHERE key IN (…)``, in the loader's order). Whatever
+a joined alias's in its ON clause — run on one plain connection, on a worker thread, with the rows as
+the driver gives them (no ``Row`` objects, each value converted once by whoever reads it:
+``schema.compiled._values``); each relation is read with the statement its loader would run
+(``WHERE key IN (…)``, in the loader's order). Whatever
 the plan meets at run time that the interpreter would answer differently — variables that do not
 coerce, ``reveal: $var`` true, a null in a non-null field, a root whose resolver does not answer with a
 page — is handed to the interpreter for the whole operation.
@@ -22,14 +23,16 @@ from graphql.execution import ExecutionResult
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Text, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 from strawberry.types.arguments import convert_arguments
 from strawberry.utils.await_maybe import await_maybe
 
-from hub.access import Principal, authenticate, limiting_options
+from hub.access import KEY_READ, Principal, key_row_principal, limiting_options
+from hub.crypto import api_key_hash
 from hub.errors import HubError, QueryTimeout
 from schema.compiled._nested import bind_arguments, page_answer, page_getter, release_arguments
 from schema.compiled._plan import Leaf, Masked, NestedPage, ObjectPlan, Plan, RelationField, RootPage, RootTypename
+from schema.compiled._values import Processor, answer, process_at, processors
 from schema.cost import check_cost
 from schema.extensions import shape_error
 from schema.pagination import check_first, decode_cursor
@@ -63,6 +66,8 @@ class _RootRead:
 
     root: RootPage
     stmt: Select[Any]
+    #: The SQL types of the statement's columns (their result processors are the values' business).
+    types: tuple[Any, ...]
     count: Select[Any] | None
     first: int
     sort_index: list[int]
@@ -114,14 +119,14 @@ async def execute_plan(
         if errors and key is None:  # a root list is non-null: its error nulls the whole answer
             return ExecutionResult(data=None, errors=errors)
 
-        def work(session: Session) -> ExecutionResult | None:
-            if key is not None and not _still(session, key, principal):
-                return None
+        def work(connection: Connection) -> ExecutionResult | None:
+            if key is not None and _key_principal(connection, key) != principal:
+                return None  # revoked, or no longer the same role, region, rights or sector
             if errors:  # (now that the key is known to stand for the principal)
                 return ExecutionResult(data=None, errors=errors)
-            return _read_and_build(plan, reads, session.connection(), principal)
+            return _read_and_build(plan, reads, connection, principal)
 
-        return await _in_read_session(context, work)
+        return await _in_read_connection(context, work)
     except _Fallback:
         # (with a key, its principal is not yet read again: the caller's usual path answers)
         return None if key is not None else await _interpret(plan, variables, context)
@@ -131,12 +136,30 @@ async def execute_plan(
         await context.session.close()
 
 
-def _still(session: Session, key: str, principal: Principal) -> bool:
-    """True when ``key`` still authenticates as ``principal`` (same role, region, rights, sector)."""
-    try:
-        return authenticate(session, key) == principal
-    except HubError:
-        return False
+#: ``hub.access.KEY_READ`` as the driver's SQL, per dialect: (SQL, parameter names in order for a
+#: positional driver, or ``None`` for a named one).
+_KEY_SQL: dict[Any, tuple[str, tuple[str, ...] | None]] = {}
+_KEY_TYPES = tuple(c.type for c in KEY_READ.selected_columns)
+
+
+def _key_principal(connection: Connection, key: str) -> Principal | None:
+    """``hub.access.key_principal`` with the statement compiled once per dialect and run as the driver's
+    SQL (the same SQL: no cache key, no result metadata per request)."""
+    dialect = connection.dialect
+    made = _KEY_SQL.get(dialect)
+    if made is None:
+        compiled = KEY_READ.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ()) if compiled.positional else None
+        made = _KEY_SQL[dialect] = (compiled.string, names)
+    sql, names = made
+    values = {"key_hash": api_key_hash(key)}
+    result = connection.exec_driver_sql(sql, tuple(values[n] for n in names) if names is not None else values)
+    coltypes = [d[1] for d in result.cursor.description]
+    rows = result.all()
+    if not rows:
+        return None
+    (row,) = process_at(rows, processors(dialect, _KEY_TYPES, coltypes), range(len(_KEY_TYPES)))[0]
+    return key_row_principal(row)
 
 
 def _check_cost(plan: Plan, variables: dict[str, Any] | None, context: Context) -> HubError | None:
@@ -212,7 +235,8 @@ async def _root_read(plan: Plan, root: RootPage, variables: VariableValues, cont
     join = context.principal is not None
     width = target.width(join)
     sort_index = [own[c.key] if c.key in own else width + extra.index(c) for c in sort.columns]
-    stmt = _select(target, join, extra).where(*request.conditions)
+    base, types = _select(target, join, extra)
+    stmt = base.where(*request.conditions)
     if request.after:
         stmt = stmt.where(sort.after(decode_cursor(request.after)))
     stmt = stmt.order_by(*sort.order_by()).limit(first + 1)
@@ -221,34 +245,50 @@ async def _root_read(plan: Plan, root: RootPage, variables: VariableValues, cont
         # as schema.pagination.paginate counts: the filtered rows, whatever the cursor
         whole: Select[Any] = select(target.model).where(*request.conditions)
         count = select(func.count()).select_from(whole.subquery())
-    return _RootRead(root, stmt, count, first, sort_index, join)
+    return _RootRead(root, stmt, types, count, first, sort_index, join)
 
 
 class _Reader:
     """Runs a plan's statements on one connection, each limited to the principal (``hub.access``)."""
 
     def __init__(self, connection: Connection, principal: Principal) -> None:
-        self.connection = connection
+        # Rows are read by position only: SQLAlchemy need not map the new statement's columns onto the
+        # cached compilation's (an option the ORM sets for its own statements).
+        self.connection = connection.execution_options(_result_disable_adapt_to_context=True)
+        self.dialect = connection.dialect
         self.options = limiting_options(principal)
 
     def limited(self, stmt: Select[Any]) -> Select[Any]:
         """``stmt`` with the principal's criteria (on every entity it reads, subqueries' included)."""
         return stmt.options(*self.options) if self.options else stmt
 
-    def rows(self, stmt: Select[Any]) -> Sequence[Any]:
-        return self.connection.execute(self.limited(stmt)).all()
+    def rows(
+        self, stmt: Select[Any], types: Sequence[Any] | None = None
+    ) -> tuple[Sequence[Any], tuple[Processor | None, ...]]:
+        """The rows of ``stmt`` as the driver gives them, and each column's result processor (what
+        SQLAlchemy would apply to it: ``schema.compiled._values``) for the SQL ``types`` of its columns;
+        without ``types``, none (the values are used as they come: counts, keys)."""
+        result = self.connection.execute(self.limited(stmt))
+        description = result.cursor.description
+        # The driver's tuples, an error while fetching handled as SQLAlchemy handles its own (the
+        # request's time limit becomes QueryTimeout, hub.db).
+        rows = result._fetchall_impl()
+        if types is None:
+            return rows, (None,) * len(description)
+        return rows, processors(self.dialect, types, [d[1] for d in description])
 
     def scalar(self, stmt: Select[Any]) -> Any:
         return self.connection.execute(self.limited(stmt)).scalar_one()
 
     def among(self, column: Any, keys: list[Any]) -> ColumnElement[bool]:
-        """``column IN keys``; on PostgreSQL as ``= ANY(array)``, one bound value, so that the statement
-        (prepared by the driver) is the same for any number of integer or string keys."""
-        if self.connection.dialect.name == "postgresql" and all(type(k) is int for k in keys):
+        """``column IN keys``, as one bound value so that the statement is the same for any number of
+        keys: on PostgreSQL ``= ANY(array)`` (prepared once by the driver) for integer or string keys,
+        elsewhere an expanding parameter (the statement compiled once, the list spliced in at run)."""
+        if self.dialect.name == "postgresql" and all(type(k) is int for k in keys):
             return column == any_(bindparam("keys", keys, type_=ARRAY(BigInteger())))
-        if self.connection.dialect.name == "postgresql" and all(type(k) is str for k in keys):
+        if self.dialect.name == "postgresql" and all(type(k) is str for k in keys):
             return column == any_(bindparam("keys", keys, type_=ARRAY(Text())))
-        return column.in_(keys)
+        return column.in_(bindparam("keys", keys, expanding=True))
 
 
 def _read_and_build(
@@ -274,25 +314,26 @@ def _read_and_build(
 def _page(read: _RootRead, reader: _Reader) -> dict[str, Any]:
     """One root list's connection: its rows, their objects, and the parts the operation selected."""
     root, first, sort_index = read.root, read.first, read.sort_index
-    rows = list(reader.rows(read.stmt))
+    rows, procs = reader.rows(read.stmt, read.types)
     total = reader.scalar(read.count) if read.count is not None else None
     has_next = len(rows) > first
     rows = rows[:first]
-    nodes = _materialize(root.target, rows, reader, read.join)
-    return page_answer(root.parts, rows, nodes, has_next=has_next, total=total, sort_index=sort_index)
+    nodes = _materialize(root.target, rows, procs, reader, read.join)
+    return page_answer(root.parts, rows, nodes, has_next=has_next, total=total, sort_index=sort_index, procs=procs)
 
 
-async def _in_read_session(context: Context, work: Callable[[Session], T]) -> T:
-    """``work(session)`` on a synchronous session: on a worker thread with the engine compiled plans read
-    with (its statements time-limited as the request's), every statement of the plan in one hop on the
-    plain DBAPI driver — or, without one, through the request's async session."""
+async def _in_read_connection(context: Context, work: Callable[[Connection], T]) -> T:
+    """``work(connection)`` on a synchronous connection: on a worker thread with the engine compiled plans
+    read with (its statements time-limited as the request's), every statement of the plan in one hop on
+    the plain DBAPI driver — or, without one, on the request's async session's connection."""
     engine = context.read_engine or context.sync_engine
     if engine is None:
-        return await context.session.run_sync(work)
+        connection = await context.session.connection()
+        return await connection.run_sync(work)
 
     def run() -> T:
-        with Session(engine) as session:
-            return work(session)
+        with engine.connect() as connection:
+            return work(connection)
 
     return await asyncio.to_thread(run)
 
@@ -312,26 +353,43 @@ def _columns(plan: ObjectPlan, entity: Any, join: bool) -> tuple[list[Any], list
     return columns, joins
 
 
-def _select(plan: ObjectPlan, join: bool, extra: Sequence[Any] = ()) -> Select[Any]:
+def _select(plan: ObjectPlan, join: bool, extra: Sequence[Any] = ()) -> tuple[Select[Any], tuple[Any, ...]]:
     """``SELECT`` the plan's columns (and ``extra``) from its model, to-one relations outer-joined when
     ``join``: the jurisdiction criteria of ``hub.access`` apply to every joined entity as to the loaders'
-    statements."""
+    statements. With the SQL types of its columns."""
     key = (join, tuple(c.key for c in extra))
-    stmt = plan.statements.get(key)
-    if stmt is None:
+    made = plan.statements.get(key)
+    if made is None:
         columns, joins = _columns(plan, plan.model, join)
         stmt = select(*columns, *extra).select_from(plan.model)
         for alias, on in joins:
             stmt = stmt.outerjoin(alias, on)
-        plan.statements[key] = stmt
-    return stmt
+        made = plan.statements[key] = (stmt, tuple(c.type for c in (*columns, *extra)))
+    return made
 
 
-def _materialize(plan: ObjectPlan, rows: Sequence[Any], reader: _Reader, join: bool) -> list[dict[str, Any]]:
-    """The objects of ``rows`` (each: the plan's columns, then its joined relations' columns), the other
-    relations read level by level (one statement per relation)."""
+def _read_indexes(plan: ObjectPlan) -> list[int]:
+    """The plan's columns read as values rather than answers: relation keys (bound again as parameters,
+    matched with the children's) and the columns a leaf's function reads (``Leaf.reads``)."""
+    indexes: list[int] = []
+    for f in plan.fields:
+        if isinstance(f, (NestedPage, RelationField)):
+            indexes.append(f.key_index)
+        elif isinstance(f, Leaf):
+            indexes.extend(f.reads)
+    return indexes
+
+
+def _materialize(
+    plan: ObjectPlan, rows: Sequence[Any], procs: Sequence[Processor | None], reader: _Reader, join: bool
+) -> list[dict[str, Any]]:
+    """The objects of ``rows`` (each: the plan's columns, then its joined relations' columns, as the
+    driver gives them, ``procs`` their result processors), the other relations read level by level (one
+    statement per relation)."""
+    rows, procs = process_at(rows, procs, _read_indexes(plan))
     relations: list[Any] = []
-    offset = len(plan.columns)
+    own = len(plan.columns)
+    offset = own
     for f in plan.fields:
         if isinstance(f, NestedPage):
             relations.append(_nested_page(f, rows, reader, join))
@@ -341,15 +399,21 @@ def _materialize(plan: ObjectPlan, rows: Sequence[Any], reader: _Reader, join: b
         if f.joined and join:
             width = f.target.width(join)
             slices = [r[offset : offset + width] for r in rows]
+            sub_procs = procs[offset : offset + width]
             offset += width
             bi = f.target.column(getattr(f.target.model, f.relation.by))
-            objects = iter(_materialize(f.target, [s for s in slices if s[bi] is not None], reader, join))
+            present = [s for s in slices if s[bi] is not None]
+            objects = iter(_materialize(f.target, present, sub_procs, reader, join))
             relations.append([None if s[bi] is None else next(objects) for s in slices])
         else:
             relations.append(_relation_getter(f, rows, reader, join))
-    build = plan.builders.get(join)
+    dialect = reader.dialect.name
+    key = (join, dialect, tuple(procs[:own]))
+    build = plan.builders.get(key)
     if build is None:
-        build = plan.builders[join] = _builder(plan, join)
+        if len(plan.builders) > 64:
+            plan.builders.clear()
+        build = plan.builders[key] = _builder(plan, join, dialect, procs[:own])
     return build(rows, relations)
 
 
@@ -362,7 +426,7 @@ def _nested_page(f: NestedPage, rows: Sequence[Any], reader: _Reader, join: bool
             rows,
             reader,
             columns=lambda target, entity: _columns(target, entity, join),
-            materialize=lambda target, child_rows: _materialize(target, child_rows, reader, join),
+            materialize=lambda target, child_rows, procs: _materialize(target, child_rows, procs, reader, join),
         )
     except QueryTimeout:
         raise  # the time limit is the answer, not a reason to read again
@@ -370,24 +434,33 @@ def _nested_page(f: NestedPage, rows: Sequence[Any], reader: _Reader, join: bool
         raise _Fallback from exc
 
 
-def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]], list[dict[str, Any]]]:
-    """A function turning rows into the plan's objects, generated once: one dict display per row, each
-    value read inline (a column, a serializer, the mask) — no call per field where none is needed."""
+def _builder(
+    plan: ObjectPlan, join: bool, dialect: str, procs: Sequence[Processor | None]
+) -> Callable[[Sequence[Any], list[Any]], list[dict[str, Any]]]:
+    """A function turning rows (as the driver gives them, ``procs`` the result processors of the plan's
+    columns) into the plan's objects, generated once: one dict display per row, each value turned into
+    its answer inline (``schema.compiled._values.answer``: the processor, the serializer, the mask) — no
+    call per field where none is needed."""
     names: dict[str, Any] = {"Fallback": _Fallback}
     items, non_null, rel = [], [], 0
     for j, f in enumerate(plan.fields):
-        # A non-null field read from a column is null exactly when the column is (a serializer and the
-        # mask never answer null for a value): the test reads the row, not the dict.
+        # A non-null field read from a column is null exactly when the column is (a processor, a
+        # serializer and the mask never answer null for a value): the test reads the row, not the dict.
         null_test = f"d[{f.key!r}] is None"
+        proc = procs[f.index] if isinstance(f, (Leaf, Masked)) and f.index is not None else None
+        if proc is not None:
+            names[f"q{j}"] = proc
         if isinstance(f, Leaf) and f.of_value is not None:
             names[f"p{j}"] = f.of_value
-            expr = f"p{j}(row[{f.index}])"
+            value = f"row[{f.index}]" if proc is None else f"(None if (v := row[{f.index}]) is None else q{j}(v))"
+            expr = f"p{j}({value})"
         elif isinstance(f, Leaf) and f.index is not None:
             null_test = f"row[{f.index}] is None"
-            if f.serialize is None:
+            convert = answer(plan.columns[f.index].type, dialect, proc, f.serialize)
+            if convert is None:
                 expr = f"row[{f.index}]"
             else:
-                names[f"s{j}"] = f.serialize
+                names[f"s{j}"] = convert
                 expr = f"(None if (v := row[{f.index}]) is None else s{j}(v))"
         elif isinstance(f, Leaf):
             names[f"f{j}"] = f.value
@@ -395,7 +468,8 @@ def _builder(plan: ObjectPlan, join: bool) -> Callable[[Sequence[Any], list[Any]
         elif isinstance(f, Masked):
             null_test = f"row[{f.index}] is None"
             names[f"m{j}"] = f.mask
-            expr = f"(None if (v := row[{f.index}]) is None else m{j}(v))"
+            value = "v" if proc is None else f"q{j}(v)"
+            expr = f"(None if (v := row[{f.index}]) is None else m{j}({value}))"
         else:
             expr = f"r{rel}[n]" if f.joined and join else f"r{rel}(row)"
             rel += 1
@@ -429,10 +503,11 @@ def _relation_getter(f: RelationField, rows: Sequence[Any], reader: _Reader, joi
             return lambda _row: []
         fk = relation.fk
         order = relation.order if relation.order is not None else target.model.id  # type: ignore[attr-defined]
-        stmt = _select(target, join).where(reader.among(fk, keys)).order_by(order)
-        child_rows = reader.rows(stmt)
-        objects = _materialize(target, child_rows, reader, join)
         fi = target.column(fk)
+        base, types = _select(target, join)
+        child_rows, procs = reader.rows(base.where(reader.among(fk, keys)).order_by(order), types)
+        child_rows, procs = process_at(child_rows, procs, [fi])  # matched with the parents' keys
+        objects = _materialize(target, child_rows, procs, reader, join)
         grouped: dict[Any, list[dict[str, Any]]] = {}
         for r, o in zip(child_rows, objects, strict=True):
             grouped.setdefault(r[fi], []).append(o)
@@ -440,9 +515,10 @@ def _relation_getter(f: RelationField, rows: Sequence[Any], reader: _Reader, joi
     if not keys:
         return lambda _row: None
     by = getattr(target.model, relation.by)
-    stmt = _select(target, join).where(reader.among(by, keys))
-    child_rows = reader.rows(stmt)
-    objects = _materialize(target, child_rows, reader, join)
     bi = target.column(by)
+    base, types = _select(target, join)
+    child_rows, procs = reader.rows(base.where(reader.among(by, keys)), types)
+    child_rows, procs = process_at(child_rows, procs, [bi])
+    objects = _materialize(target, child_rows, procs, reader, join)
     found = {r[bi]: o for r, o in zip(child_rows, objects, strict=True)}
     return lambda row: found.get(row[ki])

@@ -381,13 +381,15 @@ async def test_only_the_graphql_engines_are_limited(demo, backend, monkeypatch) 
 
     if backend == "postgres":
         sync = hub.db.make_engine(demo.url)
-        read = hub.db.make_engine(demo.url, statement_timeout=15)
+        read = hub.db.make_read_engine(demo.url, statement_timeout=15)
         engine = hub.db.make_async_engine(demo.url, statement_timeout=15)
         try:
             with sync.connect() as conn:
                 assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "0"
             with read.connect() as conn:
                 assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "15s"
+                # a plan only reads: no BEGIN / ROLLBACK round trips around its statements
+                assert conn.connection.dbapi_connection.autocommit is True
             async with engine.connect() as aconn:
                 assert (await aconn.execute(text("SHOW statement_timeout"))).scalar_one() == "15s"
         finally:
@@ -399,7 +401,7 @@ async def test_only_the_graphql_engines_are_limited(demo, backend, monkeypatch) 
     ticks = iter(range(0, 10**9, 3600))
     monkeypatch.setattr(hub.db, "clock", lambda: float(next(ticks)))
     sync = hub.db.make_engine(demo.url)
-    read = hub.db.make_engine(demo.url, statement_timeout=15)
+    read = hub.db.make_read_engine(demo.url, statement_timeout=15)
     engine = hub.db.make_async_engine(demo.url, statement_timeout=15)
     try:
         with sync.connect() as conn:
@@ -425,10 +427,10 @@ async def test_a_compiled_operation_over_the_time_limit_answers_query_timeout(ma
     original = _run._Reader.rows
     slow = {"on": True}
 
-    def slow_rows(self, stmt):  # type: ignore[no-untyped-def]
+    def slow_rows(self, stmt, types=None):  # type: ignore[no-untyped-def]
         if slow["on"]:
             self.connection.execute(text(SLOW_SQL[backend]))
-        return original(self, stmt)
+        return original(self, stmt, types)
 
     monkeypatch.setattr(_run._Reader, "rows", slow_rows)
     hub = await make_app(request_timeout_seconds=0.2)
