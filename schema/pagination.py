@@ -26,6 +26,10 @@ T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 20
 
 
+#: SortSpec → its ORDER BY clauses (the orderings are the schema's, a few dozen).
+_ORDER_BY: dict[Any, tuple[Any, ...]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class SortSpec:
     """An ordering: columns with their direction; the last one must be unique (the primary key)."""
@@ -34,7 +38,11 @@ class SortSpec:
     descending: bool = False
 
     def order_by(self) -> list[Any]:
-        return [c.desc() if self.descending else c.asc() for c in self.columns]
+        """The ORDER BY clauses (made once per ordering: SQL expressions are immutable and shared)."""
+        clauses = _ORDER_BY.get(self)
+        if clauses is None:
+            clauses = _ORDER_BY[self] = tuple(c.desc() if self.descending else c.asc() for c in self.columns)
+        return list(clauses)
 
     def key_of(self, row: Any) -> list[Any]:
         return [jsonable(getattr(row, c.key)) for c in self.columns]

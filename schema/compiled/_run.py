@@ -248,6 +248,11 @@ async def _root_read(plan: Plan, root: RootPage, variables: VariableValues, cont
     return _RootRead(root, stmt, types, count, first, sort_index, join)
 
 
+#: The array types of ``_Reader.among``, made once: SQLAlchemy memoizes a type's bind processor per
+#: type object, so a new ARRAY per statement would rebuild it at each execution.
+_BIGINT_ARRAY, _TEXT_ARRAY = ARRAY(BigInteger()), ARRAY(Text())
+
+
 class _Reader:
     """Runs a plan's statements on one connection, each limited to the principal (``hub.access``)."""
 
@@ -285,9 +290,9 @@ class _Reader:
         keys: on PostgreSQL ``= ANY(array)`` (prepared once by the driver) for integer or string keys,
         elsewhere an expanding parameter (the statement compiled once, the list spliced in at run)."""
         if self.dialect.name == "postgresql" and all(type(k) is int for k in keys):
-            return column == any_(bindparam("keys", keys, type_=ARRAY(BigInteger())))
+            return column == any_(bindparam("keys", keys, type_=_BIGINT_ARRAY))
         if self.dialect.name == "postgresql" and all(type(k) is str for k in keys):
-            return column == any_(bindparam("keys", keys, type_=ARRAY(Text())))
+            return column == any_(bindparam("keys", keys, type_=_TEXT_ARRAY))
         return column.in_(bindparam("keys", keys, expanding=True))
 
 
