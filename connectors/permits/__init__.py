@@ -3,7 +3,8 @@
 JSON REST. The app id and API key (``X-App-Id`` / ``X-Api-Key`` headers) buy a short-lived access
 token (``POST api/v1/auth/token``) that data requests carry in ``X-Access-Token``; an expired token
 answers 401 ``TOKEN_EXPIRED``, which becomes ``TokenExpired`` (the hub retries, the client fetches a
-new token). Five streams, read incrementally by update time:
+new token). The real-name platform speaks the same convention: both connectors read through
+``connectors.cursor_api.client``. Five streams, read incrementally by update time:
 
 - ``enterprises`` (``api/v1/enterprises``): builders (建设单位) and general contractors (施工总承包)
   → ``EnterpriseIn``; key ``corpCode`` (USCC).
@@ -26,41 +27,30 @@ last record received, and it never moves backwards.
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
-import httpx
 from pydantic import Field, SecretStr
 
 from connectors.base import (
-    Batch,
     CheckResult,
     Connector,
     ConnectorConfig,
     ContractIn,
     EnterpriseIn,
     Entity,
-    FatalUpstreamError,
-    MalformedResponse,
     OutputValueIn,
-    Page,
     ProgressPaymentIn,
     ProjectIn,
     Rejection,
     Stream,
-    TokenExpired,
     check_connection,
     fields,
-    map_exceptions,
-    read_pages,
     secret,
 )
+from connectors.cursor_api.client import WORDING, CursorStream, TokenClient, optional, optional_date, required
 
 KIND = "permits"
-log = logging.getLogger(__name__)
 
 #: Permit-system wording → the hub's enterprise kinds and project states.
 CORP_KINDS = {"建设单位": "builder", "施工总承包": "general_contractor"}
@@ -70,8 +60,6 @@ CONTRACT_ROLES = {"施工总承包": "general", "专业分包": "specialist", "�
 HOLDER_KINDS = {"施工总承包": "general_contractor", "专业承包": "subcontractor", "施工劳务": "labour_service"}
 STATUSES = {"在建": "in_progress", "停工": "stopped", "竣工": "completed"}
 SECTORS = {"交通": "交通", "住建": "住建", "水利": "水利"}  # 行业主管部门 (docs/domain.md)
-#: 401 codes after which a new token may help.
-TOKEN_CODES = frozenset({"TOKEN_EXPIRED", "INVALID_TOKEN"})
 
 
 class PermitsConfig(ConnectorConfig):
@@ -81,134 +69,46 @@ class PermitsConfig(ConnectorConfig):
     api_key: SecretStr = secret("API key issued with the app id (sent as X-Api-Key).")
 
 
-class _Api:
-    """The HTTP side: token handling and the response envelope. One per ``streams()`` call."""
+class _Api(TokenClient[PermitsConfig]):
+    """The permit system's token client: the app id and API key buy the token."""
 
-    def __init__(self, config: PermitsConfig) -> None:
-        self.config = config
-        self._token: str | None = None
+    connector = KIND
+    system = "permit system"
+    envelope = "permit-system"
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.config.base_url, timeout=self.config.timeout_seconds)
-
-    def authenticate(self, http: httpx.Client, *, stream: str = "") -> str:
-        """A fresh access token (``FatalUpstreamError`` when the app id / API key are refused)."""
-        with map_exceptions(connector=KIND, stream=stream):
-            resp = http.post(
-                "api/v1/auth/token",
-                headers={"X-App-Id": self.config.app_id, "X-Api-Key": self.config.api_key.get_secret_value()},
-            )
-            resp.raise_for_status()
-            self._token = str(_data(resp.json(), stream=stream)["accessToken"])
-        return self._token
-
-    def fetch(self, http: httpx.Client, path: str, params: dict[str, Any], *, stream: str) -> dict[str, Any]:
-        """One page of a list: ``{records, hasMore, nextCursor}``."""
-        token = self._token or self.authenticate(http, stream=stream)
-        with map_exceptions(connector=KIND, stream=stream):
-            resp = http.get(path, params=params, headers={"X-Access-Token": token})
-            if resp.status_code == 401 and _code(resp) in TOKEN_CODES:
-                self._token = None  # the hub retries this page; the retry fetches a new token
-                raise TokenExpired("access token expired", detail=resp.text[:300])
-            resp.raise_for_status()
-            data = _data(resp.json(), stream=stream)
-        if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-            raise MalformedResponse(
-                "a list answer without data.records", connector=KIND, stream=stream, detail=str(data)[:300]
-            )
-        return data
+    def credentials(self) -> dict[str, str]:
+        return {"X-App-Id": self.config.app_id, "X-Api-Key": self.config.api_key.get_secret_value()}
 
 
-def _code(resp: httpx.Response) -> str | None:
-    try:
-        body = resp.json()
-    except ValueError:
-        return None
-    return body.get("code") if isinstance(body, dict) else None
-
-
-def _data(body: Any, *, stream: str) -> Any:
-    """The ``data`` of a ``{"code": "0", "msg", "data"}`` envelope; another code is the upstream refusing."""
-    if not isinstance(body, dict) or "code" not in body:
-        raise MalformedResponse("not a permit-system envelope", connector=KIND, stream=stream, detail=str(body)[:300])
-    if str(body["code"]) != "0":
-        raise FatalUpstreamError(
-            f"permit system answered {body['code']}: {body.get('msg')}", connector=KIND, stream=stream
-        )
-    return body.get("data")
-
-
-class _PermitStream(Stream[PermitsConfig]):
-    """A list read by update time; state ``{"cursor": "<updateTime>|<key>"}``."""
-
-    path: ClassVar[str]
-    cursor_field = "updateTime"
-
-    def __init__(self, connector: PermitsConnector, config: PermitsConfig, api: _Api) -> None:
-        super().__init__(connector, config)
-        self.api = api
-
-    def cursor_of(self, record: dict[str, Any]) -> str:
-        return f"{record.get('updateTime', '')}|{record.get(self.primary_key[0], '')}"
-
-    def read(self, state: dict[str, Any]) -> Iterator[Page]:
-        cursor: str | None = state.get("cursor")
-        if cursor is None and self.config.start_date:
-            # First sync with a start date: begin at that day's first update time (cursor = "time|key").
-            cursor = f"{self.config.start_date:%Y-%m-%d} 00:00:00|"
-        with self.api.client() as http:
-
-            def fetch(cursor: str | None) -> Batch[str]:
-                params: dict[str, Any] = {"pageSize": self.config.page_size}
-                if cursor:
-                    params["cursor"] = cursor
-                data = self.api.fetch(http, self.path, params, stream=self.name)
-                return Batch(
-                    data["records"],
-                    str(data["nextCursor"]) if data.get("nextCursor") else None,
-                    bool(data.get("hasMore")),
-                )
-
-            # README "cursors never go backwards": read_pages keeps the larger one.
-            yield from read_pages(
-                fetch,
-                cursor,
-                position=self.cursor_of,
-                bookmark=lambda cursor: {"cursor": cursor},
-                connector=KIND,
-                stream=self.name,
-            )
-
-
-class Enterprises(_PermitStream):
+class Enterprises(CursorStream[PermitsConfig]):
     name = "enterprises"
     primary_key = ("corpCode",)
     sensitive = ()
     path = "api/v1/enterprises"
 
 
-class Projects(_PermitStream):
+class Projects(CursorStream[PermitsConfig]):
     name = "projects"
     primary_key = ("projectCode",)
     sensitive = ()
     path = "api/v1/projects"
 
 
-class Contracts(_PermitStream):
+class Contracts(CursorStream[PermitsConfig]):
     name = "contracts"
     primary_key = ("contractNo",)
     sensitive = ()
     path = "api/v1/contracts"
 
 
-class ProgressPayments(_PermitStream):
+class ProgressPayments(CursorStream[PermitsConfig]):
     name = "progress_payments"
     primary_key = ("paymentNo",)
     sensitive = ()
     path = "api/v1/progress-payments"
 
 
-class OutputValues(_PermitStream):
+class OutputValues(CursorStream[PermitsConfig]):
     name = "output_values"
     primary_key = ("reportNo",)
     sensitive = ()
@@ -228,10 +128,7 @@ class PermitsConnector(Connector[PermitsConfig]):
         """Get a token with the app id and API key, and ask for one project."""
 
         def probe() -> str:
-            api = _Api(config)
-            with api.client() as http:
-                api.authenticate(http)
-                api.fetch(http, Projects.path, {"pageSize": 1}, stream="projects")
+            _Api(config).probe(Projects.path, stream=Projects.name)
             return f"connected to the permit system at {config.base_url}: credentials accepted"
 
         return check_connection(
@@ -262,27 +159,6 @@ class PermitsConnector(Connector[PermitsConfig]):
 
 # -- normalisation (pure) ---------------------------------------------------------------------
 
-#: The permit system's documentation writes its formats as yyyy-MM-dd; its rejections say so.
-WORDING = fields.Wording(
-    not_date="{field} {value} is not a date (yyyy-MM-dd)",
-    not_number="{field} {value} is not a number",
-    negative="{field} {value} must be a non-negative number",
-    not_choice="unknown {field} {value}: expected one of {allowed}",
-    choice_item="{code}",
-)
-
-
-def _required(record: dict[str, Any], field: str) -> str:
-    return fields.text(record, field, wording=WORDING)
-
-
-def _optional(record: dict[str, Any], field: str) -> str | None:
-    return fields.text(record, field, required=False, wording=WORDING)
-
-
-def _date(record: dict[str, Any], field: str) -> dt.date | None:
-    return fields.date(record, field, required=False, wording=WORDING)
-
 
 def _amount(record: dict[str, Any], field: str) -> Decimal | None:
     """A contract value or a labour-cost share: never negative."""
@@ -292,12 +168,12 @@ def _amount(record: dict[str, Any], field: str) -> Decimal | None:
 def _enterprise(record: dict[str, Any]) -> EnterpriseIn:
     # The USCC itself is validated by the hub (GB 32100-2015).
     return EnterpriseIn(
-        uscc=_required(record, "corpCode"),
-        name=_required(record, "corpName"),
+        uscc=required(record, "corpCode"),
+        name=required(record, "corpName"),
         kind=fields.choice(record, "corpType", CORP_KINDS, wording=WORDING),
-        legal_representative=_optional(record, "legalMan"),
-        address=_optional(record, "address"),
-        short_name=_optional(record, "corpShortName"),
+        legal_representative=optional(record, "legalMan"),
+        address=optional(record, "address"),
+        short_name=optional(record, "corpShortName"),
     )
 
 
@@ -307,16 +183,16 @@ def _party(record: dict[str, Any], prefix: str, kind: str) -> EnterpriseIn | Non
     A record carrying just code and name would blank the legal representative and address the
     enterprises stream stored, so then the project relies on that stream instead.
     """
-    code = _optional(record, f"{prefix}CorpCode")
+    code = optional(record, f"{prefix}CorpCode")
     if code is None or f"{prefix}LegalMan" not in record:
         return None
     return EnterpriseIn(
         uscc=code,
-        name=_required(record, f"{prefix}CorpName"),
+        name=required(record, f"{prefix}CorpName"),
         kind=kind,
-        legal_representative=_optional(record, f"{prefix}LegalMan"),
-        address=_optional(record, f"{prefix}CorpAddress"),
-        short_name=_optional(record, f"{prefix}CorpShortName"),
+        legal_representative=optional(record, f"{prefix}LegalMan"),
+        address=optional(record, f"{prefix}CorpAddress"),
+        short_name=optional(record, f"{prefix}CorpShortName"),
     )
 
 
@@ -332,22 +208,22 @@ def _project(record: dict[str, Any]) -> list[Entity]:
         )
     # permitNo (施工许可证编号: region + date + sequence + specialty) and regionCode are validated by the hub.
     project = ProjectIn(
-        project_code=_required(record, "projectCode"),
-        name=_required(record, "projectName"),
-        region_code=_required(record, "regionCode"),
+        project_code=required(record, "projectCode"),
+        name=required(record, "projectName"),
+        region_code=required(record, "regionCode"),
         sector=sector,
         status=status,
-        contractor_uscc=_required(record, "contractorCorpCode"),
-        builder_uscc=_optional(record, "builderCorpCode"),
-        address=_optional(record, "address"),
-        permit_no=_optional(record, "permitNo"),
-        permit_date=_date(record, "permitDate"),
+        contractor_uscc=required(record, "contractorCorpCode"),
+        builder_uscc=optional(record, "builderCorpCode"),
+        address=optional(record, "address"),
+        permit_no=optional(record, "permitNo"),
+        permit_date=optional_date(record, "permitDate"),
         contract_value=_amount(record, "contractAmount"),
-        contract_signed_on=_date(record, "contractSignDate"),
+        contract_signed_on=optional_date(record, "contractSignDate"),
         labour_cost_cycle_days=cycle,
         labour_cost_ratio=_amount(record, "labourCostRatio"),
-        start_date=_date(record, "startDate"),
-        planned_end_date=_date(record, "plannedEndDate"),
+        start_date=optional_date(record, "startDate"),
+        planned_end_date=optional_date(record, "plannedEndDate"),
     )
     ratio = project.labour_cost_ratio
     if ratio is not None and ratio > 1:
@@ -362,13 +238,13 @@ def _contract(record: dict[str, Any]) -> list[Entity]:
     """A link of the contract chain; a 分包 holder with its registry details comes first as an enterprise."""
     role = fields.choice(record, "contractType", CONTRACT_ROLES, wording=WORDING)
     contract = ContractIn(
-        project_code=_required(record, "projectCode"),
-        enterprise_uscc=_required(record, "corpCode"),
+        project_code=required(record, "projectCode"),
+        enterprise_uscc=required(record, "corpCode"),
         role=role,
-        parent_uscc=_optional(record, "parentCorpCode"),
-        contract_no=_required(record, "contractNo"),
+        parent_uscc=optional(record, "parentCorpCode"),
+        contract_no=required(record, "contractNo"),
         contract_value=_amount(record, "contractAmount"),
-        signed_on=_date(record, "signDate"),
+        signed_on=optional_date(record, "signDate"),
     )
     if role != "general" and contract.parent_uscc is None:
         raise Rejection(
@@ -380,11 +256,11 @@ def _contract(record: dict[str, Any]) -> list[Entity]:
         return [contract]
     holder = EnterpriseIn(
         uscc=contract.enterprise_uscc,
-        name=_required(record, "corpName"),
+        name=required(record, "corpName"),
         kind=fields.choice(record, "corpType", HOLDER_KINDS, wording=WORDING),
-        legal_representative=_optional(record, "corpLegalMan"),
-        address=_optional(record, "corpAddress"),
-        short_name=_optional(record, "corpShortName"),
+        legal_representative=optional(record, "corpLegalMan"),
+        address=optional(record, "corpAddress"),
+        short_name=optional(record, "corpShortName"),
     )
     return [holder, contract]
 
@@ -392,20 +268,20 @@ def _contract(record: dict[str, Any]) -> list[Entity]:
 def _progress_payment(record: dict[str, Any]) -> ProgressPaymentIn:
     # 条例 第二十四条: the labour cost is allocated with each progress payment, at the agreed share
     return ProgressPaymentIn(
-        project_code=_required(record, "projectCode"),
-        payment_no=_required(record, "paymentNo"),
+        project_code=required(record, "projectCode"),
+        payment_no=required(record, "paymentNo"),
         paid_on=fields.date(record, "payDate", wording=WORDING),
         amount=fields.amount(record, "paymentAmount", allow_negative=False, wording=WORDING),
-        payer_uscc=_optional(record, "payerCorpCode"),
+        payer_uscc=optional(record, "payerCorpCode"),
     )
 
 
 def _output_value(record: dict[str, Any]) -> OutputValueIn:
     return OutputValueIn(
-        project_code=_required(record, "projectCode"),
+        project_code=required(record, "projectCode"),
         month=fields.month(record, "statMonth", wording=WORDING),
         amount=fields.amount(record, "outputValue", allow_negative=False, wording=WORDING),
-        reported_on=_date(record, "reportDate"),
+        reported_on=optional_date(record, "reportDate"),
     )
 
 

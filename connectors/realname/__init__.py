@@ -3,10 +3,12 @@
 JSON REST. The app id and app secret (``X-App-Id`` / ``X-App-Secret`` headers) buy a short-lived
 access token (``POST api/v1/auth/token``) that data requests carry in ``X-Access-Token``; an expired
 token answers 401 ``TOKEN_EXPIRED``, which becomes ``TokenExpired`` (the hub retries, the client
-fetches a new token). ID numbers and bank cards arrive encrypted with the shared ``data_key``
-(``connectors.realname._fieldcrypt``); the streams decrypt them before the hub archives the page, so
-the archive seals them with the hub's own key and a replay needs no upstream key. A value the key
-does not open is kept as sent and marked, and ``normalise`` quarantines its record naming the field.
+fetches a new token): the permit system's convention, read through ``connectors.cursor_api.client``.
+ID numbers and bank cards arrive encrypted with the shared ``data_key``
+(``connectors.realname._fieldcrypt``); the streams decrypt them before the hub archives the page
+(``prepare``), so the archive seals them with the hub's own key and a replay needs no upstream key. A
+value the key does not open is kept as sent and marked, and ``normalise`` quarantines its record
+naming the field.
 
 Four streams, read incrementally by update time (cursor ``"<updateTime>|<key>"``, never backwards):
 
@@ -22,43 +24,30 @@ Four streams, read incrementally by update time (cursor ``"<updateTime>|<key>"``
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any
 
-import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import (
     AttendanceIn,
-    Batch,
     CheckResult,
     Connector,
     ConnectorConfig,
     Entity,
-    FatalUpstreamError,
-    MalformedResponse,
     MovementIn,
-    Page,
     Rejection,
     Stream,
     TeamIn,
-    TokenExpired,
     WorkerIn,
     check_connection,
     fields,
-    map_exceptions,
-    read_pages,
     secret,
 )
+from connectors.cursor_api.client import WORDING, CursorStream, TokenClient, optional, optional_date, required
 from connectors.realname._fieldcrypt import ENCRYPTED_FIELDS, UndecryptableField, decrypt_field, parse_key
 
 KIND = "realname"
-log = logging.getLogger(__name__)
-
-#: 401 codes after which a new token may help.
-TOKEN_CODES = frozenset({"TOKEN_EXPIRED", "INVALID_TOKEN"})
 #: moveType: 1 进场, 2 退场 (hub.vocab.MovementKind).
 MOVE_TYPES = {"1": "entry", "2": "exit"}
 #: idCardType: only the 居民身份证 (01) carries an ID number the hub can validate.
@@ -83,43 +72,19 @@ class RealnameConfig(ConnectorConfig):
         return value
 
 
-class _Api:
-    """The HTTP side: token handling and the response envelope. One per ``streams()`` call."""
+class _Api(TokenClient[RealnameConfig]):
+    """The platform's token client (the app id and secret buy the token), and the key of its encrypted fields."""
+
+    connector = KIND
+    system = "real-name platform"
+    envelope = "real-name platform"
 
     def __init__(self, config: RealnameConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.key = parse_key(config.data_key.get_secret_value())
-        self._token: str | None = None
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.config.base_url, timeout=self.config.timeout_seconds)
-
-    def authenticate(self, http: httpx.Client, *, stream: str = "") -> str:
-        """A fresh access token (``CredentialsRefused`` when the app id / secret are refused)."""
-        with map_exceptions(connector=KIND, stream=stream):
-            resp = http.post(
-                "api/v1/auth/token",
-                headers={"X-App-Id": self.config.app_id, "X-App-Secret": self.config.app_secret.get_secret_value()},
-            )
-            resp.raise_for_status()
-            self._token = str(_data(resp.json(), stream=stream)["accessToken"])
-        return self._token
-
-    def fetch(self, http: httpx.Client, path: str, params: dict[str, Any], *, stream: str) -> dict[str, Any]:
-        """One page of a list: ``{records, hasMore, nextCursor}``."""
-        token = self._token or self.authenticate(http, stream=stream)
-        with map_exceptions(connector=KIND, stream=stream):
-            resp = http.get(path, params=params, headers={"X-Access-Token": token})
-            if resp.status_code == 401 and _code(resp) in TOKEN_CODES:
-                self._token = None  # the hub retries this page; the retry fetches a new token
-                raise TokenExpired("access token expired", detail=resp.text[:300])
-            resp.raise_for_status()
-            data = _data(resp.json(), stream=stream)
-        if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-            raise MalformedResponse(
-                "a list answer without data.records", connector=KIND, stream=stream, detail=str(data)[:300]
-            )
-        return data
+    def credentials(self) -> dict[str, str]:
+        return {"X-App-Id": self.config.app_id, "X-App-Secret": self.config.app_secret.get_secret_value()}
 
     def decrypt(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record with its encrypted fields in plain text; those the key does not open stay as
@@ -138,67 +103,13 @@ class _Api:
         return out
 
 
-def _code(resp: httpx.Response) -> str | None:
-    try:
-        body = resp.json()
-    except ValueError:
-        return None
-    return body.get("code") if isinstance(body, dict) else None
+class _RealnameStream(CursorStream[RealnameConfig]):
+    """A list of the platform, read by update time, its records decrypted before the hub archives them."""
 
+    api: _Api
 
-def _data(body: Any, *, stream: str) -> Any:
-    """The ``data`` of a ``{"code": "0", "msg", "data"}`` envelope; another code is the upstream refusing."""
-    if not isinstance(body, dict) or "code" not in body:
-        raise MalformedResponse(
-            "not a real-name platform envelope", connector=KIND, stream=stream, detail=str(body)[:300]
-        )
-    if str(body["code"]) != "0":
-        raise FatalUpstreamError(
-            f"real-name platform answered {body['code']}: {body.get('msg')}", connector=KIND, stream=stream
-        )
-    return body.get("data")
-
-
-class _RealnameStream(Stream[RealnameConfig]):
-    """A list read by update time; state ``{"cursor": "<updateTime>|<key>"}``."""
-
-    path: ClassVar[str]
-    cursor_field = "updateTime"
-
-    def __init__(self, connector: RealnameConnector, config: RealnameConfig, api: _Api) -> None:
-        super().__init__(connector, config)
-        self.api = api
-
-    def cursor_of(self, record: dict[str, Any]) -> str:
-        return f"{record.get('updateTime', '')}|{record.get(self.primary_key[0], '')}"
-
-    def read(self, state: dict[str, Any]) -> Iterator[Page]:
-        cursor: str | None = state.get("cursor")
-        if cursor is None and self.config.start_date:
-            # First sync with a start date: begin at that day's first update time (cursor = "time|key").
-            cursor = f"{self.config.start_date:%Y-%m-%d} 00:00:00|"
-        with self.api.client() as http:
-
-            def fetch(cursor: str | None) -> Batch[str]:
-                params: dict[str, Any] = {"pageSize": self.config.page_size}
-                if cursor:
-                    params["cursor"] = cursor
-                data = self.api.fetch(http, self.path, params, stream=self.name)
-                return Batch(
-                    [self.api.decrypt(r) for r in data["records"]],
-                    str(data["nextCursor"]) if data.get("nextCursor") else None,
-                    bool(data.get("hasMore")),
-                )
-
-            # README "cursors never go backwards": read_pages keeps the larger one.
-            yield from read_pages(
-                fetch,
-                cursor,
-                position=self.cursor_of,
-                bookmark=lambda cursor: {"cursor": cursor},
-                connector=KIND,
-                stream=self.name,
-            )
+    def prepare(self, record: dict[str, Any]) -> dict[str, Any]:
+        return self.api.decrypt(record)
 
 
 class Teams(_RealnameStream):
@@ -242,9 +153,7 @@ class RealnameConnector(Connector[RealnameConfig]):
 
         def probe() -> str:
             api = _Api(config)
-            with api.client() as http:
-                api.authenticate(http)
-                records = api.fetch(http, Workers.path, {"pageSize": 1}, stream="workers")["records"]
+            records = api.probe(Workers.path, stream=Workers.name)
             if records and UNDECRYPTABLE in api.decrypt(records[0]):
                 return ""  # the credentials work, the data key does not
             return f"connected to the real-name platform at {config.base_url}: credentials and data key accepted"
@@ -294,38 +203,16 @@ class RealnameConnector(Connector[RealnameConfig]):
 
 # -- normalisation (pure) ---------------------------------------------------------------------
 
-#: The platform's documentation writes its formats as yyyy-MM-dd (HH:mm:ss); its rejections say so.
-WORDING = fields.Wording(
-    not_date="{field} {value} is not a date (yyyy-MM-dd)",
-    not_time="{field} {value} is not a time (yyyy-MM-dd HH:mm:ss)",
-    not_number="{field} {value} is not a number",
-    negative="{field} {value} must be a non-negative number",
-    not_choice="unknown {field} {value}: expected one of {allowed}",
-    choice_item="{code}",
-)
-
-
-def _required(record: dict[str, Any], field: str) -> str:
-    return fields.text(record, field, wording=WORDING)
-
-
-def _optional(record: dict[str, Any], field: str) -> str | None:
-    return fields.text(record, field, required=False, wording=WORDING)
-
-
-def _date(record: dict[str, Any], field: str) -> dt.date | None:
-    return fields.date(record, field, required=False, wording=WORDING)
-
 
 def _team(record: dict[str, Any]) -> TeamIn:
     return TeamIn(
-        project_code=_required(record, "projectCode"),
-        corp_uscc=_required(record, "corpCode"),
-        team_sys_no=_required(record, "teamSysNo"),
-        name=_required(record, "teamName"),
-        leader_name=_optional(record, "teamLeaderName"),
-        entry_date=_date(record, "entryTime"),
-        exit_date=_date(record, "exitTime"),
+        project_code=required(record, "projectCode"),
+        corp_uscc=required(record, "corpCode"),
+        team_sys_no=required(record, "teamSysNo"),
+        name=required(record, "teamName"),
+        leader_name=optional(record, "teamLeaderName"),
+        entry_date=optional_date(record, "entryTime"),
+        exit_date=optional_date(record, "exitTime"),
     )
 
 
@@ -333,19 +220,19 @@ def _worker(record: dict[str, Any]) -> WorkerIn:
     # The ID number, card and phone are validated (and masked in reasons) by the hub.
     fields.choice(record, "idCardType", ID_CARD_TYPES, default="01", wording=WORDING)
     return WorkerIn(
-        project_code=_required(record, "projectCode"),
-        corp_uscc=_required(record, "corpCode"),
-        id_number=_required(record, "idCardNumber"),
-        name=_required(record, "workerName"),
-        team_sys_no=_optional(record, "teamSysNo"),
-        work_type=_optional(record, "workType"),
-        work_role=_optional(record, "workRole"),
+        project_code=required(record, "projectCode"),
+        corp_uscc=required(record, "corpCode"),
+        id_number=required(record, "idCardNumber"),
+        name=required(record, "workerName"),
+        team_sys_no=optional(record, "teamSysNo"),
+        work_type=optional(record, "workType"),
+        work_role=optional(record, "workRole"),
         is_team_leader=fields.flag(record, "isTeamLeader", wording=WORDING),
-        bank_card=_optional(record, "payRollBankCardNumber"),
-        bank_code=_optional(record, "bankLinkNumber"),
-        phone=_optional(record, "cellPhone"),
-        entry_date=_date(record, "entryTime"),
-        exit_date=_date(record, "exitTime"),
+        bank_card=optional(record, "payRollBankCardNumber"),
+        bank_code=optional(record, "bankLinkNumber"),
+        phone=optional(record, "cellPhone"),
+        entry_date=optional_date(record, "entryTime"),
+        exit_date=optional_date(record, "exitTime"),
     )
 
 
@@ -354,17 +241,17 @@ def _movement(record: dict[str, Any]) -> MovementIn:
     exit_ = kind == "exit"
     settled = fields.flag(record, "isSettled", wording=WORDING) if exit_ and "isSettled" in record else None
     return MovementIn(
-        project_code=_required(record, "projectCode"),
-        id_number=_required(record, "idCardNumber"),
+        project_code=required(record, "projectCode"),
+        id_number=required(record, "idCardNumber"),
         kind=kind,
         moved_on=fields.date(record, "moveDate", wording=WORDING),
-        corp_uscc=_optional(record, "corpCode"),
+        corp_uscc=optional(record, "corpCode"),
         settled=settled,
         # a settlement is money paid: never negative (connectors/base/fields.py)
         settlement_amount=fields.amount(record, "settleAmount", allow_negative=False, required=False, wording=WORDING)
         if exit_
         else None,
-        settlement_date=_date(record, "settleDate") if exit_ else None,
+        settlement_date=optional_date(record, "settleDate") if exit_ else None,
     )
 
 
@@ -380,12 +267,12 @@ def _attendance(record: dict[str, Any]) -> AttendanceIn:
             value=record["inTime"],
         )
     return AttendanceIn(
-        project_code=_required(record, "projectCode"),
-        id_number=_required(record, "idCardNumber"),
+        project_code=required(record, "projectCode"),
+        id_number=required(record, "idCardNumber"),
         day=day,
         time_in=time_in,
         time_out=time_out,
-        device_id=_optional(record, "deviceNo"),
+        device_id=optional(record, "deviceNo"),
     )
 
 
