@@ -10,7 +10,7 @@ everything about it is already known in this process, and returns ``None`` other
 - an operation with a compiled plan (``schema.compiled``), allowed to that principal (allow-list mode).
 
 Nothing is trusted from the memory of the key: in the plan's one worker-thread hop the key is read again
-in the same transaction as the rows, before any row, and when it no longer stands for the same principal
+on the same connection as the rows, before any row, and when it no longer stands for the same principal
 (revoked, another role, region, sector or right to unmask) the usual path answers instead — and finds
 out. One thread hop for authentication and every statement, and the body serialised once with orjson,
 is what this path saves; the answer is the usual path's (``tests/schema/test_compiled.py``).

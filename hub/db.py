@@ -93,8 +93,9 @@ def make_read_engine(url: str, *, statement_timeout: float) -> Engine:
     """The engine compiled operations read with (``schema.compiled``): synchronous, its statements
     time-limited as the GraphQL app's. On PostgreSQL its connections are in autocommit: a plan only
     reads, and under READ COMMITTED each statement of a transaction takes its own snapshot anyway, so
-    the transaction would add nothing but a BEGIN and a ROLLBACK — two round trips per request. On
-    SQLite a plan's statements stay in one transaction (one snapshot, and no round trip to save)."""
+    the transaction would add nothing but a BEGIN and a ROLLBACK — two round trips per request. SQLite's
+    driver begins no transaction for a SELECT: each statement reads its own snapshot there too, and
+    nothing is sent to save."""
     if sync_url(url).get_backend_name() == "sqlite":
         return make_engine(url, statement_timeout=statement_timeout)
     return make_engine(url, statement_timeout=statement_timeout, isolation_level="AUTOCOMMIT")

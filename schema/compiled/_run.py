@@ -83,7 +83,7 @@ async def execute_plan(
     the operation against the role's budget (``schema.cost``) and closes the request's session.
 
     With ``key`` (the request's API key) the principal is the one this process last authenticated that
-    key as, and the key is read again in the plan's own transaction, before any row: ``None`` when it no
+    key as, and the key is read again on the plan's own connection, before any row: ``None`` when it no
     longer stands for that principal (revoked, another role or region …), and the caller authenticates
     and answers the request the usual way."""
     if not plan.compiled:
