@@ -20,6 +20,14 @@ from hub.matching import DEFAULT_WINDOW, PERSON_RULES, Features, find_candidates
 from tests.conftest import BACKEND, SECRET
 from tests.hub.test_rematch import clue_items
 
+#: The matcher's statements, built once with MAX_CANDIDATES in them.
+STATEMENTS = (
+    matching._candidate_statement,
+    matching._pg_candidate_sql,
+    matching._pg_match_sql,
+    matching._pg_record_sql,
+)
+
 
 @pytest.fixture
 def pool(empty_db_url: str) -> Iterator[Any]:
@@ -59,9 +67,9 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     calls = {"rest_of_block": 0}
     read = matching._pg_record_rows
 
-    def counting(session: Session, ids: list[int]) -> Any:
+    def counting(session: Session, f: Features, ids: list[int]) -> Any:
         calls["rest_of_block"] += 1
-        return read(session, ids)
+        return read(session, f, ids)
 
     monkeypatch.setattr(matching, "_pg_record_rows", counting)
     return calls
@@ -104,7 +112,7 @@ def test_a_block_at_the_candidate_limit_is_read_whole(
 ) -> None:
     # Given a limit of candidates that the busy blocks exceed (a caller's key row may be the one cut)
     monkeypatch.setattr(matching, "MAX_CANDIDATES", 6)
-    for cached in (matching._candidate_statement, matching._pg_candidate_sql, matching._pg_match_sql):
+    for cached in STATEMENTS:
         cached.cache_clear()
     try:
         # When each probe is matched both ways, Then the answers are the same
@@ -113,5 +121,5 @@ def test_a_block_at_the_candidate_limit_is_read_whole(
         # and no block was read in two steps: at the limit every record is read at once
         assert spy["rest_of_block"] == 0
     finally:
-        for cached in (matching._candidate_statement, matching._pg_candidate_sql, matching._pg_match_sql):
+        for cached in STATEMENTS:
             cached.cache_clear()
