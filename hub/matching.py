@@ -69,22 +69,7 @@ import orjson
 import psycopg
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
-from sqlalchemy import (
-    BigInteger,
-    String,
-    Text,
-    and_,
-    any_,
-    bindparam,
-    cast,
-    exists,
-    func,
-    literal,
-    not_,
-    or_,
-    select,
-    true,
-)
+from sqlalchemy import String, Text, and_, any_, bindparam, cast, exists, func, not_, or_, select, true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -545,10 +530,6 @@ class Match:
     score: float
 
 
-#: The complainant's fields of :class:`Features`: :func:`score` compares them with the other record's by
-#: equality only.
-_COMPLAINANT_FIELDS = ("phone", "id_hash", "complainant")
-
 #: The rules that join a record by its complainant. Their scores (≥ 0.948) are above every other rule's
 #: (≤ 0.9): :func:`find_match` relies on it to leave a busy block unread.
 PERSON_RULES = frozenset({"id_number", "phone"})
@@ -686,45 +667,14 @@ def _pg_match_sql() -> tuple[str, dict[str, Any]]:
         select(func.count()).select_from(key_rows).correlate(None).scalar_subquery() < MAX_CANDIDATES,
     )
     record = (
-        select(*_pg_record_columns())
+        select(cr.clue_id, cr.received_at, cast(cr.match_features, Text).label("features"))
         .where(cr.id == hits.c.id, or_(hits.c.person, not_(only_person)))
         .offset(0)  # not pulled up into a join (whose filter would come after the read)
         .lateral("record")
     )
-    statement = select(hits.c.id, *(c for c in record.c)).select_from(hits.outerjoin(record, true()))
-    return _pg_compiled(statement)
-
-
-@lru_cache(maxsize=1)
-def _pg_record_sql() -> tuple[str, dict[str, Any]]:
-    """Records by id, read as :func:`_pg_match_sql` reads them: the rest of a block."""
-    cr = m.ChannelRecord
-    return _pg_compiled(
-        select(cr.id, *_pg_record_columns()).where(cr.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    statement = select(hits.c.id, record.c.clue_id, record.c.received_at, record.c.features).select_from(
+        hits.outerjoin(record, true())
     )
-
-
-def _pg_record_columns() -> list[Any]:
-    """A candidate record as :func:`find_match` reads it on PostgreSQL: clue id, received at, its features
-    without the complainant's fields, and whether each of those equals the incoming record's.
-
-    :func:`score` compares the complainant's fields by equality only (``tests/hub/test_rematch.py``
-    holds it to that), and they are what differs from record to record in a busy block: without them
-    the records of one company and project read the same, and :class:`_Scorer` scores them once.
-    """
-    f = m.ChannelRecord.match_features
-    return [
-        m.ChannelRecord.clue_id,
-        m.ChannelRecord.received_at,
-        cast(f.op("-")(literal(list(_COMPLAINANT_FIELDS), ARRAY(Text))), Text).label("features"),
-        *(
-            (f.op("->>", return_type=Text)(literal(field, Text)) == bindparam(field, type_=Text)).label(f"same_{field}")
-            for field in _COMPLAINANT_FIELDS
-        ),
-    ]
-
-
-def _pg_compiled(statement: Any) -> tuple[str, dict[str, Any]]:
     compiled = statement.compile(dialect=postgresql.psycopg.dialect())
     return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
 
@@ -735,43 +685,35 @@ def _pg_connection(session: Session) -> psycopg.Connection[Any] | None:
     return raw if isinstance(raw, psycopg.Connection) else None
 
 
-def _pg_match_rows(session: Session, f: Features, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[int]]:
-    """:func:`_pg_match_sql`'s answer: the rows read — (id, clue id, received at, features text, which
-    complainant fields are the same) — and the ids left unread."""
+def _pg_match_rows(session: Session, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[int]]:
+    """:func:`_pg_match_sql`'s answer: the rows read (as :func:`_pg_candidate_rows`) and the ids left unread."""
     raw = _pg_connection(session)
     if raw is None:
-        return [(*r, None) for r in session.execute(_candidate_statement(postgres=True), params)], []
-    sql, constants = _pg_match_sql()
-    rows, pending = [], []
-    for rid, cid, at, text, *same in _pg_fetch(raw, sql, {**constants, **params, **_complainant(f)}):
-        if cid is None:
-            pending.append(rid)
-        else:
-            rows.append((rid, cid, at.astimezone(dt.UTC), text, tuple(map(bool, same))))
-    return rows, pending
-
-
-def _pg_record_rows(session: Session, f: Features, ids: list[int]) -> list[tuple[Any, ...]]:
-    """Records by id, as :func:`_pg_match_rows` returns them: the rest of a block."""
-    raw = _pg_connection(session)
-    if raw is None:  # pragma: no cover - _pg_match_rows read them all
-        raise TypeError("the rest of a block is read through psycopg only")
-    sql, constants = _pg_record_sql()
-    return [
-        (rid, cid, at.astimezone(dt.UTC), text, tuple(map(bool, same)))
-        for rid, cid, at, text, *same in _pg_fetch(raw, sql, {**constants, "ids": ids, **_complainant(f)})
-    ]
-
-
-def _pg_fetch(raw: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """All rows of a statement that psycopg prepares server-side (kept until the transaction rolls back)."""
+        return list(session.execute(_candidate_statement(postgres=True), params).all()), []
     with raw.cursor() as cur:
-        cur.execute(sql, params, prepare=True)
-        return cur.fetchall()
+        sql, constants = _pg_match_sql()
+        cur.execute(sql, {**constants, **params}, prepare=True)
+        rows, pending = [], []
+        for rid, cid, at, text in cur.fetchall():
+            if cid is None:
+                pending.append(rid)
+            else:
+                rows.append((rid, cid, at.astimezone(dt.UTC), text))
+        return rows, pending
 
 
-def _complainant(f: Features) -> dict[str, str | None]:
-    return {field: getattr(f, field) for field in _COMPLAINANT_FIELDS}
+def _pg_record_rows(session: Session, ids: list[int]) -> list[tuple[Any, ...]]:
+    """Records by id (id, clue id, received at, features as text): the rest of a block."""
+    raw = _pg_connection(session)
+    if raw is None:  # _pg_match_rows read every record then
+        raise TypeError("the rest of a block is read through psycopg only")
+    with raw.cursor() as cur:
+        cur.execute(
+            "SELECT id, clue_id, received_at, match_features::text FROM channel_records WHERE id = ANY(%(ids)s)",
+            {"ids": ids},
+            prepare=True,
+        )
+        return [(rid, cid, at.astimezone(dt.UTC), text) for rid, cid, at, text in cur.fetchall()]
 
 
 def find_candidates(
@@ -819,23 +761,15 @@ class _Scorer:
 
     def __init__(self, f: Features) -> None:
         self.f = f
-        self._by_text: dict[Any, Match] = {}
+        self._by_text: dict[str | None, Match] = {}
         self._respondent: dict[tuple[str | None, ...], float] = {}
         self._project: dict[tuple[str | None, ...], float | None] = {}
 
-    def __call__(self, text: str | None, same: tuple[bool, ...] | None = None) -> Match:
-        """The match of the candidate whose ``match_features`` read as ``text`` — or, with ``same``, read
-        without the complainant's fields, which are the incoming record's where ``same`` says so."""
-        memo = text if same is None else (text, same)
-        found = self._by_text.get(memo)
+    def __call__(self, text: str | None) -> Match:
+        """The match of the candidate whose ``match_features`` read as ``text``."""
+        found = self._by_text.get(text)
         if found is None:
-            data = orjson.loads(text) if text else None
-            if same is not None:
-                data = {"county": "", **(data or {})}
-                data.update(
-                    (k, getattr(self.f, k)) for k, equal in zip(_COMPLAINANT_FIELDS, same, strict=True) if equal
-                )
-            b = Features.from_json(data)
+            b = Features.from_json(orjson.loads(text) if text else None)
             resp_key = (b.uscc, b.name, b.core)
             resp = self._respondent.get(resp_key)
             if resp is None:
@@ -845,7 +779,7 @@ class _Scorer:
                 proj = self._project[proj_key]
             else:
                 proj = self._project[proj_key] = project_similarity(self.f, b)
-            found = self._by_text[memo] = _combine(self.f, b, resp, proj)
+            found = self._by_text[text] = _combine(self.f, b, resp, proj)
         return found
 
 
@@ -875,21 +809,20 @@ def find_match(
     rows: Sequence[Sequence[Any]]
     if session.get_bind().dialect.name == "postgresql":
         person = [k for k in keys if k.startswith(("p:", "i:"))]
-        rows, pending = _pg_match_rows(session, f, {**params, "person": person})
+        rows, pending = _pg_match_rows(session, {**params, "person": person})
     else:
-        rows = [(*r, None) for r in session.execute(_candidate_statement(postgres=False), params)]
+        rows = session.execute(_candidate_statement(postgres=False), params).all()
     best = _best(rows, scorer, received_at)
     if pending and (best is None or best.match.rule not in PERSON_RULES):
-        more = _best(_pg_record_rows(session, f, pending), scorer, received_at)
+        more = _best(_pg_record_rows(session, pending), scorer, received_at)
         if best is None or (more is not None and _rank(more, received_at) < _rank(best, received_at)):
             best = more
     return match([best] if best is not None else [], threshold=threshold)
 
 
 def _best(rows: Iterable[Sequence[Any]], scorer: _Scorer, received_at: dt.datetime) -> Candidate | None:
-    """The first of ``rows`` (id, clue id, received at, features text, same complainant fields) in
-    :func:`find_candidates`' order."""
-    cands = [Candidate(rid, cid, at, scorer(text, same)) for rid, cid, at, text, same in rows]
+    """The first of ``rows`` (id, clue id, received at, features text) in :func:`find_candidates`' order."""
+    cands = [Candidate(rid, cid, at, scorer(text)) for rid, cid, at, text in rows]
     return min(cands, key=lambda c: _rank(c, received_at)) if cands else None
 
 

@@ -21,12 +21,7 @@ from tests.conftest import BACKEND, SECRET
 from tests.hub.test_rematch import clue_items
 
 #: The matcher's statements, built once with MAX_CANDIDATES in them.
-STATEMENTS = (
-    matching._candidate_statement,
-    matching._pg_candidate_sql,
-    matching._pg_match_sql,
-    matching._pg_record_sql,
-)
+STATEMENTS = (matching._candidate_statement, matching._pg_candidate_sql, matching._pg_match_sql)
 
 
 @pytest.fixture
@@ -67,9 +62,9 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     calls = {"rest_of_block": 0}
     read = matching._pg_record_rows
 
-    def counting(session: Session, f: Features, ids: list[int]) -> Any:
+    def counting(session: Session, ids: list[int]) -> Any:
         calls["rest_of_block"] += 1
-        return read(session, f, ids)
+        return read(session, ids)
 
     monkeypatch.setattr(matching, "_pg_record_rows", counting)
     return calls
