@@ -13,6 +13,10 @@ escalations). It works in two steps (docs/architecture.md "How data moves"):
    and returns the rule that applies and its score. The best candidate at or above the threshold
    wins; otherwise the record starts a new clue.
 
+:func:`find_candidates` scores every candidate (an operator's list of similar clues); the intake asks
+:func:`find_match`, which gives the same answer as :func:`match` over them but reads a busy block only
+when the caller's own earlier records do not already decide it.
+
 Rules (docs/domain.md "Clues and their workflow", keys marked *proposal*):
 
 ================  ===============================================================================
