@@ -34,9 +34,8 @@ from hub.matching import (
     Features,
     Match,
     blocking_keys,
-    find_candidates,
+    find_match,
     is_address,
-    match,
     normalise_address,
     normalise_project_name,
 )
@@ -215,9 +214,8 @@ class ClueIntake:
             ).scalar_one_or_none()
             if linked is not None:
                 return linked, Match("linked", 1.0)
-        best = match(
-            find_candidates(self.session, features, received_at=c.received_at, window=self.window),
-            threshold=self.threshold,
+        best = find_match(
+            self.session, features, received_at=c.received_at, window=self.window, threshold=self.threshold
         )
         if best is None:
             return None

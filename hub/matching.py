@@ -13,6 +13,10 @@ escalations). It works in two steps (docs/architecture.md "How data moves"):
    and returns the rule that applies and its score. The best candidate at or above the threshold
    wins; otherwise the record starts a new clue.
 
+:func:`find_candidates` scores every candidate (an operator's list of similar clues); the intake asks
+:func:`find_match`, which gives the same answer as :func:`match` over them but reads a busy block only
+when the caller's own earlier records do not already decide it.
+
 Rules (docs/domain.md "Clues and their workflow", keys marked *proposal*):
 
 ================  ===============================================================================
@@ -69,7 +73,7 @@ import orjson
 import psycopg
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
-from sqlalchemy import String, Text, any_, bindparam, cast, select
+from sqlalchemy import String, Text, and_, any_, bindparam, cast, exists, func, not_, or_, select, true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -87,6 +91,7 @@ __all__ = [
     "Match",
     "blocking_keys",
     "find_candidates",
+    "find_match",
     "match",
     "normalise_address",
     "normalise_company_name",
@@ -529,13 +534,21 @@ class Match:
     score: float
 
 
+#: The rules that join a record by its complainant. Their scores (≥ 0.948) are above every other rule's
+#: (≤ 0.9): :func:`find_match` relies on it to leave a busy block unread.
+PERSON_RULES = frozenset({"id_number", "phone"})
+
+
 def score(a: Features, b: Features) -> Match:
     """The rule that joins ``a`` to ``b`` and its score; rule ``none`` (score < threshold) when none does.
 
     A ``none`` still carries a similarity score, used to list similar clues to an operator.
     """
-    resp = respondent_similarity(a, b)
-    proj = project_similarity(a, b)
+    return _combine(a, b, respondent_similarity(a, b), project_similarity(a, b))
+
+
+def _combine(a: Features, b: Features, resp: float, proj: float | None) -> Match:
+    """:func:`score` from the two similarities (respondent, project) and the complainant fields."""
     same_county = a.county == b.county
     proj_conflict = proj is not None and proj < 0.6
     person = (
@@ -620,6 +633,93 @@ def _pg_candidate_rows(session: Session, params: dict[str, Any]) -> Sequence[Seq
         return [(rid, cid, at.astimezone(dt.UTC), text) for rid, cid, at, text in cur.fetchall()]
 
 
+@lru_cache(maxsize=1)
+def _pg_match_sql() -> tuple[str, dict[str, Any]]:
+    """:func:`find_match`'s lookup on PostgreSQL, compiled once for psycopg: its text and constant parameters.
+
+    The same key rows as :func:`_candidate_statement` (the newest :data:`MAX_CANDIDATES` in the window,
+    read from the index alone); each record's features only where it shares a complainant key
+    (``person``) with the incoming one — or every record's, when none does, or when the key rows
+    reached the limit (a record's complainant key row may then be the one cut). A record left unread
+    comes back with its id alone. The condition on the outer row is a one-time filter of the lateral
+    subquery: a record left unread costs no heap access.
+    """
+    k, cr = m.ClueMatchKey, m.ChannelRecord
+    key_rows = (
+        select(k.key, k.channel_record_id)
+        .where(
+            k.key == any_(bindparam("keys", type_=ARRAY(String))),
+            k.received_at >= bindparam("lo"),
+            k.received_at <= bindparam("hi"),
+        )
+        .order_by(k.received_at.desc())
+        .limit(MAX_CANDIDATES)
+        .cte("key_rows")
+    )
+    hits = (
+        select(
+            key_rows.c.channel_record_id.label("id"),
+            func.bool_or(key_rows.c.key == any_(bindparam("person", type_=ARRAY(String)))).label("person"),
+        )
+        .where(key_rows.c.channel_record_id.is_not(None))
+        .group_by(key_rows.c.channel_record_id)
+        .cte("hits")
+    )
+    other = hits.alias("other")
+    only_person = and_(
+        exists(select(other.c.id).where(other.c.person).correlate(None)),
+        select(func.count()).select_from(key_rows).correlate(None).scalar_subquery() < MAX_CANDIDATES,
+    )
+    record = (
+        select(cr.clue_id, cr.received_at, cast(cr.match_features, Text).label("features"))
+        .where(cr.id == hits.c.id, or_(hits.c.person, not_(only_person)))
+        .offset(0)  # not pulled up into a join (whose filter would come after the read)
+        .lateral("record")
+    )
+    statement = select(hits.c.id, record.c.clue_id, record.c.received_at, record.c.features).select_from(
+        hits.outerjoin(record, true())
+    )
+    compiled = statement.compile(dialect=postgresql.psycopg.dialect())
+    return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
+
+
+def _pg_connection(session: Session) -> psycopg.Connection[Any] | None:
+    """The session's psycopg connection, or None for a session of the async engine (an adapted one)."""
+    raw = session.connection().connection.driver_connection
+    return raw if isinstance(raw, psycopg.Connection) else None
+
+
+def _pg_match_rows(session: Session, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[int]]:
+    """:func:`_pg_match_sql`'s answer: the rows read (as :func:`_pg_candidate_rows`) and the ids left unread."""
+    raw = _pg_connection(session)
+    if raw is None:
+        return list(session.execute(_candidate_statement(postgres=True), params).all()), []
+    with raw.cursor() as cur:
+        sql, constants = _pg_match_sql()
+        cur.execute(sql, {**constants, **params}, prepare=True)
+        rows, pending = [], []
+        for rid, cid, at, text in cur.fetchall():
+            if cid is None:
+                pending.append(rid)
+            else:
+                rows.append((rid, cid, at.astimezone(dt.UTC), text))
+        return rows, pending
+
+
+def _pg_record_rows(session: Session, ids: list[int]) -> list[tuple[Any, ...]]:
+    """Records by id (id, clue id, received at, features as text): the rest of a block."""
+    raw = _pg_connection(session)
+    if raw is None:  # _pg_match_rows read every record then
+        raise TypeError("the rest of a block is read through psycopg only")
+    with raw.cursor() as cur:
+        cur.execute(
+            "SELECT id, clue_id, received_at, match_features::text FROM channel_records WHERE id = ANY(%(ids)s)",
+            {"ids": ids},
+            prepare=True,
+        )
+        return [(rid, cid, at.astimezone(dt.UTC), text) for rid, cid, at, text in cur.fetchall()]
+
+
 def find_candidates(
     session: Session,
     f: Features,
@@ -638,18 +738,96 @@ def find_candidates(
         rows = _pg_candidate_rows(session, params)
     else:
         rows = session.execute(_candidate_statement(postgres=False), params).all()
-    # Records of one clue often carry the same features: score each distinct one once.
-    scored: dict[str | None, Match] = {}
-    out = []
-    for rid, cid, at, text in rows:
-        if exclude_clue_id is not None and cid == exclude_clue_id:
-            continue
-        if text not in scored:
-            scored[text] = score(f, Features.from_json(orjson.loads(text) if text else None))
-        out.append(Candidate(rid, cid, at, scored[text]))
-    # Best score first; among equals, the record received closest in time to the incoming one.
-    out.sort(key=lambda c: (-c.match.score, abs((c.received_at - received_at).total_seconds())))
+    scorer = _Scorer(f)
+    out = [
+        Candidate(rid, cid, at, scorer(text))
+        for rid, cid, at, text in rows
+        if exclude_clue_id is None or cid != exclude_clue_id
+    ]
+    out.sort(key=lambda c: _rank(c, received_at))
     return out
+
+
+def _rank(c: Candidate, received_at: dt.datetime) -> tuple[float, float, int]:
+    """Best score first; among equals, the record received closest in time to the incoming one, then the
+    newest record (as :mod:`hub.rematch` breaks ties)."""
+    return -c.match.score, abs((c.received_at - received_at).total_seconds()), -c.channel_record_id
+
+
+class _Scorer:
+    """:func:`score` of one incoming record against many candidates, each distinct comparison once.
+
+    A busy block (a company's name key: 60–120 records in the window) holds a few spellings of a few
+    companies and their few projects, but nearly every record has a complainant of its own. So the
+    two similarities are kept by the candidate's respondent fields and project fields, and only the
+    cheap combination (:func:`_combine`, which compares complainants) runs per record.
+    """
+
+    def __init__(self, f: Features) -> None:
+        self.f = f
+        self._by_text: dict[str | None, Match] = {}
+        self._respondent: dict[tuple[str | None, ...], float] = {}
+        self._project: dict[tuple[str | None, ...], float | None] = {}
+
+    def __call__(self, text: str | None) -> Match:
+        """The match of the candidate whose ``match_features`` read as ``text``."""
+        found = self._by_text.get(text)
+        if found is None:
+            b = Features.from_json(orjson.loads(text) if text else None)
+            resp_key = (b.uscc, b.name, b.core)
+            resp = self._respondent.get(resp_key)
+            if resp is None:
+                resp = self._respondent[resp_key] = respondent_similarity(self.f, b)
+            proj_key = (b.project_code, b.project, b.address)
+            if proj_key in self._project:
+                proj = self._project[proj_key]
+            else:
+                proj = self._project[proj_key] = project_similarity(self.f, b)
+            found = self._by_text[text] = _combine(self.f, b, resp, proj)
+        return found
+
+
+def find_match(
+    session: Session,
+    f: Features,
+    *,
+    received_at: dt.datetime,
+    window: dt.timedelta = DEFAULT_WINDOW,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Candidate | None:
+    """The record ``f`` joins (the intake's question): ``match(find_candidates(…), threshold=…)``, cheaper.
+
+    A candidate with the same complainant (phone or ID number) that matches outranks every candidate
+    without one (:func:`score`'s bands), so when the blocking lookup finds
+    records under the complainant's own keys, those are read and scored first; the rest of the block —
+    a company's name key, often 60–120 records, each a row to read — only when none of them matches.
+    On PostgreSQL the lookup reads the complainant's records alone in that case (one statement); on
+    SQLite, where reading a record costs little, it reads the whole block as :func:`find_candidates` does.
+    """
+    keys = blocking_keys(f)
+    if not keys:
+        return None
+    params = {"keys": keys, "lo": received_at - window, "hi": received_at + window}
+    scorer = _Scorer(f)
+    pending: list[int] = []
+    rows: Sequence[Sequence[Any]]
+    if session.get_bind().dialect.name == "postgresql":
+        person = [k for k in keys if k.startswith(("p:", "i:"))]
+        rows, pending = _pg_match_rows(session, {**params, "person": person})
+    else:
+        rows = session.execute(_candidate_statement(postgres=False), params).all()
+    best = _best(rows, scorer, received_at)
+    if pending and (best is None or best.match.rule not in PERSON_RULES):
+        more = _best(_pg_record_rows(session, pending), scorer, received_at)
+        if best is None or (more is not None and _rank(more, received_at) < _rank(best, received_at)):
+            best = more
+    return match([best] if best is not None else [], threshold=threshold)
+
+
+def _best(rows: Iterable[Sequence[Any]], scorer: _Scorer, received_at: dt.datetime) -> Candidate | None:
+    """The first of ``rows`` (id, clue id, received at, features text) in :func:`find_candidates`' order."""
+    cands = [Candidate(rid, cid, at, scorer(text)) for rid, cid, at, text in rows]
+    return min(cands, key=lambda c: _rank(c, received_at)) if cands else None
 
 
 def match(candidates: Iterable[Candidate], *, threshold: float = DEFAULT_THRESHOLD) -> Candidate | None:

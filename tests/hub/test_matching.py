@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from hub.matching import (
     DEFAULT_THRESHOLD,
+    PERSON_RULES,
     Features,
+    _combine,
     blocking_keys,
     company_core,
     normalise_address,
@@ -263,3 +267,31 @@ def test_blocking_keys_share_the_name_key_across_abbreviation_and_homophone() ->
     # Then they share the name key; in another county they do not
     assert keys[0] & keys[1] & keys[2] == {"n:370811:hongda"}
     assert not set(blocking_keys(_f(respondent_name="鸿达劳务", region_code="370829"))) & keys[0]
+
+
+def test_a_match_by_the_complainant_outranks_every_other_match() -> None:
+    # Given every combination of respondent and project similarity, complainant fields, county and trade
+    # (find_match leaves the rest of a busy block unread once the caller's own record matches)
+    a = Features(county="370811", phone="+8613912345678", id_hash="h1", name="鸿达餐饮", complainant="张伟")
+    others = [
+        replace(a, phone=phone, id_hash=id_hash, complainant=name, county=county, project=project)
+        for phone in (a.phone, "+8613900000000")
+        for id_hash in (a.id_hash, "h2")
+        for name in (a.complainant, "李娜")
+        for county in (a.county, "370812")
+        for project in (None, "锦绣华府")
+    ]
+    grid = [x / 100 for x in range(101)]
+    person, rest = [], []
+    for b in others:
+        for resp in grid:
+            for proj in [None, *grid]:
+                found = _combine(a, b, resp, proj)
+                if found.rule in PERSON_RULES:
+                    person.append(found.score)
+                elif found.rule != "none":
+                    rest.append(found.score)
+    # Then the lowest score of a match by phone or ID number is above the highest of any other rule
+    assert person and rest
+    assert min(person) > max(rest)
+    assert (min(person), max(rest)) == (0.948, 0.9)
