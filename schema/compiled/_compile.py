@@ -10,14 +10,15 @@ Compiled (answered from rows, identical to the interpreter by construction and b
 - on types served straight from rows (``schema.types._common.plain_type``): column fields, ``id``,
   ``databaseId``, free text without ``reveal`` (masked as the resolver masks it), the pure fields of
   ``PURE_FIELDS``, relations declared with ``to_one`` / ``to_many`` (unlimited), nested, and
-  connections declared with ``to_pages`` (a page per parent, all parents in one statement, as
-  ``Loaders.child_pages`` reads them);
+  connections declared with ``to_pages`` or ``pages_of`` (a page per parent, all parents in one
+  statement, as ``Loaders.child_pages`` reads them; the field's own arguments — ``payMonth``,
+  ``from`` / ``to`` — become the conditions its ``PagedRelation.where`` declares);
 - ``__typename`` anywhere.
 
 Everything else falls back, per operation, with the field and the reason listed by ``explain``:
 mutations and subscriptions, ``@skip`` / ``@include``, introspection, resolvers with their own logic
-(deadlines, similar clues, stats, connections with filters of their own such as ``Project.payroll``'s
-``payMonth`` …), unmasked reads of identifiers (the resolver audits each row), interfaces and unions.
+(deadlines, similar clues, stats, a connection whose arguments no ``PagedRelation`` declares …),
+unmasked reads of identifiers (the resolver audits each row), interfaces and unions.
 """
 
 from __future__ import annotations
@@ -414,7 +415,7 @@ class _Compiler:
                 return Leaf(key, pure, non_null, index=column_index, of_value=pure_of_value)
             return Leaf(key, pure, non_null, reads=tuple(indexes))
         if "pageInfo" in getattr(get_named_type(gfield.type), "fields", {}):
-            raise _Unsupported(path, f"{where} is a connection with arguments or filters of its own (not to_pages)")
+            raise _Unsupported(path, f"{where} is a connection with arguments or filters of its own (no PagedRelation)")
         raise _Unsupported(path, f"{where} is computed by a resolver with its own logic")
 
     def _reveal(self, node: FieldNode, path: str) -> Any:

@@ -135,9 +135,7 @@ def page_getter(
         )
     for k, total in totals.items():  # children, but none after the cursor: still counted
         if k not in answers:
-            answers[k] = page_answer(
-                f.parts, [], [], has_next=False, total=total, sort_index=f.sort_index, procs=procs
-            )
+            answers[k] = page_answer(f.parts, [], [], has_next=False, total=total, sort_index=f.sort_index, procs=procs)
     empty = page_answer(f.parts, [], [], has_next=False, total=0, sort_index=f.sort_index, procs=procs)
     return lambda row: answers.get(key_of(row), empty)
 
