@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import strawberry
 from strawberry.types import Info
@@ -97,16 +97,64 @@ def to_many(
 @dataclass(frozen=True, slots=True)
 class PagedRelation:
     """A connection field of keyset pages per parent (``Loaders.child_pages``): the rows of ``target``
-    whose ``fk`` equals the parent's ``key_attr``, in ``sort`` order, ``first`` / ``after`` its arguments."""
+    whose ``fk`` equals the parent's ``key_attr``, in ``sort`` order, ``first`` / ``after`` its arguments.
+
+    Both the field's resolver (``load_pages``) and ``schema.compiled`` read the page from this one
+    declaration, so that a condition of the field's own is written once."""
 
     target: type[Any]
     fk: Any
     sort: SortSpec
     key_attr: str = "id"
+    #: Further (parent attribute, ``target`` column) pairs a child matches besides ``fk``: a team's
+    #: members are its project's workers of its team number. The parent's attribute is never null
+    #: (the loader would read ``IS NULL``, a compiled plan nothing).
+    match: tuple[tuple[str, Any], ...] = ()
+    #: The field's own arguments beyond ``first`` / ``after`` (by their Python names) → the conditions
+    #: the children meet. It checks them as the resolver must, raising ``HubError`` for a bad value.
+    where: Callable[..., tuple[ColumnElement[bool], ...]] | None = None
+
+    def conditions(self, arguments: dict[str, Any]) -> tuple[ColumnElement[bool], ...]:
+        """The conditions of the field's own ``arguments`` (checked: ``HubError``)."""
+        return self.where(**arguments) if self.where is not None else ()
 
 
 #: A connection field's resolver → its declaration (``schema.compiled`` builds the loader's statement).
 PAGED: dict[object, PagedRelation] = {}
+
+_Resolver = TypeVar("_Resolver", bound=Callable[..., Any])
+
+
+def pages_of(paged: PagedRelation) -> Callable[[_Resolver], _Resolver]:
+    """Declare that a connection resolver with arguments of its own answers ``load_pages(…, paged, …)``
+    with them (and nothing else), so that ``schema.compiled`` may read its pages itself."""
+
+    def declare(resolver: _Resolver) -> _Resolver:
+        PAGED[resolver] = paged
+        return resolver
+
+    return declare
+
+
+async def load_pages(
+    info: Info, paged: PagedRelation, parent: Any, *, first: int | None, after: str | None, **arguments: Any
+) -> Connection:
+    """``parent``'s page of ``paged``: the field's own ``arguments`` checked first (``paged.where``),
+    then ``first``; read for all parents in one statement per page size, cursor and conditions."""
+    where = paged.conditions(arguments)
+    n = check_first(first, limit=info.context.settings.max_page_size)
+    matched = tuple(getattr(parent, attr) for attr, _ in paged.match)
+    where += tuple(column == value for (_, column), value in zip(paged.match, matched, strict=True))
+    loader = info.context.loaders.child_pages(
+        paged.target,
+        paged.fk,
+        sort=paged.sort,
+        first=n,
+        after=after,
+        where=where,
+        where_key=(id(paged), tuple(arguments.items()), matched) if where else None,
+    )
+    return await loader.load(getattr(parent, paged.key_attr))
 
 
 def to_pages(
@@ -115,18 +163,18 @@ def to_pages(
     *,
     sort: SortSpec,
     key: str = "id",
+    match: tuple[tuple[str, Any], ...] = (),
     description: str | None = None,
 ) -> Any:
     """A connection field of ``graphql_type`` taking ``first`` / ``after``: a page of the rows whose ``fk``
-    equals the parent's ``key`` attribute, in ``sort`` order, read for all parents in one statement."""
-    paged = PagedRelation(cast("type[Any]", fk.class_), fk, sort, key)
+    equals the parent's ``key`` attribute (and ``match``'s columns its attributes), in ``sort`` order,
+    read for all parents in one statement."""
+    paged = PagedRelation(cast("type[Any]", fk.class_), fk, sort, key, match)
 
     async def resolve_pages(
         parent: strawberry.Parent[Any], info: Info, first: int | None = None, after: str | None = None
     ) -> Any:
-        n = check_first(first, limit=info.context.settings.max_page_size)
-        loader = info.context.loaders.child_pages(paged.target, paged.fk, sort=paged.sort, first=n, after=after)
-        return await loader.load(getattr(parent, paged.key_attr))
+        return await load_pages(info, paged, parent, first=first, after=after)
 
     resolve_pages.__annotations__["return"] = Connection[graphql_type]
     PAGED[resolve_pages] = paged

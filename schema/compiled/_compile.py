@@ -10,14 +10,15 @@ Compiled (answered from rows, identical to the interpreter by construction and b
 - on types served straight from rows (``schema.types._common.plain_type``): column fields, ``id``,
   ``databaseId``, free text without ``reveal`` (masked as the resolver masks it), the pure fields of
   ``PURE_FIELDS``, relations declared with ``to_one`` / ``to_many`` (unlimited), nested, and
-  connections declared with ``to_pages`` (a page per parent, all parents in one statement, as
-  ``Loaders.child_pages`` reads them);
+  connections declared with ``to_pages`` or ``pages_of`` (a page per parent, all parents in one
+  statement, as ``Loaders.child_pages`` reads them; the field's own arguments — ``payMonth``,
+  ``from`` / ``to`` — become the conditions its ``PagedRelation.where`` declares);
 - ``__typename`` anywhere.
 
 Everything else falls back, per operation, with the field and the reason listed by ``explain``:
 mutations and subscriptions, ``@skip`` / ``@include``, introspection, resolvers with their own logic
-(deadlines, similar clues, stats, connections with filters of their own such as ``Project.payroll``'s
-``payMonth`` …), unmasked reads of identifiers (the resolver audits each row), interfaces and unions.
+(deadlines, similar clues, stats, a connection whose arguments no ``PagedRelation`` declares …),
+unmasked reads of identifiers (the resolver audits each row), interfaces and unions.
 """
 
 from __future__ import annotations
@@ -373,7 +374,7 @@ class _Compiler:
             return self._relation(plan, gfield, key, nodes, path, relation, non_null)
         paged = PAGED.get(fn)
         if paged is not None:
-            return self._nested_page(plan, gfield, key, nodes, path, paged)
+            return self._nested_page(plan, gfield, sfield, key, nodes, path, paged)
         if fn.__qualname__ == "free_text.<locals>.resolve":
             attr = inspect.getclosurevars(fn).nonlocals["attr"]  # type: ignore[arg-type]
             self._reveal(nodes[0], path)
@@ -414,7 +415,7 @@ class _Compiler:
                 return Leaf(key, pure, non_null, index=column_index, of_value=pure_of_value)
             return Leaf(key, pure, non_null, reads=tuple(indexes))
         if "pageInfo" in getattr(get_named_type(gfield.type), "fields", {}):
-            raise _Unsupported(path, f"{where} is a connection with arguments or filters of its own (not to_pages)")
+            raise _Unsupported(path, f"{where} is a connection with arguments or filters of its own (no PagedRelation)")
         raise _Unsupported(path, f"{where} is computed by a resolver with its own logic")
 
     def _reveal(self, node: FieldNode, path: str) -> Any:
@@ -451,7 +452,14 @@ class _Compiler:
         return RelationField(key, relation, key_index, target, non_null, joined=by_key)
 
     def _nested_page(
-        self, plan: ObjectPlan, gfield: Any, key: str, nodes: list[FieldNode], path: str, paged: PagedRelation
+        self,
+        plan: ObjectPlan,
+        gfield: Any,
+        sfield: Any,
+        key: str,
+        nodes: list[FieldNode],
+        path: str,
+        paged: PagedRelation,
     ) -> NestedPage:
         conn = get_named_type(gfield.type)
         assert isinstance(conn, GraphQLObjectType)
@@ -459,12 +467,23 @@ class _Compiler:
         target = self._object_shell(node_type, path)
         if target.model is not paged.target:  # pragma: no cover - declared together
             raise _Unsupported(path, "the connection's model is not its nodes' type's")
+        name_of = self.schema.config.name_converter.from_argument
+        arguments = tuple(
+            (name_of(a), a.python_name) for a in sfield.arguments if a.python_name not in ("first", "after")
+        )
+        if arguments and paged.where is None:  # pragma: no cover - pages_of declares where they go
+            raise _Unsupported(path, "a connection's own arguments with no conditions declared (PagedRelation.where)")
         key_index = plan.column(getattr(plan.model, paged.key_attr))
+        match_indexes = tuple(plan.column(getattr(plan.model, attr)) for attr, _ in paged.match)
         target.column(paged.fk)
+        for _, column in paged.match:
+            target.column(column)
         sort_index = [target.column(c) for c in paged.sort.columns]
         parts = self._connection(conn, target, node_type, nodes, path)
         counted = any(p.kind == "totalCount" for p in parts)
-        return NestedPage(key, paged, nodes[0], gfield, key_index, parts, target, sort_index, counted)
+        return NestedPage(
+            key, paged, nodes[0], gfield, key_index, parts, target, sort_index, counted, arguments, match_indexes
+        )
 
     # ---- leaves --------------------------------------------------------------------------------
 

@@ -1,15 +1,19 @@
 """Connections inside a compiled answer: a keyset page per parent, all parents' pages in one statement.
 
-A nested connection (``schema.prefetch.to_pages``) is read as its loader reads it
-(``Loaders.child_pages``): ``ROW_NUMBER() OVER (PARTITION BY fk ORDER BY sort)`` over the children of
-every parent (after the cursor, when one is given), the first ``first + 1`` of each partition kept —
-so a parent with thousands of children costs no more than one with ``first``. It is read with the
-plan's reader: the subquery and its alias carry the principal's criteria (``hub.access.limiting_options``),
-as the session event gives them to the loader's statement.
+A nested connection (a ``schema.prefetch.PagedRelation``: ``to_pages``, or a resolver declared with
+``pages_of``) is read as its loader reads it (``Loaders.child_pages``): ``ROW_NUMBER() OVER (PARTITION
+BY fk ORDER BY sort)`` over the children of every parent (after the cursor, when one is given, and
+meeting the conditions of the field's own arguments), the first ``first + 1`` of each partition kept —
+so a parent with thousands of children costs no more than one with ``first``. A relation that also
+matches parent attributes (``PagedRelation.match``: a team's workers) partitions by the fk and those
+columns, its parents' keys compared as tuples. It is read with the plan's reader: the subquery and its
+alias carry the principal's criteria (``hub.access.limiting_options``), as the session event gives
+them to the loader's statement.
 
-The page size and the cursor are the field's arguments, read at run time from the operation's
-variables (``bind_arguments``); they are checked as the resolver checks them (``check_first``,
-``decode_cursor``), and a ``HubError`` they raise is the caller's to hand to the interpreter.
+The page size, the cursor and the field's own arguments (``payMonth``, ``from`` / ``to`` …) are read at
+run time from the operation's variables (``bind_arguments``); they are checked as the resolver checks
+them (``PagedRelation.where``, ``check_first``, ``decode_cursor``), and a ``HubError`` they raise is the
+caller's to hand to the interpreter.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from graphql.execution.values import VariableValues, get_argument_values
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import aliased
 
 from schema.compiled._values import Processor, process_at
@@ -79,14 +84,20 @@ def page_getter(
         return lambda _row: {}  # never called: no parent, no resolver, no check (as the interpreter)
     arguments = _ARGUMENTS.get()
     values = get_argument_values(f.graphql_field, f.node, arguments.variables)
+    paged, target = f.paged, f.target
+    # As the resolver (``schema.prefetch.load_pages``): the field's own arguments checked, then first.
+    where = paged.conditions({name: values[gql] for gql, name in f.arguments if gql in values})
     first = check_first(values.get("first"), limit=arguments.max_page_size)
     after = values.get("after")
-    paged, target, ki = f.paged, f.target, f.key_index
-    keys = list(dict.fromkeys(k for k in (r[ki] for r in rows) if k is not None))
+    key_of = _parent_key(f.key_index, f.match_indexes)
+    keys = list(dict.fromkeys(k for k in map(key_of, rows) if k is not None))
     fk, sort = paged.fk, paged.sort
+    # A child's key: its fk (with the columns ``match`` pairs with the parent's attributes).
+    by = [fk, *(column for _, column in paged.match)]
+    matched = tuple_(*by) if paged.match else fk
 
-    rn = func.row_number().over(partition_by=fk, order_by=sort.order_by()).label("rn")
-    inner = select(paged.target, rn).where(reader.among(fk, keys))
+    rn = func.row_number().over(partition_by=by, order_by=sort.order_by()).label("rn")
+    inner = select(paged.target, rn).where(reader.among(matched, keys), *where)
     if after:  # as the loader: an empty cursor is no cursor
         inner = inner.where(sort.after(decode_cursor(after)))
     sub = reader.limited(inner).subquery()
@@ -95,20 +106,23 @@ def page_getter(
     stmt = select(*selected).select_from(entity)
     for alias, on in joins:
         stmt = stmt.outerjoin(alias, on)
-    stmt = stmt.where(sub.c.rn <= first + 1).order_by(getattr(entity, fk.key), sub.c.rn)
-    fi = target.column(fk)
+    stmt = stmt.where(sub.c.rn <= first + 1).order_by(*(getattr(entity, c.key) for c in by), sub.c.rn)
+    child_key = [target.column(c) for c in by]
     child_rows, procs = reader.rows(stmt, [c.type for c in selected])
-    child_rows, procs = process_at(child_rows, procs, [fi])  # matched with the parents' keys
+    child_rows, procs = process_at(child_rows, procs, child_key)  # matched with the parents' keys
+    key_of_child = _parent_key(child_key[0], tuple(child_key[1:]))
 
     totals: dict[Any, int] = {}
     if f.counted:
-        counts = select(fk, func.count()).where(reader.among(fk, keys)).group_by(fk)
-        count_rows, count_procs = reader.rows(counts, [fk.type, None])
-        totals = {r[0]: r[1] for r in process_at(count_rows, count_procs, [0])[0]}
+        counts = select(*by, func.count()).where(reader.among(matched, keys), *where).group_by(*by)
+        count_rows, count_procs = reader.rows(counts, [*(c.type for c in by), None])
+        count_rows = process_at(count_rows, count_procs, range(len(by)))[0]
+        key_of_count = _parent_key(0, tuple(range(1, len(by))))
+        totals = {key_of_count(r): r[-1] for r in count_rows}
 
     grouped: dict[Any, list[Any]] = {}
     for r in child_rows:
-        grouped.setdefault(r[fi], []).append(r)
+        grouped.setdefault(key_of_child(r), []).append(r)
     # Only the page's rows are objects: the extra row tells that a next page exists, and nothing more
     # (the interpreter never resolves it, so its relations are not read).
     pages = {k: (rs[:first], len(rs) > first) for k, rs in grouped.items()}
@@ -119,8 +133,25 @@ def page_getter(
         answers[k] = page_answer(
             f.parts, rs, nodes, has_next=has_next, total=totals.get(k, 0), sort_index=f.sort_index, procs=procs
         )
+    for k, total in totals.items():  # children, but none after the cursor: still counted
+        if k not in answers:
+            answers[k] = page_answer(f.parts, [], [], has_next=False, total=total, sort_index=f.sort_index, procs=procs)
     empty = page_answer(f.parts, [], [], has_next=False, total=0, sort_index=f.sort_index, procs=procs)
-    return lambda row: answers.get(row[ki], empty)
+    return lambda row: answers.get(key_of(row), empty)
+
+
+def _parent_key(index: int, match_indexes: tuple[int, ...]) -> Callable[[Any], Any]:
+    """A row's key at ``index`` — with ``match_indexes``, the tuple of those values (``None`` when
+    one is null: no child matches it)."""
+    if not match_indexes:
+        return itemgetter(index)
+    get = itemgetter(index, *match_indexes)
+
+    def key(row: Any) -> Any:
+        values = get(row)
+        return None if None in values else values
+
+    return key
 
 
 def page_answer(

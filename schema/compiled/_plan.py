@@ -117,8 +117,9 @@ class PageField:
 
 @dataclass(slots=True)
 class NestedPage:
-    """A connection field of an object (``schema.prefetch.to_pages``): a page per parent, all parents'
-    pages in one statement (``schema.compiled._nested``); ``first`` / ``after`` read at run time."""
+    """A connection field of an object (``schema.prefetch.PagedRelation``): a page per parent, all
+    parents' pages in one statement (``schema.compiled._nested``); ``first`` / ``after`` and the field's
+    own arguments read at run time."""
 
     key: str
     paged: PagedRelation
@@ -130,6 +131,10 @@ class NestedPage:
     #: The sort columns' indexes in a target row (the cursor of an edge).
     sort_index: list[int] = field(default_factory=list)
     counted: bool = False
+    #: The field's own arguments (``PagedRelation.where``'s): (GraphQL name, Python name).
+    arguments: tuple[tuple[str, str], ...] = ()
+    #: The indexes in a parent row of ``PagedRelation.match``'s parent attributes.
+    match_indexes: tuple[int, ...] = ()
     non_null: bool = True
     joined: bool = False  # never in the parent's statement
 

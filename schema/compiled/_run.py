@@ -380,6 +380,8 @@ def _read_indexes(plan: ObjectPlan) -> list[int]:
     for f in plan.fields:
         if isinstance(f, (NestedPage, RelationField)):
             indexes.append(f.key_index)
+            if isinstance(f, NestedPage):
+                indexes.extend(f.match_indexes)
         elif isinstance(f, Leaf):
             indexes.extend(f.reads)
     return indexes

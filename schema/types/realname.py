@@ -22,8 +22,8 @@ from strawberry.types import Info
 from hub import models as m
 from hub.errors import InvalidInput
 from hub.vocab import MovementKind
-from schema.pagination import Connection, SortSpec, check_first
-from schema.prefetch import to_one
+from schema.pagination import SortSpec
+from schema.prefetch import to_one, to_pages
 from schema.types._common import Node, node_type
 from schema.types.refs import EnterpriseRef, ProjectRef, WorkerRef
 
@@ -50,22 +50,15 @@ class Team(Node):
         EnterpriseRef, m.Enterprise, key="enterprise_id", description="The enterprise employing the team (corpCode)."
     )
 
-    @strawberry.field(description="The team's members on the project (by teamSysNo), in registration order.")
-    @staticmethod
-    async def workers(
-        parent: strawberry.Parent[m.Team], info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[WorkerRef]:
-        n = check_first(first, limit=info.context.settings.max_page_size)
-        # One statement per team: a team number is unique within its project only (teamSysNo, not an id).
-        return await info.context.loaders.child_pages(
-            m.Worker,
-            m.Worker.project_id,
-            sort=WORKER_SORT,
-            first=n,
-            after=after,
-            where=(m.Worker.team_sys_no == parent.team_sys_no,),
-            where_key=("team", parent.team_sys_no),
-        ).load(parent.project_id)
+    # One page per team: a team number is unique within its project only (teamSysNo, not an id).
+    workers = to_pages(
+        WorkerRef,
+        m.Worker.project_id,
+        sort=WORKER_SORT,
+        key="project_id",
+        match=(("team_sys_no", m.Worker.team_sys_no),),
+        description="The team's members on the project (by teamSysNo), in registration order.",
+    )
 
 
 @node_type(

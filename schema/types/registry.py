@@ -13,8 +13,8 @@ from hub import credit
 from hub import models as m
 from hub.identifiers import mask_phone
 from hub.workdays import china_today
-from schema.pagination import Connection, SortSpec, check_first
-from schema.prefetch import to_many, to_one, to_pages
+from schema.pagination import Connection, SortSpec
+from schema.prefetch import PagedRelation, load_pages, pages_of, to_many, to_one, to_pages
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
 from schema.types.credit import DepositRate
 from schema.types.realname import attendance_span, summary_loader, team_loader
@@ -46,8 +46,19 @@ BY_ID = {model: SortSpec((model.id,)) for model in (m.Project, m.Worker, m.Clue,
 CLUE_SORT = SortSpec((m.Clue.received_at, m.Clue.id), descending=True)
 
 
-def _page_args(info: Info, first: int | None) -> int:
-    return check_first(first, limit=info.context.settings.max_page_size)
+def _of_month(pay_month: str | None = None) -> tuple[Any, ...]:
+    """``Project.payroll``'s ``payMonth``: the records of that month (any text; empty or null: all)."""
+    return (m.PayrollRecord.pay_month == pay_month,) if pay_month else ()
+
+
+def _of_days(from_: dt.date, to: dt.date) -> tuple[Any, ...]:
+    """``Worker.attendance``'s ``from`` / ``to``: the days between them, both included (checked first)."""
+    attendance_span(from_, to)
+    return (m.Attendance.day >= from_, m.Attendance.day <= to)
+
+
+PROJECT_PAYROLL = PagedRelation(m.PayrollRecord, m.PayrollRecord.project_id, PAYROLL_SORT, where=_of_month)
+WORKER_ATTENDANCE = PagedRelation(m.Attendance, m.Attendance.worker_id, ATTENDANCE_SORT, where=_of_days)
 
 
 @plain_type(m.Region, name="Region", description="A GB/T 2260 region: province, city, county or town.")
@@ -187,6 +198,7 @@ class Project(Node):
 
     @strawberry.field(description="Pay records on the project, newest month first; `payMonth` as YYYY-MM.")
     @staticmethod
+    @pages_of(PROJECT_PAYROLL)
     async def payroll(
         parent: strawberry.Parent[m.Project],
         info: Info,
@@ -194,17 +206,7 @@ class Project(Node):
         after: str | None = None,
         pay_month: str | None = None,
     ) -> Connection[PayrollRef]:
-        n = _page_args(info, first)
-        where = (m.PayrollRecord.pay_month == pay_month,) if pay_month else ()
-        return await info.context.loaders.child_pages(
-            m.PayrollRecord,
-            m.PayrollRecord.project_id,
-            sort=PAYROLL_SORT,
-            first=n,
-            after=after,
-            where=where,
-            where_key=pay_month,
-        ).load(parent.id)
+        return await load_pages(info, PROJECT_PAYROLL, parent, first=first, after=after, pay_month=pay_month)
 
     clues = to_pages(ClueRef, m.Clue.project_id, sort=CLUE_SORT, description="Clues about the project, newest first.")
 
@@ -321,6 +323,7 @@ class Worker(Node):
         description="The worker's attendance from `from` to `to` (both included, at most 62 days), newest day first."
     )
     @staticmethod
+    @pages_of(WORKER_ATTENDANCE)
     async def attendance(
         parent: strawberry.Parent[m.Worker],
         info: Info,
@@ -329,14 +332,4 @@ class Worker(Node):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[AttendanceRef]:
-        attendance_span(from_, to)
-        n = _page_args(info, first)
-        return await info.context.loaders.child_pages(
-            m.Attendance,
-            m.Attendance.worker_id,
-            sort=ATTENDANCE_SORT,
-            first=n,
-            after=after,
-            where=(m.Attendance.day >= from_, m.Attendance.day <= to),
-            where_key=(from_, to),
-        ).load(parent.id)
+        return await load_pages(info, WORKER_ATTENDANCE, parent, first=first, after=after, from_=from_, to=to)
