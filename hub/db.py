@@ -98,7 +98,9 @@ def make_read_engine(url: str, *, statement_timeout: float) -> Engine:
     nothing is sent to save."""
     if sync_url(url).get_backend_name() == "sqlite":
         return make_engine(url, statement_timeout=statement_timeout)
-    return make_engine(url, statement_timeout=statement_timeout, isolation_level="AUTOCOMMIT")
+    # No ping before each checkout (a round trip per request): a connection found dead is invalidated by
+    # its first statement, and the plan, which only reads, runs again on a new one (schema.compiled).
+    return make_engine(url, statement_timeout=statement_timeout, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
 
 
 def _pg_options(kwargs: dict[str, Any], statement_timeout: float | None) -> dict[str, Any]:

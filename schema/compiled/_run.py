@@ -23,6 +23,7 @@ from graphql.execution import ExecutionResult
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Text, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 from strawberry.types.arguments import convert_arguments
 from strawberry.utils.await_maybe import await_maybe
@@ -337,6 +338,14 @@ async def _in_read_connection(context: Context, work: Callable[[Connection], T])
         return await connection.run_sync(work)
 
     def run() -> T:
+        try:
+            with engine.connect() as connection:
+                return work(connection)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The pooled connection was dead (the server restarted, or ended it): the read engine does not
+        # ping before each checkout (hub.db.make_read_engine), and the plan only reads — so once more.
         with engine.connect() as connection:
             return work(connection)
 

@@ -1,6 +1,6 @@
 """A known key's POST of a compiled operation is answered before strawberry's view (hub/app_compiled.py).
 
-The memory of a key is a hint: the key is read again in the plan's own transaction before any row, so a
+The memory of a key is a hint: the key is read again on the plan's own connection before any row, so a
 key revoked or moved to another region a moment ago is treated as it now stands.
 """
 
@@ -138,3 +138,24 @@ async def test_what_the_plan_does_not_answer_takes_the_usual_path(hub: Hub) -> N
     assert wrong_name["errors"] == [
         {"message": 'Unknown operation named "NotThere".', "extensions": {"code": "BAD_REQUEST"}}
     ]
+
+
+async def test_a_read_connection_ended_by_the_server_is_replaced_and_the_answer_given(hub: Hub, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's read engine does not ping before each checkout; SQLite has no server")
+    # Given a key answered once by the plan, and the read engine's pooled connection then ended by the
+    # server (as a restart or an administrator would)
+    key = new_key(hub.url, name="fast-reconnect", region="370800")
+    await hub.post(key)
+    expected = await hub.post(key)
+    with hub.app.state.read_engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    run_sql(hub.url, "SELECT pg_terminate_backend(:pid)", pid=pid)
+    hub.forget_statements()
+    # When the key asks again
+    again = await hub.post(key)
+    # Then it gets the answer, read by the plan on a new connection: the key tried on the dead one, then
+    # the key, the page and the channel records
+    assert again == expected
+    assert hub.on_async == []
+    assert len(hub.on_read) == 4 and sum("FROM api_keys" in st for st in hub.on_read) == 2, hub.on_read
