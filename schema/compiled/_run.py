@@ -186,14 +186,6 @@ def _check_cost(plan: Plan, variables: dict[str, Any] | None, context: Context) 
     return refusal
 
 
-async def run_plan(plan: Plan, variables: dict[str, Any] | None, context: Context) -> dict[str, Any]:
-    """The answer as the HTTP response carries it: ``data``, and ``errors`` (shaped, with their codes)
-    when there are any."""
-    result = await execute_plan(plan, variables, context)
-    assert result is not None  # without a key to check again, there is always an answer
-    return answer_body(result)
-
-
 def answer_body(result: ExecutionResult) -> dict[str, Any]:
     """``data``, and ``errors`` shaped with their codes when there are any (as the view answers)."""
     out: dict[str, Any] = {"data": result.data}
