@@ -258,6 +258,19 @@ class WarningFilter:
         return out
 
 
+#: A pay month as pay records carry it (``YYYY-MM``).
+_PAY_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def check_pay_month(value: str, *, field: str = "payMonth") -> str:
+    """``value`` when it is a month (``YYYY-MM``), else ``InvalidInput`` naming the field: a month no record
+    can carry is a mistake to tell, not an empty list."""
+    if not _PAY_MONTH.match(value):
+        shown = repr(value) if len(value) <= 20 else "given"
+        raise InvalidInput(f"{field} {shown} is not a month (YYYY-MM)", field=field)
+    return value
+
+
 @strawberry.input(description="Filters on pay records.")
 class PayrollFilter:
     region_code: str | None = None
@@ -274,7 +287,7 @@ class PayrollFilter:
         if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
             out.append(r.project_id == pid)
         if self.pay_month:
-            out.append(r.pay_month == self.pay_month)
+            out.append(r.pay_month == check_pay_month(self.pay_month))
         if self.pay_status is not None:
             if not SMALLINT[0] <= self.pay_status <= SMALLINT[1]:  # the column's range: no status lies beyond
                 raise InvalidInput(

@@ -137,9 +137,9 @@ async def execute_plan(
         await context.session.close()
 
 
-#: ``hub.access.KEY_READ`` as the driver's SQL, per dialect: (SQL, parameter names in order for a
-#: positional driver, or ``None`` for a named one).
-_KEY_SQL: dict[Any, tuple[str, tuple[str, ...] | None]] = {}
+#: ``hub.access.KEY_READ`` as the driver's SQL, per kind of dialect (name, driver, parameter style):
+#: (SQL, parameter names in order for a positional driver, or ``None`` for a named one).
+_KEY_SQL: dict[tuple[str, str, str], tuple[str, tuple[str, ...] | None]] = {}
 _KEY_TYPES = tuple(c.type for c in KEY_READ.selected_columns)
 
 
@@ -147,11 +147,12 @@ def _key_principal(connection: Connection, key: str) -> Principal | None:
     """``hub.access.key_principal`` with the statement compiled once per dialect and run as the driver's
     SQL (the same SQL: no cache key, no result metadata per request)."""
     dialect = connection.dialect
-    made = _KEY_SQL.get(dialect)
+    kind = (dialect.name, dialect.driver, dialect.paramstyle)
+    made = _KEY_SQL.get(kind)
     if made is None:
         compiled = KEY_READ.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ()) if compiled.positional else None
-        made = _KEY_SQL[dialect] = (compiled.string, names)
+        made = _KEY_SQL[kind] = (compiled.string, names)
     sql, names = made
     values = {"key_hash": api_key_hash(key)}
     result = connection.exec_driver_sql(sql, tuple(values[n] for n in names) if names is not None else values)

@@ -377,3 +377,21 @@ async def test_a_failing_non_null_root_field_beside_a_running_query_is_not_inter
         assert body["data"] is None
         assert [e["extensions"]["code"] for e in body["errors"]] in (["INVALID_CURSOR"], ["INVALID_IDENTIFIER"])
         assert (await graph.data("{ me { role } clues(first: 3) { totalCount } }"))["me"] == {"role": "admin"}
+
+
+@pytest.mark.parametrize("month", ["2026-13", "10/2026", "2026-1", "二〇二六年十月", "2026-10" * 10])
+async def test_a_pay_month_that_is_no_month_is_bad_user_input(graph, month) -> None:
+    # Given text that no pay record can carry as its month, in a filter and in a project's payroll
+    for query in (
+        "query($m: String) { payrollRecords(filter: {payMonth: $m}) { totalCount } }",
+        "query($m: String) { projects(first: 2) { nodes { payroll(payMonth: $m, first: 1) { totalCount } } } }",
+    ):
+        err = await graph.error(query, {"m": month})
+        # Then the client is told which field, never an empty list nor INTERNAL
+        assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": "payMonth"}
+        assert err["message"].startswith("payMonth ") and err["message"].endswith("is not a month (YYYY-MM)")
+
+
+async def test_a_pay_month_without_records_finds_nothing(graph) -> None:
+    data = await graph.data('{ payrollRecords(filter: {payMonth: "1990-01"}) { totalCount } }')
+    assert data["payrollRecords"]["totalCount"] == 0
