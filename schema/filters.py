@@ -258,14 +258,14 @@ class WarningFilter:
         return out
 
 
-#: A pay month as pay records carry it (``YYYY-MM``).
-_PAY_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: A month as the records carry it (``YYYY-MM``).
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def check_pay_month(value: str, *, field: str = "payMonth") -> str:
+def check_month(value: str, *, field: str) -> str:
     """``value`` when it is a month (``YYYY-MM``), else ``InvalidInput`` naming the field: a month no record
     can carry is a mistake to tell, not an empty list."""
-    if not _PAY_MONTH.match(value):
+    if not _MONTH.match(value):
         shown = repr(value) if len(value) <= 20 else "given"
         raise InvalidInput(f"{field} {shown} is not a month (YYYY-MM)", field=field)
     return value
@@ -287,7 +287,7 @@ class PayrollFilter:
         if (pid := db_id(self.project_id, m.Project, field="projectId")) is not None:
             out.append(r.project_id == pid)
         if self.pay_month:
-            out.append(r.pay_month == check_pay_month(self.pay_month))
+            out.append(r.pay_month == check_month(self.pay_month, field="payMonth"))
         if self.pay_status is not None:
             if not SMALLINT[0] <= self.pay_status <= SMALLINT[1]:  # the column's range: no status lies beyond
                 raise InvalidInput(

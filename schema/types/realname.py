@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
@@ -22,6 +21,7 @@ from strawberry.types import Info
 from hub import models as m
 from hub.errors import InvalidInput
 from hub.vocab import MovementKind
+from schema.filters import check_month
 from schema.pagination import SortSpec
 from schema.prefetch import to_one, to_pages
 from schema.types._common import Node, node_type
@@ -31,7 +31,6 @@ strawberry.enum(MovementKind, description="A worker's movement on a site: ENTRY 
 
 #: The longest span ``Worker.attendance`` answers at once (two months of days).
 MAX_ATTENDANCE_DAYS = 62
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 #: A team's members in registration order (as ``Project.workers``).
 WORKER_SORT = SortSpec((m.Worker.id,))
 
@@ -100,8 +99,7 @@ class AttendanceSummary:
 
 def month_span(month: str, *, field: str = "month") -> tuple[dt.date, dt.date]:
     """The first and last day of ``YYYY-MM`` (``InvalidInput`` naming the field otherwise)."""
-    if not _MONTH.match(month):
-        raise InvalidInput(f"{field} {month!r} is not a month (YYYY-MM)", field=field)
+    check_month(month, field=field)
     first = dt.date(int(month[:4]), int(month[5:]), 1)
     nxt = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return first, nxt - dt.timedelta(days=1)

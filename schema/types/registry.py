@@ -13,7 +13,7 @@ from hub import credit
 from hub import models as m
 from hub.identifiers import mask_phone
 from hub.workdays import china_today
-from schema.filters import check_pay_month
+from schema.filters import check_month
 from schema.pagination import Connection, SortSpec
 from schema.prefetch import PagedRelation, load_pages, pages_of, to_many, to_one, to_pages
 from schema.types._common import Node, Reveal, node_type, plain_type, reveal_or_mask
@@ -50,7 +50,7 @@ CLUE_SORT = SortSpec((m.Clue.received_at, m.Clue.id), descending=True)
 def _of_month(pay_month: str | None = None) -> tuple[Any, ...]:
     """``Project.payroll``'s ``payMonth``: the records of that month (``YYYY-MM``, checked; empty or
     null: all)."""
-    return (m.PayrollRecord.pay_month == check_pay_month(pay_month),) if pay_month else ()
+    return (m.PayrollRecord.pay_month == check_month(pay_month, field="payMonth"),) if pay_month else ()
 
 
 def _of_days(from_: dt.date, to: dt.date) -> tuple[Any, ...]:
