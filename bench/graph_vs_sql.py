@@ -434,9 +434,11 @@ class HubClient:
         import httpx
         from sqlalchemy import event
 
+        from hub.db import sync_engine_of
+
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://hub.bench")
         event.listen(self.app.state.engine.sync_engine, "before_cursor_execute", self._count)
-        event.listen(self.app.state.read_engine, "before_cursor_execute", self._count)  # compiled plans read there
+        event.listen(sync_engine_of(self.app.state.read_engine), "before_cursor_execute", self._count)  # compiled plans read there
         return self
 
     async def __aexit__(self, *exc: object) -> None:

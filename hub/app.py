@@ -47,7 +47,7 @@ from hub.access import KeyUsage, Principal, authenticate, bind_principal
 from hub.app_compiled import CompiledAnswers
 from hub.broker import check_broker
 from hub.crypto import Cipher
-from hub.db import async_session_factory, make_async_engine, make_engine, make_read_engine, session_scope
+from hub.db import async_session_factory, dispose, make_async_engine, make_engine, make_read_engine, session_scope
 from hub.errors import HubError
 from hub.fanout import Fanout, make_fanout
 from hub.holidays import sync_calendar
@@ -515,7 +515,7 @@ def create_app(
     secret_key = settings.resolved_secret_key()
     cipher = Cipher(secret_key)
     sync_engine = make_engine(settings.resolved_database_url())
-    # Compiled operations read on a synchronous engine, time-limited as the GraphQL app's (schema.compiled).
+    # Compiled operations read on their own engine, time-limited as the GraphQL app's (schema.compiled).
     read_engine = make_read_engine(settings.resolved_database_url(), statement_timeout=settings.request_timeout_seconds)
     key_usage = KeyUsage(sync_engine, window=dt.timedelta(seconds=settings.api_key_touch_seconds))
     fanout = make_fanout(settings, sessions=sessions)
@@ -566,7 +566,7 @@ def create_app(
         await fanout.stop()  # open subscriptions close with 1001: clients resume elsewhere with their cursor
         await engine.dispose()
         sync_engine.dispose()
-        read_engine.dispose()
+        await dispose(read_engine)
 
     app = Starlette(
         routes=[

@@ -89,18 +89,39 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
     return engine
 
 
-def make_read_engine(url: str, *, statement_timeout: float) -> Engine:
-    """The engine compiled operations read with (``schema.compiled``): synchronous, its statements
-    time-limited as the GraphQL app's. On PostgreSQL its connections are in autocommit: a plan only
-    reads, and under READ COMMITTED each statement of a transaction takes its own snapshot anyway, so
-    the transaction would add nothing but a BEGIN and a ROLLBACK — two round trips per request. SQLite's
-    driver begins no transaction for a SELECT: each statement reads its own snapshot there too, and
-    nothing is sent to save."""
+def make_read_engine(url: str, *, statement_timeout: float) -> Engine | AsyncEngine:
+    """The engine compiled operations read with (``schema.compiled``), its statements time-limited as the
+    GraphQL app's.
+
+    On SQLite it is synchronous: a plan's statements run on a worker thread, one hop for all of them
+    (aiosqlite would hop once per cursor call). On PostgreSQL it is asynchronous: psycopg waits for the
+    server on the event loop like any other I/O, and the plan's statements run in one greenlet
+    (``AsyncConnection.run_sync``), with no thread hop each way — a thread's two wake-ups and the GIL
+    handed back and forth cost more than the round trips themselves (``bench/README.md``). Its connections
+    are in autocommit: a plan only reads, and under READ COMMITTED each statement of a transaction takes
+    its own snapshot anyway, so the transaction would add nothing but a BEGIN and a ROLLBACK — two round
+    trips per request. SQLite's driver begins no transaction for a SELECT: each statement reads its own
+    snapshot there too, and nothing is sent to save."""
     if sync_url(url).get_backend_name() == "sqlite":
         return make_engine(url, statement_timeout=statement_timeout)
     # No ping before each checkout (a round trip per request): a connection found dead is invalidated by
     # its first statement, and the plan, which only reads, runs again on a new one (schema.compiled).
-    return make_engine(url, statement_timeout=statement_timeout, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+    return make_async_engine(
+        url, statement_timeout=statement_timeout, isolation_level="AUTOCOMMIT", pool_pre_ping=False
+    )
+
+
+def sync_engine_of(engine: Engine | AsyncEngine) -> Engine:
+    """The synchronous ``Engine`` events are listened on: ``engine`` itself, or an async engine's."""
+    return engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+
+async def dispose(engine: Engine | AsyncEngine) -> None:
+    """Close ``engine``'s pooled connections, whichever kind it is."""
+    if isinstance(engine, AsyncEngine):
+        await engine.dispose()
+    else:
+        engine.dispose()
 
 
 def _pg_options(kwargs: dict[str, Any], statement_timeout: float | None) -> dict[str, Any]:

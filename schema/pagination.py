@@ -50,24 +50,31 @@ class SortSpec:
     def after(self, values: Sequence[Any]) -> Any:
         """The condition "comes after ``values`` in this order": a row-value comparison,
         ``(received_at, id) < (:t, :id)``, which both databases serve as one index range."""
+        return self.beyond([literal(v, c.type) for c, v in zip(self.columns, self.cursor_values(values), strict=True)])
+
+    def cursor_values(self, values: Sequence[Any]) -> list[Any]:
+        """A cursor's ``values`` as the sort columns hold them (``InvalidCursor`` when they do not fit)."""
         if len(values) != len(self.columns):
             raise InvalidCursor(
                 "the cursor given as `after` belongs to another sort order",
                 field="after",
                 suggestion="restart without `after`",
             )
-        cols = self.columns
         try:
-            vals = [literal(_from_json(c, v), c.type) for c, v in zip(cols, values, strict=True)]
+            return [_from_json(c, v) for c, v in zip(self.columns, values, strict=True)]
         except (TypeError, ValueError, ArithmeticError) as exc:
             raise InvalidCursor(
                 "the cursor given as `after` does not fit this connection",
                 field="after",
                 suggestion="restart without `after`",
             ) from exc
+
+    def beyond(self, bounds: Sequence[Any]) -> Any:
+        """The row-value comparison of ``after`` against SQL expressions ``bounds`` (one per column)."""
+        cols = self.columns
         if len(cols) == 1:
-            return cols[0] < vals[0] if self.descending else cols[0] > vals[0]
-        left, right = tuple_(*cols), tuple_(*vals)
+            return cols[0] < bounds[0] if self.descending else cols[0] > bounds[0]
+        left, right = tuple_(*cols), tuple_(*bounds)
         return left < right if self.descending else left > right
 
 

@@ -18,12 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
 from graphql import GraphQLError, located_error
 from graphql.execution import ExecutionResult
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Text, any_, bindparam, func, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Integer, Select, Text, and_, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 from strawberry.types.arguments import convert_arguments
 from strawberry.utils.await_maybe import await_maybe
@@ -66,7 +68,9 @@ class _RootRead:
     """One root list's statements, made on the event loop by its resolver; read in the plan's hop."""
 
     root: RootPage
+    #: Limited to the principal, its cursor and page size bound by ``params`` (``_root_read``).
     stmt: Select[Any]
+    params: dict[str, Any]
     #: The SQL types of the statement's columns (their result processors are the values' business).
     types: tuple[Any, ...]
     count: Select[Any] | None
@@ -230,21 +234,70 @@ async def _root_read(plan: Plan, root: RootPage, variables: VariableValues, cont
     width = target.width(join)
     sort_index = [own[c.key] if c.key in own else width + extra.index(c) for c in sort.columns]
     base, types = _select(target, join, extra)
-    stmt = base.where(*request.conditions)
-    if request.after:
-        stmt = stmt.where(sort.after(decode_cursor(request.after)))
-    stmt = stmt.order_by(*sort.order_by()).limit(first + 1)
+    cursor = sort.cursor_values(decode_cursor(request.after)) if request.after else None
+    params: dict[str, Any] = {"first": first + 1}
+    if cursor is not None:
+        params.update({f"after{i}": v for i, v in enumerate(cursor)})
+    scope, options = _limiting_options(context.principal)  # type: ignore[arg-type]
+    conditions = _conditions_key(request.conditions)
+    key = ("root", join, sort, cursor is not None, scope, conditions)
+    stmt = target.statements.get(key) if conditions is not None else None
+    if stmt is None:
+        stmt = base.where(*request.conditions)
+        if cursor is not None:
+            stmt = stmt.where(sort.beyond([bindparam(f"after{i}", type_=c.type) for i, c in enumerate(sort.columns)]))
+        stmt = stmt.order_by(*sort.order_by()).limit(bindparam("first", type_=Integer()))
+        stmt = stmt.options(*options) if options else stmt
+        if conditions is not None:
+            if len(target.statements) > 256:
+                target.statements.clear()
+            target.statements[key] = stmt
     count = None
     if any(part.kind == "totalCount" for part in root.parts):
         # as schema.pagination.paginate counts: the filtered rows, whatever the cursor
         whole: Select[Any] = select(target.model).where(*request.conditions)
         count = select(func.count()).select_from(whole.subquery())
-    return _RootRead(root, stmt, types, count, first, sort_index, join)
+    return _RootRead(root, stmt, params, types, count, first, sort_index, join)
 
 
 #: The array types of ``_Reader.among``, made once: SQLAlchemy memoizes a type's bind processor per
 #: type object, so a new ARRAY per statement would rebuild it at each execution.
 _BIGINT_ARRAY, _TEXT_ARRAY = ARRAY(BigInteger()), ARRAY(Text())
+
+#: ``hub.access.limiting_options`` by what they depend on (the principal's region and sector): made once,
+#: so that a statement a plan keeps (``_Reader.template``) is limited once per jurisdiction.
+_OPTIONS: dict[tuple[str | None, str | None], tuple[Any, ...]] = {}
+
+
+def _limiting_options(principal: Principal) -> tuple[tuple[str | None, str | None], tuple[Any, ...]]:
+    scope = (principal.region_code, principal.sector)
+    options = _OPTIONS.get(scope)
+    if options is None:
+        if len(_OPTIONS) > 1024:
+            _OPTIONS.clear()
+        options = _OPTIONS[scope] = limiting_options(principal)
+    return scope, options
+
+
+def _conditions_key(conditions: Sequence[ColumnElement[bool]]) -> Any:
+    """What makes a root's filter conditions the same as an earlier run's: their SQL shape (SQLAlchemy's
+    cache key) and the values bound in them — so a statement kept for them filters exactly as theirs would.
+    ``None`` when a value cannot be compared (the statement is then made for this run only)."""
+    if not conditions:
+        return ()
+    made = and_(*conditions)._generate_cache_key()
+    if made is None:
+        return None
+    values = tuple(_hashable(p.effective_value) for p in made.bindparams)
+    try:
+        hash(values)
+    except TypeError:
+        return None
+    return made.key, values
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 class _Reader:
@@ -255,19 +308,26 @@ class _Reader:
         # cached compilation's (an option the ORM sets for its own statements).
         self.connection = connection.execution_options(_result_disable_adapt_to_context=True)
         self.dialect = connection.dialect
-        self.options = limiting_options(principal)
+        self.scope, self.options = _limiting_options(principal)
 
     def limited(self, stmt: Select[Any]) -> Select[Any]:
         """``stmt`` with the principal's criteria (on every entity it reads, subqueries' included)."""
         return stmt.options(*self.options) if self.options else stmt
 
     def rows(
-        self, stmt: Select[Any], types: Sequence[Any] | None = None
+        self, stmt: Select[Any], types: Sequence[Any] | None = None, params: dict[str, Any] | None = None
     ) -> tuple[Sequence[Any], tuple[Processor | None, ...]]:
-        """The rows of ``stmt`` as the driver gives them, and each column's result processor (what
-        SQLAlchemy would apply to it: ``schema.compiled._values``) for the SQL ``types`` of its columns;
-        without ``types``, none (the values are used as they come: counts, keys)."""
-        result = self.connection.execute(self.limited(stmt))
+        """The rows of ``stmt`` (limited; with ``params``, the values of its bound parameters) as the
+        driver gives them, and each column's result processor (what SQLAlchemy would apply to it:
+        ``schema.compiled._values``) for the SQL ``types`` of its columns; without ``types``, none (the
+        values are used as they come: counts, keys)."""
+        return self.limited_rows(self.limited(stmt), types, params)
+
+    def limited_rows(
+        self, stmt: Select[Any], types: Sequence[Any] | None = None, params: dict[str, Any] | None = None
+    ) -> tuple[Sequence[Any], tuple[Processor | None, ...]]:
+        """``rows`` of a statement already limited (``template``)."""
+        result = self.connection.execute(stmt, params)
         description = result.cursor.description
         # The driver's tuples, an error while fetching handled as SQLAlchemy handles its own (the
         # request's time limit becomes QueryTimeout, hub.db).
@@ -280,14 +340,57 @@ class _Reader:
         return self.connection.execute(self.limited(stmt)).scalar_one()
 
     def among(self, column: Any, keys: list[Any]) -> ColumnElement[bool]:
-        """``column IN keys``, as one bound value so that the statement is the same for any number of
-        keys: on PostgreSQL ``= ANY(array)`` (prepared once by the driver) for integer or string keys,
-        elsewhere an expanding parameter (the statement compiled once, the list spliced in at run)."""
-        if self.dialect.name == "postgresql" and all(type(k) is int for k in keys):
-            return column == any_(bindparam("keys", keys, type_=_BIGINT_ARRAY))
-        if self.dialect.name == "postgresql" and all(type(k) is str for k in keys):
-            return column == any_(bindparam("keys", keys, type_=_TEXT_ARRAY))
-        return column.in_(bindparam("keys", keys, expanding=True))
+        """``column IN keys``, as one bound value (``_among``)."""
+        kind, value = _keys_kind(self.dialect.name, keys)
+        return _among(column, kind, value)
+
+    def template(
+        self, cache: dict[Any, Any], key: Any, keys: list[Any], make: Callable[[Callable[[Any], Any]], Select[Any]]
+    ) -> tuple[Select[Any], dict[str, Any]]:
+        """The limited statement ``make(among)`` keeps in ``cache`` under ``key`` (and this principal's
+        jurisdiction), ``among(column)`` standing for ``column IN keys``; and the parameters that bind
+        ``keys`` to it. The same statement object runs again for other keys: SQLAlchemy computes its
+        cache key once, not at each run."""
+        kind, value = _keys_kind(self.dialect.name, keys)
+        full = (key, kind, self.dialect.name, self.scope)
+        stmt = cache.get(full)
+        if stmt is None:
+            if len(cache) > 256:
+                cache.clear()
+            stmt = cache[full] = self.limited(make(lambda column: _among(column, kind)))
+        return stmt, {"keys": value}
+
+
+def _keys_kind(dialect: str, keys: list[Any]) -> tuple[str, Any]:
+    """How ``keys`` are bound as one value (see ``_among``), and the value."""
+    if all(type(k) is int for k in keys):
+        if dialect == "postgresql":
+            return "bigint[]", keys
+        if dialect == "sqlite":
+            return "json", orjson.dumps(keys).decode()
+    if all(type(k) is str for k in keys):
+        if dialect == "postgresql":
+            return "text[]", keys
+        if dialect == "sqlite":
+            return "json", orjson.dumps(keys).decode()
+    return "expanding", keys
+
+
+def _among(column: Any, kind: str, value: Any = None) -> ColumnElement[bool]:
+    """``column IN keys`` as one bound parameter ``keys``, so that the statement's SQL is the same for
+    any number of keys: on PostgreSQL ``= ANY(array)`` (prepared once by the driver) for integer or
+    string keys; on SQLite ``IN (SELECT value FROM json_each(keys))``, the keys a JSON array (SQLite's
+    own table-valued function: no parameter per key, nothing to splice at run); otherwise an expanding
+    parameter (the statement compiled once, the list spliced in at run)."""
+    param = {"value": value} if value is not None else {}
+    if kind == "bigint[]":
+        return column == any_(bindparam("keys", type_=_BIGINT_ARRAY, **param))
+    if kind == "text[]":
+        return column == any_(bindparam("keys", type_=_TEXT_ARRAY, **param))
+    if kind == "json":
+        each = func.json_each(bindparam("keys", type_=Text(), **param)).table_valued("value")
+        return column.in_(select(each.c.value))
+    return column.in_(bindparam("keys", expanding=True, **param))
 
 
 def _read_and_build(
@@ -313,7 +416,7 @@ def _read_and_build(
 def _page(read: _RootRead, reader: _Reader) -> dict[str, Any]:
     """One root list's connection: its rows, their objects, and the parts the operation selected."""
     root, first, sort_index = read.root, read.first, read.sort_index
-    rows, procs = reader.rows(read.stmt, read.types)
+    rows, procs = reader.limited_rows(read.stmt, read.types, read.params)
     total = reader.scalar(read.count) if read.count is not None else None
     has_next = len(rows) > first
     rows = rows[:first]
@@ -322,13 +425,20 @@ def _page(read: _RootRead, reader: _Reader) -> dict[str, Any]:
 
 
 async def _in_read_connection(context: Context, work: Callable[[Connection], T]) -> T:
-    """``work(connection)`` on a synchronous connection: on a worker thread with the engine compiled plans
-    read with (its statements time-limited as the request's), every statement of the plan in one hop on
-    the plain DBAPI driver — or, without one, on the request's async session's connection."""
+    """``work(connection)`` on a synchronous connection of the engine compiled plans read with (its
+    statements time-limited as the request's, ``hub.db.make_read_engine``), every statement of the plan in
+    one go: on a worker thread on SQLite's driver; in one greenlet on an async engine's connection
+    (PostgreSQL), whose I/O waits on the event loop — or, with neither, on the request's async session's
+    connection."""
     engine = context.read_engine or context.sync_engine
     if engine is None:
         connection = await context.session.connection()
         return await connection.run_sync(work)
+    if isinstance(engine, AsyncEngine):
+        # Shielded: a cancelled request stops waiting, but the plan's statements finish and the
+        # connection goes back to the pool whole (a query cut off mid-protocol would break it).
+        task = asyncio.ensure_future(_on_async_engine(engine, work))
+        return await asyncio.shield(task)
 
     def run() -> T:
         try:
@@ -343,6 +453,19 @@ async def _in_read_connection(context: Context, work: Callable[[Connection], T])
             return work(connection)
 
     return await asyncio.to_thread(run)
+
+
+async def _on_async_engine(engine: AsyncEngine, work: Callable[[Connection], T]) -> T:
+    """``work`` on a connection of ``engine`` — once more on a new one when the pooled one was dead, as
+    ``_in_read_connection``'s thread does."""
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(work)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    async with engine.connect() as connection:
+        return await connection.run_sync(work)
 
 
 def _columns(plan: ObjectPlan, entity: Any, join: bool) -> tuple[list[Any], list[tuple[Any, Any]]]:
@@ -514,7 +637,10 @@ def _relation_getter(f: RelationField, rows: Sequence[Any], reader: _Reader, joi
         order = relation.order if relation.order is not None else target.model.id  # type: ignore[attr-defined]
         fi = target.column(fk)
         base, types = _select(target, join)
-        child_rows, procs = reader.rows(base.where(reader.among(fk, keys)).order_by(order), types)
+        stmt, params = reader.template(
+            target.statements, ("many", id(relation), join), keys, lambda among: base.where(among(fk)).order_by(order)
+        )
+        child_rows, procs = reader.limited_rows(stmt, types, params)
         child_rows, procs = process_at(child_rows, procs, [fi])  # matched with the parents' keys
         objects = _materialize(target, child_rows, procs, reader, join)
         grouped: dict[Any, list[dict[str, Any]]] = {}
@@ -526,7 +652,10 @@ def _relation_getter(f: RelationField, rows: Sequence[Any], reader: _Reader, joi
     by = getattr(target.model, relation.by)
     bi = target.column(by)
     base, types = _select(target, join)
-    child_rows, procs = reader.rows(base.where(reader.among(by, keys)), types)
+    stmt, params = reader.template(
+        target.statements, ("one", id(relation), join), keys, lambda among: base.where(among(by))
+    )
+    child_rows, procs = reader.limited_rows(stmt, types, params)
     child_rows, procs = process_at(child_rows, procs, [bi])
     objects = _materialize(target, child_rows, procs, reader, join)
     found = {r[bi]: o for r, o in zip(child_rows, objects, strict=True)}

@@ -17,7 +17,7 @@ from sqlalchemy import event, text
 from bench.graph_vs_sql import QUERY as BENCH_QUERY
 from hub.api_keys import create_api_key
 from hub.app import create_app
-from hub.db import make_engine, session_scope
+from hub.db import dispose, make_engine, session_scope, sync_engine_of
 from schema.compiled import PlanCache
 
 
@@ -56,10 +56,10 @@ async def hub(writable_demo, settings_for) -> AsyncIterator[Hub]:  # type: ignor
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
         h = Hub(client, app, writable_demo.url)
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", lambda *a: h.on_async.append(a[2]))
-        event.listen(app.state.read_engine, "before_cursor_execute", lambda *a: h.on_read.append(a[2]))
+        event.listen(sync_engine_of(app.state.read_engine), "before_cursor_execute", lambda *a: h.on_read.append(a[2]))
         yield h
     await app.state.engine.dispose()
-    app.state.read_engine.dispose()
+    await dispose(app.state.read_engine)
 
 
 def new_key(url: str, *, name: str, region: str, role: str = "inspector") -> str:
@@ -148,8 +148,8 @@ async def test_a_read_connection_ended_by_the_server_is_replaced_and_the_answer_
     key = new_key(hub.url, name="fast-reconnect", region="370800")
     await hub.post(key)
     expected = await hub.post(key)
-    with hub.app.state.read_engine.connect() as conn:
-        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    async with hub.app.state.read_engine.connect() as conn:
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
     run_sql(hub.url, "SELECT pg_terminate_backend(:pid)", pid=pid)
     hub.forget_statements()
     # When the key asks again

@@ -14,6 +14,7 @@ from graphql import parse
 from sqlalchemy import event, text
 
 from hub.app import DEFAULT_QUERY, create_app
+from hub.db import dispose
 from hub.ratelimit import make_storage
 from schema.build import build_schema
 from schema.cost import budget_for, operation_cost
@@ -157,7 +158,7 @@ async def make_app(demo, settings_for) -> AsyncIterator[Callable[..., Any]]:  # 
     for app, client in opened:
         await client.aclose()
         await app.state.engine.dispose()
-        app.state.read_engine.dispose()
+        await dispose(app.state.read_engine)
 
 
 def only_authentication(statements: list[str]) -> bool:
@@ -386,15 +387,16 @@ async def test_only_the_graphql_engines_are_limited(demo, backend, monkeypatch) 
         try:
             with sync.connect() as conn:
                 assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "0"
-            with read.connect() as conn:
-                assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "15s"
+            async with read.connect() as rconn:
+                assert (await rconn.execute(text("SHOW statement_timeout"))).scalar_one() == "15s"
                 # a plan only reads: no BEGIN / ROLLBACK round trips around its statements
-                assert conn.connection.dbapi_connection.autocommit is True
+                raw = await rconn.get_raw_connection()
+                assert raw.driver_connection.autocommit is True
             async with engine.connect() as aconn:
                 assert (await aconn.execute(text("SHOW statement_timeout"))).scalar_one() == "15s"
         finally:
             sync.dispose()
-            read.dispose()
+            await hub.db.dispose(read)
             await engine.dispose()
         return
     # SQLite: a clock that leaps an hour at every reading puts every deadline in the past
@@ -424,15 +426,15 @@ async def test_a_compiled_operation_over_the_time_limit_answers_query_timeout(ma
     from bench.graph_vs_sql import QUERY
     from schema.compiled import PlanCache, _run
 
-    original = _run._Reader.rows
+    original = _run._Reader.limited_rows
     slow = {"on": True}
 
-    def slow_rows(self, stmt, types=None):  # type: ignore[no-untyped-def]
+    def slow_rows(self, stmt, types=None, params=None):  # type: ignore[no-untyped-def]
         if slow["on"]:
             self.connection.execute(text(SLOW_SQL[backend]))
-        return original(self, stmt, types)
+        return original(self, stmt, types, params)
 
-    monkeypatch.setattr(_run._Reader, "rows", slow_rows)
+    monkeypatch.setattr(_run._Reader, "limited_rows", slow_rows)
     hub = await make_app(request_timeout_seconds=0.2)
     view = hub.app.state.graphql
     view.plans = PlanCache()
@@ -514,7 +516,7 @@ def redis_db() -> str:
     try:
         client = redis.Redis.from_url(REDIS_URL)
         client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(f"Redis at {REDIS_URL} is unreachable: {exc.__class__.__name__}")
     client.flushdb()
     client.close()
