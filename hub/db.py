@@ -143,6 +143,22 @@ PROGRESS_STEPS = 100_000
 
 _DEADLINE = "hub_statement_deadline"
 _TIMED_OUT = "hub_timed_out"
+_LEASHED = "hub_leashed"
+
+
+class Leashed(Exception):
+    """A SQLite statement ran past the short limit ``leash`` set on its connection, and was stopped."""
+
+
+def leash(connection: Any, seconds: float) -> None:
+    """Stop the statements of ``connection`` (a SQLite connection of an engine with a statement timeout)
+    that run past ``seconds`` from now with ``Leashed`` rather than ``QueryTimeout``: for work that may
+    only take a moment (``schema.compiled`` runs a plan known to be quick on the event loop's thread,
+    and runs it again on a worker thread, under the request's own limit, when it is not)."""
+    connection.info[_DEADLINE] = clock() + seconds
+    connection.info[_LEASHED] = True
+
+
 #: PostgreSQL SQLSTATEs: query_canceled (statement_timeout), in_failed_sql_transaction (what follows it).
 _PG_CANCELED, _PG_ABORTED = "57014", "25P02"
 
@@ -185,6 +201,8 @@ def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) 
         info = context.connection.info if context.connection is not None else {}
         state = getattr(orig, "sqlstate", None)
         timed_out = (sqlite and str(orig) == "interrupted") or state == _PG_CANCELED
+        if timed_out and info.get(_LEASHED):
+            raise Leashed("the statement ran past its connection's short limit") from orig
         if timed_out or (state == _PG_ABORTED and info.get(_TIMED_OUT)):
             info[_TIMED_OUT] = True
             raise QueryTimeout(
@@ -198,6 +216,7 @@ def _install_statement_timeout(engine: Engine, seconds: float, *, sqlite: bool) 
         if record is not None:
             record.info.pop(_DEADLINE, None)
             record.info.pop(_TIMED_OUT, None)
+            record.info.pop(_LEASHED, None)
 
 
 def make_async_engine(url: str, *, statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:

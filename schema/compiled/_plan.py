@@ -175,6 +175,8 @@ class Plan:
     reveal_variables: set[str] = field(default_factory=set)
     #: (cost, root fields) by the values of the variables that set a page size (``schema.cost``).
     costs: dict[Any, Any] = field(default_factory=dict)
+    #: How long its last run read and built (seconds), by the same values (``schema.compiled._run``).
+    paces: dict[Any, float] = field(default_factory=dict)
 
     @property
     def compiled(self) -> bool:

@@ -14,6 +14,7 @@ page — is handed to the interpreter for the whole operation.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,16 +23,31 @@ import orjson
 from graphql import GraphQLError, located_error
 from graphql.execution import ExecutionResult
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from sqlalchemy import BigInteger, ColumnElement, Connection, Integer, Select, Text, and_, any_, bindparam, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
+from sqlalchemy.util import greenlet_spawn
 from strawberry.types.arguments import convert_arguments
 from strawberry.utils.await_maybe import await_maybe
 
 from hub.access import KEY_READ, Principal, key_row_principal, limiting_options
 from hub.crypto import api_key_hash
+from hub.db import Leashed, leash
 from hub.errors import HubError, QueryTimeout
 from schema.compiled._nested import bind_arguments, page_answer, page_getter, release_arguments
 from schema.compiled._plan import Leaf, Masked, NestedPage, ObjectPlan, Plan, RelationField, RootPage, RootTypename
@@ -131,7 +147,7 @@ async def execute_plan(
                 return ExecutionResult(data=None, errors=errors)
             return _read_and_build(plan, reads, connection, principal)
 
-        return await _in_read_connection(context, work)
+        return await _in_read_connection(context, work, plan.paces, _page_sizes(variables))
     except _Fallback:
         # (with a key, its principal is not yet read again: the caller's usual path answers)
         return None if key is not None else await _interpret(plan, variables, context)
@@ -168,11 +184,16 @@ def _key_principal(connection: Connection, key: str) -> Principal | None:
     return key_row_principal(row)
 
 
+def _page_sizes(variables: dict[str, Any] | None) -> tuple[tuple[str, int], ...]:
+    """The variables that are numbers (page sizes): what sets a run's price and, with the plan, its size."""
+    return tuple(sorted((k, v) for k, v in (variables or {}).items() if type(v) is int))
+
+
 def _check_cost(plan: Plan, variables: dict[str, Any] | None, context: Context) -> HubError | None:
     """``schema.cost.check_cost``, priced once per value of the variables that are numbers (a page size
     is the only thing a variable changes in the price; cursors and filters do not)."""
     principal = context.require_principal()
-    numbers = tuple(sorted((k, v) for k, v in (variables or {}).items() if type(v) is int))
+    numbers = _page_sizes(variables)
     settings = context.settings
     limits = tuple(sorted(settings.query_cost_limits.items()))
     key = (numbers, principal.role, limits, settings.max_page_size, settings.max_root_fields)
@@ -424,48 +445,73 @@ def _page(read: _RootRead, reader: _Reader) -> dict[str, Any]:
     return page_answer(root.parts, rows, nodes, has_next=has_next, total=total, sort_index=sort_index, procs=procs)
 
 
-async def _in_read_connection(context: Context, work: Callable[[Connection], T]) -> T:
+#: A plan whose last run (statements and objects) took less than this runs on the event loop's thread
+#: next time on SQLite (``_in_read_connection``); its statements are stopped after ``INLINE_LEASH``.
+INLINE_BELOW = 0.005
+INLINE_LEASH = 0.005
+
+
+async def _in_read_connection(
+    context: Context, work: Callable[[Connection], T], pace: dict[Any, float] | None = None, key: Any = None
+) -> T:
     """``work(connection)`` on a synchronous connection of the engine compiled plans read with (its
     statements time-limited as the request's, ``hub.db.make_read_engine``), every statement of the plan in
-    one go: on a worker thread on SQLite's driver; in one greenlet on an async engine's connection
-    (PostgreSQL), whose I/O waits on the event loop — or, with neither, on the request's async session's
-    connection."""
+    one go — or, without one, on the request's async session's connection.
+
+    - PostgreSQL (an async engine): in one greenlet, its I/O waiting on the event loop.
+    - SQLite: on a worker thread, one hop there and back. A plan that took less than ``INLINE_BELOW`` the
+      last time (``pace[key]``: the run's time by the plan's page sizes) runs on the event loop's thread
+      instead: the hop costs more than such a plan's statements, and while Python builds its objects the
+      loop could not run anyway (the GIL). Its statements are stopped after ``INLINE_LEASH``
+      (``hub.db.leash``), and then it runs on a worker thread under the request's own time limit: the
+      loop never waits on a slow statement for longer than that."""
     engine = context.read_engine or context.sync_engine
     if engine is None:
         connection = await context.session.connection()
         return await connection.run_sync(work)
     if isinstance(engine, AsyncEngine):
-        # Shielded: a cancelled request stops waiting, but the plan's statements finish and the
-        # connection goes back to the pool whole (a query cut off mid-protocol would break it).
-        task = asyncio.ensure_future(_on_async_engine(engine, work))
-        return await asyncio.shield(task)
-
-    def run() -> T:
+        # The whole read in one greenlet: the checkout, the plan's statements, the checkin.
+        return await greenlet_spawn(_on_engine, engine.sync_engine, work)
+    paces = pace if pace is not None and engine.dialect.name == "sqlite" else None
+    if paces is not None and len(paces) > 256:
+        paces.clear()
+    if paces is not None and paces.get(key, INLINE_BELOW) < INLINE_BELOW:
+        started = time.perf_counter()
         try:
             with engine.connect() as connection:
-                return work(connection)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        # The pooled connection was dead (the server restarted, or ended it): the read engine does not
-        # ping before each checkout (hub.db.make_read_engine), and the plan only reads — so once more.
-        with engine.connect() as connection:
-            return work(connection)
+                leash(connection, INLINE_LEASH)
+                answer = work(connection)
+        except Leashed:
+            paces[key] = INLINE_BELOW
+        else:
+            paces[key] = time.perf_counter() - started
+            return answer
+
+    def run() -> T:
+        started = time.perf_counter()
+        try:
+            return _on_engine(engine, work)
+        finally:
+            if paces is not None:
+                paces[key] = time.perf_counter() - started
 
     return await asyncio.to_thread(run)
 
 
-async def _on_async_engine(engine: AsyncEngine, work: Callable[[Connection], T]) -> T:
-    """``work`` on a connection of ``engine`` — once more on a new one when the pooled one was dead, as
-    ``_in_read_connection``'s thread does."""
+def _on_engine(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """``work`` on a connection of ``engine``; once more on a new one when the pooled one was dead (the
+    server restarted, or ended it): the read engine does not ping before each checkout
+    (``hub.db.make_read_engine``), and a plan only reads. (A run cancelled while it waits on the server —
+    the client went away — leaves no connection behind: SQLAlchemy's pool throws it away, checked by
+    ``tests/hub/test_app_compiled.py``.)"""
     try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(work)
+        with engine.connect() as connection:
+            return work(connection)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
-    async with engine.connect() as connection:
-        return await connection.run_sync(work)
+    with engine.connect() as connection:
+        return work(connection)
 
 
 def _columns(plan: ObjectPlan, entity: Any, join: bool) -> tuple[list[Any], list[tuple[Any, Any]]]:

@@ -6,8 +6,10 @@ key revoked or moved to another region a moment ago is treated as it now stands.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from threading import get_ident
 from typing import Any
 
 import httpx
@@ -159,3 +161,75 @@ async def test_a_read_connection_ended_by_the_server_is_replaced_and_the_answer_
     assert again == expected
     assert hub.on_async == []
     assert len(hub.on_read) == 4 and sum("FROM api_keys" in st for st in hub.on_read) == 2, hub.on_read
+
+
+#: A statement that would run for minutes (stopped by a time limit, or cancelled).
+SLOW_SQL = {
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000000) SELECT count(*) FROM c",
+    "postgres": "SELECT pg_sleep(30)",
+}
+
+
+async def test_a_quick_plan_runs_on_the_event_loop_and_a_slow_statement_sends_it_to_a_worker(
+    hub: Hub, backend: str, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's plans read on an async engine, always on the event loop's thread")
+    from schema.compiled import _run
+
+    # Given a key answered once the usual way, then by the plan (its first run on a worker thread)
+    threads: list[int] = []
+    event.listen(sync_engine_of(hub.app.state.read_engine), "before_cursor_execute", lambda *a: threads.append(get_ident()))
+    key = new_key(hub.url, name="fast-inline", region="370800")
+    expected = await hub.post(key)
+    assert await hub.post(key) == expected
+    loop_thread = get_ident()
+    assert threads[0] != loop_thread
+    # When it asks again
+    threads.clear()
+    assert await hub.post(key) == expected
+    # Then the plan, quick the last time, ran on the event loop's thread
+    assert threads and set(threads) == {loop_thread}
+    # And when a statement of its run on the loop's thread would take minutes
+    original = _run._Reader.limited_rows
+
+    def slow_on_the_loop(self, stmt, types=None, params=None):  # type: ignore[no-untyped-def]
+        if get_ident() == loop_thread:
+            self.connection.execute(text(SLOW_SQL[backend]))
+        return original(self, stmt, types, params)
+
+    monkeypatch.setattr(_run._Reader, "limited_rows", slow_on_the_loop)
+    threads.clear()
+    # Then it is stopped after a moment, and the plan answers from a worker thread
+    assert await hub.post(key) == expected
+    assert threads[0] == loop_thread and loop_thread not in threads[2:]
+    assert any(t != loop_thread for t in threads)
+
+
+async def test_a_cancelled_read_leaves_the_read_engines_pool_whole(hub: Hub, backend: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    if backend != "postgres":
+        pytest.skip("on SQLite a plan reads on a worker thread or, quick, on the loop: nothing waits to cancel")
+    from schema.compiled import _run
+
+    # Given a key answered by the plan, and its next page statement waiting on the server for minutes
+    key = new_key(hub.url, name="fast-cancelled", region="370800")
+    await hub.post(key)
+    expected = await hub.post(key)
+    original = _run._Reader.limited_rows
+    slow = {"on": True}
+
+    def slow_rows(self, stmt, types=None, params=None):  # type: ignore[no-untyped-def]
+        if slow["on"]:
+            slow["on"] = False
+            self.connection.execute(text(SLOW_SQL[backend]))
+        return original(self, stmt, types, params)
+
+    monkeypatch.setattr(_run._Reader, "limited_rows", slow_rows)
+    # When the client gives up on it (the request is cancelled while the statement runs)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(hub.post(key), timeout=0.5)
+    # Then no connection stays checked out, and the next requests are answered
+    pool = sync_engine_of(hub.app.state.read_engine).pool
+    assert pool.checkedout() == 0
+    for _ in range(3):
+        assert await hub.post(key) == expected
