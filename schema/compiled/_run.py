@@ -49,6 +49,7 @@ from hub.access import KEY_READ, Principal, key_row_principal, limiting_options
 from hub.crypto import api_key_hash
 from hub.db import Leashed, leash
 from hub.errors import HubError, QueryTimeout
+from schema.compiled._driver import Kept, async_psycopg, driver_sql, run, run_sql
 from schema.compiled._nested import bind_arguments, page_answer, page_getter, release_arguments
 from schema.compiled._plan import Leaf, Masked, NestedPage, ObjectPlan, Plan, RelationField, RootPage, RootTypename
 from schema.compiled._values import Processor, answer, process_at, processors
@@ -85,7 +86,7 @@ class _RootRead:
 
     root: RootPage
     #: Limited to the principal, its cursor and page size bound by ``params`` (``_root_read``).
-    stmt: Select[Any]
+    stmt: Kept
     params: dict[str, Any]
     #: The SQL types of the statement's columns (their result processors are the values' business).
     types: tuple[Any, ...]
@@ -175,11 +176,16 @@ def _key_principal(connection: Connection, key: str) -> Principal | None:
         made = _KEY_SQL[kind] = (compiled.string, names)
     sql, names = made
     values = {"key_hash": api_key_hash(key)}
-    result = connection.exec_driver_sql(sql, tuple(values[n] for n in names) if names is not None else values)
-    coltypes = [d[1] for d in result.cursor.description]
-    rows = result.all()
+    driver = async_psycopg(connection)
+    if driver is not None:  # (a named parameter style)
+        rows, description = run_sql(connection, driver, sql, values)
+    else:
+        result = connection.exec_driver_sql(sql, tuple(values[n] for n in names) if names is not None else values)
+        description = result.cursor.description
+        rows = result.all()
     if not rows:
         return None
+    coltypes = [d[1] for d in description]
     (row,) = process_at(rows, processors(dialect, _KEY_TYPES, coltypes), range(len(_KEY_TYPES)))[0]
     return key_row_principal(row)
 
@@ -262,23 +268,24 @@ async def _root_read(plan: Plan, root: RootPage, variables: VariableValues, cont
     scope, options = _limiting_options(context.principal)  # type: ignore[arg-type]
     conditions = _conditions_key(request.conditions)
     key = ("root", join, sort, cursor is not None, scope, conditions)
-    stmt = target.statements.get(key) if conditions is not None else None
-    if stmt is None:
+    kept = target.statements.get(key) if conditions is not None else None
+    if kept is None:
         stmt = base.where(*request.conditions)
         if cursor is not None:
             stmt = stmt.where(sort.beyond([bindparam(f"after{i}", type_=c.type) for i, c in enumerate(sort.columns)]))
         stmt = stmt.order_by(*sort.order_by()).limit(bindparam("first", type_=Integer()))
-        stmt = stmt.options(*options) if options else stmt
+        # (made for this run only, it is executed by SQLAlchemy: its compiled cache serves it best)
+        kept = Kept(stmt.options(*options) if options else stmt, driver=None if conditions is not None else False)
         if conditions is not None:
             if len(target.statements) > 256:
                 target.statements.clear()
-            target.statements[key] = stmt
+            target.statements[key] = kept
     count = None
     if any(part.kind == "totalCount" for part in root.parts):
         # as schema.pagination.paginate counts: the filtered rows, whatever the cursor
         whole: Select[Any] = select(target.model).where(*request.conditions)
         count = select(func.count()).select_from(whole.subquery())
-    return _RootRead(root, stmt, params, types, count, first, sort_index, join)
+    return _RootRead(root, kept, params, types, count, first, sort_index, join)
 
 
 #: The array types of ``_Reader.among``, made once: SQLAlchemy memoizes a type's bind processor per
@@ -330,6 +337,8 @@ class _Reader:
         self.connection = connection.execution_options(_result_disable_adapt_to_context=True)
         self.dialect = connection.dialect
         self.scope, self.options = _limiting_options(principal)
+        #: psycopg's async connection, on which kept statements run as the driver's SQL (``_driver``).
+        self.driver = async_psycopg(connection)
 
     def limited(self, stmt: Select[Any]) -> Select[Any]:
         """``stmt`` with the principal's criteria (on every entity it reads, subqueries' included)."""
@@ -347,15 +356,29 @@ class _Reader:
     def limited_rows(
         self, stmt: Select[Any], types: Sequence[Any] | None = None, params: dict[str, Any] | None = None
     ) -> tuple[Sequence[Any], tuple[Processor | None, ...]]:
-        """``rows`` of a statement already limited (``template``)."""
+        """``rows`` of a statement already limited."""
         result = self.connection.execute(stmt, params)
-        description = result.cursor.description
+        procs = self._processors(types, result.cursor.description)  # (the cursor is gone once fetched)
         # The driver's tuples, an error while fetching handled as SQLAlchemy handles its own (the
         # request's time limit becomes QueryTimeout, hub.db).
-        rows = result._fetchall_impl()
+        return result._fetchall_impl(), procs
+
+    def kept_rows(
+        self, kept: Kept, types: Sequence[Any] | None = None, params: dict[str, Any] | None = None
+    ) -> tuple[Sequence[Any], tuple[Processor | None, ...]]:
+        """``rows`` of a statement the plan keeps: as the driver's SQL on async psycopg (``_driver``),
+        else executed by SQLAlchemy."""
+        made = driver_sql(kept, self.connection) if self.driver is not None else None
+        if made is None:
+            return self.limited_rows(kept.stmt, types, params)
+        sql, compiled, bind = made
+        rows, description = run(self.connection, self.driver, sql, compiled, bind, params or {})
+        return rows, self._processors(types, description)
+
+    def _processors(self, types: Sequence[Any] | None, description: Sequence[Any]) -> tuple[Processor | None, ...]:
         if types is None:
-            return rows, (None,) * len(description)
-        return rows, processors(self.dialect, types, [d[1] for d in description])
+            return (None,) * len(description)
+        return processors(self.dialect, types, [d[1] for d in description])
 
     def scalar(self, stmt: Select[Any]) -> Any:
         return self.connection.execute(self.limited(stmt)).scalar_one()
@@ -367,19 +390,19 @@ class _Reader:
 
     def template(
         self, cache: dict[Any, Any], key: Any, keys: list[Any], make: Callable[[Callable[[Any], Any]], Select[Any]]
-    ) -> tuple[Select[Any], dict[str, Any]]:
+    ) -> tuple[Kept, dict[str, Any]]:
         """The limited statement ``make(among)`` keeps in ``cache`` under ``key`` (and this principal's
         jurisdiction), ``among(column)`` standing for ``column IN keys``; and the parameters that bind
         ``keys`` to it. The same statement object runs again for other keys: SQLAlchemy computes its
         cache key once, not at each run."""
         kind, value = _keys_kind(self.dialect.name, keys)
         full = (key, kind, self.dialect.name, self.scope)
-        stmt = cache.get(full)
-        if stmt is None:
+        kept = cache.get(full)
+        if kept is None:
             if len(cache) > 256:
                 cache.clear()
-            stmt = cache[full] = self.limited(make(lambda column: _among(column, kind)))
-        return stmt, {"keys": value}
+            kept = cache[full] = Kept(self.limited(make(lambda column: _among(column, kind))))
+        return kept, {"keys": value}
 
 
 def _keys_kind(dialect: str, keys: list[Any]) -> tuple[str, Any]:
@@ -437,7 +460,7 @@ def _read_and_build(
 def _page(read: _RootRead, reader: _Reader) -> dict[str, Any]:
     """One root list's connection: its rows, their objects, and the parts the operation selected."""
     root, first, sort_index = read.root, read.first, read.sort_index
-    rows, procs = reader.limited_rows(read.stmt, read.types, read.params)
+    rows, procs = reader.kept_rows(read.stmt, read.types, read.params)
     total = reader.scalar(read.count) if read.count is not None else None
     has_next = len(rows) > first
     rows = rows[:first]
@@ -686,7 +709,7 @@ def _relation_getter(f: RelationField, rows: Sequence[Any], reader: _Reader, joi
         stmt, params = reader.template(
             target.statements, ("many", id(relation), join), keys, lambda among: base.where(among(fk)).order_by(order)
         )
-        child_rows, procs = reader.limited_rows(stmt, types, params)
+        child_rows, procs = reader.kept_rows(stmt, types, params)
         child_rows, procs = process_at(child_rows, procs, [fi])  # matched with the parents' keys
         objects = _materialize(target, child_rows, procs, reader, join)
         grouped: dict[Any, list[dict[str, Any]]] = {}
@@ -701,7 +724,7 @@ def _relation_getter(f: RelationField, rows: Sequence[Any], reader: _Reader, joi
     stmt, params = reader.template(
         target.statements, ("one", id(relation), join), keys, lambda among: base.where(among(by))
     )
-    child_rows, procs = reader.limited_rows(stmt, types, params)
+    child_rows, procs = reader.kept_rows(stmt, types, params)
     child_rows, procs = process_at(child_rows, procs, [bi])
     objects = _materialize(target, child_rows, procs, reader, join)
     found = {r[bi]: o for r, o in zip(child_rows, objects, strict=True)}

@@ -191,14 +191,14 @@ async def test_a_quick_plan_runs_on_the_event_loop_and_a_slow_statement_sends_it
     # Then the plan, quick the last time, ran on the event loop's thread
     assert threads and set(threads) == {loop_thread}
     # And when a statement of its run on the loop's thread would take minutes
-    original = _run._Reader.limited_rows
+    original = _run._Reader.kept_rows
 
-    def slow_on_the_loop(self, stmt, types=None, params=None):  # type: ignore[no-untyped-def]
+    def slow_on_the_loop(self, kept, types=None, params=None):  # type: ignore[no-untyped-def]
         if get_ident() == loop_thread:
             self.connection.execute(text(SLOW_SQL[backend]))
-        return original(self, stmt, types, params)
+        return original(self, kept, types, params)
 
-    monkeypatch.setattr(_run._Reader, "limited_rows", slow_on_the_loop)
+    monkeypatch.setattr(_run._Reader, "kept_rows", slow_on_the_loop)
     threads.clear()
     # Then it is stopped after a moment, and the plan answers from a worker thread
     assert await hub.post(key) == expected
@@ -215,16 +215,16 @@ async def test_a_cancelled_read_leaves_the_read_engines_pool_whole(hub: Hub, bac
     key = new_key(hub.url, name="fast-cancelled", region="370800")
     await hub.post(key)
     expected = await hub.post(key)
-    original = _run._Reader.limited_rows
+    original = _run._Reader.kept_rows
     slow = {"on": True}
 
-    def slow_rows(self, stmt, types=None, params=None):  # type: ignore[no-untyped-def]
+    def slow_rows(self, kept, types=None, params=None):  # type: ignore[no-untyped-def]
         if slow["on"]:
             slow["on"] = False
             self.connection.execute(text(SLOW_SQL[backend]))
-        return original(self, stmt, types, params)
+        return original(self, kept, types, params)
 
-    monkeypatch.setattr(_run._Reader, "limited_rows", slow_rows)
+    monkeypatch.setattr(_run._Reader, "kept_rows", slow_rows)
     # When the client gives up on it (the request is cancelled while the statement runs)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(hub.post(key), timeout=0.5)

@@ -426,15 +426,15 @@ async def test_a_compiled_operation_over_the_time_limit_answers_query_timeout(ma
     from bench.graph_vs_sql import QUERY
     from schema.compiled import PlanCache, _run
 
-    original = _run._Reader.limited_rows
+    original = _run._Reader.kept_rows
     slow = {"on": True}
 
-    def slow_rows(self, stmt, types=None, params=None):  # type: ignore[no-untyped-def]
+    def slow_rows(self, kept, types=None, params=None):  # type: ignore[no-untyped-def]
         if slow["on"]:
             self.connection.execute(text(SLOW_SQL[backend]))
-        return original(self, stmt, types, params)
+        return original(self, kept, types, params)
 
-    monkeypatch.setattr(_run._Reader, "limited_rows", slow_rows)
+    monkeypatch.setattr(_run._Reader, "kept_rows", slow_rows)
     hub = await make_app(request_timeout_seconds=0.2)
     view = hub.app.state.graphql
     view.plans = PlanCache()

@@ -1,0 +1,96 @@
+"""The statements a plan keeps between runs, run as the driver's SQL on an async psycopg connection.
+
+A plan keeps its root page's statement and its relations' (``schema.compiled._run``: the cursor, the page
+size and the keys are bound parameters, so the same statement object serves every run). SQLAlchemy still
+compiles each one — once, with the principal's criteria (``hub.access.limiting_options``) — and its
+events still fire: ``before_cursor_execute`` / ``after_cursor_execute`` on the engine, and an error is
+handled as SQLAlchemy handles its own (``handle_error``: the request's time limit becomes
+``QueryTimeout``, a dead connection is invalidated, parameters never reach the message). What is left
+out is SQLAlchemy's work per execution, which on the async PostgreSQL driver costs more than the round
+trip itself: the execution context, its asyncio adaptation of the cursor, the result's metadata
+(``bench/README.md``). On any other driver, and for a statement whose SQL changes with its parameters
+(an expanding ``IN``), SQLAlchemy executes it as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.util import await_only
+
+
+@dataclass(slots=True)
+class Kept:
+    """A statement a plan keeps, limited to a principal's jurisdiction, and the driver's SQL for it once
+    compiled: (SQL, the compiled form, its bind processors), or ``False`` when it must be executed by
+    SQLAlchemy."""
+
+    stmt: Any
+    driver: tuple[str, Any, Mapping[str, Callable[[Any], Any]]] | bool | None = None
+
+
+def async_psycopg(connection: Connection) -> Any:
+    """The psycopg ``AsyncConnection`` under ``connection`` (a synchronous facade run in a greenlet of
+    ``AsyncConnection.run_sync`` or ``greenlet_spawn``), or ``None`` on any other driver."""
+    dialect = connection.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg" or not dialect.is_async:
+        return None
+    return connection.connection.driver_connection
+
+
+def driver_sql(kept: Kept, connection: Connection) -> tuple[str, Any, Mapping[str, Callable[[Any], Any]]] | None:
+    """``kept``'s driver SQL for ``connection``'s dialect, compiled on first use; ``None`` when SQLAlchemy
+    must execute it (its SQL depends on its parameters, or names them in a way the driver would not)."""
+    made = kept.driver
+    if made is None:
+        compiled = kept.stmt.compile(dialect=connection.dialect)
+        plain = not (
+            compiled.literal_execute_params
+            or compiled.post_compile_params
+            or compiled.escaped_bind_names
+            or compiled.positional
+        )
+        made = kept.driver = (compiled.string, compiled, compiled._bind_processors) if plain else False
+    return made if made is not False else None  # type: ignore[return-value]
+
+
+def run(
+    connection: Connection,
+    driver: Any,
+    sql: str,
+    compiled: Any,
+    processors: Mapping[str, Callable[[Any], Any]],
+    params: Mapping[str, Any],
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """Rows and description of compiled statement ``sql`` with ``params`` (over the values it binds itself)
+    on psycopg connection ``driver``, as SQLAlchemy's execution would send it (``DefaultExecutionContext``:
+    every bound value through its type's bind processor)."""
+    values = compiled.construct_params(params, escape_names=False, _check=False)
+    bound = {k: (processors[k](v) if k in processors else v) for k, v in values.items()}
+    return run_sql(connection, driver, sql, bound)
+
+
+def run_sql(
+    connection: Connection, driver: Any, sql: str, bound: Mapping[str, Any]
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """Rows and description of driver SQL ``sql`` with ``bound`` (driver values), with the engine's
+    cursor events and SQLAlchemy's error handling (see the module docstring)."""
+    cursor = driver.cursor()
+    events = connection._has_events or connection.engine._has_events
+    try:
+        if events:
+            connection.dispatch.before_cursor_execute(connection, cursor, sql, bound, None, False)
+        await_only(cursor.execute(sql, bound))
+        rows = await_only(cursor.fetchall())
+        description = cursor.description
+        if events:
+            connection.dispatch.after_cursor_execute(connection, cursor, sql, bound, None, False)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        connection._handle_dbapi_exception(exc, sql, bound, cursor, None)
+        raise  # (never: the call above raises SQLAlchemy's exception for it)
+    finally:
+        await_only(cursor.close())
+    return rows, description
