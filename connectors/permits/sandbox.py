@@ -27,40 +27,45 @@ parent USCC has a wrong check character, a negative progress payment, an output 
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
-import hmac
-import logging
-import secrets
 from collections.abc import Callable
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-from connectors.sandbox.faults import FaultMiddleware, Faults
+from connectors.cursor_api.sandbox import (
+    CST,
+    LiveSource,
+    Upstream,
+    credentials,
+    cursor_app,
+    fmt_day,
+    fmt_money,
+    fmt_time,
+    live_epoch,
+)
+from connectors.sandbox.faults import Faults
 from hub.identifiers import make_uscc
 from hub.regions import iter_regions
 from hub.seed import world as demo
 
 if TYPE_CHECKING:
-    from connectors.sandbox.world import World
+    from starlette.applications import Starlette
 
-log = logging.getLogger(__name__)
+    from connectors.sandbox.world import World
 
 #: The fixed credentials the sandbox accepts (the runner prints them).
 DEMO_CREDENTIALS = {"app_id": "hub-demo", "api_key": "permits-demo-api-key"}
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
-TOKEN_TTL_SECONDS = 7200
-#: A demo left running for weeks stops inventing records here (memory stays bounded).
-MAX_LIVE_EVENTS = 10_000
-CST = dt.timezone(dt.timedelta(hours=8))
+UPSTREAM = Upstream(
+    secret_header="X-Api-Key",
+    secret_option="api_key",
+    refused_code="INVALID_API_KEY",
+    refused_msg="应用编号或API密钥错误 (invalid app id or API key)",
+    default_page_size=DEFAULT_PAGE_SIZE,
+    max_page_size=MAX_PAGE_SIZE,
+)
 #: Permit-system wording of the hub's enterprise kinds and project states.
 CORP_TYPES = {"builder": "建设单位", "general_contractor": "施工总承包"}
 STATUS_NAMES = {"in_progress": "在建", "stopped": "停工", "completed": "竣工"}
@@ -73,19 +78,6 @@ _INDUSTRY = {
     "交通": "48",
     "水利": "48",
 }  # GB/T 4754 in the project code: 47 房屋建筑业, 48 土木工程建筑业
-
-
-def fmt_time(t: dt.datetime) -> str:
-    """An instant as the permit system writes it: China Standard Time, to the second."""
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def live_epoch(world: World) -> dt.datetime:
-    """When live events start (UTC): the moment the world was seeded, or a past day's 00:00 China
-    Standard Time (``World.live_start``)."""
-    return world.live_start().astimezone(dt.UTC)
 
 
 def enterprise_record(e: dict[str, Any], update_time: dt.datetime) -> dict[str, Any]:
@@ -107,12 +99,6 @@ def project_record(
 ) -> dict[str, Any]:
     """A world project with its permit and contract, and the registry details of its two parties."""
 
-    def day(d: dt.date | None) -> str | None:
-        return d.isoformat() if d else None
-
-    def money(v: Decimal | None) -> str | None:
-        return None if v is None else str(v)
-
     b = builder or {}
     return {
         "projectCode": p["project_code"],
@@ -132,23 +118,15 @@ def project_record(
         "contractorLegalMan": contractor.get("legal_representative"),
         "contractorCorpAddress": contractor.get("address"),
         "permitNo": p.get("permit_no"),
-        "permitDate": day(p.get("permit_date")),
-        "contractAmount": money(p.get("contract_value")),
-        "contractSignDate": day(p.get("contract_signed_on")),
+        "permitDate": fmt_day(p.get("permit_date")),
+        "contractAmount": fmt_money(p.get("contract_value")),
+        "contractSignDate": fmt_day(p.get("contract_signed_on")),
         "labourCostCycle": p.get("labour_cost_cycle_days", 30),
-        "labourCostRatio": money(p.get("labour_cost_ratio")),
-        "startDate": day(p.get("start_date")),
-        "plannedEndDate": day(p.get("planned_end_date")),
+        "labourCostRatio": fmt_money(p.get("labour_cost_ratio")),
+        "startDate": fmt_day(p.get("start_date")),
+        "plannedEndDate": fmt_day(p.get("planned_end_date")),
         "updateTime": fmt_time(update_time),
     }
-
-
-def _day(d: dt.date | None) -> str | None:
-    return d.isoformat() if d else None
-
-
-def _money(v: Decimal | None) -> str | None:
-    return None if v is None else str(v)
 
 
 def contract_record(
@@ -168,8 +146,8 @@ def contract_record(
         "corpName": holder["name"],
         "parentCorpCode": parent["uscc"] if parent else None,
         "parentCorpName": parent["name"] if parent else None,
-        "contractAmount": _money(c.get("contract_value")),
-        "signDate": _day(c.get("signed_on")),
+        "contractAmount": fmt_money(c.get("contract_value")),
+        "signDate": fmt_day(c.get("signed_on")),
         "updateTime": fmt_time(update_time),
     }
     if c["role"] != "general":
@@ -189,8 +167,8 @@ def progress_payment_record(
     return {
         "paymentNo": p["payment_no"],
         "projectCode": project_code,
-        "payDate": _day(p["paid_on"]),
-        "paymentAmount": _money(p["amount"]),
+        "payDate": fmt_day(p["paid_on"]),
+        "paymentAmount": fmt_money(p["amount"]),
         "payerCorpCode": payer["uscc"] if payer else None,
         "payerCorpName": payer["name"] if payer else None,
         "updateTime": fmt_time(update_time),
@@ -203,8 +181,8 @@ def output_value_record(o: dict[str, Any], project_code: str, update_time: dt.da
         "reportNo": f"CZ{o['month'].replace('-', '')}{o['project_id']:08d}",
         "projectCode": project_code,
         "statMonth": o["month"],
-        "outputValue": _money(o["amount"]),
-        "reportDate": _day(o.get("reported_on")),
+        "outputValue": fmt_money(o["amount"]),
+        "reportDate": fmt_day(o.get("reported_on")),
         "updateTime": fmt_time(update_time),
     }
 
@@ -214,9 +192,10 @@ def _region_names() -> dict[str, str]:
     return {r.code: r.name for r in iter_regions()}
 
 
-class PermitSystem:
+class PermitSystem(LiveSource):
     """What the permit system holds at a moment: the world's history plus the live events so far."""
 
+    name = "permits"
     STREAMS = {
         "enterprises": "corpCode",
         "projects": "projectCode",
@@ -225,18 +204,9 @@ class PermitSystem:
         "output_values": "reportNo",
     }
 
-    def __init__(self, world: World, *, live_interval_seconds: float) -> None:
-        if live_interval_seconds <= 0:
-            raise ValueError(f"live_interval_seconds must be positive, got {live_interval_seconds}")
-        self.world = world
-        self.interval = dt.timedelta(seconds=live_interval_seconds)
-        self.epoch = live_epoch(world)
-        self._capped = False
-        self._reset()
-
     def _reset(self) -> None:
         w = self.world
-        self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.STREAMS}
+        self.records = {name: {} for name in self.STREAMS}
         for e in w.enterprises.values():
             if e["kind"] in CORP_TYPES:
                 self.records["enterprises"][e["uscc"]] = enterprise_record(e, e["created_at"])
@@ -266,29 +236,9 @@ class PermitSystem:
             self._start(code)
         self._next_seq: dict[tuple[str, dt.date], int] = {}
         self._permits = {r["permitNo"] for r in self.records["projects"].values() if r["permitNo"]}
-        self.applied = 0
-        self._index: dict[str, list[tuple[str, str]]] = {}
+        self._reset_live()
 
-    # -- time -------------------------------------------------------------------------------
-
-    def events_due(self, now: dt.datetime) -> int:
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=dt.UTC)
-        n = max(0, int((now - self.epoch) / self.interval))
-        if n > MAX_LIVE_EVENTS and not self._capped:
-            self._capped = True
-            log.warning("permits sandbox: %d live events due, capped at %d (no more live records)", n, MAX_LIVE_EVENTS)
-        return min(n, MAX_LIVE_EVENTS)
-
-    def advance(self, now: dt.datetime) -> None:
-        """Apply the live events due at ``now`` (a clock moved backwards replays from the start)."""
-        n = self.events_due(now)
-        if n < self.applied:
-            self._reset()
-        while self.applied < n:
-            self.applied += 1
-            self._event(self.applied)
-            self._index.clear()
+    # -- live events ------------------------------------------------------------------------
 
     def _event(self, i: int) -> None:
         at = self.epoch + i * self.interval
@@ -395,30 +345,6 @@ class PermitSystem:
         if last != code:
             self._in_progress[i], self._slot[last] = last, i
 
-    # -- reading ----------------------------------------------------------------------------
-
-    def page(self, stream: str, after: tuple[str, str] | None, size: int) -> tuple[list[dict[str, Any]], bool]:
-        """Up to ``size`` records of ``stream`` after the (updateTime, key) ``after``; and whether more follow."""
-        key = self.STREAMS[stream]
-        index = self._index.get(stream)
-        if index is None:
-            index = self._index[stream] = sorted((r["updateTime"], r[key]) for r in self.records[stream].values())
-        start = bisect.bisect_right(index, after) if after else 0
-        chosen = index[start : start + size]
-        return [dict(self.records[stream][k]) for _, k in chosen], start + size < len(index)
-
-
-def cursor_of(record: dict[str, Any], key: str) -> str:
-    return f"{record['updateTime']}|{record[key]}"
-
-
-def _ok(data: Any) -> JSONResponse:
-    return JSONResponse({"code": "0", "msg": "成功", "data": data})
-
-
-def _error(status: int, code: str, msg: str) -> JSONResponse:
-    return JSONResponse({"code": code, "msg": msg, "data": None}, status_code=status)
-
 
 def _corrupt_permit(records: list[dict[str, Any]]) -> None:
     """One record's 施工许可证编号 gets an impossible issue date (month 13): the hub must quarantine it."""
@@ -466,90 +392,18 @@ def create_app(
     **options: Any,
 ) -> Starlette:
     """The permit-system sandbox over ``world``; ``options``: ``app_id`` / ``api_key`` (default ``DEMO_CREDENTIALS``)."""
-    unknown = set(options) - set(DEMO_CREDENTIALS)
-    if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}: use {', '.join(DEMO_CREDENTIALS)}")
-    faults = faults or Faults()
-    now = clock or (lambda: dt.datetime.now(dt.UTC))
-    creds = {**DEMO_CREDENTIALS, **options}
+    creds = credentials(DEMO_CREDENTIALS, options)
     system = PermitSystem(world, live_interval_seconds=live_interval_seconds)
-    tokens: dict[str, dt.datetime] = {}
-    last_page: dict[str, dict[str, Any]] = {}
-
-    def instant() -> dt.datetime:
-        t = now()
-        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-    async def token(request: Request) -> JSONResponse:
-        app_id, api_key = request.headers.get("X-App-Id", ""), request.headers.get("X-Api-Key", "")
-        if not (hmac.compare_digest(app_id, creds["app_id"]) and hmac.compare_digest(api_key, creds["api_key"])):
-            return _error(401, "INVALID_API_KEY", "应用编号或API密钥错误 (invalid app id or API key)")
-        value = secrets.token_urlsafe(24)
-        tokens[value] = instant() + dt.timedelta(seconds=TOKEN_TTL_SECONDS)
-        return _ok({"accessToken": value, "expiresIn": TOKEN_TTL_SECONDS})
-
-    def refused(request: Request) -> JSONResponse | None:
-        value = request.headers.get("X-Access-Token", "")
-        expiry = tokens.get(value)
-        if expiry is None:
-            return _error(401, "INVALID_TOKEN", "访问令牌无效，请先获取令牌 (invalid access token)")
-        if expiry <= instant() or faults.take("expire_token_next"):
-            tokens.pop(value, None)
-            return _error(401, "TOKEN_EXPIRED", "访问令牌已过期，请重新获取 (access token expired)")
-        return None
-
-    async def listing(request: Request, stream: str | None = None) -> JSONResponse:
-        stream = stream or request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        if (denied := refused(request)) is not None:
-            return denied
-        try:
-            size = int(request.query_params.get("pageSize", DEFAULT_PAGE_SIZE))
-        except ValueError:
-            return _error(400, "INVALID_PARAM", "pageSize 必须是整数")
-        if size < 1:
-            return _error(400, "INVALID_PARAM", f"pageSize 必须在 1-{MAX_PAGE_SIZE} 之间")
-        size = min(size, MAX_PAGE_SIZE)
-        cursor = request.query_params.get("cursor") or None
-        after: tuple[str, str] | None = None
-        if cursor:
-            stamp, sep, key = cursor.partition("|")
-            try:
-                dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                return _error(400, "INVALID_PARAM", f"cursor 格式错误: {cursor!r} (应为 'yyyy-MM-dd HH:mm:ss|主键')")
-            after = (stamp, key) if sep else (stamp, "")
-        if stream in last_page and faults.take("duplicate_page_next"):
-            return _ok(last_page[stream])  # the previous page, served again
-        system.advance(instant())
-        records, has_more = system.page(stream, after, size)
-        next_cursor = cursor_of(records[-1], PermitSystem.STREAMS[stream]) if records else cursor
-        if cursor and faults.take("cursor_backwards_next"):
-            back = dt.datetime.strptime(cursor.partition("|")[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(days=1)
-            next_cursor = f"{back:%Y-%m-%d %H:%M:%S}|{cursor.partition('|')[2]}"
-        if records and stream in _SPOILERS and faults.take("bad_records_next"):
-            _SPOILERS[stream](records)
-        data = {"records": records, "pageSize": size, "hasMore": has_more, "nextCursor": next_cursor}
-        last_page[stream] = data
-        return _ok(data)
-
-    async def health(_: Request) -> JSONResponse:
-        return _ok({"status": "ok", "liveEvents": system.applied})
-
-    app = Starlette(
-        routes=[
-            Route("/api/v1/auth/token", token, methods=["POST"]),
-            Route("/api/v1/enterprises", listing),
-            Route("/api/v1/projects", listing),
-            Route("/api/v1/contracts", partial(listing, stream="contracts")),
-            Route("/api/v1/progress-payments", partial(listing, stream="progress_payments")),
-            Route("/api/v1/output-values", partial(listing, stream="output_values")),
-            Route("/health", health),
-        ],
-        middleware=[Middleware(FaultMiddleware, faults=faults)],
+    app = cursor_app(
+        upstream=UPSTREAM,
+        source=system,
+        paths={f"/api/v1/{name.replace('_', '-')}": name for name in PermitSystem.STREAMS},
+        creds=creds,
+        faults=faults or Faults(),
+        clock=clock,
+        spoilers=_SPOILERS,
     )
-    app.state.faults = faults
     app.state.system = system
-    app.state.credentials = dict(creds)
     return app
 
 

@@ -27,28 +27,29 @@ damaged, so that the data key no longer opens it).
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
-import hmac
-import logging
-import secrets
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
+from connectors.cursor_api.sandbox import (
+    CST,
+    LiveSource,
+    Upstream,
+    credentials,
+    cursor_app,
+    fmt_day,
+    fmt_money,
+    fmt_time,
+    live_epoch,
+)
 from connectors.realname._fieldcrypt import ENCRYPTED_FIELDS, encrypt_field, parse_key
-from connectors.sandbox.faults import FaultMiddleware, Faults
+from connectors.sandbox.faults import Faults
 
 if TYPE_CHECKING:
-    from connectors.sandbox.world import World
+    from starlette.applications import Starlette
 
-log = logging.getLogger(__name__)
+    from connectors.sandbox.world import World
 
 #: The fixed credentials the sandbox accepts (the runner prints them).
 DEMO_CREDENTIALS = {
@@ -58,53 +59,33 @@ DEMO_CREDENTIALS = {
 }
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 100
-TOKEN_TTL_SECONDS = 7200
-#: A demo left running for weeks stops inventing records here (memory stays bounded).
-MAX_LIVE_EVENTS = 10_000
-CST = dt.timezone(dt.timedelta(hours=8))
+UPSTREAM = Upstream(
+    secret_header="X-App-Secret",
+    secret_option="app_secret",
+    refused_code="INVALID_APP_SECRET",
+    refused_msg="应用编号或应用密钥错误 (invalid app id or app secret)",
+    default_page_size=DEFAULT_PAGE_SIZE,
+    max_page_size=MAX_PAGE_SIZE,
+)
 STREAMS = {"teams": "teamSysNo", "workers": "workerSysNo", "movements": "moveSysNo", "attendance": "attendSysNo"}
 MOVE_TYPES = {"entry": "1", "exit": "2"}
-
-
-def fmt_time(t: dt.datetime) -> str:
-    """An instant as the platform writes it: China Standard Time, to the second."""
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def live_epoch(world: World) -> dt.datetime:
-    """When live events start (UTC): the moment the world was seeded, or a past day's 00:00 China
-    Standard Time (``World.live_start``)."""
-    return world.live_start().astimezone(dt.UTC)
-
-
-def _day(d: dt.date | None) -> str | None:
-    return d.isoformat() if d else None
-
-
-def _money(v: Decimal | None) -> str | None:
-    return None if v is None else str(v)
 
 
 def worker_sys_no(worker_id: int) -> str:
     return f"RW{worker_id:010d}"
 
 
-class RealnamePlatform:
+class RealnamePlatform(LiveSource):
     """What the platform holds at a moment: the world's history plus the live events so far."""
 
-    def __init__(self, world: World, *, live_interval_seconds: float, data_key: str) -> None:
-        if live_interval_seconds <= 0:
-            raise ValueError(f"live_interval_seconds must be positive, got {live_interval_seconds}")
-        self.world = world
-        self.key = parse_key(data_key)
-        self.interval = dt.timedelta(seconds=live_interval_seconds)
-        self.epoch = live_epoch(world)
-        self._capped = False
-        self._reset()
+    name = "realname"
+    STREAMS = STREAMS
 
-    def sealed(self, record: dict[str, Any]) -> dict[str, Any]:
+    def __init__(self, world: World, *, live_interval_seconds: float, data_key: str) -> None:
+        self.key = parse_key(data_key)
+        super().__init__(world, live_interval_seconds=live_interval_seconds)
+
+    def served(self, record: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``record`` as served: its personal fields encrypted, a fresh IV each time."""
         out = dict(record)
         for name in ENCRYPTED_FIELDS:
@@ -114,7 +95,7 @@ class RealnamePlatform:
 
     def _reset(self) -> None:
         w = self.world
-        self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in STREAMS}
+        self.records = {name: {} for name in STREAMS}
         self._last_pay: dict[int, tuple[str, Decimal]] = {}
         for x in w.payroll:
             known = self._last_pay.get(x["worker_id"])
@@ -128,8 +109,8 @@ class RealnamePlatform:
                 "projectCode": w.project_by_id(t["project_id"])["project_code"],
                 "corpCode": w.enterprise_by_id(t["enterprise_id"])["uscc"],
                 "teamLeaderName": t.get("leader_name"),
-                "entryTime": _day(t.get("entry_date")),
-                "exitTime": _day(t.get("exit_date")),
+                "entryTime": fmt_day(t.get("entry_date")),
+                "exitTime": fmt_day(t.get("exit_date")),
                 "updateTime": fmt_time(t["created_at"]),
             }
             self.records["teams"][rec["teamSysNo"]] = rec
@@ -152,8 +133,7 @@ class RealnamePlatform:
             for p in self._workers.values()
             if p.get("exit_date") is None and w.project_by_id(p["project_id"])["status"] == "in_progress"
         )
-        self.applied = 0
-        self._index: dict[str, list[tuple[str, str]]] = {}
+        self._reset_live()
 
     # -- records ----------------------------------------------------------------------------
 
@@ -176,8 +156,8 @@ class RealnamePlatform:
             "payRollTopBankCode": bank_code[:3] if bank_code else None,  # the bank's own code leads 联行号
             "bankLinkNumber": bank_code,
             "cellPhone": p.get("phone"),
-            "entryTime": _day(p.get("entry_date")),
-            "exitTime": _day(p.get("exit_date")),
+            "entryTime": fmt_day(p.get("entry_date")),
+            "exitTime": fmt_day(p.get("exit_date")),
             "updateTime": update_time,
         }
 
@@ -191,13 +171,13 @@ class RealnamePlatform:
             "idCardNumber": v["id_number"],
             "workerName": v.get("worker_name"),
             "moveType": MOVE_TYPES[v["kind"]],
-            "moveDate": _day(v["moved_on"]),
+            "moveDate": fmt_day(v["moved_on"]),
             **(
-                {"isSettled": 1 if v.get("settled") else 0, "settleAmount": _money(v.get("settlement_amount"))}
+                {"isSettled": 1 if v.get("settled") else 0, "settleAmount": fmt_money(v.get("settlement_amount"))}
                 if exit_
                 else {}
             ),
-            **({"settleDate": _day(v.get("settlement_date"))} if exit_ else {}),
+            **({"settleDate": fmt_day(v.get("settlement_date"))} if exit_ else {}),
             "updateTime": update_time,
         }
 
@@ -210,33 +190,14 @@ class RealnamePlatform:
             "projectCode": w.project_by_id(a["project_id"])["project_code"],
             "idCardNumber": a["id_number"],
             "workerName": a.get("worker_name"),
-            "attendDate": _day(a["day"]),
+            "attendDate": fmt_day(a["day"]),
             "inTime": fmt_time(time_in),
             "outTime": fmt_time(time_out) if time_out else None,
             "deviceNo": a.get("device_id"),
             "updateTime": fmt_time(time_out or time_in),
         }
 
-    # -- time -------------------------------------------------------------------------------
-
-    def events_due(self, now: dt.datetime) -> int:
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=dt.UTC)
-        n = max(0, int((now - self.epoch) / self.interval))
-        if n > MAX_LIVE_EVENTS and not self._capped:
-            self._capped = True
-            log.warning("realname sandbox: %d live events due, capped at %d (no more live records)", n, MAX_LIVE_EVENTS)
-        return min(n, MAX_LIVE_EVENTS)
-
-    def advance(self, now: dt.datetime) -> None:
-        """Apply the live events due at ``now`` (a clock moved backwards replays from the start)."""
-        n = self.events_due(now)
-        if n < self.applied:
-            self._reset()
-        while self.applied < n:
-            self.applied += 1
-            self._event(self.applied)
-            self._index.clear()
+    # -- live events ------------------------------------------------------------------------
 
     def _event(self, i: int) -> None:
         if not self._on_site:
@@ -279,30 +240,6 @@ class RealnamePlatform:
             rec = self.attendance_record(row, clocked_in, at)
         self.records["attendance"][key] = rec
 
-    # -- reading ----------------------------------------------------------------------------
-
-    def page(self, stream: str, after: tuple[str, str] | None, size: int) -> tuple[list[dict[str, Any]], bool]:
-        """Up to ``size`` records of ``stream`` after the (updateTime, key) ``after``; and whether more follow."""
-        key = STREAMS[stream]
-        index = self._index.get(stream)
-        if index is None:
-            index = self._index[stream] = sorted((r["updateTime"], r[key]) for r in self.records[stream].values())
-        start = bisect.bisect_right(index, after) if after else 0
-        chosen = index[start : start + size]
-        return [self.sealed(self.records[stream][k]) for _, k in chosen], start + size < len(index)
-
-
-def cursor_of(record: dict[str, Any], key: str) -> str:
-    return f"{record['updateTime']}|{record[key]}"
-
-
-def _ok(data: Any) -> JSONResponse:
-    return JSONResponse({"code": "0", "msg": "成功", "data": data})
-
-
-def _error(status: int, code: str, msg: str) -> JSONResponse:
-    return JSONResponse({"code": code, "msg": msg, "data": None}, status_code=status)
-
 
 def _damage(records: list[dict[str, Any]]) -> None:
     """One record's encrypted ID number loses its last block: the data key no longer opens it."""
@@ -319,86 +256,18 @@ def create_app(
     **options: Any,
 ) -> Starlette:
     """The real-name platform's sandbox over ``world``; ``options``: ``app_id`` / ``app_secret`` / ``data_key``."""
-    unknown = set(options) - set(DEMO_CREDENTIALS)
-    if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}: use {', '.join(DEMO_CREDENTIALS)}")
-    faults = faults or Faults()
-    now = clock or (lambda: dt.datetime.now(dt.UTC))
-    creds = {**DEMO_CREDENTIALS, **options}
+    creds = credentials(DEMO_CREDENTIALS, options)
     platform = RealnamePlatform(world, live_interval_seconds=live_interval_seconds, data_key=creds["data_key"])
-    tokens: dict[str, dt.datetime] = {}
-    last_page: dict[str, dict[str, Any]] = {}
-
-    def instant() -> dt.datetime:
-        t = now()
-        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-    async def token(request: Request) -> JSONResponse:
-        app_id, app_secret = request.headers.get("X-App-Id", ""), request.headers.get("X-App-Secret", "")
-        if not (hmac.compare_digest(app_id, creds["app_id"]) and hmac.compare_digest(app_secret, creds["app_secret"])):
-            return _error(401, "INVALID_APP_SECRET", "应用编号或应用密钥错误 (invalid app id or app secret)")
-        value = secrets.token_urlsafe(24)
-        tokens[value] = instant() + dt.timedelta(seconds=TOKEN_TTL_SECONDS)
-        return _ok({"accessToken": value, "expiresIn": TOKEN_TTL_SECONDS})
-
-    def refused(request: Request) -> JSONResponse | None:
-        value = request.headers.get("X-Access-Token", "")
-        expiry = tokens.get(value)
-        if expiry is None:
-            return _error(401, "INVALID_TOKEN", "访问令牌无效，请先获取令牌 (invalid access token)")
-        if expiry <= instant() or faults.take("expire_token_next"):
-            tokens.pop(value, None)
-            return _error(401, "TOKEN_EXPIRED", "访问令牌已过期，请重新获取 (access token expired)")
-        return None
-
-    async def listing(request: Request) -> JSONResponse:
-        stream = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        if (denied := refused(request)) is not None:
-            return denied
-        try:
-            size = int(request.query_params.get("pageSize", DEFAULT_PAGE_SIZE))
-        except ValueError:
-            return _error(400, "INVALID_PARAM", "pageSize 必须是整数")
-        if size < 1:
-            return _error(400, "INVALID_PARAM", f"pageSize 必须在 1-{MAX_PAGE_SIZE} 之间")
-        size = min(size, MAX_PAGE_SIZE)
-        cursor = request.query_params.get("cursor") or None
-        after: tuple[str, str] | None = None
-        if cursor:
-            stamp, sep, key = cursor.partition("|")
-            try:
-                dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                return _error(400, "INVALID_PARAM", f"cursor 格式错误: {cursor!r} (应为 'yyyy-MM-dd HH:mm:ss|主键')")
-            after = (stamp, key) if sep else (stamp, "")
-        if stream in last_page and faults.take("duplicate_page_next"):
-            return _ok(last_page[stream])  # the previous page, served again
-        platform.advance(instant())
-        records, has_more = platform.page(stream, after, size)
-        next_cursor = cursor_of(records[-1], STREAMS[stream]) if records else cursor
-        if cursor and faults.take("cursor_backwards_next"):
-            back = dt.datetime.strptime(cursor.partition("|")[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(days=1)
-            next_cursor = f"{back:%Y-%m-%d %H:%M:%S}|{cursor.partition('|')[2]}"
-        if stream == "attendance" and records and faults.take("bad_records_next"):
-            _damage(records)
-        data = {"records": records, "pageSize": size, "hasMore": has_more, "nextCursor": next_cursor}
-        last_page[stream] = data
-        return _ok(data)
-
-    async def health(_: Request) -> JSONResponse:
-        return _ok({"status": "ok", "liveEvents": platform.applied})
-
-    app = Starlette(
-        routes=[
-            Route("/api/v1/auth/token", token, methods=["POST"]),
-            *(Route(f"/api/v1/{name}", listing) for name in STREAMS),
-            Route("/health", health),
-        ],
-        middleware=[Middleware(FaultMiddleware, faults=faults)],
+    app = cursor_app(
+        upstream=UPSTREAM,
+        source=platform,
+        paths={f"/api/v1/{name}": name for name in STREAMS},
+        creds=creds,
+        faults=faults or Faults(),
+        clock=clock,
+        spoilers={"attendance": _damage},
     )
-    app.state.faults = faults
     app.state.platform = platform
-    app.state.credentials = dict(creds)
     return app
 
 
