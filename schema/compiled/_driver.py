@@ -89,7 +89,7 @@ def run_sql(
         if events:
             connection.dispatch.after_cursor_execute(connection, cursor, sql, bound, None, False)
     except connection.dialect.loaded_dbapi.Error as exc:
-        connection._handle_dbapi_exception(exc, sql, bound, cursor, None)
+        connection._handle_dbapi_exception(exc, sql, bound, None, None)  # (the cursor: closed below)
         raise  # (never: the call above raises SQLAlchemy's exception for it)
     finally:
         await_only(cursor.close())
