@@ -1,4 +1,4 @@
-"""The statements a plan keeps between runs, run as the driver's SQL on an async psycopg connection.
+"""The statements a plan keeps between runs, run as the driver's SQL (async psycopg, SQLite's sqlite3).
 
 A plan keeps its root page's statement and its relations' (``schema.compiled._run``: the cursor, the page
 size and the keys are bound parameters, so the same statement object serves every run). SQLAlchemy still
@@ -6,10 +6,10 @@ compiles each one — once, with the principal's criteria (``hub.access.limiting
 events still fire: ``before_cursor_execute`` / ``after_cursor_execute`` on the engine, and an error is
 handled as SQLAlchemy handles its own (``handle_error``: the request's time limit becomes
 ``QueryTimeout``, a dead connection is invalidated, parameters never reach the message). What is left
-out is SQLAlchemy's work per execution, which on the async PostgreSQL driver costs more than the round
-trip itself: the execution context, its asyncio adaptation of the cursor, the result's metadata
-(``bench/README.md``). On any other driver, and for a statement whose SQL changes with its parameters
-(an expanding ``IN``), SQLAlchemy executes it as usual.
+out is SQLAlchemy's work per execution: the execution context, the result's metadata and, on the async
+PostgreSQL driver, its asyncio adaptation of the cursor — which there costs more than the round trip
+itself (``bench/README.md``). On any other driver, and for a statement whose SQL changes with its
+parameters (an expanding ``IN``), SQLAlchemy executes it as usual.
 """
 
 from __future__ import annotations
@@ -32,13 +32,24 @@ class Kept:
     driver: tuple[str, Any, Mapping[str, Callable[[Any], Any]]] | bool | None = None
 
 
-def async_psycopg(connection: Connection) -> Any:
-    """The psycopg ``AsyncConnection`` under ``connection`` (a synchronous facade run in a greenlet of
-    ``AsyncConnection.run_sync`` or ``greenlet_spawn``), or ``None`` on any other driver."""
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """The DBAPI connection under a SQLAlchemy ``Connection``, and whether its calls are awaited (async
+    psycopg, run in a greenlet of ``AsyncConnection.run_sync`` or ``greenlet_spawn``)."""
+
+    connection: Any
+    awaited: bool
+
+
+def driver_of(connection: Connection) -> Driver | None:
+    """The driver under ``connection`` when it is one this module runs SQL on (async psycopg, sqlite3),
+    else ``None``."""
     dialect = connection.dialect
-    if dialect.name != "postgresql" or dialect.driver != "psycopg" or not dialect.is_async:
-        return None
-    return connection.connection.driver_connection
+    if dialect.name == "postgresql" and dialect.driver == "psycopg" and dialect.is_async:
+        return Driver(connection.connection.driver_connection, awaited=True)
+    if dialect.name == "sqlite" and dialect.driver == "pysqlite":
+        return Driver(connection.connection.driver_connection, awaited=False)
+    return None
 
 
 def driver_sql(kept: Kept, connection: Connection) -> tuple[str, Any, Mapping[str, Callable[[Any], Any]]] | None:
@@ -47,44 +58,45 @@ def driver_sql(kept: Kept, connection: Connection) -> tuple[str, Any, Mapping[st
     made = kept.driver
     if made is None:
         compiled = kept.stmt.compile(dialect=connection.dialect)
-        plain = not (
-            compiled.literal_execute_params
-            or compiled.post_compile_params
-            or compiled.escaped_bind_names
-            or compiled.positional
-        )
+        plain = not (compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names)
         made = kept.driver = (compiled.string, compiled, compiled._bind_processors) if plain else False
     return made if made is not False else None  # type: ignore[return-value]
 
 
 def run(
     connection: Connection,
-    driver: Any,
+    driver: Driver,
     sql: str,
     compiled: Any,
     processors: Mapping[str, Callable[[Any], Any]],
     params: Mapping[str, Any],
 ) -> tuple[Sequence[Any], Sequence[Any]]:
-    """Rows and description of compiled statement ``sql`` with ``params`` (over the values it binds itself)
-    on psycopg connection ``driver``, as SQLAlchemy's execution would send it (``DefaultExecutionContext``:
-    every bound value through its type's bind processor)."""
+    """Rows and description of compiled statement ``sql`` with ``params`` (over the values it binds itself),
+    as SQLAlchemy's execution would send them (``DefaultExecutionContext``: every bound value through its
+    type's bind processor, in the compiled order for a positional driver)."""
     values = compiled.construct_params(params, escape_names=False, _check=False)
     bound = {k: (processors[k](v) if k in processors else v) for k, v in values.items()}
+    if compiled.positional:
+        return run_sql(connection, driver, sql, tuple(bound[k] for k in compiled.positiontup))
     return run_sql(connection, driver, sql, bound)
 
 
 def run_sql(
-    connection: Connection, driver: Any, sql: str, bound: Mapping[str, Any]
+    connection: Connection, driver: Driver, sql: str, bound: Mapping[str, Any] | Sequence[Any]
 ) -> tuple[Sequence[Any], Sequence[Any]]:
-    """Rows and description of driver SQL ``sql`` with ``bound`` (driver values), with the engine's
+    """Rows and description of driver SQL ``sql`` with ``bound`` (the driver's values), with the engine's
     cursor events and SQLAlchemy's error handling (see the module docstring)."""
-    cursor = driver.cursor()
+    cursor = driver.connection.cursor()
     events = connection._has_events or connection.engine._has_events
     try:
         if events:
             connection.dispatch.before_cursor_execute(connection, cursor, sql, bound, None, False)
-        await_only(cursor.execute(sql, bound))
-        rows = await_only(cursor.fetchall())
+        if driver.awaited:
+            await_only(cursor.execute(sql, bound))
+            rows = await_only(cursor.fetchall())
+        else:
+            cursor.execute(sql, bound)
+            rows = cursor.fetchall()
         description = cursor.description
         if events:
             connection.dispatch.after_cursor_execute(connection, cursor, sql, bound, None, False)
@@ -92,5 +104,8 @@ def run_sql(
         connection._handle_dbapi_exception(exc, sql, bound, None, None)  # (the cursor: closed below)
         raise  # (never: the call above raises SQLAlchemy's exception for it)
     finally:
-        await_only(cursor.close())
+        if driver.awaited:
+            await_only(cursor.close())
+        else:
+            cursor.close()
     return rows, description

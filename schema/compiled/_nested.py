@@ -182,6 +182,9 @@ def page_answer(
             out[part.key] = total
         elif part.kind == "nodes":
             out[part.key] = nodes
+        elif part.kind == "edges" and len(part.parts) == 1 and part.parts[0][1] == "node":
+            key = part.parts[0][0]  # ``edges { node { … } }``, the usual selection
+            out[part.key] = [{key: node} for node in nodes]
         elif part.kind == "edges":
             edges = []
             if cursors is None and any(what == "cursor" for _, what in part.parts):

@@ -49,7 +49,7 @@ from hub.access import KEY_READ, Principal, key_row_principal, limiting_options
 from hub.crypto import api_key_hash
 from hub.db import Leashed, leash
 from hub.errors import HubError, QueryTimeout
-from schema.compiled._driver import Kept, async_psycopg, driver_sql, run, run_sql
+from schema.compiled._driver import Kept, driver_of, driver_sql, run, run_sql
 from schema.compiled._nested import bind_arguments, page_answer, page_getter, release_arguments
 from schema.compiled._plan import Leaf, Masked, NestedPage, ObjectPlan, Plan, RelationField, RootPage, RootTypename
 from schema.compiled._values import Processor, answer, process_at, processors
@@ -176,9 +176,10 @@ def _key_principal(connection: Connection, key: str) -> Principal | None:
         made = _KEY_SQL[kind] = (compiled.string, names)
     sql, names = made
     values = {"key_hash": api_key_hash(key)}
-    driver = async_psycopg(connection)
-    if driver is not None:  # (a named parameter style)
-        rows, description = run_sql(connection, driver, sql, values)
+    driver = driver_of(connection)
+    if driver is not None:
+        bound = tuple(values[n] for n in names) if names is not None else values
+        rows, description = run_sql(connection, driver, sql, bound)
     else:
         result = connection.exec_driver_sql(sql, tuple(values[n] for n in names) if names is not None else values)
         description = result.cursor.description
@@ -337,8 +338,8 @@ class _Reader:
         self.connection = connection.execution_options(_result_disable_adapt_to_context=True)
         self.dialect = connection.dialect
         self.scope, self.options = _limiting_options(principal)
-        #: psycopg's async connection, on which kept statements run as the driver's SQL (``_driver``).
-        self.driver = async_psycopg(connection)
+        #: The driver kept statements run on as its own SQL (``_driver``), if it is one that can.
+        self.driver = driver_of(connection)
 
     def limited(self, stmt: Select[Any]) -> Select[Any]:
         """``stmt`` with the principal's criteria (on every entity it reads, subqueries' included)."""
@@ -366,13 +367,14 @@ class _Reader:
     def kept_rows(
         self, kept: Kept, types: Sequence[Any] | None = None, params: dict[str, Any] | None = None
     ) -> tuple[Sequence[Any], tuple[Processor | None, ...]]:
-        """``rows`` of a statement the plan keeps: as the driver's SQL on async psycopg (``_driver``),
-        else executed by SQLAlchemy."""
-        made = driver_sql(kept, self.connection) if self.driver is not None else None
-        if made is None:
+        """``rows`` of a statement the plan keeps: as the driver's SQL (``_driver``), else executed by
+        SQLAlchemy."""
+        driver = self.driver
+        made = driver_sql(kept, self.connection) if driver is not None else None
+        if driver is None or made is None:
             return self.limited_rows(kept.stmt, types, params)
         sql, compiled, bind = made
-        rows, description = run(self.connection, self.driver, sql, compiled, bind, params or {})
+        rows, description = run(self.connection, driver, sql, compiled, bind, params or {})
         return rows, self._processors(types, description)
 
     def _processors(self, types: Sequence[Any] | None, description: Sequence[Any]) -> tuple[Processor | None, ...]:
