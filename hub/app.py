@@ -47,7 +47,15 @@ from hub.access import KeyUsage, Principal, authenticate, bind_principal
 from hub.app_compiled import CompiledAnswers
 from hub.broker import check_broker
 from hub.crypto import Cipher
-from hub.db import async_session_factory, dispose, make_async_engine, make_engine, make_read_engine, session_scope
+from hub.db import (
+    LazySession,
+    async_session_factory,
+    dispose,
+    make_async_engine,
+    make_engine,
+    make_read_engine,
+    session_scope,
+)
 from hub.errors import HubError
 from hub.fanout import Fanout, make_fanout
 from hub.holidays import sync_calendar
@@ -444,11 +452,20 @@ class HubGraphQL(GraphQL):
         auth_error: Exception | None = None,
         session: Any = None,
         response: Any = None,
+        lazy: bool = False,
     ) -> Context:
-        """The resolvers' context of ``request``: a new session (unless given) limited to ``principal``."""
-        session = session if session is not None else self.sessions()
-        if principal is not None:
-            bind_principal(session.sync_session, principal)
+        """The resolvers' context of ``request``: a new session (unless given) limited to ``principal`` —
+        with ``lazy``, made only if something asks for it (``hub.db.LazySession``)."""
+
+        def limit(made: Any) -> None:
+            if principal is not None:
+                bind_principal(made.sync_session, principal)
+
+        if session is None and lazy:
+            session = LazySession(self.sessions, limit)
+        else:
+            session = session if session is not None else self.sessions()
+            limit(session)
         return Context(
             session=session,
             principal=principal,

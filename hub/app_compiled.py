@@ -105,7 +105,7 @@ class CompiledAnswers:
         plan = view.plan_for(resolved)
         if plan is None or operation_name not in (None, plan.operation_name):
             return None
-        context = view.make_context(request, principal=principal)
+        context = view.make_context(request, principal=principal, lazy=True)  # a plan reads on its own
         result = await execute_plan(plan, variables, context, key=key)
         if result is None:
             self.keys.forget(key)

@@ -279,6 +279,28 @@ class RequestSession(AsyncSession):
         await super().close()
 
 
+class LazySession:
+    """A request's session, made on first use: a request that may never need one (a compiled operation
+    reads on its own connection, ``schema.compiled``) does not pay for making and closing it. Whatever is
+    asked of it is asked of the session, made by ``factory`` and handed to ``prepare`` (which binds the
+    principal) the first time; ``close`` closes it only if it was made."""
+
+    def __init__(self, factory: Callable[[], AsyncSession], prepare: Callable[[AsyncSession], None]) -> None:
+        self._factory, self._prepare = factory, prepare
+        self._session: AsyncSession | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        session = self._session
+        if session is None:
+            session = self._session = self._factory()
+            self._prepare(session)
+        return getattr(session, name)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
 def async_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False, class_=RequestSession)
 

@@ -91,21 +91,25 @@ def run_sql(
     try:
         if events:
             connection.dispatch.before_cursor_execute(connection, cursor, sql, bound, None, False)
-        if driver.awaited:
-            await_only(cursor.execute(sql, bound))
-            rows = await_only(cursor.fetchall())
+        if driver.awaited:  # one switch to the event loop for the whole exchange, the cursor closed in it
+            rows, description = await_only(_exchange(cursor, sql, bound))
         else:
-            cursor.execute(sql, bound)
-            rows = cursor.fetchall()
-        description = cursor.description
+            try:
+                cursor.execute(sql, bound)
+                rows, description = cursor.fetchall(), cursor.description
+            finally:
+                cursor.close()
         if events:
             connection.dispatch.after_cursor_execute(connection, cursor, sql, bound, None, False)
     except connection.dialect.loaded_dbapi.Error as exc:
-        connection._handle_dbapi_exception(exc, sql, bound, None, None)  # (the cursor: closed below)
+        connection._handle_dbapi_exception(exc, sql, bound, None, None)  # (the cursor is closed)
         raise  # (never: the call above raises SQLAlchemy's exception for it)
-    finally:
-        if driver.awaited:
-            await_only(cursor.close())
-        else:
-            cursor.close()
     return rows, description
+
+
+async def _exchange(cursor: Any, sql: str, bound: Mapping[str, Any] | Sequence[Any]) -> tuple[list[Any], Any]:
+    try:
+        await cursor.execute(sql, bound)
+        return await cursor.fetchall(), cursor.description
+    finally:
+        await cursor.close()

@@ -19,7 +19,7 @@ from sqlalchemy import event, text
 from bench.graph_vs_sql import QUERY as BENCH_QUERY
 from hub.api_keys import create_api_key
 from hub.app import create_app
-from hub.db import dispose, make_engine, session_scope, sync_engine_of
+from hub.db import LazySession, dispose, make_engine, session_scope, sync_engine_of
 from schema.compiled import PlanCache
 
 
@@ -179,7 +179,9 @@ async def test_a_quick_plan_runs_on_the_event_loop_and_a_slow_statement_sends_it
 
     # Given a key answered once the usual way, then by the plan (its first run on a worker thread)
     threads: list[int] = []
-    event.listen(sync_engine_of(hub.app.state.read_engine), "before_cursor_execute", lambda *a: threads.append(get_ident()))
+    event.listen(
+        sync_engine_of(hub.app.state.read_engine), "before_cursor_execute", lambda *a: threads.append(get_ident())
+    )
     key = new_key(hub.url, name="fast-inline", region="370800")
     expected = await hub.post(key)
     assert await hub.post(key) == expected
@@ -233,3 +235,52 @@ async def test_a_cancelled_read_leaves_the_read_engines_pool_whole(hub: Hub, bac
     assert pool.checkedout() == 0
     for _ in range(3):
         assert await hub.post(key) == expected
+
+
+async def test_a_compiled_answer_makes_no_request_session(hub: Hub) -> None:
+    # Given a key answered once the usual way, and the view's sessions counted from then on
+    key = new_key(hub.url, name="fast-sessionless", region="370800")
+    expected = await hub.post(key)
+    view = hub.app.state.graphql
+    made: list[Any] = []
+    factory = view.sessions
+
+    def counted() -> Any:
+        made.append(factory())
+        return made[-1]
+
+    view.sessions = counted
+    try:
+        # When the plan answers it
+        assert await hub.post(key) == expected
+        # Then no session was made for it (it reads on its own connection)
+        assert made == []
+        # while a request the plan does not answer still gets one
+        await hub.post(key, {"first": 2}, query="{ me { name } }")
+        assert len(made) == 1
+    finally:
+        view.sessions = factory
+
+
+async def test_a_lazy_session_is_made_on_first_use_and_closed_only_then() -> None:
+    made: list[Any] = []
+
+    class Session:
+        closed = False
+        info: dict[str, Any] = {}
+
+        async def close(self) -> None:
+            self.closed = True
+
+    def factory() -> Any:
+        made.append(Session())
+        return made[-1]
+
+    prepared: list[Any] = []
+    unused = LazySession(factory, prepared.append)
+    await unused.close()
+    assert made == [] and prepared == []
+    used = LazySession(factory, prepared.append)
+    assert used.info == {}
+    await used.close()
+    assert len(made) == 1 and prepared == made and made[0].closed
