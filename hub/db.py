@@ -94,10 +94,12 @@ def make_read_engine(url: str, *, statement_timeout: float) -> Engine | AsyncEng
     GraphQL app's.
 
     On SQLite it is synchronous: a plan's statements run on a worker thread, one hop for all of them
-    (aiosqlite would hop once per cursor call). On PostgreSQL it is asynchronous: psycopg waits for the
-    server on the event loop like any other I/O, and the plan's statements run in one greenlet
-    (``AsyncConnection.run_sync``), with no thread hop each way — a thread's two wake-ups and the GIL
-    handed back and forth cost more than the round trips themselves (``bench/README.md``). Its connections
+    (aiosqlite would hop once per cursor call) — or on the event loop's thread, leashed, when the plan is
+    known to be quick (``schema.compiled._run._in_read_connection``, ``leash``). On PostgreSQL it is
+    asynchronous: psycopg waits for the server on the event loop like any other I/O, and the checkout,
+    the plan's statements and the checkin run in one greenlet, with no thread hop each way — a thread's
+    two wake-ups and the GIL handed back and forth cost more than the round trips themselves
+    (``bench/README.md``). Its connections
     are in autocommit: a plan only reads, and under READ COMMITTED each statement of a transaction takes
     its own snapshot anyway, so the transaction would add nothing but a BEGIN and a ROLLBACK — two round
     trips per request. SQLite's driver begins no transaction for a SELECT: each statement reads its own
