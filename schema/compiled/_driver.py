@@ -24,12 +24,12 @@ from sqlalchemy.util import await_only
 
 @dataclass(slots=True)
 class Kept:
-    """A statement a plan keeps, limited to a principal's jurisdiction, and the driver's SQL for it once
-    compiled: (SQL, the compiled form, its bind processors), or ``False`` when it must be executed by
-    SQLAlchemy."""
+    """A statement a plan keeps, limited to a principal's jurisdiction, and the driver's SQL for it by
+    dialect, once compiled: (SQL, the compiled form, its bind processors), or ``None`` when it must be
+    executed by SQLAlchemy. ``driver=False``: always executed by SQLAlchemy (made for one run only)."""
 
     stmt: Any
-    driver: tuple[str, Any, Mapping[str, Callable[[Any], Any]]] | bool | None = None
+    driver: dict[Any, tuple[str, Any, Mapping[str, Callable[[Any], Any]]] | None] | bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +54,21 @@ def driver_of(connection: Connection) -> Driver | None:
 
 def driver_sql(kept: Kept, connection: Connection) -> tuple[str, Any, Mapping[str, Callable[[Any], Any]]] | None:
     """``kept``'s driver SQL for ``connection``'s dialect, compiled on first use; ``None`` when SQLAlchemy
-    must execute it (its SQL depends on its parameters, or names them in a way the driver would not)."""
-    made = kept.driver
-    if made is None:
-        compiled = kept.stmt.compile(dialect=connection.dialect)
+    must execute it (made for one run, its SQL depends on its parameters, or names them in a way the
+    driver would not)."""
+    if kept.driver is False:
+        return None
+    if kept.driver is True:
+        kept.driver = {}
+    dialect = connection.dialect
+    try:
+        return kept.driver[dialect]
+    except KeyError:
+        compiled = kept.stmt.compile(dialect=dialect)
         plain = not (compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names)
-        made = kept.driver = (compiled.string, compiled, compiled._bind_processors) if plain else False
-    return made if made is not False else None  # type: ignore[return-value]
+        made = (compiled.string, compiled, compiled._bind_processors) if plain else None
+        kept.driver[dialect] = made
+        return made
 
 
 def run(

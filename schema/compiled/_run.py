@@ -276,7 +276,7 @@ async def _root_read(plan: Plan, root: RootPage, variables: VariableValues, cont
             stmt = stmt.where(sort.beyond([bindparam(f"after{i}", type_=c.type) for i, c in enumerate(sort.columns)]))
         stmt = stmt.order_by(*sort.order_by()).limit(bindparam("first", type_=Integer()))
         # (made for this run only, it is executed by SQLAlchemy: its compiled cache serves it best)
-        kept = Kept(stmt.options(*options) if options else stmt, driver=None if conditions is not None else False)
+        kept = Kept(stmt.options(*options) if options else stmt, driver=conditions is not None)
         if conditions is not None:
             if len(target.statements) > 256:
                 target.statements.clear()
