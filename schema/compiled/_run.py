@@ -497,7 +497,9 @@ async def _in_read_connection(
     if isinstance(engine, AsyncEngine):
         # The whole read in one greenlet: the checkout, the plan's statements, the checkin.
         return await greenlet_spawn(_on_engine, engine.sync_engine, work)
-    paces = pace if pace is not None and engine.dialect.name == "sqlite" else None
+    # (only the read engine's statements can be leashed: it always has a time limit, hub.db)
+    inline = engine is context.read_engine and engine.dialect.name == "sqlite"
+    paces = pace if pace is not None and inline else None
     if paces is not None and len(paces) > 256:
         paces.clear()
     if paces is not None and paces.get(key, INLINE_BELOW) < INLINE_BELOW:
