@@ -176,12 +176,12 @@ def _key_principal(connection: Connection, key: str) -> Principal | None:
         made = _KEY_SQL[kind] = (compiled.string, names)
     sql, names = made
     values = {"key_hash": api_key_hash(key)}
+    bound = tuple(values[n] for n in names) if names is not None else values
     driver = driver_of(connection)
     if driver is not None:
-        bound = tuple(values[n] for n in names) if names is not None else values
         rows, description = run_sql(connection, driver, sql, bound)
     else:
-        result = connection.exec_driver_sql(sql, tuple(values[n] for n in names) if names is not None else values)
+        result = connection.exec_driver_sql(sql, bound)
         description = result.cursor.description
         rows = result.all()
     if not rows:
@@ -276,7 +276,7 @@ async def _root_read(plan: Plan, root: RootPage, variables: VariableValues, cont
             stmt = stmt.where(sort.beyond([bindparam(f"after{i}", type_=c.type) for i, c in enumerate(sort.columns)]))
         stmt = stmt.order_by(*sort.order_by()).limit(bindparam("first", type_=Integer()))
         # (made for this run only, it is executed by SQLAlchemy: its compiled cache serves it best)
-        kept = Kept(stmt.options(*options) if options else stmt, driver=conditions is not None)
+        kept = Kept(_limited(stmt, options), driver=conditions is not None)
         if conditions is not None:
             if len(target.statements) > 256:
                 target.statements.clear()
@@ -306,6 +306,11 @@ def _limiting_options(principal: Principal) -> tuple[tuple[str | None, str | Non
             _OPTIONS.clear()
         options = _OPTIONS[scope] = limiting_options(principal)
     return scope, options
+
+
+def _limited(stmt: Select[Any], options: tuple[Any, ...]) -> Select[Any]:
+    """``stmt`` with ``options`` (``_limiting_options``), or as it is when there are none."""
+    return stmt.options(*options) if options else stmt
 
 
 def _conditions_key(conditions: Sequence[ColumnElement[bool]]) -> Any:
@@ -343,7 +348,7 @@ class _Reader:
 
     def limited(self, stmt: Select[Any]) -> Select[Any]:
         """``stmt`` with the principal's criteria (on every entity it reads, subqueries' included)."""
-        return stmt.options(*self.options) if self.options else stmt
+        return _limited(stmt, self.options)
 
     def rows(
         self, stmt: Select[Any], types: Sequence[Any] | None = None, params: dict[str, Any] | None = None
